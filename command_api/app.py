@@ -1,0 +1,180 @@
+"""The command API's composition root: pools and services are made in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from command_api import routes_admin, routes_queues, routes_tickets
+from command_api.auth import Authenticator
+from command_api.deps import Services
+from command_api.handlers import Clock, QueueService, VersionConflict
+from command_api.limits import BodyLimitMiddleware
+from command_api.problems import PROBLEM_MEDIA_TYPE, PROBLEMS, Problem, ProblemError
+from domain.errors import Rejected
+from eventstore.errors import StoreUnavailable
+from eventstore.pool import open_pool
+from eventstore.store import EventStore
+from eventstore.tenants import TenantDirectory
+from vq.settings import Settings
+
+log = logging.getLogger("vq.api")
+
+RETRY_AFTER_S = 2
+# No request is allowed to hang: past this, the caller gets a 503 and may retry.
+REQUEST_DEADLINE_S = 10.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # wait=False: the API starts (and answers 503) even while PostgreSQL is still down.
+        pool = await open_pool(settings, wait=False)
+        store = EventStore(pool)
+        directory = TenantDirectory(store)
+        app.state.services = Services(
+            settings=settings,
+            store=store,
+            queues=QueueService(store, clock),
+            directory=directory,
+            authenticator=Authenticator(directory),
+        )
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="virtual-queue command API",
+        version="1.0.0",
+        description=(
+            "Commands change queues: every success answers the queue's new `stream_version` and "
+            "the ids of the events it appended. Every command accepts an `Idempotency-Key`. "
+            "Errors are RFC 9457 problem details (`application/problem+json`) whose `type` is "
+            "stable; see `GET /problems/{code}`."
+        ),
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=64 * 1024)
+    app.include_router(routes_queues.router)
+    app.include_router(routes_tickets.router)
+    app.include_router(routes_admin.router)
+    _install_error_handlers(app)
+    _install_meta_routes(app)
+    return app
+
+
+def problem_response(exc: ProblemError, request: Request) -> JSONResponse:
+    headers = dict(exc.headers)
+    return JSONResponse(
+        exc.body(instance=request.url.path),
+        status_code=exc.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> Response:
+        return problem_response(exc, request)
+
+    @app.exception_handler(Rejected)
+    async def on_rejected(request: Request, exc: Rejected) -> Response:
+        return problem_response(ProblemError(exc.code, exc.detail), request)
+
+    @app.exception_handler(VersionConflict)
+    async def on_conflict(request: Request, exc: VersionConflict) -> Response:
+        return problem_response(ProblemError("version-conflict", str(exc)), request)
+
+    @app.exception_handler(StoreUnavailable)
+    async def on_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        log.warning("503 for %s: %s", request.url.path, exc)
+        return problem_response(
+            ProblemError(
+                "service-unavailable",
+                "the event store is unavailable; nothing was changed, retry later",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ),
+            request,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                ProblemError("malformed-request", "the body is not valid JSON", errors=errors),
+                request,
+            )
+        return problem_response(
+            ProblemError("validation", "the request does not match its schema", errors=errors),
+            request,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
+                415: "unsupported-media-type"}.get(exc.status_code, "validation")
+        return problem_response(ProblemError(code, str(exc.detail)), request)
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return problem_response(ProblemError("internal", "an unexpected error; it was logged"),
+                                request)
+
+    @app.middleware("http")
+    async def deadline(request: Request, call_next):  # type: ignore[no-untyped-def]
+        try:
+            async with asyncio.timeout(REQUEST_DEADLINE_S):
+                return await call_next(request)
+        except TimeoutError:
+            return problem_response(
+                ProblemError(
+                    "service-unavailable",
+                    f"no answer within {REQUEST_DEADLINE_S:.0f}s; retry later",
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
+                ),
+                request,
+            )
+
+
+def _install_meta_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="PostgreSQL answers",
+        responses={503: {"model": Problem}},
+    )
+    async def readyz(request: Request) -> dict[str, str]:
+        services: Services = request.app.state.services
+        await services.store.ping()
+        return {"status": "ready"}
+
+    @app.get("/problems/{code}", tags=["operations"], summary="What a problem type means",
+             responses={404: {"model": Problem}})
+    async def problem_doc(code: str) -> dict[str, object]:
+        if code not in PROBLEMS:
+            raise ProblemError("not-found", f"no problem type {code}")
+        status, title = PROBLEMS[code]
+        return {"type": f"/problems/{code}", "status": status, "title": title}

@@ -1,0 +1,31 @@
+"""`vq api`: serve the HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+
+from vq.settings import get_settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    api = sub.add_parser("api", help="serve the HTTP API (commands and queries)")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.add_argument("--workers", type=int, default=1)
+    api.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "command_api.main:app_factory",
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=args.workers,
+        log_level="info",
+        access_log=False,
+        factory=True,
+    )
+    return 0

@@ -1,0 +1,157 @@
+"""HTTP request and response bodies. Mapped to domain commands explicitly in `mapping.py`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MetaValue = Annotated[str, StringConstraints(max_length=500)]
+Metadata = Annotated[dict[MetaKey, MetaValue], Field(max_length=20)]
+Channel = Literal["kiosk", "web", "phone", "qr", "api", "staff"]
+QueueStatusIn = Literal["open", "paused", "closed"]
+TransferPolicyIn = Literal["keep_enqueue_time", "back_of_line"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=2000)
+
+
+class OpeningHoursIn(StrictModel):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    opens: HHMM
+    closes: HHMM
+
+
+class QueueSettingsIn(StrictModel):
+    """Everything about a queue that can be configured; all optional on PATCH."""
+
+    prefix: Prefix | None = None
+    service_types: Annotated[list[Label], Field(max_length=50)] | None = None
+    counters: Annotated[list[Label], Field(min_length=1, max_length=200)] | None = None
+    capacity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    priority_classes: Annotated[list[Label], Field(min_length=1, max_length=10)] | None = None
+    default_priority: Label | None = None
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    opening_hours: Annotated[list[OpeningHoursIn], Field(max_length=70)] | None = None
+    allow_outside_hours: bool | None = None
+    aging_after_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
+    aging_max_priority: Label | None = None
+    no_show_grace_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    transfer_policy: TransferPolicyIn | None = None
+    target_wait_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
+    mean_service_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
+    metadata: Metadata | None = None
+
+
+class QueueCreateIn(QueueSettingsIn):
+    name: Name
+    status: QueueStatusIn = "open"
+
+
+class QueuePatchIn(QueueSettingsIn):
+    name: Name | None = None
+
+
+class ReasonIn(StrictModel):
+    reason: Reason | None = None
+
+
+class ContactIn(StrictModel):
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{3,32}$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$")] | None = None
+
+
+class EnqueueIn(StrictModel):
+    priority: Label | None = None
+    service_type: Label | None = None
+    channel: Channel = "api"
+    contact: ContactIn | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    language: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")] | None = None
+    allow_outside_hours: bool = Field(
+        default=False, description="Staff and admin keys only: let this person in after hours."
+    )
+
+
+class CallNextIn(StrictModel):
+    counter: Label
+    service_types: Annotated[list[Label], Field(min_length=1, max_length=50)] | None = Field(
+        default=None, description="Only call tickets of these service types."
+    )
+
+
+class CallTicketIn(StrictModel):
+    counter: Label
+    reason: Reason
+
+
+class CancelIn(StrictModel):
+    reason: Reason | None = None
+
+
+class PriorityIn(StrictModel):
+    priority: Label
+    reason: Reason
+
+
+class TransferIn(StrictModel):
+    to_queue_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{36}$")]
+    service_type: Label | None = None
+    reason: Reason | None = None
+
+
+class TicketOut(BaseModel):
+    ticket_id: str
+    queue_id: str
+    number: str
+    status: str
+    priority: str
+    service_type: str | None = None
+    counter: str | None = None
+    position: int | None = Field(default=None, description="1 = next to be called")
+    people_ahead: int | None = None
+    token: str | None = Field(
+        default=None,
+        description="Lets the customer follow this ticket without an API key (enqueue only).",
+    )
+
+
+class CommandOut(BaseModel):
+    """What every successful command answers."""
+
+    queue_id: str
+    stream_version: int = Field(description="Pass as min_version to a query to read your write")
+    event_ids: list[str]
+    event_types: list[str]
+    ticket: TicketOut | None = None
+
+
+class TenantCreateIn(StrictModel):
+    name: Name
+
+
+class KeyCreateIn(StrictModel):
+    name: Name
+    role: Literal["admin", "staff", "kiosk", "viewer"]
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    tenant_id: str
+    name: str
+    role: str
+    secret: str | None = Field(default=None, description="Shown once, when the key is made.")
+
+
+class TenantOut(BaseModel):
+    tenant_id: str
+    name: str
+    admin_key: KeyOut

@@ -1,0 +1,114 @@
+"""RFC 9457 problem details: every error the API gives, with a stable `type` per kind of failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from domain.errors import RejectionCode
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+# code -> (HTTP status, title). The code is the last segment of the problem's `type` URI.
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "queue-closed": (409, "The queue is closed"),
+    "queue-paused": (409, "The queue is paused: nobody can be called"),
+    "queue-full": (409, "The queue is full"),
+    "queue-empty": (409, "Nobody is waiting"),
+    "outside-hours": (409, "The queue is outside its opening hours"),
+    "invalid-transition": (409, "The ticket or queue is not in a state that allows this"),
+    "grace-expired": (409, "The no-show grace period is over"),
+    "already-exists": (409, "It exists already"),
+    "version-conflict": (409, "The queue changed meanwhile"),
+    "not-found": (404, "Not found"),
+    "validation": (422, "The request is not valid"),
+    "malformed-request": (400, "The request body is not valid JSON"),
+    "idempotency-key-reused": (422, "This Idempotency-Key was used with a different request"),
+    "unauthorized": (401, "A valid API key is required"),
+    "forbidden": (403, "This API key's role may not do that"),
+    "payload-too-large": (413, "The request body is too large"),
+    "unsupported-media-type": (415, "Send application/json"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "service-unavailable": (503, "A service the API depends on is unavailable; retry later"),
+    "internal": (500, "Internal error"),
+}
+
+REJECTION_PROBLEMS: dict[RejectionCode, str] = {
+    "queue-closed": "queue-closed",
+    "queue-paused": "queue-paused",
+    "queue-full": "queue-full",
+    "queue-empty": "queue-empty",
+    "outside-hours": "outside-hours",
+    "invalid-transition": "invalid-transition",
+    "grace-expired": "grace-expired",
+    "not-found": "not-found",
+    "already-exists": "already-exists",
+    "validation": "validation",
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = Field(examples=["/problems/queue-closed"])
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Per-field validation errors (validation problems only)."
+    )
+
+
+class ProblemError(Exception):
+    """Raised anywhere in request handling; rendered as problem+json."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or code)
+        if code not in PROBLEMS:
+            raise ValueError(f"unknown problem code {code}")
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+    @property
+    def status(self) -> int:
+        return PROBLEMS[self.code][0]
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        status, title = PROBLEMS[self.code]
+        problem = Problem(
+            type=PROBLEM_BASE + self.code,
+            title=title,
+            status=status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
+        )
+        return problem.model_dump(exclude_none=True)
+
+
+def problem_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route: each listed problem, plus the ones every route can give."""
+    every = ("unauthorized", "validation", "service-unavailable")
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, *every):
+        by_status.setdefault(PROBLEMS[code][0], []).append(code)
+    return {
+        status: {
+            "model": Problem,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": "; ".join(f"`{PROBLEM_BASE}{c}`: {PROBLEMS[c][1]}" for c in codes_),
+        }
+        for status, codes_ in sorted(by_status.items())
+    }

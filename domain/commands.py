@@ -1,0 +1,143 @@
+"""Commands: orders given to a queue. Ids a command creates are chosen by the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.config import QueueConfig
+from domain.events import CancelledBy, Contact, QueueStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateQueue:
+    queue_id: str
+    tenant_id: str
+    config: QueueConfig
+    status: QueueStatus = "open"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconfigureQueue:
+    config: QueueConfig
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenQueue:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseQueue:
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeQueue:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloseQueue:
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnqueueTicket:
+    ticket_id: str
+    priority: str | None = None  # None: the queue's default class
+    service_type: str | None = None
+    channel: str = "api"
+    contact: Contact | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    language: str | None = None
+    # Staff may let somebody in outside opening hours; kiosks may not.
+    allow_outside_hours: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallNext:
+    counter: str
+    # Only tickets of these service types (a counter that serves some services only); None: any.
+    service_types: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallTicket:
+    """Staff override: call this ticket out of policy order."""
+
+    ticket_id: str
+    counter: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecallTicket:
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartService:
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteService:
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarkNoShow:
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTicket:
+    ticket_id: str
+    by: CancelledBy = "staff"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReturnTicket:
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangePriority:
+    ticket_id: str
+    priority: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromoteAgedTickets:
+    """Issued by the write side's scheduler; promotes every ticket past the aging bound."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferTicket:
+    ticket_id: str
+    to_queue_id: str
+    service_type: str | None = None  # None: keep the ticket's own
+    reason: str | None = None
+
+
+QueueCommand = (
+    CreateQueue
+    | ReconfigureQueue
+    | OpenQueue
+    | PauseQueue
+    | ResumeQueue
+    | CloseQueue
+    | EnqueueTicket
+    | CallNext
+    | CallTicket
+    | RecallTicket
+    | StartService
+    | CompleteService
+    | MarkNoShow
+    | CancelTicket
+    | ReturnTicket
+    | ChangePriority
+    | PromoteAgedTickets
+)

@@ -1,0 +1,50 @@
+"""A queue's configuration: the value every policy decision reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DEFAULT_PRIORITY_CLASSES: tuple[str, ...] = ("emergency", "urgent", "vip", "normal")
+
+TransferPolicy = Literal["keep_enqueue_time", "back_of_line"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpeningHours:
+    """One opening interval on one weekday (0 = Monday), in the queue's time zone.
+
+    `opens` and `closes` are "HH:MM"; `closes` after `opens` (no interval spans midnight: split it).
+    """
+
+    weekday: int
+    opens: str
+    closes: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueConfig:
+    name: str
+    prefix: str = "A"
+    service_types: tuple[str, ...] = ()
+    counters: tuple[str, ...] = ("1",)
+    # Most tickets waiting at once; None means unbounded.
+    capacity: int | None = None
+    # Highest class first. A ticket's class decides its place before its arrival time does.
+    priority_classes: tuple[str, ...] = DEFAULT_PRIORITY_CLASSES
+    default_priority: str = "normal"
+    timezone: str = "UTC"
+    # Empty means open around the clock.
+    opening_hours: tuple[OpeningHours, ...] = ()
+    allow_outside_hours: bool = False
+    # A waiting ticket is promoted one class up each time it has waited this long in its class.
+    aging_after_seconds: int | None = None
+    # Highest class aging can reach; None means the second-highest class (aging never makes an
+    # emergency out of anybody).
+    aging_max_priority: str | None = None
+    no_show_grace_seconds: int = 600
+    transfer_policy: TransferPolicy = "keep_enqueue_time"
+    # Service level target (analytics) and the cold-start service time (estimates).
+    target_wait_seconds: int = 900
+    mean_service_seconds: int = 300
+    metadata: dict[str, str] = field(default_factory=dict)

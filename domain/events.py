@@ -1,0 +1,271 @@
+"""Domain events: facts, named in the past tense, each with a stable type name and version.
+
+These are plain frozen values. The event store's envelope adds the event id, tenant, queue, stream
+version, command and correlation ids and the actor; the Avro records in `schemas/` mirror these
+payloads field by field (see `schemas/codec.py` for the explicit mapping). Every event carries `at`,
+the moment it happened according to the injected clock, so that folding never reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from domain.config import QueueConfig
+
+QueueStatus = Literal["open", "paused", "closed"]
+CancelledBy = Literal["customer", "staff"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contact:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueCreated:
+    TYPE: ClassVar[str] = "QueueCreated"
+    VERSION: ClassVar[int] = 1
+    queue_id: str
+    tenant_id: str
+    config: QueueConfig
+    status: QueueStatus
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueReconfigured:
+    """The whole new configuration, never a patch: a reader needs no earlier event to use it."""
+
+    TYPE: ClassVar[str] = "QueueReconfigured"
+    VERSION: ClassVar[int] = 1
+    config: QueueConfig
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueOpened:
+    TYPE: ClassVar[str] = "QueueOpened"
+    VERSION: ClassVar[int] = 1
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuePaused:
+    TYPE: ClassVar[str] = "QueuePaused"
+    VERSION: ClassVar[int] = 1
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueResumed:
+    TYPE: ClassVar[str] = "QueueResumed"
+    VERSION: ClassVar[int] = 1
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueClosed:
+    TYPE: ClassVar[str] = "QueueClosed"
+    VERSION: ClassVar[int] = 1
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketEnqueued:
+    """A ticket joins the line. `seq` orders tickets of one class that arrive at the same time."""
+
+    TYPE: ClassVar[str] = "TicketEnqueued"
+    VERSION: ClassVar[int] = 2  # v2 added `language`
+    ticket_id: str
+    number: str  # human-readable, e.g. "A-042"
+    daily_number: int  # 42: numbers restart at 1 each day in the queue's time zone
+    seq: int
+    priority: str
+    service_type: str | None
+    channel: str  # kiosk, web, phone, qr, api
+    contact: Contact | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Preferred language for announcements and notifications (BCP 47), if the customer gave one.
+    language: str | None = None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketCalled:
+    """A ticket is called to a counter: next in policy order, or picked by staff (`override`)."""
+
+    TYPE: ClassVar[str] = "TicketCalled"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    counter: str
+    override: bool
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketRecalled:
+    TYPE: ClassVar[str] = "TicketRecalled"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    counter: str
+    recall_count: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceStarted:
+    TYPE: ClassVar[str] = "ServiceStarted"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    counter: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketServed:
+    TYPE: ClassVar[str] = "TicketServed"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    counter: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketNoShow:
+    TYPE: ClassVar[str] = "TicketNoShow"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    counter: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketCancelled:
+    TYPE: ClassVar[str] = "TicketCancelled"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    by: CancelledBy
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketReturned:
+    """A no-show comes back within the grace period and rejoins the back of its class."""
+
+    TYPE: ClassVar[str] = "TicketReturned"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    seq: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketPriorityChanged:
+    TYPE: ClassVar[str] = "TicketPriorityChanged"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    from_priority: str
+    to_priority: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketPromoted:
+    """Aging: a ticket that waited past the queue's bound moves one class up."""
+
+    TYPE: ClassVar[str] = "TicketPromoted"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    from_priority: str
+    to_priority: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketTransferredOut:
+    TYPE: ClassVar[str] = "TicketTransferredOut"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    to_queue_id: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketTransferredIn:
+    """The same ticket id joins another queue of the tenant, with a number of that queue.
+
+    `order_at` is where it stands in its class: its original enqueue time when the receiving queue
+    keeps it (fairness), or the transfer time when the receiving queue sends it to the back.
+    """
+
+    TYPE: ClassVar[str] = "TicketTransferredIn"
+    VERSION: ClassVar[int] = 1
+    ticket_id: str
+    from_queue_id: str
+    number: str
+    daily_number: int
+    seq: int
+    priority: str
+    service_type: str | None
+    channel: str
+    contact: Contact | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    original_enqueued_at: datetime
+    order_at: datetime
+    at: datetime
+
+
+QueueEvent = (
+    QueueCreated
+    | QueueReconfigured
+    | QueueOpened
+    | QueuePaused
+    | QueueResumed
+    | QueueClosed
+    | TicketEnqueued
+    | TicketCalled
+    | TicketRecalled
+    | ServiceStarted
+    | TicketServed
+    | TicketNoShow
+    | TicketCancelled
+    | TicketReturned
+    | TicketPriorityChanged
+    | TicketPromoted
+    | TicketTransferredOut
+    | TicketTransferredIn
+)
+
+EVENT_TYPES: dict[str, type[QueueEvent]] = {
+    cls.TYPE: cls
+    for cls in (
+        QueueCreated,
+        QueueReconfigured,
+        QueueOpened,
+        QueuePaused,
+        QueueResumed,
+        QueueClosed,
+        TicketEnqueued,
+        TicketCalled,
+        TicketRecalled,
+        ServiceStarted,
+        TicketServed,
+        TicketNoShow,
+        TicketCancelled,
+        TicketReturned,
+        TicketPriorityChanged,
+        TicketPromoted,
+        TicketTransferredOut,
+        TicketTransferredIn,
+    )
+}

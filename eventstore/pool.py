@@ -1,0 +1,56 @@
+"""The PostgreSQL connection pool, made in a composition root, never at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import AsyncConnection
+
+from vq.settings import Settings
+
+# A request must never hang on the database: a connection is had within this bound, and no single
+# statement runs longer than the statement timeout.
+POOL_TIMEOUT_S = 1.5
+CONNECT_TIMEOUT_S = 2
+STATEMENT_TIMEOUT_MS = 5000
+
+
+def connect_kwargs(schema: str) -> dict[str, Any]:
+    return {
+        "autocommit": True,
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "options": f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        # Notice a dead server on an idle pooled connection in seconds, not in hours.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "prepare_threshold": 5,
+    }
+
+
+async def open_pool(
+    settings: Settings, *, min_size: int = 2, max_size: int = 16, wait: bool = False
+) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
+    pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]] = psycopg_pool.AsyncConnectionPool(
+        settings.pg_url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs=connect_kwargs(settings.db_schema),
+        timeout=POOL_TIMEOUT_S,
+        # Give up on a failed background connection attempt quickly: the next request that
+        # finds the pool empty starts a new one, so a restarted PostgreSQL is used at once.
+        reconnect_timeout=2.0,
+        open=False,
+    )
+    await pool.open(wait=wait, timeout=CONNECT_TIMEOUT_S * 2)
+    return pool
+
+
+async def connect(settings: Settings) -> AsyncConnection[Any]:
+    """A dedicated connection (LISTEN, leader lock) outside the pool."""
+    return await psycopg.AsyncConnection.connect(
+        settings.pg_url, **connect_kwargs(settings.db_schema)
+    )

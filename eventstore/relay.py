@@ -1,0 +1,154 @@
+"""The relay: publishes committed events from the events table (the outbox) to Kafka, in order.
+
+Order: events are read in the store's global order (transaction id, position), which per stream is
+version order, and produced by one idempotent producer, keyed by queue id, so each partition gets
+each queue's events in version order. Progress: the checkpoint is saved only after Kafka acked
+every event before it; after a crash the relay resumes from there, so an event can reach Kafka twice
+(the same event id and version: consumers skip what they already applied) but never zero times.
+Wake-up: appends NOTIFY at commit; the relay LISTENs and only falls back to a slow poll.
+Leadership: one relay publishes at a time (a PostgreSQL advisory lock); others stand by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from psycopg import AsyncConnection
+from schemas.codec import encode
+
+from eventstore.errors import StoreUnavailable
+from eventstore.store import NOTIFY_CHANNEL, EventStore, Position
+
+log = logging.getLogger("vq.relay")
+
+_LEADER_LOCK = 0x76710002
+IDLE_POLL_S = 1.0
+# After a notification the new rows can still be hidden behind an older transaction that is
+# running (the visibility horizon); look again soon, a few times, before going back to sleep.
+HORIZON_RETRIES_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+
+
+def producer_config(bootstrap: str) -> dict[str, Any]:
+    """The relay's producer settings; the benchmark measures raw Kafka with exactly these."""
+    return {
+        "bootstrap_servers": bootstrap,
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 2,
+        "max_batch_size": 256 * 1024,
+        "request_timeout_ms": 10_000,
+        "client_id": "vq-relay",
+    }
+
+
+class Relay:
+    def __init__(
+        self,
+        store: EventStore,
+        connect: Callable[[], Awaitable[AsyncConnection[Any]]],
+        producer_factory: Callable[[], AIOKafkaProducer],
+        topic: str,
+        *,
+        name: str = "kafka-relay",
+        batch_size: int = 1000,
+    ) -> None:
+        self._store = store
+        self._connect = connect
+        self._producer_factory = producer_factory
+        self._producer: AIOKafkaProducer | None = None
+        self._topic = topic
+        self._name = name
+        self._batch_size = batch_size
+        self.published = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set, surviving PostgreSQL and Kafka outages."""
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+                backoff = 0.1
+            except (StoreUnavailable, KafkaError, OSError, TimeoutError) as exc:
+                log.warning("relay paused: %s; retrying in %.1fs", exc, backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception as exc:
+                if "psycopg" not in type(exc).__module__:
+                    raise
+                log.warning("relay lost PostgreSQL: %s; retrying in %.1fs", exc, backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        conn = await self._connect()
+        try:
+            while not stop.is_set():
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,))
+                row = await cur.fetchone()
+                if row and row[0]:
+                    break
+                await _sleep_or_stop(stop, IDLE_POLL_S)
+            else:
+                return
+            await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            # A fresh producer per leadership term: after a Kafka outage nothing of the old
+            # producer's state (sequence numbers, a half-sent batch) is carried over.
+            self._producer = self._producer_factory()
+            await self._producer.start()
+            position = await self._store.load_checkpoint(self._name)
+            log.info("relay leading from %s", position)
+            while not stop.is_set():
+                position, count = await self._publish_batch(position)
+                if count == self._batch_size:
+                    continue
+                if count == 0 and await self._wait(conn):
+                    position = await self._drain_behind_horizon(position, stop)
+        finally:
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+            await conn.close()
+
+    async def _publish_batch(self, position: Position) -> tuple[Position, int]:
+        batch = await self._store.read_all(position, self._batch_size)
+        if not batch:
+            return position, 0
+        assert self._producer is not None
+        futures = []
+        for _, recorded in batch:
+            message = encode(recorded)
+            futures.append(
+                await self._producer.send(
+                    self._topic, value=message.value, key=message.key, headers=message.headers
+                )
+            )
+        await asyncio.gather(*futures)
+        position = batch[-1][0]
+        await self._store.save_checkpoint(self._name, position)
+        self.published += len(batch)
+        return position, len(batch)
+
+    async def _wait(self, conn: AsyncConnection[Any]) -> bool:
+        """Sleep until a commit is announced (True) or the idle poll is due (False)."""
+        async for _ in conn.notifies(timeout=IDLE_POLL_S, stop_after=1):
+            return True
+        return False
+
+    async def _drain_behind_horizon(self, position: Position, stop: asyncio.Event) -> Position:
+        for delay in HORIZON_RETRIES_S:
+            position, count = await self._publish_batch(position)
+            if count or stop.is_set():
+                return position
+            await asyncio.sleep(delay)
+        return position
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -1,0 +1,26 @@
+"""Domain event <-> JSONB payload, through the same explicit record mapping the Avro codec uses."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from schemas.mapping import event_to_record, record_to_event, upcast
+
+from domain.events import QueueEvent
+
+
+def _default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in an event payload")
+
+
+def to_json(event: QueueEvent) -> str:
+    return json.dumps(event_to_record(event), default=_default, separators=(",", ":"))
+
+
+def from_json(event_type: str, schema_version: int, payload: dict[str, Any]) -> QueueEvent:
+    """Old versions are upcast on read, so callers only ever see the current dataclasses."""
+    return record_to_event(event_type, upcast(event_type, schema_version, payload))

@@ -1,0 +1,123 @@
+"""Real PostgreSQL, Kafka and Redis for every test that needs them.
+
+Where they come from, in order: environment variables (VQ_DATABASE_URL, VQ_REDIS_URL,
+VQ_KAFKA_BOOTSTRAP) when set; testcontainers when a Docker engine answers; otherwise the native
+stack that `make test` starts (`vq stack up`). Each test gets fresh names (a PostgreSQL schema, a
+topic prefix, a Redis key prefix), so tests never see each other's data and nothing is truncated.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from eventstore.migrate import migrate
+from vq.settings import Settings
+
+
+def _docker_answers() -> bool:
+    if os.environ.get("VQ_TESTS_NO_DOCKER") or shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _containers(stack: ExitStack) -> dict[str, str]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+    from testcontainers.redis import RedisContainer
+
+    pg = stack.enter_context(PostgresContainer("postgres:16", driver=None))
+    redis = stack.enter_context(RedisContainer("redis:7"))
+    kafka = stack.enter_context(KafkaContainer("apache/kafka:4.1.0").with_kraft())
+    return {
+        "VQ_DATABASE_URL": pg.get_connection_url(),
+        "VQ_REDIS_URL": f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
+        "VQ_KAFKA_BOOTSTRAP": kafka.get_bootstrap_server(),
+    }
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> Iterator[dict[str, str]]:
+    """Connection settings of the servers this test session uses."""
+    keys = ("VQ_DATABASE_URL", "VQ_REDIS_URL", "VQ_KAFKA_BOOTSTRAP")
+    if all(os.environ.get(k) for k in keys):
+        yield {k: os.environ[k] for k in keys}
+        return
+    if _docker_answers():
+        with ExitStack() as stack:
+            yield _containers(stack)
+        return
+    local = Settings()
+    yield {
+        "VQ_DATABASE_URL": local.pg_url,
+        "VQ_REDIS_URL": local.redis_dsn,
+        "VQ_KAFKA_BOOTSTRAP": local.kafka_servers,
+    }
+
+
+@pytest.fixture
+def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
+    """Settings naming a fresh, migrated PostgreSQL schema and fresh topic and key prefixes."""
+    suffix = uuid.uuid4().hex[:12]
+    overrides: dict[str, Any] = {
+        "database_url": stack_env["VQ_DATABASE_URL"],
+        "redis_url": stack_env["VQ_REDIS_URL"],
+        "kafka_bootstrap": stack_env["VQ_KAFKA_BOOTSTRAP"],
+        "db_schema": f"test_{suffix}",
+        "topic_prefix": f"test-{suffix}",
+        "redis_prefix": f"test:{suffix}",
+        "kafka_partitions": 3,
+    }
+    test_settings = Settings(**overrides)
+    migrate(test_settings.pg_url, test_settings.db_schema)
+    yield test_settings
+    with psycopg.connect(test_settings.pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(test_settings.db_schema)
+            )
+        )
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[Any]:
+    from eventstore.pool import open_pool
+
+    pg_pool = await open_pool(settings, wait=True)
+    try:
+        yield pg_pool
+    finally:
+        await pg_pool.close()
+
+
+@pytest.fixture
+async def store(pool: Any) -> Any:
+    from eventstore.store import EventStore
+
+    return EventStore(pool)
+
+
+@pytest.fixture
+def tenant_id(settings: Settings) -> str:
+    """A tenant row the event store's foreign keys accept."""
+    tid = str(uuid.uuid4())
+    with psycopg.connect(settings.pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("INSERT INTO {}.tenants (tenant_id, name) VALUES (%s, %s)").format(
+                sql.Identifier(settings.db_schema)
+            ),
+            (tid, "test tenant"),
+        )
+    return tid

@@ -1,0 +1,1 @@
+"""Composition root of virtual-queue: settings and the `vq` command line."""
