@@ -1,0 +1,154 @@
+"""The state a queue's events fold into, and the read-only questions asked of it.
+
+The state is mutable on purpose: `evolve` updates it in place so folding a long stream costs
+O(log n) per event instead of a copy of the line per event. `decide` only reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from sortedcontainers import SortedList
+
+from domain.config import QueueConfig
+from domain.events import Contact, QueueEvent, QueueStatus
+
+TicketStatus = Literal[
+    "waiting", "called", "serving", "served", "no_show", "cancelled", "transferred"
+]
+ACTIVE_STATUSES: frozenset[str] = frozenset({"called", "serving"})
+FINISHED_STATUSES: frozenset[str] = frozenset({"served", "no_show", "cancelled", "transferred"})
+
+# Finished tickets kept for look-ups (status pages, returns, duplicate ids). Oldest finished first
+# out, so memory stays bounded and every fold of the same events keeps the same ones.
+FINISHED_RETENTION = 5000
+
+# (priority rank, order_at, seq, ticket_id): the first three are `policy.order_key`; the id rides
+# along so the line maps back to tickets. `seq` is unique, so the id never breaks a tie.
+LineKey = tuple[int, datetime, int, str]
+
+
+@dataclass(slots=True, kw_only=True)
+class TicketState:
+    ticket_id: str
+    number: str
+    daily_number: int
+    seq: int
+    priority: str
+    service_type: str | None
+    channel: str
+    contact: Contact | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    language: str | None = None
+    status: TicketStatus = "waiting"
+    # When the customer first joined (kept across transfers).
+    enqueued_at: datetime
+    # The time that orders it within its class.
+    order_at: datetime
+    # When it entered its current class; aging counts from here.
+    class_since: datetime
+    counter: str | None = None
+    called_at: datetime | None = None
+    recall_count: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def _new_line() -> SortedList:
+    return SortedList()
+
+
+@dataclass(slots=True, kw_only=True)
+class QueueState:
+    queue_id: str
+    tenant_id: str = ""
+    created: bool = False
+    config: QueueConfig = field(default_factory=lambda: QueueConfig(name=""))
+    status: QueueStatus = "closed"
+    # Number of events folded: the stream version this state reflects.
+    version: int = 0
+    tickets: dict[str, TicketState] = field(default_factory=dict)
+    # The waiting line in policy order, as LineKeys.
+    waiting: SortedList = field(default_factory=_new_line)
+    # The last daily number handed out, and the local day it belongs to.
+    daily_number: int = 0
+    daily_day: date | None = None
+    next_seq: int = 1
+    # Per counter, the tickets called or being served there, oldest call first.
+    at_counters: dict[str, list[str]] = field(default_factory=dict)
+    # Finished ticket ids in the order they finished (the retention order).
+    finished: dict[str, None] = field(default_factory=dict)
+    # priority class -> rank, derived from the config (cached: the line key needs it per event).
+    ranks: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ranks = {p: i for i, p in enumerate(self.config.priority_classes)}
+
+    @property
+    def waiting_count(self) -> int:
+        return len(self.waiting)
+
+
+def initial_state(queue_id: str) -> QueueState:
+    return QueueState(queue_id=queue_id)
+
+
+def line_key(state: QueueState, ticket: TicketState) -> LineKey:
+    rank = state.ranks.get(ticket.priority, len(state.ranks))
+    return (rank, ticket.order_at, ticket.seq, ticket.ticket_id)
+
+
+def position(state: QueueState, ticket_id: str) -> int | None:
+    """1-based place in the waiting line, None when the ticket is not waiting. O(log n)."""
+    ticket = state.tickets.get(ticket_id)
+    if ticket is None or ticket.status != "waiting":
+        return None
+    index: int = state.waiting.index(line_key(state, ticket))
+    return index + 1
+
+
+def waiting_ids(state: QueueState) -> list[str]:
+    """Waiting ticket ids in policy order."""
+    return [key[3] for key in state.waiting]
+
+
+def _matches(ticket: TicketState, service_types: frozenset[str] | None) -> bool:
+    return service_types is None or ticket.service_type in service_types
+
+
+def next_ticket(
+    state: QueueState, service_types: Iterable[str] | None = None
+) -> TicketState | None:
+    """The first waiting ticket in policy order, of one of `service_types` when given.
+
+    A filter only matches tickets that have one of its service types; an empty filter is no
+    filter. Without a filter this is O(1); with one it walks the line until a match.
+    """
+    wanted = frozenset(service_types) if service_types else None
+    for key in state.waiting:
+        ticket = state.tickets[key[3]]
+        if _matches(ticket, wanted):
+            return ticket
+    return None
+
+
+def now_serving(state: QueueState) -> dict[str, str]:
+    """counter -> the ticket most recently called there that is still called or being served."""
+    return {counter: ids[-1] for counter, ids in state.at_counters.items() if ids}
+
+
+def tickets_at(state: QueueState, counter: str) -> list[str]:
+    return list(state.at_counters.get(counter, ()))
+
+
+def fold(events: Iterable[QueueEvent], state: QueueState | None = None) -> QueueState:
+    """Apply `events` in order, in place on `state` when given (else on a fresh state)."""
+    from domain.evolve import evolve  # evolve imports this module
+
+    current = state if state is not None else initial_state("")
+    for event in events:
+        current = evolve(current, event)
+    return current
