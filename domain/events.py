@@ -209,7 +209,7 @@ class TicketTransferredIn:
     """
 
     TYPE: ClassVar[str] = "TicketTransferredIn"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # v2 added `language`
     ticket_id: str
     from_queue_id: str
     number: str
@@ -220,6 +220,7 @@ class TicketTransferredIn:
     channel: str
     contact: Contact | None
     metadata: dict[str, str] = field(default_factory=dict)
+    language: str | None = None
     original_enqueued_at: datetime
     order_at: datetime
     at: datetime

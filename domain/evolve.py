@@ -154,6 +154,7 @@ def _transferred_in(state: QueueState, event: TicketTransferredIn) -> None:
             channel=event.channel,
             contact=event.contact,
             metadata=dict(event.metadata),
+            language=event.language,
             enqueued_at=event.original_enqueued_at,
             order_at=event.order_at,
             class_since=event.at,

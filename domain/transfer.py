@@ -70,6 +70,7 @@ def decide_transfer(
         channel=ticket.channel,
         contact=ticket.contact,
         metadata=dict(ticket.metadata),
+        language=ticket.language,
         original_enqueued_at=ticket.enqueued_at,
         order_at=order_at,
         at=now,

@@ -181,9 +181,15 @@ def _ticket_enqueued_v1_to_v2(record: Record) -> Record:
     return {**record, "language": None}
 
 
+def _ticket_transferred_in_v1_to_v2(record: Record) -> Record:
+    """Version 2 carries the language over; version 1 lost it, so it is unknown."""
+    return {**record, "language": None}
+
+
 # (type, version) -> the step from that version to the next one.
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("TicketEnqueued", 1): _ticket_enqueued_v1_to_v2,
+    ("TicketTransferredIn", 1): _ticket_transferred_in_v1_to_v2,
 }
 
 
