@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from eventstore.tenants import ApiKey, Role, TenantDirectory, hash_secret
 from command_api.problems import ProblemError
+from eventstore.tenants import ApiKey, Role, TenantDirectory, hash_secret
 
 # What each role may do on the command side. Reading is the query side's business.
 PERMISSIONS: dict[str, frozenset[Role]] = {

@@ -15,8 +15,8 @@ from command_api.auth import Authenticator, Principal
 from command_api.handlers import Idempotency, Outcome, QueueService, Responder
 from command_api.mapping import command_out
 from command_api.problems import ProblemError
-from eventstore.errors import IdempotencyKeyTaken
 from domain.commands import QueueCommand
+from eventstore.errors import IdempotencyKeyTaken
 from eventstore.store import CommandContext, EventStore, request_hash
 from eventstore.tenants import TenantDirectory
 from vq.settings import Settings

@@ -39,6 +39,7 @@ from domain.commands import (
     TransferTicket,
 )
 from domain.errors import Rejected
+from domain.events import CancelledBy
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket commands"])
 TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
@@ -147,7 +148,7 @@ async def cancel(
     who.require("tickets:enqueue")
     tid = str(ticket_id)
     queue_id = await _locate(svc, who.tenant_id, tid)
-    by = "staff" if who.may("tickets:operate") else "customer"
+    by: CancelledBy = "staff" if who.may("tickets:operate") else "customer"
     command = CancelTicket(ticket_id=tid, by=by, reason=body.reason if body else None)
 
     def respond(outcome: Outcome) -> tuple[int, dict[str, Any]]:

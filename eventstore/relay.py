@@ -20,10 +20,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from psycopg import AsyncConnection
-from schemas.codec import encode
 
 from eventstore.errors import StoreUnavailable
 from eventstore.store import NOTIFY_CHANNEL, EventStore, Position
+from schemas.codec import encode
 
 log = logging.getLogger("vq.relay")
 

@@ -6,9 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from schemas.mapping import event_to_record, record_to_event, upcast
-
 from domain.events import QueueEvent
+from schemas.mapping import event_to_record, record_to_event, upcast
 
 
 def _default(value: object) -> str:

@@ -121,3 +121,13 @@ def tenant_id(settings: Settings) -> str:
             (tid, "test tenant"),
         )
     return tid
+
+
+@pytest.fixture
+async def topics(settings: Settings) -> list[str]:
+    """The test's own Kafka topics, created as `vq stack up` creates the real ones."""
+    from deploy.topics import aensure_topics
+
+    names = [settings.events_topic, settings.positions_topic]
+    await aensure_topics(settings, names, settings.kafka_partitions)
+    return names

@@ -14,6 +14,7 @@ from domain.config import QueueConfig
 from domain.events import QueueCreated, QueueEvent, TicketEnqueued
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.migrate import migrate
+from eventstore.serialization import to_json
 from eventstore.store import (
     CommandContext,
     EventStore,
@@ -22,7 +23,6 @@ from eventstore.store import (
     Snapshot,
     new_records,
 )
-from eventstore.serialization import to_json
 from vq.settings import Settings
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -1,0 +1,56 @@
+"""An in-process command API on the test's own schema, with a tenant and keys of every role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from command_api.app import create_app
+from eventstore.tenants import Role
+from vq.settings import Settings
+
+
+@dataclass
+class ApiClient:
+    http: httpx.AsyncClient
+    tenant_id: str
+    keys: dict[str, str]  # role -> secret
+    other_tenant_key: str
+
+    def auth(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    async def post(self, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        headers = {**self.auth(role), **kwargs.pop("headers", {})}
+        return await self.http.post(path, headers=headers, **kwargs)
+
+    async def create_queue(self, **settings: Any) -> str:
+        body = {"name": "Front desk", "counters": ["1", "2", "3"], **settings}
+        response = await self.post("/v1/queues", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["queue_id"])
+
+    async def enqueue(self, queue_id: str, **body: Any) -> dict[str, Any]:
+        response = await self.post(f"/v1/queues/{queue_id}/tickets", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[ApiClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        tenant_id, admin = await services.directory.create_tenant("Clinic")
+        keys = {"admin": admin.secret}
+        roles: tuple[Role, ...] = ("staff", "kiosk", "viewer")
+        for role in roles:
+            keys[role] = (await services.directory.create_key(tenant_id, role, role)).secret
+        _, other = await services.directory.create_tenant("Bank")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vq.test") as http:
+            yield ApiClient(http, tenant_id, keys, other.secret)

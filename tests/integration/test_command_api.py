@@ -1,0 +1,121 @@
+"""The command API end to end on a real PostgreSQL: the happy paths, tenancy and idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from tests.integration.conftest import ApiClient
+
+PROBLEM = "application/problem+json"
+
+
+async def test_enqueue_call_serve_in_priority_order(api: ApiClient) -> None:
+    queue_id = await api.create_queue(prefix="B")
+    normal = await api.enqueue(queue_id)
+    vip = await api.enqueue(queue_id, priority="vip")
+    urgent = await api.enqueue(queue_id, priority="urgent", contact={"name": "Ada"})
+    assert normal["ticket"]["number"] == "B-001" and normal["ticket"]["position"] == 1
+    assert urgent["ticket"]["position"] == 1 and urgent["ticket"]["people_ahead"] == 0
+    assert urgent["ticket"]["token"] and urgent["stream_version"] == 4
+    assert urgent["event_types"] == ["TicketEnqueued"] and len(urgent["event_ids"]) == 1
+
+    order = []
+    for _ in range(3):
+        response = await api.post(f"/v1/queues/{queue_id}/call-next", "staff",
+                                  json={"counter": "2"})
+        assert response.status_code == 200, response.text
+        order.append(response.json()["ticket"]["ticket_id"])
+        assert response.json()["ticket"]["status"] == "called"
+        assert response.json()["ticket"]["counter"] == "2"
+    assert order == [t["ticket"]["ticket_id"] for t in (urgent, vip, normal)]
+
+    empty = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "2"})
+    assert empty.status_code == 409 and empty.headers["content-type"] == PROBLEM
+    assert empty.json()["type"] == "/problems/queue-empty"
+
+    ticket = urgent["ticket"]["ticket_id"]
+    started = await api.post(f"/v1/tickets/{ticket}/start", "staff")
+    assert started.status_code == 200 and started.json()["ticket"]["status"] == "serving"
+    done = await api.post(f"/v1/tickets/{ticket}/complete", "staff")
+    assert done.json()["ticket"]["status"] == "served"
+    again = await api.post(f"/v1/tickets/{ticket}/complete", "staff")
+    assert again.status_code == 409 and again.json()["type"] == "/problems/invalid-transition"
+
+
+async def test_other_tenants_queue_and_ticket_are_not_found(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    ticket = (await api.enqueue(queue_id))["ticket"]["ticket_id"]
+    other = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    for path, body in (
+        (f"/v1/queues/{queue_id}/tickets", {}),
+        (f"/v1/queues/{queue_id}/call-next", {"counter": "1"}),
+        (f"/v1/queues/{queue_id}/pause", None),
+        (f"/v1/tickets/{ticket}/cancel", None),
+        (f"/v1/queues/{uuid.uuid4()}/tickets", {}),
+        (f"/v1/tickets/{uuid.uuid4()}/start", None),
+    ):
+        response = await api.http.post(path, headers=other, json=body)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["type"] == "/problems/not-found"
+
+
+async def test_roles_are_enforced(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    assert (await api.post("/v1/queues", "staff", json={"name": "x"})).status_code == 403
+    assert (await api.post(f"/v1/queues/{queue_id}/tickets", "viewer", json={})).status_code == 403
+    kiosk = await api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={})
+    assert kiosk.status_code == 201
+    call = await api.post(f"/v1/queues/{queue_id}/call-next", "kiosk", json={"counter": "1"})
+    assert call.status_code == 403 and call.json()["type"] == "/problems/forbidden"
+    no_key = await api.http.post(f"/v1/queues/{queue_id}/tickets", json={})
+    assert no_key.status_code == 401 and no_key.headers["www-authenticate"] == "Bearer"
+    bad_key = await api.http.post(f"/v1/queues/{queue_id}/tickets", json={},
+                                  headers={"Authorization": "Bearer vq_nope"})
+    assert bad_key.status_code == 401
+
+
+async def test_idempotent_retry_returns_the_first_answer(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    headers = {"Idempotency-Key": "enqueue-1"}
+    first = await api.post(f"/v1/queues/{queue_id}/tickets", json={"priority": "vip"},
+                           headers=headers)
+    retry = await api.post(f"/v1/queues/{queue_id}/tickets", json={"priority": "vip"},
+                           headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json() and retry.headers["idempotent-replayed"] == "true"
+    other_body = await api.post(f"/v1/queues/{queue_id}/tickets", json={"priority": "urgent"},
+                                headers=headers)
+    assert other_body.status_code == 422
+    assert other_body.json()["type"] == "/problems/idempotency-key-reused"
+
+
+async def test_fifty_concurrent_retries_make_one_ticket(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    headers = {"Idempotency-Key": f"kiosk-press-{uuid.uuid4()}"}
+    answers = await asyncio.gather(*(
+        api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={}, headers=headers)
+        for _ in range(50)
+    ))
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["ticket"]["ticket_id"] for a in answers}) == 1
+    listing = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
+    assert listing.status_code == 200
+    nobody = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
+    assert nobody.json()["type"] == "/problems/queue-empty"
+
+
+async def test_transfer_moves_the_ticket_between_queues(api: ApiClient) -> None:
+    source = await api.create_queue(prefix="A")
+    target = await api.create_queue(prefix="X", transfer_policy="back_of_line")
+    ticket = (await api.enqueue(source))["ticket"]["ticket_id"]
+    moved = await api.post(f"/v1/tickets/{ticket}/transfer", "staff",
+                           json={"to_queue_id": target, "reason": "wrong desk"})
+    assert moved.status_code == 200, moved.text
+    assert len(moved.json()["event_ids"]) == 2
+    # The ticket now lives in the target queue: commands find it there.
+    called = await api.post(f"/v1/queues/{target}/call-next", "staff", json={"counter": "1"})
+    assert called.json()["ticket"]["ticket_id"] == ticket
+    assert called.json()["ticket"]["number"] == "X-001"
+    assert (await api.post(f"/v1/queues/{source}/call-next", "staff",
+                           json={"counter": "1"})).status_code == 409
