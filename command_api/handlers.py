@@ -26,6 +26,7 @@ from domain.state import QueueState, initial_state
 from eventstore.errors import ConcurrencyError
 from eventstore.recorded import RecordedEvent
 from eventstore.store import (
+    AppendSession,
     CommandContext,
     EventStore,
     IdempotencyRecord,
@@ -78,39 +79,32 @@ class QueueService:
     # -- loading -------------------------------------------------------------------------------
 
     async def load(self, tenant_id: str, queue_id: str) -> QueueState:
-        """The queue as of its newest version, or Rejected(not-found) for another tenant's."""
-        state = await self._catch_up(queue_id)
-        if not state.created or state.tenant_id != tenant_id:
-            raise Rejected("not-found", f"queue {queue_id} not found")
+        """The queue as of its newest version, or Rejected(not-found) for another tenant's.
+
+        The caller must not change it; it is the cached state, folded in place under the lock.
+        """
+        async with self._lock(queue_id):
+            state = await self._base(queue_id)
+            for recorded in await self._store.read_stream(queue_id, state.version):
+                evolve(state, recorded.event)
+            self._remember(queue_id, state)
+        _check_owner(state, tenant_id)
         return state
 
-    async def _cached(self, queue_id: str) -> QueueState:
+    async def _base(self, queue_id: str) -> QueueState:
+        """The cached state, else the newest snapshot, else nothing: callers catch it up."""
         state = self._states.get(queue_id)
         if state is not None:
             self._states.move_to_end(queue_id)
             return state
-        state = await self._from_snapshot(queue_id)
-        for recorded in await self._store.read_stream(queue_id, state.version):
-            evolve(state, recorded.event)
-        if state.created:  # never cache ids that name nothing: they cost memory and mean nothing
-            self._remember(queue_id, state)
-        return state
-
-    async def _catch_up(self, queue_id: str) -> QueueState:
-        state = self._states.get(queue_id)
-        if state is None:
-            return await self._cached(queue_id)
-        for recorded in await self._store.read_stream(queue_id, state.version):
-            evolve(state, recorded.event)
-        return state
-
-    async def _from_snapshot(self, queue_id: str) -> QueueState:
         snapshot = await self._store.load_snapshot(queue_id)
         if snapshot is None or snapshot.snapshot_schema != SNAPSHOT_SCHEMA:
             return initial_state(queue_id)
         return from_snapshot(snapshot.state)
 
     def _remember(self, queue_id: str, state: QueueState) -> None:
+        if not state.created:  # never cache ids that name nothing: they cost memory, mean nothing
+            return
         self._states[queue_id] = state
         self._states.move_to_end(queue_id)
         while len(self._states) > CACHE_SIZE:
@@ -137,28 +131,44 @@ class QueueService:
         expected_version: int | None = None,
         creating: bool = False,
     ) -> tuple[int, dict[str, Any]]:
-        """Decide and append one command on one queue; returns the stored (status, body)."""
+        """Decide and append one command on one queue; returns the (status, body) it answered."""
         async with self._lock(queue_id):
             for attempt in range(MAX_ATTEMPTS):
-                state = await (self._catch_up(queue_id) if attempt else self._cached(queue_id))
-                if not creating and (not state.created or state.tenant_id != tenant_id):
-                    raise Rejected("not-found", f"queue {queue_id} not found")
-                if expected_version is not None and state.version != expected_version:
-                    raise VersionConflict(
-                        f"queue {queue_id} is at version {state.version}, not {expected_version}"
-                    )
-                events = decide(state, command, context.occurred_at)
-                append = new_records(
-                    stream_id=queue_id,
-                    tenant_id=tenant_id,
-                    expected_version=state.version,
-                    events=events,
-                    context=context,
-                )
+                base = await self._base(queue_id)
                 try:
-                    return await self._commit([append], [state], respond, idempotency, tenant_id)
+                    async with self._store.session([queue_id]) as session:
+                        state = await _caught_up(session, base)
+                        if not creating:
+                            _check_owner(state, tenant_id)
+                        if expected_version is not None and state.version != expected_version:
+                            raise VersionConflict(
+                                f"queue {queue_id} is at version {state.version}, "
+                                f"not {expected_version}"
+                            )
+                        events = decide(state, command, context.occurred_at)
+                        append = new_records(
+                            stream_id=queue_id,
+                            tenant_id=tenant_id,
+                            expected_version=state.version,
+                            events=events,
+                            context=context,
+                        )
+                        answer = await self._write(session, [append], [state], respond,
+                                                   idempotency, tenant_id)
                 except ConcurrencyError:
+                    self._forget(queue_id)
                     await _backoff(attempt)
+                    continue
+                except (Rejected, VersionConflict):
+                    # Refused before anything was folded in: the caught-up state is sound.
+                    self._remember(queue_id, state)
+                    raise
+                except BaseException:
+                    self._forget(queue_id)
+                    raise
+                self._remember(queue_id, state)
+                self._maybe_snapshot(append, state)
+                return answer
             raise VersionConflict(f"queue {queue_id} kept changing; retry the command")
 
     async def transfer(
@@ -177,66 +187,68 @@ class QueueService:
         first, second = sorted((source_id, target_id))  # one lock order: no deadlock
         async with self._lock(first), self._lock(second):
             for attempt in range(MAX_ATTEMPTS):
-                source = await self.load(tenant_id, source_id)
-                target = await self._catch_up(target_id)
-                if not target.created or target.tenant_id != tenant_id:
-                    raise Rejected("not-found", f"queue {target_id} not found")
-                out_events, in_events = decide_transfer(
-                    source, target, command, context.occurred_at
-                )
-                appends = [
-                    new_records(stream_id=source_id, tenant_id=tenant_id,
-                                expected_version=source.version, events=out_events,
-                                context=context),
-                    new_records(stream_id=target_id, tenant_id=tenant_id,
-                                expected_version=target.version, events=in_events,
-                                context=context),
-                ]
+                bases = [await self._base(source_id), await self._base(target_id)]
                 try:
-                    return await self._commit(
-                        appends, [source, target], respond, idempotency, tenant_id
-                    )
+                    async with self._store.session([source_id, target_id]) as session:
+                        source = await _caught_up(session, bases[0])
+                        target = await _caught_up(session, bases[1])
+                        _check_owner(source, tenant_id)
+                        _check_owner(target, tenant_id)
+                        out_events, in_events = decide_transfer(
+                            source, target, command, context.occurred_at
+                        )
+                        appends = [
+                            new_records(stream_id=source_id, tenant_id=tenant_id,
+                                        expected_version=source.version, events=out_events,
+                                        context=context),
+                            new_records(stream_id=target_id, tenant_id=tenant_id,
+                                        expected_version=target.version, events=in_events,
+                                        context=context),
+                        ]
+                        answer = await self._write(session, appends, [source, target], respond,
+                                                   idempotency, tenant_id)
                 except ConcurrencyError:
+                    self._forget(source_id)
+                    self._forget(target_id)
                     await _backoff(attempt)
+                    continue
+                except BaseException:
+                    self._forget(source_id)
+                    self._forget(target_id)
+                    raise
+                for append, state in zip(appends, (source, target), strict=True):
+                    self._remember(append.stream_id, state)
+                    self._maybe_snapshot(append, state)
+                return answer
             raise VersionConflict("the queues kept changing; retry the transfer")
 
-    async def _commit(
+    async def _write(
         self,
+        session: AppendSession,
         appends: Sequence[StreamAppend],
         states: Sequence[QueueState],
         respond: Responder,
         idempotency: Idempotency | None,
         tenant_id: str,
     ) -> tuple[int, dict[str, Any]]:
-        # Fold forward in place (cheap, whatever the length of the line); if the append fails the
-        # cached states are dropped and rebuilt from the store on the next attempt.
+        # Fold forward in place (cheap, whatever the length of the line). Should the transaction
+        # fail after this, the caller drops the cached states and the next command rebuilds them.
         for append, state in zip(appends, states, strict=True):
             for record in append.records:
                 evolve(state, record.event)
         records = [r for a in appends for r in a.records]
-        outcome = Outcome(queue_id=appends[0].stream_id, records=records, state=states[0])
-        try:
-            status, body = respond(outcome)
-            if records:
-                stored = None
-                if idempotency is not None:
-                    stored = IdempotencyRecord(
-                        key=idempotency.key,
-                        request_hash=idempotency.request_hash,
-                        status_code=status,
-                        response=body,
-                    )
-                await self._store.append(
-                    [a for a in appends if a.records], idempotency=stored, tenant_id=tenant_id
-                )
-        except BaseException:
-            for append in appends:
-                self._forget(append.stream_id)
-            raise
-        for append, state in zip(appends, states, strict=True):
-            if state.created:
-                self._remember(append.stream_id, state)
-            self._maybe_snapshot(append, state)
+        status, body = respond(
+            Outcome(queue_id=appends[0].stream_id, records=records, state=states[0])
+        )
+        stored = None
+        if idempotency is not None:
+            stored = IdempotencyRecord(
+                key=idempotency.key,
+                request_hash=idempotency.request_hash,
+                status_code=status,
+                response=body,
+            )
+        await session.append(appends, idempotency=stored, tenant_id=tenant_id)
         return status, body
 
     def _maybe_snapshot(self, append: StreamAppend, state: QueueState) -> None:
@@ -262,6 +274,18 @@ class QueueService:
 
     def now(self) -> datetime:
         return self._clock()
+
+
+async def _caught_up(session: AppendSession, state: QueueState) -> QueueState:
+    """Fold in whatever was appended since `state`, read under the stream's write lock."""
+    for recorded in await session.read_stream(state.queue_id, state.version):
+        evolve(state, recorded.event)
+    return state
+
+
+def _check_owner(state: QueueState, tenant_id: str) -> None:
+    if not state.created or state.tenant_id != tenant_id:
+        raise Rejected("not-found", f"queue {state.queue_id} not found")
 
 
 async def _backoff(attempt: int) -> None:

@@ -5,13 +5,9 @@ Ports are tiny and speak in the store's own errors; psycopg's never leak past th
 
 from __future__ import annotations
 
-import hashlib
 import json
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -19,7 +15,7 @@ import psycopg_pool
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
-from domain.events import QueueEvent, TicketEnqueued, TicketTransferredIn
+from eventstore.append import NOTIFY_CHANNEL, AppendSession
 from eventstore.errors import (
     ConcurrencyError,
     EventStoreError,
@@ -27,101 +23,16 @@ from eventstore.errors import (
     StoreUnavailable,
 )
 from eventstore.recorded import RecordedEvent
-from eventstore.serialization import from_json, to_json
-
-NOTIFY_CHANNEL = "vq_events"
-
-_EVENT_COLUMNS = (
-    "global_position, transaction_id::text, stream_id::text, stream_version, event_id::text, "
-    "tenant_id::text, event_type, schema_version, occurred_at, command_id::text, "
-    "correlation_id::text, actor, payload"
+from eventstore.rows import EVENT_COLUMNS, recorded_from_row
+from eventstore.values import (
+    CommandContext,
+    IdempotencyRecord,
+    Position,
+    Snapshot,
+    StreamAppend,
+    new_records,
+    request_hash,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """A point in the global order: (transaction id, global position); see migration 0001."""
-
-    transaction_id: int
-    global_position: int
-
-    @classmethod
-    def start(cls) -> Position:
-        return cls(0, 0)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommandContext:
-    command_id: str
-    correlation_id: str
-    actor: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamAppend:
-    stream_id: str
-    tenant_id: str
-    # 0 creates the stream; it must not exist yet.
-    expected_version: int
-    # Versions expected_version + 1, + 2, ... (see `new_records`).
-    records: Sequence[RecordedEvent]
-
-
-def new_records(
-    *,
-    stream_id: str,
-    tenant_id: str,
-    expected_version: int,
-    events: Sequence[QueueEvent],
-    context: CommandContext,
-) -> StreamAppend:
-    """Envelope new events for an append. Ids are chosen here so an answer can name them first."""
-    records = [
-        RecordedEvent(
-            event_id=str(uuid.uuid4()),
-            tenant_id=tenant_id,
-            queue_id=stream_id,
-            stream_version=expected_version + offset,
-            event=event,
-            occurred_at=context.occurred_at,
-            command_id=context.command_id,
-            correlation_id=context.correlation_id,
-            actor=context.actor,
-        )
-        for offset, event in enumerate(events, start=1)
-    ]
-    return StreamAppend(
-        stream_id=stream_id,
-        tenant_id=tenant_id,
-        expected_version=expected_version,
-        records=records,
-    )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IdempotencyRecord:
-    key: str
-    request_hash: bytes
-    status_code: int
-    response: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Snapshot:
-    stream_id: str
-    version: int
-    snapshot_schema: int
-    state: dict[str, Any]
-
-
-def request_hash(*parts: str | bytes) -> bytes:
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
-    return digest.digest()
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:
@@ -147,6 +58,22 @@ class EventStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def session(self, stream_ids: Sequence[str]) -> AsyncIterator[AppendSession]:
+        """A transaction that holds the write lock of each stream: read, decide, append, commit.
+
+        Writers of one stream take turns instead of failing each other; see `eventstore/append.py`.
+        Leaving the block commits; an exception rolls everything back.
+        """
+        try:
+            async with self.connection() as conn, conn.transaction():
+                session = AppendSession(conn)
+                await session.lock(stream_ids)
+                yield session
+        except psycopg.errors.UniqueViolation as exc:
+            # Only a stream version or a new stream's id can collide: another writer got there.
+            raise ConcurrencyError(",".join(stream_ids), -1) from exc
+
     async def append(
         self,
         appends: Sequence[StreamAppend],
@@ -159,107 +86,19 @@ class EventStore:
         When `idempotency` is given, its key is stored in the same transaction: a concurrent request
         that stored it first makes this one raise IdempotencyKeyTaken (and append nothing).
         """
-        try:
-            async with self.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                # The version check is the transaction's first write, which fixes its transaction
-                # id only after the previous version was read as committed (see migration 0001).
-                for item in appends:
-                    await self._advance_stream(cur, item)
-                for item in appends:
-                    await self._insert_events(cur, item)
-                await self._index_tickets(cur, appends)
-                if idempotency is not None:
-                    await cur.execute(
-                        "INSERT INTO idempotency_keys "
-                        "(tenant_id, idem_key, request_hash, status_code, response) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        (
-                            tenant_id,
-                            idempotency.key,
-                            idempotency.request_hash,
-                            idempotency.status_code,
-                            json.dumps(idempotency.response),
-                        ),
-                    )
-                    if cur.rowcount != 1:
-                        raise IdempotencyKeyTaken(idempotency.key)
-                await cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
-        except psycopg.errors.UniqueViolation as exc:
-            # Only (stream_id, stream_version) or a new stream's id can collide here.
-            first = appends[0]
-            raise ConcurrencyError(first.stream_id, first.expected_version) from exc
-
-    async def _advance_stream(self, cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> None:
-        new_version = item.expected_version + len(item.records)
-        if item.expected_version == 0:
-            await cur.execute(
-                "INSERT INTO streams (stream_id, tenant_id, version) VALUES (%s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                (item.stream_id, item.tenant_id, new_version),
-            )
-        else:
-            await cur.execute(
-                "UPDATE streams SET version = %s, updated_at = now() "
-                "WHERE stream_id = %s AND version = %s",
-                (new_version, item.stream_id, item.expected_version),
-            )
-        if cur.rowcount != 1:
-            raise ConcurrencyError(item.stream_id, item.expected_version)
-
-    async def _insert_events(self, cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> None:
-        rows = []
-        for offset, record in enumerate(item.records, start=1):
-            if record.stream_version != item.expected_version + offset:
-                raise ValueError("records must follow the expected version without gaps")
-            rows.append(
-                (
-                    item.stream_id,
-                    record.stream_version,
-                    record.event_id,
-                    item.tenant_id,
-                    record.event.TYPE,
-                    record.event.VERSION,
-                    record.occurred_at,
-                    record.command_id,
-                    record.correlation_id,
-                    record.actor,
-                    to_json(record.event),
-                )
-            )
-        await cur.executemany(
-            "INSERT INTO events (stream_id, stream_version, event_id, tenant_id, event_type, "
-            "schema_version, occurred_at, command_id, correlation_id, actor, payload) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            rows,
-        )
-
-    async def _index_tickets(
-        self, cur: psycopg.AsyncCursor[Any], appends: Sequence[StreamAppend]
-    ) -> None:
-        rows = [
-            (event.ticket_id, item.tenant_id, item.stream_id)
-            for item in appends
-            for event in (record.event for record in item.records)
-            if isinstance(event, TicketEnqueued | TicketTransferredIn)
-        ]
-        if rows:
-            await cur.executemany(
-                "INSERT INTO tickets (ticket_id, tenant_id, queue_id) VALUES (%s, %s, %s) "
-                "ON CONFLICT (ticket_id) DO UPDATE SET queue_id = EXCLUDED.queue_id "
-                "WHERE tickets.tenant_id = EXCLUDED.tenant_id",
-                rows,
-            )
+        async with self.session([a.stream_id for a in appends]) as session:
+            await session.append(appends, idempotency=idempotency, tenant_id=tenant_id)
 
     # -- reading ---------------------------------------------------------------------------------
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         async with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events "
+                f"SELECT {EVENT_COLUMNS} FROM events "
                 "WHERE stream_id = %s AND stream_version > %s ORDER BY stream_version",
                 (stream_id, after_version),
             )
-            return [_recorded(row) for row in await cur.fetchall()]
+            return [recorded_from_row(row) for row in await cur.fetchall()]
 
     async def read_all(
         self, after: Position, limit: int = 1000
@@ -267,14 +106,14 @@ class EventStore:
         """Events after `after` in the global order, from finished transactions only."""
         async with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events "
+                f"SELECT {EVENT_COLUMNS} FROM events "
                 "WHERE (transaction_id, global_position) > (%s::text::xid8, %s) "
                 "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
                 "ORDER BY transaction_id, global_position LIMIT %s",
                 (str(after.transaction_id), after.global_position, limit),
             )
             rows = await cur.fetchall()
-        return [(Position(int(row[1]), row[0]), _recorded(row)) for row in rows]
+        return [(Position(int(row[1]), row[0]), recorded_from_row(row)) for row in rows]
 
     async def stream_owner(self, stream_id: str) -> tuple[str, int] | None:
         """(tenant id, current version) of a stream, or None if it does not exist."""
@@ -368,37 +207,11 @@ class EventStore:
             await conn.execute("SELECT 1")
 
 
-def _recorded(row: Sequence[Any]) -> RecordedEvent:
-    (
-        position,
-        _xid,
-        stream_id,
-        version,
-        event_id,
-        tenant_id,
-        event_type,
-        schema_version,
-        occurred_at,
-        command_id,
-        correlation_id,
-        actor,
-        payload,
-    ) = row
-    return RecordedEvent(
-        event_id=event_id,
-        tenant_id=tenant_id,
-        queue_id=stream_id,
-        stream_version=version,
-        event=from_json(event_type, schema_version, payload),
-        occurred_at=occurred_at,
-        command_id=command_id,
-        correlation_id=correlation_id,
-        actor=actor,
-        global_position=position,
-    )
 
 
 __all__ = [
+    "NOTIFY_CHANNEL",
+    "AppendSession",
     "CommandContext",
     "ConcurrencyError",
     "EventStore",
@@ -406,6 +219,7 @@ __all__ = [
     "IdempotencyKeyTaken",
     "IdempotencyRecord",
     "Position",
+    "RecordedEvent",
     "Snapshot",
     "StoreUnavailable",
     "StreamAppend",

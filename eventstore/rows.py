@@ -1,0 +1,45 @@
+"""Rows of the events table <-> RecordedEvent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventstore.recorded import RecordedEvent
+from eventstore.serialization import from_json
+
+EVENT_COLUMNS = (
+    "global_position, transaction_id::text, stream_id::text, stream_version, event_id::text, "
+    "tenant_id::text, event_type, schema_version, occurred_at, command_id::text, "
+    "correlation_id::text, actor, payload"
+)
+
+
+def recorded_from_row(row: Sequence[Any]) -> RecordedEvent:
+    (
+        position,
+        _xid,
+        stream_id,
+        version,
+        event_id,
+        tenant_id,
+        event_type,
+        schema_version,
+        occurred_at,
+        command_id,
+        correlation_id,
+        actor,
+        payload,
+    ) = row
+    return RecordedEvent(
+        event_id=event_id,
+        tenant_id=tenant_id,
+        queue_id=stream_id,
+        stream_version=version,
+        event=from_json(event_type, schema_version, payload),
+        occurred_at=occurred_at,
+        command_id=command_id,
+        correlation_id=correlation_id,
+        actor=actor,
+        global_position=position,
+    )

@@ -1,0 +1,78 @@
+"""Real API server processes (uvicorn, via `vq api`) on the test's own schema and topics."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from vq.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a `vq` subprocess use exactly these settings."""
+    return {
+        **os.environ,
+        "VQ_DATABASE_URL": settings.pg_url,
+        "VQ_DB_SCHEMA": settings.db_schema,
+        "VQ_REDIS_URL": settings.redis_dsn,
+        "VQ_REDIS_PREFIX": settings.redis_prefix,
+        "VQ_KAFKA_BOOTSTRAP": settings.kafka_servers,
+        "VQ_TOPIC_PREFIX": settings.topic_prefix,
+        "VQ_KAFKA_PARTITIONS": str(settings.kafka_partitions),
+        "VQ_TOKEN_SECRET": settings.token_secret,
+    }
+
+
+@contextmanager
+def api_servers(settings: Settings, count: int) -> Iterator[list[str]]:
+    """Start `count` API processes; yields their base URLs; stops them cleanly afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "vq.cli", "api", "--port", str(port)],
+                env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            ))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, proc in zip(urls, procs, strict=True):
+            _wait_healthy(url, proc)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise RuntimeError(f"API process exited: {err.decode()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"API at {url} did not start")
