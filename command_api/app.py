@@ -18,7 +18,7 @@ from command_api.auth import Authenticator
 from command_api.deps import Services
 from command_api.handlers import Clock, QueueService, VersionConflict
 from command_api.limits import BodyLimitMiddleware
-from command_api.problems import PROBLEM_MEDIA_TYPE, PROBLEMS, Problem, ProblemError
+from command_api.problems import PROBLEM_MEDIA_TYPE, PROBLEMS, ProblemError, problem_responses
 from domain.errors import Rejected
 from eventstore.errors import StoreUnavailable
 from eventstore.pool import open_pool
@@ -31,6 +31,10 @@ log = logging.getLogger("vq.api")
 RETRY_AFTER_S = 2
 # No request is allowed to hang: past this, the caller gets a 503 and may retry.
 REQUEST_DEADLINE_S = 10.0
+# Starlette's and FastAPI's own HTTP errors, as problem types (FastAPI gives a 400 when a body
+# cannot be read or parsed).
+_HTTP_PROBLEMS = {400: "malformed-request", 404: "not-found", 405: "method-not-allowed",
+                  413: "payload-too-large", 415: "unsupported-media-type"}
 
 
 def _utcnow() -> datetime:
@@ -129,8 +133,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
-                415: "unsupported-media-type"}.get(exc.status_code, "validation")
+        code = _HTTP_PROBLEMS.get(exc.status_code, "validation")
         return problem_response(ProblemError(code, str(exc.detail)), request)
 
     @app.exception_handler(Exception)
@@ -164,7 +167,7 @@ def _install_meta_routes(app: FastAPI) -> None:
         "/readyz",
         tags=["operations"],
         summary="PostgreSQL answers",
-        responses={503: {"model": Problem}},
+        responses=problem_responses("service-unavailable", common=()),
     )
     async def readyz(request: Request) -> dict[str, str]:
         services: Services = request.app.state.services
@@ -172,7 +175,7 @@ def _install_meta_routes(app: FastAPI) -> None:
         return {"status": "ready"}
 
     @app.get("/problems/{code}", tags=["operations"], summary="What a problem type means",
-             responses={404: {"model": Problem}})
+             responses=problem_responses("not-found", "validation", common=()))
     async def problem_doc(code: str) -> dict[str, object]:
         if code not in PROBLEMS:
             raise ProblemError("not-found", f"no problem type {code}")

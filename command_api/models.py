@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -103,7 +104,7 @@ class PriorityIn(StrictModel):
 
 
 class TransferIn(StrictModel):
-    to_queue_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{36}$")]
+    to_queue_id: uuid.UUID
     service_type: Label | None = None
     reason: Reason | None = None
 

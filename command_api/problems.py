@@ -98,11 +98,16 @@ class ProblemError(Exception):
         return problem.model_dump(exclude_none=True)
 
 
-def problem_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+# What every API-key route can answer, whatever it does.
+COMMON_PROBLEMS = ("unauthorized", "validation", "payload-too-large", "service-unavailable")
+
+
+def problem_responses(
+    *codes: str, common: tuple[str, ...] = COMMON_PROBLEMS
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route: each listed problem, plus the ones every route can give."""
-    every = ("unauthorized", "validation", "service-unavailable")
     by_status: dict[int, list[str]] = {}
-    for code in (*codes, *every):
+    for code in dict.fromkeys((*codes, *common)):
         by_status.setdefault(PROBLEMS[code][0], []).append(code)
     return {
         status: {

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["tenants and keys"])
     "/tenants",
     status_code=201,
     response_model=TenantOut,
-    responses=problem_responses("forbidden", "malformed-request"),
+    responses=problem_responses("malformed-request"),
     summary="Create a tenant and its first admin key (operator key only)",
 )
 async def create_tenant(

@@ -181,7 +181,7 @@ async def transfer(
     source_id = await _locate(svc, who.tenant_id, tid)
     command = TransferTicket(
         ticket_id=tid,
-        to_queue_id=body.to_queue_id.lower(),
+        to_queue_id=str(body.to_queue_id),
         service_type=body.service_type,
         reason=body.reason,
     )

@@ -124,10 +124,22 @@ def tenant_id(settings: Settings) -> str:
 
 
 @pytest.fixture
-async def topics(settings: Settings) -> list[str]:
-    """The test's own Kafka topics, created as `vq stack up` creates the real ones."""
+async def topics(settings: Settings) -> AsyncIterator[list[str]]:
+    """The test's own Kafka topics, created as `vq stack up` creates the real ones, then deleted."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
     from deploy.topics import aensure_topics
 
     names = [settings.events_topic, settings.positions_topic]
     await aensure_topics(settings, names, settings.kafka_partitions)
-    return names
+    yield names
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        mine = [t for t in existing if t.startswith(settings.topic_prefix + ".")
+                or t.startswith(settings.topic_prefix + "-")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()

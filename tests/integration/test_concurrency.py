@@ -6,11 +6,9 @@ when that call was decided (policy order), and the line's positions must stay ex
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import random
 from collections import Counter
-from typing import Any
 
 import httpx
 

@@ -65,10 +65,15 @@ async def test_relay_publishes_every_event_in_version_order(
     relay = relay_for(settings, store)
     task = asyncio.create_task(relay.run(stop))
     total = await fill(store, tenant_id, queues=8, per_queue=25)
-    received = await consume_until(settings, settings.events_topic, lambda r: len(r) >= total)
+    received = await consume_until(
+        settings, settings.events_topic,
+        lambda r: len({(e.queue_id, e.stream_version) for e in r}) >= total,
+    )
     stop.set()
     await asyncio.wait_for(task, 10)
-    assert len(received) == total == relay.published
+    # A send that fails part-way (a fresh topic's leaders still being elected) is retried from
+    # the checkpoint: the contract allows redelivery of the same events, nothing else.
+    assert relay.published >= total
     assert_complete_and_ordered(received, 8, 25)
     # Each message names its event type and version in CloudEvents headers; decode checked them.
     assert {r.event_type for r in received} == {"QueueCreated", "TicketEnqueued"}

@@ -1,0 +1,74 @@
+# virtual-queue. On a fresh Debian machine with Python 3.11, a JDK, Maven and apt, `make test` and
+# `make run` need nothing else: they make the virtualenv, install the package, and start the native
+# stack (PostgreSQL, Redis, Kafka; see deploy/README.md) before testing or running.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Touched after each install: `pip install` runs again only when pyproject.toml is newer.
+STAMP  := $(VENV)/.installed-from-pyproject
+PYTEST_ARGS ?=
+
+.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data
+
+help:
+	@echo "make test         venv + package, stack up, then all of tests/ with pytest"
+	@echo "make run          venv + package, stack up, then the app (vq run)"
+	@echo "make stack-up     start PostgreSQL, Redis and Kafka (vq stack up)"
+	@echo "make stack-down   stop them (vq stack down)"
+	@echo "make stack-status which are up (vq stack status)"
+	@echo "make lint         ruff and mypy"
+	@echo "make clean-data   stop the stack and delete its data (keeps the Kafka jars)"
+
+$(BIN)/python:
+	@if ! $(PYTHON) -c 'import ensurepip' >/dev/null 2>&1; then \
+	  echo "installing $(notdir $(PYTHON))-venv from Debian's packages..."; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends $(notdir $(PYTHON))-venv; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing the package and its dev tools into $(VENV)..."
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $@
+
+venv: $(STAMP)
+
+stack-up: venv
+	$(BIN)/vq stack up
+
+stack-down:
+	@if [ -x $(BIN)/vq ]; then $(BIN)/vq stack down; else echo "no $(VENV): nothing was started"; fi
+
+stack-status: venv
+	$(BIN)/vq stack status
+
+# Stock Kafka tools the tests read the topics with, as a consumer in another language would.
+test-tools:
+	@command -v kcat >/dev/null 2>&1 || { echo "installing kcat from Debian's packages..."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends kcat; }; }
+
+test: stack-up test-tools
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+run: stack-up
+	@if $(BIN)/vq run --help >/dev/null 2>&1; then \
+	  exec $(BIN)/vq run; \
+	else \
+	  echo "the stack is up (above); the app has no \`vq run\` yet, so nothing else was started"; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean-data: venv
+	$(BIN)/vq stack down
+	$(BIN)/vq stack clean
