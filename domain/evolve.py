@@ -43,9 +43,15 @@ def evolve(state: QueueState, event: QueueEvent) -> QueueState:
     handler = _HANDLERS.get(type(event))
     if handler is None:
         raise TypeError(f"not a queue event: {type(event).__name__}")
+    if state.last_evicted:
+        state.last_evicted = []
     handler(state, event)
     state.version += 1
     return state
+
+
+def _count(state: QueueState, what: str) -> None:
+    state.totals[what] = state.totals.get(what, 0) + 1
 
 
 def set_config(state: QueueState, config: QueueConfig) -> None:
@@ -119,6 +125,7 @@ def _join(state: QueueState, ticket: TicketState) -> None:
 
 
 def _enqueued(state: QueueState, event: TicketEnqueued) -> None:
+    _count(state, "arrived")
     _join(
         state,
         TicketState(
@@ -142,6 +149,7 @@ def _enqueued(state: QueueState, event: TicketEnqueued) -> None:
 
 
 def _transferred_in(state: QueueState, event: TicketTransferredIn) -> None:
+    _count(state, "arrived")
     _join(
         state,
         TicketState(
@@ -194,6 +202,7 @@ def _finish(state: QueueState, ticket: TicketState, status: TicketStatus, at: da
     ticket.status = status
     ticket.finished_at = at
     state.finished[ticket.ticket_id] = None
+    _count(state, status)
     _evict(state, at)
 
 
@@ -223,6 +232,7 @@ def _evict(state: QueueState, at: datetime) -> None:
     for ticket_id in victims:
         del state.finished[ticket_id]
         del state.tickets[ticket_id]
+    state.last_evicted = victims
 
 
 def _served(state: QueueState, event: TicketServed) -> None:
@@ -238,7 +248,9 @@ def _cancelled(state: QueueState, event: TicketCancelled) -> None:
 
 
 def _transferred_out(state: QueueState, event: TicketTransferredOut) -> None:
-    _finish(state, state.tickets[event.ticket_id], "transferred", event.at)
+    ticket = state.tickets[event.ticket_id]
+    ticket.transferred_to = event.to_queue_id
+    _finish(state, ticket, "transferred", event.at)
 
 
 def _returned(state: QueueState, event: TicketReturned) -> None:

@@ -17,7 +17,7 @@ from domain.events import Contact
 from domain.evolve import set_config
 from domain.state import QueueState, TicketState, line_key
 
-SNAPSHOT_SCHEMA = 1
+SNAPSHOT_SCHEMA = 2
 
 
 def _time(value: datetime | None) -> str | None:
@@ -115,6 +115,7 @@ def _ticket_to_dict(ticket: TicketState) -> dict[str, Any]:
         "recall_count": ticket.recall_count,
         "started_at": _time(ticket.started_at),
         "finished_at": _time(ticket.finished_at),
+        "transferred_to": ticket.transferred_to,
     }
 
 
@@ -139,6 +140,7 @@ def _ticket_from_dict(data: dict[str, Any]) -> TicketState:
         recall_count=data["recall_count"],
         started_at=_parse_time(data["started_at"]),
         finished_at=_parse_time(data["finished_at"]),
+        transferred_to=data["transferred_to"],
     )
 
 
@@ -158,6 +160,7 @@ def to_snapshot(state: QueueState) -> dict[str, Any]:
         "next_seq": state.next_seq,
         "at_counters": {counter: list(ids) for counter, ids in state.at_counters.items()},
         "finished": list(state.finished),
+        "totals": dict(state.totals),
     }
 
 
@@ -181,4 +184,5 @@ def from_snapshot(data: dict[str, Any]) -> QueueState:
     )
     state.at_counters = {counter: list(ids) for counter, ids in data["at_counters"].items()}
     state.finished = dict.fromkeys(data["finished"])
+    state.totals = dict(data["totals"])
     return state

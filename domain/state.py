@@ -55,6 +55,8 @@ class TicketState:
     recall_count: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # Where a transferred ticket went (status "transferred").
+    transferred_to: str | None = None
 
 
 def _new_line() -> SortedList:
@@ -81,6 +83,10 @@ class QueueState:
     at_counters: dict[str, list[str]] = field(default_factory=dict)
     # Finished ticket ids in the order they finished (the retention order).
     finished: dict[str, None] = field(default_factory=dict)
+    # Tickets that ever joined ("arrived") or ended each way, since the queue was created.
+    totals: dict[str, int] = field(default_factory=dict)
+    # The finished tickets the last event evicted (read models drop them too). Not a snapshot field.
+    last_evicted: list[str] = field(default_factory=list)
     # priority class -> rank, derived from the config (cached: the line key needs it per event).
     ranks: dict[str, int] = field(init=False, default_factory=dict)
 
