@@ -76,3 +76,53 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0
             pass
         time.sleep(0.1)
     raise TimeoutError(f"API at {url} did not start")
+
+
+class Process:
+    """One `vq` subprocess (relay, worker, api) on the test's settings."""
+
+    def __init__(self, settings: Settings, *args: str) -> None:
+        self.args = args
+        self._env = settings_env(settings)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vq.cli", *self.args],
+            env=self._env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, no offset commit, no flush."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.communicate(timeout=15)
+
+    def stop(self) -> str:
+        """SIGTERM and wait; returns what it wrote to stderr."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err.decode(errors="replace")
+
+
+@contextmanager
+def read_side(settings: Settings, workers: int = 1) -> Iterator[list[Process]]:
+    """The relay and `workers` stream workers, running until the block ends.
+
+    Yields the worker processes (kill and restart them to test recovery). The test's topics must
+    exist (the `topics` fixture).
+    """
+    relay = Process(settings, "relay")
+    running = [Process(settings, "worker", "--loglevel", "warning") for _ in range(workers)]
+    try:
+        yield running
+    finally:
+        for process in [relay, *running]:
+            process.stop()

@@ -1,0 +1,50 @@
+"""Where every read model lives in Redis. Every key starts with the prefix and the tenant id.
+
+    {p}:{tenant}:queues                   ZSET  queue ids, scored by creation time (epoch seconds)
+    {p}:{tenant}:q:{queue}                HASH  version (last applied stream version), view (JSON)
+    {p}:{tenant}:q:{queue}:line           ZSET  the waiting line: every score 0, members ordered
+                                                lexicographically by `line_member`, so a ticket's
+                                                position is ZRANK + 1, O(log n)
+    {p}:{tenant}:q:{queue}:tickets        SET   ticket ids that have a view under this queue
+    {p}:{tenant}:q:{queue}:t:{ticket}     STRING the ticket's view (JSON) in that queue
+    {p}:{tenant}:t:{ticket}               STRING the queue the ticket first joined (transfers are
+                                                followed from there through `transferred_to`)
+    {p}:{tenant}:q:{queue}:changes        pub/sub channel: one message per applied batch
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    def queues(self, tenant: str) -> str:
+        return f"{self.prefix}:{tenant}:queues"
+
+    def queue(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}"
+
+    def line(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:line"
+
+    def ticket_index(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:tickets"
+
+    def ticket(self, tenant: str, queue: str, ticket: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:t:{ticket}"
+
+    def ticket_prefix(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:t:"
+
+    def home(self, tenant: str, ticket: str) -> str:
+        return f"{self.prefix}:{tenant}:t:{ticket}"
+
+    def changes(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:changes"
+
+    def all_keys(self) -> str:
+        """A SCAN pattern matching every read model key under this prefix."""
+        return f"{self.prefix}:*"

@@ -1,0 +1,241 @@
+"""Folds queue events into the Redis read models, batch by batch, each event applied once.
+
+The projector keeps each queue's domain state in memory (the same `domain/` fold as the write
+side), so a position is O(log n) and each event writes O(1) keys. It trusts nothing it cannot
+check: an event at or below the state's version is skipped; a jump in versions is repaired from
+the event store; a Redis that disagrees (flushed, rebuilt, another worker got there) makes it
+reload the queue from the event store and write the queue's read model whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from domain.events import QueueCreated, QueueEvent, QueueReconfigured
+from domain.evolve import evolve
+from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot
+from domain.state import QueueState, initial_state, position
+from eventstore.recorded import RecordedEvent
+from eventstore.store import EventStore
+from projections.layout import Keys
+from projections.views import NEXT_SHOWN, line_member, queue_view
+from projections.writer import (
+    Batch,
+    Command,
+    ReadModelWriter,
+    full_render,
+    meta_commands,
+    registration,
+    ticket_commands,
+)
+
+log = logging.getLogger("vq.projector")
+CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    ticket_id: str
+    number: str
+    position: int
+
+
+@dataclass(slots=True)
+class Change:
+    """What one event did to the line: pushed live and announced on the positions topic."""
+
+    version: int
+    type: str
+    at: str
+    ticket_id: str | None = None
+    number: str | None = None
+    status: str | None = None
+    counter: str | None = None
+    left: int | None = None  # the position it had when it left the line
+    joined: int | None = None  # the position it took when it joined the line
+    shifted: list[Moved] = field(default_factory=list)  # others among the first few that moved
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUpdate:
+    tenant_id: str
+    queue_id: str
+    version: int
+    view: dict[str, Any]
+    changes: list[Change]
+
+    def message(self) -> dict[str, Any]:
+        return {"queue_id": self.queue_id, "version": self.version, "view": self.view,
+                "changes": [asdict(c) for c in self.changes]}
+
+
+class Projector:
+    def __init__(self, store: EventStore, writer: ReadModelWriter, keys: Keys) -> None:
+        self._store = store
+        self._writer = writer
+        self._keys = keys
+        self._states: OrderedDict[str, QueueState] = OrderedDict()
+        self.repairs = 0
+
+    async def project(self, records: Sequence[RecordedEvent]) -> list[QueueUpdate]:
+        """Apply records (any queues, each queue's in order); returns what changed per queue."""
+        by_queue: dict[str, list[RecordedEvent]] = {}
+        for record in records:
+            by_queue.setdefault(record.queue_id, []).append(record)
+        updates = []
+        for queue_id, queue_records in by_queue.items():
+            update = await self._project_queue(queue_id, queue_records)
+            if update is not None:
+                updates.append(update)
+        return updates
+
+    async def _project_queue(
+        self, queue_id: str, records: list[RecordedEvent]
+    ) -> QueueUpdate | None:
+        state = await self._state(queue_id, records[0].tenant_id)
+        pending = [r for r in records if r.stream_version > state.version]
+        if not pending:
+            return None
+        if pending[0].stream_version != state.version + 1:
+            # A hole in what Kafka gave us (a compacted or lost range, a consumer that started
+            # late): read the missing events from the system of record.
+            log.warning("queue %s: got version %d after %d; reading the gap from the event store",
+                        queue_id, pending[0].stream_version, state.version)
+            self.repairs += 1
+            missing = await self._store.read_stream(queue_id, state.version)
+            pending = [r for r in missing if r.stream_version > state.version]
+        first = state.version
+        commands: list[Command] = []
+        changes: list[Change] = []
+        replace = False
+        for record in pending:
+            if record.stream_version != state.version + 1:
+                raise RuntimeError(f"queue {queue_id}: version {record.stream_version} "
+                                   f"does not follow {state.version}")
+            step_commands, change, needs_whole = _step(self._keys, state, record)
+            commands.extend(step_commands)
+            changes.append(change)
+            replace = replace or needs_whole
+        if replace:
+            commands = full_render(self._keys, state)
+        else:
+            commands.extend(meta_commands(self._keys, state))
+        batch = Batch(tenant=state.tenant_id, queue=queue_id, first=first, last=state.version,
+                      commands=commands)
+        result = await self._writer.apply(batch, replace=replace)
+        if result.gap:
+            state = await self._resync(queue_id, state.tenant_id)
+        update = QueueUpdate(tenant_id=state.tenant_id, queue_id=queue_id, version=state.version,
+                             view=queue_view(state), changes=changes)
+        await self._writer.publish(state.tenant_id, queue_id, update.message())
+        return update
+
+    async def _state(self, queue_id: str, tenant_id: str) -> QueueState:
+        state = self._states.get(queue_id)
+        if state is not None:
+            self._states.move_to_end(queue_id)
+            return state
+        stored = await self._writer.stored_version(tenant_id, queue_id)
+        if stored == 0:
+            # Nothing in Redis: build it from the events as they come (a replay from Kafka
+            # rebuilds from Kafka), repairing from the event store only if a range is missing.
+            state = initial_state(queue_id)
+        else:
+            state = await self._resync(queue_id, tenant_id)
+        self._remember(state)
+        return state
+
+    async def _resync(self, queue_id: str, tenant_id: str) -> QueueState:
+        """Load the queue's newest state from the event store and make Redis match it."""
+        state = await self._load(queue_id)
+        if state.created:
+            batch = Batch(tenant=state.tenant_id, queue=queue_id, first=0, last=state.version,
+                          commands=full_render(self._keys, state))
+            result = await self._writer.apply(batch, replace=True)
+            if result.applied:
+                self.repairs += 1
+                log.info("queue %s: read model rewritten at version %d (Redis had %d)",
+                         queue_id, state.version, result.stored)
+        self._remember(state)
+        return state
+
+    async def _load(self, queue_id: str) -> QueueState:
+        snapshot = await self._store.load_snapshot(queue_id)
+        if snapshot is not None and snapshot.snapshot_schema == SNAPSHOT_SCHEMA:
+            state = from_snapshot(snapshot.state)
+        else:
+            state = initial_state(queue_id)
+        for record in await self._store.read_stream(queue_id, state.version):
+            evolve(state, record.event)
+        return state
+
+    def _remember(self, state: QueueState) -> None:
+        self._states[state.queue_id] = state
+        self._states.move_to_end(state.queue_id)
+        while len(self._states) > CACHE_SIZE:
+            self._states.popitem(last=False)
+
+    def forget_all(self) -> None:
+        """Drop every cached state (partitions were revoked: another worker may move them on)."""
+        self._states.clear()
+
+
+def _step(keys: Keys, state: QueueState, record: RecordedEvent) -> tuple[list[Command], Change, bool]:
+    """Fold one event and return the commands that mirror it in Redis (O(1) keys)."""
+    event: QueueEvent = record.event
+    ticket_id: str | None = getattr(event, "ticket_id", None)
+    before = state.tickets.get(ticket_id) if ticket_id else None
+    old_member = line_member(state, before) if before and before.status == "waiting" else None
+    left = position(state, ticket_id) if ticket_id else None
+    evolve(state, event)
+    change = Change(version=state.version, type=event.TYPE, at=event.at.isoformat())
+    if isinstance(event, QueueReconfigured):
+        return [], change, True  # class ranks may have changed: the line is written whole
+    tenant, queue = state.tenant_id, state.queue_id
+    commands: list[Command] = []
+    if isinstance(event, QueueCreated):
+        commands.append(registration(keys, state))
+    if ticket_id is not None:
+        after = state.tickets.get(ticket_id)
+        new_member = line_member(state, after) if after and after.status == "waiting" else None
+        if old_member is not None and old_member != new_member:
+            commands.append(("ZREM", keys.line(tenant, queue), old_member))
+        if new_member is not None and new_member != old_member:
+            commands.append(("ZADD", keys.line(tenant, queue), "0", new_member))
+        commands.extend(ticket_commands(keys, state, ticket_id))
+        joined = position(state, ticket_id)
+        change.ticket_id = ticket_id
+        if after is not None:
+            change.number, change.status, change.counter = after.number, after.status, after.counter
+        change.left = left if left != joined else None
+        change.joined = joined if left != joined else None
+        change.shifted = _shifted(state, ticket_id, change.left, change.joined)
+    for evicted in state.last_evicted:
+        commands.extend(ticket_commands(keys, state, evicted))
+    return commands, change, False
+
+
+def _shifted(
+    state: QueueState, ticket_id: str, left: int | None, joined: int | None
+) -> list[Moved]:
+    """Tickets among the first NEXT_SHOWN whose position this event changed (by one)."""
+    if left is None and joined is None:
+        return []
+    if left is not None and joined is not None:  # moved within the line (priority change)
+        low, high = sorted((left, joined))
+    elif left is not None:
+        low, high = left, NEXT_SHOWN  # everybody behind moved up
+    else:
+        assert joined is not None
+        low, high = joined + 1, NEXT_SHOWN  # everybody behind moved down
+    high = min(high, NEXT_SHOWN, len(state.waiting))
+    moved = []
+    for index in range(low - 1, high):
+        ticket = state.tickets[state.waiting[index][3]]
+        if ticket.ticket_id != ticket_id:
+            moved.append(Moved(ticket.ticket_id, ticket.number, index + 1))
+    return moved

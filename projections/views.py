@@ -1,0 +1,108 @@
+"""Read models as pure functions of the domain state: what the query side shows.
+
+The stream processors, the rebuild and the check all render through these functions, so a read
+model built incrementally, rebuilt from scratch, or recomputed for a check is the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.state import QueueState, TicketState, line_key, now_serving
+
+# How many of the first waiting tickets a queue's view lists (boards show the next few).
+NEXT_SHOWN = 10
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def line_member(state: QueueState, ticket: TicketState) -> str:
+    """Sorts like the domain's order key (class rank, order time, seq) when compared as bytes."""
+    rank, order_at, seq, ticket_id = line_key(state, ticket)
+    micros = (order_at - _EPOCH) // _MICROSECOND
+    return f"{rank:02d}|{micros:017d}|{seq:012d}|{ticket_id}"
+
+
+_MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def member_ticket_id(member: str) -> str:
+    return member.rsplit("|", 1)[1]
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def ticket_view(state: QueueState, ticket: TicketState) -> dict[str, Any]:
+    """A ticket as its queue sees it; the position is looked up at read time (ZRANK)."""
+    return {
+        "ticket_id": ticket.ticket_id,
+        "queue_id": state.queue_id,
+        "tenant_id": state.tenant_id,
+        "number": ticket.number,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "service_type": ticket.service_type,
+        "channel": ticket.channel,
+        "language": ticket.language,
+        "counter": ticket.counter,
+        "recall_count": ticket.recall_count,
+        "enqueued_at": _time(ticket.enqueued_at),
+        "called_at": _time(ticket.called_at),
+        "started_at": _time(ticket.started_at),
+        "finished_at": _time(ticket.finished_at),
+        "transferred_to": ticket.transferred_to,
+        "line": line_member(state, ticket) if ticket.status == "waiting" else None,
+    }
+
+
+def waiting_by_priority(state: QueueState) -> dict[str, int]:
+    """Waiting tickets per class, O(classes x log n): the line is sorted by class rank first."""
+    counts = {}
+    for rank, priority in enumerate(state.config.priority_classes):
+        start = state.waiting.bisect_left((rank,))
+        end = state.waiting.bisect_left((rank + 1,))
+        counts[priority] = end - start
+    return counts
+
+
+def queue_view(state: QueueState) -> dict[str, Any]:
+    config = state.config
+    serving = []
+    for counter, ticket_id in sorted(now_serving(state).items()):
+        ticket = state.tickets[ticket_id]
+        serving.append({"counter": counter, "ticket_id": ticket_id, "number": ticket.number,
+                        "status": ticket.status})
+    upcoming = []
+    for index, key in enumerate(state.waiting.islice(0, NEXT_SHOWN)):
+        ticket = state.tickets[key[3]]
+        upcoming.append({"position": index + 1, "ticket_id": ticket.ticket_id,
+                         "number": ticket.number, "priority": ticket.priority})
+    active = [state.tickets[t].status for ids in state.at_counters.values() for t in ids]
+    return {
+        "queue_id": state.queue_id,
+        "tenant_id": state.tenant_id,
+        "version": state.version,
+        "name": config.name,
+        "prefix": config.prefix,
+        "status": state.status,
+        "counters": list(config.counters),
+        "service_types": list(config.service_types),
+        "priority_classes": list(config.priority_classes),
+        "capacity": config.capacity,
+        "target_wait_seconds": config.target_wait_seconds,
+        "waiting": len(state.waiting),
+        "called": active.count("called"),
+        "serving": active.count("serving"),
+        "waiting_by_priority": waiting_by_priority(state),
+        "totals": dict(sorted(state.totals.items())),
+        "now_serving": serving,
+        "next": upcoming,
+    }
+
+
+def dumps(view: dict[str, Any]) -> str:
+    """One canonical encoding, so equal views are equal strings (the check compares strings)."""
+    return json.dumps(view, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,154 @@
+"""Writes read models to Redis, each batch atomic and applied at most once.
+
+A batch of one queue's events is one Lua script run: it checks the queue's stored version, runs
+the batch's commands and stores the new version, all at once. A batch at or below the stored
+version changes nothing (Kafka redelivery, a second worker during a rebalance); a batch that does
+not start where the stored version ends is refused, so the caller repairs the gap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+
+import redis.asyncio as aioredis
+
+from domain.state import QueueState
+from projections.layout import Keys
+from projections.views import dumps, line_member, queue_view, ticket_view
+
+Command = tuple[str, ...]
+
+# ARGV: mode, first, last, then commands as (argc, name, args...). mode "next": apply only when
+# the stored version is `first`; mode "replace": apply whenever it is below `last`.
+# Returns {1, stored} when applied, {0, stored} when already there, {-1, stored} on a gap.
+_APPLY = """
+local meta = KEYS[1]
+local mode = ARGV[1]
+local first = tonumber(ARGV[2])
+local last = tonumber(ARGV[3])
+local stored = tonumber(redis.call('HGET', meta, 'version') or '0')
+if stored >= last then return {0, stored} end
+if mode == 'next' and stored ~= first then return {-1, stored} end
+local i = 4
+while i <= #ARGV do
+  local argc = tonumber(ARGV[i])
+  local name = ARGV[i + 1]
+  if name == 'CLEARQUEUE' then
+    -- line key, index key, ticket key prefix: forget every view of the queue
+    local index = ARGV[i + 3]
+    for _, ticket in ipairs(redis.call('SMEMBERS', index)) do
+      redis.call('DEL', ARGV[i + 4] .. ticket)
+    end
+    redis.call('DEL', ARGV[i + 2], index)
+  else
+    redis.call(unpack(ARGV, i + 1, i + argc))
+  end
+  i = i + argc + 1
+end
+redis.call('HSET', meta, 'version', last)
+return {1, stored}
+"""
+
+CHUNK = 500  # members per ZADD/SADD in a full render (Lua's unpack has a stack limit)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Commands that take one queue's read model from version `first` to `last`."""
+
+    tenant: str
+    queue: str
+    first: int
+    last: int
+    commands: list[Command] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    applied: bool
+    stored: int  # the version Redis had before
+    gap: bool
+
+
+def ticket_commands(keys: Keys, state: QueueState, ticket_id: str) -> list[Command]:
+    """Commands that write one ticket's view, or drop it when the state no longer holds it."""
+    tenant, queue = state.tenant_id, state.queue_id
+    ticket = state.tickets.get(ticket_id)
+    if ticket is None:
+        return [("DEL", keys.ticket(tenant, queue, ticket_id)),
+                ("SREM", keys.ticket_index(tenant, queue), ticket_id)]
+    commands: list[Command] = [
+        ("SET", keys.ticket(tenant, queue, ticket_id), dumps(ticket_view(state, ticket))),
+        ("SADD", keys.ticket_index(tenant, queue), ticket_id),
+    ]
+    if ticket.transferred_from is None:
+        commands.append(("SET", keys.home(tenant, ticket_id), queue))
+    return commands
+
+
+def meta_commands(keys: Keys, state: QueueState) -> list[Command]:
+    tenant, queue = state.tenant_id, state.queue_id
+    return [
+        ("HSET", keys.queue(tenant, queue), "view", dumps(queue_view(state))),
+        registration(keys, state),
+    ]
+
+
+def registration(keys: Keys, state: QueueState) -> Command:
+    """The queue in its tenant's list, ordered by creation time (from its own event)."""
+    created = state.created_at.astimezone(UTC).timestamp() if state.created_at else 0.0
+    return ("ZADD", keys.queues(state.tenant_id), repr(created), state.queue_id)
+
+
+def full_render(keys: Keys, state: QueueState) -> list[Command]:
+    """Every command that writes the queue's whole read model from scratch."""
+    tenant, queue = state.tenant_id, state.queue_id
+    commands: list[Command] = [
+        ("CLEARQUEUE", keys.line(tenant, queue), keys.ticket_index(tenant, queue),
+         keys.ticket_prefix(tenant, queue)),
+    ]
+    members = [line_member(state, state.tickets[key[3]]) for key in state.waiting]
+    for chunk in _chunks(members):
+        commands.append(("ZADD", keys.line(tenant, queue), *_zero_scored(chunk)))
+    for ticket_id in state.tickets:
+        commands.extend(ticket_commands(keys, state, ticket_id))
+    commands.extend(meta_commands(keys, state))
+    return commands
+
+
+def _zero_scored(members: Sequence[str]) -> Iterator[str]:
+    for member in members:
+        yield "0"
+        yield member
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+class ReadModelWriter:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self._redis = client
+        self._keys = keys
+        self._script = client.register_script(_APPLY)
+
+    async def apply(self, batch: Batch, *, replace: bool = False) -> Applied:
+        argv: list[str | int] = ["replace" if replace else "next", batch.first, batch.last]
+        for command in batch.commands:
+            argv.append(len(command))
+            argv.extend(command)
+        result = await self._script(keys=[self._keys.queue(batch.tenant, batch.queue)], args=argv)
+        status, stored = int(result[0]), int(result[1])
+        return Applied(applied=status == 1, stored=stored, gap=status == -1)
+
+    async def publish(self, tenant: str, queue: str, message: dict[str, object]) -> None:
+        await self._redis.publish(self._keys.changes(tenant, queue), json.dumps(message))
+
+    async def stored_version(self, tenant: str, queue: str) -> int:
+        value = await self._redis.hget(self._keys.queue(tenant, queue), "version")
+        return int(value) if value is not None else 0
+

@@ -1,0 +1,105 @@
+"""The stream processors: a Faust app whose agent folds queue events into the Redis read models.
+
+Faust owns what it is good at: the consumer group, partition ownership (one partition owns a
+queue, so each queue is folded in order by exactly one worker) and offsets. The read models live
+in Redis, not in Faust tables, so no changelog re-writes a long line on every event. Offsets are
+committed only after the batch's Redis writes: `take_events` acks a batch when the loop body that
+wrote it has finished, and Faust commits acked offsets only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+
+from eventstore.pool import open_pool
+from eventstore.store import EventStore
+from projections.layout import Keys
+from projections.projector import Projector, QueueUpdate
+from projections.writer import ReadModelWriter
+from schemas import positions
+from schemas.codec import decode
+from vq.settings import Settings
+
+log = logging.getLogger("vq.streams")
+
+BATCH_MAX = 500
+BATCH_WITHIN_S = 0.02
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        f"{settings.topic_prefix}-projections",
+        broker=f"kafka://{settings.kafka_servers}",
+        store="memory://",
+        web_enabled=False,
+        # No leader topic: auto-creation is off and we need no leader election.
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        topic_partitions=settings.kafka_partitions,
+        producer_acks=-1,
+    )
+    events = app.topic(
+        settings.events_topic, key_serializer="raw", value_serializer="raw", internal=False
+    )
+    position_topic = app.topic(
+        settings.positions_topic, key_serializer="raw", value_serializer="raw", internal=False
+    )
+    state: dict[str, Any] = {}
+
+    async def projector() -> Projector:
+        if "projector" not in state:
+            pool = await open_pool(settings, min_size=1, max_size=4, wait=True)
+            client = aioredis.Redis.from_url(settings.redis_dsn)
+            state["pool"], state["redis"] = pool, client
+            keys = Keys(settings.redis_prefix)
+            state["projector"] = Projector(EventStore(pool), ReadModelWriter(client, keys), keys)
+        found: Projector = state["projector"]
+        return found
+
+    @app.agent(events)
+    async def project(stream: Any) -> AsyncIterator[None]:
+        folding = await projector()
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            records = [decode(event.value, event.message.headers) for event in batch]
+            updates = await folding.project(records)
+            for update in updates:
+                await _announce(position_topic, update)
+            yield None
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+        # Another worker may fold these queues now: our cached states would go stale.
+        if "projector" in state:
+            state["projector"].forget_all()
+
+    app.vq_state = state  # type: ignore[attr-defined]
+    return app
+
+
+async def _announce(topic: faust.TopicT, update: QueueUpdate) -> None:
+    """Position and status changes to the positions topic (see schemas/positions.py)."""
+    from datetime import datetime
+
+    for change in update.changes:
+        occurred = datetime.fromisoformat(change.at)
+        moved: list[tuple[str, str, int | None, str, str | None]] = [
+            (m.ticket_id, m.number, m.position, "waiting", None) for m in change.shifted
+        ]
+        if change.ticket_id is not None and change.number is not None and change.status:
+            moved.insert(0, (change.ticket_id, change.number, change.joined,
+                             change.status, change.counter))
+        for ticket_id, number, place, status, counter in moved:
+            if status == "waiting" and place is None:
+                continue  # waiting, position unchanged (e.g. a recall of someone else)
+            key, value, headers = positions.encode(positions.PositionChanged(
+                tenant_id=update.tenant_id, queue_id=update.queue_id, ticket_id=ticket_id,
+                number=number, stream_version=change.version, occurred_at=occurred,
+                cause=change.type, status=status, position=place, counter=counter,
+            ))
+            await topic.send(key=key, value=value, headers=headers)
