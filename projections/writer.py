@@ -22,7 +22,8 @@ from projections.views import dumps, line_member, queue_view, ticket_view
 Command = tuple[str, ...]
 
 # ARGV: mode, first, last, then commands as (argc, name, args...). mode "next": apply only when
-# the stored version is `first`; mode "replace": apply whenever it is below `last`.
+# the stored version is `first`; mode "replace": apply whenever it is below `last`; mode "force":
+# apply whatever is stored (an operator's rebuild).
 # Returns {1, stored} when applied, {0, stored} when already there, {-1, stored} on a gap.
 _APPLY = """
 local meta = KEYS[1]
@@ -30,7 +31,7 @@ local mode = ARGV[1]
 local first = tonumber(ARGV[2])
 local last = tonumber(ARGV[3])
 local stored = tonumber(redis.call('HGET', meta, 'version') or '0')
-if stored >= last then return {0, stored} end
+if mode ~= 'force' and stored >= last then return {0, stored} end
 if mode == 'next' and stored ~= first then return {-1, stored} end
 local i = 4
 while i <= #ARGV do
@@ -136,8 +137,9 @@ class ReadModelWriter:
         self._keys = keys
         self._script = client.register_script(_APPLY)
 
-    async def apply(self, batch: Batch, *, replace: bool = False) -> Applied:
-        argv: list[str | int] = ["replace" if replace else "next", batch.first, batch.last]
+    async def apply(self, batch: Batch, *, replace: bool = False, force: bool = False) -> Applied:
+        mode = "force" if force else "replace" if replace else "next"
+        argv: list[str | int] = [mode, batch.first, batch.last]
         for command in batch.commands:
             argv.append(len(command))
             argv.extend(command)

@@ -31,9 +31,14 @@ BATCH_MAX = 500
 BATCH_WITHIN_S = 0.02
 
 
+def group_id(settings: Settings) -> str:
+    """The workers' Kafka consumer group (Faust's app id)."""
+    return f"{settings.topic_prefix}-projections"
+
+
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
-        f"{settings.topic_prefix}-projections",
+        group_id(settings),
         broker=f"kafka://{settings.kafka_servers}",
         store="memory://",
         web_enabled=False,
@@ -41,6 +46,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
+        # A worker that dies without a goodbye loses its partitions within seconds, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
         topic_partitions=settings.kafka_partitions,
         producer_acks=-1,
     )

@@ -21,10 +21,11 @@ import httpx
 
 from vq.settings import Settings, get_settings
 
-# Each app process: a name and its `vq` subcommand. Stream workers join when they exist.
+# Each app process: a name and its `vq` subcommand.
 PROCESSES: tuple[tuple[str, list[str]], ...] = (
     ("api", ["api"]),
     ("relay", ["relay"]),
+    ("worker", ["worker"]),
 )
 
 
@@ -43,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     migrate_schema(settings.pg_url, settings.db_schema)
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    children = {name: _spawn(name, cmd, logs) for name, cmd in _processes()}
+    children = {name: _spawn(name, cmd, logs) for name, cmd in PROCESSES}
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -79,15 +80,6 @@ def _run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
-
-
-def _processes() -> list[tuple[str, list[str]]]:
-    found = list(PROCESSES)
-    try:
-        import streams.cli  # noqa: F401  (the stream workers, once they exist)
-    except ModuleNotFoundError:
-        return found
-    return [*found, ("worker", ["worker"])]
 
 
 def _spawn(name: str, command: list[str], logs: Path) -> subprocess.Popen[bytes]:

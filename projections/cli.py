@@ -1,0 +1,110 @@
+"""`vq projections rebuild|check`: operate the read models."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from vq.settings import Settings, get_settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    projections = sub.add_parser("projections", help="rebuild or check the Redis read models")
+    actions = projections.add_subparsers(dest="projections_command", metavar="ACTION",
+                                         required=True)
+    rebuild = actions.add_parser("rebuild", help="rewrite the read models from the event store")
+    rebuild.add_argument("--queue", action="append", help="only this queue (repeatable)")
+    rebuild.add_argument(
+        "--from-kafka", action="store_true",
+        help="instead: delete the read models and rewind the workers' consumer group to the "
+             "start of the topic (stop the workers first; they rebuild when started)",
+    )
+    rebuild.set_defaults(func=_rebuild)
+    check = actions.add_parser("check", help="compare the read models with a fold of the events")
+    check.add_argument("--queue", action="append", help="only this queue (repeatable)")
+    check.set_defaults(func=_check)
+
+
+async def _with_services(settings: Settings, work: Callable[..., Awaitable[int]]) -> int:
+    import redis.asyncio as aioredis
+
+    from eventstore.pool import open_pool
+    from eventstore.store import EventStore
+    from projections.layout import Keys
+
+    pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    try:
+        return await work(EventStore(pool), client, Keys(settings.redis_prefix))
+    finally:
+        await client.aclose()
+        await pool.close()
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from projections.rebuild import progress_bar, rebuild
+
+    settings = get_settings()
+    if args.from_kafka:
+        return asyncio.run(_rewind(settings))
+    queues = set(args.queue) if args.queue else None
+
+    async def work(store: Any, client: Any, keys: Any) -> int:
+        report = await rebuild(store, client, keys, queues, progress_bar("rebuild"))
+        rate = report.events / max(report.seconds, 1e-9)
+        print(f"\nrebuilt {report.queues} queues from {report.events:,} events "
+              f"in {report.seconds:.1f}s ({rate:,.0f} events/s)")
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from projections.rebuild import check
+
+    settings = get_settings()
+    queues = set(args.queue) if args.queue else None
+
+    async def work(store: Any, client: Any, keys: Any) -> int:
+        report = await check(store, client, keys, queues)
+        for difference in report.differences:
+            print(difference)
+        print(f"checked {report.queues} queues: {len(report.differences)} differences")
+        return 1 if report.differences else 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+async def _rewind(settings: Settings) -> int:
+    """Delete the read models and commit offset 0 for the workers' group on every partition."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    from projections.rebuild import _delete_all
+    from streams.app import group_id
+
+    async def drop(store: Any, client: Any, keys: Any) -> int:
+        await _delete_all(client, keys)
+        return 0
+
+    await _with_services(settings, drop)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers,
+                                group_id=group_id(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(settings.events_topic) or set()
+        if not partitions:
+            await consumer.stop()
+            print(f"vq projections: topic {settings.events_topic} not found", file=sys.stderr)
+            return 1
+        start = {TopicPartition(settings.events_topic, p): OffsetAndMetadata(0, "")
+                 for p in partitions}
+        await consumer.commit(start)
+    finally:
+        await consumer.stop()
+    print(f"read models deleted; group {group_id(settings)} rewound on "
+          f"{len(partitions)} partitions: start the workers to rebuild from Kafka")
+    return 0

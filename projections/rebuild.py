@@ -1,0 +1,211 @@
+"""Rebuild read models from the event store, and check them against a fresh fold of it.
+
+Both fold the system of record with the same `domain/` rules the write side uses and render with
+the same view functions the stream processors use, so "rebuilt" and "checked" mean the same bytes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from domain.evolve import evolve
+from domain.state import QueueState, initial_state
+from eventstore.store import EventStore, Position
+from projections.layout import Keys
+from projections.views import dumps, line_member, queue_view, ticket_view
+from projections.writer import Batch, ReadModelWriter, full_render
+
+Progress = Callable[[int, int], None]
+READ_BATCH = 5000
+
+
+async def fold_store(
+    store: EventStore, queue_ids: set[str] | None = None, progress: Progress | None = None
+) -> dict[str, QueueState]:
+    """Every queue (or those named) folded from the event store, reading it once in global order."""
+    states: dict[str, QueueState] = {}
+    position = Position.start()
+    seen = 0
+    while True:
+        batch = await store.read_all(position, READ_BATCH)
+        if not batch:
+            break
+        position = batch[-1][0]
+        for _, record in batch:
+            if queue_ids is not None and record.queue_id not in queue_ids:
+                continue
+            state = states.get(record.queue_id)
+            if state is None:
+                state = states[record.queue_id] = initial_state(record.queue_id)
+            evolve(state, record.event)
+        seen += len(batch)
+        if progress is not None:
+            progress(seen, 0)
+    return states
+
+
+@dataclass
+class RebuildReport:
+    queues: int = 0
+    events: int = 0
+    seconds: float = 0.0
+
+
+async def rebuild(
+    store: EventStore,
+    client: aioredis.Redis,
+    keys: Keys,
+    queue_ids: set[str] | None = None,
+    progress: Progress | None = None,
+) -> RebuildReport:
+    """Write the read models of every queue (or those named) whole, from the event store."""
+    started = time.monotonic()
+    states = await fold_store(store, queue_ids, progress)
+    if queue_ids is None:  # a full rebuild also drops whatever no event explains any more
+        await _delete_all(client, keys)
+    writer = ReadModelWriter(client, keys)
+    report = RebuildReport()
+    for index, state in enumerate(states.values(), start=1):
+        if not state.created:
+            continue
+        batch = Batch(tenant=state.tenant_id, queue=state.queue_id, first=0, last=state.version,
+                      commands=full_render(keys, state))
+        await writer.apply(batch, force=True)
+        report.queues += 1
+        report.events += state.version
+        if progress is not None:
+            progress(index, len(states))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+async def _delete_all(client: aioredis.Redis, keys: Keys) -> None:
+    pending: list[Any] = []
+    async for key in client.scan_iter(match=keys.all_keys(), count=1000):
+        pending.append(key)
+        if len(pending) >= 1000:
+            await client.unlink(*pending)
+            pending.clear()
+    if pending:
+        await client.unlink(*pending)
+
+
+# -- check --------------------------------------------------------------------------------------
+
+Value = str | dict[str, str] | list[str] | set[str] | None
+
+
+def expected_keys(keys: Keys, state: QueueState) -> dict[str, Value]:
+    """Every key (and its value) the read model of this queue must have."""
+    tenant, queue = state.tenant_id, state.queue_id
+    expected: dict[str, Value] = {
+        keys.queue(tenant, queue): {"version": str(state.version),
+                                    "view": dumps(queue_view(state))},
+        keys.line(tenant, queue): [line_member(state, state.tickets[k[3]])
+                                   for k in state.waiting],
+        keys.ticket_index(tenant, queue): set(state.tickets) or None,
+    }
+    for ticket_id, ticket in state.tickets.items():
+        expected[keys.ticket(tenant, queue, ticket_id)] = dumps(ticket_view(state, ticket))
+        if ticket.transferred_from is None:
+            expected[keys.home(tenant, ticket_id)] = queue
+    return expected
+
+
+async def actual_keys(client: aioredis.Redis, keys: Keys, state: QueueState,
+                      names: Iterable[str]) -> dict[str, Value]:
+    tenant, queue = state.tenant_id, state.queue_id
+    members = await client.smembers(keys.ticket_index(tenant, queue))
+    index = {m.decode() if isinstance(m, bytes) else m for m in members}
+    extra = [keys.ticket(tenant, queue, t) for t in index]
+    wanted = list(dict.fromkeys([*names, *extra]))
+    pipe = client.pipeline(transaction=False)
+    for name in wanted:
+        pipe.type(name)
+    types = [t.decode() if isinstance(t, bytes) else str(t) for t in await pipe.execute()]
+    pipe = client.pipeline(transaction=False)
+    for name, kind in zip(wanted, types, strict=True):
+        if kind == "hash":
+            pipe.hgetall(name)
+        elif kind == "zset":
+            pipe.zrange(name, 0, -1)
+        elif kind == "set":
+            pipe.smembers(name)
+        else:
+            pipe.get(name)  # a string, or nothing there (None)
+    found: dict[str, Value] = {}
+    for name, kind, raw in zip(wanted, types, await pipe.execute(), strict=True):
+        found[name] = _decode(kind, raw)
+    return found
+
+
+def _decode(kind: str, raw: Any) -> Value:
+    if kind == "hash":
+        return {k.decode(): v.decode() for k, v in raw.items()}
+    if kind == "zset":
+        return [m.decode() for m in raw]
+    if kind == "set":
+        return {m.decode() for m in raw}
+    if kind == "string" and isinstance(raw, bytes):
+        return raw.decode()
+    return None
+
+
+@dataclass
+class CheckReport:
+    queues: int = 0
+    differences: list[str] = field(default_factory=list)
+
+
+async def check(
+    store: EventStore, client: aioredis.Redis, keys: Keys, queue_ids: set[str] | None = None
+) -> CheckReport:
+    report = CheckReport()
+    states = await fold_store(store, queue_ids)
+    for state in states.values():
+        if not state.created:
+            continue
+        report.queues += 1
+        expected = expected_keys(keys, state)
+        actual = await actual_keys(client, keys, state, expected)
+        for name in sorted(set(expected) | set(actual)):
+            want, have = expected.get(name), actual.get(name)
+            if want != have:
+                report.differences.append(_describe(state, name, want, have))
+        line = actual.get(keys.line(state.tenant_id, state.queue_id)) or []
+        if len(line) != len(state.waiting):
+            report.differences.append(
+                f"queue {state.queue_id}: {len(line)} in the Redis line, "
+                f"{len(state.waiting)} waiting in the event store")
+    return report
+
+
+def _describe(state: QueueState, name: str, want: Value, have: Value) -> str:
+    def short(value: Value) -> str:
+        text = repr(value)
+        return text if len(text) < 300 else text[:300] + "..."
+
+    return f"queue {state.queue_id}: {name}\n    expected {short(want)}\n    found    {short(have)}"
+
+
+def progress_bar(label: str) -> Progress:
+    """A one-line progress display on stderr (a bar when the total is known)."""
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-9)
+        if total:
+            filled = int(30 * done / total)
+            bar = "#" * filled + "." * (30 - filled)
+            sys.stderr.write(f"\r{label} [{bar}] {done}/{total} queues")
+        else:
+            sys.stderr.write(f"\r{label}: {done:,} events read ({rate:,.0f}/s)   ")
+        sys.stderr.flush()
+
+    return show
