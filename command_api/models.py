@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -20,8 +20,27 @@ QueueStatusIn = Literal["open", "paused", "closed"]
 TransferPolicyIn = Literal["keep_enqueue_time", "back_of_line"]
 
 
+def _reject_nul(value: Any) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain NUL (\\u0000) characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key)
+            _reject_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_nul(item)
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=2000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        """PostgreSQL stores no NUL character in text or jsonb: refuse it here, as a 422."""
+        _reject_nul(data)
+        return data
 
 
 class OpeningHoursIn(StrictModel):

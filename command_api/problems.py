@@ -22,6 +22,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "grace-expired": (409, "The no-show grace period is over"),
     "already-exists": (409, "It exists already"),
     "version-conflict": (409, "The queue changed meanwhile"),
+    "stale-read": (409, "The read model has not reached that version yet; retry later"),
     "not-found": (404, "Not found"),
     "validation": (422, "The request is not valid"),
     "malformed-request": (400, "The request body is not valid JSON"),
@@ -60,6 +61,9 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="Per-field validation errors (validation problems only)."
     )
+    version: int | None = Field(
+        default=None, description="The version the read model has (stale-read problems only)."
+    )
 
 
 class ProblemError(Exception):
@@ -72,6 +76,7 @@ class ProblemError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or code)
         if code not in PROBLEMS:
@@ -80,6 +85,8 @@ class ProblemError(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        # RFC 9457 extension members (e.g. the version a stale read model has).
+        self.extensions = extensions or {}
 
     @property
     def status(self) -> int:
@@ -95,7 +102,7 @@ class ProblemError(Exception):
             instance=instance,
             errors=self.errors,
         )
-        return problem.model_dump(exclude_none=True)
+        return {**self.extensions, **problem.model_dump(exclude_none=True)}
 
 
 # What every API-key route can answer, whatever it does.

@@ -230,6 +230,7 @@ SPECIFIC: list[Case] = [
     case("create-queue", "name-wrong-type", 422, "validation", json={"name": 42}),
     case("create-queue", "name-blank", 422, "validation", json={"name": "   "}),
     case("create-queue", "name-oversized", 422, "validation", json={"name": "n" * 201}),
+    case("create-queue", "name-with-nul", 422, "validation", json={"name": "front\x00desk"}),
     case("create-queue", "counters-not-a-list", 422, "validation",
          json={"name": "x", "counters": "1"}),
     case("create-queue", "counters-empty", 422, "validation", json={"name": "x", "counters": []}),
@@ -306,6 +307,9 @@ SPECIFIC: list[Case] = [
     case("enqueue", "language-invalid", 422, "validation", json={"language": "english!"}),
     case("enqueue", "metadata-key-oversized", 422, "validation",
          json={"metadata": {"k" * 65: "v"}}),
+    case("enqueue", "metadata-key-with-nul", 422, "validation", json={"metadata": {"k\x00": "v"}}),
+    case("enqueue", "contact-name-with-nul", 422, "validation",
+         json={"contact": {"name": "Ada\x00"}}),
     case("enqueue", "allow-outside-hours-wrong-type", 422, "validation",
          json={"allow_outside_hours": "maybe"}),
     case("enqueue", "idempotency-key-reused", 422, "idempotency-key-reused",
@@ -355,6 +359,7 @@ SPECIFIC: list[Case] = [
       for s in ("serving", "served", "no_show", "cancelled")),
     case("cancel", "reason-wrong-type", 422, "validation", json={"reason": ["left"]}),
     case("cancel", "reason-oversized", 422, "validation", json={"reason": "r" * 501}),
+    case("cancel", "reason-with-nul", 422, "validation", json={"reason": "\x00"}),
     # change-priority: only a waiting ticket, to another known class, with a reason
     case("change-priority", "called-ticket", 409, INVALID, ids={"ticket_id": "called"}),
     case("change-priority", "served-ticket", 409, INVALID, ids={"ticket_id": "served"}),
@@ -396,6 +401,7 @@ SPECIFIC: list[Case] = [
     case("create-tenant", "name-blank", 422, "validation", json={"name": ""}),
     case("create-tenant", "name-oversized", 422, "validation", json={"name": "n" * 201}),
     case("create-tenant", "name-wrong-type", 422, "validation", json={"name": None}),
+    case("create-tenant", "name-with-nul", 422, "validation", json={"name": "Lib\x00rary"}),
 ]
 
 CASES: list[Case] = [c for r in ROUTES.values() for c in generic_cases(r)] + SPECIFIC
@@ -689,13 +695,35 @@ def _is_problem(ctx: Any, response: schemathesis.Response, case: schemathesis.Ca
     return True
 
 
+def _fuzz(operation: Any, auth: dict[str, str], known: dict[str, str], checks: list[Any]) -> None:
+    from hypothesis import HealthCheck, Phase, given, settings, strategies
+
+    variants = [{}, known] if known else [{}]
+    cases = strategies.one_of([
+        operation.as_strategy(generation_mode=mode, headers=auth, path_parameters=fixed)
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+        for fixed in variants
+    ])
+
+    @settings(
+        max_examples=FUZZ_EXAMPLES * len(variants), derandomize=True, database=None,
+        deadline=None, phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=cases)
+    def fuzz(case: schemathesis.Case) -> None:
+        response = case.call(headers=auth)
+        case.validate_response(response, checks=checks, additional_checks=[_is_problem],
+                               headers=auth)
+
+    fuzz()
+
+
 def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> None:
     """Schemathesis, against the in-process app: right and wrong values for every parameter and
-    body field of every operation, with ids that name real queues and tickets and random ones.
-    No answer is a 5xx; every answer is documented (status, content type, schema, headers)."""
-    from hypothesis import HealthCheck, Phase, given, strategies
-    from hypothesis import settings as hypothesis_settings
-
+    body field of every operation, with ids that name real things and random ones. No answer is
+    a 5xx; every answer is documented (status, content type, schema, headers); every error is a
+    problem; data that breaks the schema is refused."""
     checks = [getattr(schemathesis.checks, name) for name in (
         "not_a_server_error", "status_code_conformance", "content_type_conformance",
         "response_schema_conformance", "response_headers_conformance", "negative_data_rejection",
@@ -709,28 +737,8 @@ def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> N
         for result in schema.get_all_operations():
             operation = result.ok()
             secret = keys["operator" if operation.path == "/v1/tenants" else "admin"]
-            auth = {"Authorization": f"Bearer {secret}"}
             known = {p.name: ids[p.name] for p in operation.path_parameters}
-            variants = [{}, known] if known else [{}]
-            cases = strategies.one_of([
-                operation.as_strategy(generation_mode=mode, headers=auth, path_parameters=fixed)
-                for mode in (schemathesis.GenerationMode.POSITIVE,
-                             schemathesis.GenerationMode.NEGATIVE)
-                for fixed in variants
-            ])
-
-            @hypothesis_settings(
-                max_examples=FUZZ_EXAMPLES * len(variants), derandomize=True, database=None,
-                deadline=None, phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=cases)
-            def fuzz(case: schemathesis.Case) -> None:
-                response = case.call(headers=auth)
-                case.validate_response(response, checks=checks, additional_checks=[_is_problem],
-                                       headers=auth)
-
-            fuzz()
+            _fuzz(operation, {"Authorization": f"Bearer {secret}"}, known, checks)
     finally:
         asgi.shutdown_lifespans()
     elapsed = time.monotonic() - started

@@ -1,0 +1,110 @@
+"""10,000 random commands over 50 queues while stream workers are killed: the read models end
+exactly equal to a fresh fold of the event store, and a wiped Redis is rebuilt key for key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+
+from eventstore.store import EventStore
+from eventstore.tenants import TenantDirectory
+from projections.layout import Keys
+from projections.rebuild import _delete_all, check, rebuild
+from tests.integration.servers import Process, api_servers, read_side
+from tests.scenarios.random_commands import RandomCommands
+from vq.settings import Settings
+
+QUEUES = 50
+COMMANDS = 10_000
+
+
+async def _caught_up(store: EventStore, client: aioredis.Redis, keys: Keys, tenant: str,
+                     queues: list[str], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        behind = 0
+        for queue_id in queues:
+            owner = await store.stream_owner(queue_id)
+            stored = await client.hget(keys.queue(tenant, queue_id), "version")
+            if owner is None or stored is None or int(stored) < owner[1]:
+                behind += 1
+        if behind == 0:
+            return
+        assert time.monotonic() < deadline, f"{behind} queues still behind in Redis"
+        await asyncio.sleep(0.5)
+
+
+async def _dump(client: aioredis.Redis, keys: Keys) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    async for key in client.scan_iter(match=keys.all_keys(), count=1000):
+        kind = (await client.type(key)).decode()
+        if kind == "hash":
+            found[key] = await client.hgetall(key)
+        elif kind == "zset":
+            found[key] = await client.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            found[key] = await client.smembers(key)
+        else:
+            found[key] = await client.get(key)
+    return found
+
+
+async def test_random_commands_with_worker_crashes_then_wipe_and_rebuild(
+    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+) -> None:
+    keys = Keys(settings.redis_prefix)
+    admin = (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    extra: list[Process] = []
+    try:
+        with api_servers(settings, 1) as urls, read_side(settings, workers=2) as workers:
+            async with httpx.AsyncClient(base_url=urls[0], timeout=30,
+                                         headers={"Authorization": f"Bearer {admin}"}) as http:
+                queues = []
+                for n in range(QUEUES):
+                    created = await http.post("/v1/queues", json={
+                        "name": f"Desk {n}", "prefix": f"Q{n}", "counters": ["1", "2", "3"]})
+                    assert created.status_code == 201, created.text
+                    queues.append(created.json()["queue_id"])
+
+                async def crash(done: int) -> None:
+                    if done == 3000:  # two workers share the group; one dies hard
+                        workers[0].kill()
+                    elif done == 6000:  # the survivor dies too; a fresh one takes over
+                        workers[1].kill()
+                        extra.append(Process(settings, "worker", "--loglevel", "warning"))
+
+                script = RandomCommands(http, queues, seed=20261122)
+                outcome = await script.run(COMMANDS, on_progress=crash)
+            assert sum(outcome.sent.values()) >= COMMANDS
+            assert set(outcome.sent) >= {"enqueue", "call-next", "start", "complete", "no-show",
+                                         "return", "recall", "cancel", "priority", "call",
+                                         "transfer", "pause", "resume", "close", "open", "patch"}
+            assert outcome.statuses[200] + outcome.statuses[201] > COMMANDS // 2
+            await _caught_up(store, client, keys, tenant_id, queues)
+            for process in extra:
+                process.stop()
+
+        report = await check(store, client, keys)
+        assert report.queues == QUEUES
+        assert report.differences == []
+        for queue_id in queues:  # every line's positions are exactly 1..n
+            line = await client.zrange(keys.line(tenant_id, queue_id), 0, -1)
+            ranks = [await client.zrank(keys.line(tenant_id, queue_id), m) for m in line]
+            assert ranks == list(range(len(line)))
+
+        before = await _dump(client, keys)
+        await _delete_all(client, keys)  # what FLUSHALL does to our keys
+        assert await _dump(client, keys) == {}
+        rebuilt = await rebuild(store, client, keys)
+        assert rebuilt.queues == QUEUES
+        assert (await check(store, client, keys)).differences == []
+        assert await _dump(client, keys) == before
+    finally:
+        for process in extra:
+            process.stop()
+        await client.aclose()

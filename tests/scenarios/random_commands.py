@@ -1,0 +1,151 @@
+"""A scripted run of random commands over many queues, through the HTTP API.
+
+Every command type and every priority class appears. The script keeps a rough idea of each
+queue's tickets from the answers it gets, so most commands are plausible; the rest are refused by
+the rules (409s), which is part of the test too: a refusal must change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+PRIORITIES = ("emergency", "urgent", "vip", "normal")
+COUNTERS = ("1", "2", "3")
+
+
+@dataclass
+class QueueModel:
+    queue_id: str
+    waiting: list[str] = field(default_factory=list)
+    called: list[str] = field(default_factory=list)
+    serving: list[str] = field(default_factory=list)
+    no_show: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    sent: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+
+
+class RandomCommands:
+    def __init__(self, http: httpx.AsyncClient, queue_ids: list[str], seed: int) -> None:
+        self._http = http
+        self._rng = random.Random(seed)
+        self.queues = [QueueModel(q) for q in queue_ids]
+        self.outcome = Outcome()
+
+    async def run(self, count: int, concurrency: int = 12,
+                  on_progress: Callable[[int], Any] | None = None) -> Outcome:
+        done = 0
+        # One lane per queue group so a queue's commands see each other's answers.
+        lanes = [self.queues[i::concurrency] for i in range(concurrency)]
+
+        async def lane(queues: list[QueueModel], share: int) -> None:
+            nonlocal done
+            for _ in range(share):
+                await self._one(self._rng.choice(queues))
+                done += 1
+                if on_progress is not None and done % 250 == 0:
+                    await on_progress(done)
+
+        shares = [count // concurrency + (1 if i < count % concurrency else 0)
+                  for i in range(concurrency)]
+        await asyncio.gather(*(lane(q, s) for q, s in zip(lanes, shares, strict=True) if q))
+        return self.outcome
+
+    async def _one(self, queue: QueueModel) -> None:
+        rng = self._rng
+        roll = rng.random()
+        if roll < 0.36 or not (queue.waiting or queue.called or queue.serving):
+            body = {"priority": rng.choice(PRIORITIES), "channel": rng.choice(["kiosk", "web"])}
+            answer = await self._post("enqueue", f"/v1/queues/{queue.queue_id}/tickets", body)
+            if answer is not None:
+                queue.waiting.append(answer["ticket"]["ticket_id"])
+        elif roll < 0.56:
+            answer = await self._post("call-next", f"/v1/queues/{queue.queue_id}/call-next",
+                                      {"counter": rng.choice(COUNTERS)})
+            if answer is not None:
+                ticket = answer["ticket"]["ticket_id"]
+                _move(queue.waiting, queue.called, ticket)
+        elif roll < 0.64 and queue.called:
+            ticket = rng.choice(queue.called)
+            if await self._post("start", f"/v1/tickets/{ticket}/start") is not None:
+                _move(queue.called, queue.serving, ticket)
+        elif roll < 0.74 and (queue.serving or queue.called):
+            ticket = rng.choice(queue.serving or queue.called)
+            if await self._post("complete", f"/v1/tickets/{ticket}/complete") is not None:
+                _drop(queue, ticket)
+        elif roll < 0.78 and queue.called:
+            ticket = rng.choice(queue.called)
+            if await self._post("no-show", f"/v1/tickets/{ticket}/no-show") is not None:
+                _move(queue.called, queue.no_show, ticket)
+        elif roll < 0.80 and queue.no_show:
+            ticket = rng.choice(queue.no_show)
+            if await self._post("return", f"/v1/tickets/{ticket}/return") is not None:
+                _move(queue.no_show, queue.waiting, ticket)
+        elif roll < 0.82 and queue.called:
+            await self._post("recall", f"/v1/tickets/{rng.choice(queue.called)}/recall")
+        elif roll < 0.85 and queue.waiting:
+            ticket = rng.choice(queue.waiting)
+            if await self._post("cancel", f"/v1/tickets/{ticket}/cancel",
+                                {"reason": "changed my mind"}) is not None:
+                _drop(queue, ticket)
+        elif roll < 0.88 and queue.waiting:
+            await self._post("priority", f"/v1/tickets/{rng.choice(queue.waiting)}/priority",
+                             {"priority": rng.choice(PRIORITIES), "reason": "triage"})
+        elif roll < 0.90 and queue.waiting:
+            ticket = rng.choice(queue.waiting)
+            if await self._post("call", f"/v1/tickets/{ticket}/call",
+                                {"counter": rng.choice(COUNTERS), "reason": "wheelchair"}):
+                _move(queue.waiting, queue.called, ticket)
+        elif roll < 0.93 and queue.waiting:
+            ticket = rng.choice(queue.waiting)
+            target = rng.choice([q for q in self.queues if q is not queue])
+            if await self._post("transfer", f"/v1/tickets/{ticket}/transfer",
+                                {"to_queue_id": target.queue_id, "reason": "other desk"}):
+                _drop(queue, ticket)
+                target.waiting.append(ticket)
+        elif roll < 0.95:
+            await self._post("pause", f"/v1/queues/{queue.queue_id}/pause", {"reason": "break"})
+            await self._post("resume", f"/v1/queues/{queue.queue_id}/resume")
+        elif roll < 0.97:
+            await self._post("close", f"/v1/queues/{queue.queue_id}/close", {"reason": "late"})
+            await self._post("open", f"/v1/queues/{queue.queue_id}/open")
+        else:
+            await self._patch(queue)
+
+    async def _patch(self, queue: QueueModel) -> None:
+        body = {"capacity": self._rng.choice([None, 500, 1000]),
+                "aging_after_seconds": self._rng.choice([None, 900])}
+        self.outcome.sent["patch"] += 1
+        response = await self._http.patch(f"/v1/queues/{queue.queue_id}", json=body)
+        self.outcome.statuses[response.status_code] += 1
+
+    async def _post(self, kind: str, path: str, body: dict[str, Any] | None = None
+                    ) -> dict[str, Any] | None:
+        self.outcome.sent[kind] += 1
+        response = await self._http.post(path, json=body)
+        self.outcome.statuses[response.status_code] += 1
+        if response.status_code >= 500:
+            raise AssertionError(f"{path}: {response.status_code} {response.text}")
+        return dict(response.json()) if response.status_code in (200, 201) else None
+
+
+def _move(source: list[str], target: list[str], ticket: str) -> None:
+    if ticket in source:
+        source.remove(ticket)
+    target.append(ticket)
+
+
+def _drop(queue: QueueModel, ticket: str) -> None:
+    for bucket in (queue.waiting, queue.called, queue.serving, queue.no_show):
+        if ticket in bucket:
+            bucket.remove(ticket)
