@@ -65,6 +65,7 @@ def set_config(state: QueueState, config: QueueConfig) -> None:
 
 
 def _created(state: QueueState, event: QueueCreated) -> None:
+    state.created_at = event.at
     state.queue_id = event.queue_id
     state.tenant_id = event.tenant_id
     state.created = True
@@ -163,6 +164,7 @@ def _transferred_in(state: QueueState, event: TicketTransferredIn) -> None:
             contact=event.contact,
             metadata=dict(event.metadata),
             language=event.language,
+            transferred_from=event.from_queue_id,
             enqueued_at=event.original_enqueued_at,
             order_at=event.order_at,
             class_since=event.at,

@@ -116,6 +116,7 @@ def _ticket_to_dict(ticket: TicketState) -> dict[str, Any]:
         "started_at": _time(ticket.started_at),
         "finished_at": _time(ticket.finished_at),
         "transferred_to": ticket.transferred_to,
+        "transferred_from": ticket.transferred_from,
     }
 
 
@@ -141,6 +142,7 @@ def _ticket_from_dict(data: dict[str, Any]) -> TicketState:
         started_at=_parse_time(data["started_at"]),
         finished_at=_parse_time(data["finished_at"]),
         transferred_to=data["transferred_to"],
+        transferred_from=data["transferred_from"],
     )
 
 
@@ -150,6 +152,7 @@ def to_snapshot(state: QueueState) -> dict[str, Any]:
         "queue_id": state.queue_id,
         "tenant_id": state.tenant_id,
         "created": state.created,
+        "created_at": _time(state.created_at),
         "config": config_to_dict(state.config),
         "status": state.status,
         "version": state.version,
@@ -171,6 +174,7 @@ def from_snapshot(data: dict[str, Any]) -> QueueState:
         queue_id=data["queue_id"],
         tenant_id=data["tenant_id"],
         created=data["created"],
+        created_at=_parse_time(data["created_at"]),
         status=data["status"],
         version=data["version"],
         daily_number=data["daily_number"],

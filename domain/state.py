@@ -55,8 +55,9 @@ class TicketState:
     recall_count: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    # Where a transferred ticket went (status "transferred").
+    # Where a transferred ticket went (status "transferred") and where it came from, if it did.
     transferred_to: str | None = None
+    transferred_from: str | None = None
 
 
 def _new_line() -> SortedList:
@@ -68,6 +69,7 @@ class QueueState:
     queue_id: str
     tenant_id: str = ""
     created: bool = False
+    created_at: datetime | None = None
     config: QueueConfig = field(default_factory=lambda: QueueConfig(name=""))
     status: QueueStatus = "closed"
     # Number of events folded: the stream version this state reflects.
