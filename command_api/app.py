@@ -19,9 +19,10 @@ from command_api.deps import Services
 from command_api.handlers import Clock, QueueService, VersionConflict
 from command_api.limits import BodyLimitMiddleware
 from command_api.problems import PROBLEM_MEDIA_TYPE, PROBLEMS, ProblemError, problem_responses
+from command_api.scheduler import AgingScheduler
 from domain.errors import Rejected
 from eventstore.errors import StoreUnavailable
-from eventstore.pool import open_pool
+from eventstore.pool import connect, open_pool
 from eventstore.store import EventStore
 from eventstore.tenants import TenantDirectory
 from vq.settings import Settings
@@ -55,9 +56,17 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
             directory=directory,
             authenticator=Authenticator(directory),
         )
+        scheduler = AgingScheduler(store, app.state.services.queues,
+                                   lambda: connect(settings),
+                                   interval_s=settings.aging_interval_s)
+        app.state.scheduler = scheduler
+        stop_scheduler = asyncio.Event()
+        scheduling = asyncio.create_task(scheduler.run(stop_scheduler))
         try:
             yield
         finally:
+            stop_scheduler.set()
+            await scheduling
             await pool.close()
 
     app = FastAPI(

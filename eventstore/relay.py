@@ -27,7 +27,9 @@ from schemas.codec import encode
 
 log = logging.getLogger("vq.relay")
 
-_LEADER_LOCK = 0x76710002
+# One leader per event store (schema), whatever else shares the database.
+_TRY_LEAD = "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':relay', 0))"
+
 IDLE_POLL_S = 1.0
 # After a notification the new rows can still be hidden behind an older transaction that is
 # running (the visibility horizon); look again soon, a few times, before going back to sleep.
@@ -89,7 +91,7 @@ class Relay:
         conn = await self._connect()
         try:
             while not stop.is_set():
-                cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,))
+                cur = await conn.execute(_TRY_LEAD)
                 row = await cur.fetchone()
                 if row and row[0]:
                     break

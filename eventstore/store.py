@@ -132,6 +132,14 @@ class EventStore:
             )
             return [row[0] for row in await cur.fetchall()]
 
+    async def all_streams(self) -> list[tuple[str, str]]:
+        """(stream id, tenant id) of every stream, oldest first."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "SELECT stream_id::text, tenant_id::text FROM streams ORDER BY created_at"
+            )
+            return [(row[0], row[1]) for row in await cur.fetchall()]
+
     async def ticket_location(self, ticket_id: str) -> tuple[str, str] | None:
         """(tenant id, queue id) of the queue that holds the ticket now."""
         async with self.connection() as conn:

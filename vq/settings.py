@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     kafka_libs: Path | None = None
     topic_prefix: str = "vq"
 
+    # How often the write side's scheduler promotes tickets past their queue's aging bound.
+    aging_interval_s: float = Field(default=15.0, gt=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
