@@ -23,7 +23,6 @@ from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
 from domain.events import TicketEnqueued, TicketTransferredIn
-from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.recorded import RecordedEvent
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.serialization import to_json
@@ -69,10 +68,12 @@ class AppendSession:
                 await _insert_events(cur, item)
             await _index_tickets(cur, appends)
             if idempotency is not None:
+                # A key stored first by a concurrent request is a unique violation at commit
+                # (the session turns it into IdempotencyKeyTaken): no round trip to check here.
                 await cur.execute(
                     "INSERT INTO idempotency_keys "
                     "(tenant_id, idem_key, request_hash, status_code, response) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    "VALUES (%s, %s, %s, %s, %s)",
                     (
                         tenant_id,
                         idempotency.key,
@@ -81,18 +82,19 @@ class AppendSession:
                         json.dumps(idempotency.response),
                     ),
                 )
-                if cur.rowcount != 1:
-                    raise IdempotencyKeyTaken(idempotency.key)
             # Delivered at commit: wakes the relay without polling.
             await cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
 
 
 async def _advance_stream(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> None:
+    """Move the stream's version on. Not waiting for the row count keeps the writes in one round
+    trip; a writer that was not at `expected_version` still fails at commit: on the unique key
+    (stream, version) of the events it inserts, on the contiguity trigger (migration 0002) if it
+    was ahead, or on the stream's key for a new stream."""
     new_version = item.expected_version + len(item.records)
     if item.expected_version == 0:
         await cur.execute(
-            "INSERT INTO streams (stream_id, tenant_id, version) VALUES (%s, %s, %s) "
-            "ON CONFLICT DO NOTHING",
+            "INSERT INTO streams (stream_id, tenant_id, version) VALUES (%s, %s, %s)",
             (item.stream_id, item.tenant_id, new_version),
         )
     else:
@@ -101,8 +103,6 @@ async def _advance_stream(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> 
             "WHERE stream_id = %s AND version = %s",
             (new_version, item.stream_id, item.expected_version),
         )
-    if cur.rowcount != 1:
-        raise ConcurrencyError(item.stream_id, item.expected_version)
 
 
 async def _insert_events(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> None:

@@ -64,14 +64,20 @@ class EventStore:
 
         Writers of one stream take turns instead of failing each other; see `eventstore/append.py`.
         Leaving the block commits; an exception rolls everything back.
+
+        The statements are pipelined: the lock and the read go out together (one round trip),
+        and so do all the writes with the COMMIT (one more). Conflicts therefore surface as
+        constraint violations when the pipeline syncs, and are translated here.
         """
         try:
-            async with self.connection() as conn, conn.transaction():
+            async with self.connection() as conn, conn.pipeline(), conn.transaction():
                 session = AppendSession(conn)
                 await session.lock(stream_ids)
                 yield session
         except psycopg.errors.UniqueViolation as exc:
-            # Only a stream version or a new stream's id can collide: another writer got there.
+            if exc.diag.constraint_name == "idempotency_keys_pkey":
+                raise IdempotencyKeyTaken(exc.diag.message_detail or "") from exc
+            # A stream version or a new stream's id: another writer got there first.
             raise ConcurrencyError(",".join(stream_ids), -1) from exc
 
     async def append(

@@ -220,3 +220,14 @@ async def test_old_event_versions_are_upcast_on_read(
     old = (await store.read_stream(queue_id, after_version=1))[0]
     assert isinstance(old.event, TicketEnqueued)
     assert old.event.language is None and old.schema_version == 2
+
+
+async def test_a_writer_ahead_of_the_stream_cannot_leave_a_hole(
+    store: EventStore, tenant_id: str
+) -> None:
+    queue_id = str(uuid.uuid4())
+    await append(store, queue_id, tenant_id, 0, [created(queue_id, tenant_id)])
+    with pytest.raises(ConcurrencyError):
+        await append(store, queue_id, tenant_id, 5, [enqueued(1)])
+    assert [e.stream_version for e in await store.read_stream(queue_id)] == [1]
+    assert await store.stream_owner(queue_id) == (tenant_id, 1)
