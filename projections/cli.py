@@ -95,13 +95,15 @@ async def _rewind(settings: Settings) -> int:
                                 group_id=group_id(settings), enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(settings.events_topic) or set()
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(settings.events_topic) or set()
         if not partitions:
             await consumer.stop()
             print(f"vq projections: topic {settings.events_topic} not found", file=sys.stderr)
             return 1
         start = {TopicPartition(settings.events_topic, p): OffsetAndMetadata(0, "")
                  for p in partitions}
+        consumer.assign(list(start))  # manual assignment: commit without joining the group
         await consumer.commit(start)
     finally:
         await consumer.stop()
