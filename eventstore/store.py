@@ -97,12 +97,17 @@ class EventStore:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, up_to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        """The stream's events after `after_version`, up to `up_to_version` when given."""
         async with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events "
-                "WHERE stream_id = %s AND stream_version > %s ORDER BY stream_version",
-                (stream_id, after_version),
+                "WHERE stream_id = %s AND stream_version > %s AND stream_version <= %s "
+                "ORDER BY stream_version",
+                (stream_id, after_version,
+                 up_to_version if up_to_version is not None else 2**31 - 1),
             )
             return [recorded_from_row(row) for row in await cur.fetchall()]
 
@@ -170,27 +175,31 @@ class EventStore:
             key=key, request_hash=bytes(row[0]), status_code=row[1], response=row[2]
         )
 
-    async def save_snapshot(self, snapshot: Snapshot) -> None:
-        async with self.connection() as conn:
+    async def save_snapshot(self, snapshot: Snapshot, keep: int = 5) -> None:
+        """Store a snapshot; only the newest `keep` of the stream stay."""
+        async with self.connection() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO snapshots (stream_id, version, snapshot_schema, state) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (stream_id) DO UPDATE SET "
-                "version = EXCLUDED.version, snapshot_schema = EXCLUDED.snapshot_schema, "
-                "state = EXCLUDED.state, taken_at = now() "
-                "WHERE snapshots.version < EXCLUDED.version",
-                (
-                    snapshot.stream_id,
-                    snapshot.version,
-                    snapshot.snapshot_schema,
-                    json.dumps(snapshot.state),
-                ),
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (stream_id, version) DO NOTHING",
+                (snapshot.stream_id, snapshot.version, snapshot.snapshot_schema,
+                 json.dumps(snapshot.state)),
+            )
+            await conn.execute(
+                "DELETE FROM snapshots WHERE stream_id = %s AND version < ("
+                " SELECT min(version) FROM (SELECT version FROM snapshots WHERE stream_id = %s"
+                " ORDER BY version DESC LIMIT %s) AS newest)",
+                (snapshot.stream_id, snapshot.stream_id, keep),
             )
 
-    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+    async def load_snapshot(
+        self, stream_id: str, at_most_version: int | None = None
+    ) -> Snapshot | None:
+        """The newest snapshot of the stream, or the newest at or below `at_most_version`."""
         async with self.connection() as conn:
             cur = await conn.execute(
-                "SELECT version, snapshot_schema, state FROM snapshots WHERE stream_id = %s",
-                (stream_id,),
+                "SELECT version, snapshot_schema, state FROM snapshots "
+                "WHERE stream_id = %s AND version <= %s ORDER BY version DESC LIMIT 1",
+                (stream_id, at_most_version if at_most_version is not None else 2**31 - 1),
             )
             row = await cur.fetchone()
         if row is None:

@@ -94,24 +94,26 @@ class Projector:
         return updates
 
     async def _project_queue(
-        self, queue_id: str, records: list[RecordedEvent]
+        self, queue_id: str, records: list[RecordedEvent], retried: bool = False
     ) -> QueueUpdate | None:
         state = await self._state(queue_id, records[0].tenant_id)
         pending = [r for r in records if r.stream_version > state.version]
         if not pending:
             return None
         if pending[0].stream_version != state.version + 1:
-            # A hole in what Kafka gave us (a compacted or lost range, a consumer that started
-            # late): read the missing events from the system of record.
+            # A hole in what Kafka gave us (a consumer that started late, Redis emptied under a
+            # running worker): read the missing events from the system of record.
             log.warning("queue %s: got version %d after %d; reading the gap from the event store",
                         queue_id, pending[0].stream_version, state.version)
             self.repairs += 1
-            missing = await self._store.read_stream(queue_id, state.version)
-            pending = [r for r in missing if r.stream_version > state.version]
+            missing = await self._store.read_stream(
+                queue_id, state.version, pending[0].stream_version - 1
+            )
+            pending = missing + pending
         first = state.version
         commands: list[Command] = []
         changes: list[Change] = []
-        replace = False
+        whole = False
         for record in pending:
             if record.stream_version != state.version + 1:
                 raise RuntimeError(f"queue {queue_id}: version {record.stream_version} "
@@ -119,57 +121,51 @@ class Projector:
             step_commands, change, needs_whole = _step(self._keys, state, record)
             commands.extend(step_commands)
             changes.append(change)
-            replace = replace or needs_whole
-        if replace:
-            commands = full_render(self._keys, state)
+            whole = whole or needs_whole
+        if whole:  # the line is rewritten; the steps' other commands (analytics...) still count
+            commands = [c for c in commands if c[0] not in ("ZADD", "ZREM")]
+            commands.extend(full_render(self._keys, state))
         else:
             commands.extend(meta_commands(self._keys, state))
         batch = Batch(tenant=state.tenant_id, queue=queue_id, first=first, last=state.version,
                       commands=commands)
-        result = await self._writer.apply(batch, replace=replace)
-        if result.gap:
-            state = await self._resync(queue_id, state.tenant_id)
+        result = await self._writer.apply(batch)
+        if result.gap and not retried:
+            # Redis is not where our state was (emptied, rebuilt, or another worker moved it
+            # on): start again from what Redis has, with the state at exactly that version.
+            log.warning("queue %s: Redis has version %d, expected %d; resuming from Redis",
+                        queue_id, result.stored, first)
+            self._states.pop(queue_id, None)
+            self.repairs += 1
+            return await self._project_queue(queue_id, records, retried=True)
+        if not result.applied:
+            return None
         update = QueueUpdate(tenant_id=state.tenant_id, queue_id=queue_id, version=state.version,
                              view=queue_view(state), changes=changes)
         await self._writer.publish(state.tenant_id, queue_id, update.message())
         return update
 
     async def _state(self, queue_id: str, tenant_id: str) -> QueueState:
+        """The queue's state at exactly the version its read model in Redis has."""
         state = self._states.get(queue_id)
         if state is not None:
             self._states.move_to_end(queue_id)
             return state
         stored = await self._writer.stored_version(tenant_id, queue_id)
-        if stored == 0:
-            # Nothing in Redis: build it from the events as they come (a replay from Kafka
-            # rebuilds from Kafka), repairing from the event store only if a range is missing.
-            state = initial_state(queue_id)
-        else:
-            state = await self._resync(queue_id, tenant_id)
+        state = await self._load(queue_id, stored)
         self._remember(state)
         return state
 
-    async def _resync(self, queue_id: str, tenant_id: str) -> QueueState:
-        """Load the queue's newest state from the event store and make Redis match it."""
-        state = await self._load(queue_id)
-        if state.created:
-            batch = Batch(tenant=state.tenant_id, queue=queue_id, first=0, last=state.version,
-                          commands=full_render(self._keys, state))
-            result = await self._writer.apply(batch, replace=True)
-            if result.applied:
-                self.repairs += 1
-                log.info("queue %s: read model rewritten at version %d (Redis had %d)",
-                         queue_id, state.version, result.stored)
-        self._remember(state)
-        return state
-
-    async def _load(self, queue_id: str) -> QueueState:
-        snapshot = await self._store.load_snapshot(queue_id)
+    async def _load(self, queue_id: str, version: int) -> QueueState:
+        """Fold the queue up to `version` from the event store (from a snapshot when one fits)."""
+        if version == 0:
+            return initial_state(queue_id)
+        snapshot = await self._store.load_snapshot(queue_id, at_most_version=version)
         if snapshot is not None and snapshot.snapshot_schema == SNAPSHOT_SCHEMA:
             state = from_snapshot(snapshot.state)
         else:
             state = initial_state(queue_id)
-        for record in await self._store.read_stream(queue_id, state.version):
+        for record in await self._store.read_stream(queue_id, state.version, version):
             evolve(state, record.event)
         return state
 
@@ -185,7 +181,8 @@ class Projector:
 
 
 def _step(keys: Keys, state: QueueState, record: RecordedEvent) -> tuple[list[Command], Change, bool]:
-    """Fold one event and return the commands that mirror it in Redis (O(1) keys)."""
+    """Fold one event and return the commands that mirror it in Redis (O(1) keys); the third
+    value says the line must be written whole (a reconfiguration may re-rank every class)."""
     event: QueueEvent = record.event
     ticket_id: str | None = getattr(event, "ticket_id", None)
     before = state.tickets.get(ticket_id) if ticket_id else None

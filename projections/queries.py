@@ -1,0 +1,395 @@
+"""Reading the read models from Redis: queues, a page of a waiting line, one ticket.
+
+Every read that combines keys is one Lua script or one command, so it sees the read model at one
+stream version: the projector writes a whole batch in one script, and nothing runs in between.
+Read-your-writes waits subscribe to the queue's change channel (`Keys.changes`) and re-check
+after each message, so a waiting reader costs nothing while nothing happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from projections.layout import Keys
+from projections.views import member_ticket_id
+
+# Where a ticket is, per the system of record: (tenant id, queue id), or None. Used only when
+# Redis does not know the ticket (yet): to find its tenant from a ticket token, and to tell a
+# ticket the read model has not caught up with from one that does not exist.
+Locate = Callable[[str], Awaitable[tuple[str, str] | None]]
+
+# A transfer chain longer than this is a loop or damage: stop following it.
+MAX_TRANSFER_HOPS = 8
+# While waiting on a channel, re-read at least this often: a rebuild writes without publishing.
+RECHECK_S = 0.5
+_TENANT_CACHE_MAX = 10_000
+
+# One hop of a ticket: the queue's version, the ticket's view and its rank in the line, read
+# at one instant. KEYS: queue hash, ticket view, line.
+_TICKET = """
+local version = redis.call('HGET', KEYS[1], 'version')
+local view = redis.call('GET', KEYS[2])
+local rank = false
+if view then
+  local member = cjson.decode(view)['line']
+  if type(member) == 'string' then rank = redis.call('ZRANK', KEYS[3], member) end
+end
+return {version or false, view or false, rank}
+"""
+
+# A page of the line and the views of its tickets at one version. KEYS: queue hash, line;
+# ARGV: offset, limit, the queue's ticket key prefix. The ticket keys are derived inside the
+# script (as the writer's CLEARQUEUE does): fine on one Redis, not on a Redis Cluster.
+_PAGE = """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return false end
+local offset = tonumber(ARGV[1])
+local members = redis.call('ZRANGE', KEYS[2], offset, offset + tonumber(ARGV[2]) - 1)
+local views = {}
+if #members > 0 then
+  local keys = {}
+  for i, member in ipairs(members) do keys[i] = ARGV[3] .. string.match(member, '([^|]+)$') end
+  views = redis.call('MGET', unpack(keys))
+end
+return {version, redis.call('ZCARD', KEYS[2]), members, views}
+"""
+
+
+class ReadModelUnavailable(Exception):
+    """Redis did not answer: the caller gets a 503 with Retry-After."""
+
+
+class StaleRead(Exception):
+    """The read model did not reach the asked version within the wait."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"the read model is at version {version}")
+        self.version = version
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRead:
+    queue_id: str
+    version: int
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRead:
+    queue_id: str  # the queue that holds the ticket now (after following transfers)
+    version: int  # that queue's read model version
+    view: dict[str, Any]
+    position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingPage:
+    queue_id: str
+    version: int
+    total: int
+    offset: int
+    tickets: list[TicketRead]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One change of a followed ticket's view: the version that made it and what it shows."""
+
+    version: int
+    status: str
+    position: int | None
+    counter: str | None
+    own: bool  # at or after a change of the ticket itself in this batch
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    steps: list[Step]
+    touched: bool  # the ticket itself changed in this batch (its timestamps did too)
+    reread: bool  # a missed message or a change the fold cannot follow: read Redis instead
+
+
+class TicketFollower:
+    """Folds the projector's batch messages into one ticket's position, change by change.
+
+    A batch may call several tickets ahead at once; reading Redis after it would show only the
+    last position. Each change says where its ticket left and joined the line, which is all it
+    takes to move the followed ticket's position one step at a time.
+    """
+
+    def __init__(self, ticket_id: str, view: dict[str, Any]) -> None:
+        self.ticket_id = ticket_id
+        self.view = view  # the last view emitted, as the API shows it
+        self.version: int = view["version"]
+        self.status: str = view["status"]
+        self.position: int | None = view["position"]
+        self.counter: str | None = view["counter"]
+
+    def fold(self, message: dict[str, Any]) -> Fold:
+        changes = [c for c in message.get("changes", []) if c["version"] > self.version]
+        if not changes:
+            return Fold([], False, int(message.get("version", 0)) > self.version)
+        if changes[0]["version"] != self.version + 1:
+            return Fold([], False, True)  # a message we never got: the fold would be wrong
+        steps: list[Step] = []
+        touched = reread = False
+        for change in changes:
+            before = (self.status, self.position, self.counter)
+            if change.get("ticket_id") == self.ticket_id:
+                touched = True
+                self.status = change.get("status") or self.status
+                self.counter = change.get("counter")
+                if change.get("joined") is not None:
+                    self.position = change["joined"]
+                elif self.status != "waiting":
+                    self.position = None
+            elif change.get("ticket_id") is not None and self.position is not None:
+                left, joined = change.get("left"), change.get("joined")
+                if left is not None and left < self.position:
+                    self.position -= 1
+                if joined is not None and joined <= self.position:
+                    self.position += 1
+            elif change.get("ticket_id") is None and change.get("type") == "QueueReconfigured":
+                reread = True  # class ranks changed: the whole line may have reordered
+            self.version = change["version"]
+            if (self.status, self.position, self.counter) != before:
+                steps.append(Step(self.version, self.status, self.position, self.counter,
+                                  touched))
+        return Fold(steps, touched, reread or int(message["version"]) > self.version)
+
+    def views(self, fold: Fold, fresh: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The views to emit; `fresh` (read after the batch) gives the ticket's own new fields
+        (called_at...), its status, counter and position always come from the fold."""
+        if fresh is not None and fresh["queue_id"] != self.view["queue_id"]:
+            fresh = None  # transferred meanwhile: that view belongs to the other queue
+        out = []
+        for step in fold.steps:
+            base = fresh if step.own and fresh is not None else self.view
+            self.view = {**base, "status": step.status, "counter": step.counter,
+                         "position": step.position, "version": step.version,
+                         "people_ahead": None if step.position is None else step.position - 1}
+            out.append(self.view)
+        return out
+
+
+@asynccontextmanager
+async def redis_errors() -> AsyncIterator[None]:
+    """Turn Redis' connection failures into the query side's own error."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise ReadModelUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+class Subscription:
+    """One queue's change channel: each message is what the projector published for a batch."""
+
+    def __init__(self, pubsub: aioredis.client.PubSub, queue_id: str) -> None:
+        self._pubsub = pubsub
+        self.queue_id = queue_id
+
+    async def next(self, within: float) -> dict[str, Any] | None:
+        """The next batch message, or None when none came within `within` seconds."""
+        deadline = time.monotonic() + within
+        async with redis_errors():
+            while (remaining := deadline - time.monotonic()) > 0:
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=remaining
+                )
+                if message is not None and message.get("type") == "message":
+                    found: dict[str, Any] = json.loads(message["data"])
+                    return found
+        return None
+
+
+class ReadModels:
+    def __init__(self, client: aioredis.Redis, keys: Keys, locate: Locate) -> None:
+        self._redis = client
+        self._keys = keys
+        self._locate = locate
+        self._ticket_script = client.register_script(_TICKET)
+        self._page_script = client.register_script(_PAGE)
+        self._tenants: OrderedDict[str, str] = OrderedDict()
+
+    async def queues(self, tenant: str) -> list[QueueRead]:
+        async with redis_errors():
+            ids = [_text(i) for i in await self._redis.zrange(self._keys.queues(tenant), 0, -1)]
+            pipe = self._redis.pipeline(transaction=False)
+            for queue_id in ids:
+                pipe.hmget(self._keys.queue(tenant, queue_id), "version", "view")
+            rows = await pipe.execute() if ids else []
+        return [read for queue_id, row in zip(ids, rows, strict=True)
+                if (read := _queue_read(queue_id, row)) is not None]
+
+    async def queue(self, tenant: str, queue_id: str) -> QueueRead | None:
+        async with redis_errors():
+            row = await self._redis.hmget(self._keys.queue(tenant, queue_id), "version", "view")
+        return _queue_read(queue_id, row)
+
+    async def version(self, tenant: str, queue_id: str) -> int:
+        async with redis_errors():
+            value = await self._redis.hget(self._keys.queue(tenant, queue_id), "version")
+        return int(value) if value is not None else 0
+
+    async def waiting(
+        self, tenant: str, queue_id: str, offset: int, limit: int
+    ) -> WaitingPage | None:
+        keys = [self._keys.queue(tenant, queue_id), self._keys.line(tenant, queue_id)]
+        args: list[str | int] = [offset, limit, self._keys.ticket_prefix(tenant, queue_id)]
+        async with redis_errors():
+            result = await self._page_script(keys=keys, args=args)
+        if not result:
+            return None
+        version, total, members, views = int(result[0]), int(result[1]), result[2], result[3]
+        tickets = []
+        for index, (member, raw) in enumerate(zip(members, views, strict=True)):
+            view = json.loads(raw) if raw else {"ticket_id": member_ticket_id(_text(member))}
+            tickets.append(TicketRead(queue_id, version, view, offset + index + 1))
+        return WaitingPage(queue_id, version, int(total), offset, tickets)
+
+    async def ticket(self, tenant: str, ticket_id: str) -> TicketRead | None:
+        """The ticket where it is now: from the queue it first joined, through its transfers.
+
+        When a transfer's destination has not caught up yet, the source's view ("transferred")
+        is the answer: true, and the newest thing the read model knows.
+        """
+        async with redis_errors():
+            home = await self._redis.get(self._keys.home(tenant, ticket_id))
+            if home is None:
+                return None
+            queue_id: str | None = _text(home)
+            found: TicketRead | None = None
+            for _ in range(MAX_TRANSFER_HOPS):
+                if queue_id is None:
+                    break
+                hop = await self._hop(tenant, queue_id, ticket_id)
+                if hop is None:
+                    break
+                found = hop
+                moved_to = hop.view.get("transferred_to")
+                queue_id = moved_to if hop.view.get("status") == "transferred" else None
+        return found
+
+    async def _hop(self, tenant: str, queue_id: str, ticket_id: str) -> TicketRead | None:
+        keys = [self._keys.queue(tenant, queue_id), self._keys.ticket(tenant, queue_id, ticket_id),
+                self._keys.line(tenant, queue_id)]
+        version, raw, rank = await self._ticket_script(keys=keys)
+        if raw is None:
+            return None
+        position = None if rank is None else int(rank) + 1
+        return TicketRead(queue_id, int(version or 0), json.loads(raw), position)
+
+    async def ticket_tenant(self, ticket_id: str) -> str | None:
+        """The tenant a ticket belongs to (never changes, so it is remembered)."""
+        tenant = self._tenants.get(ticket_id)
+        if tenant is None:
+            found = await self._locate(ticket_id)
+            if found is None:
+                return None
+            tenant = found[0]
+            self._tenants[ticket_id] = tenant
+            if len(self._tenants) > _TENANT_CACHE_MAX:
+                self._tenants.popitem(last=False)
+        return tenant
+
+    @asynccontextmanager
+    async def subscription(self, tenant: str, queue_id: str) -> AsyncIterator[Subscription]:
+        async with redis_errors():
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self._keys.changes(tenant, queue_id))
+                yield Subscription(pubsub, queue_id)
+            finally:
+                # A dead Redis must not turn the cleanup into a second error.
+                with suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _wait(
+        self, tenant: str, queue_id: str, deadline: float,
+        check: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """Return once `check()` holds or the deadline passed; `check` runs after subscribing,
+        after every message and every RECHECK_S, so no change is missed and nothing spins."""
+        async with self.subscription(tenant, queue_id) as sub:
+            while not await check():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                await sub.next(min(remaining, RECHECK_S))
+
+    async def queue_at(
+        self, tenant: str, queue_id: str, min_version: int | None, wait: float
+    ) -> QueueRead | None:
+        """The queue once its read model reached `min_version`; StaleRead past the wait."""
+        found = await self.queue(tenant, queue_id)
+        if min_version is None or (found is not None and found.version >= min_version):
+            return found
+        deadline = time.monotonic() + wait
+
+        async def fresh() -> bool:
+            nonlocal found
+            found = await self.queue(tenant, queue_id)
+            return found is not None and found.version >= min_version
+
+        if wait > 0:
+            await self._wait(tenant, queue_id, deadline, fresh)
+        if found is not None and found.version < min_version:
+            raise StaleRead(found.version)
+        return found  # None: the queue is not there even after the wait
+
+    async def ticket_at(
+        self, tenant: str, ticket_id: str, min_version: int | None, wait: float
+    ) -> TicketRead | None:
+        """The ticket once the queue holding it reached `min_version`; StaleRead past the wait.
+
+        Right after an enqueue the ticket may not be in Redis yet: the system of record tells
+        whether it exists and in which queue, whose channel announces when it arrives.
+        """
+        found = await self.ticket(tenant, ticket_id)
+        if min_version is None or (found is not None and found.version >= min_version):
+            return found
+        deadline = time.monotonic() + wait
+        while True:
+            if found is not None:
+                queue_id = found.queue_id
+            else:
+                located = await self._locate(ticket_id)
+                if located is None or located[0] != tenant:
+                    return None
+                queue_id = located[1]
+            if time.monotonic() >= deadline:
+                raise StaleRead(found.version if found else await self.version(tenant, queue_id))
+
+            async def settled(queue_id: str = queue_id) -> bool:
+                nonlocal found
+                found = await self.ticket(tenant, ticket_id)
+                # A ticket that moved to another queue: wait on that queue's channel instead.
+                return found is not None and (found.version >= min_version
+                                              or found.queue_id != queue_id)
+
+            await self._wait(tenant, queue_id, deadline, settled)
+            if found is not None and found.version >= min_version:
+                return found
+            await asyncio.sleep(0)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _queue_read(queue_id: str, row: list[Any]) -> QueueRead | None:
+    version, view = row
+    if view is None:
+        return None
+    return QueueRead(queue_id, int(version or 0), json.loads(view))
