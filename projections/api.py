@@ -1,7 +1,8 @@
 """The query API: queues, waiting lines and tickets from the Redis read models, pushed live.
 
-Reads never touch the event store's streams: Redis answers, and any API replica can serve any
-reader or subscriber because live updates come from Redis pub/sub. A reader who just sent a
+Redis answers every read (the event store is only asked whose a ticket is, for a ticket token,
+and whether a ticket Redis does not hold yet exists), and any API replica can serve any reader or
+subscriber because live updates come from Redis pub/sub. A reader who just sent a
 command passes its `stream_version` as `min_version` and gets that version or newer, or a 409
 `stale-read`, never older data presented as fresh.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from functools import cache
@@ -18,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.websockets import WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection, Request
 
@@ -35,6 +38,7 @@ from projections.queries import (
 )
 from vq.tokens import token_matches
 
+log = logging.getLogger("vq.queries")
 router = APIRouter(tags=["queries"])
 
 DEFAULT_WAIT_S = 5.0
@@ -196,23 +200,27 @@ def requested_wait(request: Request) -> float:
 
 
 @router.get("/v1/queues", response_model=QueueList, summary="The tenant's queues, live counts",
-            responses=problem_responses("forbidden", *_READ_PROBLEMS))
+            responses=problem_responses(*_READ_PROBLEMS))
 async def list_queues(
     who: ReaderDep, models: ReadModelsDep, response: Response,
     queue_id: Annotated[uuid.UUID | None, Query(
         description="With min_version: the queue whose write you want to read")] = None,
     min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
 ) -> dict[str, Any]:
+    """Each queue carries its own `version`; versions are per queue, so `min_version` names one."""
     if min_version is not None:
         if queue_id is None:
             raise ProblemError("validation", "min_version needs queue_id on a list of queues")
         await _queue(models, who.tenant_id, queue_id, min_version, wait)
     queues = await models.queues(who.tenant_id)
+    named = next((q for q in queues if q.queue_id == str(queue_id)), None)
+    if named is not None:
+        response.headers["X-Stream-Version"] = str(named.version)
     return {"queues": [queue_out(q) for q in queues]}
 
 
 @router.get("/v1/queues/{queue_id}", response_model=QueueView, summary="One queue, live counts",
-            responses=problem_responses("forbidden", *_READ_PROBLEMS))
+            responses=problem_responses(*_READ_PROBLEMS))
 async def get_queue(
     queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, response: Response,
     min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
@@ -224,7 +232,7 @@ async def get_queue(
 
 @router.get("/v1/queues/{queue_id}/waiting", response_model=WaitingPageOut,
             summary="A page of the waiting line, with positions",
-            responses=problem_responses("forbidden", *_READ_PROBLEMS))
+            responses=problem_responses(*_READ_PROBLEMS))
 async def get_waiting(
     queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, response: Response,
     offset: Annotated[int, Query(ge=0, description="Skip this many from the front")] = 0,
@@ -243,7 +251,7 @@ async def get_waiting(
 
 @router.get("/v1/tickets/{ticket_id}", response_model=TicketView,
             summary="One ticket: status, position, counter (API key or the ticket's token)",
-            responses=problem_responses("forbidden", *_READ_PROBLEMS))
+            responses=problem_responses(*_READ_PROBLEMS))
 async def get_ticket(
     ticket_id: TicketId, tenant: TicketTenant, models: ReadModelsDep, response: Response,
     min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
@@ -264,7 +272,7 @@ _SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": 
 
 @router.get("/v1/tickets/{ticket_id}/events", response_class=StreamingResponse,
             summary="Follow a ticket live (SSE): every position and status change, in order",
-            responses={**_SSE, **problem_responses("forbidden", *_READ_PROBLEMS)})
+            responses={**_SSE, **problem_responses(*_READ_PROBLEMS)})
 async def ticket_events(
     ticket_id: TicketId, tenant: TicketTenant, models: ReadModelsDep,
     last_event_id: LastEventId = None, min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
@@ -281,7 +289,7 @@ async def ticket_events(
 
 @router.get("/v1/queues/{queue_id}/events", response_class=StreamingResponse,
             summary="Follow a queue live (SSE): its view after every change",
-            responses={**_SSE, **problem_responses("forbidden", *_READ_PROBLEMS)})
+            responses={**_SSE, **problem_responses(*_READ_PROBLEMS)})
 async def queue_events(
     queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, last_event_id: LastEventId = None,
     min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
@@ -317,13 +325,18 @@ async def queue_socket(
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(until_closed())]
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
+    # Only sends go out, so a second task listens for the client leaving (else a quiet queue
+    # would hold the subscription until its next change).
+    pumping, listening = asyncio.create_task(pump()), asyncio.create_task(until_closed())
+    await asyncio.wait((pumping, listening), return_when=asyncio.FIRST_COMPLETED)
+    for task in (pumping, listening):
         task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    if tasks[0] in done and isinstance(tasks[0].exception(), ReadModelUnavailable):
+    await asyncio.gather(pumping, listening, return_exceptions=True)
+    failure = None if pumping.cancelled() else pumping.exception()
+    if isinstance(failure, ReadModelUnavailable):
         await websocket.close(code=1013, reason="read model unavailable")  # try again later
+    elif failure is not None and not isinstance(failure, WebSocketDisconnect):
+        log.error("queue WebSocket failed", exc_info=failure)
 
 
 async def _refuse(websocket: WebSocket, problem: ProblemError) -> None:
@@ -344,7 +357,7 @@ def _unavailable() -> ProblemError:
 
 @router.get("/board/{queue_id}", response_class=HTMLResponse,
             summary="A live queue board for a screen (HTML; pass the key as ?access_token=)",
-            responses=problem_responses("forbidden", "not-found"))
+            responses=problem_responses("not-found"))
 async def board(queue_id: QueueId, who: ReaderDep, models: ReadModelsDep) -> HTMLResponse:
     await _queue(models, who.tenant_id, queue_id, None, 0)
     return HTMLResponse(_board_html(), headers={"Cache-Control": "no-store"})
@@ -359,9 +372,10 @@ def queue_out(queue: QueueRead) -> dict[str, Any]:
     return {**queue.view, "version": queue.version}
 
 
-def ticket_out(ticket: TicketRead, position: int | None = None) -> dict[str, Any]:
+def ticket_out(ticket: TicketRead) -> dict[str, Any]:
+    """The ticket as the API shows it: the stored view (less its line key) and its place."""
     view = {k: v for k, v in ticket.view.items() if k != "line"}
-    place = ticket.position if position is None else position
+    place = ticket.position
     return {**view, "queue_id": ticket.queue_id, "position": place,
             "people_ahead": None if place is None else place - 1, "estimate": None,
             "version": ticket.version}

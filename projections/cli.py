@@ -53,7 +53,8 @@ def _rebuild(args: argparse.Namespace) -> int:
     queues = set(args.queue) if args.queue else None
 
     async def work(store: Any, client: Any, keys: Any) -> int:
-        report = await rebuild(store, client, keys, queues, progress_bar("rebuild"))
+        report = await rebuild(store, client, keys, queues, progress_bar("rebuild"),
+                               retention_s=settings.analytics_retention_days * 86400)
         rate = report.events / max(report.seconds, 1e-9)
         print(f"\nrebuilt {report.queues} queues from {report.events:,} events "
               f"in {report.seconds:.1f}s ({rate:,.0f} events/s)")

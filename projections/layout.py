@@ -10,6 +10,9 @@
     {p}:{tenant}:t:{ticket}               STRING the queue the ticket first joined (transfers are
                                                 followed from there through `transferred_to`)
     {p}:{tenant}:q:{queue}:changes        pub/sub channel: one message per applied batch
+    {p}:{tenant}:q:{queue}:an             ZSET  analytics buckets (start, epoch seconds)
+    {p}:{tenant}:q:{queue}:an:{bucket}    HASH  counts of the 15-minute bucket (see analytics.py)
+    {p}:{tenant}:q:{queue}:an:{bucket}:wait|service  LIST  samples in milliseconds
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ class Keys:
 
     def changes(self, tenant: str, queue: str) -> str:
         return f"{self.prefix}:{tenant}:q:{queue}:changes"
+
+    def analytics_index(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:an"
+
+    def analytics(self, tenant: str, queue: str, bucket: int) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:an:{bucket}"
 
     def all_keys(self) -> str:
         """A SCAN pattern matching every read model key under this prefix."""

@@ -21,6 +21,7 @@ from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot
 from domain.state import QueueState, initial_state, position
 from eventstore.recorded import RecordedEvent
 from eventstore.store import EventStore
+from projections.analytics import increment_commands, measure
 from projections.layout import Keys
 from projections.views import NEXT_SHOWN, line_member, queue_view
 from projections.writer import (
@@ -74,10 +75,13 @@ class QueueUpdate:
 
 
 class Projector:
-    def __init__(self, store: EventStore, writer: ReadModelWriter, keys: Keys) -> None:
+    def __init__(
+        self, store: EventStore, writer: ReadModelWriter, keys: Keys, *, retention_s: int
+    ) -> None:
         self._store = store
         self._writer = writer
         self._keys = keys
+        self._retention_s = retention_s
         self._states: OrderedDict[str, QueueState] = OrderedDict()
         self.repairs = 0
 
@@ -118,12 +122,14 @@ class Projector:
             if record.stream_version != state.version + 1:
                 raise RuntimeError(f"queue {queue_id}: version {record.stream_version} "
                                    f"does not follow {state.version}")
-            step_commands, change, needs_whole = _step(self._keys, state, record)
+            step_commands, change, needs_whole = _step(self._keys, state, record,
+                                                       self._retention_s)
             commands.extend(step_commands)
             changes.append(change)
             whole = whole or needs_whole
         if whole:  # the line is rewritten; the steps' other commands (analytics...) still count
-            commands = [c for c in commands if c[0] not in ("ZADD", "ZREM")]
+            line = self._keys.line(state.tenant_id, queue_id)
+            commands = [c for c in commands if c[1] != line]
             commands.extend(full_render(self._keys, state))
         else:
             commands.extend(meta_commands(self._keys, state))
@@ -180,7 +186,9 @@ class Projector:
         self._states.clear()
 
 
-def _step(keys: Keys, state: QueueState, record: RecordedEvent) -> tuple[list[Command], Change, bool]:
+def _step(
+    keys: Keys, state: QueueState, record: RecordedEvent, retention_s: int
+) -> tuple[list[Command], Change, bool]:
     """Fold one event and return the commands that mirror it in Redis (O(1) keys); the third
     value says the line must be written whole (a reconfiguration may re-rank every class)."""
     event: QueueEvent = record.event
@@ -188,12 +196,13 @@ def _step(keys: Keys, state: QueueState, record: RecordedEvent) -> tuple[list[Co
     before = state.tickets.get(ticket_id) if ticket_id else None
     old_member = line_member(state, before) if before and before.status == "waiting" else None
     left = position(state, ticket_id) if ticket_id else None
+    measured = measure(state.config, before, event)  # before evolve: it reads the old ticket
     evolve(state, event)
+    tenant, queue = state.tenant_id, state.queue_id
+    commands: list[Command] = increment_commands(keys, tenant, queue, measured, retention_s)
     change = Change(version=state.version, type=event.TYPE, at=event.at.isoformat())
     if isinstance(event, QueueReconfigured):
-        return [], change, True  # class ranks may have changed: the line is written whole
-    tenant, queue = state.tenant_id, state.queue_id
-    commands: list[Command] = []
+        return commands, change, True  # class ranks may have changed: the line is written whole
     if isinstance(event, QueueCreated):
         commands.append(registration(keys, state))
     if ticket_id is not None:

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,10 +24,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from projections.layout import Keys
 from projections.views import member_ticket_id
 
-# Where a ticket is, per the system of record: (tenant id, queue id), or None. Used only when
-# Redis does not know the ticket (yet): to find its tenant from a ticket token, and to tell a
-# ticket the read model has not caught up with from one that does not exist.
-Locate = Callable[[str], Awaitable[tuple[str, str] | None]]
+
+class SystemOfRecord(Protocol):
+    """What the query side asks the event store, only where Redis cannot answer: whose a ticket
+    is (a ticket token names no tenant), and whether a queue or ticket that Redis does not hold
+    (yet) exists at all, so an unknown id is a 404 at once rather than after the whole wait."""
+
+    async def ticket_location(self, ticket_id: str) -> tuple[str, str] | None: ...
+
+    async def stream_owner(self, stream_id: str) -> tuple[str, int] | None: ...
+
 
 # A transfer chain longer than this is a loop or damage: stop following it.
 MAX_TRANSFER_HOPS = 8
@@ -214,10 +220,10 @@ class Subscription:
 
 
 class ReadModels:
-    def __init__(self, client: aioredis.Redis, keys: Keys, locate: Locate) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, record: SystemOfRecord) -> None:
         self._redis = client
         self._keys = keys
-        self._locate = locate
+        self._record = record
         self._ticket_script = client.register_script(_TICKET)
         self._page_script = client.register_script(_PAGE)
         self._tenants: OrderedDict[str, str] = OrderedDict()
@@ -294,7 +300,7 @@ class ReadModels:
         """The tenant a ticket belongs to (never changes, so it is remembered)."""
         tenant = self._tenants.get(ticket_id)
         if tenant is None:
-            found = await self._locate(ticket_id)
+            found = await self._record.ticket_location(ticket_id)
             if found is None:
                 return None
             tenant = found[0]
@@ -335,6 +341,11 @@ class ReadModels:
         found = await self.queue(tenant, queue_id)
         if min_version is None or (found is not None and found.version >= min_version):
             return found
+        written = await self._record.stream_owner(queue_id)
+        if written is None or written[0] != tenant:
+            return None
+        if min_version > written[1]:  # never written: waiting would not help
+            raise StaleRead(found.version if found is not None else 0)
         deadline = time.monotonic() + wait
 
         async def fresh() -> bool:
@@ -359,15 +370,12 @@ class ReadModels:
         found = await self.ticket(tenant, ticket_id)
         if min_version is None or (found is not None and found.version >= min_version):
             return found
+        located = await self._record.ticket_location(ticket_id)
+        if located is None or located[0] != tenant:
+            return None
         deadline = time.monotonic() + wait
         while True:
-            if found is not None:
-                queue_id = found.queue_id
-            else:
-                located = await self._locate(ticket_id)
-                if located is None or located[0] != tenant:
-                    return None
-                queue_id = located[1]
+            queue_id = found.queue_id if found is not None else located[1]
             if time.monotonic() >= deadline:
                 raise StaleRead(found.version if found else await self.version(tenant, queue_id))
 

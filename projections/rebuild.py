@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from domain.evolve import evolve
 from domain.state import QueueState, initial_state
 from eventstore.store import EventStore, Position
+from projections.analytics import Measures, measure, total_commands
 from projections.layout import Keys
 from projections.views import dumps, line_member, queue_view, ticket_view
 from projections.writer import Batch, ReadModelWriter, full_render
@@ -25,11 +26,18 @@ Progress = Callable[[int, int], None]
 READ_BATCH = 5000
 
 
+@dataclass
+class Folded:
+    state: QueueState
+    measures: Measures
+
+
 async def fold_store(
     store: EventStore, queue_ids: set[str] | None = None, progress: Progress | None = None
-) -> dict[str, QueueState]:
-    """Every queue (or those named) folded from the event store, reading it once in global order."""
-    states: dict[str, QueueState] = {}
+) -> dict[str, Folded]:
+    """Every queue (or those named) folded from the event store, reading it once in global order,
+    with the analytics its events add up to."""
+    folded: dict[str, Folded] = {}
     position = Position.start()
     seen = 0
     while True:
@@ -40,14 +48,19 @@ async def fold_store(
         for _, record in batch:
             if queue_ids is not None and record.queue_id not in queue_ids:
                 continue
-            state = states.get(record.queue_id)
-            if state is None:
-                state = states[record.queue_id] = initial_state(record.queue_id)
-            evolve(state, record.event)
+            entry = folded.get(record.queue_id)
+            if entry is None:
+                entry = folded[record.queue_id] = Folded(initial_state(record.queue_id),
+                                                         Measures())
+            event = record.event
+            ticket_id = getattr(event, "ticket_id", None)
+            before = entry.state.tickets.get(ticket_id) if ticket_id else None
+            entry.measures.merge(measure(entry.state.config, before, event))
+            evolve(entry.state, event)
         seen += len(batch)
         if progress is not None:
             progress(seen, 0)
-    return states
+    return folded
 
 
 @dataclass
@@ -63,24 +76,30 @@ async def rebuild(
     keys: Keys,
     queue_ids: set[str] | None = None,
     progress: Progress | None = None,
+    *,
+    retention_s: int = 400 * 86400,
 ) -> RebuildReport:
     """Write the read models of every queue (or those named) whole, from the event store."""
     started = time.monotonic()
-    states = await fold_store(store, queue_ids, progress)
+    folded = await fold_store(store, queue_ids, progress)
     if queue_ids is None:  # a full rebuild also drops whatever no event explains any more
         await _delete_all(client, keys)
     writer = ReadModelWriter(client, keys)
     report = RebuildReport()
-    for index, state in enumerate(states.values(), start=1):
+    for index, entry in enumerate(folded.values(), start=1):
+        state = entry.state
         if not state.created:
             continue
+        commands = full_render(keys, state)
+        commands += total_commands(keys, state.tenant_id, state.queue_id, entry.measures,
+                                   retention_s)
         batch = Batch(tenant=state.tenant_id, queue=state.queue_id, first=0, last=state.version,
-                      commands=full_render(keys, state))
+                      commands=commands)
         await writer.apply(batch, force=True)
         report.queues += 1
         report.events += state.version
         if progress is not None:
-            progress(index, len(states))
+            progress(index, len(folded))
     report.seconds = time.monotonic() - started
     return report
 
@@ -107,8 +126,9 @@ def expected_keys(keys: Keys, state: QueueState) -> dict[str, Value]:
     expected: dict[str, Value] = {
         keys.queue(tenant, queue): {"version": str(state.version),
                                     "view": dumps(queue_view(state))},
+        # Redis keeps no empty collections: an empty line is no key at all.
         keys.line(tenant, queue): [line_member(state, state.tickets[k[3]])
-                                   for k in state.waiting],
+                                   for k in state.waiting] or None,
         keys.ticket_index(tenant, queue): set(state.tickets) or None,
     }
     for ticket_id, ticket in state.tickets.items():
@@ -167,8 +187,8 @@ async def check(
     store: EventStore, client: aioredis.Redis, keys: Keys, queue_ids: set[str] | None = None
 ) -> CheckReport:
     report = CheckReport()
-    states = await fold_store(store, queue_ids)
-    for state in states.values():
+    folded = await fold_store(store, queue_ids)
+    for state in (entry.state for entry in folded.values()):
         if not state.created:
             continue
         report.queues += 1

@@ -66,7 +66,10 @@ def create_app(settings: Settings) -> faust.App:
             client = aioredis.Redis.from_url(settings.redis_dsn)
             state["pool"], state["redis"] = pool, client
             keys = Keys(settings.redis_prefix)
-            state["projector"] = Projector(EventStore(pool), ReadModelWriter(client, keys), keys)
+            state["projector"] = Projector(
+                EventStore(pool), ReadModelWriter(client, keys), keys,
+                retention_s=settings.analytics_retention_days * 86400,
+            )
         found: Projector = state["projector"]
         return found
 

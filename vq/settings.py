@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # How often the write side's scheduler promotes tickets past their queue's aging bound.
     aging_interval_s: float = Field(default=15.0, gt=0)
 
+    # How long analytics buckets are kept after they end (by event time).
+    analytics_retention_days: int = Field(default=400, ge=1)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -48,6 +48,8 @@ async def _dump(client: aioredis.Redis, keys: Keys) -> dict[str, Any]:
             found[key] = await client.zrange(key, 0, -1, withscores=True)
         elif kind == "set":
             found[key] = await client.smembers(key)
+        elif kind == "list":
+            found[key] = await client.lrange(key, 0, -1)
         else:
             found[key] = await client.get(key)
     return found
