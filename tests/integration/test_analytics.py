@@ -1,0 +1,191 @@
+"""Analytics equal a brute-force recomputation from the event store, for a simulated day."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from command_api.handlers import QueueService
+from domain.commands import (
+    CallNext,
+    CancelTicket,
+    CompleteService,
+    CreateQueue,
+    EnqueueTicket,
+    MarkNoShow,
+    StartService,
+)
+from domain.config import QueueConfig
+from domain.errors import Rejected
+from domain.events import (
+    ServiceStarted,
+    TicketCalled,
+    TicketCancelled,
+    TicketEnqueued,
+    TicketNoShow,
+    TicketServed,
+)
+from eventstore.store import CommandContext, EventStore
+from projections.analytics_report import load_buckets, report
+from projections.layout import Keys
+from projections.rebuild import rebuild
+from vq.settings import Settings
+
+DAY = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+
+
+class Clock:
+    now = DAY
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _simulate_day(store: EventStore, tenant_id: str, seed: int) -> str:
+    """A clinic morning to evening: arrivals, 3 counters, services, no-shows, walk-aways."""
+    clock = Clock()
+    service = QueueService(store, clock)
+    rng = random.Random(seed)
+    queue_id = str(uuid.uuid4())
+    config = QueueConfig(name="Clinic", counters=("1", "2", "3"), target_wait_seconds=1200,
+                         timezone="Europe/Berlin")
+
+    async def run(command: Any) -> None:
+        cid = str(uuid.uuid4())
+        context = CommandContext(command_id=cid, correlation_id=cid, actor="sim",
+                                 occurred_at=clock.now)
+        await service.execute(tenant_id=tenant_id, queue_id=queue_id, command=command,
+                              context=context, respond=lambda _: (200, {}),
+                              creating=isinstance(command, CreateQueue))
+
+    await run(CreateQueue(queue_id=queue_id, tenant_id=tenant_id, config=config))
+    at_counter: dict[str, tuple[str, datetime]] = {}
+    waiting: list[str] = []
+    end = DAY + timedelta(hours=10)
+    while clock.now < end:
+        clock.now += timedelta(seconds=rng.expovariate(1 / 70))
+        roll = rng.random()
+        if roll < 0.5:
+            ticket = str(uuid.uuid4())
+            await run(EnqueueTicket(ticket_id=ticket,
+                                    priority=rng.choice(["normal"] * 6 + ["vip", "urgent"])))
+            waiting.append(ticket)
+        elif roll < 0.55 and waiting:
+            gone = waiting.pop(rng.randrange(len(waiting)))
+            with contextlib.suppress(Rejected):  # already called by the time they gave up
+                await run(CancelTicket(ticket_id=gone, by=rng.choice(["customer", "staff"])))
+        else:
+            for counter in ("1", "2", "3"):
+                current = at_counter.get(counter)
+                if current is not None and clock.now - current[1] > timedelta(minutes=4):
+                    ticket, _ = at_counter.pop(counter)
+                    if rng.random() < 0.08:
+                        await run(MarkNoShow(ticket_id=ticket))
+                    else:
+                        if rng.random() < 0.8:
+                            await run(StartService(ticket_id=ticket))
+                            clock.now += timedelta(seconds=rng.uniform(30, 400))
+                        await run(CompleteService(ticket_id=ticket))
+                if counter not in at_counter:
+                    try:
+                        await run(CallNext(counter=counter))
+                    except Rejected:
+                        continue
+                    events = await store.read_stream(queue_id)
+                    called = events[-1].event
+                    assert isinstance(called, TicketCalled)
+                    at_counter[counter] = (called.ticket_id, clock.now)
+                    if called.ticket_id in waiting:
+                        waiting.remove(called.ticket_id)
+    return queue_id
+
+
+def _brute_force(events: list[Any], target_s: int) -> dict[int, dict[str, Any]]:
+    """Per 15-minute bucket, straight from the events, independently of projections/."""
+    buckets: dict[int, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    enqueued: dict[str, datetime] = {}
+    called_once: set[str] = set()
+    began: dict[str, datetime] = {}
+
+    def bucket(at: datetime) -> dict[str, Any]:
+        seconds = int(at.timestamp())
+        return buckets[seconds - seconds % 900]
+
+    for event in (r.event for r in events):
+        if isinstance(event, TicketEnqueued):
+            enqueued[event.ticket_id] = event.at
+            bucket(event.at)["arrivals"] += 1
+        elif isinstance(event, TicketCalled):
+            began[event.ticket_id] = event.at
+            if event.ticket_id not in called_once:
+                called_once.add(event.ticket_id)
+                wait = round((event.at - enqueued[event.ticket_id]).total_seconds() * 1000)
+                row = bucket(event.at)
+                row["called"] += 1
+                row.setdefault("waits", []).append(wait)
+                row["within_target"] += wait <= target_s * 1000
+        elif isinstance(event, ServiceStarted):
+            began[event.ticket_id] = event.at
+        elif isinstance(event, TicketServed):
+            row = bucket(event.at)
+            row["served"] += 1
+            service = round((event.at - began[event.ticket_id]).total_seconds() * 1000)
+            row.setdefault("services", []).append(service)
+        elif isinstance(event, TicketNoShow):
+            bucket(event.at)["no_shows"] += 1
+        elif isinstance(event, TicketCancelled):
+            bucket(event.at)["walkaways" if event.by == "customer" else "cancellations"] += 1
+    return buckets
+
+
+def _nearest_rank(values: list[int], share: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)] / 1000, 1)
+
+
+async def test_analytics_equal_a_brute_force_recomputation(
+    settings: Settings, store: EventStore, tenant_id: str
+) -> None:
+    queue_id = await _simulate_day(store, tenant_id, seed=7)
+    keys = Keys(settings.redis_prefix)
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    try:
+        await rebuild(store, client, keys, {queue_id})
+        start, end = DAY - timedelta(hours=1), DAY + timedelta(hours=13)
+        buckets = await load_buckets(client, keys, tenant_id, queue_id, start, end)
+        result = report(buckets, start, end, "15m", "Europe/Berlin", 1200)
+    finally:
+        await client.aclose()
+    events = await store.read_stream(queue_id)
+    expected = _brute_force(events, 1200)
+    rows = {int(datetime.fromisoformat(r["start"]).timestamp()): r for r in result["rows"]}
+    assert set(rows) == set(expected)
+    assert sum(r["arrivals"] for r in rows.values()) > 100  # a real day, not a toy
+    for start_s, want in expected.items():
+        row = rows[start_s]
+        for name in ("arrivals", "called", "served", "no_shows", "walkaways", "cancellations"):
+            assert row[name] == want.get(name, 0), (start_s, name)
+        waits = want.get("waits", [])
+        assert row["wait_seconds"]["count"] == len(waits)
+        if waits:
+            assert row["wait_seconds"]["p50"] == _nearest_rank(waits, 0.5)
+            assert row["wait_seconds"]["p90"] == _nearest_rank(waits, 0.9)
+            assert row["wait_seconds"]["max"] == round(max(waits) / 1000, 1)
+            assert row["wait_seconds"]["mean"] == round(sum(waits) / len(waits) / 1000, 1)
+            assert row["within_target_share"] == round(want["within_target"] / len(waits), 4)
+        services = want.get("services", [])
+        if services:
+            assert row["service_seconds"]["p50"] == _nearest_rank(services, 0.5)
+    total = result["total"]
+    assert total["arrivals"] == sum(w.get("arrivals", 0) for w in expected.values())
+    daily = report(buckets, start, end, "1d", "Europe/Berlin", 1200)
+    assert len(daily["rows"]) == 1 and daily["rows"][0]["served"] == total["served"]
+    assert daily["peak_hours"] and sum(c["served"] for c in total["counters"].values()) == \
+        total["served"]
