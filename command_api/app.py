@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from command_api import routes_admin, routes_queues, routes_tickets
@@ -25,6 +28,9 @@ from eventstore.errors import StoreUnavailable
 from eventstore.pool import connect, open_pool
 from eventstore.store import EventStore
 from eventstore.tenants import TenantDirectory
+from projections import api as queries_api
+from projections.layout import Keys
+from projections.queries import ReadModels, ReadModelUnavailable
 from vq.settings import Settings
 
 log = logging.getLogger("vq.api")
@@ -49,6 +55,13 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
         pool = await open_pool(settings, wait=False)
         store = EventStore(pool)
         directory = TenantDirectory(store)
+        # The query side's Redis: short timeouts and one quick retry (a pooled connection may
+        # be stale after a Redis restart), so a dead Redis is a 503 at once, not a hang.
+        read_redis = aioredis.Redis.from_url(
+            settings.redis_dsn, socket_connect_timeout=1.0, socket_timeout=3.0,
+            retry=Retry(NoBackoff(), 1), health_check_interval=30,
+        )
+        app.state.read_models = ReadModels(read_redis, Keys(settings.redis_prefix), store)
         app.state.services = Services(
             settings=settings,
             store=store,
@@ -67,6 +80,7 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
         finally:
             stop_scheduler.set()
             await scheduling
+            await read_redis.aclose()
             await pool.close()
 
     app = FastAPI(
@@ -84,6 +98,7 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
     app.include_router(routes_queues.router)
     app.include_router(routes_tickets.router)
     app.include_router(routes_admin.router)
+    app.include_router(queries_api.router)
     _install_error_handlers(app)
     _install_meta_routes(app)
     return app
@@ -124,6 +139,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             request,
         )
 
+    @app.exception_handler(ReadModelUnavailable)
+    async def on_read_model_down(request: Request, exc: ReadModelUnavailable) -> Response:
+        log.warning("503 for %s: Redis: %s", request.url.path, exc)
+        return problem_response(
+            ProblemError(
+                "service-unavailable",
+                "the read models (Redis) are unavailable; retry later",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ),
+            request,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [
@@ -153,14 +180,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def deadline(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # A read-your-writes query may wait for the read model as long as it asked to (bounded).
+        limit = REQUEST_DEADLINE_S + queries_api.requested_wait(request)
         try:
-            async with asyncio.timeout(REQUEST_DEADLINE_S):
+            async with asyncio.timeout(limit):
                 return await call_next(request)
         except TimeoutError:
             return problem_response(
                 ProblemError(
                     "service-unavailable",
-                    f"no answer within {REQUEST_DEADLINE_S:.0f}s; retry later",
+                    f"no answer within {limit:.0f}s; retry later",
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 ),
                 request,

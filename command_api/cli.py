@@ -26,6 +26,9 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,
+        # Open SSE streams must not keep a stopping API alive: they are cut after this, and
+        # clients reconnect (to another replica) with Last-Event-ID.
+        timeout_graceful_shutdown=5,
         factory=True,
     )
     return 0

@@ -48,6 +48,9 @@ RECONNECT_MS = 2000
 # After these the ticket's story is over: the stream sends the final view and ends.
 FINAL_STATUSES = frozenset({"served", "cancelled"})
 _READ_PROBLEMS = ("not-found", "stale-read")
+_VERSIONED: dict[int | str, dict[str, Any]] = {200: {"headers": {"X-Stream-Version": {
+    "description": "The stream version of the queue the answer was read at",
+    "schema": {"type": "integer"}}}}}
 
 
 class TicketView(BaseModel):
@@ -220,7 +223,7 @@ async def list_queues(
 
 
 @router.get("/v1/queues/{queue_id}", response_model=QueueView, summary="One queue, live counts",
-            responses=problem_responses(*_READ_PROBLEMS))
+            responses={**_VERSIONED, **problem_responses(*_READ_PROBLEMS)})
 async def get_queue(
     queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, response: Response,
     min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
@@ -232,7 +235,7 @@ async def get_queue(
 
 @router.get("/v1/queues/{queue_id}/waiting", response_model=WaitingPageOut,
             summary="A page of the waiting line, with positions",
-            responses=problem_responses(*_READ_PROBLEMS))
+            responses={**_VERSIONED, **problem_responses(*_READ_PROBLEMS)})
 async def get_waiting(
     queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, response: Response,
     offset: Annotated[int, Query(ge=0, description="Skip this many from the front")] = 0,
@@ -251,7 +254,7 @@ async def get_waiting(
 
 @router.get("/v1/tickets/{ticket_id}", response_model=TicketView,
             summary="One ticket: status, position, counter (API key or the ticket's token)",
-            responses=problem_responses(*_READ_PROBLEMS))
+            responses={**_VERSIONED, **problem_responses(*_READ_PROBLEMS)})
 async def get_ticket(
     ticket_id: TicketId, tenant: TicketTenant, models: ReadModelsDep, response: Response,
     min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
@@ -266,8 +269,9 @@ async def get_ticket(
     return ticket_out(found)
 
 
-_SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}},
-              "description": "Server-Sent Events: `id` = stream version, `data` = the view"}}
+_SSE: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"text/event-stream": {}}, "headers": _VERSIONED[200]["headers"],
+    "description": "Server-Sent Events: `id` = stream version, `data` = the view"}}
 
 
 @router.get("/v1/tickets/{ticket_id}/events", response_class=StreamingResponse,

@@ -6,6 +6,7 @@ the same view functions the stream processors use, so "rebuilt" and "checked" me
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -16,11 +17,12 @@ import redis.asyncio as aioredis
 
 from domain.evolve import evolve
 from domain.state import QueueState, initial_state
+from eventstore.recorded import RecordedEvent
 from eventstore.store import EventStore, Position
 from projections.analytics import Measures, measure, total_commands
 from projections.layout import Keys
 from projections.views import dumps, line_member, queue_view, ticket_view
-from projections.writer import Batch, ReadModelWriter, full_render
+from projections.writer import Applied, Batch, ReadModelWriter, full_render
 
 Progress = Callable[[int, int], None]
 READ_BATCH = 5000
@@ -38,29 +40,36 @@ async def fold_store(
     """Every queue (or those named) folded from the event store, reading it once in global order,
     with the analytics its events add up to."""
     folded: dict[str, Folded] = {}
-    position = Position.start()
     seen = 0
-    while True:
-        batch = await store.read_all(position, READ_BATCH)
-        if not batch:
-            break
-        position = batch[-1][0]
-        for _, record in batch:
-            if queue_ids is not None and record.queue_id not in queue_ids:
-                continue
-            entry = folded.get(record.queue_id)
-            if entry is None:
-                entry = folded[record.queue_id] = Folded(initial_state(record.queue_id),
-                                                         Measures())
-            event = record.event
-            ticket_id = getattr(event, "ticket_id", None)
-            before = entry.state.tickets.get(ticket_id) if ticket_id else None
-            entry.measures.merge(measure(entry.state.config, before, event))
-            evolve(entry.state, event)
-        seen += len(batch)
-        if progress is not None:
-            progress(seen, 0)
+    # Read ahead: PostgreSQL runs the next batch's query while this process folds this one.
+    ahead = asyncio.create_task(store.read_all(Position.start(), READ_BATCH))
+    try:
+        while batch := await ahead:
+            ahead = asyncio.create_task(store.read_all(batch[-1][0], READ_BATCH))
+            await asyncio.sleep(0)  # let it send the query before the fold takes the CPU
+            _fold_batch(folded, batch, queue_ids)
+            seen += len(batch)
+            if progress is not None:
+                progress(seen, 0)
+    finally:
+        ahead.cancel()
     return folded
+
+
+def _fold_batch(folded: dict[str, Folded], batch: list[tuple[Position, RecordedEvent]],
+                queue_ids: set[str] | None) -> None:
+    for _, record in batch:
+        if queue_ids is not None and record.queue_id not in queue_ids:
+            continue
+        entry = folded.get(record.queue_id)
+        if entry is None:
+            entry = folded[record.queue_id] = Folded(initial_state(record.queue_id),
+                                                     Measures())
+        event = record.event
+        ticket_id = getattr(event, "ticket_id", None)
+        before = entry.state.tickets.get(ticket_id) if ticket_id else None
+        entry.measures.merge(measure(entry.state.config, before, event))
+        evolve(entry.state, event)
 
 
 @dataclass
@@ -86,20 +95,32 @@ async def rebuild(
         await _delete_all(client, keys)
     writer = ReadModelWriter(client, keys)
     report = RebuildReport()
-    for index, entry in enumerate(folded.values(), start=1):
-        state = entry.state
-        if not state.created:
-            continue
-        commands = full_render(keys, state)
-        commands += total_commands(keys, state.tenant_id, state.queue_id, entry.measures,
-                                   retention_s)
-        batch = Batch(tenant=state.tenant_id, queue=state.queue_id, first=0, last=state.version,
-                      commands=commands)
-        await writer.apply(batch, force=True)
-        report.queues += 1
-        report.events += state.version
-        if progress is not None:
-            progress(index, len(folded))
+    # Pipelined: Redis runs one queue's script while the next queue is rendered. One script in
+    # flight at a time keeps memory bounded and each queue's write atomic, as before.
+    writing: asyncio.Task[Applied] | None = None
+    try:
+        for index, entry in enumerate(folded.values(), start=1):
+            state = entry.state
+            if not state.created:
+                continue
+            commands = full_render(keys, state)
+            commands += total_commands(keys, state.tenant_id, state.queue_id, entry.measures,
+                                       retention_s)
+            batch = Batch(tenant=state.tenant_id, queue=state.queue_id, first=0,
+                          last=state.version, commands=commands)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(writer.apply(batch, force=True))
+            await asyncio.sleep(0)  # let it send the script before the next render
+            report.queues += 1
+            report.events += state.version
+            if progress is not None:
+                progress(index, len(folded))
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None:
+            writing.cancel()
     report.seconds = time.monotonic() - started
     return report
 

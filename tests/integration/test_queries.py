@@ -1,0 +1,206 @@
+"""The query API on real read models: commands go through the API, the relay and a stream worker
+fold them into Redis, and every read with `min_version` sees its own write."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from command_api.app import create_app
+from tests.integration.conftest import ApiClient
+from tests.integration.servers import read_side
+from vq.settings import Settings
+
+PROBLEM = "application/problem+json"
+# A stream worker that just started may take seconds to join its consumer group (longer on a
+# busy machine): the first read waits for it this long; reads after that use the default wait.
+STARTUP_WAIT_S = 30
+
+
+async def _read_side_ready(api: ApiClient, queue_id: str) -> None:
+    ready = await _get(api, f"/v1/queues/{queue_id}", min_version=1, wait=STARTUP_WAIT_S)
+    assert ready.status_code == 200, ready.text
+
+
+async def _get(api: ApiClient, path: str, role: str = "admin", **params: Any) -> httpx.Response:
+    return await api.http.get(path, headers=api.auth(role), params=params)
+
+
+async def test_queries_on_read_models_a_real_worker_folds(
+    settings: Settings, topics: list[str], api: ApiClient
+) -> None:
+    """One read side for all the scenarios: a stream worker takes seconds to join its group."""
+    queues = [await api.create_queue(prefix=p) for p in "RAB"]
+    with read_side(settings):
+        for queue_id in queues:
+            await _read_side_ready(api, queue_id)
+        await _reads_after_writes_with_min_version(api, queues)
+        await _tenancy_and_tokens(api, queues[0])
+        await _enqueue_then_read_the_ticket_never_404_nor_older(api, queues[1:])
+
+
+async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]) -> None:
+    queue_id = queues[0]
+    normal = [await api.enqueue(queue_id) for _ in range(6)]
+    vip = await api.enqueue(queue_id, priority="vip")  # goes to the front
+    version = vip["stream_version"]
+    line = [vip, *normal]
+    ids = [e["ticket"]["ticket_id"] for e in line]
+
+    one = await _get(api, f"/v1/queues/{queue_id}", "viewer", min_version=version)
+    assert one.status_code == 200, one.text
+    assert one.headers["X-Stream-Version"] == str(version)
+    body = one.json()
+    assert (body["version"], body["waiting"], body["name"]) == (version, 7, "Front desk")
+    assert body["waiting_by_priority"]["vip"] == 1
+    assert [n["ticket_id"] for n in body["next"]] == ids
+
+    listed = await _get(api, "/v1/queues", "kiosk", queue_id=queue_id, min_version=version)
+    assert [q["queue_id"] for q in listed.json()["queues"]] == queues
+    assert [q["waiting"] for q in listed.json()["queues"]] == [7, 0, 0]
+    assert listed.headers["X-Stream-Version"] == str(version)
+
+    pages = []
+    for offset in (0, 3, 6):
+        page = await _get(api, f"/v1/queues/{queue_id}/waiting", "staff",
+                          offset=offset, limit=3, min_version=version)
+        assert page.status_code == 200, page.text
+        assert (page.json()["total"], page.json()["version"]) == (7, version)
+        pages.extend(page.json()["tickets"])
+    assert [t["position"] for t in pages] == [1, 2, 3, 4, 5, 6, 7]
+    assert [t["ticket_id"] for t in pages] == ids
+    assert [t["people_ahead"] for t in pages] == [0, 1, 2, 3, 4, 5, 6]
+
+    last = ids[-1]
+    ticket = await _get(api, f"/v1/tickets/{last}", min_version=version)
+    assert ticket.status_code == 200, ticket.text
+    assert ticket.json() | {"enqueued_at": None} == ticket.json() | {
+        "ticket_id": last, "queue_id": queue_id, "status": "waiting", "position": 7,
+        "people_ahead": 6, "counter": None, "estimate": None, "version": version,
+        "number": line[-1]["ticket"]["number"], "enqueued_at": None}
+    assert "line" not in ticket.json()
+
+    called = await api.post(f"/v1/queues/{queue_id}/call-next", "staff",
+                            json={"counter": "2"})
+    v = called.json()["stream_version"]
+    first = await _get(api, f"/v1/tickets/{ids[0]}", min_version=v)
+    assert (first.json()["status"], first.json()["counter"], first.json()["position"]) == (
+        "called", "2", None)
+    assert first.json()["called_at"] is not None
+    moved = await _get(api, f"/v1/tickets/{last}", min_version=v)
+    assert (moved.json()["position"], moved.headers["X-Stream-Version"]) == (6, str(v))
+
+    # Past the bound: a 409 that tells how far the read model is, never stale data.
+    started = time.monotonic()
+    stale = await _get(api, f"/v1/tickets/{last}", min_version=v + 100, wait=0.5)
+    assert 0.4 < time.monotonic() - started < 5
+    assert stale.status_code == 409 and stale.headers["content-type"] == PROBLEM
+    assert (stale.json()["type"], stale.json()["version"]) == ("/problems/stale-read", v)
+    assert stale.headers["Retry-After"] and stale.headers["X-Stream-Version"] == str(v)
+    for path in (f"/v1/queues/{queue_id}", f"/v1/queues/{queue_id}/waiting"):
+        # A version the queue never had: no point waiting, the answer comes at once.
+        started = time.monotonic()
+        stale = await _get(api, path, min_version=v + 100, wait=10)
+        assert (stale.status_code, stale.json()["version"]) == (409, v), path
+        assert time.monotonic() - started < 5
+    for path in (f"/v1/queues/{uuid.uuid4()}", f"/v1/tickets/{uuid.uuid4()}"):
+        unknown = await _get(api, path, min_version=1, wait=10)  # unknown: 404 at once
+        assert unknown.status_code == 404, path
+
+
+async def _tenancy_and_tokens(api: ApiClient, queue_id: str) -> None:
+    other = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    made = [await api.enqueue(queue_id) for _ in range(2)]
+    mine, theirs = made[0]["ticket"], made[1]["ticket"]
+    ready = await _get(api, f"/v1/queues/{queue_id}", min_version=made[1]["stream_version"])
+    assert ready.status_code == 200, ready.text
+    for path in (f"/v1/queues/{queue_id}", f"/v1/queues/{queue_id}/waiting",
+                 f"/v1/tickets/{mine['ticket_id']}", f"/v1/queues/{uuid.uuid4()}",
+                 f"/v1/tickets/{uuid.uuid4()}", f"/v1/queues/{uuid.uuid4()}/waiting"):
+        response = await api.http.get(path, headers=other)
+        assert response.status_code == 404, (path, response.text)
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["type"] == "/problems/not-found"
+    assert (await api.http.get("/v1/queues", headers=other)).json() == {"queues": []}
+
+    path = f"/v1/tickets/{mine['ticket_id']}"
+    assert (await api.http.get(path, params={"token": mine["token"]})).status_code == 200
+    by_header = await api.http.get(path, headers={"X-Ticket-Token": mine["token"]})
+    assert by_header.json()["ticket_id"] == mine["ticket_id"]
+    by_query_key = await api.http.get(path, params={"access_token": api.keys["viewer"]})
+    assert by_query_key.status_code == 200
+    # A ticket's token reads that ticket only, and says nothing about any other.
+    for ticket_id, token in ((theirs["ticket_id"], mine["token"]),
+                             (str(uuid.uuid4()), mine["token"]),
+                             (mine["ticket_id"], "not-a-token")):
+        response = await api.http.get(f"/v1/tickets/{ticket_id}", params={"token": token})
+        assert response.status_code == 404, response.text
+    anonymous = await api.http.get(path)
+    assert anonymous.status_code == 401 and anonymous.json()["type"] == "/problems/unauthorized"
+    assert (await api.http.get(f"/v1/queues/{queue_id}")).status_code == 401
+    bad_key = await api.http.get(f"/v1/queues/{queue_id}", params={"access_token": "vq_nope"})
+    assert bad_key.status_code == 401
+
+
+async def _enqueue_then_read_the_ticket_never_404_nor_older(
+    api: ApiClient, queues: list[str]
+) -> None:
+
+    async def enqueue_and_read(n: int) -> None:
+        made = await api.enqueue(queues[n % 2])
+        ticket, version = made["ticket"], made["stream_version"]
+        read = await api.http.get(f"/v1/tickets/{ticket['ticket_id']}",
+                                  params={"min_version": version, "token": ticket["token"]})
+        assert read.status_code == 200, read.text
+        assert read.json()["version"] >= version
+        assert read.json()["number"] == ticket["number"]
+        assert read.json()["status"] == "waiting"
+
+    for batch in range(5):  # 10 at a time: reads race the worker on both queues
+        await asyncio.gather(*(enqueue_and_read(batch * 10 + i) for i in range(10)))
+    for queue_id in queues:
+        page = await _get(api, f"/v1/queues/{queue_id}/waiting", limit=500)
+        assert [t["position"] for t in page.json()["tickets"]] == list(range(1, 26))
+
+
+async def test_redis_unreachable_is_503_with_retry_after(settings: Settings) -> None:
+    dead = settings.model_copy(update={"redis_url": "redis://127.0.0.1:9/0"})
+    app = create_app(dead)
+    async with app.router.lifespan_context(app):
+        _, admin = await app.state.services.directory.create_tenant("Dark")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vq.test") as http:
+            auth = {"Authorization": f"Bearer {admin.secret}"}
+            for path in ("/v1/queues", f"/v1/queues/{uuid.uuid4()}",
+                         f"/v1/queues/{uuid.uuid4()}/waiting", f"/v1/tickets/{uuid.uuid4()}",
+                         f"/v1/queues/{uuid.uuid4()}/events"):
+                started = time.monotonic()
+                response = await http.get(path, headers=auth)
+                assert time.monotonic() - started < 2.0, path
+                assert response.status_code == 503, (path, response.text)
+                assert response.headers["Retry-After"] == "2"
+                assert response.json()["type"] == "/problems/service-unavailable"
+
+
+async def test_openapi_documents_every_query(api: ApiClient) -> None:
+    spec = (await api.http.get("/openapi.json")).json()
+    for path in ("/v1/queues", "/v1/queues/{queue_id}", "/v1/queues/{queue_id}/waiting",
+                 "/v1/tickets/{ticket_id}", "/v1/tickets/{ticket_id}/events",
+                 "/v1/queues/{queue_id}/events", "/board/{queue_id}"):
+        operation = spec["paths"][path]["get"]
+        assert operation["tags"] == ["queries"], path
+        assert {"200", "401", "404"} <= set(operation["responses"]), path
+        params = {p["name"] for p in operation["parameters"]}
+        assert "access_token" in params, path
+        if path != "/board/{queue_id}":
+            assert {"min_version", "wait"} <= params, path
+            assert "409" in operation["responses"], path
+    waiting = spec["paths"]["/v1/queues/{queue_id}/waiting"]["get"]["parameters"]
+    limit = next(p for p in waiting if p["name"] == "limit")["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 500, 50)
+    ticket = spec["paths"]["/v1/tickets/{ticket_id}"]["get"]["parameters"]
+    assert {"token", "X-Ticket-Token"} <= {p["name"] for p in ticket}
