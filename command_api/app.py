@@ -28,6 +28,7 @@ from eventstore.errors import StoreUnavailable
 from eventstore.pool import connect, open_pool
 from eventstore.store import EventStore
 from eventstore.tenants import TenantDirectory
+from projections import analytics_api
 from projections import api as queries_api
 from projections.layout import Keys
 from projections.queries import ReadModels, ReadModelUnavailable
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
     app.include_router(routes_tickets.router)
     app.include_router(routes_admin.router)
     app.include_router(queries_api.router)
+    app.include_router(analytics_api.router)
     _install_error_handlers(app)
     _install_meta_routes(app)
     return app

@@ -243,6 +243,14 @@ class ReadModels:
             row = await self._redis.hmget(self._keys.queue(tenant, queue_id), "version", "view")
         return _queue_read(queue_id, row)
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self._redis
+
+    @property
+    def keys(self) -> Keys:
+        return self._keys
+
     async def version(self, tenant: str, queue_id: str) -> int:
         async with redis_errors():
             value = await self._redis.hget(self._keys.queue(tenant, queue_id), "version")

@@ -93,6 +93,7 @@ def queue_view(state: QueueState) -> dict[str, Any]:
         "priority_classes": list(config.priority_classes),
         "capacity": config.capacity,
         "target_wait_seconds": config.target_wait_seconds,
+        "timezone": config.timezone,
         "waiting": len(state.waiting),
         "called": active.count("called"),
         "serving": active.count("serving"),

@@ -189,3 +189,50 @@ async def test_analytics_equal_a_brute_force_recomputation(
     assert len(daily["rows"]) == 1 and daily["rows"][0]["served"] == total["served"]
     assert daily["peak_hours"] and sum(c["served"] for c in total["counters"].values()) == \
         total["served"]
+
+
+async def test_analytics_over_http_as_json_and_csv(
+    settings: Settings, store: EventStore, tenant_id: str
+) -> None:
+    import httpx
+
+    from command_api.app import create_app
+    from eventstore.tenants import TenantDirectory
+
+    queue_id = await _simulate_day(store, tenant_id, seed=11)
+    viewer = (await TenantDirectory(store).create_key(tenant_id, "board", "viewer")).secret
+    keys = Keys(settings.redis_prefix)
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    try:
+        await rebuild(store, client, keys)
+        start, end = DAY - timedelta(hours=1), DAY + timedelta(hours=13)
+        expected = report(await load_buckets(client, keys, tenant_id, queue_id, start, end),
+                          start, end, "1h", "Europe/Berlin", 1200)
+    finally:
+        await client.aclose()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vq.test",
+                                     headers={"Authorization": f"Bearer {viewer}"}) as http:
+            params = {"from": start.isoformat(), "to": end.isoformat(), "bucket": "1h"}
+            answer = await http.get(f"/v1/queues/{queue_id}/analytics", params=params)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["rows"] == expected["rows"] and body["total"] == expected["total"]
+            assert body["timezone"] == "Europe/Berlin"
+            assert datetime.fromisoformat(body["rows"][0]["start"]).utcoffset() == \
+                timedelta(hours=1)  # Berlin in November
+            sheet = await http.get(f"/v1/queues/{queue_id}/analytics",
+                                   params={**params, "format": "csv"})
+            assert sheet.headers["content-type"].startswith("text/csv")
+            lines = sheet.text.strip().splitlines()
+            assert lines[0].startswith("start,end,arrivals") and len(lines) == \
+                len(expected["rows"]) + 1
+            tenant = await http.get("/v1/analytics", params={**params, "timezone": "UTC"})
+            assert tenant.json()["total"]["arrivals"] == expected["total"]["arrivals"]
+            bad = await http.get(f"/v1/queues/{queue_id}/analytics",
+                                 params={"from": end.isoformat(), "to": start.isoformat()})
+            assert bad.status_code == 422
+            other = await http.get(f"/v1/queues/{uuid.uuid4()}/analytics", params=params)
+            assert other.status_code == 404
