@@ -160,7 +160,7 @@ def _key_works(base: str, key: str) -> bool:
 
 
 class _DemoTraffic:
-    """A gentle stream of arrivals and calls so the demo queues are alive."""
+    """A gentle stream of arrivals, calls and services so the demo queues look alive."""
 
     def __init__(self, base: str, demo: dict[str, Any], rate: float) -> None:
         import random
@@ -170,28 +170,43 @@ class _DemoTraffic:
         self._demo = demo
         self._interval = 1.0 / max(rate * len(demo["queues"]), 0.01)
         self._next = time.monotonic()
+        self._at_counter: dict[tuple[str, str], str] = {}  # (queue, counter) -> ticket called
 
     def step(self) -> None:
         if time.monotonic() < self._next:
             return
         self._next = time.monotonic() + self._rng.expovariate(1.0 / self._interval)
-        queue_id = self._rng.choice(self._demo["queues"])
+        index = self._rng.randrange(len(self._demo["queues"]))
+        queue_id = self._demo["queues"][index]
         try:
-            if self._rng.random() < 0.55:
-                self._client.post(
-                    f"/v1/queues/{queue_id}/tickets",
-                    json={"priority": self._rng.choice(["normal"] * 8 + ["vip", "urgent"]),
-                          "channel": self._rng.choice(["kiosk", "web", "qr"])},
-                    headers={"Authorization": f"Bearer {self._demo['kiosk_key']}"},
-                )
+            if self._rng.random() < 0.5:
+                self._post(self._demo["kiosk_key"], f"/v1/queues/{queue_id}/tickets", {
+                    "priority": self._rng.choice(["normal"] * 8 + ["vip", "urgent"]),
+                    "channel": self._rng.choice(["kiosk", "web", "qr"])})
             else:
-                staff = {"Authorization": f"Bearer {self._demo['staff_key']}"}
-                index = self._demo["queues"].index(queue_id)
-                counter = self._rng.choice(DEMO_QUEUES[index]["counters"])
-                self._client.post(f"/v1/queues/{queue_id}/call-next",
-                                  json={"counter": counter}, headers=staff)
+                self._serve(queue_id, self._rng.choice(DEMO_QUEUES[index]["counters"]))
         except httpx.TransportError:
             pass  # the API restarting; the next step tries again
+
+    def _serve(self, queue_id: str, counter: str) -> None:
+        """Finish whoever the counter called last (or mark a no-show), then call the next."""
+        staff = self._demo["staff_key"]
+        previous = self._at_counter.pop((queue_id, counter), None)
+        if previous is not None:
+            if self._rng.random() < 0.07:
+                self._post(staff, f"/v1/tickets/{previous}/no-show")
+            else:
+                self._post(staff, f"/v1/tickets/{previous}/start")
+                self._post(staff, f"/v1/tickets/{previous}/complete")
+        called = self._post(staff, f"/v1/queues/{queue_id}/call-next", {"counter": counter})
+        if called is not None and called.get("ticket"):
+            self._at_counter[(queue_id, counter)] = called["ticket"]["ticket_id"]
+
+    def _post(self, key: str, path: str, body: dict[str, Any] | None = None
+              ) -> dict[str, Any] | None:
+        response = self._client.post(path, json=body,
+                                     headers={"Authorization": f"Bearer {key}"})
+        return dict(response.json()) if response.status_code in (200, 201) else None
 
 
 def _print_banner(settings: Settings, base: str, demo: dict[str, Any] | None, logs: Path) -> None:
@@ -202,8 +217,10 @@ def _print_banner(settings: Settings, base: str, demo: dict[str, Any] | None, lo
     print(f"  logs             {logs}/")
     if demo is not None:
         print(f"  demo tenant      {demo['tenant_id']}  (keys in {settings.data_dir}/demo.json)")
+        print("  live boards (open in a browser):")
         for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
-            print(f"  queue {body['name']:<11}{base}/v1/queues/{queue_id}")
+            print(f"    {body['name']:<12} {base}/board/{queue_id}?access_token={demo['viewer_key']}")
+        print(f"  analytics        {base}/v1/analytics?access_token={demo['viewer_key']}")
         print(f"  admin key        {demo['admin_key']}")
     print("Ctrl-C stops the app processes; `vq stack down` stops PostgreSQL, Redis and Kafka.")
     sys.stdout.flush()
