@@ -20,7 +20,7 @@ from command_api import routes_admin, routes_queues, routes_tickets
 from command_api.auth import Authenticator
 from command_api.deps import Services
 from command_api.handlers import Clock, QueueService, VersionConflict
-from command_api.limits import BodyLimitMiddleware
+from command_api.limits import BodyLimitMiddleware, DeadlineMiddleware
 from command_api.problems import PROBLEM_MEDIA_TYPE, PROBLEMS, ProblemError, problem_responses
 from command_api.scheduler import AgingScheduler
 from domain.errors import Rejected
@@ -96,6 +96,13 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=64 * 1024)
+    # A read-your-writes query may wait for the read model as long as it asked to (bounded).
+    app.add_middleware(
+        DeadlineMiddleware,
+        seconds=REQUEST_DEADLINE_S,
+        extra=queries_api.requested_wait,
+        retry_after_s=RETRY_AFTER_S,
+    )
     app.include_router(routes_queues.router)
     app.include_router(routes_tickets.router)
     app.include_router(routes_admin.router)
@@ -179,23 +186,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(ProblemError("internal", "an unexpected error; it was logged"),
                                 request)
-
-    @app.middleware("http")
-    async def deadline(request: Request, call_next):  # type: ignore[no-untyped-def]
-        # A read-your-writes query may wait for the read model as long as it asked to (bounded).
-        limit = REQUEST_DEADLINE_S + queries_api.requested_wait(request)
-        try:
-            async with asyncio.timeout(limit):
-                return await call_next(request)
-        except TimeoutError:
-            return problem_response(
-                ProblemError(
-                    "service-unavailable",
-                    f"no answer within {limit:.0f}s; retry later",
-                    headers={"Retry-After": str(RETRY_AFTER_S)},
-                ),
-                request,
-            )
 
 
 def _install_meta_routes(app: FastAPI) -> None:

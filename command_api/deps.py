@@ -31,7 +31,7 @@ class Services:
     authenticator: Authenticator
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:  # async: no thread pool hop
     found: Services = request.app.state.services
     return found
 

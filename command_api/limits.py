@@ -1,8 +1,11 @@
-"""Refuse oversized request bodies before anything reads them."""
+"""Limits every request gets: a body size, and a deadline for the answer to start."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable, Mapping
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,16 +53,61 @@ class BodyLimitMiddleware:
         problem = ProblemError(
             "payload-too-large", f"request bodies are limited to {self.max_bytes} bytes"
         )
-        body = json.dumps(problem.body(instance=scope.get("path"))).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_problem(send, problem, scope)
 
+
+class DeadlineMiddleware:
+    """No request hangs: if no answer has started within the deadline, the caller gets a 503.
+
+    Only the start of the answer is bounded (pure ASGI, no BaseHTTPMiddleware): an event stream
+    that has begun runs as long as its client stays.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        seconds: float,
+        extra: Callable[[Mapping[str, str]], float],
+        retry_after_s: int,
+    ) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.extra = extra
+        self.retry_after_s = retry_after_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        limit = self.seconds + self.extra(query)
+        started = False
+        try:
+            async with asyncio.timeout(limit) as deadline:
+
+                async def send_started(message: Message) -> None:
+                    nonlocal started
+                    if message["type"] == "http.response.start":
+                        started = True
+                        deadline.reschedule(None)
+                    await send(message)
+
+                await self.app(scope, receive, send_started)
+        except TimeoutError:
+            if started:
+                raise
+            await _send_problem(
+                send,
+                ProblemError("service-unavailable", f"no answer within {limit:.0f}s; retry later",
+                             headers={"Retry-After": str(self.retry_after_s)}),
+                scope,
+            )
+
+
+async def _send_problem(send: Send, problem: ProblemError, scope: Scope) -> None:
+    body = json.dumps(problem.body(instance=scope.get("path"))).encode()
+    headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+               (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.websockets import WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 
 from command_api.auth import Principal
 from command_api.deps import Services
@@ -191,12 +191,12 @@ async def ticket_tenant(
 TicketTenant = Annotated[str, Depends(ticket_tenant)]
 
 
-def requested_wait(request: Request) -> float:
+def requested_wait(query: Mapping[str, str]) -> float:
     """The read-your-writes wait a request asked for (the request deadline grows by it)."""
-    if "min_version" not in request.query_params:
+    if "min_version" not in query:
         return 0.0
     try:
-        wait = float(request.query_params.get("wait", DEFAULT_WAIT_S))
+        wait = float(query.get("wait", DEFAULT_WAIT_S))
     except ValueError:
         return 0.0
     return min(max(wait, 0.0), MAX_WAIT_S)
