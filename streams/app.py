@@ -51,6 +51,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=1.0,
         topic_partitions=settings.kafka_partitions,
         producer_acks=-1,
+        # Batch the positions topic's messages a little instead of one write per message.
+        producer_linger=0.005,
     )
     events = app.topic(
         settings.events_topic, key_serializer="raw", value_serializer="raw", internal=False
