@@ -16,6 +16,7 @@ _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("streams.cli", "register"),
     ("projections.cli", "register"),
     ("vq.run", "register"),
+    ("simulation.cli", "register"),
 )
 
 

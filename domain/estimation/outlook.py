@@ -1,0 +1,281 @@
+"""From a queue's state and its learned signals to the projection of one ticket's wait.
+
+Cost: O(classes x log n + types x log n) for the counts ahead (bisection in sorted lines), O(c)
+per grid step for the counters, O(slots) for the rota; nothing walks the line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain.estimation.counters import IDLE_GRACE, Busy, CounterBoard, CounterInfo
+from domain.estimation.profiles import SLOT_SECONDS, SlotKey, next_slot, previous_slot, slot_of
+from domain.estimation.projection import CounterPath, Lag, WaitDistribution, project
+from domain.estimation.signals import UNTYPED, QueueSignals
+from domain.estimation.stats import LogHistogram
+from domain.hours import parse_hhmm
+from domain.state import QueueState, TicketState, line_key
+
+# Nobody is promised a call more than this far away; the estimate says "at least this".
+HORIZON = 12 * 3600.0
+# Slots ahead for which the rota and arrival profiles are read (the horizon).
+SLOTS_AHEAD = int(HORIZON // SLOT_SECONDS) + 2
+# Service-time observations needed before the time already served is used on its own.
+ENOUGH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    ahead: int
+    open_now: int  # counters serving or about to call now
+    paths: tuple[CounterPath, ...]
+    call_cost: float
+    cv2: float
+    staying: Callable[[float], float]
+    lag: Lag
+    inflow: Callable[[int], float]  # higher-priority arrivals per second in slot k from now
+    first_slot: float
+
+    def project(self) -> WaitDistribution:
+        return project(
+            self.paths,
+            ahead=float(self.ahead),
+            staying=self.staying,
+            inflow=self.inflow,
+            call_cost=self.call_cost,
+            cv2=self.cv2,
+            first_slot=self.first_slot,
+            horizon=HORIZON,
+            lag=self.lag,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Slots:
+    """The coming slots: their keys, their start (seconds from now), whether the queue is open."""
+
+    keys: list[SlotKey]
+    starts: list[float]
+    open: list[bool]
+    into: float  # seconds into the current slot
+
+
+def _slots(signals: QueueSignals, state: QueueState, at: datetime) -> _Slots:
+    weekday, slot, into = slot_of(state.config.timezone, at)
+    keys = [(weekday, slot)]
+    for _ in range(SLOTS_AHEAD):
+        keys.append(next_slot(keys[-1]))
+    first = SLOT_SECONDS - into
+    starts = [0.0] + [first + SLOT_SECONDS * k for k in range(SLOTS_AHEAD)]
+    closed = state.status == "closed"
+    is_open = [not closed and _open_slot(state, signals.open_slots, k) for k in keys]
+    return _Slots(keys, starts, is_open, into)
+
+
+def _open_slot(state: QueueState, cache: dict[SlotKey, bool], key: SlotKey) -> bool:
+    found = cache.get(key)
+    if found is not None:
+        return found
+    hours = state.config.opening_hours
+    minute = key[1] * SLOT_SECONDS // 60
+    result = not hours
+    for interval in hours:
+        opens, closes = parse_hhmm(interval.opens), parse_hhmm(interval.closes)
+        if interval.weekday == key[0] and opens is not None and closes is not None:
+            result = result or opens <= minute < closes
+    cache[key] = result
+    return result
+
+
+# How a counter's next call comes ---------------------------------------------------------------
+
+
+def _release_after(
+    histogram: LogHistogram, elapsed: float, gap: float, fallback: float
+) -> Callable[[float], float]:
+    """P(a busy counter has come free and called again by x), given `elapsed` so far."""
+    alive = histogram.survival(elapsed)
+    if alive <= 1e-4:  # longer than anything seen: expect it to end soon-ish
+        return lambda x: 1.0 - math.exp(-max(x - gap, 0.0) / fallback)
+    return lambda x: 1.0 - histogram.survival(elapsed + max(x - gap, 0.0)) / alive
+
+
+def _release_called(
+    signals: QueueSignals, busy: Busy, elapsed: float, gap: float, fallback: float
+) -> Callable[[float], float] | None:
+    """A called person who has not reached the counter yet: either still walking up, or not
+    coming (then the counter waits out its no-show timeout). The longer nobody has come, the
+    likelier the second; None when there is too little history to tell."""
+    walk, timeout = signals.walk, signals.no_show_wait
+    serving = signals.service.get(busy.service_type)
+    share = signals.abandonment.called_share(busy.ticket_id)
+    if share is None or serving is None or walk.total < ENOUGH or timeout.total < 5:
+        return None
+    walking = walk.survival(elapsed)
+    absent = share / (share + (1.0 - share) * walking) if share + walking > 0 else 1.0
+    waiting_out = _release_after(timeout, elapsed, gap, fallback)
+    left = walk.mean_residual(elapsed) if walking > 1e-3 else None
+    service = _release_after(serving, 0.0, gap + (left or 0.0), fallback)
+    return lambda x: absent * waiting_out(x) + (1.0 - absent) * service(x)
+
+
+def _release_busy(
+    signals: QueueSignals, busy: Busy, at: datetime, fallback: float
+) -> Callable[[float], float]:
+    gap = signals.gap.value
+    serving = signals.service.get(busy.service_type)
+    if busy.started is not None and serving is not None and serving.total >= ENOUGH:
+        # The person is at the counter: only the service itself is left.
+        elapsed = max((at - busy.started).total_seconds(), 0.0)
+        return _release_after(serving, elapsed, gap, fallback)
+    elapsed = max((at - busy.since).total_seconds(), 0.0)
+    release = _release_called(signals, busy, elapsed, gap, fallback)
+    if release is not None:
+        return release
+    histogram = signals.occupation.get(busy.service_type) or signals.all_types
+    return _release_after(histogram, elapsed, gap, fallback)
+
+
+def _release_idle(gap: float) -> Callable[[float], float]:
+    """An idle open counter calls after about the usual gap (spread over 0.3 to 1.7 gaps)."""
+    low, width = 0.3 * gap, 1.4 * gap
+    return lambda x: min(max((x - low) / width, 0.0), 1.0)
+
+
+def _level(
+    board: CounterBoard, info: CounterInfo, open_now: bool, deviation: tuple[float, float],
+    slots: _Slots,
+) -> Callable[[int], float]:
+    memo: dict[int, float] = {0: 1.0 if open_now else 0.0}
+
+    def level(k: int) -> float:
+        found = memo.get(k)
+        if found is not None:
+            return found
+        if k >= len(slots.keys) or not slots.open[k]:
+            value = level(k - 1)  # after hours the counters of the close serve on
+        else:
+            value = board.level(info, open_now, slots.keys[k], slots.starts[k], deviation)
+        memo[k] = value
+        return value
+
+    return level
+
+
+def _paths(
+    signals: QueueSignals, at: datetime, slots: _Slots
+) -> tuple[list[CounterPath], int]:
+    """Each counter's expected calls from now on, and how many are open now."""
+    board = signals.board
+    now_key = slots.keys[0]
+    since = signals.line_since
+    slot_start = at - timedelta(seconds=slots.into)
+    # With people already waiting unserved, no idle counter is about to call them.
+    fresh_line = since is None or (at - since).total_seconds() <= IDLE_GRACE
+    cold = not board.known() and all(
+        i.busy is None and i.idle_since is None for i in board.counters.values()
+    )
+    gap = signals.gap.value
+    fallback = 0.25 * max(signals.all_types.mean(), 1.0)
+    paths: list[CounterPath] = []
+    open_now = 0
+    for info in board.counters.values():
+        release: Callable[[float], float] | None
+        usual = board.usual(info, now_key)
+        if info.busy is not None:
+            release = _release_busy(signals, info.busy, at, fallback)
+            # Serving past the end of its rota: this release calls nobody.
+            is_open = not board.finishing(info, now_key, slot_start)
+        elif info.closed:
+            is_open, release = False, None
+        elif (
+            info.idle_since is not None
+            and since is not None
+            and (at - max(info.idle_since, since)).total_seconds() <= IDLE_GRACE
+            and (usual is None or usual >= 0.5)
+        ):
+            # Just came free (or somebody just arrived) and its rota goes on: a call is under
+            # way. (Free just as its rota ends: it is leaving.)
+            is_open, release = True, _release_idle(gap)
+        else:
+            is_open = (cold or board.open_now(info, at, now_key)) and fresh_line
+            release = _release_idle(gap) if is_open else None
+        open_now += is_open
+        deviation = board.deviation(info, is_open, now_key, at, slot_start)
+        paths.append(CounterPath(release, _level(board, info, is_open, deviation, slots)))
+    if open_now == 0 and not board.known():
+        # No rota learned yet and nobody serving: assume somebody will, soon.
+        paths.append(CounterPath(_release_idle(gap), lambda k: 1.0))
+        open_now = 1
+    return paths, open_now
+
+
+def _inflow(
+    signals: QueueSignals, state: QueueState, ticket: TicketState, slots: _Slots
+) -> Callable[[int], float]:
+    """Arrivals per second, in slot k, of the classes that will be called before the ticket."""
+    higher = [
+        signals.recorder.arrivals[p]
+        for p in state.config.priority_classes[: state.ranks.get(ticket.priority, 0)]
+        if p in signals.recorder.arrivals
+    ]
+    rates: dict[int, float] = {}
+
+    def inflow(k: int) -> float:
+        found = rates.get(k)
+        if found is None:
+            found = 0.0
+            if higher and k < len(slots.keys) and slots.open[k]:
+                # Neighbouring slots smooth the counts of rare (higher-priority) arrivals.
+                key = slots.keys[k]
+                near = ((0.5, key), (0.25, previous_slot(key)), (0.25, next_slot(key)))
+                found = sum(w * (p.value(s) or 0.0) for p in higher for w, s in near)
+            rates[k] = found
+        return found
+
+    return inflow
+
+
+def outlook(
+    signals: QueueSignals, state: QueueState, ticket: TicketState, at: datetime
+) -> Outlook:
+    key = line_key(state, ticket)
+    ahead: int = state.waiting.bisect_left(key)
+    by_type = signals.ahead_by_type(key)
+    counted = sum(by_type.values())
+    if counted:
+        served = sum(n * signals.served_cost(t) for t, n in by_type.items()) / counted
+    else:
+        served = signals.served_cost(ticket.service_type or UNTYPED)
+    slots = _slots(signals, state, at)
+    paths, open_now = _paths(signals, at, slots)
+    # Abandonment depends on the wait, so take a rough look at it first: those ahead will have
+    # waited about as long as this ticket when they are called (a steady line), and those who
+    # gave up without cancelling are cheap no-shows then.
+    joined = signals.since.get(ticket.ticket_id, at)
+    waited = max((at - joined).total_seconds(), 0.0)
+    rough = (ahead + 1) * served / max(open_now, 1)
+    abandonment = signals.abandonment
+    no_show = abandonment.no_show_share(waited + rough)
+    cost = (1.0 - no_show) * served + no_show * (signals.no_show_cost.value + signals.gap.value)
+    alive = abandonment.survival(waited + rough / 2)
+    leaving = 1.0 - abandonment.survival(waited + rough) / alive if alive > 0 else 0.0
+    span = max(rough, 1.0)
+
+    def staying(x: float) -> float:
+        return ahead * (1.0 - leaving * min(x / span, 1.0))
+
+    return Outlook(
+        ahead=ahead,
+        open_now=open_now,
+        paths=tuple(paths),
+        call_cost=cost,
+        cv2=signals.cv2(),
+        staying=staying,
+        lag=signals.lag(),
+        inflow=_inflow(signals, state, ticket, slots),
+        first_slot=slots.starts[1],
+    )

@@ -1,0 +1,171 @@
+"""Offline mode: the world's commands decided and folded locally, through the estimators.
+
+No server: `decide` and `evolve` from `domain/` are the queue, exactly as the write side runs
+them, and a `Selector` observes every event as the stream processors will. The oracle rides
+along as a shadow (scored, never served), asked at enqueue for every `oracle_every`-th ticket
+(it is costly); every estimator is then also scored on exactly those tickets, so the comparison
+with the oracle is paired.
+
+The first `warmup_days` are the estimators' warm-up: they start knowing only the queue's
+configuration, as a real queue does on its first day. Their tickets are scored apart, so the
+main figures describe the estimators once they have seen a little history.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from domain.decide import decide
+from domain.errors import Rejected
+from domain.estimation.accuracy import AccuracyBook, AccuracyFigures
+from domain.estimation.model import Estimate
+from domain.estimation.selector import Selector
+from domain.events import QueueEvent, TicketEnqueued, TicketTransferredIn
+from domain.evolve import evolve
+from domain.state import QueueState, initial_state
+from simulation.oracle import OracleEstimator
+from simulation.scenario import Scenario, day_plans, epoch
+from simulation.world import commands
+
+ORACLE = "oracle"
+
+
+@dataclass(slots=True)
+class RunResult:
+    scenario: str
+    days: int
+    warmup_days: int
+    seed: int
+    figures: dict[str, AccuracyFigures]  # every ticket after the warm-up
+    paired: dict[str, AccuracyFigures]  # the tickets the oracle estimated, after the warm-up
+    warmup: dict[str, AccuracyFigures]  # the warm-up's tickets
+    served_by: dict[str, int]
+    totals: dict[str, int]
+    events: int
+    rejected: int
+    seconds: float
+    oracle_seconds: float
+    oracle_every: int
+
+    def ratio(self, name: str = "served") -> float | None:
+        """`name`'s within-20% share as a fraction of the oracle's, on the same tickets."""
+        mine, oracle = self.paired.get(name), self.paired.get(ORACLE)
+        if mine is None or oracle is None or not mine.within or not oracle.within:
+            return None
+        return mine.within / oracle.within
+
+
+@dataclass(slots=True)
+class _SampledOracle:
+    """The oracle, asked for one ticket in `every` (by order of arrival) and timed."""
+
+    inner: OracleEstimator
+    every: int
+    name: str = ORACLE
+    seconds: float = 0.0
+    _seen: set[str] = field(default_factory=set)
+    _count: int = 0
+
+    def observe(self, state: QueueState, event: QueueEvent) -> None:
+        self.inner.observe(state, event)
+
+    def estimate(
+        self, state: QueueState, ticket_id: str, at: datetime | None = None
+    ) -> Estimate | None:
+        if ticket_id not in self._seen:  # asked once per ticket, at its enqueue
+            self._seen.add(ticket_id)
+            self._count += 1
+            if (self._count - 1) % self.every == 0:
+                started = time.perf_counter()
+                found = self.inner.estimate(state, ticket_id, at)
+                self.seconds += time.perf_counter() - started
+                return found
+        return None
+
+
+class _Books:
+    """Splits scoring by period (warm-up or not) and pairing (the oracle estimated it)."""
+
+    def __init__(self, scored_from: datetime) -> None:
+        self.scored_from = scored_from
+        self.all = AccuracyBook()
+        self.paired = AccuracyBook()
+        self.warmup = AccuracyBook()
+
+    def record(self, selector: Selector, state: QueueState, event: QueueEvent) -> None:
+        if isinstance(event, TicketEnqueued | TicketTransferredIn):
+            given = selector.book.given_.get(event.ticket_id)
+            if given is None:
+                return
+            if event.at < self.scored_from:
+                self.warmup.given(event.ticket_id, event.at, given.estimates)
+                return
+            self.all.given(event.ticket_id, event.at, given.estimates)
+            if ORACLE in given.estimates:
+                self.paired.given(event.ticket_id, event.at, given.estimates)
+            return
+        for book in (self.all, self.paired, self.warmup):
+            book.observe(state, event)
+
+
+def run(
+    scenario: Scenario,
+    *,
+    days: int,
+    seed: int,
+    warmup_days: int = 0,
+    oracle: bool = True,
+    samples: int = 48,
+    oracle_every: int = 1,
+) -> RunResult:
+    started = time.perf_counter()
+    shadow = _SampledOracle(
+        OracleEstimator(scenario, days=days, samples=samples, seed=seed), max(oracle_every, 1)
+    )
+    selector = Selector.default(shadows=[shadow] if oracle else [])
+    plans = day_plans(scenario, days)
+    first_scored = plans[min(max(warmup_days, 0), days - 1)]
+    scored_from = epoch(scenario) + timedelta(seconds=first_scored.midnight)
+    books = _Books(scored_from)
+    state = initial_state("")
+    stream = commands(scenario, days=days, seed=seed)
+    events_seen = 0
+    rejected = 0
+    try:
+        timed = next(stream)
+        while True:
+            try:
+                events = decide(state, timed.command, timed.at)
+            except Rejected:
+                events = []
+                rejected += 1
+            for event in events:
+                evolve(state, event)
+                selector.observe(state, event)
+                books.record(selector, state, event)
+            events_seen += len(events)
+            timed = stream.send(events)
+    except StopIteration:
+        pass
+    return RunResult(
+        scenario=scenario.name,
+        days=days,
+        warmup_days=warmup_days,
+        seed=seed,
+        figures=_by_name(books.all),
+        paired=_by_name(books.paired),
+        warmup=_by_name(books.warmup),
+        served_by=dict(selector.served_by),
+        totals=dict(state.totals),
+        events=events_seen,
+        rejected=rejected,
+        seconds=time.perf_counter() - started,
+        oracle_seconds=shadow.seconds,
+        oracle_every=shadow.every,
+    )
+
+
+def _by_name(book: AccuracyBook) -> dict[str, AccuracyFigures]:
+    return dict(book.figures)

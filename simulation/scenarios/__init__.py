@@ -1,0 +1,1 @@
+"""Shipped scenario files (TOML, one per scenario; `simulation.scenario.load` reads them)."""

@@ -1,0 +1,123 @@
+"""The simulated world: reproducible, arrivals that follow the profile, impatience that grows."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+from domain.decide import decide
+from domain.errors import Rejected
+from domain.events import (
+    QueueEvent,
+    TicketCalled,
+    TicketCancelled,
+    TicketEnqueued,
+    TicketNoShow,
+)
+from domain.evolve import evolve
+from domain.state import initial_state
+from simulation.scenario import day_plans, load, shipped
+from simulation.world import commands, sample_arrivals
+
+
+def fold(name: str, days: int, seed: int) -> list[QueueEvent]:
+    """The events of `days` days of a scenario, decided and folded locally."""
+    state = initial_state("")
+    stream = commands(load(name), days=days, seed=seed)
+    events: list[QueueEvent] = []
+    try:
+        timed = next(stream)
+        while True:
+            try:
+                produced = decide(state, timed.command, timed.at)
+            except Rejected:
+                produced = []
+            for event in produced:
+                evolve(state, event)
+            events.extend(produced)
+            timed = stream.send(produced)
+    except StopIteration:
+        pass
+    return events
+
+
+def test_every_shipped_scenario_loads() -> None:
+    assert set(shipped()) >= {"clinic", "bank_branch", "public_office", "lunch_rush"}
+    for name in shipped():
+        scenario = load(name)
+        assert scenario.name == name
+        assert len(scenario.service_types) >= 3
+        assert any(t.sigma >= 0.5 for t in scenario.service_types)  # skewed services
+        assert any(len(c.shifts) > 1 for c in scenario.counters)  # breaks
+        assert sum(s for p, s in scenario.priorities if p != "normal") > 0  # priorities
+        assert scenario.behaviour.patience_shape > 1  # impatience grows with the wait
+
+
+def test_a_seeded_day_is_reproducible() -> None:
+    first = fold("clinic", 1, seed=7)
+    again = fold("clinic", 1, seed=7)
+    other = fold("clinic", 1, seed=8)
+    assert len(first) > 200
+    assert first == again
+    assert first != other
+
+
+def test_the_commands_are_timed_and_in_order() -> None:
+    stream = commands(load("lunch_rush"), days=1, seed=1)
+    times: list[datetime] = []
+    try:
+        timed = next(stream)
+        while True:
+            times.append(timed.at)
+            timed = stream.send([])  # a live driver whose commands all failed still gets on
+    except StopIteration:
+        pass
+    assert times == sorted(times)
+    assert all(t.tzinfo is not None for t in times)
+
+
+def test_arrivals_follow_the_rate_profile() -> None:
+    scenario = load("lunch_rush")
+    plans = day_plans(scenario, 40)
+    rng = random.Random(3)
+    per_hour: Counter[int] = Counter()
+    for plan in plans:
+        for t in sample_arrivals(scenario, plan, rng):
+            per_hour[int(plan.minute_of_day(t) // 60)] += 1
+    for hour in range(scenario.opens // 60, scenario.closes // 60):
+        expected = sum(
+            scenario.rate_per_hour(plan.weekday, hour * 60 + m + 0.5) / 60
+            for plan in plans
+            for m in range(60)
+        )
+        assert per_hour[hour] == pytest.approx(expected, rel=0.12), hour
+    # The profile is uneven (a rush), and the arrivals show it.
+    assert per_hour[12] > 2.5 * per_hour[10]
+
+
+def test_walk_aways_grow_with_the_wait() -> None:
+    """Of the people still waiting after w minutes, the share who give up in the next 15
+    minutes (cancel, or walk away and miss their call) is higher for longer waits."""
+    events = fold("public_office", 3, seed=2)
+    joined: dict[str, datetime] = {}
+    left: dict[str, tuple[float, bool]] = {}  # ticket -> (minutes waited, gave up)
+    walked = {e.ticket_id for e in events if isinstance(e, TicketNoShow)}
+    for event in events:
+        if isinstance(event, TicketEnqueued):
+            joined[event.ticket_id] = event.at
+        elif isinstance(event, TicketCalled | TicketCancelled) and event.ticket_id in joined:
+            if event.ticket_id in left:
+                continue
+            minutes = (event.at - joined[event.ticket_id]).total_seconds() / 60
+            gave_up = isinstance(event, TicketCancelled) or event.ticket_id in walked
+            left[event.ticket_id] = (minutes, gave_up)
+
+    def rate(start: float) -> float:
+        at_risk = [g for m, g in left.values() if m >= start]
+        gave_up = [g for m, g in left.values() if start <= m < start + 15 and g]
+        return len(gave_up) / max(len(at_risk), 1)
+
+    assert rate(45) > 1.5 * rate(0)
