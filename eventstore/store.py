@@ -39,6 +39,17 @@ def _unavailable(exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"PostgreSQL is unavailable: {type(exc).__name__}: {exc}".strip())
 
 
+# Qualified names in ORDER BY on purpose: the select list has an output column named
+# `transaction_id` (its text form), and a bare name there would sort by that text, where
+# '1000000' < '999999': the reader would pass over older events once ids gain a digit.
+READ_ALL_SQL = (
+    f"SELECT {EVENT_COLUMNS} FROM events "
+    "WHERE (events.transaction_id, events.global_position) > (%s::text::xid8, %s) "
+    "AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
+    "ORDER BY events.transaction_id, events.global_position LIMIT %s"
+)
+
+
 class EventStore:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]) -> None:
         self._pool = pool
@@ -117,11 +128,7 @@ class EventStore:
         """Events after `after` in the global order, from finished transactions only."""
         async with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events "
-                "WHERE (transaction_id, global_position) > (%s::text::xid8, %s) "
-                "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
-                "ORDER BY transaction_id, global_position LIMIT %s",
-                (str(after.transaction_id), after.global_position, limit),
+                READ_ALL_SQL, (str(after.transaction_id), after.global_position, limit)
             )
             rows = await cur.fetchall()
         return [(Position(int(row[1]), row[0]), recorded_from_row(row)) for row in rows]

@@ -231,3 +231,16 @@ async def test_a_writer_ahead_of_the_stream_cannot_leave_a_hole(
         await append(store, queue_id, tenant_id, 5, [enqueued(1)])
     assert [e.stream_version for e in await store.read_stream(queue_id)] == [1]
     assert await store.stream_owner(queue_id) == (tenant_id, 1)
+
+
+async def test_global_order_sorts_transaction_ids_as_numbers_not_text(store: EventStore) -> None:
+    """As text, '1000000' < '999999': a reader sorting so would skip older events for good once
+    transaction ids gain a digit. The query must walk the (transaction_id, position) index."""
+    from eventstore.store import READ_ALL_SQL
+
+    async with store.connection() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        cur = await conn.execute(b"EXPLAIN " + READ_ALL_SQL.encode(), ("0", 0, 10))
+        plan = "\n".join(row[0] for row in await cur.fetchall())
+    assert "(transaction_id)::text" not in plan, plan
+    assert "events_commit_order" in plan, plan
