@@ -75,7 +75,7 @@ class AgingScheduler:
     async def tick(self) -> int:
         """Promote every ticket past its queue's aging bound, in every queue that ages."""
         promoted = 0
-        for queue_id, tenant_id in await self._store.all_streams():
+        for queue_id, tenant_id in await self._store.aging_streams():
             try:
                 state = await self._queues.load(tenant_id, queue_id)
             except Rejected:

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
-from domain.events import TicketEnqueued, TicketTransferredIn
+from domain.events import QueueCreated, QueueReconfigured, TicketEnqueued, TicketTransferredIn
 from eventstore.recorded import RecordedEvent
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.serialization import to_json
@@ -67,6 +67,7 @@ class AppendSession:
             for item in appends:
                 await _insert_events(cur, item)
             await _index_tickets(cur, appends)
+            await _note_aging(cur, appends)
             if idempotency is not None:
                 # A key stored first by a concurrent request is a unique violation at commit
                 # (the session turns it into IdempotencyKeyTaken): no round trip to check here.
@@ -131,6 +132,18 @@ async def _insert_events(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> N
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         rows,
     )
+
+
+async def _note_aging(cur: psycopg.AsyncCursor[Any], appends: Sequence[StreamAppend]) -> None:
+    """Whether the queue ages its tickets, as its newest configuration says (see 0004)."""
+    for item in appends:
+        for record in item.records:
+            event = record.event
+            if isinstance(event, QueueCreated | QueueReconfigured):
+                await cur.execute(
+                    "UPDATE streams SET ages = %s WHERE stream_id = %s",
+                    (event.config.aging_after_seconds is not None, item.stream_id),
+                )
 
 
 async def _index_tickets(cur: psycopg.AsyncCursor[Any], appends: Sequence[StreamAppend]) -> None:

@@ -150,11 +150,12 @@ class EventStore:
             )
             return [row[0] for row in await cur.fetchall()]
 
-    async def all_streams(self) -> list[tuple[str, str]]:
-        """(stream id, tenant id) of every stream, oldest first."""
+    async def aging_streams(self) -> list[tuple[str, str]]:
+        """(stream id, tenant id) of every queue whose configuration ages tickets."""
         async with self.connection() as conn:
             cur = await conn.execute(
-                "SELECT stream_id::text, tenant_id::text FROM streams ORDER BY created_at"
+                "SELECT stream_id::text, tenant_id::text FROM streams WHERE ages "
+                "ORDER BY created_at"
             )
             return [(row[0], row[1]) for row in await cur.fetchall()]
 

@@ -41,6 +41,15 @@ async def test_scheduler_promotes_tickets_past_the_aging_bound(
             vip_id = vip.json()["ticket"]["ticket_id"]
             assert vip.json()["ticket"]["position"] == 1
 
+            plain = (await http.post("/v1/queues", json={"name": "No aging"})).json()["queue_id"]
+            # Only queues that age are the scheduler's business (it loads nothing else).
+            assert [q for q, _ in await store.aging_streams()] == [queue]
+            stopped = await http.patch(f"/v1/queues/{plain}", json={"aging_after_seconds": 60})
+            assert stopped.status_code == 200
+            assert {q for q, _ in await store.aging_streams()} == {queue, plain}
+            await http.patch(f"/v1/queues/{plain}", json={"aging_after_seconds": None})
+            assert [q for q, _ in await store.aging_streams()] == [queue]
+
             scheduler = app.state.scheduler
             assert await scheduler.tick() == 0  # nobody has waited 10 minutes yet
             clock.now += timedelta(minutes=5, seconds=1)
