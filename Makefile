@@ -13,7 +13,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data
+.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench
 
 help:
 	@echo "make test         venv + package, stack up, then all of tests/ with pytest"
@@ -23,6 +23,7 @@ help:
 	@echo "make stack-status which are up (vq stack status)"
 	@echo "make lint         ruff and mypy"
 	@echo "make clean-data   stop the stack and delete its data (keeps the Kafka jars)"
+	@echo "make bench        stack up, then the benchmark (bench/README.md; BENCH_QUICK=1: ~2 min)"
 
 $(BIN)/python:
 	@if ! $(PYTHON) -c 'import ensurepip' >/dev/null 2>&1; then \
@@ -72,3 +73,8 @@ lint: venv
 clean-data: venv
 	$(BIN)/vq stack down
 	$(BIN)/vq stack clean
+
+# Ceilings of PostgreSQL, Kafka and Redis, then the service measured against them, on fresh
+# schemas/topics/keys of its own; ~8 minutes (BENCH_QUICK=1: ~2). Results in bench/results/.
+bench: stack-up
+	$(BIN)/python -m bench

@@ -1,0 +1,59 @@
+"""The event store's append, in process (no HTTP): what `EventStore.append` does per transaction.
+
+Each caller owns its streams (no version conflicts: this measures the write path, not retries).
+A transaction is what a command writes: the stream lock, `UPDATE streams`, the events, the
+ticket index, optionally the idempotency record, and the NOTIFY, then COMMIT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.ceilings import sample_event
+from bench.stats import summary_ms
+from eventstore.pool import open_pool
+from eventstore.store import EventStore, IdempotencyRecord, StreamAppend
+from vq.settings import Settings
+
+
+async def event_store_append(settings: Settings, tenant_id: str, seconds: float,
+                             concurrency: int, events_per_append: int = 1,
+                             idempotency: bool = False) -> dict[str, Any]:
+    pool = await open_pool(settings, min_size=concurrency, max_size=concurrency, wait=True)
+    store = EventStore(pool)
+    latencies: list[float] = []
+
+    async def caller(stop_at: float) -> int:
+        stream = str(uuid.uuid4())
+        version, events = 0, 0
+        while (now := time.monotonic()) < stop_at:
+            records = [sample_event(stream, version + i + 1, tenant_id)
+                       for i in range(events_per_append)]
+            stored = None
+            if idempotency:
+                stored = IdempotencyRecord(key=uuid.uuid4().hex, request_hash=b"h" * 32,
+                                           status_code=201, response={"stream_version": version})
+            await store.append(
+                [StreamAppend(stream_id=stream, tenant_id=tenant_id, expected_version=version,
+                              records=records)],
+                idempotency=stored, tenant_id=tenant_id)
+            latencies.append(time.monotonic() - now)
+            version += events_per_append
+            events += events_per_append
+        return events
+
+    try:
+        started = time.monotonic()
+        counts = await asyncio.gather(*(caller(started + seconds) for _ in range(concurrency)))
+        took = time.monotonic() - started
+    finally:
+        await pool.close()
+    return {"events_per_s": round(sum(counts) / took),
+            "transactions_per_s": round(sum(counts) / events_per_append / took),
+            "events_per_append": events_per_append, "idempotency": idempotency,
+            "connections": concurrency, "latency": summary_ms(latencies),
+            "at": datetime.now(UTC).isoformat()}

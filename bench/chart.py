@@ -1,0 +1,112 @@
+"""The PNG: four panels (throughput against the ceilings, HTTP latency by offered rate,
+propagation, position query by line length). Imported only when matplotlib is installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+
+def _throughput(ax: Any, out: dict[str, Any]) -> None:
+    bars: list[tuple[str, float, str]] = []
+    c = out.get("ceilings", {})
+    if c:
+        if (c.get("postgres_pgbench") or {}).get("rows_per_s"):
+            bars.append(("PG insert\n(pgbench)", c["postgres_pgbench"]["rows_per_s"], "grey"))
+        bars.append(("PG insert\n(psycopg)", c["postgres_psycopg"]["rows_per_s"], "grey"))
+    for a in out.get("append", []):
+        label = f"append\n{a['events_per_append']}/txn" + ("+idem" if a["idempotency"] else "")
+        bars.append((label, a["events_per_s"], "tab:blue"))
+    steps = out.get("http", {}).get("steps", [])
+    if steps:
+        from bench.report import max_sustained
+
+        bars.append(("HTTP\ncommands", max_sustained(out) or 0, "tab:orange"))
+    if out.get("rebuild"):
+        bars.append(("rebuild", out["rebuild"]["events_per_s"], "tab:green"))
+    if c:
+        bars.append(("Kafka\nproduce", c["kafka"]["messages_per_s"], "grey"))
+        bars.append(("Redis\nZADD", c["redis"]["zadd_per_s"], "grey"))
+    if not bars:
+        return
+    ax.bar([b[0] for b in bars], [b[1] for b in bars], color=[b[2] for b in bars])
+    ax.set_yscale("log")
+    ax.set_ylabel("operations or events per second (log)")
+    ax.set_title("Throughput: ceilings (grey) and the service")
+    ax.tick_params(axis="x", labelsize=7)
+    for index, (_, value, _) in enumerate(bars):
+        ax.text(index, value, f"{value:,.0f}", ha="center", va="bottom", fontsize=7)
+
+
+def _http(ax: Any, out: dict[str, Any]) -> None:
+    steps = out.get("http", {}).get("steps", [])
+    if not steps:
+        return
+    offered = [s["offered_per_s"] for s in steps]
+    for key, style in (("p50", "-o"), ("p95", "-s"), ("p99", "-^"), ("max", ":x")):
+        ax.plot(offered, [s["latency"][key] for s in steps], style, label=key.upper())
+    ax.set_yscale("log")
+    ax.set_xlabel("offered commands/s")
+    ax.set_ylabel("latency from intended send (ms, log)")
+    ax.axhline(50, color="red", linewidth=0.8, linestyle="--", label="P99 target 50 ms")
+    twin = ax.twinx()
+    twin.plot(offered, [s["achieved_per_s"] for s in steps], "k--", label="answered/s")
+    twin.set_ylabel("answered commands/s")
+    ax.legend(loc="upper left", fontsize=7)
+    twin.legend(loc="lower right", fontsize=7)
+    ax.set_title(f"Commands over HTTP ({out['http']['queues']} queues, open loop)")
+
+
+def _propagation(ax: Any, out: dict[str, Any]) -> None:
+    prop = out.get("propagation")
+    if not prop:
+        return
+    paths = [("read model", prop["read_model"])]
+    if prop.get("sse"):
+        paths.append(("SSE", prop["sse"]))
+    width = 0.35
+    for index, key in enumerate(("p50", "p95", "p99")):
+        ax.bar([i + (index - 1) * width for i in range(len(paths))],
+               [p[1][key] or 0 for p in paths], width, label=key.upper())
+    ax.set_xticks(range(len(paths)), [p[0] for p in paths])
+    ax.axhline(100, color="red", linewidth=0.8, linestyle="--", label="P99 target 100 ms")
+    ax.set_ylabel("ms after the command's answer")
+    ax.set_title(f"Propagation at {prop['rate']:.0f} commands/s")
+    ax.legend(fontsize=7)
+
+
+def _reads(ax: Any, out: dict[str, Any]) -> None:
+    rows = out.get("reads", [])
+    if not rows:
+        return
+    sizes = [r["waiting"] for r in rows]
+    colours = {"zrank": "tab:grey", "read_model": "tab:blue", "http": "tab:orange"}
+    for path, colour in colours.items():
+        if all(path in r for r in rows):
+            ax.plot(sizes, [r[path]["p99"] for r in rows], "-o", color=colour,
+                    label=f"{path} P99")
+            ax.plot(sizes, [r[path]["p50"] for r in rows], ":", color=colour,
+                    label=f"{path} P50")
+    ax.set_xscale("log")
+    ax.set_xlabel("tickets waiting in the queue (log)")
+    ax.set_ylabel("ms")
+    ax.axhline(5, color="red", linewidth=0.8, linestyle="--", label="P99 target 5 ms")
+    ax.set_title("Ticket position query")
+    ax.legend(fontsize=7)
+
+
+def draw(out: dict[str, Any], path: Path) -> None:
+    fig, axes = plt.subplots(2, 2, figsize=(14, 9))
+    _throughput(axes[0][0], out)
+    _http(axes[0][1], out)
+    _propagation(axes[1][0], out)
+    _reads(axes[1][1], out)
+    m = out["machine"]
+    memory = ", ".join(f"{k} {v['max_mb']:.0f} MB" for k, v in out.get("memory", {}).items() if v)
+    fig.suptitle(f"virtual-queue benchmark {out['started']}: {m['cores']} x {m['cpu']}; "
+                 f"peak RSS: {memory}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,69 @@
+"""What one run measures and for how long: the full run (~8 min) or `BENCH_QUICK=1` (~2 min).
+
+Environment: BENCH_QUICK=1, BENCH_RATES=250,500,... (offered command rates), BENCH_API_WORKERS
+(uvicorn workers of the API under test, default 1), BENCH_PROFILE=0 (no py-spy profiles),
+BENCH_ONLY=ceilings,append,http,propagation,data (some phases only), BENCH_KEEP=1 (keep the
+schemas, topics and keys afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TypedDict
+
+PHASES = ("ceilings", "append", "http", "propagation", "data")
+
+
+class CommonConfig(TypedDict):
+    api_workers: int
+    profile: bool
+    phases: tuple[str, ...]
+    keep: bool
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    quick: bool
+    ceiling_s: float
+    append_s: float
+    rates: tuple[float, ...]
+    step_s: float
+    warmup_s: float
+    propagation_s: float
+    total_events: int
+    lines: tuple[int, ...]
+    busy_queues: int
+    read_calls: int
+    api_workers: int
+    profile: bool
+    phases: tuple[str, ...]
+    keep: bool
+    connections: int = 16  # the API's pool size: what the event store sees under load
+    propagation_rate: float = 1000.0
+
+
+def _rates(default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = os.environ.get("BENCH_RATES")
+    return tuple(float(r) for r in raw.split(",")) if raw else default
+
+
+def from_env() -> BenchConfig:
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    only = os.environ.get("BENCH_ONLY")
+    phases = tuple(p for p in PHASES if not only or p in only.split(","))
+    common = CommonConfig(
+        api_workers=int(os.environ.get("BENCH_API_WORKERS", "1")),
+        profile=os.environ.get("BENCH_PROFILE", "1") not in ("", "0"),
+        phases=phases,
+        keep=os.environ.get("BENCH_KEEP", "") not in ("", "0"),
+    )
+    if quick:
+        return BenchConfig(quick=True, ceiling_s=2, append_s=2, rates=_rates((100, 300, 1000)),
+                           step_s=5, warmup_s=2, propagation_s=6, total_events=100_000,
+                           lines=(100, 1_000, 10_000), busy_queues=40, read_calls=300,
+                           **common)
+    return BenchConfig(quick=False, ceiling_s=6, append_s=6,
+                       rates=_rates((100, 200, 300, 500, 750, 1000, 1500, 2000, 3000)),
+                       step_s=15, warmup_s=3, propagation_s=20, total_events=1_000_000,
+                       lines=(100, 10_000, 100_000), busy_queues=200, read_calls=2000, **common)

@@ -1,0 +1,122 @@
+"""Propagation: from a command's answer to the read model (Redis pub/sub) and to SSE subscribers.
+
+The whole write-to-read path runs: API -> PostgreSQL -> relay -> Kafka -> worker -> Redis ->
+pub/sub -> SSE. The generator records, for every successful command, the queue, the stream
+version it answered and when the answer arrived; the observer records when each queue version
+arrived on pub/sub and on SSE. A command has propagated when a version at least its own arrived.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.env import Tenant
+from bench.http_sweep import analyse, run_generator, with_generator
+from bench.procs import CpuMeter, cores_used
+from bench.stats import summary_ms
+from projections.layout import Keys
+from vq.settings import Settings
+
+
+def has_route(url: str, path: str) -> bool:
+    """Whether the API serves `path` (the query side may not be wired in yet)."""
+    try:
+        spec = httpx.get(f"{url}/openapi.json", timeout=10).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return path in spec.get("paths", {})
+
+
+def _delays(commands: list[tuple[str, int, float]],
+            seen: list[list[Any]]) -> tuple[list[float], int]:
+    """Per command: first arrival of its queue at >= its version, minus its answer time."""
+    by_queue: dict[str, tuple[list[int], list[float]]] = {}
+    for queue_id, version, at in sorted(seen, key=lambda row: row[2]):
+        versions, times = by_queue.setdefault(queue_id, ([], []))
+        if versions and version <= versions[-1]:
+            continue  # keep the versions increasing: an older or repeated one says nothing new
+        versions.append(version)
+        times.append(at)
+    delays, missing = [], 0
+    for queue_id, version, answered in commands:
+        versions, times = by_queue.get(queue_id, ([], []))
+        index = bisect.bisect_left(versions, version)
+        if index == len(versions):
+            missing += 1
+            continue
+        # Negative when the read side beat the answer back to the client: counted as 0.
+        delays.append(max(times[index] - answered, 0.0))
+    return delays, missing
+
+
+def measure(settings: Settings, url: str, tenant: Tenant, queues: list[str], rate: float,
+            duration_s: float, warmup_s: float, meter: CpuMeter) -> dict[str, Any]:
+    sse = has_route(url, "/v1/queues/{queue_id}/events")
+    with tempfile.TemporaryDirectory() as folder:
+        config_path, out = Path(folder) / "observer.json", Path(folder) / "seen.json"
+        config_path.write_text(json.dumps({
+            "redis_url": settings.redis_dsn,
+            "pattern": Keys(settings.redis_prefix).changes(tenant.tenant_id, "*"),
+            "api": url if sse else None, "viewer_key": tenant.viewer, "queues": queues,
+            "seconds": warmup_s + duration_s + 15, "out": str(out)}))
+        observer = subprocess.Popen([sys.executable, "-m", "bench.observer", str(config_path)],
+                                    stdout=subprocess.PIPE)
+        meter.track("observer", observer.pid)
+        assert observer.stdout is not None
+        if observer.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the propagation observer did not start")
+        before = meter.snapshot()
+        result = run_generator(url, tenant, queues, rate, duration_s, warmup_s, meter, seed=11)
+        cores = with_generator(cores_used(before, meter.snapshot()), result, before)
+        observer.wait()
+        meter.untrack("observer")
+        seen = json.loads(out.read_text())
+    window = result["start"] + result["warmup_s"]
+    commands = [(queues[q], version, done) for due, _, q, status, done, version
+                in result["samples"] if due >= window and 200 <= status < 300]
+    pubsub, pubsub_missing = _delays(commands, seen["pubsub"])
+    report: dict[str, Any] = {
+        "commands": analyse(result),
+        "cores": cores,
+        "read_model": {**summary_ms(pubsub), "not_seen": pubsub_missing},
+        "sse": None,
+    }
+    if sse:
+        streamed, sse_missing = _delays(commands, seen["sse"])
+        report["sse"] = {**summary_ms(streamed), "not_seen": sse_missing,
+                         "streams": seen["sse_streams"]}
+    return report
+
+
+def wait_caught_up(settings: Settings, tenant: Tenant, queues: list[str],
+                   timeout_s: float = 60) -> float:
+    """Wait until the read model has every queue's newest version; returns the seconds waited."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(settings.pg_url, autocommit=True,
+                         options=f"-c search_path={settings.db_schema}") as conn:
+        rows = conn.execute("SELECT stream_id::text, version FROM streams").fetchall()
+    wanted = {row[0]: row[1] for row in rows if row[0] in set(queues)}
+    client = redis.Redis.from_url(settings.redis_dsn)
+    keys = Keys(settings.redis_prefix)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout_s:
+            behind = [q for q, v in wanted.items()
+                      if int(client.hget(keys.queue(tenant.tenant_id, q), "version") or 0) < v]
+            if not behind:
+                break
+            time.sleep(0.2)
+    finally:
+        client.close()
+    return time.monotonic() - started

@@ -1,0 +1,233 @@
+"""The run's results: a table for the terminal, the JSON file, a PNG chart, and the targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.http_sweep import sustained
+
+ROW = "{:<46} {:>14} {}"
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value >= 100:
+        value = round(value)
+    return f"{value:,}{unit}" if isinstance(value, int | float) else str(value)
+
+
+def _lat(lat: dict[str, Any] | None) -> str:
+    if not lat:
+        return "-"
+    return f"P50 {lat['p50']} / P95 {lat['p95']} / P99 {lat['p99']} / max {lat['max']} ms"
+
+
+def max_sustained(out: dict[str, Any]) -> float | None:
+    steps = out.get("http", {}).get("steps", [])
+    return max((s["achieved_per_s"] for s in steps if sustained(s)), default=None)
+
+
+def _step_at(out: dict[str, Any], rate: float) -> dict[str, Any] | None:
+    steps: list[dict[str, Any]] = out.get("http", {}).get("steps", [])
+    return next((step for step in steps if step["offered_per_s"] == rate), None)
+
+
+def pg_ceiling(out: dict[str, Any]) -> tuple[float | None, str]:
+    """The PostgreSQL ceiling the append is compared with: pgbench's when it ran."""
+    found = out.get("ceilings", {})
+    bench = found.get("postgres_pgbench") or {}
+    if bench.get("rows_per_s"):
+        return float(bench["rows_per_s"]), "pgbench"
+    python = found.get("postgres_psycopg") or {}
+    return python.get("rows_per_s"), "psycopg"
+
+
+def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets against what this run measured (None: not measured)."""
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, target: str, measured: Any, met: bool | None) -> None:
+        rows.append({"target": name, "wanted": target, "measured": measured, "met": met})
+
+    best = max_sustained(out)
+    add("commands sustained", ">= 2,000/s", best, None if best is None else best >= 2000)
+    at_1000 = _step_at(out, 1000.0)
+    p99 = at_1000["latency"]["p99"] if at_1000 else None
+    add("command P99 at 1,000/s", "< 50 ms", p99,
+        None if at_1000 is None else sustained(at_1000) and p99 is not None and p99 < 50)
+    prop = out.get("propagation")
+    if prop:
+        rm = prop["read_model"]["p99"]
+        add(f"propagation P99 at {prop['rate']:.0f}/s (read model)", "< 100 ms at 1,000/s", rm,
+            rm is not None and rm < 100 and prop["rate"] >= 1000)
+        if prop.get("sse"):
+            sse = prop["sse"]["p99"]
+            add(f"propagation P99 at {prop['rate']:.0f}/s (SSE)", "< 100 ms at 1,000/s", sse,
+                sse is not None and sse < 100 and prop["rate"] >= 1000)
+    appends = out.get("append")
+    ceiling, _ = pg_ceiling(out)
+    if appends and ceiling:
+        ratio = round(appends[0]["events_per_s"] / ceiling, 2)
+        add("append / PostgreSQL ceiling (1 event/txn)", ">= 0.5", ratio, ratio >= 0.5)
+    for row in out.get("reads", []):
+        worst = max((row[k]["p99"] for k in ("read_model", "http") if k in row), default=None)
+        add(f"position query P99, {row['waiting']:,} waiting", "< 5 ms", worst,
+            None if worst is None else worst < 5)
+    rebuild = out.get("rebuild")
+    if rebuild:
+        add("rebuild", ">= 20,000 events/s", rebuild["events_per_s"],
+            rebuild["events_per_s"] >= 20000)
+    for name in ("api_sweep", "api_propagation", "api_data"):
+        mem = out.get("memory", {}).get(name)
+        if mem:
+            add(f"API peak RSS ({name.removeprefix('api_')})", "< 250 MB", mem["max_mb"],
+                mem["max_mb"] < 250)
+    return rows
+
+
+def table(out: dict[str, Any]) -> str:
+    m = out["machine"]
+    lines = ["", f"virtual-queue benchmark {out['started']}{' (quick)' if out['quick'] else ''}: "
+             f"{m['cores']} x {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}, "
+             f"{m['postgresql']}, {m['redis']}",
+             f"load average at each phase: {out['loadavg']}", ""]
+    c = out.get("ceilings")
+    if c:
+        lines.append("1. ceilings of the parts")
+        pg = c["postgres_psycopg"]
+        lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, psycopg, {pg['connections']} conns",
+                                _fmt(pg["rows_per_s"], "/s"), _lat(pg["commit_latency"])))
+        bench = c.get("postgres_pgbench") or {}
+        lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, pgbench, {pg['connections']} conns",
+                                _fmt(bench.get("rows_per_s"), "/s"),
+                                f"avg {bench.get('latency_avg_ms')} ms; {pg['durability']}"))
+        k = c["kafka"]
+        lines.append(ROW.format(f"Kafka produce (relay settings), {k['value_bytes']} B",
+                                _fmt(k["messages_per_s"], "/s"),
+                                f"batch of {k['batch']}: {_lat(k['batch_latency'])}"))
+        r = c["redis"]
+        lines.append(ROW.format(f"Redis ZADD, {r['clients']} clients",
+                                _fmt(r["zadd_per_s"], "/s"), _lat(r["zadd_latency"])))
+        lines.append(ROW.format(f"Redis ZRANK in {r['zset_size']:,}, {r['clients']} clients",
+                                _fmt(r["zrank_per_s"], "/s"), _lat(r["zrank_latency"])))
+        lines.append(ROW.format("Redis ZADD pipelined (server side)",
+                                _fmt(r["zadd_pipelined_per_s"], "/s"), ""))
+    ceiling, kind = pg_ceiling(out)
+    if out.get("append"):
+        lines += ["", f"2. event store append, in process ({kind} ceiling {_fmt(ceiling)}/s)"]
+        for a in out["append"]:
+            ratio = f"{a['events_per_s'] / ceiling:.2f} of ceiling; " if ceiling else ""
+            label = (f"{a['events_per_append']} event(s)/txn"
+                     f"{' + idempotency key' if a['idempotency'] else ''}, "
+                     f"{a['connections']} conns")
+            lines.append(ROW.format(label, _fmt(a["events_per_s"], " ev/s"),
+                                    ratio + "txn " + _lat(a["latency"])))
+    http = out.get("http")
+    if http:
+        lines += ["", f"3. commands through HTTP (open loop, {http['queues']} queues, API with "
+                  f"{http['api_workers']} worker(s); latency from the intended send time)"]
+        lines.append(f"   {'offered':>8} {'answered':>9} {'errors':>6} {'rejected':>8}  "
+                     f"{'P50':>8} {'P95':>8} {'P99':>8} {'max':>8} ms  API CPU/cmd  cores used")
+        for s in http["steps"]:
+            lat = s["latency"]
+            lines.append(f"   {s['offered_per_s']:>8.0f} {s['achieved_per_s']:>9.1f} "
+                         f"{s['errors']:>6} {s['rejected']:>8}  {lat['p50']:>8} {lat['p95']:>8} "
+                         f"{lat['p99']:>8} {lat['max']:>8}  {s['api_cpu_ms_per_command']:>7} ms"
+                         f"  {s['cores']}")
+        lines.append(f"   max sustained: {_fmt(max_sustained(out))}/s; mix of the last step: "
+                     f"{http['steps'][-1]['mix']}")
+    prop = out.get("propagation")
+    if prop:
+        cmd = prop["commands"]
+        lines += ["", f"4. propagation at {prop['rate']:.0f} commands/s offered "
+                  f"({cmd['achieved_per_s']}/s answered, {cmd['errors']} errors)"
+                  + (f": {prop['note']}" if prop.get("note") else "")]
+        lines.append(ROW.format("command latency (whole stack running)", "",
+                                _lat(cmd["latency"])))
+        lines.append(ROW.format("answer -> read model (Redis pub/sub)",
+                                f"{prop['read_model']['not_seen']} unseen",
+                                _lat(prop["read_model"])))
+        sse = prop.get("sse")
+        lines.append(ROW.format("answer -> SSE subscriber",
+                                f"{sse['not_seen']} unseen" if sse else "no SSE route",
+                                _lat(sse) if sse else ""))
+        lines.append(f"   cores used: {prop['cores']}")
+    if out.get("reads"):
+        lines += ["", "5. ticket position query, one caller (latency)"]
+        for row in out["reads"]:
+            for path in ("zrank", "read_model", "http"):
+                if path in row:
+                    failed = row[path].get("failed")
+                    lines.append(ROW.format(f"{row['waiting']:,} waiting: {path}",
+                                            f"{failed} failed" if failed else "",
+                                            _lat(row[path])))
+    if out.get("rebuild"):
+        rb, fl = out["rebuild"], out.get("fill", {})
+        lines += ["", "6. rebuild of the read models from the event store"]
+        lines.append(ROW.format(f"{rb['events']:,} events, {rb['queues']} queues",
+                                _fmt(rb["events_per_s"], " ev/s"), f"{rb['seconds']} s"))
+        lines.append(ROW.format("(filling the store: multi-event appends)",
+                                _fmt(fl.get("events_per_s"), " ev/s"), f"{fl.get('seconds')} s"))
+    if out.get("memory"):
+        lines += ["", "7. peak memory (VmHWM)"]
+        for name, mem in out["memory"].items():
+            if mem:
+                lines.append(ROW.format(name, _fmt(mem["max_mb"], " MB"),
+                                        f"{mem['processes']} process(es), "
+                                        f"{mem['total_mb']} MB in all"))
+    if out.get("api_start_with_data"):
+        start = out["api_start_with_data"]
+        lines.append(ROW.format(f"(API busy after start on {start['events']:,} events)",
+                                f"{start['busy_s']} s", "before it idles; reads wait for it"))
+    for phase, error in out.get("failures", {}).items():
+        lines.append(f"   FAILED phase {phase}: {error}")
+    lines += ["", "targets"]
+    for t in targets(out):
+        mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
+        lines.append(f"   {mark:<7} {t['target']:<48} wanted {t['wanted']:<21} "
+                     f"measured {_fmt(t['measured'])}")
+    lines.append(f"\n(run took {out.get('seconds')} s)")
+    lines += profiles(out)
+    return "\n".join(lines)
+
+
+def profiles(out: dict[str, Any], top: int = 12) -> list[str]:
+    found = []
+    steps = out.get("http", {}).get("steps", [])
+    held = [s for s in steps if sustained(s)]
+    # The busiest step it sustained and the step where it broke: where the time goes.
+    for step in ([held[-1]] if held else []) + [s for s in steps[-1:] if not sustained(s)]:
+        if step.get("profile"):
+            found.append((f"API at {step['offered_per_s']:.0f}/s offered", step["profile"]))
+    if (out.get("propagation") or {}).get("worker_profile"):
+        found.append(("worker during propagation", out["propagation"]["worker_profile"]))
+    if (out.get("rebuild") or {}).get("profile"):
+        found.append(("rebuild (bench process)", out["rebuild"]["profile"]))
+    lines = []
+    for name, prof in found:
+        if "self" not in prof:
+            continue
+        lines += ["", f"profile: {name}: {prof['cores_busy']} cores busy (py-spy); self time "
+                  "by component, then by function (% of samples)"]
+        lines += [f"   {pct:5.1f}  {part}" for part, pct in prof.get("components", [])[:8]]
+        lines += ["   --"] + [f"   {pct:5.1f}  {frame}" for frame, pct in prof["self"][:top]]
+    return lines
+
+
+def write_json(out: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps({**out, "targets": targets(out)}, indent=1, default=str))
+
+
+def chart(out: dict[str, Any], path: Path) -> Path | None:
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    from bench.chart import draw
+
+    draw(out, path)
+    return path
