@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from command_api import routes_admin, routes_queues, routes_tickets
 from command_api.auth import Authenticator
 from command_api.deps import Services
-from command_api.handlers import Clock, QueueService, VersionConflict
+from command_api.handlers import Clock, QueueBusy, QueueService, VersionConflict
 from command_api.limits import BodyLimitMiddleware, DeadlineMiddleware
 from command_api.problems import PROBLEM_MEDIA_TYPE, PROBLEMS, ProblemError, problem_responses
 from command_api.scheduler import AgingScheduler
@@ -131,6 +131,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Rejected)
     async def on_rejected(request: Request, exc: Rejected) -> Response:
         return problem_response(ProblemError(exc.code, exc.detail), request)
+
+    @app.exception_handler(QueueBusy)
+    async def on_busy(request: Request, exc: QueueBusy) -> Response:
+        return problem_response(
+            ProblemError("service-unavailable", str(exc), headers={"Retry-After": "1"}), request
+        )
 
     @app.exception_handler(VersionConflict)
     async def on_conflict(request: Request, exc: VersionConflict) -> Response:

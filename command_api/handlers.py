@@ -12,7 +12,8 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,11 @@ Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 12
 SNAPSHOT_EVERY = 500
 CACHE_SIZE = 10_000
+LOCK_WAIT_S = 2.0
+
+
+class QueueBusy(Exception):
+    """Too many commands already wait for this queue in this process: shed load, answer 503."""
 
 
 class VersionConflict(Exception):
@@ -83,7 +89,7 @@ class QueueService:
 
         The caller must not change it; it is the cached state, folded in place under the lock.
         """
-        async with self._lock(queue_id):
+        async with self._turn(queue_id):
             state = await self._base(queue_id)
             for recorded in await self._store.read_stream(queue_id, state.version):
                 evolve(state, recorded.event)
@@ -117,6 +123,28 @@ class QueueService:
     def _lock(self, queue_id: str) -> asyncio.Lock:
         return self._locks.setdefault(queue_id, asyncio.Lock())
 
+    @asynccontextmanager
+    async def _turn(self, *queue_ids: str) -> AsyncIterator[None]:
+        """This process's turn on the queues, waited for at most LOCK_WAIT_S: past the point
+        where commands arrive faster than they commit, waiting longer only grows the backlog
+        (every caller times out); a quick 503 with Retry-After lets clients back off."""
+        held: list[asyncio.Lock] = []
+        try:
+            async with asyncio.timeout(LOCK_WAIT_S):
+                for queue_id in sorted(set(queue_ids)):  # one order: no deadlock
+                    lock = self._lock(queue_id)
+                    await lock.acquire()
+                    held.append(lock)
+        except TimeoutError:
+            for lock in held:
+                lock.release()
+            raise QueueBusy(f"queue {', '.join(queue_ids)} is busy; retry shortly") from None
+        try:
+            yield
+        finally:
+            for lock in held:
+                lock.release()
+
     # -- executing -----------------------------------------------------------------------------
 
     async def execute(
@@ -132,7 +160,7 @@ class QueueService:
         creating: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         """Decide and append one command on one queue; returns the (status, body) it answered."""
-        async with self._lock(queue_id):
+        async with self._turn(queue_id):
             for attempt in range(MAX_ATTEMPTS):
                 base = await self._base(queue_id)
                 try:
@@ -184,8 +212,7 @@ class QueueService:
         target_id = command.to_queue_id
         if target_id == source_id:
             raise Rejected("validation", "a ticket cannot be transferred to its own queue")
-        first, second = sorted((source_id, target_id))  # one lock order: no deadlock
-        async with self._lock(first), self._lock(second):
+        async with self._turn(source_id, target_id):
             for attempt in range(MAX_ATTEMPTS):
                 bases = [await self._base(source_id), await self._base(target_id)]
                 try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from tests.integration.conftest import ApiClient
 
 PROBLEM = "application/problem+json"
@@ -119,3 +121,23 @@ async def test_transfer_moves_the_ticket_between_queues(api: ApiClient) -> None:
     assert called.json()["ticket"]["number"] == "X-001"
     assert (await api.post(f"/v1/queues/{source}/call-next", "staff",
                            json={"counter": "1"})).status_code == 409
+
+
+async def test_a_queue_swamped_in_one_process_sheds_load_with_503(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import command_api.handlers
+
+    monkeypatch.setattr(command_api.handlers, "LOCK_WAIT_S", 0.2)
+    queue_id = await api.create_queue()
+    services = api.http._transport.app.state.services  # type: ignore[attr-defined]
+    lock = services.queues._lock(queue_id)
+    await lock.acquire()  # a command that holds the queue for too long
+    try:
+        response = await api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={})
+    finally:
+        lock.release()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "/problems/service-unavailable"
+    assert (await api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={})).status_code == 201
