@@ -78,18 +78,7 @@ async def create_tenant(settings: Settings) -> Tenant:
 
 def subprocess_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a `vq` subprocess use exactly these settings."""
-    return {
-        **os.environ,
-        "VQ_DATABASE_URL": settings.pg_url,
-        "VQ_DB_SCHEMA": settings.db_schema,
-        "VQ_REDIS_URL": settings.redis_dsn,
-        "VQ_REDIS_PREFIX": settings.redis_prefix,
-        "VQ_KAFKA_BOOTSTRAP": settings.kafka_servers,
-        "VQ_TOPIC_PREFIX": settings.topic_prefix,
-        "VQ_KAFKA_PARTITIONS": str(settings.kafka_partitions),
-        "VQ_TOKEN_SECRET": settings.token_secret,
-        "VQ_AGING_INTERVAL_S": str(settings.aging_interval_s),
-    }
+    return {**os.environ, **settings.environment()}
 
 
 async def teardown(settings: Settings) -> None:

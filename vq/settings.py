@@ -79,6 +79,21 @@ class Settings(BaseSettings):
     def kafka_servers(self) -> str:
         return self.kafka_bootstrap or f"{self.kafka_host}:{self.kafka_port}"
 
+    def environment(self) -> dict[str, str]:
+        """The environment variables that make a `vq` subprocess use exactly these settings."""
+        return {
+            "VQ_DATABASE_URL": self.pg_url,
+            "VQ_DB_SCHEMA": self.db_schema,
+            "VQ_REDIS_URL": self.redis_dsn,
+            "VQ_REDIS_PREFIX": self.redis_prefix,
+            "VQ_KAFKA_BOOTSTRAP": self.kafka_servers,
+            "VQ_TOPIC_PREFIX": self.topic_prefix,
+            "VQ_KAFKA_PARTITIONS": str(self.kafka_partitions),
+            "VQ_TOKEN_SECRET": self.token_secret,
+            "VQ_AGING_INTERVAL_S": str(self.aging_interval_s),
+            "VQ_ANALYTICS_RETENTION_DAYS": str(self.analytics_retention_days),
+        }
+
     @property
     def events_topic(self) -> str:
         return f"{self.topic_prefix}.queue-events"

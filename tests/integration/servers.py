@@ -23,17 +23,7 @@ def free_port() -> int:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a `vq` subprocess use exactly these settings."""
-    return {
-        **os.environ,
-        "VQ_DATABASE_URL": settings.pg_url,
-        "VQ_DB_SCHEMA": settings.db_schema,
-        "VQ_REDIS_URL": settings.redis_dsn,
-        "VQ_REDIS_PREFIX": settings.redis_prefix,
-        "VQ_KAFKA_BOOTSTRAP": settings.kafka_servers,
-        "VQ_TOPIC_PREFIX": settings.topic_prefix,
-        "VQ_KAFKA_PARTITIONS": str(settings.kafka_partitions),
-        "VQ_TOKEN_SECRET": settings.token_secret,
-    }
+    return {**os.environ, **settings.environment()}
 
 
 @contextmanager
