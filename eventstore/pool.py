@@ -12,7 +12,7 @@ from vq.settings import Settings
 
 # A request must never hang on the database: a connection is had within this bound, and no single
 # statement runs longer than the statement timeout.
-POOL_TIMEOUT_S = 1.5
+POOL_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 2
 STATEMENT_TIMEOUT_MS = 5000
 
