@@ -126,30 +126,28 @@ def _join(state: QueueState, ticket: TicketState) -> None:
 
 
 def _enqueued(state: QueueState, event: TicketEnqueued) -> None:
-    _count(state, "arrived")
-    _join(
-        state,
-        TicketState(
-            ticket_id=event.ticket_id,
-            number=event.number,
-            daily_number=event.daily_number,
-            seq=event.seq,
-            priority=event.priority,
-            service_type=event.service_type,
-            channel=event.channel,
-            contact=event.contact,
-            metadata=dict(event.metadata),
-            language=event.language,
-            enqueued_at=event.at,
-            order_at=event.at,
-            class_since=event.at,
-        ),
-    )
-    _note_seq(state, event.seq)
-    _note_number(state, event.daily_number, event.at)
+    _admit(state, event, enqueued_at=event.at, order_at=event.at, transferred_from=None,
+           enqueued_here=True)
 
 
 def _transferred_in(state: QueueState, event: TicketTransferredIn) -> None:
+    # A ticket may come back to a queue it was transferred out of: it is still its home.
+    previous = state.tickets.get(event.ticket_id)
+    _admit(state, event, enqueued_at=event.original_enqueued_at, order_at=event.order_at,
+           transferred_from=event.from_queue_id,
+           enqueued_here=previous is not None and previous.enqueued_here)
+
+
+def _admit(
+    state: QueueState,
+    event: TicketEnqueued | TicketTransferredIn,
+    *,
+    enqueued_at: datetime,
+    order_at: datetime,
+    transferred_from: str | None,
+    enqueued_here: bool,
+) -> None:
+    """A ticket joins this queue's line (enqueued here, or transferred in)."""
     _count(state, "arrived")
     _join(
         state,
@@ -164,9 +162,10 @@ def _transferred_in(state: QueueState, event: TicketTransferredIn) -> None:
             contact=event.contact,
             metadata=dict(event.metadata),
             language=event.language,
-            transferred_from=event.from_queue_id,
-            enqueued_at=event.original_enqueued_at,
-            order_at=event.order_at,
+            transferred_from=transferred_from,
+            enqueued_here=enqueued_here,
+            enqueued_at=enqueued_at,
+            order_at=order_at,
             class_since=event.at,
         ),
     )

@@ -17,7 +17,7 @@ from domain.events import Contact
 from domain.evolve import set_config
 from domain.state import QueueState, TicketState, line_key
 
-SNAPSHOT_SCHEMA = 2
+SNAPSHOT_SCHEMA = 3
 
 
 def _time(value: datetime | None) -> str | None:
@@ -117,6 +117,7 @@ def _ticket_to_dict(ticket: TicketState) -> dict[str, Any]:
         "finished_at": _time(ticket.finished_at),
         "transferred_to": ticket.transferred_to,
         "transferred_from": ticket.transferred_from,
+        "enqueued_here": ticket.enqueued_here,
     }
 
 
@@ -143,6 +144,7 @@ def _ticket_from_dict(data: dict[str, Any]) -> TicketState:
         finished_at=_parse_time(data["finished_at"]),
         transferred_to=data["transferred_to"],
         transferred_from=data["transferred_from"],
+        enqueued_here=data["enqueued_here"],
     )
 
 

@@ -58,6 +58,9 @@ class TicketState:
     # Where a transferred ticket went (status "transferred") and where it came from, if it did.
     transferred_to: str | None = None
     transferred_from: str | None = None
+    # It was enqueued in this queue (even if it left and came back by transfer): the queue a
+    # read model treats as the ticket's home.
+    enqueued_here: bool = False
 
 
 def _new_line() -> SortedList:

@@ -154,7 +154,7 @@ def expected_keys(keys: Keys, state: QueueState) -> dict[str, Value]:
     }
     for ticket_id, ticket in state.tickets.items():
         expected[keys.ticket(tenant, queue, ticket_id)] = dumps(ticket_view(state, ticket))
-        if ticket.transferred_from is None:
+        if ticket.enqueued_here:
             expected[keys.home(tenant, ticket_id)] = queue
     return expected
 

@@ -85,7 +85,7 @@ def ticket_commands(keys: Keys, state: QueueState, ticket_id: str) -> list[Comma
         ("SET", keys.ticket(tenant, queue, ticket_id), dumps(ticket_view(state, ticket))),
         ("SADD", keys.ticket_index(tenant, queue), ticket_id),
     ]
-    if ticket.transferred_from is None:
+    if ticket.enqueued_here:
         commands.append(("SET", keys.home(tenant, ticket_id), queue))
     return commands
 

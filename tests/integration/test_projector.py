@@ -1,0 +1,66 @@
+"""The projector without Kafka: its incremental writes equal a rebuild, key for key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from command_api.handlers import QueueService
+from domain.commands import CreateQueue, EnqueueTicket, TransferTicket
+from domain.config import QueueConfig
+from eventstore.store import CommandContext, EventStore
+from projections.layout import Keys
+from projections.projector import Projector
+from projections.rebuild import _delete_all, check, rebuild
+from projections.writer import ReadModelWriter
+from tests.integration.test_read_side_scenario import _dump
+from vq.settings import Settings
+
+
+async def test_a_ticket_transferred_away_and_back_keeps_its_home(
+    settings: Settings, store: EventStore, tenant_id: str
+) -> None:
+    now = [datetime(2026, 11, 25, 9, 0, tzinfo=UTC)]
+    service = QueueService(store, lambda: now[0])
+
+    async def run(queue_id: str, command: Any, creating: bool = False) -> None:
+        now[0] += timedelta(seconds=30)
+        cid = str(uuid.uuid4())
+        context = CommandContext(command_id=cid, correlation_id=cid, actor="t",
+                                 occurred_at=now[0])
+        if isinstance(command, TransferTicket):
+            await service.transfer(tenant_id=tenant_id, source_id=queue_id, command=command,
+                                   context=context, respond=lambda _: (200, {}))
+        else:
+            await service.execute(tenant_id=tenant_id, queue_id=queue_id, command=command,
+                                  context=context, respond=lambda _: (200, {}),
+                                  creating=creating)
+
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for queue_id, prefix in ((first, "A"), (second, "B")):
+        await run(queue_id, CreateQueue(queue_id=queue_id, tenant_id=tenant_id,
+                                        config=QueueConfig(name=prefix, prefix=prefix)),
+                  creating=True)
+    ticket = str(uuid.uuid4())
+    await run(first, EnqueueTicket(ticket_id=ticket))
+    await run(first, TransferTicket(ticket_id=ticket, to_queue_id=second))
+    await run(second, TransferTicket(ticket_id=ticket, to_queue_id=first))
+
+    keys = Keys(settings.redis_prefix)
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    try:
+        projector = Projector(store, ReadModelWriter(client, keys), keys, retention_s=86400)
+        # Partitions are independent: the second queue may well be folded first.
+        for queue_id in (second, first):
+            await projector.project(await store.read_stream(queue_id))
+        assert (await check(store, client, keys)).differences == []
+        assert await client.get(keys.home(tenant_id, ticket)) == first.encode()
+        incremental = await _dump(client, keys)
+        await _delete_all(client, keys)
+        await rebuild(store, client, keys, retention_s=86400)
+        assert await _dump(client, keys) == incremental
+    finally:
+        await client.aclose()
