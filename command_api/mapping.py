@@ -9,7 +9,6 @@ from command_api.handlers import Outcome
 from command_api.models import (
     CommandOut,
     ContactIn,
-    EnqueueIn,
     QueueCreateIn,
     QueuePatchIn,
     QueueSettingsIn,
@@ -55,10 +54,6 @@ def contact(body: ContactIn | None) -> Contact | None:
     if body is None or not (body.name or body.phone or body.email):
         return None
     return Contact(name=body.name, phone=body.phone, email=body.email)
-
-
-def enqueue_metadata(body: EnqueueIn) -> dict[str, str]:
-    return dict(body.metadata)
 
 
 def ticket_out(

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from command_api.handlers import QueueService
@@ -51,9 +52,7 @@ class AgingScheduler:
                 await self._lead(stop)
             except (StoreUnavailable, OSError) as exc:
                 log.warning("scheduler paused: %s", exc)
-            except Exception as exc:  # a dead leader connection: stand by and try again
-                if "psycopg" not in type(exc).__module__:
-                    raise
+            except psycopg.Error as exc:  # the dedicated (listen / leader) connection died
                 log.warning("scheduler lost PostgreSQL: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._interval)

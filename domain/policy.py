@@ -30,10 +30,6 @@ def order_key(config: QueueConfig, ticket: TicketState) -> OrderKey:
     return (rank(config, ticket.priority), ticket.order_at, ticket.seq)
 
 
-def is_valid_priority(config: QueueConfig, priority: str) -> bool:
-    return priority in config.priority_classes
-
-
 def resolve_priority(config: QueueConfig, priority: str | None) -> str:
     """The class a ticket joins: the one asked for, or the queue's default."""
     return config.default_priority if priority is None else priority

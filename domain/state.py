@@ -151,10 +151,6 @@ def now_serving(state: QueueState) -> dict[str, str]:
     return {counter: ids[-1] for counter, ids in state.at_counters.items() if ids}
 
 
-def tickets_at(state: QueueState, counter: str) -> list[str]:
-    return list(state.at_counters.get(counter, ()))
-
-
 def fold(events: Iterable[QueueEvent], state: QueueState | None = None) -> QueueState:
     """Apply `events` in order, in place on `state` when given (else on a fresh state)."""
     from domain.evolve import evolve  # evolve imports this module

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from psycopg import AsyncConnection
@@ -80,9 +81,7 @@ class Relay:
                 log.warning("relay paused: %s; retrying in %.1fs", exc, backoff)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
-            except Exception as exc:
-                if "psycopg" not in type(exc).__module__:
-                    raise
+            except psycopg.Error as exc:  # the dedicated (listen / leader) connection died
                 log.warning("relay lost PostgreSQL: %s; retrying in %.1fs", exc, backoff)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -142,14 +142,6 @@ class EventStore:
             row = await cur.fetchone()
         return (row[0], row[1]) if row else None
 
-    async def list_streams(self, tenant_id: str) -> list[str]:
-        async with self.connection() as conn:
-            cur = await conn.execute(
-                "SELECT stream_id::text FROM streams WHERE tenant_id = %s ORDER BY created_at",
-                (tenant_id,),
-            )
-            return [row[0] for row in await cur.fetchall()]
-
     async def aging_streams(self) -> list[tuple[str, str]]:
         """(stream id, tenant id) of every queue whose configuration ages tickets."""
         async with self.connection() as conn:

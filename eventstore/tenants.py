@@ -103,8 +103,3 @@ class TenantDirectory:
             )
             return cur.rowcount == 1
 
-    async def tenant_name(self, tenant_id: str) -> str | None:
-        async with self._store.connection() as conn:
-            cur = await conn.execute("SELECT name FROM tenants WHERE tenant_id = %s", (tenant_id,))
-            row = await cur.fetchone()
-        return row[0] if row else None
