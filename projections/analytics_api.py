@@ -1,15 +1,18 @@
-"""GET analytics of a queue or of the whole tenant, as JSON or CSV."""
+"""GET analytics of a queue or of the whole tenant, as JSON or CSV, and how accurate each
+queue's wait estimates have been."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from command_api.problems import ProblemError, problem_responses
 from domain.hours import is_valid_timezone
@@ -29,8 +32,9 @@ BucketParam = Annotated[Granularity, Query(
 Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spreadsheet.")]
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = end or datetime.now(UTC)
+def _range(start: datetime | None, end: datetime | None,
+           now: datetime) -> tuple[datetime, datetime]:
+    end = end or now
     start = start or end - timedelta(days=1)
     if start.tzinfo is None or end.tzinfo is None:
         raise ProblemError("validation", "`from` and `to` need a time zone offset (e.g. Z)")
@@ -58,7 +62,7 @@ async def queue_analytics(
     queue_id: QueueId, who: ReaderDep, models: ReadModelsDep,
     start: From = None, end: To = None, bucket: BucketParam = "1h", format: Format = "json",
 ) -> Response:
-    begin, finish = _range(start, end)
+    begin, finish = _range(start, end, models.now())
     queue = await models.queue(who.tenant_id, str(queue_id))
     if queue is None:
         raise ProblemError("not-found", f"queue {queue_id} not found")
@@ -83,7 +87,7 @@ async def tenant_analytics(
     bucket: BucketParam = "1h", format: Format = "json",
     timezone: Annotated[str, Query(description="Time zone of the rows")] = "UTC",
 ) -> Response:
-    begin, finish = _range(start, end)
+    begin, finish = _range(start, end, models.now())
     if not is_valid_timezone(timezone):
         raise ProblemError("validation", f"unknown time zone {timezone!r}")
     merged: list[Bucket] = []
@@ -98,3 +102,39 @@ async def tenant_analytics(
     result = report(merged, begin, finish, bucket, timezone, min(targets, default=900))
     result["tenant_id"] = who.tenant_id
     return _answer(result, format, f"tenant-{uuid.UUID(who.tenant_id)}-analytics")
+
+
+class EstimatorAccuracy(BaseModel):
+    estimator: str = Field(description="rules, learned, or served (what people were shown)")
+    estimated: int = Field(description="Tickets given a range when they joined")
+    called: int = Field(description="... and called since: the base of the figures below")
+    cancelled: int
+    transferred: int
+    waiting: int
+    mae_seconds: float | None = Field(description="Mean absolute error of P50 vs the real wait")
+    within_20_percent: float | None = Field(
+        description="Share of real waits within +/-20% of the P50 given at enqueue")
+    p10_p90_coverage: float | None = Field(
+        description="Share of real waits inside P10..P90 (an honest range: about 0.8)")
+
+
+class AccuracyOut(BaseModel):
+    queue_id: str
+    version: int = Field(description="The stream version these figures include")
+    serving: str = Field(description="The estimator whose ranges the queue shows now")
+    served_by: dict[str, int] = Field(description="Ranges shown at enqueue, by estimator")
+    estimators: list[EstimatorAccuracy]
+
+
+@router.get(
+    "/queues/{queue_id}/accuracy", response_model=AccuracyOut,
+    responses=problem_responses("not-found"),
+    summary="How right the wait estimates were: per estimator, every range given at enqueue "
+    "against the real wait",
+)
+async def queue_accuracy(queue_id: QueueId, who: ReaderDep, models: ReadModelsDep) -> Any:
+    async with redis_errors():
+        raw = await models.redis.get(models.keys.accuracy(who.tenant_id, str(queue_id)))
+    if raw is None:
+        raise ProblemError("not-found", f"queue {queue_id} not found")
+    return json.loads(raw)

@@ -14,6 +14,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from starlette.requests import HTTPConnection
 from command_api.auth import Principal
 from command_api.deps import Services
 from command_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
+from projections.estimates import shown
 from projections.queries import (
     QueueRead,
     ReadModels,
@@ -53,6 +55,30 @@ _VERSIONED: dict[int | str, dict[str, Any]] = {200: {"headers": {"X-Stream-Versi
     "schema": {"type": "integer"}}}}}
 
 
+class WaitEstimate(BaseModel):
+    p10_seconds: int = Field(description="Seconds from now: called this soon one time in ten")
+    p50_seconds: int = Field(description="Seconds from now: the median")
+    p90_seconds: int = Field(description="Seconds from now: called before this nine times in ten")
+    p10_at: str = Field(description="The same as moments (ISO 8601): they do not go stale")
+    p50_at: str
+    p90_at: str
+    estimated_at: str = Field(description="When the range was computed (the queue's last event)")
+    estimator: str = Field(description="Which estimator gave it: rules or learned")
+
+
+class NewcomerWait(WaitEstimate):
+    ahead: int = Field(description="People a newcomer would find ahead")
+    basis: str = Field(description="How it was derived: the range of the last one in line")
+
+
+class PromisedWait(BaseModel):
+    p10_seconds: int
+    p50_seconds: int
+    p90_seconds: int
+    ahead: int = Field(description="People ahead when it joined")
+    estimator: str
+
+
 class TicketView(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -73,7 +99,14 @@ class TicketView(BaseModel):
     transferred_to: str | None = None
     position: int | None = Field(default=None, description="1 = next to be called; null unless waiting")
     people_ahead: int | None = None
-    estimate: dict[str, Any] | None = Field(default=None, description="Wait estimate (not yet)")
+    estimate: WaitEstimate | None = Field(
+        default=None, description="While waiting: how long until the ticket is called, as a "
+        "range (P10, P50, P90), recomputed as the line moves")
+    estimate_at_enqueue: PromisedWait | None = Field(
+        default=None, description="The range given when the ticket joined this queue (kept, "
+        "to be measured against `waited_seconds`)")
+    waited_seconds: float | None = Field(
+        default=None, description="Once called: the real wait from joining to the first call")
     version: int = Field(description="The stream version of the queue this was read at")
 
 
@@ -111,6 +144,9 @@ class QueueView(BaseModel):
     totals: dict[str, int]
     now_serving: list[NowServing]
     next: list[NextUp] = Field(description="The first few waiting tickets")
+    estimate: NewcomerWait | None = Field(
+        default=None, description="About how long one who joins now would wait (null when "
+        "nobody waits)")
 
 
 class QueueList(BaseModel):
@@ -219,7 +255,7 @@ async def list_queues(
     named = next((q for q in queues if q.queue_id == str(queue_id)), None)
     if named is not None:
         response.headers["X-Stream-Version"] = str(named.version)
-    return {"queues": [queue_out(q) for q in queues]}
+    return {"queues": [queue_out(q, models.now()) for q in queues]}
 
 
 @router.get("/v1/queues/{queue_id}", response_model=QueueView, summary="One queue, live counts",
@@ -230,7 +266,7 @@ async def get_queue(
 ) -> dict[str, Any]:
     found = await _queue(models, who.tenant_id, queue_id, min_version, wait)
     response.headers["X-Stream-Version"] = str(found.version)
-    return queue_out(found)
+    return queue_out(found, models.now())
 
 
 @router.get("/v1/queues/{queue_id}/waiting", response_model=WaitingPageOut,
@@ -249,7 +285,7 @@ async def get_waiting(
         raise _not_found("queue", queue_id)
     response.headers["X-Stream-Version"] = str(page.version)
     return {"queue_id": page.queue_id, "version": page.version, "total": page.total,
-            "offset": offset, "limit": limit, "tickets": [ticket_out(t) for t in page.tickets]}
+            "offset": offset, "limit": limit, "tickets": [ticket_out(t, models.now()) for t in page.tickets]}
 
 
 @router.get("/v1/tickets/{ticket_id}", response_model=TicketView,
@@ -266,7 +302,7 @@ async def get_ticket(
     if found is None:
         raise _not_found("ticket", ticket_id)
     response.headers["X-Stream-Version"] = str(found.version)
-    return ticket_out(found)
+    return ticket_out(found, models.now())
 
 
 _SSE: dict[int | str, dict[str, Any]] = {200: {
@@ -323,7 +359,7 @@ async def queue_socket(
     async def pump() -> None:
         async for queue in _follow_queue(models, who.tenant_id, str(queue_id), None):
             if queue is not None:  # no keepalives: the server pings WebSockets itself
-                await websocket.send_text(json.dumps(queue_out(queue)))
+                await websocket.send_text(json.dumps(queue_out(queue, models.now())))
 
     async def until_closed() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
@@ -372,16 +408,20 @@ def _board_html() -> str:
     return files("projections").joinpath("board.html").read_text(encoding="utf-8")
 
 
-def queue_out(queue: QueueRead) -> dict[str, Any]:
-    return {**queue.view, "version": queue.version}
+def queue_out(queue: QueueRead, now: datetime) -> dict[str, Any]:
+    estimate = shown(queue.newcomer, now)
+    if estimate is not None and queue.newcomer is not None:
+        estimate.update(ahead=queue.newcomer["ahead"], basis=queue.newcomer["basis"])
+    return {**queue.view, "version": queue.version, "estimate": estimate}
 
 
-def ticket_out(ticket: TicketRead) -> dict[str, Any]:
+def ticket_out(ticket: TicketRead, now: datetime) -> dict[str, Any]:
     """The ticket as the API shows it: the stored view (less its line key) and its place."""
     view = {k: v for k, v in ticket.view.items() if k != "line"}
     place = ticket.position
     return {**view, "queue_id": ticket.queue_id, "position": place,
-            "people_ahead": None if place is None else place - 1, "estimate": None,
+            "people_ahead": None if place is None else place - 1,
+            "estimate": shown(ticket.eta, now) if view.get("status") == "waiting" else None,
             "version": ticket.version}
 
 
@@ -443,7 +483,7 @@ async def _follow_queue(
                 yield None
             elif message["version"] > seen:
                 seen = message["version"]
-                yield QueueRead(queue_id, seen, message["view"])
+                yield QueueRead(queue_id, seen, message["view"], message.get("newcomer"))
 
 
 async def _follow_queue_sse(
@@ -452,7 +492,7 @@ async def _follow_queue_sse(
     try:
         async for queue in _follow_queue(models, tenant, queue_id, last_id):
             yield ": keepalive\n\n" if queue is None else _sse("queue", queue.version,
-                                                               queue_out(queue))
+                                                               queue_out(queue, models.now()))
     except ReadModelUnavailable:
         return  # the client reconnects (EventSource does) and gets a 503 until Redis is back
 
@@ -479,13 +519,13 @@ async def _follow_ticket(
                 while fresh is not None and _holder(fresh) == target:
                     follower = None  # None: a transfer's destination has not caught up yet
                     if fresh.queue_id == target:
-                        view = ticket_out(fresh)
+                        view = ticket_out(fresh, models.now())
                         if _newer(sent, fresh):
                             sent = (fresh.queue_id, fresh.version)
                             yield _sse("ticket", fresh.version, view)
                         if fresh.view.get("status") in FINAL_STATUSES:
                             return
-                        follower = TicketFollower(ticket_id, view)
+                        follower = TicketFollower(ticket_id, view, fresh.eta)
                     async for event in _fold_messages(models, tenant, ticket_id, sub, follower):
                         if isinstance(event, str):
                             yield event
@@ -515,8 +555,8 @@ async def _fold_messages(
         fresh = None
         if fold.touched and not fold.reread:
             read = await models.ticket(tenant, ticket_id)
-            fresh = ticket_out(read) if read is not None else None
-        for view in follower.views(fold, fresh):
+            fresh = ticket_out(read, models.now()) if read is not None else None
+        for view in follower.views(fold, fresh, models.now()):
             yield view
         if fold.reread or follower.status == "transferred":
             return

@@ -9,6 +9,10 @@
     {p}:{tenant}:q:{queue}:t:{ticket}     STRING the ticket's view (JSON) in that queue
     {p}:{tenant}:t:{ticket}               STRING the queue the ticket first joined (transfers are
                                                 followed from there through `transferred_to`)
+    {p}:{tenant}:q:{queue}:eta            HASH  ticket id -> its current wait range (JSON, moments;
+                                                see estimates.py), and `newcomer` -> the range
+                                                the queue summary shows
+    {p}:{tenant}:q:{queue}:accuracy       STRING the estimators' accuracy figures (JSON)
     {p}:{tenant}:q:{queue}:changes        pub/sub channel: one message per applied batch
     {p}:{tenant}:q:{queue}:an             ZSET  analytics buckets (start, epoch seconds)
     {p}:{tenant}:q:{queue}:an:{bucket}    HASH  counts of the 15-minute bucket (see analytics.py)
@@ -44,6 +48,12 @@ class Keys:
 
     def home(self, tenant: str, ticket: str) -> str:
         return f"{self.prefix}:{tenant}:t:{ticket}"
+
+    def eta(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:eta"
+
+    def accuracy(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:accuracy"
 
     def changes(self, tenant: str, queue: str) -> str:
         return f"{self.prefix}:{tenant}:q:{queue}:changes"

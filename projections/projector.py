@@ -1,7 +1,8 @@
 """Folds queue events into the Redis read models, batch by batch, each event applied once.
 
 The projector keeps each queue's domain state in memory (the same `domain/` fold as the write
-side), so a position is O(log n) and each event writes O(1) keys. It trusts nothing it cannot
+side), so a position is O(log n) and each event writes O(1) keys, and beside it the queue's
+wait-time estimators (`estimates.py`), folded from the stream's first event. It trusts nothing it cannot
 check: an event at or below the state's version is skipped; a jump in versions is repaired from
 the event store; a Redis that disagrees (flushed, rebuilt, another worker got there) makes it
 reload the queue from the event store and write the queue's read model whole.
@@ -17,17 +18,18 @@ from typing import Any
 
 from domain.events import QueueCreated, QueueEvent, QueueReconfigured
 from domain.evolve import evolve
-from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot
 from domain.state import QueueState, initial_state, position
 from eventstore.recorded import RecordedEvent
 from eventstore.store import EventStore
 from projections.analytics import increment_commands, measure
+from projections.estimates import QueueEstimates
 from projections.layout import Keys
 from projections.views import NEXT_SHOWN, line_member, queue_view
 from projections.writer import (
     Batch,
     Command,
     ReadModelWriter,
+    eta_commands,
     full_render,
     meta_commands,
     registration,
@@ -35,7 +37,10 @@ from projections.writer import (
 )
 
 log = logging.getLogger("vq.projector")
-CACHE_SIZE = 10_000
+# Queues kept in memory (state and estimators: a few hundred kB for a queue with weeks of history).
+CACHE_SIZE = 2_000
+# Events read per query when a queue is loaded from the event store.
+LOAD_PAGE = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +73,21 @@ class QueueUpdate:
     version: int
     view: dict[str, Any]
     changes: list[Change]
+    etas: dict[str, dict[str, Any]]  # the wait ranges this batch recomputed, by ticket
+    newcomer: dict[str, Any] | None  # the summary's wait range
 
     def message(self) -> dict[str, Any]:
         return {"queue_id": self.queue_id, "version": self.version, "view": self.view,
-                "changes": [asdict(c) for c in self.changes]}
+                "changes": [asdict(c) for c in self.changes], "etas": self.etas,
+                "newcomer": self.newcomer}
+
+
+@dataclass(slots=True)
+class QueueModel:
+    """One queue as the projector holds it: its state and its estimators, at one version."""
+
+    state: QueueState
+    estimates: QueueEstimates
 
 
 class Projector:
@@ -82,7 +98,7 @@ class Projector:
         self._writer = writer
         self._keys = keys
         self._retention_s = retention_s
-        self._states: OrderedDict[str, QueueState] = OrderedDict()
+        self._states: OrderedDict[str, QueueModel] = OrderedDict()
         self.repairs = 0
 
     async def project(self, records: Sequence[RecordedEvent]) -> list[QueueUpdate]:
@@ -100,7 +116,8 @@ class Projector:
     async def _project_queue(
         self, queue_id: str, records: list[RecordedEvent], retried: bool = False
     ) -> QueueUpdate | None:
-        state = await self._state(queue_id, records[0].tenant_id)
+        model = await self._model(queue_id, records[0].tenant_id)
+        state, estimates = model.state, model.estimates
         pending = [r for r in records if r.stream_version > state.version]
         if not pending:
             return None
@@ -122,17 +139,19 @@ class Projector:
             if record.stream_version != state.version + 1:
                 raise RuntimeError(f"queue {queue_id}: version {record.stream_version} "
                                    f"does not follow {state.version}")
-            step_commands, change, needs_whole = _step(self._keys, state, record,
+            step_commands, change, needs_whole = _step(self._keys, model, record,
                                                        self._retention_s)
             commands.extend(step_commands)
             changes.append(change)
             whole = whole or needs_whole
+        fresh, dropped = estimates.refresh(state)
         if whole:  # the line is rewritten; the steps' other commands (analytics...) still count
             line = self._keys.line(state.tenant_id, queue_id)
             commands = [c for c in commands if c[1] != line]
-            commands.extend(full_render(self._keys, state))
+            commands.extend(full_render(self._keys, state, estimates))
         else:
-            commands.extend(meta_commands(self._keys, state))
+            commands.extend(eta_commands(self._keys, state, fresh, dropped))
+            commands.extend(meta_commands(self._keys, state, estimates))
         batch = Batch(tenant=state.tenant_id, queue=queue_id, first=first, last=state.version,
                       commands=commands)
         result = await self._writer.apply(batch)
@@ -147,37 +166,42 @@ class Projector:
         if not result.applied:
             return None
         update = QueueUpdate(tenant_id=state.tenant_id, queue_id=queue_id, version=state.version,
-                             view=queue_view(state), changes=changes)
+                             view=queue_view(state), changes=changes, etas=fresh,
+                             newcomer=estimates.newcomer(state))
         await self._writer.publish(state.tenant_id, queue_id, update.message())
         return update
 
-    async def _state(self, queue_id: str, tenant_id: str) -> QueueState:
-        """The queue's state at exactly the version its read model in Redis has."""
-        state = self._states.get(queue_id)
-        if state is not None:
+    async def _model(self, queue_id: str, tenant_id: str) -> QueueModel:
+        """The queue at exactly the version its read model in Redis has."""
+        model = self._states.get(queue_id)
+        if model is not None:
             self._states.move_to_end(queue_id)
-            return state
+            return model
         stored = await self._writer.stored_version(tenant_id, queue_id)
-        state = await self._load(queue_id, stored)
-        self._remember(state)
-        return state
+        model = await self._load(queue_id, stored)
+        self._remember(model)
+        return model
 
-    async def _load(self, queue_id: str, version: int) -> QueueState:
-        """Fold the queue up to `version` from the event store (from a snapshot when one fits)."""
-        if version == 0:
-            return initial_state(queue_id)
-        snapshot = await self._store.load_snapshot(queue_id, at_most_version=version)
-        if snapshot is not None and snapshot.snapshot_schema == SNAPSHOT_SCHEMA:
-            state = from_snapshot(snapshot.state)
-        else:
-            state = initial_state(queue_id)
-        for record in await self._store.read_stream(queue_id, state.version, version):
-            evolve(state, record.event)
-        return state
+    async def _load(self, queue_id: str, version: int) -> QueueModel:
+        """Fold the queue up to `version` from the event store. From its first event, not a
+        snapshot: the estimators learn from the whole history, and a rebuild does the same."""
+        model = QueueModel(initial_state(queue_id), QueueEstimates())
+        after = 0
+        while after < version:
+            records = await self._store.read_stream(queue_id, after, min(after + LOAD_PAGE,
+                                                                         version))
+            if not records:
+                break
+            for record in records:
+                evolve(model.state, record.event)
+                model.estimates.observe(model.state, record.event)
+            after = records[-1].stream_version
+        model.estimates.refresh_all(model.state)
+        return model
 
-    def _remember(self, state: QueueState) -> None:
-        self._states[state.queue_id] = state
-        self._states.move_to_end(state.queue_id)
+    def _remember(self, model: QueueModel) -> None:
+        self._states[model.state.queue_id] = model
+        self._states.move_to_end(model.state.queue_id)
         while len(self._states) > CACHE_SIZE:
             self._states.popitem(last=False)
 
@@ -187,10 +211,11 @@ class Projector:
 
 
 def _step(
-    keys: Keys, state: QueueState, record: RecordedEvent, retention_s: int
+    keys: Keys, model: QueueModel, record: RecordedEvent, retention_s: int
 ) -> tuple[list[Command], Change, bool]:
     """Fold one event and return the commands that mirror it in Redis (O(1) keys); the third
     value says the line must be written whole (a reconfiguration may re-rank every class)."""
+    state, estimates = model.state, model.estimates
     event: QueueEvent = record.event
     ticket_id: str | None = getattr(event, "ticket_id", None)
     before = state.tickets.get(ticket_id) if ticket_id else None
@@ -198,6 +223,7 @@ def _step(
     left = position(state, ticket_id) if ticket_id else None
     measured = measure(state.config, before, event)  # before evolve: it reads the old ticket
     evolve(state, event)
+    estimates.observe(state, event)
     tenant, queue = state.tenant_id, state.queue_id
     commands: list[Command] = increment_commands(keys, tenant, queue, measured, retention_s)
     change = Change(version=state.version, type=event.TYPE, at=event.at.isoformat())
@@ -212,7 +238,7 @@ def _step(
             commands.append(("ZREM", keys.line(tenant, queue), old_member))
         if new_member is not None and new_member != old_member:
             commands.append(("ZADD", keys.line(tenant, queue), "0", new_member))
-        commands.extend(ticket_commands(keys, state, ticket_id))
+        commands.extend(ticket_commands(keys, state, estimates, ticket_id))
         joined = position(state, ticket_id)
         change.ticket_id = ticket_id
         if after is not None:
@@ -221,7 +247,7 @@ def _step(
         change.joined = joined if left != joined else None
         change.shifted = _shifted(state, ticket_id, change.left, change.joined)
     for evicted in state.last_evicted:
-        commands.extend(ticket_commands(keys, state, evicted))
+        commands.extend(ticket_commands(keys, state, estimates, evicted))
     return commands, change, False
 
 

@@ -15,12 +15,14 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from projections.estimates import NEWCOMER, shown
 from projections.layout import Keys
 from projections.views import member_ticket_id
 
@@ -35,40 +37,55 @@ class SystemOfRecord(Protocol):
     async def stream_owner(self, stream_id: str) -> tuple[str, int] | None: ...
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 # A transfer chain longer than this is a loop or damage: stop following it.
 MAX_TRANSFER_HOPS = 8
 # While waiting on a channel, re-read at least this often: a rebuild writes without publishing.
 RECHECK_S = 0.5
 _TENANT_CACHE_MAX = 10_000
 
-# One hop of a ticket: the queue's version, the ticket's view and its rank in the line, read
-# at one instant. KEYS: queue hash, ticket view, line.
+# One hop of a ticket: the queue's version, the ticket's view, its rank in the line and its wait
+# range, read at one instant. KEYS: queue hash, ticket view, line, eta hash; ARGV: ticket id.
 _TICKET = """
 local version = redis.call('HGET', KEYS[1], 'version')
 local view = redis.call('GET', KEYS[2])
 local rank = false
+local eta = false
 if view then
   local member = cjson.decode(view)['line']
-  if type(member) == 'string' then rank = redis.call('ZRANK', KEYS[3], member) end
+  if type(member) == 'string' then
+    rank = redis.call('ZRANK', KEYS[3], member)
+    eta = redis.call('HGET', KEYS[4], ARGV[1])
+  end
 end
-return {version or false, view or false, rank}
+return {version or false, view or false, rank, eta}
 """
 
-# A page of the line and the views of its tickets at one version. KEYS: queue hash, line;
-# ARGV: offset, limit, the queue's ticket key prefix. The ticket keys are derived inside the
-# script (as the writer's CLEARQUEUE does): fine on one Redis, not on a Redis Cluster.
+# A page of the line and the views and wait ranges of its tickets at one version. KEYS: queue
+# hash, line, eta hash; ARGV: offset, limit, the queue's ticket key prefix. The ticket keys are
+# derived inside the script (as the writer's CLEARQUEUE does): fine on one Redis, not on a Redis
+# Cluster.
 _PAGE = """
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return false end
 local offset = tonumber(ARGV[1])
 local members = redis.call('ZRANGE', KEYS[2], offset, offset + tonumber(ARGV[2]) - 1)
 local views = {}
+local etas = {}
 if #members > 0 then
   local keys = {}
-  for i, member in ipairs(members) do keys[i] = ARGV[3] .. string.match(member, '([^|]+)$') end
+  local ids = {}
+  for i, member in ipairs(members) do
+    ids[i] = string.match(member, '([^|]+)$')
+    keys[i] = ARGV[3] .. ids[i]
+  end
   views = redis.call('MGET', unpack(keys))
+  etas = redis.call('HMGET', KEYS[3], unpack(ids))
 end
-return {version, redis.call('ZCARD', KEYS[2]), members, views}
+return {version, redis.call('ZCARD', KEYS[2]), members, views, etas}
 """
 
 
@@ -89,6 +106,7 @@ class QueueRead:
     queue_id: str
     version: int
     view: dict[str, Any]
+    newcomer: dict[str, Any] | None = None  # the wait range of one who joins now
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +115,7 @@ class TicketRead:
     version: int  # that queue's read model version
     view: dict[str, Any]
     position: int | None
+    eta: dict[str, Any] | None = None  # its current wait range (moments; see estimates.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +153,10 @@ class TicketFollower:
     takes to move the followed ticket's position one step at a time.
     """
 
-    def __init__(self, ticket_id: str, view: dict[str, Any]) -> None:
+    def __init__(self, ticket_id: str, view: dict[str, Any], eta: dict[str, Any] | None) -> None:
         self.ticket_id = ticket_id
         self.view = view  # the last view emitted, as the API shows it
+        self.eta = eta  # its wait range as last stored
         self.version: int = view["version"]
         self.status: str = view["status"]
         self.position: int | None = view["position"]
@@ -150,6 +170,9 @@ class TicketFollower:
             return Fold([], False, True)  # a message we never got: the fold would be wrong
         steps: list[Step] = []
         touched = reread = False
+        eta = (message.get("etas") or {}).get(self.ticket_id)
+        if eta is not None:
+            self.eta = eta
         for change in changes:
             before = (self.status, self.position, self.counter)
             if change.get("ticket_id") == self.ticket_id:
@@ -172,11 +195,16 @@ class TicketFollower:
             if (self.status, self.position, self.counter) != before:
                 steps.append(Step(self.version, self.status, self.position, self.counter,
                                   touched))
+        if eta is not None and not steps and self.status == "waiting":
+            # Only the range moved (the line did not, around this ticket): show it.
+            steps.append(Step(self.version, self.status, self.position, self.counter, False))
         return Fold(steps, touched, reread or int(message["version"]) > self.version)
 
-    def views(self, fold: Fold, fresh: dict[str, Any] | None) -> list[dict[str, Any]]:
+    def views(self, fold: Fold, fresh: dict[str, Any] | None,
+              now: datetime) -> list[dict[str, Any]]:
         """The views to emit; `fresh` (read after the batch) gives the ticket's own new fields
-        (called_at...), its status, counter and position always come from the fold."""
+        (called_at...), its status, counter and position always come from the fold, its wait
+        range from the messages."""
         if fresh is not None and fresh["queue_id"] != self.view["queue_id"]:
             fresh = None  # transferred meanwhile: that view belongs to the other queue
         out = []
@@ -184,7 +212,8 @@ class TicketFollower:
             base = fresh if step.own and fresh is not None else self.view
             self.view = {**base, "status": step.status, "counter": step.counter,
                          "position": step.position, "version": step.version,
-                         "people_ahead": None if step.position is None else step.position - 1}
+                         "people_ahead": None if step.position is None else step.position - 1,
+                         "estimate": shown(self.eta, now) if step.status == "waiting" else None}
             out.append(self.view)
         return out
 
@@ -220,10 +249,12 @@ class Subscription:
 
 
 class ReadModels:
-    def __init__(self, client: aioredis.Redis, keys: Keys, record: SystemOfRecord) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, record: SystemOfRecord,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
         self._redis = client
         self._keys = keys
         self._record = record
+        self.now = clock  # the product's clock: wait ranges are shown as seconds from now
         self._ticket_script = client.register_script(_TICKET)
         self._page_script = client.register_script(_PAGE)
         self._tenants: OrderedDict[str, str] = OrderedDict()
@@ -231,17 +262,22 @@ class ReadModels:
     async def queues(self, tenant: str) -> list[QueueRead]:
         async with redis_errors():
             ids = [_text(i) for i in await self._redis.zrange(self._keys.queues(tenant), 0, -1)]
-            pipe = self._redis.pipeline(transaction=False)
+            pipe = self._redis.pipeline(transaction=True)
             for queue_id in ids:
                 pipe.hmget(self._keys.queue(tenant, queue_id), "version", "view")
+                pipe.hget(self._keys.eta(tenant, queue_id), NEWCOMER)
             rows = await pipe.execute() if ids else []
-        return [read for queue_id, row in zip(ids, rows, strict=True)
-                if (read := _queue_read(queue_id, row)) is not None]
+        return [read for index, queue_id in enumerate(ids)
+                if (read := _queue_read(queue_id, rows[2 * index], rows[2 * index + 1]))
+                is not None]
 
     async def queue(self, tenant: str, queue_id: str) -> QueueRead | None:
         async with redis_errors():
-            row = await self._redis.hmget(self._keys.queue(tenant, queue_id), "version", "view")
-        return _queue_read(queue_id, row)
+            pipe = self._redis.pipeline(transaction=True)  # one instant: MULTI/EXEC
+            pipe.hmget(self._keys.queue(tenant, queue_id), "version", "view")
+            pipe.hget(self._keys.eta(tenant, queue_id), NEWCOMER)
+            row, newcomer = await pipe.execute()
+        return _queue_read(queue_id, row, newcomer)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -259,17 +295,20 @@ class ReadModels:
     async def waiting(
         self, tenant: str, queue_id: str, offset: int, limit: int
     ) -> WaitingPage | None:
-        keys = [self._keys.queue(tenant, queue_id), self._keys.line(tenant, queue_id)]
+        keys = [self._keys.queue(tenant, queue_id), self._keys.line(tenant, queue_id),
+                self._keys.eta(tenant, queue_id)]
         args: list[str | int] = [offset, limit, self._keys.ticket_prefix(tenant, queue_id)]
         async with redis_errors():
             result = await self._page_script(keys=keys, args=args)
         if not result:
             return None
         version, total, members, views = int(result[0]), int(result[1]), result[2], result[3]
+        etas = result[4] or [None] * len(members)
         tickets = []
-        for index, (member, raw) in enumerate(zip(members, views, strict=True)):
+        for index, (member, raw, eta) in enumerate(zip(members, views, etas, strict=True)):
             view = json.loads(raw) if raw else {"ticket_id": member_ticket_id(_text(member))}
-            tickets.append(TicketRead(queue_id, version, view, offset + index + 1))
+            tickets.append(TicketRead(queue_id, version, view, offset + index + 1,
+                                      json.loads(eta) if eta else None))
         return WaitingPage(queue_id, version, int(total), offset, tickets)
 
     async def ticket(self, tenant: str, ticket_id: str) -> TicketRead | None:
@@ -297,12 +336,13 @@ class ReadModels:
 
     async def _hop(self, tenant: str, queue_id: str, ticket_id: str) -> TicketRead | None:
         keys = [self._keys.queue(tenant, queue_id), self._keys.ticket(tenant, queue_id, ticket_id),
-                self._keys.line(tenant, queue_id)]
-        version, raw, rank = await self._ticket_script(keys=keys)
+                self._keys.line(tenant, queue_id), self._keys.eta(tenant, queue_id)]
+        version, raw, rank, eta = await self._ticket_script(keys=keys, args=[ticket_id])
         if raw is None:
             return None
         position = None if rank is None else int(rank) + 1
-        return TicketRead(queue_id, int(version or 0), json.loads(raw), position)
+        return TicketRead(queue_id, int(version or 0), json.loads(raw), position,
+                          json.loads(eta) if eta else None)
 
     async def ticket_tenant(self, ticket_id: str) -> str | None:
         """The tenant a ticket belongs to (never changes, so it is remembered)."""
@@ -404,8 +444,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _queue_read(queue_id: str, row: list[Any]) -> QueueRead | None:
+def _queue_read(queue_id: str, row: list[Any], newcomer: Any) -> QueueRead | None:
     version, view = row
     if view is None:
         return None
-    return QueueRead(queue_id, int(version or 0), json.loads(view))
+    return QueueRead(queue_id, int(version or 0), json.loads(view),
+                     json.loads(newcomer) if newcomer else None)
+

@@ -20,6 +20,7 @@ from domain.state import QueueState, initial_state
 from eventstore.recorded import RecordedEvent
 from eventstore.store import EventStore, Position
 from projections.analytics import Measures, measure, total_commands
+from projections.estimates import NEWCOMER, QueueEstimates
 from projections.layout import Keys
 from projections.views import dumps, line_member, queue_view, ticket_view
 from projections.writer import Applied, Batch, ReadModelWriter, full_render
@@ -32,6 +33,7 @@ READ_BATCH = 5000
 class Folded:
     state: QueueState
     measures: Measures
+    estimates: QueueEstimates = field(default_factory=QueueEstimates)
 
 
 async def fold_store(
@@ -70,6 +72,7 @@ def _fold_batch(folded: dict[str, Folded], batch: list[tuple[Position, RecordedE
         before = entry.state.tickets.get(ticket_id) if ticket_id else None
         entry.measures.merge(measure(entry.state.config, before, event))
         evolve(entry.state, event)
+        entry.estimates.observe(entry.state, event)
 
 
 @dataclass
@@ -103,7 +106,8 @@ async def rebuild(
             state = entry.state
             if not state.created:
                 continue
-            commands = full_render(keys, state)
+            entry.estimates.refresh_all(state)
+            commands = full_render(keys, state, entry.estimates)
             commands += total_commands(keys, state.tenant_id, state.queue_id, entry.measures,
                                        retention_s)
             batch = Batch(tenant=state.tenant_id, queue=state.queue_id, first=0,
@@ -141,10 +145,17 @@ async def _delete_all(client: aioredis.Redis, keys: Keys) -> None:
 Value = str | dict[str, str] | list[str] | set[str] | None
 
 
-def expected_keys(keys: Keys, state: QueueState) -> dict[str, Value]:
-    """Every key (and its value) the read model of this queue must have."""
+def expected_keys(keys: Keys, state: QueueState, estimates: QueueEstimates) -> dict[str, Value]:
+    """Every key (and its value) the read model of this queue must have. The wait ranges (the
+    eta hash) depend on when batches were cut: for them, which tickets have one is what counts,
+    so that key's expected value is the set of its fields."""
     tenant, queue = state.tenant_id, state.queue_id
+    eta_fields = {key[3] for key in state.waiting}
+    if state.waiting:
+        eta_fields.add(NEWCOMER)
     expected: dict[str, Value] = {
+        keys.accuracy(tenant, queue): dumps(estimates.accuracy(state)),
+        keys.eta(tenant, queue): eta_fields or None,
         keys.queue(tenant, queue): {"version": str(state.version),
                                     "view": dumps(queue_view(state))},
         # Redis keeps no empty collections: an empty line is no key at all.
@@ -153,7 +164,8 @@ def expected_keys(keys: Keys, state: QueueState) -> dict[str, Value]:
         keys.ticket_index(tenant, queue): set(state.tickets) or None,
     }
     for ticket_id, ticket in state.tickets.items():
-        expected[keys.ticket(tenant, queue, ticket_id)] = dumps(ticket_view(state, ticket))
+        expected[keys.ticket(tenant, queue, ticket_id)] = dumps(
+            ticket_view(state, ticket, estimates.facts(ticket_id)))
         if ticket.enqueued_here:
             expected[keys.home(tenant, ticket_id)] = queue
     return expected
@@ -209,12 +221,16 @@ async def check(
 ) -> CheckReport:
     report = CheckReport()
     folded = await fold_store(store, queue_ids)
-    for state in (entry.state for entry in folded.values()):
+    for entry in folded.values():
+        state = entry.state
         if not state.created:
             continue
         report.queues += 1
-        expected = expected_keys(keys, state)
+        expected = expected_keys(keys, state, entry.estimates)
         actual = await actual_keys(client, keys, state, expected)
+        eta = keys.eta(state.tenant_id, state.queue_id)
+        if isinstance(found := actual.get(eta), dict):
+            actual[eta] = set(found)
         for name in sorted(set(expected) | set(actual)):
             want, have = expected.get(name), actual.get(name)
             if want != have:

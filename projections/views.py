@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.state import QueueState, TicketState, line_key, now_serving
+from projections.estimates import TicketFacts
 
 # How many of the first waiting tickets a queue's view lists (boards show the next few).
 NEXT_SHOWN = 10
@@ -35,8 +36,11 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def ticket_view(state: QueueState, ticket: TicketState) -> dict[str, Any]:
-    """A ticket as its queue sees it; the position is looked up at read time (ZRANK)."""
+def ticket_view(
+    state: QueueState, ticket: TicketState, facts: TicketFacts | None = None
+) -> dict[str, Any]:
+    """A ticket as its queue sees it; the position is looked up at read time (ZRANK), the
+    current wait range is kept apart (it moves with the line; see estimates.py)."""
     return {
         "ticket_id": ticket.ticket_id,
         "queue_id": state.queue_id,
@@ -55,6 +59,8 @@ def ticket_view(state: QueueState, ticket: TicketState) -> dict[str, Any]:
         "finished_at": _time(ticket.finished_at),
         "transferred_to": ticket.transferred_to,
         "line": line_member(state, ticket) if ticket.status == "waiting" else None,
+        "estimate_at_enqueue": None if facts is None else facts.promised,
+        "waited_seconds": None if facts is None else facts.waited_seconds,
     }
 
 

@@ -12,10 +12,12 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from domain.state import QueueState
+from projections.estimates import NEWCOMER, QueueEstimates
 from projections.layout import Keys
 from projections.views import dumps, line_member, queue_view, ticket_view
 
@@ -74,7 +76,9 @@ class Applied:
     gap: bool
 
 
-def ticket_commands(keys: Keys, state: QueueState, ticket_id: str) -> list[Command]:
+def ticket_commands(
+    keys: Keys, state: QueueState, estimates: QueueEstimates, ticket_id: str
+) -> list[Command]:
     """Commands that write one ticket's view, or drop it when the state no longer holds it."""
     tenant, queue = state.tenant_id, state.queue_id
     ticket = state.tickets.get(ticket_id)
@@ -82,7 +86,8 @@ def ticket_commands(keys: Keys, state: QueueState, ticket_id: str) -> list[Comma
         return [("DEL", keys.ticket(tenant, queue, ticket_id)),
                 ("SREM", keys.ticket_index(tenant, queue), ticket_id)]
     commands: list[Command] = [
-        ("SET", keys.ticket(tenant, queue, ticket_id), dumps(ticket_view(state, ticket))),
+        ("SET", keys.ticket(tenant, queue, ticket_id),
+         dumps(ticket_view(state, ticket, estimates.facts(ticket_id)))),
         ("SADD", keys.ticket_index(tenant, queue), ticket_id),
     ]
     if ticket.enqueued_here:
@@ -90,12 +95,29 @@ def ticket_commands(keys: Keys, state: QueueState, ticket_id: str) -> list[Comma
     return commands
 
 
-def meta_commands(keys: Keys, state: QueueState) -> list[Command]:
+def meta_commands(keys: Keys, state: QueueState, estimates: QueueEstimates) -> list[Command]:
+    """The queue's view, its place in the tenant's list, its estimators' accuracy and the
+    summary's wait range."""
     tenant, queue = state.tenant_id, state.queue_id
+    newcomer = estimates.newcomer(state)
     return [
         ("HSET", keys.queue(tenant, queue), "view", dumps(queue_view(state))),
         registration(keys, state),
+        ("SET", keys.accuracy(tenant, queue), dumps(estimates.accuracy(state))),
+        ("HDEL", keys.eta(tenant, queue), NEWCOMER) if newcomer is None
+        else ("HSET", keys.eta(tenant, queue), NEWCOMER, dumps(newcomer)),
     ]
+
+
+def eta_commands(
+    keys: Keys, state: QueueState, fresh: dict[str, dict[str, Any]], dropped: set[str]
+) -> list[Command]:
+    """Write the ranges a batch recomputed; forget those of tickets that left the line."""
+    eta = keys.eta(state.tenant_id, state.queue_id)
+    commands: list[Command] = [("HDEL", eta, *chunk) for chunk in _chunks(sorted(dropped))]
+    pairs = [item for ticket_id in fresh for item in (ticket_id, dumps(fresh[ticket_id]))]
+    commands.extend(("HSET", eta, *chunk) for chunk in _chunks(pairs))
+    return commands
 
 
 def registration(keys: Keys, state: QueueState) -> Command:
@@ -104,19 +126,21 @@ def registration(keys: Keys, state: QueueState) -> Command:
     return ("ZADD", keys.queues(state.tenant_id), repr(created), state.queue_id)
 
 
-def full_render(keys: Keys, state: QueueState) -> list[Command]:
+def full_render(keys: Keys, state: QueueState, estimates: QueueEstimates) -> list[Command]:
     """Every command that writes the queue's whole read model from scratch."""
     tenant, queue = state.tenant_id, state.queue_id
     commands: list[Command] = [
         ("CLEARQUEUE", keys.line(tenant, queue), keys.ticket_index(tenant, queue),
          keys.ticket_prefix(tenant, queue)),
+        ("DEL", keys.eta(tenant, queue)),
     ]
     members = [line_member(state, state.tickets[key[3]]) for key in state.waiting]
     for chunk in _chunks(members):
         commands.append(("ZADD", keys.line(tenant, queue), *_zero_scored(chunk)))
     for ticket_id in state.tickets:
-        commands.extend(ticket_commands(keys, state, ticket_id))
-    commands.extend(meta_commands(keys, state))
+        commands.extend(ticket_commands(keys, state, estimates, ticket_id))
+    commands.extend(eta_commands(keys, state, estimates.etas, set()))
+    commands.extend(meta_commands(keys, state, estimates))
     return commands
 
 

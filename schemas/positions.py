@@ -4,6 +4,9 @@ Key = ticket id, so one ticket's changes stay in order. Which changes are announ
 change of a ticket, and every position change among the first few places of a line, where a
 notification ("you are next") matters. A change deeper in a long line is not announced per
 ticket (that would be a message per waiting person per call); the live query API has it.
+
+Version 2 adds the wait range (the moments the ticket should be called at P10, P50 and P90) when
+the change carried a fresh one; it only adds optional fields, so version 1 readers read it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import fastavro
 from schemas.codec import ce_source, rfc3339
 
 TYPE = "dev.vq.position.TicketPositionChanged"
-DATASCHEMA = "urn:dev.vq:schema:TicketPositionChanged:1"
+VERSION = 2
+DATASCHEMA = f"urn:dev.vq:schema:TicketPositionChanged:{VERSION}"
 _NAMESPACE = uuid.UUID("6b1f4f0e-2d7a-4c55-9a43-1f0c3f5a7e21")
 
 
@@ -38,6 +42,10 @@ class PositionChanged:
     status: str
     position: int | None
     counter: str | None
+    call_p10_at: datetime | None = None
+    call_p50_at: datetime | None = None
+    call_p90_at: datetime | None = None
+    estimator: str | None = None
 
     @property
     def event_id(self) -> str:
@@ -46,8 +54,8 @@ class PositionChanged:
 
 
 @cache
-def schema() -> Any:
-    text = (files("schemas") / "derived" / "TicketPositionChanged.v1.avsc").read_text()
+def schema(version: int = VERSION) -> Any:
+    text = (files("schemas") / "derived" / f"TicketPositionChanged.v{version}.avsc").read_text()
     return fastavro.parse_schema(json.loads(text))
 
 
@@ -65,6 +73,10 @@ def encode(change: PositionChanged) -> tuple[bytes, bytes, list[tuple[str, bytes
         "position": change.position,
         "people_ahead": None if change.position is None else change.position - 1,
         "counter": change.counter,
+        "call_p10_at": change.call_p10_at,
+        "call_p50_at": change.call_p50_at,
+        "call_p90_at": change.call_p90_at,
+        "estimator": change.estimator,
     }
     out = io.BytesIO()
     fastavro.schemaless_writer(out, schema(), record)
@@ -79,12 +91,13 @@ def encode(change: PositionChanged) -> tuple[bytes, bytes, list[tuple[str, bytes
         ("content-type", b"application/avro"),
         ("ce_vqtenantid", change.tenant_id.encode()),
         ("ce_vqstreamversion", str(change.stream_version).encode()),
-        ("ce_vqschemaversion", b"1"),
+        ("ce_vqschemaversion", str(VERSION).encode()),
     ]
     return change.ticket_id.encode(), out.getvalue(), headers
 
 
-def decode(value: bytes) -> dict[str, Any]:
-    result = fastavro.schemaless_reader(io.BytesIO(value), schema(), schema())
+def decode(value: bytes, reader_version: int = VERSION) -> dict[str, Any]:
+    """A record written with the current schema, read as `reader_version` sees it."""
+    result = fastavro.schemaless_reader(io.BytesIO(value), schema(), schema(reader_version))
     assert isinstance(result, dict)
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -96,9 +97,8 @@ def create_app(settings: Settings) -> faust.App:
 
 
 async def _announce(topic: faust.TopicT, update: QueueUpdate) -> None:
-    """Position and status changes to the positions topic (see schemas/positions.py)."""
-    from datetime import datetime
-
+    """Position and status changes to the positions topic (see schemas/positions.py), with the
+    wait range of a waiting ticket when the batch recomputed it."""
     for change in update.changes:
         occurred = datetime.fromisoformat(change.at)
         moved: list[tuple[str, str, int | None, str, str | None]] = [
@@ -110,9 +110,20 @@ async def _announce(topic: faust.TopicT, update: QueueUpdate) -> None:
         for ticket_id, number, place, status, counter in moved:
             if status == "waiting" and place is None:
                 continue  # waiting, position unchanged (e.g. a recall of someone else)
+            eta = update.etas.get(ticket_id) if status == "waiting" else None
             key, value, headers = positions.encode(positions.PositionChanged(
                 tenant_id=update.tenant_id, queue_id=update.queue_id, ticket_id=ticket_id,
                 number=number, stream_version=change.version, occurred_at=occurred,
                 cause=change.type, status=status, position=place, counter=counter,
+                **_range(eta),
             ))
             await topic.send(key=key, value=value, headers=headers)
+
+
+def _range(eta: dict[str, Any] | None) -> dict[str, Any]:
+    if eta is None:
+        return {}
+    return {"call_p10_at": datetime.fromisoformat(eta["p10_at"]),
+            "call_p50_at": datetime.fromisoformat(eta["p50_at"]),
+            "call_p90_at": datetime.fromisoformat(eta["p90_at"]),
+            "estimator": eta["estimator"]}

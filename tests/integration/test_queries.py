@@ -78,11 +78,19 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
     last = ids[-1]
     ticket = await _get(api, f"/v1/tickets/{last}", min_version=version)
     assert ticket.status_code == 200, ticket.text
-    assert ticket.json() | {"enqueued_at": None} == ticket.json() | {
+    assert ticket.json() | {"enqueued_at": None, "estimate": None} == ticket.json() | {
         "ticket_id": last, "queue_id": queue_id, "status": "waiting", "position": 7,
         "people_ahead": 6, "counter": None, "estimate": None, "version": version,
-        "number": line[-1]["ticket"]["number"], "enqueued_at": None}
+        "number": line[-1]["ticket"]["number"], "enqueued_at": None, "waited_seconds": None}
     assert "line" not in ticket.json()
+    # A waiting ticket has a range, now and as given when it joined (5 ahead then: the VIP
+    # came later and went in front).
+    estimate, promised = ticket.json()["estimate"], ticket.json()["estimate_at_enqueue"]
+    assert 0 <= estimate["p10_seconds"] <= estimate["p50_seconds"] <= estimate["p90_seconds"]
+    assert estimate["p90_seconds"] > 0 and estimate["estimator"] in ("rules", "learned")
+    assert promised["ahead"] == 5 and promised["p50_seconds"] > 0
+    summary = (await _get(api, f"/v1/queues/{queue_id}", "staff")).json()["estimate"]
+    assert summary["ahead"] == 7 and summary["p50_at"] == estimate["p50_at"]
 
     called = await api.post(f"/v1/queues/{queue_id}/call-next", "staff",
                             json={"counter": "2"})
@@ -91,6 +99,7 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
     assert (first.json()["status"], first.json()["counter"], first.json()["position"]) == (
         "called", "2", None)
     assert first.json()["called_at"] is not None
+    assert first.json()["estimate"] is None and first.json()["waited_seconds"] >= 0
     moved = await _get(api, f"/v1/tickets/{last}", min_version=v)
     assert (moved.json()["position"], moved.headers["X-Stream-Version"]) == (6, str(v))
 

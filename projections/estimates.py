@@ -1,0 +1,186 @@
+"""Wait-time estimates on the read side: each queue's estimators, folded beside its state.
+
+A `QueueEstimates` folds the same events as the queue's `QueueState`, from the stream's first
+event, through a `Selector` (domain/estimation). It keeps three things for the read models:
+
+* deterministic facts, a function of the events alone (so a rebuild writes the same bytes and
+  `vq projections check` compares them): per ticket the range served when it joined the queue
+  and, once called, how long it really waited; per queue the accuracy figures per estimator;
+* the current range of every waiting ticket (its "eta"): the P10/P50/P90 moments it should be
+  called, as the estimators see the queue now. These move with the line, so they are refreshed
+  within a bounded budget per batch (never a cost that grows with the length of the line): the
+  tickets the batch touched, the first few after a call (they are next; their range matters
+  most), and a few more from a cursor walking the line, so every range is refreshed in turn.
+  An eta is absolute (moments, not durations), so it stays true as time passes without a write.
+
+Etas depend on when a batch was cut, so the check compares which tickets have one, not the
+values; everything else here is compared byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.estimation import SERVED, Estimate, Selector
+from domain.events import QueueEvent, TicketCalled, TicketEnqueued, TicketTransferredIn
+from domain.state import QueueState
+
+# After a batch with a call, this many from the front of the line get a fresh range.
+HEAD_REFRESH = 3
+# And this many more per batch from a cursor that walks the line, front to back and round again.
+ROLLING_REFRESH = 3
+# The eta hash field holding the queue summary's estimate (ticket ids are UUIDs: no clash).
+NEWCOMER = "newcomer"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def eta_of(estimate: Estimate, version: int) -> dict[str, Any]:
+    """A range as moments: when the ticket should be called (P10, P50, P90)."""
+    at = estimate.at
+    return {
+        "p10_at": _iso(at + timedelta(seconds=estimate.p10)),
+        "p50_at": _iso(at + timedelta(seconds=estimate.p50)),
+        "p90_at": _iso(at + timedelta(seconds=estimate.p90)),
+        "ahead": estimate.ahead,
+        "estimated_at": _iso(at),
+        "version": version,
+        "estimator": estimate.estimator,
+    }
+
+
+def promise_of(estimate: Estimate) -> dict[str, Any]:
+    """The range given when the ticket joined, in whole seconds from then."""
+    return {
+        "p10_seconds": round(estimate.p10),
+        "p50_seconds": round(estimate.p50),
+        "p90_seconds": round(estimate.p90),
+        "ahead": estimate.ahead,
+        "estimator": estimate.estimator,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What the ticket's view shows about its estimate (a function of the events)."""
+
+    promised: dict[str, Any] | None
+    waited_seconds: float | None
+
+
+class QueueEstimates:
+    def __init__(self) -> None:
+        self.selector = Selector.default()
+        self.promised: dict[str, Estimate] = {}  # served at enqueue, until the ticket is evicted
+        self.waited: dict[str, float] = {}  # enqueue to first call, seconds
+        self.etas: dict[str, dict[str, Any]] = {}  # every waiting ticket's current range
+        self._touched: set[str] = set()
+        self._dropped: set[str] = set()
+        self._called = False
+        self._cursor = 0
+
+    def observe(self, state: QueueState, event: QueueEvent) -> None:
+        """Fold one event; `state` is the queue after `evolve` applied it."""
+        self.selector.observe(state, event)
+        ticket_id: str | None = getattr(event, "ticket_id", None)
+        if isinstance(event, TicketEnqueued | TicketTransferredIn):
+            given = self.selector.book.given_.get(event.ticket_id)
+            served = given.estimates.get(SERVED) if given is not None else None
+            if served is not None:
+                self.promised[event.ticket_id] = served
+                self.waited.pop(event.ticket_id, None)
+        elif isinstance(event, TicketCalled):
+            self._called = True
+            promised = self.promised.get(event.ticket_id)
+            if promised is not None and event.ticket_id not in self.waited:
+                self.waited[event.ticket_id] = max((event.at - promised.at).total_seconds(), 0.0)
+        if ticket_id is not None:
+            ticket = state.tickets.get(ticket_id)
+            if ticket is not None and ticket.status == "waiting":
+                self._touched.add(ticket_id)
+            elif self.etas.pop(ticket_id, None) is not None:
+                self._dropped.add(ticket_id)
+        for evicted in state.last_evicted:
+            self.promised.pop(evicted, None)
+            self.waited.pop(evicted, None)
+            if self.etas.pop(evicted, None) is not None:
+                self._dropped.add(evicted)
+
+    def facts(self, ticket_id: str) -> TicketFacts:
+        promised = self.promised.get(ticket_id)
+        waited = self.waited.get(ticket_id)
+        return TicketFacts(None if promised is None else promise_of(promised),
+                           None if waited is None else round(waited, 1))
+
+    def _estimate(self, state: QueueState, ticket_id: str) -> dict[str, Any] | None:
+        estimate = self.selector.estimate(state, ticket_id)
+        return None if estimate is None else eta_of(estimate, state.version)
+
+    def refresh(self, state: QueueState) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """Recompute the ranges this batch owes (bounded); returns (new ranges, tickets that
+        no longer have one). Resets the batch's bookkeeping."""
+        wanted = [t for t in self._touched if t in state.tickets
+                  and state.tickets[t].status == "waiting"]
+        if self._called:
+            wanted += [key[3] for key in state.waiting.islice(0, HEAD_REFRESH)]
+        if state.waiting:
+            if self._cursor >= len(state.waiting):
+                self._cursor = 0
+            end = self._cursor + ROLLING_REFRESH
+            wanted += [key[3] for key in state.waiting.islice(self._cursor, end)]
+            self._cursor = end
+        fresh: dict[str, dict[str, Any]] = {}
+        for ticket_id in dict.fromkeys(wanted):
+            eta = self._estimate(state, ticket_id)
+            if eta is not None:
+                fresh[ticket_id] = self.etas[ticket_id] = eta
+        dropped = self._dropped - set(fresh)
+        self._touched, self._dropped, self._called = set(), set(), False
+        return fresh, dropped
+
+    def refresh_all(self, state: QueueState) -> None:
+        """A range for every waiting ticket (once, when the queue is loaded or rebuilt)."""
+        self.etas = {}
+        for key in state.waiting:
+            eta = self._estimate(state, key[3])
+            if eta is not None:
+                self.etas[key[3]] = eta
+        self._touched, self._dropped, self._called = set(), set(), False
+
+    def newcomer(self, state: QueueState) -> dict[str, Any] | None:
+        """The queue summary's estimate: the range of the last one in line (a newcomer waits at
+        least that long), with the newcomer counted behind them."""
+        if not state.waiting:
+            return None
+        last = self.etas.get(state.waiting[-1][3])
+        if last is None:
+            return None
+        return {**last, "ahead": len(state.waiting), "basis": "last in line"}
+
+    def accuracy(self, state: QueueState) -> dict[str, Any]:
+        """Per estimator, every estimate given at enqueue against the real wait."""
+        figures = sorted(self.selector.accuracy(), key=lambda f: f.estimator)
+        return {
+            "queue_id": state.queue_id,
+            "version": state.version,
+            "serving": self.selector.choice,
+            "served_by": dict(sorted(self.selector.served_by.items())),
+            "estimators": [f.as_dict() for f in figures],
+        }
+
+
+def shown(eta: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+    """A stored range as the API shows it: the moments, and the seconds left until each (never
+    below zero: a ticket past its P90 and not yet called is "any moment now")."""
+    if eta is None:
+        return None
+    left = {}
+    for level in ("p10", "p50", "p90"):
+        moment = datetime.fromisoformat(eta[f"{level}_at"])
+        left[f"{level}_seconds"] = max(0, round((moment - now).total_seconds()))
+    return {**left, "p10_at": eta["p10_at"], "p50_at": eta["p50_at"], "p90_at": eta["p90_at"],
+            "estimated_at": eta["estimated_at"], "estimator": eta["estimator"]}
