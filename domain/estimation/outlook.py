@@ -140,8 +140,9 @@ def _release_busy(
 
 
 def _release_idle(gap: float) -> Callable[[float], float]:
-    """An idle open counter calls after about the usual gap (spread over 0.3 to 1.7 gaps)."""
-    low, width = 0.3 * gap, 1.4 * gap
+    """An idle open counter calls after about the usual gap (spread over 0.3 to 1.7 gaps; calls
+    that came back to back, a gap of zero, still spread over a second)."""
+    low, width = 0.3 * gap, max(1.4 * gap, 1.0)
     return lambda x: min(max((x - low) / width, 0.0), 1.0)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -159,11 +160,14 @@ def _change(version: int, ticket_id: str | None, **fields: Any) -> dict[str, Any
             "left": None, "joined": None, "shifted": [], **fields}
 
 
+_NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
 def test_the_follower_folds_every_change_of_a_batch() -> None:
     """No servers: what the ticket stream does with one batch of many changes, and a gap."""
     view = {"ticket_id": "me", "queue_id": "q", "status": "waiting", "position": 5,
             "people_ahead": 4, "counter": None, "called_at": None, "version": 10}
-    follower = TicketFollower("me", view)
+    follower = TicketFollower("me", view, None)
     fold = follower.fold({"version": 15, "changes": [
         _change(11, "a", status="called", counter="1", left=1),  # ahead of me: 5 -> 4
         _change(12, "b", type="TicketEnqueued", status="waiting", joined=9),  # behind: stays
@@ -172,7 +176,7 @@ def test_the_follower_folds_every_change_of_a_batch() -> None:
         _change(15, "me", status="called", counter="3", left=5),
     ]})
     assert (fold.touched, fold.reread) == (True, False)
-    views = follower.views(fold, {**view, "called_at": "now", "version": 15})
+    views = follower.views(fold, {**view, "called_at": "now", "version": 15}, _NOW)
     assert [(v["version"], v["status"], v["position"], v["counter"]) for v in views] == [
         (11, "waiting", 4, None), (13, "waiting", 5, None), (15, "called", None, "3")]
     assert [v["called_at"] for v in views] == [None, None, "now"]
@@ -181,6 +185,25 @@ def test_the_follower_folds_every_change_of_a_batch() -> None:
     gap = follower.fold({"version": 18, "changes": [_change(17, "x"), _change(18, "y")]})
     assert (gap.steps, gap.reread) == ([], True)
     # Reconfiguring the queue may reorder the whole line: read it again.
-    again = TicketFollower("me", {**view, "version": 20})
+    again = TicketFollower("me", {**view, "version": 20}, None)
     assert again.fold({"version": 21, "changes": [
         _change(21, None, type="QueueReconfigured")]}).reread
+
+
+def test_the_follower_shows_a_new_wait_range_even_when_the_line_did_not_move() -> None:
+    view = {"ticket_id": "me", "queue_id": "q", "status": "waiting", "position": 2,
+            "people_ahead": 1, "counter": None, "version": 10}
+    follower = TicketFollower("me", view, None)
+    eta = {"p10_at": "2026-11-22T10:01:00+00:00", "p50_at": "2026-11-22T10:02:00+00:00",
+           "p90_at": "2026-11-22T10:04:00+00:00", "estimated_at": "2026-11-22T09:59:00+00:00",
+           "estimator": "rules", "ahead": 1, "version": 11}
+    fold = follower.fold({"version": 11, "etas": {"me": eta}, "changes": [
+        _change(11, "z", type="TicketEnqueued", status="waiting", joined=3)]})  # behind me
+    [shown] = follower.views(fold, None, _NOW)
+    assert (shown["version"], shown["position"]) == (11, 2)
+    assert (shown["estimate"]["p10_seconds"], shown["estimate"]["p50_seconds"],
+            shown["estimate"]["p90_seconds"]) == (60, 120, 240)
+    # Called: no range any more.
+    called = follower.fold({"version": 12, "changes": [
+        _change(12, "me", status="called", counter="1", left=2)]})
+    assert [v["estimate"] for v in follower.views(called, None, _NOW)] == [None]

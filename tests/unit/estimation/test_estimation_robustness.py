@@ -1,0 +1,61 @@
+"""The estimators against random traffic: back-to-back events (no time between them), long
+silences, every command, reconfigurations. Whatever happens, every waiting ticket gets a sane
+range: finite, ordered P10 <= P50 <= P90, with the people ahead that its position says."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import timedelta
+
+from domain.commands import CreateQueue
+from domain.decide import decide
+from domain.errors import Rejected
+from domain.estimation import Selector
+from domain.evolve import evolve
+from domain.state import initial_state, position
+from tests.unit.domain.test_domain_properties import CONFIGS, START, Queue, random_command
+
+STEPS = 2000
+
+
+def _pause(rng: random.Random) -> timedelta:
+    roll = rng.random()
+    if roll < 0.4:
+        return timedelta(0)  # back to back: the same instant
+    if roll < 0.97:
+        return timedelta(seconds=rng.randint(1, 120))
+    return timedelta(hours=rng.randint(1, 60))  # a night, a weekend
+
+
+def test_every_waiting_ticket_gets_a_sane_range_whatever_the_traffic() -> None:
+    rng = random.Random(7)
+    now = START
+    for queue_id, config in CONFIGS.items():
+        queue = Queue(queue_id, initial_state(queue_id))
+        selector = Selector.default()
+        estimated = 0
+        commands = [CreateQueue(queue_id=queue_id, tenant_id="t", config=config)]
+        for step in range(STEPS):
+            command = commands.pop() if commands else random_command(rng, queue, step, now)
+            try:
+                events = decide(queue.state, command, now)
+            except Rejected:
+                events = []
+            for event in events:
+                evolve(queue.state, event)
+                queue.events.append(event)
+                selector.observe(queue.state, event)
+            waiting = [key[3] for key in queue.state.waiting]
+            for ticket_id in {*waiting[:2], *waiting[-1:]}:
+                estimate = selector.estimate(queue.state, ticket_id)
+                assert estimate is not None
+                values = (estimate.p10, estimate.p50, estimate.p90)
+                assert all(math.isfinite(v) and v >= 0 for v in values), values
+                assert estimate.p10 <= estimate.p50 <= estimate.p90, values
+                assert estimate.ahead == position(queue.state, ticket_id) - 1
+                estimated += 1
+            now += _pause(rng)
+        assert estimated > STEPS  # the line was not empty all along
+        figures = {f.estimator: f for f in selector.accuracy()}
+        assert figures["served"].called > 0
