@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -45,6 +46,11 @@ async def test_positions_topic_counts_a_ticket_down(
             tickets = [(await http.post(f"/v1/queues/{queue}/tickets", json={})).json()
                        for _ in range(4)]
             last = tickets[-1]["ticket"]["ticket_id"]
+            # The joins folded apart from the calls (else one batch could hold them all, and a
+            # ticket already called by the batch's end has no range to announce).
+            joined = await http.get(f"/v1/tickets/{last}", params={
+                "min_version": tickets[-1]["stream_version"], "wait": 30})
+            assert joined.status_code == 200, joined.text
             for _ in range(4):
                 called = await http.post(f"/v1/queues/{queue}/call-next", json={"counter": "1"})
                 assert called.status_code == 200
@@ -53,6 +59,7 @@ async def test_positions_topic_counts_a_ticket_down(
                                     auto_offset_reset="earliest", group_id=None)
         await consumer.start()
         mine: list[tuple[str, int | None, str | None]] = []
+        ranges: list[dict[str, Any]] = []
         try:
             deadline = time.monotonic() + 60
             while len(mine) < 5 and time.monotonic() < deadline:
@@ -65,11 +72,21 @@ async def test_positions_topic_counts_a_ticket_down(
                         assert record.key.decode() == value["ticket_id"]
                         if value["ticket_id"] == last:
                             mine.append((value["status"], value["position"], value["counter"]))
+                            ranges.append(value)
+                        # Version 2 only adds optional fields: a version 1 reader reads it.
+                        old = positions.decode(record.value, reader_version=1)
+                        assert "call_p50_at" not in old and old["ticket_id"] == value["ticket_id"]
         finally:
             await consumer.stop()
     # Enqueued 4th; each call ahead moves it up one; then it is called itself.
     assert mine == [("waiting", 4, None), ("waiting", 3, None), ("waiting", 2, None),
                     ("waiting", 1, None), ("called", None, "1")]
+    # On joining, the wait range came along (the moments it should be called); once called, none.
+    joined, called_msg = ranges[0], ranges[-1]
+    assert joined["occurred_at"] <= joined["call_p10_at"] <= joined["call_p50_at"]
+    assert joined["call_p50_at"] <= joined["call_p90_at"]
+    assert joined["estimator"] in ("rules", "learned")
+    assert called_msg["call_p50_at"] is None and called_msg["estimator"] is None
 
 
 async def test_rebuild_from_kafka_replays_the_topic(
