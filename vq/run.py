@@ -221,6 +221,9 @@ def _print_banner(settings: Settings, base: str, demo: dict[str, Any] | None, lo
         for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
             print(f"    {body['name']:<12} {base}/board/{queue_id}?access_token={demo['viewer_key']}")
         print(f"  analytics        {base}/v1/analytics?access_token={demo['viewer_key']}")
+        first = demo["queues"][0]
+        print(f"  estimate accuracy {base}/v1/queues/{first}/accuracy"
+              f"?access_token={demo['viewer_key']}")
         print(f"  admin key        {demo['admin_key']}")
     print("Ctrl-C stops the app processes; `vq stack down` stops PostgreSQL, Redis and Kafka.")
     sys.stdout.flush()
