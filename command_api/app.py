@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
@@ -18,9 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from command_api import routes_admin, routes_queues, routes_tickets
 from command_api.auth import Authenticator
+from command_api.clock import ScaledClock, service_clock
 from command_api.deps import Services
 from command_api.handlers import Clock, QueueBusy, QueueService, VersionConflict
 from command_api.limits import BodyLimitMiddleware, DeadlineMiddleware
+from command_api.models import ClockOut
 from command_api.problems import PROBLEM_MEDIA_TYPE, PROBLEMS, ProblemError, problem_responses
 from command_api.scheduler import AgingScheduler
 from domain.errors import Rejected
@@ -45,11 +46,10 @@ _HTTP_PROBLEMS = {400: "malformed-request", 404: "not-found", 405: "method-not-a
                   413: "payload-too-large", 415: "unsupported-media-type"}
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The API; `clock` (tests) replaces the one the settings ask for (`service_clock`)."""
+    api_clock = clock or service_clock(settings)
 
-
-def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # wait=False: the API starts (and answers 503) even while PostgreSQL is still down.
@@ -62,11 +62,12 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
             settings.redis_dsn, socket_connect_timeout=1.0, socket_timeout=3.0,
             retry=Retry(NoBackoff(), 1), health_check_interval=30,
         )
-        app.state.read_models = ReadModels(read_redis, Keys(settings.redis_prefix), store)
+        app.state.read_models = ReadModels(read_redis, Keys(settings.redis_prefix), store,
+                                              clock=api_clock)
         app.state.services = Services(
             settings=settings,
             store=store,
-            queues=QueueService(store, clock),
+            queues=QueueService(store, api_clock),
             directory=directory,
             authenticator=Authenticator(directory),
         )
@@ -109,7 +110,7 @@ def create_app(settings: Settings, *, clock: Clock = _utcnow) -> FastAPI:
     app.include_router(queries_api.router)
     app.include_router(analytics_api.router)
     _install_error_handlers(app)
-    _install_meta_routes(app)
+    _install_meta_routes(app, api_clock)
     return app
 
 
@@ -194,10 +195,22 @@ def _install_error_handlers(app: FastAPI) -> None:
                                 request)
 
 
-def _install_meta_routes(app: FastAPI) -> None:
+def _install_meta_routes(app: FastAPI, clock: Clock) -> None:
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    speed = clock.speed if isinstance(clock, ScaledClock) else 1.0
+
+    @app.get(
+        "/v1/clock",
+        response_model=ClockOut,
+        tags=["operations"],
+        summary="The API's time (accelerated when VQ_CLOCK_START or VQ_CLOCK_SPEED is set)",
+    )
+    async def clock_now() -> ClockOut:
+        """Events are stamped with this time; a simulation driver aligns its own timeline to it."""
+        return ClockOut(now=clock(), speed=speed)
 
     @app.get(
         "/readyz",

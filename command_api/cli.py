@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from vq.settings import get_settings
 
@@ -18,7 +19,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = get_settings()
+    settings = get_settings()  # a bad VQ_* variable stops here, in one line
+    if settings.clock_start is not None or settings.clock_speed != 1.0:
+        start = settings.clock_start.isoformat() if settings.clock_start else "the real time"
+        print(f"vq api: accelerated clock from {start}, {settings.clock_speed:g}x real time",
+              file=sys.stderr, flush=True)
     uvicorn.run(
         "command_api.main:app_factory",
         host=args.host or settings.api_host,

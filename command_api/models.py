@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -175,3 +176,10 @@ class TenantOut(BaseModel):
     tenant_id: str
     name: str
     admin_key: KeyOut
+
+
+class ClockOut(BaseModel):
+    """What time the API thinks it is, and how fast that time runs."""
+
+    now: datetime = Field(description="The time new events are stamped with (ISO-8601, UTC)")
+    speed: float = Field(description="Simulated seconds per real second (1 = real time)")

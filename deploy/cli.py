@@ -60,12 +60,12 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def _settings() -> Settings:
-    from vq.settings import get_settings
+    from vq.settings import SettingsError, get_settings
 
     try:
         return get_settings()
-    except ValueError as exc:  # pydantic's ValidationError: a bad VQ_* variable
-        raise StackError(f"bad VQ_* setting: {exc}") from exc
+    except SettingsError as exc:  # already one line naming the variable
+        raise StackError(str(exc)) from exc
 
 
 def _up(args: argparse.Namespace) -> int:

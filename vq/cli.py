@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from vq.settings import SettingsError
+
 # (module, function) pairs: each function takes the subparsers object and adds its commands,
 # setting `func` on the parser it adds. Imported lazily so `vq stack up` needs no Kafka client.
 _REGISTRARS: tuple[tuple[str, str], ...] = (
@@ -48,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = func(args)
     except KeyboardInterrupt:
         return 130
+    except SettingsError as exc:
+        print(f"vq {args.command}: {exc}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

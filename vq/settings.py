@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # The API's clock (event times, opening hours, aging). Unset: real UTC time. A live simulation
+    # sets the moment its scenario starts (ISO-8601 with a UTC offset) and how many times faster
+    # than real time the clock runs from there (see command_api/clock.py).
+    clock_start: AwareDatetime | None = None
+    clock_speed: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+
     # Bearer token that may create tenants over HTTP (POST /v1/tenants); unset disables that.
     operator_key: str | None = None
 
@@ -92,6 +98,8 @@ class Settings(BaseSettings):
             "VQ_TOKEN_SECRET": self.token_secret,
             "VQ_AGING_INTERVAL_S": str(self.aging_interval_s),
             "VQ_ANALYTICS_RETENTION_DAYS": str(self.analytics_retention_days),
+            "VQ_CLOCK_SPEED": str(self.clock_speed),
+            **({"VQ_CLOCK_START": self.clock_start.isoformat()} if self.clock_start else {}),
         }
 
     @property
@@ -103,6 +111,22 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.positions"
 
 
+class SettingsError(ValueError):
+    """Unusable `VQ_*` variables, said in one line that names them (not a pydantic report)."""
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = "VQ_" + "_".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}={error['input']!r}: {message}")
+    return "bad setting: " + "; ".join(problems)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
