@@ -1,13 +1,16 @@
-"""`vq simulate`: run the shipped scenarios (or a scenario file) through the estimators."""
+"""`vq simulate`: play scenarios offline through the estimators, or live through the HTTP API."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
+from domain.hours import parse_hhmm
+from eventstore.errors import StoreUnavailable
 from simulation.offline import RunResult, run
 from simulation.report import as_json, passes, summary, table
 from simulation.scenario import load, shipped
@@ -21,35 +24,52 @@ DEFAULT_WARMUP = 5
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "simulate",
-        help="simulate service days and score the wait-time estimators against an oracle",
+        help="simulate service days: offline through the estimators, or live through the API",
         description=(
             "Simulate service days of a scenario (arrivals, skewed services, breaks, priorities, "
-            "no-shows, walk-aways) and fold the events through the wait-time estimators. "
-            "--offline needs no server."
+            "no-shows, walk-aways). --offline folds the events through the wait-time estimators "
+            "next to an oracle, with no server. --live sends the commands to the running product "
+            "through its HTTP API, timed by the API's clock: start the API with VQ_CLOCK_START "
+            "(a few minutes before the scenario opens on its first day, e.g. "
+            "2024-03-04T07:55:00+01:00 for the clinic) and VQ_CLOCK_SPEED (60: an hour a minute)."
         ),
     )
-    parser.add_argument("--offline", action="store_true", help="fold locally (no server)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--offline", action="store_true", help="fold locally (no server)")
+    mode.add_argument("--live", action="store_true", help="drive the running API (--api)")
     parser.add_argument(
-        "--scenario", default="all", help=f"a shipped scenario ({', '.join(shipped())}), "
-        "'all', or a path to a scenario .toml"
+        "--scenario", default=None, help=f"a shipped scenario ({', '.join(shipped())}), "
+        "a path to a scenario .toml, or (offline, the default) 'all'"
     )
-    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="open days to simulate")
-    parser.add_argument(
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON instead of tables (live: the run's summary)")
+    offline = parser.add_argument_group("offline mode")
+    offline.add_argument("--days", type=int, default=DEFAULT_DAYS, help="open days to simulate")
+    offline.add_argument(
         "--warmup-days", type=int, default=DEFAULT_WARMUP,
         help="first days that warm the estimators up and are scored apart",
     )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--samples", type=int, default=48, help="oracle Monte-Carlo samples")
-    parser.add_argument(
+    offline.add_argument("--samples", type=int, default=48, help="oracle Monte-Carlo samples")
+    offline.add_argument(
         "--oracle-every", type=int, default=None,
         help="ask the oracle for one ticket in N (default: the scenario's own setting)",
     )
-    parser.add_argument("--no-oracle", action="store_true", help="skip the oracle")
-    parser.add_argument("--jobs", type=int, default=None, help="scenarios run in parallel")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument(
+    offline.add_argument("--no-oracle", action="store_true", help="skip the oracle")
+    offline.add_argument("--jobs", type=int, default=None, help="scenarios run in parallel")
+    offline.add_argument(
         "--check", action="store_true", help="exit 1 unless every scenario meets the acceptance"
     )
+    live = parser.add_argument_group("live mode")
+    live.add_argument("--api", default=None,
+                      help="the API's base URL (default: VQ_API_HOST and VQ_API_PORT)")
+    live.add_argument("--hours", type=float, default=1.0,
+                      help="simulated hours to play, from the first day's opening (default 1)")
+    live.add_argument("--from", dest="start", default=None, metavar="HH:MM",
+                      help="start the simulated days at this local time instead of the opening "
+                           "(the line starts empty)")
+    live.add_argument("--key", default=None,
+                      help="an admin key of the tenant to play in (default: a new tenant)")
     parser.set_defaults(func=_simulate)
 
 
@@ -68,17 +88,52 @@ def _one(args: tuple[str, int, int, int, int, int | None, bool]) -> RunResult:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    if args.live:
+        return _live(args)
     if not args.offline:
-        print(
-            "only the offline mode exists so far: run `vq simulate --offline` (the live mode, "
-            "through the HTTP API, drives `simulation.world.commands` and is still to come)",
-            file=sys.stderr,
-        )
+        print("choose a mode: --offline (no server) or --live (through the running API)",
+              file=sys.stderr)
         return 2
+    return _offline(args)
+
+
+def _live(args: argparse.Namespace) -> int:
+    from simulation import live  # httpx and psycopg: only when driving an API
+    from vq.settings import get_settings
+
+    start = None if args.start is None else parse_hhmm(args.start)
+    if args.scenario in (None, "all") or (args.start is not None and start is None):
+        print("--live plays one --scenario NAME (and --from takes HH:MM)", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    try:
+        options = live.LiveOptions(
+            api=(args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/"),
+            scenario=load(args.scenario), hours=args.hours, start_minute=start, seed=args.seed,
+            key=args.key,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"vq simulate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(live.run(options, settings, _say))
+    except (live.LiveError, StoreUnavailable) as exc:
+        print(f"vq simulate: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.as_json(), indent=2) if args.json else live.summary(result))
+    return 0
+
+
+def _say(line: str) -> None:
+    """Progress goes to stderr, so that stdout holds the summary alone (--json)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _offline(args: argparse.Namespace) -> int:
     if args.days < 1 or args.warmup_days < 0 or args.warmup_days >= args.days:
         print("need --days >= 1 and 0 <= --warmup-days < --days", file=sys.stderr)
         return 2
-    names = shipped() if args.scenario == "all" else [args.scenario]
+    names = shipped() if args.scenario in (None, "all") else [args.scenario]
     try:
         scenarios = {name: load(name) for name in names}
     except (ValueError, OSError) as exc:

@@ -48,6 +48,7 @@ def test_the_command_prints_the_tables(capsys: pytest.CaptureFixture[str]) -> No
         assert name in out
 
 
-def test_the_live_mode_is_not_there_yet(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_mode_must_be_chosen(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--scenario", "clinic"]) == 2
-    assert "--offline" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--offline" in err and "--live" in err

@@ -1,0 +1,74 @@
+"""The live driver's timeline and options (the run itself: tests/integration/test_live_simulation.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.decide import decide
+from domain.errors import Rejected
+from domain.evolve import evolve
+from domain.state import initial_state
+from simulation.live import LiveOptions, window
+from simulation.scenario import Scenario, load
+from simulation.world import World
+from vq.cli import main
+
+
+def commands_in(scenario: Scenario, ends: datetime, seed: int = 3) -> Counter[str]:
+    """The commands the world gives until `ends`, decided locally."""
+    state, sent = initial_state(""), Counter[str]()
+    stream = World(scenario, days=2, seed=seed, queue_id="q", tenant_id="t", id_prefix="").run()
+    timed = next(stream)
+    while timed.at < ends:
+        try:
+            events = decide(state, timed.command, timed.at)
+        except Rejected:
+            events = []
+        for event in events:
+            evolve(state, event)
+        sent[type(timed.command).__name__] += 1
+        timed = stream.send(events)
+    return sent
+
+
+def test_the_window_starts_at_the_first_opening() -> None:
+    clinic = load("clinic")  # Monday 4 March 2024, opens 08:00 in Paris (UTC+1)
+    played, begins, ends = window(clinic, 1.5, None)
+    assert played == clinic
+    assert begins == datetime(2024, 3, 4, 7, 0, tzinfo=UTC)
+    assert ends == begins + timedelta(hours=1, minutes=30)
+
+
+@pytest.mark.parametrize("start", ["10:40", "12:15", "15:00"])
+def test_from_starts_the_day_later_with_the_staff_on_shift_then(start: str) -> None:
+    hours, minutes = (int(x) for x in start.split(":"))
+    played, begins, ends = window(load("clinic"), 1.0, hours * 60 + minutes)
+    assert begins.astimezone(UTC) == datetime(2024, 3, 4, hours - 1, minutes, tzinfo=UTC)
+    sent = commands_in(played, ends)
+    assert sent["OpenQueue"] == 1 and sent["EnqueueTicket"] > 3
+    assert sent["CallNext"] > 0 and sent["CompleteService"] > 0  # counters are at work
+
+
+def test_options_refuse_an_empty_window_or_a_start_outside_the_hours() -> None:
+    clinic = load("clinic")
+    with pytest.raises(ValueError, match="--hours"):
+        LiveOptions(api="http://x", scenario=clinic, hours=0)
+    with pytest.raises(ValueError, match="08:00 to 17:00"):
+        LiveOptions(api="http://x", scenario=clinic, start_minute=18 * 60)
+
+
+@pytest.mark.parametrize("args", [
+    ["simulate", "--live"],
+    ["simulate", "--live", "--scenario", "all"],
+    ["simulate", "--live", "--scenario", "clinic", "--from", "9h"],
+    ["simulate", "--live", "--scenario", "clinic", "--hours", "0"],
+    ["simulate", "--live", "--scenario", "nowhere"],
+])
+def test_the_live_command_refuses_bad_arguments_before_any_connection(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    assert capsys.readouterr().err.count("\n") == 1
