@@ -2,8 +2,9 @@
 
 Environment: BENCH_QUICK=1, BENCH_RATES=250,500,... (offered command rates), BENCH_API_WORKERS
 (uvicorn workers of the API under test, default 1), BENCH_PROFILE=0 (no py-spy profiles),
-BENCH_ONLY=ceilings,append,http,propagation,data (some phases only), BENCH_KEEP=1 (keep the
-schemas, topics and keys afterwards).
+BENCH_ONLY=ceilings,append,http,propagation,data (some phases only), BENCH_PROPAGATION_RATE
+(commands/s offered in the propagation phase; without the http phase to find the knee, set it),
+BENCH_KEEP=1 (keep the schemas, topics and keys afterwards).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class CommonConfig(TypedDict):
     profile: bool
     phases: tuple[str, ...]
     keep: bool
+    propagation_rate: float
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class BenchConfig:
     profile: bool
     phases: tuple[str, ...]
     keep: bool
+    propagation_rate: float
     connections: int = 16  # the API's pool size: what the event store sees under load
-    propagation_rate: float = 1000.0
 
 
 def _rates(default: tuple[float, ...]) -> tuple[float, ...]:
@@ -57,6 +59,7 @@ def from_env() -> BenchConfig:
         profile=os.environ.get("BENCH_PROFILE", "1") not in ("", "0"),
         phases=phases,
         keep=os.environ.get("BENCH_KEEP", "") not in ("", "0"),
+        propagation_rate=float(os.environ.get("BENCH_PROPAGATION_RATE", "1000")),
     )
     if quick:
         return BenchConfig(quick=True, ceiling_s=2, append_s=2, rates=_rates((100, 300, 1000)),

@@ -12,6 +12,10 @@ event, through a `Selector` (domain/estimation). It keeps three things for the r
   tickets the batch touched, the first few after a call (they are next; their range matters
   most), and a few more from a cursor walking the line, so every range is refreshed in turn.
   An eta is absolute (moments, not durations), so it stays true as time passes without a write.
+  The stream processor keeps in memory only the ranges it computed itself (Redis holds them
+  all); a rebuild computes the first EXACT_FILL of a line and, further back, anchors spaced
+  geometrically with the ranges between them interpolated (marked so), which keeps a rebuild of
+  a line of 100,000 at about a second of estimating.
 
 Etas depend on when a batch was cut, so the check compares which tickets have one, not the
 values; everything else here is compared byte for byte.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from domain.estimation import SERVED, Estimate, Selector
@@ -33,6 +38,10 @@ HEAD_REFRESH = 3
 ROLLING_REFRESH = 3
 # The eta hash field holding the queue summary's estimate (ticket ids are UUIDs: no clash).
 NEWCOMER = "newcomer"
+# A rebuild estimates this many from the front of each line one by one; further back, anchors
+# this factor apart, and the ranges between them interpolated.
+EXACT_FILL = 1000
+ANCHOR_STEP = 1.2
 
 
 def _iso(value: datetime) -> str:
@@ -102,13 +111,13 @@ class QueueEstimates:
             ticket = state.tickets.get(ticket_id)
             if ticket is not None and ticket.status == "waiting":
                 self._touched.add(ticket_id)
-            elif self.etas.pop(ticket_id, None) is not None:
+            else:  # out of the line (or never in it): whatever range Redis has goes
+                self.etas.pop(ticket_id, None)
                 self._dropped.add(ticket_id)
         for evicted in state.last_evicted:
             self.promised.pop(evicted, None)
             self.waited.pop(evicted, None)
-            if self.etas.pop(evicted, None) is not None:
-                self._dropped.add(evicted)
+            self.etas.pop(evicted, None)
 
     def facts(self, ticket_id: str) -> TicketFacts:
         promised = self.promised.get(ticket_id)
@@ -142,23 +151,44 @@ class QueueEstimates:
         self._touched, self._dropped, self._called = set(), set(), False
         return fresh, dropped
 
-    def refresh_all(self, state: QueueState) -> None:
-        """A range for every waiting ticket (once, when the queue is loaded or rebuilt)."""
-        self.etas = {}
-        for key in state.waiting:
-            eta = self._estimate(state, key[3])
-            if eta is not None:
-                self.etas[key[3]] = eta
+    def loaded(self) -> None:
+        """The queue was folded up to the version Redis has, whose ranges Redis holds: only
+        what comes next is owed."""
         self._touched, self._dropped, self._called = set(), set(), False
+
+    def fill(self, state: QueueState) -> None:
+        """A range for every waiting ticket, for a rebuild (see the module's docstring)."""
+        self.loaded()
+        ids = [key[3] for key in state.waiting]
+        anchors = list(range(min(EXACT_FILL, len(ids))))
+        while anchors and anchors[-1] < len(ids) - 1:
+            anchors.append(min(max(int(anchors[-1] * ANCHOR_STEP), anchors[-1] + 1),
+                               len(ids) - 1))
+        self.etas = {}
+        for index in anchors:
+            eta = self._estimate(state, ids[index])
+            if eta is not None:
+                self.etas[ids[index]] = eta
+        for low, high in pairwise(anchors):
+            first, last = self.etas.get(ids[low]), self.etas.get(ids[high])
+            if first is None or last is None:
+                continue
+            for index in range(low + 1, high):
+                self.etas[ids[index]] = _between(first, last, (index - low) / (high - low),
+                                                 index)
 
     def newcomer(self, state: QueueState) -> dict[str, Any] | None:
         """The queue summary's estimate: the range of the last one in line (a newcomer waits at
         least that long), with the newcomer counted behind them."""
         if not state.waiting:
             return None
-        last = self.etas.get(state.waiting[-1][3])
+        last_id = state.waiting[-1][3]
+        last = self.etas.get(last_id)
         if last is None:
-            return None
+            last = self._estimate(state, last_id)
+            if last is None:
+                return None
+            self.etas[last_id] = last
         return {**last, "ahead": len(state.waiting), "basis": "last in line"}
 
     def accuracy(self, state: QueueState) -> dict[str, Any]:
@@ -171,6 +201,16 @@ class QueueEstimates:
             "served_by": dict(sorted(self.selector.served_by.items())),
             "estimators": [f.as_dict() for f in figures],
         }
+
+
+def _between(first: dict[str, Any], last: dict[str, Any], share: float,
+             ahead: int) -> dict[str, Any]:
+    """The range of a ticket between two estimated ones, moment by moment, `share` of the way."""
+    out = {**first, "ahead": ahead, "interpolated": True}
+    for level in ("p10_at", "p50_at", "p90_at"):
+        low, high = datetime.fromisoformat(first[level]), datetime.fromisoformat(last[level])
+        out[level] = _iso(low + (high - low) * share)
+    return out
 
 
 def shown(eta: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:

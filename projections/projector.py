@@ -150,8 +150,8 @@ class Projector:
             commands = [c for c in commands if c[1] != line]
             commands.extend(full_render(self._keys, state, estimates))
         else:
-            commands.extend(eta_commands(self._keys, state, fresh, dropped))
             commands.extend(meta_commands(self._keys, state, estimates))
+        commands.extend(eta_commands(self._keys, state, fresh, dropped))
         batch = Batch(tenant=state.tenant_id, queue=queue_id, first=first, last=state.version,
                       commands=commands)
         result = await self._writer.apply(batch)
@@ -196,7 +196,7 @@ class Projector:
                 evolve(model.state, record.event)
                 model.estimates.observe(model.state, record.event)
             after = records[-1].stream_version
-        model.estimates.refresh_all(model.state)
+        model.estimates.loaded()
         return model
 
     def _remember(self, model: QueueModel) -> None:

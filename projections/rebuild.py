@@ -23,7 +23,7 @@ from projections.analytics import Measures, measure, total_commands
 from projections.estimates import NEWCOMER, QueueEstimates
 from projections.layout import Keys
 from projections.views import dumps, line_member, queue_view, ticket_view
-from projections.writer import Applied, Batch, ReadModelWriter, full_render
+from projections.writer import Applied, Batch, ReadModelWriter, eta_commands, full_render
 
 Progress = Callable[[int, int], None]
 READ_BATCH = 5000
@@ -106,8 +106,10 @@ async def rebuild(
             state = entry.state
             if not state.created:
                 continue
-            entry.estimates.refresh_all(state)
-            commands = full_render(keys, state, entry.estimates)
+            entry.estimates.fill(state)
+            commands = [("DEL", keys.eta(state.tenant_id, state.queue_id)),
+                        *full_render(keys, state, entry.estimates),
+                        *eta_commands(keys, state, entry.estimates.etas, set())]
             commands += total_commands(keys, state.tenant_id, state.queue_id, entry.measures,
                                        retention_s)
             batch = Batch(tenant=state.tenant_id, queue=state.queue_id, first=0,

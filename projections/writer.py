@@ -127,19 +127,18 @@ def registration(keys: Keys, state: QueueState) -> Command:
 
 
 def full_render(keys: Keys, state: QueueState, estimates: QueueEstimates) -> list[Command]:
-    """Every command that writes the queue's whole read model from scratch."""
+    """Every command that writes the queue's whole read model from scratch, but for the wait
+    ranges, which the stream processors keep up one by one (a rebuild writes them whole)."""
     tenant, queue = state.tenant_id, state.queue_id
     commands: list[Command] = [
         ("CLEARQUEUE", keys.line(tenant, queue), keys.ticket_index(tenant, queue),
          keys.ticket_prefix(tenant, queue)),
-        ("DEL", keys.eta(tenant, queue)),
     ]
     members = [line_member(state, state.tickets[key[3]]) for key in state.waiting]
     for chunk in _chunks(members):
         commands.append(("ZADD", keys.line(tenant, queue), *_zero_scored(chunk)))
     for ticket_id in state.tickets:
         commands.extend(ticket_commands(keys, state, estimates, ticket_id))
-    commands.extend(eta_commands(keys, state, estimates.etas, set()))
     commands.extend(meta_commands(keys, state, estimates))
     return commands
 

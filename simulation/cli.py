@@ -8,6 +8,8 @@ import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from datetime import date
 
 from domain.hours import parse_hhmm
 from eventstore.errors import StoreUnavailable
@@ -68,6 +70,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     live.add_argument("--from", dest="start", default=None, metavar="HH:MM",
                       help="start the simulated days at this local time instead of the opening "
                            "(the line starts empty)")
+    live.add_argument("--date", default=None, metavar="YYYY-MM-DD",
+                      help="play the scenario's days from this date instead of its own (e.g. "
+                           "this week: analytics keep VQ_ANALYTICS_RETENTION_DAYS back from now)")
     live.add_argument("--key", default=None,
                       help="an admin key of the tenant to play in (default: a new tenant)")
     parser.set_defaults(func=_simulate)
@@ -107,9 +112,12 @@ def _live(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     try:
+        scenario = load(args.scenario)
+        if args.date is not None:
+            scenario = replace(scenario, start=date.fromisoformat(args.date))
         options = live.LiveOptions(
             api=(args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/"),
-            scenario=load(args.scenario), hours=args.hours, start_minute=start, seed=args.seed,
+            scenario=scenario, hours=args.hours, start_minute=start, seed=args.seed,
             key=args.key,
         )
     except (ValueError, OSError) as exc:

@@ -57,6 +57,8 @@ PRIOR_WEIGHT = 3.0
 UNTYPED = ""
 # Calls after which the renewal lag is recomputed (it is O(grid^2), and moves slowly).
 LAG_REFRESH = 50
+# Projections kept between two events (one per estimator asking about the same ticket suffices).
+CACHE_MAX = 8
 
 
 class QueueSignals:
@@ -250,12 +252,15 @@ class QueueSignals:
         self, state: QueueState, ticket: TicketState, at: datetime
     ) -> tuple[Outlook, WaitDistribution]:
         """The outlook and projected wait of a waiting ticket (kept until the next event, so
-        estimators sharing these signals project once)."""
+        estimators sharing these signals project once; a few at most, so estimating a whole
+        line between two events holds no line's worth of projections)."""
         key = (ticket.ticket_id, at)
         found = self._cache.get(key)
         if found is None:
             from domain.estimation.outlook import outlook  # outlook reads these signals
 
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
             view = outlook(self, state, ticket, at)
             found = self._cache[key] = (view, view.project())
         return found
