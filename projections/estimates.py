@@ -86,7 +86,7 @@ class QueueEstimates:
         self.selector = Selector.default()
         self.promised: dict[str, Estimate] = {}  # served at enqueue, until the ticket is evicted
         self.waited: dict[str, float] = {}  # enqueue to first call, seconds
-        self.etas: dict[str, dict[str, Any]] = {}  # every waiting ticket's current range
+        self.etas: dict[str, dict[str, Any]] = {}  # ranges computed here, of tickets still waiting
         self._touched: set[str] = set()
         self._dropped: set[str] = set()
         self._called = False

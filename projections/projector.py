@@ -10,6 +10,7 @@ reload the queue from the event store and write the queue's read model whole.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -39,8 +40,10 @@ from projections.writer import (
 log = logging.getLogger("vq.projector")
 # Queues kept in memory (state and estimators: a few hundred kB for a queue with weeks of history).
 CACHE_SIZE = 2_000
-# Events read per query when a queue is loaded from the event store.
+# Events read per query when a queue is loaded from the event store, and folded between two
+# yields to the event loop (a few hundred milliseconds of estimating at most).
 LOAD_PAGE = 5_000
+YIELD_EVERY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +195,11 @@ class Projector:
                                                                          version))
             if not records:
                 break
-            for record in records:
+            for index, record in enumerate(records, start=1):
                 evolve(model.state, record.event)
                 model.estimates.observe(model.state, record.event)
+                if index % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a long history: let heartbeats and others run
             after = records[-1].stream_version
         model.estimates.loaded()
         return model
