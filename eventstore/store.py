@@ -206,6 +206,35 @@ class EventStore:
             return None
         return Snapshot(stream_id=stream_id, version=row[0], snapshot_schema=row[1], state=row[2])
 
+    async def save_projection_state(
+        self, stream_id: str, version: int, fingerprint: str, data: bytes
+    ) -> None:
+        """Keep a stream processor's checkpoint of the stream's fold (the newest one wins)."""
+        async with self.connection() as conn:
+            await conn.execute(
+                "INSERT INTO projection_states (stream_id, version, fingerprint, data) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (stream_id) DO UPDATE SET "
+                "version = EXCLUDED.version, fingerprint = EXCLUDED.fingerprint, "
+                "data = EXCLUDED.data, saved_at = now() "
+                "WHERE projection_states.version < EXCLUDED.version "
+                "OR projection_states.fingerprint <> EXCLUDED.fingerprint",
+                (stream_id, version, fingerprint, data),
+            )
+
+    async def load_projection_state(
+        self, stream_id: str, at_most_version: int, fingerprint: str
+    ) -> tuple[int, bytes] | None:
+        """The checkpoint (version, data) of the stream's fold, if this code wrote it and it is
+        not past `at_most_version`."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "SELECT version, data FROM projection_states "
+                "WHERE stream_id = %s AND version <= %s AND fingerprint = %s",
+                (stream_id, at_most_version, fingerprint),
+            )
+            row = await cur.fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
     async def load_checkpoint(self, name: str) -> Position:
         async with self.connection() as conn:
             cur = await conn.execute(

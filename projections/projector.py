@@ -20,9 +20,12 @@ from typing import Any
 from domain.events import QueueCreated, QueueEvent, QueueReconfigured
 from domain.evolve import evolve
 from domain.state import QueueState, initial_state, position
+from eventstore.errors import StoreUnavailable
 from eventstore.recorded import RecordedEvent
 from eventstore.store import EventStore
+from projections import checkpoint
 from projections.analytics import increment_commands, measure
+from projections.checkpoint import CHECKPOINT_EVERY
 from projections.estimates import QueueEstimates
 from projections.layout import Keys
 from projections.views import NEXT_SHOWN, line_member, queue_view
@@ -91,6 +94,7 @@ class QueueModel:
 
     state: QueueState
     estimates: QueueEstimates
+    saved: int = 0  # the version of its newest checkpoint (see checkpoint.py)
 
 
 class Projector:
@@ -103,6 +107,7 @@ class Projector:
         self._retention_s = retention_s
         self._states: OrderedDict[str, QueueModel] = OrderedDict()
         self.repairs = 0
+        self.restores = 0  # queues resumed from a checkpoint
 
     async def project(self, records: Sequence[RecordedEvent]) -> list[QueueUpdate]:
         """Apply records (any queues, each queue's in order); returns what changed per queue."""
@@ -168,6 +173,8 @@ class Projector:
             return await self._project_queue(queue_id, records, retried=True)
         if not result.applied:
             return None
+        if state.version - model.saved >= CHECKPOINT_EVERY:
+            await self._save(model)
         update = QueueUpdate(tenant_id=state.tenant_id, queue_id=queue_id, version=state.version,
                              view=queue_view(state), changes=changes, etas=fresh,
                              newcomer=estimates.newcomer(state))
@@ -186,10 +193,13 @@ class Projector:
         return model
 
     async def _load(self, queue_id: str, version: int) -> QueueModel:
-        """Fold the queue up to `version` from the event store. From its first event, not a
-        snapshot: the estimators learn from the whole history, and a rebuild does the same."""
-        model = QueueModel(initial_state(queue_id), QueueEstimates())
-        after = 0
+        """Fold the queue up to `version` from the event store: from our newest checkpoint at or
+        below it, else from its first event (not from a write-side snapshot: the estimators
+        learn from the whole history, as a rebuild's do)."""
+        model = await self._restored(queue_id, version)
+        if model is None:
+            model = QueueModel(initial_state(queue_id), QueueEstimates())
+        after = model.state.version
         while after < version:
             records = await self._store.read_stream(queue_id, after, min(after + LOAD_PAGE,
                                                                          version))
@@ -203,6 +213,39 @@ class Projector:
             after = records[-1].stream_version
         model.estimates.loaded()
         return model
+
+    async def _restored(self, queue_id: str, version: int) -> QueueModel | None:
+        if version == 0:
+            return None
+        found = await self._store.load_projection_state(queue_id, version,
+                                                        checkpoint.fingerprint())
+        if found is None:
+            return None
+        try:
+            model = checkpoint.restore(found[1])
+        except Exception:  # any damage (pickle raises many kinds): the full fold is as good
+            log.warning("queue %s: checkpoint at version %d unreadable; folding from the start",
+                        queue_id, found[0], exc_info=True)
+            return None
+        if model.state.queue_id != queue_id or model.state.version != found[0]:
+            log.warning("queue %s: checkpoint does not match; folding from the start", queue_id)
+            return None
+        model.saved = found[0]
+        self.restores += 1
+        return model
+
+    async def _save(self, model: QueueModel) -> None:
+        """Checkpoint the fold; a store that is down only means a longer fold some day."""
+        state = model.state
+        try:
+            await self._store.save_projection_state(state.queue_id, state.version,
+                                                    checkpoint.fingerprint(),
+                                                    checkpoint.dump(model))
+        except StoreUnavailable:
+            log.warning("queue %s: checkpoint at version %d not saved (event store down)",
+                        state.queue_id, state.version)
+            return
+        model.saved = state.version
 
     def _remember(self, model: QueueModel) -> None:
         self._states[model.state.queue_id] = model

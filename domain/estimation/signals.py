@@ -85,6 +85,12 @@ class QueueSignals:
         self._lag: tuple[int, Lag] | None = None
         self._cache: dict[tuple[str, datetime], tuple[Outlook, WaitDistribution]] = {}
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (a stream worker's checkpoint) without the projections of the last event."""
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
     # Folding ------------------------------------------------------------------------------
 
     def observe(self, state: QueueState, event: QueueEvent) -> None:

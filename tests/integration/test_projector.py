@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from command_api.handlers import QueueService
-from domain.commands import CreateQueue, EnqueueTicket, TransferTicket
+from domain.commands import CallNext, CreateQueue, EnqueueTicket, TransferTicket
 from domain.config import QueueConfig
 from eventstore.store import CommandContext, EventStore
+from projections import checkpoint
+from projections import projector as projector_module
 from projections.layout import Keys
 from projections.projector import Projector
 from projections.rebuild import _delete_all, check, rebuild
@@ -62,5 +65,71 @@ async def test_a_ticket_transferred_away_and_back_keeps_its_home(
         await _delete_all(client, keys)
         await rebuild(store, client, keys, retention_s=86400)
         assert await _dump(client, keys) == incremental
+    finally:
+        await client.aclose()
+
+
+async def test_a_worker_resumes_a_queue_from_its_checkpoint_exactly(
+    settings: Settings, store: EventStore, tenant_id: str, monkeypatch: Any
+) -> None:
+    """A fresh worker starts from the newest checkpoint at or below Redis's version and folds
+    only what follows; the result, accuracy figures included, equals a fold from scratch. A
+    checkpoint of other code is ignored."""
+    monkeypatch.setattr(projector_module, "CHECKPOINT_EVERY", 20)
+    now = [datetime(2026, 11, 25, 9, 0, tzinfo=UTC)]
+    service = QueueService(store, lambda: now[0])
+    queue_id = str(uuid.uuid4())
+
+    async def run(command: Any, creating: bool = False) -> None:
+        now[0] += timedelta(seconds=45)
+        cid = str(uuid.uuid4())
+        context = CommandContext(command_id=cid, correlation_id=cid, actor="t",
+                                 occurred_at=now[0])
+        await service.execute(tenant_id=tenant_id, queue_id=queue_id, command=command,
+                              context=context, respond=lambda _: (200, {}), creating=creating)
+
+    async def traffic(rounds: int) -> None:
+        for _ in range(rounds):
+            ticket = str(uuid.uuid4())
+            await run(EnqueueTicket(ticket_id=ticket))
+            await run(EnqueueTicket(ticket_id=str(uuid.uuid4())))
+            await run(CallNext(counter="1"))
+
+    await run(CreateQueue(queue_id=queue_id, tenant_id=tenant_id,
+                          config=QueueConfig(name="C", prefix="C", counters=("1",))),
+              creating=True)
+    await traffic(20)
+    keys = Keys(settings.redis_prefix)
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+
+    async def fold_new(projector: Projector) -> None:
+        stored = int(await client.hget(keys.queue(tenant_id, queue_id), "version") or 0)
+        records = await store.read_stream(queue_id, stored)
+        for start in range(0, len(records), 7):  # batches, as Kafka hands them over
+            await projector.project(records[start:start + 7])
+
+    try:
+        first = Projector(store, ReadModelWriter(client, keys), keys, retention_s=86400)
+        await fold_new(first)
+        saved = await store.load_projection_state(queue_id, 10**6, checkpoint.fingerprint())
+        assert saved is not None and saved[0] >= 40
+
+        await traffic(5)
+        second = Projector(store, ReadModelWriter(client, keys), keys, retention_s=86400)
+        await fold_new(second)
+        assert second.restores == 1
+        assert (await check(store, client, keys)).differences == []
+
+        async with store.connection() as conn:
+            await conn.execute("UPDATE projection_states SET fingerprint = 'older code'")
+        await traffic(5)
+        third = Projector(store, ReadModelWriter(client, keys), keys, retention_s=86400)
+        await fold_new(third)
+        assert third.restores == 0
+        assert (await check(store, client, keys)).differences == []
+        accuracy = json.loads(await client.get(keys.accuracy(tenant_id, queue_id)))
+        assert accuracy["version"] == 1 + 30 * 3
+        served = next(f for f in accuracy["estimators"] if f["estimator"] == "served")
+        assert served["called"] == 30
     finally:
         await client.aclose()
