@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from command_api.handlers import Outcome
@@ -43,11 +42,12 @@ def queue_config(body: QueueCreateIn) -> QueueConfig:
     return QueueConfig(name=body.name, **_settings_changes(body))
 
 
-def patched_config(current: QueueConfig, body: QueuePatchIn) -> QueueConfig:
+def settings_patch(body: QueuePatchIn) -> tuple[tuple[str, object], ...]:
+    """The settings a PATCH names (the queue applies them to its configuration in its turn)."""
     changes = _settings_changes(body)
     if body.name is not None:
         changes["name"] = body.name
-    return replace(current, **changes)
+    return tuple(sorted(changes.items()))
 
 
 def contact(body: ContactIn | None) -> Contact | None:

@@ -18,7 +18,7 @@ from command_api.deps import (
     run_queue_command,
 )
 from command_api.handlers import Outcome
-from command_api.mapping import command_out, contact, patched_config, queue_config
+from command_api.mapping import command_out, contact, queue_config, settings_patch
 from command_api.models import (
     CallNextIn,
     CommandOut,
@@ -30,13 +30,13 @@ from command_api.models import (
 from command_api.problems import ProblemError, problem_responses
 from domain.commands import (
     CallNext,
+    ChangeQueueSettings,
     CloseQueue,
     CreateQueue,
     EnqueueTicket,
     OpenQueue,
     PauseQueue,
     QueueCommand,
-    ReconfigureQueue,
     ResumeQueue,
 )
 from domain.events import TicketCalled
@@ -91,8 +91,7 @@ async def update_queue(
     if_match: IfMatchHeader = None,
 ) -> JSONResponse:
     who.require("queues:manage")
-    current = await svc.queues.load(who.tenant_id, str(queue_id))
-    command = ReconfigureQueue(config=patched_config(current.config, body))
+    command = ChangeQueueSettings(changes=settings_patch(body))
     answer = await run_queue_command(
         svc, who, request, queue_id=str(queue_id), command=command, body=body,
         idempotency_key=idempotency_key, correlation=correlation,

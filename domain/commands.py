@@ -22,6 +22,14 @@ class ReconfigureQueue:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeQueueSettings:
+    """Only the settings named, applied to the configuration the queue has when the command's
+    turn comes: two managers changing different settings at once both land."""
+
+    changes: tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpenQueue:
     pass
 
@@ -125,6 +133,7 @@ class TransferTicket:
 QueueCommand = (
     CreateQueue
     | ReconfigureQueue
+    | ChangeQueueSettings
     | OpenQueue
     | PauseQueue
     | ResumeQueue

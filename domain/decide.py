@@ -7,6 +7,7 @@ yields at least one event when it is accepted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from domain.commands import (
     CallTicket,
     CancelTicket,
     ChangePriority,
+    ChangeQueueSettings,
     CloseQueue,
     CompleteService,
     CreateQueue,
@@ -30,6 +32,7 @@ from domain.commands import (
     ReturnTicket,
     StartService,
 )
+from domain.config import QueueConfig
 from domain.errors import Rejected
 from domain.events import (
     QueueClosed,
@@ -106,7 +109,23 @@ def _create(state: QueueState, cmd: CreateQueue, now: datetime) -> list[QueueEve
 
 
 def _reconfigure(state: QueueState, cmd: ReconfigureQueue, now: datetime) -> list[QueueEvent]:
-    new = cmd.config
+    return _reconfigured(state, cmd.config, now)
+
+
+def _change_settings(
+    state: QueueState, cmd: ChangeQueueSettings, now: datetime
+) -> list[QueueEvent]:
+    changes: dict[str, Any] = dict(cmd.changes)
+    unknown = sorted(set(changes) - {f.name for f in fields(QueueConfig)})
+    if unknown:
+        raise invalid(f"no such setting: {', '.join(unknown)}")
+    new = replace(state.config, **changes)
+    if new == state.config:
+        return []  # nothing changes: nothing happened
+    return _reconfigured(state, new, now)
+
+
+def _reconfigured(state: QueueState, new: QueueConfig, now: datetime) -> list[QueueEvent]:
     validate_config(new)
     for key in state.waiting:
         ticket = state.tickets[key[3]]
@@ -324,6 +343,7 @@ def _promote(state: QueueState, cmd: PromoteAgedTickets, now: datetime) -> list[
 
 _HANDLERS: dict[type[Any], Callable[[QueueState, Any, datetime], list[QueueEvent]]] = {
     ReconfigureQueue: _reconfigure,
+    ChangeQueueSettings: _change_settings,
     OpenQueue: _open,
     PauseQueue: _pause,
     ResumeQueue: _resume,

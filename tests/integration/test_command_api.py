@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from domain.state import fold, initial_state
+from eventstore.store import EventStore
 from tests.integration.conftest import ApiClient
 
 PROBLEM = "application/problem+json"
@@ -141,3 +143,31 @@ async def test_a_queue_swamped_in_one_process_sheds_load_with_503(
     assert response.headers["retry-after"] == "1"
     assert response.json()["type"] == "/problems/service-unavailable"
     assert (await api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={})).status_code == 201
+
+
+async def test_concurrent_patches_of_different_settings_both_land(
+    api: ApiClient, store: EventStore
+) -> None:
+    """Each PATCH names only its own settings and the queue applies them in its turn, so one
+    manager's change never undoes another's; a PATCH that changes nothing records nothing."""
+    queue_id = await api.create_queue()
+    for round_ in range(1, 6):
+        renamed, resized = await asyncio.gather(
+            api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(),
+                           json={"name": f"Desk {round_}"}),
+            api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(),
+                           json={"capacity": 10 * round_, "target_wait_seconds": 60 * round_}),
+        )
+        assert renamed.status_code == resized.status_code == 200, renamed.text + resized.text
+        state = fold([r.event for r in await store.read_stream(queue_id)],
+                     initial_state(queue_id))
+        config = state.config
+        assert (config.name, config.capacity, config.target_wait_seconds) == (
+            f"Desk {round_}", 10 * round_, 60 * round_)
+    version = state.version
+    same = await api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(),
+                                json={"name": "Desk 5"})
+    empty = await api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(), json={})
+    assert same.status_code == empty.status_code == 200
+    assert same.json()["stream_version"] == empty.json()["stream_version"] == version
+    assert same.json()["event_ids"] == empty.json()["event_ids"] == []

@@ -8,6 +8,7 @@ import pytest
 from domain_gwt import CONFIG, QUEUE, T0, TENANT, called, created, enqueued, given
 
 from domain.commands import (
+    ChangeQueueSettings,
     CloseQueue,
     CreateQueue,
     EnqueueTicket,
@@ -221,3 +222,24 @@ def test_lifecycle_events_fold_into_status() -> None:
         QueueClosed(reason=None, at=T0),
     ).state()
     assert (state.status, state.version) == ("closed", 4)
+
+
+def test_change_settings_applies_only_the_named_ones_to_the_current_config() -> None:
+    renamed = replace(CONFIG, name="Renamed")  # changed meanwhile by someone else
+    command = ChangeQueueSettings(changes=(("capacity", 10),))
+    given(created(), QueueReconfigured(config=renamed, at=T0)).when(command).then(
+        QueueReconfigured(config=replace(renamed, capacity=10), at=T0)
+    )
+
+
+def test_change_settings_that_change_nothing_record_nothing() -> None:
+    command = ChangeQueueSettings(changes=(("name", CONFIG.name),))
+    given(created()).when(command).then()
+    given(created()).when(ChangeQueueSettings(changes=())).then()
+
+
+def test_change_settings_are_checked_like_a_new_config() -> None:
+    given(created()).when(ChangeQueueSettings(changes=(("counters", ()),))).rejects("validation")
+    given(created()).when(ChangeQueueSettings(changes=(("colour", "red"),))).rejects("validation")
+    given(created(), enqueued("t1", 1, priority="vip")).when(ChangeQueueSettings(
+        changes=(("priority_classes", ("urgent", "normal")),))).rejects("validation")
