@@ -8,9 +8,10 @@ event, through a `Selector` (domain/estimation). It keeps three things for the r
   and, once called, how long it really waited; per queue the accuracy figures per estimator;
 * the current range of every waiting ticket (its "eta"): the P10/P50/P90 moments it should be
   called, as the estimators see the queue now. These move with the line, so they are refreshed
-  within a bounded budget per batch (never a cost that grows with the length of the line): the
-  tickets the batch touched, the first few after a call (they are next; their range matters
-  most), and a few more from a cursor walking the line, so every range is refreshed in turn.
+  within a bounded budget (never a cost that grows with the length of the line): the tickets
+  a batch touched, always; and at most every REFRESH_EVERY_S of the queue's time, the first few
+  once a call moved the line (they are next; their range matters most) and a few more from a
+  cursor walking the line, so every range is refreshed in turn.
   An eta is absolute (moments, not durations), so it stays true as time passes without a write.
   The stream processor keeps in memory only the ranges it computed itself (Redis holds them
   all); a rebuild computes the first EXACT_FILL of a line and, further back, anchors spaced
@@ -32,9 +33,12 @@ from domain.estimation import SERVED, Estimate, Selector
 from domain.events import QueueEvent, TicketCalled, TicketEnqueued, TicketTransferredIn
 from domain.state import QueueState
 
-# After a batch with a call, this many from the front of the line get a fresh range.
+# At most this often (seconds of the queue's own time), the first HEAD_REFRESH of the line (when
+# a call moved it) and ROLLING_REFRESH more from a cursor that walks the line, front to back and
+# round again, get a fresh range. A range is a set of moments: a line that moves as expected
+# leaves them true, so refreshing after every call would spend a millisecond a ticket for little.
+REFRESH_EVERY_S = 30.0
 HEAD_REFRESH = 3
-# And this many more per batch from a cursor that walks the line, front to back and round again.
 ROLLING_REFRESH = 3
 # The eta hash field holding the queue summary's estimate (ticket ids are UUIDs: no clash).
 NEWCOMER = "newcomer"
@@ -91,10 +95,13 @@ class QueueEstimates:
         self._dropped: set[str] = set()
         self._called = False
         self._cursor = 0
+        self._now: datetime | None = None  # the time of the last event
+        self._refreshed: datetime | None = None  # the last refresh of the head and the cursor
 
     def observe(self, state: QueueState, event: QueueEvent) -> None:
         """Fold one event; `state` is the queue after `evolve` applied it."""
         self.selector.observe(state, event)
+        self._now = event.at
         ticket_id: str | None = getattr(event, "ticket_id", None)
         if isinstance(event, TicketEnqueued | TicketTransferredIn):
             given = self.selector.book.given_.get(event.ticket_id)
@@ -134,9 +141,13 @@ class QueueEstimates:
         no longer have one). Resets the batch's bookkeeping."""
         wanted = [t for t in self._touched if t in state.tickets
                   and state.tickets[t].status == "waiting"]
-        if self._called:
+        now, last = self._now, self._refreshed
+        due = now is not None and (last is None or
+                                   (now - last).total_seconds() >= REFRESH_EVERY_S)
+        if due and self._called:
             wanted += [key[3] for key in state.waiting.islice(0, HEAD_REFRESH)]
-        if state.waiting:
+        if due and state.waiting:
+            self._refreshed = now
             if self._cursor >= len(state.waiting):
                 self._cursor = 0
             end = self._cursor + ROLLING_REFRESH
@@ -148,7 +159,9 @@ class QueueEstimates:
             if eta is not None:
                 fresh[ticket_id] = self.etas[ticket_id] = eta
         dropped = self._dropped - set(fresh)
-        self._touched, self._dropped, self._called = set(), set(), False
+        self._touched, self._dropped = set(), set()
+        if due:
+            self._called = False  # else a call waits for the next due refresh
         return fresh, dropped
 
     def loaded(self) -> None:
