@@ -29,7 +29,7 @@ from eventstore.errors import StoreUnavailable
 from eventstore.pool import connect, open_pool
 from eventstore.store import EventStore
 from eventstore.tenants import TenantDirectory
-from projections import analytics_api
+from projections import analytics_api, pages
 from projections import api as queries_api
 from projections.layout import Keys
 from projections.queries import ReadModels, ReadModelUnavailable
@@ -109,6 +109,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(queries_api.router)
     app.include_router(analytics_api.router)
+    app.include_router(pages.router)
     _install_error_handlers(app)
     _install_meta_routes(app, api_clock)
     return app

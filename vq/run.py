@@ -220,6 +220,7 @@ def _print_banner(settings: Settings, base: str, demo: dict[str, Any] | None, lo
         print("  live boards (open in a browser):")
         for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
             print(f"    {body['name']:<12} {base}/board/{queue_id}?access_token={demo['viewer_key']}")
+        print(f"  dashboard        {base}/dashboard?access_token={demo['viewer_key']}")
         print(f"  analytics        {base}/v1/analytics?access_token={demo['viewer_key']}")
         first = demo["queues"][0]
         print(f"  estimate accuracy {base}/v1/queues/{first}/accuracy"

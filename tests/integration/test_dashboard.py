@@ -1,0 +1,208 @@
+"""The manager dashboard: served with a reader's key, refused like any read without one, and every
+route its script calls exists and answers what the script reads (on a real API process and read
+side, so a renamed route or field fails here, not on a manager's screen)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from eventstore.store import EventStore
+from eventstore.tenants import TenantDirectory
+from tests.integration.servers import api_servers, read_side
+from tests.integration.test_live import sse_events
+from vq.settings import Settings
+
+PROBLEM = "application/problem+json"
+ZONE = "Europe/Paris"
+# A stream worker that just started may take seconds to join its consumer group.
+STARTUP_WAIT_S = 30
+# What the script reads from each answer (keep in step with projections/dashboard.html).
+VIEW_FIELDS = {"queue_id", "version", "name", "status", "timezone", "target_wait_seconds",
+               "counters", "priority_classes", "waiting_by_priority", "waiting", "called",
+               "serving", "estimate"}
+ESTIMATE_FIELDS = {"p10_seconds", "p50_seconds", "p90_seconds", "ahead", "estimator"}
+ROW_FIELDS = {"start", "arrivals", "served", "abandonment_rate", "within_target_share",
+              "wait_seconds"}
+TOTAL_FIELDS = ROW_FIELDS | {"no_shows", "walkaways", "cancellations", "target_wait_seconds",
+                             "counters"}
+ESTIMATOR_FIELDS = {"estimator", "estimated", "called", "waiting", "mae_seconds",
+                    "within_20_percent", "p10_p90_coverage"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+
+
+class _Page(HTMLParser):
+    """Strict enough: every element closed in order, the scripts' text, any outside resource."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.errors: list[str] = []
+        self.scripts: list[str] = []
+        self.loads: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.loads += [f"{tag} {name}={value}" for name, value in attrs if name in ("src", "href")]
+        if tag == "script":
+            self.scripts.append("")
+        if tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+        else:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.open and self.open[-1] == "script":
+            self.scripts[-1] += data
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def _javascript_parses(script: str, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:  # the other checks still run; a syntax check needs an engine
+        return
+    source = tmp_path / "dashboard.js"
+    source.write_text(script)
+    checked = subprocess.run([node, "--check", str(source)], capture_output=True, text=True,
+                             timeout=30)
+    assert checked.returncode == 0, checked.stderr
+
+
+async def test_dashboard_page_and_the_routes_it_calls(
+    settings: Settings, topics: list[str], store: EventStore, tenant_id: str, tmp_path: Path
+) -> None:
+    directory = TenantDirectory(store)
+    admin = (await directory.create_key(tenant_id, "admin", "admin")).secret
+    viewer = (await directory.create_key(tenant_id, "board", "viewer")).secret
+    midnight = datetime.now(ZoneInfo(ZONE)).replace(hour=0, minute=0, second=0, microsecond=0)
+    with api_servers(settings, 1) as urls, read_side(settings):
+        async with httpx.AsyncClient(base_url=urls[0], timeout=STARTUP_WAIT_S + 10) as http:
+            page = await http.get("/dashboard", params={"access_token": viewer})
+            assert page.status_code == 200, page.text
+            assert page.headers["content-type"].startswith("text/html")
+            assert "default-src 'none'" in page.headers["content-security-policy"]
+            await _refused_like_any_read(http)
+            paths = _page_checks(page.text, tmp_path)
+            spec = (await http.get("/openapi.json")).json()["paths"]
+            missing = [p for p in paths if "get" not in spec.get(p, {})]
+            assert not missing, f"the dashboard calls routes the API does not have: {missing}"
+
+            queue_id = await _a_queue_with_a_morning(http, admin)
+            await _the_routes_answer_what_the_page_reads(http, viewer, queue_id, midnight)
+
+
+async def _refused_like_any_read(http: httpx.AsyncClient) -> None:
+    for params in ({}, {"access_token": "vq_wrong"}):
+        page = await http.get("/dashboard", params=params)
+        read = await http.get("/v1/queues", params=params)
+        assert (page.status_code, read.status_code) == (401, 401)
+        assert page.headers["content-type"] == read.headers["content-type"] == PROBLEM
+        assert page.headers["www-authenticate"] == "Bearer"
+        body = page.json()
+        assert body.pop("instance") == "/dashboard"
+        assert body == {k: v for k, v in read.json().items() if k != "instance"}
+
+
+def _page_checks(html: str, tmp_path: Path) -> list[str]:
+    """Well-formed, loads nothing from elsewhere, valid JavaScript; returns its /v1 paths."""
+    page = _parse(html)
+    assert not page.errors and not page.open, (page.errors, page.open)
+    assert not page.loads, f"the page loads resources: {page.loads}"
+    assert len(page.scripts) == 1
+    script = page.scripts[0]
+    # The only absolute URL is the SVG namespace (a name, never fetched).
+    assert set(re.findall(r"https?://[^\s\"'`]+", html)) == {"http://www.w3.org/2000/svg"}
+    _javascript_parses(script, tmp_path)
+    paths = sorted(set(re.findall(r"[\"'`](/v1/[^\"'`?\s]*)[\"'`]", script)))
+    assert {"/v1/queues", "/v1/queues/{queue_id}/events", "/v1/queues/{queue_id}/analytics",
+            "/v1/queues/{queue_id}/accuracy"} <= set(paths), paths
+    for path in paths:
+        assert path in html  # the page names every endpoint it uses
+    return paths
+
+
+async def _a_queue_with_a_morning(http: httpx.AsyncClient, key: str) -> str:
+    """Three arrivals, one served at counter 1, one called at counter 2; read side caught up."""
+    auth = {"Authorization": f"Bearer {key}"}
+
+    async def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = await http.post(path, json=body, headers=auth)
+        assert answer.status_code in (200, 201), answer.text
+        return dict(answer.json())
+
+    queue_id = str((await post("/v1/queues", {
+        "name": "Front desk", "counters": ["1", "2"], "timezone": ZONE,
+        "target_wait_seconds": 600}))["queue_id"])
+    for _ in range(3):
+        await post(f"/v1/queues/{queue_id}/tickets", {})
+    first = (await post(f"/v1/queues/{queue_id}/call-next", {"counter": "1"}))["ticket"]
+    await post(f"/v1/tickets/{first['ticket_id']}/start")
+    await post(f"/v1/tickets/{first['ticket_id']}/complete")
+    version = (await post(f"/v1/queues/{queue_id}/call-next", {"counter": "2"}))["stream_version"]
+    ready = await http.get(f"/v1/queues/{queue_id}", headers=auth,
+                           params={"min_version": version, "wait": STARTUP_WAIT_S})
+    assert ready.status_code == 200, ready.text
+    return queue_id
+
+
+async def _the_routes_answer_what_the_page_reads(
+    http: httpx.AsyncClient, key: str, queue_id: str, midnight: datetime
+) -> None:
+    """Each call as the page makes it (the key as a header for fetch, ?access_token for SSE)."""
+    auth = {"Authorization": f"Bearer {key}"}
+    listed = (await http.get("/v1/queues", headers=auth)).json()["queues"]
+    assert [q["queue_id"] for q in listed] == [queue_id]
+    assert set(listed[0]) >= VIEW_FIELDS
+
+    stream = f"/v1/queues/{queue_id}/events"
+    async with http.stream("GET", stream, params={"access_token": key}) as response, \
+            asyncio.timeout(10):
+        assert response.status_code == 200
+        first = await anext(sse_events(response))
+    view = json.loads(first["data"])
+    assert first["event"] == "queue" and set(view) >= VIEW_FIELDS
+    assert (view["waiting"], view["called"], view["timezone"]) == (1, 1, ZONE)
+    assert set(view["estimate"]) >= ESTIMATE_FIELDS
+
+    clock = await http.get("/v1/clock")
+    assert {"now", "speed"} <= set(clock.json())
+
+    answer = await http.get(f"/v1/queues/{queue_id}/analytics", headers=auth,
+                            params={"from": midnight.isoformat(), "bucket": "15m"})
+    assert answer.status_code == 200, answer.text
+    analytics = answer.json()
+    assert analytics["timezone"] == ZONE and isinstance(analytics["peak_hours"], list)
+    total, rows = analytics["total"], analytics["rows"]
+    assert set(total) >= TOTAL_FIELDS and rows and all(set(r) >= ROW_FIELDS for r in rows)
+    assert (total["arrivals"], total["served"], total["target_wait_seconds"]) == (3, 1, 600)
+    assert {"p50", "p90"} <= set(total["wait_seconds"])
+    assert total["counters"]["1"]["served"] == 1
+    assert {"served", "utilisation", "mean_service_seconds"} <= set(total["counters"]["1"])
+
+    accuracy = await http.get(f"/v1/queues/{queue_id}/accuracy", headers=auth)
+    assert accuracy.status_code == 200, accuracy.text  # 404 (no figures yet) is shown too
+    figures = accuracy.json()
+    assert figures["serving"] in {e["estimator"] for e in figures["estimators"]}
+    assert all(set(e) >= ESTIMATOR_FIELDS for e in figures["estimators"])
+    assert (await http.get(f"/v1/queues/{queue_id}/accuracy",
+                           params={"access_token": "vq_wrong"})).status_code == 401
