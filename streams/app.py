@@ -38,10 +38,15 @@ def group_id(settings: Settings) -> str:
 
 
 def create_app(settings: Settings) -> faust.App:
+    # Faust keeps a small folder per app: under the data folder, not wherever it was started
+    # (it makes only the last level of it).
+    datadir = settings.data_dir / "faust" / group_id(settings)
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         group_id(settings),
         broker=f"kafka://{settings.kafka_servers}",
         store="memory://",
+        datadir=str(datadir),
         web_enabled=False,
         # No leader topic: auto-creation is off and we need no leader election.
         topic_disable_leader=True,

@@ -143,3 +143,7 @@ async def topics(settings: Settings) -> AsyncIterator[list[str]]:
             await admin.delete_topics(mine)
     finally:
         await admin.close()
+    # The stream workers' Faust folder (see streams/app.py) goes with the topics.
+    from streams.app import group_id
+
+    shutil.rmtree(settings.data_dir / "faust" / group_id(settings), ignore_errors=True)
