@@ -285,7 +285,8 @@ async def get_waiting(
         raise _not_found("queue", queue_id)
     response.headers["X-Stream-Version"] = str(page.version)
     return {"queue_id": page.queue_id, "version": page.version, "total": page.total,
-            "offset": offset, "limit": limit, "tickets": [ticket_out(t, models.now()) for t in page.tickets]}
+            "offset": offset, "limit": limit,
+            "tickets": [ticket_out(t, models.now()) for t in page.tickets]}
 
 
 @router.get("/v1/tickets/{ticket_id}", response_model=TicketView,

@@ -2,10 +2,11 @@
 
 The projector keeps each queue's domain state in memory (the same `domain/` fold as the write
 side), so a position is O(log n) and each event writes O(1) keys, and beside it the queue's
-wait-time estimators (`estimates.py`), folded from the stream's first event. It trusts nothing it cannot
-check: an event at or below the state's version is skipped; a jump in versions is repaired from
-the event store; a Redis that disagrees (flushed, rebuilt, another worker got there) makes it
-reload the queue from the event store and write the queue's read model whole.
+wait-time estimators (`estimates.py`), folded from the stream's first event (or from a
+checkpoint of that fold, `checkpoint.py`). It trusts nothing it cannot check: an event at or
+below the state's version is skipped; a jump in versions is repaired from the event store; a
+Redis that disagrees (flushed, rebuilt, another worker got there) makes it reload the queue from
+the event store and write the queue's read model whole.
 """
 
 from __future__ import annotations
