@@ -171,6 +171,22 @@ class _DemoTraffic:
         self._interval = 1.0 / max(rate * len(demo["queues"]), 0.01)
         self._next = time.monotonic()
         self._at_counter: dict[tuple[str, str], str] = {}  # (queue, counter) -> ticket called
+        self._resume()
+
+    def _resume(self) -> None:
+        """Take over the tickets a previous run left at the counters, so they get served (else
+        they would hold their counter forever, and the estimators would learn that)."""
+        for queue_id in self._demo["queues"]:
+            try:
+                response = self._client.get(
+                    f"/v1/queues/{queue_id}",
+                    headers={"Authorization": f"Bearer {self._demo['staff_key']}"})
+            except httpx.TransportError:
+                return
+            if response.status_code != 200:
+                continue
+            for serving in response.json().get("now_serving", []):
+                self._at_counter[(queue_id, serving["counter"])] = serving["ticket_id"]
 
     def step(self) -> None:
         if time.monotonic() < self._next:
