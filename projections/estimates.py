@@ -39,7 +39,7 @@ from domain.state import QueueState
 # leaves them true, so refreshing after every call would spend a millisecond a ticket for little.
 REFRESH_EVERY_S = 30.0
 HEAD_REFRESH = 3
-ROLLING_REFRESH = 3
+ROLLING_REFRESH = 10
 # The eta hash field holding the queue summary's estimate (ticket ids are UUIDs: no clash).
 NEWCOMER = "newcomer"
 # A rebuild estimates this many from the front of each line one by one; further back, anchors
