@@ -140,6 +140,8 @@ class QueueSignals:
         elif self.line_since is None:
             self.line_since = at
         self.board.advance(at, self.line_since)
+        if self._lag is None or self.all_types.version - self._lag[0] >= LAG_REFRESH:
+            self._refresh_lag()
 
     def _advance(self, at: datetime) -> None:
         self.recorder.advance(at)
@@ -226,18 +228,24 @@ class QueueSignals:
     # Questions ----------------------------------------------------------------------------
 
     def lag(self) -> Lag:
-        """The renewal lag of a counter's calls (see `projection.renewal_lag`), kept until the
-        occupation histogram has moved by LAG_REFRESH calls."""
-        version = self.all_types.version
-        if self._lag is None or version - self._lag[0] >= LAG_REFRESH:
-            histogram, gap = self.all_types, self.gap.value
-            cost = histogram.mean() + gap
-
-            def cycle(t: float) -> float:
-                return 0.0 if t <= gap else 1.0 - histogram.survival(t - gap)
-
-            self._lag = (version, renewal_lag(cycle, cost, self.cv2()))
+        """The renewal lag of a counter's calls (see `projection.renewal_lag`), as of the last
+        event that moved the occupation histogram LAG_REFRESH calls on."""
+        if self._lag is None:
+            self._refresh_lag()
+        assert self._lag is not None
         return self._lag[1]
+
+    def _refresh_lag(self) -> None:
+        """Recomputed while folding, never because someone asked: were it made when asked, an
+        estimate asked for between two events (a stream worker refreshing a ticket's range) would
+        change the ranges given later, and a rebuild would not give the same accuracy."""
+        histogram, gap = self.all_types, self.gap.value
+        cost = histogram.mean() + gap
+
+        def cycle(t: float) -> float:
+            return 0.0 if t <= gap else 1.0 - histogram.survival(t - gap)
+
+        self._lag = (histogram.version, renewal_lag(cycle, cost, self.cv2()))
 
     def cv2(self) -> float:
         """Squared coefficient of variation of the occupation per call (all types)."""

@@ -59,3 +59,36 @@ def test_every_waiting_ticket_gets_a_sane_range_whatever_the_traffic() -> None:
         assert estimated > STEPS  # the line was not empty all along
         figures = {f.estimator: f for f in selector.accuracy()}
         assert figures["served"].called > 0
+
+
+def test_asking_for_estimates_between_events_changes_nothing_later() -> None:
+    """A stream worker asks for ranges between events (refreshing tickets' ranges); a rebuild
+    does not. The ranges given at enqueue, and so the accuracy figures, must come out the same."""
+    rng = random.Random(11)
+    now = START
+    queue_id, config = next(iter(CONFIGS.items()))
+    queue = Queue(queue_id, initial_state(queue_id))
+    events = []
+    commands = [CreateQueue(queue_id=queue_id, tenant_id="t", config=config)]
+    for step in range(STEPS):
+        command = commands.pop() if commands else random_command(rng, queue, step, now)
+        try:
+            produced = decide(queue.state, command, now)
+        except Rejected:
+            produced = []
+        for event in produced:
+            evolve(queue.state, event)
+        events.extend(produced)
+        now += _pause(rng)
+
+    def fold(curious: bool) -> list[object]:
+        state, selector = initial_state(queue_id), Selector.default()
+        asking = random.Random(5)
+        for event in events:
+            evolve(state, event)
+            selector.observe(state, event)
+            if curious and state.waiting and asking.random() < 0.5:
+                selector.estimate(state, asking.choice(list(state.waiting))[3])
+        return [f.as_dict() for f in selector.accuracy()]
+
+    assert fold(curious=True) == fold(curious=False)
