@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             retry=Retry(NoBackoff(), 1), health_check_interval=30,
         )
         app.state.read_models = ReadModels(read_redis, Keys(settings.redis_prefix), store,
-                                              clock=api_clock)
+                                           clock=api_clock)
         app.state.services = Services(
             settings=settings,
             store=store,
