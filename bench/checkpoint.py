@@ -11,13 +11,12 @@ from __future__ import annotations
 import sys
 import time
 
-from domain.decide import decide
-from domain.errors import Rejected
 from domain.evolve import evolve
 from domain.state import initial_state
 from projections import checkpoint
 from projections.estimates import QueueEstimates
 from projections.projector import QueueModel
+from simulation.offline import decide_locally
 from simulation.scenario import load
 from simulation.world import commands
 
@@ -25,22 +24,7 @@ from simulation.world import commands
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "public_office"
     days = int(sys.argv[2]) if len(sys.argv) > 2 else 15
-    events = []
-    state = initial_state("")
-    stream = commands(load(name), days=days, seed=1)
-    timed = next(stream)
-    try:
-        while True:
-            try:
-                produced = decide(state, timed.command, timed.at)
-            except Rejected:
-                produced = []
-            for event in produced:
-                evolve(state, event)
-            events.extend(produced)
-            timed = stream.send(produced)
-    except StopIteration:
-        pass
+    events = decide_locally(commands(load(name), days=days, seed=1))
     started = time.perf_counter()
     model = QueueModel(initial_state(""), QueueEstimates())
     for event in events:

@@ -27,9 +27,32 @@ from domain.evolve import evolve
 from domain.state import QueueState, initial_state
 from simulation.oracle import OracleEstimator
 from simulation.scenario import Scenario, day_plans, epoch
-from simulation.world import commands
+from simulation.world import CommandStream, commands
 
 ORACLE = "oracle"
+
+
+def decide_locally(stream: CommandStream, until: datetime | None = None) -> list[QueueEvent]:
+    """The events the domain decides for a world's commands (until `until`, or the end) with
+    no server: `decide` and `evolve` on a local state, refusals answered with no events."""
+    state = initial_state("")
+    events: list[QueueEvent] = []
+    try:
+        timed = next(stream)
+        while until is None or timed.at < until:
+            try:
+                produced = decide(state, timed.command, timed.at)
+            except Rejected:
+                produced = []
+            for event in produced:
+                evolve(state, event)
+            events.extend(produced)
+            timed = stream.send(produced)
+    except StopIteration:
+        pass
+    finally:
+        stream.close()
+    return events
 
 
 @dataclass(slots=True)

@@ -18,13 +18,10 @@ from typing import Any
 
 import httpx
 
-from domain.decide import decide
-from domain.errors import Rejected
-from domain.evolve import evolve
-from domain.state import initial_state
 from eventstore.store import EventStore
 from eventstore.tenants import TenantDirectory
 from simulation.live import window
+from simulation.offline import decide_locally
 from simulation.scenario import Scenario, load
 from simulation.world import World
 from tests.integration.servers import api_servers, read_side, settings_env
@@ -45,19 +42,7 @@ def offline_event_types(scenario: Scenario, hours: float, seed: int) -> list[str
     """The event types the domain decides for the same window with no server at all."""
     scenario, _, ends = window(scenario, hours, None)
     world = World(scenario, days=2, seed=seed, queue_id="q", tenant_id="t", id_prefix="")
-    state, types = initial_state(""), []
-    stream = world.run()
-    timed = next(stream)
-    while timed.at < ends:
-        try:
-            events = decide(state, timed.command, timed.at)
-        except Rejected:
-            events = []
-        for event in events:
-            evolve(state, event)
-        types += [e.TYPE for e in events]
-        timed = stream.send(events)
-    return types
+    return [e.TYPE for e in decide_locally(world.run(), until=ends)]
 
 
 async def test_an_hour_of_the_clinic_live_through_the_api(

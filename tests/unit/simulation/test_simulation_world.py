@@ -8,8 +8,6 @@ from datetime import datetime
 
 import pytest
 
-from domain.decide import decide
-from domain.errors import Rejected
 from domain.events import (
     QueueEvent,
     TicketCalled,
@@ -17,31 +15,14 @@ from domain.events import (
     TicketEnqueued,
     TicketNoShow,
 )
-from domain.evolve import evolve
-from domain.state import initial_state
+from simulation.offline import decide_locally
 from simulation.scenario import day_plans, load, shipped
 from simulation.world import commands, sample_arrivals
 
 
 def fold(name: str, days: int, seed: int) -> list[QueueEvent]:
     """The events of `days` days of a scenario, decided and folded locally."""
-    state = initial_state("")
-    stream = commands(load(name), days=days, seed=seed)
-    events: list[QueueEvent] = []
-    try:
-        timed = next(stream)
-        while True:
-            try:
-                produced = decide(state, timed.command, timed.at)
-            except Rejected:
-                produced = []
-            for event in produced:
-                evolve(state, event)
-            events.extend(produced)
-            timed = stream.send(produced)
-    except StopIteration:
-        pass
-    return events
+    return decide_locally(commands(load(name), days=days, seed=seed))
 
 
 def test_every_shipped_scenario_loads() -> None:
