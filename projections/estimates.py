@@ -100,7 +100,7 @@ class QueueEstimates:
 
     def observe(self, state: QueueState, event: QueueEvent) -> None:
         """Fold one event; `state` is the queue after `evolve` applied it."""
-        self.selector.observe(state, event)
+        settled = self.selector.observe(state, event).get(SERVED)
         self._now = event.at
         ticket_id: str | None = getattr(event, "ticket_id", None)
         if isinstance(event, TicketEnqueued | TicketTransferredIn):
@@ -111,9 +111,8 @@ class QueueEstimates:
                 self.waited.pop(event.ticket_id, None)
         elif isinstance(event, TicketCalled):
             self._called = True
-            promised = self.promised.get(event.ticket_id)
-            if promised is not None and event.ticket_id not in self.waited:
-                self.waited[event.ticket_id] = max((event.at - promised.at).total_seconds(), 0.0)
+            if settled is not None:  # the first call since it joined: the book measured it
+                self.waited[event.ticket_id] = settled.wait
         if ticket_id is not None:
             ticket = state.tickets.get(ticket_id)
             if ticket is not None and ticket.status == "waiting":

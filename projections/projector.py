@@ -97,6 +97,15 @@ class QueueModel:
     estimates: QueueEstimates
     saved: int = 0  # the version of its newest checkpoint (see checkpoint.py)
 
+    @classmethod
+    def new(cls, queue_id: str) -> QueueModel:
+        return cls(initial_state(queue_id), QueueEstimates())
+
+    def apply(self, event: QueueEvent) -> None:
+        """Fold one event: the state first, then the estimators, which read the new state."""
+        evolve(self.state, event)
+        self.estimates.observe(self.state, event)
+
 
 class Projector:
     def __init__(
@@ -199,7 +208,7 @@ class Projector:
         learn from the whole history, as a rebuild's do)."""
         model = await self._restored(queue_id, version)
         if model is None:
-            model = QueueModel(initial_state(queue_id), QueueEstimates())
+            model = QueueModel.new(queue_id)
         after = model.state.version
         while after < version:
             records = await self._store.read_stream(queue_id, after, min(after + LOAD_PAGE,
@@ -207,8 +216,7 @@ class Projector:
             if not records:
                 break
             for index, record in enumerate(records, start=1):
-                evolve(model.state, record.event)
-                model.estimates.observe(model.state, record.event)
+                model.apply(record.event)
                 if index % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # a long history: let heartbeats and others run
             after = records[-1].stream_version
@@ -271,8 +279,7 @@ def _step(
     old_member = line_member(state, before) if before and before.status == "waiting" else None
     left = position(state, ticket_id) if ticket_id else None
     measured = measure(state.config, before, event)  # before evolve: it reads the old ticket
-    evolve(state, event)
-    estimates.observe(state, event)
+    model.apply(event)
     tenant, queue = state.tenant_id, state.queue_id
     commands: list[Command] = increment_commands(keys, tenant, queue, measured, retention_s)
     change = Change(version=state.version, type=event.TYPE, at=event.at.isoformat())

@@ -15,13 +15,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from domain.evolve import evolve
-from domain.state import QueueState, initial_state
+from domain.state import QueueState
 from eventstore.recorded import RecordedEvent
 from eventstore.store import EventStore, Position
 from projections.analytics import Measures, measure, total_commands
 from projections.estimates import NEWCOMER, QueueEstimates
 from projections.layout import Keys
+from projections.projector import QueueModel
 from projections.views import dumps, line_member, queue_view, ticket_view
 from projections.writer import Applied, Batch, ReadModelWriter, eta_commands, full_render
 
@@ -31,9 +31,16 @@ READ_BATCH = 5000
 
 @dataclass
 class Folded:
-    state: QueueState
-    measures: Measures
-    estimates: QueueEstimates = field(default_factory=QueueEstimates)
+    model: QueueModel  # the same fold as the stream processors'
+    measures: Measures = field(default_factory=Measures)
+
+    @property
+    def state(self) -> QueueState:
+        return self.model.state
+
+    @property
+    def estimates(self) -> QueueEstimates:
+        return self.model.estimates
 
 
 async def fold_store(
@@ -65,14 +72,12 @@ def _fold_batch(folded: dict[str, Folded], batch: list[tuple[Position, RecordedE
             continue
         entry = folded.get(record.queue_id)
         if entry is None:
-            entry = folded[record.queue_id] = Folded(initial_state(record.queue_id),
-                                                     Measures())
+            entry = folded[record.queue_id] = Folded(QueueModel.new(record.queue_id))
         event = record.event
         ticket_id = getattr(event, "ticket_id", None)
         before = entry.state.tickets.get(ticket_id) if ticket_id else None
         entry.measures.merge(measure(entry.state.config, before, event))
-        evolve(entry.state, event)
-        entry.estimates.observe(entry.state, event)
+        entry.model.apply(event)
 
 
 @dataclass

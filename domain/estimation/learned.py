@@ -143,11 +143,10 @@ class LearnedEstimator:
     def estimate(
         self, state: QueueState, ticket_id: str, at: datetime | None = None
     ) -> Estimate | None:
-        ticket = state.tickets.get(ticket_id)
-        now = at or self.signals.last_at
-        if ticket is None or ticket.status != "waiting" or now is None:
+        projected = self.signals.projected(state, ticket_id, at)
+        if projected is None:
             return None
-        view, wait = self.signals.wait(state, ticket, now)
+        view, wait, now = projected
         p10, p50, p90 = self._range(wait, context(view))
         return Estimate(p10, p50, p90, view.ahead, now, self.name)
 

@@ -28,10 +28,9 @@ class RuleEstimator:
     def estimate(
         self, state: QueueState, ticket_id: str, at: datetime | None = None
     ) -> Estimate | None:
-        ticket = state.tickets.get(ticket_id)
-        now = at or self.signals.last_at
-        if ticket is None or ticket.status != "waiting" or now is None:
+        projected = self.signals.projected(state, ticket_id, at)
+        if projected is None:
             return None
-        view, wait = self.signals.wait(state, ticket, now)
+        view, wait, now = projected
         p10, p50, p90 = (wait.quantile(p) for p in (0.1, 0.5, 0.9))
         return Estimate(p10, p50, p90, view.ahead, now, self.name)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from domain.estimation.accuracy import AccuracyBook, AccuracyFigures
+from domain.estimation.accuracy import AccuracyBook, AccuracyFigures, Outcome
 from domain.estimation.learned import LearnedEstimator
 from domain.estimation.model import Estimate, Estimator
 from domain.estimation.rules import RuleEstimator
@@ -61,9 +61,10 @@ class Selector:
     def _member(self, name: str) -> Estimator:
         return next(m for m in self.members if m.name == name)
 
-    def observe(self, state: QueueState, event: QueueEvent) -> None:
+    def observe(self, state: QueueState, event: QueueEvent) -> dict[str, Outcome]:
         """Fold one event (`state` is the queue after `evolve` applied it): every member and
-        shadow observes it, an enqueue records their ranges, a call scores them."""
+        shadow observes it, an enqueue records their ranges, a call scores them. Returns the
+        outcomes the event settled (a ticket's first call), by estimator name."""
         for member in (*self.members, *self.shadows):
             member.observe(state, event)
         if isinstance(event, TicketEnqueued | TicketTransferredIn):
@@ -76,6 +77,7 @@ class Selector:
                     self.misses[name].add(0.0 if outcome.within else 1.0)
                     self.coverage[name].add(1.0 if outcome.inside else 0.0)
             self._choose()
+        return outcomes
 
     def error(self, name: str) -> float:
         """The recent error of a member (lower is better)."""

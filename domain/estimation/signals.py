@@ -279,5 +279,17 @@ class QueueSignals:
             found = self._cache[key] = (view, view.project())
         return found
 
+    def projected(
+        self, state: QueueState, ticket_id: str, at: datetime | None
+    ) -> tuple[Outlook, WaitDistribution, datetime] | None:
+        """What every estimator starts from: the outlook and projected wait of `ticket_id` at
+        `at` (default: the last event's time), and that time; None unless it is waiting."""
+        ticket = state.tickets.get(ticket_id)
+        now = at or self.last_at
+        if ticket is None or ticket.status != "waiting" or now is None:
+            return None
+        view, wait = self.wait(state, ticket, now)
+        return view, wait, now
+
     def ahead_by_type(self, key: LineKey) -> dict[str, int]:
         return {t: line.bisect_left(key) for t, line in self.lines.items() if line}
