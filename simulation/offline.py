@@ -14,6 +14,7 @@ main figures describe the estimators once they have seen a little history.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,16 +28,17 @@ from domain.evolve import evolve
 from domain.state import QueueState, initial_state
 from simulation.oracle import OracleEstimator
 from simulation.scenario import Scenario, day_plans, epoch
-from simulation.world import CommandStream, commands
+from simulation.world import CommandStream, TimedCommand, commands
 
 ORACLE = "oracle"
 
 
-def decide_locally(stream: CommandStream, until: datetime | None = None) -> list[QueueEvent]:
-    """The events the domain decides for a world's commands (until `until`, or the end) with
-    no server: `decide` and `evolve` on a local state, refusals answered with no events."""
+def play_locally(
+    stream: CommandStream, until: datetime | None = None
+) -> Iterator[tuple[TimedCommand, list[QueueEvent]]]:
+    """A world's commands (until `until`, or the end) with the events the domain decides for
+    each, with no server: `decide` and `evolve` on a local state, a refusal makes no events."""
     state = initial_state("")
-    events: list[QueueEvent] = []
     try:
         timed = next(stream)
         while until is None or timed.at < until:
@@ -46,13 +48,17 @@ def decide_locally(stream: CommandStream, until: datetime | None = None) -> list
                 produced = []
             for event in produced:
                 evolve(state, event)
-            events.extend(produced)
+            yield timed, produced
             timed = stream.send(produced)
     except StopIteration:
         pass
     finally:
         stream.close()
-    return events
+
+
+def decide_locally(stream: CommandStream, until: datetime | None = None) -> list[QueueEvent]:
+    """The events of `play_locally`, in order."""
+    return [event for _, produced in play_locally(stream, until) for event in produced]
 
 
 @dataclass(slots=True)

@@ -7,11 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.decide import decide
-from domain.errors import Rejected
-from domain.evolve import evolve
-from domain.state import initial_state
 from simulation.live import LiveOptions, window
+from simulation.offline import play_locally
 from simulation.scenario import Scenario, load
 from simulation.world import World
 from vq.cli import main
@@ -19,19 +16,8 @@ from vq.cli import main
 
 def commands_in(scenario: Scenario, ends: datetime, seed: int = 3) -> Counter[str]:
     """The commands the world gives until `ends`, decided locally."""
-    state, sent = initial_state(""), Counter[str]()
     stream = World(scenario, days=2, seed=seed, queue_id="q", tenant_id="t", id_prefix="").run()
-    timed = next(stream)
-    while timed.at < ends:
-        try:
-            events = decide(state, timed.command, timed.at)
-        except Rejected:
-            events = []
-        for event in events:
-            evolve(state, event)
-        sent[type(timed.command).__name__] += 1
-        timed = stream.send(events)
-    return sent
+    return Counter(type(timed.command).__name__ for timed, _ in play_locally(stream, ends))
 
 
 def test_the_window_starts_at_the_first_opening() -> None:
