@@ -1,4 +1,4 @@
-"""The event store's append, in process (no HTTP): what `EventStore.append` does per transaction.
+"""The event store's append, in process (no HTTP): what `PostgresEventStore.append` does per transaction.
 
 Each caller owns its streams (no version conflicts: this measures the write path, not retries).
 A transaction is what a command writes: the stream lock, `UPDATE streams`, the events, the
@@ -15,16 +15,17 @@ from typing import Any
 
 from bench.ceilings import sample_event
 from bench.stats import summary_ms
+from core.settings import Settings
 from eventstore.pool import open_pool
-from eventstore.store import EventStore, IdempotencyRecord, StreamAppend
-from vq.settings import Settings
+from eventstore.postgres import PostgresEventStore
+from eventstore.values import IdempotencyRecord, StreamAppend
 
 
 async def event_store_append(settings: Settings, tenant_id: str, seconds: float,
                              concurrency: int, events_per_append: int = 1,
                              idempotency: bool = False) -> dict[str, Any]:
     pool = await open_pool(settings, min_size=concurrency, max_size=concurrency, wait=True)
-    store = EventStore(pool)
+    store = PostgresEventStore(pool)
     latencies: list[float] = []
 
     async def caller(stop_at: float) -> int:

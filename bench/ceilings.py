@@ -28,10 +28,10 @@ import psycopg
 import redis.asyncio as aioredis
 
 from bench.stats import summary_ms
+from core.settings import Settings
 from domain.events import TicketEnqueued
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 from eventstore.serialization import to_json
-from vq.settings import Settings
 
 # The statement an append's INSERT is, as a pgbench script (`:payload` is bound, so it is sent as
 # a parameter of a prepared statement, as psycopg sends it).

@@ -8,6 +8,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from bench.figures import max_sustained
+
 
 def _throughput(ax: Any, out: dict[str, Any]) -> None:
     bars: list[tuple[str, float, str]] = []
@@ -21,8 +23,6 @@ def _throughput(ax: Any, out: dict[str, Any]) -> None:
         bars.append((label, a["events_per_s"], "tab:blue"))
     steps = out.get("http", {}).get("steps", [])
     if steps:
-        from bench.report import max_sustained
-
         bars.append(("HTTP\ncommands", max_sustained(out) or 0, "tab:orange"))
     if out.get("rebuild"):
         bars.append(("rebuild", out["rebuild"]["events_per_s"], "tab:green"))

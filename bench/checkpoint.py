@@ -8,6 +8,7 @@ fold and the restore are the CPU a worker spends; the store adds a read of the r
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 
@@ -15,7 +16,7 @@ from domain.evolve import evolve
 from domain.state import initial_state
 from projections import checkpoint
 from projections.estimates import QueueEstimates
-from projections.projector import QueueModel
+from projections.model import QueueModel
 from simulation.offline import decide_locally
 from simulation.scenario import load
 from simulation.world import commands
@@ -24,7 +25,7 @@ from simulation.world import commands
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "public_office"
     days = int(sys.argv[2]) if len(sys.argv) > 2 else 15
-    events = decide_locally(commands(load(name), days=days, seed=1))
+    events = asyncio.run(decide_locally(commands(load(name), days=days, seed=1)))
     started = time.perf_counter()
     model = QueueModel(initial_state(""), QueueEstimates())
     for event in events:

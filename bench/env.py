@@ -19,8 +19,8 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg import sql
 
+from core.settings import Settings
 from eventstore.migrate import migrate
-from vq.settings import Settings
 
 
 def fresh_settings(label: str) -> Settings:
@@ -62,12 +62,12 @@ class Tenant:
 
 async def create_tenant(settings: Settings) -> Tenant:
     from eventstore.pool import open_pool
-    from eventstore.store import EventStore
+    from eventstore.postgres import PostgresEventStore
     from eventstore.tenants import TenantDirectory
 
     pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
     try:
-        directory = TenantDirectory(EventStore(pool))
+        directory = TenantDirectory(PostgresEventStore(pool))
         tenant_id, admin = await directory.create_tenant("Bench Stadium")
         keys = {role: (await directory.create_key(tenant_id, f"bench {role}", role)).secret
                 for role in ("staff", "kiosk", "viewer")}

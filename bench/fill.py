@@ -2,7 +2,7 @@
 
 Each queue's events come from the real `decide`/`evolve` (so every fold of them is valid), driven
 by the benchmark's command mix on a simulated clock, and are appended a few thousand per
-transaction with `EventStore.append`: the same write path as a command, minus HTTP and minus one
+transaction with `PostgresEventStore.append`: the same write path as a command, minus HTTP and minus one
 transaction per event.
 """
 
@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.mix import COUNTERS, Order, QueueModel, answered, choose
+from core.settings import Settings
 from domain.commands import (
     CallNext,
     CancelTicket,
@@ -34,8 +35,8 @@ from domain.events import QueueEvent, TicketCalled
 from domain.evolve import evolve
 from domain.state import initial_state
 from eventstore.pool import open_pool
-from eventstore.store import CommandContext, EventStore, new_records
-from vq.settings import Settings
+from eventstore.postgres import PostgresEventStore
+from eventstore.values import CommandContext, new_records
 
 APPEND_BATCH = 2000
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -52,7 +53,7 @@ class Filled:
 class _Writer:
     """Appends one queue's events in batches, tracking its version."""
 
-    def __init__(self, store: EventStore, tenant_id: str, queue_id: str) -> None:
+    def __init__(self, store: PostgresEventStore, tenant_id: str, queue_id: str) -> None:
         self.store = store
         self.tenant_id = tenant_id
         self.state = initial_state(queue_id)
@@ -88,7 +89,7 @@ def _create(writer: _Writer) -> None:
                              config=config, status="open"))
 
 
-async def _long_line(store: EventStore, tenant_id: str, waiting: int) -> tuple[str, list[str]]:
+async def _long_line(store: PostgresEventStore, tenant_id: str, waiting: int) -> tuple[str, list[str]]:
     writer = _Writer(store, tenant_id, str(uuid.uuid4()))
     _create(writer)
     tickets = []
@@ -118,7 +119,7 @@ def _command(model: QueueModel, rng: random.Random) -> tuple[Order, QueueCommand
     return order, MarkNoShow(ticket_id=order.ticket_id)
 
 
-async def _busy_queue(store: EventStore, tenant_id: str, events: int, seed: int) -> int:
+async def _busy_queue(store: PostgresEventStore, tenant_id: str, events: int, seed: int) -> int:
     """A queue with `events` events of the realistic mix."""
     writer = _Writer(store, tenant_id, str(uuid.uuid4()))
     _create(writer)
@@ -143,7 +144,7 @@ async def fill(settings: Settings, tenant_id: str, total_events: int, lines: tup
                busy_queues: int, concurrency: int = 4) -> Filled:
     """Long lines of the given sizes, then busy queues up to `total_events` events in all."""
     pool = await open_pool(settings, min_size=concurrency, max_size=concurrency, wait=True)
-    store = EventStore(pool)
+    store = PostgresEventStore(pool)
     filled = Filled()
     started = time.monotonic()
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from bench.env import subprocess_env
-from vq.settings import Settings
+from core.settings import Settings
 
 _TICK = os.sysconf("SC_CLK_TCK")
 

@@ -23,8 +23,8 @@ from bench.env import Tenant
 from bench.http_sweep import analyse, run_generator, with_generator
 from bench.procs import CpuMeter, cores_used
 from bench.stats import summary_ms
+from core.settings import Settings
 from projections.layout import Keys
-from vq.settings import Settings
 
 
 def has_route(url: str, path: str) -> bool:

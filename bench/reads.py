@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from bench.httpclient import HttpPool, build_request
 from bench.stats import summary_ms
-from eventstore.store import EventStore
+from eventstore.postgres import PostgresEventStore
 from projections.layout import Keys
 
 
@@ -34,7 +34,7 @@ async def _time_each(calls: int, one: Any) -> dict[str, Any]:
     return {**summary_ms(latencies), "failed": failed}
 
 
-async def positions(client: aioredis.Redis, keys: Keys, store: EventStore, tenant_id: str,
+async def positions(client: aioredis.Redis, keys: Keys, store: PostgresEventStore, tenant_id: str,
                     lines: dict[str, list[str]], calls: int,
                     api_url: str | None, viewer_key: str) -> list[dict[str, Any]]:
     try:

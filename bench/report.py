@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.figures import max_sustained
 from bench.http_sweep import sustained
 
 ROW = "{:<46} {:>14} {}"
@@ -23,11 +24,6 @@ def _lat(lat: dict[str, Any] | None) -> str:
     if not lat:
         return "-"
     return f"P50 {lat['p50']} / P95 {lat['p95']} / P99 {lat['p99']} / max {lat['max']} ms"
-
-
-def max_sustained(out: dict[str, Any]) -> float | None:
-    steps = out.get("http", {}).get("steps", [])
-    return max((s["achieved_per_s"] for s in steps if sustained(s)), default=None)
 
 
 def _step_at(out: dict[str, Any], rate: float) -> dict[str, Any] | None:
@@ -89,88 +85,138 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def table(out: dict[str, Any]) -> str:
+    lines = _heading(out)
+    for section in (_ceilings, _appends, _commands, _propagation, _reads, _rebuild, _memory):
+        lines += section(out)
+    for phase, error in out.get("failures", {}).items():
+        lines.append(f"   FAILED phase {phase}: {error}")
+    lines += ["", "targets"]
+    for t in targets(out):
+        mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
+        lines.append(f"   {mark:<7} {t['target']:<48} wanted {t['wanted']:<21} "
+                     f"measured {_fmt(t['measured'])}")
+    lines.append(f"\n(run took {out.get('seconds')} s)")
+    lines += profiles(out)
+    return "\n".join(lines)
+
+
+def _heading(out: dict[str, Any]) -> list[str]:
     m = out["machine"]
-    lines = ["", f"virtual-queue benchmark {out['started']}{' (quick)' if out['quick'] else ''}: "
-             f"{m['cores']} x {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}, "
-             f"{m['postgresql']}, {m['redis']}",
-             f"load average at each phase: {out['loadavg']}", ""]
+    return ["", f"virtual-queue benchmark {out['started']}{' (quick)' if out['quick'] else ''}: "
+            f"{m['cores']} x {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}, "
+            f"{m['postgresql']}, {m['redis']}",
+            f"load average at each phase: {out['loadavg']}", ""]
+
+
+def _ceilings(out: dict[str, Any]) -> list[str]:
     c = out.get("ceilings")
-    if c:
-        lines.append("1. ceilings of the parts")
-        pg = c["postgres_psycopg"]
-        lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, psycopg, {pg['connections']} conns",
-                                _fmt(pg["rows_per_s"], "/s"), _lat(pg["commit_latency"])))
-        bench = c.get("postgres_pgbench") or {}
-        lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, pgbench, {pg['connections']} conns",
-                                _fmt(bench.get("rows_per_s"), "/s"),
-                                f"avg {bench.get('latency_avg_ms')} ms; {pg['durability']}"))
-        k = c["kafka"]
-        lines.append(ROW.format(f"Kafka produce (relay settings), {k['value_bytes']} B",
-                                _fmt(k["messages_per_s"], "/s"),
-                                f"batch of {k['batch']}: {_lat(k['batch_latency'])}"))
-        r = c["redis"]
-        lines.append(ROW.format(f"Redis ZADD, {r['clients']} clients",
-                                _fmt(r["zadd_per_s"], "/s"), _lat(r["zadd_latency"])))
-        lines.append(ROW.format(f"Redis ZRANK in {r['zset_size']:,}, {r['clients']} clients",
-                                _fmt(r["zrank_per_s"], "/s"), _lat(r["zrank_latency"])))
-        lines.append(ROW.format("Redis ZADD pipelined (server side)",
-                                _fmt(r["zadd_pipelined_per_s"], "/s"), ""))
+    if not c:
+        return []
+    lines = ["1. ceilings of the parts"]
+    pg = c["postgres_psycopg"]
+    lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, psycopg, {pg['connections']} conns",
+                            _fmt(pg["rows_per_s"], "/s"), _lat(pg["commit_latency"])))
+    bench = c.get("postgres_pgbench") or {}
+    lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, pgbench, {pg['connections']} conns",
+                            _fmt(bench.get("rows_per_s"), "/s"),
+                            f"avg {bench.get('latency_avg_ms')} ms; {pg['durability']}"))
+    k = c["kafka"]
+    lines.append(ROW.format(f"Kafka produce (relay settings), {k['value_bytes']} B",
+                            _fmt(k["messages_per_s"], "/s"),
+                            f"batch of {k['batch']}: {_lat(k['batch_latency'])}"))
+    r = c["redis"]
+    lines.append(ROW.format(f"Redis ZADD, {r['clients']} clients",
+                            _fmt(r["zadd_per_s"], "/s"), _lat(r["zadd_latency"])))
+    lines.append(ROW.format(f"Redis ZRANK in {r['zset_size']:,}, {r['clients']} clients",
+                            _fmt(r["zrank_per_s"], "/s"), _lat(r["zrank_latency"])))
+    lines.append(ROW.format("Redis ZADD pipelined (server side)",
+                            _fmt(r["zadd_pipelined_per_s"], "/s"), ""))
+    return lines
+
+
+def _appends(out: dict[str, Any]) -> list[str]:
+    if not out.get("append"):
+        return []
     ceiling, kind = pg_ceiling(out)
-    if out.get("append"):
-        lines += ["", f"2. event store append, in process ({kind} ceiling {_fmt(ceiling)}/s)"]
-        for a in out["append"]:
-            ratio = f"{a['events_per_s'] / ceiling:.2f} of ceiling; " if ceiling else ""
-            label = (f"{a['events_per_append']} event(s)/txn"
-                     f"{' + idempotency key' if a['idempotency'] else ''}, "
-                     f"{a['connections']} conns")
-            lines.append(ROW.format(label, _fmt(a["events_per_s"], " ev/s"),
-                                    ratio + "txn " + _lat(a["latency"])))
+    lines = ["", f"2. event store append, in process ({kind} ceiling {_fmt(ceiling)}/s)"]
+    for a in out["append"]:
+        ratio = f"{a['events_per_s'] / ceiling:.2f} of ceiling; " if ceiling else ""
+        label = (f"{a['events_per_append']} event(s)/txn"
+                 f"{' + idempotency key' if a['idempotency'] else ''}, "
+                 f"{a['connections']} conns")
+        lines.append(ROW.format(label, _fmt(a["events_per_s"], " ev/s"),
+                                ratio + "txn " + _lat(a["latency"])))
+    return lines
+
+
+def _commands(out: dict[str, Any]) -> list[str]:
     http = out.get("http")
-    if http:
-        lines += ["", f"3. commands through HTTP (open loop, {http['queues']} queues, API with "
-                  f"{http['api_workers']} worker(s); latency from the intended send time)"]
-        lines.append(f"   {'offered':>8} {'answered':>9} {'errors':>6} {'rejected':>8}  "
-                     f"{'P50':>8} {'P95':>8} {'P99':>8} {'max':>8} ms  API CPU/cmd  cores used")
-        for s in http["steps"]:
-            lat = s["latency"]
-            lines.append(f"   {s['offered_per_s']:>8.0f} {s['achieved_per_s']:>9.1f} "
-                         f"{s['errors']:>6} {s['rejected']:>8}  {lat['p50']:>8} {lat['p95']:>8} "
-                         f"{lat['p99']:>8} {lat['max']:>8}  {s['api_cpu_ms_per_command']:>7} ms"
-                         f"  {s['cores']}")
-        lines.append(f"   max sustained: {_fmt(max_sustained(out))}/s; mix of the last step: "
-                     f"{http['steps'][-1]['mix']}")
+    if not http:
+        return []
+    lines = ["", f"3. commands through HTTP (open loop, {http['queues']} queues, API with "
+             f"{http['api_workers']} worker(s); latency from the intended send time)"]
+    lines.append(f"   {'offered':>8} {'answered':>9} {'errors':>6} {'rejected':>8}  "
+                 f"{'P50':>8} {'P95':>8} {'P99':>8} {'max':>8} ms  API CPU/cmd  cores used")
+    for s in http["steps"]:
+        lat = s["latency"]
+        lines.append(f"   {s['offered_per_s']:>8.0f} {s['achieved_per_s']:>9.1f} "
+                     f"{s['errors']:>6} {s['rejected']:>8}  {lat['p50']:>8} {lat['p95']:>8} "
+                     f"{lat['p99']:>8} {lat['max']:>8}  {s['api_cpu_ms_per_command']:>7} ms"
+                     f"  {s['cores']}")
+    lines.append(f"   max sustained: {_fmt(max_sustained(out))}/s; mix of the last step: "
+                 f"{http['steps'][-1]['mix']}")
+    return lines
+
+
+def _propagation(out: dict[str, Any]) -> list[str]:
     prop = out.get("propagation")
-    if prop:
-        cmd = prop["commands"]
-        lines += ["", f"4. propagation at {prop['rate']:.0f} commands/s offered "
-                  f"({cmd['achieved_per_s']}/s answered, {cmd['errors']} errors)"
-                  + (f": {prop['note']}" if prop.get("note") else "")]
-        lines.append(ROW.format("command latency (whole stack running)", "",
-                                _lat(cmd["latency"])))
-        lines.append(ROW.format("answer -> read model (Redis pub/sub)",
-                                f"{prop['read_model']['not_seen']} unseen",
-                                _lat(prop["read_model"])))
-        sse = prop.get("sse")
-        lines.append(ROW.format("answer -> SSE subscriber",
-                                f"{sse['not_seen']} unseen" if sse else "no SSE route",
-                                _lat(sse) if sse else ""))
-        lines.append(f"   cores used: {prop['cores']}")
-    if out.get("reads"):
-        lines += ["", "5. ticket position query, one caller (latency)"]
-        for row in out["reads"]:
-            for path in ("zrank", "read_model", "http"):
-                if path in row:
-                    failed = row[path].get("failed")
-                    lines.append(ROW.format(f"{row['waiting']:,} waiting: {path}",
-                                            f"{failed} failed" if failed else "",
-                                            _lat(row[path])))
-    if out.get("rebuild"):
-        rb, fl = out["rebuild"], out.get("fill", {})
-        lines += ["", "6. rebuild of the read models from the event store"]
-        lines.append(ROW.format(f"{rb['events']:,} events, {rb['queues']} queues",
-                                _fmt(rb["events_per_s"], " ev/s"), f"{rb['seconds']} s"))
-        lines.append(ROW.format("(filling the store: multi-event appends)",
-                                _fmt(fl.get("events_per_s"), " ev/s"), f"{fl.get('seconds')} s"))
+    if not prop:
+        return []
+    cmd = prop["commands"]
+    lines = ["", f"4. propagation at {prop['rate']:.0f} commands/s offered "
+             f"({cmd['achieved_per_s']}/s answered, {cmd['errors']} errors)"
+             + (f": {prop['note']}" if prop.get("note") else "")]
+    lines.append(ROW.format("command latency (whole stack running)", "",
+                            _lat(cmd["latency"])))
+    lines.append(ROW.format("answer -> read model (Redis pub/sub)",
+                            f"{prop['read_model']['not_seen']} unseen",
+                            _lat(prop["read_model"])))
+    sse = prop.get("sse")
+    lines.append(ROW.format("answer -> SSE subscriber",
+                            f"{sse['not_seen']} unseen" if sse else "no SSE route",
+                            _lat(sse) if sse else ""))
+    lines.append(f"   cores used: {prop['cores']}")
+    return lines
+
+
+def _reads(out: dict[str, Any]) -> list[str]:
+    if not out.get("reads"):
+        return []
+    lines = ["", "5. ticket position query, one caller (latency)"]
+    for row in out["reads"]:
+        for path in ("zrank", "read_model", "http"):
+            if path in row:
+                failed = row[path].get("failed")
+                lines.append(ROW.format(f"{row['waiting']:,} waiting: {path}",
+                                        f"{failed} failed" if failed else "",
+                                        _lat(row[path])))
+    return lines
+
+
+def _rebuild(out: dict[str, Any]) -> list[str]:
+    if not out.get("rebuild"):
+        return []
+    rb, fl = out["rebuild"], out.get("fill", {})
+    lines = ["", "6. rebuild of the read models from the event store"]
+    lines.append(ROW.format(f"{rb['events']:,} events, {rb['queues']} queues",
+                            _fmt(rb["events_per_s"], " ev/s"), f"{rb['seconds']} s"))
+    lines.append(ROW.format("(filling the store: multi-event appends)",
+                            _fmt(fl.get("events_per_s"), " ev/s"), f"{fl.get('seconds')} s"))
+    return lines
+
+
+def _memory(out: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
     if out.get("memory"):
         lines += ["", "7. peak memory (VmHWM)"]
         for name, mem in out["memory"].items():
@@ -182,16 +228,7 @@ def table(out: dict[str, Any]) -> str:
         start = out["api_start_with_data"]
         lines.append(ROW.format(f"(API busy after start on {start['events']:,} events)",
                                 f"{start['busy_s']} s", "before it idles; reads wait for it"))
-    for phase, error in out.get("failures", {}).items():
-        lines.append(f"   FAILED phase {phase}: {error}")
-    lines += ["", "targets"]
-    for t in targets(out):
-        mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
-        lines.append(f"   {mark:<7} {t['target']:<48} wanted {t['wanted']:<21} "
-                     f"measured {_fmt(t['measured'])}")
-    lines.append(f"\n(run took {out.get('seconds')} s)")
-    lines += profiles(out)
-    return "\n".join(lines)
+    return lines
 
 
 def profiles(out: dict[str, Any], top: int = 12) -> list[str]:
@@ -227,6 +264,8 @@ def chart(out: dict[str, Any], path: Path) -> Path | None:
     except ImportError:
         return None
     matplotlib.use("Agg")
+    # Not at the top: bench.chart imports pyplot, so only once matplotlib is known installed
+    # and set to draw without a display.
     from bench.chart import draw
 
     draw(out, path)

@@ -18,7 +18,7 @@ from bench.aio import run
 from bench.append import event_store_append
 from bench.config import BenchConfig, from_env
 from bench.profile import Profiler, py_spy
-from vq.settings import Settings
+from core.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -227,14 +227,14 @@ async def _rebuild(settings: Settings) -> dict[str, Any]:
     import redis.asyncio as aioredis
 
     from eventstore.pool import open_pool
-    from eventstore.store import EventStore
+    from eventstore.postgres import PostgresEventStore
     from projections.layout import Keys
     from projections.rebuild import rebuild
 
     pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
-        result = await rebuild(EventStore(pool), client, Keys(settings.redis_prefix))
+        result = await rebuild(PostgresEventStore(pool), client, Keys(settings.redis_prefix))
     finally:
         await client.aclose()
         await pool.close()
@@ -248,13 +248,13 @@ async def _reads(settings: Settings, tenant: env.Tenant, lines: dict[str, list[s
     import redis.asyncio as aioredis
 
     from eventstore.pool import open_pool
-    from eventstore.store import EventStore
+    from eventstore.postgres import PostgresEventStore
     from projections.layout import Keys
 
     pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
-        return await reads.positions(client, Keys(settings.redis_prefix), EventStore(pool),
+        return await reads.positions(client, Keys(settings.redis_prefix), PostgresEventStore(pool),
                                      tenant.tenant_id, lines, calls, url, tenant.viewer)
     finally:
         await client.aclose()

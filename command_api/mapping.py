@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from command_api.handlers import Outcome
 from command_api.models import (
     CommandOut,
     ContactIn,
     QueueCreateIn,
     QueuePatchIn,
     QueueSettingsIn,
+    StreamVersionOut,
     TicketOut,
 )
+from core.tokens import ticket_token
 from domain.config import OpeningHours, QueueConfig
 from domain.events import Contact
-from domain.state import QueueState, position
-from vq.tokens import ticket_token
+from service_layer.outcome import Outcome, TicketSummary
 
 _SETTING_FIELDS = tuple(QueueSettingsIn.model_fields)
 
@@ -56,37 +56,35 @@ def contact(body: ContactIn | None) -> Contact | None:
     return Contact(name=body.name, phone=body.phone, email=body.email)
 
 
-def ticket_out(
-    state: QueueState, ticket_id: str, *, token_secret: str | None = None
-) -> TicketOut:
-    ticket = state.tickets[ticket_id]
-    pos = position(state, ticket_id)
+def ticket_out(ticket: TicketSummary, *, token_secret: str | None = None) -> TicketOut:
     return TicketOut(
-        ticket_id=ticket_id,
-        queue_id=state.queue_id,
+        ticket_id=ticket.ticket_id,
+        queue_id=ticket.queue_id,
         number=ticket.number,
         status=ticket.status,
         priority=ticket.priority,
         service_type=ticket.service_type,
         counter=ticket.counter,
-        position=pos,
-        people_ahead=None if pos is None else pos - 1,
-        token=ticket_token(token_secret, ticket_id) if token_secret else None,
+        position=ticket.position,
+        people_ahead=None if ticket.position is None else ticket.position - 1,
+        token=ticket_token(token_secret, ticket.ticket_id) if token_secret else None,
     )
 
 
-def command_out(
-    outcome: Outcome, *, ticket_id: str | None = None, token_secret: str | None = None
-) -> dict[str, Any]:
-    """The body every command answers: ids, the new stream version, and the ticket if any."""
-    own = [r for r in outcome.records if r.queue_id == outcome.queue_id]
-    ticket = None
-    if ticket_id is not None and ticket_id in outcome.state.tickets:
-        ticket = ticket_out(outcome.state, ticket_id, token_secret=token_secret)
-    return CommandOut(
+def command_out(outcome: Outcome, *, token_secret: str | None = None) -> dict[str, Any]:
+    """The body every command answers: ids, the new stream version, the ticket it made or moved,
+    and for a transfer the receiving queue's new version."""
+    ticket = outcome.ticket
+    others = [(queue_id, version) for queue_id, version in outcome.versions.items()
+              if queue_id != outcome.queue_id]
+    body = CommandOut(
         queue_id=outcome.queue_id,
         stream_version=outcome.stream_version,
-        event_ids=[r.event_id for r in outcome.records],
-        event_types=[r.event_type for r in own],
-        ticket=ticket,
-    ).model_dump(mode="json")
+        event_ids=list(outcome.event_ids),
+        event_types=list(outcome.event_types),
+        ticket=None if ticket is None else ticket_out(ticket, token_secret=token_secret),
+        target=StreamVersionOut(queue_id=others[0][0], stream_version=others[0][1])
+        if others else None,
+    )
+    # `target` only where there is one: every other answer stays what it always was.
+    return body.model_dump(mode="json", exclude=None if others else {"target"})

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+from http_api.zones import TimeZone
+
+# Text that is more than whitespace (the document says so: a pattern, since the server strips it).
+# `\x1c-\x1f` are whitespace to Python's `\s` but not to the server's regex engine.
+_VISIBLE = r"[^\s\x1c-\x1f]"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                        pattern=_VISIBLE)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50,
+                                         pattern=_VISIBLE)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500,
+                                          pattern=_VISIBLE)]
 Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -59,7 +66,7 @@ class QueueSettingsIn(StrictModel):
     capacity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     priority_classes: Annotated[list[Label], Field(min_length=1, max_length=10)] | None = None
     default_priority: Label | None = None
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    timezone: TimeZone | None = None
     opening_hours: Annotated[list[OpeningHoursIn], Field(max_length=70)] | None = None
     allow_outside_hours: bool | None = None
     aging_after_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
@@ -82,6 +89,10 @@ class QueuePatchIn(QueueSettingsIn):
 
 class ReasonIn(StrictModel):
     reason: Reason | None = None
+
+
+class EmptyBody(StrictModel):
+    """A command without fields: send no body, `{}` or `null`."""
 
 
 class ContactIn(StrictModel):
@@ -145,6 +156,11 @@ class TicketOut(BaseModel):
     )
 
 
+class StreamVersionOut(BaseModel):
+    queue_id: str
+    stream_version: int
+
+
 class CommandOut(BaseModel):
     """What every successful command answers."""
 
@@ -152,7 +168,11 @@ class CommandOut(BaseModel):
     stream_version: int = Field(description="Pass as min_version to a query to read your write")
     event_ids: list[str]
     event_types: list[str]
-    ticket: TicketOut | None = None
+    ticket: TicketOut | None = Field(
+        default=None, description="The ticket the command made or moved, right after it")
+    target: StreamVersionOut | None = Field(
+        default=None, description="Transfers only: the receiving queue and its new stream "
+        "version (pass it as min_version to read the ticket there)")
 
 
 class TenantCreateIn(StrictModel):
@@ -176,10 +196,3 @@ class TenantOut(BaseModel):
     tenant_id: str
     name: str
     admin_key: KeyOut
-
-
-class ClockOut(BaseModel):
-    """What time the API thinks it is, and how fast that time runs."""
-
-    now: datetime = Field(description="The time new events are stamped with (ISO-8601, UTC)")
-    speed: float = Field(description="Simulated seconds per real second (1 = real time)")

@@ -6,12 +6,12 @@ import hmac
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from command_api.deps import PrincipalDep, ServicesDep
 from command_api.models import KeyCreateIn, KeyOut, TenantCreateIn, TenantOut
-from command_api.problems import ProblemError, problem_responses
+from http_api.deps import BearerKey, PrincipalDep, ServicesDep
+from http_api.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["tenants and keys"])
 
@@ -23,14 +23,10 @@ router = APIRouter(prefix="/v1", tags=["tenants and keys"])
     responses=problem_responses("malformed-request"),
     summary="Create a tenant and its first admin key (operator key only)",
 )
-async def create_tenant(
-    body: TenantCreateIn,
-    svc: ServicesDep,
-    authorization: Annotated[str | None, Header(description="Bearer operator key")] = None,
-) -> TenantOut:
+async def create_tenant(body: TenantCreateIn, svc: ServicesDep, credentials: BearerKey) -> TenantOut:
     operator = svc.settings.operator_key
-    _, _, given = (authorization or "").partition(" ")
-    if not operator or not hmac.compare_digest(given.strip().encode(), operator.encode()):
+    given = credentials.credentials if credentials else ""
+    if not operator or not hmac.compare_digest(given.encode(), operator.encode()):
         raise ProblemError(
             "unauthorized",
             "creating tenants needs the operator key (VQ_OPERATOR_KEY) as a bearer token",

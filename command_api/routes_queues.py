@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 
-from command_api.deps import (
+from command_api.execution import (
     CorrelationHeader,
     IdempotencyKeyHeader,
     IfMatchHeader,
-    PrincipalDep,
-    ServicesDep,
+    answer,
+    execute,
     if_match_version,
-    run_queue_command,
 )
-from command_api.handlers import Outcome
-from command_api.mapping import command_out, contact, queue_config, settings_patch
+from command_api.mapping import contact, queue_config, settings_patch
 from command_api.models import (
     CallNextIn,
     CommandOut,
@@ -27,7 +25,6 @@ from command_api.models import (
     QueuePatchIn,
     ReasonIn,
 )
-from command_api.problems import ProblemError, problem_responses
 from domain.commands import (
     CallNext,
     ChangeQueueSettings,
@@ -39,7 +36,8 @@ from domain.commands import (
     QueueCommand,
     ResumeQueue,
 )
-from domain.events import TicketCalled
+from http_api.deps import PrincipalDep, ServicesDep
+from http_api.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1/queues", tags=["queue commands"])
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
@@ -66,12 +64,9 @@ async def create_queue(
     command = CreateQueue(
         queue_id=queue_id, tenant_id=who.tenant_id, config=queue_config(body), status=body.status
     )
-    answer = await run_queue_command(
-        svc, who, request, queue_id=queue_id, command=command, body=body,
-        idempotency_key=idempotency_key, correlation=correlation,
-        respond=lambda outcome: (201, command_out(outcome)), creating=True,
-    )
-    return answer.response(location=f"/v1/queues/{answer.body['queue_id']}")
+    outcome = await execute(svc, who, request, command, queue_id=queue_id, body=body,
+                            idempotency_key=idempotency_key, correlation=correlation)
+    return answer(outcome, status=201, location=f"/v1/queues/{outcome.queue_id}")
 
 
 @router.patch(
@@ -92,12 +87,10 @@ async def update_queue(
 ) -> JSONResponse:
     who.require("queues:manage")
     command = ChangeQueueSettings(changes=settings_patch(body))
-    answer = await run_queue_command(
-        svc, who, request, queue_id=str(queue_id), command=command, body=body,
-        idempotency_key=idempotency_key, correlation=correlation,
-        expected_version=if_match_version(if_match),
-    )
-    return answer.response()
+    outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
+                            idempotency_key=idempotency_key, correlation=correlation,
+                            expected_version=if_match_version(if_match))
+    return answer(outcome)
 
 
 def _lifecycle(path: str, summary: str, with_reason: bool) -> None:
@@ -121,13 +114,11 @@ def _lifecycle(path: str, summary: str, with_reason: bool) -> None:
         if_match: IfMatchHeader = None,
     ) -> JSONResponse:
         who.require("queues:operate")
-        answer = await run_queue_command(
-            svc, who, request, queue_id=str(queue_id),
-            command=make(body.reason if body and with_reason else None), body=body,
-            idempotency_key=idempotency_key, correlation=correlation,
-            expected_version=if_match_version(if_match),
-        )
-        return answer.response()
+        command = make(body.reason if body and with_reason else None)
+        outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
+                                idempotency_key=idempotency_key, correlation=correlation,
+                                expected_version=if_match_version(if_match))
+        return answer(outcome)
 
     router.add_api_route(
         f"/{{queue_id}}/{path}",
@@ -179,16 +170,11 @@ async def enqueue(
         language=body.language,
         allow_outside_hours=body.allow_outside_hours,
     )
-    secret = svc.settings.token_secret
-
-    def respond(outcome: Outcome) -> tuple[int, dict[str, Any]]:
-        return 201, command_out(outcome, ticket_id=ticket_id, token_secret=secret)
-
-    answer = await run_queue_command(
-        svc, who, request, queue_id=str(queue_id), command=command, body=body,
-        idempotency_key=idempotency_key, correlation=correlation, respond=respond,
-    )
-    return answer.response(location=f"/v1/tickets/{answer.body['ticket']['ticket_id']}")
+    outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
+                            idempotency_key=idempotency_key, correlation=correlation)
+    assert outcome.ticket is not None  # an enqueue answers the ticket it made
+    return answer(outcome, status=201, token_secret=svc.settings.token_secret,
+                  location=f"/v1/tickets/{outcome.ticket.ticket_id}")
 
 
 @router.post(
@@ -212,13 +198,6 @@ async def call_next(
         service_types=tuple(body.service_types) if body.service_types else None,
     )
 
-    def respond(outcome: Outcome) -> tuple[int, dict[str, Any]]:
-        called = outcome.records[0].event
-        assert isinstance(called, TicketCalled)
-        return 200, command_out(outcome, ticket_id=called.ticket_id)
-
-    answer = await run_queue_command(
-        svc, who, request, queue_id=str(queue_id), command=command, body=body,
-        idempotency_key=idempotency_key, correlation=correlation, respond=respond,
-    )
-    return answer.response()
+    outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
+                            idempotency_key=idempotency_key, correlation=correlation)
+    return answer(outcome)

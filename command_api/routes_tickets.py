@@ -1,31 +1,17 @@
 """Commands on one ticket: call out of order, recall, start, complete, no-show, return, cancel,
-change priority, transfer."""
+change priority, transfer. The service finds the queue that holds the ticket now."""
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from command_api.deps import (
-    CorrelationHeader,
-    IdempotencyKeyHeader,
-    PrincipalDep,
-    Services,
-    ServicesDep,
-    command_context,
-    idempotent,
-    run_queue_command,
-)
-from command_api.handlers import Idempotency, Outcome
-from command_api.mapping import command_out
-from command_api.models import CallTicketIn, CancelIn, CommandOut, PriorityIn, TransferIn
-from command_api.problems import problem_responses
+from command_api.execution import CorrelationHeader, IdempotencyKeyHeader, answer, execute
+from command_api.models import CallTicketIn, CancelIn, CommandOut, EmptyBody, PriorityIn, TransferIn
 from domain.commands import (
     CallTicket,
     CancelTicket,
@@ -38,66 +24,34 @@ from domain.commands import (
     StartService,
     TransferTicket,
 )
-from domain.errors import Rejected
 from domain.events import CancelledBy
+from http_api.deps import PrincipalDep, ServicesDep
+from http_api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket commands"])
 TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
 _ON_TICKET = ("forbidden", "not-found", "invalid-transition", "version-conflict")
 
 
-async def _locate(svc: Services, tenant_id: str, ticket_id: str) -> str:
-    """The queue that holds the ticket now; another tenant's ticket does not exist for you."""
-    found = await svc.store.ticket_location(ticket_id)
-    if found is None or found[0] != tenant_id:
-        raise Rejected("not-found", f"ticket {ticket_id} not found")
-    return found[1]
-
-
-def _ticket_command(
-    path: str,
-    summary: str,
-    body_model: type[BaseModel] | None,
-    make: Callable[[str, Any], QueueCommand],
-    extra: tuple[str, ...] = (),
+def _without_fields(
+    path: str, summary: str, make: Callable[[str], QueueCommand], extra: tuple[str, ...] = ()
 ) -> None:
+    """A staff command that needs nothing but the ticket: no body, `{}` or `null`."""
+
     async def handle(
-        *,
         ticket_id: TicketId,
         request: Request,
         svc: ServicesDep,
         who: PrincipalDep,
-        body: Any = None,
+        body: Annotated[EmptyBody | None, Body()] = None,
         idempotency_key: IdempotencyKeyHeader = None,
         correlation: CorrelationHeader = None,
     ) -> JSONResponse:
         who.require("tickets:operate")
-        tid = str(ticket_id)
-        queue_id = await _locate(svc, who.tenant_id, tid)
+        outcome = await execute(svc, who, request, make(str(ticket_id)), body=body,
+                                idempotency_key=idempotency_key, correlation=correlation)
+        return answer(outcome)
 
-        def respond(outcome: Outcome) -> tuple[int, dict[str, Any]]:
-            return 200, command_out(outcome, ticket_id=tid)
-
-        answer = await run_queue_command(
-            svc, who, request, queue_id=queue_id, command=make(tid, body), body=body,
-            idempotency_key=idempotency_key, correlation=correlation, respond=respond,
-        )
-        return answer.response()
-
-    # The body's type differs per route: give it to the signature FastAPI reads, so that it is
-    # validated and OpenAPI documents each route's own body.
-    signature = inspect.signature(handle)
-    if body_model is None:
-        body = signature.parameters["body"].replace(
-            annotation=Annotated[None, Body(include_in_schema=False)]
-        )
-    else:
-        body = signature.parameters["body"].replace(
-            annotation=Annotated[body_model, Body()], default=inspect.Parameter.empty
-        )
-    handle.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[body if p.name == "body" else p for p in signature.parameters.values()]
-    )
     router.add_api_route(
         f"/{{ticket_id}}/{path}",
         handle,
@@ -109,25 +63,60 @@ def _ticket_command(
     )
 
 
-_ticket_command(
-    "call", "Call this ticket out of order (staff override, with a reason)", CallTicketIn,
-    lambda tid, b: CallTicket(ticket_id=tid, counter=b.counter, reason=b.reason),
-    ("queue-paused",),
+_without_fields("recall", "Call the same ticket again", lambda tid: RecallTicket(ticket_id=tid))
+_without_fields("start", "Start serving the called ticket",
+                lambda tid: StartService(ticket_id=tid))
+_without_fields("complete", "Finish serving", lambda tid: CompleteService(ticket_id=tid))
+_without_fields("no-show", "The called person did not come",
+                lambda tid: MarkNoShow(ticket_id=tid))
+_without_fields("return", "A no-show came back within the grace period",
+                lambda tid: ReturnTicket(ticket_id=tid), ("grace-expired",))
+
+
+@router.post(
+    "/{ticket_id}/call",
+    response_model=CommandOut,
+    responses=problem_responses(*_ON_TICKET, "queue-paused", "malformed-request"),
+    summary="Call this ticket out of order (staff override, with a reason)",
+    name="ticket_call",
 )
-_ticket_command("recall", "Call the same ticket again", None,
-                lambda tid, _: RecallTicket(ticket_id=tid))
-_ticket_command("start", "Start serving the called ticket", None,
-                lambda tid, _: StartService(ticket_id=tid))
-_ticket_command("complete", "Finish serving", None,
-                lambda tid, _: CompleteService(ticket_id=tid))
-_ticket_command("no-show", "The called person did not come", None,
-                lambda tid, _: MarkNoShow(ticket_id=tid))
-_ticket_command("return", "A no-show came back within the grace period", None,
-                lambda tid, _: ReturnTicket(ticket_id=tid), ("grace-expired",))
-_ticket_command(
-    "priority", "Change the ticket's priority class (with a reason)", PriorityIn,
-    lambda tid, b: ChangePriority(ticket_id=tid, priority=b.priority, reason=b.reason),
+async def call(
+    ticket_id: TicketId,
+    body: CallTicketIn,
+    request: Request,
+    svc: ServicesDep,
+    who: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    correlation: CorrelationHeader = None,
+) -> JSONResponse:
+    who.require("tickets:operate")
+    command = CallTicket(ticket_id=str(ticket_id), counter=body.counter, reason=body.reason)
+    outcome = await execute(svc, who, request, command, body=body,
+                            idempotency_key=idempotency_key, correlation=correlation)
+    return answer(outcome)
+
+
+@router.post(
+    "/{ticket_id}/priority",
+    response_model=CommandOut,
+    responses=problem_responses(*_ON_TICKET, "malformed-request"),
+    summary="Change the ticket's priority class (with a reason)",
+    name="ticket_priority",
 )
+async def priority(
+    ticket_id: TicketId,
+    body: PriorityIn,
+    request: Request,
+    svc: ServicesDep,
+    who: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    correlation: CorrelationHeader = None,
+) -> JSONResponse:
+    who.require("tickets:operate")
+    command = ChangePriority(ticket_id=str(ticket_id), priority=body.priority, reason=body.reason)
+    outcome = await execute(svc, who, request, command, body=body,
+                            idempotency_key=idempotency_key, correlation=correlation)
+    return answer(outcome)
 
 
 @router.post(
@@ -146,26 +135,18 @@ async def cancel(
     correlation: CorrelationHeader = None,
 ) -> JSONResponse:
     who.require("tickets:enqueue")
-    tid = str(ticket_id)
-    queue_id = await _locate(svc, who.tenant_id, tid)
     by: CancelledBy = "staff" if who.may("tickets:operate") else "customer"
-    command = CancelTicket(ticket_id=tid, by=by, reason=body.reason if body else None)
-
-    def respond(outcome: Outcome) -> tuple[int, dict[str, Any]]:
-        return 200, command_out(outcome, ticket_id=tid)
-
-    answer = await run_queue_command(
-        svc, who, request, queue_id=queue_id, command=command, body=body,
-        idempotency_key=idempotency_key, correlation=correlation, respond=respond,
-    )
-    return answer.response()
+    command = CancelTicket(ticket_id=str(ticket_id), by=by, reason=body.reason if body else None)
+    outcome = await execute(svc, who, request, command, body=body,
+                            idempotency_key=idempotency_key, correlation=correlation)
+    return answer(outcome)
 
 
 @router.post(
     "/{ticket_id}/transfer",
     response_model=CommandOut,
     responses=problem_responses(*_ON_TICKET, "queue-closed", "queue-full", "malformed-request"),
-    summary="Move the ticket to another queue of the same tenant",
+    summary="Move the ticket to another queue of the same tenant (answers both queues' versions)",
 )
 async def transfer(
     ticket_id: TicketId,
@@ -177,27 +158,12 @@ async def transfer(
     correlation: CorrelationHeader = None,
 ) -> JSONResponse:
     who.require("tickets:operate")
-    tid = str(ticket_id)
-    source_id = await _locate(svc, who.tenant_id, tid)
     command = TransferTicket(
-        ticket_id=tid,
+        ticket_id=str(ticket_id),
         to_queue_id=str(body.to_queue_id),
         service_type=body.service_type,
         reason=body.reason,
     )
-
-    def respond(outcome: Outcome) -> tuple[int, dict[str, Any]]:
-        return 200, command_out(outcome)
-
-    async def run(idem: Idempotency | None) -> tuple[int, dict[str, Any]]:
-        return await svc.queues.transfer(
-            tenant_id=who.tenant_id,
-            source_id=source_id,
-            command=command,
-            context=command_context(svc, who, correlation),
-            respond=respond,
-            idempotency=idem,
-        )
-
-    answer = await idempotent(svc, who, request, idempotency_key, body, run)
-    return answer.response()
+    outcome = await execute(svc, who, request, command, body=body,
+                            idempotency_key=idempotency_key, correlation=correlation)
+    return answer(outcome)

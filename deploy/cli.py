@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from deploy.errors import StackError
 
 if TYPE_CHECKING:
-    from vq.settings import Settings
+    from core.settings import Settings
 
 _SERVICES = ("postgresql", "redis", "kafka")  # as in deploy.stack, not imported: keep `vq` fast
 
@@ -60,7 +60,7 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def _settings() -> Settings:
-    from vq.settings import SettingsError, get_settings
+    from core.settings import SettingsError, get_settings
 
     try:
         return get_settings()

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from core.settings import Settings
 from deploy import procs
 from deploy.errors import StackError
-from vq.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from core.settings import Settings
 from deploy import packages, procs
 from deploy.errors import StackError
 from deploy.kafka_broker import Kafka
 from deploy.postgres import Postgres
 from deploy.redis_server import Redis
 from deploy.service import Service
-from vq.settings import Settings
 
 SERVICE_NAMES = ("postgresql", "redis", "kafka")
 

@@ -17,8 +17,8 @@ from typing import TypeVar
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from core.settings import Settings
 from deploy.errors import StackError
-from vq.settings import Settings
 
 _T = TypeVar("_T")
 _NO_ERROR, _TOPIC_EXISTS, _UNKNOWN_TOPIC = 0, 36, 3

@@ -6,7 +6,7 @@ state, on the write side, on the read side and in a replay.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,14 @@ from domain.events import (
     TicketTransferredOut,
 )
 from domain.hours import local_day
-from domain.state import FINISHED_RETENTION, QueueState, TicketState, TicketStatus, line_key
+from domain.state import (
+    FINISHED_RETENTION,
+    QueueState,
+    TicketState,
+    TicketStatus,
+    initial_state,
+    line_key,
+)
 
 
 def evolve(state: QueueState, event: QueueEvent) -> QueueState:
@@ -48,6 +55,14 @@ def evolve(state: QueueState, event: QueueEvent) -> QueueState:
     handler(state, event)
     state.version += 1
     return state
+
+
+def fold(events: Iterable[QueueEvent], state: QueueState | None = None) -> QueueState:
+    """Apply `events` in order, in place on `state` when given (else on a fresh state)."""
+    current = state if state is not None else initial_state("")
+    for event in events:
+        current = evolve(current, event)
+    return current
 
 
 def _count(state: QueueState, what: str) -> None:

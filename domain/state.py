@@ -14,7 +14,7 @@ from typing import Literal
 from sortedcontainers import SortedList
 
 from domain.config import QueueConfig
-from domain.events import Contact, QueueEvent, QueueStatus
+from domain.events import Contact, QueueStatus
 
 TicketStatus = Literal[
     "waiting", "called", "serving", "served", "no_show", "cancelled", "transferred"
@@ -150,12 +150,3 @@ def now_serving(state: QueueState) -> dict[str, str]:
     """counter -> the ticket most recently called there that is still called or being served."""
     return {counter: ids[-1] for counter, ids in state.at_counters.items() if ids}
 
-
-def fold(events: Iterable[QueueEvent], state: QueueState | None = None) -> QueueState:
-    """Apply `events` in order, in place on `state` when given (else on a fresh state)."""
-    from domain.evolve import evolve  # evolve imports this module
-
-    current = state if state is not None else initial_state("")
-    for event in events:
-        current = evolve(current, event)
-    return current

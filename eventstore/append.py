@@ -22,8 +22,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
-from domain.events import QueueCreated, QueueReconfigured, TicketEnqueued, TicketTransferredIn
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.serialization import to_json
 from eventstore.values import IdempotencyRecord, StreamAppend
@@ -31,7 +30,7 @@ from eventstore.values import IdempotencyRecord, StreamAppend
 NOTIFY_CHANNEL = "vq_events"
 
 
-class AppendSession:
+class PostgresAppendSession:
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self._conn = conn
 
@@ -72,16 +71,10 @@ class AppendSession:
                 # A key stored first by a concurrent request is a unique violation at commit
                 # (the session turns it into IdempotencyKeyTaken): no round trip to check here.
                 await cur.execute(
-                    "INSERT INTO idempotency_keys "
-                    "(tenant_id, idem_key, request_hash, status_code, response) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    (
-                        tenant_id,
-                        idempotency.key,
-                        idempotency.request_hash,
-                        idempotency.status_code,
-                        json.dumps(idempotency.response),
-                    ),
+                    "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, outcome) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (tenant_id, idempotency.key, idempotency.request_hash,
+                     json.dumps(idempotency.outcome)),
                 )
             # Delivered at commit: wakes the relay without polling.
             await cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
@@ -135,23 +128,19 @@ async def _insert_events(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> N
 
 
 async def _note_aging(cur: psycopg.AsyncCursor[Any], appends: Sequence[StreamAppend]) -> None:
-    """Whether the queue ages its tickets, as its newest configuration says (see 0004)."""
+    """Whether the stream wants the aging scheduler's visits, when the append says (see 0004)."""
     for item in appends:
-        for record in item.records:
-            event = record.event
-            if isinstance(event, QueueCreated | QueueReconfigured):
-                await cur.execute(
-                    "UPDATE streams SET ages = %s WHERE stream_id = %s",
-                    (event.config.aging_after_seconds is not None, item.stream_id),
-                )
+        if item.ages is not None:
+            await cur.execute(
+                "UPDATE streams SET ages = %s WHERE stream_id = %s", (item.ages, item.stream_id)
+            )
 
 
 async def _index_tickets(cur: psycopg.AsyncCursor[Any], appends: Sequence[StreamAppend]) -> None:
     rows = [
-        (event.ticket_id, item.tenant_id, item.stream_id)
+        (ticket_id, item.tenant_id, item.stream_id)
         for item in appends
-        for event in (record.event for record in item.records)
-        if isinstance(event, TicketEnqueued | TicketTransferredIn)
+        for ticket_id in item.tickets
     ]
     if rows:
         await cur.executemany(

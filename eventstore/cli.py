@@ -1,17 +1,15 @@
-"""`vq db migrate`, `vq relay` and `vq tenants create`."""
+"""`vq db migrate` and `vq tenants create`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import signal
 import sys
 from typing import Any
 
 import psycopg
 
-from vq.settings import get_settings
+from core.settings import get_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,9 +17,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     migrate = db_sub.add_parser("migrate", help="create or upgrade the event store schema")
     migrate.set_defaults(func=_migrate)
-
-    relay = sub.add_parser("relay", help="publish committed events to Kafka (runs until stopped)")
-    relay.set_defaults(func=_relay)
 
     tenants = sub.add_parser("tenants", help="tenants and their API keys")
     t_sub = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
@@ -54,7 +49,7 @@ def migrate_schema(url: str, schema: str) -> list[str]:
 
 def _create_tenant(args: argparse.Namespace) -> int:
     from eventstore.pool import open_pool
-    from eventstore.store import EventStore
+    from eventstore.postgres import PostgresEventStore
     from eventstore.tenants import TenantDirectory
 
     settings = get_settings()
@@ -63,7 +58,7 @@ def _create_tenant(args: argparse.Namespace) -> int:
     async def create() -> tuple[str, Any]:
         pool = await open_pool(settings, wait=True)
         try:
-            return await TenantDirectory(EventStore(pool)).create_tenant(args.name)
+            return await TenantDirectory(PostgresEventStore(pool)).create_tenant(args.name)
         finally:
             await pool.close()
 
@@ -71,34 +66,3 @@ def _create_tenant(args: argparse.Namespace) -> int:
     print(f"tenant_id  {tenant_id}")
     print(f"admin_key  {issued.secret}")
     return 0
-
-
-def _relay(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_relay())
-    return 0
-
-
-async def run_relay(stop: asyncio.Event | None = None) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    from eventstore.pool import connect, open_pool
-    from eventstore.relay import Relay, producer_config
-    from eventstore.store import EventStore
-
-    settings = get_settings()
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    pool = await open_pool(settings, min_size=1, max_size=4)
-    try:
-        relay = Relay(
-            EventStore(pool),
-            lambda: connect(settings),
-            lambda: AIOKafkaProducer(**producer_config(settings.kafka_servers)),
-            settings.events_topic,
-        )
-        await relay.run(stop)
-    finally:
-        await pool.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.errors import Unavailable
+
 
 class EventStoreError(Exception):
     """Base of the errors below."""
@@ -20,5 +22,7 @@ class IdempotencyKeyTaken(EventStoreError):
     """Another request stored this Idempotency-Key first (read its answer and return that)."""
 
 
-class StoreUnavailable(EventStoreError):
+class StoreUnavailable(EventStoreError, Unavailable):
     """PostgreSQL cannot be reached or answered too slowly; the caller should retry later."""
+
+    public_detail = "the event store is unavailable; nothing was changed, retry later"

@@ -30,8 +30,9 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(conninfo: str, schema: str) -> list[Migration]:
-    """Bring `schema` up to date; returns the migrations applied now (none when up to date)."""
+def migrate(conninfo: str, schema: str, up_to: int | None = None) -> list[Migration]:
+    """Bring `schema` up to date (or up to version `up_to`); returns the migrations applied now
+    (none when up to date)."""
     applied_now: list[Migration] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
@@ -45,7 +46,7 @@ def migrate(conninfo: str, schema: str) -> list[Migration]:
             )
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
             for migration in available():
-                if migration.version in done:
+                if migration.version in done or (up_to is not None and migration.version > up_to):
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql.encode())

@@ -8,7 +8,7 @@ import psycopg
 import psycopg_pool
 from psycopg import AsyncConnection
 
-from vq.settings import Settings
+from core.settings import Settings
 
 # A request must never hang on the database: a connection is had within this bound, and no single
 # statement runs longer than the statement timeout.

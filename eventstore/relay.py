@@ -12,9 +12,8 @@ Leadership: one relay publishes at a time (a PostgreSQL advisory lock); others s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -22,14 +21,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from psycopg import AsyncConnection
 
+from eventstore.append import NOTIFY_CHANNEL
 from eventstore.errors import StoreUnavailable
-from eventstore.store import NOTIFY_CHANNEL, EventStore, Position
+from eventstore.leadership import Connect, lead, sleep_or_stop
+from eventstore.port import EventStore
+from eventstore.values import Position
 from schemas.codec import encode
 
 log = logging.getLogger("vq.relay")
-
-# One leader per event store (schema), whatever else shares the database.
-_TRY_LEAD = "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':relay', 0))"
 
 IDLE_POLL_S = 1.0
 # After a notification the new rows can still be hidden behind an older transaction that is
@@ -54,7 +53,7 @@ class Relay:
     def __init__(
         self,
         store: EventStore,
-        connect: Callable[[], Awaitable[AsyncConnection[Any]]],
+        connect: Connect,
         producer_factory: Callable[[], AIOKafkaProducer],
         topic: str,
         *,
@@ -75,28 +74,21 @@ class Relay:
         backoff = 0.1
         while not stop.is_set():
             try:
-                await self._lead(stop)
+                await lead(self._connect, "relay", stop, IDLE_POLL_S,
+                           lambda conn: self._publish_until(stop, conn))
                 backoff = 0.1
             except (StoreUnavailable, KafkaError, OSError, TimeoutError) as exc:
                 log.warning("relay paused: %s; retrying in %.1fs", exc, backoff)
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
             except psycopg.Error as exc:  # the dedicated (listen / leader) connection died
                 log.warning("relay lost PostgreSQL: %s; retrying in %.1fs", exc, backoff)
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await self._connect()
+    async def _publish_until(self, stop: asyncio.Event, conn: AsyncConnection[Any]) -> None:
+        """As the leader: publish whatever commits, until `stop`."""
         try:
-            while not stop.is_set():
-                cur = await conn.execute(_TRY_LEAD)
-                row = await cur.fetchone()
-                if row and row[0]:
-                    break
-                await _sleep_or_stop(stop, IDLE_POLL_S)
-            else:
-                return
             await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             # A fresh producer per leadership term: after a Kafka outage nothing of the old
             # producer's state (sequence numbers, a half-sent batch) is carried over.
@@ -114,7 +106,6 @@ class Relay:
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
-            await conn.close()
 
     async def _publish_batch(self, position: Position) -> tuple[Position, int]:
         batch = await self._store.read_all(position, self._batch_size)
@@ -149,7 +140,3 @@ class Relay:
             await asyncio.sleep(delay)
         return position
 
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 from eventstore.serialization import from_json
 
 EVENT_COLUMNS = (

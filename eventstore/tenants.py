@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
-from eventstore.store import EventStore
+from eventstore.postgres import PostgresEventStore
 
 Role = Literal["admin", "staff", "kiosk", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "staff", "kiosk", "viewer")
@@ -44,7 +44,7 @@ def new_secret() -> str:
 
 
 class TenantDirectory:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: PostgresEventStore) -> None:
         self._store = store
 
     async def create_tenant(self, name: str) -> tuple[str, IssuedKey]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.events import QueueEvent
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,11 @@ class StreamAppend:
     expected_version: int
     # Versions expected_version + 1, + 2, ... (see `new_records`).
     records: Sequence[RecordedEvent]
+    # The store's side tables, filled in by the layer that knows what the events mean (see
+    # service_layer/indexing.py): the tickets this stream holds from now on (`ticket_location`),
+    # and whether it wants the aging scheduler's visits (`aging_streams`; None: unchanged).
+    tickets: Sequence[str] = ()
+    ages: bool | None = None
 
 
 def new_records(
@@ -50,6 +55,8 @@ def new_records(
     expected_version: int,
     events: Sequence[QueueEvent],
     context: CommandContext,
+    tickets: Sequence[str] = (),
+    ages: bool | None = None,
 ) -> StreamAppend:
     """Envelope new events for an append. Ids are chosen here so an answer can name them first."""
     records = [
@@ -71,15 +78,19 @@ def new_records(
         tenant_id=tenant_id,
         expected_version=expected_version,
         records=records,
+        tickets=tickets,
+        ages=ages,
     )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdempotencyRecord:
+    """A command's Idempotency-Key, the fingerprint of the request that used it, and the outcome
+    the command had (JSON), stored in the append transaction of the events it produced."""
+
     key: str
     request_hash: bytes
-    status_code: int
-    response: dict[str, Any]
+    outcome: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,7 +10,7 @@ below the version it needs and folds only the events after it.
 A checkpoint must resume exactly the fold a rebuild makes from scratch (`vq projections check`
 compares the accuracy figures byte for byte). So it is tied to the code that wrote it: the
 fingerprint hashes the source of everything the pickled objects carry behaviour from (`domain/`
-and `projections/estimates.py`) and the Python version; a checkpoint of other code is ignored and
+`projections/estimates.py` and `projections/model.py`) and the Python version; a checkpoint of other code is ignored and
 the queue is folded from its first event. The rows are written and read only by our own workers
 (pickle is not for data from elsewhere); dropping them costs a longer fold, nothing else.
 """
@@ -23,10 +23,8 @@ import sys
 import zlib
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from projections.projector import QueueModel
+from projections.model import QueueModel
 
 # Events of a queue between two checkpoints (a checkpoint costs tens of milliseconds to write).
 CHECKPOINT_EVERY = 2_000
@@ -37,7 +35,8 @@ def fingerprint() -> str:
     """Names the fold's code: any change to it makes older checkpoints unusable."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(sys.version.encode())
-    for path in sorted([*(root / "domain").rglob("*.py"), root / "projections" / "estimates.py"]):
+    fold = [root / "projections" / "estimates.py", root / "projections" / "model.py"]
+    for path in sorted([*(root / "domain").rglob("*.py"), *fold]):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:32]
@@ -48,8 +47,6 @@ def dump(model: QueueModel) -> bytes:
 
 
 def restore(data: bytes) -> QueueModel:
-    from projections.projector import QueueModel
-
     model = pickle.loads(zlib.decompress(data))  # written by our own workers only
     if not isinstance(model, QueueModel):
         raise TypeError(f"not a queue's fold: {type(model).__name__}")

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from vq.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,13 +32,13 @@ async def _with_services(settings: Settings, work: Callable[..., Awaitable[int]]
     import redis.asyncio as aioredis
 
     from eventstore.pool import open_pool
-    from eventstore.store import EventStore
+    from eventstore.postgres import PostgresEventStore
     from projections.layout import Keys
 
     pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
-        return await work(EventStore(pool), client, Keys(settings.redis_prefix))
+        return await work(PostgresEventStore(pool), client, Keys(settings.redis_prefix))
     finally:
         await client.aclose()
         await pool.close()
@@ -84,16 +84,15 @@ async def _rewind(settings: Settings) -> int:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.structs import OffsetAndMetadata
 
-    from projections.rebuild import _delete_all
-    from streams.app import group_id
+    from projections.rebuild import delete_all
 
     async def drop(store: Any, client: Any, keys: Any) -> int:
-        await _delete_all(client, keys)
+        await delete_all(client, keys)
         return 0
 
     await _with_services(settings, drop)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers,
-                                group_id=group_id(settings), enable_auto_commit=False)
+                                group_id=settings.worker_group, enable_auto_commit=False)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
@@ -108,6 +107,6 @@ async def _rewind(settings: Settings) -> int:
         await consumer.commit(start)
     finally:
         await consumer.stop()
-    print(f"read models deleted; group {group_id(settings)} rewound on "
+    print(f"read models deleted; group {settings.worker_group} rewound on "
           f"{len(partitions)} partitions: start the workers to rebuild from Kafka")
     return 0

@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
+
 from domain.events import QueueCreated, QueueEvent, QueueReconfigured
-from domain.evolve import evolve
-from domain.state import QueueState, initial_state, position
+from domain.recorded import RecordedEvent
+from domain.state import QueueState, position
 from eventstore.errors import StoreUnavailable
-from eventstore.recorded import RecordedEvent
-from eventstore.store import EventStore
+from eventstore.port import EventStore
 from projections import checkpoint
 from projections.analytics import increment_commands, measure
 from projections.checkpoint import CHECKPOINT_EVERY
-from projections.estimates import QueueEstimates
 from projections.layout import Keys
+from projections.model import QueueModel
 from projections.views import NEXT_SHOWN, line_member, queue_view
 from projections.writer import (
     Batch,
@@ -89,24 +89,6 @@ class QueueUpdate:
                 "newcomer": self.newcomer}
 
 
-@dataclass(slots=True)
-class QueueModel:
-    """One queue as the projector holds it: its state and its estimators, at one version."""
-
-    state: QueueState
-    estimates: QueueEstimates
-    saved: int = 0  # the version of its newest checkpoint (see checkpoint.py)
-
-    @classmethod
-    def new(cls, queue_id: str) -> QueueModel:
-        return cls(initial_state(queue_id), QueueEstimates())
-
-    def apply(self, event: QueueEvent) -> None:
-        """Fold one event: the state first, then the estimators, which read the new state."""
-        evolve(self.state, event)
-        self.estimates.observe(self.state, event)
-
-
 class Projector:
     def __init__(
         self, store: EventStore, writer: ReadModelWriter, keys: Keys, *, retention_s: int
@@ -115,7 +97,7 @@ class Projector:
         self._writer = writer
         self._keys = keys
         self._retention_s = retention_s
-        self._states: OrderedDict[str, QueueModel] = OrderedDict()
+        self._states: LRUCache[str, QueueModel] = LRUCache(CACHE_SIZE)
         self.repairs = 0
         self.restores = 0  # queues resumed from a checkpoint
 
@@ -195,7 +177,6 @@ class Projector:
         """The queue at exactly the version its read model in Redis has."""
         model = self._states.get(queue_id)
         if model is not None:
-            self._states.move_to_end(queue_id)
             return model
         stored = await self._writer.stored_version(tenant_id, queue_id)
         model = await self._load(queue_id, stored)
@@ -258,9 +239,6 @@ class Projector:
 
     def _remember(self, model: QueueModel) -> None:
         self._states[model.state.queue_id] = model
-        self._states.move_to_end(model.state.queue_id)
-        while len(self._states) > CACHE_SIZE:
-            self._states.popitem(last=False)
 
     def forget_all(self) -> None:
         """Drop every cached state (partitions were revoked: another worker may move them on)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -19,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from cachetools import LRUCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from projections.estimates import NEWCOMER, shown
+from core.errors import Unavailable
+from projections.estimates import NEWCOMER
 from projections.layout import Keys
 from projections.views import member_ticket_id
 
@@ -89,8 +90,10 @@ return {version, redis.call('ZCARD', KEYS[2]), members, views, etas}
 """
 
 
-class ReadModelUnavailable(Exception):
+class ReadModelUnavailable(Unavailable):
     """Redis did not answer: the caller gets a 503 with Retry-After."""
+
+    public_detail = "the read models (Redis) are unavailable; retry later"
 
 
 class StaleRead(Exception):
@@ -125,97 +128,6 @@ class WaitingPage:
     total: int
     offset: int
     tickets: list[TicketRead]
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One change of a followed ticket's view: the version that made it and what it shows."""
-
-    version: int
-    status: str
-    position: int | None
-    counter: str | None
-    own: bool  # at or after a change of the ticket itself in this batch
-
-
-@dataclass(frozen=True, slots=True)
-class Fold:
-    steps: list[Step]
-    touched: bool  # the ticket itself changed in this batch (its timestamps did too)
-    reread: bool  # a missed message or a change the fold cannot follow: read Redis instead
-
-
-class TicketFollower:
-    """Folds the projector's batch messages into one ticket's position, change by change.
-
-    A batch may call several tickets ahead at once; reading Redis after it would show only the
-    last position. Each change says where its ticket left and joined the line, which is all it
-    takes to move the followed ticket's position one step at a time.
-    """
-
-    def __init__(self, ticket_id: str, view: dict[str, Any], eta: dict[str, Any] | None) -> None:
-        self.ticket_id = ticket_id
-        self.view = view  # the last view emitted, as the API shows it
-        self.eta = eta  # its wait range as last stored
-        self.version: int = view["version"]
-        self.status: str = view["status"]
-        self.position: int | None = view["position"]
-        self.counter: str | None = view["counter"]
-
-    def fold(self, message: dict[str, Any]) -> Fold:
-        changes = [c for c in message.get("changes", []) if c["version"] > self.version]
-        if not changes:
-            return Fold([], False, int(message.get("version", 0)) > self.version)
-        if changes[0]["version"] != self.version + 1:
-            return Fold([], False, True)  # a message we never got: the fold would be wrong
-        steps: list[Step] = []
-        touched = reread = False
-        eta = (message.get("etas") or {}).get(self.ticket_id)
-        if eta is not None:
-            self.eta = eta
-        for change in changes:
-            before = (self.status, self.position, self.counter)
-            if change.get("ticket_id") == self.ticket_id:
-                touched = True
-                self.status = change.get("status") or self.status
-                self.counter = change.get("counter")
-                if change.get("joined") is not None:
-                    self.position = change["joined"]
-                elif self.status != "waiting":
-                    self.position = None
-            elif change.get("ticket_id") is not None and self.position is not None:
-                left, joined = change.get("left"), change.get("joined")
-                if left is not None and left < self.position:
-                    self.position -= 1
-                if joined is not None and joined <= self.position:
-                    self.position += 1
-            elif change.get("ticket_id") is None and change.get("type") == "QueueReconfigured":
-                reread = True  # class ranks changed: the whole line may have reordered
-            self.version = change["version"]
-            if (self.status, self.position, self.counter) != before:
-                steps.append(Step(self.version, self.status, self.position, self.counter,
-                                  touched))
-        if eta is not None and not steps and self.status == "waiting":
-            # Only the range moved (the line did not, around this ticket): show it.
-            steps.append(Step(self.version, self.status, self.position, self.counter, False))
-        return Fold(steps, touched, reread or int(message["version"]) > self.version)
-
-    def views(self, fold: Fold, fresh: dict[str, Any] | None,
-              now: datetime) -> list[dict[str, Any]]:
-        """The views to emit; `fresh` (read after the batch) gives the ticket's own new fields
-        (called_at...), its status, counter and position always come from the fold, its wait
-        range from the messages."""
-        if fresh is not None and fresh["queue_id"] != self.view["queue_id"]:
-            fresh = None  # transferred meanwhile: that view belongs to the other queue
-        out = []
-        for step in fold.steps:
-            base = fresh if step.own and fresh is not None else self.view
-            self.view = {**base, "status": step.status, "counter": step.counter,
-                         "position": step.position, "version": step.version,
-                         "people_ahead": None if step.position is None else step.position - 1,
-                         "estimate": shown(self.eta, now) if step.status == "waiting" else None}
-            out.append(self.view)
-        return out
 
 
 @asynccontextmanager
@@ -257,7 +169,7 @@ class ReadModels:
         self.now = clock  # the product's clock: wait ranges are shown as seconds from now
         self._ticket_script = client.register_script(_TICKET)
         self._page_script = client.register_script(_PAGE)
-        self._tenants: OrderedDict[str, str] = OrderedDict()
+        self._tenants: LRUCache[str, str] = LRUCache(_TENANT_CACHE_MAX)
 
     async def queues(self, tenant: str) -> list[QueueRead]:
         async with redis_errors():
@@ -351,10 +263,7 @@ class ReadModels:
             found = await self._record.ticket_location(ticket_id)
             if found is None:
                 return None
-            tenant = found[0]
-            self._tenants[ticket_id] = tenant
-            if len(self._tenants) > _TENANT_CACHE_MAX:
-                self._tenants.popitem(last=False)
+            tenant = self._tenants[ticket_id] = found[0]
         return tenant
 
     @asynccontextmanager

@@ -15,13 +15,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from domain.recorded import RecordedEvent
 from domain.state import QueueState
-from eventstore.recorded import RecordedEvent
-from eventstore.store import EventStore, Position
+from eventstore.port import EventStore
+from eventstore.values import Position
 from projections.analytics import Measures, measure, total_commands
 from projections.estimates import NEWCOMER, QueueEstimates
 from projections.layout import Keys
-from projections.projector import QueueModel
+from projections.model import QueueModel
 from projections.views import dumps, line_member, queue_view, ticket_view
 from projections.writer import Applied, Batch, ReadModelWriter, eta_commands, full_render
 
@@ -100,7 +101,7 @@ async def rebuild(
     started = time.monotonic()
     folded = await fold_store(store, queue_ids, progress)
     if queue_ids is None:  # a full rebuild also drops whatever no event explains any more
-        await _delete_all(client, keys)
+        await delete_all(client, keys)
     writer = ReadModelWriter(client, keys)
     report = RebuildReport()
     # Pipelined: Redis runs one queue's script while the next queue is rendered. One script in
@@ -136,7 +137,7 @@ async def rebuild(
     return report
 
 
-async def _delete_all(client: aioredis.Redis, keys: Keys) -> None:
+async def delete_all(client: aioredis.Redis, keys: Keys) -> None:
     pending: list[Any] = []
     async for key in client.scan_iter(match=keys.all_keys(), count=1000):
         pending.append(key)

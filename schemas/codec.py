@@ -23,7 +23,7 @@ from urllib.parse import quote
 from fastavro import schemaless_reader, schemaless_writer
 
 from domain.events import QueueEvent
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 from schemas import registry
 from schemas.errors import InvalidMessage, UnknownEventType
 from schemas.mapping import event_to_record, payload_fields, record_to_event

@@ -103,8 +103,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    from core.settings import get_settings
     from simulation import live  # httpx and psycopg: only when driving an API
-    from vq.settings import get_settings
 
     start = None if args.start is None else parse_hhmm(args.start)
     if args.scenario in (None, "all") or (args.start is not None and start is None):

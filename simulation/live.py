@@ -9,6 +9,9 @@ or the API fell behind) goes at once, in order, and the lag is reported.
 The world reacts to the events each command produced (which ticket a counter got). They are read
 from the event store, the system of record, by the ids the API answered, and their ticket ids
 translated back to the world's (the API chooses its own ids). A refusal (4xx) is no events.
+
+`live_api` turns each command into its HTTP request and reads the API's problems;
+`live_summary` holds what a run did and writes it out.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ import asyncio
 import math
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,42 +29,34 @@ import httpx
 import psycopg
 import psycopg_pool
 
-from domain.commands import (
-    CallNext,
-    CancelTicket,
-    CloseQueue,
-    CompleteService,
-    CreateQueue,
-    EnqueueTicket,
-    MarkNoShow,
-    OpenQueue,
-    QueueCommand,
-    RecallTicket,
-    ReturnTicket,
-    StartService,
-)
+from core.settings import Settings
+from domain.commands import CreateQueue, EnqueueTicket, QueueCommand
 from domain.events import QueueEvent
 from domain.hours import zone
 from eventstore.pool import open_pool
-from eventstore.store import EventStore
+from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
+from simulation.live_api import (
+    ATTEMPTS,
+    REQUEST_TIMEOUT_S,
+    RETRY_STATUSES,
+    LiveError,
+    problem,
+    request_for,
+    retry_after,
+)
+from simulation.live_summary import LiveResult, summary
 from simulation.scenario import Scenario, day_plans, epoch
 from simulation.world import World
-from vq.settings import Settings
 
-ATTEMPTS = 10  # per request, on 503/429 or no answer (~30 s of backoff in all)
-RETRY_STATUSES = frozenset({429, 503})
-REQUEST_TIMEOUT_S = 15.0  # the API answers or gives up within 10 s
+__all__ = ["LiveError", "LiveOptions", "LiveResult", "run", "summary", "window"]
+
 # Land a little late rather than early: the API judges opening hours by its own clock.
 ALIGN_MARGIN_S = 0.005
 READ_WAIT_S = 30.0  # the query API's longest read-your-writes wait
 ROLES = ("staff", "kiosk", "viewer")  # made with the admin key; customers act with the kiosk's
 # The driver reads the API's events (and may make its tenant) in the API's own event store.
 STORE_HINT = "give the driver the API's VQ_DATABASE_URL and VQ_DB_SCHEMA"
-
-
-class LiveError(Exception):
-    """The run cannot go on (API unreachable, key refused, clock past the window): one line."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,42 +79,6 @@ class LiveOptions:
                              f"{s.closes // 60:02d}:{s.closes % 60:02d})")
 
 
-@dataclass(slots=True, kw_only=True)
-class LiveResult:
-    scenario: str
-    seed: int
-    api: str
-    timezone: str  # the scenario's, for the times shown
-    tenant_id: str = ""
-    queue_id: str = ""
-    board: str = ""
-    simulated_from: datetime
-    simulated_to: datetime
-    speed: float = 1.0
-    wall_seconds: float = 0.0
-    sent: Counter[str] = field(default_factory=Counter)  # by kind of command
-    refused: Counter[str] = field(default_factory=Counter)  # by problem type
-    retries: int = 0
-    max_lag_seconds: float = 0.0  # simulated seconds a command went after its time
-    waiting: int = 0  # the world's line when the window ended
-    stream_version: int = 0
-    read_side_caught_up: bool = False
-    accuracy_status: int | None = None
-    accuracy: Any = None
-
-    def as_json(self) -> dict[str, Any]:
-        found = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict mangles Counters
-        found.update(
-            simulated_from=self.simulated_from.isoformat(),
-            simulated_to=self.simulated_to.isoformat(),
-            sent=dict(self.sent),
-            refused=dict(self.refused),
-            commands=sum(self.sent.values()),
-            refusals=sum(self.refused.values()),
-        )
-        return found
-
-
 class _ApiClock:
     """The API's clock seen from here: read once, then extrapolated at its speed."""
 
@@ -133,14 +91,6 @@ class _ApiClock:
 
     def wall_until(self, at: datetime) -> float:
         return (at - self.now()).total_seconds() / self.speed
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    kind: str
-    path: str
-    role: str  # whose key sends it
-    body: dict[str, Any] | None = None
 
 
 def window(
@@ -170,7 +120,7 @@ async def run(options: LiveOptions, settings: Settings, say: Callable[[str], Non
         raise LiveError(f"no event store at {_where(settings)}: {STORE_HINT}") from exc
     try:
         async with httpx.AsyncClient(base_url=options.api, timeout=REQUEST_TIMEOUT_S) as http:
-            return await _Driver(options, settings, http, EventStore(pool), say).run()
+            return await _Driver(options, settings, http, PostgresEventStore(pool), say).run()
     except httpx.InvalidURL as exc:
         raise LiveError(f"bad --api URL {options.api!r}: {exc}") from exc
     except psycopg.Error as exc:  # e.g. no events table: another database or schema
@@ -182,7 +132,7 @@ async def run(options: LiveOptions, settings: Settings, say: Callable[[str], Non
 
 class _Driver:
     def __init__(self, options: LiveOptions, settings: Settings, http: httpx.AsyncClient,
-                 store: EventStore, say: Callable[[str], None]) -> None:
+                 store: PostgresEventStore, say: Callable[[str], None]) -> None:
         self.options, self.settings, self.http, self.store = options, settings, http, store
         self.say = say
         self.scenario, begins, ends = window(options.scenario, options.hours, options.start_minute)
@@ -277,7 +227,7 @@ class _Driver:
                 hint = ("--key must be a tenant's admin key" if self.options.key else
                         f"the API does not know the tenant made in the event store: {STORE_HINT}")
                 raise LiveError(f"could not make a {role} key ({made.status_code} "
-                                f"{_problem(made)}): {hint}")
+                                f"{problem(made)}): {hint}")
             self.keys[role] = made.json()["secret"]
             self.result.tenant_id = made.json()["tenant_id"]
 
@@ -290,15 +240,15 @@ class _Driver:
     # Commands ---------------------------------------------------------------------------------
 
     async def _execute(self, command: QueueCommand) -> list[QueueEvent]:
-        request = self._request(command)
+        request = request_for(command, self.result.queue_id, self.api_ids)
         key = str(uuid.uuid4())  # the same on every retry: the API applies the command once
         response = await self._call("POST", request.path, self.keys[request.role],
                                     json=request.body, headers={"Idempotency-Key": key})
         self.result.sent[request.kind] += 1
         if response.status_code in (401, 403):
-            raise LiveError(f"{request.kind}: {response.status_code} {_problem(response)}")
+            raise LiveError(f"{request.kind}: {response.status_code} {problem(response)}")
         if response.status_code >= 400:
-            self.result.refused[_problem(response)] += 1
+            self.result.refused[problem(response)] += 1
             return []
         answer = response.json()
         if isinstance(command, CreateQueue):
@@ -330,44 +280,6 @@ class _Driver:
             return event
         return replace(event, ticket_id=world_id)  # type: ignore[arg-type]  # has a ticket_id
 
-    def _request(self, command: QueueCommand) -> _Request:
-        """The HTTP call that gives `command` (only what the world gives is mapped)."""
-        queue = f"/v1/queues/{self.result.queue_id}"
-        match command:
-            case CreateQueue(config=config, status=status):
-                return _Request("create-queue", "/v1/queues", "admin",
-                                {**asdict(config), "status": status})
-            case OpenQueue():
-                return _Request("open", f"{queue}/open", "staff")
-            case CloseQueue(reason=reason):
-                return _Request("close", f"{queue}/close", "staff", {"reason": reason})
-            case EnqueueTicket(priority=priority, service_type=service_type, channel=channel):
-                return _Request("enqueue", f"{queue}/tickets", "kiosk", {
-                    "priority": priority, "service_type": service_type, "channel": channel})
-            case CallNext(counter=counter):
-                return _Request("call-next", f"{queue}/call-next", "staff", {"counter": counter})
-            case CancelTicket(ticket_id=ticket_id, by=by, reason=reason):
-                role = "kiosk" if by == "customer" else "staff"  # the API tells them by the key
-                return self._on_ticket("cancel", ticket_id, role, {"reason": reason})
-            case StartService(ticket_id=ticket_id):
-                return self._on_ticket("start", ticket_id)
-            case CompleteService(ticket_id=ticket_id):
-                return self._on_ticket("complete", ticket_id)
-            case RecallTicket(ticket_id=ticket_id):
-                return self._on_ticket("recall", ticket_id)
-            case MarkNoShow(ticket_id=ticket_id):
-                return self._on_ticket("no-show", ticket_id)
-            case ReturnTicket(ticket_id=ticket_id):
-                return self._on_ticket("return", ticket_id)
-        raise LiveError(f"the live driver has no HTTP call for {type(command).__name__}")
-
-    def _on_ticket(self, kind: str, world_id: str, role: str = "staff",
-                   body: dict[str, Any] | None = None) -> _Request:
-        api_id = self.api_ids.get(world_id)
-        if api_id is None:
-            raise LiveError(f"the world named ticket {world_id}, which the API never issued")
-        return _Request(kind, f"/v1/tickets/{api_id}/{kind}", role, body)
-
     # HTTP -------------------------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, key: str | None = None, *,
@@ -389,8 +301,8 @@ class _Driver:
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response
-                failure = f"{response.status_code} {_problem(response)}"
-                delay = max(delay, _retry_after(response))
+                failure = f"{response.status_code} {problem(response)}"
+                delay = max(delay, retry_after(response))
         raise LiveError(f"{method} {self.options.api}{path}: no success after {attempts} "
                         f"attempts ({failure})")
 
@@ -403,7 +315,7 @@ class _Driver:
         self.result.read_side_caught_up = caught.status_code == 200
         if not self.result.read_side_caught_up:
             self.say(f"the read models did not reach version {self.result.stream_version} "
-                     f"within {READ_WAIT_S:.0f} s ({caught.status_code} {_problem(caught)})")
+                     f"within {READ_WAIT_S:.0f} s ({caught.status_code} {problem(caught)})")
             return
         accuracy = await self._call("GET", f"{queue}/accuracy", admin)
         self.result.accuracy_status = accuracy.status_code
@@ -411,70 +323,7 @@ class _Driver:
             self.result.accuracy = accuracy.json()
 
 
-def _problem(response: httpx.Response) -> str:
-    """The problem type's code (`queue-empty`), or the status when the body is no problem."""
-    try:
-        found = response.json().get("type", "")
-    except ValueError:
-        found = ""
-    return str(found).rsplit("/", 1)[-1] or f"http-{response.status_code}"
-
-
 def _where(settings: Settings) -> str:
     """The event store's address without its password."""
     host = settings.pg_url.rsplit("@", 1)[-1]
     return f"{host} (schema {settings.db_schema})"
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(float(response.headers.get("Retry-After", "0")), 30.0)
-    except ValueError:
-        return 0.0
-
-
-def summary(result: LiveResult) -> str:
-    """The end of a run as text: where to look, what was sent, what the estimators scored."""
-    tz = zone(result.timezone)
-    kinds = ", ".join(f"{k} {n}" for k, n in result.sent.most_common())
-    refused = ", ".join(f"{k} {n}" for k, n in result.refused.most_common()) or "none"
-    lines = [
-        f"live simulation of {result.scenario} (seed {result.seed}) through {result.api}",
-        f"  simulated   {result.simulated_from.astimezone(tz):%Y-%m-%d %H:%M} to "
-        f"{result.simulated_to.astimezone(tz):%H:%M} {result.timezone} in "
-        f"{result.wall_seconds:.0f} s (API clock {result.speed:g}x); commands went at most "
-        f"{result.max_lag_seconds:.1f} simulated s late",
-        f"  tenant      {result.tenant_id}",
-        f"  queue       {result.queue_id} (stream version {result.stream_version})",
-        f"  board       {result.board}",
-        f"  commands    {sum(result.sent.values())} sent ({kinds})",
-        f"  refused     {sum(result.refused.values())} ({refused}); {result.retries} retries",
-        f"  waiting     {result.waiting} at the end",
-    ]
-    if not result.read_side_caught_up:
-        lines.append("  accuracy    - (the read models did not catch up)")
-    elif result.accuracy_status != 200:
-        lines.append(f"  accuracy    - (GET /v1/queues/{{id}}/accuracy answered "
-                     f"{result.accuracy_status})")
-    else:
-        lines += _accuracy_table(result.accuracy)
-    return "\n".join(lines)
-
-
-def _accuracy_table(accuracy: dict[str, Any]) -> list[str]:
-    """`GET /v1/queues/{id}/accuracy`, per estimator; the figures count called tickets only."""
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f}%"
-
-    indent = " " * 14
-    rows = [f"  accuracy    serving {accuracy['serving']} (figures at version "
-            f"{accuracy['version']})",
-            f"{indent}{'estimator':<10} {'estimated':>9} {'called':>6} {'MAE s':>6} "
-            f"{'within 20%':>10} {'P10..P90':>8}"]
-    for e in accuracy["estimators"]:
-        mae = "-" if e["mae_seconds"] is None else f"{e['mae_seconds']:.0f}"
-        rows.append(f"{indent}{e['estimator']:<10} {e['estimated']:>9} {e['called']:>6} "
-                    f"{mae:>6} {pct(e['within_20_percent']):>10} "
-                    f"{pct(e['p10_p90_coverage']):>8}")
-    return rows

@@ -1,7 +1,8 @@
-"""Offline mode: the world's commands decided and folded locally, through the estimators.
+"""Offline mode: the world's commands executed locally, through the estimators.
 
-No server: `decide` and `evolve` from `domain/` are the queue, exactly as the write side runs
-them, and a `Selector` observes every event as the stream processors will. The oracle rides
+No server: the write side's own `QueueService` runs every command over the in-memory event store
+(the same decide, fold and append as in production, with no PostgreSQL), and a `Selector`
+observes every event it appended, folded as the stream processors fold them. The oracle rides
 along as a shadow (scored, never served), asked at enqueue for every `oracle_every`-th ticket
 (it is costly); every estimator is then also scored on exactly those tickets, so the comparison
 with the oracle is paired.
@@ -13,12 +14,15 @@ main figures describe the estimators once they have seen a little history.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from domain.decide import decide
+from core.clock import utcnow
+from domain.commands import CreateQueue
 from domain.errors import Rejected
 from domain.estimation.accuracy import AccuracyBook, AccuracyFigures
 from domain.estimation.model import Estimate
@@ -26,28 +30,56 @@ from domain.estimation.selector import Selector
 from domain.events import QueueEvent, TicketEnqueued, TicketTransferredIn
 from domain.evolve import evolve
 from domain.state import QueueState, initial_state
+from eventstore.memory import InMemoryEventStore
+from eventstore.values import CommandContext
+from service_layer.queues import CommandRequest, QueueService
 from simulation.oracle import OracleEstimator
 from simulation.scenario import Scenario, day_plans, epoch
 from simulation.world import CommandStream, TimedCommand, commands
 
 ORACLE = "oracle"
+ACTOR = "system:simulation"
 
 
-def play_locally(
-    stream: CommandStream, until: datetime | None = None
-) -> Iterator[tuple[TimedCommand, list[QueueEvent]]]:
-    """A world's commands (until `until`, or the end) with the events the domain decides for
-    each, with no server: `decide` and `evolve` on a local state, a refusal makes no events."""
-    state = initial_state("")
+class LocalQueue:
+    """One queue served by the real `QueueService` over an in-memory event store."""
+
+    def __init__(self) -> None:
+        self.store = InMemoryEventStore()
+        # Snapshots only speed up a process that restarts; this one never does.
+        self._service = QueueService(self.store, utcnow, snapshot_every=None)
+        self._queue_id: str | None = None
+        self._tenant_id = ""
+        self.refused = 0  # commands the rules refused
+
+    async def run(self, timed: TimedCommand) -> list[QueueEvent]:
+        """The events the queue appends for the command at its time (none if refused)."""
+        command = timed.command
+        if isinstance(command, CreateQueue):
+            self._queue_id, self._tenant_id = command.queue_id, command.tenant_id
+        command_id = str(uuid.uuid4())
+        context = CommandContext(command_id=command_id, correlation_id=command_id, actor=ACTOR,
+                                 occurred_at=timed.at)
+        try:
+            outcome = await self._service.execute(CommandRequest(
+                tenant_id=self._tenant_id, queue_id=self._queue_id, command=command,
+                context=context))
+        except Rejected:
+            self.refused += 1
+            return []
+        return [record.event for record in outcome.records]
+
+
+async def play_locally(
+    stream: CommandStream, until: datetime | None = None, queue: LocalQueue | None = None
+) -> AsyncIterator[tuple[TimedCommand, list[QueueEvent]]]:
+    """A world's commands (until `until`, or the end) with the events the queue appends for
+    each, with no server (see `LocalQueue`); a refusal makes no events."""
+    queue = queue or LocalQueue()
     try:
         timed = next(stream)
         while until is None or timed.at < until:
-            try:
-                produced = decide(state, timed.command, timed.at)
-            except Rejected:
-                produced = []
-            for event in produced:
-                evolve(state, event)
+            produced = await queue.run(timed)
             yield timed, produced
             timed = stream.send(produced)
     except StopIteration:
@@ -56,9 +88,11 @@ def play_locally(
         stream.close()
 
 
-def decide_locally(stream: CommandStream, until: datetime | None = None) -> list[QueueEvent]:
+async def decide_locally(
+    stream: CommandStream, until: datetime | None = None
+) -> list[QueueEvent]:
     """The events of `play_locally`, in order."""
-    return [event for _, produced in play_locally(stream, until) for event in produced]
+    return [event async for _, produced in play_locally(stream, until) for event in produced]
 
 
 @dataclass(slots=True)
@@ -149,6 +183,20 @@ def run(
     samples: int = 48,
     oracle_every: int = 1,
 ) -> RunResult:
+    return asyncio.run(_run(scenario, days=days, seed=seed, warmup_days=warmup_days,
+                            oracle=oracle, samples=samples, oracle_every=oracle_every))
+
+
+async def _run(
+    scenario: Scenario,
+    *,
+    days: int,
+    seed: int,
+    warmup_days: int,
+    oracle: bool,
+    samples: int,
+    oracle_every: int,
+) -> RunResult:
     started = time.perf_counter()
     shadow = _SampledOracle(
         OracleEstimator(scenario, days=days, samples=samples, seed=seed), max(oracle_every, 1)
@@ -158,26 +206,16 @@ def run(
     first_scored = plans[min(max(warmup_days, 0), days - 1)]
     scored_from = epoch(scenario) + timedelta(seconds=first_scored.midnight)
     books = _Books(scored_from)
+    # The queue as the stream processors fold it, for the estimators to observe event by event.
     state = initial_state("")
-    stream = commands(scenario, days=days, seed=seed)
     events_seen = 0
-    rejected = 0
-    try:
-        timed = next(stream)
-        while True:
-            try:
-                events = decide(state, timed.command, timed.at)
-            except Rejected:
-                events = []
-                rejected += 1
-            for event in events:
-                evolve(state, event)
-                selector.observe(state, event)
-                books.record(selector, state, event)
-            events_seen += len(events)
-            timed = stream.send(events)
-    except StopIteration:
-        pass
+    queue = LocalQueue()
+    async for _, events in play_locally(commands(scenario, days=days, seed=seed), queue=queue):
+        for event in events:
+            evolve(state, event)
+            selector.observe(state, event)
+            books.record(selector, state, event)
+        events_seen += len(events)
     return RunResult(
         scenario=scenario.name,
         days=days,
@@ -189,7 +227,7 @@ def run(
         served_by=dict(selector.served_by),
         totals=dict(state.totals),
         events=events_seen,
-        rejected=rejected,
+        rejected=queue.refused,
         seconds=time.perf_counter() - started,
         oracle_seconds=shadow.seconds,
         oracle_every=shadow.every,

@@ -17,14 +17,14 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from core.settings import Settings
 from eventstore.pool import open_pool
-from eventstore.store import EventStore
+from eventstore.postgres import PostgresEventStore
 from projections.layout import Keys
 from projections.projector import Projector, QueueUpdate
 from projections.writer import ReadModelWriter
 from schemas import positions
 from schemas.codec import decode
-from vq.settings import Settings
 
 log = logging.getLogger("vq.streams")
 
@@ -32,18 +32,13 @@ BATCH_MAX = 500
 BATCH_WITHIN_S = 0.02
 
 
-def group_id(settings: Settings) -> str:
-    """The workers' Kafka consumer group (Faust's app id)."""
-    return f"{settings.topic_prefix}-projections"
-
-
 def create_app(settings: Settings) -> faust.App:
     # Faust keeps a small folder per app: under the data folder, not wherever it was started
     # (it makes only the last level of it).
-    datadir = settings.data_dir / "faust" / group_id(settings)
+    datadir = settings.data_dir / "faust" / settings.worker_group
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        group_id(settings),
+        settings.worker_group,
         broker=f"kafka://{settings.kafka_servers}",
         store="memory://",
         datadir=str(datadir),
@@ -75,7 +70,7 @@ def create_app(settings: Settings) -> faust.App:
             state["pool"], state["redis"] = pool, client
             keys = Keys(settings.redis_prefix)
             state["projector"] = Projector(
-                EventStore(pool), ReadModelWriter(client, keys), keys,
+                PostgresEventStore(pool), ReadModelWriter(client, keys), keys,
                 retention_s=settings.analytics_retention_days * 86400,
             )
         found: Projector = state["projector"]

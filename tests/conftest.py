@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from core.settings import Settings
 from eventstore.migrate import migrate
-from vq.settings import Settings
 
 
 def _docker_answers() -> bool:
@@ -104,9 +104,9 @@ async def pool(settings: Settings) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def store(pool: Any) -> Any:
-    from eventstore.store import EventStore
+    from eventstore.postgres import PostgresEventStore
 
-    return EventStore(pool)
+    return PostgresEventStore(pool)
 
 
 @pytest.fixture
@@ -144,6 +144,4 @@ async def topics(settings: Settings) -> AsyncIterator[list[str]]:
     finally:
         await admin.close()
     # The stream workers' Faust folder (see streams/app.py) goes with the topics.
-    from streams.app import group_id
-
-    shutil.rmtree(settings.data_dir / "faust" / group_id(settings), ignore_errors=True)
+    shutil.rmtree(settings.data_dir / "faust" / settings.worker_group, ignore_errors=True)

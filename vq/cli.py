@@ -7,15 +7,16 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from vq.settings import SettingsError
+from core.settings import SettingsError
 
 # (module, function) pairs: each function takes the subparsers object and adds its commands,
 # setting `func` on the parser it adds. Imported lazily so `vq stack up` needs no Kafka client.
 _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("deploy.cli", "register"),
     ("eventstore.cli", "register"),
-    ("command_api.cli", "register"),
-    ("streams.cli", "register"),
+    ("vq.relay", "register"),
+    ("vq.serve", "register"),
+    ("vq.worker", "register"),
     ("projections.cli", "register"),
     ("vq.run", "register"),
     ("simulation.cli", "register"),
@@ -26,12 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vq", description="virtual-queue operations")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name, attr in _REGISTRARS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # that concern has no commands yet
-            raise
+        module = importlib.import_module(module_name)
         register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = getattr(
             module, attr
         )

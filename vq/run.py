@@ -8,8 +8,10 @@ second run reuses them.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -19,7 +21,11 @@ from typing import Any
 
 import httpx
 
-from vq.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from eventstore.migrate import migrate
+from eventstore.pool import open_pool
+from eventstore.postgres import PostgresEventStore
+from eventstore.tenants import TenantDirectory
 
 # Each app process: a name and its `vq` subcommand.
 PROCESSES: tuple[tuple[str, list[str]], ...] = (
@@ -38,10 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from eventstore.cli import migrate_schema
-
     settings = get_settings()
-    migrate_schema(settings.pg_url, settings.db_schema)
+    migrate(settings.pg_url, settings.db_schema)
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children = {name: _spawn(name, cmd, logs) for name, cmd in PROCESSES}
@@ -122,16 +126,10 @@ def _ensure_demo(settings: Settings, base: str) -> dict[str, Any]:
         demo: dict[str, Any] = json.loads(path.read_text())
         if _key_works(base, demo["admin_key"]):  # else the database was wiped: make it anew
             return demo
-    import asyncio
-
-    from eventstore.pool import open_pool
-    from eventstore.store import EventStore
-    from eventstore.tenants import TenantDirectory
-
     async def make() -> dict[str, Any]:
         pool = await open_pool(settings, wait=True)
         try:
-            directory = TenantDirectory(EventStore(pool))
+            directory = TenantDirectory(PostgresEventStore(pool))
             tenant_id, admin = await directory.create_tenant("Demo Clinic")
             staff = await directory.create_key(tenant_id, "demo staff", "staff")
             kiosk = await directory.create_key(tenant_id, "demo kiosk", "kiosk")
@@ -163,8 +161,6 @@ class _DemoTraffic:
     """A gentle stream of arrivals, calls and services so the demo queues look alive."""
 
     def __init__(self, base: str, demo: dict[str, Any], rate: float) -> None:
-        import random
-
         self._rng = random.Random()
         self._client = httpx.Client(base_url=base, timeout=5)
         self._demo = demo

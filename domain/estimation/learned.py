@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.estimation.model import Estimate
-from domain.estimation.outlook import Outlook
-from domain.estimation.projection import WaitDistribution
+from domain.estimation.outlook import estimate_inputs, projected_wait
+from domain.estimation.projection import Outlook, WaitDistribution
 from domain.estimation.signals import QueueSignals
 from domain.estimation.stats import Window
 from domain.events import (
@@ -106,7 +106,7 @@ class LearnedEstimator:
         if isinstance(event, TicketEnqueued | TicketTransferredIn | TicketReturned):
             ticket = state.tickets.get(event.ticket_id)
             if ticket is not None and ticket.status == "waiting":
-                view, wait = self.signals.wait(state, ticket, event.at)
+                view, wait = projected_wait(self.signals, state, ticket, event.at)
                 quantiles = tuple(wait.quantile(p) for p in LEVELS)
                 ctx = context(view)
                 low, _, high = self._range(wait, ctx)
@@ -143,7 +143,7 @@ class LearnedEstimator:
     def estimate(
         self, state: QueueState, ticket_id: str, at: datetime | None = None
     ) -> Estimate | None:
-        projected = self.signals.projected(state, ticket_id, at)
+        projected = estimate_inputs(self.signals, state, ticket_id, at)
         if projected is None:
             return None
         view, wait, now = projected

@@ -1,7 +1,9 @@
 """From a queue's state and its learned signals to the projection of one ticket's wait.
 
 Cost: O(classes x log n + types x log n) for the counts ahead (bisection in sorted lines), O(c)
-per grid step for the counters, O(slots) for the rota; nothing walks the line.
+per grid step for the counters, O(slots) for the rota; nothing walks the line. The estimators
+ask through `estimate_inputs` and `projected_wait`, which keep each projection in the signals
+until the next event.
 """
 
 from __future__ import annotations
@@ -13,44 +15,47 @@ from datetime import datetime, timedelta
 
 from domain.estimation.counters import IDLE_GRACE, Busy, CounterBoard, CounterInfo
 from domain.estimation.profiles import SLOT_SECONDS, SlotKey, next_slot, previous_slot, slot_of
-from domain.estimation.projection import CounterPath, Lag, WaitDistribution, project
+from domain.estimation.projection import HORIZON, CounterPath, Outlook, WaitDistribution
 from domain.estimation.signals import UNTYPED, QueueSignals
 from domain.estimation.stats import LogHistogram
 from domain.hours import parse_hhmm
 from domain.state import QueueState, TicketState, line_key
 
-# Nobody is promised a call more than this far away; the estimate says "at least this".
-HORIZON = 12 * 3600.0
 # Slots ahead for which the rota and arrival profiles are read (the horizon).
 SLOTS_AHEAD = int(HORIZON // SLOT_SECONDS) + 2
 # Service-time observations needed before the time already served is used on its own.
 ENOUGH = 20
+# Projections kept between two events (one per estimator asking about the same ticket suffices).
+CACHE_MAX = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Outlook:
-    ahead: int
-    open_now: int  # counters serving or about to call now
-    paths: tuple[CounterPath, ...]
-    call_cost: float
-    cv2: float
-    staying: Callable[[float], float]
-    lag: Lag
-    inflow: Callable[[int], float]  # higher-priority arrivals per second in slot k from now
-    first_slot: float
+def estimate_inputs(
+    signals: QueueSignals, state: QueueState, ticket_id: str, at: datetime | None
+) -> tuple[Outlook, WaitDistribution, datetime] | None:
+    """What every estimator starts from: the outlook and projected wait of `ticket_id` at
+    `at` (default: the last event's time), and that time; None unless it is waiting."""
+    ticket = state.tickets.get(ticket_id)
+    now = at or signals.last_at
+    if ticket is None or ticket.status != "waiting" or now is None:
+        return None
+    view, wait = projected_wait(signals, state, ticket, now)
+    return view, wait, now
 
-    def project(self) -> WaitDistribution:
-        return project(
-            self.paths,
-            ahead=float(self.ahead),
-            staying=self.staying,
-            inflow=self.inflow,
-            call_cost=self.call_cost,
-            cv2=self.cv2,
-            first_slot=self.first_slot,
-            horizon=HORIZON,
-            lag=self.lag,
-        )
+
+def projected_wait(
+    signals: QueueSignals, state: QueueState, ticket: TicketState, at: datetime
+) -> tuple[Outlook, WaitDistribution]:
+    """The outlook and projected wait of a waiting ticket (kept in `signals` until the next
+    event, so estimators sharing these signals project once; a few at most, so estimating a
+    whole line between two events holds no line's worth of projections)."""
+    key = (ticket.ticket_id, at)
+    found = signals.projections.get(key)
+    if found is None:
+        if len(signals.projections) >= CACHE_MAX:
+            signals.projections.clear()
+        view = outlook(signals, state, ticket, at)
+        found = signals.projections[key] = (view, view.project())
+    return found
 
 
 @dataclass(frozen=True, slots=True)

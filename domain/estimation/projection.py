@@ -13,7 +13,8 @@ times' variance once many calls are needed), and P(wait <= x) = P(N(x) >= n(x)).
 residuals' distributions, not their means, matters: with skewed service times the second of
 four busy counters to come free does so far sooner than the second-smallest expected residual.
 The renewals are counted as a fluid (open time / call cost) corrected by the renewal lag: a
-chain of calls that just started has its next call a whole service away, not a fraction of one.
+chain of calls that just started has its next call a whole service away, not a fraction of one
+(`renewal`).
 
 The distribution is evaluated on a geometric grid, lazily, only as far as it is needed.
 """
@@ -27,7 +28,10 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 from domain.estimation.profiles import SLOT_SECONDS as SLOT
+from domain.estimation.renewal import Chains, Lag
 
+# Nobody is promised a call more than this far away; the estimate says "at least this".
+HORIZON = 12 * 3600.0
 # Calls needed up to which N(x) is computed exactly; beyond, a normal approximation.
 EXACT_LIMIT = 12
 _NORMAL = NormalDist()
@@ -128,34 +132,116 @@ def _at_least(first: Sequence[float], renewals: float, needed: int) -> float:
     return min(total, 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class Lag:
-    """lag(t) = M(t) - t / cost on a grid: how far the renewal count M of a counter that just
-    started serving trails the fluid count t / cost (settling at `skew` = (cv^2 - 1) / 2)."""
+@dataclass(slots=True)
+class _Calls:
+    """The calls the counters make from now on, counted as x grows: each busy counter's first
+    release (`first`, the chance it has happened), the fluid renewals of all counters, and the
+    higher-priority arrivals that will go ahead of the ticket meanwhile."""
 
-    step: float
-    values: tuple[float, ...]
-    skew: float
+    busy: list[CounterPath]
+    idle: list[CounterPath]
+    inflow: Callable[[int], float]
+    cost: float
+    slot_end: float
+    released: list[float]
+    busy_levels: list[float]
+    idle_level: float
+    first: list[float]
+    slot: int = 0
+    renewals: float = 0.0  # fluid renewal calls, all counters
+    arrivals: float = 0.0
+    started: float = 0.0  # chains of calls started in the step being counted
 
-    @property
-    def settle(self) -> float:
-        return self.step * (len(self.values) - 1)
+    @classmethod
+    def start(
+        cls,
+        paths: Sequence[CounterPath],
+        inflow: Callable[[int], float],
+        cost: float,
+        first_slot: float,
+    ) -> _Calls:
+        busy = [p for p in paths if p.release is not None]
+        idle = [p for p in paths if p.release is None]
+        first = [0.0] * len(busy)
+        released = [p.release(0.0) if p.release is not None else 1.0 for p in busy]
+        busy_levels = [p.level_at(0) for p in busy]
+        idle_level = sum(p.level_at(0) for p in idle)
+        return cls(busy, idle, inflow, cost, first_slot, released, busy_levels, idle_level, first)
+
+    def count(self, a: float, x: float) -> float:
+        """Count the calls made from a to x; the weight of the chains of calls started then."""
+        self.started = 0.0
+        while a < x:
+            b = min(x, self.slot_end)
+            self._span(a, b)
+            a = b
+            if b >= self.slot_end:
+                self._next_slot()
+        return self.started
+
+    def _span(self, a: float, b: float) -> None:
+        """From a to b, within one slot."""
+        span = b - a
+        cost = self.cost
+        self.arrivals += self.inflow(self.slot) * span
+        self.renewals += self.idle_level * span / cost
+        for i, path in enumerate(self.busy):
+            level = self.busy_levels[i]
+            before = self.released[i]
+            if before >= 0.9999:
+                self.renewals += before * level * span / cost
+                continue
+            after = path.release(b)  # type: ignore[misc]
+            self.released[i] = after
+            grown = (after - before) * level
+            self.first[i] += grown
+            self.started += grown
+            self.renewals += 0.5 * (before + after) * level * span / cost
+
+    def _next_slot(self) -> None:
+        # A counter coming back (from a break, or opening) calls at once.
+        self.slot += 1
+        self.slot_end += SLOT
+        slot = self.slot
+        for i, path in enumerate(self.busy):
+            level = path.level_at(slot)
+            rise = level - self.busy_levels[i]
+            self.busy_levels[i] = level
+            if rise > 0:
+                self.renewals += rise * self.released[i]
+                self.started += rise * self.released[i]
+        new_idle = 0.0
+        for path in self.idle:
+            rise = path.level_at(slot) - path.level_at(slot - 1)
+            new_idle += path.level_at(slot)
+            if rise > 0:
+                self.renewals += rise
+                self.started += rise
+        self.idle_level = new_idle
 
 
-def renewal_lag(cycle_cdf: Callable[[float], float], cost: float, cv2: float) -> Lag:
-    """Solve the renewal equation M = F + M * F on a grid of cost / 25 over three call costs;
-    O(grid^2) once (callers keep it while the service-time histogram is unchanged)."""
-    step, points = cost / 25.0, 75
-    cdf = [cycle_cdf(k * step) for k in range(points + 1)]
-    renewals = [0.0] * (points + 1)
-    for k in range(1, points + 1):
-        total = cdf[k]
-        for j in range(1, k + 1):
-            total += renewals[k - j] * (cdf[j] - cdf[j - 1])
-        renewals[k] = total
-    skew = (min(cv2, 3.0) - 1.0) / 2.0
-    values = tuple(renewals[k] - k * step / cost for k in range(points + 1))
-    return Lag(step, values, skew)
+def _reached(
+    first: Sequence[float], calls: float, still: float, arrivals: float, ahead: float, cv2: float
+) -> float:
+    """P(the calls made reach the ticket): the first releases `first`, `calls` renewals, with
+    `still` of the `ahead` in line and `arrivals` higher-priority people come meanwhile."""
+    needed = 1.0 + still + arrivals
+    if needed <= EXACT_LIMIT:
+        low = int(needed)
+        frac = needed - low
+        p = (1.0 - frac) * _at_least(first, calls, low)
+        if frac > 0:
+            p += frac * _at_least(first, calls, low + 1)
+        return p
+    gone = ahead - still
+    mean = sum(first) + calls
+    variance = (
+        sum(q * (1.0 - q) for q in first)
+        + max(cv2, 0.2) * calls
+        + arrivals
+        + gone * (1.0 - gone / max(ahead, 1.0))
+    )
+    return _NORMAL.cdf((mean - needed + 0.5) / math.sqrt(variance + 1e-9))
 
 
 def project(
@@ -178,111 +264,53 @@ def project(
     cancelled) x seconds from now; `lag`: the renewal lag of a counter's calls (None: only its
     asymptote, from cv2).
     """
-    cost = max(call_cost, 1.0)
-    skew = (min(cv2, 3.0) - 1.0) / 2.0 if lag is None else lag.skew
-    lag_step = lag.step if lag is not None else 1.0
-    lag_values = lag.values if lag is not None else (skew,)
-    settle = lag.settle if lag is not None else 0.0
-    last_lag = len(lag_values) - 1
-    busy = [p for p in paths if p.release is not None]
-    idle = [p for p in paths if p.release is None]
-    first = [0.0] * len(busy)
-    released = [p.release(0.0) if p.release is not None else 1.0 for p in busy]
-    renewals = 0.0  # fluid renewal calls, all counters
-    # Chains of calls (a first release, a return from a break) started recently: (time, weight).
-    recent: list[tuple[float, float]] = []
-    settled = 0.0
-    arrivals = 0.0
+    made = _Calls.start(paths, inflow, max(call_cost, 1.0), first_slot)
+    chains = Chains.of(lag, cv2)
     xs = [0.0]
     ps = [0.0]
-    slot, slot_end = 0, first_slot
-    busy_levels = [p.level_at(0) for p in busy]
-    idle_level = sum(p.level_at(0) for p in idle)
     previous = 0.0
     for x in GRID[1:]:
         if x > horizon:
             break
-        a = previous
-        started = 0.0  # chains of calls started in this step
-        while a < x:
-            b = min(x, slot_end)
-            span = b - a
-            arrivals += inflow(slot) * span
-            renewals += idle_level * span / cost
-            for i, path in enumerate(busy):
-                level = busy_levels[i]
-                before = released[i]
-                if before >= 0.9999:
-                    renewals += before * level * span / cost
-                    continue
-                after = path.release(b)  # type: ignore[misc]
-                released[i] = after
-                grown = (after - before) * level
-                first[i] += grown
-                started += grown
-                renewals += 0.5 * (before + after) * level * span / cost
-            a = b
-            if b >= slot_end:
-                # A counter coming back (from a break, or opening) calls at once.
-                slot += 1
-                slot_end += SLOT
-                for i, path in enumerate(busy):
-                    level = path.level_at(slot)
-                    rise = level - busy_levels[i]
-                    busy_levels[i] = level
-                    if rise > 0:
-                        renewals += rise * released[i]
-                        started += rise * released[i]
-                new_idle = 0.0
-                for path in idle:
-                    rise = path.level_at(slot) - path.level_at(slot - 1)
-                    new_idle += path.level_at(slot)
-                    if rise > 0:
-                        renewals += rise
-                        started += rise
-                idle_level = new_idle
+        started = made.count(previous, x)
         if started > 0:
-            recent.append((0.5 * (previous + x), started))
+            chains.recent.append((0.5 * (previous + x), started))
         previous = x
-        # The first renewal of a chain waits for a whole service: the fluid count runs ahead
-        # of it by lag(t) (t since the chain started), settling at skew ((cv^2 - 1) / 2: a
-        # regular service calls a little later than its mean says, a skewed one sooner).
-        offset = 0.0
-        keep = 0
-        for start, weight in recent:
-            since = x - start
-            if since >= settle:
-                settled += weight
-                continue
-            k = since / lag_step
-            j = int(k)
-            v0 = lag_values[j]
-            offset += weight * (v0 + (lag_values[min(j + 1, last_lag)] - v0) * (k - j))
-            recent[keep] = (start, weight)
-            keep += 1
-        del recent[keep:]
-        calls = max(renewals + offset + settled * skew, 0.0)
+        offset = chains.offset(x)
+        calls = max(made.renewals + offset + chains.settled * chains.skew, 0.0)
         still = staying(x)
-        needed = 1.0 + still + arrivals
-        if needed <= EXACT_LIMIT:
-            low = int(needed)
-            frac = needed - low
-            p = (1.0 - frac) * _at_least(first, calls, low)
-            if frac > 0:
-                p += frac * _at_least(first, calls, low + 1)
-        else:
-            gone = ahead - still
-            mean = sum(first) + calls
-            variance = (
-                sum(q * (1.0 - q) for q in first)
-                + max(cv2, 0.2) * calls
-                + arrivals
-                + gone * (1.0 - gone / max(ahead, 1.0))
-            )
-            p = _NORMAL.cdf((mean - needed + 0.5) / math.sqrt(variance + 1e-9))
+        p = _reached(made.first, calls, still, made.arrivals, ahead, cv2)
         p = max(p, ps[-1])
         xs.append(x)
         ps.append(p)
         if p >= stop:
             break
     return WaitDistribution(tuple(xs), tuple(ps), horizon)
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """What one waiting ticket's projection starts from (built by `outlook.outlook`)."""
+
+    ahead: int
+    open_now: int  # counters serving or about to call now
+    paths: tuple[CounterPath, ...]
+    call_cost: float
+    cv2: float
+    staying: Callable[[float], float]
+    lag: Lag
+    inflow: Callable[[int], float]  # higher-priority arrivals per second in slot k from now
+    first_slot: float
+
+    def project(self) -> WaitDistribution:
+        return project(
+            self.paths,
+            ahead=float(self.ahead),
+            staying=self.staying,
+            inflow=self.inflow,
+            call_cost=self.call_cost,
+            cv2=self.cv2,
+            first_slot=self.first_slot,
+            horizon=HORIZON,
+            lag=self.lag,
+        )

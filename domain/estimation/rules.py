@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.estimation.model import Estimate
+from domain.estimation.outlook import estimate_inputs
 from domain.estimation.signals import QueueSignals
 from domain.events import QueueEvent
 from domain.state import QueueState
@@ -28,7 +29,7 @@ class RuleEstimator:
     def estimate(
         self, state: QueueState, ticket_id: str, at: datetime | None = None
     ) -> Estimate | None:
-        projected = self.signals.projected(state, ticket_id, at)
+        projected = estimate_inputs(self.signals, state, ticket_id, at)
         if projected is None:
             return None
         view, wait, now = projected

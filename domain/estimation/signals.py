@@ -18,7 +18,6 @@ Every update is O(1), O(log n) or O(bins + counters); only the events' `at` move
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
@@ -26,7 +25,8 @@ from domain.config import QueueConfig
 from domain.estimation.abandonment import Abandonment
 from domain.estimation.counters import CounterBoard
 from domain.estimation.profiles import SlotKey, SlotRecorder
-from domain.estimation.projection import Lag, renewal_lag
+from domain.estimation.projection import Outlook, WaitDistribution
+from domain.estimation.renewal import Lag, renewal_lag
 from domain.estimation.stats import Ewma, LogHistogram
 from domain.events import (
     QueueCreated,
@@ -44,11 +44,7 @@ from domain.events import (
     TicketTransferredIn,
     TicketTransferredOut,
 )
-from domain.state import LineKey, QueueState, TicketState, line_key
-
-if TYPE_CHECKING:
-    from domain.estimation.outlook import Outlook
-    from domain.estimation.projection import WaitDistribution
+from domain.state import LineKey, QueueState, line_key
 
 # Occupation histograms forget with this factor per call (~ the last few hundred calls).
 HISTOGRAM_DECAY = 0.995
@@ -57,8 +53,6 @@ PRIOR_WEIGHT = 3.0
 UNTYPED = ""
 # Calls after which the renewal lag is recomputed (it is O(grid^2), and moves slowly).
 LAG_REFRESH = 50
-# Projections kept between two events (one per estimator asking about the same ticket suffices).
-CACHE_MAX = 8
 
 
 class QueueSignals:
@@ -83,12 +77,14 @@ class QueueSignals:
         self.open_slots: dict[SlotKey, bool] = {}  # opening hours by slot (a cache)
         self._seen: tuple[int, int] | None = None
         self._lag: tuple[int, Lag] | None = None
-        self._cache: dict[tuple[str, datetime], tuple[Outlook, WaitDistribution]] = {}
+        # (ticket, at) -> its outlook and projected wait, made by `outlook.projected_wait` and
+        # kept only until the next event (the estimators sharing these signals project once).
+        self.projections: dict[tuple[str, datetime], tuple[Outlook, WaitDistribution]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         """Pickled (a stream worker's checkpoint) without the projections of the last event."""
         state = dict(self.__dict__)
-        state["_cache"] = {}
+        state["projections"] = {}
         return state
 
     # Folding ------------------------------------------------------------------------------
@@ -100,7 +96,7 @@ class QueueSignals:
         if seen == self._seen:
             return
         self._seen = seen
-        self._cache.clear()
+        self.projections.clear()
         at = event.at
         if isinstance(event, QueueCreated | QueueReconfigured):
             self._configure(state, event.config)  # first: the profiles need the time zone
@@ -228,7 +224,7 @@ class QueueSignals:
     # Questions ----------------------------------------------------------------------------
 
     def lag(self) -> Lag:
-        """The renewal lag of a counter's calls (see `projection.renewal_lag`), as of the last
+        """The renewal lag of a counter's calls (see `renewal.renewal_lag`), as of the last
         event that moved the occupation histogram LAG_REFRESH calls on."""
         if self._lag is None:
             self._refresh_lag()
@@ -261,35 +257,6 @@ class QueueSignals:
             prior = float(self.config.mean_service_seconds) if self.config else 300.0
             return prior + self.gap.value
         return found.value + self.gap.value
-
-    def wait(
-        self, state: QueueState, ticket: TicketState, at: datetime
-    ) -> tuple[Outlook, WaitDistribution]:
-        """The outlook and projected wait of a waiting ticket (kept until the next event, so
-        estimators sharing these signals project once; a few at most, so estimating a whole
-        line between two events holds no line's worth of projections)."""
-        key = (ticket.ticket_id, at)
-        found = self._cache.get(key)
-        if found is None:
-            from domain.estimation.outlook import outlook  # outlook reads these signals
-
-            if len(self._cache) >= CACHE_MAX:
-                self._cache.clear()
-            view = outlook(self, state, ticket, at)
-            found = self._cache[key] = (view, view.project())
-        return found
-
-    def projected(
-        self, state: QueueState, ticket_id: str, at: datetime | None
-    ) -> tuple[Outlook, WaitDistribution, datetime] | None:
-        """What every estimator starts from: the outlook and projected wait of `ticket_id` at
-        `at` (default: the last event's time), and that time; None unless it is waiting."""
-        ticket = state.tickets.get(ticket_id)
-        now = at or self.last_at
-        if ticket is None or ticket.status != "waiting" or now is None:
-            return None
-        view, wait = self.wait(state, ticket, now)
-        return view, wait, now
 
     def ahead_by_type(self, key: LineKey) -> dict[str, int]:
         return {t: line.bisect_left(key) for t, line in self.lines.items() if line}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from core.settings import Settings
 from deploy.errors import StackError
 from deploy.kafka_broker import Kafka, new_cluster_id
 from deploy.redis_server import Redis
 from deploy.stack import select
-from vq.settings import Settings
 
 
 def _settings(tmp_path: Path) -> Settings:

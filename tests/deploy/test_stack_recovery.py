@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from deploy import procs
 from tests.deploy.conftest import Result, vq
-from vq.settings import Settings
 
 _shared = Settings()
 SHARED_LIBS = _shared.kafka_libs or _shared.data_dir.resolve() / "kafka" / "libs"

@@ -7,9 +7,9 @@ import uuid
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from core.settings import Settings
 from deploy import ensure_topics
 from tests.deploy.conftest import Result, vq
-from vq.settings import Settings
 
 
 def test_status_exits_0_when_all_are_up(shared_stack: Result) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from command_api.app import create_app
+from core.settings import Settings
 from eventstore.tenants import Role
-from vq.settings import Settings
+from vq.api import create_app
 
 
 @dataclass

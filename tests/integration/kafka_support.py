@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 
-from eventstore.recorded import RecordedEvent
+from core.settings import Settings
+from domain.recorded import RecordedEvent
 from schemas.codec import decode
-from vq.settings import Settings
 
 
 async def consume_until(

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from vq.settings import Settings
+from core.settings import Settings
 
 
 def free_port() -> int:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from command_api.app import create_app
+from core.settings import Settings
 from domain.events import TicketPromoted
-from eventstore.store import EventStore
-from vq.settings import Settings
+from eventstore.postgres import PostgresEventStore
+from vq.api import create_app
 
 
 class Clock:
@@ -21,7 +21,7 @@ class Clock:
 
 
 async def test_scheduler_promotes_tickets_past_the_aging_bound(
-    settings: Settings, store: EventStore
+    settings: Settings, store: PostgresEventStore
 ) -> None:
     clock = Clock()
     app = create_app(settings.model_copy(update={"aging_interval_s": 3600}), clock=clock)

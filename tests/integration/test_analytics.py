@@ -12,7 +12,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from command_api.handlers import QueueService
+from core.settings import Settings
 from domain.commands import (
     CallNext,
     CancelTicket,
@@ -32,11 +32,12 @@ from domain.events import (
     TicketNoShow,
     TicketServed,
 )
-from eventstore.store import CommandContext, EventStore
+from eventstore.postgres import PostgresEventStore
+from eventstore.values import CommandContext
 from projections.analytics_report import load_buckets, report
 from projections.layout import Keys
 from projections.rebuild import rebuild
-from vq.settings import Settings
+from service_layer.queues import QueueService
 
 DAY = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 
@@ -48,7 +49,7 @@ class Clock:
         return self.now
 
 
-async def _simulate_day(store: EventStore, tenant_id: str, seed: int) -> str:
+async def _simulate_day(store: PostgresEventStore, tenant_id: str, seed: int) -> str:
     """A clinic morning to evening: arrivals, 3 counters, services, no-shows, walk-aways."""
     clock = Clock()
     service = QueueService(store, clock)
@@ -151,7 +152,7 @@ def _nearest_rank(values: list[int], share: float) -> float:
 
 
 async def test_analytics_equal_a_brute_force_recomputation(
-    settings: Settings, store: EventStore, tenant_id: str
+    settings: Settings, store: PostgresEventStore, tenant_id: str
 ) -> None:
     queue_id = await _simulate_day(store, tenant_id, seed=7)
     keys = Keys(settings.redis_prefix)
@@ -192,12 +193,12 @@ async def test_analytics_equal_a_brute_force_recomputation(
 
 
 async def test_analytics_over_http_as_json_and_csv(
-    settings: Settings, store: EventStore, tenant_id: str
+    settings: Settings, store: PostgresEventStore, tenant_id: str
 ) -> None:
     import httpx
 
-    from command_api.app import create_app
     from eventstore.tenants import TenantDirectory
+    from vq.api import create_app
 
     queue_id = await _simulate_day(store, tenant_id, seed=11)
     viewer = (await TenantDirectory(store).create_key(tenant_id, "board", "viewer")).secret

@@ -24,10 +24,10 @@ import schemathesis
 from psycopg import sql
 from schemathesis.python import asgi
 
-from command_api.app import create_app
-from command_api.problems import PROBLEMS
+from core.settings import Settings
 from eventstore.migrate import migrate
-from vq.settings import Settings
+from http_api.problems import PROBLEMS
+from vq.api import create_app
 
 PROBLEM = "application/problem+json"
 OPERATOR_KEY = "operator-key-for-bad-input-tests"

@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from domain.state import fold, initial_state
-from eventstore.store import EventStore
+from domain.evolve import fold
+from domain.state import initial_state
+from eventstore.postgres import PostgresEventStore
 from tests.integration.conftest import ApiClient
 
 PROBLEM = "application/problem+json"
@@ -128,9 +129,9 @@ async def test_transfer_moves_the_ticket_between_queues(api: ApiClient) -> None:
 async def test_a_queue_swamped_in_one_process_sheds_load_with_503(
     api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import command_api.handlers
+    import service_layer.queues
 
-    monkeypatch.setattr(command_api.handlers, "LOCK_WAIT_S", 0.2)
+    monkeypatch.setattr(service_layer.queues, "LOCK_WAIT_S", 0.2)
     queue_id = await api.create_queue()
     services = api.http._transport.app.state.services  # type: ignore[attr-defined]
     lock = services.queues._lock(queue_id)
@@ -146,7 +147,7 @@ async def test_a_queue_swamped_in_one_process_sheds_load_with_503(
 
 
 async def test_concurrent_patches_of_different_settings_both_land(
-    api: ApiClient, store: EventStore
+    api: ApiClient, store: PostgresEventStore
 ) -> None:
     """Each PATCH names only its own settings and the queue applies them in its turn, so one
     manager's change never undoes another's; a PATCH that changes nothing records nothing."""

@@ -12,12 +12,12 @@ from collections import Counter
 
 import httpx
 
+from core.settings import Settings
 from domain.events import TicketCalled, TicketEnqueued
 from domain.evolve import evolve
 from domain.state import initial_state, next_ticket, position, waiting_ids
-from eventstore.store import EventStore
+from eventstore.postgres import PostgresEventStore
 from tests.integration.servers import api_servers
-from vq.settings import Settings
 
 PRIORITIES = ("normal", "normal", "normal", "vip", "urgent", "emergency")
 
@@ -56,7 +56,7 @@ def _caller(url: str, key: str, queue_id: str, counter: str, stop_after_empty: i
 
 
 async def test_four_callers_and_two_enqueuers_on_one_queue(
-    settings: Settings, store: EventStore, tenant_id: str
+    settings: Settings, store: PostgresEventStore, tenant_id: str
 ) -> None:
     from eventstore.tenants import TenantDirectory
 

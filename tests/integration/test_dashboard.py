@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from eventstore.store import EventStore
+from core.settings import Settings
+from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
 from tests.integration.servers import api_servers, read_side
 from tests.integration.test_live import sse_events
-from vq.settings import Settings
 
 PROBLEM = "application/problem+json"
 ZONE = "Europe/Paris"
@@ -89,7 +89,7 @@ def _javascript_parses(script: str, tmp_path: Path) -> None:
 
 
 async def test_dashboard_page_and_the_routes_it_calls(
-    settings: Settings, topics: list[str], store: EventStore, tenant_id: str, tmp_path: Path
+    settings: Settings, topics: list[str], store: PostgresEventStore, tenant_id: str, tmp_path: Path
 ) -> None:
     directory = TenantDirectory(store)
     admin = (await directory.create_key(tenant_id, "admin", "admin")).secret

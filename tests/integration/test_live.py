@@ -17,11 +17,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from eventstore.store import EventStore
+from core.settings import Settings
+from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
-from projections.queries import TicketFollower
+from projections.follower import TicketFollower
 from tests.integration.servers import api_servers, read_side
-from vq.settings import Settings
 
 WITHIN_S = 15.0
 # A stream worker that just started may take seconds to join its consumer group (longer on a
@@ -43,7 +43,7 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, str]]:
 
 
 async def test_live_push_from_a_real_api_process(
-    settings: Settings, topics: list[str], store: EventStore, tenant_id: str
+    settings: Settings, topics: list[str], store: PostgresEventStore, tenant_id: str
 ) -> None:
     """One API process and one read side for both scenarios (a worker takes seconds to start)."""
     key = (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret

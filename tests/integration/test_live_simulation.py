@@ -18,14 +18,14 @@ from typing import Any
 
 import httpx
 
-from eventstore.store import EventStore
+from core.settings import Settings
+from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
 from simulation.live import window
 from simulation.offline import decide_locally
 from simulation.scenario import Scenario, load
 from simulation.world import World
 from tests.integration.servers import api_servers, read_side, settings_env
-from vq.settings import Settings
 
 SPEED = 100.0  # a simulated hour in 36 s
 # The API's clock starts this long before the clinic opens: it covers the driver's start-up
@@ -38,15 +38,15 @@ def vq(settings: Settings, *args: str, timeout: float) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=timeout)
 
 
-def offline_event_types(scenario: Scenario, hours: float, seed: int) -> list[str]:
+async def offline_event_types(scenario: Scenario, hours: float, seed: int) -> list[str]:
     """The event types the domain decides for the same window with no server at all."""
     scenario, _, ends = window(scenario, hours, None)
     world = World(scenario, days=2, seed=seed, queue_id="q", tenant_id="t", id_prefix="")
-    return [e.TYPE for e in decide_locally(world.run(), until=ends)]
+    return [e.TYPE for e in await decide_locally(world.run(), until=ends)]
 
 
 async def test_an_hour_of_the_clinic_live_through_the_api(
-    settings: Settings, topics: list[str], store: EventStore
+    settings: Settings, topics: list[str], store: PostgresEventStore
 ) -> None:
     # Played on last week's Monday: analytics keep 400 days back from the real now.
     today = date.today()
@@ -68,7 +68,7 @@ async def test_an_hour_of_the_clinic_live_through_the_api(
         # The API decided exactly what the domain decides offline for the same hour: the
         # commands went at their times, and each reaction followed the real outcome.
         records = await store.read_stream(queue_id)
-        assert [r.event.TYPE for r in records] == offline_event_types(clinic, 1.0, seed=1)
+        assert [r.event.TYPE for r in records] == await offline_event_types(clinic, 1.0, seed=1)
         # Stamped by the API's accelerated clock within the hour (created a minute before it).
         assert records[0].event.at >= opens - timedelta(minutes=2)
         assert records[-1].event.at < opens + timedelta(hours=1, minutes=1)

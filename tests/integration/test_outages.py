@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from core.settings import Settings
 from tests.integration.conftest import ApiClient
-from vq.settings import Settings
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("VQ_DATABASE_URL")), reason="stops the local stack's PostgreSQL"

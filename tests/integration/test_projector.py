@@ -9,22 +9,23 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from command_api.handlers import QueueService
+from core.settings import Settings
 from domain.commands import CallNext, CreateQueue, EnqueueTicket, TransferTicket
 from domain.config import QueueConfig
-from eventstore.store import CommandContext, EventStore
+from eventstore.postgres import PostgresEventStore
+from eventstore.values import CommandContext
 from projections import checkpoint
 from projections import projector as projector_module
 from projections.layout import Keys
 from projections.projector import Projector
-from projections.rebuild import _delete_all, check, rebuild
+from projections.rebuild import check, delete_all, rebuild
 from projections.writer import ReadModelWriter
+from service_layer.queues import QueueService
 from tests.integration.test_read_side_scenario import _dump
-from vq.settings import Settings
 
 
 async def test_a_ticket_transferred_away_and_back_keeps_its_home(
-    settings: Settings, store: EventStore, tenant_id: str
+    settings: Settings, store: PostgresEventStore, tenant_id: str
 ) -> None:
     now = [datetime(2026, 11, 25, 9, 0, tzinfo=UTC)]
     service = QueueService(store, lambda: now[0])
@@ -62,7 +63,7 @@ async def test_a_ticket_transferred_away_and_back_keeps_its_home(
         assert (await check(store, client, keys)).differences == []
         assert await client.get(keys.home(tenant_id, ticket)) == first.encode()
         incremental = await _dump(client, keys)
-        await _delete_all(client, keys)
+        await delete_all(client, keys)
         await rebuild(store, client, keys, retention_s=86400)
         assert await _dump(client, keys) == incremental
     finally:
@@ -70,7 +71,7 @@ async def test_a_ticket_transferred_away_and_back_keeps_its_home(
 
 
 async def test_a_worker_resumes_a_queue_from_its_checkpoint_exactly(
-    settings: Settings, store: EventStore, tenant_id: str, monkeypatch: Any
+    settings: Settings, store: PostgresEventStore, tenant_id: str, monkeypatch: Any
 ) -> None:
     """A fresh worker starts from the newest checkpoint at or below Redis's version and folds
     only what follows; the result, accuracy figures included, equals a fold from scratch. A

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from command_api.app import create_app
+from core.settings import Settings
 from tests.integration.conftest import ApiClient
 from tests.integration.servers import read_side
-from vq.settings import Settings
+from vq.api import create_app
 
 PROBLEM = "application/problem+json"
 # A stream worker that just started may take seconds to join its consumer group (longer on a

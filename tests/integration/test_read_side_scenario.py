@@ -11,19 +11,19 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from eventstore.store import EventStore
+from core.settings import Settings
+from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
 from projections.layout import Keys
-from projections.rebuild import _delete_all, check, rebuild
+from projections.rebuild import check, delete_all, rebuild
 from tests.integration.servers import Process, api_servers, read_side
 from tests.scenarios.random_commands import RandomCommands
-from vq.settings import Settings
 
 QUEUES = 50
 COMMANDS = 10_000
 
 
-async def _caught_up(store: EventStore, client: aioredis.Redis, keys: Keys, tenant: str,
+async def _caught_up(store: PostgresEventStore, client: aioredis.Redis, keys: Keys, tenant: str,
                      queues: list[str], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -61,7 +61,7 @@ async def _dump(client: aioredis.Redis, keys: Keys) -> dict[str, Any]:
 
 
 async def test_random_commands_with_worker_crashes_then_wipe_and_rebuild(
-    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     keys = Keys(settings.redis_prefix)
     admin = (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
@@ -105,7 +105,7 @@ async def test_random_commands_with_worker_crashes_then_wipe_and_rebuild(
             assert ranks == list(range(len(line)))
 
         before = await _dump(client, keys)
-        await _delete_all(client, keys)  # what FLUSHALL does to our keys
+        await delete_all(client, keys)  # what FLUSHALL does to our keys
         assert await _dump(client, keys) == {}
         rebuilt = await rebuild(store, client, keys)
         assert rebuilt.queues == QUEUES

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from core.settings import Settings
 from eventstore.pool import connect
+from eventstore.postgres import PostgresEventStore
 from eventstore.relay import Relay, producer_config
-from eventstore.store import EventStore
 from tests.integration.kafka_support import by_queue, consume_until, wait_for
 from tests.integration.test_eventstore import append, created, enqueued
-from vq.settings import Settings
 
 
-def relay_for(settings: Settings, store: EventStore, bootstrap: str | None = None) -> Relay:
+def relay_for(settings: Settings, store: PostgresEventStore, bootstrap: str | None = None) -> Relay:
     servers = bootstrap or settings.kafka_servers
     return Relay(
         store,
@@ -32,7 +32,7 @@ def relay_for(settings: Settings, store: EventStore, bootstrap: str | None = Non
 
 
 async def fill(
-    store: EventStore, tenant_id: str, queues: int, per_queue: int, pause: float = 0.0
+    store: PostgresEventStore, tenant_id: str, queues: int, per_queue: int, pause: float = 0.0
 ) -> int:
     """Append concurrently to several queues; returns how many events were appended."""
 
@@ -59,7 +59,7 @@ def assert_complete_and_ordered(received: list[Any], queues: int, per_queue: int
 
 
 async def test_relay_publishes_every_event_in_version_order(
-    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     stop = asyncio.Event()
     relay = relay_for(settings, store)
@@ -80,7 +80,7 @@ async def test_relay_publishes_every_event_in_version_order(
 
 
 async def test_commands_are_accepted_while_kafka_is_unreachable(
-    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     """Kafka is away (nothing listens where the relay looks): appends go on; later all arrive."""
     stop = asyncio.Event()
@@ -102,7 +102,7 @@ async def test_commands_are_accepted_while_kafka_is_unreachable(
 
 
 async def test_relay_killed_mid_stream_resumes_without_loss(
-    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     env = {
         **os.environ,
@@ -159,7 +159,7 @@ async def test_relay_killed_mid_stream_resumes_without_loss(
 
 @pytest.mark.skipif(bool(os.environ.get("VQ_KAFKA_BOOTSTRAP")), reason="needs the local stack")
 async def test_relay_rides_out_a_real_kafka_stop(
-    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     """Stop the real broker, keep appending, start it again: every event arrives in order."""
     from deploy import stack

@@ -8,7 +8,7 @@ import psycopg
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from vq.settings import Settings
+from core.settings import Settings
 
 
 async def test_kafka_round_trip(settings: Settings, topics: list[str]) -> None:

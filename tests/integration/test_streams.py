@@ -12,16 +12,16 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
-from eventstore.store import EventStore
+from core.settings import Settings
+from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
 from projections.layout import Keys
 from projections.rebuild import check
 from schemas import positions
 from tests.integration.servers import api_servers, read_side, settings_env
-from vq.settings import Settings
 
 
-async def _admin(store: EventStore, tenant_id: str) -> str:
+async def _admin(store: PostgresEventStore, tenant_id: str) -> str:
     return (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
 
 
@@ -36,7 +36,7 @@ async def _wait_version(client: aioredis.Redis, key: str, version: int, timeout:
 
 
 async def test_positions_topic_counts_a_ticket_down(
-    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     admin = await _admin(store, tenant_id)
     with api_servers(settings, 1) as urls, read_side(settings):
@@ -90,7 +90,7 @@ async def test_positions_topic_counts_a_ticket_down(
 
 
 async def test_rebuild_from_kafka_replays_the_topic(
-    settings: Settings, store: EventStore, tenant_id: str, topics: list[str]
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     admin = await _admin(store, tenant_id)
     keys = Keys(settings.redis_prefix)

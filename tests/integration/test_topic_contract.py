@@ -14,12 +14,12 @@ import avro.schema
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from core.settings import Settings
 from eventstore.pool import connect
+from eventstore.postgres import PostgresEventStore
 from eventstore.relay import Relay, producer_config
-from eventstore.store import EventStore
 from tests.integration.conftest import ApiClient
 from tests.integration.kafka_support import wait_for
-from vq.settings import Settings
 
 
 async def _drive_a_queue(api: ApiClient) -> str:
@@ -35,7 +35,7 @@ async def _drive_a_queue(api: ApiClient) -> str:
     return queue_id
 
 
-async def _relay_everything(settings: Settings, store: EventStore, total: int) -> None:
+async def _relay_everything(settings: Settings, store: PostgresEventStore, total: int) -> None:
     stop = asyncio.Event()
     relay = Relay(store, lambda: connect(settings),
                   lambda: AIOKafkaProducer(**producer_config(settings.kafka_servers)),
@@ -47,7 +47,7 @@ async def _relay_everything(settings: Settings, store: EventStore, total: int) -
 
 
 async def test_every_message_decodes_with_the_official_avro_library(
-    api: ApiClient, settings: Settings, store: EventStore, topics: list[str]
+    api: ApiClient, settings: Settings, store: PostgresEventStore, topics: list[str]
 ) -> None:
     queue_id = await _drive_a_queue(api)
     total = len(await store.read_stream(queue_id))
@@ -84,7 +84,7 @@ async def test_every_message_decodes_with_the_official_avro_library(
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by `make test`")
 async def test_kcat_reads_keys_and_cloudevents_headers(
-    api: ApiClient, settings: Settings, store: EventStore, topics: list[str]
+    api: ApiClient, settings: Settings, store: PostgresEventStore, topics: list[str]
 ) -> None:
     queue_id = await _drive_a_queue(api)
     total = len(await store.read_stream(queue_id))

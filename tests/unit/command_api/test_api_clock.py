@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from command_api.app import create_app
-from command_api.clock import ScaledClock, service_clock, utcnow
+from core.clock import ScaledClock, service_clock, utcnow
+from core.settings import Settings, SettingsError, get_settings
+from vq.api import create_app
 from vq.cli import main
-from vq.settings import Settings, SettingsError, get_settings
 
 PARIS_MORNING = datetime(2024, 3, 4, 7, 55, tzinfo=timezone(timedelta(hours=1)))
 

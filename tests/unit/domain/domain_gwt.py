@@ -11,8 +11,9 @@ from domain.config import QueueConfig
 from domain.decide import decide
 from domain.errors import Rejected
 from domain.events import QueueCreated, QueueEvent, TicketCalled, TicketEnqueued
+from domain.evolve import fold
 from domain.snapshot import to_snapshot
-from domain.state import QueueState, fold, initial_state
+from domain.state import QueueState, initial_state
 
 QUEUE = "q-1"
 TENANT = "t-1"

@@ -31,13 +31,12 @@ from domain.config import QueueConfig
 from domain.decide import decide, decide_transfer
 from domain.errors import Rejected
 from domain.events import QueueEvent, TicketCalled
-from domain.evolve import evolve
+from domain.evolve import evolve, fold
 from domain.policy import order_key
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import (
     FINISHED_STATUSES,
     QueueState,
-    fold,
     initial_state,
     next_ticket,
     now_serving,

@@ -21,10 +21,10 @@ from domain.events import (
     TicketPromoted,
     TicketRecalled,
 )
+from domain.evolve import fold
 from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot, to_snapshot
 from domain.state import (
     FINISHED_RETENTION,
-    fold,
     initial_state,
     next_ticket,
     now_serving,

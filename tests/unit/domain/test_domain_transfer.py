@@ -21,8 +21,9 @@ from domain.events import (
     TicketTransferredIn,
     TicketTransferredOut,
 )
+from domain.evolve import fold
 from domain.snapshot import to_snapshot
-from domain.state import QueueState, fold, initial_state, position, waiting_ids
+from domain.state import QueueState, initial_state, position, waiting_ids
 
 TARGET_CONFIG = QueueConfig(name="Cashier", prefix="C", counters=("c1",))
 SOURCE_HISTORY: tuple[QueueEvent, ...] = (

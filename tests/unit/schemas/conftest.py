@@ -32,7 +32,7 @@ from domain.events import (
     TicketTransferredIn,
     TicketTransferredOut,
 )
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 
 TENANT = "tenant-7c1e"
 QUEUE = "0b5f8e2a-6f0e-4c8e-9d0a-3f1c2b7a9e11"

@@ -14,7 +14,7 @@ import avro.schema
 import pytest
 
 from domain.events import EVENT_TYPES, QueueCreated
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 from schemas import codec, registry
 from schemas.errors import InvalidMessage, UnknownEventType
 

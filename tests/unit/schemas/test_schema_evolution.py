@@ -19,7 +19,7 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from fastavro import schemaless_writer
 
 from domain.events import TicketEnqueued
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 from schemas import codec, registry
 from schemas.mapping import payload_fields, record_to_event, upcast
 

@@ -10,7 +10,7 @@ import pytest
 
 from domain.config import OpeningHours, QueueConfig
 from domain.events import QueueCreated, TicketEnqueued
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
 from schemas.errors import UnknownEventType
 from schemas.mapping import (
     event_to_record,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,12 @@ from vq.cli import main
 def commands_in(scenario: Scenario, ends: datetime, seed: int = 3) -> Counter[str]:
     """The commands the world gives until `ends`, decided locally."""
     stream = World(scenario, days=2, seed=seed, queue_id="q", tenant_id="t", id_prefix="").run()
-    return Counter(type(timed.command).__name__ for timed, _ in play_locally(stream, ends))
+
+    async def played() -> Counter[str]:
+        return Counter([type(timed.command).__name__
+                        async for timed, _ in play_locally(stream, ends)])
+
+    return asyncio.run(played())
 
 
 def test_the_window_starts_at_the_first_opening() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from datetime import datetime
@@ -22,7 +23,7 @@ from simulation.world import commands, sample_arrivals
 
 def fold(name: str, days: int, seed: int) -> list[QueueEvent]:
     """The events of `days` days of a scenario, decided and folded locally."""
-    return decide_locally(commands(load(name), days=days, seed=seed))
+    return asyncio.run(decide_locally(commands(load(name), days=days, seed=seed)))
 
 
 def test_every_shipped_scenario_loads() -> None:

@@ -1,32 +1,27 @@
 """The write side's scheduler: issues `PromoteAgedTickets` so that nobody waits forever.
 
 Aging is a command, not a reader's computation: the promotion is an explicit `TicketPromoted` event,
-so a line's order is always a pure fold of its events. One API replica at a time runs the
-scheduler (a PostgreSQL advisory lock held by its own connection); the others stand by.
+so a line's order is always a pure fold of its events. One process at a time runs the scheduler
+(`eventstore/leadership.py`); the others stand by.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection
 
-from command_api.handlers import QueueService
 from domain.commands import PromoteAgedTickets
 from domain.errors import Rejected
 from eventstore.errors import StoreUnavailable
-from eventstore.store import CommandContext, EventStore
+from eventstore.leadership import Connect, lead, sleep_or_stop
+from eventstore.port import EventStore
+from eventstore.values import CommandContext
+from service_layer.queues import CommandRequest, QueueService
 
 log = logging.getLogger("vq.scheduler")
-
-# One leader per event store (schema), whatever else shares the database.
-_TRY_LEAD = "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':scheduler', 0))"
 
 ACTOR = "system:scheduler"
 
@@ -36,7 +31,7 @@ class AgingScheduler:
         self,
         store: EventStore,
         queues: QueueService,
-        connect: Callable[[], Awaitable[AsyncConnection[Any]]],
+        connect: Connect,
         *,
         interval_s: float = 15.0,
     ) -> None:
@@ -49,27 +44,18 @@ class AgingScheduler:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await self._lead(stop)
+                await lead(self._connect, "scheduler", stop, self._interval,
+                           lambda _conn: self._tick_until(stop))
             except (StoreUnavailable, OSError) as exc:
                 log.warning("scheduler paused: %s", exc)
-            except psycopg.Error as exc:  # the dedicated (listen / leader) connection died
+            except psycopg.Error as exc:  # the dedicated (leader) connection died
                 log.warning("scheduler lost PostgreSQL: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+            await sleep_or_stop(stop, self._interval)
 
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await self._connect()
-        try:
-            cur = await conn.execute(_TRY_LEAD)
-            row = await cur.fetchone()
-            if not (row and row[0]):
-                return  # another replica leads
-            while not stop.is_set():
-                await self.tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._interval)
-        finally:
-            await conn.close()
+    async def _tick_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.tick()
+            await sleep_or_stop(stop, self._interval)
 
     async def tick(self) -> int:
         """Promote every ticket past its queue's aging bound, in every queue that ages."""
@@ -84,10 +70,11 @@ class AgingScheduler:
             command_id = str(uuid.uuid4())
             context = CommandContext(command_id=command_id, correlation_id=command_id,
                                      actor=ACTOR, occurred_at=self._queues.now())
-            _, body = await self._queues.execute(
+            outcome = await self._queues.execute(CommandRequest(
                 tenant_id=tenant_id, queue_id=queue_id, command=PromoteAgedTickets(),
-                context=context, respond=lambda outcome: (200, {"n": len(outcome.records)}),
-            )
-            promoted += int(body["n"])
+                context=context))
+            promoted += len(outcome.records)
         self.promoted += promoted
         return promoted
+
+

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from command_api.problems import PROBLEM_MEDIA_TYPE, ProblemError
+from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 
 
 class BodyLimitMiddleware:

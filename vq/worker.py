@@ -1,10 +1,11 @@
-"""`vq worker`: run the stream processors (as many as you like: they share the partitions)."""
+"""The stream workers' composition root (`vq worker`): as many as you like; they share the
+partitions."""
 
 from __future__ import annotations
 
 import argparse
 
-from vq.settings import get_settings
+from core.settings import get_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,6 +1,8 @@
-"""The PostgreSQL event store: append with expected version, read a stream, read the global order.
+"""The PostgreSQL event store (the system of record): append with expected version, read a
+stream, read the global order, and the side tables (idempotency keys, snapshots, checkpoints).
 
-Ports are tiny and speak in the store's own errors; psycopg's never leak past this module.
+Implements `eventstore.port.EventStore` and speaks in the store's own errors; psycopg's never leak
+past this module.
 """
 
 from __future__ import annotations
@@ -15,24 +17,11 @@ import psycopg_pool
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
-from eventstore.append import NOTIFY_CHANNEL, AppendSession
-from eventstore.errors import (
-    ConcurrencyError,
-    EventStoreError,
-    IdempotencyKeyTaken,
-    StoreUnavailable,
-)
-from eventstore.recorded import RecordedEvent
+from domain.recorded import RecordedEvent
+from eventstore.append import PostgresAppendSession
+from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken, StoreUnavailable
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
-from eventstore.values import (
-    CommandContext,
-    IdempotencyRecord,
-    Position,
-    Snapshot,
-    StreamAppend,
-    new_records,
-    request_hash,
-)
+from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:
@@ -50,7 +39,7 @@ READ_ALL_SQL = (
 )
 
 
-class EventStore:
+class PostgresEventStore:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]) -> None:
         self._pool = pool
 
@@ -70,7 +59,7 @@ class EventStore:
     # -- writing ---------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def session(self, stream_ids: Sequence[str]) -> AsyncIterator[AppendSession]:
+    async def session(self, stream_ids: Sequence[str]) -> AsyncIterator[PostgresAppendSession]:
         """A transaction that holds the write lock of each stream: read, decide, append, commit.
 
         Writers of one stream take turns instead of failing each other; see `eventstore/append.py`.
@@ -82,7 +71,7 @@ class EventStore:
         """
         try:
             async with self.connection() as conn, conn.pipeline(), conn.transaction():
-                session = AppendSession(conn)
+                session = PostgresAppendSession(conn)
                 await session.lock(stream_ids)
                 yield session
         except psycopg.errors.UniqueViolation as exc:
@@ -164,16 +153,14 @@ class EventStore:
     async def find_idempotency(self, tenant_id: str, key: str) -> IdempotencyRecord | None:
         async with self.connection() as conn:
             cur = await conn.execute(
-                "SELECT request_hash, status_code, response FROM idempotency_keys "
+                "SELECT request_hash, outcome FROM idempotency_keys "
                 "WHERE tenant_id = %s AND idem_key = %s",
                 (tenant_id, key),
             )
             row = await cur.fetchone()
         if row is None:
             return None
-        return IdempotencyRecord(
-            key=key, request_hash=bytes(row[0]), status_code=row[1], response=row[2]
-        )
+        return IdempotencyRecord(key=key, request_hash=bytes(row[0]), outcome=row[1])
 
     async def save_snapshot(self, snapshot: Snapshot, keep: int = 5) -> None:
         """Store a snapshot; only the newest `keep` of the stream stay."""
@@ -261,23 +248,3 @@ class EventStore:
         async with self.connection() as conn:
             await conn.execute("SELECT 1")
 
-
-
-
-__all__ = [
-    "NOTIFY_CHANNEL",
-    "AppendSession",
-    "CommandContext",
-    "ConcurrencyError",
-    "EventStore",
-    "EventStoreError",
-    "IdempotencyKeyTaken",
-    "IdempotencyRecord",
-    "Position",
-    "RecordedEvent",
-    "Snapshot",
-    "StoreUnavailable",
-    "StreamAppend",
-    "new_records",
-    "request_hash",
-]

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     def positions_topic(self) -> str:
         return f"{self.topic_prefix}.positions"
 
+    @property
+    def worker_group(self) -> str:
+        """The stream workers' Kafka consumer group (their Faust app id); the rebuild rewinds it."""
+        return f"{self.topic_prefix}-projections"
+
 
 class SettingsError(ValueError):
     """Unusable `VQ_*` variables, said in one line that names them (not a pydantic report)."""

@@ -1,4 +1,4 @@
-"""The command API's clock: real UTC time, or a scenario's day played faster.
+"""The service's clock: real UTC time, or a scenario's day played faster.
 
 Events are stamped with this clock and opening hours and aging are judged by it, so a live
 simulation of a clinic's morning needs the API to believe it is that morning, and an hour to pass
@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from command_api.handlers import Clock
-from vq.settings import Settings
+from core.settings import Settings
+
+# What every part that stamps or judges time is given (never `datetime.now` inside the rules).
+Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:

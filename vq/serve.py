@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vq.settings import get_settings
+from core.settings import get_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"vq api: accelerated clock from {start}, {settings.clock_speed:g}x real time",
               file=sys.stderr, flush=True)
     uvicorn.run(
-        "command_api.main:app_factory",
+        "vq.api:app_factory",
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         workers=args.workers,

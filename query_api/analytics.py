@@ -7,26 +7,30 @@ import csv
 import io
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
-from command_api.problems import ProblemError, problem_responses
-from domain.hours import is_valid_timezone
+from http_api.deps import ReaderDep, ReadModelsDep
+from http_api.problems import ProblemError, problem_responses
+from http_api.zones import TimeZone
 from projections.analytics_report import Bucket, Granularity, csv_rows, load_buckets, report
-from projections.api import QueueId, ReaderDep, ReadModelsDep
 from projections.queries import redis_errors
+from query_api.deps import QueueId
+from query_api.models import AccuracyOut
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
-MAX_RANGE = timedelta(days=366)
 From = Annotated[datetime | None, Query(
-    alias="from", description="Start (ISO 8601 with offset); default: 24 hours before `to`.")]
+    alias="from", description="Start (ISO 8601 with offset); default: 24 hours before `to`. "
+    "Any range may be asked: only what is kept (`VQ_ANALYTICS_RETENTION_DAYS`) has rows, and "
+    "a range that ends before it starts is empty.")]
 To = Annotated[datetime | None, Query(
     alias="to", description="End, exclusive (ISO 8601); default: now.")]
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 BucketParam = Annotated[Granularity, Query(
     alias="bucket", description="Rows per 15 minutes, hour or day (in the queue's time zone).")]
 Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spreadsheet.")]
@@ -34,13 +38,24 @@ Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spread
 
 def _range(start: datetime | None, end: datetime | None,
            now: datetime) -> tuple[datetime, datetime]:
-    end = end or now
-    start = start or end - timedelta(days=1)
-    if start.tzinfo is None or end.tzinfo is None:
+    """The range asked for. Its cost is bounded by what is stored in it (rows are kept
+    `VQ_ANALYTICS_RETENTION_DAYS`), not by its length, so any range is answered."""
+    if (start is not None and start.tzinfo is None) or (end is not None and end.tzinfo is None):
         raise ProblemError("validation", "`from` and `to` need a time zone offset (e.g. Z)")
-    if not start < end or end - start > MAX_RANGE:
-        raise ProblemError("validation", "`from` must be before `to`, at most 366 days apart")
-    return start, end
+    end = _in_utc(end or now)
+    if start is None:
+        start = end - timedelta(days=1) if end - _EARLIEST > timedelta(days=1) else _EARLIEST
+    return _in_utc(start), end
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The moment as given, or the first or last one UTC can hold for a moment beyond them
+    (year 1 or 9999 with an offset)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return _EARLIEST if moment.year == 1 else _LATEST
+    return moment
 
 
 def _answer(result: dict[str, Any], fmt: str, name: str) -> Response:
@@ -85,11 +100,9 @@ async def queue_analytics(
 async def tenant_analytics(
     who: ReaderDep, models: ReadModelsDep, start: From = None, end: To = None,
     bucket: BucketParam = "1h", format: Format = "json",
-    timezone: Annotated[str, Query(description="Time zone of the rows")] = "UTC",
+    timezone: Annotated[TimeZone, Query(description="Time zone of the rows")] = "UTC",
 ) -> Response:
     begin, finish = _range(start, end, models.now())
-    if not is_valid_timezone(timezone):
-        raise ProblemError("validation", f"unknown time zone {timezone!r}")
     merged: list[Bucket] = []
     targets: list[int] = []
     async with redis_errors():
@@ -102,28 +115,6 @@ async def tenant_analytics(
     result = report(merged, begin, finish, bucket, timezone, min(targets, default=900))
     result["tenant_id"] = who.tenant_id
     return _answer(result, format, f"tenant-{uuid.UUID(who.tenant_id)}-analytics")
-
-
-class EstimatorAccuracy(BaseModel):
-    estimator: str = Field(description="rules, learned, or served (what people were shown)")
-    estimated: int = Field(description="Tickets given a range when they joined")
-    called: int = Field(description="... and called since: the base of the figures below")
-    cancelled: int
-    transferred: int
-    waiting: int
-    mae_seconds: float | None = Field(description="Mean absolute error of P50 vs the real wait")
-    within_20_percent: float | None = Field(
-        description="Share of real waits within +/-20% of the P50 given at enqueue")
-    p10_p90_coverage: float | None = Field(
-        description="Share of real waits inside P10..P90 (an honest range: about 0.8)")
-
-
-class AccuracyOut(BaseModel):
-    queue_id: str
-    version: int = Field(description="The stream version these figures include")
-    serving: str = Field(description="The estimator whose ranges the queue shows now")
-    served_by: dict[str, int] = Field(description="Ranges shown at enqueue, by estimator")
-    estimators: list[EstimatorAccuracy]
 
 
 @router.get(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from command_api.problems import ProblemError
-from eventstore.tenants import ApiKey, Role, TenantDirectory, hash_secret
+from cachetools import TTLCache
 
-# What each role may do on the command side. Reading is the query side's business.
+from eventstore.tenants import ApiKey, Role, TenantDirectory, hash_secret
+from http_api.problems import ProblemError
+
+# What each role may do.
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "queues:manage": frozenset({"admin"}),
     "queues:operate": frozenset({"admin", "staff"}),
@@ -18,8 +19,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "read": frozenset({"admin", "staff", "kiosk", "viewer"}),
 }
 
+# A revoked key stops working on every replica within this many seconds (on the replica that
+# revoked it, at once).
 _CACHE_TTL_S = 10.0
 _CACHE_MAX = 10_000
+_MAX_SECRET = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,36 +49,37 @@ class Principal:
 
 
 class Authenticator:
-    """Looks keys up by hash, remembering answers briefly (a revoked key dies within seconds)."""
+    """Looks keys up by hash, remembering answers (unknown keys too) briefly."""
 
     def __init__(self, directory: TenantDirectory) -> None:
         self._directory = directory
-        self._cache: dict[bytes, tuple[float, ApiKey | None]] = {}
+        self._cache: TTLCache[bytes, ApiKey | None] = TTLCache(_CACHE_MAX, _CACHE_TTL_S)
 
-    async def authenticate(self, authorization: str | None) -> Principal:
-        if not authorization:
-            raise _unauthorized("send an API key as 'Authorization: Bearer <key>'")
-        scheme, _, secret = authorization.partition(" ")
-        secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret or len(secret) > 200:
-            raise _unauthorized("send an API key as 'Authorization: Bearer <key>'")
-        now = time.monotonic()
+    async def authenticate(self, secret: str | None) -> Principal:
+        """The principal of a bearer secret (the part after `Bearer `)."""
+        secret = (secret or "").strip()
+        if not secret or len(secret) > _MAX_SECRET:
+            raise unauthorized("send an API key as 'Authorization: Bearer <key>'")
         digest = hash_secret(secret)
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            key = cached[1]
+        if digest in self._cache:
+            key = self._cache[digest]
         else:
-            key = await self._directory.authenticate(secret)
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
-            self._cache[digest] = (now + _CACHE_TTL_S, key)
+            key = self._cache[digest] = await self._directory.authenticate(secret)
         if key is None:
-            raise _unauthorized("this API key is not valid (unknown or revoked)")
+            raise unauthorized("this API key is not valid (unknown or revoked)")
         return Principal(key)
 
     def forget(self) -> None:
         self._cache.clear()
 
 
-def _unauthorized(detail: str) -> ProblemError:
+def bearer_secret(authorization: str | None) -> str | None:
+    """The secret of an `Authorization: Bearer <secret>` header; "" for any other scheme."""
+    if not authorization:
+        return None
+    scheme, _, secret = authorization.partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+def unauthorized(detail: str) -> ProblemError:
     return ProblemError("unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,101 @@
+"""From an HTTP command request to the service layer and back: the command's context (who,
+when, correlation), its Idempotency-Key, and the answer rendered from the outcome.
+
+The answer is rendered from the outcome alone, after the transaction, the same way for the first
+answer and for a retry (whose outcome comes back from the Idempotency-Key's row), so a retry gets
+the first answer byte for byte.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from command_api.mapping import command_out
+from command_api.models import EmptyBody
+from eventstore.values import CommandContext, request_hash
+from http_api.auth import Principal
+from http_api.deps import Services
+from service_layer.outcome import Outcome
+from service_layer.queues import Command, CommandRequest, Idempotency
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key: a retry with the same key and body returns the first answer "
+        "and changes nothing; the same key with another body is a 422.",
+    ),
+]
+CorrelationHeader = Annotated[
+    uuid.UUID | None,
+    Header(alias="X-Correlation-Id", description="Carried into every event this command makes."),
+]
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        pattern=r'^"?[0-9]{1,10}"?$',
+        description='Only act if the queue is still at this stream version (e.g. "42").',
+    ),
+]
+
+
+def if_match_version(value: str | None) -> int | None:
+    return None if value is None else int(value.strip('"'))
+
+
+async def execute(
+    svc: Services,
+    who: Principal,
+    request: Request,
+    command: Command,
+    *,
+    body: BaseModel | None,
+    idempotency_key: str | None,
+    correlation: uuid.UUID | None,
+    queue_id: str | None = None,
+    expected_version: int | None = None,
+) -> Outcome:
+    """Run `command` for the caller; `queue_id` None: the queue that holds the command's ticket."""
+    command_id = str(uuid.uuid4())
+    context = CommandContext(
+        command_id=command_id,
+        correlation_id=str(correlation) if correlation else command_id,
+        actor=who.actor,
+        occurred_at=svc.queues.now(),
+    )
+    idempotency = None
+    if idempotency_key is not None:
+        # No body, `{}` and `null` are one request to a command without fields.
+        content = "" if body is None or isinstance(body, EmptyBody) else body.model_dump_json()
+        idempotency = Idempotency(
+            key=idempotency_key,
+            request_hash=request_hash(request.method, request.url.path, content),
+        )
+    return await svc.queues.execute(CommandRequest(
+        tenant_id=who.tenant_id, queue_id=queue_id, command=command, context=context,
+        idempotency=idempotency, expected_version=expected_version,
+    ))
+
+
+def answer(
+    outcome: Outcome,
+    *,
+    status: int = 200,
+    token_secret: str | None = None,
+    location: str | None = None,
+) -> JSONResponse:
+    """The command's answer; `token_secret` adds the ticket's token (enqueue only)."""
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if location is not None:
+        headers["Location"] = location
+    return JSONResponse(command_out(outcome, token_secret=token_secret), status_code=status,
+                        headers=headers)

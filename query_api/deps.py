@@ -1,0 +1,63 @@
+"""The query side's parameters and who may read a ticket (a key of its tenant, or its token)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query
+
+from core.tokens import token_matches
+from http_api.auth import unauthorized
+from http_api.deps import AccessToken, BearerKey, ReadModelsDep, ServicesDep, reader_of
+from query_api.views import not_found
+
+DEFAULT_WAIT_S = 5.0
+MAX_WAIT_S = 30.0
+
+QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
+TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
+MinVersion = Annotated[int | None, Query(
+    ge=0, description="Read your write: answer only once the queue's read model reached this "
+    "stream version (the `stream_version` a command answered), else 409 stale-read.")]
+Wait = Annotated[float, Query(
+    ge=0, le=MAX_WAIT_S, description="How long to wait for `min_version`, in seconds.")]
+LastEventId = Annotated[str | None, Header(
+    alias="Last-Event-ID", description="Resume: the last `id` received (EventSource sends it).")]
+
+async def ticket_tenant(
+    ticket_id: TicketId, svc: ServicesDep, models: ReadModelsDep, credentials: BearerKey,
+    access_token: AccessToken = None,
+    token: Annotated[str | None, Query(
+        description="The ticket's own token (what its QR code carries), instead of a key")] = None,
+    header_token: Annotated[str | None, Header(
+        alias="X-Ticket-Token", description="The ticket's own token, as a header")] = None,
+) -> str:
+    """The tenant whose ticket this is, if the caller may read it: a key, or its own token."""
+    bearer = credentials.credentials if credentials else None
+    if bearer or access_token:
+        return (await reader_of(svc, bearer, access_token)).tenant_id
+    secret = token or header_token
+    if secret is None:
+        raise unauthorized("send an API key or the ticket's token")
+    tenant = None
+    if token_matches(svc.settings.token_secret, str(ticket_id), secret):
+        tenant = await models.ticket_tenant(str(ticket_id))
+    if tenant is None:  # a token of another ticket reads nothing, and says nothing
+        raise not_found("ticket", ticket_id)
+    return tenant
+
+
+TicketTenant = Annotated[str, Depends(ticket_tenant)]
+
+
+def requested_wait(query: Mapping[str, str]) -> float:
+    """The read-your-writes wait a request asked for (the request deadline grows by it)."""
+    if "min_version" not in query:
+        return 0.0
+    try:
+        wait = float(query.get("wait", DEFAULT_WAIT_S))
+    except ValueError:
+        return 0.0
+    return min(max(wait, 0.0), MAX_WAIT_S)

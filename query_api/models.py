@@ -1,0 +1,134 @@
+"""The query side's answers, as the OpenAPI document describes them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WaitEstimate(BaseModel):
+    p10_seconds: int = Field(description="Seconds from now: called this soon one time in ten")
+    p50_seconds: int = Field(description="Seconds from now: the median")
+    p90_seconds: int = Field(description="Seconds from now: called before this nine times in ten")
+    p10_at: str = Field(description="The same as moments (ISO 8601): they do not go stale")
+    p50_at: str
+    p90_at: str
+    estimated_at: str = Field(description="When the range was computed (the queue's last event)")
+    estimator: str = Field(description="Which estimator gave it: rules or learned")
+
+
+class NewcomerWait(WaitEstimate):
+    ahead: int = Field(description="People a newcomer would find ahead")
+    basis: str = Field(description="How it was derived: the range of the last one in line")
+
+
+class PromisedWait(BaseModel):
+    p10_seconds: int
+    p50_seconds: int
+    p90_seconds: int
+    ahead: int = Field(description="People ahead when it joined")
+    estimator: str
+
+
+class TicketView(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    ticket_id: str
+    queue_id: str = Field(description="The queue that holds the ticket now (after transfers)")
+    number: str
+    status: str
+    priority: str
+    service_type: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    counter: str | None = None
+    recall_count: int = 0
+    enqueued_at: str | None = None
+    called_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    transferred_to: str | None = None
+    position: int | None = Field(default=None, description="1 = next to be called; null unless waiting")
+    people_ahead: int | None = None
+    estimate: WaitEstimate | None = Field(
+        default=None, description="While waiting: how long until the ticket is called, as a "
+        "range (P10, P50, P90), recomputed as the line moves")
+    estimate_at_enqueue: PromisedWait | None = Field(
+        default=None, description="The range given when the ticket joined this queue (kept, "
+        "to be measured against `waited_seconds`)")
+    waited_seconds: float | None = Field(
+        default=None, description="Once called: the real wait from joining to the first call")
+    version: int = Field(description="The stream version of the queue this was read at")
+
+
+class NowServing(BaseModel):
+    counter: str
+    ticket_id: str
+    number: str
+    status: str
+
+
+class NextUp(BaseModel):
+    position: int
+    ticket_id: str
+    number: str
+    priority: str
+
+
+class QueueView(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    queue_id: str
+    version: int = Field(description="The stream version this view reflects")
+    name: str
+    prefix: str
+    status: str
+    counters: list[str]
+    service_types: list[str]
+    priority_classes: list[str]
+    capacity: int | None = None
+    target_wait_seconds: int | None = None
+    waiting: int
+    called: int
+    serving: int
+    waiting_by_priority: dict[str, int]
+    totals: dict[str, int]
+    now_serving: list[NowServing]
+    next: list[NextUp] = Field(description="The first few waiting tickets")
+    estimate: NewcomerWait | None = Field(
+        default=None, description="About how long one who joins now would wait (null when "
+        "nobody waits)")
+
+
+class QueueList(BaseModel):
+    queues: list[QueueView]
+
+
+class WaitingPageOut(BaseModel):
+    queue_id: str
+    version: int
+    total: int = Field(description="How many are waiting in all")
+    offset: int
+    limit: int
+    tickets: list[TicketView]
+
+
+class EstimatorAccuracy(BaseModel):
+    estimator: str = Field(description="rules, learned, or served (what people were shown)")
+    estimated: int = Field(description="Tickets given a range when they joined")
+    called: int = Field(description="... and called since: the base of the figures below")
+    cancelled: int
+    transferred: int
+    waiting: int
+    mae_seconds: float | None = Field(description="Mean absolute error of P50 vs the real wait")
+    within_20_percent: float | None = Field(
+        description="Share of real waits within +/-20% of the P50 given at enqueue")
+    p10_p90_coverage: float | None = Field(
+        description="Share of real waits inside P10..P90 (an honest range: about 0.8)")
+
+
+class AccuracyOut(BaseModel):
+    queue_id: str
+    version: int = Field(description="The stream version these figures include")
+    serving: str = Field(description="The estimator whose ranges the queue shows now")
+    served_by: dict[str, int] = Field(description="Ranges shown at enqueue, by estimator")
+    estimators: list[EstimatorAccuracy]

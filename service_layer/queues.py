@@ -1,0 +1,347 @@
+"""The queue service: load the queues a command touches, decide, append; retry on a concurrent
+writer. One loop for every command, one stream or two (a transfer).
+
+Each process keeps the queues it worked on in memory. A cached state may be stale (another
+replica appended meanwhile); that is safe, because the append names the version the decision was
+made on, and a stale one fails with ConcurrencyError, after which the queue is caught up and the
+command decided again. Within one process a lock per queue keeps commands from racing each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from cachetools import LRUCache
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from core.clock import Clock
+from domain.commands import CallNext, CreateQueue, QueueCommand, TransferTicket
+from domain.decide import decide
+from domain.errors import Rejected
+from domain.events import QueueEvent, TicketCalled
+from domain.evolve import evolve
+from domain.recorded import RecordedEvent
+from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot, to_snapshot
+from domain.state import QueueState, initial_state
+from domain.transfer import decide_transfer
+from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
+from eventstore.port import AppendSession, EventStore
+from eventstore.values import (
+    CommandContext,
+    IdempotencyRecord,
+    Snapshot,
+    StreamAppend,
+    new_records,
+)
+from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
+from service_layer.indexing import indexed
+from service_layer.outcome import Outcome, TicketSummary
+
+log = logging.getLogger("vq.commands")
+
+MAX_ATTEMPTS = 12
+SNAPSHOT_EVERY = 500
+CACHE_SIZE = 10_000
+LOCK_WAIT_S = 2.0
+
+Command = QueueCommand | TransferTicket
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Idempotency:
+    key: str
+    request_hash: bytes  # of the request that used the key: another request with it is refused
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandRequest:
+    """A domain command, addressed and attributed."""
+
+    tenant_id: str
+    command: Command
+    context: CommandContext
+    # The queue; None for a command on a ticket: the queue that holds the ticket now.
+    queue_id: str | None = None
+    idempotency: Idempotency | None = None
+    # Act only if the queue is at this version (If-Match).
+    expected_version: int | None = None
+
+
+class _States(LRUCache[str, QueueState]):
+    """The cached queues; evicting one lets its lock go too, unless a command holds it."""
+
+    def __init__(self, maxsize: int, service: QueueService) -> None:
+        super().__init__(maxsize)
+        self._service = service
+
+    def popitem(self) -> tuple[str, QueueState]:
+        queue_id, state = super().popitem()
+        self._service._release_lock(queue_id)
+        return queue_id, state
+
+
+class QueueService:
+    def __init__(
+        self, store: EventStore, clock: Clock, *, snapshot_every: int | None = SNAPSHOT_EVERY
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._snapshot_every = snapshot_every
+        self._states = _States(CACHE_SIZE, self)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()  # commands using each lock now
+        self._background: set[asyncio.Task[None]] = set()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # -- executing -----------------------------------------------------------------------------
+
+    async def execute(self, request: CommandRequest) -> Outcome:
+        """Decide and append one command: its outcome, or the stored outcome of its first run
+        when it carries an Idempotency-Key already used by the same request."""
+        if request.idempotency is not None:
+            replayed = await self._replayed(request.tenant_id, request.idempotency)
+            if replayed is not None:
+                return replayed
+        try:
+            return await self._execute(request)
+        except IdempotencyKeyTaken:
+            # A concurrent request with this key committed first; its outcome is the outcome.
+            assert request.idempotency is not None
+            replayed = await self._replayed(request.tenant_id, request.idempotency)
+            if replayed is None:
+                raise
+            return replayed
+
+    async def _replayed(self, tenant_id: str, idempotency: Idempotency) -> Outcome | None:
+        stored = await self._store.find_idempotency(tenant_id, idempotency.key)
+        if stored is None:
+            return None
+        if stored.request_hash != idempotency.request_hash:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different request; use a new key")
+        return Outcome.from_json(stored.outcome, replayed=True)
+
+    async def _execute(self, request: CommandRequest) -> Outcome:
+        queue_id = request.queue_id or await self._locate(request)
+        streams = [queue_id]
+        if isinstance(request.command, TransferTicket):
+            if request.command.to_queue_id == queue_id:
+                raise Rejected("validation", "a ticket cannot be transferred to its own queue")
+            streams.append(request.command.to_queue_id)
+        async with self._turn(*streams):
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(ConcurrencyError),
+                    stop=stop_after_attempt(MAX_ATTEMPTS),
+                    wait=wait_random_exponential(multiplier=0.001, max=0.05),
+                    reraise=True,
+                ):
+                    with attempt:
+                        return await self._attempt(request, streams)
+            except ConcurrencyError:
+                pass
+        raise VersionConflict(f"queue {', '.join(streams)} kept changing; retry the command")
+
+    async def _attempt(self, request: CommandRequest, streams: list[str]) -> Outcome:
+        """One try under the streams' write locks; ConcurrencyError if another writer won."""
+        bases = [await self._base(stream) for stream in streams]
+        states: list[QueueState] = []
+        try:
+            async with self._store.session(streams) as session:
+                states = [await _caught_up(session, base) for base in bases]
+                self._check(request, states)
+                produced = _decide(states, request.command, request.context.occurred_at)
+                appends = [
+                    indexed(new_records(stream_id=state.queue_id, tenant_id=request.tenant_id,
+                                        expected_version=state.version, events=events,
+                                        context=request.context))
+                    for state, events in zip(states, produced, strict=True)
+                ]
+                # Fold forward in place (cheap, whatever the length of the line). Should the
+                # transaction fail after this, the states are dropped below and rebuilt.
+                for append, state in zip(appends, states, strict=True):
+                    for record in append.records:
+                        evolve(state, record.event)
+                outcome = _outcome(request, appends, states)
+                stored = None
+                if request.idempotency is not None:
+                    stored = IdempotencyRecord(key=request.idempotency.key,
+                                               request_hash=request.idempotency.request_hash,
+                                               outcome=outcome.to_json())
+                await session.append(appends, idempotency=stored, tenant_id=request.tenant_id)
+        except (Rejected, VersionConflict):
+            # Refused before anything was folded in: the caught-up states are sound.
+            for state in states:
+                self._remember(state)
+            raise
+        except BaseException:
+            for stream in streams:
+                self._states.pop(stream, None)
+            raise
+        for append, state in zip(appends, states, strict=True):
+            self._remember(state)
+            self._maybe_snapshot(append, state)
+        return outcome
+
+    def _check(self, request: CommandRequest, states: Sequence[QueueState]) -> None:
+        if not isinstance(request.command, CreateQueue):
+            for state in states:
+                _check_owner(state, request.tenant_id)
+        expected = request.expected_version
+        if expected is not None and states[0].version != expected:
+            raise VersionConflict(
+                f"queue {states[0].queue_id} is at version {states[0].version}, not {expected}")
+
+    async def _locate(self, request: CommandRequest) -> str:
+        """The queue that holds the command's ticket now; another tenant's does not exist."""
+        ticket_id = getattr(request.command, "ticket_id", None)
+        if ticket_id is None:
+            raise ValueError(f"{type(request.command).__name__} names no queue")
+        found = await self._store.ticket_location(ticket_id)
+        if found is None or found[0] != request.tenant_id:
+            raise Rejected("not-found", f"ticket {ticket_id} not found")
+        return found[1]
+
+    # -- loading -------------------------------------------------------------------------------
+
+    async def load(self, tenant_id: str, queue_id: str) -> QueueState:
+        """The queue as of its newest version, or Rejected(not-found) for another tenant's.
+
+        The caller must not change it; it is the cached state, folded in place under the lock.
+        """
+        async with self._turn(queue_id):
+            state = await self._base(queue_id)
+            for recorded in await self._store.read_stream(queue_id, state.version):
+                evolve(state, recorded.event)
+            self._remember(state)
+        _check_owner(state, tenant_id)
+        return state
+
+    async def _base(self, queue_id: str) -> QueueState:
+        """The cached state, else the newest snapshot, else nothing: callers catch it up."""
+        state = self._states.get(queue_id)
+        if state is not None:
+            return state
+        snapshot = await self._store.load_snapshot(queue_id)
+        if snapshot is None or snapshot.snapshot_schema != SNAPSHOT_SCHEMA:
+            return initial_state(queue_id)
+        return from_snapshot(snapshot.state)
+
+    def _remember(self, state: QueueState) -> None:
+        if state.created:  # never cache ids that name nothing: they cost memory, mean nothing
+            self._states[state.queue_id] = state
+
+    @asynccontextmanager
+    async def _turn(self, *queue_ids: str) -> AsyncIterator[None]:
+        """This process's turn on the queues, waited for at most LOCK_WAIT_S: past the point
+        where commands arrive faster than they commit, waiting longer only grows the backlog
+        (every caller times out); a quick 503 with Retry-After lets clients back off."""
+        ordered = sorted(set(queue_ids))  # one order: no deadlock
+        self._users.update(ordered)
+        held: list[asyncio.Lock] = []
+        try:
+            try:
+                async with asyncio.timeout(LOCK_WAIT_S):
+                    for queue_id in ordered:
+                        lock = self._lock(queue_id)
+                        await lock.acquire()
+                        held.append(lock)
+            except TimeoutError:
+                raise QueueBusy(f"queue {', '.join(queue_ids)} is busy; retry shortly") from None
+            yield
+        finally:
+            for lock in held:
+                lock.release()
+            self._users.subtract(ordered)
+            for queue_id in ordered:
+                if queue_id not in self._states:
+                    self._release_lock(queue_id)
+
+    def _lock(self, queue_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(queue_id, asyncio.Lock())
+
+    def _release_lock(self, queue_id: str) -> None:
+        """Forget a queue's lock when no command uses it (else ids that name nothing, as a
+        fuzzer sends, would each keep one forever)."""
+        if self._users[queue_id] <= 0:
+            self._users.pop(queue_id, None)
+            self._locks.pop(queue_id, None)
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def _maybe_snapshot(self, append: StreamAppend, state: QueueState) -> None:
+        every = self._snapshot_every
+        if not append.records or every is None:
+            return
+        if state.version // every == append.expected_version // every:
+            return
+        snapshot = Snapshot(stream_id=append.stream_id, version=state.version,
+                            snapshot_schema=SNAPSHOT_SCHEMA, state=to_snapshot(state))
+        task = asyncio.create_task(self._save_snapshot(snapshot))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _save_snapshot(self, snapshot: Snapshot) -> None:
+        try:
+            await self._store.save_snapshot(snapshot)
+        except Exception:  # a snapshot is an optimisation; the events are the truth
+            log.warning("could not save snapshot of %s", snapshot.stream_id, exc_info=True)
+
+
+def _decide(states: Sequence[QueueState], command: Command, now: datetime) -> list[list[QueueEvent]]:
+    """The events for each stream, in the order of `states`."""
+    if isinstance(command, TransferTicket):
+        out_events, in_events = decide_transfer(states[0], states[1], command, now)
+        return [out_events, in_events]
+    return [decide(states[0], command, now)]
+
+
+def _outcome(
+    request: CommandRequest, appends: Sequence[StreamAppend], states: Sequence[QueueState]
+) -> Outcome:
+    queue_id = appends[0].stream_id
+    records = [r for a in appends for r in a.records]
+    ticket_id = _subject(request.command, appends[0].records)
+    holder = next((s for s in reversed(states) if ticket_id in s.tickets), None)
+    return Outcome(
+        queue_id=queue_id,
+        versions={state.queue_id: state.version for state in states},
+        event_ids=[r.event_id for r in records],
+        event_types=[r.event_type for r in appends[0].records],
+        ticket=None if holder is None or ticket_id is None else TicketSummary.of(holder, ticket_id),
+        records=records,
+    )
+
+
+def _subject(command: Command, records: Sequence[RecordedEvent]) -> str | None:
+    """The ticket the command made or moved: its own, or the one a call-next called."""
+    if isinstance(command, CallNext):
+        called = (r.event for r in records if isinstance(r.event, TicketCalled))
+        return next((event.ticket_id for event in called), None)
+    ticket_id = getattr(command, "ticket_id", None)
+    return ticket_id if isinstance(ticket_id, str) else None
+
+
+async def _caught_up(session: AppendSession, state: QueueState) -> QueueState:
+    """Fold in whatever was appended since `state`, read under the stream's write lock."""
+    for recorded in await session.read_stream(state.queue_id, state.version):
+        evolve(state, recorded.event)
+    return state
+
+
+def _check_owner(state: QueueState, tenant_id: str) -> None:
+    if not state.created or state.tenant_id != tenant_id:
+        raise Rejected("not-found", f"queue {state.queue_id} not found")

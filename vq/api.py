@@ -1,0 +1,102 @@
+"""The API process's composition root: the HTTP app, its pools and services, made in the lifespan
+(never at import) from one validated `Settings`. `uvicorn vq.api:app_factory --factory` serves it
+(as `vq api` does)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from command_api import routes_admin, routes_queues, routes_tickets
+from core.clock import Clock, service_clock
+from core.settings import Settings, get_settings
+from eventstore.pool import connect, open_pool
+from eventstore.postgres import PostgresEventStore
+from eventstore.tenants import TenantDirectory
+from http_api.auth import Authenticator
+from http_api.deps import Services
+from http_api.errors import install_error_handlers
+from http_api.limits import BodyLimitMiddleware, DeadlineMiddleware
+from http_api.openapi import truthful_openapi
+from projections.layout import Keys
+from projections.queries import ReadModels
+from query_api import analytics, live, operations, pages, routes
+from query_api.deps import requested_wait
+from service_layer.queues import QueueService
+from service_layer.scheduler import AgingScheduler
+
+RETRY_AFTER_S = 2
+# No request is allowed to hang: past this, the caller gets a 503 and may retry.
+REQUEST_DEADLINE_S = 10.0
+MAX_BODY_BYTES = 64 * 1024
+
+DESCRIPTION = (
+    "Commands change queues: every success answers the queue's new `stream_version` and "
+    "the ids of the events it appended. Every command accepts an `Idempotency-Key`. "
+    "Errors are RFC 9457 problem details (`application/problem+json`) whose `type` is "
+    "stable; see `GET /problems/{code}`."
+)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The API; `clock` (tests) replaces the one the settings ask for (`service_clock`)."""
+    api_clock = clock or service_clock(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # wait=False: the API starts (and answers 503) even while PostgreSQL is still down.
+        pool = await open_pool(settings, wait=False)
+        store = PostgresEventStore(pool)
+        directory = TenantDirectory(store)
+        # The query side's Redis: short timeouts and one quick retry (a pooled connection may
+        # be stale after a Redis restart), so a dead Redis is a 503 at once, not a hang.
+        read_redis = aioredis.Redis.from_url(
+            settings.redis_dsn, socket_connect_timeout=1.0, socket_timeout=3.0,
+            retry=Retry(NoBackoff(), 1), health_check_interval=30,
+        )
+        queues = QueueService(store, api_clock)
+        app.state.services = Services(
+            settings=settings,
+            store=store,
+            queues=queues,
+            directory=directory,
+            authenticator=Authenticator(directory),
+            read_models=ReadModels(read_redis, Keys(settings.redis_prefix), store,
+                                   clock=api_clock),
+        )
+        scheduler = AgingScheduler(store, queues, lambda: connect(settings),
+                                   interval_s=settings.aging_interval_s)
+        app.state.scheduler = scheduler
+        stop_scheduler = asyncio.Event()
+        scheduling = asyncio.create_task(scheduler.run(stop_scheduler))
+        try:
+            yield
+        finally:
+            stop_scheduler.set()
+            await scheduling
+            await read_redis.aclose()
+            await pool.close()
+
+    app = FastAPI(title="virtual-queue API", version="1.0.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    # A read-your-writes query may wait for the read model as long as it asked to (bounded).
+    app.add_middleware(DeadlineMiddleware, seconds=REQUEST_DEADLINE_S, extra=requested_wait,
+                       retry_after_s=RETRY_AFTER_S)
+    for router in (routes_queues.router, routes_tickets.router, routes_admin.router,
+                   routes.router, live.router, pages.router, analytics.router):
+        app.include_router(router)
+    app.include_router(operations.router(api_clock))
+    install_error_handlers(app)
+    truthful_openapi(app)
+    return app
+
+
+def app_factory() -> FastAPI:
+    return create_app(get_settings())

@@ -1,0 +1,45 @@
+"""The relay process's composition root (`vq relay`): publish committed events to Kafka."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from aiokafka import AIOKafkaProducer
+
+from core.settings import Settings, get_settings
+from eventstore.pool import connect, open_pool
+from eventstore.postgres import PostgresEventStore
+from eventstore.relay import Relay, producer_config
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    relay = sub.add_parser("relay", help="publish committed events to Kafka (runs until stopped)")
+    relay.set_defaults(func=_relay)
+
+
+def _relay(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_relay(get_settings()))
+    return 0
+
+
+async def run_relay(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Publish until SIGINT, SIGTERM or `stop`."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pool = await open_pool(settings, min_size=1, max_size=4)
+    try:
+        relay = Relay(
+            PostgresEventStore(pool),
+            lambda: connect(settings),
+            lambda: AIOKafkaProducer(**producer_config(settings.kafka_servers)),
+            settings.events_topic,
+        )
+        await relay.run(stop)
+    finally:
+        await pool.close()
