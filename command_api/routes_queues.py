@@ -77,15 +77,16 @@ async def create_queue(
 )
 async def update_queue(
     queue_id: QueueId,
-    body: QueuePatchIn,
     request: Request,
     svc: ServicesDep,
     who: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
     correlation: CorrelationHeader = None,
     if_match: IfMatchHeader = None,
+    body: Annotated[QueuePatchIn | None, Body()] = None,
 ) -> JSONResponse:
     who.require("queues:manage")
+    body = body or QueuePatchIn()  # no body, `{}` and `null` all change nothing
     command = ChangeQueueSettings(changes=settings_patch(body))
     outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
                             idempotency_key=idempotency_key, correlation=correlation,

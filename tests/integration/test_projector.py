@@ -20,7 +20,7 @@ from projections.layout import Keys
 from projections.projector import Projector
 from projections.rebuild import check, delete_all, rebuild
 from projections.writer import ReadModelWriter
-from service_layer.queues import QueueService
+from service_layer.queues import CommandRequest, QueueService
 from tests.integration.test_read_side_scenario import _dump
 
 
@@ -35,13 +35,8 @@ async def test_a_ticket_transferred_away_and_back_keeps_its_home(
         cid = str(uuid.uuid4())
         context = CommandContext(command_id=cid, correlation_id=cid, actor="t",
                                  occurred_at=now[0])
-        if isinstance(command, TransferTicket):
-            await service.transfer(tenant_id=tenant_id, source_id=queue_id, command=command,
-                                   context=context, respond=lambda _: (200, {}))
-        else:
-            await service.execute(tenant_id=tenant_id, queue_id=queue_id, command=command,
-                                  context=context, respond=lambda _: (200, {}),
-                                  creating=creating)
+        await service.execute(CommandRequest(tenant_id=tenant_id, queue_id=queue_id,
+                                             command=command, context=context))
 
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     for queue_id, prefix in ((first, "A"), (second, "B")):
@@ -86,8 +81,8 @@ async def test_a_worker_resumes_a_queue_from_its_checkpoint_exactly(
         cid = str(uuid.uuid4())
         context = CommandContext(command_id=cid, correlation_id=cid, actor="t",
                                  occurred_at=now[0])
-        await service.execute(tenant_id=tenant_id, queue_id=queue_id, command=command,
-                              context=context, respond=lambda _: (200, {}), creating=creating)
+        await service.execute(CommandRequest(tenant_id=tenant_id, queue_id=queue_id,
+                                             command=command, context=context))
 
     async def traffic(rounds: int) -> None:
         for _ in range(rounds):

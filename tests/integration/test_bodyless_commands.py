@@ -1,0 +1,109 @@
+"""Commands whose body has no required field take what HTTP clients send for "nothing": no
+body, `{}` or `null` (most clients send `{}` with a JSON content type), and answer 2xx to each.
+
+The routes come from the OpenAPI document, so a new command without required fields is tested
+the day it appears (the test fails until it says how to set one up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ApiClient
+
+NOTHING: dict[str, dict[str, Any]] = {
+    "no body": {},
+    "{}": {"content": b"{}", "headers": {"Content-Type": "application/json"}},
+    "null": {"content": b"null", "headers": {"Content-Type": "application/json"}},
+}
+
+
+async def _ticket(api: ApiClient, status: str) -> dict[str, str]:
+    """A ticket in `status`, alone in a fresh queue."""
+    queue_id = await api.create_queue()
+    ticket_id = (await api.enqueue(queue_id))["ticket"]["ticket_id"]
+    steps = {"waiting": [], "called": ["call-next"], "serving": ["call-next", "start"],
+             "no_show": ["call-next", "no-show"]}[status]
+    for step in steps:
+        path = (f"/v1/queues/{queue_id}/call-next" if step == "call-next"
+                else f"/v1/tickets/{ticket_id}/{step}")
+        response = await api.post(path, json={"counter": "1"} if step == "call-next" else None)
+        assert response.status_code == 200, response.text
+    return {"ticket_id": ticket_id}
+
+
+async def _queue(api: ApiClient, status: str) -> dict[str, str]:
+    queue_id = await api.create_queue(status="closed" if status == "closed" else "open")
+    if status == "paused":
+        assert (await api.post(f"/v1/queues/{queue_id}/pause")).status_code == 200
+    return {"queue_id": queue_id}
+
+
+Setup = Callable[[ApiClient], Awaitable[dict[str, str]]]
+# Each route without required fields, and how to make a request to it succeed.
+SETUPS: dict[tuple[str, str], Setup] = {
+    ("PATCH", "/v1/queues/{queue_id}"): lambda api: _queue(api, "open"),
+    ("POST", "/v1/queues/{queue_id}/open"): lambda api: _queue(api, "closed"),
+    ("POST", "/v1/queues/{queue_id}/pause"): lambda api: _queue(api, "open"),
+    ("POST", "/v1/queues/{queue_id}/resume"): lambda api: _queue(api, "paused"),
+    ("POST", "/v1/queues/{queue_id}/close"): lambda api: _queue(api, "open"),
+    ("POST", "/v1/queues/{queue_id}/tickets"): lambda api: _queue(api, "open"),
+    ("POST", "/v1/tickets/{ticket_id}/recall"): lambda api: _ticket(api, "called"),
+    ("POST", "/v1/tickets/{ticket_id}/start"): lambda api: _ticket(api, "called"),
+    ("POST", "/v1/tickets/{ticket_id}/complete"): lambda api: _ticket(api, "serving"),
+    ("POST", "/v1/tickets/{ticket_id}/no-show"): lambda api: _ticket(api, "called"),
+    ("POST", "/v1/tickets/{ticket_id}/return"): lambda api: _ticket(api, "no_show"),
+    ("POST", "/v1/tickets/{ticket_id}/cancel"): lambda api: _ticket(api, "waiting"),
+}
+
+
+def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return _schema(document, document["components"]["schemas"][name])
+    return schema
+
+
+def _needs_nothing(document: dict[str, Any], operation: dict[str, Any]) -> bool:
+    """No request body, or one whose every variant has no required field."""
+    body = operation.get("requestBody")
+    if body is None:
+        return True
+    schema = _schema(document, body["content"]["application/json"]["schema"])
+    variants = [_schema(document, s) for s in schema.get("anyOf", [schema])]
+    return all(not v.get("required") for v in variants if v.get("type") != "null")
+
+
+async def test_every_command_without_required_fields_takes_nothing_three_ways(
+    api: ApiClient,
+) -> None:
+    document = (await api.http.get("/openapi.json")).json()
+    routes = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "patch", "put") and _needs_nothing(document, operation)
+    }
+    assert routes == set(SETUPS), "say how to set up each command without required fields"
+    for (method, path), setup in sorted(SETUPS.items()):
+        for name, nothing in NOTHING.items():
+            ids = await setup(api)
+            url = path.format(**ids)
+            headers = {**api.auth(), **nothing.get("headers", {})}
+            response = await api.http.request(method, url, headers=headers,
+                                              content=nothing.get("content"))
+            assert response.status_code in (200, 201), (method, path, name, response.text)
+
+
+@pytest.mark.parametrize("body", [b'{"reason": "x"}', b"[]", b"0"])
+async def test_a_command_without_fields_still_refuses_a_body_with_something_in_it(
+    api: ApiClient, body: bytes
+) -> None:
+    ids = await _ticket(api, "called")
+    response = await api.http.post(f"/v1/tickets/{ids['ticket_id']}/start", content=body,
+                                   headers={**api.auth(), "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "/problems/validation"

@@ -1,0 +1,187 @@
+"""The queue service over the in-memory event store: commands in, outcomes out.
+
+Given some commands, when one more is executed, then its outcome (and the events the store
+holds) are as the rules say. No server: the store is the in-memory adapter that passes the same
+contract as PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import service_layer.queues
+from domain.commands import (
+    CallNext,
+    CreateQueue,
+    EnqueueTicket,
+    OpenQueue,
+    StartService,
+    TransferTicket,
+)
+from domain.config import QueueConfig
+from domain.errors import Rejected
+from eventstore.memory import InMemoryEventStore
+from eventstore.values import CommandContext
+from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
+from service_layer.outcome import Outcome
+from service_layer.queues import Command, CommandRequest, Idempotency, QueueService
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+TENANT = "tenant-a"
+
+
+class World:
+    def __init__(self) -> None:
+        self.store = InMemoryEventStore()
+        self.now = T0
+        self.service = QueueService(self.store, lambda: self.now)
+
+    async def run(self, command: Command, *, queue_id: str | None = None,
+                  tenant_id: str = TENANT, key: str | None = None, body: bytes = b"",
+                  expected_version: int | None = None) -> Outcome:
+        self.now += timedelta(seconds=1)
+        command_id = str(uuid.uuid4())
+        return await self.service.execute(CommandRequest(
+            tenant_id=tenant_id, queue_id=queue_id, command=command,
+            context=CommandContext(command_id=command_id, correlation_id=command_id,
+                                   actor="test", occurred_at=self.now),
+            idempotency=None if key is None else Idempotency(key=key, request_hash=body),
+            expected_version=expected_version))
+
+    async def queue(self, name: str = "Desk", tenant_id: str = TENANT) -> str:
+        queue_id = str(uuid.uuid4())
+        await self.run(CreateQueue(queue_id=queue_id, tenant_id=tenant_id,
+                                   config=QueueConfig(name=name, counters=("1", "2")),
+                                   status="open"), queue_id=queue_id, tenant_id=tenant_id)
+        return queue_id
+
+    async def enqueue(self, queue_id: str) -> str:
+        ticket_id = str(uuid.uuid4())
+        await self.run(EnqueueTicket(ticket_id=ticket_id), queue_id=queue_id)
+        return ticket_id
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+async def test_an_outcome_names_what_the_command_appended_and_the_ticket_it_made(
+    world: World,
+) -> None:
+    queue_id = await world.queue()
+    first = await world.enqueue(queue_id)
+    ticket_id = str(uuid.uuid4())
+    outcome = await world.run(EnqueueTicket(ticket_id=ticket_id), queue_id=queue_id)
+    stored = await world.store.read_stream(queue_id)
+    assert outcome.versions == {queue_id: 3} and outcome.stream_version == 3
+    assert list(outcome.event_ids) == [stored[-1].event_id]
+    assert list(outcome.event_types) == ["TicketEnqueued"]
+    assert outcome.ticket is not None and outcome.ticket.ticket_id == ticket_id
+    assert (outcome.ticket.position, outcome.ticket.number) == (2, "A-002")
+    called = await world.run(CallNext(counter="2"), queue_id=queue_id)
+    assert called.ticket is not None and called.ticket.ticket_id == first
+    assert (called.ticket.status, called.ticket.counter) == ("called", "2")
+
+
+async def test_a_ticket_command_finds_the_queue_that_holds_the_ticket(world: World) -> None:
+    queue_id = await world.queue()
+    ticket_id = await world.enqueue(queue_id)
+    await world.run(CallNext(counter="1"), queue_id=queue_id)
+    started = await world.run(StartService(ticket_id=ticket_id))  # no queue named
+    assert started.queue_id == queue_id and started.event_types == ["ServiceStarted"]
+    with pytest.raises(Rejected, match="not found"):  # another tenant's ticket is nothing
+        await world.run(StartService(ticket_id=ticket_id), tenant_id="tenant-b")
+
+
+async def test_a_transfer_is_one_command_over_two_queues_and_answers_both_versions(
+    world: World,
+) -> None:
+    source, target = await world.queue(), await world.queue("Cashier")
+    await world.enqueue(target)
+    ticket_id = await world.enqueue(source)
+    moved = await world.run(TransferTicket(ticket_id=ticket_id, to_queue_id=target))
+    assert moved.versions == {source: 3, target: 3}
+    assert list(moved.versions) == [source, target]  # the command's own queue first
+    assert moved.event_types == ["TicketTransferredOut"]
+    assert len(moved.event_ids) == 2
+    assert moved.ticket is not None and (moved.ticket.queue_id, moved.ticket.position) == (
+        target, 2)
+    assert await world.store.ticket_location(ticket_id) == (TENANT, target)
+    with pytest.raises(Rejected, match="own queue"):
+        await world.run(TransferTicket(ticket_id=ticket_id, to_queue_id=target))
+
+
+async def test_a_retry_with_the_key_replays_the_outcome_and_changes_nothing(
+    world: World,
+) -> None:
+    queue_id = await world.queue()
+    ticket_id = str(uuid.uuid4())
+    first = await world.run(EnqueueTicket(ticket_id=ticket_id), queue_id=queue_id, key="k",
+                            body=b"same")
+    again = await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id,
+                            key="k", body=b"same")
+    assert again.replayed and not first.replayed
+    assert again.to_json() == first.to_json()
+    assert again.records == ()
+    assert (await world.store.stream_owner(queue_id)) == (TENANT, 2)
+    with pytest.raises(IdempotencyKeyReused):
+        await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id,
+                        key="k", body=b"other")
+    other_tenant = await world.queue(tenant_id="tenant-b")  # keys are per tenant
+    assert not (await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())),
+                                queue_id=other_tenant, tenant_id="tenant-b", key="k")).replayed
+
+
+async def test_concurrent_retries_with_one_key_append_once(world: World) -> None:
+    queue_id = await world.queue()
+    outcomes = await asyncio.gather(*(
+        world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id, key="once")
+        for _ in range(5)))
+    assert len({o.ticket.ticket_id for o in outcomes if o.ticket}) == 1
+    assert sum(not o.replayed for o in outcomes) == 1
+    assert (await world.store.stream_owner(queue_id)) == (TENANT, 2)
+
+
+async def test_if_match_acts_only_on_the_version_named(world: World) -> None:
+    queue_id = await world.queue()
+    await world.enqueue(queue_id)
+    with pytest.raises(VersionConflict, match="at version 2, not 1"):
+        await world.run(OpenQueue(), queue_id=queue_id, expected_version=1)
+
+
+async def test_two_counters_calling_at_once_never_get_the_same_ticket(world: World) -> None:
+    queue_id = await world.queue()
+    for _ in range(10):
+        await world.enqueue(queue_id)
+    calls = await asyncio.gather(*(world.run(CallNext(counter=str(1 + n % 2)),
+                                             queue_id=queue_id) for n in range(10)))
+    called = [c.ticket.ticket_id for c in calls if c.ticket]
+    assert len(called) == len(set(called)) == 10
+
+
+async def test_a_queue_held_too_long_sheds_load(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service_layer.queues, "LOCK_WAIT_S", 0.05)
+    queue_id = await world.queue()
+    lock = world.service._lock(queue_id)
+    await lock.acquire()
+    try:
+        with pytest.raises(QueueBusy):
+            await world.enqueue(queue_id)
+    finally:
+        lock.release()
+    await world.enqueue(queue_id)
+
+
+async def test_ids_that_name_nothing_leave_nothing_behind(world: World) -> None:
+    """A fuzzer sends random ids; none may cost memory after its 404."""
+    for _ in range(50):
+        with pytest.raises(Rejected):
+            await world.run(OpenQueue(), queue_id=str(uuid.uuid4()))
+    assert world.service._locks == {} and not world.service._users
