@@ -8,7 +8,6 @@ after each message, so a waiting reader costs nothing while nothing happens.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -319,34 +318,38 @@ class ReadModels:
     async def ticket_at(
         self, tenant: str, ticket_id: str, min_version: int | None, wait: float
     ) -> TicketRead | None:
-        """The ticket once the queue holding it reached `min_version`; StaleRead past the wait.
+        """The ticket, read in the queue that holds it now, once that queue's read model reached
+        `min_version`; StaleRead past the wait.
 
-        Right after an enqueue the ticket may not be in Redis yet: the system of record tells
-        whether it exists and in which queue, whose channel announces when it arrives.
+        Versions are per queue. A transfer answers the receiving queue's version while the read
+        model may still show the ticket in the queue it left, whose own version can be anything;
+        so the system of record says which queue holds the ticket (right after an enqueue, also
+        that it exists at all), and only a read of the ticket in that queue counts.
         """
         found = await self.ticket(tenant, ticket_id)
-        if min_version is None or (found is not None and found.version >= min_version):
+        if min_version is None:
             return found
         located = await self._record.ticket_location(ticket_id)
         if located is None or located[0] != tenant:
             return None
-        deadline = time.monotonic() + wait
-        while True:
-            queue_id = found.queue_id if found is not None else located[1]
-            if time.monotonic() >= deadline:
-                raise StaleRead(found.version if found else await self.version(tenant, queue_id))
+        holder = located[1]
 
-            async def settled(queue_id: str = queue_id) -> bool:
+        def fresh(read: TicketRead | None) -> bool:
+            return read is not None and read.queue_id == holder and read.version >= min_version
+
+        if not fresh(found) and wait > 0:
+
+            async def settled() -> bool:
                 nonlocal found
                 found = await self.ticket(tenant, ticket_id)
-                # A ticket that moved to another queue: wait on that queue's channel instead.
-                return found is not None and (found.version >= min_version
-                                              or found.queue_id != queue_id)
+                return fresh(found)
 
-            await self._wait(tenant, queue_id, deadline, settled)
-            if found is not None and found.version >= min_version:
-                return found
-            await asyncio.sleep(0)
+            await self._wait(tenant, holder, time.monotonic() + wait, settled)
+        if found is not None and fresh(found):
+            return found
+        held = found is not None and found.queue_id == holder
+        raise StaleRead(found.version if found is not None and held
+                        else await self.version(tenant, holder))
 
 
 def _text(value: Any) -> str:

@@ -41,6 +41,35 @@ async def test_queries_on_read_models_a_real_worker_folds(
         await _reads_after_writes_with_min_version(api, queues)
         await _tenancy_and_tokens(api, queues[0])
         await _enqueue_then_read_the_ticket_never_404_nor_older(api, queues[1:])
+        await _transfer_then_read_the_receiving_queue_never_stale(api, queues[1:])
+
+
+async def _transfer_then_read_the_receiving_queue_never_stale(
+    api: ApiClient, queues: list[str]
+) -> None:
+    """A transfer answers both queues' versions; reading the receiving queue at its version
+    shows the ticket there, where the answer put it, every time."""
+    ticket = (await api.enqueue(queues[0]))["ticket"]
+    here, there = queues
+    for hop in range(8):
+        moved = await api.post(f"/v1/tickets/{ticket['ticket_id']}/transfer", "staff",
+                               json={"to_queue_id": there})
+        assert moved.status_code == 200, moved.text
+        answer = moved.json()
+        assert answer["queue_id"] == here and answer["target"]["queue_id"] == there
+        version = answer["target"]["stream_version"]
+        placed = answer["ticket"]
+        assert (placed["queue_id"], placed["status"]) == (there, "waiting")
+        read = await _get(api, f"/v1/tickets/{ticket['ticket_id']}", min_version=version)
+        assert read.status_code == 200, read.text
+        assert int(read.headers["X-Stream-Version"]) >= version
+        assert (read.json()["queue_id"], read.json()["status"]) == (there, "waiting"), hop
+        assert read.json()["position"] == placed["position"]
+        line = await _get(api, f"/v1/queues/{there}/waiting", min_version=version)
+        assert ticket["ticket_id"] in [t["ticket_id"] for t in line.json()["tickets"]]
+        source = await _get(api, f"/v1/queues/{here}", min_version=answer["stream_version"])
+        assert ticket["ticket_id"] not in [n["ticket_id"] for n in source.json()["next"]]
+        here, there = there, here
 
 
 async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]) -> None:
