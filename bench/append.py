@@ -37,7 +37,8 @@ async def event_store_append(settings: Settings, tenant_id: str, seconds: float,
             stored = None
             if idempotency:
                 stored = IdempotencyRecord(key=uuid.uuid4().hex, request_hash=b"h" * 32,
-                                           status_code=201, response={"stream_version": version})
+                                           outcome={"queue_id": stream,
+                                                    "versions": {stream: version}})
             await store.append(
                 [StreamAppend(stream_id=stream, tenant_id=tenant_id, expected_version=version,
                               records=records)],

@@ -7,7 +7,7 @@ the document say exactly which names work. It is the IANA database this machine 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import available_timezones
 
 from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
@@ -28,8 +28,11 @@ def _name(value: Any, handler: ValidatorFunctionWrapHandler) -> str:
     try:
         return str(handler(value).value)
     except ValidationError:
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name, e.g. Europe/Paris")
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name, e.g. Europe/Paris") from None
 
 
-# What a handler receives: the plain name.
-TimeZone = Annotated[TimeZoneName, WrapValidator(_name)]
+if TYPE_CHECKING:
+    TimeZone = str
+else:  # validated as the enum (what the document shows), handed over as the plain name
+    TimeZone = Annotated[TimeZoneName, WrapValidator(_name)]
