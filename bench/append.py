@@ -21,9 +21,14 @@ from eventstore.postgres import PostgresEventStore
 from eventstore.values import IdempotencyRecord, StreamAppend
 
 
-async def event_store_append(settings: Settings, tenant_id: str, seconds: float,
-                             concurrency: int, events_per_append: int = 1,
-                             idempotency: bool = False) -> dict[str, Any]:
+async def event_store_append(
+    settings: Settings,
+    tenant_id: str,
+    seconds: float,
+    concurrency: int,
+    events_per_append: int = 1,
+    idempotency: bool = False,
+) -> dict[str, Any]:
     pool = await open_pool(settings, min_size=concurrency, max_size=concurrency, wait=True)
     store = PostgresEventStore(pool)
     latencies: list[float] = []
@@ -32,17 +37,28 @@ async def event_store_append(settings: Settings, tenant_id: str, seconds: float,
         stream = str(uuid.uuid4())
         version, events = 0, 0
         while (now := time.monotonic()) < stop_at:
-            records = [sample_event(stream, version + i + 1, tenant_id)
-                       for i in range(events_per_append)]
+            records = [
+                sample_event(stream, version + i + 1, tenant_id) for i in range(events_per_append)
+            ]
             stored = None
             if idempotency:
-                stored = IdempotencyRecord(key=uuid.uuid4().hex, request_hash=b"h" * 32,
-                                           outcome={"queue_id": stream,
-                                                    "versions": {stream: version}})
+                stored = IdempotencyRecord(
+                    key=uuid.uuid4().hex,
+                    request_hash=b"h" * 32,
+                    outcome={"queue_id": stream, "versions": {stream: version}},
+                )
             await store.append(
-                [StreamAppend(stream_id=stream, tenant_id=tenant_id, expected_version=version,
-                              records=records)],
-                idempotency=stored, tenant_id=tenant_id)
+                [
+                    StreamAppend(
+                        stream_id=stream,
+                        tenant_id=tenant_id,
+                        expected_version=version,
+                        records=records,
+                    )
+                ],
+                idempotency=stored,
+                tenant_id=tenant_id,
+            )
             latencies.append(time.monotonic() - now)
             version += events_per_append
             events += events_per_append
@@ -54,8 +70,12 @@ async def event_store_append(settings: Settings, tenant_id: str, seconds: float,
         took = time.monotonic() - started
     finally:
         await pool.close()
-    return {"events_per_s": round(sum(counts) / took),
-            "transactions_per_s": round(sum(counts) / events_per_append / took),
-            "events_per_append": events_per_append, "idempotency": idempotency,
-            "connections": concurrency, "latency": summary_ms(latencies),
-            "at": datetime.now(UTC).isoformat()}
+    return {
+        "events_per_s": round(sum(counts) / took),
+        "transactions_per_s": round(sum(counts) / events_per_append / took),
+        "events_per_append": events_per_append,
+        "idempotency": idempotency,
+        "connections": concurrency,
+        "latency": summary_ms(latencies),
+        "at": datetime.now(UTC).isoformat(),
+    }

@@ -47,12 +47,24 @@ def sample_event(queue_id: str, version: int, tenant_id: str) -> RecordedEvent:
     """A realistic event (a kiosk enqueue) as the store and the relay see it."""
     now = datetime.now(UTC)
     return RecordedEvent(
-        event_id=str(uuid.uuid4()), tenant_id=tenant_id, queue_id=queue_id,
+        event_id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        queue_id=queue_id,
         stream_version=version,
-        event=TicketEnqueued(ticket_id=str(uuid.uuid4()), number=f"A-{version % 1000:03d}",
-                             daily_number=version, seq=version, priority="normal",
-                             service_type=None, channel="kiosk", contact=None, at=now),
-        occurred_at=now, command_id=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()),
+        event=TicketEnqueued(
+            ticket_id=str(uuid.uuid4()),
+            number=f"A-{version % 1000:03d}",
+            daily_number=version,
+            seq=version,
+            priority="normal",
+            service_type=None,
+            channel="kiosk",
+            contact=None,
+            at=now,
+        ),
+        occurred_at=now,
+        command_id=str(uuid.uuid4()),
+        correlation_id=str(uuid.uuid4()),
         actor="key:bench",
     )
 
@@ -61,8 +73,9 @@ async def _for(seconds: float, worker: Any, concurrency: int) -> tuple[int, floa
     """Run `concurrency` copies of `worker(stop_at, latencies)`; returns (ops, seconds, lats)."""
     latencies: list[float] = []
     started = time.monotonic()
-    counts = await asyncio.gather(*(worker(started + seconds, latencies)
-                                    for _ in range(concurrency)))
+    counts = await asyncio.gather(
+        *(worker(started + seconds, latencies) for _ in range(concurrency))
+    )
     return sum(counts), time.monotonic() - started, latencies
 
 
@@ -74,30 +87,47 @@ def ceiling_table(settings: Settings) -> dict[str, str]:
     with psycopg.connect(settings.pg_url, autocommit=True) as conn:
         conn.execute(f"SET search_path TO {settings.db_schema}")
         conn.execute("CREATE TABLE IF NOT EXISTS ceiling_events (LIKE events INCLUDING ALL)")
-        return {name: str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
-                for name in ("fsync", "synchronous_commit", "wal_sync_method", "full_page_writes")}
+        return {
+            name: str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
+            for name in ("fsync", "synchronous_commit", "wal_sync_method", "full_page_writes")
+        }
 
 
 async def postgres_insert(settings: Settings, seconds: float, concurrency: int) -> dict[str, Any]:
     durability = ceiling_table(settings)
     tenant_id = str(uuid.uuid4())
-    sql = ("INSERT INTO ceiling_events (stream_id, stream_version, event_id, tenant_id, "
-           "event_type, schema_version, occurred_at, command_id, correlation_id, actor, payload) "
-           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+    sql = (
+        "INSERT INTO ceiling_events (stream_id, stream_version, event_id, tenant_id, "
+        "event_type, schema_version, occurred_at, command_id, correlation_id, actor, payload) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    )
 
     async def worker(stop_at: float, latencies: list[float]) -> int:
         conn = await psycopg.AsyncConnection.connect(
-            settings.pg_url, autocommit=True, options=f"-c search_path={settings.db_schema}")
+            settings.pg_url, autocommit=True, options=f"-c search_path={settings.db_schema}"
+        )
         stream, version, done = str(uuid.uuid4()), 0, 0
         try:
             while (now := time.monotonic()) < stop_at:
                 version += 1
                 record = sample_event(stream, version, tenant_id)
-                await conn.execute(sql, (
-                    stream, version, record.event_id, tenant_id, record.event_type,
-                    record.schema_version, record.occurred_at, record.command_id,
-                    record.correlation_id, record.actor, to_json(record.event),
-                ), prepare=True)
+                await conn.execute(
+                    sql,
+                    (
+                        stream,
+                        version,
+                        record.event_id,
+                        tenant_id,
+                        record.event_type,
+                        record.schema_version,
+                        record.occurred_at,
+                        record.command_id,
+                        record.correlation_id,
+                        record.actor,
+                        to_json(record.event),
+                    ),
+                    prepare=True,
+                )
                 latencies.append(time.monotonic() - now)
                 done += 1
         finally:
@@ -105,8 +135,13 @@ async def postgres_insert(settings: Settings, seconds: float, concurrency: int) 
         return done
 
     ops, took, latencies = await _for(seconds, worker, concurrency)
-    return {"rows_per_s": round(ops / took), "connections": concurrency, "seconds": round(took, 1),
-            "commit_latency": summary_ms(latencies), "durability": durability}
+    return {
+        "rows_per_s": round(ops / took),
+        "connections": concurrency,
+        "seconds": round(took, 1),
+        "commit_latency": summary_ms(latencies),
+        "durability": durability,
+    }
 
 
 def pgbench_insert(settings: Settings, seconds: float, concurrency: int) -> dict[str, Any] | None:
@@ -122,27 +157,57 @@ def pgbench_insert(settings: Settings, seconds: float, concurrency: int) -> dict
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "insert.sql"
         script.write_text(_PGBENCH_SCRIPT)
-        env = {**os.environ, "PGPASSWORD": str(info.get("password", "")),
-               "PGOPTIONS": f"-c search_path={settings.db_schema}"}
+        env = {
+            **os.environ,
+            "PGPASSWORD": str(info.get("password", "")),
+            "PGOPTIONS": f"-c search_path={settings.db_schema}",
+        }
         out = subprocess.run(
-            [binary, "-h", str(info.get("host", "127.0.0.1")), "-p", str(info.get("port", 5432)),
-             "-U", str(info.get("user", "postgres")), "-n", "-c", str(concurrency), "-j", "2",
-             "-T", str(max(1, round(seconds))), "-M", "prepared", "-D", f"payload={payload}",
-             "-f", str(script), str(info.get("dbname", "postgres"))],
-            capture_output=True, text=True, env=env, timeout=seconds + 60)
+            [
+                binary,
+                "-h",
+                str(info.get("host", "127.0.0.1")),
+                "-p",
+                str(info.get("port", 5432)),
+                "-U",
+                str(info.get("user", "postgres")),
+                "-n",
+                "-c",
+                str(concurrency),
+                "-j",
+                "2",
+                "-T",
+                str(max(1, round(seconds))),
+                "-M",
+                "prepared",
+                "-D",
+                f"payload={payload}",
+                "-f",
+                str(script),
+                str(info.get("dbname", "postgres")),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=seconds + 60,
+        )
     tps = re.search(r"^tps = ([0-9.]+)", out.stdout, re.M)
     latency = re.search(r"^latency average = ([0-9.]+) ms", out.stdout, re.M)
     if out.returncode != 0 or tps is None:
         return {"error": (out.stderr or out.stdout).strip()[-300:]}
-    return {"rows_per_s": round(float(tps[1])), "connections": concurrency,
-            "latency_avg_ms": float(latency[1]) if latency else None}
+    return {
+        "rows_per_s": round(float(tps[1])),
+        "connections": concurrency,
+        "latency_avg_ms": float(latency[1]) if latency else None,
+    }
 
 
 # -- Kafka ---------------------------------------------------------------------------------------
 
 
-async def kafka_produce(settings: Settings, topic: str, seconds: float,
-                        batch: int = 1000) -> dict[str, Any]:
+async def kafka_produce(
+    settings: Settings, topic: str, seconds: float, batch: int = 1000
+) -> dict[str, Any]:
     from aiokafka import AIOKafkaProducer
 
     from eventstore.relay import producer_config
@@ -159,8 +224,10 @@ async def kafka_produce(settings: Settings, topic: str, seconds: float,
         started = time.monotonic()
         while time.monotonic() - started < seconds:
             batch_start = time.monotonic()
-            futures = [await producer.send(topic, value=m.value, key=m.key, headers=m.headers)
-                       for m in messages]
+            futures = [
+                await producer.send(topic, value=m.value, key=m.key, headers=m.headers)
+                for m in messages
+            ]
             await asyncio.gather(*futures)
             latencies.append(time.monotonic() - batch_start)
             sent += len(messages)
@@ -168,9 +235,14 @@ async def kafka_produce(settings: Settings, topic: str, seconds: float,
     finally:
         await producer.stop()
     size = sum(len(m.value) for m in messages) / len(messages)
-    return {"messages_per_s": round(sent / took), "seconds": round(took, 1),
-            "batch": batch, "value_bytes": round(size), "batch_latency": summary_ms(latencies),
-            "producer": {k: v for k, v in producer_config("").items() if k != "bootstrap_servers"}}
+    return {
+        "messages_per_s": round(sent / took),
+        "seconds": round(took, 1),
+        "batch": batch,
+        "value_bytes": round(size),
+        "batch_latency": summary_ms(latencies),
+        "producer": {k: v for k, v in producer_config("").items() if k != "bootstrap_servers"},
+    }
 
 
 # -- Redis ---------------------------------------------------------------------------------------
@@ -181,8 +253,9 @@ def _member(i: int) -> str:
     return f"03|{1_700_000_000_000_000 + i:017d}|{i:012d}|{uuid.UUID(int=i)}"
 
 
-async def redis_zset(settings: Settings, seconds: float, concurrency: int,
-                     size: int = 100_000) -> dict[str, Any]:
+async def redis_zset(
+    settings: Settings, seconds: float, concurrency: int, size: int = 100_000
+) -> dict[str, Any]:
     client = aioredis.Redis.from_url(settings.redis_dsn, max_connections=concurrency + 4)
     key = f"{settings.redis_prefix}:ceiling:line"
     counter = iter(range(10**9))
@@ -216,7 +289,12 @@ async def redis_zset(settings: Settings, seconds: float, concurrency: int,
     finally:
         await client.delete(key, key + ":2")
         await client.aclose()
-    return {"zadd_per_s": round(add_ops / add_s), "zadd_latency": summary_ms(add_lat),
-            "zrank_per_s": round(rank_ops / rank_s), "zrank_latency": summary_ms(rank_lat),
-            "zadd_pipelined_per_s": round(pipelined), "zset_size": size,
-            "clients": concurrency}
+    return {
+        "zadd_per_s": round(add_ops / add_s),
+        "zadd_latency": summary_ms(add_lat),
+        "zrank_per_s": round(rank_ops / rank_s),
+        "zrank_latency": summary_ms(rank_lat),
+        "zadd_pipelined_per_s": round(pipelined),
+        "zset_size": size,
+        "clients": concurrency,
+    }

@@ -68,8 +68,12 @@ def _propagation(ax: Any, out: dict[str, Any]) -> None:
         paths.append(("SSE", prop["sse"]))
     width = 0.35
     for index, key in enumerate(("p50", "p95", "p99")):
-        ax.bar([i + (index - 1) * width for i in range(len(paths))],
-               [p[1][key] or 0 for p in paths], width, label=key.upper())
+        ax.bar(
+            [i + (index - 1) * width for i in range(len(paths))],
+            [p[1][key] or 0 for p in paths],
+            width,
+            label=key.upper(),
+        )
     ax.set_xticks(range(len(paths)), [p[0] for p in paths])
     ax.axhline(100, color="red", linewidth=0.8, linestyle="--", label="P99 target 100 ms")
     ax.set_ylabel("ms after the command's answer")
@@ -85,10 +89,8 @@ def _reads(ax: Any, out: dict[str, Any]) -> None:
     colours = {"zrank": "tab:grey", "read_model": "tab:blue", "http": "tab:orange"}
     for path, colour in colours.items():
         if all(path in r for r in rows):
-            ax.plot(sizes, [r[path]["p99"] for r in rows], "-o", color=colour,
-                    label=f"{path} P99")
-            ax.plot(sizes, [r[path]["p50"] for r in rows], ":", color=colour,
-                    label=f"{path} P50")
+            ax.plot(sizes, [r[path]["p99"] for r in rows], "-o", color=colour, label=f"{path} P99")
+            ax.plot(sizes, [r[path]["p50"] for r in rows], ":", color=colour, label=f"{path} P50")
     ax.set_xscale("log")
     ax.set_xlabel("tickets waiting in the queue (log)")
     ax.set_ylabel("ms")
@@ -105,8 +107,10 @@ def draw(out: dict[str, Any], path: Path) -> None:
     _reads(axes[1][1], out)
     m = out["machine"]
     memory = ", ".join(f"{k} {v['max_mb']:.0f} MB" for k, v in out.get("memory", {}).items() if v)
-    fig.suptitle(f"virtual-queue benchmark {out['started']}: {m['cores']} x {m['cpu']}; "
-                 f"peak RSS: {memory}", fontsize=9)
+    fig.suptitle(
+        f"virtual-queue benchmark {out['started']}: {m['cores']} x {m['cpu']}; peak RSS: {memory}",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -62,11 +62,31 @@ def from_env() -> BenchConfig:
         propagation_rate=float(os.environ.get("BENCH_PROPAGATION_RATE", "1000")),
     )
     if quick:
-        return BenchConfig(quick=True, ceiling_s=2, append_s=2, rates=_rates((100, 300, 1000)),
-                           step_s=5, warmup_s=2, propagation_s=6, total_events=100_000,
-                           lines=(100, 1_000, 10_000), busy_queues=40, read_calls=300,
-                           **common)
-    return BenchConfig(quick=False, ceiling_s=6, append_s=6,
-                       rates=_rates((100, 200, 300, 500, 750, 1000, 1500, 2000, 3000)),
-                       step_s=15, warmup_s=3, propagation_s=20, total_events=1_000_000,
-                       lines=(100, 10_000, 100_000), busy_queues=200, read_calls=2000, **common)
+        return BenchConfig(
+            quick=True,
+            ceiling_s=2,
+            append_s=2,
+            rates=_rates((100, 300, 1000)),
+            step_s=5,
+            warmup_s=2,
+            propagation_s=6,
+            total_events=100_000,
+            lines=(100, 1_000, 10_000),
+            busy_queues=40,
+            read_calls=300,
+            **common,
+        )
+    return BenchConfig(
+        quick=False,
+        ceiling_s=6,
+        append_s=6,
+        rates=_rates((100, 200, 300, 500, 750, 1000, 1500, 2000, 3000)),
+        step_s=15,
+        warmup_s=3,
+        propagation_s=20,
+        total_events=1_000_000,
+        lines=(100, 10_000, 100_000),
+        busy_queues=200,
+        read_calls=2000,
+        **common,
+    )

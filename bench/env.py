@@ -47,8 +47,9 @@ def prepare(settings: Settings) -> None:
 async def create_topics(settings: Settings) -> None:
     from deploy.topics import aensure_topics
 
-    await aensure_topics(settings, [settings.events_topic, settings.positions_topic],
-                         settings.kafka_partitions)
+    await aensure_topics(
+        settings, [settings.events_topic, settings.positions_topic], settings.kafka_partitions
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ async def create_tenant(settings: Settings) -> Tenant:
     try:
         directory = TenantDirectory(PostgresEventStore(pool))
         tenant_id, admin = await directory.create_tenant("Bench Stadium")
-        keys = {role: (await directory.create_key(tenant_id, f"bench {role}", role)).secret
-                for role in ("staff", "kiosk", "viewer")}
+        keys = {
+            role: (await directory.create_key(tenant_id, f"bench {role}", role)).secret
+            for role in ("staff", "kiosk", "viewer")
+        }
     finally:
         await pool.close()
     return Tenant(tenant_id, admin.secret, keys["staff"], keys["kiosk"], keys["viewer"])
@@ -84,8 +87,9 @@ def subprocess_env(settings: Settings) -> dict[str, str]:
 async def teardown(settings: Settings) -> None:
     """Drop the schema, the topics and the Redis keys this run made."""
     with psycopg.connect(settings.pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-            sql.Identifier(settings.db_schema)))
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(settings.db_schema))
+        )
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
         batch: list[Any] = []

@@ -74,10 +74,19 @@ class _Writer:
             return
         version = self.state.version - len(self.pending)
         command_id = str(uuid.uuid4())
-        context = CommandContext(command_id=command_id, correlation_id=command_id,
-                                 actor="system:bench", occurred_at=self.now)
-        append = new_records(stream_id=self.state.queue_id, tenant_id=self.tenant_id,
-                             expected_version=version, events=self.pending, context=context)
+        context = CommandContext(
+            command_id=command_id,
+            correlation_id=command_id,
+            actor="system:bench",
+            occurred_at=self.now,
+        )
+        append = new_records(
+            stream_id=self.state.queue_id,
+            tenant_id=self.tenant_id,
+            expected_version=version,
+            events=self.pending,
+            context=context,
+        )
         await self.store.append([append])
         self.written += len(self.pending)
         self.pending = []
@@ -85,11 +94,16 @@ class _Writer:
 
 def _create(writer: _Writer) -> None:
     config = QueueConfig(name="Bench", prefix="B", counters=COUNTERS)
-    writer.apply(CreateQueue(queue_id=writer.state.queue_id, tenant_id=writer.tenant_id,
-                             config=config, status="open"))
+    writer.apply(
+        CreateQueue(
+            queue_id=writer.state.queue_id, tenant_id=writer.tenant_id, config=config, status="open"
+        )
+    )
 
 
-async def _long_line(store: PostgresEventStore, tenant_id: str, waiting: int) -> tuple[str, list[str]]:
+async def _long_line(
+    store: PostgresEventStore, tenant_id: str, waiting: int
+) -> tuple[str, list[str]]:
     writer = _Writer(store, tenant_id, str(uuid.uuid4()))
     _create(writer)
     tickets = []
@@ -140,8 +154,14 @@ async def _busy_queue(store: PostgresEventStore, tenant_id: str, events: int, se
     return writer.written
 
 
-async def fill(settings: Settings, tenant_id: str, total_events: int, lines: tuple[int, ...],
-               busy_queues: int, concurrency: int = 4) -> Filled:
+async def fill(
+    settings: Settings,
+    tenant_id: str,
+    total_events: int,
+    lines: tuple[int, ...],
+    busy_queues: int,
+    concurrency: int = 4,
+) -> Filled:
     """Long lines of the given sizes, then busy queues up to `total_events` events in all."""
     pool = await open_pool(settings, min_size=concurrency, max_size=concurrency, wait=True)
     store = PostgresEventStore(pool)
@@ -168,5 +188,8 @@ async def fill(settings: Settings, tenant_id: str, total_events: int, lines: tup
 
 
 def describe(filled: Filled) -> dict[str, Any]:
-    return {"events": filled.events, "seconds": round(filled.seconds, 1),
-            "events_per_s": round(filled.events / max(filled.seconds, 1e-9))}
+    return {
+        "events": filled.events,
+        "seconds": round(filled.seconds, 1),
+        "events_per_s": round(filled.events / max(filled.seconds, 1e-9)),
+    }

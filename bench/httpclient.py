@@ -33,8 +33,9 @@ class _Connection:
         self.writer.close()
 
 
-def build_request(method: str, path: str, host: str, headers: dict[str, str],
-                  body: bytes | None = None) -> bytes:
+def build_request(
+    method: str, path: str, host: str, headers: dict[str, str], body: bytes | None = None
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body is not None:
@@ -129,8 +130,7 @@ class HttpPool:
                 body = await conn.reader.readexactly(int(fields.get(b"content-length", b"0")))
             reusable = fields.get(b"connection", b"").lower() != b"close"
             return status, body
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ValueError) as exc:
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             raise HttpError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             # A cancelled or failed request leaves the connection mid-answer: never reuse it.

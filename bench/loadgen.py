@@ -58,14 +58,21 @@ class Generator:
         if self.idempotency:  # what a retry-safe client (a kiosk) sends with every command
             headers["Idempotency-Key"] = uuid.uuid4().hex
         if order.op == "enqueue":
-            return build_request("POST", f"/v1/queues/{queue_id}/tickets", self.host, headers,
-                                 b'{"channel": "kiosk"}')
+            return build_request(
+                "POST",
+                f"/v1/queues/{queue_id}/tickets",
+                self.host,
+                headers,
+                b'{"channel": "kiosk"}',
+            )
         if order.op == "call-next":
             body = json.dumps({"counter": order.counter}).encode()
-            return build_request("POST", f"/v1/queues/{queue_id}/call-next", self.host, headers,
-                                 body)
-        return build_request("POST", f"/v1/tickets/{order.ticket_id}/{order.op}", self.host,
-                             headers)
+            return build_request(
+                "POST", f"/v1/queues/{queue_id}/call-next", self.host, headers, body
+            )
+        return build_request(
+            "POST", f"/v1/tickets/{order.ticket_id}/{order.op}", self.host, headers
+        )
 
     async def _one(self, due: float, order: Order) -> None:
         raw = self._request(order)
@@ -104,10 +111,14 @@ class Generator:
             await asyncio.wait(tasks, timeout=TIMEOUT_S + 1)
         await self.pool.close()
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return {"cpu_s": usage.ru_utime + usage.ru_stime, "start": start, "warmup_s": float(self.config["warmup_s"]),
-                "duration_s": float(self.config["duration_s"]), "rate": rate,
-                "samples": [[s.due, s.op, s.queue, s.status, s.done, s.version]
-                            for s in self.samples]}
+        return {
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "start": start,
+            "warmup_s": float(self.config["warmup_s"]),
+            "duration_s": float(self.config["duration_s"]),
+            "rate": rate,
+            "samples": [[s.due, s.op, s.queue, s.status, s.done, s.version] for s in self.samples],
+        }
 
 
 def main() -> int:

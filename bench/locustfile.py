@@ -44,17 +44,26 @@ class Site(HttpUser):  # type: ignore[misc]
             return
         if not admin:
             raise RuntimeError("set VQ_ADMIN_KEY (or VQ_QUEUES with VQ_STAFF_KEY, VQ_KIOSK_KEY)")
-        answer = self.client.post("/v1/queues", headers={"Authorization": f"Bearer {admin}"},
-                                  json={"name": f"Locust {uuid.uuid4().hex[:6]}", "prefix": "L",
-                                        "counters": list(COUNTERS)}, name="/v1/queues")
+        answer = self.client.post(
+            "/v1/queues",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={
+                "name": f"Locust {uuid.uuid4().hex[:6]}",
+                "prefix": "L",
+                "counters": list(COUNTERS),
+            },
+            name="/v1/queues",
+        )
         answer.raise_for_status()
         self.queue_id = answer.json()["queue_id"]
 
-    def _post(self, path: str, name: str, headers: dict[str, str],
-              body: dict[str, Any] | None = None) -> Any:
+    def _post(
+        self, path: str, name: str, headers: dict[str, str], body: dict[str, Any] | None = None
+    ) -> Any:
         headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-        with self.client.post(path, json=body, headers=headers, name=name,
-                              catch_response=True) as answer:
+        with self.client.post(
+            path, json=body, headers=headers, name=name, catch_response=True
+        ) as answer:
             if answer.status_code in (409, 422):  # the line moved under us: not a failure
                 answer.success()
             return answer.json() if answer.status_code < 300 else None
@@ -64,8 +73,12 @@ class Site(HttpUser):  # type: ignore[misc]
         if len(self.waiting) > LONG_LINE:
             self.call_next()
             return
-        body = self._post(f"/v1/queues/{self.queue_id}/tickets", "/v1/queues/[id]/tickets",
-                          self.kiosk, {"channel": "kiosk"})
+        body = self._post(
+            f"/v1/queues/{self.queue_id}/tickets",
+            "/v1/queues/[id]/tickets",
+            self.kiosk,
+            {"channel": "kiosk"},
+        )
         if body and body.get("ticket"):
             self.waiting.append(body["ticket"]["ticket_id"])
 
@@ -74,8 +87,12 @@ class Site(HttpUser):  # type: ignore[misc]
         if not self.waiting:
             self.enqueue()
             return
-        body = self._post(f"/v1/queues/{self.queue_id}/call-next", "/v1/queues/[id]/call-next",
-                          self.staff, {"counter": random.choice(COUNTERS)})
+        body = self._post(
+            f"/v1/queues/{self.queue_id}/call-next",
+            "/v1/queues/[id]/call-next",
+            self.staff,
+            {"counter": random.choice(COUNTERS)},
+        )
         if body and body.get("ticket"):
             ticket = body["ticket"]["ticket_id"]
             if ticket in self.waiting:
@@ -87,8 +104,13 @@ class Site(HttpUser):  # type: ignore[misc]
             self.enqueue()
             return None
         ticket = pool.pop(random.randrange(len(pool)))
-        return ticket if self._post(f"/v1/tickets/{ticket}/{action}",
-                                    f"/v1/tickets/[id]/{action}", self.staff) else None
+        return (
+            ticket
+            if self._post(
+                f"/v1/tickets/{ticket}/{action}", f"/v1/tickets/[id]/{action}", self.staff
+            )
+            else None
+        )
 
     @task(22)
     def start(self) -> None:

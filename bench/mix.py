@@ -16,8 +16,14 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 # op -> weight; the op is tried in this proportion and falls back to enqueue when impossible.
-WEIGHTS: dict[str, int] = {"enqueue": 27, "call-next": 24, "start": 22, "complete": 22,
-                           "no-show": 3, "cancel": 3}
+WEIGHTS: dict[str, int] = {
+    "enqueue": 27,
+    "call-next": 24,
+    "start": 22,
+    "complete": 22,
+    "no-show": 3,
+    "cancel": 3,
+}
 OPS = tuple(WEIGHTS)
 # Above this many known waiting, joining slows down, so lines stay a realistic size.
 LONG_LINE = 40

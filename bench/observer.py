@@ -27,8 +27,9 @@ from bench.httpclient import HttpError, build_request, sse_ids
 _VERSION = re.compile(rb'"version":\s*(\d+)')
 
 
-async def _pubsub(config: dict[str, Any], seen: list[list[Any]], ready: asyncio.Event,
-                  stop_at: float) -> None:
+async def _pubsub(
+    config: dict[str, Any], seen: list[list[Any]], ready: asyncio.Event, stop_at: float
+) -> None:
     client = aioredis.Redis.from_url(config["redis_url"])
     pubsub = client.pubsub()
     await pubsub.psubscribe(config["pattern"])
@@ -49,12 +50,16 @@ async def _pubsub(config: dict[str, Any], seen: list[list[Any]], ready: asyncio.
         await client.aclose()
 
 
-async def _sse(config: dict[str, Any], queue_id: str, seen: list[list[Any]],
-               stop_at: float) -> None:
+async def _sse(
+    config: dict[str, Any], queue_id: str, seen: list[list[Any]], stop_at: float
+) -> None:
     host, _, port = config["api"].removeprefix("http://").partition(":")
-    raw = build_request("GET", f"/v1/queues/{queue_id}/events", f"{host}:{port}",
-                        {"Authorization": f"Bearer {config['viewer_key']}",
-                         "Accept": "text/event-stream"})
+    raw = build_request(
+        "GET",
+        f"/v1/queues/{queue_id}/events",
+        f"{host}:{port}",
+        {"Authorization": f"Bearer {config['viewer_key']}", "Accept": "text/event-stream"},
+    )
     try:
         async with asyncio.timeout(max(stop_at - time.monotonic(), 0.1)):
             async for version in sse_ids(host, int(port), raw):
@@ -71,8 +76,7 @@ async def observe(config: dict[str, Any]) -> dict[str, Any]:
     ready = asyncio.Event()
     tasks = [asyncio.create_task(_pubsub(config, pubsub, ready, stop_at))]
     if config.get("api"):
-        tasks += [asyncio.create_task(_sse(config, q, sse, stop_at))
-                  for q in config["queues"]]
+        tasks += [asyncio.create_task(_sse(config, q, sse, stop_at)) for q in config["queues"]]
     await ready.wait()
     # Each SSE stream starts with the current view: once every stream sent one, all are live.
     deadline = time.monotonic() + 10

@@ -54,8 +54,12 @@ class Service:
 def start(settings: Settings, name: str, args: list[str], logs: Path) -> Service:
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{name}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "vq.cli", *args], env=subprocess_env(settings),
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vq.cli", *args],
+        env=subprocess_env(settings),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     return Service(name, proc, log)
 
 
@@ -86,15 +90,16 @@ def _stat(pid: int) -> tuple[str, int, float] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    name = raw[raw.index("(") + 1:raw.rindex(")")]
-    fields = raw[raw.rindex(")") + 2:].split()
+    name = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
     return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace")
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return ""
 
@@ -182,8 +187,11 @@ def wait_idle(pid: int, below: float = 0.15, timeout_s: float = 300) -> float:
 
 def peak_rss_mb(pid: int) -> dict[str, float]:
     """VmHWM (resident-set high-water mark) in MB: the largest process of the tree and the sum."""
-    parents = {int(e): s[1] for e in os.listdir("/proc")
-               if e.isdigit() and (s := _stat(int(e))) is not None}
+    parents = {
+        int(e): s[1]
+        for e in os.listdir("/proc")
+        if e.isdigit() and (s := _stat(int(e))) is not None
+    }
     peaks = []
     for member in _descendants([pid], parents):
         try:
@@ -194,5 +202,8 @@ def peak_rss_mb(pid: int) -> dict[str, float]:
             continue
     if not peaks:
         return {}
-    return {"max_mb": round(max(peaks), 1), "total_mb": round(sum(peaks), 1),
-            "processes": len(peaks)}
+    return {
+        "max_mb": round(max(peaks), 1),
+        "total_mb": round(sum(peaks), 1),
+        "processes": len(peaks),
+    }

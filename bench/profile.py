@@ -32,11 +32,30 @@ class Profiler:
         self.out = out
         self.seconds = seconds
         self.started = time.monotonic()
-        self.proc = None if binary is None else subprocess.Popen(
-            [binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-             "--rate", str(RATE_HZ), "--format", "raw", "--output", str(out), "--nonblocking",
-             "--subprocesses"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = (
+            None
+            if binary is None
+            else subprocess.Popen(
+                [
+                    binary,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(max(1, round(seconds))),
+                    "--rate",
+                    str(RATE_HZ),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out),
+                    "--nonblocking",
+                    "--subprocesses",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
 
     def result(self, top: int = 25) -> dict[str, Any] | None:
         if self.proc is None:
@@ -79,8 +98,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("JSON", ("json/",)),
     ("FastAPI/Starlette (routing, deps, middleware)", ("fastapi/", "starlette/", "anyio/")),
     ("uvicorn + httptools", ("uvicorn/", "httptools/")),
-    ("threads (sync deps in the thread pool)", ("threading.py", "queue.py",
-                                                "concurrent/futures/")),
+    ("threads (sync deps in the thread pool)", ("threading.py", "queue.py", "concurrent/futures/")),
     ("asyncio / event loop", ("asyncio/", "uvloop/", "selectors.py")),
     ("uuid", ("uuid.py",)),
 )
@@ -113,8 +131,10 @@ def summarise(raw: str, seconds: float, top: int = 25) -> dict[str, Any]:
         parts[_component(frames)] += count
         for name in set(frames):
             inclusive[name] += count
+
     def pct(n: int) -> float:
         return round(100 * n / max(total, 1), 1)
+
     return {
         "samples": total,
         "cores_busy": round(total / (RATE_HZ * seconds), 2),

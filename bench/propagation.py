@@ -36,8 +36,9 @@ def has_route(url: str, path: str) -> bool:
     return path in spec.get("paths", {})
 
 
-def _delays(commands: list[tuple[str, int, float]],
-            seen: list[list[Any]]) -> tuple[list[float], int]:
+def _delays(
+    commands: list[tuple[str, int, float]], seen: list[list[Any]]
+) -> tuple[list[float], int]:
     """Per command: first arrival of its queue at >= its version, minus its answer time."""
     by_queue: dict[str, tuple[list[int], list[float]]] = {}
     for queue_id, version, at in sorted(seen, key=lambda row: row[2]):
@@ -58,18 +59,35 @@ def _delays(commands: list[tuple[str, int, float]],
     return delays, missing
 
 
-def measure(settings: Settings, url: str, tenant: Tenant, queues: list[str], rate: float,
-            duration_s: float, warmup_s: float, meter: CpuMeter) -> dict[str, Any]:
+def measure(
+    settings: Settings,
+    url: str,
+    tenant: Tenant,
+    queues: list[str],
+    rate: float,
+    duration_s: float,
+    warmup_s: float,
+    meter: CpuMeter,
+) -> dict[str, Any]:
     sse = has_route(url, "/v1/queues/{queue_id}/events")
     with tempfile.TemporaryDirectory() as folder:
         config_path, out = Path(folder) / "observer.json", Path(folder) / "seen.json"
-        config_path.write_text(json.dumps({
-            "redis_url": settings.redis_dsn,
-            "pattern": Keys(settings.redis_prefix).changes(tenant.tenant_id, "*"),
-            "api": url if sse else None, "viewer_key": tenant.viewer, "queues": queues,
-            "seconds": warmup_s + duration_s + 15, "out": str(out)}))
-        observer = subprocess.Popen([sys.executable, "-m", "bench.observer", str(config_path)],
-                                    stdout=subprocess.PIPE)
+        config_path.write_text(
+            json.dumps(
+                {
+                    "redis_url": settings.redis_dsn,
+                    "pattern": Keys(settings.redis_prefix).changes(tenant.tenant_id, "*"),
+                    "api": url if sse else None,
+                    "viewer_key": tenant.viewer,
+                    "queues": queues,
+                    "seconds": warmup_s + duration_s + 15,
+                    "out": str(out),
+                }
+            )
+        )
+        observer = subprocess.Popen(
+            [sys.executable, "-m", "bench.observer", str(config_path)], stdout=subprocess.PIPE
+        )
         meter.track("observer", observer.pid)
         assert observer.stdout is not None
         if observer.stdout.readline().strip() != b"ready":
@@ -81,8 +99,11 @@ def measure(settings: Settings, url: str, tenant: Tenant, queues: list[str], rat
         meter.untrack("observer")
         seen = json.loads(out.read_text())
     window = result["start"] + result["warmup_s"]
-    commands = [(queues[q], version, done) for due, _, q, status, done, version
-                in result["samples"] if due >= window and 200 <= status < 300]
+    commands = [
+        (queues[q], version, done)
+        for due, _, q, status, done, version in result["samples"]
+        if due >= window and 200 <= status < 300
+    ]
     pubsub, pubsub_missing = _delays(commands, seen["pubsub"])
     report: dict[str, Any] = {
         "commands": analyse(result),
@@ -92,19 +113,24 @@ def measure(settings: Settings, url: str, tenant: Tenant, queues: list[str], rat
     }
     if sse:
         streamed, sse_missing = _delays(commands, seen["sse"])
-        report["sse"] = {**summary_ms(streamed), "not_seen": sse_missing,
-                         "streams": seen["sse_streams"]}
+        report["sse"] = {
+            **summary_ms(streamed),
+            "not_seen": sse_missing,
+            "streams": seen["sse_streams"],
+        }
     return report
 
 
-def wait_caught_up(settings: Settings, tenant: Tenant, queues: list[str],
-                   timeout_s: float = 60) -> float:
+def wait_caught_up(
+    settings: Settings, tenant: Tenant, queues: list[str], timeout_s: float = 60
+) -> float:
     """Wait until the read model has every queue's newest version; returns the seconds waited."""
     import psycopg
     import redis
 
-    with psycopg.connect(settings.pg_url, autocommit=True,
-                         options=f"-c search_path={settings.db_schema}") as conn:
+    with psycopg.connect(
+        settings.pg_url, autocommit=True, options=f"-c search_path={settings.db_schema}"
+    ) as conn:
         rows = conn.execute("SELECT stream_id::text, version FROM streams").fetchall()
     wanted = {row[0]: row[1] for row in rows if row[0] in set(queues)}
     client = redis.Redis.from_url(settings.redis_dsn)
@@ -112,8 +138,11 @@ def wait_caught_up(settings: Settings, tenant: Tenant, queues: list[str],
     started = time.monotonic()
     try:
         while time.monotonic() - started < timeout_s:
-            behind = [q for q, v in wanted.items()
-                      if int(client.hget(keys.queue(tenant.tenant_id, q), "version") or 0) < v]
+            behind = [
+                q
+                for q, v in wanted.items()
+                if int(client.hget(keys.queue(tenant.tenant_id, q), "version") or 0) < v
+            ]
             if not behind:
                 break
             time.sleep(0.2)

@@ -34,9 +34,16 @@ async def _time_each(calls: int, one: Any) -> dict[str, Any]:
     return {**summary_ms(latencies), "failed": failed}
 
 
-async def positions(client: aioredis.Redis, keys: Keys, store: PostgresEventStore, tenant_id: str,
-                    lines: dict[str, list[str]], calls: int,
-                    api_url: str | None, viewer_key: str) -> list[dict[str, Any]]:
+async def positions(
+    client: aioredis.Redis,
+    keys: Keys,
+    store: PostgresEventStore,
+    tenant_id: str,
+    lines: dict[str, list[str]],
+    calls: int,
+    api_url: str | None,
+    viewer_key: str,
+) -> list[dict[str, Any]]:
     try:
         from projections.queries import ReadModels
     except ImportError:
@@ -56,14 +63,14 @@ async def positions(client: aioredis.Redis, keys: Keys, store: PostgresEventStor
                 raw = await client.get(keys.ticket(tenant_id, queue_id, ticket_id))
                 members.append(json.loads(raw or "{}")["line"])
             line = keys.line(tenant_id, queue_id)
-            row: dict[str, Any] = {"waiting": len(tickets),
-                                   "zcard": await client.zcard(line)}
+            row: dict[str, Any] = {"waiting": len(tickets), "zcard": await client.zcard(line)}
 
             async def zrank(i: int, line: str = line, members: list[str] = members) -> bool:
                 return await client.zrank(line, members[i]) is not None
 
             row["zrank"] = await _time_each(calls, zrank)
             if models is not None:
+
                 async def read(i: int, sample: list[str] = sample) -> bool:
                     assert models is not None
                     found = await models.ticket(tenant_id, sample[i])
@@ -71,11 +78,17 @@ async def positions(client: aioredis.Redis, keys: Keys, store: PostgresEventStor
 
                 row["read_model"] = await _time_each(calls, read)
             if pool is not None:
+
                 async def get(i: int, sample: list[str] = sample) -> bool:
                     assert pool is not None
-                    status, _ = await pool.request(build_request(
-                        "GET", f"/v1/tickets/{sample[i]}", f"{pool.host}:{pool.port}",
-                        {"Authorization": f"Bearer {viewer_key}"}))
+                    status, _ = await pool.request(
+                        build_request(
+                            "GET",
+                            f"/v1/tickets/{sample[i]}",
+                            f"{pool.host}:{pool.port}",
+                            {"Authorization": f"Bearer {viewer_key}"},
+                        )
+                    )
                     return status == 200
 
                 row["http"] = await _time_each(calls, get)

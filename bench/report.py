@@ -52,17 +52,29 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     add("commands sustained", ">= 2,000/s", best, None if best is None else best >= 2000)
     at_1000 = _step_at(out, 1000.0)
     p99 = at_1000["latency"]["p99"] if at_1000 else None
-    add("command P99 at 1,000/s", "< 50 ms", p99,
-        None if at_1000 is None else sustained(at_1000) and p99 is not None and p99 < 50)
+    add(
+        "command P99 at 1,000/s",
+        "< 50 ms",
+        p99,
+        None if at_1000 is None else sustained(at_1000) and p99 is not None and p99 < 50,
+    )
     prop = out.get("propagation")
     if prop:
         rm = prop["read_model"]["p99"]
-        add(f"propagation P99 at {prop['rate']:.0f}/s (read model)", "< 100 ms at 1,000/s", rm,
-            rm is not None and rm < 100 and prop["rate"] >= 1000)
+        add(
+            f"propagation P99 at {prop['rate']:.0f}/s (read model)",
+            "< 100 ms at 1,000/s",
+            rm,
+            rm is not None and rm < 100 and prop["rate"] >= 1000,
+        )
         if prop.get("sse"):
             sse = prop["sse"]["p99"]
-            add(f"propagation P99 at {prop['rate']:.0f}/s (SSE)", "< 100 ms at 1,000/s", sse,
-                sse is not None and sse < 100 and prop["rate"] >= 1000)
+            add(
+                f"propagation P99 at {prop['rate']:.0f}/s (SSE)",
+                "< 100 ms at 1,000/s",
+                sse,
+                sse is not None and sse < 100 and prop["rate"] >= 1000,
+            )
     appends = out.get("append")
     ceiling, _ = pg_ceiling(out)
     if appends and ceiling:
@@ -70,17 +82,29 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         add("append / PostgreSQL ceiling (1 event/txn)", ">= 0.5", ratio, ratio >= 0.5)
     for row in out.get("reads", []):
         worst = max((row[k]["p99"] for k in ("read_model", "http") if k in row), default=None)
-        add(f"position query P99, {row['waiting']:,} waiting", "< 5 ms", worst,
-            None if worst is None else worst < 5)
+        add(
+            f"position query P99, {row['waiting']:,} waiting",
+            "< 5 ms",
+            worst,
+            None if worst is None else worst < 5,
+        )
     rebuild = out.get("rebuild")
     if rebuild:
-        add("rebuild", ">= 20,000 events/s", rebuild["events_per_s"],
-            rebuild["events_per_s"] >= 20000)
+        add(
+            "rebuild",
+            ">= 20,000 events/s",
+            rebuild["events_per_s"],
+            rebuild["events_per_s"] >= 20000,
+        )
     for name in ("api_sweep", "api_propagation", "api_data"):
         mem = out.get("memory", {}).get(name)
         if mem:
-            add(f"API peak RSS ({name.removeprefix('api_')})", "< 250 MB", mem["max_mb"],
-                mem["max_mb"] < 250)
+            add(
+                f"API peak RSS ({name.removeprefix('api_')})",
+                "< 250 MB",
+                mem["max_mb"],
+                mem["max_mb"] < 250,
+            )
     return rows
 
 
@@ -93,8 +117,10 @@ def table(out: dict[str, Any]) -> str:
     lines += ["", "targets"]
     for t in targets(out):
         mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
-        lines.append(f"   {mark:<7} {t['target']:<48} wanted {t['wanted']:<21} "
-                     f"measured {_fmt(t['measured'])}")
+        lines.append(
+            f"   {mark:<7} {t['target']:<48} wanted {t['wanted']:<21} "
+            f"measured {_fmt(t['measured'])}"
+        )
     lines.append(f"\n(run took {out.get('seconds')} s)")
     lines += profiles(out)
     return "\n".join(lines)
@@ -102,10 +128,14 @@ def table(out: dict[str, Any]) -> str:
 
 def _heading(out: dict[str, Any]) -> list[str]:
     m = out["machine"]
-    return ["", f"virtual-queue benchmark {out['started']}{' (quick)' if out['quick'] else ''}: "
-            f"{m['cores']} x {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}, "
-            f"{m['postgresql']}, {m['redis']}",
-            f"load average at each phase: {out['loadavg']}", ""]
+    return [
+        "",
+        f"virtual-queue benchmark {out['started']}{' (quick)' if out['quick'] else ''}: "
+        f"{m['cores']} x {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}, "
+        f"{m['postgresql']}, {m['redis']}",
+        f"load average at each phase: {out['loadavg']}",
+        "",
+    ]
 
 
 def _ceilings(out: dict[str, Any]) -> list[str]:
@@ -114,23 +144,47 @@ def _ceilings(out: dict[str, Any]) -> list[str]:
         return []
     lines = ["1. ceilings of the parts"]
     pg = c["postgres_psycopg"]
-    lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, psycopg, {pg['connections']} conns",
-                            _fmt(pg["rows_per_s"], "/s"), _lat(pg["commit_latency"])))
+    lines.append(
+        ROW.format(
+            f"PostgreSQL INSERT+COMMIT, psycopg, {pg['connections']} conns",
+            _fmt(pg["rows_per_s"], "/s"),
+            _lat(pg["commit_latency"]),
+        )
+    )
     bench = c.get("postgres_pgbench") or {}
-    lines.append(ROW.format(f"PostgreSQL INSERT+COMMIT, pgbench, {pg['connections']} conns",
-                            _fmt(bench.get("rows_per_s"), "/s"),
-                            f"avg {bench.get('latency_avg_ms')} ms; {pg['durability']}"))
+    lines.append(
+        ROW.format(
+            f"PostgreSQL INSERT+COMMIT, pgbench, {pg['connections']} conns",
+            _fmt(bench.get("rows_per_s"), "/s"),
+            f"avg {bench.get('latency_avg_ms')} ms; {pg['durability']}",
+        )
+    )
     k = c["kafka"]
-    lines.append(ROW.format(f"Kafka produce (relay settings), {k['value_bytes']} B",
-                            _fmt(k["messages_per_s"], "/s"),
-                            f"batch of {k['batch']}: {_lat(k['batch_latency'])}"))
+    lines.append(
+        ROW.format(
+            f"Kafka produce (relay settings), {k['value_bytes']} B",
+            _fmt(k["messages_per_s"], "/s"),
+            f"batch of {k['batch']}: {_lat(k['batch_latency'])}",
+        )
+    )
     r = c["redis"]
-    lines.append(ROW.format(f"Redis ZADD, {r['clients']} clients",
-                            _fmt(r["zadd_per_s"], "/s"), _lat(r["zadd_latency"])))
-    lines.append(ROW.format(f"Redis ZRANK in {r['zset_size']:,}, {r['clients']} clients",
-                            _fmt(r["zrank_per_s"], "/s"), _lat(r["zrank_latency"])))
-    lines.append(ROW.format("Redis ZADD pipelined (server side)",
-                            _fmt(r["zadd_pipelined_per_s"], "/s"), ""))
+    lines.append(
+        ROW.format(
+            f"Redis ZADD, {r['clients']} clients",
+            _fmt(r["zadd_per_s"], "/s"),
+            _lat(r["zadd_latency"]),
+        )
+    )
+    lines.append(
+        ROW.format(
+            f"Redis ZRANK in {r['zset_size']:,}, {r['clients']} clients",
+            _fmt(r["zrank_per_s"], "/s"),
+            _lat(r["zrank_latency"]),
+        )
+    )
+    lines.append(
+        ROW.format("Redis ZADD pipelined (server side)", _fmt(r["zadd_pipelined_per_s"], "/s"), "")
+    )
     return lines
 
 
@@ -141,11 +195,14 @@ def _appends(out: dict[str, Any]) -> list[str]:
     lines = ["", f"2. event store append, in process ({kind} ceiling {_fmt(ceiling)}/s)"]
     for a in out["append"]:
         ratio = f"{a['events_per_s'] / ceiling:.2f} of ceiling; " if ceiling else ""
-        label = (f"{a['events_per_append']} event(s)/txn"
-                 f"{' + idempotency key' if a['idempotency'] else ''}, "
-                 f"{a['connections']} conns")
-        lines.append(ROW.format(label, _fmt(a["events_per_s"], " ev/s"),
-                                ratio + "txn " + _lat(a["latency"])))
+        label = (
+            f"{a['events_per_append']} event(s)/txn"
+            f"{' + idempotency key' if a['idempotency'] else ''}, "
+            f"{a['connections']} conns"
+        )
+        lines.append(
+            ROW.format(label, _fmt(a["events_per_s"], " ev/s"), ratio + "txn " + _lat(a["latency"]))
+        )
     return lines
 
 
@@ -153,18 +210,27 @@ def _commands(out: dict[str, Any]) -> list[str]:
     http = out.get("http")
     if not http:
         return []
-    lines = ["", f"3. commands through HTTP (open loop, {http['queues']} queues, API with "
-             f"{http['api_workers']} worker(s); latency from the intended send time)"]
-    lines.append(f"   {'offered':>8} {'answered':>9} {'errors':>6} {'rejected':>8}  "
-                 f"{'P50':>8} {'P95':>8} {'P99':>8} {'max':>8} ms  API CPU/cmd  cores used")
+    lines = [
+        "",
+        f"3. commands through HTTP (open loop, {http['queues']} queues, API with "
+        f"{http['api_workers']} worker(s); latency from the intended send time)",
+    ]
+    lines.append(
+        f"   {'offered':>8} {'answered':>9} {'errors':>6} {'rejected':>8}  "
+        f"{'P50':>8} {'P95':>8} {'P99':>8} {'max':>8} ms  API CPU/cmd  cores used"
+    )
     for s in http["steps"]:
         lat = s["latency"]
-        lines.append(f"   {s['offered_per_s']:>8.0f} {s['achieved_per_s']:>9.1f} "
-                     f"{s['errors']:>6} {s['rejected']:>8}  {lat['p50']:>8} {lat['p95']:>8} "
-                     f"{lat['p99']:>8} {lat['max']:>8}  {s['api_cpu_ms_per_command']:>7} ms"
-                     f"  {s['cores']}")
-    lines.append(f"   max sustained: {_fmt(max_sustained(out))}/s; mix of the last step: "
-                 f"{http['steps'][-1]['mix']}")
+        lines.append(
+            f"   {s['offered_per_s']:>8.0f} {s['achieved_per_s']:>9.1f} "
+            f"{s['errors']:>6} {s['rejected']:>8}  {lat['p50']:>8} {lat['p95']:>8} "
+            f"{lat['p99']:>8} {lat['max']:>8}  {s['api_cpu_ms_per_command']:>7} ms"
+            f"  {s['cores']}"
+        )
+    lines.append(
+        f"   max sustained: {_fmt(max_sustained(out))}/s; mix of the last step: "
+        f"{http['steps'][-1]['mix']}"
+    )
     return lines
 
 
@@ -173,18 +239,28 @@ def _propagation(out: dict[str, Any]) -> list[str]:
     if not prop:
         return []
     cmd = prop["commands"]
-    lines = ["", f"4. propagation at {prop['rate']:.0f} commands/s offered "
-             f"({cmd['achieved_per_s']}/s answered, {cmd['errors']} errors)"
-             + (f": {prop['note']}" if prop.get("note") else "")]
-    lines.append(ROW.format("command latency (whole stack running)", "",
-                            _lat(cmd["latency"])))
-    lines.append(ROW.format("answer -> read model (Redis pub/sub)",
-                            f"{prop['read_model']['not_seen']} unseen",
-                            _lat(prop["read_model"])))
+    lines = [
+        "",
+        f"4. propagation at {prop['rate']:.0f} commands/s offered "
+        f"({cmd['achieved_per_s']}/s answered, {cmd['errors']} errors)"
+        + (f": {prop['note']}" if prop.get("note") else ""),
+    ]
+    lines.append(ROW.format("command latency (whole stack running)", "", _lat(cmd["latency"])))
+    lines.append(
+        ROW.format(
+            "answer -> read model (Redis pub/sub)",
+            f"{prop['read_model']['not_seen']} unseen",
+            _lat(prop["read_model"]),
+        )
+    )
     sse = prop.get("sse")
-    lines.append(ROW.format("answer -> SSE subscriber",
-                            f"{sse['not_seen']} unseen" if sse else "no SSE route",
-                            _lat(sse) if sse else ""))
+    lines.append(
+        ROW.format(
+            "answer -> SSE subscriber",
+            f"{sse['not_seen']} unseen" if sse else "no SSE route",
+            _lat(sse) if sse else "",
+        )
+    )
     lines.append(f"   cores used: {prop['cores']}")
     return lines
 
@@ -197,9 +273,13 @@ def _reads(out: dict[str, Any]) -> list[str]:
         for path in ("zrank", "read_model", "http"):
             if path in row:
                 failed = row[path].get("failed")
-                lines.append(ROW.format(f"{row['waiting']:,} waiting: {path}",
-                                        f"{failed} failed" if failed else "",
-                                        _lat(row[path])))
+                lines.append(
+                    ROW.format(
+                        f"{row['waiting']:,} waiting: {path}",
+                        f"{failed} failed" if failed else "",
+                        _lat(row[path]),
+                    )
+                )
     return lines
 
 
@@ -208,10 +288,20 @@ def _rebuild(out: dict[str, Any]) -> list[str]:
         return []
     rb, fl = out["rebuild"], out.get("fill", {})
     lines = ["", "6. rebuild of the read models from the event store"]
-    lines.append(ROW.format(f"{rb['events']:,} events, {rb['queues']} queues",
-                            _fmt(rb["events_per_s"], " ev/s"), f"{rb['seconds']} s"))
-    lines.append(ROW.format("(filling the store: multi-event appends)",
-                            _fmt(fl.get("events_per_s"), " ev/s"), f"{fl.get('seconds')} s"))
+    lines.append(
+        ROW.format(
+            f"{rb['events']:,} events, {rb['queues']} queues",
+            _fmt(rb["events_per_s"], " ev/s"),
+            f"{rb['seconds']} s",
+        )
+    )
+    lines.append(
+        ROW.format(
+            "(filling the store: multi-event appends)",
+            _fmt(fl.get("events_per_s"), " ev/s"),
+            f"{fl.get('seconds')} s",
+        )
+    )
     return lines
 
 
@@ -221,13 +311,22 @@ def _memory(out: dict[str, Any]) -> list[str]:
         lines += ["", "7. peak memory (VmHWM)"]
         for name, mem in out["memory"].items():
             if mem:
-                lines.append(ROW.format(name, _fmt(mem["max_mb"], " MB"),
-                                        f"{mem['processes']} process(es), "
-                                        f"{mem['total_mb']} MB in all"))
+                lines.append(
+                    ROW.format(
+                        name,
+                        _fmt(mem["max_mb"], " MB"),
+                        f"{mem['processes']} process(es), {mem['total_mb']} MB in all",
+                    )
+                )
     if out.get("api_start_with_data"):
         start = out["api_start_with_data"]
-        lines.append(ROW.format(f"(API busy after start on {start['events']:,} events)",
-                                f"{start['busy_s']} s", "before it idles; reads wait for it"))
+        lines.append(
+            ROW.format(
+                f"(API busy after start on {start['events']:,} events)",
+                f"{start['busy_s']} s",
+                "before it idles; reads wait for it",
+            )
+        )
     return lines
 
 
@@ -247,8 +346,11 @@ def profiles(out: dict[str, Any], top: int = 12) -> list[str]:
     for name, prof in found:
         if "self" not in prof:
             continue
-        lines += ["", f"profile: {name}: {prof['cores_busy']} cores busy (py-spy); self time "
-                  "by component, then by function (% of samples)"]
+        lines += [
+            "",
+            f"profile: {name}: {prof['cores_busy']} cores busy (py-spy); self time "
+            "by component, then by function (% of samples)",
+        ]
         lines += [f"   {pct:5.1f}  {part}" for part, pct in prof.get("components", [])[:8]]
         lines += ["   --"] + [f"   {pct:5.1f}  {frame}" for frame, pct in prof["self"][:top]]
     return lines

@@ -34,9 +34,14 @@ class Bench:
         self.logs = RESULTS / f"{stamp}-logs"
         self.meter = procs.CpuMeter()
         self.places: list[Settings] = []
-        self.out: dict[str, Any] = {"started": stamp, "quick": config.quick,
-                                    "machine": env.machine(), "config": config.__dict__,
-                                    "loadavg": {}, "memory": {}}
+        self.out: dict[str, Any] = {
+            "started": stamp,
+            "quick": config.quick,
+            "machine": env.machine(),
+            "config": config.__dict__,
+            "loadavg": {},
+            "memory": {},
+        }
         self.profile_dir = RESULTS / f"{stamp}-profiles" if config.profile and py_spy() else None
         if self.profile_dir is not None:
             self.profile_dir.mkdir(parents=True, exist_ok=True)
@@ -59,10 +64,10 @@ class Bench:
             say("ceilings: PostgreSQL, Kafka, Redis")
             self.mark("ceilings")
             self.out["ceilings"] = {
-                "postgres_psycopg": run(ceilings.postgres_insert(settings, c.ceiling_s,
-                                                                 c.connections)),
-                "postgres_pgbench": ceilings.pgbench_insert(settings, c.ceiling_s,
-                                                            c.connections),
+                "postgres_psycopg": run(
+                    ceilings.postgres_insert(settings, c.ceiling_s, c.connections)
+                ),
+                "postgres_pgbench": ceilings.pgbench_insert(settings, c.ceiling_s, c.connections),
                 "kafka": run(ceilings.kafka_produce(settings, settings.events_topic, c.ceiling_s)),
                 "redis": run(ceilings.redis_zset(settings, c.ceiling_s, c.connections)),
             }
@@ -70,14 +75,25 @@ class Bench:
             say("event store append, in process")
             self.mark("append")
             self.out["append"] = [
-                run(event_store_append(settings, tenant.tenant_id, c.append_s, c.connections,
-                                       events_per_append=n, idempotency=idem))
-                for n, idem in ((1, False), (1, True), (10, False))]
+                run(
+                    event_store_append(
+                        settings,
+                        tenant.tenant_id,
+                        c.append_s,
+                        c.connections,
+                        events_per_append=n,
+                        idempotency=idem,
+                    )
+                )
+                for n, idem in ((1, False), (1, True), (10, False))
+            ]
 
     def http(self, settings: Settings, tenant: env.Tenant) -> None:
         c = self.config
-        say(f"commands through HTTP: API with {c.api_workers} worker(s), open loop at "
-            f"{', '.join(f'{r:.0f}' for r in c.rates)}/s until saturated")
+        say(
+            f"commands through HTTP: API with {c.api_workers} worker(s), open loop at "
+            f"{', '.join(f'{r:.0f}' for r in c.rates)}/s until saturated"
+        )
         self.mark("http")
         api = procs.start_api(settings, self.logs / "cmd", c.api_workers)
         assert api.url is not None
@@ -85,10 +101,18 @@ class Bench:
         try:
             queues = http_sweep.create_queues(api.url, tenant)
             http_sweep.run_generator(api.url, tenant, queues, 100, 2, 0)  # warm caches, JIT-free
-            steps = http_sweep.sweep(api.url, api.pid, tenant, queues, list(c.rates), c.step_s,
-                                     c.warmup_s, self.meter, self.profile_dir)
-            self.out["http"] = {"api_workers": c.api_workers, "queues": len(queues),
-                                "steps": steps}
+            steps = http_sweep.sweep(
+                api.url,
+                api.pid,
+                tenant,
+                queues,
+                list(c.rates),
+                c.step_s,
+                c.warmup_s,
+                self.meter,
+                self.profile_dir,
+            )
+            self.out["http"] = {"api_workers": c.api_workers, "queues": len(queues), "steps": steps}
             self.out["memory"]["api_sweep"] = procs.peak_rss_mb(api.pid)
         finally:
             self.meter.untrack("api")
@@ -105,10 +129,14 @@ class Bench:
             # The API alone sustained `best`; with the relay and a worker on the same 2 cores it
             # sustains less, and a saturated API would measure its backlog, not propagation.
             rate = max(50.0, float(int((best or 100) * 0.6 / 50) * 50))
-            note = (f"{c.propagation_rate:.0f}/s is not sustainable here (the API alone "
-                    f"sustained {best or 0:.0f}/s): measured at {rate:.0f}/s")
-        say(f"propagation at {rate:.0f} commands/s: API, relay, worker" +
-            (f" ({note})" if note else ""))
+            note = (
+                f"{c.propagation_rate:.0f}/s is not sustainable here (the API alone "
+                f"sustained {best or 0:.0f}/s): measured at {rate:.0f}/s"
+            )
+        say(
+            f"propagation at {rate:.0f} commands/s: API, relay, worker"
+            + (f" ({note})" if note else "")
+        )
         self.mark("propagation")
         logs = self.logs / "prop"
         api = procs.start_api(settings, logs, c.api_workers)
@@ -123,10 +151,12 @@ class Bench:
             say(f"  read side live ({caught_up:.1f}s after the queues were made)")
             profiler = None
             if self.profile_dir is not None:
-                profiler = Profiler(worker.pid, c.propagation_s + c.warmup_s,
-                                    self.profile_dir / "worker.raw")
-            result = propagation.measure(settings, api.url, tenant, queues, rate,
-                                         c.propagation_s, c.warmup_s, self.meter)
+                profiler = Profiler(
+                    worker.pid, c.propagation_s + c.warmup_s, self.profile_dir / "worker.raw"
+                )
+            result = propagation.measure(
+                settings, api.url, tenant, queues, rate, c.propagation_s, c.warmup_s, self.meter
+            )
             result["rate"], result["note"] = rate, note
             if profiler is not None:
                 result["worker_profile"] = profiler.result()
@@ -135,8 +165,10 @@ class Bench:
             self.out["memory"]["worker"] = procs.peak_rss_mb(worker.pid)
             self.out["memory"]["relay"] = procs.peak_rss_mb(relay.pid)
             rm, sse = result["read_model"], result["sse"]
-            say(f"  read model P50 {rm['p50']} P99 {rm['p99']} ms; SSE "
-                + (f"P50 {sse['p50']} P99 {sse['p99']} ms" if sse else "not served"))
+            say(
+                f"  read model P50 {rm['p50']} P99 {rm['p99']} ms; SSE "
+                + (f"P50 {sse['p50']} P99 {sse['p99']} ms" if sse else "not served")
+            )
         finally:
             for part, service in (("api", api), ("relay", relay), ("worker", worker)):
                 self.meter.untrack(part)
@@ -146,11 +178,12 @@ class Bench:
         c = self.config
         settings = self.place("data")
         tenant = run(env.create_tenant(settings))
-        say(f"filling the event store: {c.total_events:,} events "
-            f"(lines of {', '.join(f'{n:,}' for n in c.lines)} waiting)")
+        say(
+            f"filling the event store: {c.total_events:,} events "
+            f"(lines of {', '.join(f'{n:,}' for n in c.lines)} waiting)"
+        )
         self.mark("fill")
-        filled = run(fill.fill(settings, tenant.tenant_id, c.total_events, c.lines,
-                               c.busy_queues))
+        filled = run(fill.fill(settings, tenant.tenant_id, c.total_events, c.lines, c.busy_queues))
         self.out["fill"] = fill.describe(filled)
         say(f"  {filled.events:,} events in {filled.seconds:.0f}s; rebuilding the read models")
         self.mark("rebuild")
@@ -167,10 +200,11 @@ class Bench:
             assert api.url is not None
             settled = procs.wait_idle(api.pid)
             self.out["memory"]["api_data"] = procs.peak_rss_mb(api.pid)
-            self.out["api_start_with_data"] = {"busy_s": settled,
-                                               "events": filled.events}
-            say(f"  API on {filled.events:,} events busy for {settled}s after start, peak "
-                f"{self.out['memory']['api_data'].get('max_mb')} MB")
+            self.out["api_start_with_data"] = {"busy_s": settled, "events": filled.events}
+            say(
+                f"  API on {filled.events:,} events busy for {settled}s after start, peak "
+                f"{self.out['memory']['api_data'].get('max_mb')} MB"
+            )
             url = api.url if propagation.has_route(api.url, "/v1/tickets/{ticket_id}") else None
             self.out["reads"] = run(_reads(settings, tenant, filled.lines, c.read_calls, url))
         finally:
@@ -203,13 +237,18 @@ class Bench:
         try:
             # A phase that fails is reported as such; the others still run.
             if {"ceilings", "append"} & set(c.phases):
-                self.attempt("ceilings+append", lambda: self.ceilings_and_append(
-                    store := self.place("store"), run(env.create_tenant(store))))
+                self.attempt(
+                    "ceilings+append",
+                    lambda: self.ceilings_and_append(
+                        store := self.place("store"), run(env.create_tenant(store))
+                    ),
+                )
             if "http" in c.phases:
                 # A schema of its own: the API's aging scheduler loads every stream there is,
                 # and the append benchmark's streams would be loaded with the queues.
-                self.attempt("http", lambda: self.http(
-                    cmd := self.place("cmd"), run(env.create_tenant(cmd))))
+                self.attempt(
+                    "http", lambda: self.http(cmd := self.place("cmd"), run(env.create_tenant(cmd)))
+                )
             if "propagation" in c.phases:
                 self.attempt("propagation", self.propagation)
             if "data" in c.phases:
@@ -238,13 +277,17 @@ async def _rebuild(settings: Settings) -> dict[str, Any]:
     finally:
         await client.aclose()
         await pool.close()
-    return {"queues": result.queues, "events": result.events,
-            "seconds": round(result.seconds, 1),
-            "events_per_s": round(result.events / max(result.seconds, 1e-9))}
+    return {
+        "queues": result.queues,
+        "events": result.events,
+        "seconds": round(result.seconds, 1),
+        "events_per_s": round(result.events / max(result.seconds, 1e-9)),
+    }
 
 
-async def _reads(settings: Settings, tenant: env.Tenant, lines: dict[str, list[str]],
-                 calls: int, url: str | None) -> list[dict[str, Any]]:
+async def _reads(
+    settings: Settings, tenant: env.Tenant, lines: dict[str, list[str]], calls: int, url: str | None
+) -> list[dict[str, Any]]:
     import redis.asyncio as aioredis
 
     from eventstore.pool import open_pool
@@ -254,8 +297,16 @@ async def _reads(settings: Settings, tenant: env.Tenant, lines: dict[str, list[s
     pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
-        return await reads.positions(client, Keys(settings.redis_prefix), PostgresEventStore(pool),
-                                     tenant.tenant_id, lines, calls, url, tenant.viewer)
+        return await reads.positions(
+            client,
+            Keys(settings.redis_prefix),
+            PostgresEventStore(pool),
+            tenant.tenant_id,
+            lines,
+            calls,
+            url,
+            tenant.viewer,
+        )
     finally:
         await client.aclose()
         await pool.close()
@@ -265,8 +316,10 @@ def main() -> int:
     config = from_env()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    say(f"benchmark {'(quick) ' if config.quick else ''}on the local stack; results in "
-        f"{RESULTS}/{stamp}.*")
+    say(
+        f"benchmark {'(quick) ' if config.quick else ''}on the local stack; results in "
+        f"{RESULTS}/{stamp}.*"
+    )
     out = Bench(config, stamp).run()
     json_path = RESULTS / f"{stamp}.json"
     report.write_json(out, json_path)
@@ -274,4 +327,3 @@ def main() -> int:
     chart = report.chart(out, RESULTS / f"{stamp}.png")
     print(f"\nJSON  {json_path}\nchart {chart or 'not drawn (pip install matplotlib)'}")
     return 0
-

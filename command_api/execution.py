@@ -80,10 +80,16 @@ async def execute(
             key=idempotency_key,
             request_hash=request_hash(request.method, request.url.path, content),
         )
-    return await svc.queues.execute(CommandRequest(
-        tenant_id=who.tenant_id, queue_id=queue_id, command=command, context=context,
-        idempotency=idempotency, expected_version=expected_version,
-    ))
+    return await svc.queues.execute(
+        CommandRequest(
+            tenant_id=who.tenant_id,
+            queue_id=queue_id,
+            command=command,
+            context=context,
+            idempotency=idempotency,
+            expected_version=expected_version,
+        )
+    )
 
 
 def answer(
@@ -97,5 +103,6 @@ def answer(
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if location is not None:
         headers["Location"] = location
-    return JSONResponse(command_out(outcome, token_secret=token_secret), status_code=status,
-                        headers=headers)
+    return JSONResponse(
+        command_out(outcome, token_secret=token_secret), status_code=status, headers=headers
+    )

@@ -30,8 +30,9 @@ def _settings_changes(body: QueueSettingsIn) -> dict[str, Any]:
         if value is None and name not in ("capacity", "aging_after_seconds", "aging_max_priority"):
             continue  # null means "unset" only where the setting itself is optional
         if name == "opening_hours":
-            value = tuple(OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes)
-                          for h in value)
+            value = tuple(
+                OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes) for h in value
+            )
         elif isinstance(value, list):
             value = tuple(value)
         changes[name] = value
@@ -75,8 +76,11 @@ def command_out(outcome: Outcome, *, token_secret: str | None = None) -> dict[st
     """The body every command answers: ids, the new stream version, the ticket it made or moved,
     and for a transfer the receiving queue's new version."""
     ticket = outcome.ticket
-    others = [(queue_id, version) for queue_id, version in outcome.versions.items()
-              if queue_id != outcome.queue_id]
+    others = [
+        (queue_id, version)
+        for queue_id, version in outcome.versions.items()
+        if queue_id != outcome.queue_id
+    ]
     body = CommandOut(
         queue_id=outcome.queue_id,
         stream_version=outcome.stream_version,
@@ -84,7 +88,8 @@ def command_out(outcome: Outcome, *, token_secret: str | None = None) -> dict[st
         event_types=list(outcome.event_types),
         ticket=None if ticket is None else ticket_out(ticket, token_secret=token_secret),
         target=StreamVersionOut(queue_id=others[0][0], stream_version=others[0][1])
-        if others else None,
+        if others
+        else None,
     )
     # `target` only where there is one: every other answer stays what it always was.
     return body.model_dump(mode="json", exclude=None if others else {"target"})

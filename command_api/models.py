@@ -12,12 +12,15 @@ from http_api.zones import TimeZone
 # Text that is more than whitespace (the document says so: a pattern, since the server strips it).
 # `\x1c-\x1f` are whitespace to Python's `\s` but not to the server's regex engine.
 _VISIBLE = r"[^\s\x1c-\x1f]"
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                        pattern=_VISIBLE)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50,
-                                         pattern=_VISIBLE)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500,
-                                          pattern=_VISIBLE)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE)
+]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=_VISIBLE)
+]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_VISIBLE)
+]
 Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -107,7 +110,9 @@ class EnqueueIn(StrictModel):
     channel: Channel = "api"
     contact: ContactIn | None = None
     metadata: Metadata = Field(default_factory=dict)
-    language: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")] | None = None
+    language: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")] | None
+    ) = None
     allow_outside_hours: bool = Field(
         default=False, description="Staff and admin keys only: let this person in after hours."
     )
@@ -169,10 +174,13 @@ class CommandOut(BaseModel):
     event_ids: list[str]
     event_types: list[str]
     ticket: TicketOut | None = Field(
-        default=None, description="The ticket the command made or moved, right after it")
+        default=None, description="The ticket the command made or moved, right after it"
+    )
     target: StreamVersionOut | None = Field(
-        default=None, description="Transfers only: the receiving queue and its new stream "
-        "version (pass it as min_version to read the ticket there)")
+        default=None,
+        description="Transfers only: the receiving queue and its new stream "
+        "version (pass it as min_version to read the ticket there)",
+    )
 
 
 class TenantCreateIn(StrictModel):

@@ -23,7 +23,9 @@ router = APIRouter(prefix="/v1", tags=["tenants and keys"])
     responses=problem_responses("malformed-request"),
     summary="Create a tenant and its first admin key (operator key only)",
 )
-async def create_tenant(body: TenantCreateIn, svc: ServicesDep, credentials: BearerKey) -> TenantOut:
+async def create_tenant(
+    body: TenantCreateIn, svc: ServicesDep, credentials: BearerKey
+) -> TenantOut:
     operator = svc.settings.operator_key
     given = credentials.credentials if credentials else ""
     if not operator or not hmac.compare_digest(given.encode(), operator.encode()):
@@ -37,8 +39,13 @@ async def create_tenant(body: TenantCreateIn, svc: ServicesDep, credentials: Bea
     return TenantOut(
         tenant_id=tenant_id,
         name=body.name,
-        admin_key=KeyOut(key_id=key.key_id, tenant_id=tenant_id, name=key.name, role=key.role,
-                         secret=issued.secret),
+        admin_key=KeyOut(
+            key_id=key.key_id,
+            tenant_id=tenant_id,
+            name=key.name,
+            role=key.role,
+            secret=issued.secret,
+        ),
     )
 
 
@@ -53,8 +60,13 @@ async def create_key(body: KeyCreateIn, svc: ServicesDep, who: PrincipalDep) -> 
     who.require("keys:manage")
     issued = await svc.directory.create_key(who.tenant_id, body.name, body.role)
     key = issued.key
-    return KeyOut(key_id=key.key_id, tenant_id=key.tenant_id, name=key.name, role=key.role,
-                  secret=issued.secret)
+    return KeyOut(
+        key_id=key.key_id,
+        tenant_id=key.tenant_id,
+        name=key.name,
+        role=key.role,
+        secret=issued.secret,
+    )
 
 
 @router.get(

@@ -64,8 +64,16 @@ async def create_queue(
     command = CreateQueue(
         queue_id=queue_id, tenant_id=who.tenant_id, config=queue_config(body), status=body.status
     )
-    outcome = await execute(svc, who, request, command, queue_id=queue_id, body=body,
-                            idempotency_key=idempotency_key, correlation=correlation)
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        queue_id=queue_id,
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+    )
     return answer(outcome, status=201, location=f"/v1/queues/{outcome.queue_id}")
 
 
@@ -88,9 +96,17 @@ async def update_queue(
     who.require("queues:manage")
     body = body or QueuePatchIn()  # no body, `{}` and `null` all change nothing
     command = ChangeQueueSettings(changes=settings_patch(body))
-    outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
-                            idempotency_key=idempotency_key, correlation=correlation,
-                            expected_version=if_match_version(if_match))
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        queue_id=str(queue_id),
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+        expected_version=if_match_version(if_match),
+    )
     return answer(outcome)
 
 
@@ -116,9 +132,17 @@ def _lifecycle(path: str, summary: str, with_reason: bool) -> None:
     ) -> JSONResponse:
         who.require("queues:operate")
         command = make(body.reason if body and with_reason else None)
-        outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
-                                idempotency_key=idempotency_key, correlation=correlation,
-                                expected_version=if_match_version(if_match))
+        outcome = await execute(
+            svc,
+            who,
+            request,
+            command,
+            queue_id=str(queue_id),
+            body=body,
+            idempotency_key=idempotency_key,
+            correlation=correlation,
+            expected_version=if_match_version(if_match),
+        )
         return answer(outcome)
 
     router.add_api_route(
@@ -171,11 +195,23 @@ async def enqueue(
         language=body.language,
         allow_outside_hours=body.allow_outside_hours,
     )
-    outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
-                            idempotency_key=idempotency_key, correlation=correlation)
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        queue_id=str(queue_id),
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+    )
     assert outcome.ticket is not None  # an enqueue answers the ticket it made
-    return answer(outcome, status=201, token_secret=svc.settings.token_secret,
-                  location=f"/v1/tickets/{outcome.ticket.ticket_id}")
+    return answer(
+        outcome,
+        status=201,
+        token_secret=svc.settings.token_secret,
+        location=f"/v1/tickets/{outcome.ticket.ticket_id}",
+    )
 
 
 @router.post(
@@ -199,6 +235,14 @@ async def call_next(
         service_types=tuple(body.service_types) if body.service_types else None,
     )
 
-    outcome = await execute(svc, who, request, command, queue_id=str(queue_id), body=body,
-                            idempotency_key=idempotency_key, correlation=correlation)
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        queue_id=str(queue_id),
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+    )
     return answer(outcome)

@@ -48,8 +48,15 @@ def _without_fields(
         correlation: CorrelationHeader = None,
     ) -> JSONResponse:
         who.require("tickets:operate")
-        outcome = await execute(svc, who, request, make(str(ticket_id)), body=body,
-                                idempotency_key=idempotency_key, correlation=correlation)
+        outcome = await execute(
+            svc,
+            who,
+            request,
+            make(str(ticket_id)),
+            body=body,
+            idempotency_key=idempotency_key,
+            correlation=correlation,
+        )
         return answer(outcome)
 
     router.add_api_route(
@@ -64,13 +71,15 @@ def _without_fields(
 
 
 _without_fields("recall", "Call the same ticket again", lambda tid: RecallTicket(ticket_id=tid))
-_without_fields("start", "Start serving the called ticket",
-                lambda tid: StartService(ticket_id=tid))
+_without_fields("start", "Start serving the called ticket", lambda tid: StartService(ticket_id=tid))
 _without_fields("complete", "Finish serving", lambda tid: CompleteService(ticket_id=tid))
-_without_fields("no-show", "The called person did not come",
-                lambda tid: MarkNoShow(ticket_id=tid))
-_without_fields("return", "A no-show came back within the grace period",
-                lambda tid: ReturnTicket(ticket_id=tid), ("grace-expired",))
+_without_fields("no-show", "The called person did not come", lambda tid: MarkNoShow(ticket_id=tid))
+_without_fields(
+    "return",
+    "A no-show came back within the grace period",
+    lambda tid: ReturnTicket(ticket_id=tid),
+    ("grace-expired",),
+)
 
 
 @router.post(
@@ -91,8 +100,15 @@ async def call(
 ) -> JSONResponse:
     who.require("tickets:operate")
     command = CallTicket(ticket_id=str(ticket_id), counter=body.counter, reason=body.reason)
-    outcome = await execute(svc, who, request, command, body=body,
-                            idempotency_key=idempotency_key, correlation=correlation)
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+    )
     return answer(outcome)
 
 
@@ -114,8 +130,15 @@ async def priority(
 ) -> JSONResponse:
     who.require("tickets:operate")
     command = ChangePriority(ticket_id=str(ticket_id), priority=body.priority, reason=body.reason)
-    outcome = await execute(svc, who, request, command, body=body,
-                            idempotency_key=idempotency_key, correlation=correlation)
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+    )
     return answer(outcome)
 
 
@@ -137,8 +160,15 @@ async def cancel(
     who.require("tickets:enqueue")
     by: CancelledBy = "staff" if who.may("tickets:operate") else "customer"
     command = CancelTicket(ticket_id=str(ticket_id), by=by, reason=body.reason if body else None)
-    outcome = await execute(svc, who, request, command, body=body,
-                            idempotency_key=idempotency_key, correlation=correlation)
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+    )
     return answer(outcome)
 
 
@@ -164,6 +194,13 @@ async def transfer(
         service_type=body.service_type,
         reason=body.reason,
     )
-    outcome = await execute(svc, who, request, command, body=body,
-                            idempotency_key=idempotency_key, correlation=correlation)
+    outcome = await execute(
+        svc,
+        who,
+        request,
+        command,
+        body=body,
+        idempotency_key=idempotency_key,
+        correlation=correlation,
+    )
     return answer(outcome)

@@ -17,13 +17,16 @@ _SERVICES = ("postgresql", "redis", "kafka")  # as in deploy.stack, not imported
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stack = subparsers.add_parser(
-        "stack", help="run PostgreSQL, Redis and Kafka on this machine (no Docker)",
+        "stack",
+        help="run PostgreSQL, Redis and Kafka on this machine (no Docker)",
         description="The native stack: PostgreSQL and Redis from Debian's packages, Kafka 4 "
-                    "(KRaft) from Maven Central, all with their data under VQ_DATA_DIR.")
+        "(KRaft) from Maven Central, all with their data under VQ_DATA_DIR.",
+    )
     actions = stack.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def add(name: str, help_text: str, func: Callable[[argparse.Namespace], int]) -> \
-            argparse.ArgumentParser:
+    def add(
+        name: str, help_text: str, func: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text, description=help_text)
         parser.set_defaults(func=_guarded(func))
         return parser
@@ -34,16 +37,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("status", "say which services are up (exit 0 only if all are)", _status),
     ):
         add(name, help_text, func).add_argument(
-            "services", nargs="*", metavar="SERVICE",
-            help=f"some of {', '.join(_SERVICES)} (default: all)")
+            "services",
+            nargs="*",
+            metavar="SERVICE",
+            help=f"some of {', '.join(_SERVICES)} (default: all)",
+        )
     logs = add("logs", "show the last lines of the logs", _logs)
     logs.add_argument("service", nargs="?", choices=_SERVICES, metavar="SERVICE")
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
-    topics = add("topics", "create the project's topics where VQ_KAFKA_BOOTSTRAP points (for "
-                           "Compose and Kubernetes; `up` does it for the native stack)", _topics)
-    topics.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
-                        help="how long to wait for Kafka to answer (default 60)")
+    topics = add(
+        "topics",
+        "create the project's topics where VQ_KAFKA_BOOTSTRAP points (for "
+        "Compose and Kubernetes; `up` does it for the native stack)",
+        _topics,
+    )
+    topics.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for Kafka to answer (default 60)",
+    )
     clean = add("clean", "delete the data of a stopped stack (keeps the Kafka jars)", _clean)
     clean.add_argument("--all", action="store_true", help="delete the Kafka jar cache too")
 

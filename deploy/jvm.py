@@ -60,8 +60,10 @@ def ensure_jars(kafka_root: Path, override: Path | None) -> Path:
     """The folder of jars Kafka runs from; resolved with Maven when missing or the pom changed."""
     if override is not None:
         if not _has_kafka(override):
-            raise StackError(f"VQ_KAFKA_LIBS={override} holds no kafka_2.13-*.jar; point it at the "
-                             "libs/ folder of an unpacked Kafka 4.x distribution")
+            raise StackError(
+                f"VQ_KAFKA_LIBS={override} holds no kafka_2.13-*.jar; point it at the "
+                "libs/ folder of an unpacked Kafka 4.x distribution"
+            )
         return override
     libs = kafka_root / "libs"
     stamp = libs / ".pom.sha256"
@@ -70,22 +72,38 @@ def ensure_jars(kafka_root: Path, override: Path | None) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise StackError("mvn is not on PATH; it is needed once to fetch the Kafka jars from Maven "
-                         f"Central: apt-get install maven, {_OFFLINE_HINT}")
+        raise StackError(
+            "mvn is not on PATH; it is needed once to fetch the Kafka jars from Maven "
+            f"Central: apt-get install maven, {_OFFLINE_HINT}"
+        )
     # Resolve into a side folder and swap it in, so an interrupted download is never "cached".
     work, partial = kafka_root / "maven", kafka_root / "libs.partial"
     shutil.rmtree(partial, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(POM, work / "pom.xml")
-    print(f"resolving Kafka {kafka_version()} jars with Maven into {procs.shown(libs)}...",
-          flush=True)
-    out = procs.run([mvn, "-q", "-B", "-Dstyle.color=never", "-f", work / "pom.xml",
-                     _COPY_DEPENDENCIES, f"-DoutputDirectory={partial}"], timeout=1800)
+    print(
+        f"resolving Kafka {kafka_version()} jars with Maven into {procs.shown(libs)}...", flush=True
+    )
+    out = procs.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "-f",
+            work / "pom.xml",
+            _COPY_DEPENDENCIES,
+            f"-DoutputDirectory={partial}",
+        ],
+        timeout=1800,
+    )
     if out.returncode != 0 or not _has_kafka(partial):
         reason = _ANSI.sub("", out.last_line(prefer="[ERROR]")).removeprefix("[ERROR]").strip()
         reason = reason.split(" -> [Help")[0][:400]
-        raise StackError(f"Kafka jars could not be resolved from Maven Central: {reason}; check "
-                         f"the network or the proxy in ~/.m2/settings.xml, {_OFFLINE_HINT}")
+        raise StackError(
+            f"Kafka jars could not be resolved from Maven Central: {reason}; check "
+            f"the network or the proxy in ~/.m2/settings.xml, {_OFFLINE_HINT}"
+        )
     (partial / stamp.name).write_text(digest + "\n")
     shutil.rmtree(libs, ignore_errors=True)
     partial.rename(libs)

@@ -56,8 +56,10 @@ class Kafka(Service):
         return "kafka.Kafka"
 
     def ports(self) -> list[Port]:
-        return [Port(self.settings.kafka_port, "VQ_KAFKA_PORT"),
-                Port(self.settings.kafka_controller_port, "VQ_KAFKA_CONTROLLER_PORT")]
+        return [
+            Port(self.settings.kafka_port, "VQ_KAFKA_PORT"),
+            Port(self.settings.kafka_controller_port, "VQ_KAFKA_CONTROLLER_PORT"),
+        ]
 
     def address(self) -> str:
         return f"{self.settings.kafka_host}:{self.settings.kafka_port}"
@@ -117,9 +119,22 @@ class Kafka(Service):
 
     def _format(self, java: Path, libs: Path) -> None:
         print(f"formatting Kafka storage in {procs.shown(self.data)}...", flush=True)
-        out = procs.run([java, f"-Dlog4j2.configurationFile={self.log4j}", "-cp", f"{libs}/*",
-                         "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                         "-t", new_cluster_id(), "-c", self.properties], cwd=self.root)
+        out = procs.run(
+            [
+                java,
+                f"-Dlog4j2.configurationFile={self.log4j}",
+                "-cp",
+                f"{libs}/*",
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                new_cluster_id(),
+                "-c",
+                self.properties,
+            ],
+            cwd=self.root,
+        )
         if out.returncode != 0:
             raise StackError(f"formatting Kafka storage failed: {out.last_line()}")
 
@@ -134,14 +149,31 @@ class Kafka(Service):
         self.log4j.write_text(self.log4j_properties())
         if not (self.data / "meta.properties").exists():
             self._format(java, libs)
-        print(f"starting kafka on {self.address()} (controller port "
-              f"{self.settings.kafka_controller_port}, heap {heap})...", flush=True)
+        print(
+            f"starting kafka on {self.address()} (controller port "
+            f"{self.settings.kafka_controller_port}, heap {heap})...",
+            flush=True,
+        )
         return procs.spawn_detached(
-            [java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-             "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
-             "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={self.log4j}",
-             f"-Dkafka.logs.dir={self.logs}", "-cp", f"{libs}/*", "kafka.Kafka", self.properties],
-            cwd=self.root, pidfile=self.pidfile, logfile=self.logs / "kafka.out",
+            [
+                java,
+                f"-Xmx{heap}",
+                f"-Xms{heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-XX:InitiatingHeapOccupancyPercent=35",
+                "-XX:+ExplicitGCInvokesConcurrent",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.log4j}",
+                f"-Dkafka.logs.dir={self.logs}",
+                "-cp",
+                f"{libs}/*",
+                "kafka.Kafka",
+                self.properties,
+            ],
+            cwd=self.root,
+            pidfile=self.pidfile,
+            logfile=self.logs / "kafka.out",
         )
 
     def ready(self) -> bool:
@@ -151,14 +183,16 @@ class Kafka(Service):
 
     def provision(self) -> str:
         s = self.settings
-        made = topics.ensure_topics(s, [s.events_topic, s.positions_topic], s.kafka_partitions,
-                                    bootstrap=self.address())
+        made = topics.ensure_topics(
+            s, [s.events_topic, s.positions_topic], s.kafka_partitions, bootstrap=self.address()
+        )
         for topic in made:
             if topic.created:
                 print(f"created topic {topic.name} ({topic.partitions} partitions)", flush=True)
         listed = " ".join(f"{topic.name}[{topic.partitions}]" for topic in made)
-        return (f"Kafka {self.version()} KRaft, controller :{s.kafka_controller_port}, "
-                f"topics: {listed}")
+        return (
+            f"Kafka {self.version()} KRaft, controller :{s.kafka_controller_port}, topics: {listed}"
+        )
 
     def version(self) -> str:
         libs = self.settings.kafka_libs or self.root / "libs"

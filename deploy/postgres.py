@@ -99,8 +99,10 @@ class Postgres(Service):
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise StackError("there is no `postgres` OS user to run PostgreSQL as; "
-                             "reinstall the postgresql package") from exc
+            raise StackError(
+                "there is no `postgres` OS user to run PostgreSQL as; "
+                "reinstall the postgresql package"
+            ) from exc
         for path in [self.root, *self.root.rglob("*")]:
             if path.stat().st_uid != owner.pw_uid:
                 os.chown(path, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
@@ -115,12 +117,24 @@ class Postgres(Service):
     def _initdb(self, bindir: Path) -> None:
         if self.pgdata.exists():  # an earlier initdb that did not finish
             shutil.rmtree(self.pgdata)
-        print(f"initialising a PostgreSQL {bindir.parent.name} cluster in "
-              f"{procs.shown(self.pgdata)}...", flush=True)
-        out = procs.run(self._as_owner(
-            bindir / "initdb", "-D", self.pgdata, "-U", "postgres", "--no-locale",
-            "--encoding=UTF8", "--auth-local=trust", "--auth-host=scram-sha-256",
-        ))
+        print(
+            f"initialising a PostgreSQL {bindir.parent.name} cluster in "
+            f"{procs.shown(self.pgdata)}...",
+            flush=True,
+        )
+        out = procs.run(
+            self._as_owner(
+                bindir / "initdb",
+                "-D",
+                self.pgdata,
+                "-U",
+                "postgres",
+                "--no-locale",
+                "--encoding=UTF8",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            )
+        )
         if out.returncode != 0:
             raise StackError(f"initdb failed: {out.last_line()}")
         with (self.pgdata / "postgresql.conf").open("a") as conf:
@@ -152,22 +166,39 @@ class Postgres(Service):
         self._write_conf()
         if self.stale_pid() is not None:  # killed; its pid may now belong to someone else
             self.pidfile.unlink()
-        print(f"starting postgresql on {self.settings.pg_host}:{self.settings.pg_port}...",
-              flush=True)
-        out = procs.run(self._as_owner(
-            bindir / "pg_ctl", "start", "-D", self.pgdata, "-l", self.logfile, "-w", "-t",
-            str(int(self.start_timeout)), "-s",
-        ))
+        print(
+            f"starting postgresql on {self.settings.pg_host}:{self.settings.pg_port}...", flush=True
+        )
+        out = procs.run(
+            self._as_owner(
+                bindir / "pg_ctl",
+                "start",
+                "-D",
+                self.pgdata,
+                "-l",
+                self.logfile,
+                "-w",
+                "-t",
+                str(int(self.start_timeout)),
+                "-s",
+            )
+        )
         pid = procs.read_pid(self.pidfile)
         if out.returncode != 0 or pid is None:
-            raise StackError(f"PostgreSQL did not start: {self.failure_hint()}; "
-                             f"see {procs.shown(self.logfile)}")
+            raise StackError(
+                f"PostgreSQL did not start: {self.failure_hint()}; see {procs.shown(self.logfile)}"
+            )
         return pid
 
     def _connect_local(self) -> psycopg.Connection[tuple[object, ...]]:
-        return psycopg.connect(host=str(self.socket_dir), port=self.settings.pg_port,
-                               user="postgres", dbname="postgres", connect_timeout=3,
-                               autocommit=True)
+        return psycopg.connect(
+            host=str(self.socket_dir),
+            port=self.settings.pg_port,
+            user="postgres",
+            dbname="postgres",
+            connect_timeout=3,
+            autocommit=True,
+        )
 
     def ready(self) -> bool:
         try:
@@ -182,13 +213,20 @@ class Postgres(Service):
         with self._connect_local() as conn:
             role, db = sql.Identifier(s.pg_user), sql.Identifier(s.pg_database)
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [s.pg_user]).fetchone():
-                conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
-                    role, sql.Literal(s.pg_password)))
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                        role, sql.Literal(s.pg_password)
+                    )
+                )
             else:
-                conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(
-                    role, sql.Literal(s.pg_password)))
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                [s.pg_database]).fetchone():
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(
+                        role, sql.Literal(s.pg_password)
+                    )
+                )
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [s.pg_database]
+            ).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
         try:  # the way the application will connect: TCP, password
             with psycopg.connect(self.address(), connect_timeout=3) as conn:
@@ -198,8 +236,20 @@ class Postgres(Service):
         return ""
 
     def stop(self, pid: int) -> None:
-        out = procs.run(self._as_owner(self.bindir() / "pg_ctl", "stop", "-D", self.pgdata,
-                                       "-m", "fast", "-w", "-t", "60", "-s"))
+        out = procs.run(
+            self._as_owner(
+                self.bindir() / "pg_ctl",
+                "stop",
+                "-D",
+                self.pgdata,
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "-s",
+            )
+        )
         if out.returncode != 0 and procs.alive(pid):
             # pg_ctl could not do it (pid file gone?): SIGINT is what "-m fast" sends.
             procs.terminate(pid, grace=60, sig=signal.SIGINT)

@@ -38,8 +38,13 @@ class Output:
         return lines[-1] if lines else f"exit status {self.returncode}"
 
 
-def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 600) -> Output:
+def run(
+    cmd: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> Output:
     """Run a command to completion with stdout+stderr captured.
 
     Output goes to a temporary file rather than a pipe: a daemon started by the command (pg_ctl,
@@ -48,8 +53,16 @@ def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, env: dict[str, st
     args = [str(part) for part in cmd]
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as out:
         try:
-            proc = subprocess.run(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                  stderr=subprocess.STDOUT, timeout=timeout, check=False)
+            proc = subprocess.run(
+                args,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
         except FileNotFoundError as exc:
             raise StackError(f"{args[0]} is not installed or not on PATH") from exc
         except subprocess.TimeoutExpired as exc:
@@ -66,10 +79,25 @@ def spawn_detached(cmd: Sequence[str | Path], *, cwd: Path, pidfile: Path, logfi
     """
     pidfile.unlink(missing_ok=True)
     script = 'echo $$ > "$1"; log="$2"; shift 2; exec "$@" >>"$log" 2>&1 </dev/null'
-    args = ["setsid", "-f", "sh", "-c", script, "sh", str(pidfile), str(logfile),
-            *[str(part) for part in cmd]]
-    subprocess.run(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=True)
+    args = [
+        "setsid",
+        "-f",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        str(pidfile),
+        str(logfile),
+        *[str(part) for part in cmd],
+    ]
+    subprocess.run(
+        args,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
     if not wait_until(lambda: read_pid(pidfile) is not None, timeout=10):
         raise StackError(f"could not start {cmd[0]}: no pid written to {pidfile}")
     pid = read_pid(pidfile)
@@ -134,8 +162,11 @@ def _listen_inodes(port: int) -> set[str] | None:
         found_table = True
         for line in lines:
             fields = line.split()
-            if (len(fields) > 9 and fields[3] == _TCP_LISTEN
-                    and int(fields[1].rsplit(":", 1)[1], 16) == port):
+            if (
+                len(fields) > 9
+                and fields[3] == _TCP_LISTEN
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+            ):
                 inodes.add(fields[9])
     return inodes if found_table else None
 

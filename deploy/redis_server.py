@@ -80,21 +80,29 @@ class Redis(Service):
         self.root.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(self.config_text())
         self.pidfile.unlink(missing_ok=True)  # not ours (checked by the caller): stale
-        print(f"starting redis on {self.settings.redis_host}:{self.settings.redis_port}...",
-              flush=True)
+        print(
+            f"starting redis on {self.settings.redis_host}:{self.settings.redis_port}...",
+            flush=True,
+        )
         out = procs.run([binary, self.conf])
         if out.returncode != 0:
             raise StackError(f"redis-server did not start: {out.last_line()}")
         if not procs.wait_until(lambda: procs.read_pid(self.pidfile) is not None, timeout=10):
-            raise StackError(f"redis-server did not start: {self.failure_hint()}; "
-                             f"see {procs.shown(self.logfile)}")
+            raise StackError(
+                f"redis-server did not start: {self.failure_hint()}; "
+                f"see {procs.shown(self.logfile)}"
+            )
         pid = procs.read_pid(self.pidfile)
         assert pid is not None
         return pid
 
     def _client(self) -> redis.Redis:
-        return redis.Redis(host=self.settings.redis_host, port=self.settings.redis_port,
-                           socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis(
+            host=self.settings.redis_host,
+            port=self.settings.redis_port,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
 
     def ready(self) -> bool:
         client = self._client()

@@ -53,8 +53,11 @@ class Service(ABC):
         if not procs.alive(pid):
             return False
         cwd = procs.cwd_of(pid)
-        return (cwd is not None and cwd == self.workdir.resolve()
-                and self.marker in " ".join(procs.cmdline_of(pid)))
+        return (
+            cwd is not None
+            and cwd == self.workdir.resolve()
+            and self.marker in " ".join(procs.cmdline_of(pid))
+        )
 
     def running_pid(self) -> int | None:
         """Our live process: by its pid file, else by who listens on our port (pid file lost)."""
@@ -79,8 +82,10 @@ class Service(ABC):
                 continue
             holders = [pid for pid in procs.listeners(port.number) if not self.owns(pid)]
             who = procs.describe(holders[0]) if holders else "a process we cannot inspect"
-            return (f"port {port} for {self.name} is already in use by another program ({who}); "
-                    f"stop it or set {port.setting} to a free port")
+            return (
+                f"port {port} for {self.name} is already in use by another program ({who}); "
+                f"stop it or set {port.setting} to a free port"
+            )
         return None
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -107,8 +112,10 @@ class Service(ABC):
         deadline = time.monotonic() + self.start_timeout
         while not self.ready():
             if not procs.alive(pid):
-                raise StackError(f"{self.name} exited during start-up: {self.failure_hint()}; "
-                                 f"see `vq stack logs {self.name}`")
+                raise StackError(
+                    f"{self.name} exited during start-up: {self.failure_hint()}; "
+                    f"see `vq stack logs {self.name}`"
+                )
             if time.monotonic() > deadline:
                 raise StackError(
                     f"{self.name} (pid {pid}) does not answer on {self.address()} after "

@@ -24,8 +24,9 @@ def select(settings: Settings, names: Sequence[str] = ()) -> list[Service]:
     """The services named (all when none), always in start order."""
     unknown = sorted(set(names) - set(SERVICE_NAMES))
     if unknown:
-        raise StackError(f"no service called {', '.join(unknown)}; "
-                         f"choose from {', '.join(SERVICE_NAMES)}")
+        raise StackError(
+            f"no service called {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}"
+        )
     chosen = set(names) or set(SERVICE_NAMES)
     every: list[Service] = [Postgres(settings), Redis(settings), Kafka(settings)]
     return [service for service in every if service.name in chosen]
@@ -70,8 +71,7 @@ def up(settings: Settings, names: Sequence[str] = ()) -> list[str]:
             pid = pids[service.name]
             assert pid is not None
             if service in to_start:
-                print(f"waiting for {service.name} to answer on {service.address()}...",
-                      flush=True)
+                print(f"waiting for {service.name} to answer on {service.address()}...", flush=True)
             service.wait_ready(pid)
             lines.append(_line(service, "up", service.provision()))
         return lines
@@ -115,8 +115,12 @@ def status(settings: Settings, names: Sequence[str] = ()) -> tuple[list[str], bo
 
 
 def logs(settings: Settings, name: str | None, lines: int, follow: bool) -> int:
-    files = [log for service in select(settings, [name] if name else [])
-             for log in service.log_files() if log.exists()]
+    files = [
+        log
+        for service in select(settings, [name] if name else [])
+        for log in service.log_files()
+        if log.exists()
+    ]
     if not files:
         raise StackError(f"no logs yet under {procs.shown(settings.data_dir)}; run `vq stack up`")
     cmd = ["tail", "-n", str(lines), *(["-F"] if follow else []), *map(str, files)]
@@ -129,12 +133,16 @@ def create_topics(settings: Settings, wait: float) -> list[str]:
 
     where = settings.kafka_servers
     if not procs.wait_until(lambda: kafka_answers(where), timeout=wait, interval=1):
-        raise StackError(f"Kafka at {where} did not answer within {wait:.0f}s; "
-                         "check VQ_KAFKA_BOOTSTRAP")
-    made = ensure_topics(settings, [settings.events_topic, settings.positions_topic],
-                         settings.kafka_partitions)
-    return [f"{topic.name}: {topic.partitions} partitions"
-            + (" (created)" if topic.created else "") for topic in made]
+        raise StackError(
+            f"Kafka at {where} did not answer within {wait:.0f}s; check VQ_KAFKA_BOOTSTRAP"
+        )
+    made = ensure_topics(
+        settings, [settings.events_topic, settings.positions_topic], settings.kafka_partitions
+    )
+    return [
+        f"{topic.name}: {topic.partitions} partitions" + (" (created)" if topic.created else "")
+        for topic in made
+    ]
 
 
 def clean(settings: Settings, everything: bool) -> list[str]:

@@ -56,8 +56,9 @@ def _run(make: Callable[[], Awaitable[_T]]) -> _T:
 
 
 async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="vq-stack",
-                                 request_timeout_ms=10_000)
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="vq-stack", request_timeout_ms=10_000
+    )
     try:
         await asyncio.wait_for(client.start(), timeout=5)
     except BaseException:
@@ -86,8 +87,9 @@ def kafka_answers(bootstrap: str) -> bool:
         return _run(lambda: _answers(bootstrap))
 
 
-async def aensure_topics(settings: Settings, names: Sequence[str], partitions: int, *,
-                         bootstrap: str | None = None) -> list[Topic]:
+async def aensure_topics(
+    settings: Settings, names: Sequence[str], partitions: int, *, bootstrap: str | None = None
+) -> list[Topic]:
     """Create the missing topics (replication 1: one broker); leave existing ones as they are.
 
     An existing topic keeps its partition count even if `partitions` differs: changing it would
@@ -99,7 +101,8 @@ async def aensure_topics(settings: Settings, names: Sequence[str], partitions: i
         missing = [name for name in names if name not in existing]
         if missing:
             response = await client.create_topics(
-                [NewTopic(name, partitions, 1) for name in missing])
+                [NewTopic(name, partitions, 1) for name in missing]
+            )
             for name, code, message in response.topic_errors:
                 if code not in (_NO_ERROR, _TOPIC_EXISTS):
                     raise StackError(f"Kafka refused to create topic {name}: {message or code}")
@@ -118,8 +121,9 @@ async def _partition_counts(client: AIOKafkaAdminClient, names: Sequence[str]) -
     raise StackError(f"topics {', '.join(names)} did not appear in Kafka's metadata")
 
 
-def ensure_topics(settings: Settings, names: Sequence[str], partitions: int, *,
-                  bootstrap: str | None = None) -> list[Topic]:
+def ensure_topics(
+    settings: Settings, names: Sequence[str], partitions: int, *, bootstrap: str | None = None
+) -> list[Topic]:
     """Blocking form of `aensure_topics`, usable from sync code and from inside an event loop."""
     try:
         return _run(lambda: aensure_topics(settings, names, partitions, bootstrap=bootstrap))

@@ -141,16 +141,27 @@ def _join(state: QueueState, ticket: TicketState) -> None:
 
 
 def _enqueued(state: QueueState, event: TicketEnqueued) -> None:
-    _admit(state, event, enqueued_at=event.at, order_at=event.at, transferred_from=None,
-           enqueued_here=True)
+    _admit(
+        state,
+        event,
+        enqueued_at=event.at,
+        order_at=event.at,
+        transferred_from=None,
+        enqueued_here=True,
+    )
 
 
 def _transferred_in(state: QueueState, event: TicketTransferredIn) -> None:
     # A ticket may come back to a queue it was transferred out of: it is still its home.
     previous = state.tickets.get(event.ticket_id)
-    _admit(state, event, enqueued_at=event.original_enqueued_at, order_at=event.order_at,
-           transferred_from=event.from_queue_id,
-           enqueued_here=previous is not None and previous.enqueued_here)
+    _admit(
+        state,
+        event,
+        enqueued_at=event.original_enqueued_at,
+        order_at=event.order_at,
+        transferred_from=event.from_queue_id,
+        enqueued_here=previous is not None and previous.enqueued_here,
+    )
 
 
 def _admit(

@@ -149,4 +149,3 @@ def next_ticket(
 def now_serving(state: QueueState) -> dict[str, str]:
     """counter -> the ticket most recently called there that is still called or being served."""
     return {counter: ids[-1] for counter, ids in state.at_counters.items() if ids}
-

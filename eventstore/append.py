@@ -73,8 +73,12 @@ class PostgresAppendSession:
                 await cur.execute(
                     "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, outcome) "
                     "VALUES (%s, %s, %s, %s)",
-                    (tenant_id, idempotency.key, idempotency.request_hash,
-                     json.dumps(idempotency.outcome)),
+                    (
+                        tenant_id,
+                        idempotency.key,
+                        idempotency.request_hash,
+                        json.dumps(idempotency.outcome),
+                    ),
                 )
             # Delivered at commit: wakes the relay without polling.
             await cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))

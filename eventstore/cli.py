@@ -30,8 +30,10 @@ def _migrate(args: argparse.Namespace) -> int:
     try:
         applied = migrate_schema(settings.pg_url, settings.db_schema)
     except psycopg.OperationalError as exc:
-        print(f"vq db migrate: PostgreSQL is not reachable ({exc}); start it with `vq stack up`",
-              file=sys.stderr)
+        print(
+            f"vq db migrate: PostgreSQL is not reachable ({exc}); start it with `vq stack up`",
+            file=sys.stderr,
+        )
         return 1
     if applied:
         for name in applied:

@@ -141,14 +141,14 @@ class InMemoryEventStore:
         if stream is None:
             return []
         end = stream.version if up_to_version is None else min(up_to_version, stream.version)
-        return stream.events[max(after_version, 0):max(end, 0)]
+        return stream.events[max(after_version, 0) : max(end, 0)]
 
     async def read_all(
         self, after: Position, limit: int = 1000
     ) -> list[tuple[Position, RecordedEvent]]:
         # Sessions commit whole, so the log is already in commit order.
         start = after.global_position
-        return self._log[start:start + limit]
+        return self._log[start : start + limit]
 
     async def stream_owner(self, stream_id: str) -> tuple[str, int] | None:
         stream = self._streams.get(stream_id)

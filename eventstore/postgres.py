@@ -106,8 +106,11 @@ class PostgresEventStore:
                 f"SELECT {EVENT_COLUMNS} FROM events "
                 "WHERE stream_id = %s AND stream_version > %s AND stream_version <= %s "
                 "ORDER BY stream_version",
-                (stream_id, after_version,
-                 up_to_version if up_to_version is not None else 2**31 - 1),
+                (
+                    stream_id,
+                    after_version,
+                    up_to_version if up_to_version is not None else 2**31 - 1,
+                ),
             )
             return [recorded_from_row(row) for row in await cur.fetchall()]
 
@@ -168,8 +171,12 @@ class PostgresEventStore:
             await conn.execute(
                 "INSERT INTO snapshots (stream_id, version, snapshot_schema, state) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (stream_id, version) DO NOTHING",
-                (snapshot.stream_id, snapshot.version, snapshot.snapshot_schema,
-                 json.dumps(snapshot.state)),
+                (
+                    snapshot.stream_id,
+                    snapshot.version,
+                    snapshot.snapshot_schema,
+                    json.dumps(snapshot.state),
+                ),
             )
             await conn.execute(
                 "DELETE FROM snapshots WHERE stream_id = %s AND version < ("
@@ -247,4 +254,3 @@ class PostgresEventStore:
     async def ping(self) -> None:
         async with self.connection() as conn:
             await conn.execute("SELECT 1")
-

@@ -74,8 +74,13 @@ class Relay:
         backoff = 0.1
         while not stop.is_set():
             try:
-                await lead(self._connect, "relay", stop, IDLE_POLL_S,
-                           lambda conn: self._publish_until(stop, conn))
+                await lead(
+                    self._connect,
+                    "relay",
+                    stop,
+                    IDLE_POLL_S,
+                    lambda conn: self._publish_until(stop, conn),
+                )
                 backoff = 0.1
             except (StoreUnavailable, KafkaError, OSError, TimeoutError) as exc:
                 log.warning("relay paused: %s; retrying in %.1fs", exc, backoff)
@@ -139,4 +144,3 @@ class Relay:
                 return position
             await asyncio.sleep(delay)
         return position
-

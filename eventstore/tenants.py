@@ -102,4 +102,3 @@ class TenantDirectory:
                 (tenant_id, key_id),
             )
             return cur.rowcount == 1
-

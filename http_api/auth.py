@@ -40,9 +40,7 @@ class Principal:
 
     def require(self, permission: str) -> None:
         if self.key.role not in PERMISSIONS[permission]:
-            raise ProblemError(
-                "forbidden", f"a {self.key.role} key may not do this ({permission})"
-            )
+            raise ProblemError("forbidden", f"a {self.key.role} key may not do this ({permission})")
 
     def may(self, permission: str) -> bool:
         return self.key.role in PERMISSIONS[permission]

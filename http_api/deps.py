@@ -48,13 +48,19 @@ ServicesDep = Annotated[Services, Depends(services)]
 ReadModelsDep = Annotated[ReadModels, Depends(read_models)]
 
 bearer_key = HTTPBearer(
-    scheme_name="apiKey", bearerFormat="vq_...", auto_error=False,
+    scheme_name="apiKey",
+    bearerFormat="vq_...",
+    auto_error=False,
     description="An API key of the tenant: `Authorization: Bearer vq_...`",
 )
 BearerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_key)]
-AccessToken = Annotated[str | None, Query(
-    description="The API key, for clients that cannot send headers (EventSource, WebSocket, a "
-    "screen's browser). Reads only.")]
+AccessToken = Annotated[
+    str | None,
+    Query(
+        description="The API key, for clients that cannot send headers (EventSource, WebSocket, a "
+        "screen's browser). Reads only."
+    ),
+]
 
 
 async def principal(svc: ServicesDep, credentials: BearerKey) -> Principal:

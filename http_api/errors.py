@@ -19,13 +19,22 @@ log = logging.getLogger("vq.api")
 
 # Starlette's and FastAPI's own HTTP errors, as problem types (FastAPI gives a 400 when a body
 # cannot be read or parsed).
-_HTTP_PROBLEMS = {400: "malformed-request", 404: "not-found", 405: "method-not-allowed",
-                  413: "payload-too-large", 415: "unsupported-media-type"}
+_HTTP_PROBLEMS = {
+    400: "malformed-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+}
 
 
 def problem_response(exc: ProblemError, request: Request) -> JSONResponse:
-    return JSONResponse(exc.body(instance=request.url.path), status_code=exc.status,
-                        media_type=PROBLEM_MEDIA_TYPE, headers=dict(exc.headers))
+    return JSONResponse(
+        exc.body(instance=request.url.path),
+        status_code=exc.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(exc.headers),
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -50,8 +59,9 @@ def install_error_handlers(app: FastAPI) -> None:
         """One answer for every dependency that cannot answer now: 503, Retry-After."""
         log.warning("503 for %s: %s: %s", request.url.path, type(exc).__name__, exc)
         return problem_response(
-            ProblemError("service-unavailable", exc.detail(),
-                         headers={"Retry-After": str(exc.retry_after_s)}),
+            ProblemError(
+                "service-unavailable", exc.detail(), headers={"Retry-After": str(exc.retry_after_s)}
+            ),
             request,
         )
 
@@ -82,8 +92,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
-        return problem_response(ProblemError("internal", "an unexpected error; it was logged"),
-                                request)
+        return problem_response(
+            ProblemError("internal", "an unexpected error; it was logged"), request
+        )
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:

@@ -98,16 +98,21 @@ class DeadlineMiddleware:
                 raise
             await _send_problem(
                 send,
-                ProblemError("service-unavailable", f"no answer within {limit:.0f}s; retry later",
-                             headers={"Retry-After": str(self.retry_after_s)}),
+                ProblemError(
+                    "service-unavailable",
+                    f"no answer within {limit:.0f}s; retry later",
+                    headers={"Retry-After": str(self.retry_after_s)},
+                ),
                 scope,
             )
 
 
 async def _send_problem(send: Send, problem: ProblemError, scope: Scope) -> None:
     body = json.dumps(problem.body(instance=scope.get("path"))).encode()
-    headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-               (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
     await send({"type": "http.response.start", "status": problem.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

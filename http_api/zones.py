@@ -16,11 +16,12 @@ _NAMES = sorted(available_timezones())
 
 # A `str` enum, so the document gets one `TimeZoneName` schema that every use refers to.
 TimeZoneName = Enum(  # type: ignore[misc]
-    "TimeZoneName", [(name, name) for name in _NAMES], type=str,
+    "TimeZoneName",
+    [(name, name) for name in _NAMES],
+    type=str,
     module=__name__,
 )
 TimeZoneName.__doc__ = "An IANA time zone name (e.g. Europe/Paris)."
-
 
 
 def _name(value: Any, handler: ValidatorFunctionWrapHandler) -> str:
@@ -29,7 +30,8 @@ def _name(value: Any, handler: ValidatorFunctionWrapHandler) -> str:
         return str(handler(value).value)
     except ValidationError:
         raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name, e.g. Europe/Paris") from None
+            f"unknown time zone {value!r}; use an IANA name, e.g. Europe/Paris"
+        ) from None
 
 
 if TYPE_CHECKING:

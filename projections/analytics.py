@@ -127,8 +127,9 @@ def _split(start: datetime, end: datetime) -> Iterable[tuple[int, int]]:
 Command = tuple[str, ...]
 
 
-def increment_commands(keys: Keys, tenant: str, queue: str, found: Measures,
-                       retention_s: int) -> list[Command]:
+def increment_commands(
+    keys: Keys, tenant: str, queue: str, found: Measures, retention_s: int
+) -> list[Command]:
     """Measures as Redis commands that add to what is stored (the stream processors' path)."""
     commands: list[Command] = []
     for bucket in sorted(found.buckets()):
@@ -141,8 +142,9 @@ def increment_commands(keys: Keys, tenant: str, queue: str, found: Measures,
     return commands
 
 
-def total_commands(keys: Keys, tenant: str, queue: str, found: Measures,
-                   retention_s: int) -> list[Command]:
+def total_commands(
+    keys: Keys, tenant: str, queue: str, found: Measures, retention_s: int
+) -> list[Command]:
     """Measures as Redis commands that write totals from scratch (the rebuild's path)."""
     commands: list[Command] = []
     for bucket in sorted(found.buckets()):
@@ -154,14 +156,15 @@ def total_commands(keys: Keys, tenant: str, queue: str, found: Measures,
             commands.append(("HSET", key, *flat))
         for metric, values in sorted(found.samples.get(bucket, {}).items()):
             for start in range(0, len(values), 500):
-                chunk = values[start:start + 500]
+                chunk = values[start : start + 500]
                 commands.append(("RPUSH", f"{key}:{metric}", *map(str, chunk)))
         commands.extend(_bookkeeping(keys, tenant, queue, bucket, retention_s))
     return commands
 
 
-def _bookkeeping(keys: Keys, tenant: str, queue: str, bucket: int,
-                 retention_s: int) -> list[Command]:
+def _bookkeeping(
+    keys: Keys, tenant: str, queue: str, bucket: int, retention_s: int
+) -> list[Command]:
     """Index the bucket, and let it expire `retention_s` after it ended (by event time)."""
     key = keys.analytics(tenant, queue, bucket)
     expire_at = str(bucket + BUCKET_S + retention_s)

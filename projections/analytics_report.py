@@ -29,13 +29,15 @@ class Bucket:
     services: list[int] = field(default_factory=list)
 
 
-async def load_buckets(client: aioredis.Redis, keys: Keys, tenant: str, queue: str,
-                       start: datetime, end: datetime) -> list[Bucket]:
+async def load_buckets(
+    client: aioredis.Redis, keys: Keys, tenant: str, queue: str, start: datetime, end: datetime
+) -> list[Bucket]:
     """The stored 15-minute buckets that begin in [start, end)."""
     low = int(start.timestamp()) - int(start.timestamp()) % BUCKET_S
     high = int(end.timestamp()) - 1
     members: list[bytes] = await client.zrangebyscore(  # type: ignore[assignment]
-        keys.analytics_index(tenant, queue), low, high)
+        keys.analytics_index(tenant, queue), low, high
+    )
     starts = [int(member) for member in members]
     pipe = client.pipeline(transaction=False)
     for bucket in starts:
@@ -46,15 +48,17 @@ async def load_buckets(client: aioredis.Redis, keys: Keys, tenant: str, queue: s
     raw = await pipe.execute()
     found = []
     for index, bucket in enumerate(starts):
-        counts, waits, services = raw[index * 3: index * 3 + 3]
+        counts, waits, services = raw[index * 3 : index * 3 + 3]
         if not counts and not waits and not services:
             continue  # expired since it was indexed
-        found.append(Bucket(
-            start=bucket,
-            counts={k.decode(): int(v) for k, v in counts.items()},
-            waits=[int(v) for v in waits],
-            services=[int(v) for v in services],
-        ))
+        found.append(
+            Bucket(
+                start=bucket,
+                counts={k.decode(): int(v) for k, v in counts.items()},
+                waits=[int(v) for v in waits],
+                services=[int(v) for v in services],
+            )
+        )
     return found
 
 
@@ -80,8 +84,9 @@ def _period_end(begin: datetime, granularity: Granularity) -> datetime:
     return begin + timedelta(seconds=3600 if granularity == "1h" else BUCKET_S)
 
 
-def summarize(buckets: Iterable[Bucket], begin: datetime, end: datetime,
-              target_wait_s: int) -> dict[str, Any]:
+def summarize(
+    buckets: Iterable[Bucket], begin: datetime, end: datetime, target_wait_s: int
+) -> dict[str, Any]:
     """One row: the counts, waits and service times of the buckets, as a manager reads them."""
     counts: dict[str, int] = {}
     waits: list[int] = []
@@ -106,8 +111,9 @@ def summarize(buckets: Iterable[Bucket], begin: datetime, end: datetime,
         "start": begin.isoformat(),
         "end": end.isoformat(),
         "arrivals": arrivals,
-        "arrivals_by_priority": {k.split(":", 1)[1]: v for k, v in sorted(counts.items())
-                                 if k.startswith("arrivals:")},
+        "arrivals_by_priority": {
+            k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("arrivals:")
+        },
         "transferred_in": counts.get("transferred_in", 0),
         "transferred_out": counts.get("transferred_out", 0),
         "called": called,
@@ -120,14 +126,17 @@ def summarize(buckets: Iterable[Bucket], begin: datetime, end: datetime,
         "wait_seconds": _stats(waits),
         "service_seconds": _stats(services),
         "target_wait_seconds": target_wait_s,
-        "within_target_share": (round(counts.get("within_target", 0) / called, 4)
-                                if called else None),
+        "within_target_share": (
+            round(counts.get("within_target", 0) / called, 4) if called else None
+        ),
         "counters": {
             counter: {
                 "served": metrics.get("served", 0),
-                "mean_service_seconds": (round(metrics.get("service_ms", 0)
-                                               / metrics["served"] / 1000, 1)
-                                         if metrics.get("served") else None),
+                "mean_service_seconds": (
+                    round(metrics.get("service_ms", 0) / metrics["served"] / 1000, 1)
+                    if metrics.get("served")
+                    else None
+                ),
                 "utilisation": round(min(metrics.get("busy_ms", 0) / 1000 / seconds, 1.0), 4),
             }
             for counter, metrics in sorted(counters.items())
@@ -147,15 +156,23 @@ def _stats(values: Sequence[int]) -> dict[str, float | None]:
     }
 
 
-def report(buckets: Sequence[Bucket], start: datetime, end: datetime,
-           granularity: Granularity, timezone: str, target_wait_s: int) -> dict[str, Any]:
+def report(
+    buckets: Sequence[Bucket],
+    start: datetime,
+    end: datetime,
+    granularity: Granularity,
+    timezone: str,
+    target_wait_s: int,
+) -> dict[str, Any]:
     """Rows per period, a total over the whole range, and the peak hours of arrivals."""
     zone = ZoneInfo(timezone)
     periods: dict[datetime, list[Bucket]] = {}
     for bucket in buckets:
         periods.setdefault(_period_start(bucket.start, granularity, zone), []).append(bucket)
-    rows = [summarize(group, begin, _period_end(begin, granularity), target_wait_s)
-            for begin, group in sorted(periods.items())]
+    rows = [
+        summarize(group, begin, _period_end(begin, granularity), target_wait_s)
+        for begin, group in sorted(periods.items())
+    ]
     by_hour: dict[int, int] = {}
     for bucket in buckets:
         hour = datetime.fromtimestamp(bucket.start, tz=UTC).astimezone(zone).hour
@@ -173,9 +190,24 @@ def report(buckets: Sequence[Bucket], start: datetime, end: datetime,
 
 
 CSV_COLUMNS = (
-    "start", "end", "arrivals", "called", "served", "no_shows", "walkaways", "cancellations",
-    "transferred_in", "transferred_out", "abandonment_rate", "within_target_share",
-    "wait_mean_s", "wait_p50_s", "wait_p90_s", "wait_max_s", "service_mean_s", "service_p50_s",
+    "start",
+    "end",
+    "arrivals",
+    "called",
+    "served",
+    "no_shows",
+    "walkaways",
+    "cancellations",
+    "transferred_in",
+    "transferred_out",
+    "abandonment_rate",
+    "within_target_share",
+    "wait_mean_s",
+    "wait_p50_s",
+    "wait_p90_s",
+    "wait_max_s",
+    "service_mean_s",
+    "service_p50_s",
 )
 
 
@@ -183,8 +215,23 @@ def csv_rows(result: dict[str, Any]) -> Iterable[list[Any]]:
     yield list(CSV_COLUMNS)
     for row in result["rows"]:
         wait, service = row["wait_seconds"], row["service_seconds"]
-        yield [row["start"], row["end"], row["arrivals"], row["called"], row["served"],
-               row["no_shows"], row["walkaways"], row["cancellations"], row["transferred_in"],
-               row["transferred_out"], row["abandonment_rate"], row["within_target_share"],
-               wait["mean"], wait["p50"], wait["p90"], wait["max"], service["mean"],
-               service["p50"]]
+        yield [
+            row["start"],
+            row["end"],
+            row["arrivals"],
+            row["called"],
+            row["served"],
+            row["no_shows"],
+            row["walkaways"],
+            row["cancellations"],
+            row["transferred_in"],
+            row["transferred_out"],
+            row["abandonment_rate"],
+            row["within_target_share"],
+            wait["mean"],
+            wait["p50"],
+            wait["p90"],
+            wait["max"],
+            service["mean"],
+            service["p50"],
+        ]

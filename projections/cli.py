@@ -13,14 +13,16 @@ from core.settings import Settings, get_settings
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     projections = sub.add_parser("projections", help="rebuild or check the Redis read models")
-    actions = projections.add_subparsers(dest="projections_command", metavar="ACTION",
-                                         required=True)
+    actions = projections.add_subparsers(
+        dest="projections_command", metavar="ACTION", required=True
+    )
     rebuild = actions.add_parser("rebuild", help="rewrite the read models from the event store")
     rebuild.add_argument("--queue", action="append", help="only this queue (repeatable)")
     rebuild.add_argument(
-        "--from-kafka", action="store_true",
+        "--from-kafka",
+        action="store_true",
         help="instead: delete the read models and rewind the workers' consumer group to the "
-             "start of the topic (stop the workers first; they rebuild when started)",
+        "start of the topic (stop the workers first; they rebuild when started)",
     )
     rebuild.set_defaults(func=_rebuild)
     check = actions.add_parser("check", help="compare the read models with a fold of the events")
@@ -53,11 +55,19 @@ def _rebuild(args: argparse.Namespace) -> int:
     queues = set(args.queue) if args.queue else None
 
     async def work(store: Any, client: Any, keys: Any) -> int:
-        report = await rebuild(store, client, keys, queues, progress_bar("rebuild"),
-                               retention_s=settings.analytics_retention_days * 86400)
+        report = await rebuild(
+            store,
+            client,
+            keys,
+            queues,
+            progress_bar("rebuild"),
+            retention_s=settings.analytics_retention_days * 86400,
+        )
         rate = report.events / max(report.seconds, 1e-9)
-        print(f"\nrebuilt {report.queues} queues from {report.events:,} events "
-              f"in {report.seconds:.1f}s ({rate:,.0f} events/s)")
+        print(
+            f"\nrebuilt {report.queues} queues from {report.events:,} events "
+            f"in {report.seconds:.1f}s ({rate:,.0f} events/s)"
+        )
         return 0
 
     return asyncio.run(_with_services(settings, work))
@@ -91,8 +101,11 @@ async def _rewind(settings: Settings) -> int:
         return 0
 
     await _with_services(settings, drop)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers,
-                                group_id=settings.worker_group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_servers,
+        group_id=settings.worker_group,
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
@@ -101,12 +114,15 @@ async def _rewind(settings: Settings) -> int:
             await consumer.stop()
             print(f"vq projections: topic {settings.events_topic} not found", file=sys.stderr)
             return 1
-        start = {TopicPartition(settings.events_topic, p): OffsetAndMetadata(0, "")
-                 for p in partitions}
+        start = {
+            TopicPartition(settings.events_topic, p): OffsetAndMetadata(0, "") for p in partitions
+        }
         consumer.assign(list(start))  # manual assignment: commit without joining the group
         await consumer.commit(start)
     finally:
         await consumer.stop()
-    print(f"read models deleted; group {settings.worker_group} rewound on "
-          f"{len(partitions)} partitions: start the workers to rebuild from Kafka")
+    print(
+        f"read models deleted; group {settings.worker_group} rewound on "
+        f"{len(partitions)} partitions: start the workers to rebuild from Kafka"
+    )
     return 0

@@ -128,8 +128,10 @@ class QueueEstimates:
     def facts(self, ticket_id: str) -> TicketFacts:
         promised = self.promised.get(ticket_id)
         waited = self.waited.get(ticket_id)
-        return TicketFacts(None if promised is None else promise_of(promised),
-                           None if waited is None else round(waited, 1))
+        return TicketFacts(
+            None if promised is None else promise_of(promised),
+            None if waited is None else round(waited, 1),
+        )
 
     def _estimate(self, state: QueueState, ticket_id: str) -> dict[str, Any] | None:
         estimate = self.selector.estimate(state, ticket_id)
@@ -138,11 +140,11 @@ class QueueEstimates:
     def refresh(self, state: QueueState) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """Recompute the ranges this batch owes (bounded); returns (new ranges, tickets that
         no longer have one). Resets the batch's bookkeeping."""
-        wanted = [t for t in self._touched if t in state.tickets
-                  and state.tickets[t].status == "waiting"]
+        wanted = [
+            t for t in self._touched if t in state.tickets and state.tickets[t].status == "waiting"
+        ]
         now, last = self._now, self._refreshed
-        due = now is not None and (last is None or
-                                   (now - last).total_seconds() >= REFRESH_EVERY_S)
+        due = now is not None and (last is None or (now - last).total_seconds() >= REFRESH_EVERY_S)
         if due and self._called:
             wanted += [key[3] for key in state.waiting.islice(0, HEAD_REFRESH)]
         if due and state.waiting:
@@ -174,8 +176,7 @@ class QueueEstimates:
         ids = [key[3] for key in state.waiting]
         anchors = list(range(min(EXACT_FILL, len(ids))))
         while anchors and anchors[-1] < len(ids) - 1:
-            anchors.append(min(max(int(anchors[-1] * ANCHOR_STEP), anchors[-1] + 1),
-                               len(ids) - 1))
+            anchors.append(min(max(int(anchors[-1] * ANCHOR_STEP), anchors[-1] + 1), len(ids) - 1))
         self.etas = {}
         for index in anchors:
             eta = self._estimate(state, ids[index])
@@ -186,8 +187,7 @@ class QueueEstimates:
             if first is None or last is None:
                 continue
             for index in range(low + 1, high):
-                self.etas[ids[index]] = _between(first, last, (index - low) / (high - low),
-                                                 index)
+                self.etas[ids[index]] = _between(first, last, (index - low) / (high - low), index)
 
     def newcomer(self, state: QueueState) -> dict[str, Any] | None:
         """The queue summary's estimate: the range of the last one in line (a newcomer waits at
@@ -215,8 +215,9 @@ class QueueEstimates:
         }
 
 
-def _between(first: dict[str, Any], last: dict[str, Any], share: float,
-             ahead: int) -> dict[str, Any]:
+def _between(
+    first: dict[str, Any], last: dict[str, Any], share: float, ahead: int
+) -> dict[str, Any]:
     """The range of a ticket between two estimated ones, moment by moment, `share` of the way."""
     out = {**first, "ahead": ahead, "interpolated": True}
     for level in ("p10_at", "p50_at", "p90_at"):
@@ -234,5 +235,11 @@ def shown(eta: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
     for level in ("p10", "p50", "p90"):
         moment = datetime.fromisoformat(eta[f"{level}_at"])
         left[f"{level}_seconds"] = max(0, round((moment - now).total_seconds()))
-    return {**left, "p10_at": eta["p10_at"], "p50_at": eta["p50_at"], "p90_at": eta["p90_at"],
-            "estimated_at": eta["estimated_at"], "estimator": eta["estimator"]}
+    return {
+        **left,
+        "p10_at": eta["p10_at"],
+        "p50_at": eta["p50_at"],
+        "p90_at": eta["p90_at"],
+        "estimated_at": eta["estimated_at"],
+        "estimator": eta["estimator"],
+    }

@@ -80,15 +80,15 @@ class TicketFollower:
                 reread = True  # class ranks changed: the whole line may have reordered
             self.version = change["version"]
             if (self.status, self.position, self.counter) != before:
-                steps.append(Step(self.version, self.status, self.position, self.counter,
-                                  touched))
+                steps.append(Step(self.version, self.status, self.position, self.counter, touched))
         if eta is not None and not steps and self.status == "waiting":
             # Only the range moved (the line did not, around this ticket): show it.
             steps.append(Step(self.version, self.status, self.position, self.counter, False))
         return Fold(steps, touched, reread or int(message["version"]) > self.version)
 
-    def views(self, fold: Fold, fresh: dict[str, Any] | None,
-              now: datetime) -> list[dict[str, Any]]:
+    def views(
+        self, fold: Fold, fresh: dict[str, Any] | None, now: datetime
+    ) -> list[dict[str, Any]]:
         """The views to emit; `fresh` (read after the batch) gives the ticket's own new fields
         (called_at...), its status, counter and position always come from the fold, its wait
         range from the messages."""
@@ -97,9 +97,14 @@ class TicketFollower:
         out = []
         for step in fold.steps:
             base = fresh if step.own and fresh is not None else self.view
-            self.view = {**base, "status": step.status, "counter": step.counter,
-                         "position": step.position, "version": step.version,
-                         "people_ahead": None if step.position is None else step.position - 1,
-                         "estimate": shown(self.eta, now) if step.status == "waiting" else None}
+            self.view = {
+                **base,
+                "status": step.status,
+                "counter": step.counter,
+                "position": step.position,
+                "version": step.version,
+                "people_ahead": None if step.position is None else step.position - 1,
+                "estimate": shown(self.eta, now) if step.status == "waiting" else None,
+            }
             out.append(self.view)
         return out

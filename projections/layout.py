@@ -1,22 +1,22 @@
 """Where every read model lives in Redis. Every key starts with the prefix and the tenant id.
 
-    {p}:{tenant}:queues                   ZSET  queue ids, scored by creation time (epoch seconds)
-    {p}:{tenant}:q:{queue}                HASH  version (last applied stream version), view (JSON)
-    {p}:{tenant}:q:{queue}:line           ZSET  the waiting line: every score 0, members ordered
-                                                lexicographically by `line_member`, so a ticket's
-                                                position is ZRANK + 1, O(log n)
-    {p}:{tenant}:q:{queue}:tickets        SET   ticket ids that have a view under this queue
-    {p}:{tenant}:q:{queue}:t:{ticket}     STRING the ticket's view (JSON) in that queue
-    {p}:{tenant}:t:{ticket}               STRING the queue the ticket first joined (transfers are
-                                                followed from there through `transferred_to`)
-    {p}:{tenant}:q:{queue}:eta            HASH  ticket id -> its current wait range (JSON, moments;
-                                                see estimates.py), and `newcomer` -> the range
-                                                the queue summary shows
-    {p}:{tenant}:q:{queue}:accuracy       STRING the estimators' accuracy figures (JSON)
-    {p}:{tenant}:q:{queue}:changes        pub/sub channel: one message per applied batch
-    {p}:{tenant}:q:{queue}:an             ZSET  analytics buckets (start, epoch seconds)
-    {p}:{tenant}:q:{queue}:an:{bucket}    HASH  counts of the 15-minute bucket (see analytics.py)
-    {p}:{tenant}:q:{queue}:an:{bucket}:wait|service  LIST  samples in milliseconds
+{p}:{tenant}:queues                   ZSET  queue ids, scored by creation time (epoch seconds)
+{p}:{tenant}:q:{queue}                HASH  version (last applied stream version), view (JSON)
+{p}:{tenant}:q:{queue}:line           ZSET  the waiting line: every score 0, members ordered
+                                            lexicographically by `line_member`, so a ticket's
+                                            position is ZRANK + 1, O(log n)
+{p}:{tenant}:q:{queue}:tickets        SET   ticket ids that have a view under this queue
+{p}:{tenant}:q:{queue}:t:{ticket}     STRING the ticket's view (JSON) in that queue
+{p}:{tenant}:t:{ticket}               STRING the queue the ticket first joined (transfers are
+                                            followed from there through `transferred_to`)
+{p}:{tenant}:q:{queue}:eta            HASH  ticket id -> its current wait range (JSON, moments;
+                                            see estimates.py), and `newcomer` -> the range
+                                            the queue summary shows
+{p}:{tenant}:q:{queue}:accuracy       STRING the estimators' accuracy figures (JSON)
+{p}:{tenant}:q:{queue}:changes        pub/sub channel: one message per applied batch
+{p}:{tenant}:q:{queue}:an             ZSET  analytics buckets (start, epoch seconds)
+{p}:{tenant}:q:{queue}:an:{bucket}    HASH  counts of the 15-minute bucket (see analytics.py)
+{p}:{tenant}:q:{queue}:an:{bucket}:wait|service  LIST  samples in milliseconds
 """
 
 from __future__ import annotations

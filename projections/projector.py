@@ -84,9 +84,14 @@ class QueueUpdate:
     newcomer: dict[str, Any] | None  # the summary's wait range
 
     def message(self) -> dict[str, Any]:
-        return {"queue_id": self.queue_id, "version": self.version, "view": self.view,
-                "changes": [asdict(c) for c in self.changes], "etas": self.etas,
-                "newcomer": self.newcomer}
+        return {
+            "queue_id": self.queue_id,
+            "version": self.version,
+            "view": self.view,
+            "changes": [asdict(c) for c in self.changes],
+            "etas": self.etas,
+            "newcomer": self.newcomer,
+        }
 
 
 class Projector:
@@ -124,8 +129,12 @@ class Projector:
         if pending[0].stream_version != state.version + 1:
             # A hole in what Kafka gave us (a consumer that started late, Redis emptied under a
             # running worker): read the missing events from the system of record.
-            log.warning("queue %s: got version %d after %d; reading the gap from the event store",
-                        queue_id, pending[0].stream_version, state.version)
+            log.warning(
+                "queue %s: got version %d after %d; reading the gap from the event store",
+                queue_id,
+                pending[0].stream_version,
+                state.version,
+            )
             self.repairs += 1
             missing = await self._store.read_stream(
                 queue_id, state.version, pending[0].stream_version - 1
@@ -137,10 +146,11 @@ class Projector:
         whole = False
         for record in pending:
             if record.stream_version != state.version + 1:
-                raise RuntimeError(f"queue {queue_id}: version {record.stream_version} "
-                                   f"does not follow {state.version}")
-            step_commands, change, needs_whole = _step(self._keys, model, record,
-                                                       self._retention_s)
+                raise RuntimeError(
+                    f"queue {queue_id}: version {record.stream_version} "
+                    f"does not follow {state.version}"
+                )
+            step_commands, change, needs_whole = _step(self._keys, model, record, self._retention_s)
             commands.extend(step_commands)
             changes.append(change)
             whole = whole or needs_whole
@@ -152,14 +162,23 @@ class Projector:
         else:
             commands.extend(meta_commands(self._keys, state, estimates))
         commands.extend(eta_commands(self._keys, state, fresh, dropped))
-        batch = Batch(tenant=state.tenant_id, queue=queue_id, first=first, last=state.version,
-                      commands=commands)
+        batch = Batch(
+            tenant=state.tenant_id,
+            queue=queue_id,
+            first=first,
+            last=state.version,
+            commands=commands,
+        )
         result = await self._writer.apply(batch)
         if result.gap and not retried:
             # Redis is not where our state was (emptied, rebuilt, or another worker moved it
             # on): start again from what Redis has, with the state at exactly that version.
-            log.warning("queue %s: Redis has version %d, expected %d; resuming from Redis",
-                        queue_id, result.stored, first)
+            log.warning(
+                "queue %s: Redis has version %d, expected %d; resuming from Redis",
+                queue_id,
+                result.stored,
+                first,
+            )
             self._states.pop(queue_id, None)
             self.repairs += 1
             return await self._project_queue(queue_id, records, retried=True)
@@ -167,9 +186,15 @@ class Projector:
             return None
         if state.version - model.saved >= CHECKPOINT_EVERY:
             await self._save(model)
-        update = QueueUpdate(tenant_id=state.tenant_id, queue_id=queue_id, version=state.version,
-                             view=queue_view(state), changes=changes, etas=fresh,
-                             newcomer=estimates.newcomer(state))
+        update = QueueUpdate(
+            tenant_id=state.tenant_id,
+            queue_id=queue_id,
+            version=state.version,
+            view=queue_view(state),
+            changes=changes,
+            etas=fresh,
+            newcomer=estimates.newcomer(state),
+        )
         await self._writer.publish(state.tenant_id, queue_id, update.message())
         return update
 
@@ -192,8 +217,9 @@ class Projector:
             model = QueueModel.new(queue_id)
         after = model.state.version
         while after < version:
-            records = await self._store.read_stream(queue_id, after, min(after + LOAD_PAGE,
-                                                                         version))
+            records = await self._store.read_stream(
+                queue_id, after, min(after + LOAD_PAGE, version)
+            )
             if not records:
                 break
             for index, record in enumerate(records, start=1):
@@ -207,15 +233,18 @@ class Projector:
     async def _restored(self, queue_id: str, version: int) -> QueueModel | None:
         if version == 0:
             return None
-        found = await self._store.load_projection_state(queue_id, version,
-                                                        checkpoint.fingerprint())
+        found = await self._store.load_projection_state(queue_id, version, checkpoint.fingerprint())
         if found is None:
             return None
         try:
             model = checkpoint.restore(found[1])
         except Exception:  # any damage (pickle raises many kinds): the full fold is as good
-            log.warning("queue %s: checkpoint at version %d unreadable; folding from the start",
-                        queue_id, found[0], exc_info=True)
+            log.warning(
+                "queue %s: checkpoint at version %d unreadable; folding from the start",
+                queue_id,
+                found[0],
+                exc_info=True,
+            )
             return None
         if model.state.queue_id != queue_id or model.state.version != found[0]:
             log.warning("queue %s: checkpoint does not match; folding from the start", queue_id)
@@ -228,12 +257,15 @@ class Projector:
         """Checkpoint the fold; a store that is down only means a longer fold some day."""
         state = model.state
         try:
-            await self._store.save_projection_state(state.queue_id, state.version,
-                                                    checkpoint.fingerprint(),
-                                                    checkpoint.dump(model))
+            await self._store.save_projection_state(
+                state.queue_id, state.version, checkpoint.fingerprint(), checkpoint.dump(model)
+            )
         except StoreUnavailable:
-            log.warning("queue %s: checkpoint at version %d not saved (event store down)",
-                        state.queue_id, state.version)
+            log.warning(
+                "queue %s: checkpoint at version %d not saved (event store down)",
+                state.queue_id,
+                state.version,
+            )
             return
         model.saved = state.version
 

@@ -160,8 +160,13 @@ class Subscription:
 
 
 class ReadModels:
-    def __init__(self, client: aioredis.Redis, keys: Keys, record: SystemOfRecord,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        record: SystemOfRecord,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self._redis = client
         self._keys = keys
         self._record = record
@@ -178,9 +183,11 @@ class ReadModels:
                 pipe.hmget(self._keys.queue(tenant, queue_id), "version", "view")
                 pipe.hget(self._keys.eta(tenant, queue_id), NEWCOMER)
             rows = await pipe.execute() if ids else []
-        return [read for index, queue_id in enumerate(ids)
-                if (read := _queue_read(queue_id, rows[2 * index], rows[2 * index + 1]))
-                is not None]
+        return [
+            read
+            for index, queue_id in enumerate(ids)
+            if (read := _queue_read(queue_id, rows[2 * index], rows[2 * index + 1])) is not None
+        ]
 
     async def queue(self, tenant: str, queue_id: str) -> QueueRead | None:
         async with redis_errors():
@@ -206,8 +213,11 @@ class ReadModels:
     async def waiting(
         self, tenant: str, queue_id: str, offset: int, limit: int
     ) -> WaitingPage | None:
-        keys = [self._keys.queue(tenant, queue_id), self._keys.line(tenant, queue_id),
-                self._keys.eta(tenant, queue_id)]
+        keys = [
+            self._keys.queue(tenant, queue_id),
+            self._keys.line(tenant, queue_id),
+            self._keys.eta(tenant, queue_id),
+        ]
         args: list[str | int] = [offset, limit, self._keys.ticket_prefix(tenant, queue_id)]
         async with redis_errors():
             result = await self._page_script(keys=keys, args=args)
@@ -218,8 +228,11 @@ class ReadModels:
         tickets = []
         for index, (member, raw, eta) in enumerate(zip(members, views, etas, strict=True)):
             view = json.loads(raw) if raw else {"ticket_id": member_ticket_id(_text(member))}
-            tickets.append(TicketRead(queue_id, version, view, offset + index + 1,
-                                      json.loads(eta) if eta else None))
+            tickets.append(
+                TicketRead(
+                    queue_id, version, view, offset + index + 1, json.loads(eta) if eta else None
+                )
+            )
         return WaitingPage(queue_id, version, int(total), offset, tickets)
 
     async def ticket(self, tenant: str, ticket_id: str) -> TicketRead | None:
@@ -246,14 +259,19 @@ class ReadModels:
         return found
 
     async def _hop(self, tenant: str, queue_id: str, ticket_id: str) -> TicketRead | None:
-        keys = [self._keys.queue(tenant, queue_id), self._keys.ticket(tenant, queue_id, ticket_id),
-                self._keys.line(tenant, queue_id), self._keys.eta(tenant, queue_id)]
+        keys = [
+            self._keys.queue(tenant, queue_id),
+            self._keys.ticket(tenant, queue_id, ticket_id),
+            self._keys.line(tenant, queue_id),
+            self._keys.eta(tenant, queue_id),
+        ]
         version, raw, rank, eta = await self._ticket_script(keys=keys, args=[ticket_id])
         if raw is None:
             return None
         position = None if rank is None else int(rank) + 1
-        return TicketRead(queue_id, int(version or 0), json.loads(raw), position,
-                          json.loads(eta) if eta else None)
+        return TicketRead(
+            queue_id, int(version or 0), json.loads(raw), position, json.loads(eta) if eta else None
+        )
 
     async def ticket_tenant(self, ticket_id: str) -> str | None:
         """The tenant a ticket belongs to (never changes, so it is remembered)."""
@@ -278,7 +296,10 @@ class ReadModels:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _wait(
-        self, tenant: str, queue_id: str, deadline: float,
+        self,
+        tenant: str,
+        queue_id: str,
+        deadline: float,
         check: Callable[[], Awaitable[bool]],
     ) -> None:
         """Return once `check()` holds or the deadline passed; `check` runs after subscribing,
@@ -348,8 +369,9 @@ class ReadModels:
         if found is not None and fresh(found):
             return found
         held = found is not None and found.queue_id == holder
-        raise StaleRead(found.version if found is not None and held
-                        else await self.version(tenant, holder))
+        raise StaleRead(
+            found.version if found is not None and held else await self.version(tenant, holder)
+        )
 
 
 def _text(value: Any) -> str:
@@ -360,6 +382,6 @@ def _queue_read(queue_id: str, row: list[Any], newcomer: Any) -> QueueRead | Non
     version, view = row
     if view is None:
         return None
-    return QueueRead(queue_id, int(version or 0), json.loads(view),
-                     json.loads(newcomer) if newcomer else None)
-
+    return QueueRead(
+        queue_id, int(version or 0), json.loads(view), json.loads(newcomer) if newcomer else None
+    )

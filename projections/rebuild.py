@@ -66,8 +66,11 @@ async def fold_store(
     return folded
 
 
-def _fold_batch(folded: dict[str, Folded], batch: list[tuple[Position, RecordedEvent]],
-                queue_ids: set[str] | None) -> None:
+def _fold_batch(
+    folded: dict[str, Folded],
+    batch: list[tuple[Position, RecordedEvent]],
+    queue_ids: set[str] | None,
+) -> None:
     for _, record in batch:
         if queue_ids is not None and record.queue_id not in queue_ids:
             continue
@@ -113,13 +116,21 @@ async def rebuild(
             if not state.created:
                 continue
             entry.estimates.fill(state)
-            commands = [("DEL", keys.eta(state.tenant_id, state.queue_id)),
-                        *full_render(keys, state, entry.estimates),
-                        *eta_commands(keys, state, entry.estimates.etas, set())]
-            commands += total_commands(keys, state.tenant_id, state.queue_id, entry.measures,
-                                       retention_s)
-            batch = Batch(tenant=state.tenant_id, queue=state.queue_id, first=0,
-                          last=state.version, commands=commands)
+            commands = [
+                ("DEL", keys.eta(state.tenant_id, state.queue_id)),
+                *full_render(keys, state, entry.estimates),
+                *eta_commands(keys, state, entry.estimates.etas, set()),
+            ]
+            commands += total_commands(
+                keys, state.tenant_id, state.queue_id, entry.measures, retention_s
+            )
+            batch = Batch(
+                tenant=state.tenant_id,
+                queue=state.queue_id,
+                first=0,
+                last=state.version,
+                commands=commands,
+            )
             if writing is not None:
                 await writing
             writing = asyncio.create_task(writer.apply(batch, force=True))
@@ -164,23 +175,27 @@ def expected_keys(keys: Keys, state: QueueState, estimates: QueueEstimates) -> d
     expected: dict[str, Value] = {
         keys.accuracy(tenant, queue): dumps(estimates.accuracy(state)),
         keys.eta(tenant, queue): eta_fields or None,
-        keys.queue(tenant, queue): {"version": str(state.version),
-                                    "view": dumps(queue_view(state))},
+        keys.queue(tenant, queue): {
+            "version": str(state.version),
+            "view": dumps(queue_view(state)),
+        },
         # Redis keeps no empty collections: an empty line is no key at all.
-        keys.line(tenant, queue): [line_member(state, state.tickets[k[3]])
-                                   for k in state.waiting] or None,
+        keys.line(tenant, queue): [line_member(state, state.tickets[k[3]]) for k in state.waiting]
+        or None,
         keys.ticket_index(tenant, queue): set(state.tickets) or None,
     }
     for ticket_id, ticket in state.tickets.items():
         expected[keys.ticket(tenant, queue, ticket_id)] = dumps(
-            ticket_view(state, ticket, estimates.facts(ticket_id)))
+            ticket_view(state, ticket, estimates.facts(ticket_id))
+        )
         if ticket.enqueued_here:
             expected[keys.home(tenant, ticket_id)] = queue
     return expected
 
 
-async def actual_keys(client: aioredis.Redis, keys: Keys, state: QueueState,
-                      names: Iterable[str]) -> dict[str, Value]:
+async def actual_keys(
+    client: aioredis.Redis, keys: Keys, state: QueueState, names: Iterable[str]
+) -> dict[str, Value]:
     tenant, queue = state.tenant_id, state.queue_id
     members = await client.smembers(keys.ticket_index(tenant, queue))
     index = {m.decode() if isinstance(m, bytes) else m for m in members}
@@ -247,7 +262,8 @@ async def check(
         if len(line) != len(state.waiting):
             report.differences.append(
                 f"queue {state.queue_id}: {len(line)} in the Redis line, "
-                f"{len(state.waiting)} waiting in the event store")
+                f"{len(state.waiting)} waiting in the event store"
+            )
     return report
 
 

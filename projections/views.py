@@ -79,13 +79,25 @@ def queue_view(state: QueueState) -> dict[str, Any]:
     serving = []
     for counter, ticket_id in sorted(now_serving(state).items()):
         ticket = state.tickets[ticket_id]
-        serving.append({"counter": counter, "ticket_id": ticket_id, "number": ticket.number,
-                        "status": ticket.status})
+        serving.append(
+            {
+                "counter": counter,
+                "ticket_id": ticket_id,
+                "number": ticket.number,
+                "status": ticket.status,
+            }
+        )
     upcoming = []
     for index, key in enumerate(state.waiting.islice(0, NEXT_SHOWN)):
         ticket = state.tickets[key[3]]
-        upcoming.append({"position": index + 1, "ticket_id": ticket.ticket_id,
-                         "number": ticket.number, "priority": ticket.priority})
+        upcoming.append(
+            {
+                "position": index + 1,
+                "ticket_id": ticket.ticket_id,
+                "number": ticket.number,
+                "priority": ticket.priority,
+            }
+        )
     active = [state.tickets[t].status for ids in state.at_counters.values() for t in ids]
     return {
         "queue_id": state.queue_id,

@@ -83,11 +83,16 @@ def ticket_commands(
     tenant, queue = state.tenant_id, state.queue_id
     ticket = state.tickets.get(ticket_id)
     if ticket is None:
-        return [("DEL", keys.ticket(tenant, queue, ticket_id)),
-                ("SREM", keys.ticket_index(tenant, queue), ticket_id)]
+        return [
+            ("DEL", keys.ticket(tenant, queue, ticket_id)),
+            ("SREM", keys.ticket_index(tenant, queue), ticket_id),
+        ]
     commands: list[Command] = [
-        ("SET", keys.ticket(tenant, queue, ticket_id),
-         dumps(ticket_view(state, ticket, estimates.facts(ticket_id)))),
+        (
+            "SET",
+            keys.ticket(tenant, queue, ticket_id),
+            dumps(ticket_view(state, ticket, estimates.facts(ticket_id))),
+        ),
         ("SADD", keys.ticket_index(tenant, queue), ticket_id),
     ]
     if ticket.enqueued_here:
@@ -104,7 +109,8 @@ def meta_commands(keys: Keys, state: QueueState, estimates: QueueEstimates) -> l
         ("HSET", keys.queue(tenant, queue), "view", dumps(queue_view(state))),
         registration(keys, state),
         ("SET", keys.accuracy(tenant, queue), dumps(estimates.accuracy(state))),
-        ("HDEL", keys.eta(tenant, queue), NEWCOMER) if newcomer is None
+        ("HDEL", keys.eta(tenant, queue), NEWCOMER)
+        if newcomer is None
         else ("HSET", keys.eta(tenant, queue), NEWCOMER, dumps(newcomer)),
     ]
 
@@ -131,8 +137,12 @@ def full_render(keys: Keys, state: QueueState, estimates: QueueEstimates) -> lis
     ranges, which the stream processors keep up one by one (a rebuild writes them whole)."""
     tenant, queue = state.tenant_id, state.queue_id
     commands: list[Command] = [
-        ("CLEARQUEUE", keys.line(tenant, queue), keys.ticket_index(tenant, queue),
-         keys.ticket_prefix(tenant, queue)),
+        (
+            "CLEARQUEUE",
+            keys.line(tenant, queue),
+            keys.ticket_index(tenant, queue),
+            keys.ticket_prefix(tenant, queue),
+        ),
     ]
     members = [line_member(state, state.tickets[key[3]]) for key in state.waiting]
     for chunk in _chunks(members):
@@ -151,7 +161,7 @@ def _zero_scored(members: Sequence[str]) -> Iterator[str]:
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), CHUNK):
-        yield items[start:start + CHUNK]
+        yield items[start : start + CHUNK]
 
 
 class ReadModelWriter:
@@ -176,4 +186,3 @@ class ReadModelWriter:
     async def stored_version(self, tenant: str, queue: str) -> int:
         value = await self._redis.hget(self._keys.queue(tenant, queue), "version")
         return int(value) if value is not None else 0
-

@@ -23,21 +23,32 @@ from query_api.models import AccuracyOut
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
-From = Annotated[datetime | None, Query(
-    alias="from", description="Start (ISO 8601 with offset); default: 24 hours before `to`. "
-    "Any range may be asked: only what is kept (`VQ_ANALYTICS_RETENTION_DAYS`) has rows, and "
-    "a range that ends before it starts is empty.")]
-To = Annotated[datetime | None, Query(
-    alias="to", description="End, exclusive (ISO 8601); default: now.")]
+From = Annotated[
+    datetime | None,
+    Query(
+        alias="from",
+        description="Start (ISO 8601 with offset); default: 24 hours before `to`. "
+        "Any range may be asked: only what is kept (`VQ_ANALYTICS_RETENTION_DAYS`) has rows, and "
+        "a range that ends before it starts is empty.",
+    ),
+]
+To = Annotated[
+    datetime | None, Query(alias="to", description="End, exclusive (ISO 8601); default: now.")
+]
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
-BucketParam = Annotated[Granularity, Query(
-    alias="bucket", description="Rows per 15 minutes, hour or day (in the queue's time zone).")]
+BucketParam = Annotated[
+    Granularity,
+    Query(
+        alias="bucket", description="Rows per 15 minutes, hour or day (in the queue's time zone)."
+    ),
+]
 Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spreadsheet.")]
 
 
-def _range(start: datetime | None, end: datetime | None,
-           now: datetime) -> tuple[datetime, datetime]:
+def _range(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
     """The range asked for. Its cost is bounded by what is stored in it (rows are kept
     `VQ_ANALYTICS_RETENTION_DAYS`), not by its length, so any range is answered."""
     if (start is not None and start.tzinfo is None) or (end is not None and end.tzinfo is None):
@@ -63,19 +74,29 @@ def _answer(result: dict[str, Any], fmt: str, name: str) -> Response:
         return JSONResponse(result)
     out = io.StringIO()
     csv.writer(out).writerows(csv_rows(result))
-    return Response(out.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 @router.get(
     "/queues/{queue_id}/analytics",
-    responses={**problem_responses("not-found"),
-               200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+    responses={
+        **problem_responses("not-found"),
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+    },
     summary="Arrivals, waits (mean, P50, P90, max), service, SLA, abandonment, counters",
 )
 async def queue_analytics(
-    queue_id: QueueId, who: ReaderDep, models: ReadModelsDep,
-    start: From = None, end: To = None, bucket: BucketParam = "1h", format: Format = "json",
+    queue_id: QueueId,
+    who: ReaderDep,
+    models: ReadModelsDep,
+    start: From = None,
+    end: To = None,
+    bucket: BucketParam = "1h",
+    format: Format = "json",
 ) -> Response:
     begin, finish = _range(start, end, models.now())
     queue = await models.queue(who.tenant_id, str(queue_id))
@@ -83,23 +104,36 @@ async def queue_analytics(
         raise ProblemError("not-found", f"queue {queue_id} not found")
     view = queue.view
     async with redis_errors():
-        buckets = await load_buckets(models.redis, models.keys, who.tenant_id, str(queue_id),
-                                     begin, finish)
-    result = report(buckets, begin, finish, bucket, view.get("timezone", "UTC"),
-                    int(view["target_wait_seconds"]))
+        buckets = await load_buckets(
+            models.redis, models.keys, who.tenant_id, str(queue_id), begin, finish
+        )
+    result = report(
+        buckets,
+        begin,
+        finish,
+        bucket,
+        view.get("timezone", "UTC"),
+        int(view["target_wait_seconds"]),
+    )
     result["queue_id"] = str(queue_id)
     return _answer(result, format, f"queue-{queue_id}-analytics")
 
 
 @router.get(
     "/analytics",
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
-               **problem_responses()},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+        **problem_responses(),
+    },
     summary="The tenant's queues rolled up together",
 )
 async def tenant_analytics(
-    who: ReaderDep, models: ReadModelsDep, start: From = None, end: To = None,
-    bucket: BucketParam = "1h", format: Format = "json",
+    who: ReaderDep,
+    models: ReadModelsDep,
+    start: From = None,
+    end: To = None,
+    bucket: BucketParam = "1h",
+    format: Format = "json",
     timezone: Annotated[TimeZone, Query(description="Time zone of the rows")] = "UTC",
 ) -> Response:
     begin, finish = _range(start, end, models.now())
@@ -107,8 +141,11 @@ async def tenant_analytics(
     targets: list[int] = []
     async with redis_errors():
         for queue in await models.queues(who.tenant_id):
-            merged.extend(await load_buckets(models.redis, models.keys, who.tenant_id,
-                                             queue.queue_id, begin, finish))
+            merged.extend(
+                await load_buckets(
+                    models.redis, models.keys, who.tenant_id, queue.queue_id, begin, finish
+                )
+            )
             targets.append(int(queue.view["target_wait_seconds"]))
     # Rows are per period across queues; the SLA share uses each queue's own target, counted
     # when measured, so a single target here is only the one reported alongside.
@@ -118,7 +155,8 @@ async def tenant_analytics(
 
 
 @router.get(
-    "/queues/{queue_id}/accuracy", response_model=AccuracyOut,
+    "/queues/{queue_id}/accuracy",
+    response_model=AccuracyOut,
     responses=problem_responses("not-found"),
     summary="How right the wait estimates were: per estimator, every range given at enqueue "
     "against the real wait",

@@ -18,21 +18,39 @@ MAX_WAIT_S = 30.0
 
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
 TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
-MinVersion = Annotated[int | None, Query(
-    ge=0, description="Read your write: answer only once the queue's read model reached this "
-    "stream version (the `stream_version` a command answered), else 409 stale-read.")]
-Wait = Annotated[float, Query(
-    ge=0, le=MAX_WAIT_S, description="How long to wait for `min_version`, in seconds.")]
-LastEventId = Annotated[str | None, Header(
-    alias="Last-Event-ID", description="Resume: the last `id` received (EventSource sends it).")]
+MinVersion = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Read your write: answer only once the queue's read model reached this "
+        "stream version (the `stream_version` a command answered), else 409 stale-read.",
+    ),
+]
+Wait = Annotated[
+    float, Query(ge=0, le=MAX_WAIT_S, description="How long to wait for `min_version`, in seconds.")
+]
+LastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID", description="Resume: the last `id` received (EventSource sends it)."
+    ),
+]
+
 
 async def ticket_tenant(
-    ticket_id: TicketId, svc: ServicesDep, models: ReadModelsDep, credentials: BearerKey,
+    ticket_id: TicketId,
+    svc: ServicesDep,
+    models: ReadModelsDep,
+    credentials: BearerKey,
     access_token: AccessToken = None,
-    token: Annotated[str | None, Query(
-        description="The ticket's own token (what its QR code carries), instead of a key")] = None,
-    header_token: Annotated[str | None, Header(
-        alias="X-Ticket-Token", description="The ticket's own token, as a header")] = None,
+    token: Annotated[
+        str | None,
+        Query(description="The ticket's own token (what its QR code carries), instead of a key"),
+    ] = None,
+    header_token: Annotated[
+        str | None,
+        Header(alias="X-Ticket-Token", description="The ticket's own token, as a header"),
+    ] = None,
 ) -> str:
     """The tenant whose ticket this is, if the caller may read it: a key, or its own token."""
     bearer = credentials.credentials if credentials else None

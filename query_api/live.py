@@ -45,17 +45,28 @@ RECONNECT_MS = 2000
 # After these the ticket's story is over: the stream sends the final view and ends.
 FINAL_STATUSES = frozenset({"served", "cancelled"})
 
-_SSE: dict[int | str, dict[str, Any]] = {200: {
-    "content": {"text/event-stream": {}}, "headers": VERSIONED[200]["headers"],
-    "description": "Server-Sent Events: `id` = stream version, `data` = the view"}}
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/event-stream": {}},
+        "headers": VERSIONED[200]["headers"],
+        "description": "Server-Sent Events: `id` = stream version, `data` = the view",
+    }
+}
 
 
-@router.get("/v1/tickets/{ticket_id}/events", response_class=StreamingResponse,
-            summary="Follow a ticket live (SSE): every position and status change, in order",
-            responses={**_SSE, **problem_responses(*READ_PROBLEMS)})
+@router.get(
+    "/v1/tickets/{ticket_id}/events",
+    response_class=StreamingResponse,
+    summary="Follow a ticket live (SSE): every position and status change, in order",
+    responses={**_SSE, **problem_responses(*READ_PROBLEMS)},
+)
 async def ticket_events(
-    ticket_id: TicketId, tenant: TicketTenant, models: ReadModelsDep,
-    last_event_id: LastEventId = None, min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
+    ticket_id: TicketId,
+    tenant: TicketTenant,
+    models: ReadModelsDep,
+    last_event_id: LastEventId = None,
+    min_version: MinVersion = None,
+    wait: Wait = DEFAULT_WAIT_S,
 ) -> StreamingResponse:
     try:
         found = await models.ticket_at(tenant, str(ticket_id), min_version, wait)
@@ -67,12 +78,19 @@ async def ticket_events(
     return _sse_response(stream, found.version)
 
 
-@router.get("/v1/queues/{queue_id}/events", response_class=StreamingResponse,
-            summary="Follow a queue live (SSE): its view after every change",
-            responses={**_SSE, **problem_responses(*READ_PROBLEMS)})
+@router.get(
+    "/v1/queues/{queue_id}/events",
+    response_class=StreamingResponse,
+    summary="Follow a queue live (SSE): its view after every change",
+    responses={**_SSE, **problem_responses(*READ_PROBLEMS)},
+)
 async def queue_events(
-    queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, last_event_id: LastEventId = None,
-    min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
+    queue_id: QueueId,
+    who: ReaderDep,
+    models: ReadModelsDep,
+    last_event_id: LastEventId = None,
+    min_version: MinVersion = None,
+    wait: Wait = DEFAULT_WAIT_S,
 ) -> StreamingResponse:
     found = await read_queue(models, who.tenant_id, queue_id, min_version, wait)
     stream = _follow_queue_sse(models, who.tenant_id, str(queue_id), _event_id(last_event_id))
@@ -81,18 +99,27 @@ async def queue_events(
 
 @router.websocket("/v1/queues/{queue_id}/ws")
 async def queue_socket(
-    websocket: WebSocket, queue_id: QueueId, svc: ServicesDep, models: ReadModelsDep,
+    websocket: WebSocket,
+    queue_id: QueueId,
+    svc: ServicesDep,
+    models: ReadModelsDep,
     access_token: AccessToken = None,
 ) -> None:
     """The queue's view as JSON text messages, first the current one, then after every change."""
     try:
-        who = await reader_of(svc, bearer_secret(websocket.headers.get("authorization")),
-                              access_token)
+        who = await reader_of(
+            svc, bearer_secret(websocket.headers.get("authorization")), access_token
+        )
         await read_queue(models, who.tenant_id, queue_id, None, 0)
     except ReadModelUnavailable:
-        await _refuse(websocket, ProblemError(
-            "service-unavailable", ReadModelUnavailable.public_detail,
-            headers={"Retry-After": str(ReadModelUnavailable.retry_after_s)}))
+        await _refuse(
+            websocket,
+            ProblemError(
+                "service-unavailable",
+                ReadModelUnavailable.public_detail,
+                headers={"Retry-After": str(ReadModelUnavailable.retry_after_s)},
+            ),
+        )
         return
     except ProblemError as problem:
         await _refuse(websocket, problem)
@@ -126,9 +153,14 @@ async def _refuse(websocket: WebSocket, problem: ProblemError) -> None:
     """Answer the handshake with the problem (401, 404, 503), where the server can."""
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         body = problem.body(instance=websocket.url.path)
-        await websocket.send_denial_response(JSONResponse(
-            body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE,
-            headers=problem.headers))
+        await websocket.send_denial_response(
+            JSONResponse(
+                body,
+                status_code=problem.status,
+                media_type=PROBLEM_MEDIA_TYPE,
+                headers=problem.headers,
+            )
+        )
     else:
         await websocket.close(code=4000 + problem.status, reason=problem.code)
 
@@ -144,8 +176,15 @@ async def _with_retry(stream: AsyncIterator[str]) -> AsyncIterator[str]:
 
 
 def _sse_response(stream: AsyncIterator[str], version: int) -> StreamingResponse:
-    return StreamingResponse(_with_retry(stream), media_type="text/event-stream", headers={
-        "Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Stream-Version": str(version)})
+    return StreamingResponse(
+        _with_retry(stream),
+        media_type="text/event-stream",
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            "X-Stream-Version": str(version),
+        },
+    )
 
 
 def _sse(kind: str, version: int, data: dict[str, Any]) -> str:
@@ -177,8 +216,11 @@ async def _follow_queue_sse(
 ) -> AsyncIterator[str]:
     try:
         async for queue in _follow_queue(models, tenant, queue_id, last_id):
-            yield ": keepalive\n\n" if queue is None else _sse("queue", queue.version,
-                                                               queue_out(queue, models.now()))
+            yield (
+                ": keepalive\n\n"
+                if queue is None
+                else _sse("queue", queue.version, queue_out(queue, models.now()))
+            )
     except ReadModelUnavailable:
         return  # the client reconnects (EventSource does) and gets a 503 until Redis is back
 
@@ -226,7 +268,10 @@ async def _follow_ticket(
 
 
 async def _fold_messages(
-    models: ReadModels, tenant: str, ticket_id: str, sub: Subscription,
+    models: ReadModels,
+    tenant: str,
+    ticket_id: str,
+    sub: Subscription,
     follower: TicketFollower | None,
 ) -> AsyncIterator[str | dict[str, Any]]:
     """Views folded from the channel's messages (keepalives as str), until a re-read is due."""

@@ -47,16 +47,23 @@ class TicketView(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     transferred_to: str | None = None
-    position: int | None = Field(default=None, description="1 = next to be called; null unless waiting")
+    position: int | None = Field(
+        default=None, description="1 = next to be called; null unless waiting"
+    )
     people_ahead: int | None = None
     estimate: WaitEstimate | None = Field(
-        default=None, description="While waiting: how long until the ticket is called, as a "
-        "range (P10, P50, P90), recomputed as the line moves")
+        default=None,
+        description="While waiting: how long until the ticket is called, as a "
+        "range (P10, P50, P90), recomputed as the line moves",
+    )
     estimate_at_enqueue: PromisedWait | None = Field(
-        default=None, description="The range given when the ticket joined this queue (kept, "
-        "to be measured against `waited_seconds`)")
+        default=None,
+        description="The range given when the ticket joined this queue (kept, "
+        "to be measured against `waited_seconds`)",
+    )
     waited_seconds: float | None = Field(
-        default=None, description="Once called: the real wait from joining to the first call")
+        default=None, description="Once called: the real wait from joining to the first call"
+    )
     version: int = Field(description="The stream version of the queue this was read at")
 
 
@@ -95,8 +102,9 @@ class QueueView(BaseModel):
     now_serving: list[NowServing]
     next: list[NextUp] = Field(description="The first few waiting tickets")
     estimate: NewcomerWait | None = Field(
-        default=None, description="About how long one who joins now would wait (null when "
-        "nobody waits)")
+        default=None,
+        description="About how long one who joins now would wait (null when nobody waits)",
+    )
 
 
 class QueueList(BaseModel):
@@ -121,9 +129,11 @@ class EstimatorAccuracy(BaseModel):
     waiting: int
     mae_seconds: float | None = Field(description="Mean absolute error of P50 vs the real wait")
     within_20_percent: float | None = Field(
-        description="Share of real waits within +/-20% of the P50 given at enqueue")
+        description="Share of real waits within +/-20% of the P50 given at enqueue"
+    )
     p10_p90_coverage: float | None = Field(
-        description="Share of real waits inside P10..P90 (an honest range: about 0.8)")
+        description="Share of real waits inside P10..P90 (an honest range: about 0.8)"
+    )
 
 
 class AccuracyOut(BaseModel):

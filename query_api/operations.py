@@ -29,20 +29,29 @@ def router(clock: Clock) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @ops.get("/v1/clock", response_model=ClockOut,
-             summary="The API's time (accelerated when VQ_CLOCK_START or VQ_CLOCK_SPEED is set)")
+    @ops.get(
+        "/v1/clock",
+        response_model=ClockOut,
+        summary="The API's time (accelerated when VQ_CLOCK_START or VQ_CLOCK_SPEED is set)",
+    )
     async def clock_now() -> ClockOut:
         """Events are stamped with this time; a simulation driver aligns its own timeline to it."""
         return ClockOut(now=clock(), speed=speed)
 
-    @ops.get("/readyz", summary="PostgreSQL answers",
-             responses=problem_responses("service-unavailable", common=()))
+    @ops.get(
+        "/readyz",
+        summary="PostgreSQL answers",
+        responses=problem_responses("service-unavailable", common=()),
+    )
     async def readyz(svc: ServicesDep) -> dict[str, str]:
         await svc.store.ping()
         return {"status": "ready"}
 
-    @ops.get("/problems/{code}", summary="What a problem type means",
-             responses=problem_responses("not-found", "validation", common=()))
+    @ops.get(
+        "/problems/{code}",
+        summary="What a problem type means",
+        responses=problem_responses("not-found", "validation", common=()),
+    )
     async def problem_doc(code: str) -> dict[str, object]:
         if code not in PROBLEMS:
             raise ProblemError("not-found", f"no problem type {code}")

@@ -29,19 +29,27 @@ _DASHBOARD_HEADERS = {
 }
 
 
-@router.get("/board/{queue_id}", response_class=HTMLResponse, tags=["queries"],
-            summary="A live queue board for a screen (HTML; pass the key as ?access_token=)",
-            responses=problem_responses("not-found"))
+@router.get(
+    "/board/{queue_id}",
+    response_class=HTMLResponse,
+    tags=["queries"],
+    summary="A live queue board for a screen (HTML; pass the key as ?access_token=)",
+    responses=problem_responses("not-found"),
+)
 async def board(queue_id: QueueId, who: ReaderDep, models: ReadModelsDep) -> HTMLResponse:
     await read_queue(models, who.tenant_id, queue_id, None, 0)
     return HTMLResponse(_page("board.html"), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/dashboard", response_class=HTMLResponse, dependencies=[Depends(reader)],
-            tags=["pages"],
-            summary="The manager dashboard: live counts and today's charts per queue (HTML; "
-            "pass the key as ?access_token=)",
-            responses=problem_responses())
+@router.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    dependencies=[Depends(reader)],
+    tags=["pages"],
+    summary="The manager dashboard: live counts and today's charts per queue (HTML; "
+    "pass the key as ?access_token=)",
+    responses=problem_responses(),
+)
 async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page("dashboard.html"), headers=_DASHBOARD_HEADERS)
 

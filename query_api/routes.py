@@ -30,21 +30,41 @@ from query_api.views import not_found, queue_out, read_queue, stale_read, ticket
 router = APIRouter(tags=["queries"])
 
 READ_PROBLEMS = ("not-found", "stale-read")
-VERSIONED: dict[int | str, dict[str, Any]] = {200: {"headers": {"X-Stream-Version": {
-    "description": "The stream version of the queue the answer was read at",
-    "schema": {"type": "integer"}}}}}
+VERSIONED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "X-Stream-Version": {
+                "description": "The stream version of the queue the answer was read at",
+                "schema": {"type": "integer"},
+            }
+        }
+    }
+}
 
 
-@router.get("/v1/queues", response_model=QueueList, summary="The tenant's queues, live counts",
-            responses=problem_responses(*READ_PROBLEMS))
+@router.get(
+    "/v1/queues",
+    response_model=QueueList,
+    summary="The tenant's queues, live counts",
+    responses=problem_responses(*READ_PROBLEMS),
+)
 async def list_queues(
-    who: ReaderDep, models: ReadModelsDep, response: Response,
-    queue_id: Annotated[uuid.UUID | None, Query(
-        description="With min_version: the queue whose write you want to read")] = None,
-    min_version: Annotated[int | None, Query(
-        ge=0, description="With queue_id: answer once that queue's read model reached this "
-        "stream version (versions are per queue, so without queue_id there is nothing to wait "
-        "for and the list is answered as it is).")] = None,
+    who: ReaderDep,
+    models: ReadModelsDep,
+    response: Response,
+    queue_id: Annotated[
+        uuid.UUID | None,
+        Query(description="With min_version: the queue whose write you want to read"),
+    ] = None,
+    min_version: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description="With queue_id: answer once that queue's read model reached this "
+            "stream version (versions are per queue, so without queue_id there is nothing to wait "
+            "for and the list is answered as it is).",
+        ),
+    ] = None,
     wait: Wait = DEFAULT_WAIT_S,
 ) -> dict[str, Any]:
     """Each queue carries its own `version`; versions are per queue, so `min_version` names one."""
@@ -57,25 +77,40 @@ async def list_queues(
     return {"queues": [queue_out(q, models.now()) for q in queues]}
 
 
-@router.get("/v1/queues/{queue_id}", response_model=QueueView, summary="One queue, live counts",
-            responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)})
+@router.get(
+    "/v1/queues/{queue_id}",
+    response_model=QueueView,
+    summary="One queue, live counts",
+    responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)},
+)
 async def get_queue(
-    queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, response: Response,
-    min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
+    queue_id: QueueId,
+    who: ReaderDep,
+    models: ReadModelsDep,
+    response: Response,
+    min_version: MinVersion = None,
+    wait: Wait = DEFAULT_WAIT_S,
 ) -> dict[str, Any]:
     found = await read_queue(models, who.tenant_id, queue_id, min_version, wait)
     response.headers["X-Stream-Version"] = str(found.version)
     return queue_out(found, models.now())
 
 
-@router.get("/v1/queues/{queue_id}/waiting", response_model=WaitingPageOut,
-            summary="A page of the waiting line, with positions",
-            responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)})
+@router.get(
+    "/v1/queues/{queue_id}/waiting",
+    response_model=WaitingPageOut,
+    summary="A page of the waiting line, with positions",
+    responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)},
+)
 async def get_waiting(
-    queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, response: Response,
+    queue_id: QueueId,
+    who: ReaderDep,
+    models: ReadModelsDep,
+    response: Response,
     offset: Annotated[int, Query(ge=0, description="Skip this many from the front")] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
-    min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
+    min_version: MinVersion = None,
+    wait: Wait = DEFAULT_WAIT_S,
 ) -> dict[str, Any]:
     if min_version is not None:
         await read_queue(models, who.tenant_id, queue_id, min_version, wait)
@@ -83,17 +118,29 @@ async def get_waiting(
     if page is None:
         raise not_found("queue", queue_id)
     response.headers["X-Stream-Version"] = str(page.version)
-    return {"queue_id": page.queue_id, "version": page.version, "total": page.total,
-            "offset": offset, "limit": limit,
-            "tickets": [ticket_out(t, models.now()) for t in page.tickets]}
+    return {
+        "queue_id": page.queue_id,
+        "version": page.version,
+        "total": page.total,
+        "offset": offset,
+        "limit": limit,
+        "tickets": [ticket_out(t, models.now()) for t in page.tickets],
+    }
 
 
-@router.get("/v1/tickets/{ticket_id}", response_model=TicketView,
-            summary="One ticket: status, position, counter (API key or the ticket's token)",
-            responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)})
+@router.get(
+    "/v1/tickets/{ticket_id}",
+    response_model=TicketView,
+    summary="One ticket: status, position, counter (API key or the ticket's token)",
+    responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)},
+)
 async def get_ticket(
-    ticket_id: TicketId, tenant: TicketTenant, models: ReadModelsDep, response: Response,
-    min_version: MinVersion = None, wait: Wait = DEFAULT_WAIT_S,
+    ticket_id: TicketId,
+    tenant: TicketTenant,
+    models: ReadModelsDep,
+    response: Response,
+    min_version: MinVersion = None,
+    wait: Wait = DEFAULT_WAIT_S,
 ) -> dict[str, Any]:
     try:
         found = await models.ticket_at(tenant, str(ticket_id), min_version, wait)

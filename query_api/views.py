@@ -22,14 +22,19 @@ def ticket_out(ticket: TicketRead, now: datetime) -> dict[str, Any]:
     """The ticket as the API shows it: the stored view (less its line key) and its place."""
     view = {k: v for k, v in ticket.view.items() if k != "line"}
     place = ticket.position
-    return {**view, "queue_id": ticket.queue_id, "position": place,
-            "people_ahead": None if place is None else place - 1,
-            "estimate": shown(ticket.eta, now) if view.get("status") == "waiting" else None,
-            "version": ticket.version}
+    return {
+        **view,
+        "queue_id": ticket.queue_id,
+        "position": place,
+        "people_ahead": None if place is None else place - 1,
+        "estimate": shown(ticket.eta, now) if view.get("status") == "waiting" else None,
+        "version": ticket.version,
+    }
 
 
-async def read_queue(models: ReadModels, tenant: str, queue_id: uuid.UUID,
-                     min_version: int | None, wait: float) -> QueueRead:
+async def read_queue(
+    models: ReadModels, tenant: str, queue_id: uuid.UUID, min_version: int | None, wait: float
+) -> QueueRead:
     """The queue, once its read model reached `min_version`: 404 if the tenant has no such
     queue, 409 stale-read if the wait ran out first."""
     try:
@@ -47,6 +52,8 @@ def not_found(kind: str, ident: uuid.UUID) -> ProblemError:
 
 def stale_read(wanted: int | None, version: int) -> ProblemError:
     return ProblemError(
-        "stale-read", f"the read model is at version {version}, not yet at {wanted}; retry",
+        "stale-read",
+        f"the read model is at version {version}, not yet at {wanted}; retry",
         headers={"Retry-After": "1", "X-Stream-Version": str(version)},
-        extensions={"version": version})
+        extensions={"version": version},
+    )

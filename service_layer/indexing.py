@@ -16,8 +16,11 @@ from eventstore.values import StreamAppend
 def indexed(append: StreamAppend) -> StreamAppend:
     """`append` with the tickets it brings into its stream and, if its events configure the
     queue, whether the queue ages its tickets (as the newest configuration says)."""
-    tickets = [r.event.ticket_id for r in append.records
-               if isinstance(r.event, TicketEnqueued | TicketTransferredIn)]
+    tickets = [
+        r.event.ticket_id
+        for r in append.records
+        if isinstance(r.event, TicketEnqueued | TicketTransferredIn)
+    ]
     ages = append.ages
     for record in append.records:
         if isinstance(record.event, QueueCreated | QueueReconfigured):

@@ -31,10 +31,16 @@ class TicketSummary:
     @classmethod
     def of(cls, state: QueueState, ticket_id: str) -> TicketSummary:
         ticket = state.tickets[ticket_id]
-        return cls(ticket_id=ticket_id, queue_id=state.queue_id, number=ticket.number,
-                   status=ticket.status, priority=ticket.priority,
-                   service_type=ticket.service_type, counter=ticket.counter,
-                   position=position(state, ticket_id))
+        return cls(
+            ticket_id=ticket_id,
+            queue_id=state.queue_id,
+            number=ticket.number,
+            status=ticket.status,
+            priority=ticket.priority,
+            service_type=ticket.service_type,
+            counter=ticket.counter,
+            position=position(state, ticket_id),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,10 +66,16 @@ class Outcome:
             "versions": dict(self.versions),
             "event_ids": list(self.event_ids),
             "event_types": list(self.event_types),
-            "ticket": None if ticket is None else {
-                "ticket_id": ticket.ticket_id, "queue_id": ticket.queue_id,
-                "number": ticket.number, "status": ticket.status, "priority": ticket.priority,
-                "service_type": ticket.service_type, "counter": ticket.counter,
+            "ticket": None
+            if ticket is None
+            else {
+                "ticket_id": ticket.ticket_id,
+                "queue_id": ticket.queue_id,
+                "number": ticket.number,
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "service_type": ticket.service_type,
+                "counter": ticket.counter,
                 "position": ticket.position,
             },
         }

@@ -131,7 +131,8 @@ class QueueService:
             return None
         if stored.request_hash != idempotency.request_hash:
             raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different request; use a new key")
+                "this Idempotency-Key was already used for a different request; use a new key"
+            )
         return Outcome.from_json(stored.outcome, replayed=True)
 
     async def _execute(self, request: CommandRequest) -> Outcome:
@@ -165,9 +166,15 @@ class QueueService:
                 self._check(request, states)
                 produced = _decide(states, request.command, request.context.occurred_at)
                 appends = [
-                    indexed(new_records(stream_id=state.queue_id, tenant_id=request.tenant_id,
-                                        expected_version=state.version, events=events,
-                                        context=request.context))
+                    indexed(
+                        new_records(
+                            stream_id=state.queue_id,
+                            tenant_id=request.tenant_id,
+                            expected_version=state.version,
+                            events=events,
+                            context=request.context,
+                        )
+                    )
                     for state, events in zip(states, produced, strict=True)
                 ]
                 # Fold forward in place (cheap, whatever the length of the line). Should the
@@ -178,9 +185,11 @@ class QueueService:
                 outcome = _outcome(request, appends, states)
                 stored = None
                 if request.idempotency is not None:
-                    stored = IdempotencyRecord(key=request.idempotency.key,
-                                               request_hash=request.idempotency.request_hash,
-                                               outcome=outcome.to_json())
+                    stored = IdempotencyRecord(
+                        key=request.idempotency.key,
+                        request_hash=request.idempotency.request_hash,
+                        outcome=outcome.to_json(),
+                    )
                 await session.append(appends, idempotency=stored, tenant_id=request.tenant_id)
         except (Rejected, VersionConflict):
             # Refused before anything was folded in: the caught-up states are sound.
@@ -203,7 +212,8 @@ class QueueService:
         expected = request.expected_version
         if expected is not None and states[0].version != expected:
             raise VersionConflict(
-                f"queue {states[0].queue_id} is at version {states[0].version}, not {expected}")
+                f"queue {states[0].queue_id} is at version {states[0].version}, not {expected}"
+            )
 
     async def _locate(self, request: CommandRequest) -> str:
         """The queue that holds the command's ticket now; another tenant's does not exist."""
@@ -288,8 +298,12 @@ class QueueService:
             return
         if state.version // every == append.expected_version // every:
             return
-        snapshot = Snapshot(stream_id=append.stream_id, version=state.version,
-                            snapshot_schema=SNAPSHOT_SCHEMA, state=to_snapshot(state))
+        snapshot = Snapshot(
+            stream_id=append.stream_id,
+            version=state.version,
+            snapshot_schema=SNAPSHOT_SCHEMA,
+            state=to_snapshot(state),
+        )
         task = asyncio.create_task(self._save_snapshot(snapshot))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -301,7 +315,9 @@ class QueueService:
             log.warning("could not save snapshot of %s", snapshot.stream_id, exc_info=True)
 
 
-def _decide(states: Sequence[QueueState], command: Command, now: datetime) -> list[list[QueueEvent]]:
+def _decide(
+    states: Sequence[QueueState], command: Command, now: datetime
+) -> list[list[QueueEvent]]:
     """The events for each stream, in the order of `states`."""
     if isinstance(command, TransferTicket):
         out_events, in_events = decide_transfer(states[0], states[1], command, now)

@@ -44,8 +44,13 @@ class AgingScheduler:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await lead(self._connect, "scheduler", stop, self._interval,
-                           lambda _conn: self._tick_until(stop))
+                await lead(
+                    self._connect,
+                    "scheduler",
+                    stop,
+                    self._interval,
+                    lambda _conn: self._tick_until(stop),
+                )
             except (StoreUnavailable, OSError) as exc:
                 log.warning("scheduler paused: %s", exc)
             except psycopg.Error as exc:  # the dedicated (leader) connection died
@@ -68,13 +73,20 @@ class AgingScheduler:
             if state.config.aging_after_seconds is None or not state.waiting:
                 continue
             command_id = str(uuid.uuid4())
-            context = CommandContext(command_id=command_id, correlation_id=command_id,
-                                     actor=ACTOR, occurred_at=self._queues.now())
-            outcome = await self._queues.execute(CommandRequest(
-                tenant_id=tenant_id, queue_id=queue_id, command=PromoteAgedTickets(),
-                context=context))
+            context = CommandContext(
+                command_id=command_id,
+                correlation_id=command_id,
+                actor=ACTOR,
+                occurred_at=self._queues.now(),
+            )
+            outcome = await self._queues.execute(
+                CommandRequest(
+                    tenant_id=tenant_id,
+                    queue_id=queue_id,
+                    command=PromoteAgedTickets(),
+                    context=context,
+                )
+            )
             promoted += len(outcome.records)
         self.promoted += promoted
         return promoted
-
-

@@ -40,21 +40,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mode.add_argument("--offline", action="store_true", help="fold locally (no server)")
     mode.add_argument("--live", action="store_true", help="drive the running API (--api)")
     parser.add_argument(
-        "--scenario", default=None, help=f"a shipped scenario ({', '.join(shipped())}), "
-        "a path to a scenario .toml, or (offline, the default) 'all'"
+        "--scenario",
+        default=None,
+        help=f"a shipped scenario ({', '.join(shipped())}), "
+        "a path to a scenario .toml, or (offline, the default) 'all'",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", action="store_true",
-                        help="print JSON instead of tables (live: the run's summary)")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON instead of tables (live: the run's summary)"
+    )
     offline = parser.add_argument_group("offline mode")
     offline.add_argument("--days", type=int, default=DEFAULT_DAYS, help="open days to simulate")
     offline.add_argument(
-        "--warmup-days", type=int, default=DEFAULT_WARMUP,
+        "--warmup-days",
+        type=int,
+        default=DEFAULT_WARMUP,
         help="first days that warm the estimators up and are scored apart",
     )
     offline.add_argument("--samples", type=int, default=48, help="oracle Monte-Carlo samples")
     offline.add_argument(
-        "--oracle-every", type=int, default=None,
+        "--oracle-every",
+        type=int,
+        default=None,
         help="ask the oracle for one ticket in N (default: the scenario's own setting)",
     )
     offline.add_argument("--no-oracle", action="store_true", help="skip the oracle")
@@ -63,18 +70,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--check", action="store_true", help="exit 1 unless every scenario meets the acceptance"
     )
     live = parser.add_argument_group("live mode")
-    live.add_argument("--api", default=None,
-                      help="the API's base URL (default: VQ_API_HOST and VQ_API_PORT)")
-    live.add_argument("--hours", type=float, default=1.0,
-                      help="simulated hours to play, from the first day's opening (default 1)")
-    live.add_argument("--from", dest="start", default=None, metavar="HH:MM",
-                      help="start the simulated days at this local time instead of the opening "
-                           "(the line starts empty)")
-    live.add_argument("--date", default=None, metavar="YYYY-MM-DD",
-                      help="play the scenario's days from this date instead of its own (e.g. "
-                           "this week: analytics keep VQ_ANALYTICS_RETENTION_DAYS back from now)")
-    live.add_argument("--key", default=None,
-                      help="an admin key of the tenant to play in (default: a new tenant)")
+    live.add_argument(
+        "--api", default=None, help="the API's base URL (default: VQ_API_HOST and VQ_API_PORT)"
+    )
+    live.add_argument(
+        "--hours",
+        type=float,
+        default=1.0,
+        help="simulated hours to play, from the first day's opening (default 1)",
+    )
+    live.add_argument(
+        "--from",
+        dest="start",
+        default=None,
+        metavar="HH:MM",
+        help="start the simulated days at this local time instead of the opening "
+        "(the line starts empty)",
+    )
+    live.add_argument(
+        "--date",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="play the scenario's days from this date instead of its own (e.g. "
+        "this week: analytics keep VQ_ANALYTICS_RETENTION_DAYS back from now)",
+    )
+    live.add_argument(
+        "--key", default=None, help="an admin key of the tenant to play in (default: a new tenant)"
+    )
     parser.set_defaults(func=_simulate)
 
 
@@ -96,8 +118,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.live:
         return _live(args)
     if not args.offline:
-        print("choose a mode: --offline (no server) or --live (through the running API)",
-              file=sys.stderr)
+        print(
+            "choose a mode: --offline (no server) or --live (through the running API)",
+            file=sys.stderr,
+        )
         return 2
     return _offline(args)
 
@@ -117,7 +141,10 @@ def _live(args: argparse.Namespace) -> int:
             scenario = replace(scenario, start=date.fromisoformat(args.date))
         options = live.LiveOptions(
             api=(args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/"),
-            scenario=scenario, hours=args.hours, start_minute=start, seed=args.seed,
+            scenario=scenario,
+            hours=args.hours,
+            start_minute=start,
+            seed=args.seed,
             key=args.key,
         )
     except (ValueError, OSError) as exc:
@@ -151,8 +178,15 @@ def _offline(args: argparse.Namespace) -> int:
     # The busiest first, so the others share the remaining workers meanwhile.
     busiest = sorted(names, key=lambda n: -scenarios[n].max_rate_per_hour())
     work = [
-        (name, args.days, args.warmup_days, args.seed, args.samples, args.oracle_every,
-         not args.no_oracle)
+        (
+            name,
+            args.days,
+            args.warmup_days,
+            args.seed,
+            args.samples,
+            args.oracle_every,
+            not args.no_oracle,
+        )
         for name in busiest
     ]
     jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(work)))

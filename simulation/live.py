@@ -74,9 +74,11 @@ class LiveOptions:
         if not self.hours > 0:
             raise ValueError("--hours must be > 0")
         if self.start_minute is not None and not s.opens <= self.start_minute < s.closes:
-            raise ValueError(f"--from must fall within {s.name}'s opening hours "
-                             f"({s.opens // 60:02d}:{s.opens % 60:02d} to "
-                             f"{s.closes // 60:02d}:{s.closes % 60:02d})")
+            raise ValueError(
+                f"--from must fall within {s.name}'s opening hours "
+                f"({s.opens // 60:02d}:{s.opens % 60:02d} to "
+                f"{s.closes // 60:02d}:{s.closes % 60:02d})"
+            )
 
 
 class _ApiClock:
@@ -103,8 +105,9 @@ def window(
     """
     if start_minute is not None:
         counters = tuple(
-            replace(c, shifts=tuple((max(a, start_minute), b) for a, b in c.shifts
-                                    if b > start_minute))
+            replace(
+                c, shifts=tuple((max(a, start_minute), b) for a, b in c.shifts if b > start_minute)
+            )
             for c in scenario.counters
         )
         scenario = replace(scenario, opens=start_minute, counters=counters)
@@ -131,14 +134,25 @@ async def run(options: LiveOptions, settings: Settings, say: Callable[[str], Non
 
 
 class _Driver:
-    def __init__(self, options: LiveOptions, settings: Settings, http: httpx.AsyncClient,
-                 store: PostgresEventStore, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        options: LiveOptions,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        store: PostgresEventStore,
+        say: Callable[[str], None],
+    ) -> None:
         self.options, self.settings, self.http, self.store = options, settings, http, store
         self.say = say
         self.scenario, begins, ends = window(options.scenario, options.hours, options.start_minute)
-        self.result = LiveResult(scenario=self.scenario.name, seed=options.seed, api=options.api,
-                                 timezone=self.scenario.timezone, simulated_from=begins,
-                                 simulated_to=ends)
+        self.result = LiveResult(
+            scenario=self.scenario.name,
+            seed=options.seed,
+            api=options.api,
+            timezone=self.scenario.timezone,
+            simulated_from=begins,
+            simulated_to=ends,
+        )
         self.keys: dict[str, str] = {}
         self.api_ids: dict[str, str] = {}  # world ticket id -> API ticket id
         self.world_ids: dict[str, str] = {}
@@ -149,9 +163,14 @@ class _Driver:
         clock = await self._clock()
         await self._credentials()
         days = math.ceil(self.options.hours / 24) + 1
-        world = World(self.scenario, days=days, seed=self.options.seed,
-                      queue_id=f"sim-{self.scenario.name}", tenant_id=self.result.tenant_id,
-                      id_prefix="")
+        world = World(
+            self.scenario,
+            days=days,
+            seed=self.options.seed,
+            queue_id=f"sim-{self.scenario.name}",
+            tenant_id=self.result.tenant_id,
+            id_prefix="",
+        )
         stream = world.run()
         try:
             timed = next(stream)
@@ -176,11 +195,14 @@ class _Driver:
         sent = time.monotonic()
         response = await self._call("GET", "/v1/clock", attempts=3)  # no API: say so at once
         if response.status_code != 200:
-            raise LiveError(f"GET /v1/clock answered {response.status_code}: is {self.options.api} "
-                            "a virtual-queue API (with an accelerated clock)?")
+            raise LiveError(
+                f"GET /v1/clock answered {response.status_code}: is {self.options.api} "
+                "a virtual-queue API (with an accelerated clock)?"
+            )
         body = response.json()
-        clock = _ApiClock(datetime.fromisoformat(body["now"]), float(body["speed"]),
-                          (sent + time.monotonic()) / 2)
+        clock = _ApiClock(
+            datetime.fromisoformat(body["now"]), float(body["speed"]), (sent + time.monotonic()) / 2
+        )
         self.result.speed = clock.speed
         tz = zone(self.scenario.timezone)
         begins, ends = self.result.simulated_from, self.result.simulated_to
@@ -191,13 +213,18 @@ class _Driver:
                 f"the API's clock reads {now.astimezone(tz):%Y-%m-%d %H:%M} "
                 f"({self.scenario.timezone}), past the simulated window "
                 f"({begins.astimezone(tz):%Y-%m-%d %H:%M} to {ends.astimezone(tz):%H:%M}): start "
-                f"the API with VQ_CLOCK_START={earlier} VQ_CLOCK_SPEED=60 (or pass a later --from)")
+                f"the API with VQ_CLOCK_START={earlier} VQ_CLOCK_SPEED=60 (or pass a later --from)"
+            )
         if now > begins:
-            self.say(f"the API's clock is {(now - begins).total_seconds() / 60:.0f} min past the "
-                     "window's start: the first commands go at once")
+            self.say(
+                f"the API's clock is {(now - begins).total_seconds() / 60:.0f} min past the "
+                "window's start: the first commands go at once"
+            )
         elif clock.wall_until(begins) > self.options.progress_every_s:
-            self.say(f"waiting {clock.wall_until(begins):.0f} s for the API's clock to reach "
-                     f"{begins.astimezone(tz):%H:%M} (speed {clock.speed:g}x)")
+            self.say(
+                f"waiting {clock.wall_until(begins):.0f} s for the API's clock to reach "
+                f"{begins.astimezone(tz):%H:%M} (speed {clock.speed:g}x)"
+            )
         return clock
 
     async def _wait_until(self, clock: _ApiClock, at: datetime, waiting: int) -> None:
@@ -211,8 +238,10 @@ class _Driver:
             return
         self.next_progress = time.monotonic() + self.options.progress_every_s
         local = now.astimezone(zone(self.scenario.timezone))
-        self.say(f"{local:%H:%M:%S}  sent {sum(self.result.sent.values())}  refused "
-                 f"{sum(self.result.refused.values())}  waiting {waiting}")
+        self.say(
+            f"{local:%H:%M:%S}  sent {sum(self.result.sent.values())}  refused "
+            f"{sum(self.result.refused.values())}  waiting {waiting}"
+        )
 
     # Credentials ------------------------------------------------------------------------------
 
@@ -221,13 +250,18 @@ class _Driver:
         admin = self.options.key or await self._new_tenant()
         self.keys["admin"] = admin
         for role in ROLES:
-            made = await self._call("POST", "/v1/keys", admin,
-                                    json={"name": f"simulator {role}", "role": role})
+            made = await self._call(
+                "POST", "/v1/keys", admin, json={"name": f"simulator {role}", "role": role}
+            )
             if made.status_code != 201:
-                hint = ("--key must be a tenant's admin key" if self.options.key else
-                        f"the API does not know the tenant made in the event store: {STORE_HINT}")
-                raise LiveError(f"could not make a {role} key ({made.status_code} "
-                                f"{problem(made)}): {hint}")
+                hint = (
+                    "--key must be a tenant's admin key"
+                    if self.options.key
+                    else f"the API does not know the tenant made in the event store: {STORE_HINT}"
+                )
+                raise LiveError(
+                    f"could not make a {role} key ({made.status_code} {problem(made)}): {hint}"
+                )
             self.keys[role] = made.json()["secret"]
             self.result.tenant_id = made.json()["tenant_id"]
 
@@ -242,8 +276,13 @@ class _Driver:
     async def _execute(self, command: QueueCommand) -> list[QueueEvent]:
         request = request_for(command, self.result.queue_id, self.api_ids)
         key = str(uuid.uuid4())  # the same on every retry: the API applies the command once
-        response = await self._call("POST", request.path, self.keys[request.role],
-                                    json=request.body, headers={"Idempotency-Key": key})
+        response = await self._call(
+            "POST",
+            request.path,
+            self.keys[request.role],
+            json=request.body,
+            headers={"Idempotency-Key": key},
+        )
         self.result.sent[request.kind] += 1
         if response.status_code in (401, 403):
             raise LiveError(f"{request.kind}: {response.status_code} {problem(response)}")
@@ -260,18 +299,22 @@ class _Driver:
         self.result.stream_version = max(self.result.stream_version, version)
         # The command's own events are the last ones up to the version it answered.
         records = await self.store.read_stream(
-            self.result.queue_id, version - len(answer["event_types"]), version)
+            self.result.queue_id, version - len(answer["event_types"]), version
+        )
         ids = set(answer["event_ids"])
         events = [self._to_world(r.event) for r in records if r.event_id in ids]
         if len(events) != len(answer["event_types"]):
-            raise LiveError(f"the event store at {_where(self.settings)} does not hold the "
-                            f"API's events: {STORE_HINT}")
+            raise LiveError(
+                f"the event store at {_where(self.settings)} does not hold the "
+                f"API's events: {STORE_HINT}"
+            )
         return events
 
     def _created(self, queue_id: str) -> None:
         self.result.queue_id = queue_id
-        self.result.board = (f"{self.options.api}/board/{queue_id}"
-                             f"?access_token={self.keys['viewer']}")
+        self.result.board = (
+            f"{self.options.api}/board/{queue_id}?access_token={self.keys['viewer']}"
+        )
         self.say(f"queue {queue_id} created; watch it live: {self.result.board}")
 
     def _to_world(self, event: QueueEvent) -> QueueEvent:
@@ -282,8 +325,15 @@ class _Driver:
 
     # HTTP -------------------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, key: str | None = None, *,
-                    attempts: int = ATTEMPTS, **kwargs: Any) -> httpx.Response:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        key: str | None = None,
+        *,
+        attempts: int = ATTEMPTS,
+        **kwargs: Any,
+    ) -> httpx.Response:
         """One request, retried while the API is unavailable or overloaded (503/429) or silent."""
         headers = kwargs.pop("headers", {})
         if key is not None:
@@ -303,19 +353,26 @@ class _Driver:
                     return response
                 failure = f"{response.status_code} {problem(response)}"
                 delay = max(delay, retry_after(response))
-        raise LiveError(f"{method} {self.options.api}{path}: no success after {attempts} "
-                        f"attempts ({failure})")
+        raise LiveError(
+            f"{method} {self.options.api}{path}: no success after {attempts} attempts ({failure})"
+        )
 
     async def _read_side(self) -> None:
         """Wait until the read models hold the last write, then ask for the accuracy figures."""
         queue, admin = f"/v1/queues/{self.result.queue_id}", self.keys["admin"]
         caught = await self._call(
-            "GET", queue, admin, timeout=READ_WAIT_S + REQUEST_TIMEOUT_S,
-            params={"min_version": self.result.stream_version, "wait": READ_WAIT_S})
+            "GET",
+            queue,
+            admin,
+            timeout=READ_WAIT_S + REQUEST_TIMEOUT_S,
+            params={"min_version": self.result.stream_version, "wait": READ_WAIT_S},
+        )
         self.result.read_side_caught_up = caught.status_code == 200
         if not self.result.read_side_caught_up:
-            self.say(f"the read models did not reach version {self.result.stream_version} "
-                     f"within {READ_WAIT_S:.0f} s ({caught.status_code} {problem(caught)})")
+            self.say(
+                f"the read models did not reach version {self.result.stream_version} "
+                f"within {READ_WAIT_S:.0f} s ({caught.status_code} {problem(caught)})"
+            )
             return
         accuracy = await self._call("GET", f"{queue}/accuracy", admin)
         self.result.accuracy_status = accuracy.status_code

@@ -47,15 +47,20 @@ def request_for(command: QueueCommand, queue_id: str, api_ids: Mapping[str, str]
     queue = f"/v1/queues/{queue_id}"
     match command:
         case CreateQueue(config=config, status=status):
-            return Request("create-queue", "/v1/queues", "admin",
-                           {**asdict(config), "status": status})
+            return Request(
+                "create-queue", "/v1/queues", "admin", {**asdict(config), "status": status}
+            )
         case OpenQueue():
             return Request("open", f"{queue}/open", "staff")
         case CloseQueue(reason=reason):
             return Request("close", f"{queue}/close", "staff", {"reason": reason})
         case EnqueueTicket(priority=priority, service_type=service_type, channel=channel):
-            return Request("enqueue", f"{queue}/tickets", "kiosk", {
-                "priority": priority, "service_type": service_type, "channel": channel})
+            return Request(
+                "enqueue",
+                f"{queue}/tickets",
+                "kiosk",
+                {"priority": priority, "service_type": service_type, "channel": channel},
+            )
         case CallNext(counter=counter):
             return Request("call-next", f"{queue}/call-next", "staff", {"counter": counter})
         case CancelTicket(ticket_id=ticket_id, by=by, reason=reason):
@@ -74,8 +79,13 @@ def request_for(command: QueueCommand, queue_id: str, api_ids: Mapping[str, str]
     raise LiveError(f"the live driver has no HTTP call for {type(command).__name__}")
 
 
-def _on_ticket(api_ids: Mapping[str, str], kind: str, world_id: str, role: str = "staff",
-               body: dict[str, Any] | None = None) -> Request:
+def _on_ticket(
+    api_ids: Mapping[str, str],
+    kind: str,
+    world_id: str,
+    role: str = "staff",
+    body: dict[str, Any] | None = None,
+) -> Request:
     api_id = api_ids.get(world_id)
     if api_id is None:
         raise LiveError(f"the world named ticket {world_id}, which the API never issued")

@@ -67,8 +67,9 @@ def summary(result: LiveResult) -> str:
     if not result.read_side_caught_up:
         lines.append("  accuracy    - (the read models did not catch up)")
     elif result.accuracy_status != 200:
-        lines.append(f"  accuracy    - (GET /v1/queues/{{id}}/accuracy answered "
-                     f"{result.accuracy_status})")
+        lines.append(
+            f"  accuracy    - (GET /v1/queues/{{id}}/accuracy answered {result.accuracy_status})"
+        )
     else:
         lines += _accuracy_table(result.accuracy)
     return "\n".join(lines)
@@ -81,13 +82,16 @@ def _accuracy_table(accuracy: dict[str, Any]) -> list[str]:
         return "-" if value is None else f"{100 * value:.1f}%"
 
     indent = " " * 14
-    rows = [f"  accuracy    serving {accuracy['serving']} (figures at version "
-            f"{accuracy['version']})",
-            f"{indent}{'estimator':<10} {'estimated':>9} {'called':>6} {'MAE s':>6} "
-            f"{'within 20%':>10} {'P10..P90':>8}"]
+    rows = [
+        f"  accuracy    serving {accuracy['serving']} (figures at version {accuracy['version']})",
+        f"{indent}{'estimator':<10} {'estimated':>9} {'called':>6} {'MAE s':>6} "
+        f"{'within 20%':>10} {'P10..P90':>8}",
+    ]
     for e in accuracy["estimators"]:
         mae = "-" if e["mae_seconds"] is None else f"{e['mae_seconds']:.0f}"
-        rows.append(f"{indent}{e['estimator']:<10} {e['estimated']:>9} {e['called']:>6} "
-                    f"{mae:>6} {pct(e['within_20_percent']):>10} "
-                    f"{pct(e['p10_p90_coverage']):>8}")
+        rows.append(
+            f"{indent}{e['estimator']:<10} {e['estimated']:>9} {e['called']:>6} "
+            f"{mae:>6} {pct(e['within_20_percent']):>10} "
+            f"{pct(e['p10_p90_coverage']):>8}"
+        )
     return rows

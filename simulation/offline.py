@@ -58,12 +58,18 @@ class LocalQueue:
         if isinstance(command, CreateQueue):
             self._queue_id, self._tenant_id = command.queue_id, command.tenant_id
         command_id = str(uuid.uuid4())
-        context = CommandContext(command_id=command_id, correlation_id=command_id, actor=ACTOR,
-                                 occurred_at=timed.at)
+        context = CommandContext(
+            command_id=command_id, correlation_id=command_id, actor=ACTOR, occurred_at=timed.at
+        )
         try:
-            outcome = await self._service.execute(CommandRequest(
-                tenant_id=self._tenant_id, queue_id=self._queue_id, command=command,
-                context=context))
+            outcome = await self._service.execute(
+                CommandRequest(
+                    tenant_id=self._tenant_id,
+                    queue_id=self._queue_id,
+                    command=command,
+                    context=context,
+                )
+            )
         except Rejected:
             self.refused += 1
             return []
@@ -88,9 +94,7 @@ async def play_locally(
         stream.close()
 
 
-async def decide_locally(
-    stream: CommandStream, until: datetime | None = None
-) -> list[QueueEvent]:
+async def decide_locally(stream: CommandStream, until: datetime | None = None) -> list[QueueEvent]:
     """The events of `play_locally`, in order."""
     return [event async for _, produced in play_locally(stream, until) for event in produced]
 
@@ -183,8 +187,17 @@ def run(
     samples: int = 48,
     oracle_every: int = 1,
 ) -> RunResult:
-    return asyncio.run(_run(scenario, days=days, seed=seed, warmup_days=warmup_days,
-                            oracle=oracle, samples=samples, oracle_every=oracle_every))
+    return asyncio.run(
+        _run(
+            scenario,
+            days=days,
+            seed=seed,
+            warmup_days=warmup_days,
+            oracle=oracle,
+            samples=samples,
+            oracle_every=oracle_every,
+        )
+    )
 
 
 async def _run(

@@ -126,8 +126,9 @@ class OracleEstimator:
         start = called + self.rng.uniform(max(elapsed, low), high)
         return start + self._service(service_type)
 
-    def _releases(self, state: QueueState, plan: DayPlan, t0: float, ahead: int
-                  ) -> list[tuple[float, str]]:
+    def _releases(
+        self, state: QueueState, plan: DayPlan, t0: float, ahead: int
+    ) -> list[tuple[float, str]]:
         """(time of the counter's next call, name) for every counter that will call today."""
         releases: list[tuple[float, str]] = []
         delay = self.scenario.behaviour.call_delay
@@ -166,8 +167,15 @@ class OracleEstimator:
 
     # One forward run ------------------------------------------------------------------------
 
-    def _run(self, state: QueueState, t0: float, line: list[Person], rank: int, plan: DayPlan,
-             rota: dict[str, list[tuple[float, float]]]) -> float:
+    def _run(
+        self,
+        state: QueueState,
+        t0: float,
+        line: list[Person],
+        rank: int,
+        plan: DayPlan,
+        rota: dict[str, list[tuple[float, float]]],
+    ) -> float:
         b = self.scenario.behaviour
         rng = self.rng
         random_, gauss, uniform = rng.random, rng.gauss, rng.uniform
@@ -203,9 +211,7 @@ class OracleEstimator:
                 rate = self.scenario.rate_per_hour(plan.weekday, plan.minute_of_day(next_arrival))
                 if random_() * peak * 3600.0 < rate * higher:
                     kind = self._choose_type()
-                    jumpers.append(
-                        self._person(kind, next_arrival, (0.0, 0.0), next_arrival)
-                    )
+                    jumpers.append(self._person(kind, next_arrival, (0.0, 0.0), next_arrival))
                 next_arrival += rng.expovariate(peak)
             person: Person | None = None
             while jumpers and jumpers[0][1] <= t:

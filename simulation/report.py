@@ -52,7 +52,9 @@ def table(result: RunResult, description: str = "") -> str:
     totals = result.totals
     lines.append(
         "  outcomes: "
-        + ", ".join(f"{k} {totals.get(k, 0)}" for k in ("arrived", "served", "no_show", "cancelled"))
+        + ", ".join(
+            f"{k} {totals.get(k, 0)}" for k in ("arrived", "served", "no_show", "cancelled")
+        )
     )
     header = (
         f"  {'estimator':<10}{'tickets':>8}{'called':>8}{'excluded':>9}{'MAE (s)':>9}"
@@ -85,7 +87,8 @@ def table(result: RunResult, description: str = "") -> str:
     if warm.get("served") is not None:
         bits = [
             f"{name} {_pct(warm[name].within).strip()} / {_pct(warm[name].coverage).strip()}"
-            for name in ("served", ORACLE) if name in warm
+            for name in ("served", ORACLE)
+            if name in warm
         ]
         lines.append(f"  warm-up days (within 20% / coverage): {', '.join(bits)}")
     return "\n".join(lines)

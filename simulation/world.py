@@ -222,7 +222,9 @@ class World:
 
     def _call_soon(self, counter: Counter, t: float) -> None:
         counter.calling, counter.idle_since = True, None
-        self.at(t + self.rng_staff.uniform(*self.scenario.behaviour.call_delay), "call", counter.name)
+        self.at(
+            t + self.rng_staff.uniform(*self.scenario.behaviour.call_delay), "call", counter.name
+        )
 
     def _call(self, t: float, subject: str) -> QueueCommand | None:
         counter = self.counters[subject]

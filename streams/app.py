@@ -70,7 +70,9 @@ def create_app(settings: Settings) -> faust.App:
             state["pool"], state["redis"] = pool, client
             keys = Keys(settings.redis_prefix)
             state["projector"] = Projector(
-                PostgresEventStore(pool), ReadModelWriter(client, keys), keys,
+                PostgresEventStore(pool),
+                ReadModelWriter(client, keys),
+                keys,
                 retention_s=settings.analytics_retention_days * 86400,
             )
         found: Projector = state["projector"]
@@ -105,25 +107,37 @@ async def _announce(topic: faust.TopicT, update: QueueUpdate) -> None:
             (m.ticket_id, m.number, m.position, "waiting", None) for m in change.shifted
         ]
         if change.ticket_id is not None and change.number is not None and change.status:
-            moved.insert(0, (change.ticket_id, change.number, change.joined,
-                             change.status, change.counter))
+            moved.insert(
+                0, (change.ticket_id, change.number, change.joined, change.status, change.counter)
+            )
         for ticket_id, number, place, status, counter in moved:
             if status == "waiting" and place is None:
                 continue  # waiting, position unchanged (e.g. a recall of someone else)
             eta = update.etas.get(ticket_id) if status == "waiting" else None
-            key, value, headers = positions.encode(positions.PositionChanged(
-                tenant_id=update.tenant_id, queue_id=update.queue_id, ticket_id=ticket_id,
-                number=number, stream_version=change.version, occurred_at=occurred,
-                cause=change.type, status=status, position=place, counter=counter,
-                **_range(eta),
-            ))
+            key, value, headers = positions.encode(
+                positions.PositionChanged(
+                    tenant_id=update.tenant_id,
+                    queue_id=update.queue_id,
+                    ticket_id=ticket_id,
+                    number=number,
+                    stream_version=change.version,
+                    occurred_at=occurred,
+                    cause=change.type,
+                    status=status,
+                    position=place,
+                    counter=counter,
+                    **_range(eta),
+                )
+            )
             await topic.send(key=key, value=value, headers=headers)
 
 
 def _range(eta: dict[str, Any] | None) -> dict[str, Any]:
     if eta is None:
         return {}
-    return {"call_p10_at": datetime.fromisoformat(eta["p10_at"]),
-            "call_p50_at": datetime.fromisoformat(eta["p50_at"]),
-            "call_p90_at": datetime.fromisoformat(eta["p90_at"]),
-            "estimator": eta["estimator"]}
+    return {
+        "call_p10_at": datetime.fromisoformat(eta["p10_at"]),
+        "call_p50_at": datetime.fromisoformat(eta["p50_at"]),
+        "call_p90_at": datetime.fromisoformat(eta["p90_at"]),
+        "estimator": eta["estimator"],
+    }

@@ -137,8 +137,12 @@ async def topics(settings: Settings) -> AsyncIterator[list[str]]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        mine = [t for t in existing if t.startswith(settings.topic_prefix + ".")
-                or t.startswith(settings.topic_prefix + "-")]
+        mine = [
+            t
+            for t in existing
+            if t.startswith(settings.topic_prefix + ".")
+            or t.startswith(settings.topic_prefix + "-")
+        ]
         if mine:
             await admin.delete_topics(mine)
     finally:

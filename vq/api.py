@@ -57,8 +57,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         # The query side's Redis: short timeouts and one quick retry (a pooled connection may
         # be stale after a Redis restart), so a dead Redis is a 503 at once, not a hang.
         read_redis = aioredis.Redis.from_url(
-            settings.redis_dsn, socket_connect_timeout=1.0, socket_timeout=3.0,
-            retry=Retry(NoBackoff(), 1), health_check_interval=30,
+            settings.redis_dsn,
+            socket_connect_timeout=1.0,
+            socket_timeout=3.0,
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
         )
         queues = QueueService(store, api_clock)
         app.state.services = Services(
@@ -67,11 +70,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             queues=queues,
             directory=directory,
             authenticator=Authenticator(directory),
-            read_models=ReadModels(read_redis, Keys(settings.redis_prefix), store,
-                                   clock=api_clock),
+            read_models=ReadModels(read_redis, Keys(settings.redis_prefix), store, clock=api_clock),
         )
-        scheduler = AgingScheduler(store, queues, lambda: connect(settings),
-                                   interval_s=settings.aging_interval_s)
+        scheduler = AgingScheduler(
+            store, queues, lambda: connect(settings), interval_s=settings.aging_interval_s
+        )
         app.state.scheduler = scheduler
         stop_scheduler = asyncio.Event()
         scheduling = asyncio.create_task(scheduler.run(stop_scheduler))
@@ -83,14 +86,26 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             await read_redis.aclose()
             await pool.close()
 
-    app = FastAPI(title="virtual-queue API", version="1.0.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="virtual-queue API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     # A read-your-writes query may wait for the read model as long as it asked to (bounded).
-    app.add_middleware(DeadlineMiddleware, seconds=REQUEST_DEADLINE_S, extra=requested_wait,
-                       retry_after_s=RETRY_AFTER_S)
-    for router in (routes_queues.router, routes_tickets.router, routes_admin.router,
-                   routes.router, live.router, pages.router, analytics.router):
+    app.add_middleware(
+        DeadlineMiddleware,
+        seconds=REQUEST_DEADLINE_S,
+        extra=requested_wait,
+        retry_after_s=RETRY_AFTER_S,
+    )
+    for router in (
+        routes_queues.router,
+        routes_tickets.router,
+        routes_admin.router,
+        routes.router,
+        live.router,
+        pages.router,
+        analytics.router,
+    ):
         app.include_router(router)
     app.include_router(operations.router(api_clock))
     install_error_handlers(app)

@@ -38,8 +38,12 @@ PROCESSES: tuple[tuple[str, list[str]], ...] = (
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the product: API, relay, workers and a live demo")
     run.add_argument("--no-demo", action="store_true", help="no demo tenant or demo traffic")
-    run.add_argument("--demo-rate", type=float, default=0.5,
-                     help="demo commands per second per queue (default 0.5)")
+    run.add_argument(
+        "--demo-rate",
+        type=float,
+        default=0.5,
+        help="demo commands per second per queue (default 0.5)",
+    )
     run.set_defaults(func=_run)
 
 
@@ -65,8 +69,10 @@ def _run(args: argparse.Namespace) -> int:
         while not stopping:
             for name, proc in children.items():
                 if proc.poll() is not None:
-                    print(f"vq run: {name} exited with {proc.returncode}; see {logs}/{name}.log",
-                          file=sys.stderr)
+                    print(
+                        f"vq run: {name} exited with {proc.returncode}; see {logs}/{name}.log",
+                        file=sys.stderr,
+                    )
                     return 1
             if traffic is not None:
                 traffic.step()
@@ -112,8 +118,13 @@ def _wait_for_api(base: str, proc: subprocess.Popen[bytes], timeout: float = 30)
 
 
 DEMO_QUEUES: tuple[dict[str, Any], ...] = (
-    {"name": "Reception", "prefix": "R", "counters": ["1", "2", "3"],
-     "service_types": ["check-in", "billing"], "aging_after_seconds": 600},
+    {
+        "name": "Reception",
+        "prefix": "R",
+        "counters": ["1", "2", "3"],
+        "service_types": ["check-in", "billing"],
+        "aging_after_seconds": 600,
+    },
     {"name": "Pharmacy", "prefix": "P", "counters": ["A", "B"]},
     {"name": "Laboratory", "prefix": "L", "counters": ["Lab 1"], "capacity": 40},
 )
@@ -126,6 +137,7 @@ def _ensure_demo(settings: Settings, base: str) -> dict[str, Any]:
         demo: dict[str, Any] = json.loads(path.read_text())
         if _key_works(base, demo["admin_key"]):  # else the database was wiped: make it anew
             return demo
+
     async def make() -> dict[str, Any]:
         pool = await open_pool(settings, wait=True)
         try:
@@ -136,14 +148,23 @@ def _ensure_demo(settings: Settings, base: str) -> dict[str, Any]:
             viewer = await directory.create_key(tenant_id, "demo board", "viewer")
         finally:
             await pool.close()
-        return {"tenant_id": tenant_id, "admin_key": admin.secret, "staff_key": staff.secret,
-                "kiosk_key": kiosk.secret, "viewer_key": viewer.secret}
+        return {
+            "tenant_id": tenant_id,
+            "admin_key": admin.secret,
+            "staff_key": staff.secret,
+            "kiosk_key": kiosk.secret,
+            "viewer_key": viewer.secret,
+        }
 
     demo = asyncio.run(make())
     queues = []
     for body in DEMO_QUEUES:
-        response = httpx.post(f"{base}/v1/queues", json=body, timeout=10,
-                              headers={"Authorization": f"Bearer {demo['admin_key']}"})
+        response = httpx.post(
+            f"{base}/v1/queues",
+            json=body,
+            timeout=10,
+            headers={"Authorization": f"Bearer {demo['admin_key']}"},
+        )
         response.raise_for_status()
         queues.append(response.json()["queue_id"])
     demo["queues"] = queues
@@ -176,7 +197,8 @@ class _DemoTraffic:
             try:
                 response = self._client.get(
                     f"/v1/queues/{queue_id}",
-                    headers={"Authorization": f"Bearer {self._demo['staff_key']}"})
+                    headers={"Authorization": f"Bearer {self._demo['staff_key']}"},
+                )
             except httpx.TransportError:
                 return
             if response.status_code != 200:
@@ -192,9 +214,14 @@ class _DemoTraffic:
         queue_id = self._demo["queues"][index]
         try:
             if self._rng.random() < 0.5:
-                self._post(self._demo["kiosk_key"], f"/v1/queues/{queue_id}/tickets", {
-                    "priority": self._rng.choice(["normal"] * 8 + ["vip", "urgent"]),
-                    "channel": self._rng.choice(["kiosk", "web", "qr"])})
+                self._post(
+                    self._demo["kiosk_key"],
+                    f"/v1/queues/{queue_id}/tickets",
+                    {
+                        "priority": self._rng.choice(["normal"] * 8 + ["vip", "urgent"]),
+                        "channel": self._rng.choice(["kiosk", "web", "qr"]),
+                    },
+                )
             else:
                 self._serve(queue_id, self._rng.choice(DEMO_QUEUES[index]["counters"]))
         except httpx.TransportError:
@@ -214,10 +241,10 @@ class _DemoTraffic:
         if called is not None and called.get("ticket"):
             self._at_counter[(queue_id, counter)] = called["ticket"]["ticket_id"]
 
-    def _post(self, key: str, path: str, body: dict[str, Any] | None = None
-              ) -> dict[str, Any] | None:
-        response = self._client.post(path, json=body,
-                                     headers={"Authorization": f"Bearer {key}"})
+    def _post(
+        self, key: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        response = self._client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
         return dict(response.json()) if response.status_code in (200, 201) else None
 
 
@@ -231,12 +258,16 @@ def _print_banner(settings: Settings, base: str, demo: dict[str, Any] | None, lo
         print(f"  demo tenant      {demo['tenant_id']}  (keys in {settings.data_dir}/demo.json)")
         print("  live boards (open in a browser):")
         for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
-            print(f"    {body['name']:<12} {base}/board/{queue_id}?access_token={demo['viewer_key']}")
+            print(
+                f"    {body['name']:<12} {base}/board/{queue_id}?access_token={demo['viewer_key']}"
+            )
         print(f"  dashboard        {base}/dashboard?access_token={demo['viewer_key']}")
         print(f"  analytics        {base}/v1/analytics?access_token={demo['viewer_key']}")
         first = demo["queues"][0]
-        print(f"  estimate accuracy {base}/v1/queues/{first}/accuracy"
-              f"?access_token={demo['viewer_key']}")
+        print(
+            f"  estimate accuracy {base}/v1/queues/{first}/accuracy"
+            f"?access_token={demo['viewer_key']}"
+        )
         print(f"  admin key        {demo['admin_key']}")
     print("Ctrl-C stops the app processes; `vq stack down` stops PostgreSQL, Redis and Kafka.")
     sys.stdout.flush()

@@ -22,8 +22,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = get_settings()  # a bad VQ_* variable stops here, in one line
     if settings.clock_start is not None or settings.clock_speed != 1.0:
         start = settings.clock_start.isoformat() if settings.clock_start else "the real time"
-        print(f"vq api: accelerated clock from {start}, {settings.clock_speed:g}x real time",
-              file=sys.stderr, flush=True)
+        print(
+            f"vq api: accelerated clock from {start}, {settings.clock_speed:g}x real time",
+            file=sys.stderr,
+            flush=True,
+        )
     uvicorn.run(
         "vq.api:app_factory",
         host=args.host or settings.api_host,

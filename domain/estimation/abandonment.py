@@ -16,7 +16,19 @@ from dataclasses import dataclass, field
 
 # Upper edges of the wait buckets, seconds (the last bucket is open-ended).
 WAIT_EDGES: tuple[float, ...] = (
-    60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1200,
+    1800,
+    2700,
+    3600,
+    5400,
+    7200,
+    10800,
+    14400,
 )
 BUCKETS = len(WAIT_EDGES) + 1
 FADE = 0.998

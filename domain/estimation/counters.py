@@ -172,7 +172,11 @@ class CounterBoard:
     # Calls and completions --------------------------------------------------------------------
 
     def called(
-        self, name: str, ticket_id: str, service_type: str, at: datetime,
+        self,
+        name: str,
+        ticket_id: str,
+        service_type: str,
+        at: datetime,
         line_since: datetime | None,
     ) -> float | None:
         """A call at `name`; returns the gap since it came free, when people were waiting."""
@@ -268,9 +272,7 @@ class CounterBoard:
             return False
         return info.busy.since < self._stretch(info, now_key, slot_start, False)
 
-    def _stretch(
-        self, info: CounterInfo, key: SlotKey, slot_start: datetime, on: bool
-    ) -> datetime:
+    def _stretch(self, info: CounterInfo, key: SlotKey, slot_start: datetime, on: bool) -> datetime:
         """When the rota last switched to its current state (on or off), looking back a day."""
         start = slot_start
         for _ in range(SLOTS_PER_DAY):
@@ -282,7 +284,11 @@ class CounterBoard:
         return start
 
     def deviation(
-        self, info: CounterInfo, now_open: bool, now_key: SlotKey, at: datetime,
+        self,
+        info: CounterInfo,
+        now_open: bool,
+        now_key: SlotKey,
+        at: datetime,
         slot_start: datetime,
     ) -> tuple[float, float]:
         """(today's departure from the rota now, how long it is expected to last).
@@ -319,7 +325,11 @@ class CounterBoard:
         return total
 
     def level(
-        self, info: CounterInfo, now_open: bool, key: SlotKey, ahead: float,
+        self,
+        info: CounterInfo,
+        now_open: bool,
+        key: SlotKey,
+        ahead: float,
         deviation: tuple[float, float],
     ) -> float:
         """Chance the counter is open in slot `key`, `ahead` seconds from now."""

@@ -152,7 +152,10 @@ def _release_idle(gap: float) -> Callable[[float], float]:
 
 
 def _level(
-    board: CounterBoard, info: CounterInfo, open_now: bool, deviation: tuple[float, float],
+    board: CounterBoard,
+    info: CounterInfo,
+    open_now: bool,
+    deviation: tuple[float, float],
     slots: _Slots,
 ) -> Callable[[int], float]:
     memo: dict[int, float] = {0: 1.0 if open_now else 0.0}
@@ -171,9 +174,7 @@ def _level(
     return level
 
 
-def _paths(
-    signals: QueueSignals, at: datetime, slots: _Slots
-) -> tuple[list[CounterPath], int]:
+def _paths(signals: QueueSignals, at: datetime, slots: _Slots) -> tuple[list[CounterPath], int]:
     """Each counter's expected calls from now on, and how many are open now."""
     board = signals.board
     now_key = slots.keys[0]
@@ -245,9 +246,7 @@ def _inflow(
     return inflow
 
 
-def outlook(
-    signals: QueueSignals, state: QueueState, ticket: TicketState, at: datetime
-) -> Outlook:
+def outlook(signals: QueueSignals, state: QueueState, ticket: TicketState, at: datetime) -> Outlook:
     key = line_key(state, ticket)
     ahead: int = state.waiting.bisect_left(key)
     by_type = signals.ahead_by_type(key)

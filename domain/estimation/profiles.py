@@ -125,9 +125,8 @@ class SlotRecorder:
         key = self._key
         # Only slots seen whole count (a partly seen slot would read as quiet).
         hours = self.open_slots
-        relevant = (
-            key is not None
-            and (hours is None or key[1] in hours.get(key[0], ()) or any(self._counts.values()))
+        relevant = key is not None and (
+            hours is None or key[1] in hours.get(key[0], ()) or any(self._counts.values())
         )
         if key is not None and relevant and self._seconds >= SLOT_SECONDS - 1:
             for priority in set(self.arrivals) | set(self._counts):

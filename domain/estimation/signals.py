@@ -127,9 +127,9 @@ class QueueSignals:
             ticket = state.tickets.get(event.ticket_id)
             if ticket is not None and ticket.counter is not None:
                 self._free(event.ticket_id, ticket.counter, at, False)
-        elif isinstance(
-            event, TicketPriorityChanged | TicketPromoted
-        ) and self._line_remove(event.ticket_id, moving=True):
+        elif isinstance(event, TicketPriorityChanged | TicketPromoted) and self._line_remove(
+            event.ticket_id, moving=True
+        ):
             self._line_add(state, event.ticket_id)
         if state.waiting_count == 0:
             self.line_since = None
@@ -198,7 +198,10 @@ class QueueSignals:
         if info.busy is not None:  # a second call before the first finished: close the first
             self._free(info.busy.ticket_id, event.counter, event.at, False)
         gap = self.board.called(
-            event.counter, event.ticket_id, ticket.service_type or UNTYPED, event.at,
+            event.counter,
+            event.ticket_id,
+            ticket.service_type or UNTYPED,
+            event.at,
             self.line_since,
         )
         if gap is not None:

@@ -33,33 +33,59 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def context(at: datetime = T0) -> CommandContext:
     command_id = str(uuid.uuid4())
-    return CommandContext(command_id=command_id, correlation_id=command_id, actor="test",
-                          occurred_at=at)
+    return CommandContext(
+        command_id=command_id, correlation_id=command_id, actor="test", occurred_at=at
+    )
 
 
 def created(queue_id: str, tenant_id: str, aging: int | None = None) -> QueueCreated:
-    return QueueCreated(queue_id=queue_id, tenant_id=tenant_id,
-                        config=QueueConfig(name="q", aging_after_seconds=aging),
-                        status="open", at=T0)
+    return QueueCreated(
+        queue_id=queue_id,
+        tenant_id=tenant_id,
+        config=QueueConfig(name="q", aging_after_seconds=aging),
+        status="open",
+        at=T0,
+    )
 
 
 def enqueued(n: int) -> TicketEnqueued:
     return TicketEnqueued(
-        ticket_id=str(uuid.uuid4()), number=f"A-{n:03d}", daily_number=n, seq=n,
-        priority="normal", service_type=None, channel="api", contact=None, at=T0,
+        ticket_id=str(uuid.uuid4()),
+        number=f"A-{n:03d}",
+        daily_number=n,
+        seq=n,
+        priority="normal",
+        service_type=None,
+        channel="api",
+        contact=None,
+        at=T0,
     )
 
 
 def batch(queue_id: str, tenant_id: str, expected: int, events: list[QueueEvent]) -> StreamAppend:
     """The append the service layer would make (side tables filled from the events)."""
-    return indexed(new_records(stream_id=queue_id, tenant_id=tenant_id,
-                               expected_version=expected, events=events, context=context()))
+    return indexed(
+        new_records(
+            stream_id=queue_id,
+            tenant_id=tenant_id,
+            expected_version=expected,
+            events=events,
+            context=context(),
+        )
+    )
 
 
-async def append(store: EventStore, queue_id: str, tenant_id: str, expected: int,
-                 events: list[QueueEvent], **kwargs: Any) -> None:
-    await store.append([batch(queue_id, tenant_id, expected, events)], tenant_id=tenant_id,
-                       **kwargs)
+async def append(
+    store: EventStore,
+    queue_id: str,
+    tenant_id: str,
+    expected: int,
+    events: list[QueueEvent],
+    **kwargs: Any,
+) -> None:
+    await store.append(
+        [batch(queue_id, tenant_id, expected, events)], tenant_id=tenant_id, **kwargs
+    )
 
 
 class EventStoreContract:
@@ -73,8 +99,11 @@ class EventStoreContract:
         await append(store, queue_id, tenant_id, 1, [enqueued(1), enqueued(2)])
         events = await store.read_stream(queue_id)
         assert [e.stream_version for e in events] == [1, 2, 3]
-        assert [e.event_type for e in events] == ["QueueCreated", "TicketEnqueued",
-                                                   "TicketEnqueued"]
+        assert [e.event_type for e in events] == [
+            "QueueCreated",
+            "TicketEnqueued",
+            "TicketEnqueued",
+        ]
         assert isinstance(events[1].event, TicketEnqueued) and events[1].event.number == "A-001"
         assert [e.stream_version for e in await store.read_stream(queue_id, after_version=2)] == [3]
         assert [e.stream_version for e in await store.read_stream(queue_id, 0, 2)] == [1, 2]
@@ -117,8 +146,9 @@ class EventStoreContract:
     ) -> None:
         queue_id = str(uuid.uuid4())
         good = batch(queue_id, tenant_id, 0, [created(queue_id, tenant_id)])
-        skewed = StreamAppend(stream_id=queue_id, tenant_id=tenant_id, expected_version=1,
-                              records=good.records)
+        skewed = StreamAppend(
+            stream_id=queue_id, tenant_id=tenant_id, expected_version=1, records=good.records
+        )
         with pytest.raises(ValueError, match="without gaps"):
             await store.append([skewed], tenant_id=tenant_id)
         assert await store.stream_owner(queue_id) is None
@@ -147,32 +177,47 @@ class EventStoreContract:
         await append(store, first, tenant_id, 0, [created(first, tenant_id)])
         async with store.session([first, second]) as session:
             assert [e.stream_version for e in await session.read_stream(first, 0)] == [1]
-            await session.append([batch(first, tenant_id, 1, [enqueued(1)]),
-                                  batch(second, tenant_id, 0, [created(second, tenant_id)])],
-                                 tenant_id=tenant_id)
+            await session.append(
+                [
+                    batch(first, tenant_id, 1, [enqueued(1)]),
+                    batch(second, tenant_id, 0, [created(second, tenant_id)]),
+                ],
+                tenant_id=tenant_id,
+            )
         assert (await store.stream_owner(first), await store.stream_owner(second)) == (
-            (tenant_id, 2), (tenant_id, 1))
+            (tenant_id, 2),
+            (tenant_id, 1),
+        )
         with pytest.raises(ConcurrencyError):  # the second stream is stale: neither changes
             async with store.session([first, second]) as session:
-                await session.append([batch(first, tenant_id, 2, [enqueued(2)]),
-                                      batch(second, tenant_id, 0, [created(second, tenant_id)])],
-                                     tenant_id=tenant_id)
+                await session.append(
+                    [
+                        batch(first, tenant_id, 2, [enqueued(2)]),
+                        batch(second, tenant_id, 0, [created(second, tenant_id)]),
+                    ],
+                    tenant_id=tenant_id,
+                )
         with pytest.raises(RuntimeError):  # a session left by an exception keeps nothing
             async with store.session([first]) as session:
-                await session.append([batch(first, tenant_id, 2, [enqueued(3)])],
-                                     tenant_id=tenant_id)
+                await session.append(
+                    [batch(first, tenant_id, 2, [enqueued(3)])], tenant_id=tenant_id
+                )
                 raise RuntimeError("the command failed after deciding")
         assert (await store.stream_owner(first), await store.stream_owner(second)) == (
-            (tenant_id, 2), (tenant_id, 1))
+            (tenant_id, 2),
+            (tenant_id, 1),
+        )
 
     async def test_idempotency_key_is_stored_with_the_events(
         self, store: EventStore, tenant_id: str
     ) -> None:
         queue_id = str(uuid.uuid4())
-        record = IdempotencyRecord(key="k-1", request_hash=b"h",
-                                   outcome={"queue_id": queue_id, "versions": {queue_id: 1}})
-        await append(store, queue_id, tenant_id, 0, [created(queue_id, tenant_id)],
-                     idempotency=record)
+        record = IdempotencyRecord(
+            key="k-1", request_hash=b"h", outcome={"queue_id": queue_id, "versions": {queue_id: 1}}
+        )
+        await append(
+            store, queue_id, tenant_id, 0, [created(queue_id, tenant_id)], idempotency=record
+        )
         found = await store.find_idempotency(tenant_id, "k-1")
         assert found == record
         assert await store.find_idempotency(str(uuid.uuid4()), "k-1") is None  # per tenant
@@ -212,23 +257,27 @@ class EventStoreContract:
         await append(store, still, tenant_id, 0, [created(still, tenant_id)])
         assert (ages, tenant_id) in await store.aging_streams()
         assert (still, tenant_id) not in await store.aging_streams()
-        await append(store, ages, tenant_id, 1, [QueueReconfigured(
-            config=QueueConfig(name="q"), at=T0)])
+        await append(
+            store, ages, tenant_id, 1, [QueueReconfigured(config=QueueConfig(name="q"), at=T0)]
+        )
         assert (ages, tenant_id) not in await store.aging_streams()
 
     async def test_snapshot_keeps_only_the_newest(self, store: EventStore) -> None:
         stream = str(uuid.uuid4())
-        await store.save_snapshot(Snapshot(stream_id=stream, version=500, snapshot_schema=1,
-                                           state={"v": 500}))
-        await store.save_snapshot(Snapshot(stream_id=stream, version=400, snapshot_schema=1,
-                                           state={"v": 400}))
+        await store.save_snapshot(
+            Snapshot(stream_id=stream, version=500, snapshot_schema=1, state={"v": 500})
+        )
+        await store.save_snapshot(
+            Snapshot(stream_id=stream, version=400, snapshot_schema=1, state={"v": 400})
+        )
         loaded = await store.load_snapshot(stream)
         assert loaded is not None and loaded.version == 500 and loaded.state == {"v": 500}
         older = await store.load_snapshot(stream, at_most_version=450)
         assert older is not None and older.version == 400
         for version in range(600, 1200, 100):
-            await store.save_snapshot(Snapshot(stream_id=stream, version=version,
-                                               snapshot_schema=1, state={"v": version}))
+            await store.save_snapshot(
+                Snapshot(stream_id=stream, version=version, snapshot_schema=1, state={"v": version})
+            )
         assert await store.load_snapshot(stream, at_most_version=650) is None  # 5 kept
 
     async def test_a_projection_state_is_the_newest_of_this_code(self, store: EventStore) -> None:

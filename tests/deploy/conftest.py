@@ -28,8 +28,14 @@ class Result:
 
 def vq(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Result:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "vq.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vq.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
@@ -51,13 +57,15 @@ def shared_stack() -> Result:
 def private_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a stack of our own: empty data folder, free ports, no other VQ_* settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("VQ_")}
-    env.update({
-        "VQ_DATA_DIR": str(tmp_path / "vq-data"),
-        "VQ_PG_PORT": str(free_port()),
-        "VQ_REDIS_PORT": str(free_port()),
-        "VQ_KAFKA_PORT": str(free_port()),
-        "VQ_KAFKA_CONTROLLER_PORT": str(free_port()),
-    })
+    env.update(
+        {
+            "VQ_DATA_DIR": str(tmp_path / "vq-data"),
+            "VQ_PG_PORT": str(free_port()),
+            "VQ_REDIS_PORT": str(free_port()),
+            "VQ_KAFKA_PORT": str(free_port()),
+            "VQ_KAFKA_CONTROLLER_PORT": str(free_port()),
+        }
+    )
     return env
 
 
@@ -67,7 +75,9 @@ def held_port() -> Iterator[int]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:

@@ -19,8 +19,9 @@ def _one_line_error(result: Result) -> str:
     return lines[0]
 
 
-def test_a_port_held_by_another_program_is_named(private_env: dict[str, str],
-                                                 held_port: int) -> None:
+def test_a_port_held_by_another_program_is_named(
+    private_env: dict[str, str], held_port: int
+) -> None:
     private_env["VQ_REDIS_PORT"] = str(held_port)
     line = _one_line_error(vq("stack", "up", env=private_env))
     assert f"port {held_port} for redis is already in use by another program" in line
@@ -55,7 +56,8 @@ def test_a_failed_kafka_download_is_one_line(private_env: dict[str, str], tmp_pa
         "#!/bin/sh\n"
         "echo '[ERROR] Failed to execute goal: Could not transfer artifact "
         "org.apache.kafka:kafka_2.13:jar:4.4.0 from/to central: Connection refused -> [Help 1]'\n"
-        "exit 1\n")
+        "exit 1\n"
+    )
     mvn.chmod(mvn.stat().st_mode | stat.S_IXUSR)
     private_env["PATH"] = f"{fake_bin}:{private_env['PATH']}"
     line = _one_line_error(vq("stack", "up", "kafka", env=private_env))

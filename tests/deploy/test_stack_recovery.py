@@ -18,10 +18,15 @@ SHARED_LIBS = _shared.kafka_libs or _shared.data_dir.resolve() / "kafka" / "libs
 
 @pytest.mark.slow
 def test_kafka_killed_with_sigkill_comes_back_with_its_topics(
-        shared_stack: Result, private_env: dict[str, str]) -> None:
+    shared_stack: Result, private_env: dict[str, str]
+) -> None:
     # Reuse the shared stack's jars (no Maven), a small heap and few partitions: start-up speed.
-    private_env.update(VQ_KAFKA_LIBS=str(SHARED_LIBS), VQ_KAFKA_HEAP="256m",
-                       VQ_KAFKA_PARTITIONS="2", VQ_TOPIC_PREFIX="recovery")
+    private_env.update(
+        VQ_KAFKA_LIBS=str(SHARED_LIBS),
+        VQ_KAFKA_HEAP="256m",
+        VQ_KAFKA_PARTITIONS="2",
+        VQ_TOPIC_PREFIX="recovery",
+    )
     pidfile = Path(private_env["VQ_DATA_DIR"]) / "kafka" / "kafka.pid"
     try:
         first = vq("stack", "up", "kafka", env=private_env)

@@ -17,7 +17,10 @@ def test_status_exits_0_when_all_are_up(shared_stack: Result) -> None:
     assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines] == [
-        ["postgresql", "up"], ["redis", "up"], ["kafka", "up"]]
+        ["postgresql", "up"],
+        ["redis", "up"],
+        ["kafka", "up"],
+    ]
 
 
 def test_second_up_is_a_quick_no_op_with_the_same_summary(shared_stack: Result) -> None:

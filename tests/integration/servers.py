@@ -34,10 +34,14 @@ def api_servers(settings: Settings, count: int) -> Iterator[list[str]]:
     try:
         for _ in range(count):
             port = free_port()
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "vq.cli", "api", "--port", str(port)],
-                env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            ))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "vq.cli", "api", "--port", str(port)],
+                    env=settings_env(settings),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
         for url, proc in zip(urls, procs, strict=True):
             _wait_healthy(url, proc)
@@ -80,7 +84,9 @@ class Process:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vq.cli", *self.args],
-            env=self._env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=self._env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
 
     def kill(self) -> None:

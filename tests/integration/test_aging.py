@@ -30,13 +30,15 @@ async def test_scheduler_promotes_tickets_past_the_aging_bound(
         _, admin = await services.directory.create_tenant("Aging")
         headers = {"Authorization": f"Bearer {admin.secret}"}
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://vq.test",
-                                     headers=headers) as http:
-            queue = (await http.post("/v1/queues", json={
-                "name": "Slow", "aging_after_seconds": 600})).json()["queue_id"]
-            old = (await http.post(f"/v1/queues/{queue}/tickets", json={}))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://vq.test", headers=headers
+        ) as http:
+            queue = (
+                await http.post("/v1/queues", json={"name": "Slow", "aging_after_seconds": 600})
+            ).json()["queue_id"]
+            old = await http.post(f"/v1/queues/{queue}/tickets", json={})
             clock.now += timedelta(minutes=5)
-            vip = (await http.post(f"/v1/queues/{queue}/tickets", json={"priority": "vip"}))
+            vip = await http.post(f"/v1/queues/{queue}/tickets", json={"priority": "vip"})
             old_id = old.json()["ticket"]["ticket_id"]
             vip_id = vip.json()["ticket"]["ticket_id"]
             assert vip.json()["ticket"]["position"] == 1
@@ -57,7 +59,8 @@ async def test_scheduler_promotes_tickets_past_the_aging_bound(
             events = [r.event for r in await store.read_stream(queue)]
             promoted = [e for e in events if isinstance(e, TicketPromoted)]
             assert [(e.ticket_id, e.from_priority, e.to_priority) for e in promoted] == [
-                (old_id, "normal", "vip")]
+                (old_id, "normal", "vip")
+            ]
             # Within vip, it arrived first: it is called first now.
             called = await http.post(f"/v1/queues/{queue}/call-next", json={"counter": "1"})
             assert called.json()["ticket"]["ticket_id"] == old_id

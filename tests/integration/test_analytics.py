@@ -55,15 +55,18 @@ async def _simulate_day(store: PostgresEventStore, tenant_id: str, seed: int) ->
     service = QueueService(store, clock)
     rng = random.Random(seed)
     queue_id = str(uuid.uuid4())
-    config = QueueConfig(name="Clinic", counters=("1", "2", "3"), target_wait_seconds=1200,
-                         timezone="Europe/Berlin")
+    config = QueueConfig(
+        name="Clinic", counters=("1", "2", "3"), target_wait_seconds=1200, timezone="Europe/Berlin"
+    )
 
     async def run(command: Any) -> None:
         cid = str(uuid.uuid4())
-        context = CommandContext(command_id=cid, correlation_id=cid, actor="sim",
-                                 occurred_at=clock.now)
-        await service.execute(CommandRequest(tenant_id=tenant_id, queue_id=queue_id,
-                                             command=command, context=context))
+        context = CommandContext(
+            command_id=cid, correlation_id=cid, actor="sim", occurred_at=clock.now
+        )
+        await service.execute(
+            CommandRequest(tenant_id=tenant_id, queue_id=queue_id, command=command, context=context)
+        )
 
     await run(CreateQueue(queue_id=queue_id, tenant_id=tenant_id, config=config))
     at_counter: dict[str, tuple[str, datetime]] = {}
@@ -74,8 +77,11 @@ async def _simulate_day(store: PostgresEventStore, tenant_id: str, seed: int) ->
         roll = rng.random()
         if roll < 0.5:
             ticket = str(uuid.uuid4())
-            await run(EnqueueTicket(ticket_id=ticket,
-                                    priority=rng.choice(["normal"] * 6 + ["vip", "urgent"])))
+            await run(
+                EnqueueTicket(
+                    ticket_id=ticket, priority=rng.choice(["normal"] * 6 + ["vip", "urgent"])
+                )
+            )
             waiting.append(ticket)
         elif roll < 0.55 and waiting:
             gone = waiting.pop(rng.randrange(len(waiting)))
@@ -187,8 +193,10 @@ async def test_analytics_equal_a_brute_force_recomputation(
     assert total["arrivals"] == sum(w.get("arrivals", 0) for w in expected.values())
     daily = report(buckets, start, end, "1d", "Europe/Berlin", 1200)
     assert len(daily["rows"]) == 1 and daily["rows"][0]["served"] == total["served"]
-    assert daily["peak_hours"] and sum(c["served"] for c in total["counters"].values()) == \
-        total["served"]
+    assert (
+        daily["peak_hours"]
+        and sum(c["served"] for c in total["counters"].values()) == total["served"]
+    )
 
 
 async def test_analytics_over_http_as_json_and_csv(
@@ -206,43 +214,61 @@ async def test_analytics_over_http_as_json_and_csv(
     try:
         await rebuild(store, client, keys)
         start, end = DAY - timedelta(hours=1), DAY + timedelta(hours=13)
-        expected = report(await load_buckets(client, keys, tenant_id, queue_id, start, end),
-                          start, end, "1h", "Europe/Berlin", 1200)
+        expected = report(
+            await load_buckets(client, keys, tenant_id, queue_id, start, end),
+            start,
+            end,
+            "1h",
+            "Europe/Berlin",
+            1200,
+        )
     finally:
         await client.aclose()
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://vq.test",
-                                     headers={"Authorization": f"Bearer {viewer}"}) as http:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://vq.test",
+            headers={"Authorization": f"Bearer {viewer}"},
+        ) as http:
             params = {"from": start.isoformat(), "to": end.isoformat(), "bucket": "1h"}
             answer = await http.get(f"/v1/queues/{queue_id}/analytics", params=params)
             assert answer.status_code == 200, answer.text
             body = answer.json()
             assert body["rows"] == expected["rows"] and body["total"] == expected["total"]
             assert body["timezone"] == "Europe/Berlin"
-            assert datetime.fromisoformat(body["rows"][0]["start"]).utcoffset() == \
-                timedelta(hours=1)  # Berlin in November
-            sheet = await http.get(f"/v1/queues/{queue_id}/analytics",
-                                   params={**params, "format": "csv"})
+            assert datetime.fromisoformat(body["rows"][0]["start"]).utcoffset() == timedelta(
+                hours=1
+            )  # Berlin in November
+            sheet = await http.get(
+                f"/v1/queues/{queue_id}/analytics", params={**params, "format": "csv"}
+            )
             assert sheet.headers["content-type"].startswith("text/csv")
             lines = sheet.text.strip().splitlines()
-            assert lines[0].startswith("start,end,arrivals") and len(lines) == \
-                len(expected["rows"]) + 1
+            assert (
+                lines[0].startswith("start,end,arrivals")
+                and len(lines) == len(expected["rows"]) + 1
+            )
             tenant = await http.get("/v1/analytics", params={**params, "timezone": "UTC"})
             assert tenant.json()["total"]["arrivals"] == expected["total"]["arrivals"]
             # A range that ends before it starts is empty (the OpenAPI document cannot say
             # "from before to", so it is not refused); a time without its offset is refused.
-            backwards = await http.get(f"/v1/queues/{queue_id}/analytics",
-                                       params={"from": end.isoformat(), "to": start.isoformat()})
+            backwards = await http.get(
+                f"/v1/queues/{queue_id}/analytics",
+                params={"from": end.isoformat(), "to": start.isoformat()},
+            )
             assert backwards.status_code == 200, backwards.text
             assert backwards.json()["rows"] == [] and backwards.json()["total"]["arrivals"] == 0
-            naive = await http.get(f"/v1/queues/{queue_id}/analytics",
-                                   params={"from": "2026-11-24T07:00:00"})
+            naive = await http.get(
+                f"/v1/queues/{queue_id}/analytics", params={"from": "2026-11-24T07:00:00"}
+            )
             assert naive.status_code == 422
             # Any range is answered (its cost is what is stored in it): here, all of history.
-            ages = await http.get(f"/v1/queues/{queue_id}/analytics",
-                                  params={"from": "0001-01-01T00:00:00Z", "bucket": "1d"})
+            ages = await http.get(
+                f"/v1/queues/{queue_id}/analytics",
+                params={"from": "0001-01-01T00:00:00Z", "bucket": "1d"},
+            )
             assert ages.status_code == 200, ages.text
             assert ages.json()["total"]["arrivals"] == expected["total"]["arrivals"]
             other = await http.get(f"/v1/queues/{uuid.uuid4()}/analytics", params=params)

@@ -63,46 +63,182 @@ def _ticket(action: str) -> str:
 ROUTES = {
     r.name: r
     for r in (
-        Route("create-queue", "POST", "/v1/queues", {}, {"name": "New desk", "counters": ["1"]},
-              "staff"),
-        Route("update-queue", "PATCH", "/v1/queues/{queue_id}", {"queue_id": "main"},
-              {"name": "Renamed desk"}, "staff", if_match=True),
-        Route("open-queue", "POST", _queue("open"), {"queue_id": "closed"}, None, "kiosk",
-              if_match=True),
-        Route("pause-queue", "POST", _queue("pause"), {"queue_id": "main"}, {"reason": "lunch"},
-              "kiosk", if_match=True),
-        Route("resume-queue", "POST", _queue("resume"), {"queue_id": "paused"}, None, "kiosk",
-              if_match=True),
-        Route("close-queue", "POST", _queue("close"), {"queue_id": "main"}, {"reason": "night"},
-              "kiosk", if_match=True),
-        Route("enqueue", "POST", _queue("tickets"), {"queue_id": "main"}, {"priority": "vip"},
-              "viewer"),
-        Route("call-next", "POST", _queue("call-next"), {"queue_id": "main"}, {"counter": "2"},
-              "kiosk"),
-        Route("call-ticket", "POST", _ticket("call"), {"ticket_id": "waiting"},
-              {"counter": "2", "reason": "wheelchair"}, "kiosk"),
-        Route("recall", "POST", _ticket("recall"), {"ticket_id": "called"}, None, "kiosk",
-              body_schema=False),
-        Route("start", "POST", _ticket("start"), {"ticket_id": "called"}, None, "kiosk",
-              body_schema=False),
-        Route("complete", "POST", _ticket("complete"), {"ticket_id": "serving"}, None, "kiosk",
-              body_schema=False),
-        Route("no-show", "POST", _ticket("no-show"), {"ticket_id": "called"}, None, "kiosk",
-              body_schema=False),
-        Route("return", "POST", _ticket("return"), {"ticket_id": "no_show"}, None, "kiosk",
-              body_schema=False),
-        Route("change-priority", "POST", _ticket("priority"), {"ticket_id": "waiting"},
-              {"priority": "urgent", "reason": "expecting"}, "kiosk"),
-        Route("cancel", "POST", _ticket("cancel"), {"ticket_id": "waiting"}, {"reason": "left"},
-              "viewer"),
-        Route("transfer", "POST", _ticket("transfer"), {"ticket_id": "waiting"},
-              {"to_queue_id": "@target"}, "kiosk"),
-        Route("create-key", "POST", "/v1/keys", {}, {"name": "door kiosk", "role": "kiosk"},
-              "staff", command_headers=False),
-        Route("revoke-key", "DELETE", "/v1/keys/{key_id}", {"key_id": "spare_key"}, None, "staff",
-              reads_body=False, body_schema=False, command_headers=False),
-        Route("create-tenant", "POST", "/v1/tenants", {}, {"name": "Library"}, None,
-              owner="operator", command_headers=False),
+        Route(
+            "create-queue",
+            "POST",
+            "/v1/queues",
+            {},
+            {"name": "New desk", "counters": ["1"]},
+            "staff",
+        ),
+        Route(
+            "update-queue",
+            "PATCH",
+            "/v1/queues/{queue_id}",
+            {"queue_id": "main"},
+            {"name": "Renamed desk"},
+            "staff",
+            if_match=True,
+        ),
+        Route(
+            "open-queue",
+            "POST",
+            _queue("open"),
+            {"queue_id": "closed"},
+            None,
+            "kiosk",
+            if_match=True,
+        ),
+        Route(
+            "pause-queue",
+            "POST",
+            _queue("pause"),
+            {"queue_id": "main"},
+            {"reason": "lunch"},
+            "kiosk",
+            if_match=True,
+        ),
+        Route(
+            "resume-queue",
+            "POST",
+            _queue("resume"),
+            {"queue_id": "paused"},
+            None,
+            "kiosk",
+            if_match=True,
+        ),
+        Route(
+            "close-queue",
+            "POST",
+            _queue("close"),
+            {"queue_id": "main"},
+            {"reason": "night"},
+            "kiosk",
+            if_match=True,
+        ),
+        Route(
+            "enqueue",
+            "POST",
+            _queue("tickets"),
+            {"queue_id": "main"},
+            {"priority": "vip"},
+            "viewer",
+        ),
+        Route(
+            "call-next",
+            "POST",
+            _queue("call-next"),
+            {"queue_id": "main"},
+            {"counter": "2"},
+            "kiosk",
+        ),
+        Route(
+            "call-ticket",
+            "POST",
+            _ticket("call"),
+            {"ticket_id": "waiting"},
+            {"counter": "2", "reason": "wheelchair"},
+            "kiosk",
+        ),
+        Route(
+            "recall",
+            "POST",
+            _ticket("recall"),
+            {"ticket_id": "called"},
+            None,
+            "kiosk",
+            body_schema=False,
+        ),
+        Route(
+            "start",
+            "POST",
+            _ticket("start"),
+            {"ticket_id": "called"},
+            None,
+            "kiosk",
+            body_schema=False,
+        ),
+        Route(
+            "complete",
+            "POST",
+            _ticket("complete"),
+            {"ticket_id": "serving"},
+            None,
+            "kiosk",
+            body_schema=False,
+        ),
+        Route(
+            "no-show",
+            "POST",
+            _ticket("no-show"),
+            {"ticket_id": "called"},
+            None,
+            "kiosk",
+            body_schema=False,
+        ),
+        Route(
+            "return",
+            "POST",
+            _ticket("return"),
+            {"ticket_id": "no_show"},
+            None,
+            "kiosk",
+            body_schema=False,
+        ),
+        Route(
+            "change-priority",
+            "POST",
+            _ticket("priority"),
+            {"ticket_id": "waiting"},
+            {"priority": "urgent", "reason": "expecting"},
+            "kiosk",
+        ),
+        Route(
+            "cancel",
+            "POST",
+            _ticket("cancel"),
+            {"ticket_id": "waiting"},
+            {"reason": "left"},
+            "viewer",
+        ),
+        Route(
+            "transfer",
+            "POST",
+            _ticket("transfer"),
+            {"ticket_id": "waiting"},
+            {"to_queue_id": "@target"},
+            "kiosk",
+        ),
+        Route(
+            "create-key",
+            "POST",
+            "/v1/keys",
+            {},
+            {"name": "door kiosk", "role": "kiosk"},
+            "staff",
+            command_headers=False,
+        ),
+        Route(
+            "revoke-key",
+            "DELETE",
+            "/v1/keys/{key_id}",
+            {"key_id": "spare_key"},
+            None,
+            "staff",
+            reads_body=False,
+            body_schema=False,
+            command_headers=False,
+        ),
+        Route(
+            "create-tenant",
+            "POST",
+            "/v1/tenants",
+            {},
+            {"name": "Library"},
+            None,
+            owner="operator",
+            command_headers=False,
+        ),
     )
 }
 
@@ -180,8 +316,7 @@ def generic_cases(r: Route) -> list[Case]:
     if r.ids:
         out += [
             case(n, "unknown-id", 404, "not-found", ids=dict.fromkeys(r.ids, "unknown")),
-            case(n, "other-tenants-id", 404, "not-found",
-                 ids={p: OTHER_TENANTS[p] for p in r.ids}),
+            case(n, "other-tenants-id", 404, "not-found", ids={p: OTHER_TENANTS[p] for p in r.ids}),
             case(n, "other-tenants-key", 404, "not-found", key="other"),
             case(n, "id-not-a-uuid", 422, "validation", ids=dict.fromkeys(r.ids, "not-a-uuid")),
         ]
@@ -201,12 +336,27 @@ def generic_cases(r: Route) -> list[Case]:
         out.append(case(n, "body-not-allowed", 422, "validation", json={"reason": "why not"}))
     if r.command_headers:
         out += [
-            case(n, "idempotency-key-with-spaces", 422, "validation",
-                 headers={"Idempotency-Key": "two words"}),
-            case(n, "idempotency-key-oversized", 422, "validation",
-                 headers={"Idempotency-Key": "k" * 256}),
-            case(n, "correlation-id-not-a-uuid", 422, "validation",
-                 headers={"X-Correlation-Id": "corr-1"}),
+            case(
+                n,
+                "idempotency-key-with-spaces",
+                422,
+                "validation",
+                headers={"Idempotency-Key": "two words"},
+            ),
+            case(
+                n,
+                "idempotency-key-oversized",
+                422,
+                "validation",
+                headers={"Idempotency-Key": "k" * 256},
+            ),
+            case(
+                n,
+                "correlation-id-not-a-uuid",
+                422,
+                "validation",
+                headers={"X-Correlation-Id": "corr-1"},
+            ),
         ]
     if r.if_match:
         out += [
@@ -217,8 +367,10 @@ def generic_cases(r: Route) -> list[Case]:
 
 
 def _hours(**kwargs: Any) -> dict[str, Any]:
-    return {"name": "x", "opening_hours": [{"weekday": 0, "opens": "09:00", "closes": "17:00",
-                                           **kwargs}]}
+    return {
+        "name": "x",
+        "opening_hours": [{"weekday": 0, "opens": "09:00", "closes": "17:00", **kwargs}],
+    }
 
 
 INVALID = "invalid-transition"
@@ -231,51 +383,131 @@ SPECIFIC: list[Case] = [
     case("create-queue", "name-blank", 422, "validation", json={"name": "   "}),
     case("create-queue", "name-oversized", 422, "validation", json={"name": "n" * 201}),
     case("create-queue", "name-with-nul", 422, "validation", json={"name": "front\x00desk"}),
-    case("create-queue", "counters-not-a-list", 422, "validation",
-         json={"name": "x", "counters": "1"}),
+    case(
+        "create-queue",
+        "counters-not-a-list",
+        422,
+        "validation",
+        json={"name": "x", "counters": "1"},
+    ),
     case("create-queue", "counters-empty", 422, "validation", json={"name": "x", "counters": []}),
-    case("create-queue", "counter-oversized", 422, "validation",
-         json={"name": "x", "counters": ["c" * 51]}),
-    case("create-queue", "counters-duplicate", 422, "validation",
-         json={"name": "x", "counters": ["1", "1"]}),
+    case(
+        "create-queue",
+        "counter-oversized",
+        422,
+        "validation",
+        json={"name": "x", "counters": ["c" * 51]},
+    ),
+    case(
+        "create-queue",
+        "counters-duplicate",
+        422,
+        "validation",
+        json={"name": "x", "counters": ["1", "1"]},
+    ),
     case("create-queue", "capacity-zero", 422, "validation", json={"name": "x", "capacity": 0}),
-    case("create-queue", "capacity-wrong-type", 422, "validation",
-         json={"name": "x", "capacity": "ten"}),
-    case("create-queue", "status-unknown", 422, "validation",
-         json={"name": "x", "status": "frozen"}),
+    case(
+        "create-queue",
+        "capacity-wrong-type",
+        422,
+        "validation",
+        json={"name": "x", "capacity": "ten"},
+    ),
+    case(
+        "create-queue", "status-unknown", 422, "validation", json={"name": "x", "status": "frozen"}
+    ),
     case("create-queue", "prefix-invalid", 422, "validation", json={"name": "x", "prefix": "A-1"}),
-    case("create-queue", "default-priority-not-a-class", 422, "validation",
-         json={"name": "x", "priority_classes": ["gold", "silver"], "default_priority": "bronze"}),
-    case("create-queue", "aging-max-priority-not-a-class", 422, "validation",
-         json={"name": "x", "aging_max_priority": "royal"}),
-    case("create-queue", "timezone-unknown", 422, "validation",
-         json={"name": "x", "timezone": "Mars/Olympus_Mons"}),
-    case("create-queue", "opening-hours-not-a-time", 422, "validation",
-         json=_hours(opens="25:00")),
+    case(
+        "create-queue",
+        "default-priority-not-a-class",
+        422,
+        "validation",
+        json={"name": "x", "priority_classes": ["gold", "silver"], "default_priority": "bronze"},
+    ),
+    case(
+        "create-queue",
+        "aging-max-priority-not-a-class",
+        422,
+        "validation",
+        json={"name": "x", "aging_max_priority": "royal"},
+    ),
+    case(
+        "create-queue",
+        "timezone-unknown",
+        422,
+        "validation",
+        json={"name": "x", "timezone": "Mars/Olympus_Mons"},
+    ),
+    case("create-queue", "opening-hours-not-a-time", 422, "validation", json=_hours(opens="25:00")),
     case("create-queue", "opening-hours-weekday-7", 422, "validation", json=_hours(weekday=7)),
-    case("create-queue", "opening-hours-backwards", 422, "validation",
-         json=_hours(opens="17:00", closes="09:00")),
-    case("create-queue", "transfer-policy-unknown", 422, "validation",
-         json={"name": "x", "transfer_policy": "random"}),
-    case("create-queue", "metadata-too-many-keys", 422, "validation",
-         json={"name": "x", "metadata": {f"k{i}": "v" for i in range(21)}}),
-    case("create-queue", "metadata-value-not-a-string", 422, "validation",
-         json={"name": "x", "metadata": {"floor": 2}}),
-    case("create-queue", "metadata-value-oversized", 422, "validation",
-         json={"name": "x", "metadata": {"note": "v" * 501}}),
+    case(
+        "create-queue",
+        "opening-hours-backwards",
+        422,
+        "validation",
+        json=_hours(opens="17:00", closes="09:00"),
+    ),
+    case(
+        "create-queue",
+        "transfer-policy-unknown",
+        422,
+        "validation",
+        json={"name": "x", "transfer_policy": "random"},
+    ),
+    case(
+        "create-queue",
+        "metadata-too-many-keys",
+        422,
+        "validation",
+        json={"name": "x", "metadata": {f"k{i}": "v" for i in range(21)}},
+    ),
+    case(
+        "create-queue",
+        "metadata-value-not-a-string",
+        422,
+        "validation",
+        json={"name": "x", "metadata": {"floor": 2}},
+    ),
+    case(
+        "create-queue",
+        "metadata-value-oversized",
+        422,
+        "validation",
+        json={"name": "x", "metadata": {"note": "v" * 501}},
+    ),
     # update-queue
     case("update-queue", "name-blank", 422, "validation", json={"name": ""}),
     case("update-queue", "capacity-negative", 422, "validation", json={"capacity": -1}),
-    case("update-queue", "grace-wrong-type", 422, "validation",
-         json={"no_show_grace_seconds": "ten minutes"}),
+    case(
+        "update-queue",
+        "grace-wrong-type",
+        422,
+        "validation",
+        json={"no_show_grace_seconds": "ten minutes"},
+    ),
     case("update-queue", "timezone-unknown", 422, "validation", json={"timezone": "Nowhere/City"}),
-    case("update-queue", "aging-max-priority-not-a-class", 422, "validation",
-         json={"aging_max_priority": "royal"}),
+    case(
+        "update-queue",
+        "aging-max-priority-not-a-class",
+        422,
+        "validation",
+        json={"aging_max_priority": "royal"},
+    ),
     case("update-queue", "drop-counter-in-use", 422, "validation", json={"counters": ["9"]}),
-    case("update-queue", "drop-service-type-in-use", 422, "validation",
-         json={"service_types": ["loans"]}),
-    case("update-queue", "drop-priority-class-in-use", 422, "validation",
-         json={"priority_classes": ["emergency", "urgent"], "default_priority": "urgent"}),
+    case(
+        "update-queue",
+        "drop-service-type-in-use",
+        422,
+        "validation",
+        json={"service_types": ["loans"]},
+    ),
+    case(
+        "update-queue",
+        "drop-priority-class-in-use",
+        422,
+        "validation",
+        json={"priority_classes": ["emergency", "urgent"], "default_priority": "urgent"},
+    ),
     # the queue's lifecycle: closed -> open <-> paused, open/paused -> closed
     case("open-queue", "already-open", 409, INVALID, ids={"queue_id": "main"}),
     case("open-queue", "paused-queue", 409, INVALID, ids={"queue_id": "paused"}),
@@ -292,109 +524,221 @@ SPECIFIC: list[Case] = [
     case("enqueue", "closed-queue", 409, "queue-closed", ids={"queue_id": "closed"}),
     case("enqueue", "full-queue", 409, "queue-full", ids={"queue_id": "full"}),
     case("enqueue", "outside-hours", 409, "outside-hours", ids={"queue_id": "after_hours"}),
-    case("enqueue", "kiosk-overrides-hours", 403, "forbidden", key="kiosk",
-         ids={"queue_id": "after_hours"}, json={"allow_outside_hours": True}),
+    case(
+        "enqueue",
+        "kiosk-overrides-hours",
+        403,
+        "forbidden",
+        key="kiosk",
+        ids={"queue_id": "after_hours"},
+        json={"allow_outside_hours": True},
+    ),
     case("enqueue", "priority-unknown", 422, "validation", json={"priority": "royal"}),
     case("enqueue", "priority-wrong-type", 422, "validation", json={"priority": 1}),
     case("enqueue", "service-type-unknown", 422, "validation", json={"service_type": "tax"}),
     case("enqueue", "channel-unknown", 422, "validation", json={"channel": "pigeon"}),
-    case("enqueue", "contact-email-invalid", 422, "validation",
-         json={"contact": {"email": "not-an-address"}}),
-    case("enqueue", "contact-phone-invalid", 422, "validation",
-         json={"contact": {"phone": "call me"}}),
-    case("enqueue", "contact-name-oversized", 422, "validation",
-         json={"contact": {"name": "n" * 201}}),
+    case(
+        "enqueue",
+        "contact-email-invalid",
+        422,
+        "validation",
+        json={"contact": {"email": "not-an-address"}},
+    ),
+    case(
+        "enqueue",
+        "contact-phone-invalid",
+        422,
+        "validation",
+        json={"contact": {"phone": "call me"}},
+    ),
+    case(
+        "enqueue",
+        "contact-name-oversized",
+        422,
+        "validation",
+        json={"contact": {"name": "n" * 201}},
+    ),
     case("enqueue", "language-invalid", 422, "validation", json={"language": "english!"}),
-    case("enqueue", "metadata-key-oversized", 422, "validation",
-         json={"metadata": {"k" * 65: "v"}}),
+    case(
+        "enqueue", "metadata-key-oversized", 422, "validation", json={"metadata": {"k" * 65: "v"}}
+    ),
     case("enqueue", "metadata-key-with-nul", 422, "validation", json={"metadata": {"k\x00": "v"}}),
-    case("enqueue", "contact-name-with-nul", 422, "validation",
-         json={"contact": {"name": "Ada\x00"}}),
-    case("enqueue", "allow-outside-hours-wrong-type", 422, "validation",
-         json={"allow_outside_hours": "maybe"}),
-    case("enqueue", "idempotency-key-reused", 422, "idempotency-key-reused",
-         headers={"Idempotency-Key": "world-enqueue"}, json={"priority": "urgent"}),
+    case(
+        "enqueue", "contact-name-with-nul", 422, "validation", json={"contact": {"name": "Ada\x00"}}
+    ),
+    case(
+        "enqueue",
+        "allow-outside-hours-wrong-type",
+        422,
+        "validation",
+        json={"allow_outside_hours": "maybe"},
+    ),
+    case(
+        "enqueue",
+        "idempotency-key-reused",
+        422,
+        "idempotency-key-reused",
+        headers={"Idempotency-Key": "world-enqueue"},
+        json={"priority": "urgent"},
+    ),
     # call-next
     case("call-next", "paused-queue", 409, "queue-paused", ids={"queue_id": "paused"}),
-    case("call-next", "empty-queue", 409, "queue-empty", ids={"queue_id": "empty"},
-         json={"counter": "1"}),
-    case("call-next", "closed-and-empty-queue", 409, "queue-empty", ids={"queue_id": "closed"},
-         json={"counter": "1"}),
+    case(
+        "call-next",
+        "empty-queue",
+        409,
+        "queue-empty",
+        ids={"queue_id": "empty"},
+        json={"counter": "1"},
+    ),
+    case(
+        "call-next",
+        "closed-and-empty-queue",
+        409,
+        "queue-empty",
+        ids={"queue_id": "closed"},
+        json={"counter": "1"},
+    ),
     case("call-next", "no-body", 422, "validation", json=None),
     case("call-next", "missing-counter", 422, "validation", json={"service_types": ["general"]}),
     case("call-next", "counter-wrong-type", 422, "validation", json={"counter": 2}),
     case("call-next", "counter-oversized", 422, "validation", json={"counter": "c" * 51}),
     case("call-next", "counter-unknown", 422, "validation", json={"counter": "9"}),
-    case("call-next", "service-types-empty", 422, "validation",
-         json={"counter": "1", "service_types": []}),
-    case("call-next", "service-type-unknown", 422, "validation",
-         json={"counter": "1", "service_types": ["tax"]}),
+    case(
+        "call-next",
+        "service-types-empty",
+        422,
+        "validation",
+        json={"counter": "1", "service_types": []},
+    ),
+    case(
+        "call-next",
+        "service-type-unknown",
+        422,
+        "validation",
+        json={"counter": "1", "service_types": ["tax"]},
+    ),
     # call a ticket out of order: only a waiting one, never in a paused queue
     case("call-ticket", "called-ticket", 409, INVALID, ids={"ticket_id": "called"}),
     case("call-ticket", "serving-ticket", 409, INVALID, ids={"ticket_id": "serving"}),
     case("call-ticket", "served-ticket", 409, INVALID, ids={"ticket_id": "served"}),
     case("call-ticket", "cancelled-ticket", 409, INVALID, ids={"ticket_id": "cancelled"}),
     case("call-ticket", "paused-queue", 409, "queue-paused", ids={"ticket_id": "paused_waiting"}),
-    case("call-ticket", "counter-unknown", 422, "validation",
-         json={"counter": "9", "reason": "x"}),
+    case("call-ticket", "counter-unknown", 422, "validation", json={"counter": "9", "reason": "x"}),
     case("call-ticket", "missing-reason", 422, "validation", json={"counter": "1"}),
     case("call-ticket", "reason-blank", 422, "validation", json={"counter": "1", "reason": "  "}),
-    case("call-ticket", "reason-oversized", 422, "validation",
-         json={"counter": "1", "reason": "r" * 501}),
+    case(
+        "call-ticket",
+        "reason-oversized",
+        422,
+        "validation",
+        json={"counter": "1", "reason": "r" * 501},
+    ),
     # recall, start, no-show: only a called ticket; complete: called or serving
-    *(case("recall", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
-      for s in ("waiting", "serving", "served", "no_show", "cancelled")),
-    *(case("start", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
-      for s in ("waiting", "serving", "served", "no_show", "cancelled")),
-    *(case("no-show", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
-      for s in ("waiting", "serving", "served", "no_show", "cancelled")),
-    *(case("complete", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
-      for s in ("waiting", "served", "no_show", "cancelled")),
+    *(
+        case("recall", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
+        for s in ("waiting", "serving", "served", "no_show", "cancelled")
+    ),
+    *(
+        case("start", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
+        for s in ("waiting", "serving", "served", "no_show", "cancelled")
+    ),
+    *(
+        case("no-show", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
+        for s in ("waiting", "serving", "served", "no_show", "cancelled")
+    ),
+    *(
+        case("complete", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
+        for s in ("waiting", "served", "no_show", "cancelled")
+    ),
     # return: only a no-show, and only within its grace period
-    *(case("return", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
-      for s in ("waiting", "called", "serving", "served", "cancelled")),
+    *(
+        case("return", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
+        for s in ("waiting", "called", "serving", "served", "cancelled")
+    ),
     case("return", "grace-expired", 409, "grace-expired", ids={"ticket_id": "late_no_show"}),
     # cancel: only waiting or called
-    *(case("cancel", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
-      for s in ("serving", "served", "no_show", "cancelled")),
+    *(
+        case("cancel", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s})
+        for s in ("serving", "served", "no_show", "cancelled")
+    ),
     case("cancel", "reason-wrong-type", 422, "validation", json={"reason": ["left"]}),
     case("cancel", "reason-oversized", 422, "validation", json={"reason": "r" * 501}),
     case("cancel", "reason-with-nul", 422, "validation", json={"reason": "\x00"}),
     # change-priority: only a waiting ticket, to another known class, with a reason
     case("change-priority", "called-ticket", 409, INVALID, ids={"ticket_id": "called"}),
     case("change-priority", "served-ticket", 409, INVALID, ids={"ticket_id": "served"}),
-    case("change-priority", "class-unknown", 422, "validation",
-         json={"priority": "royal", "reason": "x"}),
-    case("change-priority", "same-class", 422, "validation",
-         json={"priority": "normal", "reason": "x"}),
+    case(
+        "change-priority",
+        "class-unknown",
+        422,
+        "validation",
+        json={"priority": "royal", "reason": "x"},
+    ),
+    case(
+        "change-priority",
+        "same-class",
+        422,
+        "validation",
+        json={"priority": "normal", "reason": "x"},
+    ),
     case("change-priority", "missing-priority", 422, "validation", json={"reason": "x"}),
     case("change-priority", "missing-reason", 422, "validation", json={"priority": "vip"}),
-    case("change-priority", "priority-wrong-type", 422, "validation",
-         json={"priority": ["vip"], "reason": "x"}),
-    case("change-priority", "reason-blank", 422, "validation",
-         json={"priority": "vip", "reason": " "}),
+    case(
+        "change-priority",
+        "priority-wrong-type",
+        422,
+        "validation",
+        json={"priority": ["vip"], "reason": "x"},
+    ),
+    case(
+        "change-priority",
+        "reason-blank",
+        422,
+        "validation",
+        json={"priority": "vip", "reason": " "},
+    ),
     # transfer: a waiting, called or serving ticket, to another open queue of the same tenant
     case("transfer", "to-same-queue", 422, "validation", json={"to_queue_id": "@main"}),
     case("transfer", "to-other-tenants-queue", 404, "not-found", json={"to_queue_id": "@b_queue"}),
     case("transfer", "to-unknown-queue", 404, "not-found", json={"to_queue_id": "@unknown"}),
     case("transfer", "to-closed-queue", 409, "queue-closed", json={"to_queue_id": "@closed"}),
     case("transfer", "to-full-queue", 409, "queue-full", json={"to_queue_id": "@full"}),
-    case("transfer", "to-queue-without-its-service-type", 422, "validation",
-         json={"to_queue_id": "@empty"}),
+    case(
+        "transfer",
+        "to-queue-without-its-service-type",
+        422,
+        "validation",
+        json={"to_queue_id": "@empty"},
+    ),
     case("transfer", "to-queue-id-not-a-uuid", 422, "validation", json={"to_queue_id": "-" * 36}),
     case("transfer", "to-queue-id-wrong-type", 422, "validation", json={"to_queue_id": 42}),
     case("transfer", "missing-to-queue-id", 422, "validation", json={"reason": "x"}),
-    case("transfer", "service-type-oversized", 422, "validation",
-         json={"to_queue_id": "@target", "service_type": "s" * 51}),
-    *(case("transfer", f"{s}-ticket", 409, INVALID, ids={"ticket_id": s},
-           json={"to_queue_id": "@target"})
-      for s in ("served", "no_show", "cancelled")),
+    case(
+        "transfer",
+        "service-type-oversized",
+        422,
+        "validation",
+        json={"to_queue_id": "@target", "service_type": "s" * 51},
+    ),
+    *(
+        case(
+            "transfer",
+            f"{s}-ticket",
+            409,
+            INVALID,
+            ids={"ticket_id": s},
+            json={"to_queue_id": "@target"},
+        )
+        for s in ("served", "no_show", "cancelled")
+    ),
     # keys and tenants
     case("create-key", "role-unknown", 422, "validation", json={"name": "k", "role": "root"}),
     case("create-key", "missing-role", 422, "validation", json={"name": "k"}),
     case("create-key", "missing-name", 422, "validation", json={"role": "staff"}),
-    case("create-key", "name-oversized", 422, "validation",
-         json={"name": "n" * 201, "role": "staff"}),
+    case(
+        "create-key", "name-oversized", 422, "validation", json={"name": "n" * 201, "role": "staff"}
+    ),
     case("create-key", "role-wrong-type", 422, "validation", json={"name": "k", "role": 1}),
     case("revoke-key", "already-revoked", 404, "not-found", ids={"key_id": "revoked_key"}),
     case("create-tenant", "missing-name", 422, "validation", json={}),
@@ -508,8 +852,9 @@ def world_settings(stack_env: dict[str, str]) -> Iterator[Settings]:
     migrate(made.pg_url, made.db_schema)
     yield made
     with psycopg.connect(made.pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-            sql.Identifier(made.db_schema)))
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(made.db_schema))
+        )
 
 
 @pytest.fixture(scope="module")
@@ -517,7 +862,9 @@ async def world(world_settings: Settings) -> AsyncIterator[World]:
     app = create_app(world_settings)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vq.test") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://vq.test"
+        ) as http,
         await psycopg.AsyncConnection.connect(world_settings.pg_url, autocommit=True) as db,
     ):
         w = World(http, db, world_settings.db_schema)
@@ -534,9 +881,11 @@ async def _build(w: World) -> None:
     w.ids["b_key"] = made["admin_key"]["key_id"]
     for role in ("staff", "kiosk", "viewer"):
         w.keys[role] = (await w.call("POST", "/v1/keys", json={"name": role, "role": role}))[
-            "secret"]
-    w.ids["spare_key"] = (await w.call("POST", "/v1/keys", json={"name": "spare", "role": "staff"}))[
-        "key_id"]
+            "secret"
+        ]
+    w.ids["spare_key"] = (
+        await w.call("POST", "/v1/keys", json={"name": "spare", "role": "staff"})
+    )["key_id"]
     revoked = await w.call("POST", "/v1/keys", json={"name": "gone", "role": "admin"})
     w.keys["revoked"], w.ids["revoked_key"] = revoked["secret"], revoked["key_id"]
     await w.call("DELETE", f"/v1/keys/{revoked['key_id']}")
@@ -578,8 +927,9 @@ async def _build(w: World) -> None:
     full = await queue("full", capacity=1, service_types=["general"])
     await enqueue(full, "full_waiting", **general)
     later = (datetime.now(UTC).weekday() + 3) % 7  # neither today nor tomorrow
-    await queue("after_hours", opening_hours=[{"weekday": later, "opens": "10:00",
-                                                "closes": "11:00"}])
+    await queue(
+        "after_hours", opening_hours=[{"weekday": later, "opens": "10:00", "closes": "11:00"}]
+    )
     strict = await queue("strict", no_show_grace_seconds=0)
     await enqueue(strict, "late_no_show")
     await w.call("POST", f"/v1/queues/{strict}/call-next", json={"counter": "1"})
@@ -663,14 +1013,19 @@ def _fuzz_world(app: Any) -> tuple[dict[str, str], dict[str, str]]:
     with asgi.get_client(app) as client:
 
         def call(method: str, path: str, secret: str, body: Any = None) -> Any:
-            response = client.request(method, path, json=body,
-                                      headers={"Authorization": f"Bearer {secret}"})
+            response = client.request(
+                method, path, json=body, headers={"Authorization": f"Bearer {secret}"}
+            )
             assert response.status_code < 300, response.text
             return response.json()
 
         admin = call("POST", "/v1/tenants", OPERATOR_KEY, {"name": "Fuzz"})["admin_key"]["secret"]
-        queue = call("POST", "/v1/queues", admin,
-                     {"name": "Fuzzed", "counters": ["1", "2"], "service_types": ["general"]})
+        queue = call(
+            "POST",
+            "/v1/queues",
+            admin,
+            {"name": "Fuzzed", "counters": ["1", "2"], "service_types": ["general"]},
+        )
         queue_id = queue["queue_id"]
         ticket = call("POST", f"/v1/queues/{queue_id}/tickets", admin, {"priority": "vip"})
         for _ in range(FUZZ_EXAMPLES):  # enough waiting tickets that call-next finds someone
@@ -678,8 +1033,12 @@ def _fuzz_world(app: Any) -> tuple[dict[str, str], dict[str, str]]:
         spare = call("POST", "/v1/keys", admin, {"name": "spare", "role": "viewer"})
     return (
         {"admin": admin, "operator": OPERATOR_KEY},
-        {"queue_id": queue_id, "ticket_id": ticket["ticket"]["ticket_id"],
-         "key_id": spare["key_id"], "code": "queue-full"},
+        {
+            "queue_id": queue_id,
+            "ticket_id": ticket["ticket"]["ticket_id"],
+            "key_id": spare["key_id"],
+            "code": "queue-full",
+        },
     )
 
 
@@ -699,18 +1058,23 @@ def _fuzz(operation: Any, auth: dict[str, str], known: dict[str, str], checks: l
     from hypothesis import HealthCheck, Phase, given, settings, strategies
 
     variants = [{}, known] if known else [{}]
-    cases = strategies.one_of([
-        operation.as_strategy(generation_mode=mode, headers=auth, path_parameters=fixed)
-        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
-        for fixed in variants
-    ])
+    cases = strategies.one_of(
+        [
+            operation.as_strategy(generation_mode=mode, headers=auth, path_parameters=fixed)
+            for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+            for fixed in variants
+        ]
+    )
 
     # Reads are cheap to get right and slow to fuzz (each may wait for a version): fewer of them.
     examples = FUZZ_EXAMPLES if operation.method.upper() != "GET" else FUZZ_EXAMPLES // 3
 
     @settings(
-        max_examples=examples * len(variants), derandomize=True, database=None,
-        deadline=None, phases=[Phase.explicit, Phase.generate],
+        max_examples=examples * len(variants),
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
     @given(case=cases)
@@ -720,8 +1084,9 @@ def _fuzz(operation: Any, auth: dict[str, str], known: dict[str, str], checks: l
             # version that never comes would spend its budget waiting. Ask for no wait instead.
             case.query["wait"] = 0
         response = case.call(headers=auth)
-        case.validate_response(response, checks=checks, additional_checks=[_is_problem],
-                               headers=auth)
+        case.validate_response(
+            response, checks=checks, additional_checks=[_is_problem], headers=auth
+        )
 
     fuzz()
 
@@ -731,10 +1096,17 @@ def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> N
     body field of every operation, with ids that name real things and random ones. No answer is
     a 5xx; every answer is documented (status, content type, schema, headers); every error is a
     problem; data that breaks the schema is refused."""
-    checks = [getattr(schemathesis.checks, name) for name in (
-        "not_a_server_error", "status_code_conformance", "content_type_conformance",
-        "response_schema_conformance", "response_headers_conformance", "negative_data_rejection",
-    )]
+    checks = [
+        getattr(schemathesis.checks, name)
+        for name in (
+            "not_a_server_error",
+            "status_code_conformance",
+            "content_type_conformance",
+            "response_schema_conformance",
+            "response_headers_conformance",
+            "negative_data_rejection",
+        )
+    ]
     app = create_app(settings.model_copy(update={"operator_key": OPERATOR_KEY}))
     # Loading the document starts the app's lifespan on schemathesis' own event loop thread.
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -25,11 +25,18 @@ async def _ticket(api: ApiClient, status: str) -> dict[str, str]:
     """A ticket in `status`, alone in a fresh queue."""
     queue_id = await api.create_queue()
     ticket_id = (await api.enqueue(queue_id))["ticket"]["ticket_id"]
-    steps = {"waiting": [], "called": ["call-next"], "serving": ["call-next", "start"],
-             "no_show": ["call-next", "no-show"]}[status]
+    steps = {
+        "waiting": [],
+        "called": ["call-next"],
+        "serving": ["call-next", "start"],
+        "no_show": ["call-next", "no-show"],
+    }[status]
     for step in steps:
-        path = (f"/v1/queues/{queue_id}/call-next" if step == "call-next"
-                else f"/v1/tickets/{ticket_id}/{step}")
+        path = (
+            f"/v1/queues/{queue_id}/call-next"
+            if step == "call-next"
+            else f"/v1/tickets/{ticket_id}/{step}"
+        )
         response = await api.post(path, json={"counter": "1"} if step == "call-next" else None)
         assert response.status_code == 200, response.text
     return {"ticket_id": ticket_id}
@@ -93,8 +100,9 @@ async def test_every_command_without_required_fields_takes_nothing_three_ways(
             ids = await setup(api)
             url = path.format(**ids)
             headers = {**api.auth(), **nothing.get("headers", {})}
-            response = await api.http.request(method, url, headers=headers,
-                                              content=nothing.get("content"))
+            response = await api.http.request(
+                method, url, headers=headers, content=nothing.get("content")
+            )
             assert response.status_code in (200, 201), (method, path, name, response.text)
 
 
@@ -103,7 +111,10 @@ async def test_a_command_without_fields_still_refuses_a_body_with_something_in_i
     api: ApiClient, body: bytes
 ) -> None:
     ids = await _ticket(api, "called")
-    response = await api.http.post(f"/v1/tickets/{ids['ticket_id']}/start", content=body,
-                                   headers={**api.auth(), "Content-Type": "application/json"})
+    response = await api.http.post(
+        f"/v1/tickets/{ids['ticket_id']}/start",
+        content=body,
+        headers={**api.auth(), "Content-Type": "application/json"},
+    )
     assert response.status_code == 422, response.text
     assert response.json()["type"] == "/problems/validation"

@@ -27,8 +27,9 @@ async def test_enqueue_call_serve_in_priority_order(api: ApiClient) -> None:
 
     order = []
     for _ in range(3):
-        response = await api.post(f"/v1/queues/{queue_id}/call-next", "staff",
-                                  json={"counter": "2"})
+        response = await api.post(
+            f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "2"}
+        )
         assert response.status_code == 200, response.text
         order.append(response.json()["ticket"]["ticket_id"])
         assert response.json()["ticket"]["status"] == "called"
@@ -75,22 +76,26 @@ async def test_roles_are_enforced(api: ApiClient) -> None:
     assert call.status_code == 403 and call.json()["type"] == "/problems/forbidden"
     no_key = await api.http.post(f"/v1/queues/{queue_id}/tickets", json={})
     assert no_key.status_code == 401 and no_key.headers["www-authenticate"] == "Bearer"
-    bad_key = await api.http.post(f"/v1/queues/{queue_id}/tickets", json={},
-                                  headers={"Authorization": "Bearer vq_nope"})
+    bad_key = await api.http.post(
+        f"/v1/queues/{queue_id}/tickets", json={}, headers={"Authorization": "Bearer vq_nope"}
+    )
     assert bad_key.status_code == 401
 
 
 async def test_idempotent_retry_returns_the_first_answer(api: ApiClient) -> None:
     queue_id = await api.create_queue()
     headers = {"Idempotency-Key": "enqueue-1"}
-    first = await api.post(f"/v1/queues/{queue_id}/tickets", json={"priority": "vip"},
-                           headers=headers)
-    retry = await api.post(f"/v1/queues/{queue_id}/tickets", json={"priority": "vip"},
-                           headers=headers)
+    first = await api.post(
+        f"/v1/queues/{queue_id}/tickets", json={"priority": "vip"}, headers=headers
+    )
+    retry = await api.post(
+        f"/v1/queues/{queue_id}/tickets", json={"priority": "vip"}, headers=headers
+    )
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json() and retry.headers["idempotent-replayed"] == "true"
-    other_body = await api.post(f"/v1/queues/{queue_id}/tickets", json={"priority": "urgent"},
-                                headers=headers)
+    other_body = await api.post(
+        f"/v1/queues/{queue_id}/tickets", json={"priority": "urgent"}, headers=headers
+    )
     assert other_body.status_code == 422
     assert other_body.json()["type"] == "/problems/idempotency-key-reused"
 
@@ -98,10 +103,12 @@ async def test_idempotent_retry_returns_the_first_answer(api: ApiClient) -> None
 async def test_fifty_concurrent_retries_make_one_ticket(api: ApiClient) -> None:
     queue_id = await api.create_queue()
     headers = {"Idempotency-Key": f"kiosk-press-{uuid.uuid4()}"}
-    answers = await asyncio.gather(*(
-        api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={}, headers=headers)
-        for _ in range(50)
-    ))
+    answers = await asyncio.gather(
+        *(
+            api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={}, headers=headers)
+            for _ in range(50)
+        )
+    )
     assert {a.status_code for a in answers} == {201}
     assert len({a.json()["ticket"]["ticket_id"] for a in answers}) == 1
     listing = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
@@ -114,16 +121,20 @@ async def test_transfer_moves_the_ticket_between_queues(api: ApiClient) -> None:
     source = await api.create_queue(prefix="A")
     target = await api.create_queue(prefix="X", transfer_policy="back_of_line")
     ticket = (await api.enqueue(source))["ticket"]["ticket_id"]
-    moved = await api.post(f"/v1/tickets/{ticket}/transfer", "staff",
-                           json={"to_queue_id": target, "reason": "wrong desk"})
+    moved = await api.post(
+        f"/v1/tickets/{ticket}/transfer",
+        "staff",
+        json={"to_queue_id": target, "reason": "wrong desk"},
+    )
     assert moved.status_code == 200, moved.text
     assert len(moved.json()["event_ids"]) == 2
     # The ticket now lives in the target queue: commands find it there.
     called = await api.post(f"/v1/queues/{target}/call-next", "staff", json={"counter": "1"})
     assert called.json()["ticket"]["ticket_id"] == ticket
     assert called.json()["ticket"]["number"] == "X-001"
-    assert (await api.post(f"/v1/queues/{source}/call-next", "staff",
-                           json={"counter": "1"})).status_code == 409
+    assert (
+        await api.post(f"/v1/queues/{source}/call-next", "staff", json={"counter": "1"})
+    ).status_code == 409
 
 
 async def test_a_queue_swamped_in_one_process_sheds_load_with_503(
@@ -154,20 +165,27 @@ async def test_concurrent_patches_of_different_settings_both_land(
     queue_id = await api.create_queue()
     for round_ in range(1, 6):
         renamed, resized = await asyncio.gather(
-            api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(),
-                           json={"name": f"Desk {round_}"}),
-            api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(),
-                           json={"capacity": 10 * round_, "target_wait_seconds": 60 * round_}),
+            api.http.patch(
+                f"/v1/queues/{queue_id}", headers=api.auth(), json={"name": f"Desk {round_}"}
+            ),
+            api.http.patch(
+                f"/v1/queues/{queue_id}",
+                headers=api.auth(),
+                json={"capacity": 10 * round_, "target_wait_seconds": 60 * round_},
+            ),
         )
         assert renamed.status_code == resized.status_code == 200, renamed.text + resized.text
-        state = fold([r.event for r in await store.read_stream(queue_id)],
-                     initial_state(queue_id))
+        state = fold([r.event for r in await store.read_stream(queue_id)], initial_state(queue_id))
         config = state.config
         assert (config.name, config.capacity, config.target_wait_seconds) == (
-            f"Desk {round_}", 10 * round_, 60 * round_)
+            f"Desk {round_}",
+            10 * round_,
+            60 * round_,
+        )
     version = state.version
-    same = await api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(),
-                                json={"name": "Desk 5"})
+    same = await api.http.patch(
+        f"/v1/queues/{queue_id}", headers=api.auth(), json={"name": "Desk 5"}
+    )
     empty = await api.http.patch(f"/v1/queues/{queue_id}", headers=api.auth(), json={})
     assert same.status_code == empty.status_code == 200
     assert same.json()["stream_version"] == empty.json()["stream_version"] == version

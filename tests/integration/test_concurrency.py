@@ -25,8 +25,7 @@ PRIORITIES = ("normal", "normal", "normal", "vip", "urgent", "emergency")
 def _enqueuer(url: str, key: str, queue_id: str, count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     made = []
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
-                      timeout=30) as http:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         for n in range(count):
             response = http.post(
                 f"/v1/queues/{queue_id}/tickets",
@@ -42,8 +41,7 @@ def _caller(url: str, key: str, queue_id: str, counter: str, stop_after_empty: i
     """Call next until the queue has been empty `stop_after_empty` times in a row."""
     called = []
     empty_in_a_row = 0
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
-                      timeout=30) as http:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         while empty_in_a_row < stop_after_empty:
             response = http.post(f"/v1/queues/{queue_id}/call-next", json={"counter": counter})
             if response.status_code == 409 and response.json()["type"] == "/problems/queue-empty":
@@ -65,23 +63,31 @@ async def test_four_callers_and_two_enqueuers_on_one_queue(
     staff = (await directory.create_key(tenant_id, "staff", "staff")).secret
 
     with api_servers(settings, 2) as urls:
-        async with httpx.AsyncClient(base_url=urls[0],
-                                     headers={"Authorization": f"Bearer {admin}"}) as http:
-            created = await http.post("/v1/queues", json={"name": "Stadium gate",
-                                                           "counters": ["1", "2", "3", "4"]})
+        async with httpx.AsyncClient(
+            base_url=urls[0], headers={"Authorization": f"Bearer {admin}"}
+        ) as http:
+            created = await http.post(
+                "/v1/queues", json={"name": "Stadium gate", "counters": ["1", "2", "3", "4"]}
+            )
             assert created.status_code == 201, created.text
             queue_id = created.json()["queue_id"]
 
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(6) as pool:
             # 2,000 waiting before anybody calls (four enqueuers, both API processes).
-            prefill = [pool.apply_async(_enqueuer, (urls[i % 2], admin, queue_id, 500, i))
-                       for i in range(4)]
+            prefill = [
+                pool.apply_async(_enqueuer, (urls[i % 2], admin, queue_id, 500, i))
+                for i in range(4)
+            ]
             made = [t for job in prefill for t in job.get(timeout=300)]
-            callers = [pool.apply_async(_caller, (urls[i % 2], staff, queue_id, str(i + 1), 20))
-                       for i in range(4)]
-            late = [pool.apply_async(_enqueuer, (urls[i % 2], admin, queue_id, 150, 100 + i))
-                    for i in range(2)]
+            callers = [
+                pool.apply_async(_caller, (urls[i % 2], staff, queue_id, str(i + 1), 20))
+                for i in range(4)
+            ]
+            late = [
+                pool.apply_async(_enqueuer, (urls[i % 2], admin, queue_id, 150, 100 + i))
+                for i in range(2)
+            ]
             made += [t for job in late for t in job.get(timeout=300)]
             called_by: list[list[str]] = [job.get(timeout=300) for job in callers]
 
@@ -109,5 +115,3 @@ async def test_four_callers_and_two_enqueuers_on_one_queue(
             line = waiting_ids(state)
             assert [position(state, t) for t in line] == list(range(1, len(line) + 1))
     assert [e.stream_version for e in events] == list(range(1, len(events) + 1))
-
-

@@ -28,18 +28,61 @@ ZONE = "Europe/Paris"
 # A stream worker that just started may take seconds to join its consumer group.
 STARTUP_WAIT_S = 30
 # What the script reads from each answer (keep in step with projections/dashboard.html).
-VIEW_FIELDS = {"queue_id", "version", "name", "status", "timezone", "target_wait_seconds",
-               "counters", "priority_classes", "waiting_by_priority", "waiting", "called",
-               "serving", "estimate"}
+VIEW_FIELDS = {
+    "queue_id",
+    "version",
+    "name",
+    "status",
+    "timezone",
+    "target_wait_seconds",
+    "counters",
+    "priority_classes",
+    "waiting_by_priority",
+    "waiting",
+    "called",
+    "serving",
+    "estimate",
+}
 ESTIMATE_FIELDS = {"p10_seconds", "p50_seconds", "p90_seconds", "ahead", "estimator"}
-ROW_FIELDS = {"start", "arrivals", "served", "abandonment_rate", "within_target_share",
-              "wait_seconds"}
-TOTAL_FIELDS = ROW_FIELDS | {"no_shows", "walkaways", "cancellations", "target_wait_seconds",
-                             "counters"}
-ESTIMATOR_FIELDS = {"estimator", "estimated", "called", "waiting", "mae_seconds",
-                    "within_20_percent", "p10_p90_coverage"}
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-         "track", "wbr"}
+ROW_FIELDS = {
+    "start",
+    "arrivals",
+    "served",
+    "abandonment_rate",
+    "within_target_share",
+    "wait_seconds",
+}
+TOTAL_FIELDS = ROW_FIELDS | {
+    "no_shows",
+    "walkaways",
+    "cancellations",
+    "target_wait_seconds",
+    "counters",
+}
+ESTIMATOR_FIELDS = {
+    "estimator",
+    "estimated",
+    "called",
+    "waiting",
+    "mae_seconds",
+    "within_20_percent",
+    "p10_p90_coverage",
+}
+_VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 
 
 class _Page(HTMLParser):
@@ -83,8 +126,9 @@ def _javascript_parses(script: str, tmp_path: Path) -> None:
         return
     source = tmp_path / "dashboard.js"
     source.write_text(script)
-    checked = subprocess.run([node, "--check", str(source)], capture_output=True, text=True,
-                             timeout=30)
+    checked = subprocess.run(
+        [node, "--check", str(source)], capture_output=True, text=True, timeout=30
+    )
     assert checked.returncode == 0, checked.stderr
 
 
@@ -134,8 +178,12 @@ def _page_checks(html: str, tmp_path: Path) -> list[str]:
     assert set(re.findall(r"https?://[^\s\"'`]+", html)) == {"http://www.w3.org/2000/svg"}
     _javascript_parses(script, tmp_path)
     paths = sorted(set(re.findall(r"[\"'`](/v1/[^\"'`?\s]*)[\"'`]", script)))
-    assert {"/v1/queues", "/v1/queues/{queue_id}/events", "/v1/queues/{queue_id}/analytics",
-            "/v1/queues/{queue_id}/accuracy"} <= set(paths), paths
+    assert {
+        "/v1/queues",
+        "/v1/queues/{queue_id}/events",
+        "/v1/queues/{queue_id}/analytics",
+        "/v1/queues/{queue_id}/accuracy",
+    } <= set(paths), paths
     for path in paths:
         assert path in html  # the page names every endpoint it uses
     return paths
@@ -150,17 +198,30 @@ async def _a_queue_with_a_morning(http: httpx.AsyncClient, key: str) -> str:
         assert answer.status_code in (200, 201), answer.text
         return dict(answer.json())
 
-    queue_id = str((await post("/v1/queues", {
-        "name": "Front desk", "counters": ["1", "2"], "timezone": ZONE,
-        "target_wait_seconds": 600}))["queue_id"])
+    queue_id = str(
+        (
+            await post(
+                "/v1/queues",
+                {
+                    "name": "Front desk",
+                    "counters": ["1", "2"],
+                    "timezone": ZONE,
+                    "target_wait_seconds": 600,
+                },
+            )
+        )["queue_id"]
+    )
     for _ in range(3):
         await post(f"/v1/queues/{queue_id}/tickets", {})
     first = (await post(f"/v1/queues/{queue_id}/call-next", {"counter": "1"}))["ticket"]
     await post(f"/v1/tickets/{first['ticket_id']}/start")
     await post(f"/v1/tickets/{first['ticket_id']}/complete")
     version = (await post(f"/v1/queues/{queue_id}/call-next", {"counter": "2"}))["stream_version"]
-    ready = await http.get(f"/v1/queues/{queue_id}", headers=auth,
-                           params={"min_version": version, "wait": STARTUP_WAIT_S})
+    ready = await http.get(
+        f"/v1/queues/{queue_id}",
+        headers=auth,
+        params={"min_version": version, "wait": STARTUP_WAIT_S},
+    )
     assert ready.status_code == 200, ready.text
     return queue_id
 
@@ -175,8 +236,10 @@ async def _the_routes_answer_what_the_page_reads(
     assert set(listed[0]) >= VIEW_FIELDS
 
     stream = f"/v1/queues/{queue_id}/events"
-    async with http.stream("GET", stream, params={"access_token": key}) as response, \
-            asyncio.timeout(10):
+    async with (
+        http.stream("GET", stream, params={"access_token": key}) as response,
+        asyncio.timeout(10),
+    ):
         assert response.status_code == 200
         first = await anext(sse_events(response))
     view = json.loads(first["data"])
@@ -187,8 +250,11 @@ async def _the_routes_answer_what_the_page_reads(
     clock = await http.get("/v1/clock")
     assert {"now", "speed"} <= set(clock.json())
 
-    answer = await http.get(f"/v1/queues/{queue_id}/analytics", headers=auth,
-                            params={"from": midnight.isoformat(), "bucket": "15m"})
+    answer = await http.get(
+        f"/v1/queues/{queue_id}/analytics",
+        headers=auth,
+        params={"from": midnight.isoformat(), "bucket": "15m"},
+    )
     assert answer.status_code == 200, answer.text
     analytics = answer.json()
     assert analytics["timezone"] == ZONE and isinstance(analytics["peak_hours"], list)
@@ -204,5 +270,6 @@ async def _the_routes_answer_what_the_page_reads(
     figures = accuracy.json()
     assert figures["serving"] in {e["estimator"] for e in figures["estimators"]}
     assert all(set(e) >= ESTIMATOR_FIELDS for e in figures["estimators"])
-    assert (await http.get(f"/v1/queues/{queue_id}/accuracy",
-                           params={"access_token": "vq_wrong"})).status_code == 401
+    assert (
+        await http.get(f"/v1/queues/{queue_id}/accuracy", params={"access_token": "vq_wrong"})
+    ).status_code == 401

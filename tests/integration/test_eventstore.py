@@ -44,14 +44,23 @@ async def test_global_reader_never_skips_an_event_that_commits_late(
 
     async def slow_writer() -> None:
         async with slow.transaction():
-            await slow.execute("INSERT INTO streams (stream_id, tenant_id, version) "
-                               "VALUES (%s, %s, 1)", (slow_queue, tenant_id))
+            await slow.execute(
+                "INSERT INTO streams (stream_id, tenant_id, version) VALUES (%s, %s, 1)",
+                (slow_queue, tenant_id),
+            )
             await slow.execute(
                 "INSERT INTO events (stream_id, stream_version, event_id, tenant_id, event_type, "
                 "schema_version, occurred_at, command_id, correlation_id, actor, payload) "
                 "VALUES (%s, 1, %s, %s, 'QueueCreated', 1, %s, %s, %s, 'slow', %s)",
-                (slow_queue, str(uuid.uuid4()), tenant_id, T0, str(uuid.uuid4()),
-                 str(uuid.uuid4()), to_json(slow_event)),
+                (
+                    slow_queue,
+                    str(uuid.uuid4()),
+                    tenant_id,
+                    T0,
+                    str(uuid.uuid4()),
+                    str(uuid.uuid4()),
+                    to_json(slow_event),
+                ),
             )
             slow_started.set()
             await release_slow.wait()
@@ -115,15 +124,24 @@ async def test_old_event_versions_are_upcast_on_read(
             "INSERT INTO events (stream_id, stream_version, event_id, tenant_id, event_type, "
             "schema_version, occurred_at, command_id, correlation_id, actor, payload) "
             "VALUES (%s, 2, %s, %s, 'TicketEnqueued', 1, %s, %s, %s, 'old', %s)",
-            (queue_id, str(uuid.uuid4()), tenant_id, T0 + timedelta(seconds=1),
-             str(uuid.uuid4()), str(uuid.uuid4()), v1_payload),
+            (
+                queue_id,
+                str(uuid.uuid4()),
+                tenant_id,
+                T0 + timedelta(seconds=1),
+                str(uuid.uuid4()),
+                str(uuid.uuid4()),
+                v1_payload,
+            ),
         )
     old = (await store.read_stream(queue_id, after_version=1))[0]
     assert isinstance(old.event, TicketEnqueued)
     assert old.event.language is None and old.schema_version == 2
 
 
-async def test_global_order_sorts_transaction_ids_as_numbers_not_text(store: PostgresEventStore) -> None:
+async def test_global_order_sorts_transaction_ids_as_numbers_not_text(
+    store: PostgresEventStore,
+) -> None:
     """As text, '1000000' < '999999': a reader sorting so would skip older events for good once
     transaction ids gain a digit. The query must walk the (transaction_id, position) index."""
     async with store.connection() as conn, conn.transaction():

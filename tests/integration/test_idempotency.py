@@ -24,8 +24,15 @@ from vq.api import create_app
 
 FIXTURE = Path(__file__).parent / "fixtures" / "idempotency_v0005.json"
 # In the order their foreign keys need.
-_TABLE_ORDER = ("tenants", "api_keys", "streams", "events", "tickets", "idempotency_keys",
-                "snapshots")
+_TABLE_ORDER = (
+    "tenants",
+    "api_keys",
+    "streams",
+    "events",
+    "tickets",
+    "idempotency_keys",
+    "snapshots",
+)
 
 
 def _value(value: Any) -> Any:
@@ -42,30 +49,39 @@ def _value(value: Any) -> Any:
 def old_store(stack_env: dict[str, str]) -> Iterator[tuple[Settings, dict[str, Any]]]:
     """A fresh schema at migration 0005 holding the rows the old code wrote, then migrated."""
     fixture = json.loads(FIXTURE.read_text())
-    settings = Settings(database_url=stack_env["VQ_DATABASE_URL"],
-                        redis_url=stack_env["VQ_REDIS_URL"],
-                        kafka_bootstrap=stack_env["VQ_KAFKA_BOOTSTRAP"],
-                        db_schema=f"test_old_{uuid.uuid4().hex[:12]}",
-                        redis_prefix=f"test:{uuid.uuid4().hex[:12]}",
-                        token_secret=fixture["token_secret"])
+    settings = Settings(
+        database_url=stack_env["VQ_DATABASE_URL"],
+        redis_url=stack_env["VQ_REDIS_URL"],
+        kafka_bootstrap=stack_env["VQ_KAFKA_BOOTSTRAP"],
+        db_schema=f"test_old_{uuid.uuid4().hex[:12]}",
+        redis_prefix=f"test:{uuid.uuid4().hex[:12]}",
+        token_secret=fixture["token_secret"],
+    )
     applied = migrate(settings.pg_url, settings.db_schema, up_to=fixture["migrated_to"])
     assert [m.version for m in applied] == list(range(1, fixture["migrated_to"] + 1))
     # The schema on the search path: the store's triggers name its tables unqualified.
-    with psycopg.connect(settings.pg_url, autocommit=True,
-                         options=f"-c search_path={settings.db_schema}") as conn, \
-            conn.transaction():
+    with (
+        psycopg.connect(
+            settings.pg_url, autocommit=True, options=f"-c search_path={settings.db_schema}"
+        ) as conn,
+        conn.transaction(),
+    ):
         schema = sql.Identifier(settings.db_schema)
         for table in _TABLE_ORDER:
             for row in fixture["rows"][table]:
                 columns = list(row)
                 conn.execute(
                     sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
-                        schema, sql.Identifier(table),
+                        schema,
+                        sql.Identifier(table),
                         sql.SQL(", ").join(map(sql.Identifier, columns)),
-                        sql.SQL(", ").join(sql.Placeholder() * len(columns))),
-                    [_value(row[c]) for c in columns])
+                        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+                    ),
+                    [_value(row[c]) for c in columns],
+                )
     assert [m.name for m in migrate(settings.pg_url, settings.db_schema)] == [
-        "idempotency_outcomes"]
+        "idempotency_outcomes"
+    ]
     yield settings, fixture
     with psycopg.connect(settings.pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.db_schema)))
@@ -81,13 +97,19 @@ async def test_retries_of_commands_the_old_code_answered_get_its_answers_byte_fo
         async with httpx.AsyncClient(transport=transport, base_url="http://vq.test") as http:
             kinds = set()
             for exchange in fixture["exchanges"]:
-                headers = {"Authorization": f"Bearer {fixture['admin_key']}",
-                           "Idempotency-Key": exchange["idempotency_key"]}
+                headers = {
+                    "Authorization": f"Bearer {fixture['admin_key']}",
+                    "Idempotency-Key": exchange["idempotency_key"],
+                }
                 body = exchange["body"]
                 if body is not None:
                     headers["Content-Type"] = "application/json"
-                retry = await http.request(exchange["method"], exchange["path"], headers=headers,
-                                           content=None if body is None else body.encode())
+                retry = await http.request(
+                    exchange["method"],
+                    exchange["path"],
+                    headers=headers,
+                    content=None if body is None else body.encode(),
+                )
                 where = (exchange["method"], exchange["path"])
                 assert retry.status_code == exchange["status"], (where, retry.text)
                 assert retry.content == exchange["answer"].encode(), where

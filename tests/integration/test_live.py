@@ -48,9 +48,12 @@ async def test_live_push_from_a_real_api_process(
     """One API process and one read side for both scenarios (a worker takes seconds to start)."""
     key = (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
     with api_servers(settings, 1) as urls, read_side(settings):
-        async with httpx.AsyncClient(base_url=urls[0], timeout=WITHIN_S,
-                                     headers={"Authorization": f"Bearer {key}"}) as staff, \
-                httpx.AsyncClient(base_url=urls[0], timeout=STARTUP_WAIT_S + 15) as public:
+        async with (
+            httpx.AsyncClient(
+                base_url=urls[0], timeout=WITHIN_S, headers={"Authorization": f"Bearer {key}"}
+            ) as staff,
+            httpx.AsyncClient(base_url=urls[0], timeout=STARTUP_WAIT_S + 15) as public,
+        ):
             await _ticket_counts_down_then_is_called(staff, public)
             await _queue_stream_websocket_resume_and_board(staff, public, key, urls[0])
 
@@ -63,11 +66,15 @@ async def _ticket_counts_down_then_is_called(
     counters = ["1", "2", "3", "4", "5", "6"]
     made = await staff.post("/v1/queues", json={"name": "Lab", "counters": counters})
     queue_id = made.json()["queue_id"]
-    tickets = [(await staff.post(f"/v1/queues/{queue_id}/tickets", json={})).json()
-               for _ in range(6)]
+    tickets = [
+        (await staff.post(f"/v1/queues/{queue_id}/tickets", json={})).json() for _ in range(6)
+    ]
     mine = tickets[-1]["ticket"]
-    params = {"token": mine["token"], "min_version": tickets[-1]["stream_version"],
-              "wait": STARTUP_WAIT_S}
+    params = {
+        "token": mine["token"],
+        "min_version": tickets[-1]["stream_version"],
+        "wait": STARTUP_WAIT_S,
+    }
     seen: list[dict[str, str]] = []
     path = f"/v1/tickets/{mine['ticket_id']}/events"
     async with customer.stream("GET", path, params=params) as response:
@@ -77,8 +84,7 @@ async def _ticket_counts_down_then_is_called(
         seen.append(await asyncio.wait_for(anext(events), WITHIN_S))
 
         async def call(counter: str) -> dict[str, Any]:
-            answer = await staff.post(f"/v1/queues/{queue_id}/call-next",
-                                      json={"counter": counter})
+            answer = await staff.post(f"/v1/queues/{queue_id}/call-next", json={"counter": counter})
             assert answer.status_code == 200, answer.text
             return dict(answer.json())
 
@@ -92,8 +98,14 @@ async def _ticket_counts_down_then_is_called(
                     break
     views = [json.loads(e["data"]) for e in seen]
     assert [(v["status"], v["position"]) for v in views] == [
-        ("waiting", 6), ("waiting", 5), ("waiting", 4), ("waiting", 3), ("waiting", 2),
-        ("waiting", 1), ("called", None)]
+        ("waiting", 6),
+        ("waiting", 5),
+        ("waiting", 4),
+        ("waiting", 3),
+        ("waiting", 2),
+        ("waiting", 1),
+        ("called", None),
+    ]
     assert [v["people_ahead"] for v in views[:-1]] == [5, 4, 3, 2, 1, 0]
     mine_called = next(c for c in calls if c["ticket"]["ticket_id"] == mine["ticket_id"])
     assert views[-1]["counter"] == mine_called["ticket"]["counter"]
@@ -107,7 +119,7 @@ async def _ticket_counts_down_then_is_called(
 async def _queue_stream_websocket_resume_and_board(
     staff: httpx.AsyncClient, browser: httpx.AsyncClient, key: str, base_url: str
 ) -> None:
-    made = (await staff.post("/v1/queues", json={"name": "Desk", "counters": ["1"]}))
+    made = await staff.post("/v1/queues", json={"name": "Desk", "counters": ["1"]})
     queue_id, created = made.json()["queue_id"], made.json()["stream_version"]
 
     async def enqueue() -> int:
@@ -116,8 +128,7 @@ async def _queue_stream_websocket_resume_and_board(
 
     stream = f"/v1/queues/{queue_id}/events"
     params = {"access_token": key, "min_version": created, "wait": STARTUP_WAIT_S}
-    async with browser.stream("GET", stream, params=params) as response, \
-            asyncio.timeout(WITHIN_S):
+    async with browser.stream("GET", stream, params=params) as response, asyncio.timeout(WITHIN_S):
         events = sse_events(response)
         first = await anext(events)
         assert (first["event"], first["id"]) == ("queue", str(created))
@@ -128,8 +139,10 @@ async def _queue_stream_websocket_resume_and_board(
 
     # Resumed with the last id it has: no repeat of that view, the next change only.
     headers = {"Last-Event-ID": str(version)}
-    async with browser.stream("GET", stream, params={"access_token": key},
-                              headers=headers) as response, asyncio.timeout(WITHIN_S):
+    async with (
+        browser.stream("GET", stream, params={"access_token": key}, headers=headers) as response,
+        asyncio.timeout(WITHIN_S),
+    ):
         events = sse_events(response)
         version = await enqueue()
         resumed = await anext(events)
@@ -155,9 +168,19 @@ async def _queue_stream_websocket_resume_and_board(
 
 
 def _change(version: int, ticket_id: str | None, **fields: Any) -> dict[str, Any]:
-    return {"version": version, "type": fields.pop("type", "TicketCalled"), "at": "",
-            "ticket_id": ticket_id, "number": None, "status": None, "counter": None,
-            "left": None, "joined": None, "shifted": [], **fields}
+    return {
+        "version": version,
+        "type": fields.pop("type", "TicketCalled"),
+        "at": "",
+        "ticket_id": ticket_id,
+        "number": None,
+        "status": None,
+        "counter": None,
+        "left": None,
+        "joined": None,
+        "shifted": [],
+        **fields,
+    }
 
 
 _NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -165,20 +188,38 @@ _NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 def test_the_follower_folds_every_change_of_a_batch() -> None:
     """No servers: what the ticket stream does with one batch of many changes, and a gap."""
-    view = {"ticket_id": "me", "queue_id": "q", "status": "waiting", "position": 5,
-            "people_ahead": 4, "counter": None, "called_at": None, "version": 10}
+    view = {
+        "ticket_id": "me",
+        "queue_id": "q",
+        "status": "waiting",
+        "position": 5,
+        "people_ahead": 4,
+        "counter": None,
+        "called_at": None,
+        "version": 10,
+    }
     follower = TicketFollower("me", view, None)
-    fold = follower.fold({"version": 15, "changes": [
-        _change(11, "a", status="called", counter="1", left=1),  # ahead of me: 5 -> 4
-        _change(12, "b", type="TicketEnqueued", status="waiting", joined=9),  # behind: stays
-        _change(13, "c", type="TicketPriorityChanged", status="waiting", left=8, joined=2),
-        _change(14, "d", status="cancelled", left=6),  # behind me now: stays 5
-        _change(15, "me", status="called", counter="3", left=5),
-    ]})
+    fold = follower.fold(
+        {
+            "version": 15,
+            "changes": [
+                _change(11, "a", status="called", counter="1", left=1),  # ahead of me: 5 -> 4
+                _change(
+                    12, "b", type="TicketEnqueued", status="waiting", joined=9
+                ),  # behind: stays
+                _change(13, "c", type="TicketPriorityChanged", status="waiting", left=8, joined=2),
+                _change(14, "d", status="cancelled", left=6),  # behind me now: stays 5
+                _change(15, "me", status="called", counter="3", left=5),
+            ],
+        }
+    )
     assert (fold.touched, fold.reread) == (True, False)
     views = follower.views(fold, {**view, "called_at": "now", "version": 15}, _NOW)
     assert [(v["version"], v["status"], v["position"], v["counter"]) for v in views] == [
-        (11, "waiting", 4, None), (13, "waiting", 5, None), (15, "called", None, "3")]
+        (11, "waiting", 4, None),
+        (13, "waiting", 5, None),
+        (15, "called", None, "3"),
+    ]
     assert [v["called_at"] for v in views] == [None, None, "now"]
     assert [v["people_ahead"] for v in views] == [3, 4, None]
     # A message lost on the way (16 never came): the follower asks for a fresh read.
@@ -186,24 +227,47 @@ def test_the_follower_folds_every_change_of_a_batch() -> None:
     assert (gap.steps, gap.reread) == ([], True)
     # Reconfiguring the queue may reorder the whole line: read it again.
     again = TicketFollower("me", {**view, "version": 20}, None)
-    assert again.fold({"version": 21, "changes": [
-        _change(21, None, type="QueueReconfigured")]}).reread
+    assert again.fold(
+        {"version": 21, "changes": [_change(21, None, type="QueueReconfigured")]}
+    ).reread
 
 
 def test_the_follower_shows_a_new_wait_range_even_when_the_line_did_not_move() -> None:
-    view = {"ticket_id": "me", "queue_id": "q", "status": "waiting", "position": 2,
-            "people_ahead": 1, "counter": None, "version": 10}
+    view = {
+        "ticket_id": "me",
+        "queue_id": "q",
+        "status": "waiting",
+        "position": 2,
+        "people_ahead": 1,
+        "counter": None,
+        "version": 10,
+    }
     follower = TicketFollower("me", view, None)
-    eta = {"p10_at": "2026-11-22T10:01:00+00:00", "p50_at": "2026-11-22T10:02:00+00:00",
-           "p90_at": "2026-11-22T10:04:00+00:00", "estimated_at": "2026-11-22T09:59:00+00:00",
-           "estimator": "rules", "ahead": 1, "version": 11}
-    fold = follower.fold({"version": 11, "etas": {"me": eta}, "changes": [
-        _change(11, "z", type="TicketEnqueued", status="waiting", joined=3)]})  # behind me
+    eta = {
+        "p10_at": "2026-11-22T10:01:00+00:00",
+        "p50_at": "2026-11-22T10:02:00+00:00",
+        "p90_at": "2026-11-22T10:04:00+00:00",
+        "estimated_at": "2026-11-22T09:59:00+00:00",
+        "estimator": "rules",
+        "ahead": 1,
+        "version": 11,
+    }
+    fold = follower.fold(
+        {
+            "version": 11,
+            "etas": {"me": eta},
+            "changes": [_change(11, "z", type="TicketEnqueued", status="waiting", joined=3)],
+        }
+    )  # behind me
     [shown] = follower.views(fold, None, _NOW)
     assert (shown["version"], shown["position"]) == (11, 2)
-    assert (shown["estimate"]["p10_seconds"], shown["estimate"]["p50_seconds"],
-            shown["estimate"]["p90_seconds"]) == (60, 120, 240)
+    assert (
+        shown["estimate"]["p10_seconds"],
+        shown["estimate"]["p50_seconds"],
+        shown["estimate"]["p90_seconds"],
+    ) == (60, 120, 240)
     # Called: no range any more.
-    called = follower.fold({"version": 12, "changes": [
-        _change(12, "me", status="called", counter="1", left=2)]})
+    called = follower.fold(
+        {"version": 12, "changes": [_change(12, "me", status="called", counter="1", left=2)]}
+    )
     assert [v["estimate"] for v in follower.views(called, None, _NOW)] == [None]

@@ -34,8 +34,13 @@ LEAD = timedelta(minutes=10)
 
 
 def vq(settings: Settings, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vq.cli", *args], env=settings_env(settings),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "vq.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 async def offline_event_types(scenario: Scenario, hours: float, seed: int) -> list[str]:
@@ -55,9 +60,23 @@ async def test_an_hour_of_the_clinic_live_through_the_api(
     _, opens, _ = window(clinic, 1.0, None)
     clocked = settings.model_copy(update={"clock_start": opens - LEAD, "clock_speed": SPEED})
     with read_side(settings), api_servers(clocked, 1) as urls:
-        run = vq(settings, "simulate", "--live", "--scenario", "clinic", "--hours", "1",
-                 "--date", monday.isoformat(), "--seed", "1", "--api", urls[0], "--json",
-                 timeout=120)
+        run = vq(
+            settings,
+            "simulate",
+            "--live",
+            "--scenario",
+            "clinic",
+            "--hours",
+            "1",
+            "--date",
+            monday.isoformat(),
+            "--seed",
+            "1",
+            "--api",
+            urls[0],
+            "--json",
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr
         summary: dict[str, Any] = json.loads(run.stdout)
         queue_id = summary["queue_id"]
@@ -81,17 +100,23 @@ async def test_an_hour_of_the_clinic_live_through_the_api(
         # added with the read side's estimates): a 404 here means that route is not wired yet.
         viewer = await TenantDirectory(store).create_key(summary["tenant_id"], "test", "viewer")
         async with httpx.AsyncClient(base_url=urls[0], timeout=10) as http:
-            accuracy = await http.get(f"/v1/queues/{queue_id}/accuracy",
-                                      headers={"Authorization": f"Bearer {viewer.secret}"})
+            accuracy = await http.get(
+                f"/v1/queues/{queue_id}/accuracy",
+                headers={"Authorization": f"Bearer {viewer.secret}"},
+            )
         assert accuracy.status_code == 200, accuracy.text
         assert any(e["called"] > 0 for e in accuracy.json()["estimators"]), accuracy.json()
 
         # Acceptance point 4: the read models rebuilt from scratch (a full rebuild first drops
         # every key under the prefix) give the same analytics and the same accuracy figures.
-        window_params = {"from": (opens - LEAD).isoformat(),
-                         "to": (opens + timedelta(hours=2)).isoformat(), "bucket": "15m"}
-        async with httpx.AsyncClient(base_url=urls[0], timeout=10, headers={
-                "Authorization": f"Bearer {viewer.secret}"}) as http:
+        window_params = {
+            "from": (opens - LEAD).isoformat(),
+            "to": (opens + timedelta(hours=2)).isoformat(),
+            "bucket": "15m",
+        }
+        async with httpx.AsyncClient(
+            base_url=urls[0], timeout=10, headers={"Authorization": f"Bearer {viewer.secret}"}
+        ) as http:
             analytics = await http.get(f"/v1/queues/{queue_id}/analytics", params=window_params)
             assert analytics.status_code == 200, analytics.text
             assert sum(row["arrivals"] for row in analytics.json()["rows"]) > 10
@@ -99,6 +124,7 @@ async def test_an_hour_of_the_clinic_live_through_the_api(
             assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
             again = await http.get(f"/v1/queues/{queue_id}/accuracy")
             assert again.status_code == 200 and again.json() == accuracy.json()
-            analytics_again = await http.get(f"/v1/queues/{queue_id}/analytics",
-                                             params=window_params)
+            analytics_again = await http.get(
+                f"/v1/queues/{queue_id}/analytics", params=window_params
+            )
             assert analytics_again.json() == analytics.json()

@@ -33,16 +33,22 @@ async def test_a_ticket_transferred_away_and_back_keeps_its_home(
     async def run(queue_id: str, command: Any, creating: bool = False) -> None:
         now[0] += timedelta(seconds=30)
         cid = str(uuid.uuid4())
-        context = CommandContext(command_id=cid, correlation_id=cid, actor="t",
-                                 occurred_at=now[0])
-        await service.execute(CommandRequest(tenant_id=tenant_id, queue_id=queue_id,
-                                             command=command, context=context))
+        context = CommandContext(command_id=cid, correlation_id=cid, actor="t", occurred_at=now[0])
+        await service.execute(
+            CommandRequest(tenant_id=tenant_id, queue_id=queue_id, command=command, context=context)
+        )
 
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     for queue_id, prefix in ((first, "A"), (second, "B")):
-        await run(queue_id, CreateQueue(queue_id=queue_id, tenant_id=tenant_id,
-                                        config=QueueConfig(name=prefix, prefix=prefix)),
-                  creating=True)
+        await run(
+            queue_id,
+            CreateQueue(
+                queue_id=queue_id,
+                tenant_id=tenant_id,
+                config=QueueConfig(name=prefix, prefix=prefix),
+            ),
+            creating=True,
+        )
     ticket = str(uuid.uuid4())
     await run(first, EnqueueTicket(ticket_id=ticket))
     await run(first, TransferTicket(ticket_id=ticket, to_queue_id=second))
@@ -79,10 +85,10 @@ async def test_a_worker_resumes_a_queue_from_its_checkpoint_exactly(
     async def run(command: Any, creating: bool = False) -> None:
         now[0] += timedelta(seconds=45)
         cid = str(uuid.uuid4())
-        context = CommandContext(command_id=cid, correlation_id=cid, actor="t",
-                                 occurred_at=now[0])
-        await service.execute(CommandRequest(tenant_id=tenant_id, queue_id=queue_id,
-                                             command=command, context=context))
+        context = CommandContext(command_id=cid, correlation_id=cid, actor="t", occurred_at=now[0])
+        await service.execute(
+            CommandRequest(tenant_id=tenant_id, queue_id=queue_id, command=command, context=context)
+        )
 
     async def traffic(rounds: int) -> None:
         for _ in range(rounds):
@@ -91,9 +97,14 @@ async def test_a_worker_resumes_a_queue_from_its_checkpoint_exactly(
             await run(EnqueueTicket(ticket_id=str(uuid.uuid4())))
             await run(CallNext(counter="1"))
 
-    await run(CreateQueue(queue_id=queue_id, tenant_id=tenant_id,
-                          config=QueueConfig(name="C", prefix="C", counters=("1",))),
-              creating=True)
+    await run(
+        CreateQueue(
+            queue_id=queue_id,
+            tenant_id=tenant_id,
+            config=QueueConfig(name="C", prefix="C", counters=("1",)),
+        ),
+        creating=True,
+    )
     await traffic(20)
     keys = Keys(settings.redis_prefix)
     client = aioredis.Redis.from_url(settings.redis_dsn)
@@ -102,7 +113,7 @@ async def test_a_worker_resumes_a_queue_from_its_checkpoint_exactly(
         stored = int(await client.hget(keys.queue(tenant_id, queue_id), "version") or 0)
         records = await store.read_stream(queue_id, stored)
         for start in range(0, len(records), 7):  # batches, as Kafka hands them over
-            await projector.project(records[start:start + 7])
+            await projector.project(records[start : start + 7])
 
     try:
         first = Projector(store, ReadModelWriter(client, keys), keys, retention_s=86400)

@@ -52,8 +52,9 @@ async def _transfer_then_read_the_receiving_queue_never_stale(
     ticket = (await api.enqueue(queues[0]))["ticket"]
     here, there = queues
     for hop in range(8):
-        moved = await api.post(f"/v1/tickets/{ticket['ticket_id']}/transfer", "staff",
-                               json={"to_queue_id": there})
+        moved = await api.post(
+            f"/v1/tickets/{ticket['ticket_id']}/transfer", "staff", json={"to_queue_id": there}
+        )
         assert moved.status_code == 200, moved.text
         answer = moved.json()
         assert answer["queue_id"] == here and answer["target"]["queue_id"] == there
@@ -95,8 +96,14 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
 
     pages = []
     for offset in (0, 3, 6):
-        page = await _get(api, f"/v1/queues/{queue_id}/waiting", "staff",
-                          offset=offset, limit=3, min_version=version)
+        page = await _get(
+            api,
+            f"/v1/queues/{queue_id}/waiting",
+            "staff",
+            offset=offset,
+            limit=3,
+            min_version=version,
+        )
         assert page.status_code == 200, page.text
         assert (page.json()["total"], page.json()["version"]) == (7, version)
         pages.extend(page.json()["tickets"])
@@ -108,9 +115,18 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
     ticket = await _get(api, f"/v1/tickets/{last}", min_version=version)
     assert ticket.status_code == 200, ticket.text
     assert ticket.json() | {"enqueued_at": None, "estimate": None} == ticket.json() | {
-        "ticket_id": last, "queue_id": queue_id, "status": "waiting", "position": 7,
-        "people_ahead": 6, "counter": None, "estimate": None, "version": version,
-        "number": line[-1]["ticket"]["number"], "enqueued_at": None, "waited_seconds": None}
+        "ticket_id": last,
+        "queue_id": queue_id,
+        "status": "waiting",
+        "position": 7,
+        "people_ahead": 6,
+        "counter": None,
+        "estimate": None,
+        "version": version,
+        "number": line[-1]["ticket"]["number"],
+        "enqueued_at": None,
+        "waited_seconds": None,
+    }
     assert "line" not in ticket.json()
     # A waiting ticket has a range, now and as given when it joined (5 ahead then: the VIP
     # came later and went in front).
@@ -121,12 +137,14 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
     summary = (await _get(api, f"/v1/queues/{queue_id}", "staff")).json()["estimate"]
     assert summary["ahead"] == 7 and summary["p50_at"] == estimate["p50_at"]
 
-    called = await api.post(f"/v1/queues/{queue_id}/call-next", "staff",
-                            json={"counter": "2"})
+    called = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "2"})
     v = called.json()["stream_version"]
     first = await _get(api, f"/v1/tickets/{ids[0]}", min_version=v)
     assert (first.json()["status"], first.json()["counter"], first.json()["position"]) == (
-        "called", "2", None)
+        "called",
+        "2",
+        None,
+    )
     assert first.json()["called_at"] is not None
     assert first.json()["estimate"] is None and first.json()["waited_seconds"] >= 0
     moved = await _get(api, f"/v1/tickets/{last}", min_version=v)
@@ -156,9 +174,14 @@ async def _tenancy_and_tokens(api: ApiClient, queue_id: str) -> None:
     mine, theirs = made[0]["ticket"], made[1]["ticket"]
     ready = await _get(api, f"/v1/queues/{queue_id}", min_version=made[1]["stream_version"])
     assert ready.status_code == 200, ready.text
-    for path in (f"/v1/queues/{queue_id}", f"/v1/queues/{queue_id}/waiting",
-                 f"/v1/tickets/{mine['ticket_id']}", f"/v1/queues/{uuid.uuid4()}",
-                 f"/v1/tickets/{uuid.uuid4()}", f"/v1/queues/{uuid.uuid4()}/waiting"):
+    for path in (
+        f"/v1/queues/{queue_id}",
+        f"/v1/queues/{queue_id}/waiting",
+        f"/v1/tickets/{mine['ticket_id']}",
+        f"/v1/queues/{uuid.uuid4()}",
+        f"/v1/tickets/{uuid.uuid4()}",
+        f"/v1/queues/{uuid.uuid4()}/waiting",
+    ):
         response = await api.http.get(path, headers=other)
         assert response.status_code == 404, (path, response.text)
         assert response.headers["content-type"] == PROBLEM
@@ -172,9 +195,11 @@ async def _tenancy_and_tokens(api: ApiClient, queue_id: str) -> None:
     by_query_key = await api.http.get(path, params={"access_token": api.keys["viewer"]})
     assert by_query_key.status_code == 200
     # A ticket's token reads that ticket only, and says nothing about any other.
-    for ticket_id, token in ((theirs["ticket_id"], mine["token"]),
-                             (str(uuid.uuid4()), mine["token"]),
-                             (mine["ticket_id"], "not-a-token")):
+    for ticket_id, token in (
+        (theirs["ticket_id"], mine["token"]),
+        (str(uuid.uuid4()), mine["token"]),
+        (mine["ticket_id"], "not-a-token"),
+    ):
         response = await api.http.get(f"/v1/tickets/{ticket_id}", params={"token": token})
         assert response.status_code == 404, response.text
     anonymous = await api.http.get(path)
@@ -191,8 +216,10 @@ async def _enqueue_then_read_the_ticket_never_404_nor_older(
     async def enqueue_and_read(n: int) -> None:
         made = await api.enqueue(queues[n % 2])
         ticket, version = made["ticket"], made["stream_version"]
-        read = await api.http.get(f"/v1/tickets/{ticket['ticket_id']}",
-                                  params={"min_version": version, "token": ticket["token"]})
+        read = await api.http.get(
+            f"/v1/tickets/{ticket['ticket_id']}",
+            params={"min_version": version, "token": ticket["token"]},
+        )
         assert read.status_code == 200, read.text
         assert read.json()["version"] >= version
         assert read.json()["number"] == ticket["number"]
@@ -213,9 +240,13 @@ async def test_redis_unreachable_is_503_with_retry_after(settings: Settings) -> 
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://vq.test") as http:
             auth = {"Authorization": f"Bearer {admin.secret}"}
-            for path in ("/v1/queues", f"/v1/queues/{uuid.uuid4()}",
-                         f"/v1/queues/{uuid.uuid4()}/waiting", f"/v1/tickets/{uuid.uuid4()}",
-                         f"/v1/queues/{uuid.uuid4()}/events"):
+            for path in (
+                "/v1/queues",
+                f"/v1/queues/{uuid.uuid4()}",
+                f"/v1/queues/{uuid.uuid4()}/waiting",
+                f"/v1/tickets/{uuid.uuid4()}",
+                f"/v1/queues/{uuid.uuid4()}/events",
+            ):
                 started = time.monotonic()
                 response = await http.get(path, headers=auth)
                 assert time.monotonic() - started < 2.0, path
@@ -226,9 +257,15 @@ async def test_redis_unreachable_is_503_with_retry_after(settings: Settings) -> 
 
 async def test_openapi_documents_every_query(api: ApiClient) -> None:
     spec = (await api.http.get("/openapi.json")).json()
-    for path in ("/v1/queues", "/v1/queues/{queue_id}", "/v1/queues/{queue_id}/waiting",
-                 "/v1/tickets/{ticket_id}", "/v1/tickets/{ticket_id}/events",
-                 "/v1/queues/{queue_id}/events", "/board/{queue_id}"):
+    for path in (
+        "/v1/queues",
+        "/v1/queues/{queue_id}",
+        "/v1/queues/{queue_id}/waiting",
+        "/v1/tickets/{ticket_id}",
+        "/v1/tickets/{ticket_id}/events",
+        "/v1/queues/{queue_id}/events",
+        "/board/{queue_id}",
+    ):
         operation = spec["paths"][path]["get"]
         assert operation["tags"] == ["queries"], path
         assert {"200", "401", "404"} <= set(operation["responses"]), path

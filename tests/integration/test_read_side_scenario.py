@@ -23,8 +23,14 @@ QUEUES = 50
 COMMANDS = 10_000
 
 
-async def _caught_up(store: PostgresEventStore, client: aioredis.Redis, keys: Keys, tenant: str,
-                     queues: list[str], timeout: float = 180) -> None:
+async def _caught_up(
+    store: PostgresEventStore,
+    client: aioredis.Redis,
+    keys: Keys,
+    tenant: str,
+    queues: list[str],
+    timeout: float = 180,
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         behind = 0
@@ -69,12 +75,15 @@ async def test_random_commands_with_worker_crashes_then_wipe_and_rebuild(
     extra: list[Process] = []
     try:
         with api_servers(settings, 1) as urls, read_side(settings, workers=2) as workers:
-            async with httpx.AsyncClient(base_url=urls[0], timeout=30,
-                                         headers={"Authorization": f"Bearer {admin}"}) as http:
+            async with httpx.AsyncClient(
+                base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {admin}"}
+            ) as http:
                 queues = []
                 for n in range(QUEUES):
-                    created = await http.post("/v1/queues", json={
-                        "name": f"Desk {n}", "prefix": f"Q{n}", "counters": ["1", "2", "3"]})
+                    created = await http.post(
+                        "/v1/queues",
+                        json={"name": f"Desk {n}", "prefix": f"Q{n}", "counters": ["1", "2", "3"]},
+                    )
                     assert created.status_code == 201, created.text
                     queues.append(created.json()["queue_id"])
 
@@ -88,9 +97,24 @@ async def test_random_commands_with_worker_crashes_then_wipe_and_rebuild(
                 script = RandomCommands(http, queues, seed=20261122)
                 outcome = await script.run(COMMANDS, on_progress=crash)
             assert sum(outcome.sent.values()) >= COMMANDS
-            assert set(outcome.sent) >= {"enqueue", "call-next", "start", "complete", "no-show",
-                                         "return", "recall", "cancel", "priority", "call",
-                                         "transfer", "pause", "resume", "close", "open", "patch"}
+            assert set(outcome.sent) >= {
+                "enqueue",
+                "call-next",
+                "start",
+                "complete",
+                "no-show",
+                "return",
+                "recall",
+                "cancel",
+                "priority",
+                "call",
+                "transfer",
+                "pause",
+                "resume",
+                "close",
+                "open",
+                "patch",
+            }
             assert outcome.statuses[200] + outcome.statuses[201] > COMMANDS // 2
             await _caught_up(store, client, keys, tenant_id, queues)
             for process in extra:

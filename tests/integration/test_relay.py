@@ -66,7 +66,8 @@ async def test_relay_publishes_every_event_in_version_order(
     task = asyncio.create_task(relay.run(stop))
     total = await fill(store, tenant_id, queues=8, per_queue=25)
     received = await consume_until(
-        settings, settings.events_topic,
+        settings,
+        settings.events_topic,
         lambda r: len({(e.queue_id, e.stream_version) for e in r}) >= total,
     )
     stop.set()
@@ -114,8 +115,7 @@ async def test_relay_killed_mid_stream_resumes_without_loss(
     command = [sys.executable, "-m", "vq.cli", "relay"]
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     async def relayed() -> int:
         """How many events the relay's durable checkpoint says reached Kafka."""
@@ -143,7 +143,8 @@ async def test_relay_killed_mid_stream_resumes_without_loss(
             assert asyncio.get_running_loop().time() < deadline, "the restarted relay stalled"
             await asyncio.sleep(0.1)
         received = await consume_until(
-            settings, settings.events_topic,
+            settings,
+            settings.events_topic,
             lambda r: len({(e.queue_id, e.stream_version) for e in r}) >= total,
         )
     finally:
@@ -178,7 +179,8 @@ async def test_relay_rides_out_a_real_kafka_stop(
     stop.set()
     await asyncio.wait_for(task, 10)
     received = await consume_until(
-        settings, settings.events_topic,
+        settings,
+        settings.events_topic,
         lambda r: len({(e.queue_id, e.stream_version) for e in r}) >= total,
     )
     assert_complete_and_ordered(received, 3, 20)

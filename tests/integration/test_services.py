@@ -17,12 +17,12 @@ async def test_kafka_round_trip(settings: Settings, topics: list[str]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers, enable_idempotence=True)
     await producer.start()
     try:
-        sent = await producer.send_and_wait(topic, value=value, key=key,
-                                            headers=[("ce_id", b"1")])
+        sent = await producer.send_and_wait(topic, value=value, key=key, headers=[("ce_id", b"1")])
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, group_id=None,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_servers, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         from aiokafka import TopicPartition

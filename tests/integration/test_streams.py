@@ -25,7 +25,9 @@ async def _admin(store: PostgresEventStore, tenant_id: str) -> str:
     return (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
 
 
-async def _wait_version(client: aioredis.Redis, key: str, version: int, timeout: float = 60) -> None:
+async def _wait_version(
+    client: aioredis.Redis, key: str, version: int, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         stored = await client.hget(key, "version")
@@ -40,23 +42,30 @@ async def test_positions_topic_counts_a_ticket_down(
 ) -> None:
     admin = await _admin(store, tenant_id)
     with api_servers(settings, 1) as urls, read_side(settings):
-        async with httpx.AsyncClient(base_url=urls[0], timeout=30,
-                                     headers={"Authorization": f"Bearer {admin}"}) as http:
+        async with httpx.AsyncClient(
+            base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {admin}"}
+        ) as http:
             queue = (await http.post("/v1/queues", json={"name": "Pos"})).json()["queue_id"]
-            tickets = [(await http.post(f"/v1/queues/{queue}/tickets", json={})).json()
-                       for _ in range(4)]
+            tickets = [
+                (await http.post(f"/v1/queues/{queue}/tickets", json={})).json() for _ in range(4)
+            ]
             last = tickets[-1]["ticket"]["ticket_id"]
             # The joins folded apart from the calls (else one batch could hold them all, and a
             # ticket already called by the batch's end has no range to announce).
-            joined = await http.get(f"/v1/tickets/{last}", params={
-                "min_version": tickets[-1]["stream_version"], "wait": 30})
+            joined = await http.get(
+                f"/v1/tickets/{last}",
+                params={"min_version": tickets[-1]["stream_version"], "wait": 30},
+            )
             assert joined.status_code == 200, joined.text
             for _ in range(4):
                 called = await http.post(f"/v1/queues/{queue}/call-next", json={"counter": "1"})
                 assert called.status_code == 200
-        consumer = AIOKafkaConsumer(settings.positions_topic,
-                                    bootstrap_servers=settings.kafka_servers,
-                                    auto_offset_reset="earliest", group_id=None)
+        consumer = AIOKafkaConsumer(
+            settings.positions_topic,
+            bootstrap_servers=settings.kafka_servers,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
         await consumer.start()
         mine: list[tuple[str, int | None, str | None]] = []
         ranges: list[dict[str, Any]] = []
@@ -79,8 +88,13 @@ async def test_positions_topic_counts_a_ticket_down(
         finally:
             await consumer.stop()
     # Enqueued 4th; each call ahead moves it up one; then it is called itself.
-    assert mine == [("waiting", 4, None), ("waiting", 3, None), ("waiting", 2, None),
-                    ("waiting", 1, None), ("called", None, "1")]
+    assert mine == [
+        ("waiting", 4, None),
+        ("waiting", 3, None),
+        ("waiting", 2, None),
+        ("waiting", 1, None),
+        ("called", None, "1"),
+    ]
     # On joining, the wait range came along (the moments it should be called); once called, none.
     joined, called_msg = ranges[0], ranges[-1]
     assert joined["occurred_at"] <= joined["call_p10_at"] <= joined["call_p50_at"]
@@ -97,12 +111,14 @@ async def test_rebuild_from_kafka_replays_the_topic(
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
         with api_servers(settings, 1) as urls:
-            async with httpx.AsyncClient(base_url=urls[0], timeout=30,
-                                         headers={"Authorization": f"Bearer {admin}"}) as http:
+            async with httpx.AsyncClient(
+                base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {admin}"}
+            ) as http:
                 queue = (await http.post("/v1/queues", json={"name": "K"})).json()["queue_id"]
                 for n in range(30):
-                    await http.post(f"/v1/queues/{queue}/tickets",
-                                    json={"priority": ["normal", "vip"][n % 2]})
+                    await http.post(
+                        f"/v1/queues/{queue}/tickets", json={"priority": ["normal", "vip"][n % 2]}
+                    )
                 for _ in range(10):
                     await http.post(f"/v1/queues/{queue}/call-next", json={"counter": "1"})
             version = (await store.stream_owner(queue))[1]  # type: ignore[index]
@@ -111,7 +127,11 @@ async def test_rebuild_from_kafka_replays_the_topic(
             # Workers stopped: wipe the read models and rewind the group to the topic's start.
             rewind = subprocess.run(
                 [sys.executable, "-m", "vq.cli", "projections", "rebuild", "--from-kafka"],
-                env=settings_env(settings), capture_output=True, text=True, timeout=120)
+                env=settings_env(settings),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert rewind.returncode == 0, rewind.stderr
             assert await client.hget(keys.queue(tenant_id, queue), "version") is None
             with read_side(settings):

@@ -24,8 +24,9 @@ from tests.integration.kafka_support import wait_for
 
 async def _drive_a_queue(api: ApiClient) -> str:
     queue_id = await api.create_queue(prefix="K")
-    first = await api.enqueue(queue_id, priority="vip", language="de",
-                              contact={"name": "Zoë"}, metadata={"desk": "3"})
+    first = await api.enqueue(
+        queue_id, priority="vip", language="de", contact={"name": "Zoë"}, metadata={"desk": "3"}
+    )
     await api.enqueue(queue_id)
     await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
     ticket = first["ticket"]["ticket_id"]
@@ -37,9 +38,12 @@ async def _drive_a_queue(api: ApiClient) -> str:
 
 async def _relay_everything(settings: Settings, store: PostgresEventStore, total: int) -> None:
     stop = asyncio.Event()
-    relay = Relay(store, lambda: connect(settings),
-                  lambda: AIOKafkaProducer(**producer_config(settings.kafka_servers)),
-                  settings.events_topic)
+    relay = Relay(
+        store,
+        lambda: connect(settings),
+        lambda: AIOKafkaProducer(**producer_config(settings.kafka_servers)),
+        settings.events_topic,
+    )
     task = asyncio.create_task(relay.run(stop))
     await wait_for(lambda: relay.published >= total)
     stop.set()
@@ -53,8 +57,12 @@ async def test_every_message_decodes_with_the_official_avro_library(
     total = len(await store.read_stream(queue_id))
     await _relay_everything(settings, store, total)
 
-    consumer = AIOKafkaConsumer(settings.events_topic, bootstrap_servers=settings.kafka_servers,
-                                auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        settings.events_topic,
+        bootstrap_servers=settings.kafka_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await consumer.start()
     decoded = []
     try:
@@ -65,7 +73,9 @@ async def test_every_message_decodes_with_the_official_avro_library(
                     event_type = headers["ce_type"].removeprefix("dev.vq.queue.")
                     version = int(headers["ce_vqschemaversion"])
                     assert headers["ce_dataschema"] == f"urn:dev.vq:schema:{event_type}:{version}"
-                    text = (resources.files("schemas") / f"{event_type}.v{version}.avsc").read_text()
+                    text = (
+                        resources.files("schemas") / f"{event_type}.v{version}.avsc"
+                    ).read_text()
                     reader = avro.io.DatumReader(avro.schema.parse(text))
                     value = reader.read(avro.io.BinaryDecoder(io.BytesIO(record.value)))
                     assert value["event_id"] == headers["ce_id"]
@@ -75,8 +85,15 @@ async def test_every_message_decodes_with_the_official_avro_library(
     finally:
         await consumer.stop()
     types = [t for t, _ in decoded]
-    assert types == ["QueueCreated", "TicketEnqueued", "TicketEnqueued", "TicketCalled",
-                     "ServiceStarted", "TicketServed", "QueuePaused"]
+    assert types == [
+        "QueueCreated",
+        "TicketEnqueued",
+        "TicketEnqueued",
+        "TicketCalled",
+        "ServiceStarted",
+        "TicketServed",
+        "QueuePaused",
+    ]
     enqueued = decoded[1][1]
     assert enqueued["language"] == "de" and enqueued["contact"]["name"] == "Zoë"
     assert enqueued["metadata"] == {"desk": "3"} and enqueued["priority"] == "vip"
@@ -90,9 +107,24 @@ async def test_kcat_reads_keys_and_cloudevents_headers(
     total = len(await store.read_stream(queue_id))
     await _relay_everything(settings, store, total)
     result = subprocess.run(
-        ["kcat", "-b", settings.kafka_servers, "-t", settings.events_topic, "-C", "-e",
-         "-o", "beginning", "-q", "-f", "%k\t%h\t%S\n"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "kcat",
+            "-b",
+            settings.kafka_servers,
+            "-t",
+            settings.events_topic,
+            "-C",
+            "-e",
+            "-o",
+            "beginning",
+            "-q",
+            "-f",
+            "%k\t%h\t%S\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     lines = [line.split("\t") for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) == total
@@ -100,8 +132,16 @@ async def test_kcat_reads_keys_and_cloudevents_headers(
     for key, header_text, size in lines:
         assert key == queue_id and int(size) > 0
         headers = dict(pair.split("=", 1) for pair in header_text.split(","))
-        for name in ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time",
-                     "content-type", "ce_vqtenantid", "ce_vqstreamversion"):
+        for name in (
+            "ce_id",
+            "ce_type",
+            "ce_source",
+            "ce_specversion",
+            "ce_time",
+            "content-type",
+            "ce_vqtenantid",
+            "ce_vqstreamversion",
+        ):
             assert headers.get(name), (name, headers)
         assert headers["ce_specversion"] == "1.0"
         assert headers["content-type"] == "application/avro"

@@ -42,8 +42,9 @@ class RandomCommands:
         self.queues = [QueueModel(q) for q in queue_ids]
         self.outcome = Outcome()
 
-    async def run(self, count: int, concurrency: int = 12,
-                  on_progress: Callable[[int], Any] | None = None) -> Outcome:
+    async def run(
+        self, count: int, concurrency: int = 12, on_progress: Callable[[int], Any] | None = None
+    ) -> Outcome:
         done = 0
         # One lane per queue group so a queue's commands see each other's answers.
         lanes = [self.queues[i::concurrency] for i in range(concurrency)]
@@ -56,8 +57,9 @@ class RandomCommands:
                 if on_progress is not None and done % 250 == 0:
                     await on_progress(done)
 
-        shares = [count // concurrency + (1 if i < count % concurrency else 0)
-                  for i in range(concurrency)]
+        shares = [
+            count // concurrency + (1 if i < count % concurrency else 0) for i in range(concurrency)
+        ]
         await asyncio.gather(*(lane(q, s) for q, s in zip(lanes, shares, strict=True) if q))
         return self.outcome
 
@@ -70,8 +72,11 @@ class RandomCommands:
             if answer is not None:
                 queue.waiting.append(answer["ticket"]["ticket_id"])
         elif roll < 0.56:
-            answer = await self._post("call-next", f"/v1/queues/{queue.queue_id}/call-next",
-                                      {"counter": rng.choice(COUNTERS)})
+            answer = await self._post(
+                "call-next",
+                f"/v1/queues/{queue.queue_id}/call-next",
+                {"counter": rng.choice(COUNTERS)},
+            )
             if answer is not None:
                 ticket = answer["ticket"]["ticket_id"]
                 _move(queue.waiting, queue.called, ticket)
@@ -95,22 +100,35 @@ class RandomCommands:
             await self._post("recall", f"/v1/tickets/{rng.choice(queue.called)}/recall")
         elif roll < 0.85 and queue.waiting:
             ticket = rng.choice(queue.waiting)
-            if await self._post("cancel", f"/v1/tickets/{ticket}/cancel",
-                                {"reason": "changed my mind"}) is not None:
+            if (
+                await self._post(
+                    "cancel", f"/v1/tickets/{ticket}/cancel", {"reason": "changed my mind"}
+                )
+                is not None
+            ):
                 _drop(queue, ticket)
         elif roll < 0.88 and queue.waiting:
-            await self._post("priority", f"/v1/tickets/{rng.choice(queue.waiting)}/priority",
-                             {"priority": rng.choice(PRIORITIES), "reason": "triage"})
+            await self._post(
+                "priority",
+                f"/v1/tickets/{rng.choice(queue.waiting)}/priority",
+                {"priority": rng.choice(PRIORITIES), "reason": "triage"},
+            )
         elif roll < 0.90 and queue.waiting:
             ticket = rng.choice(queue.waiting)
-            if await self._post("call", f"/v1/tickets/{ticket}/call",
-                                {"counter": rng.choice(COUNTERS), "reason": "wheelchair"}):
+            if await self._post(
+                "call",
+                f"/v1/tickets/{ticket}/call",
+                {"counter": rng.choice(COUNTERS), "reason": "wheelchair"},
+            ):
                 _move(queue.waiting, queue.called, ticket)
         elif roll < 0.93 and queue.waiting:
             ticket = rng.choice(queue.waiting)
             target = rng.choice([q for q in self.queues if q is not queue])
-            if await self._post("transfer", f"/v1/tickets/{ticket}/transfer",
-                                {"to_queue_id": target.queue_id, "reason": "other desk"}):
+            if await self._post(
+                "transfer",
+                f"/v1/tickets/{ticket}/transfer",
+                {"to_queue_id": target.queue_id, "reason": "other desk"},
+            ):
                 _drop(queue, ticket)
                 target.waiting.append(ticket)
         elif roll < 0.95:
@@ -123,14 +141,17 @@ class RandomCommands:
             await self._patch(queue)
 
     async def _patch(self, queue: QueueModel) -> None:
-        body = {"capacity": self._rng.choice([None, 500, 1000]),
-                "aging_after_seconds": self._rng.choice([None, 900])}
+        body = {
+            "capacity": self._rng.choice([None, 500, 1000]),
+            "aging_after_seconds": self._rng.choice([None, 900]),
+        }
         self.outcome.sent["patch"] += 1
         response = await self._http.patch(f"/v1/queues/{queue.queue_id}", json=body)
         self.outcome.statuses[response.status_code] += 1
 
-    async def _post(self, kind: str, path: str, body: dict[str, Any] | None = None
-                    ) -> dict[str, Any] | None:
+    async def _post(
+        self, kind: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         self.outcome.sent[kind] += 1
         response = await self._http.post(path, json=body)
         self.outcome.statuses[response.status_code] += 1

@@ -50,11 +50,17 @@ def test_settings_choose_the_clock() -> None:
     assert abs(faster() - datetime.now(UTC)) < timedelta(minutes=1)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("VQ_CLOCK_SPEED", "0"), ("VQ_CLOCK_SPEED", "-2"), ("VQ_CLOCK_SPEED", "inf"),
-    ("VQ_CLOCK_SPEED", "fast"), ("VQ_CLOCK_START", "2024-03-04T07:55:00"),
-    ("VQ_CLOCK_START", "tomorrow"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("VQ_CLOCK_SPEED", "0"),
+        ("VQ_CLOCK_SPEED", "-2"),
+        ("VQ_CLOCK_SPEED", "inf"),
+        ("VQ_CLOCK_SPEED", "fast"),
+        ("VQ_CLOCK_START", "2024-03-04T07:55:00"),
+        ("VQ_CLOCK_START", "tomorrow"),
+    ],
+)
 def test_bad_clock_settings_stop_the_api_with_one_line(
     name: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,4 +88,5 @@ async def test_get_clock_tells_drivers_the_api_time_and_speed() -> None:
     assert PARIS_MORNING <= now < PARIS_MORNING + timedelta(minutes=5)
     documented = app.openapi()["paths"]["/v1/clock"]["get"]["responses"]["200"]
     assert documented["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ClockOut"}
+        "$ref": "#/components/schemas/ClockOut"
+    }

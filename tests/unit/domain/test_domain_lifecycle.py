@@ -241,5 +241,6 @@ def test_change_settings_that_change_nothing_record_nothing() -> None:
 def test_change_settings_are_checked_like_a_new_config() -> None:
     given(created()).when(ChangeQueueSettings(changes=(("counters", ()),))).rejects("validation")
     given(created()).when(ChangeQueueSettings(changes=(("colour", "red"),))).rejects("validation")
-    given(created(), enqueued("t1", 1, priority="vip")).when(ChangeQueueSettings(
-        changes=(("priority_classes", ("urgent", "normal")),))).rejects("validation")
+    given(created(), enqueued("t1", 1, priority="vip")).when(
+        ChangeQueueSettings(changes=(("priority_classes", ("urgent", "normal")),))
+    ).rejects("validation")

@@ -43,21 +43,29 @@ class Queue:
         for estimator in self.estimators:
             estimator.observe(self.state, event)
 
-    def enqueue(self, ticket_id: str, when: float, priority: str = "normal",
-                service_type: str | None = None) -> None:
+    def enqueue(
+        self, ticket_id: str, when: float, priority: str = "normal", service_type: str | None = None
+    ) -> None:
         self.seq += 1
         self.apply(
             TicketEnqueued(
-                ticket_id=ticket_id, number=f"A-{self.seq:03d}", daily_number=self.seq,
-                seq=self.seq, priority=priority, service_type=service_type, channel="api",
-                contact=None, at=at(when),
+                ticket_id=ticket_id,
+                number=f"A-{self.seq:03d}",
+                daily_number=self.seq,
+                seq=self.seq,
+                priority=priority,
+                service_type=service_type,
+                channel="api",
+                contact=None,
+                at=at(when),
             )
         )
 
     def call(self, ticket_id: str, counter: str, when: float) -> None:
         self.apply(
-            TicketCalled(ticket_id=ticket_id, counter=counter, override=False, reason=None,
-                         at=at(when))
+            TicketCalled(
+                ticket_id=ticket_id, counter=counter, override=False, reason=None, at=at(when)
+            )
         )
 
     def start(self, ticket_id: str, counter: str, when: float) -> None:

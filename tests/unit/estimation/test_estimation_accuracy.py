@@ -50,7 +50,10 @@ def test_called_tickets_are_scored_and_the_others_counted() -> None:
     queue.transfer("moved", 320)
     figures = book.figures["x"]
     assert (figures.estimated, figures.called, figures.cancelled, figures.transferred) == (
-        5, 2, 1, 1,
+        5,
+        2,
+        1,
+        1,
     )
     assert figures.waiting == 1
     assert figures.mae == (10 + 200) / 2
@@ -82,13 +85,15 @@ class _Fixed:
     def observe(self, state: QueueState, event: QueueEvent) -> None:
         pass
 
-    def estimate(self, state: QueueState, ticket_id: str, at: datetime | None = None
-                 ) -> Estimate | None:
+    def estimate(
+        self, state: QueueState, ticket_id: str, at: datetime | None = None
+    ) -> Estimate | None:
         ticket = state.tickets.get(ticket_id)
         if ticket is None or ticket.status != "waiting":
             return None
-        return Estimate(0.7 * self.p50, self.p50, 1.5 * self.p50, 0, at or ticket.enqueued_at,
-                        self.name)
+        return Estimate(
+            0.7 * self.p50, self.p50, 1.5 * self.p50, 0, at or ticket.enqueued_at, self.name
+        )
 
 
 def _serve_all(selector: Selector, right: float, count: int) -> Queue:

@@ -40,23 +40,46 @@ class World:
         self.now = T0
         self.service = QueueService(self.store, lambda: self.now)
 
-    async def run(self, command: Command, *, queue_id: str | None = None,
-                  tenant_id: str = TENANT, key: str | None = None, body: bytes = b"",
-                  expected_version: int | None = None) -> Outcome:
+    async def run(
+        self,
+        command: Command,
+        *,
+        queue_id: str | None = None,
+        tenant_id: str = TENANT,
+        key: str | None = None,
+        body: bytes = b"",
+        expected_version: int | None = None,
+    ) -> Outcome:
         self.now += timedelta(seconds=1)
         command_id = str(uuid.uuid4())
-        return await self.service.execute(CommandRequest(
-            tenant_id=tenant_id, queue_id=queue_id, command=command,
-            context=CommandContext(command_id=command_id, correlation_id=command_id,
-                                   actor="test", occurred_at=self.now),
-            idempotency=None if key is None else Idempotency(key=key, request_hash=body),
-            expected_version=expected_version))
+        return await self.service.execute(
+            CommandRequest(
+                tenant_id=tenant_id,
+                queue_id=queue_id,
+                command=command,
+                context=CommandContext(
+                    command_id=command_id,
+                    correlation_id=command_id,
+                    actor="test",
+                    occurred_at=self.now,
+                ),
+                idempotency=None if key is None else Idempotency(key=key, request_hash=body),
+                expected_version=expected_version,
+            )
+        )
 
     async def queue(self, name: str = "Desk", tenant_id: str = TENANT) -> str:
         queue_id = str(uuid.uuid4())
-        await self.run(CreateQueue(queue_id=queue_id, tenant_id=tenant_id,
-                                   config=QueueConfig(name=name, counters=("1", "2")),
-                                   status="open"), queue_id=queue_id, tenant_id=tenant_id)
+        await self.run(
+            CreateQueue(
+                queue_id=queue_id,
+                tenant_id=tenant_id,
+                config=QueueConfig(name=name, counters=("1", "2")),
+                status="open",
+            ),
+            queue_id=queue_id,
+            tenant_id=tenant_id,
+        )
         return queue_id
 
     async def enqueue(self, queue_id: str) -> str:
@@ -110,7 +133,9 @@ async def test_a_transfer_is_one_command_over_two_queues_and_answers_both_versio
     assert moved.event_types == ["TicketTransferredOut"]
     assert len(moved.event_ids) == 2
     assert moved.ticket is not None and (moved.ticket.queue_id, moved.ticket.position) == (
-        target, 2)
+        target,
+        2,
+    )
     assert await world.store.ticket_location(ticket_id) == (TENANT, target)
     with pytest.raises(Rejected, match="own queue"):
         await world.run(TransferTicket(ticket_id=ticket_id, to_queue_id=target))
@@ -121,27 +146,39 @@ async def test_a_retry_with_the_key_replays_the_outcome_and_changes_nothing(
 ) -> None:
     queue_id = await world.queue()
     ticket_id = str(uuid.uuid4())
-    first = await world.run(EnqueueTicket(ticket_id=ticket_id), queue_id=queue_id, key="k",
-                            body=b"same")
-    again = await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id,
-                            key="k", body=b"same")
+    first = await world.run(
+        EnqueueTicket(ticket_id=ticket_id), queue_id=queue_id, key="k", body=b"same"
+    )
+    again = await world.run(
+        EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id, key="k", body=b"same"
+    )
     assert again.replayed and not first.replayed
     assert again.to_json() == first.to_json()
     assert again.records == ()
     assert (await world.store.stream_owner(queue_id)) == (TENANT, 2)
     with pytest.raises(IdempotencyKeyReused):
-        await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id,
-                        key="k", body=b"other")
+        await world.run(
+            EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id, key="k", body=b"other"
+        )
     other_tenant = await world.queue(tenant_id="tenant-b")  # keys are per tenant
-    assert not (await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())),
-                                queue_id=other_tenant, tenant_id="tenant-b", key="k")).replayed
+    assert not (
+        await world.run(
+            EnqueueTicket(ticket_id=str(uuid.uuid4())),
+            queue_id=other_tenant,
+            tenant_id="tenant-b",
+            key="k",
+        )
+    ).replayed
 
 
 async def test_concurrent_retries_with_one_key_append_once(world: World) -> None:
     queue_id = await world.queue()
-    outcomes = await asyncio.gather(*(
-        world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id, key="once")
-        for _ in range(5)))
+    outcomes = await asyncio.gather(
+        *(
+            world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id, key="once")
+            for _ in range(5)
+        )
+    )
     assert len({o.ticket.ticket_id for o in outcomes if o.ticket}) == 1
     assert sum(not o.replayed for o in outcomes) == 1
     assert (await world.store.stream_owner(queue_id)) == (TENANT, 2)
@@ -158,8 +195,9 @@ async def test_two_counters_calling_at_once_never_get_the_same_ticket(world: Wor
     queue_id = await world.queue()
     for _ in range(10):
         await world.enqueue(queue_id)
-    calls = await asyncio.gather(*(world.run(CallNext(counter=str(1 + n % 2)),
-                                             queue_id=queue_id) for n in range(10)))
+    calls = await asyncio.gather(
+        *(world.run(CallNext(counter=str(1 + n % 2)), queue_id=queue_id) for n in range(10))
+    )
     called = [c.ticket.ticket_id for c in calls if c.ticket]
     assert len(called) == len(set(called)) == 10
 

@@ -20,8 +20,9 @@ def commands_in(scenario: Scenario, ends: datetime, seed: int = 3) -> Counter[st
     stream = World(scenario, days=2, seed=seed, queue_id="q", tenant_id="t", id_prefix="").run()
 
     async def played() -> Counter[str]:
-        return Counter([type(timed.command).__name__
-                        async for timed, _ in play_locally(stream, ends)])
+        return Counter(
+            [type(timed.command).__name__ async for timed, _ in play_locally(stream, ends)]
+        )
 
     return asyncio.run(played())
 
@@ -52,13 +53,16 @@ def test_options_refuse_an_empty_window_or_a_start_outside_the_hours() -> None:
         LiveOptions(api="http://x", scenario=clinic, start_minute=18 * 60)
 
 
-@pytest.mark.parametrize("args", [
-    ["simulate", "--live"],
-    ["simulate", "--live", "--scenario", "all"],
-    ["simulate", "--live", "--scenario", "clinic", "--from", "9h"],
-    ["simulate", "--live", "--scenario", "clinic", "--hours", "0"],
-    ["simulate", "--live", "--scenario", "nowhere"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "--live"],
+        ["simulate", "--live", "--scenario", "all"],
+        ["simulate", "--live", "--scenario", "clinic", "--from", "9h"],
+        ["simulate", "--live", "--scenario", "clinic", "--hours", "0"],
+        ["simulate", "--live", "--scenario", "nowhere"],
+    ],
+)
 def test_the_live_command_refuses_bad_arguments_before_any_connection(
     args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -40,8 +40,22 @@ def test_the_warm_up_is_scored_apart(lunch_rush: RunResult) -> None:
 
 
 def test_the_command_prints_the_tables(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["simulate", "--offline", "--scenario", "clinic", "--days", "2",
-                 "--warmup-days", "1", "--oracle-every", "4", "--jobs", "1"])
+    code = main(
+        [
+            "simulate",
+            "--offline",
+            "--scenario",
+            "clinic",
+            "--days",
+            "2",
+            "--warmup-days",
+            "1",
+            "--oracle-every",
+            "4",
+            "--jobs",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     for name in ("rules", "learned", "served", "oracle", "acceptance"):
