@@ -16,12 +16,12 @@ PYTEST_ARGS ?=
 .PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench
 
 help:
-	@echo "make test         venv + package, stack up, then all of tests/ with pytest"
+	@echo "make test         venv + package, lint, stack up, then all of tests/ with pytest"
 	@echo "make run          venv + package, stack up, then the app (vq run)"
 	@echo "make stack-up     start PostgreSQL, Redis and Kafka (vq stack up)"
 	@echo "make stack-down   stop them (vq stack down)"
 	@echo "make stack-status which are up (vq stack status)"
-	@echo "make lint         ruff and mypy"
+	@echo "make lint         ruff (check and format) and mypy, strict"
 	@echo "make clean-data   stop the stack and delete its data (keeps the Kafka jars)"
 	@echo "make bench        stack up, then the benchmark (bench/README.md; BENCH_QUICK=1: ~2 min)"
 
@@ -56,18 +56,15 @@ test-tools:
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	       apt-get install -y -q --no-install-recommends kcat; }; }
 
-test: stack-up test-tools
+test: lint stack-up test-tools
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 run: stack-up
-	@if $(BIN)/vq run --help >/dev/null 2>&1; then \
-	  exec $(BIN)/vq run; \
-	else \
-	  echo "the stack is up (above); the app has no \`vq run\` yet, so nothing else was started"; \
-	fi
+	exec $(BIN)/vq run
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 clean-data: venv

@@ -4,7 +4,7 @@ Three paths, each one caller at a time (latency, not throughput), tickets drawn 
 positions along the line:
 * `zrank`: the bare Redis ZRANK of the ticket's line member (the floor);
 * `read_model`: the query side's own read (`ReadModels.ticket`: home key, then one Lua script
-  that reads version, view and ZRANK at one instant), when `projections.queries` exists;
+  that reads version, view and ZRANK at one instant);
 * `http`: `GET /v1/tickets/{id}` through the API, when the API serves it.
 """
 
@@ -21,6 +21,7 @@ from bench.httpclient import HttpPool, build_request
 from bench.stats import summary_ms
 from eventstore.postgres import PostgresEventStore
 from projections.layout import Keys
+from projections.queries import ReadModels
 
 
 async def _time_each(calls: int, one: Any) -> dict[str, Any]:
@@ -44,11 +45,7 @@ async def positions(
     api_url: str | None,
     viewer_key: str,
 ) -> list[dict[str, Any]]:
-    try:
-        from projections.queries import ReadModels
-    except ImportError:
-        ReadModels = None  # type: ignore[assignment,misc]  # the query side is not there yet
-    models = None if ReadModels is None else ReadModels(client, keys, store)
+    models = ReadModels(client, keys, store)
     pool = None
     if api_url is not None:
         host, _, port = api_url.removeprefix("http://").partition(":")
@@ -69,14 +66,12 @@ async def positions(
                 return await client.zrank(line, members[i]) is not None
 
             row["zrank"] = await _time_each(calls, zrank)
-            if models is not None:
 
-                async def read(i: int, sample: list[str] = sample) -> bool:
-                    assert models is not None
-                    found = await models.ticket(tenant_id, sample[i])
-                    return found is not None and found.position is not None
+            async def read(i: int, sample: list[str] = sample) -> bool:
+                found = await models.ticket(tenant_id, sample[i])
+                return found is not None and found.position is not None
 
-                row["read_model"] = await _time_each(calls, read)
+            row["read_model"] = await _time_each(calls, read)
             if pool is not None:
 
                 async def get(i: int, sample: list[str] = sample) -> bool:

@@ -9,17 +9,19 @@ the first answer byte for byte.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from command_api.mapping import command_out
 from command_api.models import EmptyBody
+from core.settings import Settings
 from eventstore.values import CommandContext, request_hash
 from http_api.auth import Principal
-from http_api.deps import Services
+from http_api.deps import PrincipalDep, Services, ServicesDep
 from service_layer.outcome import Outcome
 from service_layer.queues import Command, CommandRequest, Idempotency
 
@@ -31,7 +33,7 @@ IdempotencyKeyHeader = Annotated[
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
         description="Retry-safe key: a retry with the same key and body returns the first answer "
-        "and changes nothing; the same key with another body is a 422.",
+        "and changes nothing; the same key with another request is a 409.",
     ),
 ]
 CorrelationHeader = Annotated[
@@ -52,44 +54,70 @@ def if_match_version(value: str | None) -> int | None:
     return None if value is None else int(value.strip('"'))
 
 
-async def execute(
-    svc: Services,
-    who: Principal,
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who gives a command, through which request, with which Idempotency-Key and correlation."""
+
+    svc: Services
+    who: Principal
+    request: Request
+    idempotency_key: str | None
+    correlation: uuid.UUID | None
+
+    @property
+    def settings(self) -> Settings:
+        return self.svc.settings
+
+    def require(self, permission: str) -> None:
+        self.who.require(permission)
+
+    async def execute(
+        self,
+        command: Command,
+        *,
+        body: BaseModel | None,
+        queue_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Run `command`; `queue_id` None: the queue that holds the command's ticket."""
+        command_id = str(uuid.uuid4())
+        context = CommandContext(
+            command_id=command_id,
+            correlation_id=str(self.correlation) if self.correlation else command_id,
+            actor=self.who.actor,
+            occurred_at=self.svc.queues.now(),
+        )
+        idempotency = None
+        if self.idempotency_key is not None:
+            # No body, `{}` and `null` are one request to a command without fields.
+            content = "" if body is None or isinstance(body, EmptyBody) else body.model_dump_json()
+            idempotency = Idempotency(
+                key=self.idempotency_key,
+                request_hash=request_hash(self.request.method, self.request.url.path, content),
+            )
+        return await self.svc.queues.execute(
+            CommandRequest(
+                tenant_id=self.who.tenant_id,
+                queue_id=queue_id,
+                command=command,
+                context=context,
+                idempotency=idempotency,
+                expected_version=expected_version,
+            )
+        )
+
+
+async def caller(
     request: Request,
-    command: Command,
-    *,
-    body: BaseModel | None,
-    idempotency_key: str | None,
-    correlation: uuid.UUID | None,
-    queue_id: str | None = None,
-    expected_version: int | None = None,
-) -> Outcome:
-    """Run `command` for the caller; `queue_id` None: the queue that holds the command's ticket."""
-    command_id = str(uuid.uuid4())
-    context = CommandContext(
-        command_id=command_id,
-        correlation_id=str(correlation) if correlation else command_id,
-        actor=who.actor,
-        occurred_at=svc.queues.now(),
-    )
-    idempotency = None
-    if idempotency_key is not None:
-        # No body, `{}` and `null` are one request to a command without fields.
-        content = "" if body is None or isinstance(body, EmptyBody) else body.model_dump_json()
-        idempotency = Idempotency(
-            key=idempotency_key,
-            request_hash=request_hash(request.method, request.url.path, content),
-        )
-    return await svc.queues.execute(
-        CommandRequest(
-            tenant_id=who.tenant_id,
-            queue_id=queue_id,
-            command=command,
-            context=context,
-            idempotency=idempotency,
-            expected_version=expected_version,
-        )
-    )
+    svc: ServicesDep,
+    who: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    correlation: CorrelationHeader = None,
+) -> Caller:
+    return Caller(svc, who, request, idempotency_key, correlation)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
 
 
 def answer(

@@ -5,9 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
-from http_api.zones import TimeZone
+from http_api.formats import TimeZone
 
 # Text that is more than whitespace (the document says so: a pattern, since the server strips it).
 # `\x1c-\x1f` are whitespace to Python's `\s` but not to the server's regex engine.
@@ -55,7 +63,7 @@ class StrictModel(BaseModel):
 
 
 class OpeningHoursIn(StrictModel):
-    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    weekday: StrictInt = Field(ge=0, le=6, description="0 = Monday")
     opens: HHMM
     closes: HHMM
 
@@ -66,18 +74,18 @@ class QueueSettingsIn(StrictModel):
     prefix: Prefix | None = None
     service_types: Annotated[list[Label], Field(max_length=50)] | None = None
     counters: Annotated[list[Label], Field(min_length=1, max_length=200)] | None = None
-    capacity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    capacity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
     priority_classes: Annotated[list[Label], Field(min_length=1, max_length=10)] | None = None
     default_priority: Label | None = None
     timezone: TimeZone | None = None
     opening_hours: Annotated[list[OpeningHoursIn], Field(max_length=70)] | None = None
-    allow_outside_hours: bool | None = None
-    aging_after_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
+    allow_outside_hours: StrictBool | None = None
+    aging_after_seconds: Annotated[StrictInt, Field(ge=1, le=7 * 86400)] | None = None
     aging_max_priority: Label | None = None
-    no_show_grace_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    no_show_grace_seconds: Annotated[StrictInt, Field(ge=0, le=86400)] | None = None
     transfer_policy: TransferPolicyIn | None = None
-    target_wait_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
-    mean_service_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
+    target_wait_seconds: Annotated[StrictInt, Field(ge=1, le=7 * 86400)] | None = None
+    mean_service_seconds: Annotated[StrictInt, Field(ge=1, le=86400)] | None = None
     metadata: Metadata | None = None
 
 
@@ -113,7 +121,7 @@ class EnqueueIn(StrictModel):
     language: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")] | None
     ) = None
-    allow_outside_hours: bool = Field(
+    allow_outside_hours: StrictBool = Field(
         default=False, description="Staff and admin keys only: let this person in after hours."
     )
 

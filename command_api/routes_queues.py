@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse
 
-from command_api.execution import (
-    CorrelationHeader,
-    IdempotencyKeyHeader,
-    IfMatchHeader,
-    answer,
-    execute,
-    if_match_version,
-)
+from command_api.execution import CallerDep, IfMatchHeader, answer, if_match_version
 from command_api.mapping import contact, queue_config, settings_patch
 from command_api.models import (
     CallNextIn,
@@ -36,7 +30,6 @@ from domain.commands import (
     QueueCommand,
     ResumeQueue,
 )
-from http_api.deps import PrincipalDep, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1/queues", tags=["queue commands"])
@@ -51,29 +44,16 @@ _ON_QUEUE = ("forbidden", "not-found", "version-conflict")
     responses=problem_responses("forbidden", "already-exists", "malformed-request"),
     summary="Create a queue",
 )
-async def create_queue(
-    body: QueueCreateIn,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
-) -> JSONResponse:
-    who.require("queues:manage")
+async def create_queue(body: QueueCreateIn, caller: CallerDep) -> JSONResponse:
+    caller.require("queues:manage")
     queue_id = str(uuid.uuid4())
     command = CreateQueue(
-        queue_id=queue_id, tenant_id=who.tenant_id, config=queue_config(body), status=body.status
-    )
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
         queue_id=queue_id,
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
+        tenant_id=caller.who.tenant_id,
+        config=queue_config(body),
+        status=body.status,
     )
+    outcome = await caller.execute(command, queue_id=queue_id, body=body)
     return answer(outcome, status=201, location=f"/v1/queues/{outcome.queue_id}")
 
 
@@ -85,63 +65,32 @@ async def create_queue(
 )
 async def update_queue(
     queue_id: QueueId,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
+    caller: CallerDep,
     if_match: IfMatchHeader = None,
     body: Annotated[QueuePatchIn | None, Body()] = None,
 ) -> JSONResponse:
-    who.require("queues:manage")
+    caller.require("queues:manage")
     body = body or QueuePatchIn()  # no body, `{}` and `null` all change nothing
     command = ChangeQueueSettings(changes=settings_patch(body))
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
-        queue_id=str(queue_id),
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
-        expected_version=if_match_version(if_match),
+    outcome = await caller.execute(
+        command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
     )
     return answer(outcome)
 
 
-def _lifecycle(path: str, summary: str, with_reason: bool) -> None:
-    def make(reason: str | None) -> QueueCommand:
-        commands: dict[str, QueueCommand] = {
-            "open": OpenQueue(),
-            "resume": ResumeQueue(),
-            "pause": PauseQueue(reason=reason),
-            "close": CloseQueue(reason=reason),
-        }
-        return commands[path]
+def _lifecycle(path: str, summary: str, make: Callable[[str | None], QueueCommand]) -> None:
+    """A change of the queue's status; `make` gets the reason given (pause and close keep it)."""
 
     async def lifecycle(
         queue_id: QueueId,
-        request: Request,
-        svc: ServicesDep,
-        who: PrincipalDep,
+        caller: CallerDep,
         body: Annotated[ReasonIn | None, Body()] = None,
-        idempotency_key: IdempotencyKeyHeader = None,
-        correlation: CorrelationHeader = None,
         if_match: IfMatchHeader = None,
     ) -> JSONResponse:
-        who.require("queues:operate")
-        command = make(body.reason if body and with_reason else None)
-        outcome = await execute(
-            svc,
-            who,
-            request,
-            command,
-            queue_id=str(queue_id),
-            body=body,
-            idempotency_key=idempotency_key,
-            correlation=correlation,
-            expected_version=if_match_version(if_match),
+        caller.require("queues:operate")
+        command = make(body.reason if body else None)
+        outcome = await caller.execute(
+            command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
         )
         return answer(outcome)
 
@@ -156,10 +105,14 @@ def _lifecycle(path: str, summary: str, with_reason: bool) -> None:
     )
 
 
-_lifecycle("open", "Open a closed queue", with_reason=False)
-_lifecycle("pause", "Pause calling (people can still join)", with_reason=True)
-_lifecycle("resume", "Resume calling", with_reason=False)
-_lifecycle("close", "Close the queue to newcomers (those waiting are still served)", True)
+_lifecycle("open", "Open a closed queue", lambda _: OpenQueue())
+_lifecycle("pause", "Pause calling (people can still join)", lambda why: PauseQueue(reason=why))
+_lifecycle("resume", "Resume calling", lambda _: ResumeQueue())
+_lifecycle(
+    "close",
+    "Close the queue to newcomers (those waiting are still served)",
+    lambda why: CloseQueue(reason=why),
+)
 
 
 @router.post(
@@ -172,17 +125,11 @@ _lifecycle("close", "Close the queue to newcomers (those waiting are still serve
     summary="Take a ticket (enqueue)",
 )
 async def enqueue(
-    queue_id: QueueId,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    body: Annotated[EnqueueIn | None, Body()] = None,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
+    queue_id: QueueId, caller: CallerDep, body: Annotated[EnqueueIn | None, Body()] = None
 ) -> JSONResponse:
-    who.require("tickets:enqueue")
+    caller.require("tickets:enqueue")
     body = body or EnqueueIn()
-    if body.allow_outside_hours and not who.may("tickets:operate"):
+    if body.allow_outside_hours and not caller.who.may("tickets:operate"):
         raise ProblemError("forbidden", "only staff and admin keys may enqueue outside hours")
     ticket_id = str(uuid.uuid4())
     command = EnqueueTicket(
@@ -195,21 +142,12 @@ async def enqueue(
         language=body.language,
         allow_outside_hours=body.allow_outside_hours,
     )
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
-        queue_id=str(queue_id),
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
-    )
+    outcome = await caller.execute(command, queue_id=str(queue_id), body=body)
     assert outcome.ticket is not None  # an enqueue answers the ticket it made
     return answer(
         outcome,
         status=201,
-        token_secret=svc.settings.token_secret,
+        token_secret=caller.settings.token_secret,
         location=f"/v1/tickets/{outcome.ticket.ticket_id}",
     )
 
@@ -220,29 +158,10 @@ async def enqueue(
     responses=problem_responses(*_ON_QUEUE, "queue-empty", "queue-paused", "malformed-request"),
     summary="Call the next person to a counter, in the queue's policy order",
 )
-async def call_next(
-    queue_id: QueueId,
-    body: CallNextIn,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
-) -> JSONResponse:
-    who.require("tickets:operate")
+async def call_next(queue_id: QueueId, body: CallNextIn, caller: CallerDep) -> JSONResponse:
+    caller.require("tickets:operate")
     command = CallNext(
         counter=body.counter,
         service_types=tuple(body.service_types) if body.service_types else None,
     )
-
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
-        queue_id=str(queue_id),
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
-    )
-    return answer(outcome)
+    return answer(await caller.execute(command, queue_id=str(queue_id), body=body))

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse
 
-from command_api.execution import CorrelationHeader, IdempotencyKeyHeader, answer, execute
+from command_api.execution import CallerDep, answer
 from command_api.models import CallTicketIn, CancelIn, CommandOut, EmptyBody, PriorityIn, TransferIn
 from domain.commands import (
     CallTicket,
@@ -25,7 +25,6 @@ from domain.commands import (
     TransferTicket,
 )
 from domain.events import CancelledBy
-from http_api.deps import PrincipalDep, ServicesDep
 from http_api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket commands"])
@@ -33,41 +32,28 @@ TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
 _ON_TICKET = ("forbidden", "not-found", "invalid-transition", "version-conflict")
 
 
-def _without_fields(
-    path: str, summary: str, make: Callable[[str], QueueCommand], extra: tuple[str, ...] = ()
-) -> None:
-    """A staff command that needs nothing but the ticket: no body, `{}` or `null`."""
-
-    async def handle(
-        ticket_id: TicketId,
-        request: Request,
-        svc: ServicesDep,
-        who: PrincipalDep,
-        body: Annotated[EmptyBody | None, Body()] = None,
-        idempotency_key: IdempotencyKeyHeader = None,
-        correlation: CorrelationHeader = None,
-    ) -> JSONResponse:
-        who.require("tickets:operate")
-        outcome = await execute(
-            svc,
-            who,
-            request,
-            make(str(ticket_id)),
-            body=body,
-            idempotency_key=idempotency_key,
-            correlation=correlation,
-        )
-        return answer(outcome)
-
-    router.add_api_route(
+def _route(path: str, summary: str, *extra: str) -> Callable[[Callable[..., object]], object]:
+    return router.post(
         f"/{{ticket_id}}/{path}",
-        handle,
-        methods=["POST"],
         response_model=CommandOut,
         responses=problem_responses(*_ON_TICKET, *extra, "malformed-request"),
         summary=summary,
         name=f"ticket_{path.replace('-', '_')}",
     )
+
+
+def _without_fields(
+    path: str, summary: str, make: Callable[[str], QueueCommand], *extra: str
+) -> None:
+    """A staff command that needs nothing but the ticket: no body, `{}` or `null`."""
+
+    async def handle(
+        ticket_id: TicketId, caller: CallerDep, body: Annotated[EmptyBody | None, Body()] = None
+    ) -> JSONResponse:
+        caller.require("tickets:operate")
+        return answer(await caller.execute(make(str(ticket_id)), body=body))
+
+    _route(path, summary, *extra)(handle)
 
 
 _without_fields("recall", "Call the same ticket again", lambda tid: RecallTicket(ticket_id=tid))
@@ -78,129 +64,46 @@ _without_fields(
     "return",
     "A no-show came back within the grace period",
     lambda tid: ReturnTicket(ticket_id=tid),
-    ("grace-expired",),
+    "grace-expired",
 )
 
 
-@router.post(
-    "/{ticket_id}/call",
-    response_model=CommandOut,
-    responses=problem_responses(*_ON_TICKET, "queue-paused", "malformed-request"),
-    summary="Call this ticket out of order (staff override, with a reason)",
-    name="ticket_call",
-)
-async def call(
-    ticket_id: TicketId,
-    body: CallTicketIn,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
-) -> JSONResponse:
-    who.require("tickets:operate")
+@_route("call", "Call this ticket out of order (staff override, with a reason)", "queue-paused")
+async def call(ticket_id: TicketId, body: CallTicketIn, caller: CallerDep) -> JSONResponse:
+    caller.require("tickets:operate")
     command = CallTicket(ticket_id=str(ticket_id), counter=body.counter, reason=body.reason)
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
-    )
-    return answer(outcome)
+    return answer(await caller.execute(command, body=body))
 
 
-@router.post(
-    "/{ticket_id}/priority",
-    response_model=CommandOut,
-    responses=problem_responses(*_ON_TICKET, "malformed-request"),
-    summary="Change the ticket's priority class (with a reason)",
-    name="ticket_priority",
-)
-async def priority(
-    ticket_id: TicketId,
-    body: PriorityIn,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
-) -> JSONResponse:
-    who.require("tickets:operate")
+@_route("priority", "Change the ticket's priority class (with a reason)")
+async def priority(ticket_id: TicketId, body: PriorityIn, caller: CallerDep) -> JSONResponse:
+    caller.require("tickets:operate")
     command = ChangePriority(ticket_id=str(ticket_id), priority=body.priority, reason=body.reason)
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
-    )
-    return answer(outcome)
+    return answer(await caller.execute(command, body=body))
 
 
-@router.post(
-    "/{ticket_id}/cancel",
-    response_model=CommandOut,
-    responses=problem_responses(*_ON_TICKET, "malformed-request"),
-    summary="Cancel a ticket (staff, or the customer's kiosk)",
-)
+@_route("cancel", "Cancel a ticket (staff, or the customer's kiosk)")
 async def cancel(
-    ticket_id: TicketId,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    body: Annotated[CancelIn | None, Body()] = None,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
+    ticket_id: TicketId, caller: CallerDep, body: Annotated[CancelIn | None, Body()] = None
 ) -> JSONResponse:
-    who.require("tickets:enqueue")
-    by: CancelledBy = "staff" if who.may("tickets:operate") else "customer"
+    caller.require("tickets:enqueue")
+    by: CancelledBy = "staff" if caller.who.may("tickets:operate") else "customer"
     command = CancelTicket(ticket_id=str(ticket_id), by=by, reason=body.reason if body else None)
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
-    )
-    return answer(outcome)
+    return answer(await caller.execute(command, body=body))
 
 
-@router.post(
-    "/{ticket_id}/transfer",
-    response_model=CommandOut,
-    responses=problem_responses(*_ON_TICKET, "queue-closed", "queue-full", "malformed-request"),
-    summary="Move the ticket to another queue of the same tenant (answers both queues' versions)",
+@_route(
+    "transfer",
+    "Move the ticket to another queue of the same tenant (answers both queues' versions)",
+    "queue-closed",
+    "queue-full",
 )
-async def transfer(
-    ticket_id: TicketId,
-    body: TransferIn,
-    request: Request,
-    svc: ServicesDep,
-    who: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    correlation: CorrelationHeader = None,
-) -> JSONResponse:
-    who.require("tickets:operate")
+async def transfer(ticket_id: TicketId, body: TransferIn, caller: CallerDep) -> JSONResponse:
+    caller.require("tickets:operate")
     command = TransferTicket(
         ticket_id=str(ticket_id),
         to_queue_id=str(body.to_queue_id),
         service_type=body.service_type,
         reason=body.reason,
     )
-    outcome = await execute(
-        svc,
-        who,
-        request,
-        command,
-        body=body,
-        idempotency_key=idempotency_key,
-        correlation=correlation,
-    )
-    return answer(outcome)
+    return answer(await caller.execute(command, body=body))

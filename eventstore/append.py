@@ -25,7 +25,7 @@ from psycopg.rows import tuple_row
 from domain.recorded import RecordedEvent
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.serialization import to_json
-from eventstore.values import IdempotencyRecord, StreamAppend
+from eventstore.values import IdempotencyRecord, StreamAppend, to_write
 
 NOTIFY_CHANNEL = "vq_events"
 
@@ -57,7 +57,7 @@ class PostgresAppendSession:
         idempotency: IdempotencyRecord | None = None,
         tenant_id: str | None = None,
     ) -> None:
-        appends = [a for a in appends if a.records]
+        appends = to_write(appends)
         if not appends:
             return
         async with self._conn.cursor() as cur:
@@ -105,9 +105,7 @@ async def _advance_stream(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> 
 
 async def _insert_events(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> None:
     rows = []
-    for offset, record in enumerate(item.records, start=1):
-        if record.stream_version != item.expected_version + offset:
-            raise ValueError("records must follow the expected version without gaps")
+    for record in item.records:
         rows.append(
             (
                 item.stream_id,

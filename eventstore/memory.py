@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from domain.recorded import RecordedEvent
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
-from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend
+from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend, to_write
 
 
 @dataclass(slots=True)
@@ -47,13 +47,9 @@ class InMemoryAppendSession:
         idempotency: IdempotencyRecord | None = None,
         tenant_id: str | None = None,
     ) -> None:
-        appends = [a for a in appends if a.records]
+        appends = to_write(appends)
         if not appends:
             return
-        for item in appends:
-            for offset, record in enumerate(item.records, start=1):
-                if record.stream_version != item.expected_version + offset:
-                    raise ValueError("records must follow the expected version without gaps")
         self._appends.extend(appends)
         if idempotency is not None:
             self._idempotency = (tenant_id, idempotency)

@@ -48,6 +48,16 @@ class StreamAppend:
     ages: bool | None = None
 
 
+def to_write(appends: Sequence[StreamAppend]) -> list[StreamAppend]:
+    """The appends that write something, each checked to follow its expected version."""
+    kept = [a for a in appends if a.records]
+    for item in kept:
+        for offset, record in enumerate(item.records, start=1):
+            if record.stream_version != item.expected_version + offset:
+                raise ValueError("records must follow the expected version without gaps")
+    return kept
+
+
 def new_records(
     *,
     stream_id: str,

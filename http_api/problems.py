@@ -26,7 +26,9 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not-found": (404, "Not found"),
     "validation": (422, "The request is not valid"),
     "malformed-request": (400, "The request body is not valid JSON"),
-    "idempotency-key-reused": (422, "This Idempotency-Key was used with a different request"),
+    # 409 as most APIs answer it: the key's first request is the resource's state it conflicts
+    # with (a retry of that same request replays its answer).
+    "idempotency-key-reused": (409, "This Idempotency-Key was used with a different request"),
     "unauthorized": (401, "A valid API key is required"),
     "forbidden": (403, "This API key's role may not do that"),
     "payload-too-large": (413, "The request body is too large"),

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from http_api.deps import ReaderDep, ReadModelsDep
+from http_api.formats import Moment, TimeZone
 from http_api.problems import ProblemError, problem_responses
-from http_api.zones import TimeZone
 from projections.analytics_report import Bucket, Granularity, csv_rows, load_buckets, report
 from projections.queries import redis_errors
 from query_api.deps import QueueId
@@ -24,7 +24,7 @@ from query_api.models import AccuracyOut
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 From = Annotated[
-    datetime | None,
+    Moment | None,
     Query(
         alias="from",
         description="Start (ISO 8601 with offset); default: 24 hours before `to`. "
@@ -33,7 +33,7 @@ From = Annotated[
     ),
 ]
 To = Annotated[
-    datetime | None, Query(alias="to", description="End, exclusive (ISO 8601); default: now.")
+    Moment | None, Query(alias="to", description="End, exclusive (ISO 8601); default: now.")
 ]
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)

@@ -576,7 +576,7 @@ SPECIFIC: list[Case] = [
     case(
         "enqueue",
         "idempotency-key-reused",
-        422,
+        409,
         "idempotency-key-reused",
         headers={"Idempotency-Key": "world-enqueue"},
         json={"priority": "urgent"},

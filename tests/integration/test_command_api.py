@@ -96,7 +96,7 @@ async def test_idempotent_retry_returns_the_first_answer(api: ApiClient) -> None
     other_body = await api.post(
         f"/v1/queues/{queue_id}/tickets", json={"priority": "urgent"}, headers=headers
     )
-    assert other_body.status_code == 422
+    assert other_body.status_code == 409
     assert other_body.json()["type"] == "/problems/idempotency-key-reused"
 
 

@@ -1,0 +1,68 @@
+"""Values whose form the OpenAPI document states exactly as the server checks it.
+
+* A time zone is an enum of the IANA names this machine has: a free string would let clients (and
+  fuzzers) send names the server then refuses.
+* A moment is an RFC 3339 date-time with its offset, as `format: date-time` says: the parser
+  underneath would also take a number of seconds or a date alone, which the document does not
+  offer and a client should not rely on.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import available_timezones
+
+from pydantic import (
+    BeforeValidator,
+    PlainSerializer,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+
+_NAMES = sorted(available_timezones())
+
+# A `str` enum, so the document gets one `TimeZoneName` schema that every use refers to.
+TimeZoneName = Enum(  # type: ignore[misc]
+    "TimeZoneName",
+    [(name, name) for name in _NAMES],
+    type=str,
+    module=__name__,
+)
+TimeZoneName.__doc__ = "An IANA time zone name (e.g. Europe/Paris)."
+
+
+def _name(value: Any, handler: ValidatorFunctionWrapHandler) -> str:
+    """The plain name, or a one-line refusal (not the list of every zone)."""
+    try:
+        return str(handler(value).value)
+    except ValidationError:
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name, e.g. Europe/Paris"
+        ) from None
+
+
+if TYPE_CHECKING:
+    TimeZone = str
+else:  # validated as the enum (what the document shows), handed over as the plain name
+    TimeZone = Annotated[TimeZoneName, WrapValidator(_name), PlainSerializer(str, return_type=str)]
+
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError(
+            "a moment is an RFC 3339 date-time with its offset, e.g. 2026-03-04T08:00:00+01:00"
+        )
+    return value
+
+
+# An aware datetime, given as RFC 3339 text.
+Moment = Annotated[datetime, BeforeValidator(_rfc3339)]
