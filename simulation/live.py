@@ -28,6 +28,12 @@ from typing import Any
 import httpx
 import psycopg
 import psycopg_pool
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
 from core.settings import Settings
 from domain.commands import CreateQueue, EnqueueTicket, QueueCommand
@@ -40,7 +46,10 @@ from simulation.live_api import (
     ATTEMPTS,
     REQUEST_TIMEOUT_S,
     RETRY_STATUSES,
+    ApiClock,
     LiveError,
+    Unanswered,
+    backoff,
     problem,
     request_for,
     retry_after,
@@ -79,20 +88,6 @@ class LiveOptions:
                 f"({s.opens // 60:02d}:{s.opens % 60:02d} to "
                 f"{s.closes // 60:02d}:{s.closes % 60:02d})"
             )
-
-
-class _ApiClock:
-    """The API's clock seen from here: read once, then extrapolated at its speed."""
-
-    def __init__(self, now: datetime, speed: float, read_at: float) -> None:
-        self.speed = speed
-        self._now, self._read_at = now, read_at
-
-    def now(self) -> datetime:
-        return self._now + timedelta(seconds=(time.monotonic() - self._read_at) * self.speed)
-
-    def wall_until(self, at: datetime) -> float:
-        return (at - self.now()).total_seconds() / self.speed
 
 
 def window(
@@ -191,7 +186,7 @@ class _Driver:
 
     # Time -------------------------------------------------------------------------------------
 
-    async def _clock(self) -> _ApiClock:
+    async def _clock(self) -> ApiClock:
         sent = time.monotonic()
         response = await self._call("GET", "/v1/clock", attempts=3)  # no API: say so at once
         if response.status_code != 200:
@@ -200,7 +195,7 @@ class _Driver:
                 "a virtual-queue API (with an accelerated clock)?"
             )
         body = response.json()
-        clock = _ApiClock(
+        clock = ApiClock(
             datetime.fromisoformat(body["now"]), float(body["speed"]), (sent + time.monotonic()) / 2
         )
         self.result.speed = clock.speed
@@ -227,7 +222,7 @@ class _Driver:
             )
         return clock
 
-    async def _wait_until(self, clock: _ApiClock, at: datetime, waiting: int) -> None:
+    async def _wait_until(self, clock: ApiClock, at: datetime, waiting: int) -> None:
         while (remaining := clock.wall_until(at)) > 0:
             self._progress(clock.now(), waiting)
             await asyncio.sleep(min(remaining + ALIGN_MARGIN_S, self.options.progress_every_s))
@@ -334,28 +329,37 @@ class _Driver:
         attempts: int = ATTEMPTS,
         **kwargs: Any,
     ) -> httpx.Response:
-        """One request, retried while the API is unavailable or overloaded (503/429) or silent."""
+        """One request, retried while the API is unavailable or overloaded (503/429) or silent:
+        after 0.2 s, doubling to 5 s, or after the answer's Retry-After if that is longer."""
         headers = kwargs.pop("headers", {})
         if key is not None:
             headers["Authorization"] = f"Bearer {key}"
-        failure, delay = "", 0.0
-        for attempt in range(attempts):
-            if attempt:
-                self.result.retries += 1
-                await asyncio.sleep(delay)
-            delay = min(0.2 * 2**attempt, 5.0)
-            try:
-                response = await self.http.request(method, path, headers=headers, **kwargs)
-            except httpx.TransportError as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code not in RETRY_STATUSES:
+
+        def counted(_: RetryCallState) -> None:
+            self.result.retries += 1
+
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Unanswered),
+                stop=stop_after_attempt(attempts),
+                wait=backoff,
+                before_sleep=counted,
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        response = await self.http.request(method, path, headers=headers, **kwargs)
+                    except httpx.TransportError as exc:
+                        raise Unanswered(f"{type(exc).__name__}: {exc}", 0.0) from exc
+                    if response.status_code in RETRY_STATUSES:
+                        failure = f"{response.status_code} {problem(response)}"
+                        raise Unanswered(failure, retry_after(response))
                     return response
-                failure = f"{response.status_code} {problem(response)}"
-                delay = max(delay, retry_after(response))
-        raise LiveError(
-            f"{method} {self.options.api}{path}: no success after {attempts} attempts ({failure})"
-        )
+        except Unanswered as last:
+            raise LiveError(
+                f"{method} {self.options.api}{path}: no success after {attempts} attempts ({last})"
+            ) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _read_side(self) -> None:
         """Wait until the read models hold the last write, then ask for the accuracy figures."""

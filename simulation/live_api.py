@@ -3,11 +3,14 @@ it answers with, and how long it asks to be left alone."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from tenacity import RetryCallState
 
 from domain.commands import (
     CallNext,
@@ -106,3 +109,33 @@ def retry_after(response: httpx.Response) -> float:
         return min(float(response.headers.get("Retry-After", "0")), 30.0)
     except ValueError:
         return 0.0
+
+
+class Unanswered(Exception):
+    """A request to retry: no answer, or a 503/429 (with how long it asked us to wait)."""
+
+    def __init__(self, failure: str, retry_after_s: float) -> None:
+        super().__init__(failure)
+        self.retry_after_s = retry_after_s
+
+
+def backoff(state: RetryCallState) -> float:
+    """After 0.2 s, doubling to 5 s, or after the answer's Retry-After if that is longer."""
+    exponential = min(0.2 * 2 ** (state.attempt_number - 1), 5.0)
+    failed = state.outcome.exception() if state.outcome is not None else None
+    asked = failed.retry_after_s if isinstance(failed, Unanswered) else 0.0
+    return float(max(exponential, asked))
+
+
+class ApiClock:
+    """The API's clock seen from here: read once, then extrapolated at its speed."""
+
+    def __init__(self, now: datetime, speed: float, read_at: float) -> None:
+        self.speed = speed
+        self._now, self._read_at = now, read_at
+
+    def now(self) -> datetime:
+        return self._now + timedelta(seconds=(time.monotonic() - self._read_at) * self.speed)
+
+    def wall_until(self, at: datetime) -> float:
+        return (at - self.now()).total_seconds() / self.speed
