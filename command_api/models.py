@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
     model_validator,
 )
@@ -31,6 +32,31 @@ Reason = Annotated[
 ]
 Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
+def _number(value: Any) -> Any:
+    """A JSON integer: 36 or 36.0 (the same number in JSON Schema), never "36" or true (the
+    constraints go before it in each `Annotated`, so the document states them)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+Number = BeforeValidator(_number)
+Count = Annotated[int, Field(ge=1, le=1_000_000), Number]
+UpToAWeek = Annotated[int, Field(ge=1, le=7 * 86400), Number]
+
+
+def _distinct(names: list[str]) -> list[str]:
+    if len(set(names)) != len(names):
+        raise ValueError(f"names must be distinct, got {names}")
+    return names
+
+
+# A list of names, each given once (the document says so: `uniqueItems`).
+Names = Annotated[
+    list[Label], AfterValidator(_distinct), Field(json_schema_extra={"uniqueItems": True})
+]
 MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 MetaValue = Annotated[str, StringConstraints(max_length=500)]
 Metadata = Annotated[dict[MetaKey, MetaValue], Field(max_length=20)]
@@ -63,29 +89,45 @@ class StrictModel(BaseModel):
 
 
 class OpeningHoursIn(StrictModel):
-    weekday: StrictInt = Field(ge=0, le=6, description="0 = Monday")
-    opens: HHMM
-    closes: HHMM
+    """One opening interval of a weekday; it must open before it closes (a queue's rule: a 409)."""
+
+    weekday: Annotated[int, Field(ge=0, le=6), Number] = Field(description="0 = Monday")
+    opens: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    closes: HHMM = Field(description="24:00 closes at midnight")
 
 
 class QueueSettingsIn(StrictModel):
     """Everything about a queue that can be configured; all optional on PATCH."""
 
     prefix: Prefix | None = None
-    service_types: Annotated[list[Label], Field(max_length=50)] | None = None
-    counters: Annotated[list[Label], Field(min_length=1, max_length=200)] | None = None
-    capacity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
-    priority_classes: Annotated[list[Label], Field(min_length=1, max_length=10)] | None = None
-    default_priority: Label | None = None
+    service_types: Annotated[Names, Field(max_length=50)] | None = None
+    counters: Annotated[Names, Field(min_length=1, max_length=200)] | None = None
+    capacity: Count | None = None
+    priority_classes: Annotated[Names, Field(min_length=1, max_length=10)] | None = Field(
+        default=None, description="Highest first"
+    )
+    default_priority: Label | None = Field(
+        default=None, description="One of `priority_classes` (a queue's rule: else a 409)"
+    )
     timezone: TimeZone | None = None
     opening_hours: Annotated[list[OpeningHoursIn], Field(max_length=70)] | None = None
     allow_outside_hours: StrictBool | None = None
-    aging_after_seconds: Annotated[StrictInt, Field(ge=1, le=7 * 86400)] | None = None
-    aging_max_priority: Label | None = None
-    no_show_grace_seconds: Annotated[StrictInt, Field(ge=0, le=86400)] | None = None
+    aging_after_seconds: (
+        Annotated[int, Field(ge=1, le=7 * 86400), BeforeValidator(_number)] | None
+    ) = None
+    aging_max_priority: Label | None = Field(
+        default=None, description="One of `priority_classes` (a queue's rule: else a 409)"
+    )
+    no_show_grace_seconds: (
+        Annotated[int, Field(ge=0, le=86400), BeforeValidator(_number)] | None
+    ) = None
     transfer_policy: TransferPolicyIn | None = None
-    target_wait_seconds: Annotated[StrictInt, Field(ge=1, le=7 * 86400)] | None = None
-    mean_service_seconds: Annotated[StrictInt, Field(ge=1, le=86400)] | None = None
+    target_wait_seconds: (
+        Annotated[int, Field(ge=1, le=7 * 86400), BeforeValidator(_number)] | None
+    ) = None
+    mean_service_seconds: Annotated[int, Field(ge=1, le=86400), BeforeValidator(_number)] | None = (
+        None
+    )
     metadata: Metadata | None = None
 
 

@@ -34,14 +34,16 @@ from http_api.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1/queues", tags=["queue commands"])
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
-_ON_QUEUE = ("forbidden", "not-found", "version-conflict")
+_ON_QUEUE = ("forbidden", "not-found", "version-conflict", "rule-violated")
 
 
 @router.post(
     "",
     status_code=201,
     response_model=CommandOut,
-    responses=problem_responses("forbidden", "already-exists", "malformed-request"),
+    responses=problem_responses(
+        "forbidden", "already-exists", "rule-violated", "malformed-request"
+    ),
     summary="Create a queue",
 )
 async def create_queue(body: QueueCreateIn, caller: CallerDep) -> JSONResponse:

@@ -29,7 +29,13 @@ from http_api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket commands"])
 TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
-_ON_TICKET = ("forbidden", "not-found", "invalid-transition", "version-conflict")
+_ON_TICKET = (
+    "forbidden",
+    "not-found",
+    "invalid-transition",
+    "version-conflict",
+    "rule-violated",
+)
 
 
 def _route(path: str, summary: str, *extra: str) -> Callable[[Callable[..., object]], object]:

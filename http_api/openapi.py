@@ -1,9 +1,11 @@
 """The OpenAPI document, corrected where FastAPI's generated one would say something untrue.
 
-An optional header or query parameter is documented by FastAPI as `anyOf: [<type>, null]`, but a
-parameter is never JSON `null`: it is either sent or not. A client (or a fuzzer) that believes
-the document sends the text `null` (`If-Match: null`), which the server rightly refuses. Here
-such a parameter keeps only its real type; leaving it out is how one says "none".
+* An optional header or query parameter is documented by FastAPI as `anyOf: [<type>, null]`,
+  but a parameter is never JSON `null`: it is either sent or not. A client (or a fuzzer) that
+  believes the document sends the text `null` (`If-Match: null`), which the server rightly
+  refuses. Here such a parameter keeps only its real type; leaving it out means "none".
+* No text the API takes or gives contains NUL (PostgreSQL stores none): every string of the
+  bodies says so with a pattern.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ def truthful_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
+            for schema in document.get("components", {}).get("schemas", {}).values():
+                _no_nul(schema)
             for operations in document.get("paths", {}).values():
                 for operation in operations.values():
                     for parameter in operation.get("parameters", []):
@@ -40,3 +44,28 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
         return schema
     extra = {k: v for k, v in schema.items() if k != "anyOf"}
     return {**kept[0], **extra}
+
+
+NO_NUL = r"^[^\u0000]*$"
+
+
+def _no_nul(schema: object) -> None:
+    """Add the no-NUL rule to every free string below `schema` (and to every object's keys)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _no_nul(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not {"enum", "const", "format"} & set(schema):
+        if "pattern" in schema:
+            schema.setdefault("allOf", []).append({"pattern": NO_NUL})
+        else:
+            schema["pattern"] = NO_NUL
+    if schema.get("type") == "object" and "additionalProperties" in schema:
+        names = schema.setdefault("propertyNames", {})
+        if isinstance(names, dict):
+            names.setdefault("pattern", NO_NUL)
+    for key, value in schema.items():
+        if key != "propertyNames" and isinstance(value, dict | list):
+            _no_nul(value)

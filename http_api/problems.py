@@ -19,6 +19,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "queue-empty": (409, "Nobody is waiting"),
     "outside-hours": (409, "The queue is outside its opening hours"),
     "invalid-transition": (409, "The ticket or queue is not in a state that allows this"),
+    # A request the document accepts that the queue's rules refuse (an unknown counter or class,
+    # a setting that contradicts another). 422 is kept for requests that do not match the
+    # document, so a client reading the OpenAPI document knows every 422 in advance.
+    "rule-violated": (409, "The queue's rules refuse this request"),
     "grace-expired": (409, "The no-show grace period is over"),
     "already-exists": (409, "It exists already"),
     "version-conflict": (409, "The queue changed meanwhile"),
@@ -48,7 +52,7 @@ REJECTION_PROBLEMS: dict[RejectionCode, str] = {
     "grace-expired": "grace-expired",
     "not-found": "not-found",
     "already-exists": "already-exists",
-    "validation": "validation",
+    "validation": "rule-violated",
 }
 
 

@@ -358,7 +358,7 @@ class ReadModels:
         def fresh(read: TicketRead | None) -> bool:
             return read is not None and read.queue_id == holder and read.version >= min_version
 
-        if not fresh(found) and wait > 0:
+        if not fresh(found) and wait > 0 and await self._written(tenant, holder, min_version):
 
             async def settled() -> bool:
                 nonlocal found
@@ -372,6 +372,12 @@ class ReadModels:
         raise StaleRead(
             found.version if found is not None and held else await self.version(tenant, holder)
         )
+
+    async def _written(self, tenant: str, queue_id: str, version: int) -> bool:
+        """Whether the system of record has the version: for one it never had, waiting for
+        the read model would not help."""
+        written = await self._record.stream_owner(queue_id)
+        return written is not None and written[0] == tenant and version <= written[1]
 
 
 def _text(value: Any) -> str:

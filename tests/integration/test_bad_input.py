@@ -420,15 +420,15 @@ SPECIFIC: list[Case] = [
     case(
         "create-queue",
         "default-priority-not-a-class",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"name": "x", "priority_classes": ["gold", "silver"], "default_priority": "bronze"},
     ),
     case(
         "create-queue",
         "aging-max-priority-not-a-class",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"name": "x", "aging_max_priority": "royal"},
     ),
     case(
@@ -443,8 +443,8 @@ SPECIFIC: list[Case] = [
     case(
         "create-queue",
         "opening-hours-backwards",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json=_hours(opens="17:00", closes="09:00"),
     ),
     case(
@@ -489,23 +489,23 @@ SPECIFIC: list[Case] = [
     case(
         "update-queue",
         "aging-max-priority-not-a-class",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"aging_max_priority": "royal"},
     ),
-    case("update-queue", "drop-counter-in-use", 422, "validation", json={"counters": ["9"]}),
+    case("update-queue", "drop-counter-in-use", 409, "rule-violated", json={"counters": ["9"]}),
     case(
         "update-queue",
         "drop-service-type-in-use",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"service_types": ["loans"]},
     ),
     case(
         "update-queue",
         "drop-priority-class-in-use",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"priority_classes": ["emergency", "urgent"], "default_priority": "urgent"},
     ),
     # the queue's lifecycle: closed -> open <-> paused, open/paused -> closed
@@ -533,9 +533,9 @@ SPECIFIC: list[Case] = [
         ids={"queue_id": "after_hours"},
         json={"allow_outside_hours": True},
     ),
-    case("enqueue", "priority-unknown", 422, "validation", json={"priority": "royal"}),
+    case("enqueue", "priority-unknown", 409, "rule-violated", json={"priority": "royal"}),
     case("enqueue", "priority-wrong-type", 422, "validation", json={"priority": 1}),
-    case("enqueue", "service-type-unknown", 422, "validation", json={"service_type": "tax"}),
+    case("enqueue", "service-type-unknown", 409, "rule-violated", json={"service_type": "tax"}),
     case("enqueue", "channel-unknown", 422, "validation", json={"channel": "pigeon"}),
     case(
         "enqueue",
@@ -603,7 +603,7 @@ SPECIFIC: list[Case] = [
     case("call-next", "missing-counter", 422, "validation", json={"service_types": ["general"]}),
     case("call-next", "counter-wrong-type", 422, "validation", json={"counter": 2}),
     case("call-next", "counter-oversized", 422, "validation", json={"counter": "c" * 51}),
-    case("call-next", "counter-unknown", 422, "validation", json={"counter": "9"}),
+    case("call-next", "counter-unknown", 409, "rule-violated", json={"counter": "9"}),
     case(
         "call-next",
         "service-types-empty",
@@ -614,8 +614,8 @@ SPECIFIC: list[Case] = [
     case(
         "call-next",
         "service-type-unknown",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"counter": "1", "service_types": ["tax"]},
     ),
     # call a ticket out of order: only a waiting one, never in a paused queue
@@ -624,7 +624,9 @@ SPECIFIC: list[Case] = [
     case("call-ticket", "served-ticket", 409, INVALID, ids={"ticket_id": "served"}),
     case("call-ticket", "cancelled-ticket", 409, INVALID, ids={"ticket_id": "cancelled"}),
     case("call-ticket", "paused-queue", 409, "queue-paused", ids={"ticket_id": "paused_waiting"}),
-    case("call-ticket", "counter-unknown", 422, "validation", json={"counter": "9", "reason": "x"}),
+    case(
+        "call-ticket", "counter-unknown", 409, "rule-violated", json={"counter": "9", "reason": "x"}
+    ),
     case("call-ticket", "missing-reason", 422, "validation", json={"counter": "1"}),
     case("call-ticket", "reason-blank", 422, "validation", json={"counter": "1", "reason": "  "}),
     case(
@@ -671,15 +673,15 @@ SPECIFIC: list[Case] = [
     case(
         "change-priority",
         "class-unknown",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"priority": "royal", "reason": "x"},
     ),
     case(
         "change-priority",
         "same-class",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"priority": "normal", "reason": "x"},
     ),
     case("change-priority", "missing-priority", 422, "validation", json={"reason": "x"}),
@@ -699,7 +701,7 @@ SPECIFIC: list[Case] = [
         json={"priority": "vip", "reason": " "},
     ),
     # transfer: a waiting, called or serving ticket, to another open queue of the same tenant
-    case("transfer", "to-same-queue", 422, "validation", json={"to_queue_id": "@main"}),
+    case("transfer", "to-same-queue", 409, "rule-violated", json={"to_queue_id": "@main"}),
     case("transfer", "to-other-tenants-queue", 404, "not-found", json={"to_queue_id": "@b_queue"}),
     case("transfer", "to-unknown-queue", 404, "not-found", json={"to_queue_id": "@unknown"}),
     case("transfer", "to-closed-queue", 409, "queue-closed", json={"to_queue_id": "@closed"}),
@@ -707,8 +709,8 @@ SPECIFIC: list[Case] = [
     case(
         "transfer",
         "to-queue-without-its-service-type",
-        422,
-        "validation",
+        409,
+        "rule-violated",
         json={"to_queue_id": "@empty"},
     ),
     case("transfer", "to-queue-id-not-a-uuid", 422, "validation", json={"to_queue_id": "-" * 36}),

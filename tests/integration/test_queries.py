@@ -150,10 +150,11 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
     moved = await _get(api, f"/v1/tickets/{last}", min_version=v)
     assert (moved.json()["position"], moved.headers["X-Stream-Version"]) == (6, str(v))
 
-    # Past the bound: a 409 that tells how far the read model is, never stale data.
+    # Past the bound: a 409 that tells how far the read model is, never stale data (at once for
+    # a version the queue never had, as for the queue's own reads below: waiting would not help).
     started = time.monotonic()
     stale = await _get(api, f"/v1/tickets/{last}", min_version=v + 100, wait=0.5)
-    assert 0.4 < time.monotonic() - started < 5
+    assert time.monotonic() - started < 5
     assert stale.status_code == 409 and stale.headers["content-type"] == PROBLEM
     assert (stale.json()["type"], stale.json()["version"]) == ("/problems/stale-read", v)
     assert stale.headers["Retry-After"] and stale.headers["X-Stream-Version"] == str(v)
