@@ -58,7 +58,7 @@ class Settings(BaseSettings):
 
     # The API's clock (event times, opening hours, aging). Unset: real UTC time. A live simulation
     # sets the moment its scenario starts (ISO-8601 with a UTC offset) and how many times faster
-    # than real time the clock runs from there (see command_api/clock.py).
+    # than real time the clock runs from there (see core/clock.py).
     clock_start: AwareDatetime | None = None
     clock_speed: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
