@@ -59,10 +59,12 @@ async def ticket_tenant(
     secret = token or header_token
     if secret is None:
         raise unauthorized("send an API key or the ticket's token")
-    tenant = None
-    if token_matches(svc.settings.token_secret, str(ticket_id), secret):
-        tenant = await models.ticket_tenant(str(ticket_id))
-    if tenant is None:  # a token of another ticket reads nothing, and says nothing
+    # A token that does not open this ticket is no credential for it: 401, whatever the id
+    # names, so the answer says nothing about which tickets exist.
+    if not token_matches(svc.settings.token_secret, str(ticket_id), secret):
+        raise unauthorized("this token does not open this ticket")
+    tenant = await models.ticket_tenant(str(ticket_id))
+    if tenant is None:
         raise not_found("ticket", ticket_id)
     return tenant
 

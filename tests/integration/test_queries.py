@@ -195,14 +195,15 @@ async def _tenancy_and_tokens(api: ApiClient, queue_id: str) -> None:
     assert by_header.json()["ticket_id"] == mine["ticket_id"]
     by_query_key = await api.http.get(path, params={"access_token": api.keys["viewer"]})
     assert by_query_key.status_code == 200
-    # A ticket's token reads that ticket only, and says nothing about any other.
+    # A ticket's token reads that ticket only, and says nothing about any other: a token that
+    # does not open the ticket is no credential (401), whether the id names a ticket or not.
     for ticket_id, token in (
         (theirs["ticket_id"], mine["token"]),
         (str(uuid.uuid4()), mine["token"]),
         (mine["ticket_id"], "not-a-token"),
     ):
         response = await api.http.get(f"/v1/tickets/{ticket_id}", params={"token": token})
-        assert response.status_code == 404, response.text
+        assert response.status_code == 401, response.text
     anonymous = await api.http.get(path)
     assert anonymous.status_code == 401 and anonymous.json()["type"] == "/problems/unauthorized"
     assert (await api.http.get(f"/v1/queues/{queue_id}")).status_code == 401
