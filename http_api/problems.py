@@ -52,6 +52,7 @@ REJECTION_PROBLEMS: dict[RejectionCode, str] = {
     "grace-expired": "grace-expired",
     "not-found": "not-found",
     "already-exists": "already-exists",
+    # The domain refuses what breaks the queue's rules; the request itself matched the document.
     "validation": "rule-violated",
 }
 
