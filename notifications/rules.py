@@ -1,0 +1,132 @@
+"""What is due: pure rules that turn a ticket's moments into the messages its subscriber asked for.
+
+A moment is what the positions topic says of a ticket after a change (status, place, counter, the
+estimated call); the notifier folds a ticket's moments in order (the topic is keyed by ticket id)
+through its subscriptions' watches. No I/O and no clock: the moment's own time is the only one.
+
+* A threshold ("3 people ahead", "called within 10 minutes") fires when it is crossed, not when it
+  is hit: a ticket that jumps from 5 ahead to 1 still gets "3 ahead", once.
+* Once fired, a rule is disarmed until the ticket moves back out of it (a priority change ahead
+  of it, say); crossing again fires again, as a new message.
+* A ticket that left (served or cancelled) gets nothing more, but for the message about its
+  leaving that it asked for (the feedback link after service). A no-show may still come back,
+  and a transferred ticket waits on in its new queue: both are still followed.
+* Every message has a deterministic id (subscription, rule, crossing): a moment folded twice
+  (Kafka redelivers) makes the same message, which the delivery stage sends once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+RuleKind = Literal["ahead", "eta", "called", "recalled", "returned", "served"]
+# A rule about the ticket's place waits for its subscriber's threshold; the others for an event.
+THRESHOLD_RULES: frozenset[str] = frozenset({"ahead", "eta"})
+# What each event rule waits for: the cause (event type) and the status it leaves the ticket in.
+# Both, because a moment also announces tickets that only moved because of another's event (a
+# ticket that moves up when another is called has the cause TicketCalled and stays waiting).
+EVENT_RULES: dict[str, tuple[str, str]] = {
+    "called": ("TicketCalled", "called"),
+    "recalled": ("TicketRecalled", "called"),
+    "returned": ("TicketReturned", "waiting"),
+    "served": ("TicketServed", "served"),
+}
+LEFT: frozenset[str] = frozenset({"served", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    kind: RuleKind
+    # "ahead": people ahead at most; "eta": seconds until the estimated call at most.
+    threshold: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind in THRESHOLD_RULES) != (self.threshold is not None):
+            raise ValueError(f"rule {self.kind!r}: a threshold iff it is ahead or eta")
+        if self.threshold is not None and self.threshold < 0:
+            raise ValueError("a threshold is not negative")
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.threshold is None else f"{self.kind}-{self.threshold}"
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """A ticket after one change, as the positions topic announces it."""
+
+    ticket_id: str
+    queue_id: str  # the queue that holds the ticket (a transfer moves it)
+    version: int  # that queue's stream version of the change
+    at: datetime  # when it happened (the event's time)
+    cause: str  # the event type that made it
+    status: str
+    position: int | None  # 1 = next; None unless waiting
+    counter: str | None = None
+    call_p50_at: datetime | None = None  # the estimated call, when it was recomputed
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    message_id: str
+    subscription_id: str
+    ticket_id: str
+    rule: Rule
+    moment: Moment
+
+
+@dataclass(slots=True)
+class Watch:
+    """One subscription's memory of its ticket: which rules may fire, how often each did."""
+
+    subscription_id: str
+    rules: tuple[Rule, ...]
+    fired: dict[str, int] = field(default_factory=dict)  # rule name -> crossings so far
+    within: dict[str, bool] = field(default_factory=dict)  # threshold rule -> inside it now
+    left: bool = False
+    status: str | None = None  # as the last moment left it
+    # The last version folded per queue (versions are per queue; a redelivered moment is older).
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def step(self, moment: Moment) -> list[Due]:
+        """Fold one moment; the messages it makes due (none for a moment already folded)."""
+        if moment.version <= self.versions.get(moment.queue_id, 0) or self.left:
+            return []
+        self.versions[moment.queue_id] = moment.version
+        due = [self._fire(rule, moment) for rule in self.rules if self._crossed(rule, moment)]
+        self.left = moment.status in LEFT
+        self.status = moment.status
+        return due
+
+    def _crossed(self, rule: Rule, moment: Moment) -> bool:
+        if rule.kind not in THRESHOLD_RULES:
+            cause, status = EVENT_RULES[rule.kind]
+            if rule.kind == "returned" and self.status != "no_show":
+                return False  # another ticket's return moved this one
+            return moment.cause == cause and moment.status == status
+        inside = _inside(rule, moment)
+        if inside is None:  # the moment says nothing about it (no range recomputed)
+            return False
+        was = self.within.get(rule.name, False)
+        self.within[rule.name] = inside
+        return inside and not was
+
+    def _fire(self, rule: Rule, moment: Moment) -> Due:
+        crossing = self.fired.get(rule.name, 0) + 1
+        self.fired[rule.name] = crossing
+        message_id = f"{self.subscription_id}:{rule.name}:{crossing}"
+        return Due(message_id, self.subscription_id, moment.ticket_id, rule, moment)
+
+
+def _inside(rule: Rule, moment: Moment) -> bool | None:
+    """Whether the ticket is within the rule's threshold now; None: cannot tell from this."""
+    assert rule.threshold is not None
+    if moment.status != "waiting" or moment.position is None:
+        return False
+    if rule.kind == "ahead":
+        return moment.position - 1 <= rule.threshold
+    if moment.call_p50_at is None:
+        return None
+    return (moment.call_p50_at - moment.at).total_seconds() <= rule.threshold

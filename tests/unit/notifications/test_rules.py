@@ -1,0 +1,151 @@
+"""Which messages are due: thresholds crossed once, events once each, nothing after leaving, the
+same ids when a moment comes twice."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notifications.rules import Moment, Rule, Watch
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+Q = "queue-a"
+
+
+class Ticket:
+    """Moments of one ticket, versions counting up."""
+
+    def __init__(self) -> None:
+        self.version = 0
+
+    def at(
+        self,
+        position: int | None,
+        status: str = "waiting",
+        cause: str | None = None,
+        eta_s: float | None = None,
+        queue: str = Q,
+    ) -> Moment:
+        """The ticket after a change; the cause defaults to a call: of this ticket (status
+        called), or of another one ahead of it, which moved it up (status waiting)."""
+        cause = cause or "TicketCalled"
+        self.version += 1
+        when = T0 + timedelta(minutes=self.version)
+        return Moment(
+            ticket_id="t",
+            queue_id=queue,
+            version=self.version,
+            at=when,
+            cause=cause,
+            status=status,
+            position=position,
+            call_p50_at=None if eta_s is None else when + timedelta(seconds=eta_s),
+        )
+
+
+def names(watch: Watch, *moments: Moment) -> list[str]:
+    return [d.message_id for m in moments for d in watch.step(m)]
+
+
+def test_a_jump_past_the_threshold_still_fires_once() -> None:
+    ticket, watch = Ticket(), Watch("s1", (Rule("ahead", 3),))
+    assert names(watch, ticket.at(6), ticket.at(5)) == []
+    assert names(watch, ticket.at(2)) == ["s1:ahead-3:1"]  # 5 ahead to 1 ahead in one batch
+    assert names(watch, ticket.at(1), ticket.at(1)) == []
+
+
+def test_moving_back_out_and_in_again_fires_again_with_a_new_id() -> None:
+    ticket, watch = Ticket(), Watch("s1", (Rule("ahead", 2),))
+    assert names(watch, ticket.at(3)) == ["s1:ahead-2:1"]
+    assert names(watch, ticket.at(5)) == []  # an emergency went ahead of it
+    assert names(watch, ticket.at(3)) == ["s1:ahead-2:2"]
+
+
+def test_a_redelivered_moment_makes_nothing_twice() -> None:
+    ticket, watch = Ticket(), Watch("s1", (Rule("ahead", 3), Rule("called")))
+    seen = [ticket.at(8), ticket.at(4), ticket.at(3), ticket.at(None, "called")]
+    first = names(watch, *seen)
+    assert first == ["s1:ahead-3:1", "s1:called:1"]
+    assert names(watch, *seen) == []  # Kafka delivered the batch again
+
+
+def test_events_fire_once_each_and_nothing_after_leaving() -> None:
+    ticket = Ticket()
+    rules = (Rule("called"), Rule("recalled"), Rule("returned"), Rule("served"), Rule("ahead", 10))
+    watch = Watch("s1", rules)
+    fired = names(
+        watch,
+        ticket.at(1),
+        ticket.at(None, "called"),
+        ticket.at(None, "no_show", cause="TicketNoShow"),
+        ticket.at(4, cause="TicketReturned"),
+        ticket.at(None, "called"),
+        ticket.at(None, "called", cause="TicketRecalled"),
+        ticket.at(None, "serving", cause="ServiceStarted"),
+        ticket.at(None, "served", cause="TicketServed"),
+        ticket.at(2, cause="TicketEnqueued"),  # nonsense after leaving: ignored
+    )
+    assert fired == [
+        "s1:ahead-10:1",
+        "s1:called:1",
+        "s1:returned:1",
+        "s1:ahead-10:2",
+        "s1:called:2",
+        "s1:recalled:1",
+        "s1:served:1",
+    ]
+
+
+def test_the_estimated_call_within_minutes_uses_the_moments_own_time() -> None:
+    ticket, watch = Ticket(), Watch("s1", (Rule("eta", 300),))
+    assert names(watch, ticket.at(9, eta_s=1200), ticket.at(8)) == []  # no range: no change
+    assert names(watch, ticket.at(7, eta_s=290)) == ["s1:eta-300:1"]
+    assert names(watch, ticket.at(6, eta_s=200)) == []
+
+
+def test_a_transfer_keeps_following_the_ticket_in_its_new_queue() -> None:
+    ticket, watch = Ticket(), Watch("s1", (Rule("ahead", 1),))
+    assert names(watch, ticket.at(5)) == []
+    moved = Moment(
+        ticket_id="t",
+        queue_id="queue-b",
+        version=1,
+        at=T0,
+        cause="TicketTransferredIn",
+        status="waiting",
+        position=2,
+    )
+    assert names(watch, moved) == ["s1:ahead-1:1"]  # version 1 of another queue still counts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_whatever_the_path_each_crossing_fires_exactly_once(seed: int) -> None:
+    """A random walk of positions: messages equal the walk's downward crossings of N."""
+    rng = random.Random(seed)
+    threshold = rng.randrange(0, 6)
+    ticket, watch = Ticket(), Watch("s1", (Rule("ahead", threshold),))
+    place, inside, crossings, fired = rng.randrange(1, 15), False, 0, 0
+    for _ in range(60):
+        place = max(1, place + rng.choice([-3, -1, -1, 0, 1, 2]))
+        now_inside = place - 1 <= threshold
+        crossings += now_inside and not inside
+        inside = now_inside
+        fired += len(watch.step(ticket.at(place)))
+    assert fired == crossings
+
+
+def test_a_rule_needs_its_threshold_and_only_then() -> None:
+    for bad in (lambda: Rule("ahead"), lambda: Rule("called", 3), lambda: Rule("ahead", -1)):
+        with pytest.raises(ValueError):
+            bad()
+
+
+def test_another_tickets_event_that_moved_this_one_is_not_this_ones() -> None:
+    """Moments also announce tickets that only moved: someone ahead was called, or returned
+    from a no-show and went ahead again; their cause is that other ticket's event."""
+    ticket, watch = Ticket(), Watch("s1", (Rule("called"), Rule("returned"), Rule("recalled")))
+    moved = [ticket.at(5), ticket.at(4), ticket.at(5, cause="TicketReturned"), ticket.at(4)]
+    assert names(watch, *moved) == []
+    assert names(watch, ticket.at(None, "called")) == ["s1:called:1"]
