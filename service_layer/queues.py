@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -78,19 +78,6 @@ class CommandRequest:
     expected_version: int | None = None
 
 
-class _States(LRUCache[str, QueueState]):
-    """The cached queues; evicting one lets its lock go too, unless a command holds it."""
-
-    def __init__(self, maxsize: int, service: QueueService) -> None:
-        super().__init__(maxsize)
-        self._service = service
-
-    def popitem(self) -> tuple[str, QueueState]:
-        queue_id, state = super().popitem()
-        self._service._release_lock(queue_id)
-        return queue_id, state
-
-
 class QueueService:
     def __init__(
         self, store: EventStore, clock: Clock, *, snapshot_every: int | None = SNAPSHOT_EVERY
@@ -98,9 +85,12 @@ class QueueService:
         self._store = store
         self._clock = clock
         self._snapshot_every = snapshot_every
-        self._states = _States(CACHE_SIZE, self)
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: Counter[str] = Counter()  # commands using each lock now
+        self._states: LRUCache[str, QueueState] = LRUCache(CACHE_SIZE)
+        # A queue's lock lives while a command holds or awaits it, and no longer: ids that name
+        # nothing (a fuzzer sends thousands) leave no lock behind.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._background: set[asyncio.Task[None]] = set()
 
     def now(self) -> datetime:
@@ -260,7 +250,6 @@ class QueueService:
         where commands arrive faster than they commit, waiting longer only grows the backlog
         (every caller times out); a quick 503 with Retry-After lets clients back off."""
         ordered = sorted(set(queue_ids))  # one order: no deadlock
-        self._users.update(ordered)
         held: list[asyncio.Lock] = []
         try:
             try:
@@ -275,20 +264,9 @@ class QueueService:
         finally:
             for lock in held:
                 lock.release()
-            self._users.subtract(ordered)
-            for queue_id in ordered:
-                if queue_id not in self._states:
-                    self._release_lock(queue_id)
 
     def _lock(self, queue_id: str) -> asyncio.Lock:
         return self._locks.setdefault(queue_id, asyncio.Lock())
-
-    def _release_lock(self, queue_id: str) -> None:
-        """Forget a queue's lock when no command uses it (else ids that name nothing, as a
-        fuzzer sends, would each keep one forever)."""
-        if self._users[queue_id] <= 0:
-            self._users.pop(queue_id, None)
-            self._locks.pop(queue_id, None)
 
     # -- snapshots -----------------------------------------------------------------------------
 
