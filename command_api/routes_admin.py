@@ -23,11 +23,9 @@ router = APIRouter(prefix="/v1", tags=["tenants and keys"])
     responses=problem_responses("malformed-request"),
     summary="Create a tenant and its first admin key (operator key only)",
 )
-async def create_tenant(
-    body: TenantCreateIn, svc: ServicesDep, credentials: BearerKey
-) -> TenantOut:
+async def create_tenant(body: TenantCreateIn, svc: ServicesDep, bearer: BearerKey) -> TenantOut:
     operator = svc.settings.operator_key
-    given = credentials.credentials if credentials else ""
+    given = bearer or ""
     if not operator or not hmac.compare_digest(given.encode(), operator.encode()):
         raise ProblemError(
             "unauthorized",

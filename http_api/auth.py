@@ -71,13 +71,5 @@ class Authenticator:
         self._cache.clear()
 
 
-def bearer_secret(authorization: str | None) -> str | None:
-    """The secret of an `Authorization: Bearer <secret>` header; "" for any other scheme."""
-    if not authorization:
-        return None
-    scheme, _, secret = authorization.partition(" ")
-    return secret.strip() if scheme.lower() == "bearer" else ""
-
-
 def unauthorized(detail: str) -> ProblemError:
     return ProblemError("unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

@@ -53,7 +53,16 @@ bearer_key = HTTPBearer(
     auto_error=False,
     description="An API key of the tenant: `Authorization: Bearer vq_...`",
 )
-BearerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_key)]
+
+
+async def bearer_secret(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_key)],
+) -> str | None:
+    """The secret of `Authorization: Bearer <secret>`; None without one (or another scheme)."""
+    return credentials.credentials if credentials else None
+
+
+BearerKey = Annotated[str | None, Depends(bearer_secret)]
 AccessToken = Annotated[
     str | None,
     Query(
@@ -63,9 +72,9 @@ AccessToken = Annotated[
 ]
 
 
-async def principal(svc: ServicesDep, credentials: BearerKey) -> Principal:
+async def principal(svc: ServicesDep, bearer: BearerKey) -> Principal:
     """The caller, from its bearer key (401 without a valid one)."""
-    return await svc.authenticator.authenticate(credentials.credentials if credentials else None)
+    return await svc.authenticator.authenticate(bearer)
 
 
 async def reader_of(svc: Services, bearer: str | None, access_token: str | None) -> Principal:
@@ -76,9 +85,9 @@ async def reader_of(svc: Services, bearer: str | None, access_token: str | None)
 
 
 async def reader(
-    svc: ServicesDep, credentials: BearerKey, access_token: AccessToken = None
+    svc: ServicesDep, bearer: BearerKey, access_token: AccessToken = None
 ) -> Principal:
-    return await reader_of(svc, credentials.credentials if credentials else None, access_token)
+    return await reader_of(svc, bearer, access_token)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -153,8 +153,6 @@ class Outbound:
                     excerpt = await _first_bytes(response, EXCERPT_BYTES)
                 finally:
                     await response.aclose()
-        except OutboundRefused:
-            raise
         except TimeoutError as exc:
             raise OutboundFailed(f"no answer within {seconds:g} s") from exc
         except httpx.HTTPError as exc:

@@ -318,10 +318,10 @@ class ReadModels:
         found = await self.queue(tenant, queue_id)
         if min_version is None or (found is not None and found.version >= min_version):
             return found
-        written = await self._record.stream_owner(queue_id)
-        if written is None or written[0] != tenant:
+        written = await self._written(tenant, queue_id)
+        if written is None:
             return None
-        if min_version > written[1]:  # never written: waiting would not help
+        if min_version > written:  # never written: waiting would not help
             raise StaleRead(found.version if found is not None else 0)
         deadline = time.monotonic() + wait
 
@@ -358,7 +358,8 @@ class ReadModels:
         def fresh(read: TicketRead | None) -> bool:
             return read is not None and read.queue_id == holder and read.version >= min_version
 
-        if not fresh(found) and wait > 0 and await self._written(tenant, holder, min_version):
+        written = await self._written(tenant, holder) if not fresh(found) and wait > 0 else None
+        if written is not None and min_version <= written:  # else waiting would not help
 
             async def settled() -> bool:
                 nonlocal found
@@ -368,16 +369,15 @@ class ReadModels:
             await self._wait(tenant, holder, time.monotonic() + wait, settled)
         if found is not None and fresh(found):
             return found
-        held = found is not None and found.queue_id == holder
-        raise StaleRead(
-            found.version if found is not None and held else await self.version(tenant, holder)
-        )
+        if found is not None and found.queue_id == holder:
+            raise StaleRead(found.version)
+        raise StaleRead(await self.version(tenant, holder))
 
-    async def _written(self, tenant: str, queue_id: str, version: int) -> bool:
-        """Whether the system of record has the version: for one it never had, waiting for
-        the read model would not help."""
+    async def _written(self, tenant: str, queue_id: str) -> int | None:
+        """The version the system of record has of the tenant's queue (None: no such queue):
+        for a version past it, waiting for the read model would not help."""
         written = await self._record.stream_owner(queue_id)
-        return written is not None and written[0] == tenant and version <= written[1]
+        return written[1] if written is not None and written[0] == tenant else None
 
 
 def _text(value: Any) -> str:

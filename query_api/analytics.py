@@ -49,17 +49,16 @@ Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spread
 def _range(
     start: datetime | None, end: datetime | None, now: datetime
 ) -> tuple[datetime, datetime]:
-    """The range asked for. Its cost is bounded by what is stored in it (rows are kept
-    `VQ_ANALYTICS_RETENTION_DAYS`), not by its length, so any range is answered."""
-    if (start is not None and start.tzinfo is None) or (end is not None and end.tzinfo is None):
-        raise ProblemError("validation", "`from` and `to` need a time zone offset (e.g. Z)")
-    end = _in_utc(end or now)
+    """The range asked for (both ends have offsets: they are `Moment`s). Its cost is bounded by
+    what is stored in it (rows are kept `VQ_ANALYTICS_RETENTION_DAYS`), not by its length, so
+    any range is answered."""
+    end = _representable(end or now)
     if start is None:
         start = end - timedelta(days=1) if end - _EARLIEST > timedelta(days=1) else _EARLIEST
-    return _in_utc(start), end
+    return _representable(start), end
 
 
-def _in_utc(moment: datetime) -> datetime:
+def _representable(moment: datetime) -> datetime:
     """The moment as given, or the first or last one UTC can hold for a moment beyond them
     (year 1 or 9999 with an offset)."""
     try:

@@ -41,7 +41,7 @@ async def ticket_tenant(
     ticket_id: TicketId,
     svc: ServicesDep,
     models: ReadModelsDep,
-    credentials: BearerKey,
+    bearer: BearerKey,
     access_token: AccessToken = None,
     token: Annotated[
         str | None,
@@ -53,7 +53,6 @@ async def ticket_tenant(
     ] = None,
 ) -> str:
     """The tenant whose ticket this is, if the caller may read it: a key, or its own token."""
-    bearer = credentials.credentials if credentials else None
     if bearer or access_token:
         return (await reader_of(svc, bearer, access_token)).tenant_id
     secret = token or header_token

@@ -13,8 +13,14 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.websockets import WebSocketDisconnect
 
-from http_api.auth import bearer_secret
-from http_api.deps import AccessToken, ReaderDep, ReadModelsDep, ServicesDep, reader_of
+from http_api.deps import (
+    AccessToken,
+    BearerKey,
+    ReaderDep,
+    ReadModelsDep,
+    ServicesDep,
+    reader_of,
+)
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
 from projections.follower import TicketFollower
 from projections.queries import (
@@ -103,13 +109,12 @@ async def queue_socket(
     queue_id: QueueId,
     svc: ServicesDep,
     models: ReadModelsDep,
+    bearer: BearerKey,
     access_token: AccessToken = None,
 ) -> None:
     """The queue's view as JSON text messages, first the current one, then after every change."""
     try:
-        who = await reader_of(
-            svc, bearer_secret(websocket.headers.get("authorization")), access_token
-        )
+        who = await reader_of(svc, bearer, access_token)
         await read_queue(models, who.tenant_id, queue_id, None, 0)
     except ReadModelUnavailable:
         await _refuse(

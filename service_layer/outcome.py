@@ -8,7 +8,7 @@ transaction and a retry renders the stored one the same way, byte for byte.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from domain.recorded import RecordedEvent
@@ -66,18 +66,7 @@ class Outcome:
             "versions": dict(self.versions),
             "event_ids": list(self.event_ids),
             "event_types": list(self.event_types),
-            "ticket": None
-            if ticket is None
-            else {
-                "ticket_id": ticket.ticket_id,
-                "queue_id": ticket.queue_id,
-                "number": ticket.number,
-                "status": ticket.status,
-                "priority": ticket.priority,
-                "service_type": ticket.service_type,
-                "counter": ticket.counter,
-                "position": ticket.position,
-            },
+            "ticket": None if ticket is None else asdict(ticket),
         }
 
     @classmethod

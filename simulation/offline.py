@@ -187,29 +187,6 @@ def run(
     samples: int = 48,
     oracle_every: int = 1,
 ) -> RunResult:
-    return asyncio.run(
-        _run(
-            scenario,
-            days=days,
-            seed=seed,
-            warmup_days=warmup_days,
-            oracle=oracle,
-            samples=samples,
-            oracle_every=oracle_every,
-        )
-    )
-
-
-async def _run(
-    scenario: Scenario,
-    *,
-    days: int,
-    seed: int,
-    warmup_days: int,
-    oracle: bool,
-    samples: int,
-    oracle_every: int,
-) -> RunResult:
     started = time.perf_counter()
     shadow = _SampledOracle(
         OracleEstimator(scenario, days=days, samples=samples, seed=seed), max(oracle_every, 1)
@@ -221,14 +198,9 @@ async def _run(
     books = _Books(scored_from)
     # The queue as the stream processors fold it, for the estimators to observe event by event.
     state = initial_state("")
-    events_seen = 0
     queue = LocalQueue()
-    async for _, events in play_locally(commands(scenario, days=days, seed=seed), queue=queue):
-        for event in events:
-            evolve(state, event)
-            selector.observe(state, event)
-            books.record(selector, state, event)
-        events_seen += len(events)
+    stream = commands(scenario, days=days, seed=seed)
+    events = asyncio.run(_observe(stream, queue, state, selector, books))
     return RunResult(
         scenario=scenario.name,
         days=days,
@@ -239,12 +211,31 @@ async def _run(
         warmup=_by_name(books.warmup),
         served_by=dict(selector.served_by),
         totals=dict(state.totals),
-        events=events_seen,
+        events=events,
         rejected=queue.refused,
         seconds=time.perf_counter() - started,
         oracle_seconds=shadow.seconds,
         oracle_every=shadow.every,
     )
+
+
+async def _observe(
+    stream: CommandStream,
+    queue: LocalQueue,
+    state: QueueState,
+    selector: Selector,
+    books: _Books,
+) -> int:
+    """Play the world on `queue`; every event it appends is folded into `state` and observed
+    by the estimators and the books. Returns how many events there were."""
+    seen = 0
+    async for _, events in play_locally(stream, queue=queue):
+        for event in events:
+            evolve(state, event)
+            selector.observe(state, event)
+            books.record(selector, state, event)
+        seen += len(events)
+    return seen
 
 
 def _by_name(book: AccuracyBook) -> dict[str, AccuracyFigures]:

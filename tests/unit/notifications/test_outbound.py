@@ -69,7 +69,7 @@ async def test_a_post_to_an_allowed_receiver_and_a_bounded_excerpt(receiver: Rec
     finally:
         await outbound.aclose()
     assert answer.status == 200 and receiver.bodies == [b"{}"]
-    assert len(answer.excerpt) == 2048 and answer.seconds < 5
+    assert len(answer.excerpt) == 2048
 
 
 async def test_loopback_and_private_addresses_are_refused_unless_allowed(

@@ -223,3 +223,29 @@ async def test_ids_that_name_nothing_leave_nothing_behind(world: World) -> None:
         with pytest.raises(Rejected):
             await world.run(OpenQueue(), queue_id=str(uuid.uuid4()))
     assert len(world.service._locks) == 0
+
+
+async def test_a_replica_with_a_stale_cache_catches_up_and_decides_again(world: World) -> None:
+    """Two processes over one store: the second appends behind the first's cached state; the
+    first's next command reads what it missed under the stream's lock before deciding."""
+    queue_id = await world.queue()
+    first, second = await world.enqueue(queue_id), await world.enqueue(queue_id)
+    replica = QueueService(world.store, lambda: world.now)  # world.service has the queue cached
+    command_id = str(uuid.uuid4())
+    by_replica = await replica.execute(
+        CommandRequest(
+            tenant_id=TENANT,
+            queue_id=queue_id,
+            command=CallNext(counter="1"),
+            context=CommandContext(
+                command_id=command_id,
+                correlation_id=command_id,
+                actor="r",
+                occurred_at=world.now + timedelta(seconds=1),
+            ),
+        )
+    )
+    assert by_replica.ticket is not None and by_replica.ticket.ticket_id == first
+    called = await world.run(CallNext(counter="2"), queue_id=queue_id)
+    assert called.stream_version == 5
+    assert called.ticket is not None and called.ticket.ticket_id == second
