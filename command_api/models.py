@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +18,8 @@ from pydantic import (
 )
 
 from http_api.formats import TimeZone
+from notifications.store.subscriptions import Wish
+from notifications.templates import LANGUAGES
 
 # Text that is more than whitespace (the document says so: a pattern, since the server strips it).
 # `\x1c-\x1f` are whitespace to Python's `\s` but not to the server's regex engine.
@@ -154,6 +157,105 @@ class ContactIn(StrictModel):
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$")] | None = None
 
 
+# -- subscriptions (notifications): at enqueue, or later by the ticket's token ----------------------
+
+if TYPE_CHECKING:
+    Language = str
+else:  # an enum in the document: the languages the product has words in
+    Language = Literal[tuple(sorted(LANGUAGES))]
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=254,
+        pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+        r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$",
+    ),
+]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]  # E.164
+_B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
+
+
+class NotifyWhenIn(StrictModel):
+    """When to be told. Leave `ahead` or `eta_minutes` out for the queue's default; null: never."""
+
+    ahead: Annotated[int, Field(ge=0, le=9), Number] | None = Field(
+        default=None,
+        description="When this many people (or fewer) are ahead; left out: the queue's default; "
+        "null: not told",
+    )
+    eta_minutes: Annotated[int, Field(ge=1, le=120), Number] | None = Field(
+        default=None,
+        description="When the estimated call is this many minutes away (or less); left out: the "
+        "queue's default; null: not told",
+    )
+    called: StrictBool = True
+    recalled: StrictBool = True
+    returned: StrictBool = True
+    paused: StrictBool = True
+    closed: StrictBool = True
+    served: StrictBool = Field(default=False, description="After service (the feedback link)")
+
+
+class _SubscriptionBase(StrictModel):
+    channel: str  # each kind narrows it: the discriminator
+    language: Language = "en"
+    when: NotifyWhenIn = Field(default_factory=NotifyWhenIn)
+
+    def destination(self) -> str:
+        raise NotImplementedError
+
+    def wish(self) -> Wish:
+        chosen = self.when.model_dump(exclude_unset=True)
+        return Wish(self.channel, self.destination(), self.language, chosen)
+
+
+class EmailSubscriptionIn(_SubscriptionBase):
+    channel: Literal["email"]
+    address: Email
+
+    def destination(self) -> str:
+        return self.address
+
+
+class PhoneSubscriptionIn(_SubscriptionBase):
+    channel: Literal["sms", "whatsapp"]
+    address: Phone = Field(description="E.164, e.g. +447700900123")
+
+    def destination(self) -> str:
+        return self.address
+
+
+class PushKeysIn(StrictModel):
+    p256dh: Annotated[str, StringConstraints(min_length=16, max_length=200, pattern=_B64URL)]
+    auth: Annotated[str, StringConstraints(min_length=8, max_length=100, pattern=_B64URL)]
+
+
+class PushSubscriptionIn(StrictModel):
+    """What the browser's `PushManager.subscribe()` gave (its `toJSON()`, less expirationTime)."""
+
+    endpoint: Annotated[
+        str,
+        StringConstraints(max_length=1000, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/\S*$"),
+    ]
+    keys: PushKeysIn
+
+
+class WebPushSubscriptionIn(_SubscriptionBase):
+    channel: Literal["push"]
+    push_subscription: PushSubscriptionIn
+
+    def destination(self) -> str:
+        return json.dumps(
+            self.push_subscription.model_dump(), sort_keys=True, separators=(",", ":")
+        )
+
+
+SubscriptionIn = Annotated[
+    EmailSubscriptionIn | PhoneSubscriptionIn | WebPushSubscriptionIn,
+    Field(discriminator="channel"),
+]
+
+
 class EnqueueIn(StrictModel):
     priority: Label | None = None
     service_type: Label | None = None
@@ -165,6 +267,10 @@ class EnqueueIn(StrictModel):
     ) = None
     allow_outside_hours: StrictBool = Field(
         default=False, description="Staff and admin keys only: let this person in after hours."
+    )
+    notify: Annotated[list[SubscriptionIn], Field(max_length=4)] | None = Field(
+        default=None,
+        description="Subscriptions to make on the new ticket (its answer has their ids)",
     )
 
 
@@ -230,6 +336,12 @@ class CommandOut(BaseModel):
         default=None,
         description="Transfers only: the receiving queue and its new stream "
         "version (pass it as min_version to read the ticket there)",
+    )
+
+
+class EnqueueOut(CommandOut):
+    subscriptions: list[str] | None = Field(
+        default=None, description="The ids of the subscriptions `notify` made (only with `notify`)"
     )
 
 

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse
 
 from command_api.execution import CallerDep, IfMatchHeader, answer, if_match_version
-from command_api.mapping import contact, queue_config, settings_patch
+from command_api.mapping import command_out, contact, queue_config, settings_patch
 from command_api.models import (
     CallNextIn,
     CommandOut,
     EnqueueIn,
+    EnqueueOut,
     QueueCreateIn,
     QueuePatchIn,
     ReasonIn,
@@ -31,6 +32,8 @@ from domain.commands import (
     ResumeQueue,
 )
 from http_api.problems import ProblemError, problem_responses
+from notifications.store.db import Pool
+from notifications.store.subscriptions import subscribe
 
 router = APIRouter(prefix="/v1/queues", tags=["queue commands"])
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
@@ -120,7 +123,7 @@ _lifecycle(
 @router.post(
     "/{queue_id}/tickets",
     status_code=201,
-    response_model=CommandOut,
+    response_model=EnqueueOut,
     responses=problem_responses(
         *_ON_QUEUE, "queue-closed", "queue-full", "outside-hours", "malformed-request"
     ),
@@ -145,13 +148,28 @@ async def enqueue(
         allow_outside_hours=body.allow_outside_hours,
     )
     outcome = await caller.execute(command, queue_id=str(queue_id), body=body)
-    assert outcome.ticket is not None  # an enqueue answers the ticket it made
-    return answer(
-        outcome,
-        status=201,
-        token_secret=caller.settings.token_secret,
-        location=f"/v1/tickets/{outcome.ticket.ticket_id}",
-    )
+    ticket = outcome.ticket
+    assert ticket is not None  # an enqueue answers the ticket it made
+    location = f"/v1/tickets/{ticket.ticket_id}"
+    if not body.notify:
+        return answer(
+            outcome, status=201, token_secret=caller.settings.token_secret, location=location
+        )
+    # After the ticket: a retry (same Idempotency-Key) subscribes again, which changes nothing
+    # and answers the same ids, so the retry's answer is still the first one.
+    pool: Pool = caller.request.app.state.notifications.pool
+    tenant = caller.who.tenant_id
+    made = [
+        await subscribe(pool, tenant, ticket.queue_id, ticket.ticket_id, w.wish())
+        for w in body.notify
+    ]
+    content = command_out(outcome, token_secret=caller.settings.token_secret)
+    content["subscriptions"] = [s.subscription_id for s in made]
+    headers = {
+        "Location": location,
+        **({"Idempotent-Replayed": "true"} if outcome.replayed else {}),
+    }
+    return JSONResponse(content, status_code=201, headers=headers)
 
 
 @router.post(

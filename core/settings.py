@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import AwareDatetime, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The ways notifications reach someone; each has a delivery topic and a consumer group.
+DELIVERY_CHANNELS = ("webhook", "email", "sms", "whatsapp", "push", "chat")
 
 
 class Settings(BaseSettings):
@@ -68,6 +71,52 @@ class Settings(BaseSettings):
     # Secret for the ticket tokens a customer's QR code carries (HMAC of the ticket id).
     token_secret: str = "change-me-in-production-0123456789abcdef"
 
+    # Where people reach the product: the base of the links messages carry (a ticket's page).
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Notifications (see notifications/). Networks outbound requests (webhooks, push services,
+    # providers) may reach although they are not public, comma-separated (e.g. "127.0.0.0/8"
+    # for a local receiver); empty: public addresses only.
+    outbound_allow: str = ""
+    # Email: the SMTP relay (`vq run` starts a local one that shows what arrived).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_from: str = "Virtual Queue <queue@localhost>"
+    # SMS and WhatsApp: a provider speaking Twilio's Messages API at this base URL.
+    sms_base_url: str = "https://api.twilio.com"
+    sms_account_sid: str = "AC00000000000000000000000000000000"
+    sms_auth_token: str | None = None
+    sms_from: str = "+15005550006"
+    whatsapp_from: str = "whatsapp:+14155238886"
+    # Web push: the VAPID key pair (the private key, PEM or raw base64url); unset: one is made
+    # and kept under the data folder.
+    vapid_private_key: str | None = None
+    vapid_subject: str = "mailto:operator@localhost"
+    # When a failed delivery is tried again: seconds after the first attempt's failure, one per
+    # retry (the Standard Webhooks schedule), scaled by `delivery_time_scale` (tests compress it).
+    delivery_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
+    delivery_time_scale: float = Field(default=1.0, gt=0, le=1.0)
+    # One webhook call's bound (the seed documents' is 30 s at most).
+    webhook_timeout_s: float = Field(default=15.0, gt=0, le=30.0)
+    # An endpoint that has failed for this long with no success in between is disabled.
+    webhook_disable_after_s: float = Field(default=5 * 86400.0, gt=0)
+
+    @field_validator("delivery_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            delays = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError(
+                "seconds before each retry, comma-separated (e.g. 5,300,1800)"
+            ) from None
+        if not delays or len(delays) > 20 or any(d < 0 or d != d or d > 7 * 86400 for d in delays):
+            raise ValueError("1 to 20 retry delays, each 0 to 604800 seconds")
+        return value
+
     @property
     def pg_url(self) -> str:
         if self.database_url:
@@ -99,6 +148,17 @@ class Settings(BaseSettings):
             "VQ_AGING_INTERVAL_S": str(self.aging_interval_s),
             "VQ_ANALYTICS_RETENTION_DAYS": str(self.analytics_retention_days),
             "VQ_CLOCK_SPEED": str(self.clock_speed),
+            "VQ_PUBLIC_URL": self.public_url,
+            "VQ_OUTBOUND_ALLOW": self.outbound_allow,
+            "VQ_SMTP_HOST": self.smtp_host,
+            "VQ_SMTP_PORT": str(self.smtp_port),
+            "VQ_SMS_BASE_URL": self.sms_base_url,
+            "VQ_SMS_ACCOUNT_SID": self.sms_account_sid,
+            **({"VQ_SMS_AUTH_TOKEN": self.sms_auth_token} if self.sms_auth_token else {}),
+            "VQ_WEBHOOK_TIMEOUT_S": str(self.webhook_timeout_s),
+            "VQ_WEBHOOK_DISABLE_AFTER_S": str(self.webhook_disable_after_s),
+            "VQ_DELIVERY_SCHEDULE": self.delivery_schedule,
+            "VQ_DELIVERY_TIME_SCALE": str(self.delivery_time_scale),
             **({"VQ_CLOCK_START": self.clock_start.isoformat()} if self.clock_start else {}),
         }
 
@@ -109,6 +169,37 @@ class Settings(BaseSettings):
     @property
     def positions_topic(self) -> str:
         return f"{self.topic_prefix}.positions"
+
+    def deliveries_topic(self, channel: str) -> str:
+        """Due messages of one channel (webhook, email, sms, whatsapp, push, chat)."""
+        return f"{self.topic_prefix}.deliveries.{channel}"
+
+    def retry_topic(self, retry: int) -> str:
+        """Failed messages waiting for their `retry`-th attempt again (1-based), by delay."""
+        return f"{self.topic_prefix}.deliveries.retry-{retry}"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.topic_prefix}.deliveries.dead"
+
+    @property
+    def delivery_topics(self) -> list[str]:
+        """Every topic of the notifications pipeline: channels, retries, dead letters."""
+        return [
+            *(self.deliveries_topic(c) for c in DELIVERY_CHANNELS),
+            *(self.retry_topic(n) for n in range(1, len(self.retry_delays) + 1)),
+            self.dead_letter_topic,
+        ]
+
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        """Seconds before each retry, as configured and scaled."""
+        raw = [part.strip() for part in self.delivery_schedule.split(",") if part.strip()]
+        return tuple(float(part) * self.delivery_time_scale for part in raw)
+
+    @property
+    def outbound_networks(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.outbound_allow.split(",") if part.strip())
 
     @property
     def worker_group(self) -> str:

@@ -184,12 +184,16 @@ class Kafka(Service):
     def provision(self) -> str:
         s = self.settings
         made = topics.ensure_topics(
-            s, [s.events_topic, s.positions_topic], s.kafka_partitions, bootstrap=self.address()
+            s,
+            [s.events_topic, s.positions_topic, *s.delivery_topics],
+            s.kafka_partitions,
+            bootstrap=self.address(),
         )
         for topic in made:
             if topic.created:
                 print(f"created topic {topic.name} ({topic.partitions} partitions)", flush=True)
-        listed = " ".join(f"{topic.name}[{topic.partitions}]" for topic in made)
+        listed = " ".join(f"{topic.name}[{topic.partitions}]" for topic in made[:2])
+        listed += f" and {len(made) - 2} notification topics" if len(made) > 2 else ""
         return (
             f"Kafka {self.version()} KRaft, controller :{s.kafka_controller_port}, topics: {listed}"
         )

@@ -137,7 +137,9 @@ def create_topics(settings: Settings, wait: float) -> list[str]:
             f"Kafka at {where} did not answer within {wait:.0f}s; check VQ_KAFKA_BOOTSTRAP"
         )
     made = ensure_topics(
-        settings, [settings.events_topic, settings.positions_topic], settings.kafka_partitions
+        settings,
+        [settings.events_topic, settings.positions_topic, *settings.delivery_topics],
+        settings.kafka_partitions,
     )
     return [
         f"{topic.name}: {topic.partitions} partitions" + (" (created)" if topic.created else "")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-RuleKind = Literal["ahead", "eta", "called", "recalled", "returned", "served"]
+RuleKind = Literal["ahead", "eta", "called", "recalled", "returned", "served", "paused", "closed"]
 # A rule about the ticket's place waits for its subscriber's threshold; the others for an event.
 THRESHOLD_RULES: frozenset[str] = frozenset({"ahead", "eta"})
 # What each event rule waits for: the cause (event type) and the status it leaves the ticket in.
@@ -34,6 +34,8 @@ EVENT_RULES: dict[str, tuple[str, str]] = {
     "served": ("TicketServed", "served"),
 }
 LEFT: frozenset[str] = frozenset({"served", "cancelled"})
+# Rules about the ticket's queue, not the ticket: told to everyone still in it when it happens.
+QUEUE_RULES: dict[str, str] = {"paused": "QueuePaused", "closed": "QueueClosed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,9 @@ class Moment:
     position: int | None  # 1 = next; None unless waiting
     counter: str | None = None
     call_p50_at: datetime | None = None  # the estimated call, when it was recomputed
+    call_p10_at: datetime | None = None
+    call_p90_at: datetime | None = None
+    number: str = ""  # the ticket's number, as printed
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +100,28 @@ class Watch:
         if moment.version <= self.versions.get(moment.queue_id, 0) or self.left:
             return []
         self.versions[moment.queue_id] = moment.version
-        due = [self._fire(rule, moment) for rule in self.rules if self._crossed(rule, moment)]
+        due = [
+            self._fire(rule, moment)
+            for rule in self.rules
+            if rule.kind not in QUEUE_RULES and self._crossed(rule, moment)
+        ]
         self.left = moment.status in LEFT
         self.status = moment.status
         return due
+
+    def queue_event(self, moment: Moment) -> list[Due]:
+        """A change of the ticket's whole queue (`moment.cause` QueuePaused or QueueClosed, the
+        ticket's own fields as the watch last saw them): due when the ticket is still in line."""
+        # Its own record of versions: the queue-events topic is read beside the positions topic,
+        # and an older moment of the ticket may still be on its way.
+        seen = f"queue:{moment.queue_id}"
+        if self.left or moment.version <= self.versions.get(seen, 0):
+            return []
+        wanted = [r for r in self.rules if QUEUE_RULES.get(r.kind) == moment.cause]
+        if not wanted:
+            return []
+        self.versions[seen] = moment.version
+        return [self._fire(rule, moment) for rule in wanted]
 
     def _crossed(self, rule: Rule, moment: Moment) -> bool:
         if rule.kind not in THRESHOLD_RULES:

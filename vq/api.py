@@ -24,6 +24,16 @@ from http_api.deps import Services
 from http_api.errors import install_error_handlers
 from http_api.limits import BodyLimitMiddleware, DeadlineMiddleware
 from http_api.openapi import truthful_openapi
+from notifications.outbound import Guard
+from notifications.outlet import Outlet
+from notifications_api import (
+    routes_deliveries,
+    routes_manage,
+    routes_subscriptions,
+    routes_templates,
+    routes_webhooks,
+)
+from notifications_api.deps import Notifications
 from projections.layout import Keys
 from projections.queries import ReadModels
 from query_api import analytics, live, operations, pages, routes
@@ -76,6 +86,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             store, queues, lambda: connect(settings), interval_s=settings.aging_interval_s
         )
         app.state.scheduler = scheduler
+        # Kafka is reached on the first message only (a test ping, a replay).
+        outlet = Outlet(settings, client_id="vq-api")
+        app.state.notifications = Notifications(
+            pool, outlet, Guard.allowing(settings.outbound_networks)
+        )
         stop_scheduler = asyncio.Event()
         scheduling = asyncio.create_task(scheduler.run(stop_scheduler))
         try:
@@ -83,6 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         finally:
             stop_scheduler.set()
             await scheduling
+            await outlet.aclose()
             await read_redis.aclose()
             await pool.close()
 
@@ -105,6 +121,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         live.router,
         pages.router,
         analytics.router,
+        routes_subscriptions.router,
+        routes_templates.router,
+        routes_webhooks.router,
+        routes_deliveries.router,
+        routes_manage.router,
     ):
         app.include_router(router)
     app.include_router(operations.router(api_clock))

@@ -17,6 +17,7 @@ _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("vq.relay", "register"),
     ("vq.serve", "register"),
     ("vq.worker", "register"),
+    ("vq.notifier", "register"),
     ("projections.cli", "register"),
     ("vq.run", "register"),
     ("simulation.cli", "register"),

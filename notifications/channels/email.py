@@ -1,0 +1,149 @@
+"""Email over SMTP: one plain-text message per connection to the configured relay.
+
+The relay is the operator's, not a tenant's (so it is not an outbound HTTP request and needs no
+address guard). The Message-ID is derived from the message id, so a message sent twice (its
+answer lost, then tried again) is recognisably the same message to the relay and the reader's
+client. A 5xx to the envelope or the content is permanent; anything else is worth a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.errors
+import hashlib
+import re
+import time
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+import aiosmtplib
+
+from core.settings import Settings
+from notifications.messages import DeliveryFailed, Message, Rendered, Sent
+
+SECONDS = 10.0
+QUIT_SECONDS = 2.0
+MESSAGE_ID_HEADER = "X-VQ-Message-Id"
+# Most relays say which queue entry took the message ("250 2.0.0 Ok: queued as 4Bq1Zw6kz4z").
+_QUEUED = re.compile(r"queued as ([A-Za-z0-9.<>@_-]+)", re.IGNORECASE)
+
+
+def message_id(message: Message, sender: str) -> str:
+    """`<vq.HASH@domain>`: the same for every attempt at one message."""
+    digest = hashlib.sha256(message.id.encode()).hexdigest()[:32]
+    domain = sender.rpartition("@")[2] or "virtual-queue.invalid"
+    return f"<vq.{digest}@{domain}>"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def recipient(to: str) -> tuple[str, str]:
+    """The display name and the address of `Name <local@domain>` or `local@domain`; ValueError
+    for anything else. Strict, because `parseaddr` repairs what it cannot read (it makes
+    `ada@example.com` of `ada@exa mple.com`, and an address of a header smuggled in after a
+    line break): a message goes to the address as given, or nowhere."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in to):
+        raise ValueError("an email address has no control characters")
+    name, address = parseaddr(to)
+    local, _, domain = address.rpartition("@")
+    if not (local and domain) or address not in to or any(c.isspace() for c in address):
+        raise ValueError(f"not an email address: {to!r}")
+    if not address.isascii():
+        raise ValueError(f"internationalised addresses are not supported: {to!r}")
+    return name, address
+
+
+def build(message: Message, rendered: Rendered, sender: str) -> tuple[EmailMessage, str]:
+    """The email and its envelope recipient; ValueError for an address or a header that cannot
+    be sent."""
+    name, to = recipient(message.to)
+    mail = EmailMessage()
+    try:
+        mail["From"] = sender
+        mail["To"] = Address(display_name=name, addr_spec=to)
+    except email.errors.HeaderParseError as exc:
+        raise ValueError(str(exc)) from exc
+    mail["Subject"] = _one_line(rendered.subject or "")
+    mail["Date"] = formatdate(time.time(), usegmt=True)
+    mail["Message-ID"] = message_id(message, parseaddr(sender)[1])
+    mail[MESSAGE_ID_HEADER] = _one_line(message.id)
+    mail.set_content(rendered.text)
+    return mail, to
+
+
+class EmailSender:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._envelope_from = parseaddr(settings.smtp_from)[1]
+
+    async def send(self, message: Message, rendered: Rendered | None) -> Sent:
+        if rendered is None:
+            raise DeliveryFailed("an email needs a rendered text", permanent=True)
+        try:
+            mail, to = build(message, rendered, self._settings.smtp_from)
+        except ValueError as exc:
+            raise DeliveryFailed(f"cannot build the email: {exc}", permanent=True) from exc
+        started = time.monotonic()
+        smtp = self._client()
+        try:
+            reply = await self._transmit(smtp, mail, to)
+        except (
+            aiosmtplib.SMTPRecipientRefused,
+            aiosmtplib.SMTPSenderRefused,
+            aiosmtplib.SMTPDataError,
+        ) as exc:
+            sent = Sent(time.monotonic() - started, exc.code, exc.message[:2048])
+            reason = f"SMTP {type(exc).__name__.removeprefix('SMTP')}: {exc.code} {exc.message}"
+            raise DeliveryFailed(reason, permanent=500 <= exc.code < 600, sent=sent) from exc
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}") from exc
+        seconds = time.monotonic() - started
+        # The relay has the message: a slow goodbye must not turn that into a failure.
+        await _quit(smtp)
+        match = _QUEUED.search(reply.message)
+        provider_id = match.group(1) if match else None
+        return Sent(seconds, reply.code, reply.message[:2048], provider_id)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        settings = self._settings
+        return aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            use_tls=settings.smtp_tls == "tls",
+            start_tls=settings.smtp_tls == "starttls",
+            timeout=SECONDS,
+        )
+
+    async def _transmit(
+        self, smtp: aiosmtplib.SMTP, mail: EmailMessage, to: str
+    ) -> aiosmtplib.SMTPResponse:
+        """One SMTP session up to the relay's answer to DATA, all within SECONDS."""
+        content = mail.as_bytes(policy=policy.SMTP)  # CRLF line ends, as DATA wants them
+        try:
+            async with asyncio.timeout(SECONDS):
+                await smtp.connect()
+                await smtp.mail(self._envelope_from)
+                await smtp.rcpt(to)
+                return await smtp.data(content)
+        except BaseException:
+            smtp.close()
+            raise
+
+    async def aclose(self) -> None:
+        """Every message has its own SMTP session: nothing to close."""
+
+
+async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        async with asyncio.timeout(QUIT_SECONDS):
+            await smtp.quit()
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()

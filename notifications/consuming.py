@@ -1,0 +1,84 @@
+"""The one consume loop every notification stage runs: fetch a batch, handle it, then commit.
+
+Offsets are committed only after the batch was handled (its messages are on their next topic,
+its state is in PostgreSQL), so a stage killed at any point reads the rest of its batch again;
+what it then makes again has the same ids and is sent once. A batch that fails (PostgreSQL or
+Kafka away) is read again from its first record after a pause that grows up to a few seconds:
+nothing is skipped, and a stage outlives a dependency's restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from core.settings import Settings
+
+log = logging.getLogger("vq.notifications")
+
+Records = Sequence[ConsumerRecord[bytes, bytes]]
+# Handles a batch; may return the offsets to commit (a stage that holds records back), else all
+# fetched records are committed.
+Handler = Callable[[Records], Awaitable[dict[TopicPartition, int] | None]]
+
+MAX_BACKOFF_S = 5.0
+
+
+def consumer(
+    settings: Settings, group: str, topics: Sequence[str], **extra: Any
+) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_servers,
+        group_id=group,
+        client_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        # A stage that died without a goodbye loses its partitions within seconds.
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+        max_poll_interval_ms=300_000,
+        **extra,
+    )
+
+
+async def consume(
+    kafka: AIOKafkaConsumer,
+    handle: Handler,
+    stop: asyncio.Event,
+    *,
+    max_records: int = 500,
+    on_idle: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run until `stop` is set; the consumer must be started."""
+    backoff = 0.2
+    while not stop.is_set():
+        batches = await kafka.getmany(timeout_ms=200, max_records=max_records)
+        records = [record for batch in batches.values() for record in batch]
+        if not records:
+            if on_idle is not None:
+                await on_idle()
+            continue
+        try:
+            offsets = await handle(records)
+            await kafka.commit(
+                None
+                if offsets is None
+                else {tp: OffsetAndMetadata(offset, "") for tp, offset in offsets.items()}
+            )
+        except Exception as exc:
+            log.warning("batch of %d failed, read again in %.1fs: %r", len(records), backoff, exc)
+            for tp, batch in batches.items():
+                with contextlib.suppress(Exception):  # a partition revoked meanwhile
+                    kafka.seek(tp, batch[0].offset)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            continue
+        backoff = 0.2

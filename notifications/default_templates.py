@@ -1,0 +1,305 @@
+"""The words a tenant gets before writing its own: what a ticket holder reads, in four languages.
+
+Data only. Each topic has, per language, an email subject and one short text: the SMS, WhatsApp,
+push and chat message, and the first paragraph of the email, which `email_body` follows with the
+ticket's link and the signature. Short texts stay within one SMS (160 characters) for usual names
+and links, and use straight quotes and plain hyphens (a typographic apostrophe alone would make
+an English SMS UCS-2, 70 characters a part).
+
+Optional values (people ahead, counter, minutes, links) may be None: every use is guarded, and
+a None that still reaches the output prints as nothing (the environment's `finalize`).
+`wait_range` is left to tenants' own templates: it comes formatted, in one language.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Wording(NamedTuple):
+    subject: str  # email only
+    text: str  # the short message; the email body's first paragraph
+    email: str | None = None  # the whole email body, when it is more than text and footer
+
+
+_AHEAD_EN = (
+    "{% if people_ahead == 0 %}you're next{% elif people_ahead == 1 %}1 person ahead of you"
+    "{% elif people_ahead %}{{ people_ahead }} people ahead of you"
+    "{% else %}your turn is coming up{% endif %}"
+)
+_AHEAD_FR = (
+    "{% if people_ahead == 0 %}plus personne avant vous"
+    "{% elif people_ahead == 1 %}plus qu'une personne avant vous"
+    "{% elif people_ahead %}plus que {{ people_ahead }} personnes avant vous"
+    "{% else %}votre tour approche{% endif %}"
+)
+_AHEAD_DE = (
+    "{% if people_ahead == 0 %}Sie sind als Nächstes dran"
+    "{% elif people_ahead == 1 %}nur noch 1 Person vor Ihnen"
+    "{% elif people_ahead %}nur noch {{ people_ahead }} Personen vor Ihnen"
+    "{% else %}Sie sind bald an der Reihe{% endif %}"
+)
+_AHEAD_ES = (
+    "{% if people_ahead == 0 %}su turno es el siguiente"
+    "{% elif people_ahead == 1 %}solo queda 1 persona delante de usted"
+    "{% elif people_ahead %}quedan {{ people_ahead }} personas delante de usted"
+    "{% else %}su turno se acerca{% endif %}"
+)
+# Short texts of these topics end with the ticket's link (the email has it in its footer).
+LINKED: frozenset[str] = frozenset({"ahead", "eta", "returned", "subscribed"})
+LINK = "{% if ticket_url %} {{ ticket_url }}{% endif %}"
+
+TICKET: dict[str, dict[str, Wording]] = {
+    "ahead": {
+        "en": Wording(
+            "{{ number }}: almost your turn at {{ queue_name }}",
+            "{{ number }}: " + _AHEAD_EN + " at {{ queue_name }}. Please start heading back.",
+        ),
+        "fr": Wording(
+            "{{ number }} : bientôt votre tour à {{ queue_name }}",
+            "{{ number }} : " + _AHEAD_FR + " à {{ queue_name }}. Merci de commencer à revenir.",
+        ),
+        "de": Wording(
+            "{{ number }}: bald sind Sie dran bei {{ queue_name }}",
+            "{{ number }}: " + _AHEAD_DE + " bei {{ queue_name }}. Bitte machen Sie sich auf den"
+            " Rückweg.",
+        ),
+        "es": Wording(
+            "{{ number }}: casi es su turno en {{ queue_name }}",
+            "{{ number }}: " + _AHEAD_ES + " en {{ queue_name }}. Por favor, empiece a regresar.",
+        ),
+    },
+    "eta": {
+        "en": Wording(
+            "{{ number }}: you'll be called soon",
+            "{{ number }}: you'll be called {% if minutes == 1 %}within about a minute"
+            "{% elif minutes %}within about {{ minutes }} minutes{% else %}very soon{% endif %}"
+            " at {{ queue_name }}. Please start heading back.",
+        ),
+        "fr": Wording(
+            "{{ number }} : votre tour arrive bientôt",
+            "{{ number }} : votre tour arrive {% if minutes == 1 %}dans une minute environ"
+            "{% elif minutes %}dans {{ minutes }} minutes environ{% else %}très bientôt"
+            "{% endif %} à {{ queue_name }}. Merci de commencer à revenir.",
+        ),
+        "de": Wording(
+            "{{ number }}: Sie werden bald aufgerufen",
+            "{{ number }}: Sie werden {% if minutes == 1 %}in etwa einer Minute"
+            "{% elif minutes %}in etwa {{ minutes }} Minuten{% else %}in Kürze{% endif %}"
+            " bei {{ queue_name }} aufgerufen. Bitte machen Sie sich auf den Rückweg.",
+        ),
+        "es": Wording(
+            "{{ number }}: pronto será su turno",
+            "{{ number }}: su turno en {{ queue_name }} llegará {% if minutes == 1 %}en un minuto"
+            " aproximadamente{% elif minutes %}en unos {{ minutes }} minutos{% else %}muy pronto"
+            "{% endif %}. Por favor, empiece a regresar.",
+        ),
+    },
+    "called": {
+        "en": Wording(
+            "{{ number }}: it's your turn",
+            "{{ number }}, it's your turn: {% if counter %}please go to {{ counter }}"
+            "{% else %}please come to {{ queue_name }} now{% endif %}.",
+        ),
+        "fr": Wording(
+            "{{ number }} : c'est votre tour",
+            "{{ number }}, c'est votre tour : {% if counter %}présentez-vous à {{ counter }}"
+            "{% else %}présentez-vous maintenant à {{ queue_name }}{% endif %}.",
+        ),
+        "de": Wording(
+            "{{ number }}: Sie sind an der Reihe",
+            "{{ number }}, Sie sind an der Reihe: {% if counter %}Bitte gehen Sie zu {{ counter }}"
+            "{% else %}Bitte kommen Sie jetzt zu {{ queue_name }}{% endif %}.",
+        ),
+        "es": Wording(
+            "{{ number }}: es su turno",
+            "{{ number }}, es su turno: {% if counter %}diríjase a {{ counter }}"
+            "{% else %}acérquese ahora a {{ queue_name }}{% endif %}.",
+        ),
+    },
+    "recalled": {
+        "en": Wording(
+            "{{ number }}: you're being called again",
+            "{{ number }}, you're being called again: {% if counter %}please go to {{ counter }}"
+            "{% else %}please come to {{ queue_name }}{% endif %} now.",
+        ),
+        "fr": Wording(
+            "{{ number }} : nouvel appel",
+            "{{ number }}, nouvel appel : {% if counter %}présentez-vous à {{ counter }}"
+            "{% else %}présentez-vous à {{ queue_name }}{% endif %} dès maintenant.",
+        ),
+        "de": Wording(
+            "{{ number }}: Sie werden erneut aufgerufen",
+            "{{ number }}, Sie werden erneut aufgerufen: {% if counter %}Bitte gehen Sie jetzt zu"
+            " {{ counter }}{% else %}Bitte kommen Sie jetzt zu {{ queue_name }}{% endif %}.",
+        ),
+        "es": Wording(
+            "{{ number }}: le llamamos de nuevo",
+            "{{ number }}, le llamamos de nuevo: {% if counter %}diríjase ahora a {{ counter }}"
+            "{% else %}acérquese ahora a {{ queue_name }}{% endif %}.",
+        ),
+    },
+    "returned": {
+        "en": Wording(
+            "{{ number }}: you're back in the queue",
+            "{{ number }}: welcome back, you're in the queue at {{ queue_name }} again"
+            "{% if people_ahead == 1 %}, with 1 person ahead of you{% elif people_ahead %}, with"
+            " {{ people_ahead }} people ahead of you{% endif %}.",
+        ),
+        "fr": Wording(
+            "{{ number }} : vous êtes de retour dans la file",
+            "{{ number }} : vous êtes de retour dans la file à {{ queue_name }}"
+            "{% if people_ahead == 1 %}, avec 1 personne avant vous{% elif people_ahead %}, avec"
+            " {{ people_ahead }} personnes avant vous{% endif %}.",
+        ),
+        "de": Wording(
+            "{{ number }}: Sie sind wieder in der Warteschlange",
+            "{{ number }}: Willkommen zurück, Sie sind wieder in der Warteschlange bei"
+            " {{ queue_name }}{% if people_ahead == 1 %}, 1 Person ist vor Ihnen"
+            "{% elif people_ahead %}, {{ people_ahead }} Personen sind vor Ihnen{% endif %}.",
+        ),
+        "es": Wording(
+            "{{ number }}: vuelve a estar en la fila",
+            "{{ number }}: vuelve a estar en la fila de {{ queue_name }}"
+            "{% if people_ahead == 1 %}, con 1 persona delante{% elif people_ahead %}, con"
+            " {{ people_ahead }} personas delante{% endif %}.",
+        ),
+    },
+    "served": {
+        "en": Wording(
+            "Thank you for visiting {{ queue_name }}",
+            "{{ number }}: thank you for visiting {{ queue_name }}.{% if feedback_url %} How did"
+            " it go? Tell us: {{ feedback_url }}{% endif %}",
+        ),
+        "fr": Wording(
+            "Merci de votre visite à {{ queue_name }}",
+            "{{ number }} : merci de votre visite à {{ queue_name }}.{% if feedback_url %} Votre"
+            " avis nous intéresse : {{ feedback_url }}{% endif %}",
+        ),
+        "de": Wording(
+            "Vielen Dank für Ihren Besuch bei {{ queue_name }}",
+            "{{ number }}: Vielen Dank für Ihren Besuch bei {{ queue_name }}."
+            "{% if feedback_url %} Wie war es? Sagen Sie es uns: {{ feedback_url }}{% endif %}",
+        ),
+        "es": Wording(
+            "Gracias por su visita a {{ queue_name }}",
+            "{{ number }}: gracias por su visita a {{ queue_name }}.{% if feedback_url %} ¿Qué"
+            " tal le fue? Cuéntenos: {{ feedback_url }}{% endif %}",
+        ),
+    },
+    "paused": {
+        "en": Wording(
+            "{{ queue_name }} is paused",
+            "{{ number }}: {{ queue_name }} is paused for a moment. You keep your place in line;"
+            " we'll let you know when it moves again.",
+        ),
+        "fr": Wording(
+            "{{ queue_name }} est en pause",
+            "{{ number }} : {{ queue_name }} est momentanément en pause. Vous gardez votre place ;"
+            " nous vous préviendrons dès que la file avancera.",
+        ),
+        "de": Wording(
+            "{{ queue_name }} pausiert",
+            "{{ number }}: {{ queue_name }} pausiert kurz. Sie behalten Ihren Platz; wir melden"
+            " uns, sobald es weitergeht.",
+        ),
+        "es": Wording(
+            "{{ queue_name }} está en pausa",
+            "{{ number }}: {{ queue_name }} está en pausa por un momento. Conserva su lugar; le"
+            " avisaremos cuando la fila vuelva a avanzar.",
+        ),
+    },
+    "closed": {
+        "en": Wording(
+            "{{ queue_name }} is closed to new arrivals",
+            "{{ number }}: {{ queue_name }} no longer takes new arrivals. Your ticket is still"
+            " valid; we'll let you know when it's your turn.",
+        ),
+        "fr": Wording(
+            "{{ queue_name }} n'accepte plus de nouvelles arrivées",
+            "{{ number }} : {{ queue_name }} n'accepte plus de nouvelles arrivées. Votre ticket"
+            " reste valable ; nous vous préviendrons quand ce sera votre tour.",
+        ),
+        "de": Wording(
+            "{{ queue_name }} nimmt niemanden mehr auf",
+            "{{ number }}: {{ queue_name }} nimmt niemanden mehr neu auf. Ihr Ticket bleibt"
+            " gültig; wir melden uns, wenn Sie an der Reihe sind.",
+        ),
+        "es": Wording(
+            "{{ queue_name }} ya no admite más llegadas",
+            "{{ number }}: {{ queue_name }} ya no admite más llegadas. Su turno sigue siendo"
+            " válido; le avisaremos cuando le toque.",
+        ),
+    },
+    "announcement": {
+        "en": Wording(
+            "{{ queue_name }}: a message for you",
+            "{{ queue_name }}{% if number %} ({{ number }}){% endif %}: {{ text }}",
+        ),
+        "fr": Wording(
+            "{{ queue_name }} : un message pour vous",
+            "{{ queue_name }}{% if number %} ({{ number }}){% endif %} : {{ text }}",
+        ),
+        "de": Wording(
+            "{{ queue_name }}: eine Nachricht für Sie",
+            "{{ queue_name }}{% if number %} ({{ number }}){% endif %}: {{ text }}",
+        ),
+        "es": Wording(
+            "{{ queue_name }}: un mensaje para usted",
+            "{{ queue_name }}{% if number %} ({{ number }}){% endif %}: {{ text }}",
+        ),
+    },
+    "subscribed": {
+        "en": Wording(
+            "{{ number }}: you're in the queue at {{ queue_name }}",
+            "{{ number }}: you'll get updates from {{ queue_name }} here.{% if minutes %}"
+            " Estimated wait: about {{ minutes }} min.{% endif %}",
+        ),
+        "fr": Wording(
+            "{{ number }} : vous êtes dans la file à {{ queue_name }}",
+            "{{ number }} : vous recevrez ici les nouvelles de {{ queue_name }}.{% if minutes %}"
+            " Attente estimée : environ {{ minutes }} min.{% endif %}",
+        ),
+        "de": Wording(
+            "{{ number }}: Sie sind in der Warteschlange bei {{ queue_name }}",
+            "{{ number }}: Sie erhalten hier Neuigkeiten von {{ queue_name }}.{% if minutes %}"
+            " Geschätzte Wartezeit: ca. {{ minutes }} Min.{% endif %}",
+        ),
+        "es": Wording(
+            "{{ number }}: está en la fila de {{ queue_name }}",
+            "{{ number }}: recibirá aquí los avisos de {{ queue_name }}.{% if minutes %} Espera"
+            " estimada: unos {{ minutes }} min.{% endif %}",
+        ),
+    },
+}
+
+# What follows a ticket message's text in an email, before the signature: the ticket's link.
+TICKET_FOOTERS: dict[str, str] = {
+    "en": "Follow your place in the queue: {{ ticket_url }}",
+    "fr": "Suivez votre place dans la file : {{ ticket_url }}",
+    "de": "Ihr Platz in der Warteschlange: {{ ticket_url }}",
+    "es": "Siga su lugar en la fila: {{ ticket_url }}",
+}
+
+
+def email_body(text: str, language: str) -> str:
+    """A ticket message's email: its text, the link to the ticket, the signature."""
+    return (
+        text + "\n\n{% if ticket_url %}" + TICKET_FOOTERS[language] + "\n\n{% endif %}"
+        "{% if tenant_name %}{{ tenant_name }}{% endif %}"
+    )
+
+
+SAMPLE: dict[str, object] = {
+    "number": "A-042",
+    "queue_name": "Town Hall",
+    "people_ahead": 3,
+    "position": 4,
+    "counter": "Counter 2",
+    "minutes": 12,
+    "wait_range": "10-15 minutes",
+    "ticket_url": "https://q.example.com/t/7Hq2xR",
+    "feedback_url": "https://q.example.com/f/7Hq2xR",
+    "text": "We close at 17:00 today; everyone with a ticket will still be served.",
+    "tenant_name": "City of Springfield",
+}

@@ -1,0 +1,156 @@
+"""Channel workers: a consumer group per channel sends that channel's due messages.
+
+Per batch: claim every message's attempt in PostgreSQL (store/deliveries.py says which are
+duplicates), render and send the rest (one order key's messages in order, different keys at
+once), put each failure on the retry topic of its attempt (or, when the schedule is spent or the
+failure is permanent, on the dead-letter topic), record every attempt, then commit. A message
+that keeps failing (a poison message: a template that cannot render it) leaves its partition for
+the retry topics at its first failure, so the messages behind it flow on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiokafka import TopicPartition
+from psycopg_pool import AsyncConnectionPool
+
+from core.settings import Settings
+from notifications.channels.port import Sender
+from notifications.consuming import Records, consume, consumer
+from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rendered, Sent
+from notifications.outlet import Headers, Outlet, attempt_headers
+from notifications.store import deliveries
+from notifications.store.deliveries import Outcome
+
+log = logging.getLogger("vq.notifications.delivery")
+
+Render = Callable[[Message], Awaitable[Rendered | None]]
+# Messages of different order keys sent at once, per worker.
+CONCURRENCY = 64
+JITTER = 0.1  # each retry's delay is stretched or shrunk by up to this share
+
+
+def attempt_of(headers: Sequence[tuple[str, bytes]]) -> int:
+    for name, value in headers:
+        if name == ATTEMPT_HEADER:
+            return max(1, int(value))
+    return 1
+
+
+class Deliverer:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool[Any],
+        outlet: Outlet,
+        senders: Mapping[str, Sender],
+        render: Render,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._settings, self._pool, self._outlet = settings, pool, outlet
+        self._senders, self._render, self._clock = senders, render, clock
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._random = random.Random()
+
+    def group(self, channel: str) -> str:
+        return f"{self._settings.topic_prefix}-deliver-{channel}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """One consumer group per channel this worker has a sender for."""
+        await asyncio.gather(*(self._run_channel(channel, stop) for channel in self._senders))
+
+    async def _run_channel(self, channel: str, stop: asyncio.Event) -> None:
+        kafka = consumer(
+            self._settings, self.group(channel), [self._settings.deliveries_topic(channel)]
+        )
+        await kafka.start()
+        try:
+            await consume(kafka, self.handle, stop)
+        finally:
+            await kafka.stop()
+
+    async def handle(self, records: Records) -> dict[TopicPartition, int] | None:
+        arrivals = [
+            (Message.decode(r.value), attempt_of(r.headers)) for r in records if r.value is not None
+        ]
+        claimed = await deliveries.claim(self._pool, arrivals)
+        keyed: dict[str, list[tuple[Message, int]]] = {}
+        for message, attempt in arrivals:
+            if message.id in claimed:
+                claimed.discard(message.id)  # the first of the batch's copies only
+                keyed.setdefault(message.order_key, []).append((message, attempt))
+        results = await asyncio.gather(*(self._in_order(group) for group in keyed.values()))
+        outcomes = [outcome for group in results for outcome, _ in group]
+        onward = [record for group in results for _, record in group if record is not None]
+        await self._outlet.publish(onward)  # before the rows say "retrying": nothing is lost
+        await deliveries.settle(self._pool, outcomes)
+        gone = [o for group in results for o, _ in group if o.outcome == "gone"]
+        if gone:
+            await deliveries.forget_gone(self._pool, [o.message_id for o in gone])
+        return None
+
+    async def _in_order(
+        self, group: list[tuple[Message, int]]
+    ) -> list[tuple[Outcome, tuple[str, Message, Headers] | None]]:
+        async with self._slots:
+            return [await self._attempt(message, attempt) for message, attempt in group]
+
+    async def _attempt(
+        self, message: Message, attempt: int
+    ) -> tuple[Outcome, tuple[str, Message, Headers] | None]:
+        sender = self._senders[message.channel]
+        try:
+            rendered = await self._render(message)
+            sent = await sender.send(message, rendered)
+        except DeliveryFailed as failure:
+            return self._failed(message, attempt, failure)
+        except Exception as exc:  # a bug in an adapter must not stop the partition
+            log.exception("sending %s failed unexpectedly", message.id)
+            return self._failed(message, attempt, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
+        return self._outcome(message, attempt, "delivered", "delivered", sent, None), None
+
+    def _failed(
+        self, message: Message, attempt: int, failure: DeliveryFailed
+    ) -> tuple[Outcome, tuple[str, Message, Headers] | None]:
+        delays = self._settings.retry_delays
+        outcome = "gone" if failure.gone else "refused" if failure.permanent else "failed"
+        if failure.permanent or attempt > len(delays):
+            status, topic, headers = (
+                "dead",
+                self._settings.dead_letter_topic,
+                attempt_headers(attempt, None, failure.reason),
+            )
+        else:
+            delay = delays[attempt - 1] * (1 + self._random.uniform(-JITTER, JITTER))
+            due = self._clock() + timedelta(seconds=delay)
+            status, topic = "retrying", self._settings.retry_topic(attempt)
+            headers = attempt_headers(attempt + 1, due, failure.reason)
+        result = self._outcome(message, attempt, status, outcome, failure.sent, failure.reason)
+        return result, (topic, message, headers)
+
+    def _outcome(
+        self,
+        message: Message,
+        attempt: int,
+        status: str,
+        outcome: str,
+        sent: Sent | None,
+        error: str | None,
+    ) -> Outcome:
+        return Outcome(
+            message_id=message.id,
+            attempt=attempt,
+            at=self._clock(),
+            status=status,
+            outcome=outcome,
+            code=None if sent is None else sent.status,
+            seconds=None if sent is None else sent.seconds,
+            excerpt="" if sent is None else sent.excerpt[:2048],
+            error=error,
+        )

@@ -1,0 +1,150 @@
+"""What each record of our topics becomes: the messages due to people and to webhook endpoints.
+
+Pure: the notifier (notifier.py) loads subscriptions and endpoints, and sends what these return.
+Every id is deterministic, so a record read twice makes the same messages again.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from core.tokens import ticket_token
+from domain.recorded import RecordedEvent
+from notifications.messages import Channel, Message
+from notifications.rules import Due, Moment
+from notifications.store.watches import Follower
+from schemas.codec import avro_record
+
+POSITION_EVENT = "TicketPositionChanged"
+_IDS = uuid.UUID("0c3f8a52-64a1-4f0e-9b7e-3d2c1a9e8f10")
+
+
+def moment_of(record: dict[str, Any]) -> Moment:
+    """A positions-topic record (schemas/positions.py, decoded) as the rules read it."""
+    return Moment(
+        ticket_id=record["ticket_id"],
+        queue_id=record["queue_id"],
+        version=record["stream_version"],
+        at=record["occurred_at"],
+        cause=record["cause"],
+        status=record["status"],
+        position=record["position"],
+        counter=record["counter"],
+        call_p50_at=record.get("call_p50_at"),
+        call_p10_at=record.get("call_p10_at"),
+        call_p90_at=record.get("call_p90_at"),
+        number=record["number"],
+    )
+
+
+def queue_moment(recorded: RecordedEvent, follower: Follower) -> Moment:
+    """A change of a whole queue (paused, closed), as seen by one ticket in it."""
+    return Moment(
+        ticket_id=follower.ticket_id,
+        queue_id=recorded.queue_id,
+        version=recorded.stream_version,
+        at=recorded.occurred_at,
+        cause=recorded.event_type,
+        status=follower.watch.status or "waiting",
+        position=None,
+    )
+
+
+def ticket_message(
+    follower: Follower,
+    due: Due,
+    *,
+    queue_name: str,
+    public_url: str,
+    token_secret: str,
+    feedback_url: str | None = None,
+) -> Message:
+    moment = due.moment
+    minutes = _minutes(moment.at, moment.call_p50_at)
+    low, high = _minutes(moment.at, moment.call_p10_at), _minutes(moment.at, moment.call_p90_at)
+    token = ticket_token(token_secret, follower.ticket_id)
+    data: dict[str, Any] = {
+        "number": moment.number or None,
+        "queue_name": queue_name,
+        "position": moment.position,
+        "people_ahead": None if moment.position is None else moment.position - 1,
+        "counter": moment.counter,
+        "minutes": minutes,
+        "wait_range": None if low is None or high is None else f"{low}-{max(high, low)} minutes",
+        "ticket_url": f"{public_url.rstrip('/')}/v1/tickets/{follower.ticket_id}?token={token}",
+        "feedback_url": feedback_url,
+    }
+    return Message(
+        id=due.message_id,
+        tenant_id=follower.tenant_id,
+        channel=_channel(follower.channel),
+        to=follower.address,
+        topic=due.rule.kind,
+        created_at=moment.at,
+        order_key=follower.ticket_id,
+        language=follower.language,
+        queue_id=moment.queue_id,
+        ticket_id=follower.ticket_id,
+        subscription_id=follower.subscription_id,
+        data=data,
+    )
+
+
+def webhook_message(
+    endpoint_id: str,
+    tenant_id: str,
+    event_type: str,
+    event_id: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+    order_key: str,
+) -> Message:
+    """One event for one endpoint; the body follows the Standard Webhooks shape."""
+    body = {"type": event_type, "timestamp": _iso(occurred_at), "data": _jsonable(payload)}
+    return Message(
+        id="msg_" + uuid.uuid5(_IDS, f"{event_id}:{endpoint_id}").hex,
+        tenant_id=tenant_id,
+        channel="webhook",
+        to=endpoint_id,
+        topic=event_type,
+        created_at=occurred_at,
+        order_key=order_key,
+        queue_id=payload.get("queue_id"),
+        ticket_id=payload.get("ticket_id"),
+        data=body,
+    )
+
+
+def event_payload(recorded: RecordedEvent) -> dict[str, Any]:
+    return _jsonable(avro_record(recorded))
+
+
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(json.dumps(value, default=_default))
+    return loaded
+
+
+def _default(value: object) -> str:
+    if isinstance(value, datetime):
+        return _iso(value)
+    return str(value)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _minutes(now: datetime, then: datetime | None) -> int | None:
+    if then is None:
+        return None
+    return max(0, round((then - now).total_seconds() / 60))
+
+
+def _channel(name: str) -> Channel:
+    for channel in ("webhook", "email", "sms", "whatsapp", "push", "chat"):
+        if channel == name:
+            return channel
+    raise ValueError(f"unknown channel {name!r}")

@@ -1,0 +1,244 @@
+"""The notifier: a consumer group of its own on `vq.positions` and `vq.queue-events`.
+
+For each batch it loads the subscriptions of the tickets it names and the tenant's webhook
+endpoints, folds every record through the pure rules (rules.py, fanout.py), puts the messages
+that are due on the channels' delivery topics, then writes the watches and commits. Killed
+between the two, it folds the batch again from the watches as they were, and makes the same
+messages with the same ids: the delivery stage sends each once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiokafka import TopicPartition
+from cachetools import TTLCache
+from psycopg_pool import AsyncConnectionPool
+
+from core.settings import Settings
+from domain.recorded import RecordedEvent
+from notifications import fanout
+from notifications.alerting import alert_messages
+from notifications.consuming import Records, consume, consumer
+from notifications.messages import Message
+from notifications.outlet import Outlet
+from notifications.rules import Moment
+from notifications.store import endpoints as endpoint_store
+from notifications.store import watches
+from notifications.store.alerts import alert_rules_for
+from notifications.store.watches import Follower
+from projections.layout import Keys
+from schemas import positions
+from schemas.codec import decode
+
+log = logging.getLogger("vq.notifications.notifier")
+
+QUEUE_RULE_EVENTS = frozenset({"QueuePaused", "QueueClosed"})
+JOINING = frozenset({"TicketEnqueued", "TicketTransferredIn"})
+
+
+class QueueNames:
+    """A queue's name, as its read model says, for the words of a message (cached a minute)."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self._redis, self._keys = client, keys
+        self._names: TTLCache[tuple[str, str], str] = TTLCache(maxsize=10_000, ttl=60)
+
+    async def was_empty(self, tenant_id: str, moment: Moment) -> bool:
+        """Whether the ticket this moment put first in line found nobody waiting. The read model
+        is written before the moment is announced; when it is still at the moment's version its
+        count says so exactly, and when it has moved on, being first is taken as the sign."""
+        version, raw = await self._redis.hmget(
+            self._keys.queue(tenant_id, moment.queue_id), "version", "view"
+        )
+        if version is None or raw is None or int(version) != moment.version:
+            return True
+        return int(json.loads(raw).get("waiting", 0)) <= 1
+
+    async def name(self, tenant_id: str, queue_id: str) -> str:
+        key = (tenant_id, queue_id)
+        if key not in self._names:
+            raw = await self._redis.hget(self._keys.queue(tenant_id, queue_id), "view")
+            view = json.loads(raw) if raw else {}
+            self._names[key] = str(view.get("name") or "the queue")
+        return self._names[key]
+
+
+class Notifier:
+    def __init__(
+        self, settings: Settings, pool: AsyncConnectionPool[Any], outlet: Outlet, names: QueueNames
+    ) -> None:
+        self._settings, self._pool, self._outlet, self._names = settings, pool, outlet, names
+
+    @property
+    def group(self) -> str:
+        return f"{self._settings.topic_prefix}-notifier"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        topics = [self._settings.positions_topic, self._settings.events_topic]
+        kafka = consumer(self._settings, self.group, topics)
+        await kafka.start()
+        try:
+            await consume(kafka, self.handle, stop)
+        finally:
+            await kafka.stop()
+
+    async def handle(self, records: Records) -> dict[TopicPartition, int] | None:
+        moments: list[tuple[Moment, str, int]] = []  # (moment, tenant, Kafka timestamp ms)
+        events: list[tuple[RecordedEvent, int]] = []
+        for record in records:
+            if record.value is None:
+                continue
+            if record.topic == self._settings.positions_topic:
+                raw = positions.decode(record.value)
+                moments.append((fanout.moment_of(raw), raw["tenant_id"], record.timestamp))
+            else:
+                events.append((decode(record.value, record.headers), record.timestamp))
+        followers = {
+            f.subscription_id: f
+            for f in await watches.following(self._pool, [m.ticket_id for m, _, _ in moments])
+        }
+        touched: dict[str, Follower] = {}
+        messages = await self._for_moments(moments, followers, touched)
+        messages += await self._for_events(events, followers, touched)
+        await self._outlet.send(messages)
+        await watches.save(self._pool, list(touched.values()))
+        return None
+
+    async def _for_moments(
+        self,
+        moments: list[tuple[Moment, str, int]],
+        followers: dict[str, Follower],
+        touched: dict[str, Follower],
+    ) -> list[Message]:
+        by_ticket: dict[str, list[Follower]] = {}
+        for follower in followers.values():
+            by_ticket.setdefault(follower.ticket_id, []).append(follower)
+        messages: list[Message] = []
+        for moment, tenant_id, stamp in moments:
+            for follower in by_ticket.get(moment.ticket_id, []):
+                dues = follower.watch.step(moment)
+                follower.queue_id = moment.queue_id  # a transfer moves the ticket
+                touched[follower.subscription_id] = follower
+                name = await self._names.name(tenant_id, moment.queue_id)
+                messages += [self._ticket_message(follower, due, name) for due in dues]
+            if moment.position == 1 and moment.cause in JOINING:
+                messages += await self._joined(tenant_id, moment)
+            messages += await self._webhooks(
+                tenant_id,
+                fanout.POSITION_EVENT,
+                f"{moment.queue_id}:{moment.version}:{moment.ticket_id}",
+                moment,
+                stamp,
+            )
+        return messages
+
+    async def _for_events(
+        self,
+        events: list[tuple[RecordedEvent, int]],
+        followers: dict[str, Follower],
+        touched: dict[str, Follower],
+    ) -> list[Message]:
+        messages: list[Message] = []
+        for recorded, stamp in events:
+            messages += await self._webhooks(
+                recorded.tenant_id, recorded.event_type, recorded.event_id, recorded, stamp
+            )
+            if recorded.event_type not in QUEUE_RULE_EVENTS:
+                continue
+            name = await self._names.name(recorded.tenant_id, recorded.queue_id)
+            for loaded in await watches.in_queue(self._pool, recorded.queue_id):
+                follower = followers.setdefault(loaded.subscription_id, loaded)
+                dues = follower.watch.queue_event(fanout.queue_moment(recorded, follower))
+                touched[follower.subscription_id] = follower
+                messages += [self._ticket_message(follower, due, name) for due in dues]
+        return messages
+
+    async def _joined(self, tenant_id: str, moment: Moment) -> list[Message]:
+        rules = await alert_rules_for(self._pool, tenant_id, "joined_empty_queue", moment.queue_id)
+        if not rules or not await self._names.was_empty(tenant_id, moment):
+            return []
+        name = await self._names.name(tenant_id, moment.queue_id)
+        data = {
+            "queue_name": name,
+            "queue_id": moment.queue_id,
+            "detail": f"{moment.number} joined {name}, where nobody was waiting",
+            "value": 1,
+            "threshold": None,
+            "counter": None,
+            "dashboard_url": f"{self._settings.public_url.rstrip('/')}/dashboard",
+        }
+        seen = f"{moment.queue_id}:{moment.version}"
+        return alert_messages(rules, seen=seen, at=moment.at, data=data)
+
+    def _ticket_message(self, follower: Follower, due: Any, queue_name: str) -> Message:
+        return fanout.ticket_message(
+            follower,
+            due,
+            queue_name=queue_name,
+            public_url=self._settings.public_url,
+            token_secret=self._settings.token_secret,
+        )
+
+    async def _webhooks(
+        self, tenant_id: str, event_type: str, event_id: str, source: Any, stamp: int
+    ) -> list[Message]:
+        endpoints = await endpoint_store.active_endpoints(self._pool, tenant_id)
+        if not endpoints:
+            return []
+        published = datetime.fromtimestamp(stamp / 1000, UTC)
+        wanted = [
+            e
+            for e in endpoints
+            if _wants(e, event_type) and e.created_at <= published  # nothing from before it
+        ]
+        if not wanted:
+            return []
+        if isinstance(source, RecordedEvent):
+            payload, occurred, key = (
+                fanout.event_payload(source),
+                source.occurred_at,
+                source.queue_id,
+            )
+        else:
+            payload, occurred, key = (
+                _position_payload(tenant_id, source),
+                source.at,
+                source.queue_id,
+            )
+        return [
+            fanout.webhook_message(
+                e.endpoint_id, tenant_id, event_type, event_id, occurred, payload, key
+            )
+            for e in wanted
+        ]
+
+
+def _wants(endpoint: Any, event_type: str) -> bool:
+    """Every queue event when the endpoint named none; position changes only when named."""
+    types: Iterable[str] = endpoint.event_types
+    if event_type == fanout.POSITION_EVENT:
+        return event_type in types
+    return bool(endpoint.wants(event_type))
+
+
+def _position_payload(tenant_id: str, moment: Moment) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "queue_id": moment.queue_id,
+        "ticket_id": moment.ticket_id,
+        "number": moment.number,
+        "stream_version": moment.version,
+        "occurred_at": moment.at,
+        "cause": moment.cause,
+        "status": moment.status,
+        "position": moment.position,
+        "counter": moment.counter,
+        "call_p50_at": moment.call_p50_at,
+    }

@@ -1,0 +1,1 @@
+"""What notifications keep in PostgreSQL (tables of migration 0007)."""

@@ -1,0 +1,212 @@
+"""Delivery state: one row per message that reached a channel worker, one per attempt.
+
+The rows decide what a worker may send. A message's record can arrive more than once (Kafka
+redelivers after a crash or a rebalance, a notifier that restarted makes it again, a retry record
+is read twice), so each arrival claims its attempt first, in one statement per batch:
+
+* a message already delivered is a duplicate: counted, not sent;
+* an attempt already made and failed (its retry is on its way) is a duplicate too;
+* an attempt that was started and never recorded (the worker died mid-send) is made again, with
+  the same id the receiver dedupes by, and counted as a resend;
+* anything else is a new attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from notifications.messages import Message
+
+_CLAIM = """
+INSERT INTO deliveries AS d
+    (message_id, tenant_id, channel, destination, topic, message, status, attempts)
+SELECT m.id, m.tenant::uuid, m.channel, m.destination, m.topic, m.message, 'sending', m.attempt
+FROM unnest(%(ids)s::text[], %(tenants)s::text[], %(channels)s::text[], %(destinations)s::text[],
+            %(topics)s::text[], %(messages)s::jsonb[], %(attempts)s::int[])
+     AS m(id, tenant, channel, destination, topic, message, attempt)
+ON CONFLICT (message_id) DO UPDATE SET
+    status = 'sending',
+    attempts = EXCLUDED.attempts,
+    resends = d.resends + (d.status = 'sending' AND d.attempts = EXCLUDED.attempts)::int,
+    updated_at = now()
+WHERE d.status NOT IN ('delivered', 'dead')
+  AND (d.attempts < EXCLUDED.attempts OR (d.attempts = EXCLUDED.attempts AND d.status = 'sending'))
+RETURNING message_id
+"""
+
+_DUPLICATES = "UPDATE deliveries SET duplicates = duplicates + 1 WHERE message_id = ANY(%s)"
+
+_ATTEMPT = """
+INSERT INTO delivery_attempts (message_id, attempt, at, outcome, status, seconds, excerpt, error)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (message_id, attempt) DO UPDATE SET
+    at = EXCLUDED.at, outcome = EXCLUDED.outcome, status = EXCLUDED.status,
+    seconds = EXCLUDED.seconds, excerpt = EXCLUDED.excerpt, error = EXCLUDED.error
+"""
+
+_SETTLE = """
+UPDATE deliveries SET status = %s, last_error = %s, updated_at = now(),
+    delivered_at = CASE WHEN %s = 'delivered' THEN now() ELSE delivered_at END
+WHERE message_id = %s
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to, to record: the message's new status and the attempt's row."""
+
+    message_id: str
+    attempt: int
+    at: datetime
+    status: str  # the message's: delivered, retrying, dead
+    outcome: str  # the attempt's: delivered, failed, refused, gone, skipped
+    code: int | None = None
+    seconds: float | None = None
+    excerpt: str = ""
+    error: str | None = None
+
+
+def destination(message: Message) -> str:
+    """Whose log the message belongs to: the endpoint, the subscription, or where it goes."""
+    if message.channel == "webhook":
+        return message.to
+    return message.subscription_id or message.to
+
+
+async def claim(
+    pool: AsyncConnectionPool[Any], arrivals: Sequence[tuple[Message, int]]
+) -> set[str]:
+    """The ids among `arrivals` (message, attempt) that this worker is to attempt now; the others
+    are counted as duplicates."""
+    if not arrivals:
+        return set()
+    columns: dict[str, list[Any]] = {
+        "ids": [],
+        "tenants": [],
+        "channels": [],
+        "destinations": [],
+        "topics": [],
+        "messages": [],
+        "attempts": [],
+    }
+    seen: set[str] = set()
+    for message, attempt in arrivals:
+        if message.id in seen:
+            continue  # the same message twice in one batch: the second is a duplicate
+        seen.add(message.id)
+        columns["ids"].append(message.id)
+        columns["tenants"].append(message.tenant_id)
+        columns["channels"].append(message.channel)
+        columns["destinations"].append(destination(message))
+        columns["topics"].append(message.topic)
+        columns["messages"].append(Jsonb(_public(message)))
+        columns["attempts"].append(attempt)
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(_CLAIM, columns)).fetchall()
+        claimed = {row[0] for row in rows}
+        duplicates = [m.id for m, _ in arrivals if m.id not in claimed]
+        if duplicates:
+            await conn.execute(_DUPLICATES, (duplicates,))
+    return claimed
+
+
+def _public(message: Message) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(message.encode())
+    return record
+
+
+async def settle(pool: AsyncConnectionPool[Any], outcomes: Sequence[Outcome]) -> None:
+    """Record a batch of attempts and their messages' new status, in one transaction."""
+    if not outcomes:
+        return
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        await cur.executemany(
+            _ATTEMPT,
+            [
+                (o.message_id, o.attempt, o.at, o.outcome, o.code, o.seconds, o.excerpt, o.error)
+                for o in outcomes
+            ],
+        )
+        await cur.executemany(
+            _SETTLE, [(o.status, o.error, o.status, o.message_id) for o in outcomes]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    delivered: int
+    retrying: int
+    dead: int
+    sending: int
+    duplicates: int
+    resends: int
+    attempts: int
+
+
+async def tally(pool: AsyncConnectionPool[Any], tenant_id: str | None = None) -> Tally:
+    """Counts over every message (of one tenant): what `vq notifications status` reports."""
+    where, args = ("WHERE tenant_id = %s", (tenant_id,)) if tenant_id else ("", ())
+    query = f"""
+        SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status =
+               'retrying'), count(*) FILTER (WHERE status = 'dead'), count(*) FILTER (WHERE
+               status = 'sending'), COALESCE(sum(duplicates), 0), COALESCE(sum(resends), 0),
+               COALESCE(sum(attempts), 0)
+        FROM deliveries {where}"""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(query, args)).fetchone()
+    assert row is not None
+    return Tally(*(int(value) for value in row))
+
+
+async def to_replay(
+    pool: AsyncConnectionPool[Any],
+    *,
+    tenant_id: str | None,
+    message_id: str | None = None,
+    destination: str | None = None,
+    since: datetime | None = None,
+    dead_only: bool = False,
+    limit: int = 10_000,
+) -> list[Message]:
+    """The messages a replay sends again, reset so that their next attempt is the first again."""
+    clauses, args = ["TRUE"], []
+    for clause, value in (
+        ("tenant_id = %s::uuid", tenant_id),
+        ("message_id = %s", message_id),
+        ("destination = %s", destination),
+        ("created_at >= %s", since),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            args.append(value)
+    if dead_only:
+        clauses.append("status = 'dead'")
+    query = f"""
+        UPDATE deliveries SET status = 'replaying', attempts = 0, updated_at = now()
+        WHERE message_id IN (SELECT message_id FROM deliveries WHERE {" AND ".join(clauses)}
+                             ORDER BY created_at LIMIT {int(limit)})
+        RETURNING message"""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(query, args)).fetchall()
+    return sorted(
+        (Message.decode(json.dumps(row[0]).encode()) for row in rows),
+        key=lambda m: m.created_at,
+    )
+
+
+async def forget_gone(pool: AsyncConnectionPool[Any], message_ids: Sequence[str]) -> None:
+    """The push subscriptions whose service said they are gone (404/410) are cancelled."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE subscriptions SET cancelled_at = now()
+               WHERE cancelled_at IS NULL AND channel = 'push' AND subscription_id::text IN (
+                   SELECT destination FROM deliveries WHERE message_id = ANY(%s))""",
+            (list(message_ids),),
+        )

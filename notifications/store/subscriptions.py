@@ -1,0 +1,205 @@
+"""Subscriptions as people manage them: who asked to be told what about one ticket.
+
+The notifier reads the same rows (`watches.py`); `rules` is the contract between the two: a JSON
+list of `{"kind": k, "threshold": t}`, with a threshold (an int) for `ahead` (people ahead) and
+`eta` (seconds until the estimated call), null for the others.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from notifications.store.db import Pool, changed, fetch_all, fetch_one
+from notifications.store.defaults import get_notify_defaults
+
+RULE_KINDS = ("ahead", "eta", "called", "recalled", "returned", "served", "paused", "closed")
+THRESHOLD_KINDS = frozenset({"ahead", "eta"})
+# The event rules and whether a person who says nothing about them gets them.
+EVENT_DEFAULTS: dict[str, bool] = {
+    "called": True,
+    "recalled": True,
+    "returned": True,
+    "paused": True,
+    "closed": True,
+    "served": False,
+}
+
+Rules = tuple[tuple[str, int | None], ...]
+
+_COLUMNS = (
+    "subscription_id::text, tenant_id::text, queue_id::text, ticket_id::text, channel, address, "
+    "language, rules, created_at, cancelled_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    subscription_id: str
+    tenant_id: str
+    queue_id: str
+    ticket_id: str
+    channel: str
+    address: str = field(repr=False)  # a person's contact: kept out of logs
+    language: str
+    rules: Rules
+    created_at: datetime
+    cancelled_at: datetime | None
+
+    def threshold(self, kind: str) -> int | None:
+        return next((t for k, t in self.rules if k == kind), None)
+
+    def wants(self, kind: str) -> bool:
+        return any(k == kind for k, _ in self.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Wish:
+    """A person's request, before the queue's defaults fill in what it leaves out. `when` holds
+    only what the person chose: `ahead` and `eta_minutes` (None: not wanted; absent: the queue's
+    default) and the event rules by name (absent: EVENT_DEFAULTS)."""
+
+    channel: str
+    address: str = field(repr=False)
+    language: str = "en"
+    when: Mapping[str, Any] = field(default_factory=dict)
+
+
+def checked_rules(rules: Iterable[tuple[str, int | None]]) -> Rules:
+    """The rules, each kind once, in RULE_KINDS order; ValueError for one the notifier would not
+    understand."""
+    found: dict[str, int | None] = {}
+    for kind, threshold in rules:
+        if kind not in RULE_KINDS:
+            raise ValueError(f"unknown rule kind {kind!r}")
+        if (kind in THRESHOLD_KINDS) != (threshold is not None):
+            raise ValueError(f"rule {kind!r}: a threshold iff it is ahead or eta")
+        if threshold is not None and threshold < 0:
+            raise ValueError(f"rule {kind!r}: a threshold is not negative")
+        found[kind] = threshold
+    return tuple((kind, found[kind]) for kind in RULE_KINDS if kind in found)
+
+
+def rules_for(when: Mapping[str, Any], *, ahead: int | None, eta_minutes: int | None) -> Rules:
+    """The rules a wish asks for, `ahead` and `eta_minutes` being the queue's defaults."""
+    people = when.get("ahead", ahead)
+    minutes = when.get("eta_minutes", eta_minutes)
+    rules: list[tuple[str, int | None]] = []
+    if people is not None:
+        rules.append(("ahead", int(people)))
+    if minutes is not None:
+        rules.append(("eta", int(minutes) * 60))  # the notifier counts in seconds
+    rules.extend(
+        (kind, None) for kind, default in EVENT_DEFAULTS.items() if when.get(kind, default)
+    )
+    return checked_rules(rules)
+
+
+def _subscription(row: tuple[Any, ...]) -> Subscription:
+    sid, tenant, queue, ticket, channel, address, language, rules, created_at, cancelled_at = row
+    return Subscription(
+        subscription_id=sid,
+        tenant_id=tenant,
+        queue_id=queue,
+        ticket_id=ticket,
+        channel=channel,
+        address=address,
+        language=language,
+        rules=tuple((r["kind"], r.get("threshold")) for r in rules),
+        created_at=created_at,
+        cancelled_at=cancelled_at,
+    )
+
+
+async def create_subscription(
+    pool: Pool,
+    *,
+    tenant_id: str,
+    queue_id: str,
+    ticket_id: str,
+    channel: str,
+    address: str,
+    language: str,
+    rules: Iterable[tuple[str, int | None]],
+) -> Subscription:
+    """The ticket's subscription through this channel to this address, made or, when it exists,
+    given these rules and language again (and no longer cancelled): subscribing twice is one
+    subscription. The caller has checked that the ticket is the tenant's."""
+    stored = [{"kind": k, "threshold": t} for k, t in checked_rules(rules)]
+    row = await fetch_one(
+        pool,
+        f"""INSERT INTO subscriptions AS s (subscription_id, tenant_id, queue_id, ticket_id,
+                                           channel, address, language, rules)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (ticket_id, channel, address) DO UPDATE SET
+                rules = EXCLUDED.rules, language = EXCLUDED.language,
+                queue_id = EXCLUDED.queue_id, cancelled_at = NULL
+            WHERE s.tenant_id = EXCLUDED.tenant_id
+            RETURNING {_COLUMNS}""",
+        (str(uuid.uuid4()), tenant_id, queue_id, ticket_id, channel, address, language,
+         Jsonb(stored)),
+    )  # fmt: skip
+    if row is None:  # ticket ids are unique across tenants: only a caller's bug gets here
+        raise ValueError(f"ticket {ticket_id} is not tenant {tenant_id}'s")
+    return _subscription(row)
+
+
+async def subscribe(
+    pool: Pool, tenant_id: str, queue_id: str, ticket_id: str, wish: Wish
+) -> Subscription:
+    """Store a person's wish on a ticket, the queue's defaults filling in what it leaves out."""
+    ahead = eta_minutes = None
+    if "ahead" not in wish.when or "eta_minutes" not in wish.when:
+        defaults = await get_notify_defaults(pool, tenant_id, queue_id)
+        ahead, eta_minutes = defaults.ahead, defaults.eta_minutes
+    return await create_subscription(
+        pool,
+        tenant_id=tenant_id,
+        queue_id=queue_id,
+        ticket_id=ticket_id,
+        channel=wish.channel,
+        address=wish.address,
+        language=wish.language,
+        rules=rules_for(wish.when, ahead=ahead, eta_minutes=eta_minutes),
+    )
+
+
+async def list_subscriptions(
+    pool: Pool, tenant_id: str, ticket_id: str, *, include_cancelled: bool = False
+) -> list[Subscription]:
+    rows = await fetch_all(
+        pool,
+        f"""SELECT {_COLUMNS} FROM subscriptions
+            WHERE tenant_id = %s AND ticket_id = %s AND (%s OR cancelled_at IS NULL)
+            ORDER BY created_at, subscription_id""",
+        (tenant_id, ticket_id, include_cancelled),
+    )
+    return [_subscription(row) for row in rows]
+
+
+async def get_subscription(pool: Pool, tenant_id: str, subscription_id: str) -> Subscription | None:
+    row = await fetch_one(
+        pool,
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE tenant_id = %s AND subscription_id = %s",
+        (tenant_id, subscription_id),
+    )
+    return None if row is None else _subscription(row)
+
+
+async def cancel_subscription(
+    pool: Pool, tenant_id: str, ticket_id: str, subscription_id: str
+) -> bool:
+    """False when the ticket has no such live subscription (or it is another tenant's)."""
+    count = await changed(
+        pool,
+        """UPDATE subscriptions SET cancelled_at = now()
+           WHERE tenant_id = %s AND ticket_id = %s AND subscription_id = %s
+             AND cancelled_at IS NULL""",
+        (tenant_id, ticket_id, subscription_id),
+    )
+    return count > 0

@@ -1,0 +1,64 @@
+"""What the notification routes are given: the pool their stores use, the outlet that puts
+messages on Kafka, the outbound guard; who may manage notifications; and the tenant checks."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Path
+from starlette.requests import HTTPConnection
+
+from http_api.auth import Principal
+from http_api.deps import PrincipalDep, Services
+from http_api.problems import ProblemError
+from notifications.outbound import Guard
+from notifications.outlet import Outlet
+from notifications.store.db import Pool
+
+# Managing templates, endpoints, alerts and schedules: admin keys only.
+MANAGE = "queues:manage"
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    """Made once per process in the app's lifespan (vq/api.py)."""
+
+    pool: Pool
+    outlet: Outlet
+    guard: Guard
+
+
+async def notifications(conn: HTTPConnection) -> Notifications:
+    found: Notifications = conn.app.state.notifications
+    return found
+
+
+async def manager(who: PrincipalDep) -> Principal:
+    who.require(MANAGE)
+    return who
+
+
+NotificationsDep = Annotated[Notifications, Depends(notifications)]
+ManagerDep = Annotated[Principal, Depends(manager)]
+EndpointId = Annotated[uuid.UUID, Path(description="The webhook endpoint's id")]
+
+
+def wall_clock() -> datetime:
+    """The real time, as the notifier's (schedules fire and secrets expire on it, not on a
+    simulation's faster clock)."""
+    return datetime.now(UTC)
+
+
+def not_found(kind: str, ident: uuid.UUID | str) -> ProblemError:
+    return ProblemError("not-found", f"{kind} {ident} not found")
+
+
+async def require_queue(svc: Services, tenant_id: str, queue_id: uuid.UUID) -> str:
+    """The queue's id, if it is the tenant's; else 404 (another tenant's queue too)."""
+    owner = await svc.store.stream_owner(str(queue_id))
+    if owner is None or owner[0] != tenant_id:
+        raise not_found("queue", queue_id)
+    return str(queue_id)

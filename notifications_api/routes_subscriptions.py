@@ -1,0 +1,120 @@
+"""A person's subscriptions on their ticket, by the ticket's token (or a key of its tenant), and
+the web push key a browser subscribes with."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+from fastapi.responses import Response
+
+from command_api.models import SubscriptionIn
+from http_api.deps import Services, ServicesDep
+from http_api.problems import ProblemError, problem_responses
+from notifications.channels.vapid import application_server_key, vapid_keys
+from notifications.store.subscriptions import (
+    cancel_subscription,
+    list_subscriptions,
+    subscribe,
+)
+from notifications_api.deps import NotificationsDep, not_found
+from notifications_api.models import SubscriptionList, SubscriptionOut, VapidKeyOut
+from notifications_api.views import subscription_out
+from query_api.deps import TicketId, TicketTenant
+
+router = APIRouter(tags=["notifications: subscriptions"])
+
+# A ticket that left has nothing more to be told (a no-show may still come back).
+LEFT = frozenset({"served", "cancelled"})
+SubscriptionId = Annotated[uuid.UUID, Path(description="The subscription's id")]
+
+
+async def ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UUID) -> str:
+    """The queue that holds the tenant's ticket now; 404 for another tenant's or none.
+
+    Asked of the system of record, not the read models: one who subscribes right after taking
+    a ticket must find it, however far the read side is behind."""
+    located = await svc.store.ticket_location(str(ticket_id))
+    if located is None or located[0] != tenant_id:
+        raise not_found("ticket", ticket_id)
+    return located[1]
+
+
+async def waiting_ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UUID) -> str:
+    """As `ticket_queue`, and a 409 for a ticket that has left."""
+    queue_id = await ticket_queue(svc, tenant_id, ticket_id)
+    state = await svc.queues.load(tenant_id, queue_id)
+    ticket = state.tickets.get(str(ticket_id))
+    status = "finished" if ticket is None else ticket.status  # long finished: forgotten
+    if ticket is None or status in LEFT:
+        raise ProblemError(
+            "invalid-transition",
+            f"ticket {ticket_id} has left the queue ({status}): nothing to tell",
+        )
+    return queue_id
+
+
+@router.post(
+    "/v1/tickets/{ticket_id}/subscriptions",
+    status_code=201,
+    response_model=SubscriptionOut,
+    responses=problem_responses("not-found", "invalid-transition", "malformed-request"),
+    summary="Be told about this ticket (its token, or a key of its tenant)",
+)
+async def create(
+    ticket_id: TicketId,
+    tenant: TicketTenant,
+    body: Annotated[SubscriptionIn, Body()],
+    svc: ServicesDep,
+    notify: NotificationsDep,
+) -> SubscriptionOut:
+    """Subscribing again with the same channel and address replaces that subscription's
+    choices (and revives it if it was cancelled)."""
+    queue_id = await waiting_ticket_queue(svc, tenant, ticket_id)
+    found = await subscribe(notify.pool, tenant, queue_id, str(ticket_id), body.wish())
+    return subscription_out(found)
+
+
+@router.get(
+    "/v1/tickets/{ticket_id}/subscriptions",
+    response_model=SubscriptionList,
+    responses=problem_responses("not-found"),
+    summary="This ticket's subscriptions (addresses masked)",
+)
+async def list_(
+    ticket_id: TicketId, tenant: TicketTenant, svc: ServicesDep, notify: NotificationsDep
+) -> SubscriptionList:
+    await ticket_queue(svc, tenant, ticket_id)
+    found = await list_subscriptions(notify.pool, tenant, str(ticket_id))
+    return SubscriptionList(subscriptions=[subscription_out(s) for s in found])
+
+
+@router.delete(
+    "/v1/tickets/{ticket_id}/subscriptions/{subscription_id}",
+    status_code=204,
+    responses=problem_responses("not-found"),
+    summary="Stop being told",
+)
+async def cancel(
+    ticket_id: TicketId,
+    subscription_id: SubscriptionId,
+    tenant: TicketTenant,
+    notify: NotificationsDep,
+) -> Response:
+    if not await cancel_subscription(notify.pool, tenant, str(ticket_id), str(subscription_id)):
+        raise not_found("subscription", subscription_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/push/vapid-public-key",
+    response_model=VapidKeyOut,
+    responses=problem_responses(common=("service-unavailable",)),
+    summary="The key a browser subscribes to web push with (no key needed)",
+)
+async def vapid_public_key(svc: ServicesDep) -> VapidKeyOut:
+    # A file read (and, the first time ever, a key made and written): off the event loop.
+    key = await asyncio.to_thread(vapid_keys, svc.settings)
+    return VapidKeyOut(public_key=application_server_key(key))

@@ -1,0 +1,142 @@
+"""A tenant's templates: checked when saved (an unknown variable is a 422, not a blank in an
+SMS), and a preview that renders any of them with sample values."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query
+from fastapi.responses import Response
+
+from http_api.deps import ServicesDep
+from http_api.problems import ProblemError, problem_responses
+from notifications.store.templates import (
+    delete_template,
+    list_templates,
+    put_template,
+    resolve_template,
+)
+from notifications.templates import (
+    SAMPLE,
+    Template,
+    TemplateInvalid,
+    render,
+    validate,
+    variables_for,
+)
+from notifications_api.deps import ManagerDep, NotificationsDep, not_found, require_queue
+from notifications_api.models import (
+    EmailPreviewIn,
+    EmailTemplateIn,
+    PreviewIn,
+    PreviewOut,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
+)
+from notifications_api.views import template_out
+
+router = APIRouter(prefix="/v1/templates", tags=["notifications: templates"])
+
+TemplateId = Annotated[uuid.UUID, Path(description="The template's id")]
+
+
+def invalid(exc: TemplateInvalid, field: str = "body") -> ProblemError:
+    return ProblemError(
+        "validation",
+        f"the template is not valid: {exc}",
+        errors=[{"loc": ["body", field], "msg": str(exc), "type": "template_invalid"}],
+    )
+
+
+@router.get(
+    "",
+    response_model=TemplateList,
+    responses=problem_responses("forbidden"),
+    summary="The tenant's own templates (the product's defaults are used for the rest)",
+)
+async def list_(
+    who: ManagerDep,
+    notify: NotificationsDep,
+    queue_id: Annotated[uuid.UUID | None, Query(description="Only this queue's own")] = None,
+) -> TemplateList:
+    found = await list_templates(
+        notify.pool, who.tenant_id, queue_id=None if queue_id is None else str(queue_id)
+    )
+    return TemplateList(templates=[template_out(t) for t in found])
+
+
+@router.put(
+    "",
+    response_model=TemplateOut,
+    responses=problem_responses("forbidden", "not-found", "malformed-request"),
+    summary="Make or replace the template of a topic, channel and language (a queue's or all)",
+)
+async def put(
+    body: Annotated[TemplateIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
+) -> TemplateOut:
+    queue_id = None
+    if body.queue_id is not None:
+        queue_id = await require_queue(svc, who.tenant_id, body.queue_id)
+    subject = body.subject if isinstance(body, EmailTemplateIn) else None
+    try:
+        validate(body.topic, body.channel, body.body, subject)
+    except TemplateInvalid as exc:
+        raise invalid(exc) from None
+    stored = await put_template(
+        notify.pool,
+        who.tenant_id,
+        queue_id=queue_id,
+        topic=body.topic,
+        channel=body.channel,
+        language=body.language,
+        subject=subject,
+        body=body.body,
+    )
+    return template_out(stored)
+
+
+@router.delete(
+    "/{template_id}",
+    status_code=204,
+    responses=problem_responses("forbidden", "not-found"),
+    summary="Delete a template (the next one in line is used again)",
+)
+async def delete(template_id: TemplateId, who: ManagerDep, notify: NotificationsDep) -> Response:
+    if not await delete_template(notify.pool, who.tenant_id, str(template_id)):
+        raise not_found("template", template_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewOut,
+    responses=problem_responses("forbidden", "not-found", "malformed-request"),
+    summary="Render a template (the one given, else the one in use) with sample values",
+)
+async def preview(
+    body: Annotated[PreviewIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
+) -> PreviewOut:
+    queue_id = None
+    if body.queue_id is not None:
+        queue_id = await require_queue(svc, who.tenant_id, body.queue_id)
+    subject = body.subject if isinstance(body, EmailPreviewIn) else None
+    if body.body is not None and (subject is not None or body.channel != "email"):
+        template = Template(body=body.body, subject=subject)
+    else:  # what is left out comes from the template in use
+        in_use = await resolve_template(
+            notify.pool, who.tenant_id, queue_id, body.topic, body.channel, body.language
+        )
+        template = Template(body=body.body or in_use.body, subject=subject or in_use.subject)
+    if body.body is not None or subject is not None:
+        try:
+            validate(body.topic, body.channel, template.body, template.subject)
+        except TemplateInvalid as exc:
+            raise invalid(exc) from None
+    values = variables_for(body.topic, {**SAMPLE.get(body.topic, {}), **(body.data or {})})
+    try:
+        rendered = render(template, values)
+    except TemplateInvalid as exc:
+        raise invalid(exc, "data") from None
+    return PreviewOut(subject=rendered.subject, text=rendered.text)

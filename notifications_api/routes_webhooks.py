@@ -1,0 +1,183 @@
+"""A tenant's webhook endpoints: register, change, remove, re-enable, and their secrets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from http_api.problems import ProblemError, problem_responses
+from notifications.store.db import Pool
+from notifications.store.endpoints import (
+    Endpoint,
+    create_endpoint,
+    delete_endpoint,
+    enable_endpoint,
+    get_endpoint,
+    list_endpoints,
+    rotate_secret,
+    update_endpoint,
+)
+from notifications_api.deps import (
+    EndpointId,
+    ManagerDep,
+    Notifications,
+    NotificationsDep,
+    not_found,
+    wall_clock,
+)
+from notifications_api.models_webhooks import (
+    EndpointCreatedOut,
+    EndpointIn,
+    EndpointList,
+    EndpointOut,
+    EndpointPatchIn,
+    SecretOut,
+)
+from notifications_api.urls import refusal
+from notifications_api.views import endpoint_fields, endpoint_out, rotating_until
+
+router = APIRouter(prefix="/v1/webhooks/endpoints", tags=["notifications: webhooks"])
+
+_ONE = problem_responses("forbidden", "not-found")
+
+
+def check_url(notify: Notifications, url: str) -> None:
+    why = refusal(url, notify.guard)
+    if why is not None:
+        raise ProblemError(
+            "validation",
+            f"this URL may not receive webhooks: {why}",
+            errors=[{"loc": ["body", "url"], "msg": why, "type": "url_refused"}],
+        )
+
+
+async def owned(pool: Pool, tenant_id: str, endpoint_id: EndpointId) -> Endpoint:
+    found = await get_endpoint(pool, tenant_id, str(endpoint_id))
+    if found is None:
+        raise not_found("webhook endpoint", endpoint_id)
+    return found
+
+
+def secret_out(endpoint: Endpoint) -> SecretOut:
+    return SecretOut(
+        endpoint_id=endpoint.endpoint_id,
+        secret=endpoint.secret,
+        previous_secret_until=rotating_until(endpoint, wall_clock()),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EndpointCreatedOut,
+    responses=problem_responses("forbidden", "malformed-request"),
+    summary="Register an endpoint (its signing secret is in this answer)",
+)
+async def create(body: EndpointIn, who: ManagerDep, notify: NotificationsDep) -> EndpointCreatedOut:
+    check_url(notify, body.url)
+    made = await create_endpoint(
+        notify.pool,
+        who.tenant_id,
+        url=body.url,
+        description=body.description,
+        event_types=body.event_types,
+        rate_per_s=body.rate_per_s,
+    )
+    return EndpointCreatedOut.model_validate(
+        {**endpoint_fields(made, wall_clock()), "secret": made.secret}
+    )
+
+
+@router.get(
+    "",
+    response_model=EndpointList,
+    responses=problem_responses("forbidden"),
+    summary="The tenant's endpoints (without secrets)",
+)
+async def list_(who: ManagerDep, notify: NotificationsDep) -> EndpointList:
+    now = wall_clock()
+    found = await list_endpoints(notify.pool, who.tenant_id)
+    return EndpointList(endpoints=[endpoint_out(e, now) for e in found])
+
+
+@router.get(
+    "/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=_ONE,
+    summary="One endpoint (without its secret)",
+)
+async def get(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> EndpointOut:
+    return endpoint_out(await owned(notify.pool, who.tenant_id, endpoint_id), wall_clock())
+
+
+@router.patch(
+    "/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=problem_responses("forbidden", "not-found", "malformed-request"),
+    summary="Change an endpoint's URL, description, event types or rate (only those given)",
+)
+async def patch(
+    endpoint_id: EndpointId, body: EndpointPatchIn, who: ManagerDep, notify: NotificationsDep
+) -> EndpointOut:
+    if body.url is not None:
+        check_url(notify, body.url)
+    changed = await update_endpoint(
+        notify.pool,
+        who.tenant_id,
+        str(endpoint_id),
+        url=body.url,
+        description=body.description,
+        event_types=body.event_types,
+        rate_per_s=body.rate_per_s,
+    )
+    if changed is None:
+        raise not_found("webhook endpoint", endpoint_id)
+    return endpoint_out(changed, wall_clock())
+
+
+@router.delete(
+    "/{endpoint_id}",
+    status_code=204,
+    responses=_ONE,
+    summary="Remove an endpoint (nothing more is sent to it)",
+)
+async def delete(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> Response:
+    if not await delete_endpoint(notify.pool, who.tenant_id, str(endpoint_id)):
+        raise not_found("webhook endpoint", endpoint_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{endpoint_id}/secret",
+    response_model=SecretOut,
+    responses=_ONE,
+    summary="The endpoint's signing secret",
+)
+async def secret(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> SecretOut:
+    return secret_out(await owned(notify.pool, who.tenant_id, endpoint_id))
+
+
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    response_model=SecretOut,
+    responses=_ONE,
+    summary="A new secret; the previous one signs too for 24 hours (two signatures)",
+)
+async def rotate(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> SecretOut:
+    rotated = await rotate_secret(notify.pool, who.tenant_id, str(endpoint_id))
+    if rotated is None:
+        raise not_found("webhook endpoint", endpoint_id)
+    return secret_out(rotated)
+
+
+@router.post(
+    "/{endpoint_id}/enable",
+    response_model=EndpointOut,
+    responses=_ONE,
+    summary="Deliver to a disabled endpoint again",
+)
+async def enable(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> EndpointOut:
+    enabled = await enable_endpoint(notify.pool, who.tenant_id, str(endpoint_id))
+    if enabled is None:
+        raise not_found("webhook endpoint", endpoint_id)
+    return endpoint_out(enabled, wall_clock())

@@ -1,0 +1,61 @@
+"""Which webhook URLs a tenant may register.
+
+Requests are vetted again where they are made (notifications/outbound.py resolves every name and
+refuses what is not public); this is the early, clear refusal of what is plainly aimed inside:
+an IP literal that is loopback, private, link-local or reserved (unless the operator allowed its
+network, `VQ_OUTBOUND_ALLOW`), `localhost`, and credentials in the URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from urllib.parse import urlsplit
+
+from notifications.outbound import Guard, IPAddress
+
+# The legacy IPv4 spellings resolvers still take: 127.1, 2130706433, 0x7f.0.0.1.
+_LEGACY_IPV4 = re.compile(r"^[0-9a-fA-Fx.]+$")
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a host names by itself (no DNS), or None for a name."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return ipaddress.IPv4Address("127.0.0.1")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def refusal(url: str, guard: Guard) -> str | None:
+    """Why `url` may not be a webhook endpoint; None when it may."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. a bracketed host that is no IPv6 address
+        return f"not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return "a webhook URL is http or https"
+    if parts.username is not None or parts.password is not None:
+        return "a webhook URL carries no credentials (verify our signature instead)"
+    try:
+        parts.port  # noqa: B018 (it raises for a port out of range)
+    except ValueError:
+        return "the port is out of range (1-65535)"
+    host = parts.hostname
+    if not host:
+        return "a webhook URL names a host"
+    address = ip_literal(host)
+    if address is not None and not guard.permits(address):
+        return (
+            f"{host} is not a public address (loopback, private, link-local or reserved); "
+            "the operator may allow its network with VQ_OUTBOUND_ALLOW"
+        )
+    return None

@@ -1,0 +1,138 @@
+"""The notification stores the workers use, on a real PostgreSQL: which template a message gets,
+the endpoints a tenant has live and how failures are counted, the alerts a condition reaches, and
+schedules that fire once per occurrence however many replicas try."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, time, timedelta
+
+import psycopg
+from psycopg import sql
+
+from core.settings import Settings
+from notifications.store import alerts, endpoints, schedules, templates
+from notifications.store.db import Pool
+from notifications.templates import default_template
+
+
+def _tenant(settings: Settings) -> str:
+    tenant = str(uuid.uuid4())
+    with psycopg.connect(settings.pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("INSERT INTO {}.tenants (tenant_id, name) VALUES (%s, %s)").format(
+                sql.Identifier(settings.db_schema)
+            ),
+            (tenant, "another"),
+        )
+    return tenant
+
+
+async def test_a_message_gets_the_nearest_template(pool: Pool, tenant_id: str) -> None:
+    queue, other_queue = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def resolved(queue_id: str | None, language: str) -> str:
+        found = await templates.resolve_template(
+            pool, tenant_id, queue_id, "called", "sms", language
+        )
+        return found.body
+
+    assert await resolved(queue, "fr") == default_template("called", "sms", "fr").body
+    for queue_id, language in ((None, "en"), (queue, "en"), (None, "fr"), (queue, "fr")):
+        await templates.put_template(
+            pool, tenant_id, queue_id=queue_id, topic="called", channel="sms",
+            language=language, body=f"{queue_id and 'queue'}-{language} {{{{ number }}}}",
+        )  # fmt: skip
+        # Each save is seen at once in this process (the cache is forgotten).
+    assert await resolved(queue, "fr") == "queue-fr {{ number }}"
+    assert await resolved(other_queue, "fr") == "None-fr {{ number }}"  # the tenant's
+    assert await resolved(queue, "de") == "queue-en {{ number }}"  # the queue's, in English
+    assert await resolved(other_queue, "de") == "None-en {{ number }}"
+    assert await resolved(None, "fr") == "None-fr {{ number }}"
+    mine = await templates.get_template(
+        pool, tenant_id, queue_id=queue, topic="called", channel="sms", language="fr"
+    )
+    assert mine is not None
+    assert await templates.delete_template(pool, tenant_id, mine.template_id)
+    assert await resolved(queue, "fr") == "None-fr {{ number }}"
+
+
+async def test_live_endpoints_and_their_failures(
+    pool: Pool, tenant_id: str, settings: Settings
+) -> None:
+    first = await endpoints.create_endpoint(pool, tenant_id, url="https://a.example.com/")
+    second = await endpoints.create_endpoint(
+        pool, tenant_id, url="https://b.example.com/", event_types=["TicketCalled"]
+    )
+    await endpoints.create_endpoint(pool, _tenant(settings), url="https://c.example.com/")
+    live = await endpoints.active_endpoints(pool, tenant_id)
+    assert [e.endpoint_id for e in live] == [first.endpoint_id, second.endpoint_id]
+    assert first.wants("QueuePaused") and second.wants("TicketCalled")
+    assert not second.wants("QueuePaused")
+
+    at = datetime.now(UTC)
+    assert await endpoints.note_failure(pool, first.endpoint_id, at) == at
+    later = at + timedelta(hours=1)
+    assert await endpoints.note_failure(pool, first.endpoint_id, later) == at  # since the first
+    await endpoints.note_success(pool, first.endpoint_id)
+    assert await endpoints.note_failure(pool, first.endpoint_id, later) == later
+
+    assert await endpoints.disable_endpoint(pool, first.endpoint_id, "410 Gone")
+    assert not await endpoints.disable_endpoint(pool, first.endpoint_id, "410 Gone")
+    live = await endpoints.active_endpoints(pool, tenant_id)  # forgotten at once here
+    assert [e.endpoint_id for e in live] == [second.endpoint_id]
+    found = await endpoints.endpoint_by_id(pool, first.endpoint_id)
+    assert found is not None and found.disabled_reason == "410 Gone"
+    enabled = await endpoints.enable_endpoint(pool, tenant_id, first.endpoint_id)
+    assert enabled is not None and enabled.failing_since is None and not enabled.disabled
+    assert len(await endpoints.active_endpoints(pool, tenant_id)) == 2
+    assert await endpoints.endpoint_by_id(pool, str(uuid.uuid4())) is None
+
+
+async def test_the_alerts_a_condition_reaches(pool: Pool, tenant_id: str) -> None:
+    queue, other = str(uuid.uuid4()), str(uuid.uuid4())
+    everywhere = await alerts.create_alert_rule(
+        pool, tenant_id, condition="counter_idle", channel="email", address="a@example.com"
+    )
+    here = await alerts.create_alert_rule(
+        pool, tenant_id, condition="counter_idle", channel="chat", address="slack://t/u/v",
+        queue_id=queue,
+    )  # fmt: skip
+    await alerts.create_alert_rule(
+        pool, tenant_id, condition="p90_over_target", channel="email", address="b@example.com",
+        queue_id=queue,
+    )  # fmt: skip
+    found = await alerts.alert_rules_for(pool, tenant_id, "counter_idle", queue)
+    assert [r.alert_id for r in found] == [everywhere.alert_id, here.alert_id]
+    found = await alerts.alert_rules_for(pool, tenant_id, "counter_idle", other)
+    assert [r.alert_id for r in found] == [everywhere.alert_id]
+    assert "slack" not in repr(here)
+    by_id = await alerts.alert_rule_by_id(pool, here.alert_id)
+    assert by_id is not None and by_id.address == "slack://t/u/v"
+
+
+async def test_each_occurrence_is_fired_by_one_replica(pool: Pool, tenant_id: str) -> None:
+    now = datetime(2024, 3, 30, 12, 0, tzinfo=UTC)  # the night before Paris moves to summer time
+    daily = await schedules.create_schedule(
+        pool, tenant_id, queue_id=str(uuid.uuid4()), kind="summary", recurrence="daily",
+        time_zone="Europe/Paris", now=now, local_time=time(18), channel="email",
+        address="boss@example.com",
+    )  # fmt: skip
+    assert daily.next_at == datetime(2024, 3, 30, 17, 0, tzinfo=UTC)  # 18:00 CET
+    assert await schedules.due_schedules(pool, now, 10) == []
+    due = await schedules.due_schedules(pool, daily.next_at + timedelta(seconds=1), 10)
+    assert [s.schedule_id for s in due] == [daily.schedule_id]
+
+    following = datetime(2024, 3, 31, 16, 0, tzinfo=UTC)  # 18:00 CEST
+    moved = await asyncio.gather(
+        *(
+            schedules.advance_schedule(pool, daily.schedule_id, daily.next_at, following)
+            for _ in range(5)
+        )
+    )
+    assert sorted(moved) == [False, False, False, False, True]
+    [after] = await schedules.list_schedules(pool, tenant_id)
+    assert after.next_at == following and after.fired == 1
+    assert await schedules.delete_schedule(pool, tenant_id, daily.schedule_id)
+    assert await schedules.list_schedules(pool, tenant_id) == []

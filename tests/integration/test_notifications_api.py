@@ -1,0 +1,343 @@
+"""The notification routes through the real API on a real PostgreSQL: subscriptions by a ticket's
+token, at enqueue, templates, alerts, schedules and a queue's defaults (webhook endpoints:
+test_notifications_webhooks_api.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import httpx
+
+from notifications.schedules import next_occurrence
+from notifications.store.db import Pool, fetch_all
+from tests.integration.conftest import ApiClient
+
+PROBLEM = "application/problem+json"
+PHONE = {"channel": "sms", "address": "+447700900123"}
+PUSH_KEY = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+PUSH_SUBSCRIPTION: dict[str, Any] = {
+    "endpoint": "https://fcm.googleapis.com/fcm/send/abc123",
+    "keys": {"p256dh": PUSH_KEY, "auth": "tBHItJI5svbpez7KI4CCXg"},
+}
+PUSH = {"channel": "push", "push_subscription": PUSH_SUBSCRIPTION}
+
+
+async def _ticket(api: ApiClient, queue_id: str, **body: Any) -> tuple[str, str]:
+    ticket = (await api.enqueue(queue_id, **body))["ticket"]
+    return str(ticket["ticket_id"]), str(ticket["token"])
+
+
+async def _rules(pool: Pool, subscription_id: str) -> list[dict[str, Any]]:
+    rows = await fetch_all(
+        pool, "SELECT rules FROM subscriptions WHERE subscription_id = %s", (subscription_id,)
+    )
+    rules: list[dict[str, Any]] = rows[0][0]
+    return rules
+
+
+def _problem(response: httpx.Response, status: int, kind: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{kind}"
+    return body
+
+
+async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: Pool) -> None:
+    queue_id = await api.create_queue()
+    ticket, token = await _ticket(api, queue_id)
+    path = f"/v1/tickets/{ticket}/subscriptions"
+    sms = await api.http.post(
+        path, params={"token": token}, json={**PHONE, "when": {"ahead": 2, "eta_minutes": 5}}
+    )
+    assert sms.status_code == 201, sms.text
+    made = sms.json()
+    assert made["address"] == "+44770****123" and made["channel"] == "sms"
+    assert made["queue_id"] == queue_id and made["language"] == "en"
+    assert made["when"] == {
+        "ahead": 2, "eta_minutes": 5, "called": True, "recalled": True, "returned": True,
+        "paused": True, "closed": True, "served": False,
+    }  # fmt: skip
+    assert await _rules(pool, made["subscription_id"]) == [
+        {"kind": "ahead", "threshold": 2},
+        {"kind": "eta", "threshold": 300},  # the notifier counts in seconds
+        *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
+        *({"kind": k, "threshold": None} for k in ("paused", "closed")),
+    ]
+    email = await api.http.post(
+        path,
+        headers={"X-Ticket-Token": token},
+        json={"channel": "email", "address": "jane@example.com", "language": "fr",
+              "when": {"ahead": None, "called": False, "served": True}},
+    )  # fmt: skip
+    assert email.status_code == 201, email.text
+    assert email.json()["address"] == "j***@example.com"
+    assert email.json()["when"]["ahead"] is None and email.json()["when"]["eta_minutes"] is None
+    assert email.json()["when"]["served"] and not email.json()["when"]["called"]
+    push = await api.http.post(path, params={"token": token}, json=PUSH)
+    assert push.status_code == 201 and push.json()["address"] == "push:fcm.googleapis.com"
+    assert push.json()["when"]["ahead"] == 3  # the queue's default
+
+    # The same channel and address again: the same subscription, with the new choices.
+    again = await api.http.post(path, params={"token": token}, json={**PHONE, "when": {"ahead": 1}})
+    assert again.json()["subscription_id"] == made["subscription_id"]
+    assert again.json()["when"]["ahead"] == 1
+    listed = await api.http.get(path, params={"token": token})
+    assert listed.status_code == 200
+    assert [s["channel"] for s in listed.json()["subscriptions"]] == ["sms", "email", "push"]
+    assert "+447700900123" not in listed.text and "jane@" not in listed.text
+
+    gone = await api.http.delete(f"{path}/{made['subscription_id']}", params={"token": token})
+    assert gone.status_code == 204
+    listed = await api.http.get(path, headers=api.auth("viewer"))  # a key of the tenant too
+    assert len(listed.json()["subscriptions"]) == 2
+    twice = await api.http.delete(f"{path}/{made['subscription_id']}", params={"token": token})
+    _problem(twice, 404, "not-found")
+
+
+async def test_who_may_subscribe(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    ticket, _ = await _ticket(api, queue_id)
+    other_ticket, other_token = await _ticket(api, queue_id)
+    path = f"/v1/tickets/{ticket}/subscriptions"
+    wrong = await api.http.post(path, params={"token": other_token}, json=PHONE)
+    _problem(wrong, 401, "unauthorized")
+    _problem(await api.http.post(path, json=PHONE), 401, "unauthorized")
+    _problem(await api.http.get(path, params={"token": other_token}), 401, "unauthorized")
+    other_tenant = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    _problem(await api.http.post(path, headers=other_tenant, json=PHONE), 404, "not-found")
+    _problem(await api.http.get(path, headers=other_tenant), 404, "not-found")
+    unknown = f"/v1/tickets/{uuid.uuid4()}/subscriptions"
+    _problem(await api.http.post(unknown, headers=api.auth(), json=PHONE), 404, "not-found")
+    assert other_ticket != ticket
+
+
+async def test_bad_addresses_are_422(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    ticket, token = await _ticket(api, queue_id)
+    path = f"/v1/tickets/{ticket}/subscriptions"
+    for body in (
+        {"channel": "sms", "address": "07700 900123"},
+        {"channel": "whatsapp", "address": "+0447700900123"},
+        {"channel": "sms", "address": "jane@example.com"},
+        {"channel": "email", "address": "not an address"},
+        {"channel": "email", "address": "jane@localhost"},
+        {"channel": "push", "address": "+447700900123"},
+        {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "endpoint": "http://x.test/"}},
+        {"channel": "fax", "address": "+447700900123"},
+        {**PHONE, "when": {"ahead": 10}},
+        {**PHONE, "when": {"eta_minutes": 0}},
+        {**PHONE, "language": "xx"},
+    ):
+        response = await api.http.post(path, params={"token": token}, json=body)
+        _problem(response, 422, "validation")
+
+
+async def test_a_ticket_that_left_is_409(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    served, served_token = await _ticket(api, queue_id)
+    cancelled, cancelled_token = await _ticket(api, queue_id)
+    await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
+    for step in ("start", "complete"):
+        assert (await api.post(f"/v1/tickets/{served}/{step}", "staff")).status_code == 200
+    assert (await api.post(f"/v1/tickets/{cancelled}/cancel", "staff")).status_code == 200
+    for ticket, token in ((served, served_token), (cancelled, cancelled_token)):
+        response = await api.http.post(
+            f"/v1/tickets/{ticket}/subscriptions", params={"token": token}, json=PHONE
+        )
+        body = _problem(response, 409, "invalid-transition")
+        assert "left" in body["detail"]
+
+
+async def test_subscriptions_made_at_enqueue(api: ApiClient, pool: Pool) -> None:
+    queue_id = await api.create_queue()
+    put = await api.http.put(
+        f"/v1/queues/{queue_id}/notification-settings",
+        headers=api.auth(),
+        json={"ahead": 5, "eta_minutes": 10, "feedback_url": "https://example.com/feedback"},
+    )
+    assert put.status_code == 200 and put.json()["ahead"] == 5, put.text
+    notify = [PHONE, {"channel": "email", "address": "ada@example.com", "when": {"called": True}}]
+    headers = {"Idempotency-Key": f"kiosk-{uuid.uuid4()}"}
+    first = await api.post(
+        f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": notify}, headers=headers
+    )
+    assert first.status_code == 201, first.text
+    ids = first.json()["subscriptions"]
+    assert len(ids) == 2 and first.headers["location"].startswith("/v1/tickets/")
+    assert await _rules(pool, ids[0]) == [
+        {"kind": "ahead", "threshold": 5},
+        {"kind": "eta", "threshold": 600},
+        *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
+        *({"kind": k, "threshold": None} for k in ("paused", "closed")),
+    ]
+    retry = await api.post(
+        f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": notify}, headers=headers
+    )
+    assert retry.json() == first.json() and retry.headers["idempotent-replayed"] == "true"
+    ticket = first.json()["ticket"]
+    listed = await api.http.get(
+        f"/v1/tickets/{ticket['ticket_id']}/subscriptions", params={"token": ticket["token"]}
+    )
+    assert [s["subscription_id"] for s in listed.json()["subscriptions"]] == ids
+    plain = await api.enqueue(queue_id)
+    assert "subscriptions" not in plain  # an enqueue without `notify` answers as it always did
+    too_many = await api.post(f"/v1/queues/{queue_id}/tickets", json={"notify": [PHONE] * 5})
+    _problem(too_many, 422, "validation")
+
+
+async def test_templates_are_checked_and_previewed(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    body = {"topic": "ahead", "channel": "sms", "language": "en"}
+    typo = await api.http.put(
+        "/v1/templates", headers=api.auth(), json={**body, "body": "{{ numbr }} is close"}
+    )
+    problem = _problem(typo, 422, "validation")
+    assert "numbr" in problem["detail"] and "number" in problem["detail"]
+    broken = await api.http.put(
+        "/v1/templates", headers=api.auth(), json={**body, "body": "{% if number %}open"}
+    )
+    assert "syntax" in _problem(broken, 422, "validation")["detail"]
+    mine = {**body, "queue_id": queue_id, "body": "{{ number }}: {{ people_ahead }} to go"}
+    saved = await api.http.put("/v1/templates", headers=api.auth(), json=mine)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["queue_id"] == queue_id
+    replaced = await api.http.put("/v1/templates", headers=api.auth(), json=mine)
+    assert replaced.json()["template_id"] == saved.json()["template_id"]
+    listed = await api.http.get("/v1/templates", headers=api.auth())
+    assert [t["template_id"] for t in listed.json()["templates"]] == [saved.json()["template_id"]]
+
+    preview = await api.http.post(
+        "/v1/templates/preview",
+        headers=api.auth(),
+        json={**body, "queue_id": queue_id, "data": {"people_ahead": 2}},
+    )
+    assert preview.status_code == 200, preview.text
+    assert preview.json() == {"subject": None, "text": "A-042: 2 to go"}  # the stored one
+    given = await api.http.post(
+        "/v1/templates/preview",
+        headers=api.auth(),
+        json={**body, "channel": "email", "subject": "Hi {{ number }}", "body": "{{ queue_name }}"},
+    )
+    assert given.json() == {"subject": "Hi A-042", "text": "Town Hall"}
+    default = await api.http.post("/v1/templates/preview", headers=api.auth(), json=body)
+    assert "A-042" in default.json()["text"]  # the product's own words
+
+    staff = await api.http.get("/v1/templates", headers=api.auth("staff"))
+    _problem(staff, 403, "forbidden")
+    other = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    _problem(await api.http.put("/v1/templates", headers=other, json=mine), 404, "not-found")
+    path = f"/v1/templates/{saved.json()['template_id']}"
+    _problem(await api.http.delete(path, headers=other), 404, "not-found")
+    assert (await api.http.delete(path, headers=api.auth())).status_code == 204
+    _problem(await api.http.delete(path, headers=api.auth()), 404, "not-found")
+
+
+async def test_alerts(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    email = await api.http.post(
+        "/v1/alerts",
+        headers=api.auth(),
+        json={"condition": "p90_over_target", "queue_id": queue_id, "threshold": 600,
+              "channel": "email", "address": "boss@example.com"},
+    )  # fmt: skip
+    assert email.status_code == 201, email.text
+    assert email.json()["address"] == "boss@example.com" and email.json()["threshold"] == 600
+    chat = await api.http.post(
+        "/v1/alerts",
+        headers=api.auth(),
+        json={"condition": "delivery_failures", "channel": "chat",
+              "address": "slack://TokenA/TokenB/TokenC/#desk"},
+    )  # fmt: skip
+    assert chat.status_code == 201 and chat.json()["address"] == "slack://***"
+    assert chat.json()["queue_id"] is None
+    listed = await api.http.get("/v1/alerts", headers=api.auth())
+    assert [a["alert_id"] for a in listed.json()["alerts"]] == [
+        email.json()["alert_id"], chat.json()["alert_id"]
+    ]  # fmt: skip
+    assert "TokenA" not in listed.text
+    for bad in (
+        {"condition": "on_fire", "channel": "email", "address": "boss@example.com"},
+        {"condition": "counter_idle", "channel": "chat", "address": "boss@example.com"},
+        {"condition": "counter_idle", "channel": "email", "address": "slack://a/b"},
+    ):
+        _problem(await api.http.post("/v1/alerts", headers=api.auth(), json=bad), 422, "validation")
+    other = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    path = f"/v1/alerts/{email.json()['alert_id']}"
+    _problem(await api.http.delete(path, headers=other), 404, "not-found")
+    assert (await api.http.delete(path, headers=api.auth())).status_code == 204
+    _problem(await api.http.delete(path, headers=api.auth()), 404, "not-found")
+
+
+async def test_schedules_compute_their_next_time(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    before = datetime.now(UTC)
+    daily = await api.http.post(
+        "/v1/schedules",
+        headers=api.auth(),
+        json={"queue_id": queue_id, "kind": "summary", "recurrence": "daily",
+              "local_time": "18:00", "time_zone": "Europe/Paris", "channel": "email",
+              "address": "boss@example.com"},
+    )  # fmt: skip
+    assert daily.status_code == 201, daily.text
+    next_at = datetime.fromisoformat(daily.json()["next_at"])
+    expected = next_occurrence(
+        "daily", local_time=time(18), at=None, time_zone="Europe/Paris", after=before
+    )
+    assert next_at == expected and daily.json()["local_time"] == "18:00"
+    at = (before + timedelta(hours=2)).replace(microsecond=0)
+    once = await api.http.post(
+        "/v1/schedules",
+        headers=api.auth(),
+        json={"queue_id": queue_id, "kind": "announcement", "recurrence": "once",
+              "at": at.isoformat(), "time_zone": "UTC", "text": "We close at 17:00 today"},
+    )  # fmt: skip
+    assert once.status_code == 201, once.text
+    assert datetime.fromisoformat(once.json()["next_at"]) == at
+    past = await api.http.post(
+        "/v1/schedules",
+        headers=api.auth(),
+        json={"queue_id": queue_id, "kind": "announcement", "recurrence": "once",
+              "at": "2020-01-01T09:00:00Z", "time_zone": "UTC", "text": "Too late"},
+    )  # fmt: skip
+    _problem(past, 409, "rule-violated")
+    for bad in (
+        {"queue_id": queue_id, "kind": "announcement", "recurrence": "once", "time_zone": "UTC",
+         "text": "no moment"},
+        {"queue_id": queue_id, "kind": "summary", "recurrence": "daily", "local_time": "25:00",
+         "time_zone": "UTC", "channel": "email", "address": "boss@example.com"},
+        {"queue_id": queue_id, "kind": "summary", "recurrence": "daily", "local_time": "18:00",
+         "time_zone": "Mars/Olympus", "channel": "email", "address": "boss@example.com"},
+        {"queue_id": queue_id, "kind": "summary", "recurrence": "daily", "local_time": "18:00",
+         "time_zone": "UTC"},
+    ):  # fmt: skip
+        response = await api.http.post("/v1/schedules", headers=api.auth(), json=bad)
+        _problem(response, 422, "validation")
+    listed = await api.http.get("/v1/schedules", headers=api.auth())
+    assert len(listed.json()["schedules"]) == 2
+    other = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    theirs = {"queue_id": queue_id, "kind": "announcement", "recurrence": "daily",
+              "local_time": "09:00", "time_zone": "UTC", "text": "Not your queue"}  # fmt: skip
+    _problem(await api.http.post("/v1/schedules", headers=other, json=theirs), 404, "not-found")
+    path = f"/v1/schedules/{daily.json()['schedule_id']}"
+    _problem(await api.http.delete(path, headers=other), 404, "not-found")
+    assert (await api.http.delete(path, headers=api.auth())).status_code == 204
+
+
+async def test_a_queues_notification_settings(api: ApiClient) -> None:
+    queue_id = await api.create_queue()
+    path = f"/v1/queues/{queue_id}/notification-settings"
+    found = await api.http.get(path, headers=api.auth())
+    assert found.json() == {
+        "queue_id": queue_id, "ahead": 3, "eta_minutes": None, "feedback_url": None
+    }  # fmt: skip
+    put = await api.http.put(path, headers=api.auth(), json={"ahead": 0, "eta_minutes": 15})
+    assert put.json()["ahead"] == 0 and put.json()["eta_minutes"] == 15
+    assert (await api.http.get(path, headers=api.auth())).json() == put.json()
+    other = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    _problem(await api.http.get(path, headers=other), 404, "not-found")
+    _problem(await api.http.put(path, headers=other, json={"ahead": 1}), 404, "not-found")
+    bad = await api.http.put(path, headers=api.auth(), json={"feedback_url": "ftp://x"})
+    _problem(bad, 422, "validation")

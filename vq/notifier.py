@@ -1,0 +1,147 @@
+"""The notifier process's composition root (`vq notifier`): the notifier, the channel workers,
+the retry relay and the schedules, in one process or split across several (`--stages`).
+
+Run as many as you like: each stage is a Kafka consumer group (partitions are shared out), and
+the schedules fire each occurrence once whichever replica gets there first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from notifications.alerting import Alerts
+    from notifications.channels.port import Sender
+    from notifications.outbound import Outbound
+
+STAGES = ("notifier", "deliver", "retry", "schedules")
+log = logging.getLogger("vq.notifications")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    notifier = sub.add_parser(
+        "notifier", help="tell people and systems: notifications and webhooks (runs until stopped)"
+    )
+    notifier.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help=f"which stages to run, comma-separated (default: all of {', '.join(STAGES)})",
+    )
+    notifier.set_defaults(func=_notifier)
+
+
+def _notifier(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        print(f"vq notifier: unknown stages {sorted(unknown)}; known: {', '.join(STAGES)}")
+        return 2
+    asyncio.run(run_notifier(get_settings(), stages))
+    return 0
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def senders(
+    settings: Settings,
+    pool: Any,
+    outbound: Outbound,
+    clock: Callable[[], datetime],
+    alerts: Alerts | None = None,
+) -> dict[str, Sender]:
+    """Every channel's adapter, as the settings configure them."""
+    from notifications.channels.chat import ChatSender
+    from notifications.channels.email import EmailSender
+    from notifications.channels.push import PushSender
+    from notifications.channels.sms import TwilioSender
+    from notifications.channels.webhook import WebhookSender
+
+    return {
+        "webhook": WebhookSender(
+            settings,
+            pool,
+            outbound,
+            clock,
+            None if alerts is None else _disabled_hook(alerts, clock),
+        ),
+        "chat": ChatSender(pool, outbound),
+        "email": EmailSender(settings),
+        "sms": TwilioSender(settings, outbound, whatsapp=False),
+        "whatsapp": TwilioSender(settings, outbound, whatsapp=True),
+        "push": PushSender(settings, outbound),
+    }
+
+
+def _disabled_hook(
+    alerts: Alerts, clock: Callable[[], datetime]
+) -> Callable[[str, str, str], Awaitable[None]]:
+    async def disabled(tenant_id: str, endpoint_id: str, reason: str) -> None:
+        await alerts.endpoint_disabled(tenant_id, endpoint_id, reason, clock())
+
+    return disabled
+
+
+async def run_notifier(
+    settings: Settings,
+    stages: Sequence[str] = STAGES,
+    stop: asyncio.Event | None = None,
+    clock: Callable[[], datetime] = wall_clock,
+) -> None:
+    """Run the stages until SIGINT, SIGTERM or `stop`."""
+    # Imported here: `vq --help` and the other commands need none of it.
+    import redis.asyncio as aioredis
+
+    from eventstore.pool import open_pool
+    from notifications.alerting import Alerts
+    from notifications.delivery import Deliverer
+    from notifications.notifier import Notifier, QueueNames
+    from notifications.outbound import Guard, Outbound
+    from notifications.outlet import Outlet
+    from notifications.retrying import RetryRelay
+    from notifications.scheduling import Schedules
+    from notifications.wording import Wording
+    from projections.layout import Keys
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pool = await open_pool(settings, min_size=1, max_size=8)
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    outlet = Outlet(settings, client_id=f"{settings.topic_prefix}-notifier")
+    outbound = Outbound(Guard.allowing(settings.outbound_networks))
+    alerts = Alerts(pool, outlet, settings.public_url)
+    channel_senders = senders(settings, pool, outbound, clock, alerts)
+    runs: list[Awaitable[None]] = []
+    if "notifier" in stages:
+        names = QueueNames(client, Keys(settings.redis_prefix))
+        runs.append(Notifier(settings, pool, outlet, names).run(stop))
+    if "deliver" in stages:
+        wording = Wording(pool)
+        runs.append(
+            Deliverer(settings, pool, outlet, channel_senders, wording.render, clock).run(stop)
+        )
+    if "retry" in stages:
+        runs.append(RetryRelay(settings, outlet, clock).run(stop))
+    if "schedules" in stages:
+        runs.append(Schedules(settings, pool, outlet, client, clock).run(stop))
+    try:
+        await asyncio.gather(*runs)
+    finally:
+        for sender in channel_senders.values():
+            await sender.aclose()
+        await outbound.aclose()
+        await outlet.aclose()
+        await client.aclose()
+        await pool.close()
