@@ -1,5 +1,7 @@
 """The PNG: four panels (throughput against the ceilings, HTTP latency by offered rate,
-propagation, position query by line length). Imported only when matplotlib is installed."""
+propagation, position query by line length), and two more when the notifications phase ran
+(messages delivered a second, and their latency, over each step). Imported only when matplotlib
+is installed."""
 
 from __future__ import annotations
 
@@ -99,12 +101,58 @@ def _reads(ax: Any, out: dict[str, Any]) -> None:
     ax.legend(fontsize=7)
 
 
+def _notify_steps(out: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = out.get("notifications") or {}
+    steps = [
+        ("nothing failing", found.get("sustained")),
+        ("webhooks failing", found.get("failing")),
+    ]
+    return [(name, step) for name, step in steps if step and step.get("timeline")]
+
+
+def _notify_rate(ax: Any, out: dict[str, Any]) -> None:
+    offset = 0
+    for index, (name, step) in enumerate(_notify_steps(out)):
+        line = step["timeline"]
+        t = [offset + p["t"] for p in line]
+        ax.plot(t, [p["webhook"] + p["email"] for p in line], "-", color=f"C{index}", label=name)
+        ax.plot(t, [p["email"] for p in line], ":", color=f"C{index}", label=f"{name}: email")
+        offered = step["offered_per_min"] / 60
+        ax.hlines(offered, offset, offset + step["seconds"], color=f"C{index}", linestyle="--")
+        offset += len(line) + 5
+    ax.axhline(50_000 / 60, color="red", linewidth=0.8, linestyle="--", label="target 50,000/min")
+    ax.set_xlabel("seconds (each step from its first event; dashed: offered)")
+    ax.set_ylabel("messages delivered per second")
+    ax.set_title("Notifications delivered (webhook + email)")
+    ax.legend(fontsize=7)
+
+
+def _notify_latency(ax: Any, out: dict[str, Any]) -> None:
+    offset = 0
+    for index, (name, step) in enumerate(_notify_steps(out)):
+        line = [p for p in step["timeline"] if p["p99_ms"] is not None]
+        t = [offset + p["t"] for p in line]
+        ax.plot(t, [p["p99_ms"] for p in line], "-", color=f"C{index}", label=f"{name}: P99")
+        ax.plot(t, [p["p50_ms"] for p in line], ":", color=f"C{index}", label=f"{name}: P50")
+        offset += len(step["timeline"]) + 5
+    ax.set_yscale("log")
+    ax.axhline(1000, color="red", linewidth=0.8, linestyle="--", label="P99 target 1 s")
+    ax.set_xlabel("seconds (by the event's due time)")
+    ax.set_ylabel("event -> delivery (ms, log)")
+    ax.set_title("Notification latency, per second of events")
+    ax.legend(fontsize=7)
+
+
 def draw(out: dict[str, Any], path: Path) -> None:
-    fig, axes = plt.subplots(2, 2, figsize=(14, 9))
+    rows = 3 if _notify_steps(out) else 2
+    fig, axes = plt.subplots(rows, 2, figsize=(14, 4.5 * rows))
     _throughput(axes[0][0], out)
     _http(axes[0][1], out)
     _propagation(axes[1][0], out)
     _reads(axes[1][1], out)
+    if rows == 3:
+        _notify_rate(axes[2][0], out)
+        _notify_latency(axes[2][1], out)
     m = out["machine"]
     memory = ", ".join(f"{k} {v['max_mb']:.0f} MB" for k, v in out.get("memory", {}).items() if v)
     fig.suptitle(

@@ -2,9 +2,11 @@
 
 Environment: BENCH_QUICK=1, BENCH_RATES=250,500,... (offered command rates), BENCH_API_WORKERS
 (uvicorn workers of the API under test, default 1), BENCH_PROFILE=0 (no py-spy profiles),
-BENCH_ONLY=ceilings,append,http,propagation,data (some phases only), BENCH_PROPAGATION_RATE
-(commands/s offered in the propagation phase; without the http phase to find the knee, set it),
-BENCH_KEEP=1 (keep the schemas, topics and keys afterwards).
+BENCH_ONLY=ceilings,append,http,propagation,data,notifications (some phases only),
+BENCH_PROPAGATION_RATE (commands/s offered in the propagation phase; without the http phase to
+find the knee, set it), BENCH_NOTIFY_RATE (messages/s offered to the notifier, default 834:
+50,000 a minute), BENCH_NOTIFIERS (`vq notifier` processes, default 2), BENCH_KEEP=1 (keep the
+schemas, topics and keys afterwards).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import TypedDict
 
-PHASES = ("ceilings", "append", "http", "propagation", "data")
+PHASES = ("ceilings", "append", "http", "propagation", "data", "notifications")
 
 
 class CommonConfig(TypedDict):
@@ -22,6 +24,8 @@ class CommonConfig(TypedDict):
     phases: tuple[str, ...]
     keep: bool
     propagation_rate: float
+    notify_rate: float
+    notifiers: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class BenchConfig:
     phases: tuple[str, ...]
     keep: bool
     propagation_rate: float
+    notify_rate: float  # messages/s (webhooks + emails) offered to the notifier
+    notifiers: int  # `vq notifier` processes
+    notify_s: float = 60  # the sustained step
+    notify_fail_s: float = 30  # the step with the webhook receiver failing
     connections: int = 16  # the API's pool size: what the event store sees under load
 
 
@@ -60,6 +68,9 @@ def from_env() -> BenchConfig:
         phases=phases,
         keep=os.environ.get("BENCH_KEEP", "") not in ("", "0"),
         propagation_rate=float(os.environ.get("BENCH_PROPAGATION_RATE", "1000")),
+        # 50,000 messages a minute (issue 11), rounded up to a whole number a second.
+        notify_rate=float(os.environ.get("BENCH_NOTIFY_RATE", "834")),
+        notifiers=int(os.environ.get("BENCH_NOTIFIERS", "2")),
     )
     if quick:
         return BenchConfig(
@@ -74,6 +85,8 @@ def from_env() -> BenchConfig:
             lines=(100, 1_000, 10_000),
             busy_queues=40,
             read_calls=300,
+            notify_s=20,
+            notify_fail_s=10,
             **common,
         )
     return BenchConfig(

@@ -2,7 +2,8 @@
 
 Fresh places on the local stack (schema, topics, Redis prefix), each dropped at the end: `store`
 (ceilings and the in-process append), `cmd` (the HTTP sweep: the write side alone), `prop` (API
-+ relay + worker: the whole path to the read side), `data` (a million events: rebuild, reads).
++ relay + worker: the whole path to the read side), `data` (a million events: rebuild, reads),
+`notif` (the notifier with a webhook receiver and an SMTP server: bench/notify.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, env, fill, http_sweep, procs, propagation, reads, report
+from bench import ceilings, env, fill, http_sweep, notify, procs, propagation, reads, report
 from bench.aio import run
 from bench.append import event_store_append
 from bench.config import BenchConfig, from_env
@@ -211,6 +212,17 @@ class Bench:
             api.stop()
         self.out["memory"]["bench_process"] = procs.peak_rss_mb(os.getpid())
 
+    def notifications(self) -> None:
+        c = self.config
+        say(
+            f"notifications: {c.notify_rate * 60:,.0f} messages/min offered (webhook + email), "
+            f"{c.notifiers} notifier process(es)"
+        )
+        self.mark("notifications")
+        phase = notify.NotificationsPhase(c, self.meter, self.logs, self.profile_dir, say)
+        self.out["notifications"] = result = phase.run(self.place("notif"))
+        self.out["memory"]["notifier"] = result["memory"]
+
     def attempt(self, phase: str, work: Any) -> None:
         try:
             work()
@@ -253,6 +265,8 @@ class Bench:
                 self.attempt("propagation", self.propagation)
             if "data" in c.phases:
                 self.attempt("data", self.data)
+            if "notifications" in c.phases:
+                self.attempt("notifications", self.notifications)
         finally:
             if not c.keep:
                 say("dropping the benchmark's schemas, topics and keys")

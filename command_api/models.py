@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -18,8 +19,11 @@ from pydantic import (
 )
 
 from http_api.formats import TimeZone
+from http_api.problems import ProblemError
+from notifications.outbound import Guard
 from notifications.store.subscriptions import Wish
 from notifications.templates import LANGUAGES
+from notifications.urls import push_refusal
 
 # Text that is more than whitespace (the document says so: a pattern, since the server strips it).
 # `\x1c-\x1f` are whitespace to Python's `\s` but not to the server's regex engine.
@@ -172,7 +176,6 @@ Email = Annotated[
     ),
 ]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]  # E.164
-_B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
 
 
 class NotifyWhenIn(StrictModel):
@@ -226,8 +229,10 @@ class PhoneSubscriptionIn(_SubscriptionBase):
 
 
 class PushKeysIn(StrictModel):
-    p256dh: Annotated[str, StringConstraints(min_length=16, max_length=200, pattern=_B64URL)]
-    auth: Annotated[str, StringConstraints(min_length=8, max_length=100, pattern=_B64URL)]
+    """Base64url (or base64): the browser's P-256 public key and its 16-byte auth secret."""
+
+    p256dh: Annotated[str, StringConstraints(pattern=r"^B[A-Za-z0-9_+/-]{86}=?$")]
+    auth: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_+/-]{22}(==)?$")]
 
 
 class PushSubscriptionIn(StrictModel):
@@ -235,9 +240,12 @@ class PushSubscriptionIn(StrictModel):
 
     endpoint: Annotated[
         str,
-        StringConstraints(max_length=1000, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/\S*$"),
+        StringConstraints(max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/\S*$"),
     ]
     keys: PushKeysIn
+    expirationTime: Annotated[int, Field(ge=0), Number] | None = Field(  # noqa: N815 (the browser's)
+        default=None, description="As the browser gives it; not used"
+    )
 
 
 class WebPushSubscriptionIn(_SubscriptionBase):
@@ -246,8 +254,23 @@ class WebPushSubscriptionIn(_SubscriptionBase):
 
     def destination(self) -> str:
         return json.dumps(
-            self.push_subscription.model_dump(), sort_keys=True, separators=(",", ":")
+            self.push_subscription.model_dump(exclude={"expirationTime"}),
+            sort_keys=True,
+            separators=(",", ":"),
         )
+
+
+def refuse_push_endpoints(wishes: Sequence[Any], guard: Guard) -> None:
+    """A push endpoint aimed inside is refused before anything is done (409 rule-violated)."""
+    for index, wish in enumerate(wishes):
+        if isinstance(wish, WebPushSubscriptionIn):
+            why = push_refusal(wish.push_subscription.endpoint, guard)
+            if why is not None:
+                raise ProblemError(
+                    "rule-violated",
+                    f"this push endpoint may not be used: {why}",
+                    errors=[{"loc": ["body", index, "push_subscription", "endpoint"], "msg": why}],
+                )
 
 
 SubscriptionIn = Annotated[

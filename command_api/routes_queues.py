@@ -19,6 +19,7 @@ from command_api.models import (
     QueueCreateIn,
     QueuePatchIn,
     ReasonIn,
+    refuse_push_endpoints,
 )
 from domain.commands import (
     CallNext,
@@ -137,6 +138,8 @@ async def enqueue(
     if body.allow_outside_hours and not caller.who.may("tickets:operate"):
         raise ProblemError("forbidden", "only staff and admin keys may enqueue outside hours")
     ticket_id = str(uuid.uuid4())
+    if body.notify:
+        refuse_push_endpoints(body.notify, caller.request.app.state.notifications.guard)
     command = EnqueueTicket(
         ticket_id=ticket_id,
         priority=body.priority,

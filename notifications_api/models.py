@@ -26,13 +26,15 @@ else:  # enums in the document: what the product has templates for
     VariableName = Literal[tuple(sorted(set().union(*TOPICS.values())))]
     TextChannel = Literal[tuple(c for c in TEMPLATE_CHANNELS if c != "email")]
 
-HttpsUrl = Annotated[
+WebUrl = Annotated[
     str,
     StringConstraints(max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$"),
 ]
 # More than whitespace (`\x1c-\x1f` are whitespace to Python, not to the document's regex engine).
 _VISIBLE = r"[^\s\x1c-\x1f]"
-Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_BYTES, pattern=_VISIBLE)]
+TemplateText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_BODY_BYTES, pattern=_VISIBLE)
+]
 # One line, more than whitespace.
 Subject = Annotated[
     str,
@@ -85,7 +87,7 @@ class _TemplateBase(StrictModel):
     )
     topic: Topic
     language: Language
-    body: Body = Field(description="Jinja2 text: variables, if, filters; no loops or calls")
+    body: TemplateText = Field(description="Jinja2 text: variables, if, filters; no loops or calls")
 
 
 class EmailTemplateIn(_TemplateBase):
@@ -123,7 +125,7 @@ class _PreviewBase(StrictModel):
     topic: Topic
     language: Language = "en"
     queue_id: uuid.UUID | None = None
-    body: Body | None = Field(
+    body: TemplateText | None = Field(
         default=None, description="The text to try; leave out for the template in use"
     )
     data: Annotated[dict[VariableName, Scalar], Field(max_length=50)] | None = Field(
@@ -160,7 +162,7 @@ class NotifySettingsIn(StrictModel):
     eta_minutes: Annotated[int, Field(ge=1, le=120), Number] | None = Field(
         default=None, description="Minutes before the estimated call; null: not told"
     )
-    feedback_url: HttpsUrl | None = Field(default=None, description="Sent after service")
+    feedback_url: WebUrl | None = Field(default=None, description="Sent after service")
 
 
 class NotifySettingsOut(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
-from command_api.models import SubscriptionIn
+from command_api.models import SubscriptionIn, refuse_push_endpoints
 from http_api.deps import Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.channels.vapid import application_server_key, vapid_keys
@@ -72,6 +72,7 @@ async def create(
 ) -> SubscriptionOut:
     """Subscribing again with the same channel and address replaces that subscription's
     choices (and revives it if it was cancelled)."""
+    refuse_push_endpoints([body], notify.guard)
     queue_id = await waiting_ticket_queue(svc, tenant, ticket_id)
     found = await subscribe(notify.pool, tenant, queue_id, str(ticket_id), body.wish())
     return subscription_out(found)

@@ -37,15 +37,84 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     notifier.set_defaults(func=_notifier)
 
+    notes = sub.add_parser("notifications", help="the delivery state: status, replay")
+    verbs = notes.add_subparsers(dest="verb", metavar="VERB", required=True)
+    status = verbs.add_parser("status", help="messages by status, duplicates, resends")
+    status.add_argument("--tenant", help="one tenant's (its id); default: all")
+    status.set_defaults(func=_status)
+    replay = verbs.add_parser(
+        "replay", help="send messages again, each as a first attempt under its own id"
+    )
+    replay.add_argument("--tenant", help="only this tenant's messages (its id)")
+    replay.add_argument("--message", help="one message, by id")
+    replay.add_argument("--destination", help="one endpoint's or subscription's messages")
+    replay.add_argument("--since", type=datetime.fromisoformat, help="created at or after (ISO)")
+    replay.add_argument("--dead", action="store_true", help="only the dead letters")
+    replay.set_defaults(func=_replay)
+
 
 def _notifier(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # One line per request sent would be the log's whole content (and the delivery log has it).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = set(stages) - set(STAGES)
     if unknown:
         print(f"vq notifier: unknown stages {sorted(unknown)}; known: {', '.join(STAGES)}")
         return 2
     asyncio.run(run_notifier(get_settings(), stages))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from eventstore.pool import open_pool
+    from notifications.store.deliveries import tally
+
+    async def main() -> None:
+        pool = await open_pool(get_settings(), min_size=1, max_size=1, wait=True)
+        try:
+            counts = await tally(pool, args.tenant)
+        finally:
+            await pool.close()
+        for name, value in _pairs(counts):
+            print(f"{name:11} {value}")
+
+    asyncio.run(main())
+    return 0
+
+
+def _pairs(value: Any) -> list[tuple[str, Any]]:
+    return [(name, getattr(value, name)) for name in value.__slots__]
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from eventstore.pool import open_pool
+    from notifications.outlet import Outlet
+    from notifications.replay import replay
+
+    if not (args.message or args.destination or args.since or args.dead):
+        print("vq notifications replay: say what: --message, --destination, --since or --dead")
+        return 2
+    settings = get_settings()
+
+    async def main() -> int:
+        pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
+        outlet = Outlet(settings, client_id=f"{settings.topic_prefix}-replay")
+        try:
+            return await replay(
+                pool,
+                outlet,
+                args.tenant,
+                message_id=args.message,
+                destination=args.destination,
+                since=args.since,
+                dead_only=args.dead,
+            )
+        finally:
+            await outlet.aclose()
+            await pool.close()
+
+    print(f"replayed {asyncio.run(main())} message(s)")
     return 0
 
 

@@ -79,6 +79,8 @@ class EmailSender:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._envelope_from = parseaddr(settings.smtp_from)[1]
+        # What we greet the relay as (EHLO): the sender's domain, as mail servers expect.
+        self._hostname = self._envelope_from.rpartition("@")[2] or "localhost"
 
     async def send(self, message: Message, rendered: Rendered | None) -> Sent:
         if rendered is None:
@@ -118,6 +120,8 @@ class EmailSender:
             use_tls=settings.smtp_tls == "tls",
             start_tls=settings.smtp_tls == "starttls",
             timeout=SECONDS,
+            # Named once, not looked up (socket.getfqdn on a thread) for every message.
+            local_hostname=self._hostname,
         )
 
     async def _transmit(

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from core.settings import Settings
+from notifications.channels.vapid import application_server_key, vapid_keys
 from notifications.schedules import next_occurrence
 from notifications.store.db import Pool, fetch_all
 from tests.integration.conftest import ApiClient
@@ -126,6 +128,7 @@ async def test_bad_addresses_are_422(api: ApiClient) -> None:
         {"channel": "email", "address": "jane@localhost"},
         {"channel": "push", "address": "+447700900123"},
         {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "endpoint": "http://x.test/"}},
+        {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "keys": {"p256dh": "B", "auth": "x"}}},
         {"channel": "fax", "address": "+447700900123"},
         {**PHONE, "when": {"ahead": 10}},
         {**PHONE, "when": {"eta_minutes": 0}},
@@ -341,3 +344,9 @@ async def test_a_queues_notification_settings(api: ApiClient) -> None:
     _problem(await api.http.put(path, headers=other, json={"ahead": 1}), 404, "not-found")
     bad = await api.http.put(path, headers=api.auth(), json={"feedback_url": "ftp://x"})
     _problem(bad, 422, "validation")
+
+
+async def test_the_web_push_key_needs_no_api_key(api: ApiClient, settings: Settings) -> None:
+    found = await api.http.get("/v1/push/vapid-public-key")
+    assert found.status_code == 200, found.text
+    assert found.json() == {"public_key": application_server_key(vapid_keys(settings))}

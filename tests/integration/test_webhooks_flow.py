@@ -75,10 +75,10 @@ async def test_a_failing_receiver_gets_four_signed_attempts_on_schedule_and_a_41
         f"/v1/webhooks/endpoints/{flaky['endpoint_id']}/deliveries", headers=api.auth()
     )
     assert log.status_code == 200, log.text
-    [message] = log.json()["messages"]
+    [message] = log.json()["deliveries"]
     assert message["status"] == "delivered"
-    assert [a["status"] for a in message["attempts"]] == [500, 500, 500, 200]
-    assert all(a["seconds"] is not None for a in message["attempts"])
+    assert [a["status"] for a in message["history"]] == [500, 500, 500, 200]
+    assert all(a["seconds"] is not None for a in message["history"])
 
     # The 410: one attempt, then the endpoint is disabled and says why.
     [gone] = await hooks.wait_for(1, STARTUP_S, path="/old")

@@ -59,3 +59,18 @@ def refusal(url: str, guard: Guard) -> str | None:
             "the operator may allow its network with VQ_OUTBOUND_ALLOW"
         )
     return None
+
+
+def push_refusal(endpoint: str, guard: Guard) -> str | None:
+    """Why a browser's push endpoint may not be used; None when it may. Push services are https;
+    plain http only for an address the operator allowed (a push service inside their network)."""
+    why = refusal(endpoint, guard)
+    if why is not None:
+        return why.replace("a webhook URL", "a push endpoint")
+    parts = urlsplit(endpoint)
+    if parts.scheme == "https":
+        return None
+    address = ip_literal(parts.hostname or "")
+    if address is not None and guard.permits(address) and not address.is_global:
+        return None
+    return "a push endpoint is https"

@@ -1,0 +1,191 @@
+"""Notifications to people, end to end: subscriptions made at enqueue, the line moved through the
+API, and each message arriving once at a real SMTP server, an SMS provider speaking Twilio's API
+and a web push service that decrypts what it gets; then a poison message isolated in the dead
+letters while the rest flows, and replayed with `vq notifications replay` once fixed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from core.settings import Settings
+from tests.integration.conftest import ApiClient
+from tests.integration.reach import delivery_topics, notifier, reach_settings
+from tests.integration.servers import read_side, settings_env
+from tests.receivers.provider import ProviderReceiver
+from tests.receivers.push import PushReceiver
+from tests.receivers.smtp import SmtpReceiver
+
+STARTUP_S = 40.0
+SID, TOKEN = "AC" + "1" * 32, "provider-token-123"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    with SmtpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def provider() -> Iterator[ProviderReceiver]:
+    with ProviderReceiver(SID, TOKEN) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def push() -> Iterator[PushReceiver]:
+    with PushReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def settings(settings: Settings, smtp: SmtpReceiver, provider: ProviderReceiver) -> Settings:
+    return reach_settings(
+        settings,
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        sms_base_url=provider.url,
+        sms_account_sid=SID,
+        sms_auth_token=TOKEN,
+    )
+
+
+@pytest.fixture
+async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]:
+    await delivery_topics(settings)
+    with read_side(settings), notifier(settings):
+        yield
+
+
+async def _settle(seconds: float = 2.0) -> None:
+    """Long enough for a duplicate to have arrived, had one been sent."""
+    await asyncio.sleep(seconds)
+
+
+async def test_each_message_arrives_once_in_order_with_the_right_words(
+    api: ApiClient,
+    smtp: SmtpReceiver,
+    provider: ProviderReceiver,
+    push: PushReceiver,
+    pipeline: None,
+) -> None:
+    queue_id = await api.create_queue(name="X-ray", counters=["Room 4"])
+    first = await api.enqueue(queue_id, priority="vip")
+    for _ in range(4):
+        await api.enqueue(queue_id)
+    browser = push.subscribe()
+    never = {"called": False, "recalled": False, "returned": False, "paused": False}
+    mine = await api.enqueue(
+        queue_id,
+        notify=[
+            {"channel": "sms", "address": "+447700900123", "when": {"ahead": 3, **never}},
+            {"channel": "email", "address": "ada@example.com", "when": {"ahead": None}},
+            {
+                "channel": "push",
+                "push_subscription": browser.info | {"expirationTime": None},
+                "when": {"ahead": None, "eta_minutes": 120, **never},
+            },
+        ],
+    )
+    number = mine["ticket"]["number"]
+    ticket_id = mine["ticket"]["ticket_id"]
+    # The jump: from 5 ahead to 1 (a vip now, behind the first vip only).
+    changed = await api.post(f"/v1/tickets/{ticket_id}/priority", json={"priority": "vip", "reason": "frail"})
+    assert changed.status_code == 200, changed.text
+    [sms] = await provider.wait_for(1, STARTUP_S)
+    assert sms.to == "+447700900123" and number in sms.body and "1 " in sms.body, sms.body
+    # The first vip is called, served, and then this ticket, at Room 4.
+    for path in ("call-next", "start", "complete", "call-next"):
+        url = (
+            f"/v1/queues/{queue_id}/call-next"
+            if path == "call-next"
+            else f"/v1/tickets/{first['ticket']['ticket_id']}/{path}"
+        )
+        body = {"counter": "Room 4"} if path == "call-next" else {}
+        moved = await api.post(url, json=body)
+        assert moved.status_code == 200, moved.text
+    assert moved.json()["ticket"]["ticket_id"] == ticket_id
+    [mail] = await smtp.wait_for(1, STARTUP_S)
+    assert mail.rcpt_tos == ("ada@example.com",)
+    text = mail.message.get_content()
+    assert number in text and "Room 4" in text, text
+    [pushed] = await push.wait_for(1, STARTUP_S)
+    assert number in json.loads(pushed.plaintext)["body"]
+    await _settle()
+    assert len(provider.messages) == 1, [m.body for m in provider.messages]
+    assert len(smtp.messages) == 1 and len(push.deliveries) == 1
+
+
+async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fixed(
+    api: ApiClient, settings: Settings, provider: ProviderReceiver, pipeline: None
+) -> None:
+    # A template that cannot render a message for a ticket with exactly 2 people ahead.
+    poison = "{{ number }}: {{ 60 // (people_ahead - 2) }} to go"
+    put = await api.http.put(
+        "/v1/templates",
+        headers=api.auth(),
+        json={"topic": "ahead", "channel": "sms", "language": "en", "body": poison},
+    )
+    assert put.status_code in (200, 201), put.text
+    queue_id = await api.create_queue()
+    numbers = []
+    for index in range(6):
+        made = await api.enqueue(
+            queue_id,
+            notify=[{"channel": "sms", "address": f"+4477009001{index:02d}", "when": {"ahead": 9}}],
+        )
+        numbers.append(made["ticket"]["number"])
+    # Five arrive promptly (the one behind the poison too), the poison after its last attempt.
+    arrived = await provider.wait_for(5, STARTUP_S)
+    assert sorted(m.to for m in arrived) == sorted(
+        f"+4477009001{i:02d}" for i in range(6) if i != 2
+    )
+    dead = await _dead_letters(settings, 1)
+    assert dead[0]["to"] == "+447700900102"
+    fixed = "{{ number }}: {{ people_ahead }} ahead"
+    put = await api.http.put(
+        "/v1/templates",
+        headers=api.auth(),
+        json={"topic": "ahead", "channel": "sms", "language": "en", "body": fixed},
+    )
+    assert put.status_code in (200, 201), put.text
+    await asyncio.sleep(6)  # the workers' template cache (a few seconds) forgets the old one
+    replayed = subprocess.run(
+        [sys.executable, "-m", "vq.cli", "notifications", "replay", "--dead"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "replayed 1 message" in replayed.stdout, replayed.stdout + replayed.stderr
+    arrived = await provider.wait_for(6, STARTUP_S)
+    assert arrived[-1].to == "+447700900102"
+    assert arrived[-1].body == f"{numbers[2]}: 2 ahead"
+
+
+async def _dead_letters(settings: Settings, count: int) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(
+        settings.dead_letter_topic,
+        bootstrap_servers=settings.kafka_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(STARTUP_S):
+            while len(found) < count:
+                batches = await consumer.getmany(timeout_ms=500)
+                for batch in batches.values():
+                    found += [json.loads(r.value) for r in batch if r.value is not None]
+    finally:
+        await consumer.stop()
+    return found
