@@ -61,7 +61,10 @@ def section(out: dict[str, Any]) -> list[str]:
         )
         if failing.get("note"):
             lines.append(f"   ({failing['note']})")
-    lines.append(f"   cores used while offered (nothing failing): {ok['cores']}")
+    lines.append(
+        f"   cores used while offered (nothing failing): {ok['cores']}; the generator was at most "
+        f"{ok['generator_max_late_ms']} ms late"
+    )
     per = ", ".join(f"{part} {ms}" for part, ms in ok["cpu_ms_per_message"].items())
     lines.append(f"   CPU ms per message (step + drain): {per}")
     return lines

@@ -14,10 +14,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from command_api.mapping import command_out
-from command_api.models import EmptyBody
+from command_api.models import EmptyBody, StrictModel
 from core.settings import Settings
 from eventstore.values import CommandContext, request_hash
 from http_api.auth import Principal
@@ -75,7 +74,7 @@ class Caller:
         self,
         command: Command,
         *,
-        body: BaseModel | None,
+        body: StrictModel | None,
         queue_id: str | None = None,
         expected_version: int | None = None,
     ) -> Outcome:
@@ -90,7 +89,7 @@ class Caller:
         idempotency = None
         if self.idempotency_key is not None:
             # No body, `{}` and `null` are one request to a command without fields.
-            content = "" if body is None or isinstance(body, EmptyBody) else body.model_dump_json()
+            content = "" if body is None or isinstance(body, EmptyBody) else body.hashed_json()
             idempotency = Idempotency(
                 key=self.idempotency_key,
                 request_hash=request_hash(self.request.method, self.request.url.path, content),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -86,6 +86,14 @@ def _reject_nul(value: Any) -> None:
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=2000)
+    # Fields a later release added: left out of an Idempotency-Key's request hash while they are
+    # not given, so a retry of a request the older release recorded still matches it.
+    ADDED_LATER: ClassVar[frozenset[str]] = frozenset()
+
+    def hashed_json(self) -> str:
+        """What an Idempotency-Key's request hash is made of."""
+        unset = {name for name in self.ADDED_LATER if name not in self.model_fields_set}
+        return self.model_dump_json(exclude=unset or None)
 
     @model_validator(mode="before")
     @classmethod
@@ -243,7 +251,7 @@ class PushSubscriptionIn(StrictModel):
         StringConstraints(max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/\S*$"),
     ]
     keys: PushKeysIn
-    expirationTime: Annotated[int, Field(ge=0), Number] | None = Field(  # noqa: N815 (the browser's)
+    expirationTime: Annotated[int, Field(ge=0), Number] | None = Field(
         default=None, description="As the browser gives it; not used"
     )
 
@@ -291,6 +299,7 @@ class EnqueueIn(StrictModel):
     allow_outside_hours: StrictBool = Field(
         default=False, description="Staff and admin keys only: let this person in after hours."
     )
+    ADDED_LATER = frozenset({"notify"})
     notify: Annotated[list[SubscriptionIn], Field(max_length=4)] | None = Field(
         default=None,
         description="Subscriptions to make on the new ticket (its answer has their ids)",
