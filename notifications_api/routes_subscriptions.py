@@ -60,7 +60,9 @@ async def waiting_ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UU
     "/v1/tickets/{ticket_id}/subscriptions",
     status_code=201,
     response_model=SubscriptionOut,
-    responses=problem_responses("not-found", "invalid-transition", "malformed-request"),
+    responses=problem_responses(
+        "not-found", "invalid-transition", "rule-violated", "malformed-request"
+    ),
     summary="Be told about this ticket (its token, or a key of its tenant)",
 )
 async def create(

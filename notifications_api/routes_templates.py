@@ -37,7 +37,7 @@ from notifications_api.models import (
 )
 from notifications_api.views import template_out
 
-router = APIRouter(prefix="/v1/templates", tags=["notifications: templates"])
+router = APIRouter(tags=["notifications: templates"])
 
 TemplateId = Annotated[uuid.UUID, Path(description="The template's id")]
 
@@ -51,7 +51,7 @@ def invalid(exc: TemplateInvalid, field: str = "body") -> ProblemError:
 
 
 @router.get(
-    "",
+    "/v1/templates",
     response_model=TemplateList,
     responses=problem_responses("forbidden"),
     summary="The tenant's own templates (the product's defaults are used for the rest)",
@@ -68,7 +68,7 @@ async def list_(
 
 
 @router.put(
-    "",
+    "/v1/templates",
     response_model=TemplateOut,
     responses=problem_responses("forbidden", "not-found", "malformed-request"),
     summary="Make or replace the template of a topic, channel and language (a queue's or all)",
@@ -98,7 +98,7 @@ async def put(
 
 
 @router.delete(
-    "/{template_id}",
+    "/v1/templates/{template_id}",
     status_code=204,
     responses=problem_responses("forbidden", "not-found"),
     summary="Delete a template (the next one in line is used again)",
@@ -110,7 +110,7 @@ async def delete(template_id: TemplateId, who: ManagerDep, notify: Notifications
 
 
 @router.post(
-    "/preview",
+    "/v1/template-previews",
     response_model=PreviewOut,
     responses=problem_responses("forbidden", "not-found", "malformed-request"),
     summary="Render a template (the one given, else the one in use) with sample values",

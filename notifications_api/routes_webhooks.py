@@ -74,7 +74,7 @@ def secret_out(endpoint: Endpoint) -> SecretOut:
     "",
     status_code=201,
     response_model=EndpointCreatedOut,
-    responses=problem_responses("forbidden", "malformed-request"),
+    responses=problem_responses("forbidden", REFUSED_URL, "malformed-request"),
     summary="Register an endpoint (its signing secret is in this answer)",
 )
 async def create(body: EndpointIn, who: ManagerDep, notify: NotificationsDep) -> EndpointCreatedOut:
@@ -117,7 +117,7 @@ async def get(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep
 @router.patch(
     "/{endpoint_id}",
     response_model=EndpointOut,
-    responses=problem_responses("forbidden", "not-found", "malformed-request"),
+    responses=problem_responses("forbidden", "not-found", REFUSED_URL, "malformed-request"),
     summary="Change an endpoint's URL, description, event types or rate (only those given)",
 )
 async def patch(

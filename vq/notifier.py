@@ -19,10 +19,11 @@ from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from notifications.alerting import Alerts
+    from notifications.conditions import Conditions
     from notifications.channels.port import Sender
     from notifications.outbound import Outbound
 
-STAGES = ("notifier", "deliver", "retry", "schedules")
+STAGES = ("notifier", "deliver", "retry", "schedules", "alerts")
 log = logging.getLogger("vq.notifications")
 
 
@@ -173,6 +174,7 @@ async def run_notifier(
 
     from eventstore.pool import open_pool
     from notifications.alerting import Alerts
+    from notifications.conditions import Conditions
     from notifications.delivery import Deliverer
     from notifications.notifier import Notifier, QueueNames
     from notifications.outbound import Guard, Outbound
@@ -205,6 +207,8 @@ async def run_notifier(
         runs.append(RetryRelay(settings, outlet, clock).run(stop))
     if "schedules" in stages:
         runs.append(Schedules(settings, pool, outlet, client, clock).run(stop))
+    if "alerts" in stages:
+        runs.append(Conditions(settings, pool, outlet, client, clock).run(stop))
     try:
         await asyncio.gather(*runs)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,3 +109,14 @@ async def alert_rule_by_id(pool: Pool, alert_id: str) -> AlertRule | None:
         pool, f"SELECT {_COLUMNS} FROM alert_rules WHERE alert_id = %s", (alert_id,)
     )
     return None if row is None else _rule(row)
+
+
+async def alert_rules_of(pool: Pool, conditions: Sequence[str]) -> list[AlertRule]:
+    """Every tenant's rules of these conditions (the periodic checks read them all)."""
+    rows = await fetch_all(
+        pool,
+        f"""SELECT {_COLUMNS} FROM alert_rules WHERE condition = ANY(%s)
+            ORDER BY tenant_id, created_at, alert_id""",
+        (list(conditions),),
+    )
+    return [_rule(row) for row in rows]

@@ -2,7 +2,8 @@
 
 One table holds every case. Each names an OpenAPI route and only what differs from a request that
 would succeed there (the route's valid ids, body and key), so a case fails for its stated reason
-alone. The cases share one world of tenants, keys, queues and tickets in every state, built once:
+alone. The cases share one world of tenants, keys, queues and tickets in every state (and the
+notification things: bad_input_notifications.py holds their part of the table), built once:
 a refused request changes nothing, which is what each case checks (the event store's fingerprint
 before and after), so the world stays as built. A fuzz test driven by the OpenAPI document
 (schemathesis) then checks that no input at all gets a 5xx or an undocumented answer.
@@ -22,11 +23,23 @@ import psycopg
 import pytest
 import schemathesis
 from psycopg import sql
+from schemathesis.core.result import Err
 from schemathesis.python import asgi
 
 from core.settings import Settings
 from eventstore.migrate import migrate
 from http_api.problems import PROBLEMS
+from tests.integration import bad_input_notifications as notifying
+from tests.integration.bad_input_notifications import (
+    ALERT,
+    ENDPOINT,
+    HOOK,
+    PHONE,
+    PREVIEW,
+    REPLAY,
+    SCHEDULE,
+    TEMPLATE,
+)
 from vq.api import create_app
 
 PROBLEM = "application/problem+json"
@@ -44,7 +57,7 @@ class Route:
     path: str  # as in the OpenAPI document
     ids: dict[str, str]  # path parameter -> name of a world object that makes the request valid
     body: Any  # a valid JSON body (None: send none)
-    denied_role: str | None  # a key role that may not do this (None: the route has no roles)
+    denied_role: str | None  # a key role that may not do this (None: every role may, or none)
     owner: str = "admin"  # the key that may
     reads_body: bool = True  # False: the body is never read
     body_schema: bool = True  # False: the route takes no body, and any body is a 422
@@ -58,6 +71,35 @@ def _queue(action: str) -> str:
 
 def _ticket(action: str) -> str:
     return f"/v1/tickets/{{ticket_id}}/{action}"
+
+
+def _endpoint(action: str = "") -> str:
+    return "/v1/webhooks/endpoints/{endpoint_id}" + (f"/{action}" if action else "")
+
+
+def _notifying(
+    name: str,
+    method: str,
+    path: str,
+    ids: dict[str, str],
+    body: Any,
+    denied_role: str | None = "staff",
+) -> Route:
+    """A notification route: no Idempotency-Key; a body read only where it takes one (the others
+    never read it); admin keys only, but a ticket's subscriptions (any key of its tenant, or the
+    ticket's own token)."""
+    has_body = body is not None
+    return Route(
+        name,
+        method,
+        path,
+        ids,
+        body,
+        denied_role,
+        reads_body=has_body,
+        body_schema=has_body,
+        command_headers=False,
+    )
 
 
 ROUTES = {
@@ -239,6 +281,51 @@ ROUTES = {
             owner="operator",
             command_headers=False,
         ),
+        # notifications
+        _notifying(
+            "subscribe", "POST", _ticket("subscriptions"), {"ticket_id": "waiting"}, PHONE, None
+        ),
+        _notifying(
+            "unsubscribe",
+            "DELETE",
+            _ticket("subscriptions/{subscription_id}"),
+            {"ticket_id": "waiting", "subscription_id": "subscription"},
+            None,
+            None,
+        ),
+        _notifying("put-template", "PUT", "/v1/templates", {}, TEMPLATE),
+        _notifying(
+            "delete-template",
+            "DELETE",
+            "/v1/templates/{template_id}",
+            {"template_id": "template"},
+            None,
+        ),
+        _notifying("preview-template", "POST", "/v1/template-previews", {}, PREVIEW),
+        _notifying("create-endpoint", "POST", "/v1/webhooks/endpoints", {}, HOOK),
+        _notifying("update-endpoint", "PATCH", _endpoint(), ENDPOINT, {"description": "CRM"}),
+        _notifying("delete-endpoint", "DELETE", _endpoint(), ENDPOINT, None),
+        _notifying("rotate-secret", "POST", _endpoint("rotate-secret"), ENDPOINT, None),
+        _notifying("enable-endpoint", "POST", _endpoint("enable"), ENDPOINT, None),
+        _notifying("test-endpoint", "POST", _endpoint("test"), ENDPOINT, None),
+        _notifying("replay", "POST", _endpoint("replay"), ENDPOINT, REPLAY),
+        _notifying("create-alert", "POST", "/v1/alerts", {}, ALERT),
+        _notifying("delete-alert", "DELETE", "/v1/alerts/{alert_id}", {"alert_id": "alert"}, None),
+        _notifying("create-schedule", "POST", "/v1/schedules", {}, SCHEDULE),
+        _notifying(
+            "delete-schedule",
+            "DELETE",
+            "/v1/schedules/{schedule_id}",
+            {"schedule_id": "schedule"},
+            None,
+        ),
+        _notifying(
+            "notification-settings",
+            "PUT",
+            _queue("notification-settings"),
+            {"queue_id": "main"},
+            {"ahead": 2},
+        ),
     )
 }
 
@@ -294,13 +381,19 @@ def case(
     )
 
 
+TOKEN = "token:"  # a case's key "token:<ticket>": that ticket's own token, as X-Ticket-Token
 AUTH_HEADERS = {
     "no-key": None,
     "unknown-key": "Bearer vq_this_key_does_not_exist",
     "not-bearer": "Basic dXNlcjpwYXNz",
     "empty-bearer": "Bearer ",
 }
-OTHER_TENANTS = {"queue_id": "b_queue", "ticket_id": "b_ticket", "key_id": "b_key"}
+OTHER_TENANTS = {
+    "queue_id": "b_queue",
+    "ticket_id": "b_ticket",
+    "key_id": "b_key",
+    **notifying.OTHER_TENANTS,
+}
 PADDING = {"padding": "x" * (LIMIT + 1)}
 
 
@@ -311,7 +404,7 @@ def generic_cases(r: Route) -> list[Case]:
     out.append(case(n, "revoked-key", 401, "unauthorized", key="revoked"))
     if r.denied_role:
         out.append(case(n, f"{r.denied_role}-key", 403, "forbidden", key=r.denied_role))
-    else:  # only the operator may: a tenant's admin key is no credential here
+    elif r.owner == "operator":  # a tenant's admin key is no credential here
         out.append(case(n, "tenant-admin-key", 401, "unauthorized", key="admin"))
     if r.ids:
         out += [
@@ -750,6 +843,7 @@ SPECIFIC: list[Case] = [
     case("create-tenant", "name-with-nul", 422, "validation", json={"name": "Lib\x00rary"}),
 ]
 
+SPECIFIC += [case(s.route, s.name, s.status, s.problem, **s.options) for s in notifying.SPECIFIC]
 CASES: list[Case] = [c for r in ROUTES.values() for c in generic_cases(r)] + SPECIFIC
 
 # -- the world the cases run in ----------------------------------------------------------------
@@ -762,6 +856,7 @@ class World:
     schema: str
     ids: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # name -> secret
+    tokens: dict[str, str] = field(default_factory=dict)  # ticket name -> its token
 
     def resolve(self, value: Any) -> Any:
         """`@name` in a body means the id of the world object `name`."""
@@ -784,6 +879,8 @@ class World:
         if key in AUTH_HEADERS:
             value = AUTH_HEADERS[key]
             return {} if value is None else {"Authorization": value}
+        if key.startswith(TOKEN):  # a ticket's own token, instead of a key
+            return {"X-Ticket-Token": self.tokens[key.removeprefix(TOKEN)]}
         return {"Authorization": f"Bearer {self.keys[key]}"}
 
     async def call(self, method: str, path: str, key: str = "admin", **kwargs: Any) -> Any:
@@ -814,8 +911,9 @@ async def _stream(size: int) -> AsyncIterator[bytes]:
     yield b'"}'
 
 
-async def store_fingerprint(db: psycopg.AsyncConnection[Any], schema: str) -> dict[str, int]:
-    """Row counts and high-water marks of everything a command or an admin call can write."""
+async def store_fingerprint(db: psycopg.AsyncConnection[Any], schema: str) -> dict[str, str]:
+    """Row counts and high-water marks of everything a command or an admin call can write, and
+    a digest of every notification table."""
     measures = {
         "events": "SELECT count(*) FROM {}.events",
         "max_global_position": "SELECT coalesce(max(global_position), 0) FROM {}.events",
@@ -827,6 +925,7 @@ async def store_fingerprint(db: psycopg.AsyncConnection[Any], schema: str) -> di
         "tenants": "SELECT count(*) FROM {}.tenants",
         "api_keys": "SELECT count(*) FROM {}.api_keys",
         "live_api_keys": "SELECT count(*) FROM {}.api_keys WHERE revoked_at IS NULL",
+        **notifying.MEASURES,
     }
     query = sql.SQL("SELECT ") + sql.SQL(", ").join(
         sql.SQL("(") + sql.SQL(q).format(sql.Identifier(schema)) + sql.SQL(")")
@@ -835,7 +934,7 @@ async def store_fingerprint(db: psycopg.AsyncConnection[Any], schema: str) -> di
     cur = await db.execute(query)
     row = await cur.fetchone()
     assert row is not None
-    return dict(zip(measures, (int(v) for v in row), strict=True))
+    return dict(zip(measures, (str(v) for v in row), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -900,12 +999,13 @@ async def _build(w: World) -> None:
     async def enqueue(queue_id: str, name: str, key: str = "admin", **kwargs: Any) -> str:
         made = await w.call("POST", f"/v1/queues/{queue_id}/tickets", key, **kwargs)
         w.ids[name] = made["ticket"]["ticket_id"]
+        w.tokens[name] = made["ticket"]["token"]
         return str(made["ticket"]["ticket_id"])
 
     async def on(ticket: str, action: str) -> None:
         await w.call("POST", f"/v1/tickets/{w.ids[ticket]}/{action}")
 
-    general = {"json": {"service_type": "general"}}
+    general: dict[str, Any] = {"json": {"service_type": "general"}}
     main = await queue("main", counters=["1", "2"], service_types=["general", "loans"])
     for ticket, counter, then in (
         ("served", "1", ("complete",)),
@@ -939,6 +1039,7 @@ async def _build(w: World) -> None:
     await queue("target", service_types=["general"])
     b_queue = await queue("b_queue", "other")
     await enqueue(b_queue, "b_ticket", "other")
+    await notifying.build(w)
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -1033,18 +1134,27 @@ def _fuzz_world(app: Any) -> tuple[dict[str, str], dict[str, str]]:
         for _ in range(FUZZ_EXAMPLES):  # enough waiting tickets that call-next finds someone
             call("POST", f"/v1/queues/{queue_id}/tickets", admin, {})
         spare = call("POST", "/v1/keys", admin, {"name": "spare", "role": "viewer"})
+        ticket_id = ticket["ticket"]["ticket_id"]
+        notifying = {  # path parameter -> the answer that made a thing it names
+            "subscription_id": call("POST", f"/v1/tickets/{ticket_id}/subscriptions", admin, PHONE),
+            "template_id": call("PUT", "/v1/templates", admin, TEMPLATE),
+            "endpoint_id": call("POST", "/v1/webhooks/endpoints", admin, HOOK),
+            "alert_id": call("POST", "/v1/alerts", admin, ALERT),
+            "schedule_id": call("POST", "/v1/schedules", admin, {**SCHEDULE, "queue_id": queue_id}),
+        }
     return (
         {"admin": admin, "operator": OPERATOR_KEY},
         {
             "queue_id": queue_id,
-            "ticket_id": ticket["ticket"]["ticket_id"],
+            "ticket_id": ticket_id,
             "key_id": spare["key_id"],
             "code": "queue-full",
+            **{param: str(made[param]) for param, made in notifying.items()},
         },
     )
 
 
-def _is_problem(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> bool:
+def _is_problem(ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]) -> bool:
     """Every error is problem+json with the fields RFC 9457 and the API promise."""
     if response.status_code >= 400:
         assert response.headers["content-type"] == [PROBLEM], response.headers
@@ -1080,7 +1190,7 @@ def _fuzz(operation: Any, auth: dict[str, str], known: dict[str, str], checks: l
         suppress_health_check=list(HealthCheck),
     )
     @given(case=cases)
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: schemathesis.Case[Any]) -> None:
         if case.query and "min_version" in case.query:
             # A read-your-writes wait is bounded by `wait` (up to 30 s): a fuzzer asking for a
             # version that never comes would spend its budget waiting. Ask for no wait instead.
@@ -1116,6 +1226,8 @@ def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> N
     try:
         keys, ids = _fuzz_world(app)
         for result in schema.get_all_operations():
+            if isinstance(result, Err):
+                raise result.err()
             operation = result.ok()
             secret = keys["operator" if operation.path == "/v1/tenants" else "admin"]
             known = {p.name: ids[p.name] for p in operation.path_parameters}

@@ -127,7 +127,7 @@ async def test_bad_addresses_are_422(api: ApiClient) -> None:
         {"channel": "email", "address": "not an address"},
         {"channel": "email", "address": "jane@localhost"},
         {"channel": "push", "address": "+447700900123"},
-        {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "endpoint": "http://x.test/"}},
+        {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "endpoint": "ftp://x.test/"}},
         {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "keys": {"p256dh": "B", "auth": "x"}}},
         {"channel": "fax", "address": "+447700900123"},
         {**PHONE, "when": {"ahead": 10}},
@@ -136,6 +136,11 @@ async def test_bad_addresses_are_422(api: ApiClient) -> None:
     ):
         response = await api.http.post(path, params={"token": token}, json=body)
         _problem(response, 422, "validation")
+    # Push services are https; plain http only inside a network the operator allowed.
+    for endpoint in ("http://push.example.com/x", "https://10.1.2.3/x", "https://127.0.0.1/x"):
+        plain = {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "endpoint": endpoint}}
+        response = await api.http.post(path, params={"token": token}, json=plain)
+        _problem(response, 409, "rule-violated")
 
 
 async def test_a_ticket_that_left_is_409(api: ApiClient) -> None:
@@ -213,19 +218,19 @@ async def test_templates_are_checked_and_previewed(api: ApiClient) -> None:
     assert [t["template_id"] for t in listed.json()["templates"]] == [saved.json()["template_id"]]
 
     preview = await api.http.post(
-        "/v1/templates/preview",
+        "/v1/template-previews",
         headers=api.auth(),
         json={**body, "queue_id": queue_id, "data": {"people_ahead": 2}},
     )
     assert preview.status_code == 200, preview.text
     assert preview.json() == {"subject": None, "text": "A-042: 2 to go"}  # the stored one
     given = await api.http.post(
-        "/v1/templates/preview",
+        "/v1/template-previews",
         headers=api.auth(),
         json={**body, "channel": "email", "subject": "Hi {{ number }}", "body": "{{ queue_name }}"},
     )
     assert given.json() == {"subject": "Hi A-042", "text": "Town Hall"}
-    default = await api.http.post("/v1/templates/preview", headers=api.auth(), json=body)
+    default = await api.http.post("/v1/template-previews", headers=api.auth(), json=body)
     assert "A-042" in default.json()["text"]  # the product's own words
 
     staff = await api.http.get("/v1/templates", headers=api.auth("staff"))

@@ -17,6 +17,7 @@ from pathlib import Path
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
+from tests.integration.reach import delivery_topics
 from tests.integration.servers import api_servers, read_side
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -25,6 +26,7 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 async def test_a_fuzzer_driven_by_the_openapi_document_finds_nothing(
     settings: Settings, topics: list[str], store: PostgresEventStore
 ) -> None:
+    await delivery_topics(settings)  # a test ping goes to Kafka, as `vq stack up` makes it
     _, admin = await TenantDirectory(store).create_tenant("Fuzzed clinic")
     with read_side(settings), api_servers(settings, 1) as (url,):
         command = [
