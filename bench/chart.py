@@ -105,6 +105,7 @@ def _notify_steps(out: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     found = out.get("notifications") or {}
     steps = [
         ("nothing failing", found.get("sustained")),
+        ("nothing failing, reduced", found.get("reduced")),
         ("webhooks failing", found.get("failing")),
     ]
     return [(name, step) for name, step in steps if step and step.get("timeline")]
@@ -144,15 +145,18 @@ def _notify_latency(ax: Any, out: dict[str, Any]) -> None:
 
 
 def draw(out: dict[str, Any], path: Path) -> None:
-    rows = 3 if _notify_steps(out) else 2
-    fig, axes = plt.subplots(rows, 2, figsize=(14, 4.5 * rows))
-    _throughput(axes[0][0], out)
-    _http(axes[0][1], out)
-    _propagation(axes[1][0], out)
-    _reads(axes[1][1], out)
-    if rows == 3:
-        _notify_rate(axes[2][0], out)
-        _notify_latency(axes[2][1], out)
+    others = any(out.get(k) for k in ("ceilings", "append", "http", "propagation", "reads"))
+    notify = bool(_notify_steps(out))
+    rows = 2 * (others or not notify) + notify
+    fig, axes = plt.subplots(rows, 2, figsize=(14, 4.5 * rows), squeeze=False)
+    if others or not notify:
+        _throughput(axes[0][0], out)
+        _http(axes[0][1], out)
+        _propagation(axes[1][0], out)
+        _reads(axes[1][1], out)
+    if notify:
+        _notify_rate(axes[rows - 1][0], out)
+        _notify_latency(axes[rows - 1][1], out)
     m = out["machine"]
     memory = ", ".join(f"{k} {v['max_mb']:.0f} MB" for k, v in out.get("memory", {}).items() if v)
     fig.suptitle(

@@ -14,6 +14,7 @@ worker writes them, each making one webhook and one email (bench/notify_load.py)
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,32 +88,7 @@ class NotificationsPhase:
             source = _Sources(settings, tenant.tenant_id, endpoint, self)
             ready = self._warm_up(settings, source, webhook, smtp, len(notifiers))
             self.say(f"  notifier ready ({ready:.1f}s: groups joined, first messages through)")
-            rate = c.notify_rate / 2  # records/s: each makes two messages
-            sustained = self._step(
-                settings, source, webhook, smtp, rate, c.notify_s, notifiers[0].pid
-            )
-            result: dict[str, Any] = {
-                "notifiers": len(notifiers),
-                "target_per_min": round(c.notify_rate * 60),
-                "sustained": sustained,
-            }
-            held = sustained["delivered_per_min"] >= 0.95 * sustained["offered_per_min"]
-            fail_rate = (
-                rate if held else max(10.0, round(sustained["delivered_per_min"] / 120 * 0.8))
-            )
-            webhook.ask(f"fail {FAIL_SHARE}")
-            failing = self._step(settings, source, webhook, smtp, fail_rate, c.notify_fail_s, None)
-            ids = [s.webhook_id for s in source.last] + [s.email_id for s in source.last]
-            failing["db"] = attempts(settings, ids)
-            failing["fail_share"] = FAIL_SHARE
-            failing["note"] = (
-                None
-                if held
-                else (
-                    f"the target rate was not sustained: measured at {fail_rate * 2:.0f} messages/s"
-                )
-            )
-            result["failing"] = failing
+            result = self._measure(settings, source, webhook, smtp, notifiers[0].pid)
             result["memory"] = _memory([procs.peak_rss_mb(n.pid) for n in notifiers])
             return result
         finally:
@@ -122,6 +98,38 @@ class NotificationsPhase:
                 service.stop()
             webhook.stop()
             smtp.stop()
+
+    def _measure(
+        self,
+        settings: Settings,
+        source: _Sources,
+        webhook: Receiver,
+        smtp: Receiver,
+        profile_pid: int,
+    ) -> dict[str, Any]:
+        c = self.config
+        step = functools.partial(self._step, settings, source, webhook, smtp)
+        rate = c.notify_rate / 2  # records/s: each makes two messages
+        sustained = step(rate, c.notify_s, "nothing failing", profile_pid)
+        result: dict[str, Any] = {
+            "notifiers": c.notifiers,
+            "target_per_min": round(c.notify_rate * 60),
+            "sustained": sustained,
+        }
+        held = sustained["delivered_per_min"] >= 0.95 * sustained["offered_per_min"]
+        note = None
+        if not held:
+            # Measured where it holds, so the latency is the pipeline's, not its backlog's.
+            rate = max(10.0, round(sustained["delivered_per_min"] / 120 * 0.8))
+            note = f"the target rate was not sustained: at {rate * 2:.0f} messages/s (80 %)"
+            result["reduced"] = step(rate, c.notify_fail_s, "nothing failing, reduced", None)
+            result["reduced"]["note"] = note
+        webhook.ask(f"fail {FAIL_SHARE}")
+        failing = step(rate, c.notify_fail_s, f"webhooks failing {FAIL_SHARE:.0%}", None)
+        ids = [s.webhook_id for s in source.last] + [s.email_id for s in source.last]
+        failing.update(db=attempts(settings, ids), fail_share=FAIL_SHARE, note=note)
+        result["failing"] = failing
+        return result
 
     def _warm_up(
         self, settings: Settings, source: _Sources, webhook: Receiver, smtp: Receiver, members: int
@@ -143,13 +151,13 @@ class NotificationsPhase:
         smtp: Receiver,
         rate: float,
         seconds: float,
+        label: str,
         profile_pid: int | None,
     ) -> dict[str, Any]:
         sources = source.make(round(rate * seconds))
         self.say(
-            f"  {len(sources):,} position records at {rate:.0f}/s ({rate * 2:.0f} messages/s) "
-            f"for {seconds:.0f}s"
-            + (f", webhooks failing {FAIL_SHARE:.0%}" if not profile_pid else "")
+            f"  {label}: {len(sources):,} position records at {rate:.0f}/s "
+            f"({rate * 2:.0f} messages/s) for {seconds:.0f}s"
         )
         profiler = None
         if profile_pid is not None and self.profile_dir is not None:

@@ -43,6 +43,9 @@ def section(out: dict[str, Any]) -> list[str]:
         f"{'P50':>9} {'P95':>9} {'P99':>9} {'max ms':>9} {'last after end':>10}",
     ]
     lines += _row(f"nothing failing ({ok['seconds']:.0f} s)", ok)
+    reduced = found.get("reduced")
+    if reduced:
+        lines += _row(f"nothing failing, 80% ({reduced['seconds']:.0f} s)", reduced)
     if failing:
         lines += _row(
             f"webhooks failing {failing['fail_share']:.0%} ({failing['seconds']:.0f} s)", failing

@@ -18,6 +18,7 @@ _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("vq.serve", "register"),
     ("vq.worker", "register"),
     ("vq.notifier", "register"),
+    ("vq.inbox", "register"),
     ("projections.cli", "register"),
     ("vq.run", "register"),
     ("simulation.cli", "register"),

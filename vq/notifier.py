@@ -19,7 +19,6 @@ from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from notifications.alerting import Alerts
-    from notifications.conditions import Conditions
     from notifications.channels.port import Sender
     from notifications.outbound import Outbound
 

@@ -40,6 +40,7 @@ from tests.integration.bad_input_notifications import (
     SCHEDULE,
     TEMPLATE,
 )
+from tests.integration.reach import delivery_topics
 from vq.api import create_app
 
 PROBLEM = "application/problem+json"
@@ -1203,6 +1204,14 @@ def _fuzz(operation: Any, auth: dict[str, str], known: dict[str, str], checks: l
     fuzz()
 
 
+@pytest.fixture
+async def delivery_topics_made(settings: Settings, topics: list[str]) -> None:
+    """The delivery topics, as `vq stack up` makes them (a test ping goes to Kafka, and waits
+    5 s for a topic that is not there); `topics` deletes them afterwards."""
+    await delivery_topics(settings)
+
+
+@pytest.mark.usefixtures("delivery_topics_made")
 def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> None:
     """Schemathesis, against the in-process app: right and wrong values for every parameter and
     body field of every operation, with ids that name real things and random ones. No answer is

@@ -80,7 +80,7 @@ def old_store(stack_env: dict[str, str]) -> Iterator[tuple[Settings, dict[str, A
                     [_value(row[c]) for c in columns],
                 )
     # 0006 turns the old rows into outcomes (later migrations touch other tables).
-    assert [m.name for m in migrate(settings.pg_url, settings.db_schema)][0] == (
+    assert next(m.name for m in migrate(settings.pg_url, settings.db_schema)) == (
         "idempotency_outcomes"
     )
     yield settings, fixture

@@ -97,7 +97,9 @@ async def test_each_message_arrives_once_in_order_with_the_right_words(
     number = mine["ticket"]["number"]
     ticket_id = mine["ticket"]["ticket_id"]
     # The jump: from 5 ahead to 1 (a vip now, behind the first vip only).
-    changed = await api.post(f"/v1/tickets/{ticket_id}/priority", json={"priority": "vip", "reason": "frail"})
+    changed = await api.post(
+        f"/v1/tickets/{ticket_id}/priority", json={"priority": "vip", "reason": "frail"}
+    )
     assert changed.status_code == 200, changed.text
     [sms] = await provider.wait_for(1, STARTUP_S)
     assert sms.to == "+447700900123" and number in sms.body and "1 " in sms.body, sms.body

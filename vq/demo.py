@@ -1,0 +1,204 @@
+"""The demo tenant `vq run` shows: its queues, its webhook endpoint and alert, and its traffic.
+
+Everything but the tenant and its keys is made through the HTTP API, as a client would. What was
+made is remembered in `<data_dir>/demo.json` so a second run reuses it; what an older demo.json
+lacks (the inbox's endpoint, the alert) is added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from core.settings import Settings
+from eventstore.pool import open_pool
+from eventstore.postgres import PostgresEventStore
+from eventstore.tenants import TenantDirectory
+
+DEMO_QUEUES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "Reception",
+        "prefix": "R",
+        "counters": ["1", "2", "3"],
+        "service_types": ["check-in", "billing"],
+        "aging_after_seconds": 600,
+    },
+    {"name": "Pharmacy", "prefix": "P", "counters": ["A", "B"]},
+    {"name": "Laboratory", "prefix": "L", "counters": ["Lab 1"], "capacity": 40},
+)
+WEBHOOK_EVENT_TYPES = (
+    "TicketEnqueued",
+    "TicketCalled",
+    "TicketServed",
+    "TicketNoShow",
+    "QueuePaused",
+    "QueueResumed",
+)
+ALERT = {"condition": "joined_empty_queue", "channel": "email", "address": "manager@demo.example"}
+# About one arrival in this many asks to be told by email (two ahead, then called).
+EMAIL_ONE_IN = 3
+
+
+def ensure_demo(settings: Settings, base: str, inbox_url: str) -> dict[str, Any]:
+    """The demo tenant, made once and remembered in the data folder; its webhook endpoint points
+    at `inbox_url` (the demo inbox's `/webhooks`)."""
+    path = settings.data_dir / "demo.json"
+    demo: dict[str, Any] | None = None
+    if path.exists():
+        demo = json.loads(path.read_text())
+        if not _key_works(base, demo["admin_key"]):  # the database was wiped: make it anew
+            demo = None
+    if demo is None:
+        demo = asyncio.run(_make_tenant(settings))
+        demo["queues"] = [
+            _admin_post(base, demo, "/v1/queues", body)["queue_id"] for body in DEMO_QUEUES
+        ]
+    _ensure_webhook(base, demo, inbox_url)
+    if "alert_id" not in demo:
+        demo["alert_id"] = _admin_post(base, demo, "/v1/alerts", ALERT)["alert_id"]
+    path.write_text(json.dumps(demo, indent=2))
+    path.chmod(0o600)
+    return demo
+
+
+async def _make_tenant(settings: Settings) -> dict[str, Any]:
+    pool = await open_pool(settings, wait=True)
+    try:
+        directory = TenantDirectory(PostgresEventStore(pool))
+        tenant_id, admin = await directory.create_tenant("Demo Clinic")
+        staff = await directory.create_key(tenant_id, "demo staff", "staff")
+        kiosk = await directory.create_key(tenant_id, "demo kiosk", "kiosk")
+        viewer = await directory.create_key(tenant_id, "demo board", "viewer")
+    finally:
+        await pool.close()
+    return {
+        "tenant_id": tenant_id,
+        "admin_key": admin.secret,
+        "staff_key": staff.secret,
+        "kiosk_key": kiosk.secret,
+        "viewer_key": viewer.secret,
+    }
+
+
+def _ensure_webhook(base: str, demo: dict[str, Any], url: str) -> None:
+    """The endpoint that sends the demo's events to the inbox (`demo["webhook"]`: its id, URL
+    and secret). The API refuses a loopback URL unless VQ_OUTBOUND_ALLOW lets it: then the demo
+    goes on without webhooks, and says why."""
+    known = demo.get("webhook")
+    if known is not None and known["url"] == url:
+        return
+    headers = {"Authorization": f"Bearer {demo['admin_key']}"}
+    if known is not None:  # the inbox moved (--inbox-port): the endpoint follows, secret and all
+        path = f"/v1/webhooks/endpoints/{known['endpoint_id']}"
+        response = httpx.patch(f"{base}{path}", json={"url": url}, headers=headers, timeout=10)
+        if response.status_code == 200:
+            known["url"] = url
+            return
+    body = {"url": url, "description": "demo inbox", "event_types": list(WEBHOOK_EVENT_TYPES)}
+    response = httpx.post(f"{base}/v1/webhooks/endpoints", json=body, headers=headers, timeout=10)
+    if response.status_code == 409:
+        print(f"vq run: no demo webhooks: the API refused {url}: {response.text}", file=sys.stderr)
+        demo.pop("webhook", None)
+        return
+    response.raise_for_status()
+    made = response.json()
+    demo["webhook"] = {"endpoint_id": made["endpoint_id"], "url": url, "secret": made["secret"]}
+
+
+def _admin_post(base: str, demo: dict[str, Any], path: str, body: Any) -> dict[str, Any]:
+    response = httpx.post(
+        f"{base}{path}",
+        json=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {demo['admin_key']}"},
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _key_works(base: str, key: str) -> bool:
+    response = httpx.get(f"{base}/v1/keys", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    return response.status_code == 200
+
+
+class DemoTraffic:
+    """A gentle stream of arrivals, calls and services so the demo queues look alive."""
+
+    def __init__(self, base: str, demo: dict[str, Any], rate: float) -> None:
+        self._rng = random.Random()
+        self._client = httpx.Client(base_url=base, timeout=5)
+        self._demo = demo
+        self._interval = 1.0 / max(rate * len(demo["queues"]), 0.01)
+        self._next = time.monotonic()
+        self._at_counter: dict[tuple[str, str], str] = {}  # (queue, counter) -> ticket called
+        self._people = 0  # numbers the demo's email addresses
+        self._resume()
+
+    def _resume(self) -> None:
+        """Take over the tickets a previous run left at the counters, so they get served (else
+        they would hold their counter forever, and the estimators would learn that)."""
+        for queue_id in self._demo["queues"]:
+            try:
+                response = self._client.get(
+                    f"/v1/queues/{queue_id}",
+                    headers={"Authorization": f"Bearer {self._demo['staff_key']}"},
+                )
+            except httpx.TransportError:
+                return
+            if response.status_code != 200:
+                continue
+            for serving in response.json().get("now_serving", []):
+                self._at_counter[(queue_id, serving["counter"])] = serving["ticket_id"]
+
+    def step(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self._rng.expovariate(1.0 / self._interval)
+        index = self._rng.randrange(len(self._demo["queues"]))
+        queue_id = self._demo["queues"][index]
+        try:
+            if self._rng.random() < 0.5:
+                self._post(
+                    self._demo["kiosk_key"], f"/v1/queues/{queue_id}/tickets", self._arrival()
+                )
+            else:
+                self._serve(queue_id, self._rng.choice(DEMO_QUEUES[index]["counters"]))
+        except httpx.TransportError:
+            pass  # the API restarting; the next step tries again
+
+    def _arrival(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "priority": self._rng.choice(["normal"] * 8 + ["vip", "urgent"]),
+            "channel": self._rng.choice(["kiosk", "web", "qr"]),
+        }
+        if self._rng.randrange(EMAIL_ONE_IN) == 0:
+            self._people += 1
+            address = f"person{self._people}@demo.example"
+            body["notify"] = [{"channel": "email", "address": address, "when": {"ahead": 2}}]
+        return body
+
+    def _serve(self, queue_id: str, counter: str) -> None:
+        """Finish whoever the counter called last (or mark a no-show), then call the next."""
+        staff = self._demo["staff_key"]
+        previous = self._at_counter.pop((queue_id, counter), None)
+        if previous is not None:
+            if self._rng.random() < 0.07:
+                self._post(staff, f"/v1/tickets/{previous}/no-show")
+            else:
+                self._post(staff, f"/v1/tickets/{previous}/start")
+                self._post(staff, f"/v1/tickets/{previous}/complete")
+        called = self._post(staff, f"/v1/queues/{queue_id}/call-next", {"counter": counter})
+        if called is not None and called.get("ticket"):
+            self._at_counter[(queue_id, counter)] = called["ticket"]["ticket_id"]
+
+    def _post(
+        self, key: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        response = self._client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
+        return dict(response.json()) if response.status_code in (200, 201) else None
