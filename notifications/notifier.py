@@ -174,7 +174,10 @@ class Notifier:
             "counter": None,
             "dashboard_url": f"{self._settings.public_url.rstrip('/')}/dashboard",
         }
-        seen = f"{moment.queue_id}:{moment.version}"
+        # At most one alert per queue per quarter of an hour, however often the queue empties.
+        quarter = moment.at.replace(minute=moment.at.minute - moment.at.minute % 15, second=0,
+                                    microsecond=0)  # fmt: skip
+        seen = f"{moment.queue_id}:{quarter.isoformat()}"
         return alert_messages(rules, seen=seen, at=moment.at, data=data)
 
     def _ticket_message(self, follower: Follower, due: Any, queue_name: str) -> Message:

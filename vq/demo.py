@@ -197,6 +197,9 @@ class DemoTraffic:
         if called is not None and called.get("ticket"):
             self._at_counter[(queue_id, counter)] = called["ticket"]["ticket_id"]
 
+    def close(self) -> None:
+        self._client.close()
+
     def _post(
         self, key: str, path: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:

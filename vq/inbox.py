@@ -153,7 +153,7 @@ def email_of(rcpt_tos: Iterable[str], raw: bytes) -> Email:
         at=_now(),
         to=", ".join(rcpt_tos) or str(mail.get("To", "")),
         subject=str(mail.get("Subject", "")),
-        text=str(text)[:_MAX_TEXT],
+        text=str(text).replace("\r\n", "\n")[:_MAX_TEXT],
         message_id=str(mail.get("X-VQ-Message-Id", "")),
     )
 

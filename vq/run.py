@@ -65,6 +65,8 @@ def _run(args: argparse.Namespace) -> int:
     allow_loopback = not args.no_demo and "VQ_OUTBOUND_ALLOW" not in env
     if allow_loopback:
         env["VQ_OUTBOUND_ALLOW"] = DEMO_OUTBOUND_ALLOW
+    # The links messages carry point at this API unless the operator named another address.
+    env.setdefault("VQ_PUBLIC_URL", f"http://{settings.api_host}:{settings.api_port}")
     children = {name: _spawn(name, cmd, logs, env) for name, cmd in PROCESSES}
     stopping = False
 
@@ -74,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     base = f"http://{settings.api_host}:{settings.api_port}"
+    traffic: DemoTraffic | None = None
     try:
         _wait_for_api(base, children["api"])
         inbox = f"http://127.0.0.1:{args.inbox_port}/"
@@ -95,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if traffic is not None:
+            traffic.close()
         print("\nstopping the app processes (the stack keeps running: `vq stack down`)...")
         for proc in children.values():
             if proc.poll() is None:
