@@ -180,11 +180,12 @@ async def get_settings(
 )
 async def put_settings(
     queue_id: QueueId,
-    body: NotifySettingsIn,
     who: ManagerDep,
     svc: ServicesDep,
     notify: NotificationsDep,
+    body: Annotated[NotifySettingsIn | None, Body()] = None,
 ) -> NotifySettingsOut:
+    body = body or NotifySettingsIn()  # nothing sent: the defaults
     stored = await put_notify_defaults(
         notify.pool,
         who.tenant_id,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
 from http_api.problems import ProblemError, problem_responses
@@ -121,8 +123,12 @@ async def get(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep
     summary="Change an endpoint's URL, description, event types or rate (only those given)",
 )
 async def patch(
-    endpoint_id: EndpointId, body: EndpointPatchIn, who: ManagerDep, notify: NotificationsDep
+    endpoint_id: EndpointId,
+    who: ManagerDep,
+    notify: NotificationsDep,
+    body: Annotated[EndpointPatchIn | None, Body()] = None,
 ) -> EndpointOut:
+    body = body or EndpointPatchIn()  # nothing to change
     if body.url is not None:
         check_url(notify, body.url)
     changed = await update_endpoint(

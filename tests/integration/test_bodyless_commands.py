@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from core.settings import Settings
 from tests.integration.conftest import ApiClient
+from tests.integration.reach import delivery_topics
 
 NOTHING: dict[str, dict[str, Any]] = {
     "no body": {},
@@ -49,6 +51,12 @@ async def _queue(api: ApiClient, status: str) -> dict[str, str]:
     return {"queue_id": queue_id}
 
 
+async def _endpoint(api: ApiClient) -> dict[str, str]:
+    made = await api.post("/v1/webhooks/endpoints", json={"url": "https://hooks.example.com/x"})
+    assert made.status_code == 201, made.text
+    return {"endpoint_id": made.json()["endpoint_id"]}
+
+
 Setup = Callable[[ApiClient], Awaitable[dict[str, str]]]
 # Each route without required fields, and how to make a request to it succeed.
 SETUPS: dict[tuple[str, str], Setup] = {
@@ -64,6 +72,11 @@ SETUPS: dict[tuple[str, str], Setup] = {
     ("POST", "/v1/tickets/{ticket_id}/no-show"): lambda api: _ticket(api, "called"),
     ("POST", "/v1/tickets/{ticket_id}/return"): lambda api: _ticket(api, "no_show"),
     ("POST", "/v1/tickets/{ticket_id}/cancel"): lambda api: _ticket(api, "waiting"),
+    ("PATCH", "/v1/webhooks/endpoints/{endpoint_id}"): _endpoint,
+    ("POST", "/v1/webhooks/endpoints/{endpoint_id}/rotate-secret"): _endpoint,
+    ("POST", "/v1/webhooks/endpoints/{endpoint_id}/enable"): _endpoint,
+    ("POST", "/v1/webhooks/endpoints/{endpoint_id}/test"): _endpoint,  # 202: on its way
+    ("PUT", "/v1/queues/{queue_id}/notification-settings"): lambda api: _queue(api, "open"),
 }
 
 
@@ -80,13 +93,16 @@ def _needs_nothing(document: dict[str, Any], operation: dict[str, Any]) -> bool:
     if body is None:
         return True
     schema = _schema(document, body["content"]["application/json"]["schema"])
-    variants = [_schema(document, s) for s in schema.get("anyOf", [schema])]
+    variants = [
+        _schema(document, s) for s in schema.get("anyOf", schema.get("oneOf", [schema]))
+    ]
     return all(not v.get("required") for v in variants if v.get("type") != "null")
 
 
 async def test_every_command_without_required_fields_takes_nothing_three_ways(
-    api: ApiClient,
+    api: ApiClient, settings: Settings, topics: list[str]
 ) -> None:
+    await delivery_topics(settings)  # a test ping goes to Kafka
     document = (await api.http.get("/openapi.json")).json()
     routes = {
         (method.upper(), path)
@@ -103,7 +119,7 @@ async def test_every_command_without_required_fields_takes_nothing_three_ways(
             response = await api.http.request(
                 method, url, headers=headers, content=nothing.get("content")
             )
-            assert response.status_code in (200, 201), (method, path, name, response.text)
+            assert response.status_code in (200, 201, 202), (method, path, name, response.text)
 
 
 @pytest.mark.parametrize("body", [b'{"reason": "x"}', b"[]", b"0"])

@@ -103,7 +103,7 @@ async def test_urls_aimed_inside_are_refused(api: ApiClient) -> None:
         "https://user:secret@hooks.example.com/",
     ):
         refused = await api.http.post(ENDPOINTS, headers=api.auth(), json={"url": url})
-        assert "url" in _problem(refused, 422, "validation")["errors"][0]["loc"], url
+        assert "url" in _problem(refused, 409, "rule-violated")["errors"][0]["loc"], url
     for bad in ({"url": "ftp://hooks.example.com/"}, {"url": "https://x.com", "rate_per_s": 0}):
         _problem(await api.http.post(ENDPOINTS, headers=api.auth(), json=bad), 422, "validation")
     unknown = {"url": "https://hooks.example.com/", "event_types": ["TicketTeleported"]}
@@ -112,7 +112,7 @@ async def test_urls_aimed_inside_are_refused(api: ApiClient) -> None:
     patch = await api.http.patch(
         f"{ENDPOINTS}/{made['endpoint_id']}", headers=api.auth(), json={"url": "http://10.1.2.3/"}
     )
-    _problem(patch, 422, "validation")
+    _problem(patch, 409, "rule-violated")
 
 
 async def test_an_allowed_network_may_be_used(settings: Settings) -> None:
@@ -127,7 +127,7 @@ async def test_an_allowed_network_may_be_used(settings: Settings) -> None:
                 made = await http.post(ENDPOINTS, headers=auth, json={"url": url})
                 assert made.status_code == 201, made.text
             refused = await http.post(ENDPOINTS, headers=auth, json={"url": "http://192.168.1.1/"})
-            assert refused.status_code == 422
+            assert refused.status_code == 409
 
 
 async def test_another_tenants_endpoint_is_not_found(api: ApiClient) -> None:
