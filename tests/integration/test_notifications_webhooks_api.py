@@ -100,11 +100,14 @@ async def test_urls_aimed_inside_are_refused(api: ApiClient) -> None:
         "http://169.254.169.254/latest/meta-data",
         "http://localhost:8080/",
         "http://2130706433/",  # 127.0.0.1, spelt as one number
-        "https://user:secret@hooks.example.com/",
     ):
         refused = await api.http.post(ENDPOINTS, headers=api.auth(), json={"url": url})
         assert "url" in _problem(refused, 409, "rule-violated")["errors"][0]["loc"], url
-    for bad in ({"url": "ftp://hooks.example.com/"}, {"url": "https://x.com", "rate_per_s": 0}):
+    for bad in (
+        {"url": "ftp://hooks.example.com/"},
+        {"url": "https://user:secret@hooks.example.com/"},  # credentials: sign, do not log in
+        {"url": "https://x.com", "rate_per_s": 0},
+    ):
         _problem(await api.http.post(ENDPOINTS, headers=api.auth(), json=bad), 422, "validation")
     unknown = {"url": "https://hooks.example.com/", "event_types": ["TicketTeleported"]}
     _problem(await api.http.post(ENDPOINTS, headers=api.auth(), json=unknown), 422, "validation")
