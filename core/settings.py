@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     delivery_time_scale: float = Field(default=1.0, gt=0, le=1.0)
     # One webhook call's bound (the seed documents' is 30 s at most).
     webhook_timeout_s: float = Field(default=15.0, gt=0, le=30.0)
+    # How long the delivery log keeps a message that is settled (delivered or dead).
+    delivery_retention_days: int = Field(default=30, ge=1)
     # An endpoint that has failed for this long with no success in between is disabled.
     webhook_disable_after_s: float = Field(default=5 * 86400.0, gt=0)
 

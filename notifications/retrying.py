@@ -11,10 +11,12 @@ are the offsets committed. Kafka keeps the waiting messages, not this process's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 from core.settings import Settings
 from notifications.consuming import Records, consume, consumer
@@ -60,8 +62,10 @@ class RetryRelay:
         ready = [tp for tp, due in self._paused.items() if due <= now]
         for tp in ready:
             del self._paused[tp]
-        if ready:
-            self._kafka.resume(*ready)
+            # A rebalance may have taken it away meanwhile (its new owner starts from the
+            # committed offset, the held record's): nothing to resume then.
+            with contextlib.suppress(IllegalStateError):
+                self._kafka.resume(tp)
 
     async def handle(self, records: Records) -> dict[TopicPartition, int] | None:
         now = self._clock()

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,14 +25,16 @@ from notifications.messages import Message
 from notifications.notifier import QueueNames
 from notifications.outlet import Outlet
 from notifications.schedules import next_occurrence
+from notifications.store import deliveries, watches
 from notifications.store import schedules as store
-from notifications.store import watches
 from projections.analytics_report import load_buckets, summarize
 from projections.layout import Keys
 
 log = logging.getLogger("vq.notifications.schedules")
 
 INTERVAL_S = 1.0
+# The delivery log's settled messages past their retention are forgotten this often.
+PURGE_EVERY = timedelta(hours=1)
 
 
 class Schedules:
@@ -49,9 +51,15 @@ class Schedules:
         self._names = QueueNames(client, self._keys)
 
     async def run(self, stop: asyncio.Event) -> None:
+        purged_at: datetime | None = None
         while not stop.is_set():
             try:
                 await self.fire_due()
+                now = self._clock()
+                if purged_at is None or now - purged_at >= PURGE_EVERY:
+                    retention = timedelta(days=self._settings.delivery_retention_days)
+                    await deliveries.purge(self._pool, now - retention)
+                    purged_at = now
             except Exception as exc:  # PostgreSQL, Redis or Kafka away: the next round retries
                 log.warning("schedules: %r", exc)
             with contextlib.suppress(TimeoutError):

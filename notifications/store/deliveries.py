@@ -210,3 +210,15 @@ async def forget_gone(pool: AsyncConnectionPool[Any], message_ids: Sequence[str]
                    SELECT destination FROM deliveries WHERE message_id = ANY(%s))""",
             (list(message_ids),),
         )
+
+
+async def purge(pool: AsyncConnectionPool[Any], older_than: datetime, limit: int = 10_000) -> int:
+    """Forget settled messages (and their attempts) created before `older_than`; how many."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            """DELETE FROM deliveries WHERE message_id IN (
+                   SELECT message_id FROM deliveries
+                   WHERE created_at < %s AND status IN ('delivered', 'dead') LIMIT %s)""",
+            (older_than, limit),
+        )
+    return int(cursor.rowcount)

@@ -136,3 +136,30 @@ async def test_each_occurrence_is_fired_by_one_replica(pool: Pool, tenant_id: st
     assert after.next_at == following and after.fired == 1
     assert await schedules.delete_schedule(pool, tenant_id, daily.schedule_id)
     assert await schedules.list_schedules(pool, tenant_id) == []
+
+
+async def test_the_delivery_log_forgets_settled_messages_past_their_retention(
+    pool: Any, tenant_id: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from notifications.messages import Message
+    from notifications.store.deliveries import Outcome, claim, purge, settle
+
+    def message(n: int) -> Message:
+        return Message(
+            id=f"m{n}",
+            tenant_id=tenant_id,
+            channel="email",
+            to="a@example.com",
+            topic="called",
+            created_at=datetime.now(UTC),
+            order_key="k",
+        )
+
+    assert await claim(pool, [(message(n), 1) for n in range(3)]) == {"m0", "m1", "m2"}
+    now = datetime.now(UTC)
+    await settle(pool, [Outcome("m0", 1, now, "delivered", "delivered")])
+    await settle(pool, [Outcome("m1", 1, now, "retrying", "failed")])  # not settled: kept
+    assert await purge(pool, now + timedelta(seconds=1)) == 1
+    assert await claim(pool, [(message(0), 1)]) == {"m0"}  # forgotten: a new message again
