@@ -12,8 +12,10 @@ import psycopg
 from psycopg import sql
 
 from core.settings import Settings
+from notifications.messages import Message
 from notifications.store import alerts, endpoints, schedules, templates
 from notifications.store.db import Pool
+from notifications.store.deliveries import Outcome, claim, purge, settle
 from notifications.templates import default_template
 
 
@@ -139,13 +141,8 @@ async def test_each_occurrence_is_fired_by_one_replica(pool: Pool, tenant_id: st
 
 
 async def test_the_delivery_log_forgets_settled_messages_past_their_retention(
-    pool: Any, tenant_id: str
+    pool: Pool, tenant_id: str
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from notifications.messages import Message
-    from notifications.store.deliveries import Outcome, claim, purge, settle
-
     def message(n: int) -> Message:
         return Message(
             id=f"m{n}",
