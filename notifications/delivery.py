@@ -55,7 +55,8 @@ class Deliverer:
     ) -> None:
         self._settings, self._pool, self._outlet = settings, pool, outlet
         self._senders, self._render, self._clock = senders, render, clock
-        self._slots = asyncio.Semaphore(CONCURRENCY)
+        # Per channel: slow email sessions do not hold up webhooks (and the other way round).
+        self._slots = {channel: asyncio.Semaphore(CONCURRENCY) for channel in senders}
         self._random = random.Random()
 
     def group(self, channel: str) -> str:
@@ -98,7 +99,7 @@ class Deliverer:
     async def _in_order(
         self, group: list[tuple[Message, int]]
     ) -> list[tuple[Outcome, tuple[str, Message, Headers] | None]]:
-        async with self._slots:
+        async with self._slots[group[0][0].channel]:
             return [await self._attempt(message, attempt) for message, attempt in group]
 
     async def _attempt(

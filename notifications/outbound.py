@@ -18,10 +18,12 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -67,106 +69,104 @@ class Guard:
             return True
         return address.is_global and not address.is_multicast
 
-    async def vet(self, host: str, port: int) -> str:
-        """The address to connect to for `host`: every address it resolves to must be
-        permitted (a name that also resolves inside is refused), else OutboundRefused."""
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves a name and refuses it unless every address it resolves to is permitted; the
+    connection is then made to those vetted addresses (no second resolution to rebind)."""
+
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+        self._resolver = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         try:
-            literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                found = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM
-                )
-            except OSError as exc:
-                raise OutboundFailed(f"cannot resolve {host}: {exc}") from exc
-            addresses = [ipaddress.ip_address(info[4][0]) for info in found]
-        refused = [str(a) for a in addresses if not self.permits(a)]
-        if refused or not addresses:
+            found = await self._resolver.resolve(host, port, family)
+        except OSError as exc:
+            raise OutboundFailed(f"cannot resolve {host}: {exc}") from exc
+        refused = [r["host"] for r in found if not self._guard.permits(ip_address(r["host"]))]
+        if refused or not found:
             raise OutboundRefused(
                 f"{host} resolves to an address that may not be called ({', '.join(refused)})"
             )
-        return str(addresses[0])
+        return found
 
-
-class _GuardedBackend(httpcore.AnyIOBackend):
-    def __init__(self, guard: Guard) -> None:
-        self._guard = guard
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        address = await self._guard.vet(host, port)
-        return await super().connect_tcp(address, port, timeout, local_address, socket_options)
-
-
-def _transport(guard: Guard, max_connections: int) -> httpx.AsyncHTTPTransport:
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    # httpx builds its pool on the default network backend; ours vets every address it connects
-    # to (TLS still verifies the URL's name: httpcore gives it as the server name).
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=30.0,
-        network_backend=_GuardedBackend(guard),
-    )
-    return transport
+    async def close(self) -> None:
+        await self._resolver.close()
 
 
 class Outbound:
-    """One process's outbound client; `post` is all a channel needs."""
+    """One process's outbound client; `post` is all a channel needs. Its session is made on
+    first use, inside the running loop."""
 
     def __init__(self, guard: Guard, *, max_connections: int = 100) -> None:
-        self._client = httpx.AsyncClient(
-            transport=_transport(guard, max_connections),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._guard = guard
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                resolver=_GuardedResolver(self._guard),
+                ttl_dns_cache=10,
+                keepalive_timeout=30,
+            )
+            # No proxy from the environment, no cookies kept between tenants' endpoints.
+            self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
 
     async def post(
         self, url: str, headers: Mapping[str, str], body: bytes, *, seconds: float = MAX_SECONDS
     ) -> OutboundResponse:
         """POST and read at most EXCERPT_BYTES of the answer, all within `seconds`. A redirect
         is an answer like any other (3xx), never followed."""
-        scheme = httpx.URL(url).scheme
-        if scheme not in ("http", "https"):
-            raise OutboundRefused(f"only http and https URLs may be called, not {scheme!r}")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise OutboundRefused(f"only http and https URLs may be called, not {parts.scheme!r}")
+        literal = _literal(parts.hostname or "")
+        if literal is not None and not self._guard.permits(literal):  # no resolver for these
+            raise OutboundRefused(f"{literal} is an address that may not be called")
         seconds = min(seconds, MAX_SECONDS)
         started = time.monotonic()
         try:
-            async with asyncio.timeout(seconds):
-                request = self._client.build_request(
-                    "POST", url, headers=dict(headers), content=body,
-                    timeout=httpx.Timeout(seconds),
-                )  # fmt: skip
-                response = await self._client.send(request, stream=True)
-                try:
-                    excerpt = await _first_bytes(response, EXCERPT_BYTES)
-                finally:
-                    await response.aclose()
+            async with (
+                asyncio.timeout(seconds),
+                self._client().post(
+                    url, data=body, headers=dict(headers), allow_redirects=False
+                ) as response,
+            ):
+                excerpt = await _first_bytes(response.content, EXCERPT_BYTES)
+                status = response.status
         except TimeoutError as exc:
             raise OutboundFailed(f"no answer within {seconds:g} s") from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise OutboundFailed(f"{type(exc).__name__}: {exc}") from exc
-        return OutboundResponse(response.status_code, time.monotonic() - started, excerpt)
+        except ValueError as exc:  # a URL aiohttp cannot take apart
+            raise OutboundRefused(f"not a URL that may be called: {exc}") from exc
+        return OutboundResponse(status, time.monotonic() - started, excerpt)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
 
-async def _first_bytes(response: httpx.Response, limit: int) -> bytes:
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+async def _first_bytes(content: aiohttp.StreamReader, limit: int) -> bytes:
     kept = bytearray()
-    async for chunk in response.aiter_raw():
-        kept += chunk[: limit - len(kept)]
-        if len(kept) >= limit:
+    while len(kept) < limit:
+        chunk = await content.read(limit - len(kept))
+        if not chunk:
             break
+        kept += chunk
     return bytes(kept)
