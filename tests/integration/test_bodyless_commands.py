@@ -93,9 +93,7 @@ def _needs_nothing(document: dict[str, Any], operation: dict[str, Any]) -> bool:
     if body is None:
         return True
     schema = _schema(document, body["content"]["application/json"]["schema"])
-    variants = [
-        _schema(document, s) for s in schema.get("anyOf", schema.get("oneOf", [schema]))
-    ]
+    variants = [_schema(document, s) for s in schema.get("anyOf", schema.get("oneOf", [schema]))]
     return all(not v.get("required") for v in variants if v.get("type") != "null")
 
 
