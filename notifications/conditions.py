@@ -9,7 +9,6 @@ replicas that check at the same time make the same ids (sent once).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
 from notifications.alerting import alert_messages
+from notifications.consuming import periodically
 from notifications.messages import Message
 from notifications.outlet import Outlet
 from notifications.store.alerts import AlertRule, alert_rules_of
@@ -50,13 +50,7 @@ class Conditions:
         self._idle_since: dict[tuple[str, str], datetime] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.check()
-            except Exception as exc:  # a dependency away: the next round tries again
-                log.warning("alert conditions: %r", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), INTERVAL_S)
+        await periodically(stop, INTERVAL_S, self.check, "alert conditions")
 
     async def check(self) -> int:
         """Check every rule once; how many alerts were sent."""

@@ -82,3 +82,17 @@ async def consume(
             backoff = min(backoff * 2, MAX_BACKOFF_S)
             continue
         backoff = 0.2
+
+
+async def periodically(
+    stop: asyncio.Event, interval_s: float, work: Callable[[], Awaitable[object]], what: str
+) -> None:
+    """Do `work` every `interval_s` until `stop`; a round that fails (a dependency away) is
+    logged and the next one tries again."""
+    while not stop.is_set():
+        try:
+            await work()
+        except Exception as exc:
+            log.warning("%s: %r", what, exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)

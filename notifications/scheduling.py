@@ -9,7 +9,6 @@ it again on restart, under the same ids. Times are the queue's wall clock (sched
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
+from notifications.consuming import periodically
 from notifications.messages import Message
 from notifications.notifier import QueueNames
 from notifications.outlet import Outlet
@@ -49,21 +49,18 @@ class Schedules:
         self._settings, self._pool, self._outlet, self._clock = settings, pool, outlet, clock
         self._redis, self._keys = client, Keys(settings.redis_prefix)
         self._names = QueueNames(client, self._keys)
+        self._purged_at: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        purged_at: datetime | None = None
-        while not stop.is_set():
-            try:
-                await self.fire_due()
-                now = self._clock()
-                if purged_at is None or now - purged_at >= PURGE_EVERY:
-                    retention = timedelta(days=self._settings.delivery_retention_days)
-                    await deliveries.purge(self._pool, now - retention)
-                    purged_at = now
-            except Exception as exc:  # PostgreSQL, Redis or Kafka away: the next round retries
-                log.warning("schedules: %r", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), INTERVAL_S)
+        await periodically(stop, INTERVAL_S, self._round, "schedules")
+
+    async def _round(self) -> None:
+        await self.fire_due()
+        now = self._clock()
+        if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
+            retention = timedelta(days=self._settings.delivery_retention_days)
+            await deliveries.purge(self._pool, now - retention)
+            self._purged_at = now
 
     async def fire_due(self) -> int:
         """Fire every occurrence due now; how many this replica moved on."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,16 @@ import pytest
 
 from core.settings import Settings
 from eventstore.tenants import Role
+from tests.receivers.provider import ProviderReceiver
+from tests.receivers.push import PushReceiver
+from tests.receivers.smtp import SmtpReceiver
+from tests.receivers.webhook import WebhookReceiver
 from vq.api import create_app
+
+# The SMS provider's account, as the tests' provider checks it (the token is a secret: it must
+# never show in a reason, an excerpt or a log).
+PROVIDER_SID = "AC" + "1" * 32
+PROVIDER_TOKEN = "tok-" + uuid.uuid4().hex
 
 
 @dataclass
@@ -54,3 +64,30 @@ async def api(settings: Settings) -> AsyncIterator[ApiClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://vq.test") as http:
             yield ApiClient(http, tenant_id, keys, other.secret)
+
+
+# Real servers on loopback that the notification channels talk to (tests/receivers/).
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    with SmtpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def provider() -> Iterator[ProviderReceiver]:
+    with ProviderReceiver(PROVIDER_SID, PROVIDER_TOKEN) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def push() -> Iterator[PushReceiver]:
+    with PushReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver

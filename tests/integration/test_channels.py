@@ -8,7 +8,7 @@ import json
 import os
 import stat
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from notifications.channels.sms import TwilioSender
 from notifications.channels.vapid import application_server_key, key_path, vapid_keys
 from notifications.messages import Channel, DeliveryFailed, Message, Rendered
 from notifications.outbound import Guard, Outbound, OutboundFailed
+from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN
 from tests.integration.servers import free_port
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.push import PushReceiver
@@ -30,8 +31,7 @@ from tests.receivers.smtp import SmtpReceiver
 from tests.receivers.webhook import Reply, WebhookReceiver
 
 LOOPBACK = Guard.allowing(["127.0.0.0/8"])
-SID = "AC" + "1" * 32
-TOKEN = "tok-" + uuid.uuid4().hex  # a secret: must never show in a reason or an excerpt
+SID, TOKEN = PROVIDER_SID, PROVIDER_TOKEN
 
 
 def make_message(channel: Channel, to: str, topic: str = "called", **data: Any) -> Message:
@@ -51,24 +51,6 @@ def make_message(channel: Channel, to: str, topic: str = "called", **data: Any) 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=tmp_path, **overrides)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    with SmtpReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def provider() -> Iterator[ProviderReceiver]:
-    with ProviderReceiver(SID, TOKEN) as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def push() -> Iterator[PushReceiver]:
-    with PushReceiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +24,6 @@ from tests.receivers.webhook import WebhookReceiver
 
 MESSAGES = 10_000
 ENDPOINT_RATE = 1_000  # per second: the endpoint's own limit stays out of the way
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from core.settings import Settings
-from tests.integration.conftest import ApiClient
+from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
 from tests.integration.reach import delivery_topics, notifier, reach_settings
 from tests.integration.servers import read_side, settings_env
 from tests.receivers.provider import ProviderReceiver
@@ -24,25 +24,7 @@ from tests.receivers.push import PushReceiver
 from tests.receivers.smtp import SmtpReceiver
 
 STARTUP_S = 40.0
-SID, TOKEN = "AC" + "1" * 32, "provider-token-123"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    with SmtpReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def provider() -> Iterator[ProviderReceiver]:
-    with ProviderReceiver(SID, TOKEN) as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def push() -> Iterator[PushReceiver]:
-    with PushReceiver() as receiver:
-        yield receiver
+SID, TOKEN = PROVIDER_SID, PROVIDER_TOKEN
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from itertools import pairwise
 from typing import Any
 
@@ -22,12 +22,6 @@ from tests.receivers.webhook import WebhookReceiver
 
 # The worker and the notifier take seconds to join their consumer groups.
 STARTUP_S = 40.0
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture
