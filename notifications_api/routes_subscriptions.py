@@ -15,6 +15,7 @@ from http_api.deps import Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.channels.vapid import application_server_key, vapid_keys
 from notifications.store.subscriptions import (
+    TooManySubscriptions,
     cancel_subscription,
     list_subscriptions,
     subscribe,
@@ -76,7 +77,10 @@ async def create(
     choices (and revives it if it was cancelled)."""
     refuse_push_endpoints([body], notify.guard)
     queue_id = await waiting_ticket_queue(svc, tenant, ticket_id)
-    found = await subscribe(notify.pool, tenant, queue_id, str(ticket_id), body.wish())
+    try:
+        found = await subscribe(notify.pool, tenant, queue_id, str(ticket_id), body.wish())
+    except TooManySubscriptions as exc:
+        raise ProblemError("rule-violated", str(exc)) from None
     return subscription_out(found)
 
 

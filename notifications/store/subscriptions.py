@@ -116,6 +116,15 @@ def _subscription(row: tuple[Any, ...]) -> Subscription:
     )
 
 
+# Live subscriptions one ticket may have: whoever holds a ticket's token can subscribe, and an
+# SMS costs money; a person needs one per channel at most.
+MAX_PER_TICKET = 4
+
+
+class TooManySubscriptions(ValueError):
+    """The ticket has MAX_PER_TICKET live subscriptions to other addresses already."""
+
+
 async def create_subscription(
     pool: Pool,
     *,
@@ -135,17 +144,22 @@ async def create_subscription(
         pool,
         f"""INSERT INTO subscriptions AS s (subscription_id, tenant_id, queue_id, ticket_id,
                                            channel, address, language, rules)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            SELECT %s, %s, %s, %s, %s, %s, %s, %s
+            WHERE (SELECT count(*) FROM subscriptions
+                   WHERE ticket_id = %s AND cancelled_at IS NULL
+                     AND NOT (channel = %s AND address = %s)) < %s
             ON CONFLICT (ticket_id, channel, address) DO UPDATE SET
                 rules = EXCLUDED.rules, language = EXCLUDED.language,
                 queue_id = EXCLUDED.queue_id, cancelled_at = NULL
             WHERE s.tenant_id = EXCLUDED.tenant_id
             RETURNING {_COLUMNS}""",
         (str(uuid.uuid4()), tenant_id, queue_id, ticket_id, channel, address, language,
-         Jsonb(stored)),
+         Jsonb(stored), ticket_id, channel, address, MAX_PER_TICKET),
     )  # fmt: skip
-    if row is None:  # ticket ids are unique across tenants: only a caller's bug gets here
-        raise ValueError(f"ticket {ticket_id} is not tenant {tenant_id}'s")
+    if row is None:  # ticket ids are unique across tenants: the other reason is the cap
+        raise TooManySubscriptions(
+            f"a ticket has at most {MAX_PER_TICKET} subscriptions; cancel one to add another"
+        )
     return _subscription(row)
 
 

@@ -355,3 +355,23 @@ async def test_the_web_push_key_needs_no_api_key(api: ApiClient, settings: Setti
     found = await api.http.get("/v1/push/vapid-public-key")
     assert found.status_code == 200, found.text
     assert found.json() == {"public_key": application_server_key(vapid_keys(settings))}
+
+
+async def test_a_ticket_takes_at_most_four_live_subscriptions(api: ApiClient) -> None:
+    """Whoever holds a ticket's token may subscribe: not to a hundred numbers (an SMS costs)."""
+    queue_id = await api.create_queue()
+    ticket, token = await _ticket(api, queue_id)
+    path = f"/v1/tickets/{ticket}/subscriptions"
+    made = []
+    for n in range(4):
+        body = {"channel": "sms", "address": f"+44770090010{n}"}
+        answer = await api.http.post(path, params={"token": token}, json=body)
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["subscription_id"])
+    fifth = {"channel": "sms", "address": "+447700900109"}
+    _problem(await api.http.post(path, params={"token": token}, json=fifth), 409, "rule-violated")
+    again = {"channel": "sms", "address": "+447700900100", "language": "fr"}  # the same one
+    assert (await api.http.post(path, params={"token": token}, json=again)).status_code == 201
+    cancelled = await api.http.delete(f"{path}/{made[1]}", params={"token": token})
+    assert cancelled.status_code == 204
+    assert (await api.http.post(path, params={"token": token}, json=fifth)).status_code == 201
