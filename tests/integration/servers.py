@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 import httpx
 
@@ -28,41 +30,58 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 @contextmanager
 def api_servers(settings: Settings, count: int) -> Iterator[list[str]]:
-    """Start `count` API processes; yields their base URLs; stops them cleanly afterwards."""
+    """Start `count` API processes; yields their base URLs; stops them cleanly afterwards.
+
+    Their stderr goes to files, not pipes (a pipe nobody reads blocks a chatty process once
+    full); what they logged of an error is printed when they stop (pytest shows it on failure).
+    """
     procs: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
     urls: list[str] = []
     try:
         for _ in range(count):
             port = free_port()
+            logs.append(tempfile.TemporaryFile())  # noqa: SIM115 (closed in the finally)
             procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "vq.cli", "api", "--port", str(port)],
                     env=settings_env(settings),
                     stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
+                    stderr=logs[-1],
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
-        for url, proc in zip(urls, procs, strict=True):
-            _wait_healthy(url, proc)
+        for url, proc, log in zip(urls, procs, logs, strict=True):
+            _wait_healthy(url, proc, log)
         yield urls
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             try:
-                proc.communicate(timeout=15)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.communicate()
+                proc.wait()
+        for log in logs:
+            text = _read(log)
+            if "Traceback" in text:
+                print(f"an API process logged an error:\n{text[-8000:]}")
+            log.close()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _read(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")
+
+
+def _wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], log: IO[bytes], timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _, err = proc.communicate()
-            raise RuntimeError(f"API process exited: {err.decode()[-2000:]}")
+            raise RuntimeError(f"API process exited: {_read(log)[-2000:]}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
