@@ -102,6 +102,7 @@ class PingOut(BaseModel):
 
 
 class AttemptOut(BaseModel):
+    replay: int = Field(description="0: the first round of attempts; n: after the n-th replay")
     attempt: int
     at: datetime
     outcome: str = Field(description="delivered, failed, refused, gone")

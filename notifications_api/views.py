@@ -123,6 +123,7 @@ def delivery_out(message: LoggedMessage) -> DeliveryOut:
         last_error=message.last_error,
         history=[
             AttemptOut(
+                replay=a.replay,
                 attempt=a.attempt,
                 at=a.at,
                 outcome=a.outcome,

@@ -102,6 +102,7 @@ CREATE TABLE deliveries (
     message      jsonb NOT NULL,
     status       text NOT NULL,         -- sending, delivered, retrying, dead
     attempts     integer NOT NULL DEFAULT 0,
+    replays      integer NOT NULL DEFAULT 0,  -- times sent again from the log (attempts restart)
     duplicates   integer NOT NULL DEFAULT 0,  -- the same message again, not sent again
     resends      integer NOT NULL DEFAULT 0,  -- sent again after a crash mid-attempt (same id)
     last_error   text,
@@ -114,6 +115,7 @@ CREATE INDEX deliveries_dead ON deliveries (tenant_id, updated_at) WHERE status 
 
 CREATE TABLE delivery_attempts (
     message_id  text NOT NULL REFERENCES deliveries (message_id) ON DELETE CASCADE,
+    replay      integer NOT NULL DEFAULT 0, -- 0: the first round of attempts; n: the n-th replay's
     attempt     integer NOT NULL,
     at          timestamptz NOT NULL,
     outcome     text NOT NULL,          -- delivered, failed, refused, gone
@@ -121,7 +123,7 @@ CREATE TABLE delivery_attempts (
     seconds     double precision,
     excerpt     text NOT NULL DEFAULT '',
     error       text,
-    PRIMARY KEY (message_id, attempt)
+    PRIMARY KEY (message_id, replay, attempt)
 );
 
 -- A queue's defaults for the people who subscribe without choosing (the person's choice wins).

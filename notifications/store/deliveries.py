@@ -44,9 +44,10 @@ RETURNING message_id
 _DUPLICATES = "UPDATE deliveries SET duplicates = duplicates + 1 WHERE message_id = ANY(%s)"
 
 _ATTEMPT = """
-INSERT INTO delivery_attempts (message_id, attempt, at, outcome, status, seconds, excerpt, error)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (message_id, attempt) DO UPDATE SET
+INSERT INTO delivery_attempts
+    (message_id, replay, attempt, at, outcome, status, seconds, excerpt, error)
+SELECT %s, d.replays, %s, %s, %s, %s, %s, %s, %s FROM deliveries d WHERE d.message_id = %s
+ON CONFLICT (message_id, replay, attempt) DO UPDATE SET
     at = EXCLUDED.at, outcome = EXCLUDED.outcome, status = EXCLUDED.status,
     seconds = EXCLUDED.seconds, excerpt = EXCLUDED.excerpt, error = EXCLUDED.error
 """
@@ -130,7 +131,17 @@ async def settle(pool: AsyncConnectionPool[Any], outcomes: Sequence[Outcome]) ->
         await cur.executemany(
             _ATTEMPT,
             [
-                (o.message_id, o.attempt, o.at, o.outcome, o.code, o.seconds, o.excerpt, o.error)
+                (
+                    o.message_id,
+                    o.attempt,
+                    o.at,
+                    o.outcome,
+                    o.code,
+                    o.seconds,
+                    o.excerpt,
+                    o.error,
+                    o.message_id,
+                )
                 for o in outcomes
             ],
         )
@@ -189,7 +200,8 @@ async def to_replay(
     if dead_only:
         clauses.append("status = 'dead'")
     query = f"""
-        UPDATE deliveries SET status = 'replaying', attempts = 0, updated_at = now()
+        UPDATE deliveries SET status = 'replaying', attempts = 0, replays = replays + 1,
+                              updated_at = now()
         WHERE message_id IN (SELECT message_id FROM deliveries WHERE {" AND ".join(clauses)}
                              ORDER BY created_at LIMIT {int(limit)})
         RETURNING message"""

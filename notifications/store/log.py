@@ -13,6 +13,7 @@ STATUSES = ("sending", "delivered", "retrying", "dead", "replaying")
 
 @dataclass(frozen=True, slots=True)
 class LoggedAttempt:
+    replay: int  # 0: the first round; n: after the n-th replay
     attempt: int
     at: datetime
     outcome: str  # delivered, failed, refused, gone
@@ -56,8 +57,9 @@ async def delivery_log(
     if ids:
         for row in await fetch_all(
             pool,
-            """SELECT message_id, attempt, at, outcome, status, seconds, excerpt, error
-               FROM delivery_attempts WHERE message_id = ANY(%s) ORDER BY message_id, attempt""",
+            """SELECT message_id, replay, attempt, at, outcome, status, seconds, excerpt, error
+               FROM delivery_attempts WHERE message_id = ANY(%s)
+               ORDER BY message_id, replay, attempt""",
             (ids,),
         ):
             attempts[row[0]].append(LoggedAttempt(*row[1:]))

@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -153,6 +154,14 @@ async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fi
     arrived = await provider.wait_for(6, STARTUP_S)
     assert arrived[-1].to == "+447700900102"
     assert arrived[-1].body == f"{numbers[2]}: 2 ahead"
+    # The log keeps the first round's attempts beside the replay's.
+    with psycopg.connect(settings.pg_url, options=f"-c search_path={settings.db_schema}") as conn:
+        tried = conn.execute(
+            "SELECT replay, attempt, outcome FROM delivery_attempts WHERE message_id = %s"
+            " ORDER BY replay, attempt",
+            (dead[0]["id"],),
+        ).fetchall()
+    assert tried == [(0, n, "failed") for n in (1, 2, 3, 4)] + [(1, 1, "delivered")]
 
 
 async def _dead_letters(settings: Settings, count: int) -> list[dict[str, Any]]:

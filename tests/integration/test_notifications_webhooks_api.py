@@ -216,9 +216,9 @@ async def test_the_delivery_log(api: ApiClient, pool: Pool) -> None:
         "delivered_at": oldest["delivered_at"],
         "last_error": None,
         "history": [
-            {"attempt": 1, "at": oldest["history"][0]["at"], "outcome": "failed", "status": 500,
+            {"replay": 0, "attempt": 1, "at": oldest["history"][0]["at"], "outcome": "failed", "status": 500,
              "seconds": 0.25, "excerpt": "oops"},
-            {"attempt": 2, "at": oldest["history"][1]["at"], "outcome": "delivered",
+            {"replay": 0, "attempt": 2, "at": oldest["history"][1]["at"], "outcome": "delivered",
              "status": 200, "seconds": 0.25, "excerpt": "ok"},
         ],
     }  # fmt: skip
