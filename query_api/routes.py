@@ -107,7 +107,9 @@ async def get_waiting(
     who: ReaderDep,
     models: ReadModelsDep,
     response: Response,
-    offset: Annotated[int, Query(ge=0, description="Skip this many from the front")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=10_000_000, description="Skip this many from the front")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
     min_version: MinVersion = None,
     wait: Wait = DEFAULT_WAIT_S,
