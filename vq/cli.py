@@ -14,6 +14,7 @@ from core.settings import SettingsError
 _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("deploy.cli", "register"),
     ("eventstore.cli", "register"),
+    ("access.cli", "register"),
     ("vq.relay", "register"),
     ("vq.serve", "register"),
     ("vq.worker", "register"),

@@ -1,0 +1,85 @@
+"""The audit trail in PostgreSQL: append under one lock (a gapless, linear chain), read in
+order, verify the whole chain in pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from access.audit import GENESIS, AuditEntry, Break, entry_hash, first_break
+
+# Taken for the append transaction: appends take turns, so each links to the one before.
+_CHAIN_LOCK = 0x76710A0D
+_COLUMNS = "seq, tenant_id::text, at, actor, action, subject, detail, prev_hash, hash"
+PAGE = 1_000
+
+
+async def append(
+    conn: AsyncConnection[Any],
+    *,
+    tenant_id: str | None,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry; inside the caller's transaction when there is one (so an act and its
+    audit entry commit together), else in one of its own."""
+    detail = detail or {}
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+        row = await (
+            await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        ).fetchone()
+        seq, previous = (row[0] + 1, bytes(row[1])) if row else (1, GENESIS)
+        digest = entry_hash(previous, seq, tenant_id, at, actor, action, subject, detail)
+        await conn.execute(
+            """INSERT INTO audit_log
+                   (seq, tenant_id, at, actor, action, subject, detail, prev_hash, hash)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (seq, tenant_id, at, actor, action, subject, Jsonb(detail), previous, digest),
+        )
+    return AuditEntry(seq, tenant_id, at, actor, action, subject, detail, previous, digest)
+
+
+def _entry(row: tuple[Any, ...]) -> AuditEntry:
+    seq, tenant, at, actor, action, subject, detail, prev_hash, digest = row
+    return AuditEntry(
+        seq, tenant, at, actor, action, subject, detail, bytes(prev_hash), bytes(digest)
+    )
+
+
+async def entries(
+    pool: AsyncConnectionPool[Any], *, after: int = 0, page: int = PAGE
+) -> AsyncIterator[AuditEntry]:
+    """Every entry after `after`, in sequence order, a page at a time."""
+    while True:
+        async with pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    f"SELECT {_COLUMNS} FROM audit_log WHERE seq > %s ORDER BY seq LIMIT %s",
+                    (after, page),
+                )
+            ).fetchall()
+        for row in rows:
+            yield _entry(row)
+        if len(rows) < page:
+            return
+        after = rows[-1][0]
+
+
+async def verify(pool: AsyncConnectionPool[Any]) -> tuple[int, Break | None]:
+    """How many entries were checked, and the first break (None: the chain is whole)."""
+    checked, last = 0, (0, GENESIS)
+    async for entry in entries(pool):
+        found = first_break([entry], last)
+        if found is not None:
+            return checked, found
+        checked, last = checked + 1, (entry.seq, entry.hash)
+    return checked, None

@@ -1,0 +1,63 @@
+"""The audit trail in PostgreSQL: appends from many callers at once make one gapless chain, and
+`vq audit verify` passes on it, then names the first entry after a row is edited or deleted by
+hand."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from access.audit_store import append, verify
+from core.settings import Settings
+from tests.integration.servers import settings_env
+
+
+def _vq_audit_verify(settings: Settings) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vq.cli", "audit", "verify"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_concurrent_appends_make_one_chain_and_verify_names_tampering(
+    settings: Settings, pool: Any, tenant_id: str
+) -> None:
+    async def appender(n: int) -> None:
+        for i in range(10):
+            async with pool.connection() as conn:
+                await append(
+                    conn,
+                    tenant_id=tenant_id,
+                    at=datetime.now(UTC),
+                    actor=f"key-{n}",
+                    action="key_created",
+                    subject=f"k{n}-{i}",
+                    detail={"role": "staff"},
+                )
+
+    await asyncio.gather(*(appender(n) for n in range(8)))
+    assert await verify(pool) == (80, None)
+    intact = _vq_audit_verify(settings)
+    assert intact.returncode == 0 and "intact: 80 entries" in intact.stdout, intact
+
+    table = sql.Identifier(settings.db_schema, "audit_log")
+    with psycopg.connect(settings.pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("""UPDATE {} SET detail = '{{"role": "admin"}}' WHERE seq = 42""").format(table)
+        )
+    edited = _vq_audit_verify(settings)
+    assert edited.returncode == 1 and "#42" in edited.stdout and "edited" in edited.stdout, edited
+
+    with psycopg.connect(settings.pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE seq BETWEEN 10 AND 12").format(table))
+    deleted = _vq_audit_verify(settings)
+    assert deleted.returncode == 1 and "#10" in deleted.stdout and "deleted" in deleted.stdout
