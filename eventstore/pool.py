@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -9,6 +11,7 @@ import psycopg_pool
 from psycopg import AsyncConnection
 
 from core.settings import Settings
+from eventstore.errors import StoreUnavailable
 
 # A request must never hang on the database: a connection is had within this bound, and no single
 # statement runs longer than the statement timeout.
@@ -54,3 +57,22 @@ async def connect(settings: Settings) -> AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(
         settings.pg_url, **connect_kwargs(settings.db_schema)
     )
+
+
+@asynccontextmanager
+async def pooled(
+    pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]],
+) -> AsyncIterator[AsyncConnection[Any]]:
+    """A pooled connection whose driver failures (no connection in time, a statement over its
+    timeout, a server gone) surface as `StoreUnavailable`: a 503 with Retry-After, never a 500."""
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except (
+        psycopg_pool.PoolTimeout,
+        psycopg.errors.QueryCanceled,  # statement_timeout
+        psycopg.OperationalError,
+    ) as exc:
+        raise StoreUnavailable(
+            f"PostgreSQL is unavailable: {type(exc).__name__}: {exc}".strip()
+        ) from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -19,14 +19,10 @@ from psycopg.rows import tuple_row
 
 from domain.recorded import RecordedEvent
 from eventstore.append import PostgresAppendSession
-from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken, StoreUnavailable
+from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
+from eventstore.pool import pooled
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend
-
-
-def _unavailable(exc: BaseException) -> StoreUnavailable:
-    return StoreUnavailable(f"PostgreSQL is unavailable: {type(exc).__name__}: {exc}".strip())
-
 
 # Qualified names in ORDER BY on purpose: the select list has an output column named
 # `transaction_id` (its text form), and a bare name there would sort by that text, where
@@ -43,18 +39,9 @@ class PostgresEventStore:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]) -> None:
         self._pool = pool
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+    def connection(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]:
         """A pooled connection; driver failures surface as StoreUnavailable."""
-        try:
-            async with self._pool.connection() as conn:
-                yield conn
-        except psycopg_pool.PoolTimeout as exc:
-            raise _unavailable(exc) from exc
-        except psycopg.errors.QueryCanceled as exc:  # statement_timeout
-            raise _unavailable(exc) from exc
-        except psycopg.OperationalError as exc:
-            raise _unavailable(exc) from exc
+        return pooled(self._pool)
 
     # -- writing ---------------------------------------------------------------------------------
 

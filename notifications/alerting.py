@@ -4,7 +4,7 @@ and the moment it was disabled), so seeing it twice alerts once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,12 +39,19 @@ def alert_messages(
 class Alerts:
     """Raise alerts from a stage that has no messages of its own to send them with."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], outlet: Outlet, public_url: str) -> None:
-        self._pool, self._outlet, self._public_url = pool, outlet, public_url.rstrip("/")
-
-    async def endpoint_disabled(
-        self, tenant_id: str, endpoint_id: str, reason: str, at: datetime
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        outlet: Outlet,
+        public_url: str,
+        clock: Callable[[], datetime],
     ) -> None:
+        self._pool, self._outlet, self._public_url = pool, outlet, public_url.rstrip("/")
+        self._clock = clock
+
+    async def endpoint_disabled(self, tenant_id: str, endpoint_id: str, reason: str) -> None:
+        """The webhook sender's hook (channels/webhook.py `OnDisabled`)."""
+        at = self._clock()
         rules = await alert_rules_for(self._pool, tenant_id, "delivery_failures", None)
         data = {
             "detail": f"webhook endpoint {endpoint_id} was disabled: {reason}",

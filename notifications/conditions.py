@@ -23,6 +23,7 @@ from notifications.alerting import alert_messages
 from notifications.consuming import periodically
 from notifications.messages import Message
 from notifications.outlet import Outlet
+from notifications.queue_views import QueueViews
 from notifications.store.alerts import AlertRule, alert_rules_of
 from projections.analytics_report import load_buckets, summarize
 from projections.layout import Keys
@@ -47,6 +48,7 @@ class Conditions:
     ) -> None:
         self._settings, self._pool, self._outlet, self._clock = settings, pool, outlet, clock
         self._redis, self._keys = client, Keys(settings.redis_prefix)
+        self._views = QueueViews(client, self._keys)
         self._idle_since: dict[tuple[str, str], datetime] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -58,11 +60,9 @@ class Conditions:
         messages: list[Message] = []
         for rule in await alert_rules_of(self._pool, CONDITIONS):
             for queue_id in await self._queues(rule):
-                raw = await self._redis.hget(self._keys.queue(rule.tenant_id, queue_id), "view")
-                if raw is None:
-                    continue
-                view = json.loads(raw)
-                messages += await self._judge(rule, queue_id, view, now)
+                view = await self._views.view(rule.tenant_id, queue_id)
+                if view is not None:
+                    messages += await self._judge(rule, queue_id, view, now)
         await self._outlet.send(messages)
         return len(messages)
 

@@ -15,17 +15,16 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from core.settings import Settings
 
 log = logging.getLogger("vq.notifications")
 
 Records = Sequence[ConsumerRecord[bytes, bytes]]
-# Handles a batch; may return the offsets to commit (a stage that holds records back), else all
-# fetched records are committed.
-Handler = Callable[[Records], Awaitable[dict[TopicPartition, int] | None]]
+# Handles a batch. Its consumer's positions are committed after it (a stage that holds a record
+# back seeks to it first: the commit then stops before it).
+Handler = Callable[[Records], Awaitable[None]]
 
 MAX_BACKOFF_S = 5.0
 
@@ -66,12 +65,8 @@ async def consume(
                 await on_idle()
             continue
         try:
-            offsets = await handle(records)
-            await kafka.commit(
-                None
-                if offsets is None
-                else {tp: OffsetAndMetadata(offset, "") for tp, offset in offsets.items()}
-            )
+            await handle(records)
+            await kafka.commit()
         except Exception as exc:
             log.warning("batch of %d failed, read again in %.1fs: %r", len(records), backoff, exc)
             for tp, batch in batches.items():

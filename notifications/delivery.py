@@ -17,13 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiokafka import TopicPartition
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
 from notifications.channels.port import Sender
 from notifications.consuming import Records, consume, consumer
-from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rendered, Sent
+from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rendered, Sent, header
 from notifications.outlet import Headers, Outlet, attempt_headers
 from notifications.store import deliveries
 from notifications.store.deliveries import Outcome
@@ -37,10 +36,8 @@ JITTER = 0.1  # each retry's delay is stretched or shrunk by up to this share
 
 
 def attempt_of(headers: Sequence[tuple[str, bytes]]) -> int:
-    for name, value in headers:
-        if name == ATTEMPT_HEADER:
-            return max(1, int(value))
-    return 1
+    value = header(headers, ATTEMPT_HEADER)
+    return 1 if value is None else max(1, int(value))
 
 
 class Deliverer:
@@ -76,7 +73,7 @@ class Deliverer:
         finally:
             await kafka.stop()
 
-    async def handle(self, records: Records) -> dict[TopicPartition, int] | None:
+    async def handle(self, records: Records) -> None:
         arrivals = [
             (Message.decode(r.value), attempt_of(r.headers)) for r in records if r.value is not None
         ]
@@ -94,7 +91,6 @@ class Deliverer:
         gone = [o for group in results for o, _ in group if o.outcome == "gone"]
         if gone:
             await deliveries.forget_gone(self._pool, [o.message_id for o in gone])
-        return None
 
     async def _in_order(
         self, group: list[tuple[Message, int]]

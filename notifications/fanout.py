@@ -13,7 +13,7 @@ from typing import Any
 
 from core.tokens import ticket_token
 from domain.recorded import RecordedEvent
-from notifications.messages import Channel, Message
+from notifications.messages import Message, channel
 from notifications.rules import Due, Moment
 from notifications.store.watches import Follower
 from schemas.codec import avro_record
@@ -80,7 +80,7 @@ def ticket_message(
     return Message(
         id=due.message_id,
         tenant_id=follower.tenant_id,
-        channel=_channel(follower.channel),
+        channel=channel(follower.channel),
         to=follower.address,
         topic=due.rule.kind,
         created_at=moment.at,
@@ -141,10 +141,3 @@ def _minutes(now: datetime, then: datetime | None) -> int | None:
     if then is None:
         return None
     return max(0, round((then - now).total_seconds() / 60))
-
-
-def _channel(name: str) -> Channel:
-    for channel in ("webhook", "email", "sms", "whatsapp", "push", "chat"):
-        if channel == name:
-            return channel
-    raise ValueError(f"unknown channel {name!r}")

@@ -10,15 +10,11 @@ messages with the same ids: the delivery stage sends each once.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
-from aiokafka import TopicPartition
-from cachetools import TTLCache
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
@@ -28,12 +24,12 @@ from notifications.alerting import alert_messages
 from notifications.consuming import Records, consume, consumer
 from notifications.messages import Message
 from notifications.outlet import Outlet
+from notifications.queue_views import QueueViews
 from notifications.rules import Moment
 from notifications.store import endpoints as endpoint_store
 from notifications.store import watches
 from notifications.store.alerts import alert_rules_for
 from notifications.store.watches import Follower
-from projections.layout import Keys
 from schemas import positions
 from schemas.codec import decode
 
@@ -43,36 +39,9 @@ QUEUE_RULE_EVENTS = frozenset({"QueuePaused", "QueueClosed"})
 JOINING = frozenset({"TicketEnqueued", "TicketTransferredIn"})
 
 
-class QueueNames:
-    """A queue's name, as its read model says, for the words of a message (cached a minute)."""
-
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
-        self._redis, self._keys = client, keys
-        self._names: TTLCache[tuple[str, str], str] = TTLCache(maxsize=10_000, ttl=60)
-
-    async def was_empty(self, tenant_id: str, moment: Moment) -> bool:
-        """Whether the ticket this moment put first in line found nobody waiting. The read model
-        is written before the moment is announced; when it is still at the moment's version its
-        count says so exactly, and when it has moved on, being first is taken as the sign."""
-        version, raw = await self._redis.hmget(
-            self._keys.queue(tenant_id, moment.queue_id), "version", "view"
-        )
-        if version is None or raw is None or int(version) != moment.version:
-            return True
-        return int(json.loads(raw).get("waiting", 0)) <= 1
-
-    async def name(self, tenant_id: str, queue_id: str) -> str:
-        key = (tenant_id, queue_id)
-        if key not in self._names:
-            raw = await self._redis.hget(self._keys.queue(tenant_id, queue_id), "view")
-            view = json.loads(raw) if raw else {}
-            self._names[key] = str(view.get("name") or "the queue")
-        return self._names[key]
-
-
 class Notifier:
     def __init__(
-        self, settings: Settings, pool: AsyncConnectionPool[Any], outlet: Outlet, names: QueueNames
+        self, settings: Settings, pool: AsyncConnectionPool[Any], outlet: Outlet, names: QueueViews
     ) -> None:
         self._settings, self._pool, self._outlet, self._names = settings, pool, outlet, names
 
@@ -89,7 +58,7 @@ class Notifier:
         finally:
             await kafka.stop()
 
-    async def handle(self, records: Records) -> dict[TopicPartition, int] | None:
+    async def handle(self, records: Records) -> None:
         moments: list[tuple[Moment, str, int]] = []  # (moment, tenant, Kafka timestamp ms)
         events: list[tuple[RecordedEvent, int]] = []
         for record in records:
@@ -109,7 +78,6 @@ class Notifier:
         messages += await self._for_events(events, followers, touched)
         await self._outlet.send(messages)
         await watches.save(self._pool, list(touched.values()))
-        return None
 
     async def _for_moments(
         self,

@@ -20,15 +20,13 @@ from aiokafka.errors import IllegalStateError
 
 from core.settings import Settings
 from notifications.consuming import Records, consume, consumer
-from notifications.messages import DUE_HEADER, Message
+from notifications.messages import DUE_HEADER, Message, header
 from notifications.outlet import Headers, Outlet
 
 
 def due_of(headers: Sequence[tuple[str, bytes]]) -> datetime | None:
-    for name, value in headers:
-        if name == DUE_HEADER:
-            return datetime.fromisoformat(value.decode())
-    return None
+    value = header(headers, DUE_HEADER)
+    return None if value is None else datetime.fromisoformat(value.decode())
 
 
 class RetryRelay:
@@ -67,7 +65,7 @@ class RetryRelay:
             with contextlib.suppress(IllegalStateError):
                 self._kafka.resume(tp)
 
-    async def handle(self, records: Records) -> dict[TopicPartition, int] | None:
+    async def handle(self, records: Records) -> None:
         now = self._clock()
         onward: list[tuple[str, Message, Headers]] = []
         held: set[TopicPartition] = set()
@@ -85,14 +83,9 @@ class RetryRelay:
             onward.append((topic, message, list(record.headers)))
         await self._outlet.publish(onward)
         await self._wake()
-        return None
 
     def _hold(self, tp: TopicPartition, offset: int, due: datetime) -> None:
         assert self._kafka is not None
         self._kafka.seek(tp, offset)  # read it again once due; the commit stops before it
         self._kafka.pause(tp)
         self._paused[tp] = due
-
-    def waiting(self) -> dict[TopicPartition, datetime]:
-        """The paused partitions and when each head falls due (for status and tests)."""
-        return dict(self._paused)

@@ -9,7 +9,6 @@ it again on restart, under the same ids. Times are the queue's wall clock (sched
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,9 +20,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
 from notifications.consuming import periodically
-from notifications.messages import Message
-from notifications.notifier import QueueNames
+from notifications.messages import Message, channel
 from notifications.outlet import Outlet
+from notifications.queue_views import QueueViews
 from notifications.schedules import next_occurrence
 from notifications.store import deliveries, watches
 from notifications.store import schedules as store
@@ -48,7 +47,7 @@ class Schedules:
     ) -> None:
         self._settings, self._pool, self._outlet, self._clock = settings, pool, outlet, clock
         self._redis, self._keys = client, Keys(settings.redis_prefix)
-        self._names = QueueNames(client, self._keys)
+        self._names = QueueViews(client, self._keys)
         self._purged_at: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -96,7 +95,7 @@ class Schedules:
                 Message(
                     id=base,
                     tenant_id=schedule.tenant_id,
-                    channel=schedule.channel,
+                    channel=channel(schedule.channel),
                     to=schedule.address,
                     topic="summary",
                     created_at=occurrence,
@@ -110,7 +109,7 @@ class Schedules:
             Message(
                 id=f"{base}:{f.subscription_id}",
                 tenant_id=schedule.tenant_id,
-                channel=f.channel,  # type: ignore[arg-type]
+                channel=channel(f.channel),
                 to=f.address,
                 topic="announcement",
                 created_at=occurrence,
@@ -132,10 +131,7 @@ class Schedules:
             self._redis, self._keys, schedule.tenant_id, schedule.queue_id, day_start, occurrence
         )
         row = summarize(buckets, day_start, occurrence, 0)
-        raw = await self._redis.hget(
-            self._keys.queue(schedule.tenant_id, schedule.queue_id), "view"
-        )
-        view = json.loads(raw) if raw else {}
+        view = await self._names.view(schedule.tenant_id, schedule.queue_id) or {}
         waits = row["wait_seconds"]
         return {
             "queue_name": name,

@@ -75,16 +75,7 @@ def subscription_out(sub: Subscription) -> SubscriptionOut:
 
 
 def template_out(found: StoredTemplate) -> TemplateOut:
-    return TemplateOut(
-        template_id=found.template_id,
-        queue_id=found.queue_id,
-        topic=found.topic,
-        channel=found.channel,
-        language=found.language,
-        subject=found.subject,
-        body=found.body,
-        updated_at=found.updated_at,
-    )
+    return TemplateOut.model_validate(found, from_attributes=True)
 
 
 def rotating_until(endpoint: Endpoint, now: datetime) -> datetime | None:
@@ -121,18 +112,7 @@ def delivery_out(message: LoggedMessage) -> DeliveryOut:
         created_at=message.created_at,
         delivered_at=message.delivered_at,
         last_error=message.last_error,
-        history=[
-            AttemptOut(
-                replay=a.replay,
-                attempt=a.attempt,
-                at=a.at,
-                outcome=a.outcome,
-                status=a.status,
-                seconds=a.seconds,
-                excerpt=a.excerpt,
-            )
-            for a in message.tries
-        ],
+        history=[AttemptOut.model_validate(a, from_attributes=True) for a in message.tries],
     )
 
 

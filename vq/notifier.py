@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -81,15 +82,11 @@ def _status(args: argparse.Namespace) -> int:
             counts = await tally(pool, args.tenant)
         finally:
             await pool.close()
-        for name, value in _pairs(counts):
+        for name, value in asdict(counts).items():
             print(f"{name:11} {value}")
 
     asyncio.run(main())
     return 0
-
-
-def _pairs(value: Any) -> list[tuple[str, Any]]:
-    return [(name, getattr(value, name)) for name in value.__slots__]
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -147,7 +144,7 @@ def senders(
             pool,
             outbound,
             clock,
-            None if alerts is None else _disabled_hook(alerts, clock),
+            None if alerts is None else alerts.endpoint_disabled,
         ),
         "chat": ChatSender(pool, outbound),
         "email": EmailSender(settings),
@@ -155,15 +152,6 @@ def senders(
         "whatsapp": TwilioSender(settings, outbound, whatsapp=True),
         "push": PushSender(settings, outbound),
     }
-
-
-def _disabled_hook(
-    alerts: Alerts, clock: Callable[[], datetime]
-) -> Callable[[str, str, str], Awaitable[None]]:
-    async def disabled(tenant_id: str, endpoint_id: str, reason: str) -> None:
-        await alerts.endpoint_disabled(tenant_id, endpoint_id, reason, clock())
-
-    return disabled
 
 
 async def run_notifier(
@@ -180,9 +168,10 @@ async def run_notifier(
     from notifications.alerting import Alerts
     from notifications.conditions import Conditions
     from notifications.delivery import Deliverer
-    from notifications.notifier import Notifier, QueueNames
+    from notifications.notifier import Notifier
     from notifications.outbound import Guard, Outbound
     from notifications.outlet import Outlet
+    from notifications.queue_views import QueueViews
     from notifications.retrying import RetryRelay
     from notifications.scheduling import Schedules
     from notifications.wording import Wording
@@ -196,11 +185,11 @@ async def run_notifier(
     client = aioredis.Redis.from_url(settings.redis_dsn)
     outlet = Outlet(settings, client_id=f"{settings.topic_prefix}-notifier")
     outbound = Outbound(Guard.allowing(settings.outbound_networks))
-    alerts = Alerts(pool, outlet, settings.public_url)
+    alerts = Alerts(pool, outlet, settings.public_url, clock)
     channel_senders = senders(settings, pool, outbound, clock, alerts)
     runs: list[Awaitable[None]] = []
     if "notifier" in stages:
-        names = QueueNames(client, Keys(settings.redis_prefix))
+        names = QueueViews(client, Keys(settings.redis_prefix))
         runs.append(Notifier(settings, pool, outlet, names).run(stop))
     if "deliver" in stages:
         wording = Wording(pool)

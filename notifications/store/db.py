@@ -6,39 +6,19 @@ The schema is the pool's `search_path` (eventstore/pool.py), so table names are 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 import psycopg_pool
-from psycopg import AsyncConnection
 
-from core.errors import Unavailable
+from eventstore.pool import pooled
 
 Pool = psycopg_pool.AsyncConnectionPool[Any]
 Row = tuple[Any, ...]
 
 
-class NotificationStoreUnavailable(Unavailable):
-    """PostgreSQL cannot be reached or answered too slowly: nothing was changed."""
-
-    public_detail = "the database (PostgreSQL) is unavailable; nothing was changed, retry later"
-
-
-@asynccontextmanager
-async def connection(pool: Pool) -> AsyncIterator[AsyncConnection[Any]]:
-    try:
-        async with pool.connection() as conn:
-            yield conn
-    except (
-        psycopg_pool.PoolTimeout,
-        psycopg.errors.QueryCanceled,  # statement_timeout
-        psycopg.OperationalError,
-    ) as exc:
-        raise NotificationStoreUnavailable(
-            f"PostgreSQL: {type(exc).__name__}: {exc}".strip()
-        ) from exc
+# A pooled connection whose failures are a 503 (eventstore/pool.py), as the event store's are.
+connection = pooled
 
 
 async def fetch_all(pool: Pool, query: str, args: Sequence[Any] = ()) -> list[Row]:

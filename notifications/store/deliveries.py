@@ -13,7 +13,6 @@ is read twice), so each arrival claims its attempt first, in one statement per b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from notifications.messages import Message
+from notifications.store.db import connection
 
 _CLAIM = """
 INSERT INTO deliveries AS d
@@ -107,9 +107,9 @@ async def claim(
         columns["channels"].append(message.channel)
         columns["destinations"].append(destination(message))
         columns["topics"].append(message.topic)
-        columns["messages"].append(Jsonb(_public(message)))
+        columns["messages"].append(Jsonb(message.record()))
         columns["attempts"].append(attempt)
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         rows = await (await conn.execute(_CLAIM, columns)).fetchall()
         claimed = {row[0] for row in rows}
         duplicates = [m.id for m, _ in arrivals if m.id not in claimed]
@@ -118,16 +118,11 @@ async def claim(
     return claimed
 
 
-def _public(message: Message) -> dict[str, Any]:
-    record: dict[str, Any] = json.loads(message.encode())
-    return record
-
-
 async def settle(pool: AsyncConnectionPool[Any], outcomes: Sequence[Outcome]) -> None:
     """Record a batch of attempts and their messages' new status, in one transaction."""
     if not outcomes:
         return
-    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+    async with connection(pool) as conn, conn.transaction(), conn.cursor() as cur:
         await cur.executemany(
             _ATTEMPT,
             [
@@ -170,7 +165,7 @@ async def tally(pool: AsyncConnectionPool[Any], tenant_id: str | None = None) ->
                status = 'sending'), COALESCE(sum(duplicates), 0), COALESCE(sum(resends), 0),
                COALESCE(sum(attempts), 0)
         FROM deliveries {where}"""
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         row = await (await conn.execute(query, args)).fetchone()
     assert row is not None
     return Tally(*(int(value) for value in row))
@@ -205,17 +200,17 @@ async def to_replay(
         WHERE message_id IN (SELECT message_id FROM deliveries WHERE {" AND ".join(clauses)}
                              ORDER BY created_at LIMIT {int(limit)})
         RETURNING message"""
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         rows = await (await conn.execute(query, args)).fetchall()
     return sorted(
-        (Message.decode(json.dumps(row[0]).encode()) for row in rows),
+        (Message.from_record(row[0]) for row in rows),
         key=lambda m: m.created_at,
     )
 
 
 async def forget_gone(pool: AsyncConnectionPool[Any], message_ids: Sequence[str]) -> None:
     """The push subscriptions whose service said they are gone (404/410) are cancelled."""
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         await conn.execute(
             """UPDATE subscriptions SET cancelled_at = now()
                WHERE cancelled_at IS NULL AND channel = 'push' AND subscription_id::text IN (
@@ -226,7 +221,7 @@ async def forget_gone(pool: AsyncConnectionPool[Any], message_ids: Sequence[str]
 
 async def purge(pool: AsyncConnectionPool[Any], older_than: datetime, limit: int = 10_000) -> int:
     """Forget settled messages (and their attempts) created before `older_than`; how many."""
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         cursor = await conn.execute(
             """DELETE FROM deliveries WHERE message_id IN (
                    SELECT message_id FROM deliveries

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from notifications.rules import Rule, Watch
+from notifications.store.db import connection
 
 _COLUMNS = (
     "subscription_id::text, tenant_id::text, queue_id::text, ticket_id::text, channel, address,"
@@ -66,7 +67,7 @@ async def following(pool: AsyncConnectionPool[Any], ticket_ids: Sequence[str]) -
         return []
     query = f"""SELECT {_COLUMNS} FROM subscriptions
                 WHERE ticket_id = ANY(%s::uuid[]) AND cancelled_at IS NULL"""
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         rows = await (await conn.execute(query, (list(ticket_ids),))).fetchall()
     return [_follower(row) for row in rows]
 
@@ -76,7 +77,7 @@ async def in_queue(pool: AsyncConnectionPool[Any], queue_id: str) -> list[Follow
     query = f"""SELECT {_COLUMNS} FROM subscriptions
                 WHERE queue_id = %s::uuid AND cancelled_at IS NULL
                   AND NOT COALESCE((watch ->> 'left')::boolean, false)"""
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         rows = await (await conn.execute(query, (queue_id,))).fetchall()
     return [_follower(row) for row in rows]
 
@@ -85,7 +86,7 @@ async def save(pool: AsyncConnectionPool[Any], followers: Sequence[Follower]) ->
     """Every watch as it is now; the queue a transfer moved the ticket to, too."""
     if not followers:
         return
-    async with pool.connection() as conn, conn.cursor() as cur:
+    async with connection(pool) as conn, conn.cursor() as cur:
         await cur.executemany(
             "UPDATE subscriptions SET watch = %s, queue_id = %s::uuid WHERE subscription_id = %s",
             [(Jsonb(watch_state(f.watch)), f.queue_id, f.subscription_id) for f in followers],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
@@ -60,3 +62,25 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+async def json_records(
+    settings: Settings, topic: str, *, at_least: int = 0, timeout: float = 40.0
+) -> list[dict[str, Any]]:
+    """The JSON values on `topic` from the beginning: once `at_least` have come, until a second
+    passes with nothing new (the notification topics: deliveries, retries, dead letters)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000)
+                if not batches and len(found) >= at_least:
+                    return found
+                for batch in batches.values():
+                    found += [json.loads(r.value) for r in batch if r.value is not None]
+    finally:
+        await consumer.stop()

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer
 
 from core.settings import Settings
 from notifications.conditions import Conditions
 from notifications.outlet import Outlet
 from notifications.store.alerts import create_alert_rule
 from projections.layout import Keys
+from tests.integration.kafka_support import json_records
 from tests.integration.reach import delivery_topics
 
 
@@ -25,23 +25,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-async def _alerts(settings: Settings) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        settings.deliveries_topic("email"),
-        bootstrap_servers=settings.kafka_servers,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        while batches := await consumer.getmany(timeout_ms=1000):
-            for batch in batches.values():
-                found += [json.loads(r.value) for r in batch if r.value is not None]
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_an_idle_counter_and_degraded_accuracy_alert_once_each(
@@ -85,7 +68,7 @@ async def test_an_idle_counter_and_degraded_accuracy_alert_once_each(
     finally:
         await outlet.aclose()
         await client.aclose()
-    alerts = await _alerts(settings)
+    alerts = await json_records(settings, settings.deliveries_topic("email"))
     ids = {a["id"] for a in alerts}
     topics_seen = sorted(a["topic"] for a in {a["id"]: a for a in alerts}.values())
     # accuracy once (one a day), B once (one spell), A once (its own spell, 6 minutes on)

@@ -10,14 +10,13 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from core.settings import Settings
 from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
+from tests.integration.kafka_support import json_records
 from tests.integration.reach import delivery_topics, notifier, reach_settings
 from tests.integration.servers import read_side, settings_env
 from tests.receivers.provider import ProviderReceiver
@@ -132,7 +131,7 @@ async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fi
     assert sorted(m.to for m in arrived) == sorted(
         f"+4477009001{i:02d}" for i in range(6) if i != 2
     )
-    dead = await _dead_letters(settings, 1)
+    dead = await json_records(settings, settings.dead_letter_topic, at_least=1, timeout=STARTUP_S)
     assert dead[0]["to"] == "+447700900102"
     fixed = "{{ number }}: {{ people_ahead }} ahead"
     put = await api.http.put(
@@ -162,23 +161,3 @@ async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fi
             (dead[0]["id"],),
         ).fetchall()
     assert tried == [(0, n, "failed") for n in (1, 2, 3, 4)] + [(1, 1, "delivered")]
-
-
-async def _dead_letters(settings: Settings, count: int) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        settings.dead_letter_topic,
-        bootstrap_servers=settings.kafka_servers,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(STARTUP_S):
-            while len(found) < count:
-                batches = await consumer.getmany(timeout_ms=500)
-                for batch in batches.values():
-                    found += [json.loads(r.value) for r in batch if r.value is not None]
-    finally:
-        await consumer.stop()
-    return found

@@ -5,7 +5,6 @@ reaches everyone still waiting once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
@@ -13,12 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer
 
 from core.settings import Settings
 from notifications.outlet import Outlet
 from notifications.scheduling import Schedules
 from notifications.store.schedules import create_schedule
+from tests.integration.kafka_support import json_records
 from tests.integration.reach import delivery_topics
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -30,23 +29,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-async def _records(settings: Settings, topic: str) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_servers, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        while True:  # until a whole second passes with nothing new
-            batches = await consumer.getmany(timeout_ms=1000)
-            if not batches:
-                return found
-            for batch in batches.values():
-                found += [json.loads(r.value) for r in batch if r.value is not None]
-    finally:
-        await consumer.stop()
 
 
 async def test_a_daily_summary_fires_once_a_day_at_18_berlin_time_across_the_dst_change(
@@ -80,7 +62,7 @@ async def test_a_daily_summary_fires_once_a_day_at_18_berlin_time_across_the_dst
         for outlet in outlets:
             await outlet.aclose()
         await client.aclose()
-    records = await _records(settings, settings.deliveries_topic("email"))
+    records = await json_records(settings, settings.deliveries_topic("email"))
     ids = Counter(record["id"] for record in records)
     assert moved == 4  # each occurrence moved on by one replica only
     assert len(ids) == 4  # four days, four messages (a replica that raced made the same ids)
