@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cachetools import TTLCache
 
@@ -24,6 +27,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 _CACHE_TTL_S = 10.0
 _CACHE_MAX = 10_000
 _MAX_SECRET = 200
+_UNSEEN: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +53,11 @@ class Principal:
 class Authenticator:
     """Looks keys up by hash, remembering answers (unknown keys too) briefly."""
 
-    def __init__(self, directory: TenantDirectory) -> None:
+    def __init__(
+        self, directory: TenantDirectory, timer: Callable[[], float] = time.monotonic
+    ) -> None:
         self._directory = directory
-        self._cache: TTLCache[bytes, ApiKey | None] = TTLCache(_CACHE_MAX, _CACHE_TTL_S)
+        self._cache: TTLCache[bytes, ApiKey | None] = TTLCache(_CACHE_MAX, _CACHE_TTL_S, timer)
 
     async def authenticate(self, secret: str | None) -> Principal:
         """The principal of a bearer secret (the part after `Bearer `)."""
@@ -59,9 +65,9 @@ class Authenticator:
         if not secret or len(secret) > _MAX_SECRET:
             raise unauthorized("send an API key as 'Authorization: Bearer <key>'")
         digest = hash_secret(secret)
-        if digest in self._cache:
-            key = self._cache[digest]
-        else:
+        # One lookup: `in` then `[]` races the TTL (the entry can expire in between: a KeyError).
+        key = self._cache.get(digest, _UNSEEN)
+        if key is _UNSEEN:
             key = self._cache[digest] = await self._directory.authenticate(secret)
         if key is None:
             raise unauthorized("this API key is not valid (unknown or revoked)")

@@ -29,10 +29,11 @@ class QueueViews:
 
     async def name(self, tenant_id: str, queue_id: str) -> str:
         key = (tenant_id, queue_id)
-        if key not in self._names:
+        name = self._names.get(key)  # one lookup: `in` then `[]` races the TTL
+        if name is None:
             view = await self.view(tenant_id, queue_id) or {}
-            self._names[key] = str(view.get("name") or "the queue")
-        return self._names[key]
+            name = self._names[key] = str(view.get("name") or "the queue")
+        return name
 
     async def was_empty(self, tenant_id: str, moment: Moment) -> bool:
         """Whether the ticket this moment put first in line found nobody waiting. The read model

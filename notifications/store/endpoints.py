@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from cachetools import TTLCache
 
@@ -31,6 +31,7 @@ _active: TTLCache[str, list[Endpoint]] = TTLCache(_CACHE_MAX, ACTIVE_TTL_S)
 # The delivery workers look an endpoint up per message: a second's staleness across processes
 # (a change made here is seen at once), for one query a second per endpoint instead of hundreds.
 BY_ID_TTL_S = 1.0
+_UNSEEN = object()
 _by_id: TTLCache[str, Endpoint | None] = TTLCache(_CACHE_MAX, BY_ID_TTL_S)
 
 
@@ -192,8 +193,9 @@ async def enable_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> Endpo
 
 
 async def endpoint_by_id(pool: Pool, endpoint_id: str) -> Endpoint | None:
-    if endpoint_id in _by_id:
-        return _by_id[endpoint_id]
+    cached = _by_id.get(endpoint_id, _UNSEEN)  # one lookup: `in` then `[]` races the TTL
+    if cached is not _UNSEEN:
+        return cast("Endpoint | None", cached)
     row = await fetch_one(
         pool, f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE endpoint_id = %s", (endpoint_id,)
     )
