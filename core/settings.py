@@ -71,6 +71,34 @@ class Settings(BaseSettings):
     # Secret for the ticket tokens a customer's QR code carries (HMAC of the ticket id).
     token_secret: str = "change-me-in-production-0123456789abcdef"
 
+    # "dev" (what `make run` and the tests set) accepts the placeholder secrets above and below;
+    # any other value refuses placeholder or short secrets at start.
+    env: Literal["dev", "prod"] = "prod"
+
+    # Access (see access/). The secret that encrypts what the database keeps of the token-signing
+    # keys and of people's TOTP secrets (a copy of the database alone signs nothing).
+    secret_key: str = "change-me-in-production-fedcba9876543210"
+    # Access tokens (JWT, ES256, `kid` from GET /.well-known/jwks.json): issuer is `public_url`.
+    jwt_audience: str = "vq-api"
+    access_token_ttl_s: int = Field(default=900, ge=30, le=86400)
+    refresh_token_ttl_s: int = Field(default=7 * 86400, ge=300, le=90 * 86400)
+    # Whether anyone may sign up a new organisation (tenant) with its first admin over HTTP.
+    signup_open: bool = False
+    # Brute force: after `login_backoff_after` failures in a row, each further attempt waits
+    # 2^n seconds; after `login_lockout_after`, the account is locked for `login_lockout_s`.
+    login_backoff_after: int = Field(default=3, ge=1)
+    login_lockout_after: int = Field(default=10, ge=2)
+    login_lockout_s: float = Field(default=900.0, gt=0)
+    # Requests per minute per client (key, user or address); a tenant may set its own.
+    rate_limit_per_minute: int = Field(default=1000, ge=1)
+    # Whether X-Forwarded-For names the client (behind a proxy the operator runs).
+    trust_forwarded_for: bool = False
+    # Origins (comma-separated) every tenant's browsers may call the API from; tenants add theirs.
+    cors_origins: str = ""
+    # TLS served by the API itself (PEM files); unset: plain HTTP (behind a proxy that ends TLS).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
     # Where people reach the product: the base of the links messages carry (a ticket's page).
     public_url: str = "http://127.0.0.1:8000"
 

@@ -7,10 +7,12 @@ document how to authenticate (and a fuzzer does not vary the key as if it were a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
+import redis.asyncio as aioredis
 from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
 from core.settings import Settings
@@ -31,6 +33,10 @@ class Services:
     directory: TenantDirectory
     authenticator: Authenticator
     read_models: ReadModels
+    # The API's PostgreSQL pool and its Redis client (the query side's: short timeouts), for the
+    # stores that are not the event store (access, notifications).
+    pool: AsyncConnectionPool[Any]
+    redis: aioredis.Redis
 
 
 # HTTPConnection, not Request: WebSocket routes need them too. Async: no thread pool hop.

@@ -13,12 +13,22 @@ from fastapi import FastAPI
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from access_api import (
+    routes_audit,
+    routes_auth,
+    routes_jwks,
+    routes_keys,
+    routes_settings,
+    routes_sso,
+    routes_users,
+)
 from command_api import routes_admin, routes_queues, routes_tickets
 from core.clock import Clock, service_clock
 from core.settings import Settings, get_settings
 from eventstore.pool import connect, open_pool
 from eventstore.postgres import PostgresEventStore
 from eventstore.tenants import TenantDirectory
+from http_api import ratelimit, security
 from http_api.auth import Authenticator
 from http_api.deps import Services
 from http_api.errors import install_error_handlers
@@ -79,6 +89,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             store=store,
             queues=queues,
             directory=directory,
+            pool=pool,
+            redis=read_redis,
             authenticator=Authenticator(directory),
             read_models=ReadModels(read_redis, Keys(settings.redis_prefix), store, clock=api_clock),
         )
@@ -106,6 +118,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         title="virtual-queue API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    ratelimit.install(app, settings)
+    security.install(app, settings)
     # A read-your-writes query may wait for the read model as long as it asked to (bounded).
     app.add_middleware(
         DeadlineMiddleware,
@@ -126,6 +140,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         routes_webhooks.router,
         routes_deliveries.router,
         routes_manage.router,
+        routes_auth.router,
+        routes_users.router,
+        routes_sso.router,
+        routes_keys.router,
+        routes_settings.router,
+        routes_audit.router,
+        routes_jwks.router,
     ):
         app.include_router(router)
     app.include_router(operations.router(api_clock))
