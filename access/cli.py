@@ -1,9 +1,11 @@
-"""`vq audit verify`: check the audit trail's hash chain end to end."""
+"""`vq tenants create` (a tenant and its first admin key) and `vq audit verify` (the audit
+trail's hash chain, end to end)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import Any
 
 from core.settings import get_settings
 
@@ -13,6 +15,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = verbs.add_parser("verify", help="check that no entry was edited or deleted")
     verify.set_defaults(func=_verify)
+    tenants = sub.add_parser("tenants", help="tenants and their API keys")
+    t_sub = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
+    create = t_sub.add_parser("create", help="create a tenant; prints its id and an admin key")
+    create.add_argument("name")
+    create.set_defaults(func=_create_tenant)
+
+
+def _create_tenant(args: argparse.Namespace) -> int:
+    from access.directory import TenantDirectory
+    from eventstore.cli import migrate_schema
+    from eventstore.pool import open_pool
+    from eventstore.postgres import PostgresEventStore
+
+    settings = get_settings()
+    migrate_schema(settings.pg_url, settings.db_schema)
+
+    async def create() -> tuple[str, Any]:
+        pool = await open_pool(settings, wait=True)
+        try:
+            return await TenantDirectory(PostgresEventStore(pool)).create_tenant(args.name)
+        finally:
+            await pool.close()
+
+    tenant_id, issued = asyncio.run(create())
+    print(f"tenant_id  {tenant_id}")
+    print(f"admin_key  {issued.secret}")
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:

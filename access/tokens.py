@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from core.settings import Settings
+
 
 class InvalidToken(Exception):
     """The token is not one of ours, or no longer valid (the reason is safe to show)."""
@@ -31,6 +36,11 @@ class AccessClaims:
 
 
 class AccessTokens:
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], redis: aioredis.Redis, settings: Settings
+    ) -> None:
+        self._pool, self._redis, self._settings = pool, redis, settings
+
     async def issue(
         self,
         *,

@@ -62,9 +62,9 @@ class Tenant:
 
 
 async def create_tenant(settings: Settings) -> Tenant:
+    from access.directory import TenantDirectory
     from eventstore.pool import open_pool
     from eventstore.postgres import PostgresEventStore
-    from eventstore.tenants import TenantDirectory
 
     pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
     try:

@@ -9,7 +9,8 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from eventstore.tenants import ApiKey, Role, TenantDirectory, hash_secret
+from access.directory import ApiKey, TenantDirectory, hash_secret
+from access.permissions import Role
 from http_api.problems import ProblemError
 
 # What each role may do.

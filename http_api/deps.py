@@ -15,9 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
+from access.directory import TenantDirectory
+from access.sessions import Sessions
+from access.tokens import AccessTokens
 from core.settings import Settings
 from eventstore.port import EventStore
-from eventstore.tenants import TenantDirectory
 from http_api.auth import Authenticator, Principal
 from projections.queries import ReadModels
 from service_layer.queues import QueueService
@@ -37,6 +39,8 @@ class Services:
     # stores that are not the event store (access, notifications).
     pool: AsyncConnectionPool[Any]
     redis: aioredis.Redis
+    tokens: AccessTokens
+    sessions: Sessions
 
 
 # HTTPConnection, not Request: WebSocket routes need them too. Async: no thread pool hop.

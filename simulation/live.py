@@ -35,13 +35,13 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from domain.commands import CreateQueue, EnqueueTicket, QueueCommand
 from domain.events import QueueEvent
 from domain.hours import zone
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from simulation.live_api import (
     ATTEMPTS,
     REQUEST_TIMEOUT_S,

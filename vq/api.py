@@ -13,6 +13,9 @@ from fastapi import FastAPI
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from access.directory import TenantDirectory
+from access.sessions import Sessions
+from access.tokens import AccessTokens
 from access_api import (
     routes_audit,
     routes_auth,
@@ -27,7 +30,6 @@ from core.clock import Clock, service_clock
 from core.settings import Settings, get_settings
 from eventstore.pool import connect, open_pool
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from http_api import ratelimit, security
 from http_api.auth import Authenticator
 from http_api.deps import Services
@@ -84,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             health_check_interval=30,
         )
         queues = QueueService(store, api_clock)
+        tokens = AccessTokens(pool, read_redis, settings)
         app.state.services = Services(
             settings=settings,
             store=store,
@@ -91,6 +94,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             directory=directory,
             pool=pool,
             redis=read_redis,
+            tokens=tokens,
+            sessions=Sessions(pool, settings),
             authenticator=Authenticator(directory),
             read_models=ReadModels(read_redis, Keys(settings.redis_prefix), store, clock=api_clock),
         )
@@ -127,6 +132,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         extra=requested_wait,
         retry_after_s=RETRY_AFTER_S,
     )
+    _include_routers(app, api_clock)
+    install_error_handlers(app)
+    truthful_openapi(app)
+    return app
+
+
+def _include_routers(app: FastAPI, api_clock: Clock) -> None:
     for router in (
         routes_queues.router,
         routes_tickets.router,
@@ -150,9 +162,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(operations.router(api_clock))
-    install_error_handlers(app)
-    truthful_openapi(app)
-    return app
 
 
 def app_factory() -> FastAPI:

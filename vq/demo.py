@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 
 DEMO_QUEUES: tuple[dict[str, Any], ...] = (
     {

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from access.directory import Role
 from core.settings import Settings
-from eventstore.tenants import Role
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.push import PushReceiver
 from tests.receivers.smtp import SmtpReceiver

@@ -204,7 +204,7 @@ async def test_analytics_over_http_as_json_and_csv(
 ) -> None:
     import httpx
 
-    from eventstore.tenants import TenantDirectory
+    from access.directory import TenantDirectory
     from vq.api import create_app
 
     queue_id = await _simulate_day(store, tenant_id, seed=11)

@@ -56,7 +56,7 @@ def _caller(url: str, key: str, queue_id: str, counter: str, stop_after_empty: i
 async def test_four_callers_and_two_enqueuers_on_one_queue(
     settings: Settings, store: PostgresEventStore, tenant_id: str
 ) -> None:
-    from eventstore.tenants import TenantDirectory
+    from access.directory import TenantDirectory
 
     directory = TenantDirectory(store)
     admin = (await directory.create_key(tenant_id, "admin", "admin")).secret

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from tests.integration.servers import api_servers, read_side
 from tests.integration.test_live import sse_events
 

@@ -17,9 +17,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from projections.follower import TicketFollower
 from tests.integration.servers import api_servers, read_side
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from simulation.live import window
 from simulation.offline import decide_locally
 from simulation.scenario import Scenario, load

@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from tests.integration.reach import delivery_topics
 from tests.integration.servers import api_servers, read_side
 

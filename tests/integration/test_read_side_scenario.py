@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from projections.layout import Keys
 from projections.rebuild import check, delete_all, rebuild
 from tests.integration.servers import Process, api_servers, read_side

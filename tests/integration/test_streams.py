@@ -12,9 +12,9 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
+from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenants import TenantDirectory
 from projections.layout import Keys
 from projections.rebuild import check
 from schemas import positions

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from typing import Any, cast
 
-from eventstore.tenants import ApiKey, TenantDirectory
+from access.directory import ApiKey, TenantDirectory
 from http_api.auth import Authenticator
 
 KEY = ApiKey(key_id="k1", tenant_id="t1", name="desk", role="staff")

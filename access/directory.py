@@ -10,14 +10,13 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from psycopg import AsyncConnection
 
+from access.permissions import Role
 from eventstore.postgres import PostgresEventStore
 
-Role = Literal["admin", "staff", "kiosk", "viewer"]
-ROLES: tuple[Role, ...] = ("admin", "staff", "kiosk", "viewer")
 KEY_PREFIX = "vq_"
 
 
