@@ -15,6 +15,7 @@ _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("deploy.cli", "register"),
     ("eventstore.cli", "register"),
     ("access.cli", "register"),
+    ("access.signing_cli", "register"),
     ("vq.relay", "register"),
     ("vq.serve", "register"),
     ("vq.worker", "register"),
