@@ -32,6 +32,7 @@ from domain.commands import (
     QueueCommand,
     ResumeQueue,
 )
+from http_api.auth import permission
 from http_api.problems import ProblemError, problem_responses
 from notifications.store.db import Pool
 from notifications.store.subscriptions import subscribe
@@ -49,9 +50,9 @@ _ON_QUEUE = ("forbidden", "not-found", "version-conflict", "rule-violated")
         "forbidden", "already-exists", "rule-violated", "malformed-request"
     ),
     summary="Create a queue",
+    openapi_extra=permission("queues:manage"),
 )
 async def create_queue(body: QueueCreateIn, caller: CallerDep) -> JSONResponse:
-    caller.require("queues:manage")
     queue_id = str(uuid.uuid4())
     command = CreateQueue(
         queue_id=queue_id,
@@ -68,6 +69,7 @@ async def create_queue(body: QueueCreateIn, caller: CallerDep) -> JSONResponse:
     response_model=CommandOut,
     responses=problem_responses(*_ON_QUEUE, "malformed-request"),
     summary="Change a queue's settings (only the fields given)",
+    openapi_extra=permission("queues:manage"),
 )
 async def update_queue(
     queue_id: QueueId,
@@ -75,7 +77,6 @@ async def update_queue(
     if_match: IfMatchHeader = None,
     body: Annotated[QueuePatchIn | None, Body()] = None,
 ) -> JSONResponse:
-    caller.require("queues:manage")
     body = body or QueuePatchIn()  # no body, `{}` and `null` all change nothing
     command = ChangeQueueSettings(changes=settings_patch(body))
     outcome = await caller.execute(
@@ -93,7 +94,6 @@ def _lifecycle(path: str, summary: str, make: Callable[[str | None], QueueComman
         body: Annotated[ReasonIn | None, Body()] = None,
         if_match: IfMatchHeader = None,
     ) -> JSONResponse:
-        caller.require("queues:operate")
         command = make(body.reason if body else None)
         outcome = await caller.execute(
             command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
@@ -108,6 +108,7 @@ def _lifecycle(path: str, summary: str, make: Callable[[str | None], QueueComman
         responses=problem_responses(*_ON_QUEUE, "invalid-transition", "malformed-request"),
         summary=summary,
         name=f"{path}_queue",
+        openapi_extra=permission("queues:operate"),
     )
 
 
@@ -129,14 +130,14 @@ _lifecycle(
         *_ON_QUEUE, "queue-closed", "queue-full", "outside-hours", "malformed-request"
     ),
     summary="Take a ticket (enqueue)",
+    openapi_extra=permission("tickets:enqueue"),
 )
 async def enqueue(
     queue_id: QueueId, caller: CallerDep, body: Annotated[EnqueueIn | None, Body()] = None
 ) -> JSONResponse:
-    caller.require("tickets:enqueue")
     body = body or EnqueueIn()
     if body.allow_outside_hours and not caller.who.may("tickets:operate"):
-        raise ProblemError("forbidden", "only staff and admin keys may enqueue outside hours")
+        raise ProblemError("forbidden", "only staff, managers and admins may enqueue outside hours")
     ticket_id = str(uuid.uuid4())
     if body.notify:
         refuse_push_endpoints(body.notify, caller.request.app.state.notifications.guard)
@@ -180,9 +181,9 @@ async def enqueue(
     response_model=CommandOut,
     responses=problem_responses(*_ON_QUEUE, "queue-empty", "queue-paused", "malformed-request"),
     summary="Call the next person to a counter, in the queue's policy order",
+    openapi_extra=permission("tickets:operate"),
 )
 async def call_next(queue_id: QueueId, body: CallNextIn, caller: CallerDep) -> JSONResponse:
-    caller.require("tickets:operate")
     command = CallNext(
         counter=body.counter,
         service_types=tuple(body.service_types) if body.service_types else None,

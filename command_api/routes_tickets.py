@@ -25,6 +25,7 @@ from domain.commands import (
     TransferTicket,
 )
 from domain.events import CancelledBy
+from http_api.auth import permission
 from http_api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket commands"])
@@ -38,13 +39,16 @@ _ON_TICKET = (
 )
 
 
-def _route(path: str, summary: str, *extra: str) -> Callable[[Callable[..., object]], object]:
+def _route(
+    path: str, summary: str, *extra: str, needs: str = "tickets:operate"
+) -> Callable[[Callable[..., object]], object]:
     return router.post(
         f"/{{ticket_id}}/{path}",
         response_model=CommandOut,
         responses=problem_responses(*_ON_TICKET, *extra, "malformed-request"),
         summary=summary,
         name=f"ticket_{path.replace('-', '_')}",
+        openapi_extra=permission(needs),
     )
 
 
@@ -56,7 +60,6 @@ def _without_fields(
     async def handle(
         ticket_id: TicketId, caller: CallerDep, body: Annotated[EmptyBody | None, Body()] = None
     ) -> JSONResponse:
-        caller.require("tickets:operate")
         return answer(await caller.execute(make(str(ticket_id)), body=body))
 
     _route(path, summary, *extra)(handle)
@@ -76,23 +79,20 @@ _without_fields(
 
 @_route("call", "Call this ticket out of order (staff override, with a reason)", "queue-paused")
 async def call(ticket_id: TicketId, body: CallTicketIn, caller: CallerDep) -> JSONResponse:
-    caller.require("tickets:operate")
     command = CallTicket(ticket_id=str(ticket_id), counter=body.counter, reason=body.reason)
     return answer(await caller.execute(command, body=body))
 
 
 @_route("priority", "Change the ticket's priority class (with a reason)")
 async def priority(ticket_id: TicketId, body: PriorityIn, caller: CallerDep) -> JSONResponse:
-    caller.require("tickets:operate")
     command = ChangePriority(ticket_id=str(ticket_id), priority=body.priority, reason=body.reason)
     return answer(await caller.execute(command, body=body))
 
 
-@_route("cancel", "Cancel a ticket (staff, or the customer's kiosk)")
+@_route("cancel", "Cancel a ticket (staff, or the customer's kiosk)", needs="tickets:enqueue")
 async def cancel(
     ticket_id: TicketId, caller: CallerDep, body: Annotated[CancelIn | None, Body()] = None
 ) -> JSONResponse:
-    caller.require("tickets:enqueue")
     by: CancelledBy = "staff" if caller.who.may("tickets:operate") else "customer"
     command = CancelTicket(ticket_id=str(ticket_id), by=by, reason=body.reason if body else None)
     return answer(await caller.execute(command, body=body))
@@ -105,7 +105,6 @@ async def cancel(
     "queue-full",
 )
 async def transfer(ticket_id: TicketId, body: TransferIn, caller: CallerDep) -> JSONResponse:
-    caller.require("tickets:operate")
     command = TransferTicket(
         ticket_id=str(ticket_id),
         to_queue_id=str(body.to_queue_id),

@@ -1,82 +1,186 @@
-"""Bearer API keys: each belongs to one tenant and has one role."""
+"""Who is calling: an API key (`vq_...`, one tenant, one role, maybe scopes) or a person's access
+token (a JWT from `POST /v1/auth/login`), and what they may do (access/permissions.py)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import TTLCache
+from psycopg_pool import AsyncConnectionPool
 
 from access.directory import ApiKey, TenantDirectory, hash_secret
-from access.permissions import Role
+from access.org_settings import org_settings
+from access.permissions import PUBLIC, SELF, TICKET_TOKEN, holds
+from access.tokens import AccessClaims, AccessTokens, InvalidToken
 from http_api.problems import ProblemError
-
-# What each role may do.
-PERMISSIONS: dict[str, frozenset[Role]] = {
-    "queues:manage": frozenset({"admin"}),
-    "queues:operate": frozenset({"admin", "staff"}),
-    "tickets:enqueue": frozenset({"admin", "staff", "kiosk"}),
-    "tickets:operate": frozenset({"admin", "staff"}),
-    "keys:manage": frozenset({"admin"}),
-    "read": frozenset({"admin", "staff", "kiosk", "viewer"}),
-}
 
 # A revoked key stops working on every replica within this many seconds (on the replica that
 # revoked it, at once).
 _CACHE_TTL_S = 10.0
 _CACHE_MAX = 10_000
-_MAX_SECRET = 200
+# An access token (ES256 JWT) is about 600 characters; a key about 46.
+_MAX_SECRET = 4096
 _UNSEEN: Any = object()
 
 
-@dataclass(frozen=True, slots=True)
+def permission(name: str, *, bearer: str | None = None) -> dict[str, Any]:
+    """A route's declaration of the permission it needs (its OpenAPI operation's `x-permission`;
+    the `PrincipalDep` dependency enforces it). `bearer`: for ticket-token routes, what a caller
+    with credentials instead of the ticket's token must hold."""
+    declared: dict[str, Any] = {"x-permission": name}
+    if bearer is not None:
+        declared["x-permission-bearer"] = bearer
+    return declared
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Principal:
-    key: ApiKey
+    """An authenticated caller of one tenant."""
+
+    tenant_id: str
+    role: str
+    actor: str  # "key:<id>" or "user:<id>", what events and the audit trail record
+    key_id: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    # An API key's scopes (None: all of its role's permissions).
+    scopes: frozenset[str] | None = None
+    # The queues a staff member is assigned to (None: every queue).
+    queues: frozenset[str] | None = None
+    # The organisation asks this role for a second factor and the session has none: only the
+    # person's own routes (to enrol one) are open.
+    mfa_pending: bool = False
 
     @property
-    def tenant_id(self) -> str:
-        return self.key.tenant_id
-
-    @property
-    def actor(self) -> str:
-        return f"key:{self.key.key_id}"
-
-    def require(self, permission: str) -> None:
-        if self.key.role not in PERMISSIONS[permission]:
-            raise ProblemError("forbidden", f"a {self.key.role} key may not do this ({permission})")
+    def identity(self) -> str:
+        """Whom rate limits count: the key or the person."""
+        return self.actor
 
     def may(self, permission: str) -> bool:
-        return self.key.role in PERMISSIONS[permission]
+        if permission == PUBLIC:
+            return True
+        if permission == SELF:
+            return self.user_id is not None
+        if self.mfa_pending or not holds(self.role, permission):
+            return False
+        return self.scopes is None or permission in self.scopes
+
+    def require(self, permission: str) -> None:
+        if self.may(permission):
+            return
+        if permission == SELF:
+            raise ProblemError("forbidden", "only a person's own session may do this (not a key)")
+        if self.mfa_pending and holds(self.role, permission):
+            raise ProblemError(
+                "mfa-enrolment-required",
+                f"your organisation asks a {self.role} for a second factor: enrol one at "
+                "/v1/me/mfa/totp, then sign in again",
+            )
+        if self.scopes is not None and holds(self.role, permission):
+            raise ProblemError("forbidden", f"this key's scopes do not include {permission}")
+        raise ProblemError("forbidden", f"a {self.role} may not do this ({permission})")
+
+    def require_queue(self, queue_id: str) -> None:
+        """Staff with assignments act on their queues only."""
+        if self.queues is not None and queue_id not in self.queues:
+            raise ProblemError("forbidden", f"you are not assigned to queue {queue_id}")
+
+
+def key_principal(key: ApiKey) -> Principal:
+    return Principal(
+        tenant_id=key.tenant_id,
+        role=key.role,
+        actor=f"key:{key.key_id}",
+        key_id=key.key_id,
+        scopes=getattr(key, "scopes", None),
+    )
 
 
 class Authenticator:
-    """Looks keys up by hash, remembering answers (unknown keys too) briefly."""
+    """API keys are looked up by hash, answers (unknown keys too) remembered briefly; access
+    tokens are verified by signature and checked against the sign-out deny-list."""
 
     def __init__(
-        self, directory: TenantDirectory, timer: Callable[[], float] = time.monotonic
+        self,
+        directory: TenantDirectory,
+        tokens: AccessTokens | None = None,
+        pool: AsyncConnectionPool[Any] | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
+        """Without `tokens` (and the `pool` organisation settings are read from), keys only."""
         self._directory = directory
+        self._tokens = tokens
+        self._pool = pool
         self._cache: TTLCache[bytes, ApiKey | None] = TTLCache(_CACHE_MAX, _CACHE_TTL_S, timer)
 
     async def authenticate(self, secret: str | None) -> Principal:
         """The principal of a bearer secret (the part after `Bearer `)."""
         secret = (secret or "").strip()
         if not secret or len(secret) > _MAX_SECRET:
-            raise unauthorized("send an API key as 'Authorization: Bearer <key>'")
+            raise unauthorized("send an API key or an access token as 'Authorization: Bearer ...'")
+        if secret.count(".") != 2 or self._tokens is None or self._pool is None:
+            return key_principal(await self._key(secret))
+        try:
+            claims = await self._tokens.verify(secret)
+        except InvalidToken as refused:
+            raise unauthorized(f"this access token is not valid ({refused})") from None
+        return await self._person(claims)
+
+    async def _key(self, secret: str) -> ApiKey:
         digest = hash_secret(secret)
         # One lookup: `in` then `[]` races the TTL (the entry can expire in between: a KeyError).
-        key = self._cache.get(digest, _UNSEEN)
-        if key is _UNSEEN:
+        cached = self._cache.get(digest, _UNSEEN)
+        key: ApiKey | None = cached
+        if cached is _UNSEEN:
             key = self._cache[digest] = await self._directory.authenticate(secret)
         if key is None:
             raise unauthorized("this API key is not valid (unknown or revoked)")
-        return Principal(key)
+        expires = getattr(key, "expires_at", None)  # TODO(issue 20): direct once keys have it
+        if expires is not None and expires <= datetime.now(UTC):
+            raise unauthorized("this API key has expired")
+        record_use = getattr(self._directory, "record_use", None)
+        if record_use is not None:
+            record_use(key.key_id)
+        return key
+
+    async def _person(self, claims: AccessClaims) -> Principal:
+        assert self._pool is not None
+        settings = await org_settings(self._pool, claims.tenant_id)
+        return Principal(
+            tenant_id=claims.tenant_id,
+            role=claims.role,
+            actor=f"user:{claims.user_id}",
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            queues=None if claims.queues is None else frozenset(claims.queues),
+            mfa_pending=claims.role in settings.mfa_roles and not claims.mfa,
+        )
 
     def forget(self) -> None:
         self._cache.clear()
 
 
+def declared_permission(scope: Mapping[str, Any], key: str = "x-permission") -> str | None:
+    """The permission the matched route declares (None: it declares none)."""
+    extra = getattr(scope.get("route"), "openapi_extra", None) or {}
+    found = extra.get(key)
+    return found if isinstance(found, str) else None
+
+
 def unauthorized(detail: str) -> ProblemError:
     return ProblemError("unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+__all__ = [
+    "TICKET_TOKEN",
+    "Authenticator",
+    "Principal",
+    "declared_permission",
+    "key_principal",
+    "permission",
+    "unauthorized",
+]

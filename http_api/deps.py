@@ -6,6 +6,7 @@ document how to authenticate (and a fuzzer does not vary the key as if it were a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,9 +21,12 @@ from access.sessions import Sessions
 from access.tokens import AccessTokens
 from core.settings import Settings
 from eventstore.port import EventStore
-from http_api.auth import Authenticator, Principal
+from http_api.auth import Authenticator, Principal, declared_permission
+from http_api.problems import ProblemError
 from projections.queries import ReadModels
 from service_layer.queues import QueueService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +63,10 @@ ReadModelsDep = Annotated[ReadModels, Depends(read_models)]
 
 bearer_key = HTTPBearer(
     scheme_name="apiKey",
-    bearerFormat="vq_...",
+    bearerFormat="vq_... or JWT",
     auto_error=False,
-    description="An API key of the tenant: `Authorization: Bearer vq_...`",
+    description="An API key of the tenant (`Authorization: Bearer vq_...`) or a person's access "
+    "token from `POST /v1/auth/login` (`Authorization: Bearer eyJ...`)",
 )
 
 
@@ -76,28 +81,48 @@ BearerKey = Annotated[str | None, Depends(bearer_secret)]
 AccessToken = Annotated[
     str | None,
     Query(
-        description="The API key, for clients that cannot send headers (EventSource, WebSocket, a "
-        "screen's browser). Reads only."
+        description="The API key or access token, for clients that cannot send headers "
+        "(EventSource, WebSocket, a screen's browser). Reads only."
     ),
 ]
 
 
-async def principal(svc: ServicesDep, bearer: BearerKey) -> Principal:
-    """The caller, from its bearer key (401 without a valid one)."""
-    return await svc.authenticator.authenticate(bearer)
-
-
-async def reader_of(svc: Services, bearer: str | None, access_token: str | None) -> Principal:
-    """Any role of the tenant may read; the key comes as a bearer header or `?access_token=`."""
-    who = await svc.authenticator.authenticate(bearer or access_token)
-    who.require("read")
+async def admitted(
+    conn: HTTPConnection, svc: Services, secret: str | None, permission: str | None
+) -> Principal:
+    """The caller of `secret` if it may do `permission` (401 / 403 otherwise). A route that
+    declares no permission is closed to everybody (fail closed)."""
+    who = await svc.authenticator.authenticate(secret)
+    if permission is None:
+        log.error("route %s declares no x-permission: refused", conn.scope.get("path"))
+        raise ProblemError("forbidden", "this route declares no permission")
+    who.require(permission)
     return who
 
 
-async def reader(
-    svc: ServicesDep, bearer: BearerKey, access_token: AccessToken = None
+async def principal(conn: HTTPConnection, svc: ServicesDep, bearer: BearerKey) -> Principal:
+    """The caller, from its bearer key or access token, holding the route's permission."""
+    return await admitted(conn, svc, bearer, declared_permission(conn.scope))
+
+
+async def reader_of(
+    conn: HTTPConnection,
+    svc: Services,
+    bearer: str | None,
+    access_token: str | None,
+    permission: str | None = None,
 ) -> Principal:
-    return await reader_of(svc, bearer, access_token)
+    """As `principal`, for routes a screen reads: the credential may also come as
+    `?access_token=`; `permission` None: the one the route declares."""
+    return await admitted(
+        conn, svc, bearer or access_token, permission or declared_permission(conn.scope)
+    )
+
+
+async def reader(
+    conn: HTTPConnection, svc: ServicesDep, bearer: BearerKey, access_token: AccessToken = None
+) -> Principal:
+    return await reader_of(conn, svc, bearer, access_token)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

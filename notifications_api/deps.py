@@ -18,9 +18,6 @@ from notifications.outbound import Guard
 from notifications.outlet import Outlet
 from notifications.store.db import Pool
 
-# Managing templates, endpoints, alerts and schedules: admin keys only.
-MANAGE = "queues:manage"
-
 
 @dataclass(frozen=True, slots=True)
 class Notifications:
@@ -37,7 +34,8 @@ async def notifications(conn: HTTPConnection) -> Notifications:
 
 
 async def manager(who: PrincipalDep) -> Principal:
-    who.require(MANAGE)
+    """The caller, holding what the route declares (templates, alerts, schedules and queue
+    defaults: notifications:manage; webhooks: webhooks:manage)."""
     return who
 
 

@@ -40,12 +40,14 @@ EventTypes = Annotated[
     Field(max_length=len(KNOWN_EVENT_TYPES), json_schema_extra={"uniqueItems": True}),
 ]
 # http(s), a host (a name, an IPv4 or a bracketed IPv6 literal), no credentials (no `@` before
-# the path). Where the host may be is the server's to say (a private address is a 422).
+# the path), a path and query of printable ASCII (anything else percent-encoded; spelled as explicit
+# ranges, not `\s`, which regex engines read differently). Where the host may be is the server's
+# to say (a private address is a 422).
 WebhookUrl = Annotated[
     str,
     StringConstraints(
         max_length=2000,
-        pattern=r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?][^\s#]*)?$",
+        pattern=r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?][!-"$-~]*)?$",
     ),
 ]
 Description = Annotated[str, StringConstraints(max_length=500)]

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
+from http_api.auth import permission
 from http_api.problems import ProblemError, problem_responses
 from notifications.messages import Message
 from notifications.outlet import OutletUnavailable
@@ -37,6 +38,7 @@ PING_TIMEOUT_S = 5.0
     response_model=PingOut,
     responses=problem_responses("forbidden", "not-found"),
     summary="Send the endpoint a `webhook.test` message (see it in the delivery log)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def test(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> PingOut:
     endpoint = await owned(notify.pool, who.tenant_id, endpoint_id)
@@ -68,6 +70,7 @@ async def test(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDe
     response_model=DeliveryLogOut,
     responses=problem_responses("forbidden", "not-found"),
     summary="The endpoint's delivery log: the newest messages, each with every attempt",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def deliveries(
     endpoint_id: EndpointId,
@@ -93,6 +96,7 @@ async def deliveries(
     response_model=ReplayOut,
     responses=problem_responses("forbidden", "not-found", "malformed-request"),
     summary="Send again one message, or every message since a time (same ids: receivers dedupe)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def replay_messages(
     endpoint_id: EndpointId,

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
+from http_api.auth import permission
 from http_api.deps import ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.store.alerts import create_alert_rule, delete_alert_rule, list_alert_rules
@@ -52,6 +53,7 @@ _MADE = problem_responses("forbidden", "not-found", "malformed-request")
     response_model=AlertOut,
     responses=_MADE,
     summary="Tell staff when a condition holds (by email, or in a chat tool by apprise URL)",
+    openapi_extra=permission("notifications:manage"),
 )
 async def create_alert(
     body: Annotated[AlertIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
@@ -77,6 +79,7 @@ async def create_alert(
     response_model=AlertList,
     responses=problem_responses("forbidden"),
     summary="The tenant's alerts",
+    openapi_extra=permission("notifications:manage"),
 )
 async def list_alerts(who: ManagerDep, notify: NotificationsDep) -> AlertList:
     return AlertList(
@@ -89,6 +92,7 @@ async def list_alerts(who: ManagerDep, notify: NotificationsDep) -> AlertList:
     status_code=204,
     responses=problem_responses("forbidden", "not-found"),
     summary="Delete an alert",
+    openapi_extra=permission("notifications:manage"),
 )
 async def delete_alert(alert_id: AlertId, who: ManagerDep, notify: NotificationsDep) -> Response:
     if not await delete_alert_rule(notify.pool, who.tenant_id, str(alert_id)):
@@ -102,6 +106,7 @@ async def delete_alert(alert_id: AlertId, who: ManagerDep, notify: Notifications
     response_model=ScheduleOut,
     responses=problem_responses("forbidden", "not-found", "rule-violated", "malformed-request"),
     summary="Schedule an announcement to everyone waiting, or a daily summary (once or daily)",
+    openapi_extra=permission("notifications:manage"),
 )
 async def create_schedule_(
     body: Annotated[ScheduleIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
@@ -137,6 +142,7 @@ async def create_schedule_(
     response_model=ScheduleList,
     responses=problem_responses("forbidden"),
     summary="The tenant's schedules, with when each fires next",
+    openapi_extra=permission("notifications:manage"),
 )
 async def list_schedules_(who: ManagerDep, notify: NotificationsDep) -> ScheduleList:
     found = await list_schedules(notify.pool, who.tenant_id)
@@ -148,6 +154,7 @@ async def list_schedules_(who: ManagerDep, notify: NotificationsDep) -> Schedule
     status_code=204,
     responses=problem_responses("forbidden", "not-found"),
     summary="Delete a schedule",
+    openapi_extra=permission("notifications:manage"),
 )
 async def delete_schedule_(
     schedule_id: ScheduleId, who: ManagerDep, notify: NotificationsDep
@@ -162,6 +169,7 @@ async def delete_schedule_(
     response_model=NotifySettingsOut,
     responses=problem_responses("forbidden", "not-found"),
     summary="What subscribers who do not choose are told, and the feedback link",
+    openapi_extra=permission("notifications:manage"),
 )
 async def get_settings(
     queue_id: QueueId, who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
@@ -177,6 +185,7 @@ async def get_settings(
     response_model=NotifySettingsOut,
     responses=problem_responses("forbidden", "not-found", "malformed-request"),
     summary="Set a queue's notification defaults",
+    openapi_extra=permission("notifications:manage"),
 )
 async def put_settings(
     queue_id: QueueId,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
 from command_api.models import SubscriptionIn, refuse_push_endpoints
+from http_api.auth import permission
 from http_api.deps import Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.channels.vapid import application_server_key, vapid_keys
@@ -65,6 +66,7 @@ async def waiting_ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UU
         "not-found", "invalid-transition", "rule-violated", "malformed-request"
     ),
     summary="Be told about this ticket (its token, or a key of its tenant)",
+    openapi_extra=permission("ticket-token", bearer="tickets:enqueue"),
 )
 async def create(
     ticket_id: TicketId,
@@ -89,6 +91,7 @@ async def create(
     response_model=SubscriptionList,
     responses=problem_responses("not-found"),
     summary="This ticket's subscriptions (addresses masked)",
+    openapi_extra=permission("ticket-token", bearer="read"),
 )
 async def list_(
     ticket_id: TicketId, tenant: TicketTenant, svc: ServicesDep, notify: NotificationsDep
@@ -103,6 +106,7 @@ async def list_(
     status_code=204,
     responses=problem_responses("not-found"),
     summary="Stop being told",
+    openapi_extra=permission("ticket-token", bearer="tickets:enqueue"),
 )
 async def cancel(
     ticket_id: TicketId,
@@ -120,6 +124,7 @@ async def cancel(
     response_model=VapidKeyOut,
     responses=problem_responses(common=("service-unavailable",)),
     summary="The key a browser subscribes to web push with (no key needed)",
+    openapi_extra=permission("public"),
 )
 async def vapid_public_key(svc: ServicesDep) -> VapidKeyOut:
     # A file read (and, the first time ever, a key made and written): off the event loop.

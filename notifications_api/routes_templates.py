@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import Response
 
+from http_api.auth import permission
 from http_api.deps import ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.store.templates import (
@@ -55,6 +56,7 @@ def invalid(exc: TemplateInvalid, field: str = "body") -> ProblemError:
     response_model=TemplateList,
     responses=problem_responses("forbidden"),
     summary="The tenant's own templates (the product's defaults are used for the rest)",
+    openapi_extra=permission("notifications:manage"),
 )
 async def list_(
     who: ManagerDep,
@@ -72,6 +74,7 @@ async def list_(
     response_model=TemplateOut,
     responses=problem_responses("forbidden", "not-found", "malformed-request"),
     summary="Make or replace the template of a topic, channel and language (a queue's or all)",
+    openapi_extra=permission("notifications:manage"),
 )
 async def put(
     body: Annotated[TemplateIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
@@ -102,6 +105,7 @@ async def put(
     status_code=204,
     responses=problem_responses("forbidden", "not-found"),
     summary="Delete a template (the next one in line is used again)",
+    openapi_extra=permission("notifications:manage"),
 )
 async def delete(template_id: TemplateId, who: ManagerDep, notify: NotificationsDep) -> Response:
     if not await delete_template(notify.pool, who.tenant_id, str(template_id)):
@@ -114,6 +118,7 @@ async def delete(template_id: TemplateId, who: ManagerDep, notify: Notifications
     response_model=PreviewOut,
     responses=problem_responses("forbidden", "not-found", "malformed-request"),
     summary="Render a template (the one given, else the one in use) with sample values",
+    openapi_extra=permission("notifications:manage"),
 )
 async def preview(
     body: Annotated[PreviewIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep

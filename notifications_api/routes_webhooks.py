@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
+from http_api.auth import permission
 from http_api.problems import ProblemError, problem_responses
 from notifications.store.db import Pool
 from notifications.store.endpoints import (
@@ -78,6 +79,7 @@ def secret_out(endpoint: Endpoint) -> SecretOut:
     response_model=EndpointCreatedOut,
     responses=problem_responses("forbidden", REFUSED_URL, "malformed-request"),
     summary="Register an endpoint (its signing secret is in this answer)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def create(body: EndpointIn, who: ManagerDep, notify: NotificationsDep) -> EndpointCreatedOut:
     check_url(notify, body.url)
@@ -99,6 +101,7 @@ async def create(body: EndpointIn, who: ManagerDep, notify: NotificationsDep) ->
     response_model=EndpointList,
     responses=problem_responses("forbidden"),
     summary="The tenant's endpoints (without secrets)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def list_(who: ManagerDep, notify: NotificationsDep) -> EndpointList:
     now = wall_clock()
@@ -111,6 +114,7 @@ async def list_(who: ManagerDep, notify: NotificationsDep) -> EndpointList:
     response_model=EndpointOut,
     responses=_ONE,
     summary="One endpoint (without its secret)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def get(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> EndpointOut:
     return endpoint_out(await owned(notify.pool, who.tenant_id, endpoint_id), wall_clock())
@@ -121,6 +125,7 @@ async def get(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep
     response_model=EndpointOut,
     responses=problem_responses("forbidden", "not-found", REFUSED_URL, "malformed-request"),
     summary="Change an endpoint's URL, description, event types or rate (only those given)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def patch(
     endpoint_id: EndpointId,
@@ -150,6 +155,7 @@ async def patch(
     status_code=204,
     responses=_ONE,
     summary="Remove an endpoint (nothing more is sent to it)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def delete(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> Response:
     if not await delete_endpoint(notify.pool, who.tenant_id, str(endpoint_id)):
@@ -162,6 +168,7 @@ async def delete(endpoint_id: EndpointId, who: ManagerDep, notify: Notifications
     response_model=SecretOut,
     responses=_ONE,
     summary="The endpoint's signing secret",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def secret(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> SecretOut:
     return secret_out(await owned(notify.pool, who.tenant_id, endpoint_id))
@@ -172,6 +179,7 @@ async def secret(endpoint_id: EndpointId, who: ManagerDep, notify: Notifications
     response_model=SecretOut,
     responses=_ONE,
     summary="A new secret; the previous one signs too for 24 hours (two signatures)",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def rotate(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> SecretOut:
     rotated = await rotate_secret(notify.pool, who.tenant_id, str(endpoint_id))
@@ -185,6 +193,7 @@ async def rotate(endpoint_id: EndpointId, who: ManagerDep, notify: Notifications
     response_model=EndpointOut,
     responses=_ONE,
     summary="Deliver to a disabled endpoint again",
+    openapi_extra=permission("webhooks:manage"),
 )
 async def enable(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> EndpointOut:
     enabled = await enable_endpoint(notify.pool, who.tenant_id, str(endpoint_id))

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from http_api.auth import permission
 from http_api.deps import ReaderDep, ReadModelsDep
 from http_api.formats import Moment, TimeZone
 from http_api.problems import ProblemError, problem_responses
@@ -87,6 +88,7 @@ def _answer(result: dict[str, Any], fmt: str, name: str) -> Response:
         200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
     },
     summary="Arrivals, waits (mean, P50, P90, max), service, SLA, abandonment, counters",
+    openapi_extra=permission("analytics:read"),
 )
 async def queue_analytics(
     queue_id: QueueId,
@@ -125,6 +127,7 @@ async def queue_analytics(
         **problem_responses(),
     },
     summary="The tenant's queues rolled up together",
+    openapi_extra=permission("analytics:read"),
 )
 async def tenant_analytics(
     who: ReaderDep,
@@ -159,6 +162,7 @@ async def tenant_analytics(
     responses=problem_responses("not-found"),
     summary="How right the wait estimates were: per estimator, every range given at enqueue "
     "against the real wait",
+    openapi_extra=permission("analytics:read"),
 )
 async def queue_accuracy(queue_id: QueueId, who: ReaderDep, models: ReadModelsDep) -> Any:
     async with redis_errors():

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query
+from starlette.requests import HTTPConnection
 
 from core.tokens import token_matches
-from http_api.auth import unauthorized
+from http_api.auth import declared_permission, unauthorized
 from http_api.deps import AccessToken, BearerKey, ReadModelsDep, ServicesDep, reader_of
 from query_api.views import not_found
 
@@ -38,6 +39,7 @@ LastEventId = Annotated[
 
 
 async def ticket_tenant(
+    conn: HTTPConnection,
     ticket_id: TicketId,
     svc: ServicesDep,
     models: ReadModelsDep,
@@ -54,7 +56,9 @@ async def ticket_tenant(
 ) -> str:
     """The tenant whose ticket this is, if the caller may read it: a key, or its own token."""
     if bearer or access_token:
-        return (await reader_of(svc, bearer, access_token)).tenant_id
+        # A key or a person instead of the token: what the route asks of them (else: read).
+        needs = declared_permission(conn.scope, "x-permission-bearer") or "read"
+        return (await reader_of(conn, svc, bearer, access_token, needs)).tenant_id
     secret = token or header_token
     if secret is None:
         raise unauthorized("send an API key or the ticket's token")

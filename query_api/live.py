@@ -13,6 +13,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.websockets import WebSocketDisconnect
 
+from http_api.auth import permission
 from http_api.deps import (
     AccessToken,
     BearerKey,
@@ -65,6 +66,7 @@ _SSE: dict[int | str, dict[str, Any]] = {
     response_class=StreamingResponse,
     summary="Follow a ticket live (SSE): every position and status change, in order",
     responses={**_SSE, **problem_responses(*READ_PROBLEMS)},
+    openapi_extra=permission("ticket-token", bearer="read"),
 )
 async def ticket_events(
     ticket_id: TicketId,
@@ -89,6 +91,7 @@ async def ticket_events(
     response_class=StreamingResponse,
     summary="Follow a queue live (SSE): its view after every change",
     responses={**_SSE, **problem_responses(*READ_PROBLEMS)},
+    openapi_extra=permission("read"),
 )
 async def queue_events(
     queue_id: QueueId,
@@ -114,7 +117,7 @@ async def queue_socket(
 ) -> None:
     """The queue's view as JSON text messages, first the current one, then after every change."""
     try:
-        who = await reader_of(svc, bearer, access_token)
+        who = await reader_of(websocket, svc, bearer, access_token, "read")
         await read_queue(models, who.tenant_id, queue_id, None, 0)
     except ReadModelUnavailable:
         await _refuse(

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from core.clock import Clock, ScaledClock
+from http_api.auth import permission
 from http_api.deps import ServicesDep
 from http_api.problems import PROBLEMS, ProblemError, problem_responses
 
@@ -25,7 +26,7 @@ def router(clock: Clock) -> APIRouter:
     ops = APIRouter(tags=["operations"])
     speed = clock.speed if isinstance(clock, ScaledClock) else 1.0
 
-    @ops.get("/healthz", summary="The process is alive")
+    @ops.get("/healthz", summary="The process is alive", openapi_extra=permission("public"))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -33,6 +34,7 @@ def router(clock: Clock) -> APIRouter:
         "/v1/clock",
         response_model=ClockOut,
         summary="The API's time (accelerated when VQ_CLOCK_START or VQ_CLOCK_SPEED is set)",
+        openapi_extra=permission("public"),
     )
     async def clock_now() -> ClockOut:
         """Events are stamped with this time; a simulation driver aligns its own timeline to it."""
@@ -42,6 +44,7 @@ def router(clock: Clock) -> APIRouter:
         "/readyz",
         summary="PostgreSQL answers",
         responses=problem_responses("service-unavailable", common=()),
+        openapi_extra=permission("public"),
     )
     async def readyz(svc: ServicesDep) -> dict[str, str]:
         await svc.store.ping()
@@ -51,6 +54,7 @@ def router(clock: Clock) -> APIRouter:
         "/problems/{code}",
         summary="What a problem type means",
         responses=problem_responses("not-found", "validation", common=()),
+        openapi_extra=permission("public"),
     )
     async def problem_doc(code: str) -> dict[str, object]:
         if code not in PROBLEMS:

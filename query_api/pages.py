@@ -12,6 +12,7 @@ from importlib.resources import files
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
+from http_api.auth import permission
 from http_api.deps import ReaderDep, ReadModelsDep, reader
 from http_api.problems import problem_responses
 from query_api.deps import QueueId
@@ -35,6 +36,7 @@ _DASHBOARD_HEADERS = {
     tags=["queries"],
     summary="A live queue board for a screen (HTML; pass the key as ?access_token=)",
     responses=problem_responses("not-found"),
+    openapi_extra=permission("read"),
 )
 async def board(queue_id: QueueId, who: ReaderDep, models: ReadModelsDep) -> HTMLResponse:
     await read_queue(models, who.tenant_id, queue_id, None, 0)
@@ -49,6 +51,7 @@ async def board(queue_id: QueueId, who: ReaderDep, models: ReadModelsDep) -> HTM
     summary="The manager dashboard: live counts and today's charts per queue (HTML; "
     "pass the key as ?access_token=)",
     responses=problem_responses(),
+    openapi_extra=permission("analytics:read"),
 )
 async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page("dashboard.html"), headers=_DASHBOARD_HEADERS)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from http_api.auth import permission
 from http_api.deps import ReaderDep, ReadModelsDep
 from http_api.problems import problem_responses
 from projections.queries import StaleRead
@@ -47,6 +48,7 @@ VERSIONED: dict[int | str, dict[str, Any]] = {
     response_model=QueueList,
     summary="The tenant's queues, live counts",
     responses=problem_responses(*READ_PROBLEMS),
+    openapi_extra=permission("read"),
 )
 async def list_queues(
     who: ReaderDep,
@@ -82,6 +84,7 @@ async def list_queues(
     response_model=QueueView,
     summary="One queue, live counts",
     responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)},
+    openapi_extra=permission("read"),
 )
 async def get_queue(
     queue_id: QueueId,
@@ -101,6 +104,7 @@ async def get_queue(
     response_model=WaitingPageOut,
     summary="A page of the waiting line, with positions",
     responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)},
+    openapi_extra=permission("read"),
 )
 async def get_waiting(
     queue_id: QueueId,
@@ -135,6 +139,7 @@ async def get_waiting(
     response_model=TicketView,
     summary="One ticket: status, position, counter (API key or the ticket's token)",
     responses={**VERSIONED, **problem_responses(*READ_PROBLEMS)},
+    openapi_extra=permission("ticket-token", bearer="read"),
 )
 async def get_ticket(
     ticket_id: TicketId,
