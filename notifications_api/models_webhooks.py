@@ -47,7 +47,7 @@ WebhookUrl = Annotated[
     str,
     StringConstraints(
         max_length=2000,
-        pattern=r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?][!-"$-~]*)?$",
+        pattern=r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?][\x21\x22\x24-\x7e]*)?$",
     ),
 ]
 Description = Annotated[str, StringConstraints(max_length=500)]
