@@ -6,6 +6,9 @@
   refuses. Here such a parameter keeps only its real type; leaving it out means "none".
 * No text the API takes or gives contains NUL (PostgreSQL stores none): every string of the
   bodies says so with a pattern.
+* Each operation says who may call it (its `x-permission`, in words in its description, with
+  the roles that hold it), needs no credentials when public (`security: []`), and documents the
+  answers access control gives: 401, 403 and 429.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+
+from access.permissions import PERMISSIONS, PUBLIC, ROLES, SELF, TICKET_TOKEN
+from http_api.problems import problem_responses
 
 
 def truthful_openapi(app: FastAPI) -> None:
@@ -29,6 +35,7 @@ def truthful_openapi(app: FastAPI) -> None:
                     for parameter in operation.get("parameters", []):
                         if parameter.get("in") in ("query", "header", "cookie"):
                             parameter["schema"] = _without_null(parameter.get("schema", {}))
+                    _declare_access(operation)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -69,3 +76,33 @@ def _no_nul(schema: object) -> None:
     for key, value in schema.items():
         if key != "propertyNames" and isinstance(value, dict | list):
             _no_nul(value)
+
+
+def _who(permission: str) -> str:
+    if permission == PUBLIC:
+        return "anyone, without credentials"
+    if permission == SELF:
+        return "a signed-in person, about themselves (an access token, not an API key)"
+    roles = [role for role in ROLES if role in PERMISSIONS.get(permission, (frozenset(), ""))[0]]
+    return f"`{permission}`: " + (", ".join(roles) or "the deployment's operator key")
+
+
+def _declare_access(operation: dict[str, Any]) -> None:
+    permission = operation.get("x-permission")
+    if not isinstance(permission, str):
+        return
+    if permission == TICKET_TOKEN:
+        bearer = str(operation.get("x-permission-bearer") or "read")
+        who = f"the ticket's own token, or {_who(bearer)}"
+    else:
+        who = _who(permission)
+    described = operation.get("description", "")
+    operation["description"] = (described + "\n\n" if described else "") + f"**Who:** {who}."
+    codes = ("rate-limited",)
+    if permission != PUBLIC:
+        codes = ("unauthorized", "forbidden", *codes)
+    responses = operation.setdefault("responses", {})
+    for status, answer in problem_responses(*codes, common=()).items():
+        responses.setdefault(str(status), answer)
+    if permission == PUBLIC:
+        operation["security"] = []
