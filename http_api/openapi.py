@@ -98,7 +98,7 @@ def _declare_access(operation: dict[str, Any]) -> None:
         who = _who(permission)
     described = operation.get("description", "")
     operation["description"] = (described + "\n\n" if described else "") + f"**Who:** {who}."
-    codes = ("rate-limited",)
+    codes: tuple[str, ...] = ("rate-limited",)
     if permission != PUBLIC:
         codes = ("unauthorized", "forbidden", *codes)
     responses = operation.setdefault("responses", {})
