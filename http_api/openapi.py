@@ -103,6 +103,7 @@ def _declare_access(operation: dict[str, Any]) -> None:
         codes = ("unauthorized", "forbidden", *codes)
     responses = operation.setdefault("responses", {})
     for status, answer in problem_responses(*codes, common=()).items():
-        responses.setdefault(str(status), answer)
+        # The document is built already: the answer's schema is its $ref, not its model class.
+        responses.setdefault(str(status), {k: v for k, v in answer.items() if k != "model"})
     if permission == PUBLIC:
         operation["security"] = []
