@@ -12,6 +12,9 @@ BIN    := $(VENV)/bin
 # Touched after each install: `pip install` runs again only when pyproject.toml is newer.
 STAMP  := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
+# The placeholder secrets are accepted in dev only (core/settings.py): the stack, the tests, the
+# benchmark and `make run`'s demo run on this machine. A deployment sets VQ_ENV=prod and real ones.
+export VQ_ENV ?= dev
 
 .PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench
 
@@ -56,7 +59,15 @@ test-tools:
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	       apt-get install -y -q --no-install-recommends kcat; }; }
 
-test: lint stack-up test-tools
+# The OpenID Provider the single sign-on tests start (tests/oidc/: oidc-provider from npm),
+# installed again only when package-lock.json is newer than what `npm ci` installed.
+OIDC_STAMP := tests/oidc/node_modules/.package-lock.json
+
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	@touch $@
+
+test: lint stack-up test-tools $(OIDC_STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 run: stack-up

@@ -1,9 +1,10 @@
 """The audit trail in PostgreSQL: append under one lock (a gapless, linear chain), read in
-order, verify the whole chain in pages."""
+order, verify the whole chain in pages, and search one tenant's entries (GET /v1/audit)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from access.audit import GENESIS, AuditEntry, Break, entry_hash, first_break
+from eventstore.pool import pooled
 
 # Taken for the append transaction: appends take turns, so each links to the one before.
 _CHAIN_LOCK = 0x76710A0D
@@ -83,3 +85,79 @@ async def verify(pool: AsyncConnectionPool[Any]) -> tuple[int, Break | None]:
             return checked, found
         checked, last = checked + 1, (entry.seq, entry.hash)
     return checked, None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditQuery:
+    """Which of one tenant's entries, in which order. `action` is exact, or a prefix when it
+    ends with "." or "*" ("key." or "key.*": every key action); `since` is inclusive, `until`
+    exclusive; `after` and `before` are sequence numbers (the cursors), both exclusive."""
+
+    tenant_id: str
+    newest_first: bool = True
+    action: str | None = None
+    actor: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: int | None = None
+    before: int | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        conditions: list[str] = ["tenant_id = %s"]
+        params: list[Any] = [self.tenant_id]
+        if self.action is not None:
+            prefix = self.action.rstrip("*")
+            if prefix != self.action or prefix.endswith("."):
+                conditions.append("starts_with(action, %s)")
+                params.append(prefix)
+            else:
+                conditions.append("action = %s")
+                params.append(self.action)
+        for column, value in (
+            ("actor = %s", self.actor),
+            ("subject = %s", self.subject),
+            ("at >= %s", self.since),
+            ("at < %s", self.until),
+            ("seq > %s", self.after),
+            ("seq < %s", self.before),
+        ):
+            if value is not None:
+                conditions.append(column)
+                params.append(value)
+        return " AND ".join(conditions), params
+
+    def following(self, seq: int) -> AuditQuery:
+        """The same query, continued past the entry `seq` in its order."""
+        return replace(self, before=seq) if self.newest_first else replace(self, after=seq)
+
+
+async def search(pool: AsyncConnectionPool[Any], query: AuditQuery, limit: int) -> list[AuditEntry]:
+    """One page of a tenant's entries (StoreUnavailable when PostgreSQL is)."""
+    where, params = query.where()
+    order = "DESC" if query.newest_first else "ASC"
+    async with pooled(pool) as conn:
+        rows = await (
+            await conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_log WHERE {where} ORDER BY seq {order} LIMIT %s",
+                (*params, limit),
+            )
+        ).fetchall()
+    return [_entry(row) for row in rows]
+
+
+async def search_all(
+    pool: AsyncConnectionPool[Any], query: AuditQuery, *, limit: int | None = None
+) -> AsyncIterator[AuditEntry]:
+    """Every matching entry (at most `limit`), a page (one short query) at a time: a long
+    export holds no connection between pages."""
+    left = limit
+    while left is None or left > 0:
+        size = PAGE if left is None else min(PAGE, left)
+        rows = await search(pool, query, size)
+        for entry in rows:
+            yield entry
+        if len(rows) < size:
+            return
+        query = query.following(rows[-1].seq)
+        left = None if left is None else left - len(rows)

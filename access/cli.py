@@ -1,13 +1,20 @@
-"""`vq tenants create` (a tenant and its first admin key) and `vq audit verify` (the audit
-trail's hash chain, end to end)."""
+"""`vq tenants create` (a tenant and its first admin key), `vq audit verify` (the audit
+trail's hash chain, end to end) and `vq access table` (the permission table, as the README shows
+it)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 from core.settings import get_settings
+
+# The README's permission table sits between these two lines (`vq access table --update`).
+TABLE_START = "<!-- permissions:start (vq access table --update README.md) -->"
+TABLE_END = "<!-- permissions:end -->"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +27,50 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create = t_sub.add_parser("create", help="create a tenant; prints its id and an admin key")
     create.add_argument("name")
     create.set_defaults(func=_create_tenant)
+    access = sub.add_parser("access", help="roles and permissions")
+    a_sub = access.add_subparsers(dest="access_command", metavar="ACTION", required=True)
+    table = a_sub.add_parser("table", help="print the permission table (Markdown)")
+    table.add_argument(
+        "--update",
+        type=Path,
+        metavar="README",
+        help="rewrite the table between its markers in this file instead of printing it",
+    )
+    table.set_defaults(func=_table)
+
+
+def _table(args: argparse.Namespace) -> int:
+    from access.permissions import table_markdown
+
+    if args.update is None:
+        print(table_markdown())
+        return 0
+    text = args.update.read_text(encoding="utf-8")
+    updated = with_table(text, table_markdown())
+    if updated is None:
+        print(
+            f"vq access table: no {TABLE_START} ... {TABLE_END} in {args.update}", file=sys.stderr
+        )
+        return 1
+    if updated != text:
+        args.update.write_text(updated, encoding="utf-8")
+    return 0
+
+
+def with_table(text: str, table: str) -> str | None:
+    """`text` with the table between the markers replaced (None: no markers)."""
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        return None
+    return text[: start + len(TABLE_START)] + "\n" + table + "\n" + text[end:]
+
+
+def table_in(text: str) -> str | None:
+    """The table between the markers (None: no markers)."""
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(TABLE_START) : end].strip("\n")
 
 
 def _create_tenant(args: argparse.Namespace) -> int:
@@ -34,7 +85,8 @@ def _create_tenant(args: argparse.Namespace) -> int:
     async def create() -> tuple[str, Any]:
         pool = await open_pool(settings, wait=True)
         try:
-            return await TenantDirectory(PostgresEventStore(pool)).create_tenant(args.name)
+            directory = TenantDirectory(PostgresEventStore(pool))
+            return await directory.create_tenant(args.name, actor="operator")
         finally:
             await pool.close()
 

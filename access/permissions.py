@@ -20,6 +20,8 @@ PUBLIC = "public"
 TICKET_TOKEN = "ticket-token"
 # Routes any signed-in person may call about themselves (profile, MFA, sign-out).
 SELF = "self"
+# The deployment's operator (VQ_OPERATOR_KEY): making tenants over HTTP.
+OPERATOR = "operator"
 
 _ALL: frozenset[Role] = frozenset(ROLES)
 _OFFICE: frozenset[Role] = frozenset({"admin", "manager"})

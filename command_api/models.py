@@ -375,26 +375,3 @@ class EnqueueOut(CommandOut):
     subscriptions: list[str] | None = Field(
         default=None, description="The ids of the subscriptions `notify` made (only with `notify`)"
     )
-
-
-class TenantCreateIn(StrictModel):
-    name: Name
-
-
-class KeyCreateIn(StrictModel):
-    name: Name
-    role: Literal["admin", "staff", "kiosk", "viewer"]
-
-
-class KeyOut(BaseModel):
-    key_id: str
-    tenant_id: str
-    name: str
-    role: str
-    secret: str | None = Field(default=None, description="Shown once, when the key is made.")
-
-
-class TenantOut(BaseModel):
-    tenant_id: str
-    name: str
-    admin_key: KeyOut

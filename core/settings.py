@@ -10,12 +10,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The ways notifications reach someone; each has a delivery topic and a consumer group.
 DELIVERY_CHANNELS = ("webhook", "email", "sms", "whatsapp", "push", "chat")
+
+# Secrets: outside VQ_ENV=dev, at least this long and none of the well-known placeholders.
+MIN_SECRET_LENGTH = 32
+TOKEN_SECRET_PLACEHOLDER = "change-me-in-production-0123456789abcdef"
+SECRET_KEY_PLACEHOLDER = "change-me-in-production-fedcba9876543210"
+_PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "changethis", "placeholder")
 
 
 class Settings(BaseSettings):
@@ -69,7 +75,7 @@ class Settings(BaseSettings):
     operator_key: str | None = None
 
     # Secret for the ticket tokens a customer's QR code carries (HMAC of the ticket id).
-    token_secret: str = "change-me-in-production-0123456789abcdef"
+    token_secret: str = TOKEN_SECRET_PLACEHOLDER
 
     # "dev" (what `make run` and the tests set) accepts the placeholder secrets above and below;
     # any other value refuses placeholder or short secrets at start.
@@ -77,7 +83,7 @@ class Settings(BaseSettings):
 
     # Access (see access/). The secret that encrypts what the database keeps of the token-signing
     # keys and of people's TOTP secrets (a copy of the database alone signs nothing).
-    secret_key: str = "change-me-in-production-fedcba9876543210"
+    secret_key: str = SECRET_KEY_PLACEHOLDER
     # Access tokens (JWT, ES256, `kid` from GET /.well-known/jwks.json): issuer is `public_url`.
     jwt_audience: str = "vq-api"
     access_token_ttl_s: int = Field(default=900, ge=30, le=86400)
@@ -147,6 +153,26 @@ class Settings(BaseSettings):
             raise ValueError("1 to 20 retry delays, each 0 to 604800 seconds")
         return value
 
+    @model_validator(mode="after")
+    def _real_secrets(self) -> Settings:
+        """Outside development, no placeholder or short secret: a deployment that forgot to set
+        one must not start with a value anyone can read in this file."""
+        if self.env == "dev":
+            return self
+        refusals = [
+            refusal
+            for variable, value in (
+                ("VQ_TOKEN_SECRET", self.token_secret),
+                ("VQ_SECRET_KEY", self.secret_key),
+                # Optional: unset (or empty) disables creating tenants over HTTP.
+                ("VQ_OPERATOR_KEY", self.operator_key or None),
+            )
+            if value is not None and (refusal := secret_refusal(variable, value))
+        ]
+        if refusals:
+            raise ValueError("; ".join(refusals))
+        return self
+
     @property
     def pg_url(self) -> str:
         if self.database_url:
@@ -174,7 +200,10 @@ class Settings(BaseSettings):
             "VQ_KAFKA_BOOTSTRAP": self.kafka_servers,
             "VQ_TOPIC_PREFIX": self.topic_prefix,
             "VQ_KAFKA_PARTITIONS": str(self.kafka_partitions),
+            "VQ_ENV": self.env,
             "VQ_TOKEN_SECRET": self.token_secret,
+            "VQ_SECRET_KEY": self.secret_key,
+            **({"VQ_OPERATOR_KEY": self.operator_key} if self.operator_key else {}),
             "VQ_AGING_INTERVAL_S": str(self.aging_interval_s),
             "VQ_ANALYTICS_RETENTION_DAYS": str(self.analytics_retention_days),
             "VQ_CLOCK_SPEED": str(self.clock_speed),
@@ -237,6 +266,23 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}-projections"
 
 
+def secret_refusal(variable: str, value: str) -> str | None:
+    """Why `value` will not do as the secret `variable` outside development (None: it will).
+    The value itself is never part of the reason."""
+    lowered = value.lower()
+    if any(mark in lowered for mark in _PLACEHOLDER_MARKS):
+        return (
+            f"{variable} is a placeholder: set a random value of {MIN_SECRET_LENGTH}+ "
+            "characters (or VQ_ENV=dev)"
+        )
+    if len(value.strip()) < MIN_SECRET_LENGTH:
+        return (
+            f"{variable} is too short ({len(value)} characters): set a random value of "
+            f"{MIN_SECRET_LENGTH}+ characters (or VQ_ENV=dev)"
+        )
+    return None
+
+
 class SettingsError(ValueError):
     """Unusable `VQ_*` variables, said in one line that names them (not a pydantic report)."""
 
@@ -244,8 +290,11 @@ class SettingsError(ValueError):
 def _one_line(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        name = "VQ_" + "_".join(str(part) for part in error["loc"]).upper()
         message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:  # a rule across settings (the secrets): it names its variables
+            problems.append(message)
+            continue
+        name = "VQ_" + "_".join(str(part) for part in error["loc"]).upper()
         problems.append(f"{name}={error['input']!r}: {message}")
     return "bad setting: " + "; ".join(problems)
 

@@ -96,7 +96,7 @@ def key_principal(key: ApiKey) -> Principal:
         role=key.role,
         actor=f"key:{key.key_id}",
         key_id=key.key_id,
-        scopes=getattr(key, "scopes", None),
+        scopes=key.scopes,
     )
 
 
@@ -138,13 +138,11 @@ class Authenticator:
         if cached is _UNSEEN:
             key = self._cache[digest] = await self._directory.authenticate(secret)
         if key is None:
-            raise unauthorized("this API key is not valid (unknown or revoked)")
-        expires = getattr(key, "expires_at", None)  # TODO(issue 20): direct once keys have it
-        if expires is not None and expires <= datetime.now(UTC):
+            raise unauthorized("this API key is not valid (unknown, revoked or expired)")
+        # Remembered answers outlive an expiry by up to the cache's TTL: check it here too.
+        if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
             raise unauthorized("this API key has expired")
-        record_use = getattr(self._directory, "record_use", None)
-        if record_use is not None:
-            record_use(key.key_id)
+        self._directory.record_use(key.key_id)
         return key
 
     async def _person(self, claims: AccessClaims) -> Principal:

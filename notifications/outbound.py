@@ -70,7 +70,7 @@ class Guard:
         return address.is_global and not address.is_multicast
 
 
-class _GuardedResolver(AbstractResolver):
+class GuardedResolver(AbstractResolver):
     """Resolves a name and refuses it unless every address it resolves to is permitted; the
     connection is then made to those vetted addresses (no second resolution to rebind)."""
 
@@ -109,7 +109,7 @@ class Outbound:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
-                resolver=_GuardedResolver(self._guard),
+                resolver=GuardedResolver(self._guard),
                 ttl_dns_cache=10,
                 keepalive_timeout=30,
             )

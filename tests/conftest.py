@@ -4,6 +4,9 @@ Where they come from, in order: environment variables (VQ_DATABASE_URL, VQ_REDIS
 VQ_KAFKA_BOOTSTRAP) when set; testcontainers when a Docker engine answers; otherwise the native
 stack that `make test` starts (`vq stack up`). Each test gets fresh names (a PostgreSQL schema, a
 topic prefix, a Redis key prefix), so tests never see each other's data and nothing is truncated.
+
+The session runs as development (VQ_ENV=dev: the placeholder secrets are accepted), set before
+any test module builds a `Settings`; the `vq` subprocesses tests start inherit it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from psycopg import sql
 
 from core.settings import Settings
 from eventstore.migrate import migrate
+
+# Settings are read when built, never at import: this is before any test builds one.
+os.environ["VQ_ENV"] = "dev"
 
 
 def _docker_answers() -> bool:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,7 +27,7 @@ from access_api import (
     routes_sso,
     routes_users,
 )
-from command_api import routes_admin, routes_queues, routes_tickets
+from command_api import routes_queues, routes_tickets
 from core.clock import Clock, service_clock
 from core.settings import Settings, get_settings
 from eventstore.pool import connect, open_pool
@@ -58,6 +59,7 @@ RETRY_AFTER_S = 2
 # No request is allowed to hang: past this, the caller gets a 503 and may retry.
 REQUEST_DEADLINE_S = 10.0
 MAX_BODY_BYTES = 64 * 1024
+KEY_USAGE_FLUSH_S = 10.0
 
 DESCRIPTION = (
     "Commands change queues: every success answers the queue's new `stream_version` and "
@@ -111,11 +113,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         )
         stop_scheduler = asyncio.Event()
         scheduling = asyncio.create_task(scheduler.run(stop_scheduler))
+        usage = asyncio.create_task(_flush_key_usage(directory, stop_scheduler))
         try:
             yield
         finally:
             stop_scheduler.set()
             await scheduling
+            await usage
             await outlet.aclose()
             await read_redis.aclose()
             await pool.close()
@@ -139,11 +143,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
+async def _flush_key_usage(directory: TenantDirectory, stop: asyncio.Event) -> None:
+    """Write the API keys' last use and counts every few seconds, and once more at the end."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), KEY_USAGE_FLUSH_S)
+        await directory.flush_usage()
+
+
 def _include_routers(app: FastAPI, api_clock: Clock) -> None:
     for router in (
         routes_queues.router,
         routes_tickets.router,
-        routes_admin.router,
         routes.router,
         live.router,
         pages.router,

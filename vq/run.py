@@ -1,7 +1,8 @@
 """`vq run`: the whole product on this machine: migrate, API, relay, workers, notifier, a demo
 inbox and a live demo tenant.
 
-Started by `make run` after the stack is up. The app processes are children of this one; Ctrl-C
+Started by `make run` after the stack is up, as development (VQ_ENV=dev unless set: the
+placeholder secrets are accepted). The app processes are children of this one; Ctrl-C
 (or SIGTERM) stops them all. The demo tenant's id and keys are kept in `<data_dir>/demo.json` so a
 second run reuses them (see vq/demo.py). The inbox (`vq inbox`) is the SMTP relay the notifier
 sends email to, and the demo's webhook endpoint: its page shows what the product sent.
@@ -56,6 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # The product on a developer's machine: the placeholder secrets are accepted (VQ_ENV=dev),
+    # here and in every child, unless the operator chose an environment themselves.
+    os.environ.setdefault("VQ_ENV", "dev")
     settings = get_settings()
     migrate(settings.pg_url, settings.db_schema)
     logs = settings.data_dir / "logs"

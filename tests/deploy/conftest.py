@@ -59,6 +59,7 @@ def private_env(tmp_path: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("VQ_")}
     env.update(
         {
+            "VQ_ENV": "dev",
             "VQ_DATA_DIR": str(tmp_path / "vq-data"),
             "VQ_PG_PORT": str(free_port()),
             "VQ_REDIS_PORT": str(free_port()),

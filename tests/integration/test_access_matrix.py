@@ -19,12 +19,11 @@ from typing import Any
 import httpx
 
 from access.directory import TenantDirectory
-from access.permissions import PUBLIC, ROLES, SELF, TICKET_TOKEN, holds
+from access.permissions import OPERATOR, PUBLIC, ROLES, SELF, TICKET_TOKEN, holds
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
 from tests.integration.servers import api_servers
 
-OPERATOR = "operator"
 # Bodies that are valid for the routes that take one, so another tenant's call reaches the
 # lookup that answers 404 (a body refused first would answer 422).
 BODIES: dict[tuple[str, str], Any] = {
@@ -160,7 +159,7 @@ async def _resources(http: httpx.AsyncClient, admin: str) -> tuple[dict[str, str
         "text": "We open at nine",
     }
     ids["schedule_id"] = await made("/v1/schedules", schedule, "schedule_id")
-    # ids["key_id"] = await made("/v1/keys", {"name": "victim", "role": "viewer"}, "key_id")
+    ids["key_id"] = await made("/v1/keys", {"name": "victim", "role": "viewer"}, "key_id")
     ids["code"] = "not-found"
     return ids, str(ticket["token"])
 

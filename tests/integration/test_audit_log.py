@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from access.audit_store import append, verify
+from access.directory import TenantDirectory
 from core.settings import Settings
+from eventstore.postgres import PostgresEventStore
 from tests.integration.servers import settings_env
 
 
@@ -61,3 +63,36 @@ async def test_concurrent_appends_make_one_chain_and_verify_names_tampering(
         conn.execute(sql.SQL("DELETE FROM {} WHERE seq BETWEEN 10 AND 12").format(table))
     deleted = _vq_audit_verify(settings)
     assert deleted.returncode == 1 and "#10" in deleted.stdout and "deleted" in deleted.stdout
+
+
+async def test_verify_names_the_first_of_several_edits_to_real_key_events(
+    settings: Settings, store: PostgresEventStore
+) -> None:
+    directory = TenantDirectory(store)
+    tenant_id, admin = await directory.create_tenant("Clinic", actor="operator")
+    staff = await directory.create_key(tenant_id, "desk", "staff", actor=f"key:{admin.key.key_id}")
+    await directory.rotate_key(tenant_id, staff.key.key_id, overlap=timedelta(hours=1))
+    await directory.revoke_key(tenant_id, staff.key.key_id)
+    intact = _vq_audit_verify(settings)
+    assert intact.returncode == 0 and "intact: 5 entries" in intact.stdout, intact
+
+    # Someone with database access makes the staff key look like an admin's, and hides when
+    # it was revoked: verification names the first of the two rows.
+    table = sql.Identifier(settings.db_schema, "audit_log")
+    with psycopg.connect(settings.pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("UPDATE {} SET at = at - interval '1 day' WHERE action = 'key.revoked'").format(
+                table
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "UPDATE {} SET detail = jsonb_set(detail, '{{role}}', '\"admin\"') "
+                "WHERE action = 'key.created' AND subject = %s"
+            ).format(table),
+            (f"key:{staff.key.key_id}",),
+        )
+    edited = _vq_audit_verify(settings)
+    assert edited.returncode == 1, edited
+    assert "audit entry #3: its contents do not match its hash: edited" in edited.stdout
+    assert "the 2 entries before it are intact" in edited.stdout
