@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from access.directory import Role
+from access.permissions import Role
 from core.settings import Settings
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.push import PushReceiver
