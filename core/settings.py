@@ -219,6 +219,23 @@ class Settings(BaseSettings):
             "VQ_DELIVERY_SCHEDULE": self.delivery_schedule,
             "VQ_DELIVERY_TIME_SCALE": str(self.delivery_time_scale),
             **({"VQ_CLOCK_START": self.clock_start.isoformat()} if self.clock_start else {}),
+            **self._access_environment(),
+        }
+
+    def _access_environment(self) -> dict[str, str]:
+        return {
+            "VQ_JWT_AUDIENCE": self.jwt_audience,
+            "VQ_ACCESS_TOKEN_TTL_S": str(self.access_token_ttl_s),
+            "VQ_REFRESH_TOKEN_TTL_S": str(self.refresh_token_ttl_s),
+            "VQ_SIGNUP_OPEN": str(self.signup_open).lower(),
+            "VQ_LOGIN_BACKOFF_AFTER": str(self.login_backoff_after),
+            "VQ_LOGIN_LOCKOUT_AFTER": str(self.login_lockout_after),
+            "VQ_LOGIN_LOCKOUT_S": str(self.login_lockout_s),
+            "VQ_RATE_LIMIT_PER_MINUTE": str(self.rate_limit_per_minute),
+            "VQ_TRUST_FORWARDED_FOR": str(self.trust_forwarded_for).lower(),
+            "VQ_CORS_ORIGINS": self.cors_origins,
+            **({"VQ_TLS_CERT": str(self.tls_cert)} if self.tls_cert else {}),
+            **({"VQ_TLS_KEY": str(self.tls_key)} if self.tls_key else {}),
         }
 
     @property
