@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from fastapi import APIRouter, BackgroundTasks, Response
+from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from access import links, mail
@@ -346,7 +347,10 @@ async def password_reset(
     tasks.add_task(
         mail.send_reset, svc.pool, outlet_of(conn), svc.settings.public_url, tenant_id, email
     )
-    return Response(status_code=202)
+    return JSONResponse(
+        {"detail": "if this email belongs to a person of the organisation, a link is on its way"},
+        status_code=202,
+    )
 
 
 @router.post(

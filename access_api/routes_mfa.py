@@ -32,7 +32,7 @@ from http_api.problems import ProblemError, problem_responses
 router = APIRouter(prefix="/v1/me/mfa", tags=["access: two-factor authentication"])
 
 _SELF = permission(SELF)
-_CODE_PROBLEMS = ("forbidden", "not-found", "too-many-attempts", "malformed-request")
+_CODE_PROBLEMS = ("forbidden", "not-found", "wrong-code", "too-many-attempts", "malformed-request")
 
 
 class MfaStatusOut(BaseModel):
@@ -88,9 +88,9 @@ def _problem(error: MfaError) -> ProblemError:
             "too-many-attempts", str(error), headers={"Retry-After": str(error.retry_after_s)}
         )
     assert isinstance(error, WrongCode)
-    # The code is never echoed back (no `input` in the error).
-    wrong = {"loc": ["body", "code"], "msg": str(error), "type": "wrong_code"}
-    return ProblemError("validation", str(error), errors=[wrong])
+    # A well-formed code that does not match: the request is valid, the code is not the one
+    # (a 409, like any valid request the state refuses). The code is never echoed back.
+    return ProblemError("wrong-code", str(error))
 
 
 def _no_store(response: Response) -> None:

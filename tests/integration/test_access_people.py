@@ -136,7 +136,7 @@ async def test_sign_up_invite_verify_sign_in_refresh_sign_out(
     assert first["user"]["email_verified"] is False and first["user"]["role"] == "admin"
     assert (await http.post("/v1/auth/verify-email", json={"token": verify})).status_code == 204
     again = await http.post("/v1/auth/verify-email", json={"token": verify})
-    assert again.status_code == 410 and again.json()["type"] == "/problems/link-expired"
+    assert again.status_code == 404 and again.json()["type"] == "/problems/link-expired"
     admin = await login(http, tenant, "ada@clinic.example")
     assert admin["token_type"] == "Bearer" and admin["expires_in"] == settings.access_token_ttl_s
     me = await http.get("/v1/me", headers=bearer(admin["access_token"]))
@@ -157,7 +157,7 @@ async def test_sign_up_invite_verify_sign_in_refresh_sign_out(
             "email": email,
         }
         reused = await http.post("/v1/auth/password", json={"token": token, "password": PASSWORD})
-        assert reused.status_code == 410
+        assert reused.status_code == 404
         people[role] = await login(http, tenant, email)
         assert people[role]["user"]["role"] == role
         assert people[role]["user"]["email_verified"] is True
@@ -339,11 +339,11 @@ async def test_a_reset_link_works_once_and_the_newest_only(
         assert received.message["Subject"] != "Hijacked"
     new_password = "a different long passphrase"
     voided = await http.post("/v1/auth/password", json={"token": older, "password": new_password})
-    assert voided.status_code == 410
+    assert voided.status_code == 404
     done = await http.post("/v1/auth/password", json={"token": newer, "password": new_password})
     assert done.status_code == 200
     twice = await http.post("/v1/auth/password", json={"token": newer, "password": PASSWORD})
-    assert twice.status_code == 410 and twice.json()["type"] == "/problems/link-expired"
+    assert twice.status_code == 404 and twice.json()["type"] == "/problems/link-expired"
     # The reset ended every session; the old password is refused, the new one works.
     assert (await http.get("/v1/me", headers=bearer(signed_in["access_token"]))).status_code == 401
     old = await http.post(
