@@ -2,6 +2,111 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Body
+from pydantic import AfterValidator, BaseModel, Field
+
+from access.org_settings import (
+    MAX_ORIGINS,
+    RATE_LIMIT_MAX,
+    RATE_LIMIT_MIN,
+    OrgSettings,
+    change_org_settings,
+    normal_origin,
+    org_settings,
+)
+from http_api.auth import permission
+from http_api.deps import PrincipalDep, ServicesDep
+from http_api.problems import ProblemError, problem_responses
+
+router = APIRouter(prefix="/v1/settings", tags=["access: organisation settings"])
+
+_MANAGE = permission("settings:manage")
+
+PersonRole = Literal["admin", "manager", "staff", "viewer"]
+Origin = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=300,
+        description="An exact origin `scheme://host[:port]` (no path, no wildcard)",
+        examples=["https://clinic.example"],
+    ),
+    AfterValidator(normal_origin),
+]
+
+
+class AccessSettingsIn(BaseModel):
+    """All of the organisation's access settings (a PUT replaces them all)."""
+
+    mfa_roles: list[PersonRole] = Field(
+        max_length=4,
+        description="The roles whose people must sign in with a second factor (TOTP)",
+        examples=[["admin", "manager"]],
+    )
+    rate_limit_per_minute: int | None = Field(
+        ge=RATE_LIMIT_MIN,
+        le=RATE_LIMIT_MAX,
+        description="Requests per minute each key or person of the organisation may make; "
+        "null: the deployment's default",
+        examples=[2000],
+    )
+    cors_origins: list[Origin] = Field(
+        max_length=MAX_ORIGINS,
+        description="The web origins the organisation's browser apps call the API from",
+        examples=[["https://clinic.example"]],
+    )
+
+
+class AccessSettingsOut(AccessSettingsIn):
+    effective_rate_limit_per_minute: int = Field(
+        description="The limit in force: the organisation's own, or the deployment's default"
+    )
+
+
+def _out(settings: OrgSettings, default_limit: int) -> AccessSettingsOut:
+    limit = settings.rate_limit_per_minute
+    return AccessSettingsOut.model_validate(
+        {
+            **settings.as_json(),
+            "effective_rate_limit_per_minute": limit if limit is not None else default_limit,
+        }
+    )
+
+
+@router.get(
+    "/access",
+    response_model=AccessSettingsOut,
+    responses=problem_responses("forbidden"),
+    summary="The organisation's access settings: second factor per role, rate limit, origins",
+    openapi_extra=_MANAGE,
+)
+async def get_access_settings(who: PrincipalDep, svc: ServicesDep) -> AccessSettingsOut:
+    found = await org_settings(svc.pool, who.tenant_id)
+    return _out(found, svc.settings.rate_limit_per_minute)
+
+
+@router.put(
+    "/access",
+    response_model=AccessSettingsOut,
+    responses=problem_responses("forbidden", "malformed-request"),
+    summary="Replace the organisation's access settings (recorded in the audit trail)",
+    openapi_extra=_MANAGE,
+)
+async def put_access_settings(
+    body: Annotated[AccessSettingsIn, Body()], who: PrincipalDep, svc: ServicesDep
+) -> AccessSettingsOut:
+    wanted = OrgSettings(
+        mfa_roles=frozenset(body.mfa_roles),
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        cors_origins=tuple(body.cors_origins),
+    )
+    try:
+        now = await change_org_settings(
+            svc.pool, who.tenant_id, wanted, actor=who.actor, at=datetime.now(UTC)
+        )
+    except ValueError as refused:  # the model checks the same rules: a second line of defence
+        raise ProblemError("validation", str(refused)) from None
+    return _out(now, svc.settings.rate_limit_per_minute)

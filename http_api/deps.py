@@ -17,12 +17,15 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
 from access.directory import TenantDirectory
+from access.org_settings import org_settings
 from access.sessions import Sessions
 from access.tokens import AccessTokens
 from core.settings import Settings
 from eventstore.port import EventStore
 from http_api.auth import Authenticator, Principal, declared_permission
 from http_api.problems import ProblemError
+from http_api.ratelimit import charge
+from http_api.security import origin_allowed
 from projections.queries import ReadModels
 from service_layer.queues import QueueService
 
@@ -93,6 +96,17 @@ async def admitted(
     """The caller of `secret` if it may do `permission` (401 / 403 otherwise). A route that
     declares no permission is closed to everybody (fail closed)."""
     who = await svc.authenticator.authenticate(secret)
+    # Refusals count too: a key hammering what it may not do is slowed like any other.
+    own = await org_settings(svc.pool, who.tenant_id)
+    await charge(
+        conn, who.identity, own.rate_limit_per_minute or svc.settings.rate_limit_per_minute
+    )
+    if not await origin_allowed(conn, who.tenant_id):
+        raise ProblemError(
+            "origin-not-allowed",
+            "this organisation does not allow calls from this web origin (its access settings "
+            "list the allowed ones)",
+        )
     if permission is None:
         log.error("route %s declares no x-permission: refused", conn.scope.get("path"))
         raise ProblemError("forbidden", "this route declares no permission")

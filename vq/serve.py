@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from core.settings import get_settings
+
+# TLS 1.2 at least (1.3 is what OpenSSL agrees first when the client can); for 1.2, forward
+# secrecy and AEAD ciphers only (Mozilla's "intermediate" profile). TLS 1.3 suites are all good.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!DSS"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +28,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()  # a bad VQ_* variable stops here, in one line
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        print("vq api: set both VQ_TLS_CERT and VQ_TLS_KEY (or neither)", file=sys.stderr)
+        return 2
     if settings.clock_start is not None or settings.clock_speed != 1.0:
         start = settings.clock_start.isoformat() if settings.clock_start else "the real time"
         print(
@@ -37,6 +48,31 @@ def _serve(args: argparse.Namespace) -> int:
         # Open SSE streams must not keep a stopping API alive: they are cut after this, and
         # clients reconnect (to another replica) with Last-Event-ID.
         timeout_graceful_shutdown=5,
+        # X-Forwarded-For names the client only behind a proxy the operator says it runs.
+        proxy_headers=settings.trust_forwarded_for,
         factory=True,
+        **_tls(settings.tls_cert, settings.tls_key),
     )
     return 0
+
+
+def _tls(cert: Path | None, key: Path | None) -> dict[str, Any]:
+    """uvicorn's TLS arguments: none (plain HTTP, behind a proxy that ends TLS), or the files
+    and the factory that hardens uvicorn's context (a module-level function: `--workers` sends
+    it to each worker process by name)."""
+    if cert is None or key is None:
+        return {}
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key), "ssl_context_factory": tls_context}
+
+
+def tls_context(_config: object, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """uvicorn's context (the certificate chain, the ALPN protocols), hardened."""
+    return harden(default())
+
+
+def harden(context: ssl.SSLContext) -> ssl.SSLContext:
+    """TLS 1.2 or newer, no compression (CRIME), no renegotiation, strong 1.2 ciphers."""
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.set_ciphers(TLS12_CIPHERS)
+    return context
