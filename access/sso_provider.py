@@ -23,9 +23,9 @@ import jwt
 from core.errors import Unavailable
 from notifications.outbound import (
     Guard,
+    GuardedResolver,
     OutboundFailed,
     OutboundRefused,
-    GuardedResolver,
 )
 
 CONNECT_S = 3.0

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import StringConstraints
 
-from access import audit_store
+from access.organisations import record
 from access.sso import Identity, Oidc, Pending, binding_cookie, refusal, role_for
 from access.sso_provider import IssuerHttp, ProviderUnavailable, SsoFailed, issuer_refusal
 from access.sso_store import SecretRequired, SsoChange, SsoSettings, delete_sso, get_sso, put_sso
@@ -309,12 +309,6 @@ async def _audit(
     detail: dict[str, Any],
 ) -> None:
     async with pooled(svc.pool) as conn:
-        await audit_store.append(
-            conn,
-            tenant_id=tenant_id,
-            at=datetime.now(UTC),
-            actor=actor,
-            action=action,
-            subject=subject,
-            detail=detail,
+        await record(
+            conn, tenant_id=tenant_id, actor=actor, action=action, subject=subject, detail=detail
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import secrets
 import sys
 import time
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import httpx
 
 from access.directory import TenantDirectory
+from access.passwords import hash_password
+from access.users import insert_user
 from core.settings import Settings
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
@@ -41,6 +44,7 @@ WEBHOOK_EVENT_TYPES = (
     "QueueResumed",
 )
 ALERT = {"condition": "joined_empty_queue", "channel": "email", "address": "manager@demo.example"}
+DEMO_ADMIN = "admin@demo.example"
 # About one arrival in this many asks to be told by email (two ahead, then called).
 EMAIL_ONE_IN = 3
 
@@ -62,6 +66,8 @@ def ensure_demo(settings: Settings, base: str, inbox_url: str) -> dict[str, Any]
     _ensure_webhook(base, demo, inbox_url)
     if "alert_id" not in demo:
         demo["alert_id"] = _admin_post(base, demo, "/v1/alerts", ALERT)["alert_id"]
+    if "admin_email" not in demo:
+        demo |= asyncio.run(_make_person(settings, demo["tenant_id"]))
     path.write_text(json.dumps(demo, indent=2))
     path.chmod(0o600)
     return demo
@@ -84,6 +90,26 @@ async def _make_tenant(settings: Settings) -> dict[str, Any]:
         "kiosk_key": kiosk.secret,
         "viewer_key": viewer.secret,
     }
+
+
+async def _make_person(settings: Settings, tenant_id: str) -> dict[str, Any]:
+    """A person who signs in (POST /v1/auth/login) as the demo's admin, with a new password."""
+    password = secrets.token_urlsafe(12)
+    pool = await open_pool(settings, wait=True)
+    try:
+        async with pool.connection() as conn:
+            await insert_user(
+                conn,
+                tenant_id=tenant_id,
+                email=DEMO_ADMIN,
+                name="Demo admin",
+                role="admin",
+                password_hash=await hash_password(password),
+                verified=True,
+            )
+    finally:
+        await pool.close()
+    return {"admin_email": DEMO_ADMIN, "admin_password": password}
 
 
 def _ensure_webhook(base: str, demo: dict[str, Any], url: str) -> None:

@@ -205,5 +205,9 @@ def _print_banner(
             f"?access_token={demo['viewer_key']}"
         )
         print(f"  admin key        {demo['admin_key']}")
+        print(
+            f"  sign in          POST {base}/v1/auth/login  tenant_id {demo['tenant_id']}, "
+            f"email {demo['admin_email']}, password {demo['admin_password']}"
+        )
     print("Ctrl-C stops the app processes; `vq stack down` stops PostgreSQL, Redis and Kafka.")
     sys.stdout.flush()

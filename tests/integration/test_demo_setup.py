@@ -41,6 +41,14 @@ def test_the_demo_has_an_inbox_endpoint_and_an_alert(settings: Settings, tmp_pat
         assert ensure_demo(local, base, INBOX) == demo  # a second run reuses it all
         assert len(_get(base, demo, "/v1/webhooks/endpoints")["endpoints"]) == 1
 
+        # The demo's admin is a person too, who signs in with the password `vq run` prints.
+        login = {"tenant_id": demo["tenant_id"], "email": demo["admin_email"],
+                 "password": demo["admin_password"]}  # fmt: skip
+        signed_in = httpx.post(f"{base}/v1/auth/login", json=login, timeout=10)
+        assert signed_in.status_code == 200, signed_in.text
+        token = {"admin_key": signed_in.json()["access_token"]}
+        assert _get(base, token, "/v1/me")["role"] == "admin"
+
 
 def test_an_older_demo_gains_them_and_the_endpoint_follows_the_inbox(
     settings: Settings, tmp_path: Path
