@@ -31,9 +31,12 @@ _COUNTER: frozenset[Role] = frozenset({"admin", "manager", "staff"})
 PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "read": (_ALL, "see queues, tickets, boards and live updates"),
     "tickets:enqueue": (_COUNTER | {"kiosk"}, "take a ticket for someone"),
-    "tickets:operate": (_COUNTER, "call, serve, recall, mark no-shows, transfer tickets"),
-    "queues:operate": (_COUNTER, "call the next person at a counter"),
-    "queues:manage": (_OFFICE, "create queues, change their settings, open, pause and close them"),
+    "tickets:operate": (
+        _COUNTER,
+        "call (the next or a given ticket), serve, recall, no-show, transfer",
+    ),
+    "queues:operate": (_COUNTER, "open, pause, resume and close a queue for the day"),
+    "queues:manage": (_OFFICE, "create queues and change their settings"),
     "analytics:read": (_OFFICE | {"viewer"}, "see analytics and the dashboard"),
     "notifications:manage": (_OFFICE, "message templates, schedules, alerts, queue defaults"),
     "webhooks:manage": (frozenset({"admin"}), "webhook endpoints, their secrets and deliveries"),
