@@ -1,4 +1,5 @@
-"""Where every read model lives in Redis. Every key starts with the prefix and the tenant id.
+"""Where every read model lives in Redis. Every key starts with the prefix and the tenant id
+(other keys under the prefix, such as access's deny-list and rate limits, are not read models).
 
 {p}:{tenant}:queues                   ZSET  queue ids, scored by creation time (epoch seconds)
 {p}:{tenant}:q:{queue}                HASH  version (last applied stream version), view (JSON)
@@ -22,6 +23,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# A tenant id, as a SCAN (glob) pattern.
+_UUID = "-".join("?" * n for n in (8, 4, 4, 4, 12))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,5 +69,8 @@ class Keys:
         return f"{self.prefix}:{tenant}:q:{queue}:an:{bucket}"
 
     def all_keys(self) -> str:
-        """A SCAN pattern matching every read model key under this prefix."""
-        return f"{self.prefix}:*"
+        """A SCAN pattern matching every read model key under this prefix: those of a tenant (a
+        UUID). Others share the prefix and are not read models, so a wipe must spare them: the
+        sign-out deny-list, sign-in counters, rate-limit windows (`{p}:access:...`,
+        `{p}:ratelimit:...`)."""
+        return f"{self.prefix}:{_UUID}:*"

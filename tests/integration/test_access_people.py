@@ -1,4 +1,4 @@
-"""People and sign-in end to end (acceptance 1, without its TOTP step): on real PostgreSQL, Redis,
+"""People and sign-in end to end (acceptance 1): on real PostgreSQL, Redis,
 Kafka, the notifier's deliver stage and an SMTP receiver. Every link is taken from the email
 that really arrived."""
 
@@ -161,7 +161,22 @@ async def test_sign_up_invite_verify_sign_in_refresh_sign_out(
         people[role] = await login(http, tenant, email)
         assert people[role]["user"]["role"] == role
         assert people[role]["user"]["email_verified"] is True
-    # (The MFA helper's test adds the TOTP step here: enrol, then sign in with password + code.)
+
+    # The manager enrols a second factor; from then on signing in takes the password and a code.
+    manager_auth = bearer(people["manager"]["access_token"])
+    enrolment = (await http.post("/v1/me/mfa/totp", headers=manager_auth)).json()
+    totp, now = pyotp.TOTP(enrolment["secret"]), time.time()
+    confirmed = await http.post(
+        "/v1/me/mfa/totp/confirm", headers=manager_auth, json={"code": totp.at(now)}
+    )
+    assert confirmed.status_code == 200 and len(confirmed.json()["recovery_codes"]) == 10
+    password_only = {"tenant_id": tenant, "email": "manager@clinic.example", "password": PASSWORD}
+    refused = await http.post("/v1/auth/login", json=password_only)
+    assert refused.status_code == 401 and refused.json()["type"] == "/problems/mfa-required"
+    # The next time step's code (the confirming one was used already: each code works once).
+    both = await http.post("/v1/auth/login", json={**password_only, "otp": totp.at(now + 30)})
+    assert both.status_code == 200 and both.json()["mfa"] is True, both.text
+    people["manager"] = both.json()
 
     # Refresh: a new pair; the old refresh token works once only.
     manager = people["manager"]

@@ -28,6 +28,12 @@ from vq.api import create_app
 RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy")
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The product's default limit (the suite's settings raise it for the other tests)."""
+    return settings.model_copy(update={"rate_limit_per_minute": 1000})
+
+
 def _tiny_app(settings: Settings, client: aioredis.Redis) -> FastAPI:
     """Only the limiter: a route whose dependency charges the caller named by `X-Who`."""
 
