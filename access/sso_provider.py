@@ -39,12 +39,17 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 def issuer_refusal(issuer: str, guard: Guard) -> str | None:
     """Why this issuer may not be configured: it must be an https URL without query or fragment
     (plain http only at an address the operator allowed: a test's or an intranet's provider)."""
-    parts = urlsplit(issuer)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        return "an issuer is an https URL without query or fragment"
+    refused = "an issuer is an https URL without query or fragment"
+    try:
+        parts = urlsplit(issuer)
+        hostname = parts.hostname
+    except ValueError:  # "https://[::1": not a URL at all
+        return refused
+    if not hostname or parts.scheme not in ("http", "https") or parts.query or parts.fragment:
+        return refused
     if parts.scheme == "http":
         try:
-            address = ipaddress.ip_address(parts.hostname)
+            address = ipaddress.ip_address(hostname)
         except ValueError:
             address = None
         if address is None or not any(address in n for n in guard.allowed):
@@ -89,8 +94,11 @@ class IssuerHttp:
     async def _call(
         self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None
     ) -> dict[str, Any]:
-        self._check(url)
-        where = urlsplit(url).netloc
+        try:
+            self._check(url)
+            where = urlsplit(url).netloc
+        except ValueError:  # "https://[::1": a URL urllib cannot take apart
+            raise SsoFailed("the identity provider's URL cannot be called") from None
         connector = aiohttp.TCPConnector(resolver=GuardedResolver(self._guard), force_close=True)
         timeout = aiohttp.ClientTimeout(total=TOTAL_S, connect=CONNECT_S)
         try:

@@ -17,6 +17,7 @@ from pydantic import (
 
 from access.passwords import MAX_LENGTH, MIN_LENGTH
 from access.users import User
+from access_api.models_keys import SPACE
 from notifications.templates import LANGUAGES
 
 if TYPE_CHECKING:
@@ -26,11 +27,15 @@ else:
 
 PersonRole = Literal["admin", "manager", "staff", "viewer"]
 
+# What a request may hold is what the document says, checked on the text as sent (nothing is
+# stripped first: " " or " ada@example.com" would pass one and not the other), with the
+# document's own regex semantics (Python's `re`, as the fuzzers and most validators use): the
+# text is normalised only after it was accepted.
+
 # An address the SMTP relay can be given as is: ASCII, one @, a dotted domain (no display name).
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
         min_length=3,
         max_length=254,
         pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -38,17 +43,19 @@ Email = Annotated[
     ),
     Field(examples=["ada@example.com"]),
 ]
-# More than whitespace, one line.
+# One line with something visible in it (stored without the whitespace around it).
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\r\n]+$"),
+    StringConstraints(min_length=1, max_length=200, pattern=f"^[^\r\n]*[^{SPACE}][^\r\n]*$"),
+    AfterValidator(str.strip),
 ]
 NewPassword = Annotated[
     str,
     StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH),
     Field(
         description=f"{MIN_LENGTH} to {MAX_LENGTH} characters; not your email address, not one "
-        "of the most common passwords (else a 422)",
+        "of the most common passwords, not one or two characters repeated (else a 409 "
+        "`rule-violated`)",
         examples=["a long passphrase you do not use elsewhere"],
     ),
 ]
@@ -75,7 +82,7 @@ Queues = Annotated[
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=2000)
+    model_config = ConfigDict(extra="forbid", str_max_length=2000, regex_engine="python-re")
 
     @model_validator(mode="before")
     @classmethod
@@ -222,6 +229,12 @@ class MePatchIn(StrictModel):
 
     name: Name | None = None
     language: Language | None = None
+
+
+class VerificationSentOut(BaseModel):
+    email_queued: bool = Field(
+        description="Whether the email is on its way (if not: ask again in a moment)"
+    )
 
 
 class PasswordChangeIn(StrictModel):

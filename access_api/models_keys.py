@@ -28,11 +28,13 @@ else:
 # Every character Python strips as whitespace (`str.isspace`), spelled out: regex engines
 # disagree on what `\s` is (ECMAScript's has no U+0085, Python's has), and the document's pattern
 # must mean to every client exactly what the server checks.
-_SPACE = "\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# Text with something visible in it (the server strips the whitespace around it).
+SPACE = "\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Text with something visible in it, checked as sent (as the document says: 200 characters at
+# most with the whitespace around it), and stored without that whitespace.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=f"[^{_SPACE}]"),
+    StringConstraints(min_length=1, max_length=200, pattern=f"[^{SPACE}]"),
+    AfterValidator(str.strip),
 ]
 
 

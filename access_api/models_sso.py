@@ -3,26 +3,65 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 # In the document too (no look-ahead: fuzzers generate from it), so any name it allows is taken.
 _DOMAIN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 PersonRole = Literal["admin", "manager", "staff", "viewer"]
 
 
-Scope = Annotated[str, StringConstraints(pattern=r"^[!#-\[\]-~]{1,100}$")]
+# Python's `$` also matches before a last newline: what it lets through is stripped after.
+Scope = Annotated[
+    str, StringConstraints(pattern=r"^[!#-\[\]-~]{1,100}$"), AfterValidator(str.strip)
+]
 ClaimValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Domain = Annotated[str, StringConstraints(max_length=253, pattern=_DOMAIN, to_lower=True)]
+Domain = Annotated[
+    str,
+    StringConstraints(max_length=253, pattern=_DOMAIN, to_lower=True),
+    AfterValidator(str.strip),
+]
+# An http(s) URL without user, query or fragment (the server checks the rest: https, or plain
+# http at an address the operator allowed; a host that answers with a discovery document).
+_ISSUER = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\x00-\x20\x7f]+(/[^?#\x00-\x20\x7f]*)?$"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class SsoSettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The document's patterns mean what Python's `re` says (as the fuzzers and most validators
+    # read them), here too.
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
-    issuer: str = Field(
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """PostgreSQL stores no NUL in text or JSON: refuse it here, as a 422."""
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL (\\u0000) characters")
+        return data
+
+    issuer: Annotated[str, AfterValidator(str.strip)] = Field(
         min_length=8,
         max_length=500,
+        pattern=_ISSUER,
         description="The provider's issuer identifier, exactly as its ID tokens' `iss` (its "
         "discovery document is read from `<issuer>/.well-known/openid-configuration`).",
         examples=["https://login.example.com/realms/clinic"],
@@ -62,7 +101,7 @@ class SsoSettingsIn(BaseModel):
         max_length=50,
         description="Only people with a (verified) email at these domains; empty: any.",
     )
-    enabled: bool = True
+    enabled: StrictBool = True  # true or false, never "yes" or 1
 
 
 class SsoSettingsOut(BaseModel):

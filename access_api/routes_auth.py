@@ -73,15 +73,23 @@ def now() -> datetime:
 
 
 def weak_password(password: str, email: str, field: str = "password") -> None:
+    """A password the policy refuses: a 409 (the document says its length; which passwords are
+    too common, or too like the email, only the server knows), naming the field and why."""
     problems = policy_problems(password, email)
     if problems:
         raise ProblemError(
-            "validation",
+            "rule-violated",
             "the password must have " + "; ".join(problems),
             errors=[
                 {"loc": ["body", field], "msg": p, "type": "password_policy"} for p in problems
             ],
         )
+
+
+def challenge(code: str, detail: str) -> ProblemError:
+    """A 401 other than a missing or bad bearer credential (wrong password, second factor,
+    refresh token, single sign-on): with its challenge, as every 401 must (RFC 9110)."""
+    return ProblemError(code, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def link_expired() -> ProblemError:
@@ -142,7 +150,7 @@ async def tokens_out(
     "/v1/signup",
     status_code=201,
     response_model=SignupOut,
-    responses=problem_responses("signup-closed", "validation", "malformed-request"),
+    responses=problem_responses("signup-closed", "rule-violated", "malformed-request"),
     summary="Sign up a new organisation and its first admin (when the deployment allows it)",
     openapi_extra=_PUBLIC,
 )
@@ -195,7 +203,7 @@ async def login(body: LoginIn, svc: ServicesDep, response: Response) -> TokensOu
     if mfa:
         if body.otp is None:
             await gate.forgive(attempt)
-            raise ProblemError("mfa-required", "send the current code of your authenticator app")
+            raise challenge("mfa-required", "send the current code of your authenticator app")
         if not await check_second_factor(
             svc.pool, svc.settings, tenant_id, person.user_id, body.otp
         ):
@@ -252,10 +260,10 @@ async def failed(
                     detail={"email": email, "seconds": until, "failures": attempt.failures},
                 )
     if why == "second factor":
-        raise ProblemError(
+        raise challenge(
             "mfa-required", "this code was not accepted (wrong, used already, or blocked)"
         )
-    raise ProblemError("invalid-credentials", "the email or the password is wrong")
+    raise challenge("invalid-credentials", "the email or the password is wrong")
 
 
 @router.post(
@@ -271,7 +279,7 @@ async def refresh(body: RefreshIn, svc: ServicesDep, response: Response) -> Toke
         grant = await svc.sessions.rotate(body.refresh_token)
     except RefreshReused as reused:
         await svc.tokens.deny_session(reused.session_id)
-        raise ProblemError(
+        raise challenge(
             "token-reused", "this refresh token was used already: its session is ended"
         ) from None
     except RefreshRefused as refused:
@@ -356,7 +364,7 @@ async def password_reset(
 @router.post(
     "/v1/auth/password",
     response_model=PasswordSetOut,
-    responses=problem_responses("link-expired", "validation", "malformed-request"),
+    responses=problem_responses("link-expired", "rule-violated", "malformed-request"),
     summary="Set a password with an invitation's or a reset's emailed link (verifies the email)",
     openapi_extra=_PUBLIC,
 )

@@ -37,7 +37,7 @@ class Jwks(BaseModel):
     "/.well-known/jwks.json",
     response_model=Jwks,
     summary="The keys access tokens are signed with (current, next and recently retired)",
-    responses=problem_responses("service-unavailable", common=()),
+    responses=problem_responses("payload-too-large", "service-unavailable", common=()),
     openapi_extra=permission(PUBLIC),
 )
 async def jwks(svc: ServicesDep, response: Response) -> Jwks:

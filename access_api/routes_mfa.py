@@ -25,6 +25,7 @@ from access.mfa import (
     WrongCode,
 )
 from access.permissions import SELF
+from access_api.models import StrictModel
 from http_api.auth import Principal, permission
 from http_api.deps import PrincipalDep, Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
@@ -48,7 +49,7 @@ class TotpEnrolmentOut(BaseModel):
     qr_svg: str = Field(description="The URI as a QR code, an SVG document to show the person")
 
 
-class CodeIn(BaseModel):
+class CodeIn(StrictModel):  # an unknown field, a NUL: a 422
     code: str = Field(
         min_length=6,
         max_length=20,

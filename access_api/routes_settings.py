@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from access.org_settings import (
     MAX_ORIGINS,
@@ -41,17 +41,31 @@ Origin = Annotated[
 ]
 
 
+def _integer(value: Any) -> Any:
+    """A JSON number (2000 or 2000.0), never "2000" or true: what the document calls an
+    integer."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
 class AccessSettingsIn(BaseModel):
     """All of the organisation's access settings (a PUT replaces them all)."""
+
+    # An unknown field is a mistake (a 422), not ignored; the origin pattern means what Python's
+    # `re` says, as the fuzzers and most validators read it (the server normalises what it let
+    # through: a last newline is stripped).
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
     mfa_roles: list[PersonRole] = Field(
         max_length=4,
         description="The roles whose people must sign in with a second factor (TOTP)",
         examples=[["admin", "manager"]],
     )
-    rate_limit_per_minute: int | None = Field(
-        ge=RATE_LIMIT_MIN,
-        le=RATE_LIMIT_MAX,
+    rate_limit_per_minute: (
+        Annotated[int, Field(ge=RATE_LIMIT_MIN, le=RATE_LIMIT_MAX), BeforeValidator(_integer)]
+        | None
+    ) = Field(
         description="Requests per minute each key or person of the organisation may make; "
         "null: the deployment's default",
         examples=[2000],

@@ -24,6 +24,7 @@ from access.sso_provider import IssuerHttp, ProviderUnavailable, SsoFailed, issu
 from access.sso_store import SecretRequired, SsoChange, SsoSettings, delete_sso, get_sso, put_sso
 from access.users import ProvisionRefused, provision_sso, valid_id
 from access_api.models_sso import SsoSettingsIn, SsoSettingsOut, SsoSignedIn, SsoUser
+from access_api.routes_auth import challenge
 from eventstore.pool import pooled
 from http_api.deps import PrincipalDep, Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
@@ -169,7 +170,9 @@ async def delete_settings(who: PrincipalDep, svc: ServicesDep) -> Response:
     responses={
         302: {"description": "To the organisation's identity provider"},
         **problem_responses(
-            "not-found", "sso-failed", common=("validation", "service-unavailable")
+            "not-found",
+            "sso-failed",
+            common=("validation", "payload-too-large", "service-unavailable"),
         ),
     },
     openapi_extra=_PUBLIC,
@@ -188,7 +191,7 @@ async def start(
             found, redirect_uri=redirect_uri(svc), login_hint=login_hint
         )
     except SsoFailed as exc:
-        raise ProblemError("sso-failed", str(exc)) from None
+        raise challenge("sso-failed", str(exc)) from None
     response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         cookie,
@@ -205,7 +208,9 @@ async def start(
 @router.get(
     CALLBACK_PATH,
     response_model=SsoSignedIn,
-    responses=problem_responses("sso-failed", common=("validation", "service-unavailable")),
+    responses=problem_responses(
+        "sso-failed", common=("validation", "payload-too-large", "service-unavailable")
+    ),
     openapi_extra=_PUBLIC,
     summary="Where the identity provider sends the person back: the product's tokens",
 )
@@ -228,7 +233,7 @@ async def callback(
         said = error if _ERROR_CODE.match(error) else "an error"
         await _refused(svc, pending, None, f"the identity provider answered {said}")
     if pending is None or not code:
-        raise ProblemError(
+        raise challenge(
             "sso-failed", "this sign-in is unknown, used already or expired: start again"
         )
     if not pending.bound_to(request.cookies.get(cookie or "")):
@@ -297,7 +302,7 @@ async def _refused(
             detail["email"] = who.email
         subject = f"sso:{who.subject}"[:300] if who is not None else None
         await _audit(svc, pending.tenant_id, "sso", "sso.refused", subject, detail)
-    raise ProblemError("sso-failed", why)
+    raise challenge("sso-failed", why)
 
 
 async def _audit(

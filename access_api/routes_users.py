@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from starlette.requests import HTTPConnection
 
 from access import links, mail
@@ -32,8 +32,16 @@ from access_api.models import (
     UserList,
     UserOut,
     UserPatchIn,
+    VerificationSentOut,
 )
-from access_api.routes_auth import admit, end_sessions, now, outlet_of, weak_password
+from access_api.routes_auth import (
+    admit,
+    challenge,
+    end_sessions,
+    now,
+    outlet_of,
+    weak_password,
+)
 from eventstore.pool import pooled
 from http_api.auth import Principal, permission
 from http_api.deps import PrincipalDep, Services, ServicesDep
@@ -227,7 +235,13 @@ def _changes(before: User, after: User) -> list[tuple[str, Any, Any]]:
     summary="Change a person's name, role, queues or whether they may sign in",
     openapi_extra=_MANAGE,
 )
-async def patch(user_id: UserId, body: UserPatchIn, who: PrincipalDep, svc: ServicesDep) -> UserOut:
+async def patch(
+    user_id: UserId,
+    who: PrincipalDep,
+    svc: ServicesDep,
+    body: Annotated[UserPatchIn | None, Body()] = None,
+) -> UserOut:
+    body = body or UserPatchIn()  # no body, or null: nothing changes
     given = body.model_fields_set
     changes = {n: getattr(body, n) for n in given if getattr(body, n) is not None or n == "queues"}
     if "queues" in changes:
@@ -278,7 +292,10 @@ async def me(who: PrincipalDep, svc: ServicesDep) -> UserOut:
     summary="Change your name or language",
     openapi_extra=_SELF,
 )
-async def patch_me(body: MePatchIn, who: PrincipalDep, svc: ServicesDep) -> UserOut:
+async def patch_me(
+    who: PrincipalDep, svc: ServicesDep, body: Annotated[MePatchIn | None, Body()] = None
+) -> UserOut:
+    body = body or MePatchIn()  # no body, or null: nothing changes
     person = await myself(svc, who)
     changes = {n: getattr(body, n) for n in body.model_fields_set if getattr(body, n) is not None}
     async with pooled(svc.pool) as db, db.transaction():
@@ -292,7 +309,11 @@ async def patch_me(body: MePatchIn, who: PrincipalDep, svc: ServicesDep) -> User
     "/v1/me/password",
     status_code=204,
     responses=problem_responses(
-        "forbidden", "invalid-credentials", "too-many-attempts", "validation", "malformed-request"
+        "forbidden",
+        "invalid-credentials",
+        "too-many-attempts",
+        "rule-violated",
+        "malformed-request",
     ),
     summary="Change your password (your other sessions end)",
     openapi_extra=_SELF,
@@ -315,7 +336,7 @@ async def change_password(body: PasswordChangeIn, who: PrincipalDep, svc: Servic
                     subject=person.user_id,
                     detail={"seconds": svc.settings.login_lockout_s, "failures": attempt.failures},
                 )
-        raise ProblemError("invalid-credentials", "the current password is wrong")
+        raise challenge("invalid-credentials", "the current password is wrong")
     await gate.succeeded(attempt)
     weak_password(body.new_password, person.email, "new_password")
     hashed = await hash_password(body.new_password)
@@ -338,13 +359,14 @@ async def change_password(body: PasswordChangeIn, who: PrincipalDep, svc: Servic
 @router.post(
     "/v1/me/verify-email",
     status_code=202,
-    responses=problem_responses("forbidden", "rule-violated"),
+    response_model=VerificationSentOut,
+    responses=problem_responses("forbidden", "rule-violated", "too-many-attempts"),
     summary="Email a new verification link (the older ones stop working)",
     openapi_extra=_SELF,
 )
 async def resend_verification(
     who: PrincipalDep, svc: ServicesDep, conn: HTTPConnection
-) -> Response:
+) -> VerificationSentOut:
     person = await myself(svc, who)
     if person.email_verified:
         raise ProblemError("rule-violated", "your email address is verified already")
@@ -352,7 +374,7 @@ async def resend_verification(
     async with pooled(svc.pool) as db, db.transaction():
         link = await links.issue(db, person.tenant_id, person.user_id, "verify-email", now())
     organisation = await tenant_name(svc.pool, person.tenant_id) or ""
-    await mail.send_link(
+    queued = await mail.send_link(
         outlet_of(conn), svc.settings.public_url, person, organisation, link, "verify-email"
     )
-    return Response(status_code=202)
+    return VerificationSentOut(email_queued=queued)

@@ -22,7 +22,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     # A request the document accepts that the queue's rules refuse (an unknown counter or class,
     # a setting that contradicts another). 422 is kept for requests that do not match the
     # document, so a client reading the OpenAPI document knows every 422 in advance.
-    "rule-violated": (409, "The queue's rules refuse this request"),
+    "rule-violated": (409, "The rules refuse this request"),
     "grace-expired": (409, "The no-show grace period is over"),
     "already-exists": (409, "It exists already"),
     "version-conflict": (409, "The queue changed meanwhile"),

@@ -312,10 +312,11 @@ async def test_the_settings_keep_the_secret_to_themselves(
 
 
 async def test_issuers_that_may_not_be_used_are_refused(api: ApiClient, idp: OidcProvider) -> None:
+    # Well-shaped issuers (an http(s) URL, as the document says) the server's rules refuse: 409.
     for issuer, words in (
         ("http://10.1.2.3:8080", "plain http"),
         ("https://127.0.0.2:8443", "may not be called"),
-        ("ftp://127.0.0.1/x", "https URL"),
+        ("https://[::1/realms/x", "https URL"),
         (idp.issuer + "/other", "answered 404"),
     ):
         answer = await api.http.put(
@@ -323,3 +324,10 @@ async def test_issuers_that_may_not_be_used_are_refused(api: ApiClient, idp: Oid
         )
         assert answer.status_code == 409, (issuer, answer.text)
         assert words in answer.json()["detail"], (issuer, answer.text)
+    # Not an http(s) URL without user, query or fragment: the document says so (422).
+    for issuer in ("ftp://127.0.0.1/x", "https://login.example/?realm=x", "login.example"):
+        answer = await api.http.put(
+            "/v1/settings/sso", json=sso_body(issuer, CLINIC), headers=api.auth()
+        )
+        assert answer.status_code == 422, (issuer, answer.text)
+        assert answer.json()["errors"][0]["loc"] == ["body", "issuer"], answer.text

@@ -7,14 +7,20 @@ the day it appears (the test fails until it says how to set one up).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from core.settings import Settings
+from tests.integration.bad_input_access import PASSWORD, insert_person
 from tests.integration.conftest import ApiClient
 from tests.integration.reach import delivery_topics
+
+# In what a setup gives: the access token to call with (the routes of a person's own session),
+# instead of the admin key.
+BEARER = "bearer"
 
 NOTHING: dict[str, dict[str, Any]] = {
     "no body": {},
@@ -58,8 +64,38 @@ async def _endpoint(api: ApiClient) -> dict[str, str]:
 
 
 Setup = Callable[[ApiClient], Awaitable[dict[str, str]]]
+
+
+async def _invited(api: ApiClient) -> dict[str, str]:
+    email = f"{uuid.uuid4().hex[:12]}@clinic.example"
+    made = await api.post("/v1/users", json={"email": email, "name": "Nurse", "role": "staff"})
+    assert made.status_code == 201, made.text
+    return {"user_id": made.json()["user_id"]}
+
+
+async def _key(api: ApiClient) -> dict[str, str]:
+    made = await api.post("/v1/keys", json={"name": "door", "role": "kiosk"})
+    assert made.status_code == 201, made.text
+    return {"key_id": made.json()["key_id"]}
+
+
+def _signed_in(settings: Settings, *, verified: bool = True) -> Setup:
+    """A new person of the tenant, signed in: their access token (`verified` False: one who may
+    ask for a verification link)."""
+
+    async def setup(api: ApiClient) -> dict[str, str]:
+        email = f"{uuid.uuid4().hex[:12]}@clinic.example"
+        await insert_person(settings, api.tenant_id, email, verified=verified)
+        body = {"tenant_id": api.tenant_id, "email": email, "password": PASSWORD}
+        signed_in = await api.http.post("/v1/auth/login", json=body)
+        assert signed_in.status_code == 200, signed_in.text
+        return {BEARER: signed_in.json()["access_token"]}
+
+    return setup
+
+
 # Each route without required fields, and how to make a request to it succeed.
-SETUPS: dict[tuple[str, str], Setup] = {
+COMMAND_SETUPS: dict[tuple[str, str], Setup] = {
     ("PATCH", "/v1/queues/{queue_id}"): lambda api: _queue(api, "open"),
     ("POST", "/v1/queues/{queue_id}/open"): lambda api: _queue(api, "closed"),
     ("POST", "/v1/queues/{queue_id}/pause"): lambda api: _queue(api, "open"),
@@ -77,7 +113,22 @@ SETUPS: dict[tuple[str, str], Setup] = {
     ("POST", "/v1/webhooks/endpoints/{endpoint_id}/enable"): _endpoint,
     ("POST", "/v1/webhooks/endpoints/{endpoint_id}/test"): _endpoint,  # 202: on its way
     ("PUT", "/v1/queues/{queue_id}/notification-settings"): lambda api: _queue(api, "open"),
+    ("POST", "/v1/users/{user_id}/invite"): _invited,
+    ("PATCH", "/v1/users/{user_id}"): _invited,
+    ("POST", "/v1/keys/{key_id}/rotate"): _key,
 }
+
+
+def setups(settings: Settings) -> dict[tuple[str, str], Setup]:
+    """COMMAND_SETUPS, and the routes of a person's own session (a person signed in for each
+    request: signing out ends the session)."""
+    return {
+        **COMMAND_SETUPS,
+        ("POST", "/v1/auth/logout"): _signed_in(settings),
+        ("PATCH", "/v1/me"): _signed_in(settings),
+        ("POST", "/v1/me/verify-email"): _signed_in(settings, verified=False),  # 202
+        ("POST", "/v1/me/mfa/totp"): _signed_in(settings),  # 201: an enrolment to confirm
+    }
 
 
 def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -108,16 +159,18 @@ async def test_every_command_without_required_fields_takes_nothing_three_ways(
         for method, operation in operations.items()
         if method in ("post", "patch", "put") and _needs_nothing(document, operation)
     }
-    assert routes == set(SETUPS), "say how to set up each command without required fields"
-    for (method, path), setup in sorted(SETUPS.items()):
+    every = setups(settings)
+    assert routes == set(every), "say how to set up each command without required fields"
+    for (method, path), setup in sorted(every.items()):
         for name, nothing in NOTHING.items():
             ids = await setup(api)
             url = path.format(**ids)
-            headers = {**api.auth(), **nothing.get("headers", {})}
+            auth = {"Authorization": f"Bearer {ids[BEARER]}"} if BEARER in ids else api.auth()
+            headers = {**auth, **nothing.get("headers", {})}
             response = await api.http.request(
                 method, url, headers=headers, content=nothing.get("content")
             )
-            assert response.status_code in (200, 201, 202), (method, path, name, response.text)
+            assert response.status_code in (200, 201, 202, 204), (method, path, name, response.text)
 
 
 @pytest.mark.parametrize("body", [b'{"reason": "x"}', b"[]", b"0"])
