@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from access.directory import ApiKey, TenantDirectory, hash_secret
 from access.org_settings import org_settings
-from access.permissions import PUBLIC, SELF, TICKET_TOKEN, holds
+from access.permissions import PUBLIC, SELF, holds
 from access.tokens import AccessClaims, AccessTokens, InvalidToken
 from http_api.problems import ProblemError
 
@@ -171,14 +171,3 @@ def declared_permission(scope: Mapping[str, Any], key: str = "x-permission") -> 
 
 def unauthorized(detail: str) -> ProblemError:
     return ProblemError("unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-__all__ = [
-    "TICKET_TOKEN",
-    "Authenticator",
-    "Principal",
-    "declared_permission",
-    "key_principal",
-    "permission",
-    "unauthorized",
-]
