@@ -86,12 +86,6 @@ def weak_password(password: str, email: str, field: str = "password") -> None:
         )
 
 
-def challenge(code: str, detail: str) -> ProblemError:
-    """A 401 other than a missing or bad bearer credential (wrong password, second factor,
-    refresh token, single sign-on): with its challenge, as every 401 must (RFC 9110)."""
-    return ProblemError(code, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 def link_expired() -> ProblemError:
     return ProblemError("link-expired", "this link has expired or was used already: ask again")
 
@@ -203,7 +197,7 @@ async def login(body: LoginIn, svc: ServicesDep, response: Response) -> TokensOu
     if mfa:
         if body.otp is None:
             await gate.forgive(attempt)
-            raise challenge("mfa-required", "send the current code of your authenticator app")
+            raise ProblemError("mfa-required", "send the current code of your authenticator app")
         if not await check_second_factor(
             svc.pool, svc.settings, tenant_id, person.user_id, body.otp
         ):
@@ -260,10 +254,10 @@ async def failed(
                     detail={"email": email, "seconds": until, "failures": attempt.failures},
                 )
     if why == "second factor":
-        raise challenge(
+        raise ProblemError(
             "mfa-required", "this code was not accepted (wrong, used already, or blocked)"
         )
-    raise challenge("invalid-credentials", "the email or the password is wrong")
+    raise ProblemError("invalid-credentials", "the email or the password is wrong")
 
 
 @router.post(
@@ -279,7 +273,7 @@ async def refresh(body: RefreshIn, svc: ServicesDep, response: Response) -> Toke
         grant = await svc.sessions.rotate(body.refresh_token)
     except RefreshReused as reused:
         await svc.tokens.deny_session(reused.session_id)
-        raise challenge(
+        raise ProblemError(
             "token-reused", "this refresh token was used already: its session is ended"
         ) from None
     except RefreshRefused as refused:

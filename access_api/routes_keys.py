@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
 from access.directory import KeyRefused, checked_scopes
-from access.permissions import Role, permissions_of
+from access.permissions import OPERATOR, Role, permissions_of
 from access_api.models_keys import (
     KeyCreateIn,
     KeyIssuedOut,
@@ -46,7 +46,7 @@ _LATEST = datetime.max.replace(tzinfo=UTC)
     response_model=TenantOut,
     responses=problem_responses("malformed-request"),
     summary="Create a tenant and its first admin key (operator key only)",
-    openapi_extra=permission("operator"),
+    openapi_extra=permission(OPERATOR),
 )
 async def create_tenant(body: TenantCreateIn, svc: ServicesDep, bearer: BearerKey) -> TenantOut:
     operator = svc.settings.operator_key
@@ -55,7 +55,6 @@ async def create_tenant(body: TenantCreateIn, svc: ServicesDep, bearer: BearerKe
         raise ProblemError(
             "unauthorized",
             "creating tenants needs the operator key (VQ_OPERATOR_KEY) as a bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
         )
     tenant_id, issued = await svc.directory.create_tenant(body.name, actor="operator")
     return TenantOut(tenant_id=tenant_id, name=body.name, admin_key=KeyIssuedOut.issued(issued))

@@ -26,6 +26,7 @@ from access.mfa import (
 )
 from access.permissions import SELF
 from access_api.models import StrictModel
+from access_api.routes_auth import NO_STORE
 from http_api.auth import Principal, permission
 from http_api.deps import PrincipalDep, Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
@@ -94,10 +95,6 @@ def _problem(error: MfaError) -> ProblemError:
     return ProblemError("wrong-code", str(error))
 
 
-def _no_store(response: Response) -> None:
-    response.headers["Cache-Control"] = "no-store"
-
-
 @router.get(
     "",
     response_model=MfaStatusOut,
@@ -125,7 +122,7 @@ async def mfa_status(who: PrincipalDep, svc: ServicesDep) -> MfaStatusOut:
     openapi_extra=_SELF,
 )
 async def start_totp(who: PrincipalDep, svc: ServicesDep, response: Response) -> TotpEnrolmentOut:
-    _no_store(response)
+    response.headers.update(NO_STORE)
     try:
         made = await _factors(svc).enrol(_person(who), at=datetime.now(UTC))
     except MfaError as error:
@@ -143,7 +140,7 @@ async def start_totp(who: PrincipalDep, svc: ServicesDep, response: Response) ->
 async def confirm_totp(
     body: Annotated[CodeIn, Body()], who: PrincipalDep, svc: ServicesDep, response: Response
 ) -> RecoveryCodesOut:
-    _no_store(response)
+    response.headers.update(NO_STORE)
     try:
         codes = await _factors(svc).confirm(
             _person(who), body.code, actor=who.actor, at=datetime.now(UTC)
@@ -181,7 +178,7 @@ async def remove_totp(
 async def renew_recovery_codes(
     body: Annotated[CodeIn, Body()], who: PrincipalDep, svc: ServicesDep, response: Response
 ) -> RecoveryCodesOut:
-    _no_store(response)
+    response.headers.update(NO_STORE)
     try:
         codes = await _factors(svc).regenerate_recovery_codes(
             _person(who), body.code, actor=who.actor, at=datetime.now(UTC)

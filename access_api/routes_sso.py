@@ -19,13 +19,15 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import StringConstraints
 
 from access.organisations import record
+from access.permissions import PUBLIC
 from access.sso import Identity, Oidc, Pending, binding_cookie, refusal, role_for
 from access.sso_provider import IssuerHttp, ProviderUnavailable, SsoFailed, issuer_refusal
 from access.sso_store import SecretRequired, SsoChange, SsoSettings, delete_sso, get_sso, put_sso
 from access.users import ProvisionRefused, provision_sso, valid_id
 from access_api.models_sso import SsoSettingsIn, SsoSettingsOut, SsoSignedIn, SsoUser
-from access_api.routes_auth import challenge
+from access_api.routes_auth import NO_STORE
 from eventstore.pool import pooled
+from http_api.auth import permission
 from http_api.deps import PrincipalDep, Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.outbound import Guard
@@ -34,8 +36,8 @@ router = APIRouter(tags=["access: single sign-on"])
 
 CALLBACK_PATH = "/v1/auth/sso/callback"
 COOKIE_PATH = "/v1/auth/sso"
-_ADMIN = {"x-permission": "settings:manage"}
-_PUBLIC = {"x-permission": "public"}
+_ADMIN = permission("settings:manage")
+_PUBLIC = permission(PUBLIC)
 # What the callback says of the provider's error: its code only (its description is its words).
 _ERROR_CODE = re.compile(r"^[a-z0-9_.-]{1,60}$")
 
@@ -191,8 +193,8 @@ async def start(
             found, redirect_uri=redirect_uri(svc), login_hint=login_hint
         )
     except SsoFailed as exc:
-        raise challenge("sso-failed", str(exc)) from None
-    response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+        raise ProblemError("sso-failed", str(exc)) from None
+    response = RedirectResponse(url, status_code=302, headers=NO_STORE)
     response.set_cookie(
         cookie,
         binding,
@@ -228,12 +230,12 @@ async def callback(
     cookie = binding_cookie(state) if state else None
     if cookie is not None:
         response.delete_cookie(cookie, path=COOKIE_PATH)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(NO_STORE)
     if error is not None:
         said = error if _ERROR_CODE.match(error) else "an error"
         await _refused(svc, pending, None, f"the identity provider answered {said}")
     if pending is None or not code:
-        raise challenge(
+        raise ProblemError(
             "sso-failed", "this sign-in is unknown, used already or expired: start again"
         )
     if not pending.bound_to(request.cookies.get(cookie or "")):
@@ -302,7 +304,7 @@ async def _refused(
             detail["email"] = who.email
         subject = f"sso:{who.subject}"[:300] if who is not None else None
         await _audit(svc, pending.tenant_id, "sso", "sso.refused", subject, detail)
-    raise challenge("sso-failed", why)
+    raise ProblemError("sso-failed", why)
 
 
 async def _audit(

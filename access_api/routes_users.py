@@ -36,7 +36,6 @@ from access_api.models import (
 )
 from access_api.routes_auth import (
     admit,
-    challenge,
     end_sessions,
     now,
     outlet_of,
@@ -336,7 +335,7 @@ async def change_password(body: PasswordChangeIn, who: PrincipalDep, svc: Servic
                     subject=person.user_id,
                     detail={"seconds": svc.settings.login_lockout_s, "failures": attempt.failures},
                 )
-        raise challenge("invalid-credentials", "the current password is wrong")
+        raise ProblemError("invalid-credentials", "the current password is wrong")
     await gate.succeeded(attempt)
     weak_password(body.new_password, person.email, "new_password")
     hashed = await hash_password(body.new_password)

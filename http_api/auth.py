@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import TTLCache
-from psycopg_pool import AsyncConnectionPool
 
 from access.directory import ApiKey, TenantDirectory, hash_secret
-from access.org_settings import org_settings
 from access.permissions import PUBLIC, SELF, holds
-from access.tokens import AccessClaims, AccessTokens, InvalidToken
+from access.tokens import AccessTokens, InvalidToken
 from http_api.problems import ProblemError
 
 # A revoked key stops working on every replica within this many seconds (on the replica that
@@ -51,14 +49,22 @@ class Principal:
     scopes: frozenset[str] | None = None
     # The queues a staff member is assigned to (None: every queue).
     queues: frozenset[str] | None = None
+    # Whether the person's session was opened with a second factor (or single sign-on).
+    mfa: bool = False
     # The organisation asks this role for a second factor and the session has none: only the
-    # person's own routes (to enrol one) are open.
+    # person's own routes (to enrol one) are open. Set by `under` (the organisation's policy).
     mfa_pending: bool = False
 
     @property
     def identity(self) -> str:
         """Whom rate limits count: the key or the person."""
         return self.actor
+
+    def under(self, mfa_roles: frozenset[str]) -> Principal:
+        """The caller as its organisation's policy sees it: a person whose role must use a
+        second factor, signed in without one, is pending until they enrol one."""
+        pending = self.user_id is not None and not self.mfa and self.role in mfa_roles
+        return replace(self, mfa_pending=True) if pending else self
 
     def may(self, permission: str) -> bool:
         if permission == PUBLIC:
@@ -108,13 +114,11 @@ class Authenticator:
         self,
         directory: TenantDirectory,
         tokens: AccessTokens | None = None,
-        pool: AsyncConnectionPool[Any] | None = None,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Without `tokens` (and the `pool` organisation settings are read from), keys only."""
+        """Without `tokens`, API keys only."""
         self._directory = directory
         self._tokens = tokens
-        self._pool = pool
         self._cache: TTLCache[bytes, ApiKey | None] = TTLCache(_CACHE_MAX, _CACHE_TTL_S, timer)
 
     async def authenticate(self, secret: str | None) -> Principal:
@@ -122,13 +126,21 @@ class Authenticator:
         secret = (secret or "").strip()
         if not secret or len(secret) > _MAX_SECRET:
             raise unauthorized("send an API key or an access token as 'Authorization: Bearer ...'")
-        if secret.count(".") != 2 or self._tokens is None or self._pool is None:
+        if secret.count(".") != 2 or self._tokens is None:
             return key_principal(await self._key(secret))
         try:
             claims = await self._tokens.verify(secret)
         except InvalidToken as refused:
             raise unauthorized(f"this access token is not valid ({refused})") from None
-        return await self._person(claims)
+        return Principal(
+            tenant_id=claims.tenant_id,
+            role=claims.role,
+            actor=f"user:{claims.user_id}",
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            queues=None if claims.queues is None else frozenset(claims.queues),
+            mfa=claims.mfa,
+        )
 
     async def _key(self, secret: str) -> ApiKey:
         digest = hash_secret(secret)
@@ -145,19 +157,6 @@ class Authenticator:
         self._directory.record_use(key.key_id)
         return key
 
-    async def _person(self, claims: AccessClaims) -> Principal:
-        assert self._pool is not None
-        settings = await org_settings(self._pool, claims.tenant_id)
-        return Principal(
-            tenant_id=claims.tenant_id,
-            role=claims.role,
-            actor=f"user:{claims.user_id}",
-            user_id=claims.user_id,
-            session_id=claims.session_id,
-            queues=None if claims.queues is None else frozenset(claims.queues),
-            mfa_pending=claims.role in settings.mfa_roles and not claims.mfa,
-        )
-
     def forget(self) -> None:
         self._cache.clear()
 
@@ -170,4 +169,4 @@ def declared_permission(scope: Mapping[str, Any], key: str = "x-permission") -> 
 
 
 def unauthorized(detail: str) -> ProblemError:
-    return ProblemError("unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+    return ProblemError("unauthorized", detail)

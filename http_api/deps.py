@@ -96,8 +96,10 @@ async def admitted(
     """The caller of `secret` if it may do `permission` (401 / 403 otherwise). A route that
     declares no permission is closed to everybody (fail closed)."""
     who = await svc.authenticator.authenticate(secret)
-    # Refusals count too: a key hammering what it may not do is slowed like any other.
+    # The organisation's settings, read once (cached) for its MFA policy and its rate limit.
     own = await org_settings(svc.pool, who.tenant_id)
+    who = who.under(own.mfa_roles)
+    # Refusals count too: a key hammering what it may not do is slowed like any other.
     await charge(
         conn, who.identity, own.rate_limit_per_minute or svc.settings.rate_limit_per_minute
     )

@@ -103,6 +103,8 @@ class ProblemError(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        if self.status == 401:  # every 401 names its challenge (RFC 9110 §15.5.2)
+            self.headers.setdefault("WWW-Authenticate", "Bearer")
         # RFC 9457 extension members (e.g. the version a stale read model has).
         self.extensions = extensions or {}
 

@@ -99,7 +99,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             redis=read_redis,
             tokens=tokens,
             sessions=Sessions(pool, settings),
-            authenticator=Authenticator(directory, tokens, pool),
+            authenticator=Authenticator(directory, tokens),
             read_models=ReadModels(read_redis, Keys(settings.redis_prefix), store, clock=api_clock),
         )
         scheduler = AgingScheduler(

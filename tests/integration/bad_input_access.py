@@ -26,6 +26,7 @@ from access.sso_store import SsoChange, put_sso
 from access.users import insert_user
 from core.settings import Settings
 from eventstore.pool import connect_kwargs, open_pool
+from tests.integration.bad_input_notifications import Spec, spec
 
 # -- valid requests -----------------------------------------------------------------------------
 
@@ -261,21 +262,6 @@ def fuzz_people(call: Call, settings: Settings, tenant_id: str, admin: str) -> d
 
 
 # -- the cases ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Spec:
-    """The arguments of test_bad_input's `case()`."""
-
-    route: str
-    name: str
-    status: int
-    problem: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-def spec(route: str, name: str, status: int, problem: str, **options: Any) -> Spec:
-    return Spec(route, name, status, problem, options)
 
 
 RULE = "rule-violated"
