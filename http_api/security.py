@@ -56,7 +56,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 # The pages the API serves, whose inline scripts and styles the page policy allows by hash.
 PAGES = (("query_api", "board.html"), ("query_api", "dashboard.html"))
 # Pages a screen may show inside a frame of the same site.
-FRAMEABLE_PREFIXES = ("/board/",)
+FRAMEABLE_PREFIXES = ("/board/", "/display")
 # FastAPI's documentation pages load Swagger UI and ReDoc from their CDN, and run an inline
 # script FastAPI writes (with the root path in it, so no fixed hash fits): they alone allow
 # inline code. They show the API's own document, never a caller's input.

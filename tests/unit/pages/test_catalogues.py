@@ -1,0 +1,82 @@
+"""Every word on a page comes from a catalogue, in every language the product speaks."""
+
+from __future__ import annotations
+
+import re
+from importlib.resources import files
+
+import pytest
+
+from web.i18n import LANGUAGES, catalogue, negotiate, parts, strings, translate
+
+_TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([\w.-]+)["']""")
+_SCRIPT_KEY = re.compile(r"""\bVQ\.t\(\s*["']([\w.-]+)["']""")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _sources(folder: str, suffix: str) -> dict[str, str]:
+    root = files("web").joinpath(folder)
+    return {
+        p.name: p.read_text(encoding="utf-8") for p in root.iterdir() if p.name.endswith(suffix)
+    }
+
+
+def _all_keys(lang: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in parts():
+        found.update(catalogue(lang, part))
+    return found
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_has_every_key_with_the_same_placeholders(lang: str) -> None:
+    english = _all_keys("en")
+    other = _all_keys(lang)
+    assert sorted(other) == sorted(english)
+    for key, text in english.items():
+        assert set(_PLACEHOLDER.findall(other[key])) == set(_PLACEHOLDER.findall(text)), key
+        assert other[key].strip(), key
+
+
+def test_keys_live_in_their_part() -> None:
+    for part in parts():
+        for key in catalogue("en", part):
+            assert key.split(".", 1)[0] in (part, "problem"), (part, key)
+
+
+def test_every_key_a_page_uses_is_in_the_catalogues() -> None:
+    known = _all_keys("en")
+    used: dict[str, set[str]] = {}
+    for name, text in _sources("templates", ".html").items():
+        used[name] = set(_TEMPLATE_KEY.findall(text))
+    for name, text in _sources("static", ".js").items():
+        used[name] = set(_SCRIPT_KEY.findall(text))
+    missing = {name: sorted(keys - set(known)) for name, keys in used.items() if keys - set(known)}
+    assert not missing
+    assert any(used.values())
+
+
+def test_no_inline_script_or_style_in_templates() -> None:
+    """The page policy is script-src 'self' and style-src 'self': inline code would not run."""
+    for name, text in _sources("templates", ".html").items():
+        for attrs in re.findall(r"<script\b([^>]*)>", text, re.I):
+            assert "src=" in attrs or 'type="application/json"' in attrs, name
+        assert not re.search(r"<style\b|\sstyle\s*=|\son[a-z]+\s*=", text, re.I), name
+
+
+def test_language_is_the_choice_then_the_cookie_then_the_browser() -> None:
+    assert negotiate("es", "en", "en") == "es"
+    assert negotiate("xx", "es", "en") == "es"
+    assert negotiate(None, None, "de-DE,es;q=0.8,en;q=0.5") == "es"
+    assert negotiate(None, None, "en;q=0.2, es-MX;q=0.9") == "es"
+    assert negotiate(None, None, "es;q=0, en") == "en"
+    assert negotiate(None, None, "de, fr;q=0.9") == "en"
+    assert negotiate(None, None, ";;;,q=,es;q=abc") == "en"
+    assert negotiate(None, None, None) == "en"
+
+
+def test_translate_fills_placeholders_and_shows_missing_keys() -> None:
+    table = strings("en", ())
+    assert translate(table, "common.minute_range", low=12, high=18) == "12\u201318 min"
+    assert translate(table, "no.such.key") == "no.such.key"
+    assert translate({"k": "{a} and {b}"}, "k", a=1) == "1 and {b}"

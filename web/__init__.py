@@ -1,0 +1,1 @@
+"""The pages people use: the kiosk, the ticket page, the staff and admin consoles, the displays."""

@@ -1,0 +1,70 @@
+"""Rendering a page: its template, in the person's language, with the strings its script needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, partial
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from web import assets
+from web.i18n import LANG_COOKIE, LANGUAGE_NAMES, LANGUAGES, negotiate, strings, translate
+
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+# A page holds no data, but it is the shell a credential runs in: never cached by a proxy, and
+# never sent on as a Referer (the fragment is not, but the path of a ticket page is).
+PAGE_HEADERS = {"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    name: str  # also the body's class and the page's catalogue part
+    template: str
+    parts: tuple[str, ...]  # catalogue parts besides `common`
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("web", "templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["static"] = assets.url
+    return env
+
+
+def render(request: Request, page: Page, chosen: str | None, **context: Any) -> HTMLResponse:
+    lang = negotiate(
+        chosen, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
+    )
+    table = strings(lang, page.parts)
+    html = (
+        environment()
+        .get_template(page.template)
+        .render(
+            t=partial(translate, table),
+            lang=lang,
+            languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            page=page.name,
+            strings=table,
+            config={"page": page.name, "lang": lang, **context},
+            **context,
+        )
+    )
+    response = HTMLResponse(html, headers=PAGE_HEADERS)
+    if chosen is not None and chosen.lower() == lang:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=LANG_COOKIE_MAX_AGE_S,
+            samesite="lax",
+            httponly=True,
+            secure=request.url.scheme == "https",
+        )
+    return response

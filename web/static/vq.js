@@ -1,0 +1,554 @@
+/* vq.js: what every page shares. No framework, no build step, nothing loaded from elsewhere.
+ *
+ * VQ.t(key, vars)                 the page's words in its language ({name} placeholders)
+ * VQ.el(tag, attrs, ...children)  build DOM safely (text is text, never HTML)
+ * VQ.api(path, opts)              call the API; throws VQ.Problem; opts.idempotent retries a
+ *                                 command with one Idempotency-Key until the network is back
+ * VQ.follow(path, onView, opts)   follow an SSE stream with the page's credential; reconnects
+ *                                 with Last-Event-ID; returns {close()}
+ * VQ.deviceKey(slot)              a kiosk's or display's key (from #key=..., kept by the browser)
+ * VQ.ticketToken(id)              a ticket's token (from #token=..., kept by the browser)
+ * VQ.session                      a person's sign-in: login, refresh shared by tabs, logout
+ * VQ.credential                   what VQ.api and VQ.follow send unless told otherwise
+ * VQ.chime(), VQ.vibrate(), VQ.speak(text, lang), VQ.announce(text)
+ */
+(function () {
+  "use strict";
+
+  function readJson(id) {
+    const node = document.getElementById(id);
+    try {
+      return node ? JSON.parse(node.textContent) : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  const strings = readJson("vq-strings");
+  const config = readJson("vq-config");
+
+  function t(key, vars) {
+    const text = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
+    return text.replace(/\{(\w+)\}/g, function (whole, name) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : whole;
+    });
+  }
+
+  function el(tag, attrs) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(function ([name, value]) {
+      if (value === undefined || value === null || value === false) return;
+      if (name === "text") node.textContent = value;
+      else if (name === "class") node.className = value;
+      else if (name === "dataset") Object.assign(node.dataset, value);
+      else if (name.startsWith("on") && typeof value === "function") {
+        node.addEventListener(name.slice(2), value);
+      } else if (name === "style") throw new Error("no style attributes (CSP): use a class");
+      else node.setAttribute(name, value === true ? "" : String(value));
+    });
+    Array.prototype.slice.call(arguments, 2).flat(Infinity).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    });
+    return node;
+  }
+
+  function sleep(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+  }
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) +
+      "-" + h.slice(20);
+  }
+
+  // ---- Storage and the credentials handed over in the URL fragment --------------------------
+
+  const store = {
+    get: function (name) {
+      try { return localStorage.getItem(name); } catch (e) { return null; }
+    },
+    set: function (name, value) {
+      try {
+        if (value === null) localStorage.removeItem(name);
+        else localStorage.setItem(name, value);
+      } catch (e) { /* private mode: the page still works until it is closed */ }
+    },
+  };
+
+  // Read once, then removed from the address bar (and so from history and bookmarks).
+  const fragment = (function () {
+    const hash = location.hash.replace(/^#/, "");
+    if (!hash) return {};
+    const params = Object.fromEntries(new URLSearchParams(hash));
+    history.replaceState(null, "", location.pathname + location.search);
+    return params;
+  })();
+
+  function deviceKey(slot) {
+    const name = "vq.key." + slot;
+    if (fragment.key) store.set(name, fragment.key);
+    const key = store.get(name);
+    if (!key) return null;
+    return {
+      kind: "key",
+      headers: async function () { return { Authorization: "Bearer " + key }; },
+      forget: function () { store.set(name, null); },
+    };
+  }
+
+  function ticketToken(ticketId) {
+    const name = "vq.ticket." + ticketId;
+    if (fragment.token) store.set(name, fragment.token);
+    const token = store.get(name);
+    if (!token) return null;
+    return {
+      kind: "ticket",
+      token: token,
+      headers: async function () { return { "X-Ticket-Token": token }; },
+      forget: function () { store.set(name, null); },
+    };
+  }
+
+  // ---- Problems ----------------------------------------------------------------------------
+
+  class Problem extends Error {
+    constructor(status, body, retryAfter) {
+      super((body && (body.detail || body.title)) || (status ? "HTTP " + status : "network"));
+      this.status = status;
+      this.body = body || {};
+      this.detail = this.body.detail || null;
+      this.code = typeof this.body.type === "string" ? this.body.type.split("/").pop()
+        : status === 0 ? "network" : "generic";
+      this.retryAfter = retryAfter ? Number(retryAfter) : null;
+    }
+
+    // What a person reads: the catalogue's words for the code, else the generic sentence.
+    get text() {
+      const key = "problem." + this.code;
+      return Object.prototype.hasOwnProperty.call(strings, key) ? t(key) : t("problem.generic");
+    }
+
+    get retryable() {
+      return this.status === 0 || this.status === 502 || this.status === 503 ||
+        this.status === 504 || this.status === 429;
+    }
+  }
+
+  // ---- The connection banner ---------------------------------------------------------------
+
+  const connection = {
+    down: new Set(),
+    pending: 0,
+    wasDown: false,
+    hideTimer: null,
+    update: function () {
+      const banner = document.getElementById("vq-banner");
+      if (!banner) return;
+      const offline = !navigator.onLine || this.down.size > 0;
+      const parts = [];
+      if (offline) parts.push(navigator.onLine ? t("common.reconnecting") : t("common.offline"));
+      if (this.pending > 0) parts.push(t("common.pending", { count: this.pending }));
+      clearTimeout(this.hideTimer);
+      if (parts.length) {
+        this.wasDown = true;
+        banner.textContent = parts.join(" ");
+        banner.className = "banner banner-offline";
+        banner.hidden = false;
+        document.body.classList.add("is-offline");
+      } else if (this.wasDown) {
+        this.wasDown = false;
+        banner.textContent = t("common.back_online");
+        banner.className = "banner banner-online";
+        banner.hidden = false;
+        document.body.classList.remove("is-offline");
+        this.hideTimer = setTimeout(function () { banner.hidden = true; }, 3000);
+      }
+    },
+    lost: function (what) { this.down.add(what); this.update(); },
+    found: function (what) { this.down.delete(what); this.update(); },
+  };
+  window.addEventListener("online", function () { connection.update(); networkBack(); });
+  window.addEventListener("offline", function () { connection.update(); });
+
+  let wakeUps = [];
+  function networkBack() {
+    const waiting = wakeUps;
+    wakeUps = [];
+    waiting.forEach(function (wake) { wake(); });
+  }
+
+  // Wait before the next attempt: backoff with jitter, cut short when the browser is online again.
+  function pause(attempt, retryAfterS) {
+    const base = retryAfterS ? retryAfterS * 1000 : Math.min(15000, 500 * Math.pow(2, attempt));
+    const ms = base * (0.8 + Math.random() * 0.4);
+    return new Promise(function (resolve) {
+      const timer = setTimeout(resolve, ms);
+      wakeUps.push(function () { clearTimeout(timer); resolve(); });
+    });
+  }
+
+  // ---- The API -----------------------------------------------------------------------------
+
+  async function request(path, opts, credential, key) {
+    const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
+    if (credential) Object.assign(headers, await credential.headers());
+    if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+    if (key) headers["Idempotency-Key"] = key;
+    const abort = new AbortController();
+    const timer = setTimeout(function () { abort.abort(); }, opts.timeout || 15000);
+    let response;
+    try {
+      response = await fetch(path, {
+        method: opts.method || "GET",
+        headers: headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: abort.signal,
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+    } catch (e) {
+      throw new Problem(0, null);
+    } finally {
+      clearTimeout(timer);
+    }
+    const type = response.headers.get("content-type") || "";
+    let data = null;
+    if (response.status !== 204) {
+      data = type.includes("json") ? await response.json().catch(function () { return null; })
+        : await response.text();
+    }
+    if (!response.ok) {
+      throw new Problem(response.status, data && typeof data === "object" ? data : null,
+        response.headers.get("retry-after"));
+    }
+    return data;
+  }
+
+  async function api(path, opts) {
+    opts = opts || {};
+    const credential = opts.credential === undefined ? VQ.credential : opts.credential;
+    const key = opts.idempotent ? (opts.idempotencyKey || uuid()) : null;
+    let counted = false; // one pending action in the banner, however many attempts it takes
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const data = await request(path, opts, credential, key);
+          connection.found("api");
+          return data;
+        } catch (problem) {
+          if (problem.status === 401 && credential && credential.kind === "session" &&
+              attempt === 0 && await session.renew(true)) {
+            continue;
+          }
+          if (problem.status === 0) connection.lost("api");
+          if (!key || !problem.retryable) throw problem;
+          if (!counted) {
+            counted = true;
+            connection.pending += 1;
+            connection.update();
+          }
+          await pause(Math.min(attempt, 5), problem.retryAfter);
+        }
+      }
+    } finally {
+      if (counted) {
+        connection.pending -= 1;
+        connection.update();
+      }
+    }
+  }
+
+  async function download(path, filename, credential) {
+    credential = credential === undefined ? VQ.credential : credential;
+    const headers = credential ? await credential.headers() : {};
+    const response = await fetch(path, { headers: headers, cache: "no-store" });
+    if (!response.ok) {
+      throw new Problem(response.status, await response.json().catch(function () { return null; }));
+    }
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: filename });
+    document.body.append(link);
+    link.click();
+    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+  }
+
+  // ---- Following a stream (Server-Sent Events over fetch, so the credential is a header) ----
+
+  const SILENCE_MS = 45000; // the server sends a comment every 15 s: longer silence is a dead line
+
+  async function readEvents(body, onEvent, abort) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let event = { data: [] };
+    let watchdog = setTimeout(function () { abort.abort(); }, SILENCE_MS);
+    try {
+      for (;;) {
+        const chunk = await reader.read();
+        if (chunk.done) return;
+        clearTimeout(watchdog);
+        watchdog = setTimeout(function () { abort.abort(); }, SILENCE_MS);
+        buffer += decoder.decode(chunk.value, { stream: true });
+        const lines = buffer.split(/\r\n|\r|\n/);
+        buffer = lines.pop();
+        lines.forEach(function (line) {
+          if (line === "") {
+            if (event.data.length) onEvent({ id: event.id, type: event.type, data: event.data.join("\n") });
+            event = { data: [] };
+          } else if (!line.startsWith(":")) {
+            const colon = line.indexOf(":");
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            if (field === "data") event.data.push(value);
+            else if (field === "id") event.id = value;
+            else if (field === "event") event.type = value;
+          }
+        });
+      }
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  function follow(path, onView, opts) {
+    opts = opts || {};
+    const credential = opts.credential === undefined ? VQ.credential : opts.credential;
+    const onState = opts.onState || function () {};
+    const name = "follow:" + path + ":" + uuid();
+    let lastId = null;
+    let stopped = false;
+    let abort = null;
+    let attempt = 0;
+
+    async function connect() {
+      const headers = Object.assign({ Accept: "text/event-stream" },
+        credential ? await credential.headers() : {});
+      if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      abort = new AbortController();
+      const response = await fetch(path, { headers: headers, signal: abort.signal, cache: "no-store" });
+      if (!response.ok) {
+        const body = await response.json().catch(function () { return null; });
+        throw new Problem(response.status, body, response.headers.get("retry-after"));
+      }
+      connection.found(name);
+      onState("live");
+      attempt = 0;
+      let finished = false;
+      await readEvents(response.body, function (event) {
+        if (event.id) lastId = event.id;
+        const view = JSON.parse(event.data);
+        if (onView(view, event) === false) finished = true;
+      }, abort);
+      return finished;
+    }
+
+    (async function run() {
+      while (!stopped) {
+        let problem = null;
+        try {
+          if (await connect()) {
+            stopped = true;
+            onState("ended");
+            return;
+          }
+        } catch (e) {
+          problem = e instanceof Problem ? e : new Problem(0, null);
+        }
+        if (stopped) return;
+        if (problem && problem.status === 401 && credential && credential.kind === "session" &&
+            attempt++ === 0 && await session.renew(true)) {
+          continue;
+        }
+        if (problem && problem.status >= 400 && !problem.retryable) {
+          stopped = true;
+          connection.found(name);
+          onState("failed", problem);
+          return;
+        }
+        connection.lost(name);
+        onState("reconnecting", problem);
+        await pause(Math.min(attempt++, 5), problem && problem.retryAfter);
+      }
+    })();
+
+    return {
+      close: function () {
+        stopped = true;
+        connection.found(name);
+        if (abort) abort.abort();
+      },
+    };
+  }
+
+  // ---- A person's session ------------------------------------------------------------------
+
+  const SESSION = "vq.session";
+  const EARLY_MS = 60000; // renew an access token this long before it expires
+
+  function withLock(name, work) {
+    return navigator.locks ? navigator.locks.request(name, work) : work();
+  }
+
+  const session = {
+    current: function () {
+      try { return JSON.parse(store.get(SESSION)); } catch (e) { return null; }
+    },
+    save: function (tenantId, tokens) {
+      const saved = {
+        tenant_id: tenantId,
+        access: tokens.access_token,
+        refresh: tokens.refresh_token,
+        expires: Date.now() + tokens.expires_in * 1000,
+        user: tokens.user,
+        mfa: tokens.mfa,
+        mfa_enrolment_required: tokens.mfa_enrolment_required,
+      };
+      store.set(SESSION, JSON.stringify(saved));
+      return saved;
+    },
+    login: async function (tenantId, email, password, otp) {
+      const body = { tenant_id: tenantId, email: email, password: password };
+      if (otp) body.otp = otp;
+      const tokens = await api("/v1/auth/login", { method: "POST", body: body, credential: null });
+      return session.save(tenantId, tokens);
+    },
+    // A fresh access token; one tab renews, the others use what it got (a refresh token is
+    // single use: two tabs spending the same one would end the session).
+    renew: async function (force) {
+      const before = session.current();
+      if (!before) return false;
+      return withLock("vq-session-refresh", async function () {
+        const now = session.current();
+        if (!now) return false;
+        if (now.access !== before.access || (!force && now.expires - Date.now() > EARLY_MS)) {
+          return true;
+        }
+        try {
+          const tokens = await request("/v1/auth/refresh", {
+            method: "POST", body: { refresh_token: now.refresh },
+          }, null, null);
+          session.save(now.tenant_id, tokens);
+          return true;
+        } catch (problem) {
+          if (problem.status >= 400 && problem.status < 500) session.end();
+          return false;
+        }
+      });
+    },
+    access: async function () {
+      let now = session.current();
+      if (now && now.expires - Date.now() <= EARLY_MS) {
+        await session.renew(false);
+        now = session.current();
+      }
+      if (!now) throw new Problem(401, { type: "/problems/unauthorized" });
+      return now.access;
+    },
+    end: function () {
+      store.set(SESSION, null);
+      window.dispatchEvent(new CustomEvent("vq:signed-out"));
+    },
+    logout: async function () {
+      try {
+        await api("/v1/auth/logout", { method: "POST", credential: session.credential });
+      } catch (e) { /* signed out here whatever the server says */ }
+      session.end();
+    },
+    credential: {
+      kind: "session",
+      headers: async function () { return { Authorization: "Bearer " + await session.access() }; },
+    },
+  };
+  window.addEventListener("storage", function (event) {
+    if (event.key === SESSION && !event.newValue) {
+      window.dispatchEvent(new CustomEvent("vq:signed-out"));
+    }
+  });
+
+  // ---- Sound, vibration, speech, screen readers --------------------------------------------
+
+  let audio = null;
+  function chime() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+      [0, 0.35].forEach(function (offset, index) {
+        const tone = audio.createOscillator();
+        const gain = audio.createGain();
+        tone.frequency.value = index ? 660 : 880;
+        gain.gain.setValueAtTime(0.0001, audio.currentTime + offset);
+        gain.gain.exponentialRampToValueAtTime(0.4, audio.currentTime + offset + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + offset + 0.3);
+        tone.connect(gain).connect(audio.destination);
+        tone.start(audio.currentTime + offset);
+        tone.stop(audio.currentTime + offset + 0.32);
+      });
+    } catch (e) { /* no sound on this device */ }
+  }
+
+  function vibrate() {
+    if (navigator.vibrate) navigator.vibrate([300, 150, 300, 150, 600]);
+  }
+
+  function speak(text, lang) {
+    if (!window.speechSynthesis) return;
+    const said = new SpeechSynthesisUtterance(text);
+    said.lang = lang || config.lang || "en";
+    const voice = speechSynthesis.getVoices().find(function (v) {
+      return v.lang && v.lang.toLowerCase().startsWith(said.lang.toLowerCase());
+    });
+    if (voice) said.voice = voice;
+    speechSynthesis.speak(said);
+  }
+
+  let announcer = null;
+  function announce(text) {
+    if (!announcer) {
+      announcer = el("div", { class: "visually-hidden", "aria-live": "assertive", role: "alert" });
+      document.body.append(announcer);
+    }
+    announcer.textContent = "";
+    setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
+  // ---- Language links keep the rest of the address ----------------------------------------
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("nav.languages a[data-lang]").forEach(function (link) {
+      const url = new URL(location.href);
+      url.hash = "";
+      url.searchParams.set("lang", link.dataset.lang);
+      link.href = url.pathname + url.search;
+    });
+  });
+
+  const VQ = {
+    t: t,
+    el: el,
+    sleep: sleep,
+    uuid: uuid,
+    config: config,
+    lang: config.lang || document.documentElement.lang || "en",
+    fragment: fragment,
+    store: store,
+    Problem: Problem,
+    api: api,
+    download: download,
+    follow: follow,
+    deviceKey: deviceKey,
+    ticketToken: ticketToken,
+    session: session,
+    credential: null,
+    connection: connection,
+    chime: chime,
+    vibrate: vibrate,
+    speak: speak,
+    announce: announce,
+  };
+  window.VQ = VQ;
+})();
