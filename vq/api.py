@@ -55,6 +55,7 @@ from query_api.deps import requested_wait
 from service_layer.queues import QueueService
 from service_layer.scheduler import AgingScheduler
 from web import routes as web_pages
+from web import routes_qr, routes_worker
 
 RETRY_AFTER_S = 2
 # No request is allowed to hang: past this, the caller gets a 503 and may retry.
@@ -174,6 +175,8 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_audit.router,
         routes_jwks.router,
         web_pages.router,
+        routes_qr.router,
+        routes_worker.router,
     ):
         app.include_router(router)
     app.include_router(operations.router(api_clock))
