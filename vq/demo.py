@@ -13,7 +13,7 @@ import random
 import secrets
 import sys
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -28,7 +28,7 @@ DEMO_QUEUES: tuple[dict[str, Any], ...] = (
     {
         "name": "Reception",
         "prefix": "R",
-        "counters": ["1", "2", "3"],
+        "counters": ["1", "2", "3", "4"],
         "service_types": ["check-in", "billing"],
         "aging_after_seconds": 600,
     },
@@ -45,6 +45,10 @@ WEBHOOK_EVENT_TYPES = (
 )
 ALERT = {"condition": "joined_empty_queue", "channel": "email", "address": "manager@demo.example"}
 DEMO_ADMIN = "admin@demo.example"
+DEMO_STAFF = "staff@demo.example"
+# The demo's own traffic calls at these counters; the others are left for a person trying the
+# staff console (Reception's counter 4).
+TRAFFIC_COUNTERS = 3
 # About one arrival in this many asks to be told by email (two ahead, then called).
 EMAIL_ONE_IN = 3
 
@@ -67,7 +71,13 @@ def ensure_demo(settings: Settings, base: str, inbox_url: str) -> dict[str, Any]
     if "alert_id" not in demo:
         demo["alert_id"] = _admin_post(base, demo, "/v1/alerts", ALERT)["alert_id"]
     if "admin_email" not in demo:
-        demo |= asyncio.run(_make_person(settings, demo["tenant_id"]))
+        password = asyncio.run(_make_person(settings, demo["tenant_id"], DEMO_ADMIN, "admin"))
+        demo |= {"admin_email": DEMO_ADMIN, "admin_password": password}
+    if "staff_email" not in demo:
+        password = asyncio.run(_make_person(settings, demo["tenant_id"], DEMO_STAFF, "staff"))
+        demo |= {"staff_email": DEMO_STAFF, "staff_password": password}
+    if "display_key" not in demo:
+        demo["display_key"] = asyncio.run(_make_key(settings, demo["tenant_id"], "display"))
     path.write_text(json.dumps(demo, indent=2))
     path.chmod(0o600)
     return demo
@@ -92,8 +102,20 @@ async def _make_tenant(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _make_person(settings: Settings, tenant_id: str) -> dict[str, Any]:
-    """A person who signs in (POST /v1/auth/login) as the demo's admin, with a new password."""
+async def _make_key(settings: Settings, tenant_id: str, role: Literal["display"]) -> str:
+    pool = await open_pool(settings, wait=True)
+    try:
+        return (
+            await TenantDirectory(PostgresEventStore(pool)).create_key(
+                tenant_id, f"demo {role}", role
+            )
+        ).secret
+    finally:
+        await pool.close()
+
+
+async def _make_person(settings: Settings, tenant_id: str, email: str, role: str) -> str:
+    """A person who signs in (the staff and admin consoles) with a new password, returned."""
     password = secrets.token_urlsafe(12)
     pool = await open_pool(settings, wait=True)
     try:
@@ -101,15 +123,15 @@ async def _make_person(settings: Settings, tenant_id: str) -> dict[str, Any]:
             await insert_user(
                 conn,
                 tenant_id=tenant_id,
-                email=DEMO_ADMIN,
-                name="Demo admin",
-                role="admin",
+                email=email,
+                name=f"Demo {role}",
+                role=role,
                 password_hash=await hash_password(password),
                 verified=True,
             )
     finally:
         await pool.close()
-    return {"admin_email": DEMO_ADMIN, "admin_password": password}
+    return password
 
 
 def _ensure_webhook(base: str, demo: dict[str, Any], url: str) -> None:
@@ -194,7 +216,8 @@ class DemoTraffic:
                     self._demo["kiosk_key"], f"/v1/queues/{queue_id}/tickets", self._arrival()
                 )
             else:
-                self._serve(queue_id, self._rng.choice(DEMO_QUEUES[index]["counters"]))
+                counters = DEMO_QUEUES[index]["counters"][:TRAFFIC_COUNTERS]
+                self._serve(queue_id, self._rng.choice(counters))
         except httpx.TransportError:
             pass  # the API restarting; the next step tries again
 

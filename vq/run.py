@@ -191,23 +191,34 @@ def _print_banner(
             f"(VQ_OUTBOUND_ALLOW={DEMO_OUTBOUND_ALLOW}; set it to choose otherwise)"
         )
     if demo is not None:
-        print(f"  demo tenant      {demo['tenant_id']}  (keys in {settings.data_dir}/demo.json)")
-        print("  live boards (open in a browser):")
+        org = demo["tenant_id"]
+        print(f"  demo tenant      {org}  (keys in {settings.data_dir}/demo.json)")
+        print("  open in a browser:")
+        print(f"    kiosk          {base}/kiosk#key={demo['kiosk_key']}")
+        print(
+            f"    staff console  {base}/staff?org={org}   "
+            f"sign in as {demo['staff_email']} / {demo['staff_password']}  "
+            "(Reception counter 4 is yours: the demo's traffic uses 1-3)"
+        )
+        print(
+            f"    admin console  {base}/admin?org={org}   "
+            f"sign in as {demo['admin_email']} / {demo['admin_password']}"
+        )
+        queues = ",".join(demo["queues"])
+        print(f"    lobby display  {base}/display?queues={queues}#key={demo['display_key']}")
+        print(f"    dashboard      {base}/dashboard#key={demo['viewer_key']}")
         for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
             print(
-                f"    {body['name']:<12} {base}/board/{queue_id}?access_token={demo['viewer_key']}"
+                f"    board {body['name']:<10} {base}/board/{queue_id}"
+                f"?access_token={demo['viewer_key']}"
             )
-        print(f"  dashboard        {base}/dashboard?access_token={demo['viewer_key']}")
-        print(f"  analytics        {base}/v1/analytics?access_token={demo['viewer_key']}")
+        print("  for programs:")
+        print(f"    analytics      {base}/v1/analytics?access_token={demo['viewer_key']}")
         first = demo["queues"][0]
         print(
-            f"  estimate accuracy {base}/v1/queues/{first}/accuracy"
+            f"    accuracy       {base}/v1/queues/{first}/accuracy"
             f"?access_token={demo['viewer_key']}"
         )
-        print(f"  admin key        {demo['admin_key']}")
-        print(
-            f"  sign in          POST {base}/v1/auth/login  tenant_id {demo['tenant_id']}, "
-            f"email {demo['admin_email']}, password {demo['admin_password']}"
-        )
+        print(f"    admin key      {demo['admin_key']}")
     print("Ctrl-C stops the app processes; `vq stack down` stops PostgreSQL, Redis and Kafka.")
     sys.stdout.flush()

@@ -48,6 +48,14 @@ def test_the_demo_has_an_inbox_endpoint_and_an_alert(settings: Settings, tmp_pat
         assert signed_in.status_code == 200, signed_in.text
         token = {"admin_key": signed_in.json()["access_token"]}
         assert _get(base, token, "/v1/me")["role"] == "admin"
+        # ... and so is a member of staff (the staff console), and the lobby display has a key.
+        login = {"tenant_id": demo["tenant_id"], "email": demo["staff_email"],
+                 "password": demo["staff_password"]}  # fmt: skip
+        signed_in = httpx.post(f"{base}/v1/auth/login", json=login, timeout=10)
+        assert signed_in.status_code == 200, signed_in.text
+        assert signed_in.json()["user"]["role"] == "staff"
+        display = {"admin_key": demo["display_key"]}
+        assert "queues" in _get(base, display, "/v1/queues")  # (the list needs the worker)
 
 
 def test_an_older_demo_gains_them_and_the_endpoint_follows_the_inbox(
