@@ -67,7 +67,25 @@ $(OIDC_STAMP): tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --no-audit --no-fund
 	@touch $@
 
-test: lint stack-up test-tools $(OIDC_STAMP)
+# The browser the page tests drive with Playwright (tests/browser/): Debian's Chromium, installed
+# only when missing; Playwright's own browsers are never downloaded.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@echo "installing chromium from Debian's packages..."
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends chromium; }
+
+# axe-core from npm, the accessibility checker the browser tests put into each page, installed
+# again only when tests/browser/package-lock.json is newer than what `npm ci` installed.
+BROWSER_STAMP := tests/browser/node_modules/.package-lock.json
+
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
+
+test: lint stack-up test-tools $(OIDC_STAMP) $(CHROMIUM) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 run: stack-up
