@@ -35,6 +35,8 @@ ADMIN = Page("admin", "admin.html", ("admin", "signin"))
 DISPLAY = Page("display", "display.html", ("display",))
 
 PUBLIC = permission("public")
+# A page answers 200 to any language (unknown ones are ignored); only a malformed address is refused.
+REFUSED = problem_responses(common=("validation",))
 
 
 @router.get(
@@ -42,6 +44,7 @@ PUBLIC = permission("public")
     summary="The kiosk: take a ticket on a touch screen (a kiosk key in the URL fragment "
     "`#key=`, kept by the browser)",
     response_class=HTMLResponse,
+    responses=REFUSED,
     openapi_extra=PUBLIC,
 )
 async def kiosk(request: Request, lang: Lang = None) -> HTMLResponse:
@@ -53,6 +56,7 @@ async def kiosk(request: Request, lang: Lang = None) -> HTMLResponse:
     summary="A ticket's own page: live position and wait (the ticket's token in the URL "
     "fragment `#token=`, as its QR code carries it)",
     response_class=HTMLResponse,
+    responses=REFUSED,
     openapi_extra=PUBLIC,
 )
 async def ticket(request: Request, ticket_id: uuid.UUID, lang: Lang = None) -> HTMLResponse:
@@ -63,6 +67,7 @@ async def ticket(request: Request, ticket_id: uuid.UUID, lang: Lang = None) -> H
     "/staff",
     summary="The staff console: call, serve and move people (sign in)",
     response_class=HTMLResponse,
+    responses=REFUSED,
     openapi_extra=PUBLIC,
 )
 async def staff(request: Request, lang: Lang = None) -> HTMLResponse:
@@ -73,6 +78,7 @@ async def staff(request: Request, lang: Lang = None) -> HTMLResponse:
     "/admin",
     summary="The admin console: queues, people, keys, webhooks, templates (sign in)",
     response_class=HTMLResponse,
+    responses=REFUSED,
     openapi_extra=PUBLIC,
 )
 async def admin(request: Request, lang: Lang = None) -> HTMLResponse:
@@ -84,6 +90,7 @@ async def admin(request: Request, lang: Lang = None) -> HTMLResponse:
     summary="A lobby display: several queues at once, each call shown and spoken (a display "
     "key in the URL fragment `#key=`)",
     response_class=HTMLResponse,
+    responses=REFUSED,
     openapi_extra=PUBLIC,
 )
 async def display(request: Request, lang: Lang = None) -> HTMLResponse:
