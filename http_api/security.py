@@ -45,7 +45,8 @@ log = logging.getLogger("vq.api")
 
 ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE"
 ALLOW_HEADERS = (
-    "Authorization, Content-Type, Idempotency-Key, If-Match, X-Correlation-Id, Last-Event-ID"
+    "Authorization, Content-Type, Idempotency-Key, If-Match, X-Correlation-Id, Last-Event-ID, "
+    "X-Ticket-Token"
 )
 EXPOSE_HEADERS = (
     "Location, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "

@@ -74,7 +74,8 @@ def ticket_message(
         "counter": moment.counter,
         "minutes": minutes,
         "wait_range": None if low is None or high is None else f"{low}-{max(high, low)} minutes",
-        "ticket_url": f"{public_url.rstrip('/')}/v1/tickets/{follower.ticket_id}?token={token}",
+        # The ticket's page, the token in the fragment (never sent to a server, never logged).
+        "ticket_url": f"{public_url.rstrip('/')}/t/{follower.ticket_id}#token={token}",
         "feedback_url": feedback_url,
     }
     return Message(

@@ -7,7 +7,7 @@ model built incrementally, rebuilt from scratch, or recomputed for a check is th
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.state import QueueState, TicketState, line_key, now_serving
@@ -36,6 +36,13 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
+def _return_until(state: QueueState, ticket: TicketState) -> str | None:
+    """Until when a person called and missed may still come back (`return`), if they were."""
+    if ticket.status != "no_show" or ticket.finished_at is None:
+        return None
+    return _time(ticket.finished_at + timedelta(seconds=state.config.no_show_grace_seconds))
+
+
 def ticket_view(
     state: QueueState, ticket: TicketState, facts: TicketFacts | None = None
 ) -> dict[str, Any]:
@@ -44,6 +51,7 @@ def ticket_view(
     return {
         "ticket_id": ticket.ticket_id,
         "queue_id": state.queue_id,
+        "queue_name": state.config.name,
         "tenant_id": state.tenant_id,
         "number": ticket.number,
         "status": ticket.status,
@@ -58,6 +66,7 @@ def ticket_view(
         "started_at": _time(ticket.started_at),
         "finished_at": _time(ticket.finished_at),
         "transferred_to": ticket.transferred_to,
+        "return_until": _return_until(state, ticket),
         "line": line_member(state, ticket) if ticket.status == "waiting" else None,
         "estimate_at_enqueue": None if facts is None else facts.promised,
         "waited_seconds": None if facts is None else facts.waited_seconds,
@@ -85,6 +94,7 @@ def queue_view(state: QueueState) -> dict[str, Any]:
                 "ticket_id": ticket_id,
                 "number": ticket.number,
                 "status": ticket.status,
+                "recall_count": ticket.recall_count,
             }
         )
     upcoming = []
@@ -112,6 +122,11 @@ def queue_view(state: QueueState) -> dict[str, Any]:
         "capacity": config.capacity,
         "target_wait_seconds": config.target_wait_seconds,
         "timezone": config.timezone,
+        "opening_hours": [
+            {"weekday": h.weekday, "opens": h.opens, "closes": h.closes}
+            for h in config.opening_hours
+        ],
+        "allow_outside_hours": config.allow_outside_hours,
         "waiting": len(state.waiting),
         "called": active.count("called"),
         "serving": active.count("serving"),

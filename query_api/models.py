@@ -34,6 +34,7 @@ class TicketView(BaseModel):
 
     ticket_id: str
     queue_id: str = Field(description="The queue that holds the ticket now (after transfers)")
+    queue_name: str | None = Field(default=None, description="That queue's name")
     number: str
     status: str
     priority: str
@@ -47,6 +48,10 @@ class TicketView(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     transferred_to: str | None = None
+    return_until: str | None = Field(
+        default=None,
+        description="After a missed call (`no_show`): until when the person may still come back",
+    )
     position: int | None = Field(
         default=None, description="1 = next to be called; null unless waiting"
     )
@@ -72,6 +77,7 @@ class NowServing(BaseModel):
     ticket_id: str
     number: str
     status: str
+    recall_count: int = Field(default=0, description="How many times the person was called again")
 
 
 class NextUp(BaseModel):
@@ -79,6 +85,12 @@ class NextUp(BaseModel):
     ticket_id: str
     number: str
     priority: str
+
+
+class OpeningHoursOut(BaseModel):
+    weekday: int = Field(description="0 = Monday")
+    opens: str = Field(description="HH:MM")
+    closes: str = Field(description="HH:MM")
 
 
 class QueueView(BaseModel):
@@ -94,6 +106,15 @@ class QueueView(BaseModel):
     priority_classes: list[str]
     capacity: int | None = None
     target_wait_seconds: int | None = None
+    timezone: str | None = Field(default=None, description="The queue's time zone (IANA)")
+    opening_hours: list[OpeningHoursOut] | None = Field(
+        default=None,
+        description="Opening intervals per weekday (0 = Monday) in the queue's time zone; "
+        "empty: open around the clock",
+    )
+    allow_outside_hours: bool | None = Field(
+        default=None, description="Whether tickets are taken outside the opening hours"
+    )
     waiting: int
     called: int
     serving: int

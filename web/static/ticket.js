@@ -1,1 +1,524 @@
-/* ticket page */
+/* ticket.js: a customer's own ticket (/t/<id>, opened from its QR code with #token=...).
+ *
+ * The ticket's live view comes from GET /v1/tickets/<id>/events (SSE, with the ticket's token as
+ * X-Ticket-Token): its status, place in line and wait range, as the line moves. The last view is
+ * kept in localStorage, so a reload without a connection still shows it (the service worker keeps
+ * the page itself) with the time it was current. Being called rings, vibrates, is announced to
+ * screen readers and shows in the tab's title. The person can cancel their place and be told
+ * by email, text message or web push.
+ */
+(function () {
+  "use strict";
+
+  const VQ = window.VQ;
+  const t = VQ.t;
+  const ticketId = VQ.config.ticket_id;
+  const base = "/v1/tickets/" + encodeURIComponent(ticketId);
+  const SAVED = "vq.ticketview." + ticketId;
+  const SWITCHED = "vq.ticketlang." + ticketId;
+  const PAGE_LANGUAGES = ["en", "es"];
+  const FINAL = ["served", "cancelled"];
+  const TICK_MS = 20000;
+  const FORGET_AFTER_MS = 30 * 24 * 3600 * 1000;
+
+  const $ = function (id) { return document.getElementById(id); };
+
+  // What this browser knows of the ticket: its last view and when it came, the queue it was
+  // first seen in (to tell a move), and the call it last rang for (to ring once per call).
+  let memory = load();
+  let live = false;
+  let stream = null;
+
+  function load() {
+    try {
+      return JSON.parse(VQ.store.get(SAVED)) || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  // What this browser kept of tickets long over (their views, tokens, language switches).
+  function forgetOldTickets() {
+    const monthAgo = Date.now() - FORGET_AFTER_MS;
+    try {
+      Object.keys(localStorage).forEach(function (name) {
+        const match = /^vq\.ticketview\.(.+)$/.exec(name);
+        if (!match || match[1] === ticketId) return;
+        let at = 0;
+        try { at = JSON.parse(localStorage.getItem(name)).at || 0; } catch (e) { /* forget it */ }
+        if (at < monthAgo) {
+          ["vq.ticketview.", "vq.ticketlang.", "vq.ticket."].forEach(function (prefix) {
+            localStorage.removeItem(prefix + match[1]);
+          });
+        }
+      });
+    } catch (e) { /* no storage: nothing kept */ }
+  }
+
+  function save() {
+    VQ.store.set(SAVED, JSON.stringify(memory));
+  }
+
+  function clock(ms) {
+    return new Date(ms).toLocaleTimeString(VQ.lang, { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function setText(id, text) {
+    const node = $(id);
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function show(id, visible) {
+    $(id).hidden = !visible;
+  }
+
+  // ---- The wait, in words ------------------------------------------------------------------
+
+  // The range one time in ten sooner to one time in ten later (P10..P90), counted down from
+  // when the view came (the server's seconds, so a phone's wrong clock does not matter).
+  function waitWords(estimate, elapsedS) {
+    const low = Math.max(0, estimate.p10_seconds - elapsedS);
+    const high = Math.max(0, estimate.p90_seconds - elapsedS);
+    if (high <= 0) return t("ticket.wait_any_moment");
+    if (high < 60) return t("ticket.wait_under_minute");
+    const lowM = Math.floor(low / 60);
+    const highM = Math.max(1, Math.ceil(high / 60));
+    if (highM > 120) {
+      const lowH = Math.max(1, Math.floor(lowM / 60));
+      return t("ticket.wait_range_hours", { low: lowH, high: Math.max(lowH + 1, Math.ceil(highM / 60)) });
+    }
+    if (lowM >= highM) return t("ticket.wait_about", { n: highM });
+    return t("ticket.wait_range", { low: Math.max(1, lowM), high: Math.max(2, highM) });
+  }
+
+  function renderWait(view) {
+    const waiting = view.status === "waiting";
+    show("wait", waiting);
+    if (!waiting) return;
+    if (view.estimate) {
+      const elapsed = (Date.now() - memory.at) / 1000;
+      setText("wait-text", waitWords(view.estimate, elapsed));
+      setText("wait-hint", t("ticket.wait_hint"));
+    } else {
+      setText("wait-text", t("ticket.wait_unknown"));
+      setText("wait-hint", t("ticket.wait_unknown_hint"));
+    }
+  }
+
+  // ---- The ticket's state ------------------------------------------------------------------
+
+  function noShowDetail(view) {
+    const until = view.return_until ? Date.parse(view.return_until) : NaN;
+    if (isNaN(until)) return t("ticket.detail_no_show");
+    if (until <= Date.now()) return t("ticket.detail_no_show_late");
+    return t("ticket.detail_no_show_until", { time: clock(until) });
+  }
+
+  // [headline, detail, tab title] for the view's status.
+  function words(view) {
+    const v = { number: view.number, counter: view.counter || "", ahead: view.people_ahead };
+    switch (view.status) {
+      case "waiting":
+        if (view.position === 1) {
+          return [t("ticket.headline_next"), t("ticket.detail_next"), t("ticket.doc_next", v)];
+        }
+        return [t("ticket.headline_waiting"), t("ticket.detail_waiting"), t("ticket.doc_waiting", v)];
+      case "called":
+        return [
+          "",
+          !view.counter ? t("ticket.called_no_counter")
+            : view.recall_count > 0 ? t("ticket.called_again", v) : t("ticket.called_detail", v),
+          t("ticket.doc_called", v),
+        ];
+      case "serving":
+        return [t("ticket.headline_serving", v), t("ticket.detail_serving"), t("ticket.doc_serving", v)];
+      case "served":
+        return [t("ticket.headline_served"), t("ticket.detail_served"), t("ticket.doc_done", v)];
+      case "no_show":
+        return [t("ticket.headline_no_show"), noShowDetail(view), t("ticket.doc_no_show", v)];
+      case "cancelled":
+        return [t("ticket.headline_cancelled"), t("ticket.detail_cancelled"), t("ticket.doc_cancelled", v)];
+      case "transferred":
+        return [t("ticket.headline_transferred"), t("ticket.detail_transferred"), view.number];
+      default:
+        return ["", "", view.number];
+    }
+  }
+
+  function render() {
+    const view = memory.view;
+    if (!view) return;
+    const status = view.status;
+    show("loading", false);
+    show("card", true);
+    $("card").className = "card status-" + status;
+    setText("number", view.number);
+    show("queue-name", Boolean(view.queue_name));
+    setText("queue-name", view.queue_name || "");
+
+    const called = status === "called";
+    show("turn", called);
+    setText("turn-counter", view.counter ? t("ticket.turn_counter", { counter: view.counter }) : "");
+    const said = words(view);
+    setText("headline", said[0]);
+    show("headline", Boolean(said[0]));
+    setText("detail", said[1]);
+    document.title = said[2] + " · " + t("common.product");
+
+    const moved = memory.queue && view.queue_id !== memory.queue && status !== "transferred";
+    show("moved", Boolean(moved));
+    setText("moved", view.queue_name ? t("ticket.moved_to", { queue: view.queue_name }) : t("ticket.moved"));
+
+    const waiting = status === "waiting" && view.position !== null && view.position !== undefined;
+    show("facts", waiting);
+    if (waiting) {
+      setText("position", String(view.position));
+      setText("ahead", String(view.people_ahead));
+    }
+    renderWait(view);
+    renderFreshness();
+
+    const open = status === "waiting" || status === "called";
+    show("sound", open);
+    show("cancel", open);
+    if (!open) show("cancel-confirm", false);
+    show("notify", status === "waiting" || status === "transferred");
+  }
+
+  function renderFreshness() {
+    if (!memory.view) return;
+    const fresh = live && navigator.onLine;
+    setText("freshness", fresh ? t("ticket.live") : FINAL.indexOf(memory.view.status) >= 0
+      ? t("ticket.last_updated", { time: clock(memory.at) })
+      : t("ticket.offline_view", { time: clock(memory.at) }));
+    $("freshness").classList.toggle("stale", !fresh && FINAL.indexOf(memory.view.status) < 0);
+  }
+
+  // Ring once per call (a recall is a new call): sound, vibration, the screen reader.
+  function alertIfCalled(view) {
+    if (view.status !== "called") return;
+    const call = [view.called_at, view.counter, view.recall_count].join("|");
+    if (memory.alerted === call) return;
+    memory.alerted = call;
+    save();
+    VQ.chime();
+    VQ.vibrate();
+    VQ.announce(t("ticket.announce_called", { number: view.number, counter: view.counter || "" }));
+  }
+
+  // The ticket's own language, when the person has not picked one here: once per ticket.
+  function switchLanguage(view) {
+    const lang = view.language;
+    if (!lang || PAGE_LANGUAGES.indexOf(lang) < 0 || lang === VQ.lang) return false;
+    const url = new URL(location.href);
+    if (url.searchParams.has("lang") || VQ.store.get(SWITCHED)) return false;
+    VQ.store.set(SWITCHED, lang);
+    url.searchParams.set("lang", lang);
+    location.replace(url.pathname + url.search);
+    return true;
+  }
+
+  function onView(view) {
+    if (!view || view.ticket_id !== ticketId) return undefined;
+    if (switchLanguage(view)) {
+      if (stream) stream.close();
+      return false;
+    }
+    live = true;
+    memory.view = view;
+    memory.at = Date.now();
+    if (!memory.queue) memory.queue = view.queue_id;
+    save();
+    render();
+    alertIfCalled(view);
+    // After these the server ends the stream: nothing more will come.
+    return FINAL.indexOf(view.status) >= 0 ? false : undefined;
+  }
+
+  function broken(title, text) {
+    show("loading", false);
+    setText("broken-title", title);
+    setText("broken-text", text);
+    show("broken", true);
+  }
+
+  function onState(state, problem) {
+    live = state === "live";
+    renderFreshness();
+    if (state !== "failed") return;
+    if (problem.status === 401) {
+      const token = VQ.ticketToken(ticketId);
+      if (token) token.forget();
+      broken(t("ticket.broken_title"), t("ticket.broken_link"));
+    } else if (problem.status === 404) {
+      broken(t("ticket.problem_title"), t("ticket.gone"));
+    } else {
+      broken(t("ticket.problem_title"), problem.text);
+    }
+  }
+
+  // ---- Sound -------------------------------------------------------------------------------
+
+  // Browsers play nothing before a gesture: this tap unlocks the sound (and plays it once, so
+  // the person hears what to listen for).
+  function setUpSound() {
+    $("sound-button").addEventListener("click", function () {
+      VQ.chime();
+      setText("sound-button", t("ticket.sound_test_button"));
+      setText("sound-hint", t("ticket.sound_is_on"));
+    });
+  }
+
+  // ---- Cancel my place ---------------------------------------------------------------------
+
+  function setUpCancel() {
+    const ask = $("cancel-button");
+    const confirm = $("cancel-confirm");
+    function close() {
+      confirm.hidden = true;
+      ask.setAttribute("aria-expanded", "false");
+    }
+    ask.addEventListener("click", function () {
+      const opening = confirm.hidden;
+      confirm.hidden = !opening;
+      ask.setAttribute("aria-expanded", String(opening));
+      show("cancel-message", false);
+      if (opening) $("cancel-no").focus();
+    });
+    $("cancel-no").addEventListener("click", function () {
+      close();
+      ask.focus();
+    });
+    $("cancel-yes").addEventListener("click", async function () {
+      const yes = $("cancel-yes");
+      yes.disabled = true;
+      try {
+        const answer = await VQ.api(base + "/cancel", { method: "POST", idempotent: true });
+        close();
+        if (answer && answer.ticket && memory.view) {
+          memory.view = Object.assign({}, memory.view, {
+            status: answer.ticket.status, position: null, people_ahead: null, estimate: null,
+          });
+          save();
+          render();
+        }
+      } catch (problem) {
+        setText("cancel-message", problem.text || t("problem.generic"));
+        show("cancel-message", true);
+      } finally {
+        yes.disabled = false;
+      }
+    });
+  }
+
+  // ---- Being told: email, text message, web push ---------------------------------------------
+
+  const EMAIL = /^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$/;
+  const E164 = /^\+[1-9][0-9]{6,14}$/;
+
+  function channelWords(sub) {
+    switch (sub.channel) {
+      case "email": return t("ticket.channel_email", { address: sub.address });
+      case "sms": return t("ticket.channel_sms", { address: sub.address });
+      case "whatsapp": return t("ticket.channel_whatsapp", { address: sub.address });
+      default: return t("ticket.channel_push");
+    }
+  }
+
+  function notifyMessage(text) {
+    setText("notify-message", text);
+  }
+
+  async function loadSubscriptions() {
+    let found;
+    try {
+      found = (await VQ.api(base + "/subscriptions")).subscriptions;
+    } catch (problem) {
+      return; // the list waits for the next change; the forms still work
+    }
+    const list = $("subscriptions");
+    list.replaceChildren.apply(list, found.map(function (sub) {
+      const what = channelWords(sub);
+      const remove = VQ.el("button", {
+        type: "button", class: "quiet", "aria-label": t("ticket.remove_label", { what: what }),
+        onclick: function () { unsubscribe(sub.subscription_id, remove); },
+      }, t("ticket.remove"));
+      return VQ.el("li", { dataset: { channel: sub.channel } }, VQ.el("span", {}, what), remove);
+    }));
+    show("subscribed", found.length > 0);
+  }
+
+  async function unsubscribe(subscriptionId, button) {
+    button.disabled = true;
+    try {
+      await VQ.api(base + "/subscriptions/" + encodeURIComponent(subscriptionId), {
+        method: "DELETE", idempotent: true,
+      });
+      notifyMessage(t("ticket.removed"));
+    } catch (problem) {
+      if (problem.status !== 404) notifyMessage(problem.text);
+    }
+    await loadSubscriptions();
+    $("notify-title").focus();
+  }
+
+  async function subscribe(body) {
+    body.language = VQ.lang;
+    await VQ.api(base + "/subscriptions", { method: "POST", body: body, idempotent: true });
+    notifyMessage(t("ticket.subscribed"));
+    await loadSubscriptions();
+  }
+
+  function fieldError(input, errorId, text) {
+    input.setAttribute("aria-invalid", text ? "true" : "false");
+    setText(errorId, text || "");
+    show(errorId, Boolean(text));
+    if (text) input.focus();
+  }
+
+  // A form that checks its one field, then subscribes; the server's refusal shows by the field.
+  function optIn(formId, inputId, errorId, channel, clean, invalid) {
+    $(formId).addEventListener("submit", async function (event) {
+      event.preventDefault();
+      const input = $(inputId);
+      const address = clean(input.value);
+      notifyMessage("");
+      if (!address) {
+        fieldError(input, errorId, invalid);
+        return;
+      }
+      fieldError(input, errorId, null);
+      const button = event.target.querySelector("button");
+      button.disabled = true;
+      try {
+        await subscribe({ channel: channel, address: address });
+        input.value = "";
+      } catch (problem) {
+        if (problem.status === 422) fieldError(input, errorId, invalid);
+        else notifyMessage(problem.text);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  function cleanEmail(text) {
+    const email = text.trim();
+    return EMAIL.test(email) ? email : null;
+  }
+
+  function cleanPhone(text) {
+    // "+44 (0)7700 900123": the trunk 0 in brackets is not dialled from abroad.
+    let phone = text.replace(/\(0\)/g, "").replace(/[\s().\-/]/g, "");
+    if (phone.startsWith("00")) phone = "+" + phone.slice(2);
+    return E164.test(phone) ? phone : null;
+  }
+
+  function pushSupported() {
+    return window.isSecureContext && "serviceWorker" in navigator && "PushManager" in window &&
+      "Notification" in window;
+  }
+
+  function applicationServerKey(base64url) {
+    const text = atob(base64url.replace(/-/g, "+").replace(/_/g, "/") +
+      "=".repeat((4 - (base64url.length % 4)) % 4));
+    return Uint8Array.from(text, function (c) { return c.charCodeAt(0); });
+  }
+
+  async function pushSubscription() {
+    const registration = await navigator.serviceWorker.ready;
+    const key = applicationServerKey(
+      (await VQ.api("/v1/push/vapid-public-key", { credential: null })).public_key);
+    const options = { userVisibleOnly: true, applicationServerKey: key };
+    try {
+      return await registration.pushManager.subscribe(options);
+    } catch (e) {
+      // Subscribed before with another server key: start over with this one.
+      const old = await registration.pushManager.getSubscription();
+      if (!old) throw e;
+      await old.unsubscribe();
+      return registration.pushManager.subscribe(options);
+    }
+  }
+
+  async function enablePush(button) {
+    notifyMessage("");
+    button.disabled = true;
+    try {
+      if (await Notification.requestPermission() !== "granted") {
+        notifyMessage(t("ticket.push_denied"));
+        return;
+      }
+      let made;
+      try {
+        made = (await pushSubscription()).toJSON();
+      } catch (e) {
+        if (e instanceof VQ.Problem) throw e;
+        notifyMessage(t("ticket.push_failed"));
+        return;
+      }
+      await subscribe({ channel: "push", push_subscription: { endpoint: made.endpoint, keys: made.keys } });
+    } catch (problem) {
+      notifyMessage(problem.text || t("problem.generic"));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function setUpNotify() {
+    optIn("email-form", "email", "email-error", "email", cleanEmail, t("ticket.email_invalid"));
+    optIn("sms-form", "phone", "phone-error", "sms", cleanPhone, t("ticket.phone_invalid"));
+    $("notify-title").setAttribute("tabindex", "-1");
+    if (pushSupported()) {
+      show("push", true);
+      const button = $("push-button");
+      if (Notification.permission === "denied") notifyMessage(t("ticket.push_denied"));
+      button.addEventListener("click", function () { enablePush(button); });
+    }
+    loadSubscriptions();
+  }
+
+  // The worker keeps this page for an offline reload (with the files it loaded before the
+  // worker was there to see them) and shows push notifications.
+  function registerWorker() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      const files = Array.from(document.querySelectorAll("script[src], link[href]"), function (n) {
+        return n.getAttribute("src") || n.getAttribute("href");
+      });
+      registration.active.postMessage({ type: "vq-keep", urls: [location.pathname + location.search].concat(files) });
+      registration.active.postMessage({
+        type: "vq-strings", strings: { title: t("ticket.push_fallback_title") },
+      });
+    }).catch(function () { /* no worker: the page works, without an offline copy */ });
+  }
+
+  function start() {
+    const token = VQ.ticketToken(ticketId);
+    if (!token) {
+      broken(t("ticket.broken_title"), t("ticket.broken_link"));
+      return;
+    }
+    VQ.credential = token;
+    forgetOldTickets();
+    if (memory.view) render(); // the last known view at once (offline, or a slow line)
+    stream = VQ.follow(base + "/events", onView, { onState: onState });
+    setUpSound();
+    setUpCancel();
+    setUpNotify();
+    registerWorker();
+    setInterval(function () {
+      if (memory.view) {
+        renderWait(memory.view);
+        renderFreshness();
+      }
+    }, TICK_MS);
+    window.addEventListener("online", renderFreshness);
+    window.addEventListener("offline", renderFreshness);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
