@@ -1,7 +1,7 @@
 """Pages for people: a live board for a screen, and the manager's dashboard.
 
-The pages carry no data: each reads the key from `?access_token=` and asks the same read routes
-any client would, so what it shows is exactly what the API answers.
+The pages carry no data: each asks the same read routes any client would, with the credential it
+was given, so what it shows is exactly what the API answers.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from http_api.auth import permission
-from http_api.deps import ReaderDep, ReadModelsDep, reader
+from http_api.deps import ReaderDep, ReadModelsDep
 from http_api.problems import problem_responses
 from query_api.deps import QueueId
 from query_api.views import read_queue
@@ -46,12 +46,12 @@ async def board(queue_id: QueueId, who: ReaderDep, models: ReadModelsDep) -> HTM
 @router.get(
     "/dashboard",
     response_class=HTMLResponse,
-    dependencies=[Depends(reader)],
     tags=["pages"],
-    summary="The manager dashboard: live counts and today's charts per queue (HTML; "
-    "pass the key as ?access_token=)",
-    responses=problem_responses(),
-    openapi_extra=permission("analytics:read"),
+    summary="The manager dashboard: live counts and today's charts per queue (HTML; a key with "
+    "analytics:read in the URL fragment `#key=`, or a signed-in person's session from the admin "
+    "console; `?access_token=` still works). The page holds no data: what it shows, it reads "
+    "from the API with that credential.",
+    openapi_extra=permission("public"),
 )
 async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page("dashboard.html"), headers=_DASHBOARD_HEADERS)

@@ -84,7 +84,7 @@ async def _topics(settings: Settings) -> AsyncIterator[None]:
 
     from deploy.topics import aensure_topics
 
-    names = [settings.events_topic, settings.positions_topic]
+    names = [settings.events_topic, settings.positions_topic, *settings.delivery_topics]
     await aensure_topics(settings, names, settings.kafka_partitions)
     try:
         yield

@@ -156,15 +156,14 @@ async def test_dashboard_page_and_the_routes_it_calls(
 
 
 async def _refused_like_any_read(http: httpx.AsyncClient) -> None:
+    """The page itself is public (it holds no data: the key rides in the fragment, which the
+    server never sees); what it reads with a missing or wrong key is refused like any read."""
     for params in ({}, {"access_token": "vq_wrong"}):
         page = await http.get("/dashboard", params=params)
         read = await http.get("/v1/queues", params=params)
-        assert (page.status_code, read.status_code) == (401, 401)
-        assert page.headers["content-type"] == read.headers["content-type"] == PROBLEM
-        assert page.headers["www-authenticate"] == "Bearer"
-        body = page.json()
-        assert body.pop("instance") == "/dashboard"
-        assert body == {k: v for k, v in read.json().items() if k != "instance"}
+        assert (page.status_code, read.status_code) == (200, 401)
+        assert page.headers["content-type"].startswith("text/html")
+        assert read.headers["content-type"] == PROBLEM
 
 
 def _page_checks(html: str, tmp_path: Path) -> list[str]:

@@ -81,12 +81,19 @@
     },
   };
 
-  // Read once, then removed from the address bar (and so from history and bookmarks).
+  // Read once; a credential in it (key=, token=) is then removed from the address bar (and so
+  // from history and bookmarks); any other fragment (a page's own #section) stays.
+  const SECRET_PARTS = ["key", "token"];
   const fragment = (function () {
     const hash = location.hash.replace(/^#/, "");
     if (!hash) return {};
     const params = Object.fromEntries(new URLSearchParams(hash));
-    history.replaceState(null, "", location.pathname + location.search);
+    if (SECRET_PARTS.some(function (name) { return name in params; })) {
+      const rest = new URLSearchParams(hash);
+      SECRET_PARTS.forEach(function (name) { rest.delete(name); });
+      const kept = rest.toString().replace(/=(&|$)/g, "$1");
+      history.replaceState(null, "", location.pathname + location.search + (kept ? "#" + kept : ""));
+    }
     return params;
   })();
 
@@ -271,7 +278,9 @@
     if (!response.ok) {
       throw new Problem(response.status, await response.json().catch(function () { return null; }));
     }
-    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: filename });
+    const link = el("a", {
+      href: URL.createObjectURL(await response.blob()), download: filename, hidden: true,
+    });
     document.body.append(link);
     link.click();
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);

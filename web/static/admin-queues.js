@@ -1,0 +1,158 @@
+/* admin-queues.js: the Queues section: the list (GET /v1/queues), a new queue (POST /v1/queues),
+ * a queue's settings (PATCH /v1/queues/{id}: only what changed), and its day: open, pause,
+ * resume, close (POST /v1/queues/{id}/open ...). After each command the list is read again at
+ * the command's stream version, so what it shows includes the change.
+ */
+(function () {
+  "use strict";
+
+  const A = VQ.admin;
+  const ui = { body: null, message: null, editor: null, list: null, queues: [], editing: null };
+  // The day's commands a queue's status allows (domain/decide.py).
+  const NEXT = { open: ["pause", "close"], paused: ["resume", "close"], closed: ["open"] };
+
+  function t(key, vars) { return VQ.admin.word("queues", key, vars); }
+
+  function note(text, tone) {
+    ui.message.replaceChildren(VQ.el("p", { class: "notice " + (tone || "ok") }, text));
+    ui.message.focus();
+  }
+
+  async function load(queueId, version) {
+    try {
+      if (queueId && version) {
+        await VQ.api("/v1/queues/" + encodeURIComponent(queueId) + "?min_version=" + version +
+          "&wait=10").catch(function () { /* the list shows what the read side has */ });
+      }
+      ui.queues = await A.queues(true);
+      render();
+    } catch (problem) {
+      A.fail(ui.list, problem, function () { load(); });
+    }
+  }
+
+  function statusOf(q) {
+    return VQ.el("span", { class: "status status-" + q.status }, VQ.admin.word("status", q.status));
+  }
+
+  function named(label, name) {
+    return [label, VQ.el("span", { class: "visually-hidden" }, " " + name)];
+  }
+
+  function lifecycleButton(q, action) {
+    const button = VQ.el("button", { type: "button", class: action === "close" ? "secondary danger-text"
+      : "secondary", "data-action": action }, named(t("action." + action), q.name));
+    button.addEventListener("click", function () {
+      const run = function () { return lifecycle(q, action); };
+      if (action === "close") A.f.confirm(button, t("confirm_close", { name: q.name }), run);
+      else run();
+    });
+    return button;
+  }
+
+  function actions(q) {
+    const cell = VQ.el("div", { class: "row actions" });
+    if (A.may("queues:manage")) {
+      cell.append(VQ.el("button", { type: "button", class: "secondary", "data-action": "edit",
+        onclick: function () { edit(q); } }, named(VQ.t("admin.edit"), q.name)));
+    }
+    if (A.may("queues:operate")) {
+      (NEXT[q.status] || []).forEach(function (action) { cell.append(lifecycleButton(q, action)); });
+    }
+    return cell;
+  }
+
+  function render() {
+    const f = A.f;
+    if (!ui.queues.length) {
+      ui.list.replaceChildren(VQ.el("p", { class: "muted" }, t("empty")));
+      return;
+    }
+    const rows = ui.queues.map(function (q) {
+      const tr = f.row([
+        [VQ.el("strong", {}, q.name), " ", VQ.el("span", { class: "muted" }, "(" + q.prefix + ")"),
+          VQ.el("br"), VQ.el("code", { class: "muted small" }, q.queue_id)],
+        statusOf(q),
+        String(q.waiting),
+        (q.counters || []).join(", "),
+        q.capacity === null || q.capacity === undefined ? t("unbounded") : String(q.capacity),
+        actions(q),
+      ]);
+      tr.dataset.queueId = q.queue_id;
+      return tr;
+    });
+    ui.list.replaceChildren(f.table(t("caption"), [t("col.name"), t("col.status"),
+      t("col.waiting"), t("col.counters"), t("col.capacity"), t("col.actions")], rows));
+  }
+
+  async function lifecycle(q, action) {
+    try {
+      const out = await VQ.api("/v1/queues/" + encodeURIComponent(q.queue_id) + "/" + action,
+        { method: "POST", idempotent: true });
+      note(t("done." + action, { name: q.name }));
+      await load(q.queue_id, out.stream_version);
+    } catch (problem) {
+      const text = A.problemText(problem, true);
+      if (text !== null) note(text, problem.status === 403 ? "warn" : "bad");
+    }
+  }
+
+  function close(focusNew) {
+    ui.editing = null;
+    ui.editor.hidden = true;
+    ui.editor.replaceChildren();
+    const again = document.getElementById("queues-new");
+    if (focusNew && again) again.focus();
+  }
+
+  async function save(q, body) {
+    if (q && !Object.keys(body).length) {
+      close(false);
+      note(t("unchanged", { name: q.name }), "warn");
+      return;
+    }
+    const out = q
+      ? await VQ.api("/v1/queues/" + encodeURIComponent(q.queue_id),
+        { method: "PATCH", body: body, idempotent: true })
+      : await VQ.api("/v1/queues", { method: "POST", body: body, idempotent: true });
+    close(false);
+    note(q ? t("saved", { name: body.name || q.name }) : t("created", { name: body.name }));
+    await load(out.queue_id, out.stream_version);
+  }
+
+  function edit(q) {
+    ui.editing = q ? q.queue_id : "new";
+    const heading = VQ.el("h3", { tabindex: "-1", class: "editor-title" },
+      q ? t("edit_title", { name: q.name }) : t("new_title"));
+    const hint = q ? VQ.el("p", { class: "hint" }, t("edit_hint")) : null;
+    const form = A.queueForm(q, function (body) { return save(q, body); },
+      function () { close(true); });
+    ui.editor.replaceChildren(A.f.panel("editor", heading, hint, form));
+    ui.editor.hidden = false;
+    heading.focus();
+  }
+
+  function build(body) {
+    ui.body = body;
+    ui.message = VQ.el("div", { class: "section-message", role: "status", tabindex: "-1" });
+    ui.editor = VQ.el("div", { class: "editor-slot", hidden: true });
+    ui.list = VQ.el("div", { class: "list" }, A.f.loading());
+    const toolbar = VQ.el("div", { class: "row toolbar" });
+    if (A.may("queues:manage")) {
+      toolbar.append(VQ.el("button", { type: "button", id: "queues-new",
+        onclick: function () { edit(null); } }, t("new")));
+    }
+    body.append(toolbar, ui.message, ui.editor, ui.list);
+  }
+
+  function show() {
+    if (!ui.editing) load();
+  }
+
+  A.register("queues", {
+    permission: "read",
+    build: build,
+    show: show,
+    reset: function () { ui.editing = null; ui.queues = []; },
+  });
+})();
