@@ -12,15 +12,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
 from command_api.mapping import command_out
 from command_api.models import EmptyBody, StrictModel
 from core.settings import Settings
+from core.tokens import token_matches
 from eventstore.values import CommandContext, request_hash
-from http_api.auth import Principal
-from http_api.deps import PrincipalDep, Services, ServicesDep
+from http_api.auth import Principal, declared_permission, unauthorized
+from http_api.deps import BearerKey, PrincipalDep, Services, ServicesDep, admitted
+from http_api.problems import ProblemError
 from service_layer.outcome import Outcome
 from service_layer.queues import Command, CommandRequest, Idempotency
 
@@ -45,6 +47,18 @@ IfMatchHeader = Annotated[
         alias="If-Match",
         pattern=r'^"?[0-9]{1,10}"?$',
         description='Only act if the queue is still at this stream version (e.g. "42").',
+    ),
+]
+
+
+TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
+TicketTokenHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Ticket-Token",
+        max_length=200,
+        description="The ticket's own token (what its QR code carries), instead of a key: the "
+        "customer acts on their own ticket",
     ),
 ]
 
@@ -133,6 +147,45 @@ async def caller(
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+
+
+async def ticket_caller(
+    request: Request,
+    ticket_id: TicketId,
+    svc: ServicesDep,
+    bearer: BearerKey,
+    ticket_token: TicketTokenHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+    correlation: CorrelationHeader = None,
+) -> Caller:
+    """The caller of a command the ticket's own token may give: a key or a person holding the
+    route's `x-permission-bearer`, or the token of this very ticket (the customer)."""
+    if bearer:
+        needs = declared_permission(request.scope, "x-permission-bearer")
+        who = await admitted(request, svc, bearer, needs)
+    else:
+        who = await _ticket_holder(svc, str(ticket_id), ticket_token)
+    return Caller(svc, who, request, idempotency_key, correlation)
+
+
+async def _ticket_holder(svc: Services, ticket_id: str, token: str | None) -> Principal:
+    """The customer who holds this ticket's token: a principal of its tenant that holds no
+    permission (events name it `ticket:<id>`)."""
+    if not token:
+        raise unauthorized("send an API key, an access token or the ticket's token")
+    # A token that does not open this ticket is no credential for it: 401, whatever the id
+    # names, so the answer says nothing about which tickets exist.
+    if not token_matches(svc.settings.token_secret, ticket_id, token):
+        raise unauthorized("this token does not open this ticket")
+    # The system of record, not a read model: one who cancels right after taking the ticket
+    # must find it, however far the read side is behind.
+    located = await svc.store.ticket_location(ticket_id)
+    if located is None:
+        raise ProblemError("not-found", f"ticket {ticket_id} not found")
+    return Principal(tenant_id=located[0], role="customer", actor=f"ticket:{ticket_id}")
+
+
+TicketCallerDep = Annotated[Caller, Depends(ticket_caller)]
 
 
 def answer(

@@ -70,6 +70,7 @@ Metadata = Annotated[dict[MetaKey, MetaValue], Field(max_length=20)]
 Channel = Literal["kiosk", "web", "phone", "qr", "api", "staff"]
 QueueStatusIn = Literal["open", "paused", "closed"]
 TransferPolicyIn = Literal["keep_enqueue_time", "back_of_line"]
+BusyCounterPolicyIn = Literal["refuse", "close_previous"]
 
 
 def _reject_nul(value: Any) -> None:
@@ -114,6 +115,8 @@ class OpeningHoursIn(StrictModel):
 class QueueSettingsIn(StrictModel):
     """Everything about a queue that can be configured; all optional on PATCH."""
 
+    ADDED_LATER = frozenset({"busy_counter_policy"})
+
     prefix: Prefix | None = None
     service_types: Annotated[Names, Field(max_length=50)] | None = None
     counters: Annotated[Names, Field(min_length=1, max_length=200)] | None = None
@@ -137,6 +140,14 @@ class QueueSettingsIn(StrictModel):
         Annotated[int, Field(ge=0, le=86400), BeforeValidator(_number)] | None
     ) = None
     transfer_policy: TransferPolicyIn | None = None
+    busy_counter_policy: BusyCounterPolicyIn | None = Field(
+        default=None,
+        description="A call (next or a given ticket) at a counter whose previous person is "
+        "still called or being served: `refuse` (a 409 `counter-busy` naming that ticket; the "
+        "counter completes it or marks it a no-show first) or `close_previous` (that person "
+        "becomes a no-show, or served if service had started, then the call is made, in one "
+        "command). A new queue refuses.",
+    )
     target_wait_seconds: (
         Annotated[int, Field(ge=1, le=7 * 86400), BeforeValidator(_number)] | None
     ) = None

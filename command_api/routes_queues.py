@@ -179,11 +179,17 @@ async def enqueue(
 @router.post(
     "/{queue_id}/call-next",
     response_model=CommandOut,
-    responses=problem_responses(*_ON_QUEUE, "queue-empty", "queue-paused", "malformed-request"),
+    responses=problem_responses(
+        *_ON_QUEUE, "queue-empty", "queue-paused", "counter-busy", "malformed-request"
+    ),
     summary="Call the next person to a counter, in the queue's policy order",
     openapi_extra=permission("tickets:operate"),
 )
 async def call_next(queue_id: QueueId, body: CallNextIn, caller: CallerDep) -> JSONResponse:
+    """At a counter whose previous person is still called or being served, the queue's
+    `busy_counter_policy` decides: `refuse` (409 `counter-busy`) or `close_previous` (that
+    person becomes a no-show, or served if service had started, then the call: `event_types`
+    lists both)."""
     command = CallNext(
         counter=body.counter,
         service_types=tuple(body.service_types) if body.service_types else None,

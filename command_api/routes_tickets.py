@@ -3,14 +3,13 @@ change priority, transfer. The service finds the queue that holds the ticket now
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from command_api.execution import CallerDep, answer
+from command_api.execution import CallerDep, TicketCallerDep, TicketId, answer
 from command_api.models import CallTicketIn, CancelIn, CommandOut, EmptyBody, PriorityIn, TransferIn
 from domain.commands import (
     CallTicket,
@@ -29,7 +28,6 @@ from http_api.auth import permission
 from http_api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket commands"])
-TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
 _ON_TICKET = (
     "forbidden",
     "not-found",
@@ -40,7 +38,7 @@ _ON_TICKET = (
 
 
 def _route(
-    path: str, summary: str, *extra: str, needs: str = "tickets:operate"
+    path: str, summary: str, *extra: str, access: dict[str, Any] | None = None
 ) -> Callable[[Callable[..., object]], object]:
     return router.post(
         f"/{{ticket_id}}/{path}",
@@ -48,7 +46,7 @@ def _route(
         responses=problem_responses(*_ON_TICKET, *extra, "malformed-request"),
         summary=summary,
         name=f"ticket_{path.replace('-', '_')}",
-        openapi_extra=permission(needs),
+        openapi_extra=access or permission("tickets:operate"),
     )
 
 
@@ -77,8 +75,14 @@ _without_fields(
 )
 
 
-@_route("call", "Call this ticket out of order (staff override, with a reason)", "queue-paused")
+@_route(
+    "call",
+    "Call this ticket out of order (staff override, with a reason)",
+    "queue-paused",
+    "counter-busy",
+)
 async def call(ticket_id: TicketId, body: CallTicketIn, caller: CallerDep) -> JSONResponse:
+    """A busy counter is treated as by call-next: the queue's `busy_counter_policy`."""
     command = CallTicket(ticket_id=str(ticket_id), counter=body.counter, reason=body.reason)
     return answer(await caller.execute(command, body=body))
 
@@ -89,10 +93,16 @@ async def priority(ticket_id: TicketId, body: PriorityIn, caller: CallerDep) -> 
     return answer(await caller.execute(command, body=body))
 
 
-@_route("cancel", "Cancel a ticket (staff, or the customer's kiosk)", needs="tickets:enqueue")
+@_route(
+    "cancel",
+    "Cancel a ticket (the customer with its token, the kiosk, or staff)",
+    access=permission("ticket-token", bearer="tickets:enqueue"),
+)
 async def cancel(
-    ticket_id: TicketId, caller: CallerDep, body: Annotated[CancelIn | None, Body()] = None
+    ticket_id: TicketId, caller: TicketCallerDep, body: Annotated[CancelIn | None, Body()] = None
 ) -> JSONResponse:
+    """The customer cancels their own place with the ticket's token (`X-Ticket-Token`); a kiosk
+    or staff with a key of the ticket's organisation."""
     by: CancelledBy = "staff" if caller.who.may("tickets:operate") else "customer"
     command = CancelTicket(ticket_id=str(ticket_id), by=by, reason=body.reason if body else None)
     return answer(await caller.execute(command, body=body))

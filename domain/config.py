@@ -8,6 +8,10 @@ from typing import Literal
 DEFAULT_PRIORITY_CLASSES: tuple[str, ...] = ("emergency", "urgent", "vip", "normal")
 
 TransferPolicy = Literal["keep_enqueue_time", "back_of_line"]
+# Calling at a counter whose previous person is still called or being served: "refuse" (the
+# counter closes that visit first), or "close_previous" (a called person who never came is a
+# no-show, one being served is served, then the call goes ahead).
+BusyCounterPolicy = Literal["refuse", "close_previous"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +48,7 @@ class QueueConfig:
     aging_max_priority: str | None = None
     no_show_grace_seconds: int = 600
     transfer_policy: TransferPolicy = "keep_enqueue_time"
+    busy_counter_policy: BusyCounterPolicy = "refuse"
     # Service level target (analytics) and the cold-start service time (estimates).
     target_wait_seconds: int = 900
     mean_service_seconds: int = 300

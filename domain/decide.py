@@ -33,6 +33,7 @@ from domain.commands import (
     StartService,
 )
 from domain.config import QueueConfig
+from domain.counters import free_counter
 from domain.errors import Rejected
 from domain.events import (
     QueueClosed,
@@ -218,9 +219,10 @@ def _call_next(state: QueueState, cmd: CallNext, now: datetime) -> list[QueueEve
             + (f" for {list(cmd.service_types)}" if cmd.service_types else ""),
         )
     return [
+        *free_counter(state, cmd.counter, now),
         TicketCalled(
             ticket_id=ticket.ticket_id, counter=cmd.counter, override=False, reason=None, at=now
-        )
+        ),
     ]
 
 
@@ -233,13 +235,14 @@ def _call_ticket(state: QueueState, cmd: CallTicket, now: datetime) -> list[Queu
         raise invalid("calling a ticket out of order needs a reason")
     require_status(ticket, ("waiting",), "call")
     return [
+        *free_counter(state, cmd.counter, now),
         TicketCalled(
             ticket_id=ticket.ticket_id,
             counter=cmd.counter,
             override=True,
             reason=cmd.reason,
             at=now,
-        )
+        ),
     ]
 
 

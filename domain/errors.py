@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 RejectionCode = Literal[
@@ -9,6 +10,7 @@ RejectionCode = Literal[
     "queue-paused",
     "queue-full",
     "queue-empty",
+    "counter-busy",
     "outside-hours",
     "invalid-transition",
     "grace-expired",
@@ -19,7 +21,13 @@ RejectionCode = Literal[
 
 
 class Rejected(Exception):
-    def __init__(self, code: RejectionCode, detail: str) -> None:
+    """`facts`: what a program needs to act on the refusal (plain JSON values), e.g. the ticket
+    that keeps a counter busy; the API adds them to the problem as extension members."""
+
+    def __init__(
+        self, code: RejectionCode, detail: str, *, facts: Mapping[str, object] | None = None
+    ) -> None:
         super().__init__(f"{code}: {detail}")
         self.code: RejectionCode = code
         self.detail = detail
+        self.facts: dict[str, object] = dict(facts or {})

@@ -28,7 +28,7 @@ class Contact:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueCreated:
     TYPE: ClassVar[str] = "QueueCreated"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # v2 added `config.busy_counter_policy`
     queue_id: str
     tenant_id: str
     config: QueueConfig
@@ -41,7 +41,7 @@ class QueueReconfigured:
     """The whole new configuration, never a patch: a reader needs no earlier event to use it."""
 
     TYPE: ClassVar[str] = "QueueReconfigured"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # v2 added `config.busy_counter_policy`
     config: QueueConfig
     at: datetime
 

@@ -17,7 +17,9 @@ from domain.events import Contact
 from domain.evolve import set_config
 from domain.state import QueueState, TicketState, line_key
 
-SNAPSHOT_SCHEMA = 3
+# 4: the configuration's busy_counter_policy (older snapshots are not read: the queue is
+# folded from its events instead).
+SNAPSHOT_SCHEMA = 4
 
 
 def _time(value: datetime | None) -> str | None:
@@ -51,6 +53,7 @@ def config_to_dict(config: QueueConfig) -> dict[str, Any]:
         "aging_max_priority": config.aging_max_priority,
         "no_show_grace_seconds": config.no_show_grace_seconds,
         "transfer_policy": config.transfer_policy,
+        "busy_counter_policy": config.busy_counter_policy,
         "target_wait_seconds": config.target_wait_seconds,
         "mean_service_seconds": config.mean_service_seconds,
         "metadata": dict(config.metadata),
@@ -76,6 +79,7 @@ def config_from_dict(data: dict[str, Any]) -> QueueConfig:
         aging_max_priority=data["aging_max_priority"],
         no_show_grace_seconds=data["no_show_grace_seconds"],
         transfer_policy=data["transfer_policy"],
+        busy_counter_policy=data["busy_counter_policy"],
         target_wait_seconds=data["target_wait_seconds"],
         mean_service_seconds=data["mean_service_seconds"],
         metadata=dict(data["metadata"]),

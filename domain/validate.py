@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import get_args
 
-from domain.config import QueueConfig, TransferPolicy
+from domain.config import BusyCounterPolicy, QueueConfig, TransferPolicy
 from domain.errors import Rejected
 from domain.hours import is_valid_timezone, parse_hhmm
 
@@ -72,6 +72,11 @@ def validate_config(config: QueueConfig) -> None:
     _check_hours(config)
     if config.transfer_policy not in get_args(TransferPolicy):
         raise _invalid(f"unknown transfer policy {config.transfer_policy!r}")
+    if config.busy_counter_policy not in get_args(BusyCounterPolicy):
+        raise _invalid(
+            f"unknown busy counter policy {config.busy_counter_policy!r}; "
+            f"policies are {list(get_args(BusyCounterPolicy))}"
+        )
     _check_seconds("aging_after_seconds", config.aging_after_seconds, optional=True)
     _check_seconds("no_show_grace_seconds", config.no_show_grace_seconds)
     _check_seconds("target_wait_seconds", config.target_wait_seconds)

@@ -12,7 +12,7 @@ from starlette.routing import Match
 
 from core.errors import Unavailable
 from domain.errors import Rejected
-from http_api.problems import PROBLEM_MEDIA_TYPE, REJECTION_PROBLEMS, ProblemError
+from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, rejection_problem
 from service_layer.errors import IdempotencyKeyReused, VersionConflict
 
 log = logging.getLogger("vq.api")
@@ -44,7 +44,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Rejected)
     async def on_rejected(request: Request, exc: Rejected) -> Response:
-        return problem_response(ProblemError(REJECTION_PROBLEMS[exc.code], exc.detail), request)
+        return problem_response(rejection_problem(exc), request)
 
     @app.exception_handler(VersionConflict)
     async def on_conflict(request: Request, exc: VersionConflict) -> Response:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domain.errors import RejectionCode
+from domain.errors import Rejected, RejectionCode
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
@@ -17,6 +17,9 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "queue-paused": (409, "The queue is paused: nobody can be called"),
     "queue-full": (409, "The queue is full"),
     "queue-empty": (409, "Nobody is waiting"),
+    # The queue's busy_counter_policy is "refuse": the detail names the ticket still at the
+    # counter and what closes its visit; `counter` and `tickets` say the same for programs.
+    "counter-busy": (409, "Someone is still called or being served at this counter"),
     "outside-hours": (409, "The queue is outside its opening hours"),
     "invalid-transition": (409, "The ticket or queue is not in a state that allows this"),
     # A request the document accepts that the queue's rules refuse (an unknown counter or class,
@@ -58,6 +61,7 @@ REJECTION_PROBLEMS: dict[RejectionCode, str] = {
     "queue-paused": "queue-paused",
     "queue-full": "queue-full",
     "queue-empty": "queue-empty",
+    "counter-busy": "counter-busy",
     "outside-hours": "outside-hours",
     "invalid-transition": "invalid-transition",
     "grace-expired": "grace-expired",
@@ -81,6 +85,14 @@ class Problem(BaseModel):
     )
     version: int | None = Field(
         default=None, description="The version the read model has (stale-read problems only)."
+    )
+    counter: str | None = Field(
+        default=None, description="The counter that is busy (counter-busy problems only)."
+    )
+    tickets: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="The tickets at that counter: `ticket_id`, `number`, `status` (`called` or "
+        "`serving`) (counter-busy problems only).",
     )
 
 
@@ -123,6 +135,11 @@ class ProblemError(Exception):
             errors=self.errors,
         )
         return {**self.extensions, **problem.model_dump(exclude_none=True)}
+
+
+def rejection_problem(exc: Rejected) -> ProblemError:
+    """The problem a domain rejection is; its facts become extension members."""
+    return ProblemError(REJECTION_PROBLEMS[exc.code], exc.detail, extensions=exc.facts)
 
 
 # What every API-key route can answer, whatever it does.

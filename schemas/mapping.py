@@ -186,10 +186,24 @@ def _ticket_transferred_in_v1_to_v2(record: Record) -> Record:
     return {**record, "language": None}
 
 
+def _config_v1_to_v2(record: Record) -> Record:
+    """Version 2 of QueueCreated and QueueReconfigured added the busy counter policy. A queue
+    configured before it gets "refuse", the Avro default (the two paths must agree): it never
+    writes an event nobody asked for, and a second call at a busy counter, which these queues
+    made silently, is now refused with a clear answer. Replaying their events needs no policy
+    (only `decide` reads it)."""
+    config = record.get("config")
+    if not isinstance(config, Mapping):
+        return dict(record)  # `record_to_event` names what is wrong with it
+    return {**record, "config": {**config, "busy_counter_policy": "refuse"}}
+
+
 # (type, version) -> the step from that version to the next one.
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("TicketEnqueued", 1): _ticket_enqueued_v1_to_v2,
     ("TicketTransferredIn", 1): _ticket_transferred_in_v1_to_v2,
+    ("QueueCreated", 1): _config_v1_to_v2,
+    ("QueueReconfigured", 1): _config_v1_to_v2,
 }
 
 

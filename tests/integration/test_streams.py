@@ -45,7 +45,9 @@ async def test_positions_topic_counts_a_ticket_down(
         async with httpx.AsyncClient(
             base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {admin}"}
         ) as http:
-            queue = (await http.post("/v1/queues", json={"name": "Pos"})).json()["queue_id"]
+            # One counter calls four times: each call closes the previous visit (a no-show).
+            body = {"name": "Pos", "busy_counter_policy": "close_previous"}
+            queue = (await http.post("/v1/queues", json=body)).json()["queue_id"]
             tickets = [
                 (await http.post(f"/v1/queues/{queue}/tickets", json={})).json() for _ in range(4)
             ]
@@ -114,7 +116,8 @@ async def test_rebuild_from_kafka_replays_the_topic(
             async with httpx.AsyncClient(
                 base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {admin}"}
             ) as http:
-                queue = (await http.post("/v1/queues", json={"name": "K"})).json()["queue_id"]
+                body = {"name": "K", "busy_counter_policy": "close_previous"}
+                queue = (await http.post("/v1/queues", json=body)).json()["queue_id"]
                 for n in range(30):
                     await http.post(
                         f"/v1/queues/{queue}/tickets", json={"priority": ["normal", "vip"][n % 2]}

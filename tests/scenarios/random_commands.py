@@ -27,6 +27,8 @@ class QueueModel:
     called: list[str] = field(default_factory=list)
     serving: list[str] = field(default_factory=list)
     no_show: list[str] = field(default_factory=list)
+    # counter -> the ticket called or being served there (one at a time, by the queue's policy)
+    at_counter: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,14 +74,12 @@ class RandomCommands:
             if answer is not None:
                 queue.waiting.append(answer["ticket"]["ticket_id"])
         elif roll < 0.56:
+            counter = self._counter(queue)
             answer = await self._post(
-                "call-next",
-                f"/v1/queues/{queue.queue_id}/call-next",
-                {"counter": rng.choice(COUNTERS)},
+                "call-next", f"/v1/queues/{queue.queue_id}/call-next", {"counter": counter}
             )
             if answer is not None:
-                ticket = answer["ticket"]["ticket_id"]
-                _move(queue.waiting, queue.called, ticket)
+                _called(queue, counter, answer)
         elif roll < 0.64 and queue.called:
             ticket = rng.choice(queue.called)
             if await self._post("start", f"/v1/tickets/{ticket}/start") is not None:
@@ -91,7 +91,7 @@ class RandomCommands:
         elif roll < 0.78 and queue.called:
             ticket = rng.choice(queue.called)
             if await self._post("no-show", f"/v1/tickets/{ticket}/no-show") is not None:
-                _move(queue.called, queue.no_show, ticket)
+                _no_show(queue, ticket)
         elif roll < 0.80 and queue.no_show:
             ticket = rng.choice(queue.no_show)
             if await self._post("return", f"/v1/tickets/{ticket}/return") is not None:
@@ -114,13 +114,12 @@ class RandomCommands:
                 {"priority": rng.choice(PRIORITIES), "reason": "triage"},
             )
         elif roll < 0.90 and queue.waiting:
-            ticket = rng.choice(queue.waiting)
-            if await self._post(
-                "call",
-                f"/v1/tickets/{ticket}/call",
-                {"counter": rng.choice(COUNTERS), "reason": "wheelchair"},
-            ):
-                _move(queue.waiting, queue.called, ticket)
+            ticket, counter = rng.choice(queue.waiting), self._counter(queue)
+            answer = await self._post(
+                "call", f"/v1/tickets/{ticket}/call", {"counter": counter, "reason": "wheelchair"}
+            )
+            if answer is not None:
+                _called(queue, counter, answer)
         elif roll < 0.93 and queue.waiting:
             ticket = rng.choice(queue.waiting)
             target = rng.choice([q for q in self.queues if q is not queue])
@@ -140,10 +139,17 @@ class RandomCommands:
         else:
             await self._patch(queue)
 
+    def _counter(self, queue: QueueModel) -> str:
+        """Mostly a counter the script believes free; sometimes a busy one (refused, or its
+        visit closed first: whichever the queue's policy says)."""
+        free = [c for c in COUNTERS if c not in queue.at_counter]
+        return self._rng.choice(free if free and self._rng.random() < 0.9 else COUNTERS)
+
     async def _patch(self, queue: QueueModel) -> None:
         body = {
             "capacity": self._rng.choice([None, 500, 1000]),
             "aging_after_seconds": self._rng.choice([None, 900]),
+            "busy_counter_policy": self._rng.choice(["refuse", "close_previous"]),
         }
         self.outcome.sent["patch"] += 1
         response = await self._http.patch(f"/v1/queues/{queue.queue_id}", json=body)
@@ -170,3 +176,27 @@ def _drop(queue: QueueModel, ticket: str) -> None:
     for bucket in (queue.waiting, queue.called, queue.serving, queue.no_show):
         if ticket in bucket:
             bucket.remove(ticket)
+    _leave_counter(queue, ticket)
+
+
+def _no_show(queue: QueueModel, ticket: str) -> None:
+    _drop(queue, ticket)
+    queue.no_show.append(ticket)
+
+
+def _leave_counter(queue: QueueModel, ticket: str) -> None:
+    for counter, there in list(queue.at_counter.items()):
+        if there == ticket:
+            del queue.at_counter[counter]
+
+
+def _called(queue: QueueModel, counter: str, answer: dict[str, Any]) -> None:
+    """A call answered: the visit it closed first (close_previous), then the ticket called."""
+    previous = queue.at_counter.get(counter)
+    if previous is not None and "TicketNoShow" in answer["event_types"]:
+        _no_show(queue, previous)
+    elif previous is not None and "TicketServed" in answer["event_types"]:
+        _drop(queue, previous)
+    ticket = answer["ticket"]["ticket_id"]
+    _move(queue.waiting, queue.called, ticket)
+    queue.at_counter[counter] = ticket

@@ -55,6 +55,7 @@ CONFIGS = {
         timezone="Europe/Berlin",
         aging_after_seconds=400,
         no_show_grace_seconds=120,
+        busy_counter_policy="close_previous",
     ),
     "qb": QueueConfig(
         name="B",
@@ -93,6 +94,7 @@ def check_invariants(queue: Queue) -> None:
     assert not set(at_counter) & set(ids)
     for counter, tickets in state.at_counters.items():
         assert tickets and all(state.tickets[t].counter == counter for t in tickets)
+        assert len(tickets) == 1, f"two people at counter {counter}: {tickets}"
     assert set(now_serving(state).values()) <= set(at_counter)
     finished = {t for s in FINISHED_STATUSES for t in by_status.get(s, set())}
     assert set(state.finished) == finished
@@ -122,6 +124,9 @@ def random_command(rng: random.Random, queue: Queue, serial: int, now: datetime)
         else f"ghost-{serial}"
     )
     counter = rng.choice(config.counters) if rng.random() < 0.97 else "nope"
+    # Counters mostly act on the person at a counter (one at a time: few of the live tickets).
+    at_counters = [t for ids in state.at_counters.values() for t in ids]
+    there = rng.choice(at_counters) if at_counters and rng.random() < 0.6 else ticket_id
     no_shows = [t for t in state.tickets.values() if t.status == "no_show" and t.finished_at]
     latest_no_show = (
         max(no_shows, key=lambda t: t.finished_at or now).ticket_id if no_shows else None
@@ -138,11 +143,11 @@ def random_command(rng: random.Random, queue: Queue, serial: int, now: datetime)
         return CallNext(counter=counter, service_types=rng.choice(filters))
     choices: list[QueueCommand] = [
         CallTicket(ticket_id=ticket_id, counter=counter, reason="staff"),
-        RecallTicket(ticket_id=ticket_id),
-        StartService(ticket_id=ticket_id),
-        CompleteService(ticket_id=ticket_id),
-        CompleteService(ticket_id=ticket_id),
-        MarkNoShow(ticket_id=ticket_id),
+        RecallTicket(ticket_id=there),
+        StartService(ticket_id=there),
+        CompleteService(ticket_id=there),
+        CompleteService(ticket_id=there),
+        MarkNoShow(ticket_id=there),
         CancelTicket(ticket_id=ticket_id, by="customer"),
         ReturnTicket(ticket_id=latest_no_show or ticket_id),
         ChangePriority(
@@ -161,6 +166,9 @@ def random_command(rng: random.Random, queue: Queue, serial: int, now: datetime)
                 priority_classes=tuple(reversed(config.priority_classes)),
                 default_priority=config.priority_classes[0],
             )
+        ),
+        ReconfigureQueue(
+            config=replace(config, busy_counter_policy=rng.choice(("refuse", "close_previous")))
         ),
     ]
     return rng.choice(choices)
@@ -183,7 +191,7 @@ def test_random_commands_keep_every_invariant() -> None:
                 queues[qid].state, CreateQueue(queue_id=qid, tenant_id="tenant", config=config), now
             ),
         )
-    accepted = rejected = 0
+    accepted = rejected = busy_refused = closed_first = 0
     for step in range(STEPS):
         now += timedelta(seconds=rng.randint(0, 40))
         queue = queues[rng.choice(list(CONFIGS))]
@@ -206,19 +214,22 @@ def test_random_commands_keep_every_invariant() -> None:
             before = to_snapshot(queue.state) if step % 97 == 0 else None
             try:
                 events = decide(queue.state, command, now)
-            except Rejected:
+            except Rejected as refusal:
                 rejected += 1
+                busy_refused += refusal.code == "counter-busy"
                 events = []
             else:
                 accepted += 1
+                closed_first += isinstance(command, CallNext | CallTicket) and len(events) > 1
                 assert events or isinstance(command, PromoteAgedTickets)
                 if isinstance(command, EnqueueTicket):
                     # Capacity gates admissions (a returning no-show may still rejoin).
                     capacity = queue.state.config.capacity
                     assert capacity is None or waiting_before < capacity
                 if isinstance(command, CallNext):
-                    assert isinstance(events[0], TicketCalled) and expected is not None
-                    assert events[0].ticket_id == expected.ticket_id
+                    # The call comes last, after whatever freed the counter.
+                    assert isinstance(events[-1], TicketCalled) and expected is not None
+                    assert events[-1].ticket_id == expected.ticket_id
             if before is not None:
                 assert to_snapshot(queue.state) == before  # decide never mutates
             apply(queue, events)
@@ -231,6 +242,8 @@ def test_random_commands_keep_every_invariant() -> None:
         check_replays(q)
     # The run exercised both paths and reached past local midnight.
     assert accepted > STEPS // 4 and rejected > STEPS // 10
+    # Both busy counter policies met a busy counter many times.
+    assert busy_refused > 20 and closed_first > 20, (busy_refused, closed_first)
     assert all(q.state.daily_day is not None for q in queues.values())
     served = sum(t.status == "served" for q in queues.values() for t in q.state.tickets.values())
     assert served > 50

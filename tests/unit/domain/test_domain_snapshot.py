@@ -11,6 +11,7 @@ from domain_gwt import CONFIG, T0, at, called, created, enqueued, given
 
 from domain.commands import CallNext, EnqueueTicket, QueueCommand, ReturnTicket
 from domain.decide import decide
+from domain.errors import Rejected
 from domain.events import (
     Contact,
     QueueEvent,
@@ -21,10 +22,11 @@ from domain.events import (
     TicketPromoted,
     TicketRecalled,
 )
-from domain.evolve import fold
+from domain.evolve import fold, set_config
 from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot, to_snapshot
 from domain.state import (
     FINISHED_RETENTION,
+    QueueState,
     initial_state,
     next_ticket,
     now_serving,
@@ -88,13 +90,34 @@ def test_restored_state_decides_exactly_like_the_original() -> None:
     cases: list[tuple[QueueCommand, datetime]] = [
         (EnqueueTicket(ticket_id="t9"), at(100)),
         (EnqueueTicket(ticket_id="t9"), datetime(2024, 3, 5, 0, 30, tzinfo=UTC)),
-        (CallNext(counter="1"), at(100)),
+        (CallNext(counter="1"), at(100)),  # busy (t1 is called there): refused
         (ReturnTicket(ticket_id="t2"), at(100)),
     ]
     for command, now in cases:
-        assert decide(restored, command, now) == decide(state, command, now)
+        assert _decision(restored, command, now) == _decision(state, command, now)
+    closing = replace(state.config, busy_counter_policy="close_previous")
+    set_config(state, closing)
+    set_config(restored, closing)
+    for counter in ("1", "2"):  # t1 called at 1 (a no-show), t4 served at 2
+        command = CallNext(counter=counter)
+        assert decide(restored, command, at(100)) == decide(state, command, at(100))
     more: list[QueueEvent] = [enqueued("t9", 6, daily=6, when=at(100)), called("t3", "3", at(101))]
     assert fold(more, restored) == fold(more, state)
+
+
+def _decision(state: QueueState, command: QueueCommand, now: datetime) -> object:
+    """The events, or the refusal (code and detail)."""
+    try:
+        return decide(state, command, now)
+    except Rejected as refused:
+        return (refused.code, refused.detail, refused.facts)
+
+
+def test_the_busy_counter_policy_survives_a_snapshot() -> None:
+    for policy in ("refuse", "close_previous"):
+        config = replace(BERLIN, busy_counter_policy=policy)
+        state = fold([created(config)], initial_state("q-1"))
+        assert from_snapshot(to_snapshot(state)).config.busy_counter_policy == policy
 
 
 def test_snapshot_of_a_fresh_state_round_trips() -> None:

@@ -60,6 +60,7 @@ FULL_CONFIG = QueueConfig(
     aging_max_priority="vip",
     no_show_grace_seconds=300,
     transfer_policy="back_of_line",
+    busy_counter_policy="close_previous",
     target_wait_seconds=1200,
     mean_service_seconds=420,
     metadata={"district": "Mitte", "sign": "🎫 Ausweis"},

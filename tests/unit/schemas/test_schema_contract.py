@@ -19,6 +19,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import avro.schema
 import pytest
 
+from domain.config import QueueConfig
 from domain.events import EVENT_TYPES
 from schemas import codec, registry
 from schemas.errors import UnknownEventType
@@ -97,8 +98,16 @@ def _assert_fields(
             assert avro_field.get("default", "absent") is None, f"{where}: default must be null"
         elif get_origin(hint) is dict:
             assert avro_field.get("default") == {}, f"{where}: default must be {{}}"
-        else:
-            assert "default" not in avro_field, f"{where}: unexpected default"
+        elif "default" in avro_field:
+            # A field a later version added needs a default (what older events read); it must
+            # be the one Python gives, so a new queue and an old event mean the same thing.
+            assert avro_field["default"] == _python_default(cls, name), f"{where}: default"
+
+
+def _python_default(cls: type[Any], name: str) -> Any:
+    (found,) = (f for f in dataclasses.fields(cls) if f.name == name)
+    assert found.default is not dataclasses.MISSING, f"{cls.__name__}.{name} has no default"
+    return found.default
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
@@ -191,3 +200,17 @@ def test_the_contract_check_catches_drift(drift: Any) -> None:
 
     with pytest.raises(AssertionError):
         _assert_fields(EVENT_TYPES["TicketEnqueued"], drift(payload), "drifted")
+
+
+def test_a_default_must_be_the_one_python_gives() -> None:
+    """QueueConfig v2's busy_counter_policy defaults to "refuse" in both; any other is drift."""
+    config = next(f for f in _raw("QueueCreated", 2)["fields"] if f["name"] == "config")
+    fields = config["type"]["fields"]
+    _assert_fields(QueueConfig, fields, "ok")
+
+    for drifted in ("close_previous", None):
+        changed = [
+            {**f, "default": drifted} if f["name"] == "busy_counter_policy" else f for f in fields
+        ]
+        with pytest.raises(AssertionError):
+            _assert_fields(QueueConfig, changed, "drifted")

@@ -18,10 +18,16 @@ import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 from fastavro import schemaless_writer
 
-from domain.events import TicketEnqueued
+from domain.events import QueueCreated, QueueReconfigured, TicketEnqueued
 from domain.recorded import RecordedEvent
 from schemas import codec, registry
-from schemas.mapping import payload_fields, record_to_event, upcast
+from schemas.mapping import (
+    event_to_record,
+    payload_fields,
+    record_to_event,
+    upcast,
+    upcast_to_event,
+)
 
 OLDER_NEWER = [
     (event_type, old, new)
@@ -40,9 +46,28 @@ def _field_names(event_type: str, version: int) -> list[str]:
 
 
 def _old_record(recorded: RecordedEvent, version: int) -> dict[str, Any]:
-    """The sample as a producer of `version` would have written it: only that version's fields."""
-    record = codec.avro_record(recorded)
-    return {name: record[name] for name in _field_names(recorded.event_type, version)}
+    """The sample as a producer of `version` would have written it: only that version's fields,
+    in nested records too (QueueConfig gained a field inside QueueCreated's `config`)."""
+    raw = json.loads(registry.schema_file(recorded.event_type, version).text)
+    projected: dict[str, Any] = _projected(raw, codec.avro_record(recorded))
+    return projected
+
+
+def _projected(avro_type: Any, value: Any) -> Any:
+    """`value` with only the fields `avro_type` (raw JSON) has, recursively."""
+    if isinstance(avro_type, list):  # a union: the branch the value fits
+        branches = [b for b in avro_type if b != "null"]
+        return None if value is None else _projected(branches[0], value)
+    if not isinstance(avro_type, dict):
+        return value
+    kind = avro_type["type"]
+    if kind == "record":
+        return {f["name"]: _projected(f["type"], value[f["name"]]) for f in avro_type["fields"]}
+    if kind == "array":
+        return [_projected(avro_type["items"], item) for item in value]
+    if kind == "map":
+        return {key: _projected(avro_type["values"], item) for key, item in value.items()}
+    return value
 
 
 def _write_fastavro(event_type: str, version: int, record: dict[str, Any]) -> bytes:
@@ -133,6 +158,34 @@ def test_ticket_enqueued_v1_from_the_event_store_upcasts_to_language_none() -> N
 
 def test_there_is_at_least_one_evolution_to_check() -> None:
     assert ("TicketEnqueued", 1, 2) in OLDER_NEWER
+    assert ("QueueCreated", 1, 2) in OLDER_NEWER
+    assert ("QueueReconfigured", 1, 2) in OLDER_NEWER
+
+
+@pytest.mark.parametrize("event_type", ["QueueCreated", "QueueReconfigured"])
+def test_a_queue_configured_before_the_busy_counter_policy_refuses(
+    event_type: str, samples_by_type: dict[str, list[RecordedEvent]]
+) -> None:
+    """Both paths give an old configuration the policy "refuse": Avro's default (Kafka) and the
+    upcaster (the event store), whatever policy the sample itself has."""
+    sample = samples_by_type[event_type][0]
+    assert isinstance(sample.event, QueueCreated | QueueReconfigured)
+    assert sample.event.config.busy_counter_policy == "close_previous"  # not the default
+    v1_body = _write_fastavro(event_type, 1, _old_record(sample, 1))
+    stored = event_to_record(sample.event)
+    stored["config"] = {
+        k: v for k, v in stored["config"].items() if k != "busy_counter_policy"
+    }  # as a v1 producer stored it in PostgreSQL
+
+    from_kafka = codec.decode_value(v1_body, event_type, 1).event
+    from_store = upcast_to_event(event_type, 1, stored)
+
+    assert isinstance(from_kafka, QueueCreated | QueueReconfigured)
+    assert from_kafka.config.busy_counter_policy == "refuse"
+    assert from_store == from_kafka
+    assert from_kafka.config == dataclasses.replace(
+        sample.event.config, busy_counter_policy="refuse"
+    )
 
 
 @pytest.mark.parametrize(("event_type", "old", "new"), OLDER_NEWER)

@@ -81,6 +81,7 @@ def test_nested_dicts_become_dataclasses() -> None:
             "aging_max_priority": None,
             "no_show_grace_seconds": 600,
             "transfer_policy": "keep_enqueue_time",
+            "busy_counter_policy": "close_previous",
             "target_wait_seconds": 900,
             "mean_service_seconds": 300,
             "metadata": {},
@@ -99,6 +100,7 @@ def test_nested_dicts_become_dataclasses() -> None:
         priority_classes=("urgent", "normal"),
         timezone="Europe/Lisbon",
         opening_hours=(OpeningHours(weekday=2, opens="09:00", closes="17:00"),),
+        busy_counter_policy="close_previous",
     )
 
 

@@ -22,7 +22,7 @@ from domain.commands import (
     StartService,
     TransferTicket,
 )
-from domain.config import QueueConfig
+from domain.config import BusyCounterPolicy, QueueConfig
 from domain.errors import Rejected
 from eventstore.memory import InMemoryEventStore
 from eventstore.values import CommandContext
@@ -68,13 +68,15 @@ class World:
             )
         )
 
-    async def queue(self, name: str = "Desk", tenant_id: str = TENANT) -> str:
+    async def queue(
+        self, name: str = "Desk", tenant_id: str = TENANT, policy: BusyCounterPolicy = "refuse"
+    ) -> str:
         queue_id = str(uuid.uuid4())
         await self.run(
             CreateQueue(
                 queue_id=queue_id,
                 tenant_id=tenant_id,
-                config=QueueConfig(name=name, counters=("1", "2")),
+                config=QueueConfig(name=name, counters=("1", "2"), busy_counter_policy=policy),
                 status="open",
             ),
             queue_id=queue_id,
@@ -192,7 +194,8 @@ async def test_if_match_acts_only_on_the_version_named(world: World) -> None:
 
 
 async def test_two_counters_calling_at_once_never_get_the_same_ticket(world: World) -> None:
-    queue_id = await world.queue()
+    # Each call closes its counter's previous visit first, so every one of them calls somebody.
+    queue_id = await world.queue(policy="close_previous")
     for _ in range(10):
         await world.enqueue(queue_id)
     calls = await asyncio.gather(
@@ -200,6 +203,29 @@ async def test_two_counters_calling_at_once_never_get_the_same_ticket(world: Wor
     )
     called = [c.ticket.ticket_id for c in calls if c.ticket]
     assert len(called) == len(set(called)) == 10
+    assert sorted(len(c.event_types) for c in calls) == [1, 1] + [2] * 8
+    state = await world.service.load(TENANT, queue_id)
+    assert sorted(state.at_counters) == ["1", "2"]
+    assert all(len(ids) == 1 for ids in state.at_counters.values())
+
+
+async def test_a_call_at_a_busy_counter_is_refused_and_appends_nothing(world: World) -> None:
+    queue_id = await world.queue()
+    first, second = await world.enqueue(queue_id), await world.enqueue(queue_id)
+    await world.run(CallNext(counter="1"), queue_id=queue_id)
+    before = await world.store.read_stream(queue_id, 0)
+
+    with pytest.raises(Rejected) as refused:
+        await world.run(CallNext(counter="1"), queue_id=queue_id)
+
+    assert refused.value.code == "counter-busy"
+    assert refused.value.facts["tickets"] == [
+        {"ticket_id": first, "number": "A-001", "status": "called"}
+    ]
+    assert await world.store.read_stream(queue_id, 0) == before
+    # The cached state is sound: the other counter calls the next person.
+    outcome = await world.run(CallNext(counter="2"), queue_id=queue_id)
+    assert outcome.ticket is not None and outcome.ticket.ticket_id == second
 
 
 async def test_a_queue_held_too_long_sheds_load(
