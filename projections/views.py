@@ -127,6 +127,13 @@ def queue_view(state: QueueState) -> dict[str, Any]:
             for h in config.opening_hours
         ],
         "allow_outside_hours": config.allow_outside_hours,
+        "default_priority": config.default_priority,
+        "aging_after_seconds": config.aging_after_seconds,
+        "aging_max_priority": config.aging_max_priority,
+        "no_show_grace_seconds": config.no_show_grace_seconds,
+        "transfer_policy": config.transfer_policy,
+        "busy_counter_policy": config.busy_counter_policy,
+        "mean_service_seconds": config.mean_service_seconds,
         "waiting": len(state.waiting),
         "called": active.count("called"),
         "serving": active.count("serving"),

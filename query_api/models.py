@@ -115,6 +115,18 @@ class QueueView(BaseModel):
     allow_outside_hours: bool | None = Field(
         default=None, description="Whether tickets are taken outside the opening hours"
     )
+    default_priority: str | None = None
+    aging_after_seconds: int | None = Field(
+        default=None, description="A waiting ticket moves one class up after this long"
+    )
+    aging_max_priority: str | None = None
+    no_show_grace_seconds: int | None = None
+    transfer_policy: str | None = None
+    busy_counter_policy: str | None = Field(
+        default=None,
+        description="A call at a busy counter: `refuse` (409 counter-busy) or `close_previous`",
+    )
+    mean_service_seconds: int | None = None
     waiting: int
     called: int
     serving: int
