@@ -27,7 +27,9 @@ WEIGHTS: dict[str, int] = {
 OPS = tuple(WEIGHTS)
 # Above this many known waiting, joining slows down, so lines stay a realistic size.
 LONG_LINE = 40
-COUNTERS = ("1", "2", "3", "4", "5")
+# Enough counters that calls are rarely held back by a busy one (a counter calls again only
+# once its person is served or a no-show: the queues' busy-counter policy refuses otherwise).
+COUNTERS = tuple(str(n) for n in range(1, 21))
 
 
 @dataclass
@@ -37,6 +39,8 @@ class QueueModel:
     called: list[str] = field(default_factory=list)
     serving: list[str] = field(default_factory=list)
     calls_in_flight: int = 0
+    free: list[str] = field(default_factory=lambda: list(COUNTERS))
+    counter_of: dict[str, str] = field(default_factory=dict)  # ticket -> the counter it is at
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +57,10 @@ def choose(model: QueueModel, index: int, rng: random.Random) -> Order:
     if len(model.waiting) > LONG_LINE:
         weights["enqueue"] = 2
     op = rng.choices(OPS, weights=list(weights.values()))[0]
-    if op == "call-next" and len(model.waiting) - model.calls_in_flight > 0:
+    if op == "call-next" and len(model.waiting) - model.calls_in_flight > 0 and model.free:
         model.calls_in_flight += 1
-        return Order("call-next", index, counter=rng.choice(COUNTERS))
+        counter = model.free.pop(rng.randrange(len(model.free)))
+        return Order("call-next", index, counter=counter)
     if op in ("start", "no-show") and model.called:
         return Order(op, index, ticket_id=model.called.pop(rng.randrange(len(model.called))))
     if op == "complete" and model.serving:
@@ -69,14 +74,22 @@ def answered(model: QueueModel, order: Order, ok: bool, ticket_id: str | None) -
     """Fold a command's answer into what the generator knows about the queue."""
     if order.op == "call-next":
         model.calls_in_flight -= 1
-        if ok and ticket_id is not None:
+        if ok and ticket_id is not None and order.counter is not None:
             # A ticket from before this generator started is not known: it learns it here.
             with suppress(ValueError):
                 model.waiting.remove(ticket_id)
             model.called.append(ticket_id)
-    elif not ok:
+            model.counter_of[ticket_id] = order.counter
+        elif order.counter is not None:
+            model.free.append(order.counter)
         return
-    elif order.op == "enqueue" and ticket_id is not None:
+    if order.op in ("complete", "no-show") and order.ticket_id in model.counter_of:
+        # The visit is over (or, refused, is no longer the generator's to finish): the
+        # counter calls again.
+        model.free.append(model.counter_of.pop(order.ticket_id))
+    if not ok:
+        return
+    if order.op == "enqueue" and ticket_id is not None:
         model.waiting.append(ticket_id)
     elif order.op == "start" and order.ticket_id is not None:
         model.serving.append(order.ticket_id)
