@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # benchmark and `make run`'s demo run on this machine. A deployment sets VQ_ENV=prod and real ones.
 export VQ_ENV ?= dev
 
-.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench
+.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench screenshots
 
 help:
 	@echo "make test         venv + package, lint, stack up, then all of tests/ with pytest"
@@ -27,6 +27,7 @@ help:
 	@echo "make lint         ruff (check and format) and mypy, strict"
 	@echo "make clean-data   stop the stack and delete its data (keeps the Kafka jars)"
 	@echo "make bench        stack up, then the benchmark (bench/README.md; BENCH_QUICK=1: ~2 min)"
+	@echo "make screenshots  the browser tests' latest screenshots to docs/screenshots/ and the README"
 
 $(BIN)/python:
 	@if ! $(PYTHON) -c 'import ensurepip' >/dev/null 2>&1; then \

@@ -50,12 +50,12 @@ from notifications_api import (
 from notifications_api.deps import Notifications
 from projections.layout import Keys
 from projections.queries import ReadModels
-from query_api import analytics, live, operations, pages, routes
+from query_api import analytics, live, operations, routes
 from query_api.deps import requested_wait
 from service_layer.queues import QueueService
 from service_layer.scheduler import AgingScheduler
 from web import routes as web_pages
-from web import routes_qr, routes_worker
+from web import routes_boards, routes_qr, routes_worker
 
 RETRY_AFTER_S = 2
 # No request is allowed to hang: past this, the caller gets a 503 and may retry.
@@ -159,7 +159,6 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_tickets.router,
         routes.router,
         live.router,
-        pages.router,
         analytics.router,
         routes_subscriptions.router,
         routes_templates.router,
@@ -175,6 +174,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_audit.router,
         routes_jwks.router,
         web_pages.router,
+        routes_boards.router,
         routes_qr.router,
         routes_worker.router,
     ):

@@ -238,9 +238,12 @@ async def test_every_refusal_is_said_in_the_persons_language(
         await expect(page.locator("#message-text")).to_have_text(said["kiosk.refused_full"])
         await page.locator("#screen-message button").click()
 
-        await to_details(page, "Night desk")
-        await page.locator("#take").click()
-        await expect(page.locator("#message-text")).to_have_text(said["kiosk.refused_outside_hours"])  # fmt: skip
+        # The queue's hours are in its view: the card says so, and a touch explains, with today's.
+        night_card = card(page, "Night desk")
+        await expect(night_card.locator(".queue-state")).to_have_text(said["kiosk.state_outside_hours"])  # fmt: skip
+        await night_card.click()
+        await expect(page.locator("#message-text")).to_contain_text(said["kiosk.refused_outside_hours"])  # fmt: skip
+        await expect(page.locator("#screen-message")).to_contain_text(said["kiosk.hours_none_today"])  # fmt: skip
         await page.locator("#screen-message button").click()
 
         # Once the list knows, the queue says so and a touch explains it (no form to fill first).

@@ -54,6 +54,14 @@ async def api_ticket(tenant: Tenant, ticket_id: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
+async def until_status(tenant: Tenant, ticket_id: str, status: str, within_s: float = 5) -> None:
+    """The ticket as the API reads it reaches `status` (read models follow the events)."""
+    deadline = time.monotonic() + within_s
+    while (seen := (await api_ticket(tenant, ticket_id))["status"]) != status:
+        assert time.monotonic() < deadline, f"still {seen!r}, not {status!r}"
+        await asyncio.sleep(0.05)
+
+
 async def subscriptions(tenant: Tenant, ticket_id: str) -> list[dict[str, Any]]:
     answer = await tenant.stack.http.get(
         f"/v1/tickets/{ticket_id}/subscriptions", headers=tenant.auth("admin")
@@ -185,7 +193,8 @@ async def test_cancel_my_place_asks_first(live_stack: LiveStack, phone: OpenPage
     await expect(page.locator("#detail")).to_contain_text("take a new ticket")
     await expect(page.locator("#cancel")).to_be_hidden()
     await expect(page.locator("#notify")).to_be_hidden()
-    assert (await api_ticket(tenant, mine["ticket_id"]))["status"] == "cancelled"
+    # The page shows the command's own answer; the read side catches up a moment later.
+    await until_status(tenant, mine["ticket_id"], "cancelled")
     assert_no_console_errors(page)
 
 

@@ -1,6 +1,7 @@
-"""The manager dashboard: served with a reader's key, refused like any read without one, and every
-route its script calls exists and answers what the script reads (on a real API process and read
-side, so a renamed route or field fails here, not on a manager's screen)."""
+"""The manager dashboard: a public page (it holds no data) whose reads are refused like any read
+without a key, in the person's language, and every route its scripts call exists and answers what
+they read (on a real API process and read side, so a renamed route or field fails here, not on a
+manager's screen)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ PROBLEM = "application/problem+json"
 ZONE = "Europe/Paris"
 # A stream worker that just started may take seconds to join its consumer group.
 STARTUP_WAIT_S = 30
-# What the script reads from each answer (keep in step with projections/dashboard.html).
+# What the scripts read from each answer (keep in step with web/static/dashboard*.js).
 VIEW_FIELDS = {
     "queue_id",
     "version",
@@ -86,19 +87,20 @@ _VOID = {
 
 
 class _Page(HTMLParser):
-    """Strict enough: every element closed in order, the scripts' text, any outside resource."""
+    """Strict enough: every element closed in order, the scripts (their attributes and text),
+    every address the page names."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.open: list[str] = []
         self.errors: list[str] = []
-        self.scripts: list[str] = []
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
         self.loads: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.loads += [f"{tag} {name}={value}" for name, value in attrs if name in ("src", "href")]
+        self.loads += [value or "" for name, value in attrs if name in ("src", "href")]
         if tag == "script":
-            self.scripts.append("")
+            self.scripts.append((dict(attrs), ""))
         if tag not in _VOID:
             self.open.append(tag)
 
@@ -110,7 +112,8 @@ class _Page(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self.open and self.open[-1] == "script":
-            self.scripts[-1] += data
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
 
 
 def _parse(html: str) -> _Page:
@@ -120,11 +123,11 @@ def _parse(html: str) -> _Page:
     return page
 
 
-def _javascript_parses(script: str, tmp_path: Path) -> None:
+def _javascript_parses(name: str, script: str, tmp_path: Path) -> None:
     node = shutil.which("node")
     if node is None:  # the other checks still run; a syntax check needs an engine
         return
-    source = tmp_path / "dashboard.js"
+    source = tmp_path / name
     source.write_text(script)
     checked = subprocess.run(
         [node, "--check", str(source)], capture_output=True, text=True, timeout=30
@@ -144,15 +147,26 @@ async def test_dashboard_page_and_the_routes_it_calls(
             page = await http.get("/dashboard", params={"access_token": viewer})
             assert page.status_code == 200, page.text
             assert page.headers["content-type"].startswith("text/html")
-            assert "default-src 'none'" in page.headers["content-security-policy"]
+            _the_page_policy(page)
             await _refused_like_any_read(http)
-            paths = _page_checks(page.text, tmp_path)
+            await _in_the_persons_language(http)
+            paths = await _page_checks(http, page.text, tmp_path)
             spec = (await http.get("/openapi.json")).json()["paths"]
             missing = [p for p in paths if "get" not in spec.get(p, {})]
             assert not missing, f"the dashboard calls routes the API does not have: {missing}"
 
             queue_id = await _a_queue_with_a_morning(http, admin)
             await _the_routes_answer_what_the_page_reads(http, viewer, queue_id, midnight)
+
+
+def _the_page_policy(page: httpx.Response) -> None:
+    """The policy of every page: its own scripts and styles only, nothing inline; never cached,
+    never framed, never sent on as a Referer."""
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "style-src 'self';" in policy, policy
+    assert "'unsafe-inline'" not in policy and "frame-ancestors 'none'" in policy, policy
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
 
 
 async def _refused_like_any_read(http: httpx.AsyncClient) -> None:
@@ -166,16 +180,46 @@ async def _refused_like_any_read(http: httpx.AsyncClient) -> None:
         assert read.headers["content-type"] == PROBLEM
 
 
-def _page_checks(html: str, tmp_path: Path) -> list[str]:
-    """Well-formed, loads nothing from elsewhere, valid JavaScript; returns its /v1 paths."""
+async def _in_the_persons_language(http: httpx.AsyncClient) -> None:
+    """The browser's language, or the person's choice (remembered); English otherwise."""
+    spanish = await http.get("/dashboard", headers={"Accept-Language": "es-ES,es;q=0.9"})
+    assert '<html lang="es">' in spanish.text and "Panel de las filas" in spanish.text
+    assert '"dashboard.no_queues_option": "no hay filas"' in spanish.text  # the scripts' words
+    english = await http.get("/dashboard", headers={"Accept-Language": "de"})
+    assert '<html lang="en">' in english.text and "Queues dashboard" in english.text
+    chosen = await http.get("/dashboard", params={"lang": "es"}, headers={"Accept-Language": "en"})
+    assert '<html lang="es">' in chosen.text and chosen.cookies.get("vq_lang") == "es"
+
+
+async def _page_checks(http: httpx.AsyncClient, html: str, tmp_path: Path) -> list[str]:
+    """Well-formed, loads only its own files, inline scripts are data, its scripts are valid
+    JavaScript; returns the /v1 paths they name."""
     page = _parse(html)
     assert not page.errors and not page.open, (page.errors, page.open)
-    assert not page.loads, f"the page loads resources: {page.loads}"
-    assert len(page.scripts) == 1
-    script = page.scripts[0]
+    outside = [a for a in page.loads if not a.startswith(("/static/", "?lang=", "#"))]
+    assert not outside, f"the page loads or links resources elsewhere: {outside}"
+    assert not re.findall(r"https?://", html)
+    sources = []
+    for attrs, text in page.scripts:
+        if attrs.get("src") is None:
+            assert attrs.get("type") == "application/json", attrs  # data, never code
+            json.loads(text)
+        elif not str(attrs["src"]).startswith("/static/vq.js"):
+            sources.append(str(attrs["src"]))
+    assert len(sources) >= 2, sources
+    script = ""
+    for source in sources:
+        answer = await http.get(source)
+        assert answer.status_code == 200, source
+        assert answer.headers["content-type"].startswith("text/javascript")
+        name = source.split("/")[-1].split("?")[0]
+        _javascript_parses(name, answer.text, tmp_path)
+        script += answer.text
     # The only absolute URL is the SVG namespace (a name, never fetched).
-    assert set(re.findall(r"https?://[^\s\"'`]+", html)) == {"http://www.w3.org/2000/svg"}
-    _javascript_parses(script, tmp_path)
+    assert set(re.findall(r"https?://[^\s\"'`]+", script)) == {"http://www.w3.org/2000/svg"}
+    # The key is sent as a header: no address the scripts build carries it.
+    code = re.sub(r"(^|\s)//[^\n]*", "", re.sub(r"/\*.*?\*/", "", script, flags=re.S))
+    assert not re.findall(r"[\"'`][^\"'`\n]*access_token=", code)
     paths = sorted(set(re.findall(r"[\"'`](/v1/[^\"'`?\s]*)[\"'`]", script)))
     assert {
         "/v1/queues",
@@ -183,8 +227,6 @@ def _page_checks(html: str, tmp_path: Path) -> list[str]:
         "/v1/queues/{queue_id}/analytics",
         "/v1/queues/{queue_id}/accuracy",
     } <= set(paths), paths
-    for path in paths:
-        assert path in html  # the page names every endpoint it uses
     return paths
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -161,10 +163,26 @@ async def _queue_stream_websocket_resume_and_board(
             pass
     assert refused.value.response.status_code == 401
 
+    await _board(browser, queue_id, key)
+
+
+async def _board(browser: httpx.AsyncClient, queue_id: str, key: str) -> None:
+    """The board is served once the key of its link (`?access_token=`) reads the queue; a wrong
+    key or another queue is refused before any page. Its script follows the queue's stream with
+    the key as a header, never in the stream's address. Without a key in the query (a link with
+    `#key=`, which no server sees) the page, holding no data, is served."""
     board = await browser.get(f"/board/{queue_id}", params={"access_token": key})
     assert board.status_code == 200 and board.headers["content-type"].startswith("text/html")
-    assert "EventSource" in board.text and "http" not in board.text.split("<script>")[1]
-    assert (await browser.get(f"/board/{queue_id}")).status_code == 401
+    found = re.search(r'src="(/static/board\.js\?v=[0-9a-f]+)"', board.text)
+    assert found is not None, board.text
+    script = (await browser.get(found[1])).text
+    assert "VQ.follow(" in script and "EventSource" not in script and "http" not in script
+    wrong = await browser.get(f"/board/{queue_id}", params={"access_token": "vq_wrong"})
+    assert wrong.status_code == 401 and wrong.headers["content-type"] == "application/problem+json"
+    elsewhere = await browser.get(f"/board/{uuid.uuid4()}", params={"access_token": key})
+    assert elsewhere.status_code == 404 and elsewhere.json()["type"] == "/problems/not-found"
+    shell = await browser.get(f"/board/{queue_id}")
+    assert shell.status_code == 200 and ">Desk<" not in shell.text
 
 
 def _change(version: int, ticket_id: str | None, **fields: Any) -> dict[str, Any]:

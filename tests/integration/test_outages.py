@@ -20,7 +20,7 @@ async def test_postgres_down_gives_503_then_recovers_without_restart(api: ApiCli
     from deploy import stack
 
     local = Settings()
-    queue_id = await api.create_queue()
+    queue_id = await api.create_queue(counters=["1", "2", "3"])
     await api.enqueue(queue_id)
 
     await asyncio.to_thread(stack.down, local, ["postgresql"])
@@ -48,7 +48,7 @@ async def test_postgres_down_gives_503_then_recovers_without_restart(api: ApiCli
     # Nothing was half-written during the outage: the line holds the two tickets that succeeded.
     called = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
     assert called.json()["ticket"]["number"] == "A-001"
-    second = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
+    second = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "2"})
     assert second.json()["ticket"]["number"] == "A-002"
-    empty = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"})
+    empty = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "3"})
     assert empty.status_code == 409

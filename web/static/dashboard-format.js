@@ -1,0 +1,119 @@
+/* dashboard-format.js: numbers, shares, durations and times for the dashboard, written the page
+ * language's way (Intl), and the time arithmetic of a queue's time zone on the API's clock (which
+ * may run faster, or on another day, for simulations: GET /v1/clock says so).
+ *
+ * window.VQDashboard.format: num, pct, mins, minutesRange, hhmm, hour, parseTime, apiNow,
+ * setClock, zoneOf, localMidnight, plural.
+ */
+(function () {
+  "use strict";
+
+  const VQ = window.VQ;
+  const D = (window.VQDashboard = window.VQDashboard || {});
+  const DASH = "–";
+  const whole = new Intl.NumberFormat(VQ.lang, { maximumFractionDigits: 0 });
+  const oneDecimal = new Intl.NumberFormat(VQ.lang, { maximumFractionDigits: 1 });
+  const percent = new Intl.NumberFormat(VQ.lang, { style: "percent", maximumFractionDigits: 0 });
+  const plurals = new Intl.PluralRules(VQ.lang);
+  let clockBase = { api: Date.now(), local: Date.now(), speed: 1 };
+
+  function missing(value) {
+    return value === null || value === undefined;
+  }
+
+  function num(value) {
+    return missing(value) ? DASH : whole.format(value);
+  }
+
+  function pct(share) {
+    return missing(share) ? DASH : percent.format(share);
+  }
+
+  function mins(seconds) {
+    if (missing(seconds)) return DASH;
+    if (seconds < 60) return VQ.t("dashboard.seconds", { n: whole.format(seconds) });
+    const m = seconds / 60;
+    const shown = Number.isInteger(m) || m >= 10 ? whole.format(m) : oneDecimal.format(m);
+    return VQ.t("common.minutes", { n: shown });
+  }
+
+  function minutesRange(low, high) {
+    const a = Math.round(low / 60);
+    const b = Math.max(Math.round(high / 60), 1);
+    return a >= b ? VQ.t("dashboard.about_minutes", { n: whole.format(b) })
+      : VQ.t("common.minute_range", { low: whole.format(a), high: whole.format(b) });
+  }
+
+  // "one" or "other" (what the catalogue has) for a count, by the language's own rules.
+  function plural(count) {
+    return plurals.select(count) === "one" ? "one" : "other";
+  }
+
+  // ---- Time --------------------------------------------------------------------------------
+
+  // The API writes microseconds; Date.parse is only specified for milliseconds.
+  function parseTime(iso) {
+    return Date.parse(String(iso).replace(/(\.\d{3})\d+/, "$1"));
+  }
+
+  function apiNow() {
+    return clockBase.api + (Date.now() - clockBase.local) * clockBase.speed;
+  }
+
+  function setClock(clock) {
+    clockBase = { api: parseTime(clock.now), local: Date.now(), speed: clock.speed || 1 };
+  }
+
+  function zoneOf(q) {
+    const tz = (q && q.timezone) || "UTC";
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      return tz;
+    } catch (e) {
+      return "UTC";
+    }
+  }
+
+  // Calendar parts of an instant in a zone (for arithmetic: never shown, so in one fixed locale).
+  function zoneParts(ms, tz) {
+    const parts = {};
+    const format = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      second: "2-digit" });
+    format.formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts;
+  }
+
+  function zoneOffset(ms, tz) { // local wall time minus UTC, in ms
+    const p = zoneParts(ms, tz);
+    const wall = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
+    return wall - Math.floor(ms / 1000) * 1000;
+  }
+
+  function localMidnight(ms, tz) {
+    const p = zoneParts(ms, tz);
+    const wall = Date.UTC(+p.year, +p.month - 1, +p.day);
+    const first = wall - zoneOffset(wall, tz);
+    return wall - zoneOffset(first, tz); // again: the offset at midnight may differ from noon's
+  }
+
+  const timeFormats = {}; // per zone: a chart labels hundreds of points
+  function hhmm(ms, tz) {
+    if (!timeFormats[tz]) {
+      timeFormats[tz] = new Intl.DateTimeFormat(VQ.lang, { timeZone: tz, hour: "2-digit",
+        minute: "2-digit", hourCycle: "h23" });
+    }
+    return timeFormats[tz].format(new Date(ms));
+  }
+
+  // An hour of the day (0-23, already in the queue's zone) as a time: "09:00".
+  function hour(h) {
+    return hhmm(Date.UTC(2000, 0, 1, h), "UTC");
+  }
+
+  D.format = {
+    num: num, pct: pct, mins: mins, minutesRange: minutesRange, plural: plural,
+    parseTime: parseTime, apiNow: apiNow, setClock: setClock, zoneOf: zoneOf,
+    localMidnight: localMidnight, hhmm: hhmm, hour: hour,
+  };
+})();
