@@ -307,9 +307,7 @@ class _Driver:
 
     def _created(self, queue_id: str) -> None:
         self.result.queue_id = queue_id
-        self.result.board = (
-            f"{self.options.api}/board/{queue_id}?access_token={self.keys['viewer']}"
-        )
+        self.result.board = f"{self.options.api}/board/{queue_id}#key={self.keys['viewer']}"
         self.say(f"queue {queue_id} created; watch it live: {self.result.board}")
 
     def _to_world(self, event: QueueEvent) -> QueueEvent:

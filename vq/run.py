@@ -208,10 +208,7 @@ def _print_banner(
         print(f"    lobby display  {base}/display?queues={queues}#key={demo['display_key']}")
         print(f"    dashboard      {base}/dashboard#key={demo['viewer_key']}")
         for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
-            print(
-                f"    board {body['name']:<10} {base}/board/{queue_id}"
-                f"?access_token={demo['viewer_key']}"
-            )
+            print(f"    board {body['name']:<10} {base}/board/{queue_id}#key={demo['viewer_key']}")
         print("  for programs:")
         print(f"    analytics      {base}/v1/analytics?access_token={demo['viewer_key']}")
         first = demo["queues"][0]
