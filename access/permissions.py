@@ -41,7 +41,10 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "notifications:manage": (_OFFICE, "message templates, schedules, alerts, queue defaults"),
     "webhooks:manage": (frozenset({"admin"}), "webhook endpoints, their secrets and deliveries"),
     "keys:manage": (frozenset({"admin"}), "API keys: make, rotate, revoke"),
-    "users:manage": (frozenset({"admin"}), "invite people, change their roles, deactivate them"),
+    "users:manage": (
+        frozenset({"admin"}),
+        "invite people, change their roles, deactivate or remove them",
+    ),
     "settings:manage": (frozenset({"admin"}), "the organisation's security and sign-on settings"),
     "audit:read": (frozenset({"admin"}), "the audit trail"),
 }

@@ -248,7 +248,7 @@ async def update_user(
         raise ValueError(f"cannot change {sorted(unknown)}")
     if not (valid_id(tenant_id) and valid_id(user_id)):
         return None
-    admins = await _lock_admins(conn, tenant_id)
+    admins = await lock_admins(conn, tenant_id)
     before = await _get(conn, tenant_id, user_id)
     if before is None:
         return None
@@ -283,7 +283,7 @@ async def update_user(
     return before, _user(row)
 
 
-async def _lock_admins(conn: Conn, tenant_id: str) -> set[str]:
+async def lock_admins(conn: Conn, tenant_id: str) -> set[str]:
     rows = await (
         await conn.execute(
             """SELECT user_id::text FROM users WHERE tenant_id = %s AND role = 'admin' AND active

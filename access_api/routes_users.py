@@ -1,4 +1,5 @@
-"""People of the organisation: invite, list, roles and queue assignments, deactivate; the caller's own profile."""
+"""People of the organisation: invite, list, roles and queue assignments, deactivate (PATCH),
+remove for good (DELETE); the caller's own profile."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from access.lockout import Lockout
 from access.organisations import open_sessions, record, tenant_name
 from access.passwords import check_password, hash_password
 from access.permissions import SELF
+from access.user_removal import remove_user
 from access.users import (
     EmailTaken,
     LastAdmin,
@@ -253,11 +255,26 @@ async def patch(
     "/v1/users/{user_id}",
     status_code=204,
     responses=problem_responses("forbidden", "not-found", "rule-violated"),
-    summary="Deactivate a person: they can no longer sign in, their sessions end at once",
+    summary="Remove a person for good (to keep them but stop their sign-in: PATCH active false)",
+    description=(
+        "The person is erased: account, password, second factor, pending links. Their sessions "
+        "end and their access tokens are refused at once; then the id is a 404 and the email "
+        "may be invited again, as a new person. The audit trail records `user.removed` with the "
+        'id only. To stop someone signing in and keep them, `PATCH` `{"active": false}` '
+        "instead (`true` undoes it); with single sign-on, a removed person who signs on again "
+        "is a new person. The last active admin cannot be removed (409); yourself otherwise can."
+    ),
     openapi_extra=_MANAGE,
 )
-async def deactivate(user_id: UserId, who: PrincipalDep, svc: ServicesDep) -> Response:
-    await change(svc, who, str(user_id), {"active": False})
+async def remove(user_id: UserId, who: PrincipalDep, svc: ServicesDep) -> Response:
+    target, deny = str(user_id), svc.tokens.deny_session
+    async with pooled(svc.pool) as db, db.transaction():
+        try:
+            removed = await remove_user(db, deny, who.tenant_id, target, actor=who.actor)
+        except LastAdmin as refused:
+            raise ProblemError("rule-violated", str(refused)) from None
+    if removed is None:
+        raise not_found(user_id)
     return Response(status_code=204)
 
 

@@ -2,10 +2,10 @@
 
 An administrator signs in and, section by section, does what the console is for: creates a queue
 with two counters, weekday hours and a capacity (checked over the API, and the body the page
-sent), edits it, pauses it; invites a staff member to that queue; makes a kiosk key and gets its
-ready link (a working key); registers a webhook endpoint (a private address refused by the
-outbound guard and said so next to the field, then a public one); writes and previews a
-template; downloads the day's analytics as CSV. Each section passes axe (no serious or critical
+sent), edits it, pauses it; invites a staff member to that queue (at the end deactivated, then
+removed for good); makes a kiosk key and gets its ready link (a working key); registers a webhook
+endpoint (a private address refused by the outbound guard and said so next to the field, then a
+public one); writes and previews a template; downloads the day's analytics as CSV. Each section passes axe (no serious or critical
 finding) and is screenshotted. A manager sees only their sections; a Spanish phone gets the
 console in Spanish behind a menu button.
 """
@@ -147,6 +147,26 @@ async def invite_staff(page: Page, tenant: Tenant, queue_id: str) -> None:
     await expect(row).to_contain_text("Manager")
 
 
+async def deactivate_and_remove(page: Page, tenant: Tenant, check_a11y: CheckA11y) -> None:
+    """Deactivating keeps the person (PATCH active false); removing, once confirmed, erases them."""
+    row = page.locator('#people tr[data-email="noor@clinic.example"]')
+    async with page.expect_request(lambda r: r.method == "PATCH") as sent:
+        await row.locator('[data-action="deactivate"]').click()
+        await row.get_by_role("button", name="Confirm").click()
+    assert body_of(await sent.value) == {"active": False}
+    await expect(row).to_contain_text("Deactivated")
+    await row.locator('[data-action="remove"]').click()
+    await expect(row.locator(".confirm-question")).to_contain_text("cannot be undone")
+    await check_a11y(page, "admin-people-remove-desktop")
+    async with page.expect_request(lambda r: r.method == "DELETE") as sent:
+        await row.get_by_role("button", name="Confirm").click()
+    assert "/v1/users/" in (await sent.value).url
+    await expect(page.locator("#people .section-message")).to_contain_text("Noor Haddad was removed")  # fmt: skip
+    await expect(row).to_have_count(0)
+    users = (await api(tenant, "/v1/users"))["users"]
+    assert "noor@clinic.example" not in [u["email"] for u in users]
+
+
 async def kiosk_key(page: Page, tenant: Tenant) -> None:
     await page.click("#keys-new")
     form = page.locator("#keys form")
@@ -262,6 +282,8 @@ async def test_an_admin_runs_every_section(
         await step()
         await check_a11y(page, f"admin-{section}-desktop")
         await snap(page, shoot, f"admin-{section}-desktop")
+    await go(page, "people")
+    await deactivate_and_remove(page, tenant, check_a11y)
     await forms_pass_axe(page, check_a11y)
     assert_no_console_errors(page, *REFUSALS)
 

@@ -141,7 +141,7 @@ async def build(w: Caller, settings: Settings) -> None:
         w.ids[name] = await insert_person(
             settings, w.ids["tenant_a"], email, role="staff", password=None, verified=False
         )
-    await w.call("DELETE", f"/v1/users/{w.ids['gone_user']}")
+    await w.call("PATCH", f"/v1/users/{w.ids['gone_user']}", json={"active": False})
     w.ids["b_user"] = await insert_person(settings, w.ids["tenant_b"], "bea@bank.example")
     w.ids["oversized_id"] = "i" * 65
 
@@ -246,8 +246,8 @@ Call = Callable[..., Any]
 def fuzz_people(call: Call, settings: Settings, tenant_id: str, admin: str) -> dict[str, Any]:
     """In the fuzzed tenant: an admin person signed in (an unverified email, so asking for a
     verification link does something), a second session of theirs to sign out, and an invited
-    person for the `user_id` routes (deactivating or demoting the signed-in person would end the
-    run's sessions). Credentials and known ids."""
+    person for the `user_id` routes (removing, deactivating or demoting the signed-in person would
+    end the run's sessions). Credentials and known ids."""
     email = "fuzz.admin@clinic.example"
     asyncio.run(insert_person(settings, tenant_id, email, verified=False))
     credentials = {
@@ -343,7 +343,7 @@ ROUTES: list[RouteSpec] = [
     route("invite", "POST", "/v1/users", {}, INVITE, "staff"),
     route("reinvite", "POST", f"{_USER}/invite", USER, None, "staff"),
     route("update-user", "PATCH", _USER, USER, USER_PATCH, "staff"),
-    route("deactivate-user", "DELETE", _USER, USER, None, "staff"),
+    route("remove-user", "DELETE", _USER, USER, None, "staff"),
     _own("update-me", "PATCH", "/v1/me", ME_PATCH),
     _own("change-password", "POST", "/v1/me/password", PASSWORD_CHANGE),
     _own("resend-verification", "POST", "/v1/me/verify-email", None, owner="newcomer"),
@@ -517,7 +517,7 @@ def _links() -> list[Spec]:
 
 
 def _people() -> list[Spec]:
-    i, u, d = "invite", "update-user", "deactivate-user"
+    i, u, d = "invite", "update-user", "remove-user"
     roles = {"role-unknown": {"role": "root"}, "role-of-a-device": {"role": "kiosk"}}
     queues = {
         "queues-not-a-list": {"queues": "@main"},
@@ -556,7 +556,10 @@ def _people() -> list[Spec]:
             spec(u, f"last-admin-{name}", 409, RULE, ids=OTHER_TENANTS, key="other", json=body)
             for name, body in (("demoted", {"role": "manager"}), ("deactivated", {"active": False}))
         ),
+        # Removal: the generic cases refuse an unknown id, another tenant's person and another
+        # tenant's key (404); tenant B's only admin stays; an id of another kind is nobody.
         spec(d, "last-admin", 409, RULE, ids=OTHER_TENANTS, key="other"),
+        spec(d, "an-organisations-id", 404, "not-found", ids={"user_id": "tenant_a"}),
     ]
 
 

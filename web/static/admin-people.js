@@ -1,7 +1,8 @@
 /* admin-people.js: the People section: the organisation's people and their roles
  * (GET /v1/users), an invitation (POST /v1/users: an email with a link to choose a password),
  * a person's name, role and queues (PATCH /v1/users/{id}: only what changed), the invitation
- * sent again (POST /v1/users/{id}/invite), deactivating (DELETE) and reactivating (PATCH).
+ * sent again (POST /v1/users/{id}/invite), deactivating and reactivating (PATCH active false or
+ * true: the person is kept), and removing for good (DELETE: the person is erased).
  */
 (function () {
   "use strict";
@@ -157,8 +158,9 @@
   async function act(p, what) {
     const path = "/v1/users/" + encodeURIComponent(p.user_id);
     try {
-      if (what === "deactivate") await VQ.api(path, { method: "DELETE" });
+      if (what === "deactivate") await VQ.api(path, { method: "PATCH", body: { active: false } });
       else if (what === "reactivate") await VQ.api(path, { method: "PATCH", body: { active: true } });
+      else if (what === "remove") await VQ.api(path, { method: "DELETE" });
       else {
         const sent = await VQ.api(path + "/invite", { method: "POST" });
         if (!sent.email_queued) { note(t("invited_no_mail", { email: p.email }), "warn"); return; }
@@ -198,6 +200,15 @@
       const on = button("reactivate");
       on.addEventListener("click", function () { act(p, "reactivate"); });
       cell.append(on);
+    }
+    if (!self) { // (removing yourself would end your own session; another admin can)
+      const gone = button("remove", "secondary danger-text");
+      gone.addEventListener("click", function () {
+        A.f.confirm(gone, t("confirm_remove", { name: p.name }), function () {
+          return act(p, "remove");
+        });
+      });
+      cell.append(gone);
     }
     return cell;
   }
