@@ -89,6 +89,11 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 test: lint stack-up test-tools $(OIDC_STAMP) $(CHROMIUM) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+# The latest screenshots of the browser tests (in .vq/screenshots/), copied to docs/screenshots/
+# and shown in the README's gallery.
+screenshots: venv
+	$(BIN)/python -m tests.browser.gallery
+
 run: stack-up
 	exec $(BIN)/vq run
 

@@ -56,6 +56,10 @@ GALLERY: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
         ),
     ),
     (
+        "A queue's TV board; the manager's dashboard, in Spanish",
+        (("board-desktop", 420), ("dashboard-desktop-es", 420)),
+    ),
+    (
         "Lobby display: several queues; a call",
         (("display-desktop", 420), ("display-call-desktop", 420)),
     ),

@@ -6,18 +6,32 @@ says "counter 2"; a second staff console on the same queue sees the call without
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from typing import Any
 
 from playwright.async_api import expect
 
 from tests.browser.pages import OpenPage, assert_no_console_errors
-from tests.browser.stack import LiveStack
+from tests.browser.stack import LiveStack, Tenant
 from tests.browser.test_kiosk import card, qr_bytes
 from tests.browser.test_staff import _pick, _sign_in
 from web.routes_qr import qr_svg, ticket_page_url
 
 LIVE_WITHIN_MS = 2_000
+
+
+async def _in_line(tenant: Tenant, queue_id: str, number: str) -> dict[str, Any]:
+    """The ticket of that number, once the read side has it (it follows the events)."""
+    deadline = time.monotonic() + 5
+    while True:
+        waiting = await tenant.get(f"/v1/queues/{queue_id}/waiting", role="viewer")
+        found = [t for t in waiting["tickets"] if t["number"] == number]
+        if found:
+            return dict(found[0])
+        assert time.monotonic() < deadline, f"{number} never showed in the line"
+        await asyncio.sleep(0.05)
 
 
 async def test_kiosk_to_phone_to_staff_and_a_second_console(
@@ -34,8 +48,7 @@ async def test_kiosk_to_phone_to_staff_and_a_second_console(
     await kiosk.locator("#take").click()
     await expect(kiosk.locator("#screen-ticket")).to_be_visible()
     number = (await kiosk.locator("#ticket-number").inner_text()).strip()
-    waiting = await tenant.get(f"/v1/queues/{queue_id}/waiting", role="viewer")
-    [ticket] = [t for t in waiting["tickets"] if t["number"] == number]
+    ticket = await _in_line(tenant, queue_id, number)
     link = ticket_page_url(live_stack.settings, ticket["ticket_id"])
     assert await qr_bytes(kiosk) == qr_svg(link), "the QR code is the link the phone opens"
 
