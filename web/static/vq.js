@@ -1,15 +1,19 @@
 /* vq.js: what every page shares. No framework, no build step, nothing loaded from elsewhere.
+ * base.html loads it first, then vq-session.js (VQ.session) and vq-stream.js (VQ.follow).
  *
  * VQ.t(key, vars)                 the page's words in its language ({name} placeholders)
  * VQ.el(tag, attrs, ...children)  build DOM safely (text is text, never HTML)
  * VQ.api(path, opts)              call the API; throws VQ.Problem; opts.idempotent retries a
- *                                 command with one Idempotency-Key until the network is back
- * VQ.follow(path, onView, opts)   follow an SSE stream with the page's credential; reconnects
- *                                 with Last-Event-ID; returns {close()}
+ *                                 command with one Idempotency-Key until the network is back;
+ *                                 a 401 with a session renews it once (VQ.session, looked up then)
+ * VQ.request(path, opts, credential, idempotencyKey)  one attempt, no retry, no renewal
+ * VQ.download(path, filename, credential)  fetch a file (the page's credential) and save it
  * VQ.deviceKey(slot)              a kiosk's or display's key (from #key=..., kept by the browser)
  * VQ.ticketToken(id)              a ticket's token (from #token=..., kept by the browser)
- * VQ.session                      a person's sign-in: login, refresh shared by tabs, logout
  * VQ.credential                   what VQ.api and VQ.follow send unless told otherwise
+ * VQ.connection, VQ.pause(attempt, retryAfterS)  the offline banner; backoff cut short when the
+ *                                 browser is back online
+ * VQ.store, VQ.fragment, VQ.config, VQ.lang, VQ.sleep(ms), VQ.uuid()
  * VQ.chime(), VQ.vibrate(), VQ.speak(text, lang), VQ.announce(text)
  */
 (function () {
@@ -250,7 +254,7 @@
           return data;
         } catch (problem) {
           if (problem.status === 401 && credential && credential.kind === "session" &&
-              attempt === 0 && await session.renew(true)) {
+              attempt === 0 && await VQ.session.renew(true)) {
             continue;
           }
           if (problem.status === 0) connection.lost("api");
@@ -285,199 +289,6 @@
     link.click();
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
   }
-
-  // ---- Following a stream (Server-Sent Events over fetch, so the credential is a header) ----
-
-  const SILENCE_MS = 45000; // the server sends a comment every 15 s: longer silence is a dead line
-
-  async function readEvents(body, onEvent, abort) {
-    const reader = body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    let event = { data: [] };
-    let watchdog = setTimeout(function () { abort.abort(); }, SILENCE_MS);
-    try {
-      for (;;) {
-        const chunk = await reader.read();
-        if (chunk.done) return;
-        clearTimeout(watchdog);
-        watchdog = setTimeout(function () { abort.abort(); }, SILENCE_MS);
-        buffer += decoder.decode(chunk.value, { stream: true });
-        const lines = buffer.split(/\r\n|\r|\n/);
-        buffer = lines.pop();
-        lines.forEach(function (line) {
-          if (line === "") {
-            if (event.data.length) onEvent({ id: event.id, type: event.type, data: event.data.join("\n") });
-            event = { data: [] };
-          } else if (!line.startsWith(":")) {
-            const colon = line.indexOf(":");
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-            if (field === "data") event.data.push(value);
-            else if (field === "id") event.id = value;
-            else if (field === "event") event.type = value;
-          }
-        });
-      }
-    } finally {
-      clearTimeout(watchdog);
-    }
-  }
-
-  function follow(path, onView, opts) {
-    opts = opts || {};
-    const credential = opts.credential === undefined ? VQ.credential : opts.credential;
-    const onState = opts.onState || function () {};
-    const name = "follow:" + path + ":" + uuid();
-    let lastId = null;
-    let stopped = false;
-    let abort = null;
-    let attempt = 0;
-
-    async function connect() {
-      const headers = Object.assign({ Accept: "text/event-stream" },
-        credential ? await credential.headers() : {});
-      if (lastId !== null) headers["Last-Event-ID"] = lastId;
-      abort = new AbortController();
-      const response = await fetch(path, { headers: headers, signal: abort.signal, cache: "no-store" });
-      if (!response.ok) {
-        const body = await response.json().catch(function () { return null; });
-        throw new Problem(response.status, body, response.headers.get("retry-after"));
-      }
-      connection.found(name);
-      onState("live");
-      attempt = 0;
-      let finished = false;
-      await readEvents(response.body, function (event) {
-        if (event.id) lastId = event.id;
-        const view = JSON.parse(event.data);
-        if (onView(view, event) === false) finished = true;
-      }, abort);
-      return finished;
-    }
-
-    (async function run() {
-      while (!stopped) {
-        let problem = null;
-        try {
-          if (await connect()) {
-            stopped = true;
-            onState("ended");
-            return;
-          }
-        } catch (e) {
-          problem = e instanceof Problem ? e : new Problem(0, null);
-        }
-        if (stopped) return;
-        if (problem && problem.status === 401 && credential && credential.kind === "session" &&
-            attempt++ === 0 && await session.renew(true)) {
-          continue;
-        }
-        if (problem && problem.status >= 400 && !problem.retryable) {
-          stopped = true;
-          connection.found(name);
-          onState("failed", problem);
-          return;
-        }
-        connection.lost(name);
-        onState("reconnecting", problem);
-        await pause(Math.min(attempt++, 5), problem && problem.retryAfter);
-      }
-    })();
-
-    return {
-      close: function () {
-        stopped = true;
-        connection.found(name);
-        if (abort) abort.abort();
-      },
-    };
-  }
-
-  // ---- A person's session ------------------------------------------------------------------
-
-  const SESSION = "vq.session";
-  const EARLY_MS = 60000; // renew an access token this long before it expires
-
-  function withLock(name, work) {
-    return navigator.locks ? navigator.locks.request(name, work) : work();
-  }
-
-  const session = {
-    current: function () {
-      try { return JSON.parse(store.get(SESSION)); } catch (e) { return null; }
-    },
-    save: function (tenantId, tokens) {
-      const saved = {
-        tenant_id: tenantId,
-        access: tokens.access_token,
-        refresh: tokens.refresh_token,
-        expires: Date.now() + tokens.expires_in * 1000,
-        user: tokens.user,
-        mfa: tokens.mfa,
-        mfa_enrolment_required: tokens.mfa_enrolment_required,
-      };
-      store.set(SESSION, JSON.stringify(saved));
-      return saved;
-    },
-    login: async function (tenantId, email, password, otp) {
-      const body = { tenant_id: tenantId, email: email, password: password };
-      if (otp) body.otp = otp;
-      const tokens = await api("/v1/auth/login", { method: "POST", body: body, credential: null });
-      return session.save(tenantId, tokens);
-    },
-    // A fresh access token; one tab renews, the others use what it got (a refresh token is
-    // single use: two tabs spending the same one would end the session).
-    renew: async function (force) {
-      const before = session.current();
-      if (!before) return false;
-      return withLock("vq-session-refresh", async function () {
-        const now = session.current();
-        if (!now) return false;
-        if (now.access !== before.access || (!force && now.expires - Date.now() > EARLY_MS)) {
-          return true;
-        }
-        try {
-          const tokens = await request("/v1/auth/refresh", {
-            method: "POST", body: { refresh_token: now.refresh },
-          }, null, null);
-          session.save(now.tenant_id, tokens);
-          return true;
-        } catch (problem) {
-          if (problem.status >= 400 && problem.status < 500) session.end();
-          return false;
-        }
-      });
-    },
-    access: async function () {
-      let now = session.current();
-      if (now && now.expires - Date.now() <= EARLY_MS) {
-        await session.renew(false);
-        now = session.current();
-      }
-      if (!now) throw new Problem(401, { type: "/problems/unauthorized" });
-      return now.access;
-    },
-    end: function () {
-      store.set(SESSION, null);
-      window.dispatchEvent(new CustomEvent("vq:signed-out"));
-    },
-    logout: async function () {
-      try {
-        await api("/v1/auth/logout", { method: "POST", credential: session.credential });
-      } catch (e) { /* signed out here whatever the server says */ }
-      session.end();
-    },
-    credential: {
-      kind: "session",
-      headers: async function () { return { Authorization: "Bearer " + await session.access() }; },
-    },
-  };
-  window.addEventListener("storage", function (event) {
-    if (event.key === SESSION && !event.newValue) {
-      window.dispatchEvent(new CustomEvent("vq:signed-out"));
-    }
-  });
 
   // ---- Sound, vibration, speech, screen readers --------------------------------------------
 
@@ -546,14 +357,14 @@
     fragment: fragment,
     store: store,
     Problem: Problem,
+    request: request,
     api: api,
     download: download,
-    follow: follow,
     deviceKey: deviceKey,
     ticketToken: ticketToken,
-    session: session,
-    credential: null,
+    credential: null, // VQ.session (vq-session.js) and VQ.follow (vq-stream.js) are added there
     connection: connection,
+    pause: pause,
     chime: chime,
     vibrate: vibrate,
     speak: speak,
