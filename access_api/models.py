@@ -149,6 +149,22 @@ class UserOut(BaseModel):
         )
 
 
+class OrganisationOut(BaseModel):
+    tenant_id: str = Field(description="The organisation's id (what signing in asks for)")
+    name: str = Field(description="The organisation's name, as people know it")
+
+
+class MeOut(UserOut):
+    """The caller's own profile, with the organisation they are signed in to."""
+
+    organisation: OrganisationOut
+
+    @classmethod
+    def of_person(cls, user: User, organisation: str) -> MeOut:
+        found = OrganisationOut(tenant_id=user.tenant_id, name=organisation)
+        return cls(**UserOut.of(user).model_dump(), organisation=found)
+
+
 class TokensOut(BaseModel):
     access_token: str = Field(description="A JWT (ES256): `Authorization: Bearer <it>`")
     token_type: Literal["Bearer"] = "Bearer"

@@ -29,6 +29,7 @@ from access.users import (
 from access_api.models import (
     InvitedOut,
     InviteIn,
+    MeOut,
     MePatchIn,
     PasswordChangeIn,
     UserList,
@@ -292,13 +293,14 @@ async def myself(svc: Services, who: Principal) -> User:
 
 @router.get(
     "/v1/me",
-    response_model=UserOut,
+    response_model=MeOut,
     responses=problem_responses("forbidden"),
-    summary="Who you are signed in as",
+    summary="Who you are signed in as, and to which organisation (its id and name)",
     openapi_extra=_SELF,
 )
-async def me(who: PrincipalDep, svc: ServicesDep) -> UserOut:
-    return UserOut.of(await myself(svc, who))
+async def me(who: PrincipalDep, svc: ServicesDep) -> MeOut:
+    person = await myself(svc, who)
+    return MeOut.of_person(person, await tenant_name(svc.pool, who.tenant_id) or "")
 
 
 @router.patch(

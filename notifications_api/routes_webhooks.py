@@ -1,4 +1,4 @@
-"""A tenant's webhook endpoints: register, change, remove, re-enable, and their secrets."""
+"""A tenant's webhook endpoints: register, change, remove, disable and enable, and their secrets."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from notifications.store.endpoints import (
     Endpoint,
     create_endpoint,
     delete_endpoint,
+    disable_by_hand,
     enable_endpoint,
     get_endpoint,
     list_endpoints,
@@ -200,3 +201,26 @@ async def enable(endpoint_id: EndpointId, who: ManagerDep, notify: Notifications
     if enabled is None:
         raise not_found("webhook endpoint", endpoint_id)
     return endpoint_out(enabled, wall_clock())
+
+
+@router.post(
+    "/{endpoint_id}/disable",
+    response_model=EndpointOut,
+    responses=_ONE,
+    summary="Stop delivering to an endpoint until it is enabled again",
+    description=(
+        "Nothing is sent to it from now on, as after an automatic disable (a 410, or 5 days of "
+        "failures): its pending retries fail, and events in between are not sent later. "
+        "`disabled_reason` says who disabled it. Disabling a disabled endpoint changes nothing "
+        "(it keeps its time and reason). `POST .../enable` delivers again."
+    ),
+    openapi_extra=permission("webhooks:manage"),
+)
+async def disable(
+    endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep
+) -> EndpointOut:
+    reason = f"disabled by {who.actor}"
+    disabled = await disable_by_hand(notify.pool, who.tenant_id, str(endpoint_id), reason)
+    if disabled is None:
+        raise not_found("webhook endpoint", endpoint_id)
+    return endpoint_out(disabled, wall_clock())

@@ -1,6 +1,6 @@
 """Webhook endpoints: where a tenant's systems want its events, and the secrets that sign them.
 
-The tenant manages them through the API; the webhook workers read them for every message
+The tenant manages them through the API (and may disable one by hand); the webhook workers read them for every message
 (`active_endpoints`, remembered ACTIVE_TTL_S per tenant and forgotten at once in this process on
 every change) and record how they fare (`note_failure`, `note_success`, `disable_endpoint`).
 """
@@ -186,6 +186,20 @@ async def enable_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> Endpo
                 failing_since = NULL
             WHERE tenant_id = %s AND endpoint_id = %s RETURNING {_COLUMNS}""",
         (tenant_id, endpoint_id),
+    )
+
+
+async def disable_by_hand(
+    pool: Pool, tenant_id: str, endpoint_id: str, reason: str
+) -> Endpoint | None:
+    """Stop delivering to it, as `disable_endpoint` does; an endpoint disabled already keeps
+    its time and reason (so disabling twice changes nothing). None: not the tenant's."""
+    return await _one(
+        pool,
+        f"""UPDATE webhook_endpoints SET disabled_at = COALESCE(disabled_at, now()),
+                disabled_reason = CASE WHEN disabled_at IS NULL THEN %s ELSE disabled_reason END
+            WHERE tenant_id = %s AND endpoint_id = %s RETURNING {_COLUMNS}""",
+        (reason, tenant_id, endpoint_id),
     )
 
 

@@ -5,9 +5,10 @@ with two counters, weekday hours and a capacity (checked over the API, and the b
 sent), edits it, pauses it; invites a staff member to that queue (at the end deactivated, then
 removed for good); makes a kiosk key and gets its ready link (a working key); registers a webhook
 endpoint (a private address refused by the outbound guard and said so next to the field, then a
-public one); writes and previews a template; downloads the day's analytics as CSV. Each section passes axe (no serious or critical
-finding) and is screenshotted. A manager sees only their sections; a Spanish phone gets the
-console in Spanish behind a menu button.
+public one), disables it by hand and enables it again; writes and previews a template; downloads
+the day's analytics as CSV. Each section passes axe (no serious or critical finding) and is
+screenshotted. The header names the organisation. A manager sees only their sections; a Spanish
+phone gets the console in Spanish behind a menu button.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ async def kiosk_key(page: Page, tenant: Tenant) -> None:
     await expect(page.locator("#keys tr", has_text="Entrance kiosk")).to_contain_text("Kiosk")
 
 
-async def webhook(page: Page, tenant: Tenant) -> None:
+async def webhook(page: Page, tenant: Tenant, admin_id: str) -> None:
     await page.click("#webhooks-new")
     form = page.locator("#webhooks form")
     url = form.get_by_label("URL")
@@ -201,6 +202,15 @@ async def webhook(page: Page, tenant: Tenant) -> None:
         ("https://hooks.clinic.example/vq", ["TicketCalled"])
     ]
     row = page.locator("#webhooks tr", has_text="hooks.clinic.example")
+    await row.locator('[data-action="disable"]').click()
+    await row.get_by_role("button", name="Confirm").click()
+    await expect(page.locator("#webhooks .section-message")).to_contain_text("is disabled")
+    await expect(row).to_contain_text("disabled by you")
+    disabled = (await api(tenant, "/v1/webhooks/endpoints"))["endpoints"][0]
+    assert disabled["disabled_reason"] == f"disabled by user:{admin_id}"
+    await row.locator('[data-action="enable"]').click()
+    await expect(row.locator('[data-action="disable"]')).to_be_visible()
+    assert (await api(tenant, "/v1/webhooks/endpoints"))["endpoints"][0]["disabled_at"] is None
     await row.locator('[data-action="log"]').click()
     await expect(page.locator("#webhooks .webhook-panel h3")).to_contain_text("Delivery log")
 
@@ -266,6 +276,7 @@ async def test_an_admin_runs_every_section(
     await sign_in(page, admin)
     await expect(page.locator("#queues-title")).to_be_focused()
     await expect(page.locator("#admin-org")).to_contain_text(tenant.tenant_id)
+    await expect(page.locator("#admin-org .admin-org-name")).to_have_text(tenant.name)
     queue_id = await create_queue(page, tenant, check_a11y, shoot)
     await tenant.enqueue(queue_id, allow_outside_hours=True)  # the analytics have a row
     await edit_queue(page, tenant, queue_id)
@@ -274,7 +285,7 @@ async def test_an_admin_runs_every_section(
     for section, step in (
         ("people", partial(invite_staff, page, tenant, queue_id)),
         ("keys", partial(kiosk_key, page, tenant)),
-        ("webhooks", partial(webhook, page, tenant)),
+        ("webhooks", partial(webhook, page, tenant, admin.user_id)),
         ("templates", partial(template, page, tenant)),
         ("analytics", partial(analytics_csv, page)),
     ):

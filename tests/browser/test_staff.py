@@ -87,6 +87,9 @@ async def test_sign_in_then_call_serve_and_complete_with_keys_and_clicks(
     await page.keyboard.press("Enter")
     await expect(page.locator("#staff-setup")).to_be_visible()
     await expect(page.locator("#staff-name")).to_have_text("Ana Staff")
+    org = page.locator("#staff-org")  # beside the name: which organisation this console is of
+    await expect(org).to_contain_text(tenant.name)
+    await expect(org).to_have_attribute("title", f"Organisation ID: {tenant.tenant_id}")
     await _pick(page, "Front desk", "2")
 
     rows = page.locator("#staff-line-body tr")

@@ -141,6 +141,8 @@ async def test_sign_up_invite_verify_sign_in_refresh_sign_out(
     assert admin["token_type"] == "Bearer" and admin["expires_in"] == settings.access_token_ttl_s
     me = await http.get("/v1/me", headers=bearer(admin["access_token"]))
     assert me.status_code == 200 and me.json()["email_verified"] is True
+    # The consoles' headers name the organisation: /v1/me says which one, by id and name.
+    assert me.json()["organisation"] == {"tenant_id": tenant, "name": "Harbour Clinic"}
 
     # A manager and a staff member are invited; each sets a password from the emailed link.
     people = {}

@@ -312,6 +312,7 @@ ROUTES = {
         _notifying("delete-endpoint", "DELETE", _endpoint(), ENDPOINT, None),
         _notifying("rotate-secret", "POST", _endpoint("rotate-secret"), ENDPOINT, None),
         _notifying("enable-endpoint", "POST", _endpoint("enable"), ENDPOINT, None),
+        _notifying("disable-endpoint", "POST", _endpoint("disable"), ENDPOINT, None),
         _notifying("test-endpoint", "POST", _endpoint("test"), ENDPOINT, None),
         _notifying("replay", "POST", _endpoint("replay"), ENDPOINT, REPLAY),
         _notifying("create-alert", "POST", "/v1/alerts", {}, ALERT),

@@ -111,6 +111,7 @@ COMMAND_SETUPS: dict[tuple[str, str], Setup] = {
     ("PATCH", "/v1/webhooks/endpoints/{endpoint_id}"): _endpoint,
     ("POST", "/v1/webhooks/endpoints/{endpoint_id}/rotate-secret"): _endpoint,
     ("POST", "/v1/webhooks/endpoints/{endpoint_id}/enable"): _endpoint,
+    ("POST", "/v1/webhooks/endpoints/{endpoint_id}/disable"): _endpoint,
     ("POST", "/v1/webhooks/endpoints/{endpoint_id}/test"): _endpoint,  # 202: on its way
     ("PUT", "/v1/queues/{queue_id}/notification-settings"): lambda api: _queue(api, "open"),
     ("POST", "/v1/users/{user_id}/invite"): _invited,

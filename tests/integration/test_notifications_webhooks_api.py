@@ -18,7 +18,7 @@ from core.settings import Settings
 from deploy.topics import aensure_topics
 from notifications.messages import Message
 from notifications.store.db import Pool, changed
-from notifications.store.endpoints import get_endpoint
+from notifications.store.endpoints import active_endpoints, disable_endpoint, get_endpoint
 from tests.integration.conftest import ApiClient
 from vq.api import create_app
 
@@ -92,6 +92,43 @@ async def test_endpoints_and_their_secrets(api: ApiClient, pool: Pool) -> None:
     _problem(gone, 404, "not-found")
 
 
+async def test_an_endpoint_disabled_by_hand(api: ApiClient, pool: Pool) -> None:
+    endpoint_id = (await _endpoint(api))["endpoint_id"]
+    kept = (await _endpoint(api, description="kept"))["endpoint_id"]
+    disable = f"{ENDPOINTS}/{endpoint_id}/disable"
+    viewer = await api.http.post(disable, headers=api.auth("viewer"))
+    _problem(viewer, 403, "forbidden")
+    assert [e.endpoint_id for e in await active_endpoints(pool, api.tenant_id)] == [
+        endpoint_id, kept
+    ]  # fmt: skip
+
+    first = await api.http.post(disable, headers=api.auth())
+    assert first.status_code == 200, first.text
+    assert first.json()["disabled_at"] is not None
+    assert first.json()["disabled_reason"].startswith("disabled by key:")
+    # Deliveries stop as after an automatic disable: no new message goes to it, and the
+    # delivery workers refuse what was on its way (they read `disabled_at`).
+    assert [e.endpoint_id for e in await active_endpoints(pool, api.tenant_id)] == [kept]
+    stored = await get_endpoint(pool, api.tenant_id, endpoint_id)
+    assert stored is not None and stored.disabled
+    again = await api.http.post(disable, headers=api.auth())  # idempotent: nothing changes
+    assert again.status_code == 200 and again.json() == first.json()
+    listed = (await api.http.get(ENDPOINTS, headers=api.auth())).json()["endpoints"]
+    assert [e["disabled_at"] is not None for e in listed] == [True, False]
+
+    enabled = await api.http.post(f"{ENDPOINTS}/{endpoint_id}/enable", headers=api.auth())
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["disabled_at"] is None and enabled.json()["disabled_reason"] is None
+    assert len(await active_endpoints(pool, api.tenant_id)) == 2
+
+    # Disabled by the deliveries (a 410) first: disabling by hand keeps why it stopped.
+    assert await disable_endpoint(pool, endpoint_id, "the receiver answered 410 Gone")
+    gone = await api.http.post(disable, headers=api.auth())
+    assert gone.json()["disabled_reason"] == "the receiver answered 410 Gone"
+    unknown = await api.http.post(f"{ENDPOINTS}/{uuid.uuid4()}/disable", headers=api.auth())
+    _problem(unknown, 404, "not-found")
+
+
 async def test_urls_aimed_inside_are_refused(api: ApiClient) -> None:
     for url in (
         "http://127.0.0.1/",
@@ -144,6 +181,7 @@ async def test_another_tenants_endpoint_is_not_found(api: ApiClient) -> None:
         ("GET", "/secret", None),
         ("POST", "/rotate-secret", None),
         ("POST", "/enable", None),
+        ("POST", "/disable", None),
         ("POST", "/test", None),
         ("GET", "/deliveries", None),
         ("POST", "/replay", {"message_id": "msg_x"}),

@@ -1,6 +1,7 @@
 /* admin-webhooks.js: the Webhooks section: the tenant's endpoints (GET /v1/webhooks/endpoints),
  * a new one (POST: its signing secret is shown then), changes (PATCH: only what changed),
- * enabling one the deliveries disabled (POST .../enable), removing (DELETE), a test message
+ * disabling one by hand (POST .../disable) and enabling one again (POST .../enable: after a
+ * person or the deliveries disabled it), removing (DELETE), a test message
  * (POST .../test), the signing secret (GET .../secret) and a new one (POST .../rotate-secret).
  * The delivery log and replays are admin-deliveries.js.
  */
@@ -131,6 +132,9 @@
       if (what === "enable") {
         await VQ.api(path(endpoint, "/enable"), { method: "POST" });
         note(t("enabled", { url: endpoint.url }));
+      } else if (what === "disable") {
+        await VQ.api(path(endpoint, "/disable"), { method: "POST" });
+        note(t("disabled", { url: endpoint.url }));
       } else if (what === "delete") {
         await VQ.api(path(endpoint), { method: "DELETE" });
         note(t("deleted", { url: endpoint.url }));
@@ -172,6 +176,13 @@
     });
     if (endpoint.disabled_at) {
       button("enable").addEventListener("click", function () { run(endpoint, "enable"); });
+    } else {
+      const off = button("disable");
+      off.addEventListener("click", function () {
+        A.f.confirm(off, t("confirm_disable", { url: endpoint.url }), function () {
+          return run(endpoint, "disable");
+        });
+      });
     }
     const remove = button("delete", "secondary danger-text");
     remove.addEventListener("click", function () {
@@ -182,12 +193,22 @@
     return cell;
   }
 
+  // Why it was disabled: the deliveries' reason as the API gives it, or who did it by hand
+  // (POST .../disable records "disabled by user:<id>" or "disabled by key:<id>").
+  function whyDisabled(reason) {
+    if (!reason) return "";
+    const me = (A.session() && A.session().user) || {};
+    if (reason === "disabled by user:" + me.user_id) return t("disabled_by_you");
+    if (/^disabled by (user|key):/.test(reason)) return t("disabled_by_admin");
+    return reason;
+  }
+
   function stateOf(endpoint) {
     const f = A.f;
     if (endpoint.disabled_at) {
+      const why = whyDisabled(endpoint.disabled_reason);
       return [VQ.el("span", { class: "status status-closed" }, t("state.disabled")), VQ.el("br"),
-        VQ.el("span", { class: "small" }, f.when(endpoint.disabled_at) +
-          (endpoint.disabled_reason ? " · " + endpoint.disabled_reason : ""))];
+        VQ.el("span", { class: "small" }, f.when(endpoint.disabled_at) + (why ? " · " + why : ""))];
     }
     if (endpoint.failing_since) {
       return [VQ.el("span", { class: "status status-paused" }, t("state.failing")), VQ.el("br"),

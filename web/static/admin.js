@@ -143,6 +143,24 @@
     org.replaceChildren(VQ.t("admin.org", { id: session.tenant_id || "" }));
     org.hidden = !session.tenant_id;
     $("admin-who").hidden = false;
+    organisation(session);
+  }
+
+  // The organisation's name (GET /v1/me), with its id as a smaller line under it (people give
+  // the id when they sign in on another device). Until the name is known, or if it cannot be
+  // read, the id alone stays.
+  async function organisation(session) {
+    let org = null;
+    try {
+      org = (await VQ.api("/v1/me")).organisation;
+    } catch (problem) {
+      return; // a session that ended brings the sign-in form back through the sections
+    }
+    if (state.session !== session || !org || !org.name) return; // signed out meanwhile
+    const id = VQ.t("admin.org", { id: org.tenant_id });
+    $("admin-org").replaceChildren(VQ.el("strong", { class: "admin-org-name" }, org.name),
+      VQ.el("br"), VQ.el("small", { class: "admin-org-id" }, id));
+    $("admin-org").hidden = false;
   }
 
   function signedIn(session) {

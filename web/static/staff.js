@@ -207,6 +207,22 @@
     }).sort(function (a, b) { return a.name.localeCompare(b.name, VQ.lang); });
   }
 
+  // The organisation's name beside the person's (its id as the tooltip): someone who works for
+  // two organisations sees which one this console is signed in to.
+  function showOrganisation(org) {
+    let node = $("staff-org");
+    if (!node) {
+      node = VQ.el("span", { id: "staff-org", class: "staff-org" });
+      $("staff-name").after(node);
+    }
+    node.replaceChildren();
+    node.removeAttribute("title");
+    if (!org || !org.name) return;
+    node.title = VQ.t("staff.org_id", { id: org.tenant_id });
+    node.append(VQ.el("span", { "aria-hidden": "true" }, " · "),
+      VQ.el("span", { class: "visually-hidden" }, " " + VQ.t("staff.org_at") + " "), org.name);
+  }
+
   async function start(session) {
     const generation = ++st.generation;
     try {
@@ -218,6 +234,7 @@
     }
     if (generation !== st.generation) return;
     $("staff-name").textContent = st.me.name;
+    showOrganisation(st.me.organisation);
     $("staff-signout").replaceChildren(VQ.signin.signOutButton());
     $("staff-who").hidden = false;
     if (CONSOLE_ROLES.indexOf(st.me.role) < 0) {
@@ -261,6 +278,7 @@
       $(id).hidden = true;
     });
     $("staff-signout").replaceChildren();
+    showOrganisation(null);
     S.alert(null);
     if (S.closeDialogs) S.closeDialogs();
   }
