@@ -204,7 +204,7 @@ async def _page_checks(http: httpx.AsyncClient, html: str, tmp_path: Path) -> li
         if attrs.get("src") is None:
             assert attrs.get("type") == "application/json", attrs  # data, never code
             json.loads(text)
-        elif not str(attrs["src"]).startswith("/static/vq.js"):
+        elif not str(attrs["src"]).startswith(("/static/vq.js", "/static/vq-")):  # shared
             sources.append(str(attrs["src"]))
     assert len(sources) >= 2, sources
     script = ""
