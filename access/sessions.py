@@ -37,6 +37,10 @@ PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 5000
 
 
+class PersonGone(Exception):
+    """The person was removed or deactivated while signing in: no session opens."""
+
+
 class RefreshRefused(Exception):
     """Unknown, expired or ended refresh token (the reason is safe to show)."""
 
@@ -78,12 +82,21 @@ class Sessions:
         self._pruned_at: float | None = None
 
     async def start(self, *, tenant_id: str, user_id: str, mfa: bool) -> Grant:
+        """A new session of an active person; PersonGone when they are not (any more): a
+        sign-in whose password check raced their removal or deactivation opens nothing. The
+        person's row is share-locked until the session is written, so a removal waits for it
+        (and then ends it) or comes first (and this finds no one)."""
         session_id = str(uuid.uuid4())
         async with pooled(self._pool) as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO sessions (session_id, tenant_id, user_id, mfa) VALUES (%s, %s, %s, %s)",
-                (session_id, tenant_id, user_id, mfa),
+            cur = await conn.execute(
+                """INSERT INTO sessions (session_id, tenant_id, user_id, mfa)
+                   SELECT %s, tenant_id, user_id, %s FROM users
+                    WHERE tenant_id = %s AND user_id = %s AND active
+                   FOR SHARE""",
+                (session_id, mfa, tenant_id, user_id),
             )
+            if cur.rowcount != 1:
+                raise PersonGone(f"no active person {user_id} in this organisation")
             token, expires_at = await self._issue(conn, session_id)
         await self._maybe_prune()
         return Grant(

@@ -25,7 +25,7 @@ from access.org_settings import org_settings
 from access.organisations import insert_tenant, record, record_alone
 from access.passwords import check_password, hash_password, policy_problems
 from access.permissions import PUBLIC, SELF
-from access.sessions import RefreshRefused, RefreshReused
+from access.sessions import PersonGone, RefreshRefused, RefreshReused
 from access.users import (
     Credentials,
     User,
@@ -111,7 +111,12 @@ async def end_sessions(svc: Services, tenant_id: str, user_id: str, reason: str)
 
 async def sign_in(svc: Services, person: User, *, mfa: bool) -> TokensOut:
     """A new session of the person, and its first pair of tokens."""
-    grant = await svc.sessions.start(tenant_id=person.tenant_id, user_id=person.user_id, mfa=mfa)
+    try:
+        grant = await svc.sessions.start(
+            tenant_id=person.tenant_id, user_id=person.user_id, mfa=mfa
+        )
+    except PersonGone:  # removed or deactivated while signing in: as if unknown
+        raise ProblemError("invalid-credentials", "the email or the password is wrong") from None
     return await tokens_out(
         svc, person, grant.session_id, mfa, grant.refresh_token, grant.expires_at
     )

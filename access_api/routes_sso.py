@@ -20,6 +20,7 @@ from pydantic import StringConstraints
 
 from access.organisations import record
 from access.permissions import PUBLIC
+from access.sessions import PersonGone
 from access.sso import Identity, Oidc, Pending, binding_cookie, refusal, role_for
 from access.sso_provider import IssuerHttp, ProviderUnavailable, SsoFailed, issuer_refusal
 from access.sso_store import SecretRequired, SsoChange, SsoSettings, delete_sso, get_sso, put_sso
@@ -273,7 +274,10 @@ async def _sign_in(svc: Services, sso: SsoSettings, pending: Pending, who: Ident
         )
     except ProvisionRefused as exc:
         await _refused(svc, pending, who, str(exc))
-    grant = await svc.sessions.start(tenant_id=sso.tenant_id, user_id=user.user_id, mfa=True)
+    try:
+        grant = await svc.sessions.start(tenant_id=sso.tenant_id, user_id=user.user_id, mfa=True)
+    except PersonGone:
+        await _refused(svc, pending, who, "this person was deactivated or removed meanwhile")
     token, ttl = await svc.tokens.issue(
         tenant_id=sso.tenant_id,
         user_id=user.user_id,

@@ -32,6 +32,7 @@ from access import signing_keys
 from access.sessions import Grant, RefreshRefused, RefreshReused, Sessions, token_hash
 from access.signing_keys import KeyRing, SigningKey, SigningUnavailable
 from access.tokens import AccessTokens, DenyListUnavailable, InvalidToken
+from access.users import insert_user
 from core.errors import Unavailable
 from core.settings import Settings
 from eventstore.pool import open_pool
@@ -306,8 +307,20 @@ def sessions(settings: Settings, pool: Any) -> Sessions:
     return Sessions(pool, settings)
 
 
+async def person(pool: Any, tenant_id: str) -> str:
+    """A new active person of the organisation (a session opens only for one); their id."""
+    async with pool.connection() as conn:
+        made = await insert_user(
+            conn, tenant_id=tenant_id, email=f"{uuid.uuid4().hex}@clinic.example", name="P",
+            role="staff", verified=True,
+        )  # fmt: skip
+    return made.user_id
+
+
 async def start(sessions: Sessions, tenant_id: str, user_id: str | None = None) -> Grant:
-    return await sessions.start(tenant_id=tenant_id, user_id=user_id or str(uuid.uuid4()), mfa=True)
+    """A session of `user_id`, or of a new person."""
+    user_id = user_id or await person(sessions._pool, tenant_id)
+    return await sessions.start(tenant_id=tenant_id, user_id=user_id, mfa=True)
 
 
 async def test_a_refresh_token_rotates_once(
@@ -389,21 +402,21 @@ async def test_expired_unknown_and_garbage_refresh_tokens_are_refused(
             await sessions.rotate(garbage)  # type: ignore[arg-type]
 
 
-async def test_end_and_end_all(settings: Settings, sessions: Sessions, tenant_id: str) -> None:
-    person, someone_else = str(uuid.uuid4()), str(uuid.uuid4())
-    signed_out = await start(sessions, tenant_id, person)
+async def test_end_and_end_all(
+    settings: Settings, sessions: Sessions, tenant_id: str, pool: Any
+) -> None:
+    ana, someone_else = await person(pool, tenant_id), await person(pool, tenant_id)
+    signed_out = await start(sessions, tenant_id, ana)
     await sessions.end(signed_out.session_id)
     with pytest.raises(RefreshRefused, match="ended"):
         await sessions.rotate(signed_out.refresh_token)
     phone, laptop = (
-        await start(sessions, tenant_id, person),
-        await start(sessions, tenant_id, person),
+        await start(sessions, tenant_id, ana),
+        await start(sessions, tenant_id, ana),
     )
     theirs = await start(sessions, tenant_id, someone_else)
-    assert await sessions.end_all(tenant_id, person) == sorted(
-        [phone.session_id, laptop.session_id]
-    )
-    assert await sessions.end_all(tenant_id, person) == []
+    assert await sessions.end_all(tenant_id, ana) == sorted([phone.session_id, laptop.session_id])
+    assert await sessions.end_all(tenant_id, ana) == []
     for grant in (phone, laptop):
         with pytest.raises(RefreshRefused):
             await sessions.rotate(grant.refresh_token)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import psycopg
 import pyotp
+import pytest
 
 from access import links
+from access.sessions import PersonGone, Sessions
 from core.settings import Settings
 from eventstore.pool import connect_kwargs
 from tests.integration.bad_input_access import PASSWORD, insert_person
@@ -218,3 +221,30 @@ async def _until_waiting(
                 return
             await asyncio.sleep(0.05)
     raise AssertionError(f"{count} requests never waited on the admins' lock")
+
+
+async def test_no_session_opens_for_a_person_removed_or_deactivated_while_signing_in(
+    api: ApiClient, settings: Settings, pool: Any
+) -> None:
+    """The sign-in's password check passed, then the person went: the session it would open
+    is refused (Sessions.start reads the person, share-locked, in the same transaction)."""
+    tenant = api.tenant_id
+    sessions = Sessions(pool, settings)
+    kept = await insert_person(settings, tenant, "kept@clinic.example", role="staff")
+    paused = await insert_person(settings, tenant, "paused@clinic.example", role="staff")
+    gone = await insert_person(settings, tenant, "gone@clinic.example", role="staff")
+    assert (await sessions.start(tenant_id=tenant, user_id=kept, mfa=False)).session_id
+
+    deactivated = await api.http.patch(
+        f"/v1/users/{paused}", json={"active": False}, headers=api.auth()
+    )
+    assert deactivated.status_code == 200, deactivated.text
+    removed = await api.http.delete(f"/v1/users/{gone}", headers=api.auth())
+    assert removed.status_code == 204, removed.text
+    for user_id in (paused, gone):
+        with pytest.raises(PersonGone):
+            await sessions.start(tenant_id=tenant, user_id=user_id, mfa=False)
+        assert (await rows_of(settings, user_id))["sessions"] == 0
+    # Another organisation's person is nobody here either.
+    with pytest.raises(PersonGone):
+        await sessions.start(tenant_id=str(uuid.uuid4()), user_id=kept, mfa=False)
