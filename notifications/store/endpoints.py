@@ -1,8 +1,9 @@
 """Webhook endpoints: where a tenant's systems want its events, and the secrets that sign them.
 
-The tenant manages them through the API (and may disable one by hand); the webhook workers read them for every message
-(`active_endpoints`, remembered ACTIVE_TTL_S per tenant and forgotten at once in this process on
-every change) and record how they fare (`note_failure`, `note_success`, `disable_endpoint`).
+The tenant manages them through the API (and may disable one by hand); the webhook workers read
+them for every message (`active_endpoints`, remembered ACTIVE_TTL_S per tenant and forgotten at
+once in this process on every change) and record how they fare (`note_failure`, `note_success`,
+`disable_endpoint`).
 """
 
 from __future__ import annotations
