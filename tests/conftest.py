@@ -73,11 +73,11 @@ def stack_env() -> Iterator[dict[str, str]]:
     }
 
 
-@pytest.fixture
-def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
-    """Settings naming a fresh, migrated PostgreSQL schema and fresh topic and key prefixes."""
+def fresh_settings(stack_env: dict[str, str], **overrides: Any) -> Settings:
+    """Settings on the test stack naming a schema, topic prefix and key prefix of their own
+    (not made yet: the `settings` fixture migrates the schema)."""
     suffix = uuid.uuid4().hex[:12]
-    overrides: dict[str, Any] = {
+    values: dict[str, Any] = {
         "database_url": stack_env["VQ_DATABASE_URL"],
         "redis_url": stack_env["VQ_REDIS_URL"],
         "kafka_bootstrap": stack_env["VQ_KAFKA_BOOTSTRAP"],
@@ -89,7 +89,13 @@ def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
         # limiter's own tests put the product's default (1,000 a minute) back.
         "rate_limit_per_minute": 1_000_000,
     }
-    test_settings = Settings(**overrides)
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
+    """Settings naming a fresh, migrated PostgreSQL schema and fresh topic and key prefixes."""
+    test_settings = fresh_settings(stack_env)
     migrate(test_settings.pg_url, test_settings.db_schema)
     yield test_settings
     with psycopg.connect(test_settings.pg_url, autocommit=True) as conn:

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from access.permissions import PERMISSIONS, ROLES
 from http_api.auth import permission
 from http_api.problems import ProblemError, problem_responses
 from web.assets import assets
@@ -82,7 +83,10 @@ async def staff(request: Request, lang: Lang = None) -> HTMLResponse:
     openapi_extra=PUBLIC,
 )
 async def admin(request: Request, lang: Lang = None) -> HTMLResponse:
-    return render(request, ADMIN, lang)
+    # The permission table itself (access/permissions.py), in its order, so the page never
+    # keeps a copy of its own: which sections a role sees, what a new key of a role may hold.
+    table = [[name, [r for r in ROLES if r in roles]] for name, (roles, _) in PERMISSIONS.items()]
+    return render(request, ADMIN, lang, roles=list(ROLES), permissions=table)
 
 
 @router.get(

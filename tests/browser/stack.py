@@ -37,6 +37,7 @@ from core.settings import Settings
 from eventstore.migrate import migrate
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
+from tests.conftest import fresh_settings
 from tests.integration.servers import free_port, settings_env
 
 START_TIMEOUT_S = 30.0
@@ -48,20 +49,7 @@ PASSWORD = "quiet lantern harbour 42"
 
 
 def _settings(stack_env: dict[str, str], port: int, overrides: dict[str, Any]) -> Settings:
-    suffix = uuid.uuid4().hex[:12]
-    values: dict[str, Any] = {
-        "database_url": stack_env["VQ_DATABASE_URL"],
-        "redis_url": stack_env["VQ_REDIS_URL"],
-        "kafka_bootstrap": stack_env["VQ_KAFKA_BOOTSTRAP"],
-        "db_schema": f"test_{suffix}",
-        "topic_prefix": f"test-{suffix}",
-        "redis_prefix": f"test:{suffix}",
-        "kafka_partitions": 3,
-        # Pages poll and follow; the rate limiter's own tests check the product's default.
-        "rate_limit_per_minute": 1_000_000,
-        "public_url": f"http://127.0.0.1:{port}",
-    }
-    return Settings(**{**values, **overrides})
+    return fresh_settings(stack_env, public_url=f"http://127.0.0.1:{port}", **overrides)
 
 
 @contextmanager

@@ -8,22 +8,10 @@
   "use strict";
 
   const A = VQ.admin;
-  const ROLES = ["admin", "manager", "staff", "kiosk", "display", "viewer"];
-  // access/permissions.py: permission -> the roles that hold it
-  const HOLDERS = {
-    "read": ROLES,
-    "tickets:enqueue": ["admin", "manager", "staff", "kiosk"],
-    "tickets:operate": ["admin", "manager", "staff"],
-    "queues:operate": ["admin", "manager", "staff"],
-    "queues:manage": ["admin", "manager"],
-    "analytics:read": ["admin", "manager", "viewer"],
-    "notifications:manage": ["admin", "manager"],
-    "webhooks:manage": ["admin"],
-    "keys:manage": ["admin"],
-    "users:manage": ["admin"],
-    "settings:manage": ["admin"],
-    "audit:read": ["admin"],
-  };
+  // access/permissions.py, as the page was given it: the roles, and permission -> the roles
+  // that hold it (in the table's order).
+  const ROLES = VQ.config.roles;
+  const HOLDERS = Object.fromEntries(VQ.config.permissions);
   const DEVICE_PAGES = { kiosk: "/kiosk", display: "/display" };
   const ui = { message: null, secret: null, editor: null, list: null, editing: false };
 

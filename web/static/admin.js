@@ -14,18 +14,8 @@
   "use strict";
 
   const ORDER = ["queues", "people", "keys", "webhooks", "templates", "analytics"];
-  // access/permissions.py, for the roles people hold (a device's key never signs in here).
-  const HOLDERS = {
-    "read": ["admin", "manager", "staff", "viewer"],
-    "tickets:operate": ["admin", "manager", "staff"],
-    "queues:operate": ["admin", "manager", "staff"],
-    "queues:manage": ["admin", "manager"],
-    "analytics:read": ["admin", "manager", "viewer"],
-    "notifications:manage": ["admin", "manager"],
-    "webhooks:manage": ["admin"],
-    "keys:manage": ["admin"],
-    "users:manage": ["admin"],
-  };
+  // access/permissions.py, as the page was given it: permission -> the roles that hold it.
+  const HOLDERS = Object.fromEntries(VQ.config.permissions);
   const modules = {};
   const state = { session: null, current: null, built: {}, queues: null };
 
