@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain.snapshot import config_to_dict
 from domain.state import QueueState, TicketState, line_key, now_serving
 from projections.estimates import TicketFacts
 
@@ -109,31 +110,14 @@ def queue_view(state: QueueState) -> dict[str, Any]:
             }
         )
     active = [state.tickets[t].status for ids in state.at_counters.values() for t in ids]
+    # The queue's settings as its snapshot writes them (the tenant's free-form labels aside).
+    settings = {k: v for k, v in config_to_dict(config).items() if k != "metadata"}
     return {
+        **settings,
         "queue_id": state.queue_id,
         "tenant_id": state.tenant_id,
         "version": state.version,
-        "name": config.name,
-        "prefix": config.prefix,
         "status": state.status,
-        "counters": list(config.counters),
-        "service_types": list(config.service_types),
-        "priority_classes": list(config.priority_classes),
-        "capacity": config.capacity,
-        "target_wait_seconds": config.target_wait_seconds,
-        "timezone": config.timezone,
-        "opening_hours": [
-            {"weekday": h.weekday, "opens": h.opens, "closes": h.closes}
-            for h in config.opening_hours
-        ],
-        "allow_outside_hours": config.allow_outside_hours,
-        "default_priority": config.default_priority,
-        "aging_after_seconds": config.aging_after_seconds,
-        "aging_max_priority": config.aging_max_priority,
-        "no_show_grace_seconds": config.no_show_grace_seconds,
-        "transfer_policy": config.transfer_policy,
-        "busy_counter_policy": config.busy_counter_policy,
-        "mean_service_seconds": config.mean_service_seconds,
         "waiting": len(state.waiting),
         "called": active.count("called"),
         "serving": active.count("serving"),
