@@ -11,20 +11,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from cachetools import LRUCache
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core.errors import Unavailable
 from projections.estimates import NEWCOMER
+from projections.fanout import Follower, Hub, changes_pattern
 from projections.layout import Keys
+from projections.unavailable import ReadModelUnavailable as ReadModelUnavailable
+from projections.unavailable import redis_errors as redis_errors
 from projections.views import member_ticket_id
+
+# What a change channel gives its follower: `next(within)` is the next batch message, RESYNC (it
+# fell behind: re-read the view), or None after `within` seconds of quiet.
+Subscription = Follower
 
 
 class SystemOfRecord(Protocol):
@@ -89,12 +93,6 @@ return {version, redis.call('ZCARD', KEYS[2]), members, views, etas}
 """
 
 
-class ReadModelUnavailable(Unavailable):
-    """Redis did not answer: the caller gets a 503 with Retry-After."""
-
-    public_detail = "the read models (Redis) are unavailable; retry later"
-
-
 class StaleRead(Exception):
     """The read model did not reach the asked version within the wait."""
 
@@ -129,36 +127,6 @@ class WaitingPage:
     tickets: list[TicketRead]
 
 
-@asynccontextmanager
-async def redis_errors() -> AsyncIterator[None]:
-    """Turn Redis' connection failures into the query side's own error."""
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise ReadModelUnavailable(str(exc) or type(exc).__name__) from exc
-
-
-class Subscription:
-    """One queue's change channel: each message is what the projector published for a batch."""
-
-    def __init__(self, pubsub: aioredis.client.PubSub, queue_id: str) -> None:
-        self._pubsub = pubsub
-        self.queue_id = queue_id
-
-    async def next(self, within: float) -> dict[str, Any] | None:
-        """The next batch message, or None when none came within `within` seconds."""
-        deadline = time.monotonic() + within
-        async with redis_errors():
-            while (remaining := deadline - time.monotonic()) > 0:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=remaining
-                )
-                if message is not None and message.get("type") == "message":
-                    found: dict[str, Any] = json.loads(message["data"])
-                    return found
-        return None
-
-
 class ReadModels:
     def __init__(
         self,
@@ -166,6 +134,7 @@ class ReadModels:
         keys: Keys,
         record: SystemOfRecord,
         clock: Callable[[], datetime] = _utcnow,
+        hub: Hub | None = None,
     ) -> None:
         self._redis = client
         self._keys = keys
@@ -174,6 +143,8 @@ class ReadModels:
         self._ticket_script = client.register_script(_TICKET)
         self._page_script = client.register_script(_PAGE)
         self._tenants: LRUCache[str, str] = LRUCache(_TENANT_CACHE_MAX)
+        self._hub = hub  # the process's one subscription to the change channels
+        self._own_hub = hub is None  # made (and closed) here on first use
 
     async def queues(self, tenant: str) -> list[QueueRead]:
         async with redis_errors():
@@ -285,15 +256,19 @@ class ReadModels:
 
     @asynccontextmanager
     async def subscription(self, tenant: str, queue_id: str) -> AsyncIterator[Subscription]:
-        async with redis_errors():
-            pubsub = self._redis.pubsub()
-            try:
-                await pubsub.subscribe(self._keys.changes(tenant, queue_id))
-                yield Subscription(pubsub, queue_id)
-            finally:
-                # A dead Redis must not turn the cleanup into a second error.
-                with suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        """Follow the queue's change channel through the process's hub (no connection of its
+        own): every batch message published from now on, or RESYNC where it fell behind."""
+        if self._hub is None:
+            self._hub = Hub(self._redis, changes_pattern(self._keys.prefix))
+            self._hub.start()
+        async with self._hub.follow(self._keys.changes(tenant, queue_id)) as follower:
+            yield follower
+
+    async def aclose(self) -> None:
+        """Close the hub this made itself (one given to it is its owner's to close)."""
+        if self._own_hub and self._hub is not None:
+            await self._hub.close()
+            self._hub = None
 
     async def _wait(
         self,

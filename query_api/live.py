@@ -1,5 +1,6 @@
 """Following queues and tickets live: Server-Sent Events and a WebSocket, fed by Redis pub/sub
-(so any API replica serves any subscriber)."""
+(so any API replica serves any subscriber) through the process's one subscription
+(projections/fanout.py): a follower costs a buffer, not a Redis connection."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from http_api.deps import (
     reader_of,
 )
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
+from projections.fanout import RESYNC, HubClosed
 from projections.follower import TicketFollower
 from projections.queries import (
     QueueRead,
@@ -151,7 +153,9 @@ async def queue_socket(
         task.cancel()
     await asyncio.gather(pumping, listening, return_exceptions=True)
     failure = None if pumping.cancelled() else pumping.exception()
-    if isinstance(failure, ReadModelUnavailable):
+    if isinstance(failure, HubClosed):
+        await websocket.close(code=1001, reason="the server is stopping")  # reconnect elsewhere
+    elif isinstance(failure, ReadModelUnavailable):
         await websocket.close(code=1013, reason="read model unavailable")  # try again later
     elif failure is not None and not isinstance(failure, WebSocketDisconnect):
         log.error("queue WebSocket failed", exc_info=failure)
@@ -214,6 +218,11 @@ async def _follow_queue(
             message = await sub.next(KEEPALIVE_S)
             if message is None:
                 yield None
+            elif message is RESYNC:  # fell behind: what the view is now is all that matters
+                current = await models.queue(tenant, queue_id)
+                if current is not None and current.version > seen:
+                    seen = current.version
+                    yield current
             elif message["version"] > seen:
                 seen = message["version"]
                 yield QueueRead(queue_id, seen, message["view"], message.get("newcomer"))
@@ -288,8 +297,8 @@ async def _fold_messages(
         if message is None:
             yield ": keepalive\n\n"
             continue
-        if follower is None:
-            return
+        if follower is None or message is RESYNC:
+            return  # the caller re-reads the ticket (RESYNC: it fell behind the channel)
         fold = follower.fold(message)
         fresh = None
         if fold.touched and not fold.reread:

@@ -48,6 +48,7 @@ from notifications_api import (
     routes_webhooks,
 )
 from notifications_api.deps import Notifications
+from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.queries import ReadModels
 from query_api import analytics, live, operations, routes
@@ -62,6 +63,9 @@ RETRY_AFTER_S = 2
 REQUEST_DEADLINE_S = 10.0
 MAX_BODY_BYTES = 64 * 1024
 KEY_USAGE_FLUSH_S = 10.0
+# The query side's Redis connections per process, and how long a request waits for a free one.
+READ_CONNECTIONS = 64
+POOL_WAIT_S = 2.0
 
 DESCRIPTION = (
     "Commands change queues: every success answers the queue's new `stream_version` and "
@@ -81,15 +85,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         pool = await open_pool(settings, wait=False)
         store = PostgresEventStore(pool)
         directory = TenantDirectory(store)
-        # The query side's Redis: short timeouts and one quick retry (a pooled connection may
-        # be stale after a Redis restart), so a dead Redis is a 503 at once, not a hang.
-        read_redis = aioredis.Redis.from_url(
-            settings.redis_dsn,
-            socket_connect_timeout=1.0,
-            socket_timeout=3.0,
-            retry=Retry(NoBackoff(), 1),
-            health_check_interval=30,
-        )
+        read_redis, hub_redis = _redis_clients(settings)
+        hub = Hub(hub_redis, changes_pattern(settings.redis_prefix))
+        hub.start()
         queues = QueueService(store, api_clock)
         tokens = AccessTokens(pool, read_redis, settings)
         app.state.services = Services(
@@ -102,7 +100,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             tokens=tokens,
             sessions=Sessions(pool, settings),
             authenticator=Authenticator(directory, tokens),
-            read_models=ReadModels(read_redis, Keys(settings.redis_prefix), store, clock=api_clock),
+            read_models=ReadModels(
+                read_redis, Keys(settings.redis_prefix), store, clock=api_clock, hub=hub
+            ),
         )
         scheduler = AgingScheduler(
             store, queues, lambda: connect(settings), interval_s=settings.aging_interval_s
@@ -119,6 +119,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await hub.close()  # open streams end: their clients reconnect (to another replica)
+            await hub_redis.aclose()
             stop_scheduler.set()
             await scheduling
             await usage
@@ -180,6 +182,44 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
     ):
         app.include_router(router)
     app.include_router(operations.router(api_clock))
+
+
+def _redis_clients(settings: Settings) -> tuple[aioredis.Redis, aioredis.Redis]:
+    """The query side's pool, and the connection of live push's one subscription."""
+    # The query side's Redis: short timeouts and one quick retry (a pooled connection may
+    # be stale after a Redis restart), so a dead Redis is a 503 at once, not a hang.
+    # At most READ_CONNECTIONS of them, however many requests and followers there are:
+    # past that a request waits for a free one (a 503 after POOL_WAIT_S).
+    name = _client_name(settings.redis_prefix)
+    read_redis = aioredis.Redis.from_pool(
+        aioredis.BlockingConnectionPool.from_url(
+            settings.redis_dsn,
+            max_connections=READ_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            socket_connect_timeout=1.0,
+            socket_timeout=3.0,
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
+            client_name=name,
+        )
+    )
+    # Every live follower of this process listens through this one connection. It never
+    # retries by itself: a reconnect would hide the messages missed meanwhile, so the hub
+    # ends its followers instead (they resume with Last-Event-ID) and subscribes again.
+    hub_redis = aioredis.Redis.from_url(
+        settings.redis_dsn,
+        socket_connect_timeout=1.0,
+        socket_timeout=3.0,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+        client_name=f"{name}:live",
+    )
+    return read_redis, hub_redis
+
+
+def _client_name(prefix: str) -> str:
+    """This API's name in Redis's CLIENT LIST (no spaces allowed there)."""
+    return "vq-api:" + "".join(c if c.isprintable() and not c.isspace() else "_" for c in prefix)
 
 
 def app_factory() -> FastAPI:
