@@ -1,0 +1,190 @@
+"""Live push fanned out in the API process: many followers on one Redis subscription, and a
+slow follower that neither delays the others nor is dropped (it resyncs from the view)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from access.directory import TenantDirectory
+from core.settings import Settings
+from eventstore.postgres import PostgresEventStore
+from projections.fanout import RESYNC, Hub, HubClosed, changes_pattern
+from projections.layout import Keys
+from projections.queries import ReadModels
+from query_api.live import _follow_queue
+from tests.integration.servers import api_servers, read_side
+from tests.integration.test_live import STARTUP_WAIT_S, WITHIN_S, sse_events
+
+FOLLOWERS = 300
+QUEUES = 3
+# The API's own connections: its bounded query pool (vq/api.py READ_CONNECTIONS) and the hub's.
+MAX_API_CONNECTIONS = 64 + 1
+
+
+async def _api_connections(client: aioredis.Redis, prefix: str) -> list[dict[str, Any]]:
+    clients: list[dict[str, Any]] = await client.client_list()
+    return [c for c in clients if str(c.get("name", "")).startswith(f"vq-api:{prefix}")]
+
+
+async def test_hundreds_of_followers_share_one_redis_subscription(
+    settings: Settings, topics: list[str], store: PostgresEventStore, tenant_id: str
+) -> None:
+    """300 SSE followers over 3 queues of one API process all see the next change of their
+    queue, while the API holds one pub/sub connection and a bounded pool, not one per follower."""
+    key = (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
+    auth = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=FOLLOWERS + 20, max_keepalive_connections=20)
+    probe = aioredis.Redis.from_url(settings.redis_dsn)
+    with api_servers(settings, 1) as urls, read_side(settings):
+        async with (
+            httpx.AsyncClient(base_url=urls[0], timeout=STARTUP_WAIT_S, headers=auth) as staff,
+            httpx.AsyncClient(
+                base_url=urls[0], timeout=STARTUP_WAIT_S + 15, headers=auth, limits=limits
+            ) as followers,
+        ):
+            queues: dict[str, int] = {}
+            for index in range(QUEUES):
+                made = (await staff.post("/v1/queues", json={"name": f"Gate {index}"})).json()
+                queues[made["queue_id"]] = made["stream_version"]
+            for queue_id, version in queues.items():  # the read side has caught up
+                params = {"min_version": version, "wait": STARTUP_WAIT_S}
+                assert (await staff.get(f"/v1/queues/{queue_id}", params=params)).is_success
+            ready = asyncio.Semaphore(0)
+            seen: list[int] = []
+
+            async def follow(queue_id: str) -> None:
+                async with followers.stream("GET", f"/v1/queues/{queue_id}/events") as response:
+                    assert response.status_code == 200
+                    events = sse_events(response)
+                    first = int((await anext(events))["id"])
+                    ready.release()
+                    async for event in events:
+                        if int(event["id"]) > first:
+                            seen.append(int(event["id"]))
+                            return
+
+            ids = list(queues)
+            tasks = [asyncio.create_task(follow(ids[i % QUEUES])) for i in range(FOLLOWERS)]
+            async with asyncio.timeout(WITHIN_S + STARTUP_WAIT_S):
+                for _ in range(FOLLOWERS):
+                    await ready.acquire()
+            connections = await _api_connections(probe, settings.redis_prefix)
+            subscribed = [c for c in connections if int(c["psub"]) or int(c["sub"])]
+            enqueued = {
+                queue_id: (await staff.post(f"/v1/queues/{queue_id}/tickets", json={})).json()
+                for queue_id in ids
+            }
+            async with asyncio.timeout(WITHIN_S):
+                await asyncio.gather(*tasks)
+    await probe.aclose()
+    assert len(seen) == FOLLOWERS
+    assert set(seen) <= {e["stream_version"] for e in enqueued.values()}
+    assert len(subscribed) == 1, subscribed  # one subscription for every follower
+    assert len(connections) <= MAX_API_CONNECTIONS, len(connections)
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> Any:
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    yield client
+    await client.aclose()
+
+
+async def test_a_slow_follower_delays_nobody_and_resyncs(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """A follower that stops reading loses its buffer, not its place: when it reads again it
+    is told to resync; the follower that keeps reading gets every message, in order."""
+    keys = Keys(settings.redis_prefix)
+    channel = keys.changes(str(uuid.uuid4()), str(uuid.uuid4()))
+    hub = Hub(redis_client, changes_pattern(settings.redis_prefix), buffer=8)
+    hub.start()
+    try:
+        async with hub.follow(channel) as fast, hub.follow(channel) as slow:
+
+            async def read_all() -> list[Any]:
+                return [await fast.next(WITHIN_S) for _ in range(100)]
+
+            async with asyncio.timeout(WITHIN_S):
+                reading = asyncio.create_task(read_all())  # reads while the others publish
+                for version in range(1, 101):
+                    await redis_client.publish(channel, json.dumps({"version": version}))
+                got = await reading
+            assert [m["version"] for m in got if m is not None] == list(range(1, 101))
+            await redis_client.publish(channel, json.dumps({"version": 101}))
+            assert (await fast.next(WITHIN_S) or {}).get("version") == 101
+            # The slow one read nothing: a resync, then only what came after its buffer broke.
+            assert await slow.next(WITHIN_S) is RESYNC
+            assert slow.resyncs > 0 and fast.resyncs == 0
+            rest = []
+            while (message := await slow.next(0.2)) is not None:
+                rest.append(message["version"])
+            assert rest and rest == sorted(rest) and rest[-1] == 101 and len(rest) < 8
+            assert hub.followers == 2
+        assert hub.followers == 0
+    finally:
+        await hub.close()
+
+
+async def test_a_queue_follower_that_fell_behind_gets_the_current_view(
+    settings: Settings, redis_client: aioredis.Redis, store: PostgresEventStore
+) -> None:
+    """The queue stream answers a resync with the view as it is now, and carries on."""
+    keys = Keys(settings.redis_prefix)
+    tenant, queue_id = str(uuid.uuid4()), str(uuid.uuid4())
+    hub = Hub(redis_client, changes_pattern(settings.redis_prefix), buffer=4)
+    hub.start()
+    models = ReadModels(redis_client, keys, store, hub=hub)
+
+    async def write(version: int) -> None:
+        view = json.dumps({"queue_id": queue_id, "waiting": version})
+        await redis_client.hset(
+            keys.queue(tenant, queue_id), mapping={"version": version, "view": view}
+        )
+
+    try:
+        await write(1)
+        stream = _follow_queue(models, tenant, queue_id, None)
+        async with asyncio.timeout(WITHIN_S):
+            assert (await anext(stream)) is not None
+            for version in range(2, 31):  # it does not read meanwhile: its buffer overflows
+                await write(version)
+                message = {"version": version, "view": {"waiting": version}}
+                await redis_client.publish(keys.changes(tenant, queue_id), json.dumps(message))
+            await asyncio.sleep(0.3)  # let the hub deliver them all
+            caught_up = await anext(stream)
+            assert caught_up is not None and caught_up.version == 30
+            await write(31)
+            message = {"version": 31, "view": {"waiting": 31}}
+            await redis_client.publish(keys.changes(tenant, queue_id), json.dumps(message))
+            after = await anext(stream)
+            while after is not None and after.version <= 30:  # buffered after the resync
+                after = await anext(stream)
+            assert after is not None and after.version == 31
+        await stream.aclose()  # type: ignore[attr-defined]
+    finally:
+        await hub.close()
+
+
+async def test_closing_the_hub_ends_its_followers(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    hub = Hub(redis_client, changes_pattern(settings.redis_prefix))
+    hub.start()
+    channel = Keys(settings.redis_prefix).changes(str(uuid.uuid4()), str(uuid.uuid4()))
+    async with hub.follow(channel) as follower:
+        waiting = asyncio.create_task(follower.next(WITHIN_S))
+        await asyncio.sleep(0.05)
+        await hub.close()
+        with pytest.raises(HubClosed):
+            await waiting
+    with pytest.raises(HubClosed):
+        async with hub.follow(channel):
+            pass
