@@ -48,6 +48,11 @@ class HubClosed(ReadModelUnavailable):
     """The API is stopping: the follower's stream ends and its client reconnects elsewhere."""
 
 
+class Lease:
+    """One live connection's credential, given to every follower it opens (revocation, expiry
+    and per-client limits act on leases)."""
+
+
 class Follower:
     """One local follower of one channel: a bounded buffer the hub fills without waiting."""
 
@@ -121,7 +126,7 @@ class Hub:
                 await self._task
 
     @asynccontextmanager
-    async def follow(self, channel: str) -> AsyncIterator[Follower]:
+    async def follow(self, channel: str, lease: Lease | None = None) -> AsyncIterator[Follower]:
         """A follower of `channel` for the block: every message published after this returns."""
         if self._closing:
             raise HubClosed("the API is stopping; reconnect")

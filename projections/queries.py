@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from cachetools import LRUCache
 
 from projections.estimates import NEWCOMER
-from projections.fanout import Follower, Hub, changes_pattern
+from projections.fanout import Follower, Hub, Lease, changes_pattern
 from projections.layout import Keys
 from projections.unavailable import ReadModelUnavailable as ReadModelUnavailable
 from projections.unavailable import redis_errors as redis_errors
@@ -255,13 +255,15 @@ class ReadModels:
         return tenant
 
     @asynccontextmanager
-    async def subscription(self, tenant: str, queue_id: str) -> AsyncIterator[Subscription]:
+    async def subscription(
+        self, tenant: str, queue_id: str, lease: Lease | None = None
+    ) -> AsyncIterator[Subscription]:
         """Follow the queue's change channel through the process's hub (no connection of its
         own): every batch message published from now on, or RESYNC where it fell behind."""
         if self._hub is None:
             self._hub = Hub(self._redis, changes_pattern(self._keys.prefix))
             self._hub.start()
-        async with self._hub.follow(self._keys.changes(tenant, queue_id)) as follower:
+        async with self._hub.follow(self._keys.changes(tenant, queue_id), lease) as follower:
             yield follower
 
     async def aclose(self) -> None:

@@ -24,7 +24,7 @@ from http_api.deps import (
     reader_of,
 )
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
-from projections.fanout import RESYNC, HubClosed
+from projections.fanout import RESYNC, HubClosed, Lease
 from projections.follower import TicketFollower
 from projections.queries import (
     QueueRead,
@@ -204,10 +204,14 @@ def _sse(kind: str, version: int, data: dict[str, Any]) -> str:
 
 
 async def _follow_queue(
-    models: ReadModels, tenant: str, queue_id: str, last_id: int | None
+    models: ReadModels,
+    tenant: str,
+    queue_id: str,
+    last_id: int | None,
+    lease: Lease | None = None,
 ) -> AsyncIterator[QueueRead | None]:
     """The current view (unless the client has it), then one per batch; None = keepalive."""
-    async with models.subscription(tenant, queue_id) as sub:
+    async with models.subscription(tenant, queue_id, lease) as sub:
         current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
         if current is None:
             return
@@ -229,10 +233,14 @@ async def _follow_queue(
 
 
 async def _follow_queue_sse(
-    models: ReadModels, tenant: str, queue_id: str, last_id: int | None
+    models: ReadModels,
+    tenant: str,
+    queue_id: str,
+    last_id: int | None,
+    lease: Lease | None = None,
 ) -> AsyncIterator[str]:
     try:
-        async for queue in _follow_queue(models, tenant, queue_id, last_id):
+        async for queue in _follow_queue(models, tenant, queue_id, last_id, lease):
             yield (
                 ": keepalive\n\n"
                 if queue is None
@@ -243,7 +251,11 @@ async def _follow_queue_sse(
 
 
 async def _follow_ticket(
-    models: ReadModels, tenant: str, ticket_id: str, last_id: int | None
+    models: ReadModels,
+    tenant: str,
+    ticket_id: str,
+    last_id: int | None,
+    lease: Lease | None = None,
 ) -> AsyncIterator[str]:
     """Every change of one ticket's status and position, following it across transfers.
 
@@ -258,7 +270,7 @@ async def _follow_ticket(
         fresh = await models.ticket(tenant, ticket_id)
         while fresh is not None:
             target = _holder(fresh)
-            async with models.subscription(tenant, target) as sub:
+            async with models.subscription(tenant, target, lease) as sub:
                 # Read again after subscribing, so that no change falls between read and listen.
                 fresh = await models.ticket(tenant, ticket_id)
                 while fresh is not None and _holder(fresh) == target:
