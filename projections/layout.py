@@ -15,6 +15,9 @@
                                             the queue summary shows
 {p}:{tenant}:q:{queue}:accuracy       STRING the estimators' accuracy figures (JSON)
 {p}:{tenant}:q:{queue}:changes        pub/sub channel: one message per applied batch
+{p}:{tenant}:q:{queue}:recent         LIST  the last batches' changes (JSON, compact), written
+                                            with each batch: a follower that reconnects
+                                            replays what it missed (replay.py)
 {p}:{tenant}:q:{queue}:an             ZSET  analytics buckets (start, epoch seconds)
 {p}:{tenant}:q:{queue}:an:{bucket}    HASH  counts of the 15-minute bucket (see analytics.py)
 {p}:{tenant}:q:{queue}:an:{bucket}:wait|service  LIST  samples in milliseconds
@@ -61,6 +64,9 @@ class Keys:
 
     def changes(self, tenant: str, queue: str) -> str:
         return f"{self.prefix}:{tenant}:q:{queue}:changes"
+
+    def recent(self, tenant: str, queue: str) -> str:
+        return f"{self.prefix}:{tenant}:q:{queue}:recent"
 
     def analytics_index(self, tenant: str, queue: str) -> str:
         return f"{self.prefix}:{tenant}:q:{queue}:an"

@@ -37,6 +37,7 @@ from projections.writer import (
     eta_commands,
     full_render,
     meta_commands,
+    recent_commands,
     registration,
     ticket_commands,
 )
@@ -68,6 +69,8 @@ class Change:
     number: str | None = None
     status: str | None = None
     counter: str | None = None
+    was: str | None = None  # the ticket's status before (None: it is new), for replay
+    was_counter: str | None = None
     left: int | None = None  # the position it had when it left the line
     joined: int | None = None  # the position it took when it joined the line
     shifted: list[Moved] = field(default_factory=list)  # others among the first few that moved
@@ -162,6 +165,8 @@ class Projector:
         else:
             commands.extend(meta_commands(self._keys, state, estimates))
         commands.extend(eta_commands(self._keys, state, fresh, dropped))
+        # In the same atomic write: what a follower that reconnects replays (projections/replay)
+        commands.extend(recent_commands(self._keys, state, [asdict(c) for c in changes]))
         batch = Batch(
             tenant=state.tenant_id,
             queue=queue_id,
@@ -288,6 +293,7 @@ def _step(
     before = state.tickets.get(ticket_id) if ticket_id else None
     old_member = line_member(state, before) if before and before.status == "waiting" else None
     left = position(state, ticket_id) if ticket_id else None
+    was = (before.status, before.counter) if before is not None else (None, None)  # evolve mutates
     measured = measure(state.config, before, event)  # before evolve: it reads the old ticket
     model.apply(event)
     tenant, queue = state.tenant_id, state.queue_id
@@ -309,6 +315,7 @@ def _step(
         change.ticket_id = ticket_id
         if after is not None:
             change.number, change.status, change.counter = after.number, after.status, after.counter
+        change.was, change.was_counter = was
         change.left = left if left != joined else None
         change.joined = joined if left != joined else None
         change.shifted = _shifted(state, ticket_id, change.left, change.joined)

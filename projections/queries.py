@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from cachetools import LRUCache
 
+from projections import replay
 from projections.estimates import NEWCOMER
 from projections.fanout import Follower, Hub, Lease, changes_pattern
 from projections.layout import Keys
@@ -265,6 +266,15 @@ class ReadModels:
             self._hub.start()
         async with self._hub.follow(self._keys.changes(tenant, queue_id), lease) as follower:
             yield follower
+
+    async def recent_changes(
+        self, tenant: str, queue_id: str, after: int, upto: int
+    ) -> list[dict[str, Any]] | None:
+        """The queue's changes after..upto, for a follower's replay (None: not all kept)."""
+        async with redis_errors():
+            return await replay.recent_changes(
+                self._redis, self._keys, tenant, queue_id, after, upto
+            )
 
     async def aclose(self) -> None:
         """Close the hub this made itself (one given to it is its owner's to close)."""

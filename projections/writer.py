@@ -56,6 +56,13 @@ return {1, stored}
 """
 
 CHUNK = 500  # members per ZADD/SADD in a full render (Lua's unpack has a stack limit)
+# Batches a queue keeps for followers that reconnect (replay.py), and how long an idle queue's
+# are kept: a follower away longer, or from a busier queue, gets the current view instead.
+RECENT = 200
+RECENT_TTL_S = 3600
+# What a change keeps for replay (the line's moves and the ticket's own status, before/after).
+_REPLAYED = ("version", "type", "ticket_id", "status", "counter", "left", "joined")
+_REPLAYED_OWN = ("was", "was_counter")
 
 
 @dataclass(slots=True)
@@ -124,6 +131,22 @@ def eta_commands(
     pairs = [item for ticket_id in fresh for item in (ticket_id, dumps(fresh[ticket_id]))]
     commands.extend(("HSET", eta, *chunk) for chunk in _chunks(pairs))
     return commands
+
+
+def recent_commands(
+    keys: Keys, state: QueueState, changes: Sequence[dict[str, Any]]
+) -> list[Command]:
+    """Append the batch's changes (compact) to the queue's bounded list of recent batches."""
+    compact = [
+        {name: change[name] for name in _REPLAYED + _REPLAYED_OWN if change.get(name) is not None}
+        for change in changes
+    ]
+    key = keys.recent(state.tenant_id, state.queue_id)
+    return [
+        ("RPUSH", key, json.dumps({"version": state.version, "changes": compact})),
+        ("LTRIM", key, str(-RECENT), "-1"),
+        ("EXPIRE", key, str(RECENT_TTL_S)),
+    ]
 
 
 def registration(keys: Keys, state: QueueState) -> Command:

@@ -34,6 +34,7 @@ from projections.queries import (
     Subscription,
     TicketRead,
 )
+from projections.replay import replayed
 from query_api.deps import (
     DEFAULT_WAIT_S,
     LastEventId,
@@ -278,8 +279,9 @@ async def _follow_ticket(
                     if fresh.queue_id == target:
                         view = ticket_out(fresh, models.now())
                         if _newer(sent, fresh):
+                            for missed in await _catch_up(models, tenant, sent, fresh, view):
+                                yield _sse("ticket", missed["version"], missed)
                             sent = (fresh.queue_id, fresh.version)
-                            yield _sse("ticket", fresh.version, view)
                         if fresh.view.get("status") in FINAL_STATUSES:
                             return
                         follower = TicketFollower(ticket_id, view, fresh.eta)
@@ -320,6 +322,26 @@ async def _fold_messages(
             yield view
         if fold.reread or follower.status == "transferred":
             return
+
+
+async def _catch_up(
+    models: ReadModels,
+    tenant: str,
+    sent: tuple[str, int] | None,
+    fresh: TicketRead,
+    view: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The views a follower missed (it reconnected, or fell behind the channel), every position
+    in order, ending with `view`; just `view` where the replay cannot be exact."""
+    if sent is None or sent[0] not in ("", fresh.queue_id):
+        return [view]
+    since = sent[1]
+    changes = await models.recent_changes(tenant, fresh.queue_id, since, fresh.version)
+    if not changes:
+        return [view]
+    return replayed(fresh.view["ticket_id"], view, fresh.eta, changes, since, models.now()) or [
+        view
+    ]
 
 
 def _newer(sent: tuple[str, int] | None, ticket: TicketRead) -> bool:
