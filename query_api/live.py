@@ -45,7 +45,7 @@ from query_api.deps import (
     Wait,
 )
 from query_api.routes import READ_PROBLEMS, VERSIONED
-from query_api.views import not_found, queue_out, read_queue, stale_read, ticket_out
+from query_api.views import not_found, queue_json, read_queue, stale_read, ticket_out
 
 log = logging.getLogger("vq.queries")
 router = APIRouter(tags=["queries"])
@@ -140,7 +140,7 @@ async def queue_socket(
     async def pump() -> None:
         async for queue in _follow_queue(models, who.tenant_id, str(queue_id), None):
             if queue is not None:  # no keepalives: the server pings WebSockets itself
-                await websocket.send_text(json.dumps(queue_out(queue, models.now())))
+                await websocket.send_text(queue_json(queue, models.now()))
 
     async def until_closed() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
@@ -245,7 +245,7 @@ async def _follow_queue_sse(
             yield (
                 ": keepalive\n\n"
                 if queue is None
-                else _sse("queue", queue.version, queue_out(queue, models.now()))
+                else f"id: {queue.version}\nevent: queue\ndata: {queue_json(queue, models.now())}\n\n"
             )
     except ReadModelUnavailable:
         return  # the client reconnects (EventSource does) and gets a 503 until Redis is back

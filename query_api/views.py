@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +18,26 @@ def queue_out(queue: QueueRead, now: datetime) -> dict[str, Any]:
     if estimate is not None and queue.newcomer is not None:
         estimate.update(ahead=queue.newcomer["ahead"], basis=queue.newcomer["basis"])
     return {**queue.view, "version": queue.version, "estimate": estimate}
+
+
+# Views encoded lately, by identity (see queue_json): enough for every queue's latest batch.
+_ENCODED_KEEP = 2048
+_encoded: OrderedDict[int, tuple[dict[str, Any], str]] = OrderedDict()
+
+
+def queue_json(queue: QueueRead, now: datetime) -> str:
+    """`queue_out` as JSON text. A batch message's view is one object shared by every local
+    follower of its queue (projections/fanout.py), so it is shown and encoded once per process,
+    not once per follower (its wait range as of the first follower's instant)."""
+    key = id(queue.view)
+    hit = _encoded.get(key)
+    if hit is not None and hit[0] is queue.view:
+        return hit[1]
+    text = json.dumps(queue_out(queue, now))
+    _encoded[key] = (queue.view, text)  # the view is held, so its id is not reused meanwhile
+    if len(_encoded) > _ENCODED_KEEP:
+        _encoded.popitem(last=False)
+    return text
 
 
 def ticket_out(ticket: TicketRead, now: datetime) -> dict[str, Any]:
