@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError
 
 from access.permissions import ROLES
+from access.revocations import publish_revocation
 from access.signing_keys import ALG, LEEWAY_S, PUBLISH_AHEAD_S, KeyRing, SigningKey
 from core.errors import Unavailable
 from core.settings import Settings
@@ -133,12 +134,14 @@ class AccessTokens:
         return claims
 
     async def deny_session(self, session_id: str) -> None:
-        """Every access token of this session is refused from now on (until they expire)."""
+        """Every access token of this session is refused from now on (until they expire), and
+        the live connections opened with them end (on every API process)."""
         seconds = self._settings.access_token_ttl_s + LEEWAY_S
         try:
             await self._redis.set(self._deny_key(session_id), b"1", ex=seconds)
         except (RedisError, OSError) as exc:  # OSError: timeouts too
             raise DenyListUnavailable(f"cannot deny session: {type(exc).__name__}") from exc
+        await publish_revocation(self._redis, self._settings.redis_prefix, "session_id", session_id)
 
     async def jwks(self) -> dict[str, Any]:
         """The public keys tokens may be verified with (current, next and recently retired)."""

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from access.directory import KeyRefused, checked_scopes
 from access.permissions import OPERATOR, Role, permissions_of
+from access.revocations import publish_revocation
 from access_api.models_keys import (
     KeyCreateIn,
     KeyIssuedOut,
@@ -156,7 +157,7 @@ async def rotate_key(
     status_code=204,
     responses=problem_responses("forbidden", "not-found"),
     summary="Revoke an API key (its secrets stop working at once on this replica, within "
-    "seconds on the others)",
+    "seconds on the others; its live streams and WebSockets end within seconds)",
     openapi_extra=permission(MANAGE),
 )
 async def revoke_key(key_id: KeyId, svc: ServicesDep, who: PrincipalDep) -> Response:
@@ -164,6 +165,8 @@ async def revoke_key(key_id: KeyId, svc: ServicesDep, who: PrincipalDep) -> Resp
     if not await svc.directory.revoke_key(who.tenant_id, str(key_id), actor=who.actor):
         raise _not_found(key_id)
     svc.authenticator.forget()
+    # Every API process ends the live connections opened with it (a failure is only logged).
+    await publish_revocation(svc.redis, svc.settings.redis_prefix, "key_id", str(key_id))
     return Response(status_code=204)
 
 

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     login_lockout_s: float = Field(default=900.0, gt=0)
     # Requests per minute per client (key, user or address); a tenant may set its own.
     rate_limit_per_minute: int = Field(default=1000, ge=1)
+    # Live streams (SSE and WebSockets) one API process holds open for one key or person, and in
+    # all: past the first, 429 too-many-streams; past the second, 503 live-capacity, so that the
+    # client tries again (another replica). A ticket's own token may hold 10.
+    live_per_client: int = Field(default=500, ge=1)
+    live_max: int = Field(default=20_000, ge=1)
     # Whether X-Forwarded-For names the client (behind a proxy the operator runs).
     trust_forwarded_for: bool = False
     # Origins (comma-separated) every tenant's browsers may call the API from; tenants add theirs.
@@ -232,6 +237,8 @@ class Settings(BaseSettings):
             "VQ_LOGIN_LOCKOUT_AFTER": str(self.login_lockout_after),
             "VQ_LOGIN_LOCKOUT_S": str(self.login_lockout_s),
             "VQ_RATE_LIMIT_PER_MINUTE": str(self.rate_limit_per_minute),
+            "VQ_LIVE_PER_CLIENT": str(self.live_per_client),
+            "VQ_LIVE_MAX": str(self.live_max),
             "VQ_TRUST_FORWARDED_FOR": str(self.trust_forwarded_for).lower(),
             "VQ_CORS_ORIGINS": self.cors_origins,
             **({"VQ_TLS_CERT": str(self.tls_cert)} if self.tls_cert else {}),

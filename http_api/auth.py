@@ -54,6 +54,8 @@ class Principal:
     # The organisation asks this role for a second factor and the session has none: only the
     # person's own routes (to enrol one) are open. Set by `under` (the organisation's policy).
     mfa_pending: bool = False
+    # When the credential stops being valid (epoch seconds; None: not before it is revoked).
+    expires_at: float | None = None
 
     @property
     def identity(self) -> str:
@@ -103,6 +105,7 @@ def key_principal(key: ApiKey) -> Principal:
         actor=f"key:{key.key_id}",
         key_id=key.key_id,
         scopes=key.scopes,
+        expires_at=None if key.expires_at is None else key.expires_at.timestamp(),
     )
 
 
@@ -140,6 +143,7 @@ class Authenticator:
             session_id=claims.session_id,
             queues=None if claims.queues is None else frozenset(claims.queues),
             mfa=claims.mfa,
+            expires_at=claims.expires_at,
         )
 
     async def _key(self, secret: str) -> ApiKey:

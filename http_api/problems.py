@@ -43,6 +43,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "invalid-credentials": (401, "The email or the password is wrong"),
     "too-many-attempts": (429, "Too many failed attempts; wait before trying again"),
     "rate-limited": (429, "Too many requests; slow down"),
+    # Live streams: one key, person or ticket holds as many open as it may (close one), or the
+    # server holds as many as it may (retry: another replica).
+    "too-many-streams": (429, "Too many live streams open for this key, person or ticket"),
+    "live-capacity": (503, "This server holds as many live streams as it can; retry"),
     "link-expired": (404, "This link is unknown, has expired or was used already"),
     "wrong-code": (409, "The code does not match (or was used already)"),
     "token-reused": (401, "This refresh token was used already; its sessions are ended"),

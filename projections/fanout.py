@@ -9,6 +9,11 @@ the read model (and versions tell it what it has already shown), rather than bei
 When the connection to Redis is lost, or the hub closes (the API stops), every follower ends
 with ReadModelUnavailable: its stream ends and the client reconnects, to this or another replica,
 with Last-Event-ID. The hub reconnects by itself.
+
+The same connection listens to the revocations channel (core/revocations.py): a revoked key or
+session ends the followers of every live connection (lease, leases.py) opened with it, and a
+once-a-second sweep ends those whose credential expired. Their streams end as above; the
+client's reconnect is refused (401).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -25,6 +30,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.revocations import parse_revocation
+from projections.leases import Lease as Lease
+from projections.leases import Leases, LiveLimits
 from projections.unavailable import ReadModelUnavailable
 
 log = logging.getLogger("vq.fanout")
@@ -37,6 +45,8 @@ READY_WAIT_S: Final = 2.0
 RECONNECT_S: Final = 1.0
 # How long one read of the pub/sub connection waits (the hub notices a close this often).
 POLL_S: Final = 1.0
+# How often expired credentials are looked for (a revocation acts as soon as it is heard).
+SWEEP_S: Final = 1.0
 _REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 # In place of the messages a follower fell behind on: re-read the current view (by identity).
 RESYNC: Final[dict[str, Any]] = {"resync": True}
@@ -46,11 +56,6 @@ _END: Final[dict[str, Any]] = {"end": True}
 
 class HubClosed(ReadModelUnavailable):
     """The API is stopping: the follower's stream ends and its client reconnects elsewhere."""
-
-
-class Lease:
-    """One live connection's credential, given to every follower it opens (revocation, expiry
-    and per-client limits act on leases)."""
 
 
 class Follower:
@@ -96,38 +101,83 @@ class Follower:
             raise self._ended
         return message
 
+    async def latest(self, within: float) -> dict[str, Any] | None:
+        """As `next`, but when several messages wait, only the newest: for a follower whose
+        every message is whole (a queue's view), those in between are superseded, so a client
+        that reads slower than the queue changes gets the newest view, not a backlog. (A RESYNC
+        followed by a newer message is superseded too: that message is the view now.)"""
+        message = await self.next(within)
+        while message is not None and not self._buffer.empty():
+            newer = self._buffer.get_nowait()
+            if newer is _END:
+                assert self._ended is not None
+                raise self._ended
+            message = newer
+        return message
+
 
 class Hub:
-    """The process's one subscription to the change channels (`pattern`), and its followers."""
+    """The process's one subscription to the change channels (`pattern`) and to `revocations`
+    (None: no revocations are heard), its followers and its live connections (`leases`)."""
 
-    def __init__(self, client: aioredis.Redis, pattern: str, buffer: int = BUFFER) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        pattern: str,
+        buffer: int = BUFFER,
+        *,
+        revocations: str | None = None,
+        limits: LiveLimits | None = None,
+    ) -> None:
         self._redis = client
         self._pattern = pattern
+        self._revocations = revocations
         self._size = buffer
         self._followers: dict[str, set[Follower]] = {}
+        self.leases = Leases(limits)
+        # Told of every revocation heard (the API drops its cached key answers: a revoked key
+        # stops opening anything on every replica at once, not after the cache's TTL).
+        self.on_revoked: Callable[[Mapping[str, str]], None] | None = None
         self._ready = asyncio.Event()
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def followers(self) -> int:
         return sum(len(group) for group in self._followers.values())
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="vq-fanout")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="vq-fanout"),
+            asyncio.create_task(self._sweep(), name="vq-fanout-sweep"),
+        ]
 
     async def close(self) -> None:
         """End every follower's stream and the subscription."""
         self._closing = True
         self._end_all(HubClosed("the API is stopping; reconnect"))
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+
+    def admit(self, lease: Lease) -> None:
+        """Count a live connection before it is answered: Revoked or Expired (its credential),
+        TooManyStreams (its client's limit), LiveFull (this process's), HubClosed (stopping).
+        The caller releases it when the connection ends."""
+        if self._closing:
+            raise HubClosed("the API is stopping; reconnect")
+        self.leases.admit(lease)
+
+    def release(self, lease: Lease) -> None:
+        self.leases.release(lease)
 
     @asynccontextmanager
     async def follow(self, channel: str, lease: Lease | None = None) -> AsyncIterator[Follower]:
-        """A follower of `channel` for the block: every message published after this returns."""
+        """A follower of `channel` for the block: every message published after this returns.
+        With a `lease`, it ends when the lease does (a lease not admitted yet is admitted for
+        the block)."""
         if self._closing:
             raise HubClosed("the API is stopping; reconnect")
         if not self._ready.is_set():
@@ -135,9 +185,14 @@ class Hub:
                 await asyncio.wait_for(self._ready.wait(), READY_WAIT_S)
             if not self._ready.is_set():
                 raise ReadModelUnavailable("not subscribed to Redis (yet)")
+        own = lease is not None and not self.leases.admitted(lease)
+        if lease is not None and own:
+            self.admit(lease)
         follower = Follower(channel, self._size)
-        self._followers.setdefault(channel, set()).add(follower)
         try:
+            if lease is not None:
+                self.leases.attach(lease, follower)
+            self._followers.setdefault(channel, set()).add(follower)
             yield follower
         finally:
             group = self._followers.get(channel)
@@ -145,20 +200,30 @@ class Hub:
                 group.discard(follower)
                 if not group:
                     del self._followers[channel]
+            if lease is not None:
+                self.leases.detach(lease, follower)
+                if own:
+                    self.release(lease)
 
     async def _run(self) -> None:
         while not self._closing:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(self._pattern)
+                if self._revocations is not None:
+                    await pubsub.subscribe(self._revocations)
                 self._ready.set()
                 log.info("live push: subscribed to %s", self._pattern)
                 while True:
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=POLL_S
                     )
-                    if message is not None and message.get("type") == "pmessage":
+                    if message is None:
+                        continue
+                    if message.get("type") == "pmessage":
                         self._dispatch(message)
+                    elif message.get("type") == "message":
+                        self._revoke(message)
             except _REDIS_ERRORS as exc:
                 self._ready.clear()
                 detail = str(exc) or type(exc).__name__
@@ -182,6 +247,24 @@ class Hub:
             return
         for follower in tuple(group):
             follower.offer(data)
+
+    def _revoke(self, message: dict[str, Any]) -> None:
+        revocation = parse_revocation(message["data"])
+        if not revocation:
+            log.warning("live push: a revocation message names nothing known; ignored")
+            return
+        if self.on_revoked is not None:
+            self.on_revoked(revocation)
+        ended = self.leases.revoke(revocation)
+        if ended:
+            log.info("live push: %s revoked: %d live connection(s) end", revocation, ended)
+
+    async def _sweep(self) -> None:
+        """End the connections whose credential expired, release abandoned ones (one pass a
+        second, over a heap of expiries and the leases without a follower: not every lease)."""
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            self.leases.sweep()
 
     def _end_all(self, reason: ReadModelUnavailable) -> None:
         for group in self._followers.values():

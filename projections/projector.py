@@ -126,23 +126,9 @@ class Projector:
     ) -> QueueUpdate | None:
         model = await self._model(queue_id, records[0].tenant_id)
         state, estimates = model.state, model.estimates
-        pending = [r for r in records if r.stream_version > state.version]
+        pending = await self._pending(queue_id, state.version, records)
         if not pending:
             return None
-        if pending[0].stream_version != state.version + 1:
-            # A hole in what Kafka gave us (a consumer that started late, Redis emptied under a
-            # running worker): read the missing events from the system of record.
-            log.warning(
-                "queue %s: got version %d after %d; reading the gap from the event store",
-                queue_id,
-                pending[0].stream_version,
-                state.version,
-            )
-            self.repairs += 1
-            missing = await self._store.read_stream(
-                queue_id, state.version, pending[0].stream_version - 1
-            )
-            pending = missing + pending
         first = state.version
         commands: list[Command] = []
         changes: list[Change] = []
@@ -202,6 +188,27 @@ class Projector:
         )
         await self._writer.publish(state.tenant_id, queue_id, update.message())
         return update
+
+    async def _pending(
+        self, queue_id: str, version: int, records: list[RecordedEvent]
+    ) -> list[RecordedEvent]:
+        """The records after `version`, from `version + 1` on: a hole in what Kafka gave us (a
+        consumer that started late, Redis emptied under a running worker) is read from the
+        system of record."""
+        pending = [r for r in records if r.stream_version > version]
+        if pending and pending[0].stream_version != version + 1:
+            log.warning(
+                "queue %s: got version %d after %d; reading the gap from the event store",
+                queue_id,
+                pending[0].stream_version,
+                version,
+            )
+            self.repairs += 1
+            missing = await self._store.read_stream(
+                queue_id, version, pending[0].stream_version - 1
+            )
+            pending = missing + pending
+        return pending
 
     async def _model(self, queue_id: str, tenant_id: str) -> QueueModel:
         """The queue at exactly the version its read model in Redis has."""

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from cachetools import LRUCache
 
+from core.revocations import revocations_channel
 from projections import replay
 from projections.estimates import NEWCOMER
 from projections.fanout import Follower, Hub, Lease, changes_pattern
@@ -262,7 +263,10 @@ class ReadModels:
         """Follow the queue's change channel through the process's hub (no connection of its
         own): every batch message published from now on, or RESYNC where it fell behind."""
         if self._hub is None:
-            self._hub = Hub(self._redis, changes_pattern(self._keys.prefix))
+            prefix = self._keys.prefix
+            self._hub = Hub(
+                self._redis, changes_pattern(prefix), revocations=revocations_channel(prefix)
+            )
             self._hub.start()
         async with self._hub.follow(self._keys.changes(tenant, queue_id), lease) as follower:
             yield follower

@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.websockets import WebSocketDisconnect
 
@@ -26,6 +26,7 @@ from http_api.deps import (
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
 from projections.fanout import RESYNC, HubClosed, Lease
 from projections.follower import TicketFollower
+from projections.leases import Expired, Revoked
 from projections.queries import (
     QueueRead,
     ReadModels,
@@ -44,6 +45,7 @@ from query_api.deps import (
     TicketTenant,
     Wait,
 )
+from query_api.leases import LIVE_PROBLEMS, admitted, hub_of, lease_of, released, ticket_lease
 from query_api.routes import READ_PROBLEMS, VERSIONED
 from query_api.views import not_found, queue_json, read_queue, stale_read, ticket_out
 
@@ -68,13 +70,16 @@ _SSE: dict[int | str, dict[str, Any]] = {
     "/v1/tickets/{ticket_id}/events",
     response_class=StreamingResponse,
     summary="Follow a ticket live (SSE): every position and status change, in order",
-    responses={**_SSE, **problem_responses(*READ_PROBLEMS)},
+    responses={**_SSE, **problem_responses(*READ_PROBLEMS, *LIVE_PROBLEMS)},
     openapi_extra=permission("ticket-token", bearer="read"),
 )
 async def ticket_events(
+    request: Request,
     ticket_id: TicketId,
     tenant: TicketTenant,
+    svc: ServicesDep,
     models: ReadModelsDep,
+    bearer: BearerKey,
     last_event_id: LastEventId = None,
     min_version: MinVersion = None,
     wait: Wait = DEFAULT_WAIT_S,
@@ -85,18 +90,21 @@ async def ticket_events(
         raise stale_read(min_version, behind.version) from None
     if found is None:
         raise not_found("ticket", ticket_id)
-    stream = _follow_ticket(models, tenant, str(ticket_id), _event_id(last_event_id))
-    return _sse_response(stream, found.version)
+    hub = hub_of(request)
+    lease = admitted(hub, await ticket_lease(request, svc, str(ticket_id), bearer))
+    stream = _follow_ticket(models, tenant, str(ticket_id), _event_id(last_event_id), lease)
+    return _sse_response(released(stream, hub, lease), found.version)
 
 
 @router.get(
     "/v1/queues/{queue_id}/events",
     response_class=StreamingResponse,
     summary="Follow a queue live (SSE): its view after every change",
-    responses={**_SSE, **problem_responses(*READ_PROBLEMS)},
+    responses={**_SSE, **problem_responses(*READ_PROBLEMS, *LIVE_PROBLEMS)},
     openapi_extra=permission("read"),
 )
 async def queue_events(
+    request: Request,
     queue_id: QueueId,
     who: ReaderDep,
     models: ReadModelsDep,
@@ -105,8 +113,12 @@ async def queue_events(
     wait: Wait = DEFAULT_WAIT_S,
 ) -> StreamingResponse:
     found = await read_queue(models, who.tenant_id, queue_id, min_version, wait)
-    stream = _follow_queue_sse(models, who.tenant_id, str(queue_id), _event_id(last_event_id))
-    return _sse_response(stream, found.version)
+    hub = hub_of(request)
+    lease = admitted(hub, lease_of(who))
+    stream = _follow_queue_sse(
+        models, who.tenant_id, str(queue_id), _event_id(last_event_id), lease
+    )
+    return _sse_response(released(stream, hub, lease), found.version)
 
 
 @router.websocket("/v1/queues/{queue_id}/ws")
@@ -118,10 +130,13 @@ async def queue_socket(
     bearer: BearerKey,
     access_token: AccessToken = None,
 ) -> None:
-    """The queue's view as JSON text messages, first the current one, then after every change."""
+    """The queue's view as JSON text messages, first the current one, then after every change.
+    Closed with 4401 when its credential is revoked or expires (reconnecting with it is a 401)."""
+    hub = hub_of(websocket)
     try:
         who = await reader_of(websocket, svc, bearer, access_token, "read")
         await read_queue(models, who.tenant_id, queue_id, None, 0)
+        lease = admitted(hub, lease_of(who))
     except ReadModelUnavailable:
         await _refuse(
             websocket,
@@ -135,10 +150,9 @@ async def queue_socket(
     except ProblemError as problem:
         await _refuse(websocket, problem)
         return
-    await websocket.accept()
 
     async def pump() -> None:
-        async for queue in _follow_queue(models, who.tenant_id, str(queue_id), None):
+        async for queue in _follow_queue(models, who.tenant_id, str(queue_id), None, lease):
             if queue is not None:  # no keepalives: the server pings WebSockets itself
                 await websocket.send_text(queue_json(queue, models.now()))
 
@@ -148,14 +162,20 @@ async def queue_socket(
 
     # Only sends go out, so a second task listens for the client leaving (else a quiet queue
     # would hold the subscription until its next change).
-    pumping, listening = asyncio.create_task(pump()), asyncio.create_task(until_closed())
-    await asyncio.wait((pumping, listening), return_when=asyncio.FIRST_COMPLETED)
-    for task in (pumping, listening):
-        task.cancel()
-    await asyncio.gather(pumping, listening, return_exceptions=True)
+    try:
+        await websocket.accept()
+        pumping, listening = asyncio.create_task(pump()), asyncio.create_task(until_closed())
+        await asyncio.wait((pumping, listening), return_when=asyncio.FIRST_COMPLETED)
+        for task in (pumping, listening):
+            task.cancel()
+        await asyncio.gather(pumping, listening, return_exceptions=True)
+    finally:
+        hub.release(lease)
     failure = None if pumping.cancelled() else pumping.exception()
     if isinstance(failure, HubClosed):
         await websocket.close(code=1001, reason="the server is stopping")  # reconnect elsewhere
+    elif isinstance(failure, Revoked):  # as a 401: reconnecting with this credential fails
+        await websocket.close(code=4401, reason=f"credential {_ended(failure)}")
     elif isinstance(failure, ReadModelUnavailable):
         await websocket.close(code=1013, reason="read model unavailable")  # try again later
     elif failure is not None and not isinstance(failure, WebSocketDisconnect):
@@ -176,6 +196,10 @@ async def _refuse(websocket: WebSocket, problem: ProblemError) -> None:
         )
     else:
         await websocket.close(code=4000 + problem.status, reason=problem.code)
+
+
+def _ended(failure: Revoked) -> str:
+    return "expired" if isinstance(failure, Expired) else "revoked"
 
 
 def _event_id(value: str | None) -> int | None:
@@ -220,7 +244,7 @@ async def _follow_queue(
             yield current
         seen = current.version
         while True:
-            message = await sub.next(KEEPALIVE_S)
+            message = await sub.latest(KEEPALIVE_S)  # views are whole: skip superseded ones
             if message is None:
                 yield None
             elif message is RESYNC:  # fell behind: what the view is now is all that matters

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -29,6 +33,7 @@ from access_api import (
 )
 from command_api import routes_queues, routes_tickets
 from core.clock import Clock, service_clock
+from core.revocations import revocations_channel
 from core.settings import Settings, get_settings
 from eventstore.pool import connect, open_pool
 from eventstore.postgres import PostgresEventStore
@@ -50,6 +55,7 @@ from notifications_api import (
 from notifications_api.deps import Notifications
 from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
+from projections.leases import LiveLimits
 from projections.queries import ReadModels
 from query_api import analytics, live, operations, routes
 from query_api.deps import requested_wait
@@ -86,10 +92,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         store = PostgresEventStore(pool)
         directory = TenantDirectory(store)
         read_redis, hub_redis = _redis_clients(settings)
-        hub = Hub(hub_redis, changes_pattern(settings.redis_prefix))
+        hub = Hub(
+            hub_redis,
+            changes_pattern(settings.redis_prefix),
+            revocations=revocations_channel(settings.redis_prefix),
+            limits=LiveLimits(per_client=settings.live_per_client, total=settings.live_max),
+        )
         hub.start()
+        app.state.hub = hub  # the live routes admit their connections to it (query_api/leases)
+        unhook = _end_live_on_signal(hub)
         queues = QueueService(store, api_clock)
         tokens = AccessTokens(pool, read_redis, settings)
+        authenticator = Authenticator(directory, tokens)
+        hub.on_revoked = lambda revoked: authenticator.forget() if "key_id" in revoked else None
         app.state.services = Services(
             settings=settings,
             store=store,
@@ -99,7 +114,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             redis=read_redis,
             tokens=tokens,
             sessions=Sessions(pool, settings),
-            authenticator=Authenticator(directory, tokens),
+            authenticator=authenticator,
             read_models=ReadModels(
                 read_redis, Keys(settings.redis_prefix), store, clock=api_clock, hub=hub
             ),
@@ -119,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         try:
             yield
         finally:
+            unhook()
             await hub.close()  # open streams end: their clients reconnect (to another replica)
             await hub_redis.aclose()
             stop_scheduler.set()
@@ -182,6 +198,50 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
     ):
         app.include_router(router)
     app.include_router(operations.router(api_clock))
+
+
+def _end_live_on_signal(hub: Hub) -> Callable[[], None]:
+    """On SIGTERM or SIGINT, end every live stream at once, then let the server stop as it would.
+
+    uvicorn runs the lifespan's shutdown (which closes the hub) only after its graceful window,
+    which open streams would fill, to be cut mid-way at its end. Ended first, they end between
+    two events: their clients resume on another replica with Last-Event-ID right away, and the
+    process exits in well under a second. Chained to the handler the server installed (uvicorn's,
+    in each worker of `--workers N` too); nothing is hooked where no handler is (the signal's
+    default), nor off the main thread. Returns what puts the server's handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    closing: set[asyncio.Task[None]] = set()  # a reference, so the task is not collected
+
+    def close_hub() -> None:
+        task = loop.create_task(hub.close(), name="vq-fanout-close")
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    hooked: dict[int, tuple[Callable[[int, FrameType | None], Any], Any]] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def on_signal(
+            number: int,
+            frame: FrameType | None,
+            then: Callable[[int, FrameType | None], Any] = previous,
+        ) -> None:
+            loop.call_soon_threadsafe(close_hub)  # safe from a signal handler
+            then(number, frame)
+
+        signal.signal(signum, on_signal)
+        hooked[signum] = (on_signal, previous)
+
+    def unhook() -> None:
+        for signum, (ours, previous) in hooked.items():
+            if signal.getsignal(signum) is ours:  # else someone replaced it since: leave theirs
+                signal.signal(signum, previous)
+
+    return unhook
 
 
 def _redis_clients(settings: Settings) -> tuple[aioredis.Redis, aioredis.Redis]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from core.settings import get_settings
@@ -38,6 +40,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    # uvicorn stops gracefully on SIGTERM, then raises it again with the handler it found: this
+    # one, so a stop that was asked for exits 0, not "killed by SIGTERM" (and before uvicorn
+    # handles it, during the start, SIGTERM stops the process at once, as it would have).
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         "vq.api:app_factory",
         host=args.host or settings.api_host,
@@ -45,8 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,
-        # Open SSE streams must not keep a stopping API alive: they are cut after this, and
-        # clients reconnect (to another replica) with Last-Event-ID.
+        # For requests under way when the API is told to stop. Live streams do not wait for it:
+        # they end at once, between two events (vq/api.py), and their clients reconnect (to
+        # another replica) with Last-Event-ID.
         timeout_graceful_shutdown=5,
         # X-Forwarded-For names the client only behind a proxy the operator says it runs.
         proxy_headers=settings.trust_forwarded_for,
@@ -54,6 +61,10 @@ def _serve(args: argparse.Namespace) -> int:
         **_tls(settings.tls_cert, settings.tls_key),
     )
     return 0
+
+
+def _stopped(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _tls(cert: Path | None, key: Path | None) -> dict[str, Any]:

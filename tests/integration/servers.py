@@ -8,8 +8,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO
 
 import httpx
@@ -35,39 +36,59 @@ def api_servers(settings: Settings, count: int) -> Iterator[list[str]]:
     Their stderr goes to files, not pipes (a pipe nobody reads blocks a chatty process once
     full); what they logged of an error is printed when they stop (pytest shows it on failure).
     """
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[IO[bytes]] = []
-    urls: list[str] = []
+    with api_processes(settings, [1] * count) as servers:
+        yield [server.url for server in servers]
+
+
+@dataclass
+class ApiProcess:
+    """One running `vq api` (api_processes): its base URL, the process to signal, its stderr."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def logged(self) -> str:
+        return _read(self.log)
+
+
+@contextmanager
+def api_processes(settings: Settings, workers: Sequence[int]) -> Iterator[list[ApiProcess]]:
+    """`api_servers`, one per item of `workers` with that many worker processes (`--workers`),
+    yielding the processes themselves (a test stops one while it serves)."""
+    servers: list[ApiProcess] = []
     try:
-        for _ in range(count):
+        for count in workers:
             port = free_port()
-            logs.append(tempfile.TemporaryFile())  # noqa: SIM115 (closed in the finally)
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "vq.cli", "api", "--port", str(port)],
-                    env=settings_env(settings),
-                    stdout=subprocess.DEVNULL,
-                    stderr=logs[-1],
+            log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally)
+            command = ["api", "--port", str(port), "--workers", str(count)]
+            servers.append(
+                ApiProcess(
+                    f"http://127.0.0.1:{port}",
+                    subprocess.Popen(
+                        [sys.executable, "-m", "vq.cli", *command],
+                        env=settings_env(settings),
+                        stdout=subprocess.DEVNULL,
+                        stderr=log,
+                    ),
+                    log,
                 )
             )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, proc, log in zip(urls, procs, logs, strict=True):
-            _wait_healthy(url, proc, log)
-        yield urls
+        for server in servers:
+            _wait_healthy(server.url, server.proc, server.log)
+        yield servers
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
+        for server in servers:
+            server.proc.terminate()  # nothing, for one that has already stopped
+        for server in servers:
             try:
-                proc.wait(timeout=15)
+                server.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in logs:
-            text = _read(log)
-            if "Traceback" in text:
+                server.proc.kill()
+                server.proc.wait()
+            if "Traceback" in (text := server.logged()):
                 print(f"an API process logged an error:\n{text[-8000:]}")
-            log.close()
+            server.log.close()
 
 
 def _read(log: IO[bytes]) -> str:

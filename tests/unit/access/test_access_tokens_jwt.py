@@ -75,6 +75,11 @@ class StaticKeys:
 class MemoryRedis:
     def __init__(self) -> None:
         self.values: dict[str, tuple[bytes, int | None]] = {}
+        self.published: list[tuple[str, str]] = []
+
+    async def publish(self, channel: str, message: str) -> int:
+        self.published.append((channel, message))
+        return 0
 
     async def set(self, key: str, value: bytes, ex: int | None = None) -> bool:
         self.values[key] = (value, ex)
@@ -524,6 +529,8 @@ async def test_a_denied_session_is_refused_and_others_are_not(
     assert (await tokens.verify(other)).session_id != session
     _value, ttl = redis.values[f"unit:access:deny:{session}"]
     assert ttl == SETTINGS.access_token_ttl_s + LEEWAY_S
+    # Every API process hears of it, to end the live streams the session opened.
+    assert redis.published == [("unit:live:revoked", json.dumps({"session_id": session}))]
 
 
 async def test_redis_down_is_unavailable_never_a_pass(key: SigningKey) -> None:
