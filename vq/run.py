@@ -2,10 +2,12 @@
 inbox and a live demo tenant.
 
 Started by `make run` after the stack is up, as development (VQ_ENV=dev unless set: the
-placeholder secrets are accepted). The app processes are children of this one; Ctrl-C
-(or SIGTERM) stops them all. The demo tenant's id and keys are kept in `<data_dir>/demo.json` so a
-second run reuses them (see vq/demo.py). The inbox (`vq inbox`) is the SMTP relay the notifier
-sends email to, and the demo's webhook endpoint: its page shows what the product sent.
+placeholder secrets are accepted). The app processes are children of this one, supervised
+(vq/supervisor.py): one that dies is started again after a back-off, with a line saying so; only
+Ctrl-C, SIGTERM or SIGHUP stops them all (a second Ctrl-C does not wait for them). The demo
+tenant's id and keys are kept in `<data_dir>/demo.json` so a second run reuses them (see
+vq/demo.py). The inbox (`vq inbox`) is the SMTP relay the notifier sends email to, and the demo's
+webhook endpoint: its page shows what the product sent.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import argparse
 import ipaddress
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -26,6 +28,7 @@ from core.settings import Settings, get_settings
 from eventstore.migrate import migrate
 from vq.demo import DEMO_QUEUES, DemoTraffic, ensure_demo
 from vq.inbox import SECRET_VARIABLE
+from vq.supervisor import ChildSpec, Supervisor, stop_leftovers
 
 # Each app process: a name and its `vq` subcommand. The inbox starts later: it needs the demo's
 # webhook secret, and the demo needs the API.
@@ -37,6 +40,9 @@ PROCESSES: tuple[tuple[str, list[str]], ...] = (
 )
 # Webhooks may not go to private addresses unless allowed: the demo's go to the inbox on loopback.
 DEMO_OUTBOUND_ALLOW = "127.0.0.1/32"
+# Ctrl-C, `kill`, and a closed terminal (the children, in sessions of their own, would outlive it).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+API_PATIENCE_S = 30.0  # then a line saying the API has not answered yet (and the wait goes on)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,67 +77,58 @@ def _run(args: argparse.Namespace) -> int:
         env["VQ_OUTBOUND_ALLOW"] = DEMO_OUTBOUND_ALLOW
     # The links messages carry point at this API unless the operator named another address.
     env.setdefault("VQ_PUBLIC_URL", f"http://{settings.api_host}:{settings.api_port}")
-    children = {name: _spawn(name, cmd, logs, env) for name, cmd in PROCESSES}
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
+    supervisor = Supervisor(logs, settings.data_dir / "run.json")
+    stop_leftovers(supervisor.state_file, supervisor.say)
+    stop = _StopSignals()
+    for name, command in PROCESSES:
+        supervisor.start(_spec(name, command, env))
     base = f"http://{settings.api_host}:{settings.api_port}"
     traffic: DemoTraffic | None = None
     try:
-        _wait_for_api(base, children["api"])
+        if not _wait_for_api(base, supervisor, stop):
+            return 0
         inbox = f"http://127.0.0.1:{args.inbox_port}/"
         demo = None if args.no_demo else ensure_demo(settings, base, inbox + "webhooks")
-        children["inbox"] = _spawn_inbox(settings, args.inbox_port, demo, logs, env)
+        supervisor.start(_inbox_spec(settings, args.inbox_port, demo, env))
         _print_banner(settings, base, demo, logs, inbox, allow_loopback)
         traffic = None if demo is None else DemoTraffic(base, demo, args.demo_rate)
-        while not stopping:
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    print(
-                        f"vq run: {name} exited with {proc.returncode}; see {logs}/{name}.log",
-                        file=sys.stderr,
-                    )
-                    return 1
+        while not stop.count:
+            supervisor.poll()
             if traffic is not None:
                 traffic.step()
             time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
     finally:
         if traffic is not None:
             traffic.close()
         print("\nstopping the app processes (the stack keeps running: `vq stack down`)...")
-        for proc in children.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in children.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        sys.stdout.flush()
+        supervisor.stop(hurry=lambda: stop.count > 1)
     return 0
 
 
-def _spawn(
-    name: str, command: list[str], logs: Path, env: dict[str, str]
-) -> subprocess.Popen[bytes]:
-    log = (logs / f"{name}.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "vq.cli", *command],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
-    )
+class _StopSignals:
+    """Counts the stop signals from the moment it is made: the first stops the children
+    gracefully (SIGTERM, then the grace), a second stops them at once (SIGKILL)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._received)
+
+    def _received(self, signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:  # os.write: print() may be under way in the code interrupted
+            name = signal.Signals(signum).name
+            os.write(2, f"\n{name} again: not waiting for the app processes\n".encode())
 
 
-def _spawn_inbox(
-    settings: Settings, port: int, demo: dict[str, Any] | None, logs: Path, env: dict[str, str]
-) -> subprocess.Popen[bytes]:
+def _spec(name: str, command: list[str], env: dict[str, str]) -> ChildSpec:
+    return ChildSpec(name, (sys.executable, "-m", "vq.cli", *command), env)
+
+
+def _inbox_spec(
+    settings: Settings, port: int, demo: dict[str, Any] | None, env: dict[str, str]
+) -> ChildSpec:
     """The inbox, with the demo endpoint's secret to check signatures; it is the SMTP relay too
     unless the settings name a relay elsewhere."""
     command = ["inbox", "--port", str(port)]
@@ -141,7 +138,7 @@ def _spawn_inbox(
     webhook = None if demo is None else demo.get("webhook")
     if webhook is not None:
         inbox_env[SECRET_VARIABLE] = webhook["secret"]
-    return _spawn("inbox", command, logs, inbox_env)
+    return _spec("inbox", command, inbox_env)
 
 
 def _smtp_is_local(settings: Settings) -> bool:
@@ -153,18 +150,26 @@ def _smtp_is_local(settings: Settings) -> bool:
         return False
 
 
-def _wait_for_api(base: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"vq run: the API exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+def _wait_for_api(base: str, supervisor: Supervisor, stop: _StopSignals) -> bool:
+    """Until the API is ready (True) or a stop is asked for (False). An API that dies meanwhile
+    is restarted like any child; a slow one gets a line after API_PATIENCE_S, and more time."""
+    patience: float | None = time.monotonic() + API_PATIENCE_S
+    while not stop.count:
+        supervisor.poll()
+        if supervisor.alive("api"):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+        if patience is not None and time.monotonic() > patience:
+            patience = None
+            supervisor.say(
+                f"the API has not answered at {base}/readyz for {API_PATIENCE_S:.0f} s; "
+                f"still waiting (see {supervisor.logs}/api.log)"
+            )
         time.sleep(0.2)
-    raise SystemExit(f"vq run: the API did not answer at {base} within {timeout:.0f}s")
+    return False
 
 
 def _print_banner(
