@@ -1,7 +1,8 @@
 """The PNG: four panels (throughput against the ceilings, HTTP latency by offered rate,
-propagation, position query by line length), and two more when the notifications phase ran
-(messages delivered a second, and their latency, over each step). Imported only when matplotlib
-is installed."""
+propagation, position query by line length), two more when the notifications phase ran
+(messages delivered a second, and their latency, over each step), and two when the live-followers
+phase ran (push latency, and the API's memory and CPU, against the number of followers).
+Imported only when matplotlib is installed."""
 
 from __future__ import annotations
 
@@ -144,19 +145,74 @@ def _notify_latency(ax: Any, out: dict[str, Any]) -> None:
     ax.legend(fontsize=7)
 
 
+def _follow_steps(out: dict[str, Any]) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = (out.get("followers") or {}).get("steps") or []
+    return sorted(steps, key=lambda s: s["followers"])
+
+
+def _follow_latency(ax: Any, out: dict[str, Any]) -> None:
+    steps = _follow_steps(out)
+    counts = [s["followers"] for s in steps]
+    for key, style in (("p50", "-o"), ("p95", "-s"), ("p99", "-^"), ("max", ":x")):
+        ax.plot(counts, [s["push"][key] for s in steps], style, label=f"push {key.upper()}")
+    ax.set_yscale("log")
+    ax.axhline(1000, color="red", linewidth=0.8, linestyle="--", label="P99 target 1 s")
+    ax.set_xlabel("live followers of one API process")
+    ax.set_ylabel("command answered -> follower received (ms, log)")
+    rate = (out.get("followers") or {}).get("rate", 0)
+    ax.set_title(f"Push latency, {rate:.0f} commands/s over 100 queues")
+    ax.legend(fontsize=7)
+
+
+def _follow_cost(ax: Any, out: dict[str, Any]) -> None:
+    steps = _follow_steps(out)
+    counts = [s["followers"] for s in steps]
+    rss = [s["api"]["rss_max_mb"] for s in steps]
+    ax.plot(counts, rss, "-o", label="API VmRSS (max)")
+    ax.plot(counts, [s["api"]["hwm_mb"] for s in steps], ":s", label="API VmHWM")
+    ax.axhline(1024, color="red", linewidth=0.8, linestyle="--", label="target 1 GB")
+    ax.set_ylim(0, max([1100.0, *(r or 0 for r in rss)]) * 1.05)
+    ax.margins(x=0.12)
+    for count, mb, step in zip(counts, rss, steps, strict=True):
+        redis = step["redis"]
+        note = f"Redis {redis['api']}/{redis['connected_clients']}"  # the API's / everyone's
+        ax.annotate(
+            note,
+            (count, mb or 0),
+            textcoords="offset points",
+            xytext=(0, 8),
+            fontsize=7,
+            ha="center",
+        )
+    ax.set_xlabel("live followers of one API process")
+    ax.set_ylabel("MB")
+    twin = ax.twinx()
+    twin.plot(counts, [s["api"]["cores"] for s in steps], "k--^", label="API cores")
+    twin.set_ylim(0, 2.2)
+    twin.set_ylabel("API cores")
+    ax.legend(loc="upper left", fontsize=7)
+    twin.legend(loc="center right", fontsize=7)
+    ax.set_title("The API with N followers: memory, CPU, Redis connections (API's/all)")
+
+
 def draw(out: dict[str, Any], path: Path) -> None:
     others = any(out.get(k) for k in ("ceilings", "append", "http", "propagation", "reads"))
     notify = bool(_notify_steps(out))
-    rows = 2 * (others or not notify) + notify
+    follow = bool(_follow_steps(out))
+    base = others or not (notify or follow)
+    rows = 2 * base + notify + follow
     fig, axes = plt.subplots(rows, 2, figsize=(14, 4.5 * rows), squeeze=False)
-    if others or not notify:
+    if base:
         _throughput(axes[0][0], out)
         _http(axes[0][1], out)
         _propagation(axes[1][0], out)
         _reads(axes[1][1], out)
     if notify:
-        _notify_rate(axes[rows - 1][0], out)
-        _notify_latency(axes[rows - 1][1], out)
+        _notify_rate(axes[2 * base][0], out)
+        _notify_latency(axes[2 * base][1], out)
+    if follow:
+        _follow_latency(axes[rows - 1][0], out)
+        _follow_cost(axes[rows - 1][1], out)
     m = out["machine"]
     memory = ", ".join(f"{k} {v['max_mb']:.0f} MB" for k, v in out.get("memory", {}).items() if v)
     fig.suptitle(

@@ -2,11 +2,12 @@
 
 Environment: BENCH_QUICK=1, BENCH_RATES=250,500,... (offered command rates), BENCH_API_WORKERS
 (uvicorn workers of the API under test, default 1), BENCH_PROFILE=0 (no py-spy profiles),
-BENCH_ONLY=ceilings,append,http,propagation,data,notifications (some phases only),
+BENCH_ONLY=ceilings,append,http,propagation,data,notifications,followers (some phases only),
 BENCH_PROPAGATION_RATE (commands/s offered in the propagation phase; without the http phase to
 find the knee, set it), BENCH_NOTIFY_RATE (messages/s offered to the notifier, default 834:
-50,000 a minute), BENCH_NOTIFIERS (`vq notifier` processes, default 2), BENCH_KEEP=1 (keep the
-schemas, topics and keys afterwards).
+50,000 a minute), BENCH_NOTIFIERS (`vq notifier` processes, default 2), BENCH_FOLLOWERS=1000,5000,
+10000 (live followers of one API process, one step each; quick: 1000,2000), BENCH_KEEP=1 (keep
+the schemas, topics and keys afterwards).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import TypedDict
 
-PHASES = ("ceilings", "append", "http", "propagation", "data", "notifications")
+PHASES = ("ceilings", "append", "http", "propagation", "data", "notifications", "followers")
 
 
 class CommonConfig(TypedDict):
@@ -50,12 +51,19 @@ class BenchConfig:
     notifiers: int  # `vq notifier` processes
     notify_s: float = 60  # the sustained step
     notify_fail_s: float = 30  # the step with the webhook receiver failing
+    followers: tuple[int, ...] = (1_000, 5_000, 10_000)  # live followers, one step each
+    follow_s: float = 30  # commands flowing while they follow, after the warm-up
     connections: int = 16  # the API's pool size: what the event store sees under load
 
 
 def _rates(default: tuple[float, ...]) -> tuple[float, ...]:
     raw = os.environ.get("BENCH_RATES")
     return tuple(float(r) for r in raw.split(",")) if raw else default
+
+
+def _followers(default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = os.environ.get("BENCH_FOLLOWERS")
+    return tuple(int(n) for n in raw.replace("_", "").split(",")) if raw else default
 
 
 def from_env() -> BenchConfig:
@@ -87,6 +95,8 @@ def from_env() -> BenchConfig:
             read_calls=300,
             notify_s=20,
             notify_fail_s=10,
+            followers=_followers((1_000, 2_000)),
+            follow_s=15,
             **common,
         )
     return BenchConfig(
@@ -101,5 +111,6 @@ def from_env() -> BenchConfig:
         lines=(100, 10_000, 100_000),
         busy_queues=200,
         read_calls=2000,
+        followers=_followers((1_000, 5_000, 10_000)),
         **common,
     )

@@ -3,7 +3,8 @@
 Fresh places on the local stack (schema, topics, Redis prefix), each dropped at the end: `store`
 (ceilings and the in-process append), `cmd` (the HTTP sweep: the write side alone), `prop` (API
 + relay + worker: the whole path to the read side), `data` (a million events: rebuild, reads),
-`notif` (the notifier with a webhook receiver and an SMTP server: bench/notify.py).
+`notif` (the notifier with a webhook receiver and an SMTP server: bench/notify.py), `follow`
+(thousands of live followers of one API process: bench/followers.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, env, fill, http_sweep, notify, procs, propagation, reads, report
+from bench import (
+    ceilings,
+    env,
+    fill,
+    followers,
+    http_sweep,
+    notify,
+    procs,
+    propagation,
+    reads,
+    report,
+)
 from bench.aio import run
 from bench.append import event_store_append
 from bench.config import BenchConfig, from_env
@@ -223,6 +235,17 @@ class Bench:
         self.out["notifications"] = result = phase.run(self.place("notif"))
         self.out["memory"]["notifier"] = result["memory"]
 
+    def live_followers(self) -> None:
+        c = self.config
+        say(
+            f"live followers: {', '.join(f'{n:,}' for n in c.followers)} on one API process, "
+            f"commands at {followers.COMMAND_RATE:.0f}/s"
+        )
+        self.mark("followers")
+        phase = followers.FollowersPhase(c, self.meter, self.logs, self.profile_dir, say)
+        self.out["followers"] = result = phase.run(self.place("follow"))
+        self.out["memory"]["api_followers"] = result["memory"]
+
     def attempt(self, phase: str, work: Any) -> None:
         try:
             work()
@@ -267,6 +290,8 @@ class Bench:
                 self.attempt("data", self.data)
             if "notifications" in c.phases:
                 self.attempt("notifications", self.notifications)
+            if "followers" in c.phases:
+                self.attempt("followers", self.live_followers)
         finally:
             if not c.keep:
                 say("dropping the benchmark's schemas, topics and keys")
