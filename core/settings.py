@@ -145,6 +145,28 @@ class Settings(BaseSettings):
     # An endpoint that has failed for this long with no success in between is disabled.
     webhook_disable_after_s: float = Field(default=5 * 86400.0, gt=0)
 
+    # Health and metrics (see observability/). GET /readyz fails (503) while the relay has more
+    # than this many events not yet published, or the stream workers' group more than this many
+    # not yet committed; 0: that lag is reported but never makes the API unready.
+    ready_max_relay_lag: int = Field(default=10_000, ge=0)
+    ready_max_consumer_lag: int = Field(default=10_000, ge=0)
+    # Bearer token a scraper sends to GET /metrics; unset: /metrics answers loopback only.
+    metrics_token: str | None = None
+    # Where the relay, a worker or the notifier serves /metrics (`--metrics-port` wins); unset:
+    # nowhere. One port per process: set it per process, not for all of them at once.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+    # Traces and logs (see observability/). Spans go over OTLP/HTTP to this collector (e.g.
+    # http://127.0.0.1:4318); unset: no tracing at all (not a span is made). The standard OTEL_*
+    # variables tune it (OTEL_TRACES_SAMPLER, OTEL_BSP_SCHEDULE_DELAY, OTEL_EXPORTER_OTLP_HEADERS).
+    otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+[^\s?#]*$")
+    # Log lines: "json" (one object per line) or "text"; unset: json for the services (api, relay,
+    # worker, notifier), text for the command-line tools.
+    log_format: Literal["json", "text"] | None = None
+    # The services' log level (`vq worker --loglevel` wins for the worker).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
     @field_validator("delivery_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
@@ -171,6 +193,7 @@ class Settings(BaseSettings):
                 ("VQ_SECRET_KEY", self.secret_key),
                 # Optional: unset (or empty) disables creating tenants over HTTP.
                 ("VQ_OPERATOR_KEY", self.operator_key or None),
+                ("VQ_METRICS_TOKEN", self.metrics_token or None),
             )
             if value is not None and (refusal := secret_refusal(variable, value))
         ]
@@ -223,6 +246,9 @@ class Settings(BaseSettings):
             "VQ_WEBHOOK_DISABLE_AFTER_S": str(self.webhook_disable_after_s),
             "VQ_DELIVERY_SCHEDULE": self.delivery_schedule,
             "VQ_DELIVERY_TIME_SCALE": str(self.delivery_time_scale),
+            **({"VQ_OTLP_ENDPOINT": self.otlp_endpoint} if self.otlp_endpoint else {}),
+            **({"VQ_LOG_FORMAT": self.log_format} if self.log_format else {}),
+            "VQ_LOG_LEVEL": self.log_level,
             **({"VQ_CLOCK_START": self.clock_start.isoformat()} if self.clock_start else {}),
             **self._access_environment(),
         }

@@ -8,6 +8,7 @@ past this module.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.pool import pooled
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend
+from observability import logs, metrics, tracing
 
 # Qualified names in ORDER BY on purpose: the select list has an output column named
 # `transaction_id` (its text form), and a bare name there would sort by that text, where
@@ -32,6 +34,28 @@ READ_ALL_SQL = (
     "WHERE (events.transaction_id, events.global_position) > (%s::text::xid8, %s) "
     "AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
     "ORDER BY events.transaction_id, events.global_position LIMIT %s"
+)
+# How many events a reader (a relay's checkpoint) has not passed yet, counted up to a bound (an
+# index range scan), and the age of the oldest of them.
+UNPUBLISHED_SQL = (
+    "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(recorded_at)), 0) "
+    "FROM (SELECT events.recorded_at FROM events WHERE (events.transaction_id, "
+    "events.global_position) > (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = %s), "
+    "'0'::xid8), COALESCE((SELECT global_position FROM checkpoints WHERE name = %s), 0)) "
+    "ORDER BY events.transaction_id, events.global_position LIMIT %s) AS behind"
+)
+# Tracing on: the append's trace context, kept with the transaction that wrote its events for the
+# relay to carry on (migration 0015); nothing if the transaction wrote nothing (no id assigned).
+KEEP_TRACE_SQL = (
+    "INSERT INTO event_traces (transaction_id, traceparent) "
+    "SELECT xid, %s FROM (SELECT pg_current_xact_id_if_assigned() AS xid) AS appended "
+    "WHERE xid IS NOT NULL"
+)
+# The contexts of a batch's transactions; those before it are published: forgotten.
+TRACE_PARENTS_SQL = (
+    "WITH published AS (DELETE FROM event_traces WHERE transaction_id < %s::text::xid8) "
+    "SELECT transaction_id::text, traceparent FROM event_traces "
+    "WHERE transaction_id = ANY(%s::text[]::xid8[])"
 )
 
 
@@ -56,16 +80,31 @@ class PostgresEventStore:
         and so do all the writes with the COMMIT (one more). Conflicts therefore surface as
         constraint violations when the pipeline syncs, and are translated here.
         """
+        session: _LoggedSession | None = None
+        started = time.perf_counter()
         try:
-            async with self.connection() as conn, conn.pipeline(), conn.transaction():
-                session = PostgresAppendSession(conn)
+            async with (
+                tracing.span("vq.eventstore append"),
+                self.connection() as conn,
+                conn.pipeline(),
+                conn.transaction(),
+            ):
+                session = _LoggedSession(conn)
                 await session.lock(stream_ids)
                 yield session
+                if (parent := tracing.traceparent()) is not None:
+                    await conn.execute(KEEP_TRACE_SQL, (parent,))
         except psycopg.errors.UniqueViolation as exc:
+            _measured(session, "conflict", started)
             if exc.diag.constraint_name == "idempotency_keys_pkey":
                 raise IdempotencyKeyTaken(exc.diag.message_detail or "") from exc
             # A stream version or a new stream's id: another writer got there first.
             raise ConcurrencyError(",".join(stream_ids), -1) from exc
+        except BaseException:
+            _measured(session, "error", started)
+            raise
+        else:
+            _measured(session, "ok", started)
 
     async def append(
         self,
@@ -241,3 +280,57 @@ class PostgresEventStore:
     async def ping(self) -> None:
         async with self.connection() as conn:
             await conn.execute("SELECT 1")
+
+    async def unpublished(self, reader: str, limit: int) -> tuple[int, float]:
+        """(events after the `reader` checkpoint, counted up to `limit`; the oldest one's age in
+        seconds, 0 when none): how far behind a relay is."""
+        async with self.connection() as conn:
+            cur = await conn.execute(UNPUBLISHED_SQL, (reader, reader, limit))
+            row = await cur.fetchone()
+        return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
+
+    async def queues(self, limit: int) -> list[tuple[str, str]]:
+        """(tenant id, queue id) of the first `limit` queues, the oldest first."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "SELECT tenant_id::text, stream_id::text FROM streams "
+                "ORDER BY created_at, stream_id LIMIT %s",
+                (limit,),
+            )
+            return [(row[0], row[1]) for row in await cur.fetchall()]
+
+    async def trace_parents(self, transaction_ids: Sequence[int]) -> dict[int, str]:
+        """The trace context each of these append transactions kept (tracing on), by id; the
+        relay's, which publishes them now and has published every transaction before them."""
+        if not transaction_ids:
+            return {}
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                TRACE_PARENTS_SQL,
+                (str(min(transaction_ids)), [str(t) for t in set(transaction_ids)]),
+            )
+            return {int(row[0]): row[1] for row in await cur.fetchall()}
+
+
+class _LoggedSession(PostgresAppendSession):
+    """Names the command it appends in the log context: the request's line says which."""
+
+    events = 0  # appended in this transaction (the metrics' group size)
+
+    async def append(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        idempotency: IdempotencyRecord | None = None,
+        tenant_id: str | None = None,
+    ) -> None:
+        for first in [r for a in appends[:1] for r in a.records[:1]]:
+            logs.bind(tenant=first.tenant_id, queue=first.queue_id, command_id=first.command_id)
+        self.events += sum(len(a.records) for a in appends)
+        await super().append(appends, idempotency=idempotency, tenant_id=tenant_id)
+
+
+def _measured(session: _LoggedSession | None, outcome: str, started: float) -> None:
+    """An append transaction that wrote events ended (ok, conflict, error): count it."""
+    if session is not None and session.events:
+        metrics.appended(outcome, session.events, time.perf_counter() - started)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -26,14 +26,19 @@ from eventstore.errors import StoreUnavailable
 from eventstore.leadership import Connect, lead, sleep_or_stop
 from eventstore.port import EventStore
 from eventstore.values import Position
+from observability import metrics, tracing
 from schemas.codec import encode
 
 log = logging.getLogger("vq.relay")
 
+# The relay's place in the checkpoints table (readiness measures its lag from it).
+CHECKPOINT = "kafka-relay"
 IDLE_POLL_S = 1.0
 # After a notification the new rows can still be hidden behind an older transaction that is
 # running (the visibility horizon); look again soon, a few times, before going back to sleep.
 HORIZON_RETRIES_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+# Tracing on: the trace context each append transaction kept (PostgresEventStore.trace_parents).
+TraceParents = Callable[[Sequence[int]], Awaitable[dict[int, str]]]
 
 
 def producer_config(bootstrap: str) -> dict[str, Any]:
@@ -57,8 +62,9 @@ class Relay:
         producer_factory: Callable[[], AIOKafkaProducer],
         topic: str,
         *,
-        name: str = "kafka-relay",
+        name: str = CHECKPOINT,
         batch_size: int = 1000,
+        traces: TraceParents | None = None,
     ) -> None:
         self._store = store
         self._connect = connect
@@ -67,6 +73,7 @@ class Relay:
         self._topic = topic
         self._name = name
         self._batch_size = batch_size
+        self._traces = traces
         self.published = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -117,19 +124,31 @@ class Relay:
         if not batch:
             return position, 0
         assert self._producer is not None
+        traced = await self._traced(batch)
         futures = []
-        for _, recorded in batch:
+        for place, recorded in batch:
             message = encode(recorded)
             futures.append(
                 await self._producer.send(
-                    self._topic, value=message.value, key=message.key, headers=message.headers
+                    self._topic,
+                    value=message.value,
+                    key=message.key,
+                    headers=traced.headers(place.transaction_id, message.headers),
                 )
             )
-        await asyncio.gather(*futures)
+        await traced.published(asyncio.gather(*futures))
         position = batch[-1][0]
         await self._store.save_checkpoint(self._name, position)
         self.published += len(batch)
+        metrics.RELAY_PUBLISHED.inc(len(batch))
         return position, len(batch)
+
+    async def _traced(self, batch: Sequence[tuple[Position, Any]]) -> tracing.Publication:
+        """The batch's publish spans (tracing off: none, and no query)."""
+        if self._traces is None:
+            return tracing.UNTRACED
+        parents = await self._traces([place.transaction_id for place, _ in batch])
+        return tracing.Publication(parents, self._topic)
 
     async def _wait(self, conn: AsyncConnection[Any]) -> bool:
         """Sleep until a commit is announced (True) or the idle poll is due (False)."""

@@ -26,6 +26,7 @@ from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rend
 from notifications.outlet import Headers, Outlet, attempt_headers
 from notifications.store import deliveries
 from notifications.store.deliveries import Outcome
+from observability import metrics
 
 log = logging.getLogger("vq.notifications.delivery")
 
@@ -140,6 +141,7 @@ class Deliverer:
         sent: Sent | None,
         error: str | None,
     ) -> Outcome:
+        metrics.delivered(message.channel, outcome)
         return Outcome(
             message_id=message.id,
             attempt=attempt,

@@ -24,6 +24,7 @@ from domain.recorded import RecordedEvent
 from domain.state import QueueState, position
 from eventstore.errors import StoreUnavailable
 from eventstore.port import EventStore
+from observability import metrics, tracing
 from projections import checkpoint
 from projections.analytics import increment_commands, measure
 from projections.checkpoint import CHECKPOINT_EVERY
@@ -172,6 +173,7 @@ class Projector:
             )
             self._states.pop(queue_id, None)
             self.repairs += 1
+            metrics.GAP_REPAIRS.inc()
             return await self._project_queue(queue_id, records, retried=True)
         if not result.applied:
             return None
@@ -186,7 +188,8 @@ class Projector:
             etas=fresh,
             newcomer=estimates.newcomer(state),
         )
-        await self._writer.publish(state.tenant_id, queue_id, update.message())
+        # With the batch's trace context (tracing on): the API's push span continues it.
+        await self._writer.publish(state.tenant_id, queue_id, tracing.stamped(update.message()))
         return update
 
     async def _pending(
@@ -204,6 +207,7 @@ class Projector:
                 version,
             )
             self.repairs += 1
+            metrics.GAP_REPAIRS.inc()
             missing = await self._store.read_stream(
                 queue_id, version, pending[0].stream_version - 1
             )

@@ -24,6 +24,7 @@ from http_api.deps import (
     reader_of,
 )
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
+from observability import tracing
 from projections.fanout import RESYNC, HubClosed, Lease
 from projections.follower import TicketFollower
 from projections.leases import Expired, Revoked
@@ -254,7 +255,8 @@ async def _follow_queue(
                     yield current
             elif message["version"] > seen:
                 seen = message["version"]
-                yield QueueRead(queue_id, seen, message["view"], message.get("newcomer"))
+                with tracing.pushed(message):  # the push span (tracing on): until it is sent
+                    yield QueueRead(queue_id, seen, message["view"], message.get("newcomer"))
 
 
 async def _follow_queue_sse(

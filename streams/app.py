@@ -10,7 +10,9 @@ wrote it has finished, and Faust commits acked offsets only.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +20,10 @@ import faust
 import redis.asyncio as aioredis
 
 from core.settings import Settings
+from domain.recorded import RecordedEvent
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
+from observability import logs, metrics, tracing
 from projections.layout import Keys
 from projections.projector import Projector, QueueUpdate
 from projections.writer import ReadModelWriter
@@ -30,6 +34,7 @@ log = logging.getLogger("vq.streams")
 
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.02
+LOGGED_COMMANDS = 50  # a batch's line names at most this many of its commands
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -83,9 +88,12 @@ def create_app(settings: Settings) -> faust.App:
         folding = await projector()
         async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             records = [decode(event.value, event.message.headers) for event in batch]
-            updates = await folding.project(records)
-            for update in updates:
-                await _announce(position_topic, update)
+            started = time.perf_counter()
+            with _observed(batch, records):
+                updates = await folding.project(records)
+                for update in updates:
+                    await _announce(position_topic, update)
+            metrics.folded(len(records), time.perf_counter() - started)
             yield None
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -96,6 +104,30 @@ def create_app(settings: Settings) -> faust.App:
 
     app.vq_state = state  # type: ignore[attr-defined]
     return app
+
+
+@contextmanager
+def _observed(batch: Sequence[Any], records: Sequence[RecordedEvent]) -> Iterator[None]:
+    """The batch's trace span (tracing on; observability/tracing.py) and log context (its first
+    event's tenant, queue and command), and a line naming its commands once it is applied."""
+    if not records:
+        yield
+        return
+    first = records[0]
+    received = (event.message.headers for event in batch)  # read only when tracing is on
+    with (
+        tracing.consumed("vq.worker apply", received, len(batch)),
+        logs.context(tenant=first.tenant_id, queue=first.queue_id, command_id=first.command_id),
+    ):
+        yield
+        if log.isEnabledFor(logging.INFO):
+            commands = list(dict.fromkeys(record.command_id for record in records))
+            log.info(
+                "applied %d events of %d commands",
+                len(records),
+                len(commands),
+                extra={"events": len(records), "commands": commands[:LOGGED_COMMANDS]},
+            )
 
 
 async def _announce(topic: faust.TopicT, update: QueueUpdate) -> None:

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings, get_settings
+from observability import metrics, tracing
+from observability.logs import configure_logging
 
 if TYPE_CHECKING:
     from notifications.alerting import Alerts
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=",".join(STAGES),
         help=f"which stages to run, comma-separated (default: all of {', '.join(STAGES)})",
     )
+    metrics.port_argument(notifier)
     notifier.set_defaults(func=_notifier)
 
     notes = sub.add_parser("notifications", help="the delivery state: status, replay")
@@ -55,7 +58,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _notifier(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging("notifier", get_settings())
+    tracing.configure_tracing("notifier", get_settings())
     # One line per request sent would be the log's whole content (and the delivery log has it).
     logging.getLogger("httpx").setLevel(logging.WARNING)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
@@ -65,6 +69,8 @@ def _notifier(args: argparse.Namespace) -> int:
         return 2
     import uvloop
 
+    settings = get_settings()
+    metrics.serve(args.metrics_port or settings.metrics_port, settings.metrics_host, "notifier")
     # uvloop: the event loop is a good share of a notifier's CPU (sockets to Kafka, PostgreSQL,
     # receivers and the SMTP relay).
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

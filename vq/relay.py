@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 
 from aiokafka import AIOKafkaProducer
@@ -13,16 +12,22 @@ from core.settings import Settings, get_settings
 from eventstore.pool import connect, open_pool
 from eventstore.postgres import PostgresEventStore
 from eventstore.relay import Relay, producer_config
+from observability import metrics, tracing
+from observability.logs import configure_logging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     relay = sub.add_parser("relay", help="publish committed events to Kafka (runs until stopped)")
+    metrics.port_argument(relay)
     relay.set_defaults(func=_relay)
 
 
 def _relay(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_relay(get_settings()))
+    settings = get_settings()
+    configure_logging("relay", settings)
+    tracing.configure_tracing("relay", settings)
+    metrics.serve(args.metrics_port or settings.metrics_port, settings.metrics_host, "relay")
+    asyncio.run(run_relay(settings))
     return 0
 
 
@@ -34,11 +39,13 @@ async def run_relay(settings: Settings, stop: asyncio.Event | None = None) -> No
         loop.add_signal_handler(sig, stop.set)
     pool = await open_pool(settings, min_size=1, max_size=4)
     try:
+        store = PostgresEventStore(pool)
         relay = Relay(
-            PostgresEventStore(pool),
+            store,
             lambda: connect(settings),
             lambda: AIOKafkaProducer(**producer_config(settings.kafka_servers)),
             settings.events_topic,
+            traces=store.trace_parents if tracing.enabled() else None,
         )
         await relay.run(stop)
     finally:

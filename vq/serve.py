@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import resource
 import signal
 import ssl
 import sys
@@ -12,6 +14,8 @@ from types import FrameType
 from typing import Any
 
 from core.settings import get_settings
+from observability import metrics
+from observability.logs import configure_logging
 
 # TLS 1.2 at least (1.3 is what OpenSSL agrees first when the client can); for 1.2, forward
 # secrecy and AEAD ciphers only (Mozilla's "intermediate" profile). TLS 1.3 suites are all good.
@@ -30,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()  # a bad VQ_* variable stops here, in one line
+    configure_logging("api", settings)
     if (settings.tls_cert is None) != (settings.tls_key is None):
         print("vq api: set both VQ_TLS_CERT and VQ_TLS_KEY (or neither)", file=sys.stderr)
         return 2
@@ -44,23 +49,39 @@ def _serve(args: argparse.Namespace) -> int:
     # one, so a stop that was asked for exits 0, not "killed by SIGTERM" (and before uvicorn
     # handles it, during the start, SIGTERM stops the process at once, as it would have).
     signal.signal(signal.SIGTERM, _stopped)
+    _raise_open_files()
+    if args.workers > 1:  # one /metrics adds up every worker process's counts
+        metrics.share_between_processes()
     uvicorn.run(
         "vq.api:app_factory",
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         workers=args.workers,
-        log_level="info",
-        access_log=False,
+        log_level=settings.log_level,
+        log_config=None,  # ours (configure_logging), in this process and in each worker's app
+        access_log=False,  # observability/logs.py RequestLog writes a line per command instead
         # For requests under way when the API is told to stop. Live streams do not wait for it:
         # they end at once, between two events (vq/api.py), and their clients reconnect (to
         # another replica) with Last-Event-ID.
         timeout_graceful_shutdown=5,
+        # Thousands of live followers may (re)connect at once (after another replica stopped).
+        backlog=4096,
         # X-Forwarded-For names the client only behind a proxy the operator says it runs.
         proxy_headers=settings.trust_forwarded_for,
         factory=True,
         **_tls(settings.tls_cert, settings.tls_key),
     )
     return 0
+
+
+def _raise_open_files() -> None:
+    """Every live follower is a socket: the soft limit of open files (often 1,024) up to the
+    hard one, as a service manager would set it (deploy/systemd sets LimitNOFILE)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
 
 
 def _stopped(_signum: int, _frame: FrameType | None) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 
 from core.settings import get_settings
+from observability import metrics, tracing
+from observability.logs import configure_logging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="fold queue events into the read models (Faust)")
-    worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--loglevel", default=None, help="default: VQ_LOG_LEVEL (info)")
+    metrics.port_argument(worker)
     worker.set_defaults(func=_worker)
 
 
@@ -19,7 +22,11 @@ def _worker(args: argparse.Namespace) -> int:
 
     from streams.app import create_app
 
-    app = create_app(get_settings())
-    worker = faust.Worker(app, loglevel=args.loglevel, override_logging=False)
+    settings = get_settings()
+    configure_logging("worker", settings, level=args.loglevel)
+    tracing.configure_tracing("worker", settings)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=args.loglevel or settings.log_level, override_logging=False)
+    metrics.serve(args.metrics_port or settings.metrics_port, settings.metrics_host, "worker")
     worker.execute_from_commandline()
     return 0

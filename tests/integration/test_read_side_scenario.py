@@ -47,9 +47,12 @@ async def _caught_up(
 
 async def _dump(client: aioredis.Redis, keys: Keys) -> dict[str, Any]:
     """Every key and value; of the wait ranges (`:eta`, recomputed when a batch is cut), the
-    tickets that have one."""
+    tickets that have one. Not the recent batches kept for live followers' replay (`:recent`):
+    a history of how the events were cut into batches, which a rebuild does not remake."""
     found: dict[str, Any] = {}
     async for key in client.scan_iter(match=keys.all_keys(), count=1000):
+        if key.endswith(b":recent"):
+            continue
         kind = (await client.type(key)).decode()
         if kind == "hash" and key.endswith(b":eta"):
             found[key] = set(await client.hkeys(key))

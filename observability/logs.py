@@ -1,0 +1,207 @@
+"""Log lines, configured in one place for every `vq` process (`configure_logging`).
+
+JSON (the services' default, `VQ_LOG_FORMAT=json`): one object per line with `time` (UTC),
+`level`, `process` (api, relay, worker, notifier), `pid`, `logger` and `message`; then, when
+known, `tenant`, `queue` and `command_id` (the context of the request or batch), `trace_id` and
+`span_id` (tracing on), the call's `extra=` fields, and `exception` (the traceback). Text
+(`VQ_LOG_FORMAT=text`, the command-line tools' default) is the look the processes always had.
+
+The context: `context()` opens one per HTTP request (`RequestLog`) or per batch (the stream
+worker); `bind()` adds to the open one: the event store names the command it appends, so the
+request's own line says which command it was, and the worker's line for the batch that applied
+it says the same. Outside one `bind` does nothing, so a long-lived task (the aging
+scheduler) never carries a stale tenant into its next line.
+
+Nothing secret goes out: a URL's password and a bearer token in a message or a traceback are
+masked (the code logs neither on purpose; this is the net under a driver's error message).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.settings import Settings
+from observability import tracing
+
+# The long-running processes: JSON by default. Anything else (a CLI tool) gets text.
+SERVICES = ("api", "relay", "worker", "notifier")
+TEXT_FORMAT = "%(asctime)s %(name)s %(message)s"
+# Methods that only read: their request lines are DEBUG, so a busy read side does not fill the
+# log; commands (every other method) and failures (5xx) are INFO and WARNING.
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Attributes every LogRecord has: what is not among them came from the call's `extra=`.
+_STANDARD = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "color_message", "taskName"}
+)
+# `scheme://user:password@` and `Bearer <token>`: masked wherever they show up.
+_SECRETS = re.compile(r"(?P<url>://[^\s/:@]*:)[^\s@/]+@|(?P<bearer>\b[Bb]earer\s+)[\w.~+/=-]+")
+
+_fields: ContextVar[dict[str, Any] | None] = ContextVar("vq_log_context", default=None)
+log = logging.getLogger("vq.http")
+
+
+def configure_logging(
+    process: str, settings: Settings | None = None, level: str | None = None
+) -> None:
+    """One handler on the root logger, to stderr, in the configured format; every library's
+    loggers (uvicorn's, Faust's, aiokafka's) write through it. Safe to call again."""
+    chosen = settings.log_format if settings is not None else None
+    handler = logging.StreamHandler(sys.stderr)
+    if (chosen or ("json" if process in SERVICES else "text")) == "json":
+        handler.setFormatter(JsonFormatter(process))
+    else:
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel((level or (settings.log_level if settings is not None else "info")).upper())
+    # uvicorn may have given its loggers handlers of their own: everything goes through ours.
+    # (Not uvicorn.access: `vq api` turns it off, and RequestLog writes the request lines.)
+    for name in ("uvicorn", "uvicorn.error"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+
+
+def scrub(text: str) -> str:
+    """`text` without a URL's password or a bearer token."""
+    if "://" not in text and "earer" not in text:
+        return text
+    return _SECRETS.sub(lambda m: (m["url"] + "***@") if m["url"] else m["bearer"] + "***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, process: str) -> None:
+        super().__init__()
+        self._process = process
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
+        line: dict[str, Any] = {
+            "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "process": self._process,
+            "pid": record.process,
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        fields = _fields.get()
+        if fields:
+            line.update(fields)
+        if (trace_ids := tracing.ids()) is not None:
+            line["trace_id"], line["span_id"] = trace_ids
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = scrub(self.formatException(record.exc_info))
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+# -- context ------------------------------------------------------------------------------------
+
+
+class context:  # lower case: used as a function, `with logs.context(tenant=...)`
+    """A log context for the block (one request, one batch): every line logged in it, in this
+    task or in the tasks it starts, carries `fields` and what `bind` adds."""
+
+    __slots__ = ("_opened", "_token")
+
+    def __init__(self, **fields: str) -> None:
+        self._opened: dict[str, Any] = fields
+
+    def __enter__(self) -> dict[str, Any]:
+        self._token = _fields.set(self._opened)
+        return self._opened
+
+    def __exit__(self, *exc: object) -> None:
+        _fields.reset(self._token)
+
+
+def bind(**fields: str) -> None:
+    """Add to the open context (nothing outside one)."""
+    opened = _fields.get()
+    if opened is not None:
+        opened.update(fields)
+
+
+def current() -> dict[str, Any]:
+    """A copy of the open context (empty outside one)."""
+    return dict(_fields.get() or {})
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+
+class RequestLog:
+    """Pure ASGI: each HTTP request gets a log context and its trace span (tracing on), and one
+    line when it ends: method, route template, status, duration, and the command it appended
+    (tenant, queue, command_id), so it can be followed into the relay's and the worker's logs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        status = 500  # unless an answer starts: the app raised
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with context() as fields, tracing.request_span(method, scope.get("headers", ())) as request:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                tracing.finish_request(request, method, route, status)
+                queue = scope.get("path_params", {}).get("queue_id")
+                if queue is not None:
+                    fields.setdefault("queue", str(queue))
+                _log_request(method, route, status, time.perf_counter() - started)
+
+
+def _log_request(method: str, route: str | None, status: int, took: float) -> None:
+    level = logging.WARNING if status >= 500 else logging.DEBUG if method in READS else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    # The route template, not the path: no id (nor anything else a client typed) in the message.
+    shown = route or "(no route)"
+    log.log(
+        level,
+        "%s %s %d",
+        method,
+        shown,
+        status,
+        extra={
+            "method": method,
+            "route": shown,
+            "status": status,
+            "duration_ms": round(took * 1000, 2),
+        },
+    )
