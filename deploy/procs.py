@@ -229,3 +229,33 @@ def shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+RESERVED_PORTS = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+
+
+def reserve_ports(ports: Sequence[int]) -> bool:
+    """Keep the kernel from handing `ports` out as the source port of outgoing connections.
+
+    Our servers listen on ports inside Linux's ephemeral range (32768-60999). While one is down
+    (an outage, a restart), a client retrying `connect(127.0.0.1:P)` may be given P itself as
+    its source port and connect to itself (TCP simultaneous open): the port is then held and
+    the server cannot start again ("Address already in use"). Reserved ports are never chosen
+    as source ports. Needs root (a service manager's job in production); False where refused.
+    """
+    try:
+        current = RESERVED_PORTS.read_text().strip()
+        known = {p for part in current.split(",") if part for p in _port_range(part)}
+        missing = sorted(set(ports) - known)
+        if not missing:
+            return True
+        joined = ",".join([current, *map(str, missing)] if current else map(str, missing))
+        RESERVED_PORTS.write_text(joined)
+    except OSError:
+        return False
+    return True
+
+
+def _port_range(part: str) -> range:
+    low, _, high = part.strip().partition("-")
+    return range(int(low), int(high or low) + 1)

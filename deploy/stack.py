@@ -63,6 +63,7 @@ def up(settings: Settings, names: Sequence[str] = ()) -> list[str]:
             if conflict:
                 raise StackError(conflict)
         packages.install([pkg for service in to_start for pkg in service.missing_packages()])
+        procs.reserve_ports([port.number for service in services for port in service.ports()])
         # Kafka first: its JVM boots while PostgreSQL and Redis start.
         for service in sorted(to_start, key=lambda service: service.name != "kafka"):
             pids[service.name] = service.start()
