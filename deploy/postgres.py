@@ -153,6 +153,15 @@ class Postgres(Service):
             "fsync = on\n"
             "logging_collector = off\n"
             "log_line_prefix = '%m [%p] %q%u@%d '\n"
+            # Backups (deploy/backup/): `vq backup run` streams the WAL through a replication
+            # slot (pg_receivewal) and takes base backups (pg_basebackup). The first three are
+            # PostgreSQL 15's defaults, read at start only, written out so that nobody lowers
+            # them. A slot nobody reads (the backup process stopped) keeps WAL for it: at most
+            # this much, then the server gives the slot up rather than fill the disk.
+            "wal_level = replica\n"
+            "max_wal_senders = 10\n"
+            "max_replication_slots = 10\n"
+            "max_slot_wal_keep_size = 10GB\n"
         )
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
@@ -166,6 +175,7 @@ class Postgres(Service):
         self._write_conf()
         if self.stale_pid() is not None:  # killed; its pid may now belong to someone else
             self.pidfile.unlink()
+        self._remove_stale_socket_lock()
         print(
             f"starting postgresql on {self.settings.pg_host}:{self.settings.pg_port}...", flush=True
         )
@@ -189,6 +199,17 @@ class Postgres(Service):
                 f"PostgreSQL did not start: {self.failure_hint()}; see {procs.shown(self.logfile)}"
             )
         return pid
+
+    def _remove_stale_socket_lock(self) -> None:
+        """A killed postmaster leaves `.s.PGSQL.<port>.lock` behind. PostgreSQL removes it itself
+        only if no process has its pid: one whose parent never reaps it (PID 1 of some VMs and
+        containers) stays a zombie that kill(pid, 0) still finds, and the new postmaster then
+        refuses to start ("lock file ... already exists"). A zombie is dead to us (procs.alive)."""
+        lock = self.socket_dir / f".s.PGSQL.{self.settings.pg_port}.lock"
+        pid = procs.read_pid(lock)
+        if pid is not None and not procs.alive(pid):
+            lock.unlink(missing_ok=True)
+            (self.socket_dir / f".s.PGSQL.{self.settings.pg_port}").unlink(missing_ok=True)
 
     def _connect_local(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(

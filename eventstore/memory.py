@@ -150,6 +150,9 @@ class InMemoryEventStore:
         stream = self._streams.get(stream_id)
         return None if stream is None else (stream.tenant_id, stream.version)
 
+    async def stream_versions(self) -> list[tuple[str, str, int]]:
+        return [(sid, s.tenant_id, s.version) for sid, s in self._streams.items()]
+
     async def aging_streams(self) -> list[tuple[str, str]]:
         return [(sid, s.tenant_id) for sid, s in self._streams.items() if s.ages]
 

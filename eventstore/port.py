@@ -68,6 +68,10 @@ class EventStore(Protocol):
         """(tenant id, current version) of a stream, or None if it does not exist."""
         ...
 
+    async def stream_versions(self) -> list[tuple[str, str, int]]:
+        """(stream id, tenant id, current version) of every stream."""
+        ...
+
     async def aging_streams(self) -> list[tuple[str, str]]:
         """(stream id, tenant id) of every stream whose newest append said `ages=True`."""
         ...

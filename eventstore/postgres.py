@@ -160,6 +160,14 @@ class PostgresEventStore:
             row = await cur.fetchone()
         return (row[0], row[1]) if row else None
 
+    async def stream_versions(self) -> list[tuple[str, str, int]]:
+        """(stream id, tenant id, current version) of every stream."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "SELECT stream_id::text, tenant_id::text, version FROM streams"
+            )
+            return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+
     async def aging_streams(self) -> list[tuple[str, str]]:
         """(stream id, tenant id) of every queue whose configuration ages tickets."""
         async with self.connection() as conn:

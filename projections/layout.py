@@ -74,6 +74,10 @@ class Keys:
     def analytics(self, tenant: str, queue: str, bucket: int) -> str:
         return f"{self.prefix}:{tenant}:q:{queue}:an:{bucket}"
 
+    def resync(self, run_id: str) -> str:
+        """Taken by the worker that checks the read models after Redis (run `run_id`) started."""
+        return f"{self.prefix}:resync:{run_id}"
+
     def all_keys(self) -> str:
         """A SCAN pattern matching every read model key under this prefix: those of a tenant (a
         UUID). Others share the prefix and are not read models, so a wipe must spare them: the

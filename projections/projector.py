@@ -117,7 +117,13 @@ class Projector:
             by_queue.setdefault(record.queue_id, []).append(record)
         updates = []
         for queue_id, queue_records in by_queue.items():
-            update = await self._project_queue(queue_id, queue_records)
+            try:
+                update = await self._project_queue(queue_id, queue_records)
+            except BaseException:
+                # The cached state was folded forward but Redis may not have been written:
+                # drop it, so that the batch tried again starts from what Redis has.
+                self._states.pop(queue_id, None)
+                raise
             if update is not None:
                 updates.append(update)
         return updates
@@ -284,6 +290,19 @@ class Projector:
             )
             return
         model.saved = state.version
+
+    async def resync(self, streams: Sequence[tuple[str, str, int]]) -> int:
+        """Bring every read model behind its stream (Redis lost writes: restarted without them,
+        or emptied) up to the store's version; returns how many were behind."""
+        behind = 0
+        for queue_id, tenant_id, version in streams:
+            stored = await self._writer.stored_version(tenant_id, queue_id)
+            if stored >= version:
+                continue
+            behind += 1
+            self._states.pop(queue_id, None)  # ahead of Redis, maybe: load what Redis has
+            await self.project(await self._store.read_stream(queue_id, stored, version))
+        return behind
 
     def _remember(self, model: QueueModel) -> None:
         self._states[model.state.queue_id] = model

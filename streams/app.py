@@ -9,6 +9,8 @@ wrote it has finished, and Faust commits acked offsets only.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -18,9 +20,11 @@ from typing import Any
 
 import faust
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from core.settings import Settings
 from domain.recorded import RecordedEvent
+from eventstore.errors import StoreUnavailable
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
 from observability import logs, metrics, tracing
@@ -34,6 +38,12 @@ log = logging.getLogger("vq.streams")
 
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.02
+# A batch that Redis or PostgreSQL could not take is tried again after at most this long.
+RETRY_MAX_S = 5.0
+# How often a worker asks Redis whether it restarted, and how long one worker's check may take
+# before another may do it (the check of a restart is done by one worker).
+RESYNC_CHECK_S = 2.0
+RESYNC_LEASE_S = 300
 LOGGED_COMMANDS = 50  # a batch's line names at most this many of its commands
 
 
@@ -66,16 +76,17 @@ def create_app(settings: Settings) -> faust.App:
     position_topic = app.topic(
         settings.positions_topic, key_serializer="raw", value_serializer="raw", internal=False
     )
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"lock": asyncio.Lock()}
 
     async def projector() -> Projector:
         if "projector" not in state:
             pool = await open_pool(settings, min_size=1, max_size=4, wait=True)
             client = aioredis.Redis.from_url(settings.redis_dsn)
             state["pool"], state["redis"] = pool, client
+            state["store"] = store = PostgresEventStore(pool)
             keys = Keys(settings.redis_prefix)
             state["projector"] = Projector(
-                PostgresEventStore(pool),
+                store,
                 ReadModelWriter(client, keys),
                 keys,
                 retention_s=settings.analytics_retention_days * 86400,
@@ -90,11 +101,43 @@ def create_app(settings: Settings) -> faust.App:
             records = [decode(event.value, event.message.headers) for event in batch]
             started = time.perf_counter()
             with _observed(batch, records):
-                updates = await folding.project(records)
+                async with state["lock"]:
+                    updates = await _applied(folding, records)
                 for update in updates:
                     await _announce(position_topic, update)
             metrics.folded(len(records), time.perf_counter() - started)
             yield None
+
+    @app.timer(interval=RESYNC_CHECK_S)  # type: ignore[untyped-decorator]
+    async def resync() -> None:
+        """After Redis restarted (a new run id), one worker checks every queue's read model
+        against the store: a restart loses what Redis had not saved, and a queue with no new
+        event would otherwise keep an old (or no) read model."""
+        folding = await projector()
+        client: aioredis.Redis = state["redis"]
+        keys = Keys(settings.redis_prefix)
+        try:
+            run_id = str((await client.info("server"))["run_id"])
+            if run_id == state.get("run_id"):
+                return
+            lease = keys.resync(run_id)
+            if await client.set(lease, "1", nx=True, ex=RESYNC_LEASE_S):
+                try:
+                    async with state["lock"]:
+                        behind = await folding.resync(await state["store"].stream_versions())
+                except BaseException:
+                    with contextlib.suppress(RedisError, OSError):
+                        await client.delete(lease)  # another worker, or this one, tries again
+                    raise
+                log.log(
+                    logging.WARNING if behind else logging.INFO,
+                    "Redis run %s: %d read models were behind the event store",
+                    run_id,
+                    behind,
+                )
+            state["run_id"] = run_id
+        except (RedisError, OSError, StoreUnavailable) as exc:
+            log.warning("read models not checked against the store (%s); trying again", exc)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
@@ -104,6 +147,20 @@ def create_app(settings: Settings) -> faust.App:
 
     app.vq_state = state  # type: ignore[attr-defined]
     return app
+
+
+async def _applied(folding: Projector, records: list[RecordedEvent]) -> list[QueueUpdate]:
+    """The batch applied, however long Redis or PostgreSQL take to answer again: an error that
+    ended the agent would drop the batch (Faust restarts the agent after the events it had
+    taken), and a queue with no later event would keep a stale read model."""
+    pause = 0.1
+    while True:
+        try:
+            return await folding.project(records)
+        except (RedisError, OSError, StoreUnavailable) as exc:
+            log.warning("batch not applied (%s); trying it again in %.1fs", exc, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)
 
 
 @contextmanager
