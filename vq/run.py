@@ -30,13 +30,18 @@ from vq.demo import DEMO_QUEUES, DemoTraffic, ensure_demo
 from vq.inbox import SECRET_VARIABLE
 from vq.supervisor import ChildSpec, Supervisor, stop_leftovers
 
+# The ports the relay, the worker and the notifier serve /metrics on (the API serves its own on
+# its port): those of deploy/systemd's units and deploy/prometheus/prometheus.yml, so that
+# Prometheus scrapes `vq run` as it would a host. Given on the command line, they win over a
+# VQ_METRICS_PORT in the environment (one port for every child could not work).
+METRICS_PORTS = {"relay": 9101, "worker": 9201, "notifier": 9102}
 # Each app process: a name and its `vq` subcommand. The inbox starts later: it needs the demo's
 # webhook secret, and the demo needs the API.
 PROCESSES: tuple[tuple[str, list[str]], ...] = (
     ("api", ["api"]),
-    ("relay", ["relay"]),
-    ("worker", ["worker"]),
-    ("notifier", ["notifier"]),
+    ("relay", ["relay", "--metrics-port", str(METRICS_PORTS["relay"])]),
+    ("worker", ["worker", "--metrics-port", str(METRICS_PORTS["worker"])]),
+    ("notifier", ["notifier", "--metrics-port", str(METRICS_PORTS["notifier"])]),
 )
 # Webhooks may not go to private addresses unless allowed: the demo's go to the inbox on loopback.
 DEMO_OUTBOUND_ALLOW = "127.0.0.1/32"
@@ -185,6 +190,11 @@ def _print_banner(
     print(f"  API              {base}   (OpenAPI: {base}/docs, {base}/openapi.json)")
     print(f"  Kafka topic      {settings.events_topic} on {settings.kafka_servers}")
     print(f"  logs             {logs}/")
+    print(f"  metrics          {base}/metrics (API)")
+    pad = " " * 19
+    for name, port in METRICS_PORTS.items():
+        print(f"{pad}http://{settings.metrics_host}:{port}/metrics ({name})")
+    print(f"{pad}(Prometheus and its alerts: deploy/prometheus; Grafana: deploy/grafana)")
     if demo is not None:
         shows = "webhooks and emails the demo sent"
     else:
