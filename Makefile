@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # benchmark and `make run`'s demo run on this machine. A deployment sets VQ_ENV=prod and real ones.
 export VQ_ENV ?= dev
 
-.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench screenshots
+.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench screenshots drill
 
 help:
 	@echo "make test         venv + package, lint, stack up, then all of tests/ with pytest"
@@ -27,6 +27,7 @@ help:
 	@echo "make lint         ruff (check and format) and mypy, strict"
 	@echo "make clean-data   stop the stack and delete its data (keeps the Kafka jars)"
 	@echo "make bench        stack up, then the benchmark (bench/README.md; BENCH_QUICK=1: ~2 min)"
+	@echo "make drill        stack up, then the backup drill: RPO and RTO measured (~15 min)"
 	@echo "make screenshots  the browser tests' latest screenshots to docs/screenshots/ and the README"
 
 $(BIN)/python:
@@ -86,8 +87,32 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund
 	@touch $@
 
-test: lint stack-up test-tools $(OIDC_STAMP) $(CHROMIUM) $(BROWSER_STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+# Prometheus and promtool from Debian's packages, installed only when missing: promtool checks and
+# unit-tests deploy/prometheus/rules.yml, and a real Prometheus scrapes the product in
+# tests/integration/test_prometheus.py. Only the binaries are wanted: while installing, a
+# policy-rc.d (unless there is one) keeps the package from starting its service on port 9090, and
+# on a systemd host the service it enabled is disabled and stopped.
+PROMTOOL := /usr/bin/promtool
+
+$(PROMTOOL):
+	@echo "installing prometheus (promtool) from Debian's packages..."
+	@made=; if [ ! -e /usr/sbin/policy-rc.d ]; then made=1; \
+	  printf '#!/bin/sh\n# from make, during an install\nexit 101\n' >/usr/sbin/policy-rc.d; \
+	  chmod 755 /usr/sbin/policy-rc.d; fi; \
+	trap '[ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d' EXIT; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends prometheus; }; \
+	if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service || true; fi
+
+# Two workers (a test file's tests stay together, the browser's too: tests/conftest.py), then
+# the few tests that stop a server of the shared stack, alone (exit 5: none were selected).
+TEST_WORKERS ?= 2
+
+test: lint stack-up test-tools $(OIDC_STAMP) $(CHROMIUM) $(BROWSER_STAMP) $(PROMTOOL)
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+	  -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The latest screenshots of the browser tests (in .vq/screenshots/), copied to docs/screenshots/
 # and shown in the README's gallery.
@@ -110,3 +135,9 @@ clean-data: venv
 # schemas/topics/keys of its own; ~8 minutes (BENCH_QUICK=1: ~2). Results in bench/results/.
 bench: stack-up
 	$(BIN)/python -m bench
+
+# The disaster-recovery drill (bench/drill.py): backup, lost disk, restore, measured RPO and RTO
+# (1,000,000 events) on PostgreSQL clusters of its own; the stack's Redis and Kafka under fresh
+# names. Not part of `make test` (~15 minutes). Results in bench/results/drill-<time>.json.
+drill: stack-up
+	$(BIN)/python -m bench.drill

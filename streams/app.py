@@ -110,34 +110,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.timer(interval=RESYNC_CHECK_S)  # type: ignore[untyped-decorator]
     async def resync() -> None:
-        """After Redis restarted (a new run id), one worker checks every queue's read model
-        against the store: a restart loses what Redis had not saved, and a queue with no new
-        event would otherwise keep an old (or no) read model."""
-        folding = await projector()
-        client: aioredis.Redis = state["redis"]
-        keys = Keys(settings.redis_prefix)
-        try:
-            run_id = str((await client.info("server"))["run_id"])
-            if run_id == state.get("run_id"):
-                return
-            lease = keys.resync(run_id)
-            if await client.set(lease, "1", nx=True, ex=RESYNC_LEASE_S):
-                try:
-                    async with state["lock"]:
-                        behind = await folding.resync(await state["store"].stream_versions())
-                except BaseException:
-                    with contextlib.suppress(RedisError, OSError):
-                        await client.delete(lease)  # another worker, or this one, tries again
-                    raise
-                log.log(
-                    logging.WARNING if behind else logging.INFO,
-                    "Redis run %s: %d read models were behind the event store",
-                    run_id,
-                    behind,
-                )
-            state["run_id"] = run_id
-        except (RedisError, OSError, StoreUnavailable) as exc:
-            log.warning("read models not checked against the store (%s); trying again", exc)
+        await _resync_after_restart(await projector(), state, Keys(settings.redis_prefix))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
@@ -147,6 +120,35 @@ def create_app(settings: Settings) -> faust.App:
 
     app.vq_state = state  # type: ignore[attr-defined]
     return app
+
+
+async def _resync_after_restart(folding: Projector, state: dict[str, Any], keys: Keys) -> None:
+    """After Redis restarted (a new run id), one worker checks every queue's read model against
+    the store: a restart loses what Redis had not saved, and a queue with no new event would
+    otherwise keep an old (or no) read model."""
+    client: aioredis.Redis = state["redis"]
+    try:
+        run_id = str((await client.info("server"))["run_id"])
+        if run_id == state.get("run_id"):
+            return
+        lease = keys.resync(run_id)
+        if await client.set(lease, "1", nx=True, ex=RESYNC_LEASE_S):
+            try:
+                async with state["lock"]:
+                    behind = await folding.resync(await state["store"].stream_versions())
+            except BaseException:
+                with contextlib.suppress(RedisError, OSError):
+                    await client.delete(lease)  # another worker, or this one, tries again
+                raise
+            log.log(
+                logging.WARNING if behind else logging.INFO,
+                "Redis run %s: %d read models were behind the event store",
+                run_id,
+                behind,
+            )
+        state["run_id"] = run_id
+    except (RedisError, OSError, StoreUnavailable) as exc:
+        log.warning("read models not checked against the store (%s); trying again", exc)
 
 
 async def _applied(folding: Projector, records: list[RecordedEvent]) -> list[QueueUpdate]:

@@ -17,6 +17,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,6 +29,9 @@ from eventstore.migrate import migrate
 
 # Settings are read when built, never at import: this is before any test builds one.
 os.environ["VQ_ENV"] = "dev"
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _docker_answers() -> bool:
@@ -52,6 +56,18 @@ def _containers(stack: ExitStack) -> dict[str, str]:
         "VQ_REDIS_URL": f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
         "VQ_KAFKA_BOOTSTRAP": kafka.get_bootstrap_server(),
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For `pytest -n N --dist loadgroup` (make test): a test file's tests run in one worker
+    (their module fixtures are made once), the browser's in one worker together (one live
+    stack, one Chromium). Tests marked `serial` stop a shared server: make test runs them alone,
+    after the others."""
+    browser = ROOT / "tests" / "browser"
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = "browser" if browser in item.path.parents else str(item.path.relative_to(ROOT))
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,12 @@ import pytest
 from core.settings import Settings
 from tests.integration.conftest import ApiClient
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("VQ_DATABASE_URL")), reason="stops the local stack's PostgreSQL"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        bool(os.environ.get("VQ_DATABASE_URL")), reason="stops the local stack's PostgreSQL"
+    ),
+    pytest.mark.serial,
+]
 
 
 async def test_postgres_down_gives_503_then_recovers_without_restart(api: ApiClient) -> None:
