@@ -6,8 +6,12 @@ BENCH_ONLY=ceilings,append,http,propagation,data,notifications,followers (some p
 BENCH_PROPAGATION_RATE (commands/s offered in the propagation phase; without the http phase to
 find the knee, set it), BENCH_NOTIFY_RATE (messages/s offered to the notifier, default 834:
 50,000 a minute), BENCH_NOTIFIERS (`vq notifier` processes, default 2), BENCH_FOLLOWERS=1000,5000,
-10000 (live followers of one API process, one step each; quick: 1000,2000), BENCH_KEEP=1 (keep
-the schemas, topics and keys afterwards).
+10000 (live followers of one API process, one step each; quick: 1000,2000), BENCH_PUSHES=1000,10000
+(followers of the push-cost phase, bench/pushes.py; quick: 1000,2000), BENCH_PUSH_RATE (batch
+messages/s it publishes, default 100), BENCH_PUSH_MIX=sse|ws|ticket|mixed (queue SSE streams,
+queue WebSockets or ticket streams only, or the followers phase's mix), BENCH_SOAK=3600 (seconds of the soak phase, bench/soak.py; set without
+BENCH_ONLY it runs the soak alone, BENCH_ONLY=...,soak adds it to others), BENCH_SOAK_RATE
+(commands/s it offers, default 100), BENCH_KEEP=1 (keep the schemas, topics and keys afterwards).
 """
 
 from __future__ import annotations
@@ -16,7 +20,17 @@ import os
 from dataclasses import dataclass
 from typing import TypedDict
 
-PHASES = ("ceilings", "append", "http", "propagation", "data", "notifications", "followers")
+PHASES = (
+    "ceilings",
+    "append",
+    "http",
+    "propagation",
+    "data",
+    "notifications",
+    "followers",
+    "pushes",
+    "soak",  # only when asked for: BENCH_SOAK or BENCH_ONLY=soak
+)
 
 
 class CommonConfig(TypedDict):
@@ -27,6 +41,10 @@ class CommonConfig(TypedDict):
     propagation_rate: float
     notify_rate: float
     notifiers: int
+    push_rate: float
+    push_mix: str
+    soak_s: float
+    soak_rate: float
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,12 @@ class BenchConfig:
     followers: tuple[int, ...] = (1_000, 5_000, 10_000)  # live followers, one step each
     follow_s: float = 30  # commands flowing while they follow, after the warm-up
     connections: int = 16  # the API's pool size: what the event store sees under load
+    pushes: tuple[int, ...] = (1_000, 10_000)  # followers of the push-cost phase, one step each
+    push_s: float = 20  # how long it publishes
+    push_rate: float = 100  # batch messages/s it publishes (over 100 queues)
+    push_mix: str = "sse"  # one kind of follower (sse, ws, ticket), or the followers' "mixed"
+    soak_s: float = 3600  # how long the soak offers commands
+    soak_rate: float = 100  # commands/s: well under the sustained rate, so drift shows, not load
 
 
 def _rates(default: tuple[float, ...]) -> tuple[float, ...]:
@@ -61,15 +85,18 @@ def _rates(default: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(float(r) for r in raw.split(",")) if raw else default
 
 
-def _followers(default: tuple[int, ...]) -> tuple[int, ...]:
-    raw = os.environ.get("BENCH_FOLLOWERS")
+def _followers(default: tuple[int, ...], name: str = "BENCH_FOLLOWERS") -> tuple[int, ...]:
+    raw = os.environ.get(name)
     return tuple(int(n) for n in raw.replace("_", "").split(",")) if raw else default
 
 
 def from_env() -> BenchConfig:
     quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
     only = os.environ.get("BENCH_ONLY")
-    phases = tuple(p for p in PHASES if not only or p in only.split(","))
+    soak = os.environ.get("BENCH_SOAK", "") not in ("", "0")
+    # BENCH_SOAK alone runs the soak alone: an hour is long enough without 15 more minutes.
+    wanted = only.split(",") if only else ["soak"] if soak else [p for p in PHASES if p != "soak"]
+    phases = tuple(p for p in PHASES if p in wanted or (p == "soak" and soak))
     common = CommonConfig(
         api_workers=int(os.environ.get("BENCH_API_WORKERS", "1")),
         profile=os.environ.get("BENCH_PROFILE", "1") not in ("", "0"),
@@ -79,7 +106,13 @@ def from_env() -> BenchConfig:
         # 50,000 messages a minute (issue 11), rounded up to a whole number a second.
         notify_rate=float(os.environ.get("BENCH_NOTIFY_RATE", "834")),
         notifiers=int(os.environ.get("BENCH_NOTIFIERS", "2")),
+        push_rate=float(os.environ.get("BENCH_PUSH_RATE", "100")),
+        push_mix=os.environ.get("BENCH_PUSH_MIX", "sse"),
+        soak_s=float(os.environ.get("BENCH_SOAK") or 0) or (300 if quick else 3600),
+        soak_rate=float(os.environ.get("BENCH_SOAK_RATE", "100")),
     )
+    if common["push_mix"] not in ("sse", "ws", "ticket", "mixed"):
+        raise ValueError("BENCH_PUSH_MIX: sse, ws, ticket or mixed")
     if quick:
         return BenchConfig(
             quick=True,
@@ -97,6 +130,8 @@ def from_env() -> BenchConfig:
             notify_fail_s=10,
             followers=_followers((1_000, 2_000)),
             follow_s=15,
+            pushes=_followers((1_000, 2_000), "BENCH_PUSHES"),
+            push_s=10,
             **common,
         )
     return BenchConfig(
@@ -112,5 +147,6 @@ def from_env() -> BenchConfig:
         busy_queues=200,
         read_calls=2000,
         followers=_followers((1_000, 5_000, 10_000)),
+        pushes=_followers((1_000, 10_000), "BENCH_PUSHES"),
         **common,
     )

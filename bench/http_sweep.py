@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from bench.env import Tenant, loadavg
+from bench.mix import COUNTERS
 from bench.procs import CpuMeter, CpuSnapshot, cores_used, wait_idle
 from bench.profile import Profiler
 from bench.stats import summary_ms
@@ -39,7 +40,7 @@ def create_queues(url: str, tenant: Tenant, count: int = QUEUES) -> list[str]:
                 json={
                     "name": f"Gate {index + 1}",
                     "prefix": "G",
-                    "counters": ["1", "2", "3", "4", "5"],
+                    "counters": list(COUNTERS),  # as many as the mix calls at
                 },
             )
             response.raise_for_status()

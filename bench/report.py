@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import followers_report, notify_report
+from bench import followers_report, notify_report, pushes, soak_report
 from bench.figures import max_sustained
 from bench.http_sweep import sustained
 
@@ -106,13 +106,16 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
                 mem["max_mb"],
                 mem["max_mb"] < 250,
             )
-    return rows + notify_report.targets(out) + followers_report.targets(out)
+    return (
+        rows + notify_report.targets(out) + followers_report.targets(out) + soak_report.targets(out)
+    )
 
 
 def table(out: dict[str, Any]) -> str:
     lines = _heading(out)
     sections = (_ceilings, _appends, _commands, _propagation, _reads, _rebuild, _memory)
-    for section in (*sections, notify_report.section, followers_report.section):
+    phases = (notify_report.section, followers_report.section, pushes.section, soak_report.section)
+    for section in (*sections, *phases):
         lines += section(out)
     for phase, error in out.get("failures", {}).items():
         lines.append(f"   FAILED phase {phase}: {error}")
@@ -347,6 +350,9 @@ def profiles(out: dict[str, Any], top: int = 12) -> list[str]:
     for step in ((out.get("followers") or {}).get("steps") or [])[-1:]:
         if step.get("profile"):
             found.append((f"API with {step['followers']:,} followers", step["profile"]))
+    for step in ((out.get("pushes") or {}).get("steps") or [])[-1:]:
+        if step.get("profile"):
+            found.append((f"API pushing to {step['followers']:,} followers", step["profile"]))
     if (out.get("rebuild") or {}).get("profile"):
         found.append(("rebuild (bench process)", out["rebuild"]["profile"]))
     lines = []
@@ -368,6 +374,9 @@ def write_json(out: dict[str, Any], path: Path) -> None:
 
 
 def chart(out: dict[str, Any], path: Path) -> Path | None:
+    if set(out["config"]["phases"]) == {"soak"}:  # the soak's own chart, drawn by the phase
+        drawn = (out.get("soak") or {}).get("chart")
+        return Path(drawn) if drawn else None
     try:
         import matplotlib
     except ImportError:

@@ -4,7 +4,8 @@ Fresh places on the local stack (schema, topics, Redis prefix), each dropped at 
 (ceilings and the in-process append), `cmd` (the HTTP sweep: the write side alone), `prop` (API
 + relay + worker: the whole path to the read side), `data` (a million events: rebuild, reads),
 `notif` (the notifier with a webhook receiver and an SMTP server: bench/notify.py), `follow`
-(thousands of live followers of one API process: bench/followers.py).
+(thousands of live followers of one API process: bench/followers.py), `soak` (the whole product
+for an hour at a steady rate: bench/soak.py, only with BENCH_SOAK or BENCH_ONLY=soak).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from bench import (
     notify,
     procs,
     propagation,
+    pushes,
     reads,
     report,
+    soak,
 )
 from bench.aio import run
 from bench.append import event_store_append
@@ -246,6 +249,29 @@ class Bench:
         self.out["followers"] = result = phase.run(self.place("follow"))
         self.out["memory"]["api_followers"] = result["memory"]
 
+    def push_cost(self) -> None:
+        c = self.config
+        say(
+            f"push cost: {', '.join(f'{n:,}' for n in c.pushes)} followers ({c.push_mix}) of one "
+            f"API process, {c.push_rate:.0f} batch messages/s published, nothing else running"
+        )
+        self.mark("pushes")
+        phase = pushes.PushesPhase(c, self.meter, self.logs, self.profile_dir, say)
+        self.out["pushes"] = result = phase.run(self.place("push"))
+        self.out["memory"]["api_pushes"] = result["memory"]
+
+    def soak_phase(self) -> None:
+        c = self.config
+        say(
+            f"soak: {c.soak_s:.0f} s at {c.soak_rate:.0f} commands/s: API, relay, worker, an SSE "
+            "observer; a line a minute"
+        )
+        self.mark("soak")
+        phase = soak.SoakPhase(c, self.meter, self.logs, RESULTS / f"{self.stamp}-soak.png", say)
+        self.out["soak"] = result = phase.run(self.place("soak"))
+        for part, peak in result["memory"].items():
+            self.out["memory"][f"{part}_soak"] = peak
+
     def attempt(self, phase: str, work: Any) -> None:
         try:
             work()
@@ -292,6 +318,10 @@ class Bench:
                 self.attempt("notifications", self.notifications)
             if "followers" in c.phases:
                 self.attempt("followers", self.live_followers)
+            if "pushes" in c.phases:
+                self.attempt("pushes", self.push_cost)
+            if "soak" in c.phases:
+                self.attempt("soak", self.soak_phase)
         finally:
             if not c.keep:
                 say("dropping the benchmark's schemas, topics and keys")
