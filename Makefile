@@ -27,7 +27,7 @@ help:
 	@echo "make lint         ruff (check and format) and mypy, strict"
 	@echo "make clean-data   stop the stack and delete its data (keeps the Kafka jars)"
 	@echo "make bench        stack up, then the benchmark (bench/README.md; BENCH_QUICK=1: ~2 min)"
-	@echo "make drill        stack up, then the backup drill: RPO and RTO measured (~15 min)"
+	@echo "make drill        stack up, then the backup drill: RPO and RTO measured (20-40 min)"
 	@echo "make screenshots  the browser tests' latest screenshots to docs/screenshots/ and the README"
 
 $(BIN)/python:
@@ -138,6 +138,6 @@ bench: stack-up
 
 # The disaster-recovery drill (bench/drill.py): backup, lost disk, restore, measured RPO and RTO
 # (1,000,000 events) on PostgreSQL clusters of its own; the stack's Redis and Kafka under fresh
-# names. Not part of `make test` (~15 minutes). Results in bench/results/drill-<time>.json.
+# names. Not part of `make test` (20-40 minutes). Results in bench/results/drill-<time>.json.
 drill: stack-up
 	$(BIN)/python -m bench.drill

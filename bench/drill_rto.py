@@ -34,6 +34,7 @@ from eventstore.migrate import migrate
 
 Say = Callable[[str], None]
 
+
 def lines_for(events: int) -> tuple[int, ...]:
     """The benchmark's long lines (100, 10,000 and 100,000 waiting) in a 1,000,000-event store;
     smaller ones in a smaller store."""

@@ -10,6 +10,9 @@ from typing import Any
 
 from core.settings import Settings, get_settings
 
+# Seconds a rebuild waits on Redis: it writes a long line (100,000 tickets) in one script.
+REBUILD_SOCKET_TIMEOUT_S = 300
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     projections = sub.add_parser("projections", help="rebuild or check the Redis read models")
@@ -38,7 +41,7 @@ async def _with_services(settings: Settings, work: Callable[..., Awaitable[int]]
     from projections.layout import Keys
 
     pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
-    client = aioredis.Redis.from_url(settings.redis_dsn)
+    client = aioredis.Redis.from_url(settings.redis_dsn, socket_timeout=REBUILD_SOCKET_TIMEOUT_S)
     try:
         return await work(PostgresEventStore(pool), client, Keys(settings.redis_prefix))
     finally:
