@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -51,6 +52,8 @@ SWEEP_S: Final = 1.0
 _REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 # In place of the messages a follower fell behind on: re-read the current view (by identity).
 RESYNC: Final[dict[str, Any]] = {"resync": True}
+# Put by the sweep in a quiet follower's buffer when it asked for keepalives (by identity).
+KEEPALIVE: Final[dict[str, Any]] = {"keepalive": True}
 # Put in an ended follower's buffer (by identity): wakes it to raise why it ended.
 _END: Final[dict[str, Any]] = {"end": True}
 
@@ -63,28 +66,66 @@ class Follower:
     """One local follower of one channel: a bounded buffer the hub fills without waiting.
 
     Cheap per message, as ten thousand of them on one process need: a deque and one future to
-    wake the reader (no Task or queue machinery per message)."""
+    wake the reader (no Task or queue machinery per message). A reader that asked for
+    `keepalive`s gets KEEPALIVE from the hub's once-a-second sweep after that long without a
+    message, so it waits on `waiter()` with no timer of its own either."""
 
-    __slots__ = ("_buffer", "_ended", "_size", "_waiter", "channel", "resyncs")
+    __slots__ = (
+        "_beats",
+        "_buffer",
+        "_ended",
+        "_loop",
+        "_quiet",
+        "_size",
+        "_waiter",
+        "channel",
+        "resyncs",
+    )
 
-    def __init__(self, channel: str, size: int) -> None:
+    def __init__(
+        self, channel: str, size: int, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.channel = channel
         self.resyncs = 0  # how many times it fell behind (for tests and metrics)
         self._size = size
         self._buffer: deque[dict[str, Any]] = deque()
         self._ended: ReadModelUnavailable | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._loop = loop  # its reader's (found at the first wait when not given)
+        self._beats = 0  # sweeps of quiet before a KEEPALIVE (0: none)
+        self._quiet = 0  # sweeps since the last message
+
+    def keepalive(self, seconds: float) -> None:
+        """Put KEEPALIVE in the buffer after `seconds` without a message (to the hub's sweep,
+        SWEEP_S), in place of the timer `next(within)` would start for every wait."""
+        self._beats = max(1, math.ceil(seconds / SWEEP_S))
+        self._quiet = 0
 
     def offer(self, message: dict[str, Any]) -> None:
         """Take a message now, or, when the buffer is full, replace its content with RESYNC."""
         if self._ended is not None:
             return
+        self._quiet = 0
         if len(self._buffer) >= self._size:
             self._overflow(RESYNC)
             self.resyncs += 1
         else:
             self._buffer.append(message)
-        self._wake()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def beat(self) -> None:
+        """One sweep of the hub: KEEPALIVE once `keepalive`'s time passed without a message
+        (when nothing waits in the buffer: a message says as much)."""
+        if not self._beats:
+            return
+        self._quiet += 1
+        if self._quiet >= self._beats:
+            self._quiet = 0
+            if not self._buffer and self._ended is None:
+                self._buffer.append(KEEPALIVE)
+                self._wake()
 
     def end(self, reason: ReadModelUnavailable) -> None:
         if self._ended is None:
@@ -101,27 +142,57 @@ class Follower:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def next(self, within: float) -> dict[str, Any] | None:
-        """The next message (or RESYNC), None after `within` seconds of quiet; raises once the
-        hub lost Redis or closed."""
+    def waiter(self) -> asyncio.Future[None] | None:
+        """None when a message (or the end) waits already; else the future the hub completes
+        when one comes. `await` it, then take the message (`newest`)."""
+        if self._buffer:
+            return None
+        if self._ended is not None:
+            raise self._ended
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            waiter = self._waiter = self._loop.create_future()
+        return waiter
+
+    def newest(self) -> dict[str, Any] | None:
+        """As `take`, but only the newest of the messages waiting, those before it superseded
+        (as `latest`)."""
+        if len(self._buffer) > 1:
+            self._overflow(self._buffer[-1])
+        return self.take()
+
+    def take(self) -> dict[str, Any] | None:
+        """The oldest waiting message (KEEPALIVE, RESYNC or a batch message), None when none
+        waits; raises once the hub lost Redis or closed, or the lease ended."""
         if not self._buffer:
             if self._ended is not None:
                 raise self._ended
-            loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
-            timer = loop.call_later(within, _quiet, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
-            if not self._buffer:
-                return None  # quiet for `within` seconds
+            return None
         message = self._buffer.popleft()
         if message is _END:
             assert self._ended is not None
             raise self._ended
         return message
+
+    async def next(self, within: float) -> dict[str, Any] | None:
+        """The next message (or RESYNC), None after `within` seconds of quiet (with
+        `keepalive`: when the sweep says so); raises once the hub lost Redis or closed."""
+        waiter = self.waiter()
+        if waiter is not None:
+            if self._beats:
+                await waiter
+            else:
+                timer = waiter.get_loop().call_later(within, _quiet, waiter)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+            if not self._buffer:
+                return None  # quiet for `within` seconds
+        message = self.take()
+        return None if message is KEEPALIVE else message
 
     async def latest(self, within: float) -> dict[str, Any] | None:
         """As `next`, but when several messages wait, only the newest: for a follower whose
@@ -129,12 +200,9 @@ class Follower:
         that reads slower than the queue changes gets the newest view, not a backlog. (A RESYNC
         followed by a newer message is superseded too: that message is the view now.)"""
         message = await self.next(within)
-        while message is not None and self._buffer:
-            newer = self._buffer.popleft()
-            if newer is _END:
-                assert self._ended is not None
-                raise self._ended
-            message = newer
+        if message is not None and self._buffer:
+            newer = self.newest()  # (KEEPALIVE only comes to an empty buffer: never after)
+            message = newer if newer is not None else message
         return message
 
 
@@ -215,7 +283,7 @@ class Hub:
         own = lease is not None and not self.leases.admitted(lease)
         if lease is not None and own:
             self.admit(lease)
-        follower = Follower(channel, self._size)
+        follower = Follower(channel, self._size, asyncio.get_running_loop())
         try:
             if lease is not None:
                 self.leases.attach(lease, follower)
@@ -272,7 +340,7 @@ class Hub:
         except ValueError:
             log.warning("live push: a message on %s is not JSON; ignored", channel)
             return
-        for follower in tuple(group):
+        for follower in group:  # (offering runs no follower: none joins or leaves meanwhile)
             follower.offer(data)
 
     def _revoke(self, message: dict[str, Any]) -> None:
@@ -287,11 +355,15 @@ class Hub:
             log.info("live push: %s revoked: %d live connection(s) end", revocation, ended)
 
     async def _sweep(self) -> None:
-        """End the connections whose credential expired, release abandoned ones (one pass a
-        second, over a heap of expiries and the leases without a follower: not every lease)."""
+        """End the connections whose credential expired, release abandoned ones (over a heap of
+        expiries and the leases without a follower: not every lease), and give the followers
+        that asked for them their keepalives: one pass a second."""
         while True:
             await asyncio.sleep(SWEEP_S)
             self.leases.sweep()
+            for group in self._followers.values():
+                for follower in group:
+                    follower.beat()
 
     def _end_all(self, reason: ReadModelUnavailable) -> None:
         for group in self._followers.values():

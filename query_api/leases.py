@@ -1,10 +1,9 @@
 """A live connection's lease (projections/leases.py), as the live routes take it: built from the
 caller's credential, admitted by the process's hub before the route answers (429 or 503 when it
-may not open), and released when the connection ends."""
+may not open), and released when the connection ends (live_stream.EventStream, the WebSocket)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Final
 
 from starlette.requests import HTTPConnection
@@ -69,13 +68,3 @@ def admitted(hub: Hub, lease: Lease) -> Lease:
             "live-capacity", full.detail(), headers={"Retry-After": str(full.retry_after_s)}
         ) from None
     return lease
-
-
-async def released(stream: AsyncIterator[str], hub: Hub, lease: Lease) -> AsyncIterator[str]:
-    """The stream, releasing its lease when it ends (finishes, fails or is cancelled because the
-    client left). A response that never starts streaming leaves the hub to release it."""
-    try:
-        async for chunk in stream:
-            yield chunk
-    finally:
-        hub.release(lease)

@@ -1,6 +1,7 @@
 """Following queues and tickets live: Server-Sent Events and a WebSocket, fed by Redis pub/sub
 (so any API replica serves any subscriber) through the process's one subscription
-(projections/fanout.py): a follower costs a buffer, not a Redis connection."""
+(projections/fanout.py): a follower costs a buffer, not a Redis connection. The events are
+written by live_stream.py's EventStream, straight to the server."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.websockets import WebSocketDisconnect
 
 from http_api.auth import permission
@@ -24,7 +26,9 @@ from http_api.deps import (
     reader_of,
 )
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
+from http_api.security import SERVER_SEND
 from observability import tracing
+from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, HubClosed, Lease
 from projections.follower import TicketFollower
 from projections.leases import Expired, Revoked
@@ -46,15 +50,21 @@ from query_api.deps import (
     TicketTenant,
     Wait,
 )
-from query_api.leases import LIVE_PROBLEMS, admitted, hub_of, lease_of, released, ticket_lease
+from query_api.leases import LIVE_PROBLEMS, admitted, hub_of, lease_of, ticket_lease
+from query_api.live_stream import (
+    KEEPALIVE,
+    KEEPALIVE_S,
+    EventStream,
+    Push,
+    pump_queue,
+    queue_pump,
+)
 from query_api.routes import READ_PROBLEMS, VERSIONED
-from query_api.views import not_found, queue_json, read_queue, stale_read, ticket_out
+from query_api.views import not_found, queue_text, read_queue, stale_read, ticket_out
 
 log = logging.getLogger("vq.queries")
 router = APIRouter(tags=["queries"])
 
-KEEPALIVE_S = 15.0
-RECONNECT_MS = 2000
 # After these the ticket's story is over: the stream sends the final view and ends.
 FINAL_STATUSES = frozenset({"served", "cancelled"})
 
@@ -84,7 +94,7 @@ async def ticket_events(
     last_event_id: LastEventId = None,
     min_version: MinVersion = None,
     wait: Wait = DEFAULT_WAIT_S,
-) -> StreamingResponse:
+) -> Response:
     try:
         found = await models.ticket_at(tenant, str(ticket_id), min_version, wait)
     except StaleRead as behind:
@@ -93,8 +103,8 @@ async def ticket_events(
         raise not_found("ticket", ticket_id)
     hub = hub_of(request)
     lease = admitted(hub, await ticket_lease(request, svc, str(ticket_id), bearer))
-    stream = _follow_ticket(models, tenant, str(ticket_id), _event_id(last_event_id), lease)
-    return _sse_response(released(stream, hub, lease), found.version)
+    pump = partial(_follow_ticket, models, tenant, str(ticket_id), _event_id(last_event_id), lease)
+    return EventStream(pump, found.version, partial(hub.release, lease))
 
 
 @router.get(
@@ -112,14 +122,12 @@ async def queue_events(
     last_event_id: LastEventId = None,
     min_version: MinVersion = None,
     wait: Wait = DEFAULT_WAIT_S,
-) -> StreamingResponse:
+) -> Response:
     found = await read_queue(models, who.tenant_id, queue_id, min_version, wait)
     hub = hub_of(request)
     lease = admitted(hub, lease_of(who))
-    stream = _follow_queue_sse(
-        models, who.tenant_id, str(queue_id), _event_id(last_event_id), lease
-    )
-    return _sse_response(released(stream, hub, lease), found.version)
+    pump = queue_pump(models, who.tenant_id, str(queue_id), _event_id(last_event_id), lease)
+    return EventStream(pump, found.version, partial(hub.release, lease))
 
 
 @router.websocket("/v1/queues/{queue_id}/ws")
@@ -152,10 +160,18 @@ async def queue_socket(
         await _refuse(websocket, problem)
         return
 
+    server_send = websocket.scope.get(SERVER_SEND, websocket.send)
+
+    async def show(version: int, view: dict[str, Any], newcomer: dict[str, Any] | None) -> None:
+        text = queue_text(str(queue_id), version, view, newcomer, models.now)
+        try:  # to the server, past the layers (as an SSE stream's events)
+            await server_send({"type": "websocket.send", "text": text})
+        except OSError:  # the client left (as Starlette's WebSocket.send says it)
+            raise WebSocketDisconnect(code=1006) from None
+
     async def pump() -> None:
-        async for queue in _follow_queue(models, who.tenant_id, str(queue_id), None, lease):
-            if queue is not None:  # no keepalives: the server pings WebSockets itself
-                await websocket.send_text(queue_json(queue, models.now()))
+        # No keepalives: the server pings WebSockets itself.
+        await pump_queue(models, who.tenant_id, str(queue_id), None, lease, show, None)
 
     async def until_closed() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
@@ -207,26 +223,8 @@ def _event_id(value: str | None) -> int | None:
     return int(value) if value is not None and value.strip().isdigit() else None
 
 
-async def _with_retry(stream: AsyncIterator[str]) -> AsyncIterator[str]:
-    yield f"retry: {RECONNECT_MS}\n\n"  # how soon EventSource reconnects after a drop
-    async for chunk in stream:
-        yield chunk
-
-
-def _sse_response(stream: AsyncIterator[str], version: int) -> StreamingResponse:
-    return StreamingResponse(
-        _with_retry(stream),
-        media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            "X-Stream-Version": str(version),
-        },
-    )
-
-
-def _sse(kind: str, version: int, data: dict[str, Any]) -> str:
-    return f"id: {version}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+def _sse(kind: str, version: int, data: dict[str, Any]) -> bytes:
+    return f"id: {version}\nevent: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 async def _follow_queue(
@@ -236,7 +234,9 @@ async def _follow_queue(
     last_id: int | None,
     lease: Lease | None = None,
 ) -> AsyncIterator[QueueRead | None]:
-    """The current view (unless the client has it), then one per batch; None = keepalive."""
+    """The current view (unless the client has it), then one per batch; None = keepalive: what
+    `live_stream.pump_queue` shows, as an iterator (tests step through it; the streams use the
+    pump, which costs less per push)."""
     async with models.subscription(tenant, queue_id, lease) as sub:
         current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
         if current is None:
@@ -259,32 +259,17 @@ async def _follow_queue(
                     yield QueueRead(queue_id, seen, message["view"], message.get("newcomer"))
 
 
-async def _follow_queue_sse(
-    models: ReadModels,
-    tenant: str,
-    queue_id: str,
-    last_id: int | None,
-    lease: Lease | None = None,
-) -> AsyncIterator[str]:
-    try:
-        async for queue in _follow_queue(models, tenant, queue_id, last_id, lease):
-            yield (
-                ": keepalive\n\n"
-                if queue is None
-                else f"id: {queue.version}\nevent: queue\ndata: {queue_json(queue, models.now())}\n\n"
-            )
-    except ReadModelUnavailable:
-        return  # the client reconnects (EventSource does) and gets a 503 until Redis is back
-
-
 async def _follow_ticket(
     models: ReadModels,
     tenant: str,
     ticket_id: str,
     last_id: int | None,
-    lease: Lease | None = None,
-) -> AsyncIterator[str]:
-    """Every change of one ticket's status and position, following it across transfers.
+    lease: Lease | None,
+    push: Push,
+) -> None:
+    """Every change of one ticket's status and position, following it across transfers, each
+    pushed as one event (a keepalive comment after KEEPALIVE_S of quiet). Raises
+    ReadModelUnavailable when the stream must end: the client reconnects with Last-Event-ID.
 
     Positions come from folding each batch's changes (TicketFollower), so when several tickets
     ahead are called in one batch the follower still sees every step, not only the last.
@@ -293,35 +278,30 @@ async def _follow_ticket(
     sent: tuple[str, int] | None = None  # (queue, version) of the last view sent
     if last_id is not None:
         sent = ("", last_id)  # the client has seen up to here (of whichever queue)
-    try:
-        fresh = await models.ticket(tenant, ticket_id)
-        while fresh is not None:
-            target = _holder(fresh)
-            async with models.subscription(tenant, target, lease) as sub:
-                # Read again after subscribing, so that no change falls between read and listen.
+    fresh = await models.ticket(tenant, ticket_id)
+    while fresh is not None:
+        target = _holder(fresh)
+        async with models.subscription(tenant, target, lease) as sub:
+            sub.keepalive(KEEPALIVE_S)  # no timer per wait: the hub's sweep says when
+            # Read again after subscribing, so that no change falls between read and listen.
+            fresh = await models.ticket(tenant, ticket_id)
+            while fresh is not None and _holder(fresh) == target:
+                follower = None  # None: a transfer's destination has not caught up yet
+                if fresh.queue_id == target:
+                    view = ticket_out(fresh, models.now())
+                    if _newer(sent, fresh):
+                        for missed in await _catch_up(models, tenant, sent, fresh, view):
+                            await push(_sse("ticket", missed["version"], missed))
+                        sent = (fresh.queue_id, fresh.version)
+                    if fresh.view.get("status") in FINAL_STATUSES:
+                        return
+                    follower = TicketFollower(ticket_id, view, fresh.eta)
+                last = await _fold_messages(models, tenant, ticket_id, sub, follower, push)
+                if last is not None:
+                    sent = (target, last["version"])
+                    if last["status"] in FINAL_STATUSES:
+                        return
                 fresh = await models.ticket(tenant, ticket_id)
-                while fresh is not None and _holder(fresh) == target:
-                    follower = None  # None: a transfer's destination has not caught up yet
-                    if fresh.queue_id == target:
-                        view = ticket_out(fresh, models.now())
-                        if _newer(sent, fresh):
-                            for missed in await _catch_up(models, tenant, sent, fresh, view):
-                                yield _sse("ticket", missed["version"], missed)
-                            sent = (fresh.queue_id, fresh.version)
-                        if fresh.view.get("status") in FINAL_STATUSES:
-                            return
-                        follower = TicketFollower(ticket_id, view, fresh.eta)
-                    async for event in _fold_messages(models, tenant, ticket_id, sub, follower):
-                        if isinstance(event, str):
-                            yield event
-                        else:
-                            sent = (target, event["version"])
-                            yield _sse("ticket", event["version"], event)
-                            if event["status"] in FINAL_STATUSES:
-                                return
-                    fresh = await models.ticket(tenant, ticket_id)
-    except ReadModelUnavailable:
-        return  # the client reconnects (EventSource does) with Last-Event-ID
 
 
 async def _fold_messages(
@@ -330,24 +310,35 @@ async def _fold_messages(
     ticket_id: str,
     sub: Subscription,
     follower: TicketFollower | None,
-) -> AsyncIterator[str | dict[str, Any]]:
-    """Views folded from the channel's messages (keepalives as str), until a re-read is due."""
+    push: Push,
+) -> dict[str, Any] | None:
+    """Push the views folded from the channel's messages (and keepalives) until a re-read is
+    due or the ticket's story is over; returns the last view pushed (None: none)."""
+    last = None
     while True:
-        message = await sub.next(KEEPALIVE_S)
+        waiting = sub.waiter()
+        if waiting is not None:
+            await waiting
+        message = sub.take()
         if message is None:
-            yield ": keepalive\n\n"
+            continue
+        if message is KEEPALIVE_MARK:
+            await push(KEEPALIVE)
             continue
         if follower is None or message is RESYNC:
-            return  # the caller re-reads the ticket (RESYNC: it fell behind the channel)
+            return last  # the caller re-reads the ticket (RESYNC: it fell behind the channel)
         fold = follower.fold(message)
         fresh = None
         if fold.touched and not fold.reread:
             read = await models.ticket(tenant, ticket_id)
             fresh = ticket_out(read, models.now()) if read is not None else None
         for view in follower.views(fold, fresh, models.now()):
-            yield view
+            await push(_sse("ticket", view["version"], view))
+            last = view
+            if view["status"] in FINAL_STATUSES:
+                return last
         if fold.reread or follower.status == "transferred":
-            return
+            return last
 
 
 async def _catch_up(

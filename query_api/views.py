@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,24 +21,66 @@ def queue_out(queue: QueueRead, now: datetime) -> dict[str, Any]:
     return {**queue.view, "version": queue.version, "estimate": estimate}
 
 
-# Views encoded lately, by identity (see queue_json): enough for every queue's latest batch.
+class _Encoded:
+    """A view as sent: its JSON text, and its SSE event once a stream asked for it."""
+
+    __slots__ = ("event", "text", "view")
+
+    def __init__(self, view: dict[str, Any], text: str) -> None:
+        self.view = view  # held, so its id is not reused while it is cached
+        self.text = text
+        self.event: bytes | None = None
+
+
+# Views encoded lately, by identity (see queue_text): enough for every queue's latest batch.
 _ENCODED_KEEP = 2048
-_encoded: OrderedDict[int, tuple[dict[str, Any], str]] = OrderedDict()
+_encoded: OrderedDict[int, _Encoded] = OrderedDict()
 
 
-def queue_json(queue: QueueRead, now: datetime) -> str:
-    """`queue_out` as JSON text. A batch message's view is one object shared by every local
-    follower of its queue (projections/fanout.py), so it is shown and encoded once per process,
-    not once per follower (its wait range as of the first follower's instant)."""
-    key = id(queue.view)
-    hit = _encoded.get(key)
-    if hit is not None and hit[0] is queue.view:
-        return hit[1]
-    text = json.dumps(queue_out(queue, now))
-    _encoded[key] = (queue.view, text)  # the view is held, so its id is not reused meanwhile
+def _encode(
+    queue_id: str,
+    version: int,
+    view: dict[str, Any],
+    newcomer: dict[str, Any] | None,
+    now: Callable[[], datetime],
+) -> _Encoded:
+    hit = _encoded.get(id(view))
+    if hit is not None and hit.view is view:
+        return hit
+    text = json.dumps(queue_out(QueueRead(queue_id, version, view, newcomer), now()))
+    found = _encoded[id(view)] = _Encoded(view, text)
     if len(_encoded) > _ENCODED_KEEP:
         _encoded.popitem(last=False)
-    return text
+    return found
+
+
+def queue_text(
+    queue_id: str,
+    version: int,
+    view: dict[str, Any],
+    newcomer: dict[str, Any] | None,
+    now: Callable[[], datetime],
+) -> str:
+    """`queue_out` of a QueueRead's fields as JSON text. A batch message's view is one object
+    shared by every local follower of its queue (projections/fanout.py), so it is shown and
+    encoded once per process, not once per follower (its wait range as of the first follower's
+    instant: `now` is asked only then)."""
+    return _encode(queue_id, version, view, newcomer, now).text
+
+
+def queue_event(
+    queue_id: str,
+    version: int,
+    view: dict[str, Any],
+    newcomer: dict[str, Any] | None,
+    now: Callable[[], datetime],
+) -> bytes:
+    """`queue_text` as one Server-Sent Event (`id:` the version, `event: queue`, `data:` the
+    JSON), encoded once per process too: the same bytes for every local follower of a batch."""
+    found = _encode(queue_id, version, view, newcomer, now)
+    if found.event is None:
+        found.event = f"id: {version}\nevent: queue\ndata: {found.text}\n\n".encode()
+    return found.event
 
 
 def ticket_out(ticket: TicketRead, now: datetime) -> dict[str, Any]:

@@ -1,0 +1,177 @@
+"""A live stream's answer: Server-Sent Events written by one small task, straight to the server.
+
+Ten thousand followers on one process make every push's cost count, so the events do not go
+through the generic machinery: no StreamingResponse over nested generators, no pass through
+every layer's send for each event. The head of the answer goes out through the app's layers
+like any other (security headers, rate-limit headers, metrics, the request log); the events then
+go to the server's own send (`security.SERVER_SEND`): those layers act on an answer's start only.
+
+An `EventStream` runs its `pump` in a task of its own (its frames are few, so each wake-up is
+cheap) while the request's task waits for the client to leave (the server says so through
+`receive`) and then cancels it; a pump that ends by itself (the hub closed, the credential was
+revoked, Redis went away) completes the answer, which ends the wait. Either way the live
+connection's lease is released once the pump has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from http_api.security import SERVER_SEND
+from observability import tracing
+from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
+from projections.fanout import RESYNC, Lease
+from projections.queries import ReadModels, ReadModelUnavailable
+from query_api.views import queue_event
+
+# How soon EventSource reconnects after a drop: the stream's first chunk.
+RECONNECT_MS: Final = 2000
+RETRY: Final = f"retry: {RECONNECT_MS}\n\n".encode()
+# After this long without an event, a comment, so that proxies keep an idle stream open.
+KEEPALIVE_S: Final = 15.0
+KEEPALIVE: Final = b": keepalive\n\n"
+_END: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": False}
+
+# Sends one event (or comment): its bytes, as one chunk of the answer.
+Push = Callable[[bytes], Awaitable[None]]
+Pump = Callable[[Push], Awaitable[None]]
+
+
+class EventStream(Response):
+    """`text/event-stream`: `retry:` first, then what `pump(push)` pushes, until it returns or
+    the client leaves; `release` is called once it has ended."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, pump: Pump, version: int, release: Callable[[], None]) -> None:
+        self.status_code = 200
+        self.background = None
+        self._pump = pump
+        self._release = release
+        self.init_headers(
+            {
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+                "X-Stream-Version": str(version),
+            }
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            server_send: Send = scope.get(SERVER_SEND, send)
+            pumping = asyncio.create_task(self._run(server_send, send), name="vq-live-stream")
+            try:
+                # Until the client leaves, or the pump completed the answer (the server then
+                # says "disconnect" too).
+                while (await receive())["type"] != "http.disconnect":
+                    pass  # the rest of a request body, if any
+            finally:
+                pumping.cancel()
+                await _ended(pumping)
+        finally:
+            self._release()
+
+    async def _run(self, server_send: Send, send: Send) -> None:
+        """The pump, then the answer's end (through the layers, as its start). The read model
+        unavailable (Redis lost, the hub closed, the credential revoked) ends it quietly: the
+        client reconnects, as EventSource does (and gets a 503 or 401 until it may follow
+        again). A failure ends it too, and the request's task raises it (the server logs it)."""
+
+        def push(chunk: bytes) -> Awaitable[None]:
+            return server_send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        try:
+            await push(RETRY)
+            await self._pump(push)
+        except ReadModelUnavailable:
+            pass
+        except Exception:
+            await send(_END)
+            raise
+        await send(_END)
+
+
+async def _ended(task: asyncio.Task[None]) -> None:
+    """Wait for a task that was cancelled to end; its failure, if it failed first, is raised,
+    and so is a cancellation of the caller itself."""
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
+# Shows one view of the queue: its version, the stored view and the newcomer's wait range.
+Show = Callable[[int, dict[str, Any], dict[str, Any] | None], Awaitable[None]]
+
+
+async def pump_queue(
+    models: ReadModels,
+    tenant: str,
+    queue_id: str,
+    last_id: int | None,
+    lease: Lease,
+    show: Show,
+    quiet: Callable[[], Awaitable[None]] | None,
+) -> None:
+    """The queue's current view (unless the client has it, `last_id`), then the newest view
+    after each batch (views are whole: a follower that reads slower than the queue changes
+    skips the ones in between), the view as it is now after falling behind; `quiet` after
+    KEEPALIVE_S without a view (None: nothing). Raises ReadModelUnavailable (Revoked,
+    HubClosed) when the stream must end.
+
+    One loop, no generator: each push is the follower's one future and `show`."""
+    async with models.subscription(tenant, queue_id, lease) as sub:
+        if quiet is not None:
+            sub.keepalive(KEEPALIVE_S)
+        current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
+        if current is None:
+            return
+        seen = current.version
+        if last_id is None or last_id < seen:
+            await show(seen, current.view, current.newcomer)
+        while True:
+            waiting = sub.waiter()
+            if waiting is not None:
+                await waiting
+            message = sub.newest()
+            if message is None:
+                continue
+            if message is KEEPALIVE_MARK:
+                if quiet is not None:
+                    await quiet()
+            elif message is RESYNC:  # fell behind: what the view is now is all that matters
+                current = await models.queue(tenant, queue_id)
+                if current is not None and current.version > seen:
+                    seen = current.version
+                    await show(seen, current.view, current.newcomer)
+            elif message["version"] > seen:
+                seen = message["version"]
+                with tracing.pushed(message):  # the push span (tracing on): until it is sent
+                    await show(seen, message["view"], message.get("newcomer"))
+
+
+def queue_pump(
+    models: ReadModels, tenant: str, queue_id: str, last_id: int | None, lease: Lease
+) -> Pump:
+    """An SSE stream's pump of a queue's views (`pump_queue`): each view one event, the same
+    bytes for every follower of the batch (views.queue_event), a comment for quiet."""
+    now = models.now
+
+    def pump(push: Push) -> Awaitable[None]:
+        def show(version: int, view: dict[str, Any], newcomer: dict[str, Any] | None) -> Any:
+            return push(queue_event(queue_id, version, view, newcomer, now))
+
+        def quiet() -> Awaitable[None]:
+            return push(KEEPALIVE)
+
+        return pump_queue(models, tenant, queue_id, last_id, lease, show, quiet)
+
+    return pump
