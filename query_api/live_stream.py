@@ -117,7 +117,7 @@ async def pump_queue(
     tenant: str,
     queue_id: str,
     last_id: int | None,
-    lease: Lease,
+    lease: Lease | None,
     show: Show,
     quiet: Callable[[], Awaitable[None]] | None,
 ) -> None:
@@ -166,7 +166,9 @@ def queue_pump(
     now = models.now
 
     def pump(push: Push) -> Awaitable[None]:
-        def show(version: int, view: dict[str, Any], newcomer: dict[str, Any] | None) -> Any:
+        def show(
+            version: int, view: dict[str, Any], newcomer: dict[str, Any] | None
+        ) -> Awaitable[None]:
             return push(queue_event(queue_id, version, view, newcomer, now))
 
         def quiet() -> Awaitable[None]:

@@ -238,9 +238,7 @@ async def test_a_queue_pump_that_fell_behind_shows_the_current_view_and_carries_
 
     try:
         await write(1, publish=False)
-        pumping = asyncio.create_task(
-            pump_queue(models, tenant, queue_id, None, None, show, None)  # type: ignore[arg-type]
-        )
+        pumping = asyncio.create_task(pump_queue(models, tenant, queue_id, None, None, show, None))
         await wait_until(lambda: shown == [1], WITHIN_S)
         for version in range(2, 31):
             await write(version, publish=True)
