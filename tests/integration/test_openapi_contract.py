@@ -80,6 +80,7 @@ async def test_every_role_fuzzed_over_the_whole_document_meets_no_server_error(
     with read_side(settings), api_servers(settings, 1) as (url,), ThreadPoolExecutor(3) as runs:
         report = list(runs.map(lambda c: _fuzz_as(url, *c), secrets.items()))
     saved = settings.data_dir / "logs" / "openapi-contract-roles.txt"
+    saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text("\n".join(report))
     failed = [part.splitlines()[0] for part in report if "exit 0" not in part.splitlines()[0]]
     assert not failed, f"{failed}; the whole report: {saved}"
