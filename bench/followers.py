@@ -1,6 +1,8 @@
 """Live followers: N concurrent followers of 100 queues on one API process, commands flowing.
 
-`vq api` (one process), `vq relay` and `vq worker` on a fresh place. For each N (`followers` in
+`vq api` (one process: the followers'), `vq relay` and `vq worker` on a fresh place, and a second
+`vq api` process that answers the commands (so that the figures say what one process spends on
+its followers, not what the commands cost it: behind a load balancer, commands land on any replica). For each N (`followers` in
 the config): 100 fresh queues of one tenant; N followers opened at CONNECT_RATE/s by
 CLIENTS follower processes (bench/follow_client.py), in blocks of 100 (one per queue, one API
 key per block): 8 blocks in 10 follow the queue's SSE stream, 1 its WebSocket, 1 a ticket's SSE
@@ -149,16 +151,17 @@ class FollowersPhase:
         # The API's own live limits (per key 500, per ticket 10, per process 20,000) hold: a key
         # here opens 100 streams, a ticket 1.
         api = procs.start_api(settings, logs, 1)
+        commands = procs.start_api(settings, logs, 1, name="api-commands")
         relay = procs.start(settings, "relay", ["relay"], logs)
         worker = procs.start(settings, "worker", ["worker", "--loglevel", "warning"], logs)
-        services = {"api": api, "relay": relay, "worker": worker}
+        services = {"api": api, "api-commands": commands, "relay": relay, "worker": worker}
         for part, service in services.items():
             self.meter.track(part, service.pid)
         try:
             steps = []
             for count in self.config.followers:
                 procs.wait_idle(api.pid, timeout_s=60)  # the step before has settled
-                steps.append(self._step(settings, api, tenant, keys, count))
+                steps.append(self._step(settings, api, commands, tenant, keys, count))
             return {
                 "queues": QUEUES,
                 "rate": COMMAND_RATE,
@@ -181,11 +184,12 @@ class FollowersPhase:
         self,
         settings: Settings,
         api: procs.Service,
+        commands: procs.Service,
         tenant: env.Tenant,
         keys: list[str],
         count: int,
     ) -> dict[str, Any]:
-        assert api.url is not None
+        assert api.url is not None and commands.url is not None
         queues = http_sweep.create_queues(api.url, tenant, QUEUES)
         tickets = run(_enqueue(api.url, tenant.kiosk, queues, ticket_blocks(count)))
         propagation.wait_caught_up(settings, tenant, queues)
@@ -205,7 +209,7 @@ class FollowersPhase:
                     f"  {live:,} of {count:,} live; commands at {COMMAND_RATE:.0f}/s for "
                     f"{self.config.follow_s:.0f}s"
                 )
-                measured = self._commands(settings, api, queues, tenant, count)
+                measured = self._commands(settings, api, commands.url, queues, tenant, count)
                 rows, client_cpu = clients.stop()
             finally:
                 clients.kill()
@@ -223,12 +227,13 @@ class FollowersPhase:
         self,
         settings: Settings,
         api: procs.Service,
+        commands_url: str,
         queues: list[str],
         tenant: env.Tenant,
         count: int,
     ) -> dict[str, Any]:
-        """The commands at COMMAND_RATE while everyone follows, and what the API spent."""
-        assert api.url is not None
+        """The commands at COMMAND_RATE (to the commands' API process) while everyone follows
+        the other, and what the followers' API spent."""
         profiler = None
         if self.profile_dir is not None:
             seconds = self.config.follow_s + WARMUP_S
@@ -236,7 +241,14 @@ class FollowersPhase:
         sampler = RssSampler(api.pid)
         before = self.meter.snapshot()
         result = http_sweep.run_generator(
-            api.url, tenant, queues, COMMAND_RATE, self.config.follow_s, WARMUP_S, self.meter, 18
+            commands_url,
+            tenant,
+            queues,
+            COMMAND_RATE,
+            self.config.follow_s,
+            WARMUP_S,
+            self.meter,
+            18,
         )
         cores = http_sweep.with_generator(
             procs.cores_used(before, self.meter.snapshot()), result, before

@@ -34,7 +34,8 @@ def section(out: dict[str, Any]) -> list[str]:
         return []
     lines = [
         "",
-        f"9. live followers of one `vq api` process (relay and worker running): N followers "
+        f"9. live followers of one `vq api` process (relay, worker and a second `vq api` for the "
+        f"commands running): N followers "
         f"over {found['queues']} queues of one tenant, in blocks of {found['per_key']} (one "
         "per queue, one API key each): 8 in 10 blocks SSE queue streams, 1 WebSocket, 1 SSE "
         f"ticket streams; opened at {found['connect_rate']:.0f}/s by {found['clients']} "
@@ -59,7 +60,7 @@ def section(out: dict[str, Any]) -> list[str]:
             f"      answers {conn['statuses']}"
             + (f", refused: {conn['errors']}" if conn["errors"] else "")
             + f"; ended by the server: {step['ended_early'] or 'none'}; API "
-            f"{step['api']['cpu_us_per_push'] or '-'} us CPU per push (commands included); "
+            f"{step['api']['cpu_us_per_push'] or '-'} us CPU per push; "
             f"RSS once connected {_ms(step['api']['rss_connected_mb'])} MB"
         )
         cmd = step["commands"]

@@ -63,9 +63,9 @@ def start(settings: Settings, name: str, args: list[str], logs: Path) -> Service
     return Service(name, proc, log)
 
 
-def start_api(settings: Settings, logs: Path, workers: int = 1) -> Service:
+def start_api(settings: Settings, logs: Path, workers: int = 1, name: str = "api") -> Service:
     port = free_port()
-    service = start(settings, "api", ["api", "--port", str(port), "--workers", str(workers)], logs)
+    service = start(settings, name, ["api", "--port", str(port), "--workers", str(workers)], logs)
     service.url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -157,8 +157,10 @@ class Follower:
         return waiter
 
     def newest(self) -> dict[str, Any] | None:
-        """As `take`, but only the newest of the messages waiting, those before it superseded
-        (as `latest`)."""
+        """As `take`, but only the newest of the messages waiting, those before it superseded:
+        for a follower whose every message is whole (a queue's view), so that a client that
+        reads slower than the queue changes gets the newest view, not a backlog. (A RESYNC
+        followed by a newer message is superseded too: that message is the view now.)"""
         if len(self._buffer) > 1:
             self._overflow(self._buffer[-1])
         return self.take()
@@ -193,17 +195,6 @@ class Follower:
                 return None  # quiet for `within` seconds
         message = self.take()
         return None if message is KEEPALIVE else message
-
-    async def latest(self, within: float) -> dict[str, Any] | None:
-        """As `next`, but when several messages wait, only the newest: for a follower whose
-        every message is whole (a queue's view), those in between are superseded, so a client
-        that reads slower than the queue changes gets the newest view, not a backlog. (A RESYNC
-        followed by a newer message is superseded too: that message is the view now.)"""
-        message = await self.next(within)
-        if message is not None and self._buffer:
-            newer = self.newest()  # (KEEPALIVE only comes to an empty buffer: never after)
-            message = newer if newer is not None else message
-        return message
 
 
 def _quiet(waiter: asyncio.Future[None]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
@@ -27,13 +26,11 @@ from http_api.deps import (
 )
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
 from http_api.security import SERVER_SEND
-from observability import tracing
 from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, HubClosed, Lease
 from projections.follower import TicketFollower
 from projections.leases import Expired, Revoked
 from projections.queries import (
-    QueueRead,
     ReadModels,
     ReadModelUnavailable,
     StaleRead,
@@ -225,38 +222,6 @@ def _event_id(value: str | None) -> int | None:
 
 def _sse(kind: str, version: int, data: dict[str, Any]) -> bytes:
     return f"id: {version}\nevent: {kind}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-async def _follow_queue(
-    models: ReadModels,
-    tenant: str,
-    queue_id: str,
-    last_id: int | None,
-    lease: Lease | None = None,
-) -> AsyncIterator[QueueRead | None]:
-    """The current view (unless the client has it), then one per batch; None = keepalive: what
-    `live_stream.pump_queue` shows, as an iterator (tests step through it; the streams use the
-    pump, which costs less per push)."""
-    async with models.subscription(tenant, queue_id, lease) as sub:
-        current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
-        if current is None:
-            return
-        if last_id is None or last_id < current.version:
-            yield current
-        seen = current.version
-        while True:
-            message = await sub.latest(KEEPALIVE_S)  # views are whole: skip superseded ones
-            if message is None:
-                yield None
-            elif message is RESYNC:  # fell behind: what the view is now is all that matters
-                current = await models.queue(tenant, queue_id)
-                if current is not None and current.version > seen:
-                    seen = current.version
-                    yield current
-            elif message["version"] > seen:
-                seen = message["version"]
-                with tracing.pushed(message):  # the push span (tracing on): until it is sent
-                    yield QueueRead(queue_id, seen, message["view"], message.get("newcomer"))
 
 
 async def _follow_ticket(

@@ -4,6 +4,7 @@ slow follower that neither delays the others nor is dropped (it resyncs from the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -18,7 +19,7 @@ from eventstore.postgres import PostgresEventStore
 from projections.fanout import RESYNC, Hub, HubClosed, changes_pattern
 from projections.layout import Keys
 from projections.queries import ReadModels
-from query_api.live import _follow_queue
+from query_api.live_stream import pump_queue
 from tests.integration.servers import api_servers, read_side
 from tests.integration.test_live import STARTUP_WAIT_S, WITHIN_S, sse_events
 
@@ -136,40 +137,56 @@ async def test_a_slow_follower_delays_nobody_and_resyncs(
 async def test_a_queue_follower_that_fell_behind_gets_the_current_view(
     settings: Settings, redis_client: aioredis.Redis, store: PostgresEventStore
 ) -> None:
-    """The queue stream answers a resync with the view as it is now, and carries on."""
+    """The queue stream (pump_queue) answers a resync with the view as it is now, and carries
+    on: a follower stuck on one push while its buffer overflows shows the current view next."""
     keys = Keys(settings.redis_prefix)
     tenant, queue_id = str(uuid.uuid4()), str(uuid.uuid4())
     hub = Hub(redis_client, changes_pattern(settings.redis_prefix), buffer=4)
     hub.start()
     models = ReadModels(redis_client, keys, store, hub=hub)
+    shown: list[int] = []
+    changed, unblocked = asyncio.Event(), asyncio.Event()
 
-    async def write(version: int) -> None:
+    async def show(version: int, view: dict[str, Any], newcomer: dict[str, Any] | None) -> None:
+        assert view["waiting"] == version
+        shown.append(version)
+        changed.set()
+        if len(shown) == 2:  # the client reads nothing more for a while
+            await unblocked.wait()
+
+    async def shown_up_to(version: int) -> None:
+        while not shown or shown[-1] < version:
+            changed.clear()
+            await changed.wait()
+
+    async def change(version: int) -> None:
         view = json.dumps({"queue_id": queue_id, "waiting": version})
         await redis_client.hset(
             keys.queue(tenant, queue_id), mapping={"version": version, "view": view}
         )
+        message = {"version": version, "view": {"waiting": version}}
+        await redis_client.publish(keys.changes(tenant, queue_id), json.dumps(message))
 
+    view = json.dumps({"queue_id": queue_id, "waiting": 1})
+    await redis_client.hset(keys.queue(tenant, queue_id), mapping={"version": 1, "view": view})
+    pumping = asyncio.create_task(pump_queue(models, tenant, queue_id, None, None, show, None))
     try:
-        await write(1)
-        stream = _follow_queue(models, tenant, queue_id, None)
         async with asyncio.timeout(WITHIN_S):
-            assert (await anext(stream)) is not None
-            for version in range(2, 31):  # it does not read meanwhile: its buffer overflows
-                await write(version)
-                message = {"version": version, "view": {"waiting": version}}
-                await redis_client.publish(keys.changes(tenant, queue_id), json.dumps(message))
+            await shown_up_to(1)  # the view as it was
+            await change(2)
+            await shown_up_to(2)  # and now stuck showing it
+            for version in range(3, 8):  # 5 messages for a buffer of 4: the 5th overflows it
+                await change(version)
             await asyncio.sleep(0.3)  # let the hub deliver them all
-            caught_up = await anext(stream)
-            assert caught_up is not None and caught_up.version == 30
-            await write(31)
-            message = {"version": 31, "view": {"waiting": 31}}
-            await redis_client.publish(keys.changes(tenant, queue_id), json.dumps(message))
-            after = await anext(stream)
-            while after is not None and after.version <= 30:  # buffered after the resync
-                after = await anext(stream)
-            assert after is not None and after.version == 31
-        await stream.aclose()  # type: ignore[attr-defined]
+            unblocked.set()
+            await shown_up_to(7)  # 7 was dropped with the buffer: read from the view
+            await change(8)
+            await shown_up_to(8)
+        assert shown == [1, 2, 7, 8]
     finally:
+        pumping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pumping
         await hub.close()
 
 

@@ -1,6 +1,6 @@
 """Live connections' leases (projections/leases.py): limits per client and per process, a
 revocation or an expiry ending the followers of the connections that used the credential, and
-the newest-view read of a follower (fanout.Follower.latest). No Redis: the hub's sweep and its
+the newest-view read of a follower (fanout.Follower.newest). No Redis: the hub's sweep and its
 subscription call `sweep` and `revoke`, which are driven by hand here."""
 
 from __future__ import annotations
@@ -160,22 +160,26 @@ def test_a_lease_whose_stream_never_started_is_released_after_a_while() -> None:
     assert book.admitted(streaming)
 
 
-async def test_latest_gives_the_newest_waiting_message_only() -> None:
+async def test_newest_gives_the_newest_waiting_message_only() -> None:
     follower = Follower("q", 4)
+    assert follower.waiter() is not None  # nothing waits: a future to wait on
     for version in (1, 2, 3):
         follower.offer({"version": version})
-    assert await follower.latest(0.1) == {"version": 3}
-    assert await follower.latest(0.01) is None
+    assert follower.waiter() is None
+    assert follower.newest() == {"version": 3}
+    assert follower.newest() is None
     for version in range(4, 10):  # overflows: RESYNC, then what came after it
         follower.offer({"version": version})
-    assert await follower.latest(0.1) == {"version": 9}
+    assert follower.newest() == {"version": 9}
     for version in range(10, 15):
         follower.offer({"version": version})
-    assert await follower.latest(0.1) is RESYNC  # nothing newer came after the resync
+    assert follower.newest() is RESYNC  # nothing newer came after the resync
     follower.offer({"version": 15})
     follower.end(Revoked("gone"))
     with pytest.raises(Revoked):
-        await follower.latest(0.1)
+        follower.newest()
+    with pytest.raises(Revoked):
+        follower.waiter()
 
 
 def test_revocation_messages() -> None:
