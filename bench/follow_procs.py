@@ -47,17 +47,22 @@ class RssSampler:
         return max(self.peak, status_mb(self.pid, "VmRSS") or 0.0)
 
 
-def redis_connections(settings: Settings) -> dict[str, int]:
-    """Redis's clients (everyone's: other processes share this server) and the API's own."""
+def redis_connections(settings: Settings, api_pid: int | None = None) -> dict[str, int]:
+    """Redis's clients (everyone's: other processes share this server) and the API's own: those
+    of the API process `api_pid` (vq/api.py names them `vq-api:<prefix>:<pid>`), else of every
+    API process on the prefix."""
     import redis
 
     client = redis.Redis.from_url(settings.redis_dsn)
+    base = f"vq-api:{settings.redis_prefix}:"
+    own = {f"{base}{api_pid}", f"{base}{api_pid}:live"}
     try:
         info = client.info("clients")
         mine = [
             c
             for c in client.client_list()
-            if str(c.get("name", "")).startswith(f"vq-api:{settings.redis_prefix}")
+            if (str(c.get("name", "")) in own)
+            or (api_pid is None and str(c.get("name", "")).startswith(base))
         ]
     finally:
         client.close()

@@ -201,7 +201,7 @@ class FollowersPhase:
                 summaries = clients.connected()
                 connected = {
                     "rss_mb": status_mb(api.pid, "VmRSS"),
-                    "redis": redis_connections(settings),
+                    "redis": redis_connections(settings, api.pid),
                     "clients": summaries,
                 }
                 live = sum(s["live"] for s in summaries)
@@ -253,7 +253,7 @@ class FollowersPhase:
         cores = http_sweep.with_generator(
             procs.cores_used(before, self.meter.snapshot()), result, before
         )
-        redis = redis_connections(settings)  # every follower still connected
+        redis = redis_connections(settings, api.pid)  # every follower still connected
         time.sleep(DRAIN_S)
         return {
             "generator": result,

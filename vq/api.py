@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -283,8 +284,10 @@ def _redis_clients(settings: Settings) -> tuple[aioredis.Redis, aioredis.Redis]:
 
 
 def _client_name(prefix: str) -> str:
-    """This API's name in Redis's CLIENT LIST (no spaces allowed there)."""
-    return "vq-api:" + "".join(c if c.isprintable() and not c.isspace() else "_" for c in prefix)
+    """This API process's name in Redis's CLIENT LIST (no spaces allowed there): the prefix and
+    the process id, so that an operator (or the benchmark) tells the replicas apart."""
+    cleaned = "".join(c if c.isprintable() and not c.isspace() else "_" for c in prefix)
+    return f"vq-api:{cleaned}:{os.getpid()}"
 
 
 def app_factory() -> FastAPI:
