@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
@@ -26,8 +25,9 @@ from domain.recorded import RecordedEvent
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.serialization import to_json
 from eventstore.values import IdempotencyRecord, StreamAppend, to_write
+from observability import tracing
 
-NOTIFY_CHANNEL = "vq_events"
+NOTIFY_CHANNEL = "vq_events"  # (vq_append, migration 0016, names it too)
 
 
 class PostgresAppendSession:
@@ -57,97 +57,71 @@ class PostgresAppendSession:
         idempotency: IdempotencyRecord | None = None,
         tenant_id: str | None = None,
     ) -> None:
-        appends = to_write(appends)
-        if not appends:
-            return
-        async with self._conn.cursor() as cur:
-            for item in appends:
-                await _advance_stream(cur, item)
-            for item in appends:
-                await _insert_events(cur, item)
-            await _index_tickets(cur, appends)
-            await _note_aging(cur, appends)
-            if idempotency is not None:
-                # A key stored first by a concurrent request is a unique violation at commit
-                # (the session turns it into IdempotencyKeyTaken): no round trip to check here.
-                await cur.execute(
-                    "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, outcome) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (
-                        tenant_id,
-                        idempotency.key,
-                        idempotency.request_hash,
-                        json.dumps(idempotency.outcome),
-                    ),
-                )
-            # Delivered at commit: wakes the relay without polling.
-            await cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+        document = append_document(appends, idempotency, tenant_id, tracing.traceparent())
+        if document is not None:
+            await self._conn.execute(APPEND_SQL, (document,))
 
 
-async def _advance_stream(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> None:
-    """Move the stream's version on. Not waiting for the row count keeps the writes in one round
-    trip; a writer that was not at `expected_version` still fails at commit: on the unique key
-    (stream, version) of the events it inserts, on the contiguity trigger (migration 0002) if it
-    was ahead, or on the stream's key for a new stream."""
-    new_version = item.expected_version + len(item.records)
-    if item.expected_version == 0:
-        await cur.execute(
-            "INSERT INTO streams (stream_id, tenant_id, version) VALUES (%s, %s, %s)",
-            (item.stream_id, item.tenant_id, new_version),
-        )
-    else:
-        await cur.execute(
-            "UPDATE streams SET version = %s, updated_at = now() "
-            "WHERE stream_id = %s AND version = %s",
-            (new_version, item.stream_id, item.expected_version),
-        )
+# Every write of an append in one statement (migration 0016): the locks (again: a no-op in a
+# session that holds them), the version checks, the rows, the NOTIFY. A writer not at the
+# expected version fails in it with unique_violation, as the keys would.
+APPEND_SQL: Final = "SELECT vq_append(%s::jsonb)"
 
 
-async def _insert_events(cur: psycopg.AsyncCursor[Any], item: StreamAppend) -> None:
-    rows = []
-    for record in item.records:
-        rows.append(
-            (
-                item.stream_id,
-                record.stream_version,
-                record.event_id,
-                item.tenant_id,
-                record.event.TYPE,
-                record.event.VERSION,
-                record.occurred_at,
-                record.command_id,
-                record.correlation_id,
-                record.actor,
-                to_json(record.event),
-            )
-        )
-    await cur.executemany(
-        "INSERT INTO events (stream_id, stream_version, event_id, tenant_id, event_type, "
-        "schema_version, occurred_at, command_id, correlation_id, actor, payload) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        rows,
-    )
-
-
-async def _note_aging(cur: psycopg.AsyncCursor[Any], appends: Sequence[StreamAppend]) -> None:
-    """Whether the stream wants the aging scheduler's visits, when the append says (see 0004)."""
+def append_document(
+    appends: Sequence[StreamAppend],
+    idempotency: IdempotencyRecord | None,
+    tenant_id: str | None,
+    trace: str | None,
+) -> str | None:
+    """vq_append's document (JSON text); None when there is nothing to write."""
+    appends = to_write(appends)
+    if not appends:
+        return None
+    streams, events = [], []
+    holders: dict[str, dict[str, str]] = {}  # ticket -> where it is now: the last append's
     for item in appends:
-        if item.ages is not None:
-            await cur.execute(
-                "UPDATE streams SET ages = %s WHERE stream_id = %s", (item.ages, item.stream_id)
-            )
-
-
-async def _index_tickets(cur: psycopg.AsyncCursor[Any], appends: Sequence[StreamAppend]) -> None:
-    rows = [
-        (ticket_id, item.tenant_id, item.stream_id)
-        for item in appends
-        for ticket_id in item.tickets
-    ]
-    if rows:
-        await cur.executemany(
-            "INSERT INTO tickets (ticket_id, tenant_id, queue_id) VALUES (%s, %s, %s) "
-            "ON CONFLICT (ticket_id) DO UPDATE SET queue_id = EXCLUDED.queue_id "
-            "WHERE tickets.tenant_id = EXCLUDED.tenant_id",
-            rows,
+        streams.append(
+            {
+                "id": item.stream_id,
+                "tenant": item.tenant_id,
+                "expected": item.expected_version,
+                "new": item.expected_version + len(item.records),
+                "ages": item.ages,
+            }
         )
+        for record in item.records:
+            events.append(
+                {
+                    "s": item.stream_id,
+                    "v": record.stream_version,
+                    "id": record.event_id,
+                    "t": item.tenant_id,
+                    "ty": record.event.TYPE,
+                    "sc": record.event.VERSION,
+                    "o": record.occurred_at.isoformat(),
+                    "c": record.command_id,
+                    "co": record.correlation_id,
+                    "a": record.actor,
+                    "p": to_json(record.event),
+                }
+            )
+        for ticket_id in item.tickets:
+            holders.pop(ticket_id, None)
+            holders[ticket_id] = {"id": ticket_id, "t": item.tenant_id, "q": item.stream_id}
+    kept = None
+    if idempotency is not None:
+        kept = {
+            "t": tenant_id,
+            "k": idempotency.key,
+            "h": idempotency.request_hash.hex(),
+            "o": idempotency.outcome,
+        }
+    document = {
+        "streams": streams,
+        "events": events,
+        "tickets": list(holders.values()),
+        "idempotency": kept,
+        "trace": trace,
+    }
+    return json.dumps(document, separators=(",", ":"))

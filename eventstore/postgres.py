@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
 from domain.recorded import RecordedEvent
-from eventstore.append import PostgresAppendSession
+from eventstore.append import APPEND_SQL, PostgresAppendSession, append_document
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.pool import pooled
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
@@ -43,13 +43,6 @@ UNPUBLISHED_SQL = (
     "events.global_position) > (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = %s), "
     "'0'::xid8), COALESCE((SELECT global_position FROM checkpoints WHERE name = %s), 0)) "
     "ORDER BY events.transaction_id, events.global_position LIMIT %s) AS behind"
-)
-# Tracing on: the append's trace context, kept with the transaction that wrote its events for the
-# relay to carry on (migration 0015); nothing if the transaction wrote nothing (no id assigned).
-KEEP_TRACE_SQL = (
-    "INSERT INTO event_traces (transaction_id, traceparent) "
-    "SELECT xid, %s FROM (SELECT pg_current_xact_id_if_assigned() AS xid) AS appended "
-    "WHERE xid IS NOT NULL"
 )
 # The contexts of a batch's transactions; those before it are published: forgotten.
 TRACE_PARENTS_SQL = (
@@ -91,15 +84,10 @@ class PostgresEventStore:
             ):
                 session = _LoggedSession(conn)
                 await session.lock(stream_ids)
-                yield session
-                if (parent := tracing.traceparent()) is not None:
-                    await conn.execute(KEEP_TRACE_SQL, (parent,))
+                yield session  # (its append keeps the trace context, tracing on)
         except psycopg.errors.UniqueViolation as exc:
             _measured(session, "conflict", started)
-            if exc.diag.constraint_name == "idempotency_keys_pkey":
-                raise IdempotencyKeyTaken(exc.diag.message_detail or "") from exc
-            # A stream version or a new stream's id: another writer got there first.
-            raise ConcurrencyError(",".join(stream_ids), -1) from exc
+            raise _conflict(exc, stream_ids) from exc
         except BaseException:
             _measured(session, "error", started)
             raise
@@ -117,9 +105,27 @@ class PostgresEventStore:
 
         When `idempotency` is given, its key is stored in the same transaction: a concurrent request
         that stored it first makes this one raise IdempotencyKeyTaken (and append nothing).
+
+        One statement in a transaction of its own (vq_append, migration 0016: the streams' locks,
+        the version checks and every write): one round trip, the least a command can cost.
         """
-        async with self.session([a.stream_id for a in appends]) as session:
-            await session.append(appends, idempotency=idempotency, tenant_id=tenant_id)
+        events = sum(len(a.records) for a in appends)
+        started, outcome = time.perf_counter(), "error"
+        try:
+            async with tracing.span("vq.eventstore append"):
+                document = append_document(appends, idempotency, tenant_id, tracing.traceparent())
+                if document is None:
+                    return
+                _bind_log(appends)
+                async with self.connection() as conn:
+                    await conn.execute(APPEND_SQL, (document,), prepare=False)
+            outcome = "ok"
+        except psycopg.errors.UniqueViolation as exc:
+            outcome = "conflict"
+            raise _conflict(exc, [a.stream_id for a in appends]) from exc
+        finally:
+            if events:
+                metrics.appended(outcome, events, time.perf_counter() - started)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -332,10 +338,25 @@ class _LoggedSession(PostgresAppendSession):
         idempotency: IdempotencyRecord | None = None,
         tenant_id: str | None = None,
     ) -> None:
-        for first in [r for a in appends[:1] for r in a.records[:1]]:
-            logs.bind(tenant=first.tenant_id, queue=first.queue_id, command_id=first.command_id)
+        _bind_log(appends)
         self.events += sum(len(a.records) for a in appends)
         await super().append(appends, idempotency=idempotency, tenant_id=tenant_id)
+
+
+def _bind_log(appends: Sequence[StreamAppend]) -> None:
+    """Name the command being appended in the log context: the request's line says which."""
+    for first in [r for a in appends[:1] for r in a.records[:1]]:
+        logs.bind(tenant=first.tenant_id, queue=first.queue_id, command_id=first.command_id)
+
+
+def _conflict(
+    exc: psycopg.errors.UniqueViolation, stream_ids: Sequence[str]
+) -> IdempotencyKeyTaken | ConcurrencyError:
+    """What a unique violation of an append means: the key stored by a concurrent request, or
+    (a stream's version, a new stream's id) another writer got there first."""
+    if exc.diag.constraint_name == "idempotency_keys_pkey":
+        return IdempotencyKeyTaken(exc.diag.message_detail or "")
+    return ConcurrencyError(",".join(stream_ids), -1)
 
 
 def _measured(session: _LoggedSession | None, outcome: str, started: float) -> None:

@@ -28,6 +28,7 @@ from eventstore.port import EventStore
 from eventstore.values import Position
 from observability import metrics, tracing
 from schemas.codec import encode
+from topics.event_schemas import Publication, SchemaHeldBack
 
 log = logging.getLogger("vq.relay")
 
@@ -65,6 +66,7 @@ class Relay:
         name: str = CHECKPOINT,
         batch_size: int = 1000,
         traces: TraceParents | None = None,
+        schemas: Publication | None = None,
     ) -> None:
         self._store = store
         self._connect = connect
@@ -74,6 +76,8 @@ class Relay:
         self._name = name
         self._batch_size = batch_size
         self._traces = traces
+        # The schema registry (topics/event_schemas.py): None publishes plain Avro, registers none.
+        self._schemas = schemas
         self.published = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -106,6 +110,8 @@ class Relay:
             # producer's state (sequence numbers, a half-sent batch) is carried over.
             self._producer = self._producer_factory()
             await self._producer.start()
+            if self._schemas is not None:
+                await self._schemas.prepare()
             position = await self._store.load_checkpoint(self._name)
             log.info("relay leading from %s", position)
             while not stop.is_set():
@@ -126,22 +132,36 @@ class Relay:
         assert self._producer is not None
         traced = await self._traced(batch)
         futures = []
-        for place, recorded in batch:
+        for index, (place, recorded) in enumerate(batch):
             message = encode(recorded)
+            try:
+                value = self._value(recorded.event.TYPE, recorded.event.VERSION, message.value)
+            except SchemaHeldBack as why:
+                # Never an unreadable record, never one out of order: this event and the ones
+                # after it wait until the registry takes the schema (retried, reported).
+                assert self._schemas is not None
+                await self._schemas.held_back(why)
+                batch = batch[:index]
+                break
             futures.append(
                 await self._producer.send(
                     self._topic,
-                    value=message.value,
+                    value=value,
                     key=message.key,
                     headers=traced.headers(place.transaction_id, message.headers),
                 )
             )
         await traced.published(asyncio.gather(*futures))
+        if not batch:
+            return position, 0
         position = batch[-1][0]
         await self._store.save_checkpoint(self._name, position)
         self.published += len(batch)
         metrics.RELAY_PUBLISHED.inc(len(batch))
         return position, len(batch)
+
+    def _value(self, event_type: str, version: int, body: bytes) -> bytes:
+        return body if self._schemas is None else self._schemas.value(event_type, version, body)
 
     async def _traced(self, batch: Sequence[tuple[Position, Any]]) -> tracing.Publication:
         """The batch's publish spans (tracing off: none, and no query)."""

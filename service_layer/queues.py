@@ -132,7 +132,12 @@ class QueueService:
             streams.append(request.command.to_queue_id)
         async with self._turn(*streams):
             try:
-                return await self._attempt(request, streams)  # the usual case: nobody else wrote
+                # The usual case: this process wrote the queue last, so the state it holds is
+                # the queue's; one statement appends (and checks that nobody else wrote since).
+                decided = await self._attempt_cached(request, streams)
+                if decided is not None:
+                    return decided
+                return await self._attempt(request, streams)  # read under the locks, decide
             except ConcurrencyError:
                 pass
             # Another writer (another replica) appended first: catch up and decide again, at
@@ -151,6 +156,30 @@ class QueueService:
                 pass
         raise VersionConflict(f"queue {', '.join(streams)} kept changing; retry the command")
 
+    async def _attempt_cached(self, request: CommandRequest, streams: list[str]) -> Outcome | None:
+        """Decide on the states this process holds and append in one statement, which takes the
+        streams' locks and fails with ConcurrencyError if another writer (a replica) appended
+        since. None when a state is not held, or when the decision was a refusal: a refusal
+        must come from the queue as it is, so `_attempt` decides again after reading it."""
+        states = [self._states.get(stream) for stream in streams]
+        if any(state is None for state in states):
+            return None
+        held = [state for state in states if state is not None]
+        try:
+            self._check(request, held)
+            produced = _decide(held, request.command, request.context.occurred_at)
+        except (Rejected, VersionConflict):
+            return None  # nothing was folded in: the states are sound
+        try:
+            appends, outcome, stored = _written(request, held, produced)
+            await self._store.append(appends, idempotency=stored, tenant_id=request.tenant_id)
+        except BaseException:
+            for stream in streams:
+                self._states.pop(stream, None)
+            raise
+        self._committed(appends, held)
+        return outcome
+
     async def _attempt(self, request: CommandRequest, streams: list[str]) -> Outcome:
         """One try under the streams' write locks; ConcurrencyError if another writer won."""
         bases = [await self._base(stream) for stream in streams]
@@ -160,31 +189,7 @@ class QueueService:
                 states = [await _caught_up(session, base) for base in bases]
                 self._check(request, states)
                 produced = _decide(states, request.command, request.context.occurred_at)
-                appends = [
-                    indexed(
-                        new_records(
-                            stream_id=state.queue_id,
-                            tenant_id=request.tenant_id,
-                            expected_version=state.version,
-                            events=events,
-                            context=request.context,
-                        )
-                    )
-                    for state, events in zip(states, produced, strict=True)
-                ]
-                # Fold forward in place (cheap, whatever the length of the line). Should the
-                # transaction fail after this, the states are dropped below and rebuilt.
-                for append, state in zip(appends, states, strict=True):
-                    for record in append.records:
-                        evolve(state, record.event)
-                outcome = _outcome(request, appends, states)
-                stored = None
-                if request.idempotency is not None:
-                    stored = IdempotencyRecord(
-                        key=request.idempotency.key,
-                        request_hash=request.idempotency.request_hash,
-                        outcome=outcome.to_json(),
-                    )
+                appends, outcome, stored = _written(request, states, produced)
                 await session.append(appends, idempotency=stored, tenant_id=request.tenant_id)
         except (Rejected, VersionConflict):
             # Refused before anything was folded in: the caught-up states are sound.
@@ -195,10 +200,13 @@ class QueueService:
             for stream in streams:
                 self._states.pop(stream, None)
             raise
+        self._committed(appends, states)
+        return outcome
+
+    def _committed(self, appends: Sequence[StreamAppend], states: Sequence[QueueState]) -> None:
         for append, state in zip(appends, states, strict=True):
             self._remember(state)
             self._maybe_snapshot(append, state)
-        return outcome
 
     def _check(self, request: CommandRequest, states: Sequence[QueueState]) -> None:
         if not isinstance(request.command, CreateQueue):
@@ -306,6 +314,38 @@ def _decide(
         out_events, in_events = decide_transfer(states[0], states[1], command, now)
         return [out_events, in_events]
     return [decide(states[0], command, now)]
+
+
+def _written(
+    request: CommandRequest, states: Sequence[QueueState], produced: Sequence[list[QueueEvent]]
+) -> tuple[list[StreamAppend], Outcome, IdempotencyRecord | None]:
+    """What to append for the decided events, the command's outcome and its idempotency
+    record. The states are folded forward in place (cheap, whatever the length of the line):
+    should the append fail after this, the caller drops them (they are rebuilt)."""
+    appends = [
+        indexed(
+            new_records(
+                stream_id=state.queue_id,
+                tenant_id=request.tenant_id,
+                expected_version=state.version,
+                events=events,
+                context=request.context,
+            )
+        )
+        for state, events in zip(states, produced, strict=True)
+    ]
+    for append, state in zip(appends, states, strict=True):
+        for record in append.records:
+            evolve(state, record.event)
+    outcome = _outcome(request, appends, states)
+    stored = None
+    if request.idempotency is not None:
+        stored = IdempotencyRecord(
+            key=request.idempotency.key,
+            request_hash=request.idempotency.request_hash,
+            outcome=outcome.to_json(),
+        )
+    return appends, outcome, stored
 
 
 def _outcome(
