@@ -275,3 +275,37 @@ async def test_a_replica_with_a_stale_cache_catches_up_and_decides_again(world: 
     called = await world.run(CallNext(counter="2"), queue_id=queue_id)
     assert called.stream_version == 5
     assert called.ticket is not None and called.ticket.ticket_id == second
+
+
+async def test_a_refusal_is_never_decided_on_a_stale_cache(world: World) -> None:
+    """A process decides on the state it holds and appends in one step; when that decision is
+    a refusal ("the line is empty"), it is decided again on the queue as it is: a replica that
+    cached the empty queue calls the ticket another replica enqueued meanwhile."""
+    queue_id = await world.queue()
+    replica = World()
+    replica.store, replica.now = world.store, world.now
+    replica.service = QueueService(world.store, lambda: replica.now)
+    with pytest.raises(Rejected):  # the replica holds the queue, empty
+        await replica.run(CallNext(counter="1"), queue_id=queue_id)
+    ticket_id = await world.enqueue(queue_id)  # behind the replica's back
+    replica.now = world.now
+    called = await replica.run(CallNext(counter="1"), queue_id=queue_id)
+    assert called.ticket is not None and called.ticket.ticket_id == ticket_id
+    assert called.stream_version == 3
+
+
+async def test_an_append_on_a_stale_cache_fails_and_is_decided_again(world: World) -> None:
+    """The one-step append names the version the decision was made on: behind another
+    replica's append it fails, and the command is decided again on the queue as it is (the
+    versions stay contiguous, nothing is lost)."""
+    queue_id = await world.queue()
+    replica = World()
+    replica.store, replica.now = world.store, world.now
+    replica.service = QueueService(world.store, lambda: replica.now)
+    ours = await replica.enqueue(queue_id)  # the replica holds the queue at version 2
+    theirs = await world.enqueue(queue_id)  # version 3, behind the replica's back
+    replica.now = world.now
+    late = await replica.enqueue(queue_id)
+    events = await world.store.read_stream(queue_id)
+    assert [e.stream_version for e in events] == [1, 2, 3, 4]
+    assert [getattr(e.event, "ticket_id", None) for e in events[1:]] == [ours, theirs, late]
