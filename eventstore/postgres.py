@@ -21,6 +21,7 @@ from psycopg.rows import tuple_row
 from domain.recorded import RecordedEvent
 from eventstore.append import APPEND_SQL, PostgresAppendSession, append_document
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
+from eventstore.group import GroupCommitter
 from eventstore.pool import pooled
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend
@@ -44,6 +45,7 @@ UNPUBLISHED_SQL = (
     "'0'::xid8), COALESCE((SELECT global_position FROM checkpoints WHERE name = %s), 0)) "
     "ORDER BY events.transaction_id, events.global_position LIMIT %s) AS behind"
 )
+GROUP_SQL = "SELECT vq_append_group(%s::jsonb)"
 # The contexts of a batch's transactions; those before it are published: forgotten.
 TRACE_PARENTS_SQL = (
     "WITH published AS (DELETE FROM event_traces WHERE transaction_id < %s::text::xid8) "
@@ -53,8 +55,15 @@ TRACE_PARENTS_SQL = (
 
 
 class PostgresEventStore:
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+    def __init__(
+        self,
+        pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]],
+        *,
+        group_commit: bool = True,
+    ) -> None:
         self._pool = pool
+        # Concurrent appends share a transaction (eventstore/group.py); off: one each.
+        self._group = GroupCommitter(self._append_group) if group_commit else None
 
     def connection(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]:
         """A pooled connection; driver failures surface as StoreUnavailable."""
@@ -106,8 +115,10 @@ class PostgresEventStore:
         When `idempotency` is given, its key is stored in the same transaction: a concurrent request
         that stored it first makes this one raise IdempotencyKeyTaken (and append nothing).
 
-        One statement in a transaction of its own (vq_append, migration 0016: the streams' locks,
-        the version checks and every write): one round trip, the least a command can cost.
+        One statement (vq_append, migration 0016: the streams' locks, the version checks and
+        every write), in a transaction shared with the appends of whatever other commands wait
+        at the same time (group commit, eventstore/group.py): one round trip and one commit for
+        all of them.
         """
         events = sum(len(a.records) for a in appends)
         started, outcome = time.perf_counter(), "error"
@@ -117,15 +128,30 @@ class PostgresEventStore:
                 if document is None:
                     return
                 _bind_log(appends)
-                async with self.connection() as conn:
-                    await conn.execute(APPEND_SQL, (document,), prepare=False)
+                if self._group is not None:
+                    await self._group.append(document, [a.stream_id for a in appends])
+                else:
+                    async with self.connection() as conn:
+                        await conn.execute(APPEND_SQL, (document,), prepare=False)
             outcome = "ok"
         except psycopg.errors.UniqueViolation as exc:
             outcome = "conflict"
             raise _conflict(exc, [a.stream_id for a in appends]) from exc
+        except (ConcurrencyError, IdempotencyKeyTaken):
+            outcome = "conflict"
+            raise
         finally:
             if events:
                 metrics.appended(outcome, events, time.perf_counter() - started)
+
+    async def _append_group(self, documents: list[str]) -> list[dict[str, str] | None]:
+        """One group of appends in one statement (vq_append_group, migration 0016)."""
+        async with self.connection() as conn:
+            cur = await conn.execute(GROUP_SQL, ("[" + ",".join(documents) + "]",), prepare=False)
+            row = await cur.fetchone()
+        assert row is not None
+        results: list[dict[str, str] | None] = row[0]
+        return results
 
     # -- reading ---------------------------------------------------------------------------------
 

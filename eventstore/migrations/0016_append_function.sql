@@ -58,10 +58,45 @@ BEGIN
         VALUES ((doc #>> '{idempotency,t}')::uuid, doc #>> '{idempotency,k}',
                 decode(doc #>> '{idempotency,h}', 'hex'), doc #> '{idempotency,o}');
     END IF;
-    IF jsonb_typeof(doc -> 'trace') = 'string' THEN
+    IF jsonb_typeof(doc -> 'trace') = 'string' THEN  -- (in a group: the first one's)
         INSERT INTO event_traces (transaction_id, traceparent)
-        VALUES (pg_current_xact_id(), doc ->> 'trace');
+        VALUES (pg_current_xact_id(), doc ->> 'trace') ON CONFLICT DO NOTHING;
     END IF;
     PERFORM pg_notify('vq_events', '');
+END;
+$$;
+
+-- Group commit (eventstore/group.py): the appends of concurrent commands (of different streams)
+-- in one transaction, one commit (one WAL flush) and one round trip for all of them. Every
+-- stream's lock first, in one order; then each append in a subtransaction of its own, so that
+-- one that fails (another writer got there first, its Idempotency-Key taken, or any other
+-- error) fails alone and the others commit. Returns, per append in order, null (written) or
+-- {"code": SQLSTATE, "constraint": name or "", "message": text}.
+CREATE FUNCTION vq_append_group(docs jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    stream record;
+    doc jsonb;
+    violated text;
+    message text;
+    results jsonb := '[]'::jsonb;
+BEGIN
+    FOR stream IN
+        SELECT DISTINCT s ->> 'id' AS id
+        FROM jsonb_array_elements(docs) AS d, jsonb_array_elements(d -> 'streams') AS s
+        ORDER BY 1
+    LOOP
+        PERFORM pg_advisory_xact_lock(hashtextextended(stream.id, 7632));
+    END LOOP;
+    FOR doc IN SELECT d FROM jsonb_array_elements(docs) WITH ORDINALITY AS x(d, n) ORDER BY n LOOP
+        BEGIN
+            PERFORM vq_append(doc);
+            results := results || 'null'::jsonb;
+        EXCEPTION WHEN OTHERS THEN  -- (a statement timeout is not caught: the group fails)
+            GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME, message = MESSAGE_TEXT;
+            results := results || jsonb_build_array(jsonb_build_object(
+                'code', SQLSTATE, 'constraint', coalesce(violated, ''), 'message', message));
+        END;
+    END LOOP;
+    RETURN results;
 END;
 $$;
