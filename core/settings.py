@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # of resolving them from Maven Central into <data_dir>/kafka/libs: for offline machines.
     kafka_libs: Path | None = None
     topic_prefix: str = "vq"
+    # The schema registry (Confluent REST API): `vq stack up` runs Apicurio Registry on this port
+    # (deploy/schema_registry.py). The relay registers every event schema there; with
+    # events_wire_format "confluent" it also frames each value as magic byte + schema id + Avro.
+    registry_port: int = Field(default=58081, ge=1, le=65535)
+    registry_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    registry_heap: str = "256m"
+    events_wire_format: Literal["plain", "confluent"] = "plain"
 
     # How often the write side's scheduler promotes tickets past their queue's aging bound.
     aging_interval_s: float = Field(default=15.0, gt=0)
@@ -227,6 +234,8 @@ class Settings(BaseSettings):
             "VQ_REDIS_PREFIX": self.redis_prefix,
             "VQ_KAFKA_BOOTSTRAP": self.kafka_servers,
             "VQ_TOPIC_PREFIX": self.topic_prefix,
+            "VQ_REGISTRY_URL": self.schema_registry_url,
+            "VQ_EVENTS_WIRE_FORMAT": self.events_wire_format,
             "VQ_KAFKA_PARTITIONS": str(self.kafka_partitions),
             "VQ_ENV": self.env,
             "VQ_TOKEN_SECRET": self.token_secret,
@@ -274,6 +283,17 @@ class Settings(BaseSettings):
     @property
     def events_topic(self) -> str:
         return f"{self.topic_prefix}.queue-events"
+
+    @property
+    def events_dead_letter_topic(self) -> str:
+        """Records of the events topic that a worker could not decode or apply (topics/)."""
+        return f"{self.topic_prefix}.queue-events.dead"
+
+    @property
+    def schema_registry_url(self) -> str:
+        """The Confluent-compatible API's base URL (`.../subjects`, `.../schemas/ids/N`)."""
+        default = f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
+        return (self.registry_url or default).rstrip("/")
 
     @property
     def positions_topic(self) -> str:

@@ -12,7 +12,12 @@ from deploy.errors import StackError
 if TYPE_CHECKING:
     from core.settings import Settings
 
-_SERVICES = ("postgresql", "redis", "kafka")  # as in deploy.stack, not imported: keep `vq` fast
+_SERVICES = (
+    "postgresql",
+    "redis",
+    "kafka",
+    "registry",
+)  # as in deploy.stack, not imported: keep `vq` fast
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -185,7 +185,7 @@ class Kafka(Service):
         s = self.settings
         made = topics.ensure_topics(
             s,
-            [s.events_topic, s.positions_topic, *s.delivery_topics],
+            [s.events_topic, s.positions_topic, *s.delivery_topics, s.events_dead_letter_topic],
             s.kafka_partitions,
             bootstrap=self.address(),
         )
@@ -193,7 +193,7 @@ class Kafka(Service):
             if topic.created:
                 print(f"created topic {topic.name} ({topic.partitions} partitions)", flush=True)
         listed = " ".join(f"{topic.name}[{topic.partitions}]" for topic in made[:2])
-        listed += f" and {len(made) - 2} notification topics" if len(made) > 2 else ""
+        listed += f" and {len(made) - 2} more (deliveries, dead letters)" if len(made) > 2 else ""
         return (
             f"Kafka {self.version()} KRaft, controller :{s.kafka_controller_port}, topics: {listed}"
         )

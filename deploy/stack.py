@@ -15,9 +15,10 @@ from deploy.errors import StackError
 from deploy.kafka_broker import Kafka
 from deploy.postgres import Postgres
 from deploy.redis_server import Redis
+from deploy.schema_registry import SchemaRegistry
 from deploy.service import Service
 
-SERVICE_NAMES = ("postgresql", "redis", "kafka")
+SERVICE_NAMES = ("postgresql", "redis", "kafka", "registry")
 
 
 def select(settings: Settings, names: Sequence[str] = ()) -> list[Service]:
@@ -28,7 +29,12 @@ def select(settings: Settings, names: Sequence[str] = ()) -> list[Service]:
             f"no service called {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}"
         )
     chosen = set(names) or set(SERVICE_NAMES)
-    every: list[Service] = [Postgres(settings), Redis(settings), Kafka(settings)]
+    every: list[Service] = [
+        Postgres(settings),
+        Redis(settings),
+        Kafka(settings),
+        SchemaRegistry(settings),
+    ]
     return [service for service in every if service.name in chosen]
 
 
@@ -64,8 +70,10 @@ def up(settings: Settings, names: Sequence[str] = ()) -> list[str]:
                 raise StackError(conflict)
         packages.install([pkg for service in to_start for pkg in service.missing_packages()])
         procs.reserve_ports([port.number for service in services for port in service.ports()])
-        # Kafka first: its JVM boots while PostgreSQL and Redis start.
-        for service in sorted(to_start, key=lambda service: service.name != "kafka"):
+        # The JVMs first (Kafka, the registry): they boot while PostgreSQL and Redis start.
+        for service in sorted(
+            to_start, key=lambda service: service.name not in ("kafka", "registry")
+        ):
             pids[service.name] = service.start()
         lines = []
         for service in services:
@@ -139,7 +147,12 @@ def create_topics(settings: Settings, wait: float) -> list[str]:
         )
     made = ensure_topics(
         settings,
-        [settings.events_topic, settings.positions_topic, *settings.delivery_topics],
+        [
+            settings.events_topic,
+            settings.positions_topic,
+            *settings.delivery_topics,
+            settings.events_dead_letter_topic,
+        ],
         settings.kafka_partitions,
     )
     return [
@@ -157,7 +170,7 @@ def clean(settings: Settings, everything: bool) -> list[str]:
         removed: list[Path] = []
         for service in select(settings):
             if service.root.exists():
-                if isinstance(service, Kafka) and not everything:
+                if isinstance(service, Kafka | SchemaRegistry) and not everything:
                     for part in (service.data, service.logs):
                         shutil.rmtree(part, ignore_errors=True)
                         removed.append(part)

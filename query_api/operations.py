@@ -44,6 +44,9 @@ from projections.analytics import BUCKET_S
 from projections.analytics_report import percentile
 from projections.fanout import Hub
 from projections.layout import Keys
+from query_api.asyncapi import cached_document
+from topics.deadletters import group_of
+from topics.readiness import DEAD_LETTERS, pending_dead_letters
 
 RETRY_AFTER_S = 2
 FOLLOWERS_EVERY_S = 1.0
@@ -62,7 +65,9 @@ class ClockOut(BaseModel):
 class CheckOut(BaseModel):
     ok: bool
     ms: float = Field(description="How long the part took to answer")
-    events: int | None = Field(default=None, description="Lags: events behind")
+    events: int | None = Field(
+        default=None, description="Lags: events behind; dead_letters: not replayed yet"
+    )
     seconds: float | None = Field(default=None, description="Relay lag: the oldest one's age")
     max: int | None = Field(default=None, description="Lags: the bound (VQ_READY_MAX_*)")
     error: str | None = Field(default=None, description="timeout, unavailable or over bound")
@@ -71,7 +76,7 @@ class CheckOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready"]
     checks: dict[str, CheckOut] = Field(
-        description="postgresql, redis, kafka, relay_lag, consumer_lag"
+        description="postgresql, redis, kafka, relay_lag, consumer_lag, dead_letters"
     )
 
 
@@ -94,6 +99,14 @@ class Operations:
             client_id=f"{settings.topic_prefix}-api-probe",
         )
 
+        # The dead letters not yet replayed: reported, never a reason to be unready (no bound).
+        self.dead_letters = KafkaProbe(
+            settings.kafka_servers,
+            settings.events_dead_letter_topic,
+            group_of(settings.topic_prefix),
+            client_id=f"{settings.topic_prefix}-api-dead-letters",
+        )
+
         async def relay_lag() -> Lag:
             events, seconds = await store.unpublished(RELAY_CHECKPOINT, RELAY_LAG_COUNT_MAX)
             return Lag(events=events, seconds=seconds)
@@ -108,6 +121,7 @@ class Operations:
                 Probe("kafka", self.kafka.ping),
                 Probe(RELAY_LAG, relay_lag, settings.ready_max_relay_lag),
                 Probe(CONSUMER_LAG, self.kafka.lag, settings.ready_max_consumer_lag),
+                Probe(DEAD_LETTERS, lambda: pending_dead_letters(self.dead_letters)),
             ]
         )
         keys = Keys(settings.redis_prefix)
@@ -131,6 +145,7 @@ class Operations:
         if self._sampling is not None:
             await self._sampling
         await self.kafka.aclose()
+        await self.dead_letters.aclose()
         metrics.process_ended()
 
     async def scrape(self) -> bytes:
@@ -277,6 +292,11 @@ def router(clock: Clock, lifespan: Any = None) -> APIRouter:
                 extensions={"failing": report.failing, "checks": report.as_dict()["checks"]},
             )
         return report.as_dict()
+
+    @ops.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi(request: Request) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of every topic the product writes (query_api/asyncapi.py)."""
+        return cached_document(_operations(request).settings)
 
     @ops.get("/metrics", include_in_schema=False)
     async def metrics_text(request: Request) -> Response:

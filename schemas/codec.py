@@ -1,8 +1,10 @@
 """Kafka messages: the CloudEvents Kafka protocol binding in binary content mode, with an Avro body.
 
 key      the queue id, UTF-8: one partition owns a queue, so its events stay in stream order.
-value    Avro binary (no container, no registry prefix) of the envelope fields followed by the
-         payload fields, written with the schema `<Type>.v<N>.avsc` of the event's current version.
+value    Avro binary (no container) of the envelope fields followed by the payload fields, written
+         with the schema `<Type>.v<N>.avsc` of the event's current version; with no registry
+         prefix by default, or in the Confluent wire format (schemas/wire.py) where a deployment
+         opts in. `decode` reads both.
 headers  `ce_*` attributes naming the type and the writer schema version, so a consumer in any
          language picks the writer schema from the headers alone (see schemas/README.md).
 
@@ -24,7 +26,7 @@ from fastavro import schemaless_reader, schemaless_writer
 
 from domain.events import QueueEvent
 from domain.recorded import RecordedEvent
-from schemas import registry
+from schemas import registry, wire
 from schemas.errors import InvalidMessage, UnknownEventType
 from schemas.mapping import event_to_record, payload_fields, record_to_event
 
@@ -167,6 +169,8 @@ def decode(value: bytes, received_headers: ReceivedHeaders) -> RecordedEvent:
     version_attribute = _required(attributes, "ce_vqschemaversion")
     if not version_attribute.isdigit():
         raise InvalidMessage(f"ce_vqschemaversion must be a number, got {version_attribute!r}")
+    if wire.is_framed(value):  # the Confluent wire format (schemas/wire.py): the headers still
+        _, value = wire.unframe(value)  # name the writer schema, the id is for other tools
     return decode_value(value, type_attribute.removeprefix(TYPE_PREFIX), int(version_attribute))
 
 

@@ -32,7 +32,7 @@ from projections.layout import Keys
 from projections.projector import Projector, QueueUpdate
 from projections.writer import ReadModelWriter
 from schemas import positions
-from schemas.codec import decode
+from streams.dead_letters import DeadLetters
 
 log = logging.getLogger("vq.streams")
 
@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> faust.App:
     position_topic = app.topic(
         settings.positions_topic, key_serializer="raw", value_serializer="raw", internal=False
     )
+    dead_letters = DeadLetters.of(app, settings)
     state: dict[str, Any] = {"lock": asyncio.Lock()}
 
     async def projector() -> Projector:
@@ -98,11 +99,14 @@ def create_app(settings: Settings) -> faust.App:
     async def project(stream: Any) -> AsyncIterator[None]:
         folding = await projector()
         async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            records = [decode(event.value, event.message.headers) for event in batch]
+            # What cannot be decoded or applied goes to the dead letters; the rest is folded.
+            records, events = await dead_letters.decoded(batch)
             started = time.perf_counter()
-            with _observed(batch, records):
+            with _observed(events, records):
                 async with state["lock"]:
-                    updates = await _applied(folding, records)
+                    updates = await dead_letters.applied(
+                        lambda some: _applied(folding, some), records, events
+                    )
                 for update in updates:
                     await _announce(position_topic, update)
             metrics.folded(len(records), time.perf_counter() - started)

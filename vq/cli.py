@@ -25,6 +25,7 @@ _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("deploy.backup.cli", "register"),
     ("vq.run", "register"),
     ("simulation.cli", "register"),
+    ("topics.cli", "register"),
 )
 
 

@@ -14,6 +14,8 @@ from eventstore.postgres import PostgresEventStore
 from eventstore.relay import Relay, producer_config
 from observability import metrics, tracing
 from observability.logs import configure_logging
+from topics.event_schemas import Publication
+from topics.registry_client import RegistryClient
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +40,8 @@ async def run_relay(settings: Settings, stop: asyncio.Event | None = None) -> No
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     pool = await open_pool(settings, min_size=1, max_size=4)
+    registry = RegistryClient(settings.schema_registry_url)
+    schemas = Publication(registry, settings.events_topic, settings.events_wire_format)
     try:
         store = PostgresEventStore(pool)
         relay = Relay(
@@ -46,7 +50,10 @@ async def run_relay(settings: Settings, stop: asyncio.Event | None = None) -> No
             lambda: AIOKafkaProducer(**producer_config(settings.kafka_servers)),
             settings.events_topic,
             traces=store.trace_parents if tracing.enabled() else None,
+            schemas=schemas,
         )
         await relay.run(stop)
     finally:
+        await schemas.aclose()
+        await registry.aclose()
         await pool.close()

@@ -65,6 +65,7 @@ def private_env(tmp_path: Path) -> dict[str, str]:
             "VQ_REDIS_PORT": str(free_port()),
             "VQ_KAFKA_PORT": str(free_port()),
             "VQ_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "VQ_REGISTRY_PORT": str(free_port()),
         }
     )
     return env

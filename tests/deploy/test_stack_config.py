@@ -71,7 +71,7 @@ def test_cluster_ids_look_like_kafkas() -> None:
 
 def test_services_come_in_start_order_and_can_be_chosen(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    assert [s.name for s in select(settings)] == ["postgresql", "redis", "kafka"]
+    assert [s.name for s in select(settings)] == ["postgresql", "redis", "kafka", "registry"]
     assert [s.name for s in select(settings, ["kafka", "redis"])] == ["redis", "kafka"]
 
 

@@ -86,4 +86,9 @@ def test_status_of_an_empty_data_folder_says_down(private_env: dict[str, str]) -
         ["postgresql", "down", f"postgresql://vq:vq@127.0.0.1:{private_env['VQ_PG_PORT']}/vq"],
         ["redis", "down", f"redis://127.0.0.1:{private_env['VQ_REDIS_PORT']}/0"],
         ["kafka", "down", f"127.0.0.1:{private_env['VQ_KAFKA_PORT']}"],
+        [
+            "registry",
+            "down",
+            f"http://127.0.0.1:{private_env['VQ_REGISTRY_PORT']}/apis/ccompat/v7",
+        ],
     ]

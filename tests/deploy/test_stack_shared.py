@@ -20,6 +20,7 @@ def test_status_exits_0_when_all_are_up(shared_stack: Result) -> None:
         ["postgresql", "up"],
         ["redis", "up"],
         ["kafka", "up"],
+        ["registry", "up"],
     ]
 
 
@@ -27,17 +28,18 @@ def test_second_up_is_a_quick_no_op_with_the_same_summary(shared_stack: Result) 
     again = vq("stack", "up")
     assert again.returncode == 0, again.stderr
     summary = again.stdout.splitlines()
-    assert len(summary) == 3  # nothing started, nothing created: only the summary
-    assert summary == shared_stack.stdout.splitlines()[-3:]
+    assert len(summary) == 4  # nothing started, nothing created: only the summary
+    assert summary == shared_stack.stdout.splitlines()[-4:]
     assert "postgresql://vq:vq@127.0.0.1:" in summary[0]
     assert ".queue-events[" in summary[2]
+    assert "/apis/ccompat/v7" in summary[3]
     assert again.seconds < 10
 
 
 def test_logs_show_each_service(shared_stack: Result) -> None:
     result = vq("stack", "logs", "-n", "1")
     assert result.returncode == 0, result.stderr
-    for name in ("postgresql.log", "redis.log", "server.log"):
+    for name in ("postgresql.log", "redis.log", "server.log", "registry.out"):
         assert name in result.stdout
 
 

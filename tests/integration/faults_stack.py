@@ -80,7 +80,7 @@ def make_root() -> Path:
 def private_settings(root: Path) -> Settings:
     """Settings naming only private things: the data folder `root`, free ports, the product's
     default schema, topic and key names (nobody else uses this stack)."""
-    pg, redis, kafka, controller, api = free_ports(5)
+    pg, redis, kafka, controller, api, registry = free_ports(6)
     return Settings(
         data_dir=root,
         pg_port=pg,
@@ -88,6 +88,8 @@ def private_settings(root: Path) -> Settings:
         kafka_port=kafka,
         kafka_controller_port=controller,
         api_port=api,
+        registry_port=registry,
+        registry_url=None,
         # Explicit: the environment of the test run may name the shared stack's servers.
         database_url=None,
         redis_url=None,

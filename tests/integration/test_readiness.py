@@ -22,7 +22,7 @@ from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
 from tests.integration.servers import api_servers, free_port
 
-PARTS = {"postgresql", "redis", "kafka", "relay_lag", "consumer_lag"}
+PARTS = {"postgresql", "redis", "kafka", "relay_lag", "consumer_lag", "dead_letters"}
 WITHIN_S = 15.0
 RELAY_LAG_MAX = 2
 
