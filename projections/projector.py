@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
@@ -76,6 +76,27 @@ class Change:
     joined: int | None = None  # the position it took when it joined the line
     shifted: list[Moved] = field(default_factory=list)  # others among the first few that moved
 
+    def as_dict(self) -> dict[str, Any]:
+        """`dataclasses.asdict(self)`, written out: asdict's generic deep copy cost the worker
+        a tenth of its time (it runs twice per change: the batch message, the replay list)."""
+        return {
+            "version": self.version,
+            "type": self.type,
+            "at": self.at,
+            "ticket_id": self.ticket_id,
+            "number": self.number,
+            "status": self.status,
+            "counter": self.counter,
+            "was": self.was,
+            "was_counter": self.was_counter,
+            "left": self.left,
+            "joined": self.joined,
+            "shifted": [
+                {"ticket_id": m.ticket_id, "number": m.number, "position": m.position}
+                for m in self.shifted
+            ],
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class QueueUpdate:
@@ -92,7 +113,7 @@ class QueueUpdate:
             "queue_id": self.queue_id,
             "version": self.version,
             "view": self.view,
-            "changes": [asdict(c) for c in self.changes],
+            "changes": [c.as_dict() for c in self.changes],
             "etas": self.etas,
             "newcomer": self.newcomer,
         }
@@ -159,7 +180,7 @@ class Projector:
             commands.extend(meta_commands(self._keys, state, estimates))
         commands.extend(eta_commands(self._keys, state, fresh, dropped))
         # In the same atomic write: what a follower that reconnects replays (projections/replay)
-        commands.extend(recent_commands(self._keys, state, [asdict(c) for c in changes]))
+        commands.extend(recent_commands(self._keys, state, [c.as_dict() for c in changes]))
         batch = Batch(
             tenant=state.tenant_id,
             queue=queue_id,
