@@ -174,8 +174,7 @@ class QueueService:
             appends, outcome, stored = _written(request, held, produced)
             await self._store.append(appends, idempotency=stored, tenant_id=request.tenant_id)
         except BaseException:
-            for stream in streams:
-                self._states.pop(stream, None)
+            self._forget(streams)  # folded forward, maybe not written: rebuilt when next used
             raise
         self._committed(appends, held)
         return outcome
@@ -197,11 +196,14 @@ class QueueService:
                 self._remember(state)
             raise
         except BaseException:
-            for stream in streams:
-                self._states.pop(stream, None)
+            self._forget(streams)  # folded forward, maybe not written: rebuilt when next used
             raise
         self._committed(appends, states)
         return outcome
+
+    def _forget(self, streams: Sequence[str]) -> None:
+        for stream in streams:
+            self._states.pop(stream, None)
 
     def _committed(self, appends: Sequence[StreamAppend], states: Sequence[QueueState]) -> None:
         for append, state in zip(appends, states, strict=True):
