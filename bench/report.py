@@ -201,12 +201,18 @@ def _appends(out: dict[str, Any]) -> list[str]:
     for a in out["append"]:
         ratio = f"{a['events_per_s'] / ceiling:.2f} of ceiling; " if ceiling else ""
         label = (
-            f"{a['events_per_append']} event(s)/txn"
+            f"{a['events_per_append']} event(s)/append"
             f"{' + idempotency key' if a['idempotency'] else ''}, "
             f"{a['connections']} conns"
         )
+        cpu = a.get("client_cpu_ms_per_append")
+        client = f"; client CPU {cpu} ms/append" if cpu is not None else ""
         lines.append(
-            ROW.format(label, _fmt(a["events_per_s"], " ev/s"), ratio + "txn " + _lat(a["latency"]))
+            ROW.format(
+                label,
+                _fmt(a["events_per_s"], " ev/s"),
+                ratio + "append " + _lat(a["latency"]) + client,
+            )
         )
     return lines
 
