@@ -24,7 +24,7 @@ from domain.recorded import RecordedEvent
 from domain.state import QueueState, position
 from eventstore.errors import StoreUnavailable
 from eventstore.port import EventStore
-from observability import metrics, tracing
+from observability import metrics
 from projections import checkpoint
 from projections.analytics import increment_commands, measure
 from projections.checkpoint import CHECKPOINT_EVERY
@@ -38,6 +38,7 @@ from projections.writer import (
     eta_commands,
     full_render,
     meta_commands,
+    publish_command,
     recent_commands,
     registration,
     ticket_commands,
@@ -181,6 +182,19 @@ class Projector:
         commands.extend(eta_commands(self._keys, state, fresh, dropped))
         # In the same atomic write: what a follower that reconnects replays (projections/replay)
         commands.extend(recent_commands(self._keys, state, [c.as_dict() for c in changes]))
+        update = QueueUpdate(
+            tenant_id=state.tenant_id,
+            queue_id=queue_id,
+            version=state.version,
+            view=queue_view(state),
+            changes=changes,
+            etas=fresh,
+            newcomer=estimates.newcomer(state),
+        )
+        # And the live push, last (one round trip, not two; published only if the write is
+        # made, and no follower can read the read model before it is whole). With the batch's
+        # trace context (tracing on): the API's push span continues it.
+        commands.append(publish_command(self._keys, update.tenant_id, queue_id, update.message()))
         batch = Batch(
             tenant=state.tenant_id,
             queue=queue_id,
@@ -206,17 +220,6 @@ class Projector:
             return None
         if state.version - model.saved >= CHECKPOINT_EVERY:
             await self._save(model)
-        update = QueueUpdate(
-            tenant_id=state.tenant_id,
-            queue_id=queue_id,
-            version=state.version,
-            view=queue_view(state),
-            changes=changes,
-            etas=fresh,
-            newcomer=estimates.newcomer(state),
-        )
-        # With the batch's trace context (tracing on): the API's push span continues it.
-        await self._writer.publish(state.tenant_id, queue_id, tracing.stamped(update.message()))
         return update
 
     async def _pending(

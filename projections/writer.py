@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from domain.state import QueueState
+from observability import tracing
 from projections.estimates import NEWCOMER, QueueEstimates
 from projections.layout import Keys
 from projections.views import dumps, line_member, queue_view, ticket_view
@@ -149,6 +150,12 @@ def recent_commands(
     ]
 
 
+def publish_command(keys: Keys, tenant: str, queue: str, message: dict[str, Any]) -> Command:
+    """The batch's message to the queue's live followers (projections/fanout.py), published by
+    the batch's own write: with the batch's trace context (tracing on)."""
+    return ("PUBLISH", keys.changes(tenant, queue), json.dumps(tracing.stamped(message)))
+
+
 def registration(keys: Keys, state: QueueState) -> Command:
     """The queue in its tenant's list, ordered by creation time (from its own event)."""
     created = state.created_at.astimezone(UTC).timestamp() if state.created_at else 0.0
@@ -202,9 +209,6 @@ class ReadModelWriter:
         result = await self._script(keys=[self._keys.queue(batch.tenant, batch.queue)], args=argv)
         status, stored = int(result[0]), int(result[1])
         return Applied(applied=status == 1, stored=stored, gap=status == -1)
-
-    async def publish(self, tenant: str, queue: str, message: dict[str, object]) -> None:
-        await self._redis.publish(self._keys.changes(tenant, queue), json.dumps(message))
 
     async def stored_version(self, tenant: str, queue: str) -> int:
         value = await self._redis.hget(self._keys.queue(tenant, queue), "version")
