@@ -72,6 +72,10 @@ def configure_logging(
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True
+    # httpx logs every request at INFO with its whole URL (a webhook's may carry a secret in its
+    # query; the relay's registry calls are one line each): warnings only.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def scrub(text: str) -> str:

@@ -122,18 +122,22 @@ class Process:
         self.start()
 
     def start(self) -> None:
+        # Its log goes to a file, not a pipe: nobody reads a pipe while it runs, and a chatty
+        # process would block on a full one.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vq.cli", *self.args],
             env=self._env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
         )
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, no offset commit, no flush."""
         assert self.proc is not None
         self.proc.kill()
-        self.proc.communicate(timeout=15)
+        self.proc.wait(timeout=15)
+        self._log.close()
 
     def stop(self) -> str:
         """SIGTERM and wait; returns what it wrote to stderr."""
@@ -141,11 +145,15 @@ class Process:
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
-            _, err = self.proc.communicate(timeout=30)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-        return err.decode(errors="replace")
+            self.proc.wait()
+        if self._log.closed:
+            return ""
+        written = _read(self._log)
+        self._log.close()
+        return written
 
 
 @contextmanager
