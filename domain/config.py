@@ -49,7 +49,8 @@ class QueueConfig:
     no_show_grace_seconds: int = 600
     transfer_policy: TransferPolicy = "keep_enqueue_time"
     busy_counter_policy: BusyCounterPolicy = "refuse"
-    # Service level target (analytics) and the cold-start service time (estimates).
+    # Service level target (analytics) and the expected service time a manager may set: the
+    # estimates' first guess on a new queue (0, the default: not set, a neutral guess).
     target_wait_seconds: int = 900
-    mean_service_seconds: int = 300
+    mean_service_seconds: int = 0
     metadata: dict[str, str] = field(default_factory=dict)

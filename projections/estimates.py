@@ -30,6 +30,7 @@ from itertools import pairwise
 from typing import Any
 
 from domain.estimation import SERVED, Estimate, Selector
+from domain.estimation.model import HISTORY
 from domain.events import QueueEvent, TicketCalled, TicketEnqueued, TicketTransferredIn
 from domain.state import QueueState
 
@@ -63,6 +64,7 @@ def eta_of(estimate: Estimate, version: int) -> dict[str, Any]:
         "estimated_at": _iso(at),
         "version": version,
         "estimator": estimate.estimator,
+        "basis": estimate.basis,
     }
 
 
@@ -74,6 +76,7 @@ def promise_of(estimate: Estimate) -> dict[str, Any]:
         "p90_seconds": round(estimate.p90),
         "ahead": estimate.ahead,
         "estimator": estimate.estimator,
+        "basis": estimate.basis,
     }
 
 
@@ -189,19 +192,17 @@ class QueueEstimates:
             for index in range(low + 1, high):
                 self.etas[ids[index]] = _between(first, last, (index - low) / (high - low), index)
 
-    def newcomer(self, state: QueueState) -> dict[str, Any] | None:
-        """The queue summary's estimate: the range of the last one in line (a newcomer waits at
-        least that long), with the newcomer counted behind them."""
-        if not state.waiting:
+    def newcomer(self, state: QueueState, priority: str | None = None) -> dict[str, Any] | None:
+        """The queue summary's estimate: the range of somebody joining now in `priority`
+        (default: the queue's default class), a hypothetical ticket at the back of that class,
+        with the people it would find ahead. Its `basis` says what it rests on: the queue's
+        history, or FEW_SERVICES while the first services are still setting the scale."""
+        if state.status == "closed" or self._now is None:
             return None
-        last_id = state.waiting[-1][3]
-        last = self.etas.get(last_id)
-        if last is None:
-            last = self._estimate(state, last_id)
-            if last is None:
-                return None
-            self.etas[last_id] = last
-        return {**last, "ahead": len(state.waiting), "basis": "last in line"}
+        estimate = self.selector.newcomer(state, priority, self._now)
+        if estimate is None:
+            return None
+        return {**eta_of(estimate, state.version), "ahead": estimate.ahead}
 
     def accuracy(self, state: QueueState) -> dict[str, Any]:
         """Per estimator, every estimate given at enqueue against the real wait."""
@@ -242,4 +243,5 @@ def shown(eta: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
         "p90_at": eta["p90_at"],
         "estimated_at": eta["estimated_at"],
         "estimator": eta["estimator"],
+        "basis": eta.get("basis", HISTORY),
     }

@@ -170,7 +170,7 @@ def expected_keys(keys: Keys, state: QueueState, estimates: QueueEstimates) -> d
     so that key's expected value is the set of its fields."""
     tenant, queue = state.tenant_id, state.queue_id
     eta_fields = {key[3] for key in state.waiting}
-    if state.waiting:
+    if estimates.newcomer(state) is not None:  # (an empty line has one too: "join now")
         eta_fields.add(NEWCOMER)
     expected: dict[str, Value] = {
         keys.accuracy(tenant, queue): dumps(estimates.accuracy(state)),

@@ -14,11 +14,15 @@ class WaitEstimate(BaseModel):
     p90_at: str
     estimated_at: str = Field(description="When the range was computed (the queue's last event)")
     estimator: str = Field(description="Which estimator gave it: rules or learned")
+    basis: str = Field(
+        default="history",
+        description="What it rests on: `history` (the queue's own services), or `few services "
+        "yet` (a new queue: a wide range around a first guess that the next services correct)",
+    )
 
 
 class NewcomerWait(WaitEstimate):
     ahead: int = Field(description="People a newcomer would find ahead")
-    basis: str = Field(description="How it was derived: the range of the last one in line")
 
 
 class PromisedWait(BaseModel):
@@ -27,6 +31,7 @@ class PromisedWait(BaseModel):
     p90_seconds: int
     ahead: int = Field(description="People ahead when it joined")
     estimator: str
+    basis: str = "history"
 
 
 class TicketView(BaseModel):

@@ -14,8 +14,8 @@ from datetime import date
 from domain.hours import parse_hhmm
 from eventstore.errors import StoreUnavailable
 from simulation.offline import RunResult, run
-from simulation.report import as_json, passes, summary, table
-from simulation.scenario import load, shipped
+from simulation.report import as_json, passes, summary, sweep, table
+from simulation.scenario import Scenario, load, shipped
 
 # Three working weeks: the first is the warm-up (the estimators start cold and learn the rota of
 # each weekday once), the other two are scored. About 20 s on two cores.
@@ -49,26 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print JSON instead of tables (live: the run's summary)"
     )
-    offline = parser.add_argument_group("offline mode")
-    offline.add_argument("--days", type=int, default=DEFAULT_DAYS, help="open days to simulate")
-    offline.add_argument(
-        "--warmup-days",
-        type=int,
-        default=DEFAULT_WARMUP,
-        help="first days that warm the estimators up and are scored apart",
-    )
-    offline.add_argument("--samples", type=int, default=48, help="oracle Monte-Carlo samples")
-    offline.add_argument(
-        "--oracle-every",
-        type=int,
-        default=None,
-        help="ask the oracle for one ticket in N (default: the scenario's own setting)",
-    )
-    offline.add_argument("--no-oracle", action="store_true", help="skip the oracle")
-    offline.add_argument("--jobs", type=int, default=None, help="scenarios run in parallel")
-    offline.add_argument(
-        "--check", action="store_true", help="exit 1 unless every scenario meets the acceptance"
-    )
+    _offline_arguments(parser.add_argument_group("offline mode"))
     live = parser.add_argument_group("live mode")
     live.add_argument(
         "--api", default=None, help="the API's base URL (default: VQ_API_HOST and VQ_API_PORT)"
@@ -100,9 +81,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=_simulate)
 
 
-def _one(args: tuple[str, int, int, int, int, int | None, bool]) -> RunResult:
+def _offline_arguments(offline: argparse._ArgumentGroup) -> None:
+    offline.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help=f"open days to simulate (default: the scenario's own, else {DEFAULT_DAYS})",
+    )
+    offline.add_argument(
+        "--warmup-days",
+        type=int,
+        default=None,
+        help="first days that warm the estimators up and are scored apart "
+        f"(default: the scenario's own, else {DEFAULT_WARMUP})",
+    )
+    offline.add_argument(
+        "--seeds",
+        default=None,
+        metavar="A-B|A,B,..",
+        help="run every scenario on each of these seeds (e.g. 1-6) and print one line a run",
+    )
+    offline.add_argument("--samples", type=int, default=48, help="oracle Monte-Carlo samples")
+    offline.add_argument(
+        "--oracle-every",
+        type=int,
+        default=None,
+        help="ask the oracle for one ticket in N (default: the scenario's own setting)",
+    )
+    offline.add_argument("--no-oracle", action="store_true", help="skip the oracle")
+    offline.add_argument("--jobs", type=int, default=None, help="scenarios run in parallel")
+    offline.add_argument(
+        "--check", action="store_true", help="exit 1 unless every scenario meets the acceptance"
+    )
+
+
+Work = tuple[str, int | None, int | None, int, int, int | None, bool]
+
+
+def _one(args: Work) -> RunResult:
     name, days, warmup, seed, samples, every, oracle = args
     scenario = load(name)
+    days, warmup = resolve_days(scenario, days, warmup)
     return run(
         scenario,
         days=days,
@@ -112,6 +131,29 @@ def _one(args: tuple[str, int, int, int, int, int | None, bool]) -> RunResult:
         samples=samples,
         oracle_every=every if every is not None else scenario.oracle_every,
     )
+
+
+def resolve_days(scenario: Scenario, days: int | None, warmup: int | None) -> tuple[int, int]:
+    """The days to play and to warm up on: as asked, else the scenario's own, else defaults."""
+    if days is None:
+        days = scenario.days or DEFAULT_DAYS
+    if warmup is None:
+        warmup = scenario.warmup_days if scenario.warmup_days is not None else DEFAULT_WARMUP
+    return days, min(warmup, days - 1)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1-6' or '1,3,5' (or a mix) as a list of seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        if dash:
+            seeds.extend(range(int(low), int(high) + 1))
+        elif low:
+            seeds.append(int(low))
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    return seeds
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -165,28 +207,33 @@ def _say(line: str) -> None:
 
 
 def _offline(args: argparse.Namespace) -> int:
-    if args.days < 1 or args.warmup_days < 0 or args.warmup_days >= args.days:
+    if (args.days is not None and args.days < 1) or (
+        args.warmup_days is not None
+        and (args.warmup_days < 0 or (args.days is not None and args.warmup_days >= args.days))
+    ):
         print("need --days >= 1 and 0 <= --warmup-days < --days", file=sys.stderr)
         return 2
     names = shipped() if args.scenario in (None, "all") else [args.scenario]
     try:
         scenarios = {name: load(name) for name in names}
+        seeds = [args.seed] if args.seeds is None else parse_seeds(args.seeds)
     except (ValueError, OSError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     descriptions = {s.name: s.description for s in scenarios.values()}
     # The busiest first, so the others share the remaining workers meanwhile.
     busiest = sorted(names, key=lambda n: -scenarios[n].max_rate_per_hour())
-    work = [
+    work: list[Work] = [
         (
             name,
             args.days,
             args.warmup_days,
-            args.seed,
+            seed,
             args.samples,
             args.oracle_every,
             not args.no_oracle,
         )
+        for seed in seeds
         for name in busiest
     ]
     jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(work)))
@@ -195,10 +242,12 @@ def _offline(args: argparse.Namespace) -> int:
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             done = list(pool.map(_one, work))
-    by_name = {r.scenario: r for r in done}
-    results = [by_name[scenarios[n].name] for n in names]
+    by_key = {(r.scenario, r.seed): r for r in done}
+    results = [by_key[(scenarios[n].name, seed)] for seed in seeds for n in names]
     if args.json:
         print(json.dumps([as_json(r) for r in results], indent=2))
+    elif len(seeds) > 1:
+        print(sweep(results))
     else:
         for result in results:
             print(table(result, descriptions[result.scenario]))

@@ -50,9 +50,10 @@ def request_for(command: QueueCommand, queue_id: str, api_ids: Mapping[str, str]
     queue = f"/v1/queues/{queue_id}"
     match command:
         case CreateQueue(config=config, status=status):
-            return Request(
-                "create-queue", "/v1/queues", "admin", {**asdict(config), "status": status}
-            )
+            body = {**asdict(config), "status": status}
+            if not config.mean_service_seconds:  # not set: the API's default (none) applies
+                del body["mean_service_seconds"]
+            return Request("create-queue", "/v1/queues", "admin", body)
         case OpenQueue():
             return Request("open", f"{queue}/open", "staff")
         case CloseQueue(reason=reason):

@@ -29,7 +29,7 @@ from domain.estimation.model import Estimate
 from domain.estimation.selector import Selector
 from domain.events import QueueEvent, TicketEnqueued, TicketTransferredIn
 from domain.evolve import evolve
-from domain.state import QueueState, initial_state
+from domain.state import QueueState, TicketState, initial_state
 from eventstore.memory import InMemoryEventStore
 from eventstore.values import CommandContext
 from service_layer.queues import CommandRequest, QueueService
@@ -139,8 +139,14 @@ class _SampledOracle:
         self.inner.observe(state, event)
 
     def estimate(
-        self, state: QueueState, ticket_id: str, at: datetime | None = None
+        self,
+        state: QueueState,
+        ticket_id: str,
+        at: datetime | None = None,
+        newcomer: TicketState | None = None,
     ) -> Estimate | None:
+        if newcomer is not None:  # a hypothetical ticket: asked on purpose, always answered
+            return self.inner.estimate(state, ticket_id, at, newcomer)
         if ticket_id not in self._seen:  # asked once per ticket, at its enqueue
             self._seen.add(ticket_id)
             self._count += 1

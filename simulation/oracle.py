@@ -233,9 +233,13 @@ class OracleEstimator:
         return HORIZON  # nobody left to call it today
 
     def estimate(
-        self, state: QueueState, ticket_id: str, at: datetime | None = None
+        self,
+        state: QueueState,
+        ticket_id: str,
+        at: datetime | None = None,
+        newcomer: TicketState | None = None,
     ) -> Estimate | None:
-        ticket = state.tickets.get(ticket_id)
+        ticket = newcomer if newcomer is not None else state.tickets.get(ticket_id)
         if ticket is None or ticket.status != "waiting" or at is None:
             return None
         t0 = self._s(at)

@@ -111,6 +111,32 @@ def summary(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def sweep(results: Sequence[RunResult]) -> str:
+    """One line a run (scenario x seed), then how many pass: the acceptance table."""
+    lines = [
+        f"acceptance: served >= {100 * MIN_RATIO:.0f}% of the oracle's within-20% share and "
+        f"{100 * COVERAGE[0]:.0f}-{100 * COVERAGE[1]:.0f}% P10..P90 coverage, every run",
+        f"  {'scenario':<15}{'seed':>5}{'days':>6}{'served':>9}{'oracle':>9}{'vs oracle':>11}"
+        f"{'coverage':>10}{'MAE (s)':>9}{'oracle MAE':>11}  verdict",
+    ]
+    for r in sorted(results, key=lambda r: (r.scenario, r.seed)):
+        served, oracle = r.paired.get("served"), r.paired.get(ORACLE)
+        figures = r.figures.get("served")
+        lines.append(
+            f"  {r.scenario:<15}{r.seed:>5}{r.days:>6}"
+            f"{_pct(None if served is None else served.within):>9}"
+            f"{_pct(None if oracle is None else oracle.within):>9}"
+            f"{_pct(r.ratio('served')):>11}"
+            f"{_pct(None if figures is None else figures.coverage):>10}"
+            f"{_seconds(None if figures is None else figures.mae):>9}"
+            f"{_seconds(None if oracle is None else oracle.mae):>11}"
+            f"  {'PASS' if passes(r) else 'FAIL'}"
+        )
+    passed = sum(passes(r) for r in results)
+    lines.append(f"  {passed} of {len(results)} runs pass")
+    return "\n".join(lines)
+
+
 def as_json(result: RunResult) -> dict[str, Any]:
     return {
         "scenario": result.scenario,

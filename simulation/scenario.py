@@ -70,6 +70,10 @@ class Scenario:
     # The oracle is asked for one ticket in this many (it simulates the line forward: a busy
     # scenario would otherwise take minutes); every estimator is compared on those tickets.
     oracle_every: int = 1
+    # The scenario's own offline run (None: the CLI's defaults). A cold-start scenario plays one
+    # day and scores it from the first ticket (no warm-up).
+    days: int | None = None
+    warmup_days: int | None = None
 
     def rate_per_hour(self, weekday: int, minute: float) -> float:
         """The true arrival rate at a local minute of a weekday (0 outside opening hours)."""
@@ -211,6 +215,7 @@ def parse(data: dict[str, Any]) -> Scenario:
         cancel_share=float(b["cancel_share"]),
     )
     arrivals = data["arrivals"]
+    simulation = data.get("simulation", {})
     factor = tuple(float(f) for f in arrivals.get("weekday_factor", [1.0] * 7))
     if len(factor) != 7:
         raise ValueError("weekday_factor needs 7 values (Monday first)")
@@ -229,8 +234,14 @@ def parse(data: dict[str, Any]) -> Scenario:
         service_types=types,
         counters=counters,
         behaviour=behaviour,
-        oracle_every=int(data.get("simulation", {}).get("oracle_every", 1)),
+        oracle_every=int(simulation.get("oracle_every", 1)),
+        days=_optional_int(simulation.get("days")),
+        warmup_days=_optional_int(simulation.get("warmup_days")),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def shipped() -> list[str]:

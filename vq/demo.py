@@ -12,7 +12,10 @@ import json
 import random
 import secrets
 import sys
+import threading
 import time
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -23,6 +26,9 @@ from access.users import insert_user
 from core.settings import Settings
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
+from simulation import live
+from simulation.live import window
+from simulation.scenario import Scenario, load
 
 DEMO_QUEUES: tuple[dict[str, Any], ...] = (
     {
@@ -268,3 +274,86 @@ class DemoTraffic:
     ) -> dict[str, Any] | None:
         response = self._client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
         return dict(response.json()) if response.status_code in (200, 201) else None
+
+
+# The demo's scenario: a simulated clinic day (skewed consultations, urgent cases, no-shows,
+# staggered lunch breaks) played through the API on an accelerated clock, so services take time
+# between start and complete and the dashboard's utilisation, service times and estimates are
+# what a real clinic would show. At 10x the day (08:00-17:00) takes 54 minutes.
+DEMO_SCENARIO = "clinic"
+DEMO_SPEED = 10.0
+# The API's clock starts this long before the scenario opens (the demo's start-up fits in it).
+DEMO_LEAD = timedelta(minutes=5)
+
+
+def demo_clock(today: date | None = None, after: date | None = None) -> tuple[datetime, float]:
+    """(VQ_CLOCK_START, VQ_CLOCK_SPEED) for the API of a demo: a little before the scenario's
+    opening today (or the next day it opens, and after `after`), at DEMO_SPEED."""
+    day = today or date.today()
+    if after is not None and day <= after:
+        day = after + timedelta(days=1)
+    scenario = _scenario_on(day)
+    _, opens, _ = window(scenario, 1.0, None)
+    return opens - DEMO_LEAD, DEMO_SPEED
+
+
+def next_demo_clock(settings: Settings) -> tuple[datetime, float]:
+    """The demo clock of this run: a day after the last run's (remembered in the data folder),
+    so a second `vq run` never stamps the demo's queues earlier than the first one did."""
+    path = settings.data_dir / "demo-clock.json"
+    after = None
+    if path.exists():
+        after = date.fromisoformat(json.loads(path.read_text())["day"])
+    elif (settings.data_dir / "demo.json").exists():
+        after = date.today()  # an older demo stamped its queues with the real time of today
+    start, speed = demo_clock(after=after)
+    # Ten days of demo a run at most (10x: a day per 2.4 h): the next run starts after them.
+    last = (start + timedelta(days=10)).date()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"day": last.isoformat()}))
+    return start, speed
+
+
+def _scenario_on(day: date) -> Scenario:
+    scenario = load(DEMO_SCENARIO)
+    while day.weekday() not in scenario.weekdays:
+        day += timedelta(days=1)
+    return replace(scenario, start=day)
+
+
+class ScenarioTraffic:
+    """The demo's traffic: `vq simulate --live` of DEMO_SCENARIO's day in the demo tenant, in a
+    thread of its own (the same driver: commands sent when the API's accelerated clock reaches
+    their time, each reaction following what the API decided). Its queue is the scenario's
+    ("Clinic reception"), next to the demo queues a person may try by hand."""
+
+    def __init__(
+        self, settings: Settings, base: str, demo: dict[str, Any], clock_start: datetime
+    ) -> None:
+        scenario = _scenario_on((clock_start + DEMO_LEAD).date())
+        hours = (scenario.closes - scenario.opens) / 60.0
+        self._options = live.LiveOptions(
+            api=base, scenario=scenario, hours=hours, seed=1, key=demo["admin_key"]
+        )
+        self._settings = settings
+        self.result: live.LiveResult | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._play, name="demo-traffic", daemon=True)
+        self._thread.start()
+
+    def _play(self) -> None:
+        try:
+            self.result = asyncio.run(live.run(self._options, self._settings, _quiet))
+        except (live.LiveError, httpx.HTTPError, OSError) as exc:
+            self.error = str(exc)
+            print(f"vq run: the demo traffic stopped: {exc}", file=sys.stderr)
+
+    def step(self) -> None:
+        """Nothing to do per tick: the thread plays the day (kept for `vq run`'s loop)."""
+
+    def close(self) -> None:
+        """The thread is a daemon: it ends with the process."""
+
+
+def _quiet(line: str) -> None:
+    """The driver's progress lines would flood `vq run`'s terminal: they are dropped."""

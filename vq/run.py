@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,7 +27,7 @@ import httpx
 
 from core.settings import Settings, get_settings
 from eventstore.migrate import migrate
-from vq.demo import DEMO_QUEUES, DemoTraffic, ensure_demo
+from vq.demo import DEMO_QUEUES, DemoTraffic, ScenarioTraffic, ensure_demo, next_demo_clock
 from vq.inbox import SECRET_VARIABLE
 from vq.supervisor import ChildSpec, Supervisor, stop_leftovers
 
@@ -82,13 +83,18 @@ def _run(args: argparse.Namespace) -> int:
         env["VQ_OUTBOUND_ALLOW"] = DEMO_OUTBOUND_ALLOW
     # The links messages carry point at this API unless the operator named another address.
     env.setdefault("VQ_PUBLIC_URL", f"http://{settings.api_host}:{settings.api_port}")
+    # The demo plays a simulated clinic day on an accelerated clock that the API keeps (unless
+    # the operator set a clock): services take time, and utilisation and waits are real ones.
+    if not args.no_demo and "VQ_CLOCK_START" not in env and "VQ_CLOCK_SPEED" not in env:
+        clock_start, clock_speed = next_demo_clock(settings)
+        env["VQ_CLOCK_START"], env["VQ_CLOCK_SPEED"] = clock_start.isoformat(), str(clock_speed)
     supervisor = Supervisor(logs, settings.data_dir / "run.json")
     stop_leftovers(supervisor.state_file, supervisor.say)
     stop = _StopSignals()
     for name, command in PROCESSES:
         supervisor.start(_spec(name, command, env))
     base = f"http://{settings.api_host}:{settings.api_port}"
-    traffic: DemoTraffic | None = None
+    traffic: DemoTraffic | ScenarioTraffic | None = None
     try:
         if not _wait_for_api(base, supervisor, stop):
             return 0
@@ -96,7 +102,11 @@ def _run(args: argparse.Namespace) -> int:
         demo = None if args.no_demo else ensure_demo(settings, base, inbox + "webhooks")
         supervisor.start(_inbox_spec(settings, args.inbox_port, demo, env))
         _print_banner(settings, base, demo, logs, inbox, allow_loopback)
-        traffic = None if demo is None else DemoTraffic(base, demo, args.demo_rate)
+        if demo is not None and "VQ_CLOCK_START" in env and "VQ_CLOCK_START" not in os.environ:
+            clock_start = datetime.fromisoformat(env["VQ_CLOCK_START"])
+            traffic = ScenarioTraffic(settings, base, demo, clock_start)
+        elif demo is not None:
+            traffic = DemoTraffic(base, demo, args.demo_rate)
         while not stop.count:
             supervisor.poll()
             if traffic is not None:

@@ -58,6 +58,7 @@ class Abandonment:
 
     def left_line(self, waited: float, cancelled: bool) -> None:
         """A ticket left the line after `waited` seconds (called, cancelled or transferred)."""
+        waited = max(waited, 0.0)  # events out of time order must not make negative exposure
         self.exposure = [e * FADE for e in self.exposure]
         self.cancels = [c * FADE for c in self.cancels]
         for i in range(_bucket(waited) + 1):

@@ -11,7 +11,7 @@ day's open seconds per 15-minute slot are folded into a profile per counter (wee
 An estimate then reads, per counter, whether it is open now and the chance it is open in each
 coming slot: a counter that usually goes off at a given slot is expected to go; one that departs
 from its rota today (absent all morning, late from lunch) is expected to keep departing for as
-long as it already has (at least ROTA_MEMORY), then to return to its rota.
+long as it already has (at least AWAY_GRACES idle graces), then to return to its rota.
 """
 
 from __future__ import annotations
@@ -31,15 +31,17 @@ from domain.estimation.profiles import (
 )
 from domain.hours import parse_hhmm, zone
 
-# A counter idle this long while people wait is on a break (or closed).
+# A counter idle this long while people wait is on a break (or closed): the board's `grace`
+# starts here and follows the queue's own pace (`QueueSignals.grace`: gaps and service times).
 IDLE_GRACE = 120.0
 # An idle spell with nobody waiting is credited as open for at most this long.
 IDLE_OPEN = 1800.0
 # Passed over this often by counters idle for less long, an idle counter is taken to be away.
 PASSED_OVER = 2
-# The least time today's departure from the rota (a counter off that is usually on) is
-# expected to last.
-ROTA_MEMORY = 1800.0
+# The least time a departure from the rota (a counter off that is usually on, or away with no
+# rota learned yet) is expected to last, in idle graces: about half an hour at a desk whose
+# calls take minutes, a minute and a half at a gate whose calls take seconds.
+AWAY_GRACES = 15.0
 
 
 @dataclass(slots=True)
@@ -92,6 +94,7 @@ class CounterBoard:
         self.day_start: datetime | None = None  # the first event of the local day
         self.seen_today: set[str] = set()  # counters that called today
         self.active_slots: set[int] = set()
+        self.grace = IDLE_GRACE
 
     def _local(self, at: datetime) -> datetime:
         return at.astimezone(zone(self.timezone))
@@ -141,7 +144,7 @@ class CounterBoard:
             idle_since = info.idle_since
             if info.busy is not None or info.closed or idle_since is None:
                 continue
-            if (at - max(idle_since, line_since)).total_seconds() > IDLE_GRACE:
+            if (at - max(idle_since, line_since)).total_seconds() > self.grace:
                 info.closed = True  # people waited and it did not call
                 self._last_service(info)
 
@@ -195,7 +198,7 @@ class CounterBoard:
             if line_since is not None and line_since >= info.idle_since:
                 # It was idle when the person came, and took them.
                 self._passed_over(info, info.idle_since)
-        elif info.busy is None and waiting_for <= IDLE_GRACE:
+        elif info.busy is None and waiting_for <= self.grace:
             # Its first call today, answering the first people soon after the opening: it was
             # open, waiting, since the opening. (Later first calls say nothing of before.)
             opened = self._opening(at)
@@ -207,7 +210,7 @@ class CounterBoard:
             info.open_since = at  # back from a break, or its first call today
         info.busy = Busy(ticket_id, at, service_type)
         info.idle_since, info.closed, info.served, info.passed = None, False, None, 0
-        return gap if gap is not None and 0 <= gap <= IDLE_GRACE else None
+        return gap if gap is not None and 0 <= gap <= self.grace else None
 
     def _passed_over(self, caller: CounterInfo, caller_idle: datetime) -> None:
         """An idle counter calls: those idle for longer were passed over (the longest idle
@@ -298,11 +301,16 @@ class CounterBoard:
         """
         usual_now = self.usual(info, now_key)
         if usual_now is None:
+            if not now_open and info.name in self.seen_today and info.idle_since is not None:
+                # No rota yet (a new queue) and away after serving today: a break, expected to
+                # last as long again as it has (at least AWAY_GRACES graces), then over.
+                away = (at - info.idle_since).total_seconds()
+                return 1.0, max(away, self.memory())
             return 0.0, 0.0
         if not now_open and info.name not in self.seen_today:
             missed = self._missed_today(info, now_key)
-            if missed >= ROTA_MEMORY:  # nobody came to it today though its rota said so
-                return -1.0, max((at - (self.day_start or at)).total_seconds(), ROTA_MEMORY)
+            if missed >= self.memory():  # nobody came to it today though its rota said so
+                return -1.0, max((at - (self.day_start or at)).total_seconds(), self.memory())
         deviation = (1.0 if now_open else 0.0) - usual_now
         if abs(deviation) < 0.5:
             return 0.0, 0.0  # today follows the rota
@@ -311,7 +319,11 @@ class CounterBoard:
         else:
             since = info.idle_since or self.day_start or at
         since = max(since, self._stretch(info, now_key, slot_start, usual_now >= 0.5))
-        return deviation, max((at - since).total_seconds(), ROTA_MEMORY)
+        return deviation, max((at - since).total_seconds(), self.memory())
+
+    def memory(self) -> float:
+        """The least seconds a departure from the rota is expected to last."""
+        return AWAY_GRACES * self.grace
 
     def _missed_today(self, info: CounterInfo, now_key: SlotKey) -> float:
         """Seconds its rota expected it open today before the current slot (it never came)."""
@@ -334,9 +346,11 @@ class CounterBoard:
     ) -> float:
         """Chance the counter is open in slot `key`, `ahead` seconds from now."""
         usual = self.usual(info, key)
-        if usual is None:
-            return 1.0 if now_open else 0.0
         shift, memory = deviation
+        if usual is None:
+            if now_open:
+                return 1.0
+            return shift * (1.0 - math.exp(-ahead / memory)) if shift > 0 else 0.0
         if shift:
             usual += shift * math.exp(-ahead / memory)
         return min(max(usual, 0.0), 1.0)

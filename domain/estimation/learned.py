@@ -24,6 +24,7 @@ from datetime import datetime
 from domain.estimation.model import Estimate
 from domain.estimation.outlook import estimate_inputs, projected_wait
 from domain.estimation.projection import Outlook, WaitDistribution
+from domain.estimation.rules import basis
 from domain.estimation.signals import QueueSignals
 from domain.estimation.stats import Window
 from domain.events import (
@@ -35,7 +36,7 @@ from domain.events import (
     TicketTransferredIn,
     TicketTransferredOut,
 )
-from domain.state import QueueState
+from domain.state import QueueState, TicketState
 
 WINDOW = 300
 POOLED_WINDOW = 1000
@@ -141,14 +142,18 @@ class LearnedEstimator:
         return value
 
     def estimate(
-        self, state: QueueState, ticket_id: str, at: datetime | None = None
+        self,
+        state: QueueState,
+        ticket_id: str,
+        at: datetime | None = None,
+        newcomer: TicketState | None = None,
     ) -> Estimate | None:
-        projected = estimate_inputs(self.signals, state, ticket_id, at)
+        projected = estimate_inputs(self.signals, state, ticket_id, at, newcomer)
         if projected is None:
             return None
         view, wait, now = projected
         p10, p50, p90 = self._range(wait, context(view))
-        return Estimate(p10, p50, p90, view.ahead, now, self.name)
+        return Estimate(p10, p50, p90, view.ahead, now, self.name, basis(self.signals))
 
     def _range(self, wait: WaitDistribution, ctx: str) -> tuple[float, float, float]:
         half = self.miss / 2.0

@@ -2,7 +2,8 @@
 
 An estimate is a range, never one number: P10, P50 and P90 of the seconds until the ticket is
 called, counted from `at` (the time of the last event the estimator saw, or the time asked for),
-plus how many people stand ahead of it in policy order right now.
+plus how many people stand ahead of it in policy order right now, and what it rests on: the
+queue's own history, or (`FEW_SERVICES`) a guess that the first services are still correcting.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.events import QueueEvent
-from domain.state import QueueState
+from domain.state import QueueState, TicketState
+
+HISTORY = "history"
+FEW_SERVICES = "few services yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,7 @@ class Estimate:
     ahead: int
     at: datetime
     estimator: str
+    basis: str = HISTORY
 
     def as_dict(self) -> dict[str, object]:
         """Rounded whole seconds: what a ticket page or the positions topic shows."""
@@ -33,6 +38,7 @@ class Estimate:
             "ahead": self.ahead,
             "at": self.at.isoformat(),
             "estimator": self.estimator,
+            "basis": self.basis,
         }
 
 
@@ -45,8 +51,15 @@ class Estimator(Protocol):
 
     name: str
 
-    def observe(self, state: QueueState, event: QueueEvent) -> None: ...
+    def observe(self, state: QueueState, event: QueueEvent) -> object: ...  # result unused
 
     def estimate(
-        self, state: QueueState, ticket_id: str, at: datetime | None = None
-    ) -> Estimate | None: ...
+        self,
+        state: QueueState,
+        ticket_id: str,
+        at: datetime | None = None,
+        newcomer: TicketState | None = None,
+    ) -> Estimate | None:
+        """The range of waiting `ticket_id`, or of `newcomer` (a hypothetical ticket, not in
+        `state`: see `outlook.newcomer`) when one is given."""
+        ...

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.estimation.counters import IDLE_GRACE, Busy, CounterBoard, CounterInfo
+from domain.estimation.counters import Busy, CounterBoard, CounterInfo
 from domain.estimation.profiles import SLOT_SECONDS, SlotKey, next_slot, previous_slot, slot_of
 from domain.estimation.projection import HORIZON, CounterPath, Outlook, WaitDistribution
 from domain.estimation.signals import UNTYPED, QueueSignals
@@ -29,17 +29,44 @@ ENOUGH = 20
 CACHE_MAX = 8
 
 
+# The id of the hypothetical ticket a newcomer would get, with its class (real ids are UUIDs).
+NEWCOMER_ID = "newcomer"
+
+
 def estimate_inputs(
-    signals: QueueSignals, state: QueueState, ticket_id: str, at: datetime | None
+    signals: QueueSignals,
+    state: QueueState,
+    ticket_id: str,
+    at: datetime | None,
+    newcomer: TicketState | None = None,
 ) -> tuple[Outlook, WaitDistribution, datetime] | None:
-    """What every estimator starts from: the outlook and projected wait of `ticket_id` at
-    `at` (default: the last event's time), and that time; None unless it is waiting."""
-    ticket = state.tickets.get(ticket_id)
+    """What every estimator starts from: the outlook and projected wait of `ticket_id` (or of
+    the hypothetical `newcomer`) at `at` (default: the last event's time), and that time;
+    None unless it is waiting."""
+    ticket = newcomer if newcomer is not None else state.tickets.get(ticket_id)
     now = at or signals.last_at
     if ticket is None or ticket.status != "waiting" or now is None:
         return None
     view, wait = projected_wait(signals, state, ticket, now)
     return view, wait, now
+
+
+def newcomer(state: QueueState, priority: str, at: datetime) -> TicketState:
+    """The ticket somebody joining now in `priority` would get: at the back of its class (its
+    id names the class, so projections kept per ticket and time never mix two classes)."""
+    return TicketState(
+        ticket_id=f"{NEWCOMER_ID}:{priority}",
+        number="",
+        daily_number=0,
+        seq=state.next_seq,
+        priority=priority,
+        service_type=None,
+        channel="",
+        contact=None,
+        enqueued_at=at,
+        order_at=at,
+        class_since=at,
+    )
 
 
 def projected_wait(
@@ -130,7 +157,7 @@ def _release_called(
 def _release_busy(
     signals: QueueSignals, busy: Busy, at: datetime, fallback: float
 ) -> Callable[[float], float]:
-    gap = signals.gap.value
+    gap = signals.call_gap()
     serving = signals.service.get(busy.service_type)
     if busy.started is not None and serving is not None and serving.total >= ENOUGH:
         # The person is at the counter: only the service itself is left.
@@ -144,10 +171,10 @@ def _release_busy(
     return _release_after(histogram, elapsed, gap, fallback)
 
 
-def _release_idle(gap: float) -> Callable[[float], float]:
+def _release_idle(gap: float, spread: float) -> Callable[[float], float]:
     """An idle open counter calls after about the usual gap (spread over 0.3 to 1.7 gaps; calls
-    that came back to back, a gap of zero, still spread over a second)."""
-    low, width = 0.3 * gap, max(1.4 * gap, 1.0)
+    that came back to back, a gap of zero, still spread over `spread`: a small part of a call)."""
+    low, width = 0.3 * gap, max(1.4 * gap, spread, 1e-3)
     return lambda x: min(max((x - low) / width, 0.0), 1.0)
 
 
@@ -174,23 +201,45 @@ def _level(
     return level
 
 
-def _paths(signals: QueueSignals, at: datetime, slots: _Slots) -> tuple[list[CounterPath], int]:
-    """Each counter's expected calls from now on, and how many are open now."""
+def _paths(
+    signals: QueueSignals, at: datetime, slots: _Slots, ahead: int
+) -> tuple[list[CounterPath], int]:
+    """Each counter's expected calls from now on, and how many are open now.
+
+    Counters that were idle before the line formed are woken one per arrival (the one idle
+    longest takes the newcomer): only as many as there are people up to this ticket call them;
+    the others wait for later arrivals and call nobody ahead of it. (Counting each idle counter
+    as about to call would make the first call the quickest of several reactions, where it is
+    one: at a gate whose whole wait is that reaction, half of it.)"""
     board = signals.board
     now_key = slots.keys[0]
     since = signals.line_since
     slot_start = at - timedelta(seconds=slots.into)
     # With people already waiting unserved, no idle counter is about to call them.
-    fresh_line = since is None or (at - since).total_seconds() <= IDLE_GRACE
+    grace = board.grace
+    fresh_line = since is None or (at - since).total_seconds() <= grace
     cold = not board.known() and all(
         i.busy is None and i.idle_since is None for i in board.counters.values()
     )
-    gap = signals.gap.value
-    fallback = 0.25 * max(signals.all_types.mean(), 1.0)
+    gap = signals.call_gap()
+    scale = signals.all_types.mean()
+    fallback = 0.25 * max(scale, 1e-3)
+    spread = 0.02 * scale
     paths: list[CounterPath] = []
     open_now = 0
+    waking = ahead + 1  # idle counters the people up to this ticket wake, one each
     for info in board.counters.values():
         release: Callable[[float], float] | None
+        waiting_for_people = (
+            info.busy is None
+            and not info.closed
+            and info.idle_since is not None
+            and since is not None
+            and info.idle_since <= since
+        )
+        if waiting_for_people and waking <= 0:
+            continue  # woken by somebody behind this ticket, if at all
+        waking -= waiting_for_people
         usual = board.usual(info, now_key)
         if info.busy is not None:
             release = _release_busy(signals, info.busy, at, fallback)
@@ -201,21 +250,21 @@ def _paths(signals: QueueSignals, at: datetime, slots: _Slots) -> tuple[list[Cou
         elif (
             info.idle_since is not None
             and since is not None
-            and (at - max(info.idle_since, since)).total_seconds() <= IDLE_GRACE
+            and (at - max(info.idle_since, since)).total_seconds() <= grace
             and (usual is None or usual >= 0.5)
         ):
             # Just came free (or somebody just arrived) and its rota goes on: a call is under
             # way. (Free just as its rota ends: it is leaving.)
-            is_open, release = True, _release_idle(gap)
+            is_open, release = True, _release_idle(gap, spread)
         else:
             is_open = (cold or board.open_now(info, at, now_key)) and fresh_line
-            release = _release_idle(gap) if is_open else None
+            release = _release_idle(gap, spread) if is_open else None
         open_now += is_open
         deviation = board.deviation(info, is_open, now_key, at, slot_start)
         paths.append(CounterPath(release, _level(board, info, is_open, deviation, slots)))
     if open_now == 0 and not board.known():
         # No rota learned yet and nobody serving: assume somebody will, soon.
-        paths.append(CounterPath(_release_idle(gap), lambda k: 1.0))
+        paths.append(CounterPath(_release_idle(gap, spread), lambda k: 1.0))
         open_now = 1
     return paths, open_now
 
@@ -256,7 +305,7 @@ def outlook(signals: QueueSignals, state: QueueState, ticket: TicketState, at: d
     else:
         served = signals.served_cost(ticket.service_type or UNTYPED)
     slots = _slots(signals, state, at)
-    paths, open_now = _paths(signals, at, slots)
+    paths, open_now = _paths(signals, at, slots, ahead)
     # Abandonment depends on the wait, so take a rough look at it first: those ahead will have
     # waited about as long as this ticket when they are called (a steady line), and those who
     # gave up without cancelling are cheap no-shows then.
@@ -265,7 +314,7 @@ def outlook(signals: QueueSignals, state: QueueState, ticket: TicketState, at: d
     rough = (ahead + 1) * served / max(open_now, 1)
     abandonment = signals.abandonment
     no_show = abandonment.no_show_share(waited + rough)
-    cost = (1.0 - no_show) * served + no_show * (signals.no_show_cost.value + signals.gap.value)
+    cost = (1.0 - no_show) * served + no_show * (signals.no_show() + signals.call_gap())
     alive = abandonment.survival(waited + rough / 2)
     leaving = 1.0 - abandonment.survival(waited + rough) / alive if alive > 0 else 0.0
     span = max(rough, 1.0)

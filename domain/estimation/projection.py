@@ -38,11 +38,13 @@ _NORMAL = NormalDist()
 
 
 def _grid() -> tuple[float, ...]:
-    """0, then 2 s growing by 15% a step (20% past ten minutes) to beyond a day."""
-    points, x = [0.0], 2.0
-    while x < 100_000:
+    """In units of one call's cost (scale-free: the same resolution for a 4-second gate and a
+    20-minute desk): 0, then 1/150 of a call growing by 15% a step (20% past two calls), to
+    beyond the horizon of the slowest queue."""
+    points, x = [0.0], 1.0 / 150.0
+    while x < 2000.0:
         points.append(x)
-        x *= 1.15 if x < 600 else 1.2
+        x *= 1.15 if x < 2.0 else 1.2
     return tuple(points)
 
 
@@ -264,12 +266,14 @@ def project(
     cancelled) x seconds from now; `lag`: the renewal lag of a counter's calls (None: only its
     asymptote, from cv2).
     """
-    made = _Calls.start(paths, inflow, max(call_cost, 1.0), first_slot)
+    cost = max(call_cost, 1e-3)
+    made = _Calls.start(paths, inflow, cost, first_slot)
     chains = Chains.of(lag, cv2)
     xs = [0.0]
     ps = [0.0]
     previous = 0.0
-    for x in GRID[1:]:
+    for unit in GRID[1:]:
+        x = unit * cost
         if x > horizon:
             break
         started = made.count(previous, x)

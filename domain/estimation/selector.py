@@ -19,11 +19,12 @@ from datetime import datetime
 from domain.estimation.accuracy import AccuracyBook, AccuracyFigures, Outcome
 from domain.estimation.learned import LearnedEstimator
 from domain.estimation.model import Estimate, Estimator
+from domain.estimation.outlook import newcomer as hypothetical
 from domain.estimation.rules import RuleEstimator
 from domain.estimation.signals import QueueSignals
 from domain.estimation.stats import Ewma
 from domain.events import QueueEvent, TicketEnqueued, TicketTransferredIn
-from domain.state import QueueState
+from domain.state import QueueState, TicketState
 
 SERVED = "served"
 # Calls over which the recent error is weighted.
@@ -106,15 +107,41 @@ class Selector:
             self.choice = best.name
 
     def estimate(
-        self, state: QueueState, ticket_id: str, at: datetime | None = None
+        self,
+        state: QueueState,
+        ticket_id: str,
+        at: datetime | None = None,
+        newcomer: TicketState | None = None,
     ) -> Estimate | None:
         """The served range (its `estimator` says which member gave it); the others back it up."""
         order = [self._member(self.choice)] + [m for m in self.members if m.name != self.choice]
         for member in order:
-            estimate = member.estimate(state, ticket_id, at)
+            estimate = member.estimate(state, ticket_id, at, newcomer)
             if estimate is not None:
                 return estimate
         return None
+
+    def newcomer(
+        self, state: QueueState, priority: str | None = None, at: datetime | None = None
+    ) -> Estimate | None:
+        """The served range of somebody who joined now in `priority` (default: the queue's
+        default class): a hypothetical ticket at the back of that class, counted as the line
+        and the counters stand (not the range of whoever is last in line, who may sit in
+        another class or have waited long already)."""
+        now = at or self._last_at()
+        if now is None:
+            return None
+        chosen = priority or state.config.default_priority
+        return self.estimate(state, "", now, hypothetical(state, chosen, now))
+
+    def _last_at(self) -> datetime | None:
+        """The time of the last event the members saw."""
+        times = [
+            s.last_at
+            for m in self.members
+            if (s := getattr(m, "signals", None)) is not None and s.last_at is not None
+        ]
+        return max(times, default=None)
 
     def accuracy(self) -> list[AccuracyFigures]:
         """Figures per estimator: the members, the shadows and `served` (what people saw)."""

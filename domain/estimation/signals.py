@@ -17,6 +17,7 @@ Every update is O(1), O(log n) or O(bins + counters); only the events' `at` move
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from sortedcontainers import SortedList
@@ -48,8 +49,18 @@ from domain.state import LineKey, QueueState, line_key
 
 # Occupation histograms forget with this factor per call (~ the last few hundred calls).
 HISTOGRAM_DECAY = 0.995
-# Weight of the configured mean service time in a fresh histogram (a few calls' worth).
+# Weight of the cold-start guess in a fresh histogram (a few calls' worth; it gives way to data).
 PRIOR_WEIGHT = 3.0
+# The guess: the configured mean service time, as a typically skewed log-normal (sigma 0.5);
+# with none configured, a neutral one: a median of two minutes spread so wide (sigma 1.5: 95 %
+# between 6 s and 40 min) that the first services decide the scale.
+CONFIGURED_SIGMA = 0.5
+NEUTRAL_MEDIAN = 120.0
+NEUTRAL_SIGMA = 1.5
+# A counter idle while people wait is taken to be on a break after this many usual gaps
+# between coming free and calling, or this share of a usual call, whichever is longer.
+GRACE_GAPS = 10.0
+GRACE_SHARE = 0.25
 UNTYPED = ""
 # Calls after which the renewal lag is recomputed (it is O(grid^2), and moves slowly).
 LAG_REFRESH = 50
@@ -63,7 +74,7 @@ class QueueSignals:
         self.walk = LogHistogram(HISTOGRAM_DECAY)  # call to service start (the walk up)
         self.no_show_wait = LogHistogram(HISTOGRAM_DECAY)  # call to being marked a no-show
         self.all_types = LogHistogram(HISTOGRAM_DECAY)
-        self.gap = Ewma(0.02, 8.0)
+        self.gap = Ewma(0.02, 0.0)  # free to the next call while people wait (see call_gap)
         self.board = CounterBoard()
         self.line_since: datetime | None = None  # the line has been non-empty since
         self.lines: dict[str, SortedList] = {}
@@ -72,7 +83,7 @@ class QueueSignals:
         self.abandonment = Abandonment()
         self.since: dict[str, datetime] = {}  # waiting ticket -> when it (re)joined the line
         self.served: dict[str, Ewma] = {}  # service type -> occupation of answered calls
-        self.no_show_cost = Ewma(0.02, 120.0)  # occupation of a call nobody answered
+        self.no_show_cost = Ewma(0.02, 0.0)  # occupation of a call nobody answered (see no_show)
         self.last_at: datetime | None = None
         self.open_slots: dict[SlotKey, bool] = {}  # opening hours by slot (a cache)
         self._seen: tuple[int, int] | None = None
@@ -136,7 +147,9 @@ class QueueSignals:
         elif self.line_since is None:
             self.line_since = at
         self.board.advance(at, self.line_since)
-        if self._lag is None or self.all_types.version - self._lag[0] >= LAG_REFRESH:
+        if self._lag is None or self.all_types.version - self._lag[0] >= min(
+            LAG_REFRESH, 1 + self._lag[0] // 2
+        ):  # early on (a new queue) the scale is still being learned: recompute often
             self._refresh_lag()
 
     def _advance(self, at: datetime) -> None:
@@ -153,14 +166,14 @@ class QueueSignals:
             {day: self.board.open_slots(day) for day in range(7)} if config.opening_hours else None
         )
         self.open_slots = {}
-        prior = float(config.mean_service_seconds) or 300.0
+        median, sigma = self.prior()
         for service_type in (*config.service_types, UNTYPED):
             if service_type not in self.occupation:
                 histogram = LogHistogram(HISTOGRAM_DECAY)
-                histogram.add(prior, PRIOR_WEIGHT)
+                histogram.prime(median, sigma, PRIOR_WEIGHT)
                 self.occupation[service_type] = histogram
         if self.all_types.total == 0:
-            self.all_types.add(prior, PRIOR_WEIGHT)
+            self.all_types.prime(median, sigma, PRIOR_WEIGHT)
         # Class ranks may have changed: re-key our per-type lines (rare; the domain does too).
         self.lines = {}
         self.keys = {}
@@ -206,6 +219,7 @@ class QueueSignals:
         )
         if gap is not None:
             self.gap.add(gap)
+            self.board.grace = self.grace()
 
     def _free(self, ticket_id: str, counter: str, at: datetime, no_show: bool) -> None:
         busy = self.board.freed(counter, ticket_id, at)
@@ -214,6 +228,7 @@ class QueueSignals:
         spent = (at - busy.since).total_seconds()
         self.occupation.setdefault(busy.service_type, LogHistogram(HISTOGRAM_DECAY)).add(spent)
         self.all_types.add(spent)
+        self.board.grace = self.grace()
         if busy.started is not None:
             serving = (at - busy.started).total_seconds()
             self.service.setdefault(busy.service_type, LogHistogram(HISTOGRAM_DECAY)).add(serving)
@@ -221,10 +236,47 @@ class QueueSignals:
             self.no_show_cost.add(spent)
             self.no_show_wait.add(spent)
         else:
-            prior = float(self.config.mean_service_seconds) if self.config else spent
-            self.served.setdefault(busy.service_type, Ewma(0.003, prior)).add(spent)
+            # Plain mean over the first few hundred: the first answered call replaces the prior.
+            self.served.setdefault(busy.service_type, Ewma(0.003, spent)).add(spent)
 
     # Questions ----------------------------------------------------------------------------
+
+    def prior(self) -> tuple[float, float]:
+        """(median, sigma) of the cold-start guess of a call's occupation."""
+        configured = float(self.config.mean_service_seconds) if self.config else 0.0
+        if configured > 0:
+            # A log-normal's mean is its median x exp(sigma^2 / 2).
+            return configured / math.exp(CONFIGURED_SIGMA**2 / 2), CONFIGURED_SIGMA
+        return NEUTRAL_MEDIAN, NEUTRAL_SIGMA
+
+    def scale_sigma(self) -> float:
+        """How unsure the service scale still is, as the sigma of its logarithm: the prior's
+        own sigma, narrowed by every call seen (a mean of n calls is off by cv / sqrt(n))."""
+        _, sigma = self.prior()
+        calls = self.all_types.observed
+        return 1.0 / math.sqrt(1.0 / sigma**2 + calls / max(self.cv2(), 0.05))
+
+    def thin(self) -> bool:
+        """Too few calls seen yet to know the service scale (the guess still weighs)."""
+        return self.all_types.thin
+
+    def call_gap(self) -> float:
+        """Mean seconds from a counter coming free to its next call while people wait; before
+        any was seen, a twentieth of a call (no fixed seconds: a gate calls in a blink)."""
+        if self.gap.count > 0:
+            return self.gap.value
+        return 0.05 * self.all_types.mean()
+
+    def no_show(self) -> float:
+        """Mean seconds a call nobody answers occupies a counter; before any was seen, a call."""
+        if self.no_show_cost.count > 0:
+            return self.no_show_cost.value
+        return self.all_types.mean()
+
+    def grace(self) -> float:
+        """Seconds a counter may stay idle while people wait before it counts as on a break:
+        GRACE_GAPS usual gaps or GRACE_SHARE of a usual call, whichever is longer."""
+        return max(GRACE_GAPS * self.call_gap(), GRACE_SHARE * self.all_types.mean())
 
     def lag(self) -> Lag:
         """The renewal lag of a counter's calls (see `renewal.renewal_lag`), as of the last
@@ -238,7 +290,7 @@ class QueueSignals:
         """Recomputed while folding, never because someone asked: were it made when asked, an
         estimate asked for between two events (a stream worker refreshing a ticket's range) would
         change the ranges given later, and a rebuild would not give the same accuracy."""
-        histogram, gap = self.all_types, self.gap.value
+        histogram, gap = self.all_types, self.call_gap()
         cost = histogram.mean() + gap
 
         def cycle(t: float) -> float:
@@ -248,18 +300,16 @@ class QueueSignals:
 
     def cv2(self) -> float:
         """Squared coefficient of variation of the occupation per call (all types)."""
-        mean = self.all_types.mean()
-        if mean <= 0:
-            return 1.0
-        return max(self.all_types.second_moment() / (mean * mean) - 1.0, 0.0)
+        found = self.all_types.data_cv2()
+        return 1.0 if found is None else found
 
     def served_cost(self, service_type: str) -> float:
         """Mean seconds a counter spends on an answered call of this type (gap included)."""
         found = self.served.get(service_type)
         if found is None:
-            prior = float(self.config.mean_service_seconds) if self.config else 300.0
-            return prior + self.gap.value
-        return found.value + self.gap.value
+            histogram = self.occupation.get(service_type) or self.all_types
+            return histogram.mean() + self.call_gap()
+        return found.value + self.call_gap()
 
     def ahead_by_type(self, key: LineKey) -> dict[str, int]:
         return {t: line.bisect_left(key) for t, line in self.lines.items() if line}

@@ -9,6 +9,7 @@ import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 from sortedcontainers import SortedList
 
@@ -31,9 +32,11 @@ class Ewma:
         self.value += (x - self.value) * min(rate, 1.0)
 
 
-# Log-spaced bin edges from 2 s to ~6 h: service times, no-show timeouts and waits all fit.
-_EDGES: tuple[float, ...] = tuple(2.0 * 1.2**i for i in range(45))
+# Log-spaced bin edges from 0.1 s to ~11 h, 20 % apart: a scanning gate's 3-second services and a
+# clinic's 20-minute consultations are resolved alike (scale-free: a bin is a ratio, not seconds).
+_EDGES: tuple[float, ...] = tuple(0.1 * 1.2**i for i in range(64))
 _LOG_STEP = math.log(1.2)
+_NORMAL = NormalDist()
 
 
 @dataclass(slots=True)
@@ -51,13 +54,55 @@ class LogHistogram:
     version: int = 0  # counts additions (callers cache what they derive from the histogram)
     _tail: list[float] | None = None  # _tail[i] = weight in bins i.. (made on demand)
     _cached: tuple[int, float, float] | None = None  # (version, mean, second moment)
+    # A prior (cold start): its shape over the bins, its weight at the start, and its weight now.
+    _prior: list[float] | None = None
+    _prior_start: float = 0.0
+    _prior_left: float = 0.0
+    observed: float = 0.0  # observations added (not faded): how far the prior has given way
+
+    def prime(self, median: float, sigma: float, weight: float) -> None:
+        """Start from a log-normal guess worth `weight` observations. It gives way as data
+        comes (worth w^2 / (w + n) after n observations): three services at 4 s outweigh a
+        guess of 5 minutes at once, instead of dragging the mean for hundreds of calls."""
+        shape = [0.0] * len(self.weights)
+        edges = (0.0, *_EDGES, math.inf)
+        for i in range(len(shape)):
+            low = _NORMAL.cdf(math.log(edges[i] / median) / sigma) if edges[i] > 0 else 0.0
+            high = (
+                _NORMAL.cdf(math.log(edges[i + 1] / median) / sigma)
+                if i + 1 < len(edges) - 1
+                else 1.0
+            )
+            shape[i] = high - low
+        self._prior, self._prior_start, self._prior_left = shape, weight, weight
+        self.weights = [w + weight * q for w, q in zip(self.weights, shape, strict=True)]
+        self.total += weight
+        self.version += 1
+        self._tail = None
+
+    @property
+    def thin(self) -> bool:
+        """Mostly prior still: fewer real observations than the prior is worth."""
+        return self._prior is not None and self.observed < 3 * self._prior_start
 
     def add(self, x: float, weight: float = 1.0) -> None:
         if self.decay < 1.0:
             self.weights = [w * self.decay for w in self.weights]
             self.total *= self.decay
+            self._prior_left *= self.decay
         self.weights[bisect.bisect_right(_EDGES, x)] += weight
         self.total += weight
+        self.observed += weight
+        if self._prior is not None and self._prior_left > 0:
+            start = self._prior_start
+            wanted = start * start / (start + self.observed)
+            drop = self._prior_left - wanted
+            if drop > 0:
+                self.weights = [
+                    max(w - drop * q, 0.0) for w, q in zip(self.weights, self._prior, strict=True)
+                ]
+                self.total = max(self.total - drop, 0.0)
+                self._prior_left = wanted
         self.version += 1
         self._tail = None
 
@@ -103,6 +148,26 @@ class LogHistogram:
 
     def mean(self) -> float:
         return self._moments()[0]
+
+    def data_cv2(self) -> float | None:
+        """Squared coefficient of variation of the observations alone (the prior's share taken
+        out: a wide cold-start guess must not pass for skewed services); None before two."""
+        first, second = self._moments()
+        prior, left = self._prior, self._prior_left
+        weight = self.total
+        if prior is not None and left > 0:
+            centers = [self._center(i) for i in range(len(prior))]
+            first = first * weight - left * sum(q * c for q, c in zip(prior, centers, strict=True))
+            second = second * weight - left * sum(
+                q * c * c for q, c in zip(prior, centers, strict=True)
+            )
+            weight -= left
+            if weight <= 1e-9:
+                return None
+            first, second = first / weight, second / weight
+        if self.observed < 2 or first <= 0:
+            return None
+        return max(second / (first * first) - 1.0, 0.0)
 
     def second_moment(self) -> float:
         return self._moments()[1]

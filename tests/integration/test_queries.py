@@ -135,7 +135,9 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
     assert estimate["p90_seconds"] > 0 and estimate["estimator"] in ("rules", "learned")
     assert promised["ahead"] == 5 and promised["p50_seconds"] > 0
     summary = (await _get(api, f"/v1/queues/{queue_id}", "staff")).json()["estimate"]
-    assert summary["ahead"] == 7 and summary["p50_at"] == estimate["p50_at"]
+    # "Wait if you join now": somebody behind the last in line (issue 17), never sooner.
+    assert summary["ahead"] == 7 and summary["p50_at"] >= estimate["p50_at"]
+    assert summary["basis"] in ("history", "few services yet")
 
     called = await api.post(f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "2"})
     v = called.json()["stream_version"]

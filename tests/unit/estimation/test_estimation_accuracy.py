@@ -9,7 +9,7 @@ from estimation_events import Queue, at
 from domain.config import QueueConfig
 from domain.estimation import AccuracyBook, Estimate, Selector
 from domain.events import QueueEvent
-from domain.state import QueueState
+from domain.state import QueueState, TicketState
 
 CONFIG = QueueConfig(name="Desk", counters=("1",), mean_service_seconds=300)
 
@@ -86,7 +86,11 @@ class _Fixed:
         pass
 
     def estimate(
-        self, state: QueueState, ticket_id: str, at: datetime | None = None
+        self,
+        state: QueueState,
+        ticket_id: str,
+        at: datetime | None = None,
+        newcomer: TicketState | None = None,
     ) -> Estimate | None:
         ticket = state.tickets.get(ticket_id)
         if ticket is None or ticket.status != "waiting":

@@ -101,6 +101,7 @@ def test_nested_dicts_become_dataclasses() -> None:
         timezone="Europe/Lisbon",
         opening_hours=(OpeningHours(weekday=2, opens="09:00", closes="17:00"),),
         busy_counter_policy="close_previous",
+        mean_service_seconds=300,
     )
 
 

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.commands import CreateQueue
 from simulation.live import LiveOptions, window
+from simulation.live_api import request_for
 from simulation.offline import play_locally
 from simulation.scenario import Scenario, load
 from simulation.world import World
@@ -68,3 +70,17 @@ def test_the_live_command_refuses_bad_arguments_before_any_connection(
 ) -> None:
     assert main(args) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("name", "sent"), [("cold_start", None), ("clinic", 480)])
+def test_a_queue_without_an_expected_service_time_is_created_without_one(
+    name: str, sent: int | None
+) -> None:
+    """The API takes 1 s or more, or nothing (a neutral first guess): 0 means nothing."""
+    scenario = load(name)
+    command = CreateQueue(
+        queue_id="q", tenant_id="t", config=scenario.queue_config, status="closed"
+    )
+    body = request_for(command, "q", {}).body
+    assert body is not None
+    assert body.get("mean_service_seconds") == sent

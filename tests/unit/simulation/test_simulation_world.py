@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections import Counter
 from datetime import datetime
@@ -27,15 +28,35 @@ def fold(name: str, days: int, seed: int) -> list[QueueEvent]:
 
 
 def test_every_shipped_scenario_loads() -> None:
-    assert set(shipped()) >= {"clinic", "bank_branch", "public_office", "lunch_rush"}
+    assert set(shipped()) >= {
+        "clinic",
+        "bank_branch",
+        "public_office",
+        "lunch_rush",
+        "cold_start",
+        "fast_lane",
+    }
     for name in shipped():
         scenario = load(name)
         assert scenario.name == name
-        assert len(scenario.service_types) >= 3
-        assert any(t.sigma >= 0.5 for t in scenario.service_types)  # skewed services
+        assert scenario.service_types
+        assert any(t.sigma >= 0.3 for t in scenario.service_types)  # skewed services
         assert any(len(c.shifts) > 1 for c in scenario.counters)  # breaks
         assert sum(s for p, s in scenario.priorities if p != "normal") > 0  # priorities
         assert scenario.behaviour.patience_shape > 1  # impatience grows with the wait
+
+
+def test_the_new_scenarios_are_a_cold_start_and_a_fast_lane() -> None:
+    cold, fast = load("cold_start"), load("fast_lane")
+    # Scored from the first ticket, and nobody told the queue what a service takes.
+    assert cold.warmup_days == 0 and fast.warmup_days == 0
+    assert cold.queue_config.mean_service_seconds == 0
+    assert fast.queue_config.mean_service_seconds == 0
+    # Minute-scale against second-scale services: 2-6 s at the gates.
+    assert 180 <= cold.service_types[0].median_seconds <= 300
+    median = fast.service_types[0].median_seconds
+    assert median * math.exp(-1.28 * fast.service_types[0].sigma) >= 2
+    assert median * math.exp(1.28 * fast.service_types[0].sigma) <= 6
 
 
 def test_a_seeded_day_is_reproducible() -> None:
