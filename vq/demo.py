@@ -356,4 +356,8 @@ class ScenarioTraffic:
 
 
 def _quiet(line: str) -> None:
-    """The driver's progress lines would flood `vq run`'s terminal: they are dropped."""
+    """The driver's progress lines would flood `vq run`'s terminal: they are dropped, but for
+    the one that names the played queue's board (the queues in the banner are the ones a person
+    tries by hand; this one is where the day's traffic is)."""
+    if "watch it live" in line:
+        print(f"  demo traffic     {line}", flush=True)
