@@ -26,8 +26,9 @@ from notifications.templates import LANGUAGES
 from notifications.urls import push_refusal
 
 # Text that is more than whitespace (the document says so: a pattern, since the server strips it).
-# `\x1c-\x1f` are whitespace to Python's `\s` but not to the server's regex engine.
-_VISIBLE = r"[^\s\x1c-\x1f]"
+# `\x1c-\x1f` and `\x85` (NEL) are whitespace to Python (it strips them), not to the document's
+# regex engine (ECMAScript `\s`): a pattern without them would let the fuzzer send "\x85".
+_VISIBLE = r"[^\s\x1c-\x1f\x85]"
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE)
 ]

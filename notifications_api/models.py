@@ -30,8 +30,8 @@ WebUrl = Annotated[
     str,
     StringConstraints(max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$"),
 ]
-# More than whitespace (`\x1c-\x1f` are whitespace to Python, not to the document's regex engine).
-_VISIBLE = r"[^\s\x1c-\x1f]"
+# More than whitespace (`\x1c-\x1f` and `\x85` are whitespace to Python, not to the document's regex engine).
+_VISIBLE = r"[^\s\x1c-\x1f\x85]"
 TemplateText = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_BODY_BYTES, pattern=_VISIBLE)
 ]
