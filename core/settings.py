@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     live_max: int = Field(default=20_000, ge=1)
     # Whether X-Forwarded-For names the client (behind a proxy the operator runs).
     trust_forwarded_for: bool = False
+    # How long the API keeps an idle keep-alive connection open. Longer than the idle timeout of
+    # the proxies and clients in front of it (60 s for most load balancers), so that the API is
+    # never the one closing a connection just as a request is sent on it (which the client sees
+    # as a reset, not an answer).
+    keep_alive_s: int = Field(default=75, ge=1, le=3600)
     # Origins (comma-separated) every tenant's browsers may call the API from; tenants add theirs.
     cors_origins: str = ""
     # TLS served by the API itself (PEM files); unset: plain HTTP (behind a proxy that ends TLS).
@@ -275,6 +280,7 @@ class Settings(BaseSettings):
             "VQ_LIVE_PER_CLIENT": str(self.live_per_client),
             "VQ_LIVE_MAX": str(self.live_max),
             "VQ_TRUST_FORWARDED_FOR": str(self.trust_forwarded_for).lower(),
+            "VQ_KEEP_ALIVE_S": str(self.keep_alive_s),
             "VQ_CORS_ORIGINS": self.cors_origins,
             **({"VQ_TLS_CERT": str(self.tls_cert)} if self.tls_cert else {}),
             **({"VQ_TLS_KEY": str(self.tls_key)} if self.tls_key else {}),

@@ -64,6 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
         # they end at once, between two events (vq/api.py), and their clients reconnect (to
         # another replica) with Last-Event-ID.
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=settings.keep_alive_s,
         # Thousands of live followers may (re)connect at once (after another replica stopped).
         backlog=4096,
         # X-Forwarded-For names the client only behind a proxy the operator says it runs.

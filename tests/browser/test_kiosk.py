@@ -75,6 +75,8 @@ async def to_details(page: Page, queue: str, service: str | None = None) -> None
 
 
 async def qr_bytes(page: Page) -> bytes:
+    # The ticket shows at once; its QR code comes from a second request, a moment later.
+    await expect(page.locator("#ticket-qr")).to_be_visible()
     source = await page.locator("#ticket-qr").get_attribute("src") or ""
     head, _, data = source.partition(",")
     assert head == "data:image/svg+xml;base64", source[:60]

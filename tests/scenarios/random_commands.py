@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class QueueModel:
 class Outcome:
     sent: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    retried: int = 0  # commands sent again after a lost connection (same Idempotency-Key)
 
 
 class RandomCommands:
@@ -152,18 +154,33 @@ class RandomCommands:
             "busy_counter_policy": self._rng.choice(["refuse", "close_previous"]),
         }
         self.outcome.sent["patch"] += 1
-        response = await self._http.patch(f"/v1/queues/{queue.queue_id}", json=body)
+        response = await self._send("PATCH", f"/v1/queues/{queue.queue_id}", body)
         self.outcome.statuses[response.status_code] += 1
 
     async def _post(
         self, kind: str, path: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
         self.outcome.sent[kind] += 1
-        response = await self._http.post(path, json=body)
+        response = await self._send("POST", path, body)
         self.outcome.statuses[response.status_code] += 1
         if response.status_code >= 500:
             raise AssertionError(f"{path}: {response.status_code} {response.text}")
         return dict(response.json()) if response.status_code in (200, 201) else None
+
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        """As a careful integrator sends a command: with an Idempotency-Key, so that one whose
+        connection was lost before the answer (a reset under load) is sent again without being
+        applied twice."""
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        for attempt in range(3):
+            try:
+                return await self._http.request(method, path, json=body, headers=headers)
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
+                self.outcome.retried += 1
+                await asyncio.sleep(0.2)
+        raise AssertionError("unreachable")
 
 
 def _move(source: list[str], target: list[str], ticket: str) -> None:
