@@ -31,8 +31,9 @@ from typing import Any
 
 from domain.estimation import SERVED, Estimate, Selector
 from domain.estimation.model import HISTORY
+from domain.estimation.outlook import newcomer as hypothetical
 from domain.events import QueueEvent, TicketCalled, TicketEnqueued, TicketTransferredIn
-from domain.state import QueueState
+from domain.state import QueueState, line_key
 
 # At most this often (seconds of the queue's own time), the first HEAD_REFRESH of the line (when
 # a call moved it) and ROLLING_REFRESH more from a cursor that walks the line, front to back and
@@ -43,6 +44,11 @@ HEAD_REFRESH = 3
 ROLLING_REFRESH = 10
 # The eta hash field holding the queue summary's estimate (ticket ids are UUIDs: no clash).
 NEWCOMER = "newcomer"
+# The summary's estimate (the longest projection there is: the back of the line) is computed
+# again when the queue's status or settings change, when the line grew or shrank by a tenth
+# (by one, up to ten waiting), or NEWCOMER_EVERY_S of the queue's time after the last one; in
+# between, the range computed last is served with the people ahead counted now.
+NEWCOMER_EVERY_S = 5.0
 # A rebuild estimates this many from the front of each line one by one; further back, anchors
 # this factor apart, and the ranges between them interpolated.
 EXACT_FILL = 1000
@@ -100,6 +106,8 @@ class QueueEstimates:
         self._cursor = 0
         self._now: datetime | None = None  # the time of the last event
         self._refreshed: datetime | None = None  # the last refresh of the head and the cursor
+        # per class: (when, line length, status, settings) it was computed for, and the range
+        self._newcomers: dict[str, tuple[tuple[datetime, int, str, object], Estimate | None]] = {}
 
     def observe(self, state: QueueState, event: QueueEvent) -> None:
         """Fold one event; `state` is the queue after `evolve` applied it."""
@@ -199,10 +207,24 @@ class QueueEstimates:
         history, or FEW_SERVICES while the first services are still setting the scale."""
         if state.status == "closed" or self._now is None:
             return None
-        estimate = self.selector.newcomer(state, priority, self._now)
+        chosen = priority or state.config.default_priority
+        waiting = len(state.waiting)
+        kept = self._newcomers.get(chosen)
+        if kept is None or _stale(kept[0], self._now, waiting, state):
+            estimate = self.selector.newcomer(state, chosen, self._now)
+            kept = self._newcomers[chosen] = (
+                (self._now, waiting, state.status, state.config),
+                estimate,
+            )
+        estimate = kept[1]
         if estimate is None:
             return None
-        return {**eta_of(estimate, state.version), "ahead": estimate.ahead}
+        ahead = estimate.ahead
+        if kept[0][1] != waiting:  # the range computed last; the people ahead counted now
+            ahead = state.waiting.bisect_left(
+                line_key(state, hypothetical(state, chosen, self._now))
+            )
+        return {**eta_of(estimate, state.version), "ahead": ahead}
 
     def accuracy(self, state: QueueState) -> dict[str, Any]:
         """Per estimator, every estimate given at enqueue against the real wait."""
@@ -214,6 +236,18 @@ class QueueEstimates:
             "served_by": dict(sorted(self.selector.served_by.items())),
             "estimators": [f.as_dict() for f in figures],
         }
+
+
+def _stale(
+    basis: tuple[datetime, int, str, object], now: datetime, waiting: int, state: QueueState
+) -> bool:
+    at, length, status, config = basis
+    return (
+        status != state.status
+        or config is not state.config
+        or abs(waiting - length) >= max(1, length // 10)
+        or (now - at).total_seconds() >= NEWCOMER_EVERY_S
+    )
 
 
 def _between(
