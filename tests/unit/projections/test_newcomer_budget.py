@@ -30,7 +30,7 @@ class Fold:
             return original(*args, **kwargs)
 
         selector.newcomer = counted  # type: ignore[method-assign]
-        config = QueueConfig(name="Desk", prefix="D", counters=["1"])
+        config = QueueConfig(name="Desk", prefix="D", counters=("1",))
         self.run(CreateQueue(queue_id="q", tenant_id="t", config=config, status="open"))
 
     def run(self, command: QueueCommand, after: float = 1.0) -> None:
