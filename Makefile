@@ -54,8 +54,15 @@ stack-down:
 stack-status: venv
 	$(BIN)/vq stack status
 
-# Stock Kafka tools the tests read the topics with, as a consumer in another language would.
-test-tools:
+# Stock Kafka tools the tests read the topics with, as a consumer in another language would:
+# Debian's kcat on the PATH, and kcat built with Avro/Schema-Registry support from the sources in
+# deploy/kcat/ (Debian's lacks it), again only when build.sh or those sources are newer.
+KCAT_AVRO := .vq/tools/bin/kcat
+
+$(KCAT_AVRO): deploy/kcat/build.sh $(wildcard deploy/kcat/kcat/* deploy/kcat/libserdes/src/*)
+	deploy/kcat/build.sh
+
+test-tools: $(KCAT_AVRO)
 	@command -v kcat >/dev/null 2>&1 || { echo "installing kcat from Debian's packages..."; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat \
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
