@@ -116,22 +116,25 @@ def _poisson_binomial(probabilities: Sequence[float], limit: int) -> list[float]
     return dist
 
 
-def _at_least(first: Sequence[float], renewals: float, needed: int) -> float:
-    """P(B + R >= needed), B Poisson-binomial(first), R Poisson(renewals)."""
-    if needed <= 0:
-        return 1.0
-    dist = _poisson_binomial(first, needed)
-    # Poisson tail: P(R >= j) for j = needed - k.
+def _at_least(first: Sequence[float], renewals: float, needed: int) -> tuple[float, float]:
+    """P(B + R >= needed) and P(B + R >= needed + 1), B Poisson-binomial(first), R
+    Poisson(renewals): both from one distribution of B (the hot path of short lines)."""
+    if needed < 0:
+        return 1.0, 1.0
+    top = needed + 1
+    dist = _poisson_binomial(first, top)  # dist[top] holds B >= top
+    # Poisson tail: P(R >= j) for j = top - k.
     pmf = math.exp(-renewals)
-    cdf = [0.0] * (needed + 1)  # cdf[j] = P(R <= j - 1)
-    for j in range(1, needed + 1):
+    cdf = [0.0] * (top + 1)  # cdf[j] = P(R <= j - 1)
+    for j in range(1, top + 1):
         cdf[j] = cdf[j - 1] + pmf
         pmf *= renewals / j
-    total = 0.0
+    low = high = 0.0
     for k, q in enumerate(dist):
         rest = needed - k
-        total += q * (1.0 if rest <= 0 else max(1.0 - cdf[rest], 0.0))
-    return min(total, 1.0)
+        low += q * (1.0 if rest <= 0 else max(1.0 - cdf[rest], 0.0))
+        high += q * (1.0 if rest < 0 else max(1.0 - cdf[rest + 1], 0.0))
+    return (1.0 if needed == 0 else min(low, 1.0)), min(high, 1.0)
 
 
 @dataclass(slots=True)
@@ -239,9 +242,10 @@ def _reached(
     if needed <= EXACT_LIMIT:
         low = int(needed)
         frac = needed - low
-        p = (1.0 - frac) * _at_least(first, calls, low)
+        at_low, above = _at_least(first, calls, low)
+        p = (1.0 - frac) * at_low
         if frac > 0:
-            p += frac * _at_least(first, calls, low + 1)
+            p += frac * above
         return p
     gone = ahead - still
     mean = sum(first) + calls

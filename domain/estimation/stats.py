@@ -54,6 +54,7 @@ class LogHistogram:
     version: int = 0  # counts additions (callers cache what they derive from the histogram)
     _tail: list[float] | None = None  # _tail[i] = weight in bins i.. (made on demand)
     _cached: tuple[int, float, float] | None = None  # (version, mean, second moment)
+    _cached_cv2: tuple[int, float | None] | None = None  # (version, data_cv2)
     # A prior (cold start): its shape over the bins, its weight at the start, and its weight now.
     _prior: list[float] | None = None
     _prior_start: float = 0.0
@@ -151,7 +152,13 @@ class LogHistogram:
 
     def data_cv2(self) -> float | None:
         """Squared coefficient of variation of the observations alone (the prior's share taken
-        out: a wide cold-start guess must not pass for skewed services); None before two."""
+        out: a wide cold-start guess must not pass for skewed services); None before two.
+        (Asked by every projection: kept until the next observation.)"""
+        if self._cached_cv2 is None or self._cached_cv2[0] != self.version:
+            self._cached_cv2 = (self.version, self._data_cv2())
+        return self._cached_cv2[1]
+
+    def _data_cv2(self) -> float | None:
         first, second = self._moments()
         prior, left = self._prior, self._prior_left
         weight = self.total
