@@ -22,6 +22,7 @@ from prometheus_client.metrics_core import Metric
 from observability import metrics
 from observability.collectors import FiguresCollector, QueueFigures, ReadinessCollector
 from observability.health import Lag, Probe, Readiness
+from topics import metrics as topic_metrics
 from vq.run import METRICS_PORTS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -190,11 +191,12 @@ def _family(series: str) -> str:
 
 
 async def exposed_series() -> set[str]:
-    """The sample names the product's metrics produce: those of observability/metrics.py's
-    counters, gauges and histograms, and those the API's scrape-time collectors yield."""
+    """The sample names the product's metrics produce: those of observability/metrics.py's and
+    topics/metrics.py's counters, gauges and histograms, and those the API's scrape-time collectors yield."""
     families: list[Metric] = [
         family
-        for value in vars(metrics).values()
+        for module in (metrics, topic_metrics)
+        for value in vars(module).values()
         if isinstance(value, MetricWrapperBase)
         for family in value.collect()
     ]
