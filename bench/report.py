@@ -301,7 +301,7 @@ def _rebuild(out: dict[str, Any]) -> list[str]:
     lines = ["", "6. rebuild of the read models from the event store"]
     lines.append(
         ROW.format(
-            f"{rb['events']:,} events, {rb['queues']} queues",
+            f"{rb['events']:,} events, {rb['queues']} queues, {rb.get('processes', 1)} process(es)",
             _fmt(rb["events_per_s"], " ev/s"),
             f"{rb['seconds']} s",
         )

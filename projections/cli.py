@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +22,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     rebuild = actions.add_parser("rebuild", help="rewrite the read models from the event store")
     rebuild.add_argument("--queue", action="append", help="only this queue (repeatable)")
+    rebuild.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=min(os.cpu_count() or 1, 4),
+        help="processes folding queues side by side (default: the CPUs, at most 4)",
+    )
     rebuild.add_argument(
         "--from-kafka",
         action="store_true",
@@ -49,13 +56,22 @@ async def _with_services(settings: Settings, work: Callable[..., Awaitable[int]]
         await pool.close()
 
 
+def _jobs(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("between 1 and 64")
+    return value
+
+
 def _rebuild(args: argparse.Namespace) -> int:
-    from projections.rebuild import progress_bar, rebuild
+    from projections.parallel import rebuild_in_parallel
+    from projections.rebuild import RebuildReport, progress_bar, rebuild
 
     settings = get_settings()
     if args.from_kafka:
         return asyncio.run(_rewind(settings))
     queues = set(args.queue) if args.queue else None
+    jobs = 1 if queues is not None and len(queues) == 1 else args.jobs
 
     async def work(store: Any, client: Any, keys: Any) -> int:
         report = await rebuild(
@@ -66,13 +82,19 @@ def _rebuild(args: argparse.Namespace) -> int:
             progress_bar("rebuild"),
             retention_s=settings.analytics_retention_days * 86400,
         )
+        return _rebuilt(report)
+
+    def _rebuilt(report: RebuildReport) -> int:
         rate = report.events / max(report.seconds, 1e-9)
         print(
             f"\nrebuilt {report.queues} queues from {report.events:,} events "
-            f"in {report.seconds:.1f}s ({rate:,.0f} events/s)"
+            f"in {report.seconds:.1f}s ({rate:,.0f} events/s, {jobs} process(es))"
         )
         return 0
 
+    if jobs > 1:
+        progress = progress_bar(f"rebuild ({jobs} processes)")
+        return _rebuilt(asyncio.run(rebuild_in_parallel(settings, jobs, queues, progress)))
     return asyncio.run(_with_services(settings, work))
 
 

@@ -15,6 +15,7 @@ from access.directory import TenantDirectory
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
 from projections.layout import Keys
+from projections.parallel import rebuild_in_parallel
 from projections.rebuild import check, delete_all, rebuild
 from tests.integration.servers import Process, api_servers, read_side
 from tests.scenarios.random_commands import RandomCommands
@@ -140,6 +141,10 @@ async def test_random_commands_with_worker_crashes_then_wipe_and_rebuild(
         assert (await check(store, client, keys)).differences == []
         after = await _dump(client, keys)
         assert after == before
+        # The same, split over two processes (each folds and writes the queues of its share).
+        split = await rebuild_in_parallel(settings, 2)
+        assert (split.queues, split.events) == (rebuilt.queues, rebuilt.events)
+        assert await _dump(client, keys) == before
         # Estimates and their accuracy are part of it, not vacuously: every queue has figures,
         # and tickets were estimated at enqueue and measured when called.
         accuracy = [json.loads(v) for k, v in after.items() if k.endswith(b":accuracy")]

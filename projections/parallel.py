@@ -1,0 +1,111 @@
+"""A rebuild split over processes: each folds and writes the queues of its share.
+
+Folding is CPU-bound Python (the estimators project every joining ticket's wait), so one process
+uses one core whatever the machine has. A queue's events are folded by one process only (a stable
+hash of its id picks the share), each process reads the event store once in global order and skips
+the other shares' events (reading is a small part of a rebuild), and writes its queues' read models
+as a one-process rebuild does. The full rebuild's deletion of what no event explains is done once,
+before the parts start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.sharedctypes import Synchronized
+
+import redis.asyncio as aioredis
+
+from core.settings import Settings
+from eventstore.pool import open_pool
+from eventstore.postgres import PostgresEventStore
+from projections.layout import Keys
+from projections.rebuild import Progress, RebuildReport, delete_all, rebuild
+
+# Seconds a part waits on Redis: it writes a long line (100,000 tickets) in one script.
+SOCKET_TIMEOUT_S = 120.0
+PROGRESS_EVERY_S = 0.5
+
+_seen: Synchronized[int] | None = None  # in a part: the events it has read, for the parent
+
+
+def _started(seen: Synchronized[int]) -> None:
+    global _seen
+    _seen = seen
+
+
+@contextlib.asynccontextmanager
+async def _services(settings: Settings) -> AsyncIterator[tuple[PostgresEventStore, aioredis.Redis]]:
+    pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
+    client = aioredis.Redis.from_url(settings.redis_dsn, socket_timeout=SOCKET_TIMEOUT_S)
+    try:
+        yield PostgresEventStore(pool), client
+    finally:
+        await client.aclose()
+        await pool.close()
+
+
+def _part(settings: Settings, k: int, n: int, queue_ids: set[str] | None) -> tuple[int, int]:
+    """One share, in a process of its own: (queues, events) written."""
+
+    async def run() -> tuple[int, int]:
+        read = 0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal read
+            if total == 0 and _seen is not None:  # events read (not the queues being written)
+                with _seen.get_lock():
+                    _seen.value += done - read
+                read = done
+
+        async with _services(settings) as (store, client):
+            report = await rebuild(
+                store,
+                client,
+                Keys(settings.redis_prefix),
+                queue_ids,
+                progress,
+                retention_s=settings.analytics_retention_days * 86400,
+                share=(k, n),
+            )
+        return report.queues, report.events
+
+    return asyncio.run(run())
+
+
+async def rebuild_in_parallel(
+    settings: Settings,
+    jobs: int,
+    queue_ids: set[str] | None = None,
+    progress: Progress | None = None,
+) -> RebuildReport:
+    """Rebuild every queue (or those named) with `jobs` processes; `progress(events read, 0)`
+    while they fold."""
+    started = time.monotonic()
+    if queue_ids is None:  # once, before any part writes
+        async with _services(settings) as (_, client):
+            await delete_all(client, Keys(settings.redis_prefix))
+    context = multiprocessing.get_context("spawn")  # no copy of this process's loop or sockets
+    seen = context.Value("q", 0)
+    report = RebuildReport()
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_started, initargs=(seen,)
+    ) as pool:
+        parts = [
+            loop.run_in_executor(pool, _part, settings, k, jobs, queue_ids) for k in range(jobs)
+        ]
+        waiting = asyncio.gather(*parts)
+        while not waiting.done():
+            await asyncio.wait([waiting], timeout=PROGRESS_EVERY_S)
+            if progress is not None:
+                progress(seen.value // jobs, 0)  # each part reads every event
+        for queues, events in await waiting:
+            report.queues += queues
+            report.events += events
+    report.seconds = time.monotonic() - started
+    return report
