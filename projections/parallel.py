@@ -1,17 +1,19 @@
-"""A rebuild split over processes: each folds and writes the queues of its share.
+"""A rebuild split over processes: each folds and writes the queues of its part.
 
 Folding is CPU-bound Python (the estimators project every joining ticket's wait), so one process
-uses one core whatever the machine has. A queue's events are folded by one process only (a stable
-hash of its id picks the share), each process reads the event store once in global order and skips
-the other shares' events (reading is a small part of a rebuild), and writes its queues' read models
-as a one-process rebuild does. The full rebuild's deletion of what no event explains is done once,
-before the parts start.
+uses one core whatever the machine has. A queue's events are folded by one process only: the
+queues are dealt to the parts by their number of events, the largest first, each to the part with
+the fewest so far (queues differ by orders of magnitude; a hash would leave one part with most of
+the work). Each process reads the event store once in global order and skips the other parts'
+events (reading is a small part of a rebuild), and writes its queues' read models as a one-process
+rebuild does. The full rebuild's deletion of what no event explains is done once, before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import multiprocessing
 import time
 from collections.abc import AsyncIterator
@@ -49,8 +51,20 @@ async def _services(settings: Settings) -> AsyncIterator[tuple[PostgresEventStor
         await pool.close()
 
 
-def _part(settings: Settings, k: int, n: int, queue_ids: set[str] | None) -> tuple[int, int]:
-    """One share, in a process of its own: (queues, events) written."""
+def deal(versions: dict[str, int], parts: int) -> list[set[str]]:
+    """The queues dealt to `parts` parts by their number of events (longest processing time
+    first: no part gets more than 4/3 of the best split's largest part); empty parts left out."""
+    loads = [(0, k) for k in range(parts)]
+    dealt: list[set[str]] = [set() for _ in range(parts)]
+    for queue_id, events in sorted(versions.items(), key=lambda item: (-item[1], item[0])):
+        load, k = heapq.heappop(loads)
+        dealt[k].add(queue_id)
+        heapq.heappush(loads, (load + events, k))
+    return [part for part in dealt if part]
+
+
+def _part(settings: Settings, queue_ids: set[str]) -> tuple[int, int]:
+    """One part, in a process of its own: (queues, events) written."""
 
     async def run() -> tuple[int, int]:
         read = 0
@@ -70,7 +84,6 @@ def _part(settings: Settings, k: int, n: int, queue_ids: set[str] | None) -> tup
                 queue_ids,
                 progress,
                 retention_s=settings.analytics_retention_days * 86400,
-                share=(k, n),
             )
         return report.queues, report.events
 
@@ -86,24 +99,31 @@ async def rebuild_in_parallel(
     """Rebuild every queue (or those named) with `jobs` processes; `progress(events read, 0)`
     while they fold."""
     started = time.monotonic()
-    if queue_ids is None:  # once, before any part writes
-        async with _services(settings) as (_, client):
+    async with _services(settings) as (store, client):
+        if queue_ids is None:  # once, before any part writes
             await delete_all(client, Keys(settings.redis_prefix))
+        versions = {
+            stream: version
+            for stream, _, version in await store.stream_versions()
+            if queue_ids is None or stream in queue_ids
+        }
+    parts = deal(versions, jobs)
+    if not parts:
+        return RebuildReport(seconds=time.monotonic() - started)
     context = multiprocessing.get_context("spawn")  # no copy of this process's loop or sockets
     seen = context.Value("q", 0)
     report = RebuildReport()
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_started, initargs=(seen,)
+        max_workers=len(parts), mp_context=context, initializer=_started, initargs=(seen,)
     ) as pool:
-        parts = [
-            loop.run_in_executor(pool, _part, settings, k, jobs, queue_ids) for k in range(jobs)
-        ]
-        waiting = asyncio.gather(*parts)
+        waiting = asyncio.gather(
+            *(loop.run_in_executor(pool, _part, settings, part) for part in parts)
+        )
         while not waiting.done():
             await asyncio.wait([waiting], timeout=PROGRESS_EVERY_S)
             if progress is not None:
-                progress(seen.value // jobs, 0)  # each part reads every event
+                progress(seen.value // len(parts), 0)  # each part reads every event
         for queues, events in await waiting:
             report.queues += queues
             report.events += events

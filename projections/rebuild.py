@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,16 +27,6 @@ from projections.views import dumps, line_member, queue_view, ticket_view
 from projections.writer import Applied, Batch, ReadModelWriter, eta_commands, full_render
 
 Progress = Callable[[int, int], None]
-# One part of a rebuild split over processes: (k, n) folds the queues whose hash is k modulo n.
-Share = tuple[int, int]
-
-
-def in_share(queue_id: str, share: Share) -> bool:
-    """Whether this queue is in part k of n (a stable hash: every process agrees)."""
-    k, n = share
-    return zlib.crc32(queue_id.encode()) % n == k
-
-
 READ_BATCH = 5000
 
 
@@ -56,13 +45,10 @@ class Folded:
 
 
 async def fold_store(
-    store: EventStore,
-    queue_ids: set[str] | None = None,
-    progress: Progress | None = None,
-    share: Share | None = None,
+    store: EventStore, queue_ids: set[str] | None = None, progress: Progress | None = None
 ) -> dict[str, Folded]:
-    """Every queue (or those named, or those of one `share`) folded from the event store, reading
-    it once in global order, with the analytics its events add up to."""
+    """Every queue (or those named) folded from the event store, reading it once in global order,
+    with the analytics its events add up to."""
     folded: dict[str, Folded] = {}
     seen = 0
     # Read ahead: PostgreSQL runs the next batch's query while this process folds this one.
@@ -71,7 +57,7 @@ async def fold_store(
         while batch := await ahead:
             ahead = asyncio.create_task(store.read_all(batch[-1][0], READ_BATCH))
             await asyncio.sleep(0)  # let it send the query before the fold takes the CPU
-            _fold_batch(folded, batch, queue_ids, share)
+            _fold_batch(folded, batch, queue_ids)
             seen += len(batch)
             if progress is not None:
                 progress(seen, 0)
@@ -84,15 +70,12 @@ def _fold_batch(
     folded: dict[str, Folded],
     batch: list[tuple[Position, RecordedEvent]],
     queue_ids: set[str] | None,
-    share: Share | None = None,
 ) -> None:
     for _, record in batch:
         if queue_ids is not None and record.queue_id not in queue_ids:
             continue
         entry = folded.get(record.queue_id)
         if entry is None:
-            if share is not None and not in_share(record.queue_id, share):
-                continue
             entry = folded[record.queue_id] = Folded(QueueModel.new(record.queue_id))
         event = record.event
         ticket_id = getattr(event, "ticket_id", None)
@@ -116,14 +99,11 @@ async def rebuild(
     progress: Progress | None = None,
     *,
     retention_s: int = 400 * 86400,
-    share: Share | None = None,
 ) -> RebuildReport:
-    """Write the read models of every queue (or those named) whole, from the event store. One
-    `share` of a rebuild split over processes writes its queues only (whoever split it deletes
-    what no event explains: projections/parallel.py)."""
+    """Write the read models of every queue (or those named) whole, from the event store."""
     started = time.monotonic()
-    folded = await fold_store(store, queue_ids, progress, share)
-    if queue_ids is None and share is None:  # a full rebuild also drops what no event explains
+    folded = await fold_store(store, queue_ids, progress)
+    if queue_ids is None:  # a full rebuild also drops whatever no event explains any more
         await delete_all(client, keys)
     writer = ReadModelWriter(client, keys)
     report = RebuildReport()
