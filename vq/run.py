@@ -234,13 +234,12 @@ def _print_banner(
         print(f"    dashboard      {base}/dashboard#key={demo['viewer_key']}")
         for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
             print(f"    board {body['name']:<10} {base}/board/{queue_id}#key={demo['viewer_key']}")
+        # The key in a header, not in the URL (URLs end up in histories and proxies' logs).
+        bearer = f"curl -H 'Authorization: Bearer {demo['viewer_key']}'"
         print("  for programs:")
-        print(f"    analytics      {base}/v1/analytics?access_token={demo['viewer_key']}")
+        print(f"    analytics      {bearer} {base}/v1/analytics")
         first = demo["queues"][0]
-        print(
-            f"    accuracy       {base}/v1/queues/{first}/accuracy"
-            f"?access_token={demo['viewer_key']}"
-        )
+        print(f"    accuracy       {bearer} {base}/v1/queues/{first}/accuracy")
         print(f"    admin key      {demo['admin_key']}")
     print("Ctrl-C stops the app processes; `vq stack down` stops PostgreSQL, Redis and Kafka.")
     sys.stdout.flush()
