@@ -50,10 +50,11 @@ class Filled:
     lines: dict[str, list[str]] = field(default_factory=dict)
 
 
-class _Writer:
-    """Appends one queue's events in batches, tracking its version."""
+class Writer:
+    """Appends one queue's events in batches, tracking its version (without a store: only
+    keeps them, in `pending`)."""
 
-    def __init__(self, store: PostgresEventStore, tenant_id: str, queue_id: str) -> None:
+    def __init__(self, store: PostgresEventStore | None, tenant_id: str, queue_id: str) -> None:
         self.store = store
         self.tenant_id = tenant_id
         self.state = initial_state(queue_id)
@@ -72,6 +73,7 @@ class _Writer:
     async def flush(self) -> None:
         if not self.pending:
             return
+        assert self.store is not None
         version = self.state.version - len(self.pending)
         command_id = str(uuid.uuid4())
         context = CommandContext(
@@ -92,7 +94,7 @@ class _Writer:
         self.pending = []
 
 
-def _create(writer: _Writer) -> None:
+def create(writer: Writer) -> None:
     config = QueueConfig(name="Bench", prefix="B", counters=COUNTERS)
     writer.apply(
         CreateQueue(
@@ -104,8 +106,8 @@ def _create(writer: _Writer) -> None:
 async def _long_line(
     store: PostgresEventStore, tenant_id: str, waiting: int
 ) -> tuple[str, list[str]]:
-    writer = _Writer(store, tenant_id, str(uuid.uuid4()))
-    _create(writer)
+    writer = Writer(store, tenant_id, str(uuid.uuid4()))
+    create(writer)
     tickets = []
     for _ in range(waiting):
         ticket_id = str(uuid.uuid4())
@@ -133,21 +135,26 @@ def _command(model: QueueModel, rng: random.Random) -> tuple[Order, QueueCommand
     return order, MarkNoShow(ticket_id=order.ticket_id)
 
 
+def step(writer: Writer, model: QueueModel, rng: random.Random) -> None:
+    """One command of the realistic mix applied to the queue (a refusal changes nothing)."""
+    order, command = _command(model, rng)
+    try:
+        made = writer.apply(command)
+    except Rejected:
+        made = []
+    ticket = getattr(command, "ticket_id", None) if order.op == "enqueue" else None
+    if made and isinstance(made[0], TicketCalled):
+        ticket = made[0].ticket_id
+    answered(model, order, bool(made), ticket)
+
+
 async def _busy_queue(store: PostgresEventStore, tenant_id: str, events: int, seed: int) -> int:
     """A queue with `events` events of the realistic mix."""
-    writer = _Writer(store, tenant_id, str(uuid.uuid4()))
-    _create(writer)
+    writer = Writer(store, tenant_id, str(uuid.uuid4()))
+    create(writer)
     model, rng = QueueModel(writer.state.queue_id), random.Random(seed)
     while writer.written + len(writer.pending) < events:
-        order, command = _command(model, rng)
-        try:
-            made = writer.apply(command)
-        except Rejected:
-            made = []
-        ticket = getattr(command, "ticket_id", None) if order.op == "enqueue" else None
-        if made and isinstance(made[0], TicketCalled):
-            ticket = made[0].ticket_id
-        answered(model, order, bool(made), ticket)
+        step(writer, model, rng)
         if len(writer.pending) >= APPEND_BATCH:
             await writer.flush()
     await writer.flush()

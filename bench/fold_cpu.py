@@ -21,87 +21,35 @@ import argparse
 import random
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 
-from bench.mix import COUNTERS, Order, QueueModel, answered, choose
-from domain.commands import (
-    CallNext,
-    CancelTicket,
-    CompleteService,
-    CreateQueue,
-    EnqueueTicket,
-    MarkNoShow,
-    QueueCommand,
-    StartService,
-)
-from domain.config import QueueConfig
-from domain.decide import decide
-from domain.errors import Rejected
-from domain.events import QueueEvent, TicketCalled
-from domain.evolve import evolve
-from domain.state import QueueState, initial_state
+from bench.fill import Writer, create, step
+from bench.mix import QueueModel
+from domain.commands import EnqueueTicket
+from domain.events import QueueEvent
 from projections.model import QueueModel as FoldedQueue
 
-START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
-
-class _Queue:
-    def __init__(self, rng: random.Random) -> None:
-        self.state: QueueState = initial_state(str(uuid.UUID(int=rng.getrandbits(128))))
-        self.now = START
-        self.events: list[QueueEvent] = []
-        config = QueueConfig(name="Bench", prefix="B", counters=COUNTERS)
-        self.apply(CreateQueue(queue_id=self.state.queue_id, tenant_id="t", config=config))
-
-    def apply(self, command: QueueCommand) -> list[QueueEvent]:
-        self.now += timedelta(milliseconds=200)
-        made = decide(self.state, command, self.now)
-        for event in made:
-            evolve(self.state, event)
-        self.events.extend(made)
-        return made
-
-
-def _command(model: QueueModel, rng: random.Random) -> tuple[Order, QueueCommand]:
-    order = choose(model, 0, rng)
-    ticket = order.ticket_id or ""
-    commands: dict[str, QueueCommand] = {
-        "enqueue": EnqueueTicket(
-            ticket_id=str(uuid.UUID(int=rng.getrandbits(128))), channel="kiosk"
-        ),
-        "call-next": CallNext(counter=order.counter or COUNTERS[0]),
-        "cancel": CancelTicket(ticket_id=ticket, by="staff"),
-        "start": StartService(ticket_id=ticket),
-        "complete": CompleteService(ticket_id=ticket),
-    }
-    return order, commands.get(order.op) or MarkNoShow(ticket_id=ticket)
+def _queue(seed: int) -> tuple[Writer, random.Random]:
+    rng = random.Random(seed)
+    writer = Writer(None, "t", str(uuid.UUID(int=rng.getrandbits(128))))
+    create(writer)
+    return writer, rng
 
 
 def busy_queue(events: int, seed: int) -> tuple[str, list[QueueEvent]]:
-    rng = random.Random(seed)
-    queue = _Queue(rng)
-    model = QueueModel(queue.state.queue_id)
-    while len(queue.events) < events:
-        order, command = _command(model, rng)
-        try:
-            made = queue.apply(command)
-        except Rejected:
-            made = []
-        ticket = getattr(command, "ticket_id", None) if order.op == "enqueue" else None
-        if made and isinstance(made[0], TicketCalled):
-            ticket = made[0].ticket_id
-        answered(model, order, bool(made), ticket)
-    return queue.state.queue_id, queue.events
+    writer, rng = _queue(seed)
+    model = QueueModel(writer.state.queue_id)
+    while len(writer.pending) < events:
+        step(writer, model, rng)
+    return writer.state.queue_id, writer.pending
 
 
 def long_line(size: int, seed: int) -> tuple[str, list[QueueEvent]]:
-    rng = random.Random(seed)
-    queue = _Queue(rng)
+    writer, rng = _queue(seed)
     for _ in range(size):
-        queue.apply(
-            EnqueueTicket(ticket_id=str(uuid.UUID(int=rng.getrandbits(128))), channel="kiosk")
-        )
-    return queue.state.queue_id, queue.events
+        ticket_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        writer.apply(EnqueueTicket(ticket_id=ticket_id, channel="kiosk"))
+    return writer.state.queue_id, writer.pending
 
 
 def rebuild(queues: list[tuple[str, list[QueueEvent]]]) -> float:
