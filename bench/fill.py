@@ -12,6 +12,7 @@ import asyncio
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,10 +120,12 @@ async def _long_line(
     return writer.state.queue_id, tickets
 
 
-def _command(model: QueueModel, rng: random.Random) -> tuple[Order, QueueCommand]:
+def _command(
+    model: QueueModel, rng: random.Random, new_id: Callable[[], str]
+) -> tuple[Order, QueueCommand]:
     order = choose(model, 0, rng)
     if order.op == "enqueue":
-        return order, EnqueueTicket(ticket_id=str(uuid.uuid4()), channel="kiosk")
+        return order, EnqueueTicket(ticket_id=new_id(), channel="kiosk")
     if order.op == "call-next":
         return order, CallNext(counter=order.counter or COUNTERS[0])
     assert order.ticket_id is not None
@@ -135,9 +138,14 @@ def _command(model: QueueModel, rng: random.Random) -> tuple[Order, QueueCommand
     return order, MarkNoShow(ticket_id=order.ticket_id)
 
 
-def step(writer: Writer, model: QueueModel, rng: random.Random) -> None:
+def step(
+    writer: Writer,
+    model: QueueModel,
+    rng: random.Random,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> None:
     """One command of the realistic mix applied to the queue (a refusal changes nothing)."""
-    order, command = _command(model, rng)
+    order, command = _command(model, rng, new_id)
     try:
         made = writer.apply(command)
     except Rejected:

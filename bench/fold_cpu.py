@@ -39,8 +39,9 @@ def _queue(seed: int) -> tuple[Writer, random.Random]:
 def busy_queue(events: int, seed: int) -> tuple[str, list[QueueEvent]]:
     writer, rng = _queue(seed)
     model = QueueModel(writer.state.queue_id)
+    ids = random.Random(seed + 1000)  # ticket ids of their own, so a run is the same every time
     while len(writer.pending) < events:
-        step(writer, model, rng)
+        step(writer, model, rng, lambda: str(uuid.UUID(int=ids.getrandbits(128))))
     return writer.state.queue_id, writer.pending
 
 
