@@ -307,11 +307,13 @@ class PostgresEventStore:
     async def save_checkpoint(self, name: str, position: Position) -> None:
         """Store a reader's position without waiting for the disk: losing the newest checkpoint
         in a crash only means some events are delivered again, which readers expect anyway."""
-        async with self.connection() as conn, conn.transaction():
-            await conn.execute("SET LOCAL synchronous_commit = off")
+        async with self.connection() as conn:
+            # One statement, its own transaction (the relay saves one after every batch): the
+            # CTE turns synchronous_commit off for it alone (read by the INSERT, so it runs).
             await conn.execute(
+                "WITH no_wait AS (SELECT set_config('synchronous_commit', 'off', true)) "
                 "INSERT INTO checkpoints (name, transaction_id, global_position) "
-                "VALUES (%s, %s::text::xid8, %s) ON CONFLICT (name) DO UPDATE SET "
+                "SELECT %s, %s::text::xid8, %s FROM no_wait ON CONFLICT (name) DO UPDATE SET "
                 "transaction_id = EXCLUDED.transaction_id, "
                 "global_position = EXCLUDED.global_position, updated_at = now()",
                 (name, str(position.transaction_id), position.global_position),

@@ -171,10 +171,17 @@ class Relay:
         return tracing.Publication(parents, self._topic)
 
     async def _wait(self, conn: AsyncConnection[Any]) -> bool:
-        """Sleep until a commit is announced (True) or the idle poll is due (False)."""
+        """Sleep until a commit is announced (True) or the idle poll is due (False). The other
+        announcements already received are taken too: one read serves them all (a busy store
+        announces a commit every few milliseconds; each one taken alone would wake the relay
+        for rows it has just published, and make it poll behind the horizon for nothing)."""
         async for _ in conn.notifies(timeout=IDLE_POLL_S, stop_after=1):
-            return True
-        return False
+            break
+        else:
+            return False
+        async for _ in conn.notifies(timeout=0):
+            pass
+        return True
 
     async def _drain_behind_horizon(self, position: Position, stop: asyncio.Event) -> Position:
         for delay in HORIZON_RETRIES_S:
