@@ -29,7 +29,7 @@ from projections.layout import Keys
 from projections.rebuild import Progress, RebuildReport, delete_all, rebuild
 
 # Seconds a part waits on Redis: it writes a long line (100,000 tickets) in one script.
-SOCKET_TIMEOUT_S = 120.0
+SOCKET_TIMEOUT_S = 300.0  # as projections/cli.py REBUILD_SOCKET_TIMEOUT_S
 PROGRESS_EVERY_S = 0.5
 
 _seen: Synchronized[int] | None = None  # in a part: the events it has read, for the parent
