@@ -51,7 +51,12 @@ from service_layer.outcome import Outcome, TicketSummary
 log = logging.getLogger("vq.commands")
 
 MAX_ATTEMPTS = 12
-SNAPSHOT_EVERY = 500
+# A queue's snapshot is written every SNAPSHOT_EVERY events, or every tenth of its tickets' count
+# when that is more (a snapshot's cost grows with the state: per event it stays bounded). A
+# replica whose held state went stale (another replica wrote the queue) rebuilds it from the
+# newest snapshot: with snapshots 500 apart, two API processes sharing the queues spent 4.15 ms
+# of CPU a command against 3.07 with 100 (bench, 300 commands/s).
+SNAPSHOT_EVERY = 100
 CACHE_SIZE = 10_000
 LOCK_WAIT_S = 2.0
 
@@ -289,6 +294,7 @@ class QueueService:
         every = self._snapshot_every
         if not append.records or every is None:
             return
+        every = max(every, len(state.tickets) // 10)
         if state.version // every == append.expected_version // every:
             return
         snapshot = Snapshot(
