@@ -25,7 +25,12 @@ from eventstore.migrate import migrate
 
 def fresh_settings(label: str) -> Settings:
     """Settings (from the environment, as `vq` reads them) naming fresh places of our own."""
-    suffix = uuid.uuid4().hex[:10]
+    return named_settings(label, uuid.uuid4().hex[:10])
+
+
+def named_settings(label: str, suffix: str) -> Settings:
+    """The settings of one run's phase: its schema, topics and keys (bench/cleanup.py finds
+    those of runs that were killed by these names)."""
     base = Settings()
     return Settings(
         database_url=base.pg_url,
