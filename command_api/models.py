@@ -260,7 +260,9 @@ class PushSubscriptionIn(StrictModel):
 
     endpoint: Annotated[
         str,
-        StringConstraints(max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/\S*$"),
+        StringConstraints(
+            max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\x1c-\x1f\x85]*$"
+        ),
     ]
     keys: PushKeysIn
     expirationTime: Annotated[int, Field(ge=0), Number] | None = Field(

@@ -28,7 +28,9 @@ else:  # enums in the document: what the product has templates for
 
 WebUrl = Annotated[
     str,
-    StringConstraints(max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$"),
+    StringConstraints(
+        max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\x1c-\x1f\x85]*)?$"
+    ),
 ]
 # More than whitespace (`\x1c-\x1f` and `\x85` are whitespace to Python, not to the document's regex engine).
 _VISIBLE = r"[^\s\x1c-\x1f\x85]"
