@@ -28,8 +28,9 @@ from eventstore.errors import StoreUnavailable
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
 from observability import logs, metrics, tracing
+from projections.changes import QueueUpdate
 from projections.layout import Keys
-from projections.projector import Projector, QueueUpdate
+from projections.projector import Projector
 from projections.writer import ReadModelWriter
 from schemas import positions
 from streams.dead_letters import DeadLetters

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from projections.projector import Change, Moved
+from projections.changes import Change, Moved
 
 
 def test_as_dict_is_asdict() -> None:
