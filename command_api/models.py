@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from http_api.formats import TimeZone
+from http_api.formats import VISIBLE, TimeZone
 from http_api.problems import ProblemError
 from notifications.outbound import Guard
 from notifications.store.subscriptions import Wish
@@ -26,9 +26,7 @@ from notifications.templates import LANGUAGES
 from notifications.urls import push_refusal
 
 # Text that is more than whitespace (the document says so: a pattern, since the server strips it).
-# `\x1c-\x1f` and `\x85` (NEL) are whitespace to Python (it strips them), not to the document's
-# regex engine (ECMAScript `\s`): a pattern without them would let the fuzzer send "\x85".
-_VISIBLE = r"[^\s\x1c-\x1f\x85]"
+_VISIBLE = VISIBLE
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_VISIBLE)
 ]
@@ -261,7 +259,7 @@ class PushSubscriptionIn(StrictModel):
     endpoint: Annotated[
         str,
         StringConstraints(
-            max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\x1c-\x1f\x85]*$"
+            max_length=1000, pattern=rf"^https?://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?/{VISIBLE}*$"
         ),
     ]
     keys: PushKeysIn

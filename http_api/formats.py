@@ -23,6 +23,13 @@ from pydantic import (
     WrapValidator,
 )
 
+# One character that is more than whitespace, as the server and the document both read it: Python
+# strips `\x1c-\x1f` and `\x85` (NEL) as whitespace, the document's ECMAScript `\s` does not, so a
+# pattern without them would let a client send text the server then takes for empty.
+VISIBLE = r"[^\s\x1c-\x1f\x85]"
+# An http(s) URL: host, optional port, then a path of such characters.
+WEB_URL = rf"^https?://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/{VISIBLE}*)?$"
+
 _NAMES = sorted(available_timezones())
 
 # A `str` enum, so the document gets one `TimeZoneName` schema that every use refers to.

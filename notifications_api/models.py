@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from command_api.models import Language, Number, StrictModel
+from http_api.formats import VISIBLE, WEB_URL
 from notifications.templates import CHANNELS as TEMPLATE_CHANNELS
 from notifications.templates import MAX_BODY_BYTES, MAX_SUBJECT_CHARS, TOPICS
 
@@ -28,12 +29,10 @@ else:  # enums in the document: what the product has templates for
 
 WebUrl = Annotated[
     str,
-    StringConstraints(
-        max_length=1000, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\x1c-\x1f\x85]*)?$"
-    ),
+    StringConstraints(max_length=1000, pattern=WEB_URL),
 ]
-# More than whitespace (`\x1c-\x1f` and `\x85` are whitespace to Python, not to the document's regex engine).
-_VISIBLE = r"[^\s\x1c-\x1f\x85]"
+# More than whitespace.
+_VISIBLE = VISIBLE
 TemplateText = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_BODY_BYTES, pattern=_VISIBLE)
 ]

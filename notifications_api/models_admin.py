@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Discriminator, Field, StringConstraints, Tag
 
 from command_api.models import Email, Language, Number, StrictModel
-from http_api.formats import Moment, TimeZone
+from http_api.formats import VISIBLE, Moment, TimeZone
 
 Condition = Literal[
     "joined_empty_queue",
@@ -29,10 +29,8 @@ ChatUrl = Annotated[
     StringConstraints(max_length=1000, pattern=r"^[a-z][a-z0-9+.-]{1,30}://[^\s]+$"),
 ]
 LocalTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-# More than whitespace (`\x1c-\x1f` and `\x85` are whitespace to Python, not to the document's regex engine).
-Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=1000, pattern=r"[^\s\x1c-\x1f\x85]")
-]
+# More than whitespace.
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=VISIBLE)]
 
 _CHAT = "An apprise URL (slack://..., msteams://..., tgram://...)"
 
