@@ -13,7 +13,6 @@ undocumented answer.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -1144,7 +1143,6 @@ def test_every_route_documents_its_problems() -> None:
 # -- fuzzing from the OpenAPI document ---------------------------------------------------------
 
 FUZZ_EXAMPLES = 25  # per operation, per kind of id (known, random)
-FUZZ_BUDGET_S = 90.0
 
 
 def _fuzz_world(app: Any, settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
@@ -1274,7 +1272,6 @@ def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> N
     app = create_app(settings)
     # Loading the document starts the app's lifespan on schemathesis' own event loop thread.
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    started = time.monotonic()
     try:
         keys, ids = _fuzz_world(app, settings)
         operations = []
@@ -1289,5 +1286,3 @@ def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> N
             _fuzz(operation, {"Authorization": f"Bearer {secret}"}, known, checks)
     finally:
         asgi.shutdown_lifespans()
-    elapsed = time.monotonic() - started
-    assert elapsed < FUZZ_BUDGET_S, f"the fuzz test took {elapsed:.0f} s"
