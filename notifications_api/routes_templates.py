@@ -1,5 +1,10 @@
-"""A tenant's templates: checked when saved (an unknown variable is a 422, not a blank in an
-SMS), and a preview that renders any of them with sample values."""
+"""A tenant's templates: checked when saved (an unknown variable is refused, not a blank in an
+SMS), and a preview that renders any of them with sample values.
+
+A template the document's schema accepts (any visible text) but that is not a valid template
+(an unclosed `{%`, a variable its topic does not have) is refused as "rule-violated" (409), as
+the project answers every rule the schema cannot say: a 422 means the request broke the
+document, and a fuzzer taking the document at its word would rightly report one here."""
 
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ TemplateId = Annotated[uuid.UUID, Path(description="The template's id")]
 
 def invalid(exc: TemplateInvalid, field: str = "body") -> ProblemError:
     return ProblemError(
-        "validation",
+        "rule-violated",
         f"the template is not valid: {exc}",
         errors=[{"loc": ["body", field], "msg": str(exc), "type": "template_invalid"}],
     )
@@ -72,7 +77,7 @@ async def list_(
 @router.put(
     "/v1/templates",
     response_model=TemplateOut,
-    responses=problem_responses("forbidden", "not-found", "malformed-request"),
+    responses=problem_responses("forbidden", "not-found", "malformed-request", "rule-violated"),
     summary="Make or replace the template of a topic, channel and language (a queue's or all)",
     openapi_extra=permission("notifications:manage"),
 )
@@ -116,7 +121,7 @@ async def delete(template_id: TemplateId, who: ManagerDep, notify: Notifications
 @router.post(
     "/v1/template-previews",
     response_model=PreviewOut,
-    responses=problem_responses("forbidden", "not-found", "malformed-request"),
+    responses=problem_responses("forbidden", "not-found", "malformed-request", "rule-violated"),
     summary="Render a template (the one given, else the one in use) with sample values",
     openapi_extra=permission("notifications:manage"),
 )

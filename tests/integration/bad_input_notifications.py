@@ -236,7 +236,10 @@ def _template_cases() -> list[Spec]:
         "subject-on-two-lines": {**email, "subject": "Hello\nthere"},
         "sms-with-subject": {**TEMPLATE, "subject": "Hello"},
         "queue-id-not-a-uuid": {**TEMPLATE, "queue_id": "main"},
-        # Checked when saved: a typo is a 422, not a blank in an SMS.
+    }
+    # Checked when saved: a typo is refused, not a blank in an SMS. The schema cannot say which
+    # text is a valid template, so these break a rule (409), not the document (422).
+    bad_template_text = {
         "unknown-variable": {**TEMPLATE, "body": "{{ numbr }} is close"},
         "syntax-error": {**TEMPLATE, "body": "{% if number %}open"},
         "a-loop": {**TEMPLATE, "body": "{% for c in number %}{{ c }}{% endfor %}"},
@@ -244,7 +247,6 @@ def _template_cases() -> list[Spec]:
         "a-call": {**TEMPLATE, "body": "{{ number() }}"},
     }
     bad_previews = {
-        "unknown-variable": {**PREVIEW, "body": "{{ numbr }}"},
         "data-unknown-variable": {**PREVIEW, "data": {"numbr": "A-1"}},
         "data-value-not-a-scalar": {**PREVIEW, "data": {"number": ["A-1"]}},
         "topic-unknown": {**PREVIEW, "topic": "weather"},
@@ -252,7 +254,9 @@ def _template_cases() -> list[Spec]:
     }
     return [
         *(spec(t, name, 422, V, json=body) for name, body in bad_templates.items()),
+        *(spec(t, name, 409, RULE, json=body) for name, body in bad_template_text.items()),
         *(spec(p, name, 422, V, json=body) for name, body in bad_previews.items()),
+        spec(p, "unknown-variable", 409, RULE, json={**PREVIEW, "body": "{{ numbr }}"}),
         *(
             spec(route, f"{name}-queue", 404, "not-found", json={**body, "queue_id": f"@{queue}"})
             for route, body in ((t, TEMPLATE), (p, PREVIEW))

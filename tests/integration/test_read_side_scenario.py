@@ -1,4 +1,4 @@
-"""10,000 random commands over 50 queues while stream workers are killed: the read models end
+"""6,000 random commands over 50 queues while stream workers are killed: the read models end
 exactly equal to a fresh fold of the event store, and a wiped Redis is rebuilt key for key."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.integration.servers import Process, api_servers, read_side
 from tests.scenarios.random_commands import RandomCommands
 
 QUEUES = 50
-COMMANDS = 10_000
+COMMANDS = 6_000
 
 
 async def _caught_up(
@@ -92,9 +92,9 @@ async def test_random_commands_with_worker_crashes_then_wipe_and_rebuild(
                     queues.append(created.json()["queue_id"])
 
                 async def crash(done: int) -> None:
-                    if done == 3000:  # two workers share the group; one dies hard
+                    if done == COMMANDS // 3:  # two workers share the group; one dies hard
                         workers[0].kill()
-                    elif done == 6000:  # the survivor dies too; a fresh one takes over
+                    elif done == 2 * COMMANDS // 3:  # the survivor dies too; a fresh one takes over
                         workers[1].kill()
                         extra.append(Process(settings, "worker", "--loglevel", "warning"))
 
