@@ -274,10 +274,11 @@ def _inflow(
     signals: QueueSignals, state: QueueState, ticket: TicketState, slots: _Slots
 ) -> Callable[[int], float]:
     """Arrivals per second, in slot k, of the classes that will be called before the ticket."""
+    recorder = signals.recorder
     higher = [
-        signals.recorder.arrivals[p]
+        p
         for p in state.config.priority_classes[: state.ranks.get(ticket.priority, 0)]
-        if p in signals.recorder.arrivals
+        if recorder.seen(p)
     ]
     rates: dict[int, float] = {}
 
@@ -289,7 +290,7 @@ def _inflow(
                 # Neighbouring slots smooth the counts of rare (higher-priority) arrivals.
                 key = slots.keys[k]
                 near = ((0.5, key), (0.25, previous_slot(key)), (0.25, next_slot(key)))
-                found = sum(w * (p.value(s) or 0.0) for p in higher for w, s in near)
+                found = sum(w * recorder.rate(p, s) for p in higher for w, s in near)
             rates[k] = found
         return found
 

@@ -23,6 +23,9 @@ POOLED_ALPHA = 0.2
 WEEKDAY_TRUST = 0.3
 # Arrival counts of one slot on one day are noisy: a weekday's own rate needs a few weeks.
 ARRIVALS_WEEKDAY_TRUST = 4.0
+# Today's own rate (the slots closed today, newest weighing most): what a slot with no history
+# at all is forecast by (a new queue's first day), instead of no arrivals.
+RECENT_ALPHA = 0.5
 # A gap longer than this between two events is not integrated slot by slot (a queue idle for a
 # month would otherwise cost thousands of steps); the slots in between simply stay unobserved.
 MAX_GAP = timedelta(days=3)
@@ -92,6 +95,33 @@ class SlotRecorder:
     _last: datetime | None = None
     _seconds: float = 0.0
     _counts: dict[str, int] = field(default_factory=dict)
+    # The rate of all classes in the slots closed lately, and every closed slot's arrivals by
+    # class (see `rate`).
+    recent_total: Ewma | None = None
+    tally: dict[str, int] = field(default_factory=dict)
+
+    def seen(self, priority: str) -> bool:
+        """Whether anybody of `priority` ever arrived (or a slot recorded the class)."""
+        return priority in self.arrivals or priority in self._counts
+
+    def rate(self, priority: str, key: SlotKey) -> float:
+        """Arrivals per second of `priority` forecast for slot `key`: its profile; for a slot
+        never seen (a new queue's first day), the rate of all classes seen lately (the slot under
+        way included, counted as at least a third of a slot so the first arrivals of a day do
+        not read as a rush) times this class's share of every arrival so far (a rare class's own
+        recent count is mostly noise)."""
+        profile = self.arrivals.get(priority)
+        found = None if profile is None else profile.value(key)
+        if found is not None:
+            return found
+        counts, seconds = sum(self._counts.values()), self._seconds
+        if self.recent_total is None:
+            total = counts / max(seconds, SLOT_SECONDS / 3)
+        else:
+            total = (self.recent_total.value * SLOT_SECONDS + counts) / (SLOT_SECONDS + seconds)
+        everyone = sum(self.tally.values()) + counts
+        mine = self.tally.get(priority, 0) + self._counts.get(priority, 0)
+        return total * mine / everyone if everyone else 0.0
 
     def advance(self, at: datetime) -> None:
         """Time moves to `at`."""
@@ -130,8 +160,14 @@ class SlotRecorder:
         )
         if key is not None and relevant and self._seconds >= SLOT_SECONDS - 1:
             for priority in set(self.arrivals) | set(self._counts):
+                rate = self._counts.get(priority, 0) / SLOT_SECONDS
                 self.arrivals.setdefault(priority, Profile(ARRIVALS_WEEKDAY_TRUST)).record(
-                    key, self._counts.get(priority, 0) / SLOT_SECONDS
+                    key, rate
                 )
+                self.tally[priority] = self.tally.get(priority, 0) + self._counts.get(priority, 0)
+            total = sum(self._counts.values()) / SLOT_SECONDS
+            if self.recent_total is None:
+                self.recent_total = Ewma(RECENT_ALPHA, total)
+            self.recent_total.add(total)
         self._seconds = 0.0
         self._counts = {}
