@@ -66,7 +66,11 @@ def _propagation(ax: Any, out: dict[str, Any]) -> None:
     prop = out.get("propagation")
     if not prop:
         return
-    paths = [("read model", prop["read_model"])]
+    stages = prop.get("stages")
+    paths = []
+    if stages and stages["relay"]["n"]:  # the read model's path in its two stages, then whole
+        paths += [("relay\n(-> Kafka)", stages["relay"]), ("worker\n(Kafka ->)", stages["worker"])]
+    paths.append(("read model", prop["read_model"]))
     if prop.get("sse"):
         paths.append(("SSE", prop["sse"]))
     width = 0.35

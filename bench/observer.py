@@ -7,6 +7,9 @@ one clock for every process, so they compare with the generator's answer times.
 * pub/sub: the projector publishes on `Keys.changes` right after its Lua write committed, so a
   message's arrival bounds "the read model shows it" from above (by one Redis hop).
 * SSE: `GET /v1/queues/{id}/events` per queue, when the API serves it: what a browser sees.
+* Kafka: a consumer of the events topic of its own (no group, from the end), as the worker
+  reads it: when each queue version was there to be read. It splits the path in two: the
+  relay's part (answer -> Kafka) and the worker's (Kafka -> pub/sub).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer
 
 from bench.aio import run
 from bench.httpclient import HttpError, build_request, sse_ids
@@ -50,6 +54,36 @@ async def _pubsub(
         await client.aclose()
 
 
+async def _kafka(
+    config: dict[str, Any], seen: list[list[Any]], ready: asyncio.Event, stop_at: float
+) -> None:
+    consumer = AIOKafkaConsumer(
+        config["events_topic"],
+        bootstrap_servers=config["kafka"],
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    try:
+        # The end of every partition, now: what comes after it is the run's.
+        await consumer.seek_to_end()
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        ready.set()
+        while time.monotonic() < stop_at:
+            batches = await consumer.getmany(timeout_ms=200)
+            now = time.monotonic()
+            for records in batches.values():
+                for record in records:
+                    version = dict(record.headers).get("ce_vqstreamversion")
+                    if record.key is not None and version is not None:
+                        seen.append([record.key.decode(), int(version), now])
+    finally:
+        await consumer.stop()
+
+
 async def _sse(
     config: dict[str, Any], queue_id: str, seen: list[list[Any]], stop_at: float
 ) -> None:
@@ -73,11 +107,17 @@ async def observe(config: dict[str, Any]) -> dict[str, Any]:
     stop_at = time.monotonic() + float(config["seconds"])
     pubsub: list[list[Any]] = []
     sse: list[list[Any]] = []
-    ready = asyncio.Event()
+    kafka: list[list[Any]] = []
+    ready, kafka_ready = asyncio.Event(), asyncio.Event()
     tasks = [asyncio.create_task(_pubsub(config, pubsub, ready, stop_at))]
+    if config.get("kafka"):
+        tasks.append(asyncio.create_task(_kafka(config, kafka, kafka_ready, stop_at)))
+    else:
+        kafka_ready.set()
     if config.get("api"):
         tasks += [asyncio.create_task(_sse(config, q, sse, stop_at)) for q in config["queues"]]
     await ready.wait()
+    await kafka_ready.wait()
     # Each SSE stream starts with the current view: once every stream sent one, all are live.
     deadline = time.monotonic() + 10
     while config.get("api") and len({row[0] for row in sse}) < len(config["queues"]):
@@ -86,7 +126,12 @@ async def observe(config: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(0.05)
     print("ready", flush=True)
     await asyncio.gather(*tasks)
-    return {"pubsub": pubsub, "sse": sse, "sse_streams": len({row[0] for row in sse})}
+    return {
+        "pubsub": pubsub,
+        "sse": sse,
+        "kafka": kafka,
+        "sse_streams": len({row[0] for row in sse}),
+    }
 
 
 def main() -> int:

@@ -4,6 +4,10 @@ The whole write-to-read path runs: API -> PostgreSQL -> relay -> Kafka -> worker
 pub/sub -> SSE. The generator records, for every successful command, the queue, the stream
 version it answered and when the answer arrived; the observer records when each queue version
 arrived on pub/sub and on SSE. A command has propagated when a version at least its own arrived.
+
+The observer also reads the events topic, so the path is split where its two stages meet: the
+relay's part (answer -> the event readable in Kafka) and the worker's (Kafka -> the read model's
+pub/sub message), per command: where the time goes when the end-to-end figure misses.
 """
 
 from __future__ import annotations
@@ -40,6 +44,32 @@ def _delays(
     commands: list[tuple[str, int, float]], seen: list[list[Any]]
 ) -> tuple[list[float], int]:
     """Per command: first arrival of its queue at >= its version, minus its answer time."""
+    arrived = _arrivals(commands, seen)
+    delays = [
+        max(at - answered, 0.0)
+        for (_, _, answered), at in zip(commands, arrived, strict=True)
+        if at is not None
+    ]
+    return delays, sum(1 for at in arrived if at is None)
+
+
+def _stages(
+    commands: list[tuple[str, int, float]], kafka: list[list[Any]], pubsub: list[list[Any]]
+) -> dict[str, Any]:
+    """Per command seen at both: answer -> Kafka (the relay) and Kafka -> pub/sub (the worker)."""
+    relay, worker = [], []
+    for (_, _, answered), in_kafka, published in zip(
+        commands, _arrivals(commands, kafka), _arrivals(commands, pubsub), strict=True
+    ):
+        if in_kafka is None or published is None:
+            continue
+        relay.append(max(in_kafka - answered, 0.0))
+        worker.append(max(published - max(in_kafka, answered), 0.0))
+    return {"relay": summary_ms(relay), "worker": summary_ms(worker)}
+
+
+def _arrivals(commands: list[tuple[str, int, float]], seen: list[list[Any]]) -> list[float | None]:
+    """Per command: the first arrival of its queue at >= its version (None: never)."""
     by_queue: dict[str, tuple[list[int], list[float]]] = {}
     for queue_id, version, at in sorted(seen, key=lambda row: row[2]):
         versions, times = by_queue.setdefault(queue_id, ([], []))
@@ -47,16 +77,12 @@ def _delays(
             continue  # keep the versions increasing: an older or repeated one says nothing new
         versions.append(version)
         times.append(at)
-    delays, missing = [], 0
-    for queue_id, version, answered in commands:
+    arrived: list[float | None] = []
+    for queue_id, version, _ in commands:
         versions, times = by_queue.get(queue_id, ([], []))
         index = bisect.bisect_left(versions, version)
-        if index == len(versions):
-            missing += 1
-            continue
-        # Negative when the read side beat the answer back to the client: counted as 0.
-        delays.append(max(times[index] - answered, 0.0))
-    return delays, missing
+        arrived.append(times[index] if index < len(versions) else None)
+    return arrived
 
 
 def measure(
@@ -78,6 +104,8 @@ def measure(
                     "redis_url": settings.redis_dsn,
                     "pattern": Keys(settings.redis_prefix).changes(tenant.tenant_id, "*"),
                     "api": url if sse else None,
+                    "kafka": settings.kafka_servers,
+                    "events_topic": settings.events_topic,
                     "viewer_key": tenant.viewer,
                     "queues": queues,
                     "seconds": warmup_s + duration_s + 15,
@@ -110,6 +138,7 @@ def measure(
         "cores": cores,
         "read_model": {**summary_ms(pubsub), "not_seen": pubsub_missing},
         "sse": None,
+        "stages": _stages(commands, seen["kafka"], seen["pubsub"]),
     }
     if sse:
         streamed, sse_missing = _delays(commands, seen["sse"])

@@ -264,6 +264,10 @@ def _propagation(out: dict[str, Any]) -> list[str]:
             _lat(prop["read_model"]),
         )
     )
+    stages = prop.get("stages")
+    if stages and stages["relay"]["n"]:
+        lines.append(ROW.format("  of which answer -> Kafka (relay)", "", _lat(stages["relay"])))
+        lines.append(ROW.format("  and Kafka -> read model (worker)", "", _lat(stages["worker"])))
     sse = prop.get("sse")
     lines.append(
         ROW.format(

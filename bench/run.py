@@ -180,9 +180,10 @@ class Bench:
             self.out["memory"]["api_propagation"] = procs.peak_rss_mb(api.pid)
             self.out["memory"]["worker"] = procs.peak_rss_mb(worker.pid)
             self.out["memory"]["relay"] = procs.peak_rss_mb(relay.pid)
-            rm, sse = result["read_model"], result["sse"]
+            rm, sse, stages = result["read_model"], result["sse"], result["stages"]
             say(
-                f"  read model P50 {rm['p50']} P99 {rm['p99']} ms; SSE "
+                f"  read model P50 {rm['p50']} P99 {rm['p99']} ms (relay P50 "
+                f"{stages['relay']['p50']}, worker P50 {stages['worker']['p50']}); SSE "
                 + (f"P50 {sse['p50']} P99 {sse['p99']} ms" if sse else "not served")
             )
         finally:
