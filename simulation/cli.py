@@ -78,6 +78,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     live.add_argument(
         "--key", default=None, help="an admin key of the tenant to play in (default: a new tenant)"
     )
+    live.add_argument(
+        "--finish-day",
+        action="store_true",
+        help="when the window reaches closing time, play the close and the day's tail too: the "
+        "services under way end and the line is served out (make run's demo does)",
+    )
     parser.set_defaults(func=_simulate)
 
 
@@ -188,6 +194,7 @@ def _live(args: argparse.Namespace) -> int:
             start_minute=start,
             seed=args.seed,
             key=args.key,
+            finish_day=args.finish_day,
         )
     except (ValueError, OSError) as exc:
         print(f"vq simulate: {exc}", file=sys.stderr)

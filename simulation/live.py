@@ -37,7 +37,7 @@ from tenacity import (
 
 from access.directory import TenantDirectory
 from core.settings import Settings
-from domain.commands import CreateQueue, EnqueueTicket, QueueCommand
+from domain.commands import CloseQueue, CreateQueue, EnqueueTicket, QueueCommand
 from domain.events import QueueEvent
 from domain.hours import zone
 from eventstore.pool import open_pool
@@ -56,13 +56,14 @@ from simulation.live_api import (
 )
 from simulation.live_summary import LiveResult, summary
 from simulation.scenario import Scenario, day_plans, epoch
-from simulation.world import World
+from simulation.world import TimedCommand, World
 
 __all__ = ["LiveError", "LiveOptions", "LiveResult", "run", "summary", "window"]
 
 # Land a little late rather than early: the API judges opening hours by its own clock.
 ALIGN_MARGIN_S = 0.005
 READ_WAIT_S = 30.0  # the query API's longest read-your-writes wait
+TAIL_MAX = timedelta(hours=3)  # finish_day: how long past the window the day's tail may run
 ROLES = ("staff", "kiosk", "viewer")  # made with the admin key; customers act with the kiosk's
 # The driver reads the API's events (and may make its tenant) in the API's own event store.
 STORE_HINT = "give the driver the API's VQ_DATABASE_URL and VQ_DB_SCHEMA"
@@ -77,6 +78,10 @@ class LiveOptions:
     seed: int = 1
     key: str | None = None  # an admin key of an existing tenant; None: a new tenant
     progress_every_s: float = 5.0
+    # A window that reaches the closing time plays the close and the day's tail too: the staff
+    # finish the services under way and serve out the line (as the world's shifts say), so the
+    # day does not end with counters serving forever. (Up to TAIL_MAX past the window.)
+    finish_day: bool = False
 
     def __post_init__(self) -> None:
         s = self.scenario
@@ -169,7 +174,7 @@ class _Driver:
         stream = world.run()
         try:
             timed = next(stream)
-            while timed.at < self.result.simulated_to:
+            while self._plays(world, timed):
                 await self._wait_until(clock, timed.at, len(world.waiting))
                 lag = (clock.now() - timed.at).total_seconds()
                 self.result.max_lag_seconds = max(self.result.max_lag_seconds, lag)
@@ -183,6 +188,18 @@ class _Driver:
         if self.result.queue_id:
             await self._read_side()
         return self.result
+
+    def _plays(self, world: World, timed: TimedCommand) -> bool:
+        """Whether `timed` is sent: within the window; with finish_day, also the close and the
+        day's tail after it (until nobody waits or is served, the next opening at the latest)."""
+        ends = self.result.simulated_to
+        if timed.at < ends:
+            return True
+        if not self.options.finish_day or timed.at >= ends + TAIL_MAX:
+            return False
+        if isinstance(timed.command, CloseQueue):
+            return True
+        return not world.open and world.busy()
 
     # Time -------------------------------------------------------------------------------------
 

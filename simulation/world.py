@@ -161,6 +161,12 @@ class World:
             feedback = yield TimedCommand(self._time(t), command)
             self._react(t, command, feedback or [])
 
+    def busy(self) -> bool:
+        """Somebody is still waiting, being called or served (the queue may be closed)."""
+        return bool(self.waiting) or any(
+            c.serving is not None or c.calling for c in self.counters.values()
+        )
+
     def _plan_day(self, plan: DayPlan) -> None:
         self.at(plan.opens, "open", str(plan.index))
         self.at(plan.closes, "close", str(plan.index))

@@ -333,7 +333,12 @@ class ScenarioTraffic:
         scenario = _scenario_on((clock_start + DEMO_LEAD).date())
         hours = (scenario.closes - scenario.opens) / 60.0
         self._options = live.LiveOptions(
-            api=base, scenario=scenario, hours=hours, seed=1, key=demo["admin_key"]
+            api=base,
+            scenario=scenario,
+            hours=hours,
+            seed=1,
+            key=demo["admin_key"],
+            finish_day=True,  # the day ends closed, with nobody left at a counter
         )
         self._settings = settings
         self.result: live.LiveResult | None = None
