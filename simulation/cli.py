@@ -73,7 +73,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         metavar="YYYY-MM-DD",
         help="play the scenario's days from this date instead of its own (e.g. "
-        "this week: analytics keep VQ_ANALYTICS_RETENTION_DAYS back from now)",
+        "this week: analytics keep VQ_ANALYTICS_RETENTION_DAYS back from now; offline too: "
+        "the weekday sets the arrival rate, as it did for a live run of that date)",
     )
     live.add_argument(
         "--key", default=None, help="an admin key of the tenant to play in (default: a new tenant)"
@@ -121,12 +122,14 @@ def _offline_arguments(offline: argparse._ArgumentGroup) -> None:
     )
 
 
-Work = tuple[str, int | None, int | None, int, int, int | None, bool]
+Work = tuple[str, int | None, int | None, int, int, int | None, bool, str | None]
 
 
 def _one(args: Work) -> RunResult:
-    name, days, warmup, seed, samples, every, oracle = args
+    name, days, warmup, seed, samples, every, oracle, day = args
     scenario = load(name)
+    if day is not None:
+        scenario = replace(scenario, start=_date(day))
     days, warmup = resolve_days(scenario, days, warmup)
     return run(
         scenario,
@@ -186,7 +189,7 @@ def _live(args: argparse.Namespace) -> int:
     try:
         scenario = load(args.scenario)
         if args.date is not None:
-            scenario = replace(scenario, start=date.fromisoformat(args.date))
+            scenario = replace(scenario, start=_date(args.date))
         options = live.LiveOptions(
             api=(args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/"),
             scenario=scenario,
@@ -222,6 +225,8 @@ def _offline(args: argparse.Namespace) -> int:
         return 2
     names = shipped() if args.scenario in (None, "all") else [args.scenario]
     try:
+        if args.date is not None:
+            _date(args.date)  # refused here, not in a worker process
         scenarios = {name: load(name) for name in names}
         seeds = [args.seed] if args.seeds is None else parse_seeds(args.seeds)
     except (ValueError, OSError) as exc:
@@ -239,6 +244,7 @@ def _offline(args: argparse.Namespace) -> int:
             args.samples,
             args.oracle_every,
             not args.no_oracle,
+            args.date,
         )
         for seed in seeds
         for name in busiest
@@ -264,3 +270,10 @@ def _offline(args: argparse.Namespace) -> int:
     if args.check and not all(passes(r) for r in results):
         return 1
     return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"--date {text!r} is no YYYY-MM-DD date ({exc})") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from simulation.offline import RunResult, run
@@ -66,3 +68,27 @@ def test_a_mode_must_be_chosen(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--scenario", "clinic"]) == 2
     err = capsys.readouterr().err
     assert "--offline" in err and "--live" in err
+
+
+def _arrived(capsys: pytest.CaptureFixture[str], *extra: str) -> int:
+    args = ["simulate", "--offline", "--scenario", "clinic", "--days", "1"]
+    code = main([*args, "--warmup-days", "0", "--no-oracle", "--jobs", "1", "--json", *extra])
+    assert code == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    return int(result["figures"]["served"]["estimated"])
+
+
+def test_offline_plays_the_day_of_date_as_a_live_run_of_that_date_would(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The clinic's Mondays are a quarter busier (weekday_factor): a live run on a Tuesday (the
+    # demo's day, say) compares with an offline run of that Tuesday, not of the first Monday.
+    monday = _arrived(capsys)
+    assert _arrived(capsys, "--date", "2024-03-04") == monday
+    tuesday = _arrived(capsys, "--date", "2024-03-05")
+    assert tuesday < 0.9 * monday
+
+
+def test_a_date_that_is_no_date_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--offline", "--scenario", "clinic", "--date", "2024-13-01"]) == 2
+    assert "--date '2024-13-01' is no YYYY-MM-DD date" in capsys.readouterr().err
