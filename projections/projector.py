@@ -52,6 +52,8 @@ LOAD_PAGE = 5_000
 YIELD_EVERY = 500
 # Queues of one batch whose Redis writes may be on their way at once.
 CONCURRENT_WRITES = 16
+# After a Redis restart: read models whose versions are checked in one round trip.
+RESYNC_CHUNK = 1_000
 
 
 class Projector:
@@ -271,13 +273,15 @@ class Projector:
         """Bring every read model behind its stream (Redis lost writes: restarted without them,
         or emptied) up to the store's version; returns how many were behind."""
         behind = 0
-        for queue_id, tenant_id, version in streams:
-            stored = await self._writer.stored_version(tenant_id, queue_id)
-            if stored >= version:
-                continue
-            behind += 1
-            self._states.pop(queue_id, None)  # ahead of Redis, maybe: load what Redis has
-            await self.project(await self._store.read_stream(queue_id, stored, version))
+        for start in range(0, len(streams), RESYNC_CHUNK):  # a round trip per chunk, not queue
+            chunk = streams[start : start + RESYNC_CHUNK]
+            versions = await self._writer.stored_versions([(t, q) for q, t, _ in chunk])
+            for (queue_id, _, version), stored in zip(chunk, versions, strict=True):
+                if stored >= version:
+                    continue
+                behind += 1
+                self._states.pop(queue_id, None)  # ahead of Redis, maybe: load what Redis has
+                await self.project(await self._store.read_stream(queue_id, stored, version))
         return behind
 
     def _remember(self, model: QueueModel) -> None:

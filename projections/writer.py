@@ -213,3 +213,12 @@ class ReadModelWriter:
     async def stored_version(self, tenant: str, queue: str) -> int:
         value = await self._redis.hget(self._keys.queue(tenant, queue), "version")
         return int(value) if value is not None else 0
+
+    async def stored_versions(self, queues: Sequence[tuple[str, str]]) -> list[int]:
+        """`stored_version` of each (tenant, queue), in one round trip (a pipeline)."""
+        if not queues:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for tenant, queue in queues:
+            pipe.hget(self._keys.queue(tenant, queue), "version")
+        return [int(value) if value is not None else 0 for value in await pipe.execute()]
