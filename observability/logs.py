@@ -46,6 +46,9 @@ _STANDARD = frozenset(
 # `scheme://user:password@` and `Bearer <token>`: masked wherever they show up.
 _SECRETS = re.compile(r"(?P<url>://[^\s/:@]*:)[^\s@/]+@|(?P<bearer>\b[Bb]earer\s+)[\w.~+/=-]+")
 
+# A library's line said again within this many seconds is counted, not written (below).
+REPEAT_WINDOW_S = 10.0
+
 _fields: ContextVar[dict[str, Any] | None] = ContextVar("vq_log_context", default=None)
 log = logging.getLogger("vq.http")
 
@@ -61,6 +64,7 @@ def configure_logging(
         handler.setFormatter(JsonFormatter(process))
     else:
         handler.setFormatter(TextFormatter(TEXT_FORMAT))
+    handler.addFilter(Repeats())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
@@ -76,6 +80,37 @@ def configure_logging(
     # query; the relay's registry calls are one line each): warnings only.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+class Repeats(logging.Filter):
+    """A library's line (any logger outside `vq.`) that says again what it said less than
+    `window` seconds ago is counted instead of written; the first one after the window says how
+    many were left out. During an outage aiokafka logs every refused connection at ERROR (about
+    1,200 lines in 11 s from one worker): an operator needs the first line and the count, not a
+    flood that buries everything else. Our own lines are written as they come."""
+
+    def __init__(self, window: float = REPEAT_WINDOW_S, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self._window, self._clock = window, clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "vq" or record.name.startswith("vq."):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        found = self._seen.get(key)
+        if found is not None and now - found[0] < self._window:
+            self._seen[key] = (found[0], found[1] + 1)
+            return False
+        if len(self._seen) > 1_000:  # many different lines: none of them is a flood
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if found is not None and found[1]:
+            record.repeated = found[1]  # a field of its own in JSON
+            if isinstance(record.msg, str):
+                record.msg += f" ({found[1]} more like this in the {now - found[0]:.0f} s before)"
+        return True
 
 
 def scrub(text: str) -> str:

@@ -205,3 +205,30 @@ async def test_a_request_line_names_the_request_span(lines: io.StringIO) -> None
     assert span.name == "POST /v1/queues/{queue_id}/tickets"
     assert line["trace_id"] == f"{span.context.trace_id:032x}"
     assert line["span_id"] == f"{span.context.span_id:016x}"
+
+
+def test_a_library_saying_the_same_thing_over_and_over_is_counted_not_written(
+    lines: io.StringIO,
+) -> None:
+    now = [0.0]
+    handler = logging.getLogger().handlers[0]
+    handler.addFilter(logs.Repeats(window=10.0, clock=lambda: now[0]))
+    kafka, ours = logging.getLogger("aiokafka.conn"), logging.getLogger("vq.worker-test")
+    for _ in range(1200):  # a Kafka outage: every refused connection, for 11 s
+        kafka.error("Unable connect to node with id %s: %s", 1, "refused")
+        ours.warning("batch not applied; trying again")
+        now[0] += 11.0 / 1200
+    now[0] = 21.0  # the next one after the second window: the count of the rest
+    kafka.error("Unable connect to node with id %s: %s", 1, "refused")
+    kafka.error("Unable to update metadata from %s", [1])  # another line: written at once
+    written = _parsed(lines)
+    kafka_lines = [line for line in written if line["logger"] == "aiokafka.conn"]
+    assert [line["message"] for line in kafka_lines] == [
+        "Unable connect to node with id 1: refused",
+        "Unable connect to node with id 1: refused (1090 more like this in the 10 s before)",
+        "Unable connect to node with id 1: refused (108 more like this in the 11 s before)",
+        "Unable to update metadata from [1]",
+    ]
+    assert kafka_lines[1]["repeated"] == 1090
+    # Our own lines are never held back.
+    assert sum(1 for line in written if line["logger"] == "vq.worker-test") == 1200
