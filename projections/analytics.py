@@ -10,6 +10,9 @@ Definitions (per queue, per bucket):
 * arrivals: tickets that joined (enqueue); transferred_in / transferred_out: moved between queues
 * called: first calls of a ticket in this queue; its wait = called at - first enqueued (the
   customer's wait, across transfers); within_target: waits <= the queue's target wait (SLA)
+* promised: first calls of tickets that were shown a range when they joined; over_twice: those
+  whose wait was over twice the P50 they were shown (domain.estimation.accuracy.over_twice):
+  the fairness figure, from the events alone (the range is the estimators' fold of them)
 * served, no_shows, walkaways (cancelled by the customer), cancellations (by staff), promoted
 * service time = served at - started at (or called at when service was never started)
 * per counter: served, service time, busy time (service intervals, split across buckets)
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.config import QueueConfig
+from domain.estimation.accuracy import over_twice
 from domain.events import (
     QueueEvent,
     TicketCalled,
@@ -75,8 +79,14 @@ class Measures:
         return set(self.counts) | set(self.samples)
 
 
-def measure(config: QueueConfig, before: TicketState | None, event: QueueEvent) -> Measures:
-    """What one event adds to the analytics; `before` is its ticket just before the event."""
+def measure(
+    config: QueueConfig,
+    before: TicketState | None,
+    event: QueueEvent,
+    promised_p50: float | None = None,
+) -> Measures:
+    """What one event adds to the analytics; `before` is its ticket just before the event,
+    `promised_p50` the P50 wait (seconds) it was shown when it joined, if any."""
     found = Measures()
     at = event.at
     bucket = bucket_of(at)
@@ -95,6 +105,10 @@ def measure(config: QueueConfig, before: TicketState | None, event: QueueEvent) 
         found.sample(bucket, "wait", wait)
         if wait <= config.target_wait_seconds * 1000:
             found.add(bucket, "within_target")
+        if promised_p50 is not None:
+            found.add(bucket, "promised")
+            if over_twice(wait / 1000, promised_p50):
+                found.add(bucket, "over_twice")
     elif isinstance(event, TicketServed) and before is not None:
         began = before.started_at or before.called_at or at
         service = _ms(began, at)

@@ -129,6 +129,14 @@ def summarize(
         "within_target_share": (
             round(counts.get("within_target", 0) / called, 4) if called else None
         ),
+        # Fairness: of those called who had been shown a range, the share who waited over twice
+        # its P50 (domain.estimation.accuracy.over_twice).
+        "promised": counts.get("promised", 0),
+        "over_twice_share": (
+            round(counts.get("over_twice", 0) / counts["promised"], 4)
+            if counts.get("promised")
+            else None
+        ),
         "counters": {
             counter: {
                 "served": metrics.get("served", 0),
@@ -202,6 +210,7 @@ CSV_COLUMNS = (
     "transferred_out",
     "abandonment_rate",
     "within_target_share",
+    "over_twice_share",
     "wait_mean_s",
     "wait_p50_s",
     "wait_p90_s",
@@ -228,6 +237,7 @@ def csv_rows(result: dict[str, Any]) -> Iterable[list[Any]]:
             row["transferred_out"],
             row["abandonment_rate"],
             row["within_target_share"],
+            row["over_twice_share"],
             wait["mean"],
             wait["p50"],
             wait["p90"],

@@ -172,6 +172,12 @@ class EstimatorAccuracy(BaseModel):
     p10_p90_coverage: float | None = Field(
         description="Share of real waits inside P10..P90 (an honest range: about 0.8)"
     )
+    over_twice_p50: float | None = Field(
+        default=None,
+        description="Share of real waits over twice the P50 given at enqueue (and over it by "
+        "more than a minute): the promise 'nobody waits more than 200 % of what they were "
+        "told', broken",
+    )
 
 
 class AccuracyOut(BaseModel):

@@ -19,6 +19,16 @@ from domain.events import QueueEvent, TicketCalled, TicketCancelled, TicketTrans
 from domain.state import QueueState
 
 WITHIN = 0.2
+# The seeds' promise: nobody waits more than twice the time they were told (200 %). A wait
+# breaks it when it is over twice the P50 given at enqueue and over it by more than a minute
+# too (told "0-1 min", waiting 2 is no broken promise).
+OVER = 2.0
+OVER_SLACK_S = 60.0
+
+
+def over_twice(wait: float, p50: float) -> bool:
+    """A wait that broke the promise of the P50 given at enqueue (OVER, OVER_SLACK_S)."""
+    return wait > max(OVER * p50, p50 + OVER_SLACK_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,10 @@ class Outcome:
     def inside(self) -> bool:
         return self.estimate.p10 <= self.wait <= self.estimate.p90
 
+    @property
+    def over_twice(self) -> bool:
+        return over_twice(self.wait, self.estimate.p50)
+
 
 @dataclass(slots=True)
 class AccuracyFigures:
@@ -52,6 +66,7 @@ class AccuracyFigures:
     abs_error: float = 0.0
     within_count: int = 0
     inside_count: int = 0
+    over_twice_count: int = 0
 
     @property
     def waiting(self) -> int:
@@ -69,11 +84,16 @@ class AccuracyFigures:
     def coverage(self) -> float | None:
         return self.inside_count / self.called if self.called else None
 
+    @property
+    def over_twice(self) -> float | None:
+        return self.over_twice_count / self.called if self.called else None
+
     def add(self, outcome: Outcome) -> None:
         self.called += 1
         self.abs_error += outcome.error
         self.within_count += outcome.within
         self.inside_count += outcome.inside
+        self.over_twice_count += outcome.over_twice
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -86,6 +106,7 @@ class AccuracyFigures:
             "mae_seconds": None if self.mae is None else round(self.mae, 1),
             "within_20_percent": self.within,
             "p10_p90_coverage": self.coverage,
+            "over_twice_p50": self.over_twice,
         }
 
 

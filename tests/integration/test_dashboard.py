@@ -59,6 +59,7 @@ TOTAL_FIELDS = ROW_FIELDS | {
     "cancellations",
     "target_wait_seconds",
     "counters",
+    "over_twice_share",
 }
 ESTIMATOR_FIELDS = {
     "estimator",
@@ -68,6 +69,7 @@ ESTIMATOR_FIELDS = {
     "mae_seconds",
     "within_20_percent",
     "p10_p90_coverage",
+    "over_twice_p50",
 }
 _VOID = {
     "area",

@@ -147,6 +147,8 @@
     item(f.mins(waits.p90), VQ.t("dashboard.today_p90_wait"));
     item(f.pct(total.within_target_share), VQ.t("dashboard.today_within",
       { minutes: f.mins(total.target_wait_seconds) }));
+    // Fairness: of those called who had been shown a range, who waited over twice its median.
+    item(f.pct(total.over_twice_share), VQ.t("dashboard.today_over_twice"));
   }
 
   // The totals' utilisation is busy time over the whole range (since 00:00, closed hours
@@ -187,7 +189,8 @@
 
   function accuracyTable(a, list) {
     const head = VQ.el("tr", {}, [VQ.t("dashboard.col.estimator"), VQ.t("dashboard.col.mae"),
-      VQ.t("dashboard.col.called"), VQ.t("dashboard.col.waiting")].map(function (h) {
+      VQ.t("dashboard.col.called"), VQ.t("dashboard.col.waiting"),
+      VQ.t("dashboard.col.over_twice")].map(function (h) {
       return VQ.el("th", { scope: "col" }, h);
     }));
     return VQ.el("table", {}, VQ.el("thead", {}, head), VQ.el("tbody", {}, list.map(function (e) {
@@ -197,7 +200,8 @@
         VQ.el("td", {}, f.mins(e.mae_seconds)),
         VQ.el("td", {}, VQ.t("dashboard.called_of_estimated",
           { called: f.num(e.called), estimated: f.num(e.estimated) })),
-        VQ.el("td", {}, f.num(e.waiting)));
+        VQ.el("td", {}, f.num(e.waiting)),
+        VQ.el("td", {}, f.pct(e.over_twice_p50)));
     })));
   }
 

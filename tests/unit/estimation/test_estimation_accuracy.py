@@ -8,6 +8,7 @@ from estimation_events import Queue, at
 
 from domain.config import QueueConfig
 from domain.estimation import AccuracyBook, Estimate, Selector
+from domain.estimation.accuracy import over_twice
 from domain.events import QueueEvent
 from domain.state import QueueState, TicketState
 
@@ -59,6 +60,8 @@ def test_called_tickets_are_scored_and_the_others_counted() -> None:
     assert figures.mae == (10 + 200) / 2
     assert figures.within == 0.5
     assert figures.coverage == 0.5
+    assert figures.over_twice == 0.5  # "miss" waited 300 s for a P50 of 100
+    assert figures.as_dict()["over_twice_p50"] == 0.5
 
 
 def test_a_zero_estimate_is_within_only_when_the_call_is_immediate() -> None:
@@ -127,3 +130,11 @@ def test_a_member_short_of_data_is_only_a_fallback() -> None:
     _serve_all(selector, right=100, count=30)
     assert selector.choice == "rules"
     assert selector.served_by == {"rules": 30}
+
+
+def test_a_promise_is_broken_past_twice_its_median_and_a_minute_more() -> None:
+    # Twice the P50 told, for a wait long enough to be told in minutes.
+    assert not over_twice(1200.0, 600.0) and over_twice(1200.5, 600.0)
+    # Told "no wait" or "a few seconds": a minute more is still within the promise.
+    assert not over_twice(60.0, 0.0) and over_twice(61.0, 0.0)
+    assert not over_twice(89.0, 30.0) and over_twice(91.0, 30.0)
