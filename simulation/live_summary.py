@@ -85,13 +85,13 @@ def _accuracy_table(accuracy: dict[str, Any]) -> list[str]:
     rows = [
         f"  accuracy    serving {accuracy['serving']} (figures at version {accuracy['version']})",
         f"{indent}{'estimator':<10} {'estimated':>9} {'called':>6} {'MAE s':>6} "
-        f"{'within 20%':>10} {'P10..P90':>8}",
+        f"{'within 20%':>10} {'P10..P90':>8} {'over 2x':>7}",
     ]
     for e in accuracy["estimators"]:
         mae = "-" if e["mae_seconds"] is None else f"{e['mae_seconds']:.0f}"
         rows.append(
             f"{indent}{e['estimator']:<10} {e['estimated']:>9} {e['called']:>6} "
             f"{mae:>6} {pct(e['within_20_percent']):>10} "
-            f"{pct(e['p10_p90_coverage']):>8}"
+            f"{pct(e['p10_p90_coverage']):>8} {pct(e.get('over_twice_p50')):>7}"
         )
     return rows

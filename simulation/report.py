@@ -58,7 +58,7 @@ def table(result: RunResult, description: str = "") -> str:
     )
     header = (
         f"  {'estimator':<10}{'tickets':>8}{'called':>8}{'excluded':>9}{'MAE (s)':>9}"
-        f"{'within 20%':>12}{'P10..P90':>10}{'vs oracle':>11}"
+        f"{'within 20%':>12}{'P10..P90':>10}{'vs oracle':>11}{'over 2x':>9}"
     )
     lines.append(header)
     for figures in _ordered(result.figures):
@@ -68,6 +68,7 @@ def table(result: RunResult, description: str = "") -> str:
             f"  {figures.estimator:<10}{figures.estimated:>8}{figures.called:>8}"
             f"{figures.cancelled + figures.transferred:>9}{_seconds(figures.mae):>9}"
             f"{_pct(figures.within):>12}{_pct(figures.coverage):>10}{vs:>11}"
+            f"{_pct(figures.over_twice):>9}"
         )
     served = sum(result.served_by.values())
     if served:
