@@ -122,7 +122,7 @@
       drawWaits(rows, frame, target);
       drawShares(rows, frame);
     }
-    counters(total.counters || {}, q, a, rows.length ? f.parseTime(rows[0].start) : null, tz);
+    counters(total.counters || {}, q, a, now, tz);
   }
 
   function today(total) {
@@ -152,21 +152,35 @@
   }
 
   // The totals' utilisation is busy time over the whole range (since 00:00, closed hours
-  // included); shown over the part of the day since the first activity instead, which is what a
-  // manager means by "how busy were the counters today".
-  function counters(found, q, a, first, tz) {
+  // included); shown instead over each counter's own working time today, from the start of its
+  // first service to the end of its last (now, at most): what a manager means by "how busy was
+  // that counter". A break in between counts as not busy; the evening after closing does not.
+  function counters(found, q, a, now, tz) {
     const names = Array.from(new Set(((q && q.counters) || []).concat(Object.keys(found))));
-    if (!names.length || !Object.keys(found).length || first === null) {
+    const rows = a.rows || [];
+    if (!names.length || !Object.keys(found).length || !rows.length) {
       c.show("f-counters", c.empty(VQ.t("dashboard.no_counter_served")));
       return;
     }
     const whole = f.parseTime(a.to) - f.parseTime(a.from);
-    const since = f.parseTime(a.to) - first;
+    const span = function (n) {  // [first busy row's start, last busy row's end or now]
+      let from = null, to = null;
+      rows.forEach(function (r) {
+        const k = (r.counters || {})[n];
+        if (k && k.utilisation > 0) {
+          if (from === null) from = f.parseTime(r.start);
+          to = Math.min(f.parseTime(r.end), now);
+        }
+      });
+      return from === null ? null : { from: from, to: Math.max(to, from) };
+    };
     const of = function (n) {
       const k = found[n] || { served: 0, utilisation: 0, mean_service_seconds: null };
-      return Object.assign({}, k, { busy: Math.min(k.utilisation * whole / Math.max(since, 1), 1) });
+      const worked = span(n);
+      const busy = worked === null ? 0
+        : Math.min(k.utilisation * whole / Math.max(worked.to - worked.from, 1), 1);
+      return Object.assign({}, k, { busy: busy, span: worked });
     };
-    const from = f.hhmm(first, tz);
     const served = c.barChart({ label: VQ.t("dashboard.chart.served_label"), cls: "served",
       axis: VQ.t("dashboard.chart.served_axis"),
       max: Math.max.apply(null, [1].concat(names.map(function (n) { return of(n).served; }))),
@@ -176,15 +190,16 @@
             minutes: f.mins(of(n).mean_service_seconds) }) };
       }) });
     const util = c.barChart({ label: VQ.t("dashboard.chart.util_label"), cls: "util", percent: true,
-      axis: VQ.t("dashboard.chart.util_axis", { time: from }),
+      axis: VQ.t("dashboard.chart.util_axis"),
       rows: names.map(function (n) {
-        return { label: n, v: of(n).busy, text: f.pct(of(n).busy),
-          title: VQ.t("dashboard.counter_busy_title", { counter: n, share: f.pct(of(n).busy),
-            time: from, day_share: f.pct(of(n).utilisation) }) };
+        const k = of(n);
+        return { label: n, v: k.busy, text: f.pct(k.busy),
+          title: k.span === null ? n : VQ.t("dashboard.counter_busy_title", { counter: n,
+            share: f.pct(k.busy), from: f.hhmm(k.span.from, tz), to: f.hhmm(k.span.to, tz) }) };
       }) });
     c.show("f-counters", c.pair(served, VQ.t("dashboard.served_people"), util,
       VQ.t("dashboard.utilisation")), VQ.el("p", { class: "note" },
-      VQ.t("dashboard.utilisation_note", { time: from })));
+      VQ.t("dashboard.utilisation_note")));
   }
 
   function accuracyTable(a, list) {
