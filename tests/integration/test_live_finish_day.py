@@ -14,9 +14,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from access.directory import TenantDirectory
 from core.settings import Settings
 from domain.events import QueueClosed, TicketCalled, TicketServed
 from domain.evolve import evolve
@@ -25,7 +22,7 @@ from eventstore.postgres import PostgresEventStore
 from simulation.live import window
 from simulation.scenario import load
 from tests.integration.servers import api_servers, read_side
-from tests.integration.test_live_simulation import vq
+from tests.integration.test_live_simulation import viewer_get, vq
 
 SPEED = 60.0
 LEAD = timedelta(minutes=5)  # the driver's start-up, at 60x: 5 s of wall time
@@ -101,12 +98,8 @@ async def test_a_window_to_closing_time_ends_closed_with_the_line_served_out(
         summary: dict[str, Any] = json.loads(run.stdout)
         assert summary["read_side_caught_up"], run.stderr
         # What the board shows once the day is over: closed, nobody waiting or at a counter.
-        viewer = await TenantDirectory(store).create_key(summary["tenant_id"], "test", "viewer")
-        async with httpx.AsyncClient(base_url=urls[0], timeout=10) as http:
-            answer = await http.get(
-                f"/v1/queues/{summary['queue_id']}",
-                headers={"Authorization": f"Bearer {viewer.secret}"},
-            )
+        path = f"/v1/queues/{summary['queue_id']}"
+        answer = await viewer_get(store, summary["tenant_id"], urls[0], path)
         assert answer.status_code == 200, answer.text
         shown = answer.json()
         assert (shown["status"], shown["waiting"], shown["called"], shown["serving"]) == (

@@ -43,6 +43,15 @@ def vq(settings: Settings, *args: str, timeout: float) -> subprocess.CompletedPr
     )
 
 
+async def viewer_get(
+    store: PostgresEventStore, tenant_id: str, base: str, path: str
+) -> httpx.Response:
+    """GET `path` of the API at `base` with a new viewer key of the tenant."""
+    viewer = await TenantDirectory(store).create_key(tenant_id, "test", "viewer")
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        return await http.get(path, headers={"Authorization": f"Bearer {viewer.secret}"})
+
+
 async def offline_event_types(scenario: Scenario, hours: float, seed: int) -> list[str]:
     """The event types the domain decides for the same window with no server at all."""
     scenario, _, ends = window(scenario, hours, None)
@@ -98,12 +107,8 @@ async def test_an_hour_of_the_clinic_live_through_the_api(
 
         # Depends on the accuracy read model and its route (GET /v1/queues/{id}/accuracy, being
         # added with the read side's estimates): a 404 here means that route is not wired yet.
-        viewer = await TenantDirectory(store).create_key(summary["tenant_id"], "test", "viewer")
-        async with httpx.AsyncClient(base_url=urls[0], timeout=10) as http:
-            accuracy = await http.get(
-                f"/v1/queues/{queue_id}/accuracy",
-                headers={"Authorization": f"Bearer {viewer.secret}"},
-            )
+        path = f"/v1/queues/{queue_id}/accuracy"
+        accuracy = await viewer_get(store, summary["tenant_id"], urls[0], path)
         assert accuracy.status_code == 200, accuracy.text
         assert any(e["called"] > 0 for e in accuracy.json()["estimators"]), accuracy.json()
 
@@ -114,6 +119,7 @@ async def test_an_hour_of_the_clinic_live_through_the_api(
             "to": (opens + timedelta(hours=2)).isoformat(),
             "bucket": "15m",
         }
+        viewer = await TenantDirectory(store).create_key(summary["tenant_id"], "test", "viewer")
         async with httpx.AsyncClient(
             base_url=urls[0], timeout=10, headers={"Authorization": f"Bearer {viewer.secret}"}
         ) as http:
