@@ -47,6 +47,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--date",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="play the scenario's days from this date instead of its own (live: e.g. this "
+        "week, as analytics keep VQ_ANALYTICS_RETENTION_DAYS back from now; offline: to "
+        "compare with a live run of that date, whose weekday set its arrival rate)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print JSON instead of tables (live: the run's summary)"
     )
     _offline_arguments(parser.add_argument_group("offline mode"))
@@ -67,14 +75,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="HH:MM",
         help="start the simulated days at this local time instead of the opening "
         "(the line starts empty)",
-    )
-    live.add_argument(
-        "--date",
-        default=None,
-        metavar="YYYY-MM-DD",
-        help="play the scenario's days from this date instead of its own (e.g. "
-        "this week: analytics keep VQ_ANALYTICS_RETENTION_DAYS back from now; offline too: "
-        "the weekday sets the arrival rate, as it did for a live run of that date)",
     )
     live.add_argument(
         "--key", default=None, help="an admin key of the tenant to play in (default: a new tenant)"
