@@ -11,8 +11,8 @@ Definitions (per queue, per bucket):
 * called: first calls of a ticket in this queue; its wait = called at - first enqueued (the
   customer's wait, across transfers); within_target: waits <= the queue's target wait (SLA)
 * promised: first calls of tickets that were shown a range when they joined; over_twice: those
-  whose wait was over twice the P50 they were shown (domain.estimation.accuracy.over_twice):
-  the fairness figure, from the events alone (the range is the estimators' fold of them)
+  whose wait since was over twice the P50 they were shown (domain.estimation.accuracy
+  .over_twice): the fairness figure, from the events alone (the range is the estimators' fold)
 * served, no_shows, walkaways (cancelled by the customer), cancellations (by staff), promoted
 * service time = served at - started at (or called at when service was never started)
 * per counter: served, service time, busy time (service intervals, split across buckets)
@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from domain.config import QueueConfig
 from domain.estimation.accuracy import over_twice
+from domain.estimation.model import Estimate
 from domain.events import (
     QueueEvent,
     TicketCalled,
@@ -83,10 +84,10 @@ def measure(
     config: QueueConfig,
     before: TicketState | None,
     event: QueueEvent,
-    promised_p50: float | None = None,
+    promised: Estimate | None = None,
 ) -> Measures:
     """What one event adds to the analytics; `before` is its ticket just before the event,
-    `promised_p50` the P50 wait (seconds) it was shown when it joined, if any."""
+    `promised` the range it was shown when it joined this queue, if any."""
     found = Measures()
     at = event.at
     bucket = bucket_of(at)
@@ -105,9 +106,10 @@ def measure(
         found.sample(bucket, "wait", wait)
         if wait <= config.target_wait_seconds * 1000:
             found.add(bucket, "within_target")
-        if promised_p50 is not None:
+        if promised is not None:
+            # Against the wait since the range was given (a transfer's: since it came in).
             found.add(bucket, "promised")
-            if over_twice(wait / 1000, promised_p50):
+            if over_twice((at - promised.at).total_seconds(), promised.p50):
                 found.add(bucket, "over_twice")
     elif isinstance(event, TicketServed) and before is not None:
         began = before.started_at or before.called_at or at

@@ -238,10 +238,9 @@ class QueueEstimates:
         }
 
 
-def promised_p50(estimates: QueueEstimates, ticket_id: str | None) -> float | None:
-    """The P50 wait (seconds) the ticket was shown when it joined, while it is remembered."""
-    found = estimates.promised.get(ticket_id) if ticket_id else None
-    return found.p50 if found is not None else None
+def promised(estimates: QueueEstimates, ticket_id: str | None) -> Estimate | None:
+    """The range the ticket was shown when it joined the queue, while it is remembered."""
+    return estimates.promised.get(ticket_id) if ticket_id else None
 
 
 def _stale(

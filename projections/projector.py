@@ -27,7 +27,7 @@ from projections import checkpoint
 from projections.analytics import increment_commands, measure
 from projections.changes import Change, Moved, QueueUpdate
 from projections.checkpoint import CHECKPOINT_EVERY
-from projections.estimates import promised_p50
+from projections.estimates import promised
 from projections.layout import Keys
 from projections.model import QueueModel
 from projections.views import NEXT_SHOWN, line_member, queue_view
@@ -306,7 +306,7 @@ def _step(
     left = position(state, ticket_id) if ticket_id else None
     was = (before.status, before.counter) if before is not None else (None, None)  # evolve mutates
     # Before evolve: it reads the old ticket (and the range it was shown when it joined).
-    measured = measure(state.config, before, event, promised_p50(estimates, ticket_id))
+    measured = measure(state.config, before, event, promised(estimates, ticket_id))
     model.apply(event)
     tenant, queue = state.tenant_id, state.queue_id
     commands: list[Command] = increment_commands(keys, tenant, queue, measured, retention_s)

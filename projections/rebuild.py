@@ -20,7 +20,7 @@ from domain.state import QueueState
 from eventstore.port import EventStore
 from eventstore.values import Position
 from projections.analytics import Measures, measure, total_commands
-from projections.estimates import NEWCOMER, QueueEstimates, promised_p50
+from projections.estimates import NEWCOMER, QueueEstimates, promised
 from projections.layout import Keys
 from projections.model import QueueModel
 from projections.views import dumps, line_member, queue_view, ticket_view
@@ -80,8 +80,8 @@ def _fold_batch(
         event = record.event
         ticket_id = getattr(event, "ticket_id", None)
         before = entry.state.tickets.get(ticket_id) if ticket_id else None
-        promised = promised_p50(entry.model.estimates, ticket_id)
-        entry.measures.merge(measure(entry.state.config, before, event, promised))
+        shown = promised(entry.model.estimates, ticket_id)
+        entry.measures.merge(measure(entry.state.config, before, event, shown))
         entry.model.apply(event)
 
 

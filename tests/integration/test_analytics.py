@@ -135,7 +135,7 @@ def _brute_force(events: list[Any], target_s: int) -> dict[int, dict[str, Any]]:
         if isinstance(event, TicketEnqueued):
             given = selector.book.given_.get(event.ticket_id)
             if given is not None and SERVED in given.estimates:
-                shown[event.ticket_id] = given.estimates[SERVED].p50
+                shown[event.ticket_id] = given.estimates[SERVED].p50  # given at the enqueue
         if isinstance(event, TicketEnqueued):
             enqueued[event.ticket_id] = event.at
             bucket(event.at)["arrivals"] += 1
