@@ -4,7 +4,7 @@ waiting and nobody left at a counter (the demo's board used to show the queue op
 people being served all night: the driver stopped at closing time, mid-service).
 
 A short day of its own (20 minutes, two desks serving out the line after the close, a line at
-closing time) at 60x, through the API as separate processes."""
+closing time) at 120x, through the API as separate processes."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from simulation.scenario import load
 from tests.integration.servers import api_servers, read_side
 from tests.integration.test_live_simulation import viewer_get, vq
 
-SPEED = 60.0
-LEAD = timedelta(minutes=5)  # the driver's start-up, at 60x: 5 s of wall time
+SPEED = 120.0
+LEAD = timedelta(minutes=10)  # the driver's start-up, at 120x: 5 s of wall time
 SHORT_DAY = """
 name = "short_day"
 description = "Twenty minutes, two desks, a line at closing time"
