@@ -37,7 +37,7 @@ from tenacity import (
 
 from access.directory import TenantDirectory
 from core.settings import Settings
-from domain.commands import CloseQueue, CreateQueue, EnqueueTicket, QueueCommand
+from domain.commands import CreateQueue, EnqueueTicket, QueueCommand
 from domain.events import QueueEvent
 from domain.hours import zone
 from eventstore.pool import open_pool
@@ -78,10 +78,7 @@ class LiveOptions:
     seed: int = 1
     key: str | None = None  # an admin key of an existing tenant; None: a new tenant
     progress_every_s: float = 5.0
-    # A window that reaches the closing time plays the close and the day's tail too: the staff
-    # finish the services under way and serve out the line (as the world's shifts say), so the
-    # day does not end with counters serving forever. (Up to TAIL_MAX past the window.)
-    finish_day: bool = False
+    finish_day: bool = False  # at closing time, also the close and the day's tail (_plays)
 
     def __post_init__(self) -> None:
         s = self.scenario
@@ -191,15 +188,12 @@ class _Driver:
 
     def _plays(self, world: World, timed: TimedCommand) -> bool:
         """Whether `timed` is sent: within the window; with finish_day, also the close and the
-        day's tail after it (until nobody waits or is served, the next opening at the latest)."""
+        day's tail (the staff finish the services under way and serve out the line, as the
+        world's shifts say) until nobody waits or is served, for TAIL_MAX at most."""
         ends = self.result.simulated_to
         if timed.at < ends:
             return True
-        if not self.options.finish_day or timed.at >= ends + TAIL_MAX:
-            return False
-        if isinstance(timed.command, CloseQueue):
-            return True
-        return not world.open and world.busy()
+        return self.options.finish_day and timed.at < ends + TAIL_MAX and world.tail(timed)
 
     # Time -------------------------------------------------------------------------------------
 

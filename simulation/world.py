@@ -167,6 +167,11 @@ class World:
             c.serving is not None or c.calling for c in self.counters.values()
         )
 
+    def tail(self, timed: TimedCommand) -> bool:
+        """`timed` closes the day, or comes after the close while somebody is still waiting or
+        at a counter (the day's tail; the next opening is not)."""
+        return isinstance(timed.command, CloseQueue) or (not self.open and self.busy())
+
     def _plan_day(self, plan: DayPlan) -> None:
         self.at(plan.opens, "open", str(plan.index))
         self.at(plan.closes, "close", str(plan.index))
