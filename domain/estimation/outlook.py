@@ -132,7 +132,7 @@ def _release_after(
     alive = histogram.survival(elapsed)
     if alive <= 1e-4:  # longer than anything seen: expect it to end soon-ish
         return lambda x: 1.0 - math.exp(-max(x - gap, 0.0) / fallback)
-    survival = histogram.survival_now()  # (evaluated at every step of every projection)
+    survival = histogram.survival  # (evaluated at every step of every projection)
     return lambda x: 1.0 - survival(elapsed + (x - gap if x > gap else 0.0)) / alive
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -112,7 +111,12 @@ class LogHistogram:
         """P(X > x), linear in log(x) inside a bin."""
         if self.total <= 0:
             return 0.0
-        tail = self._tails()
+        tail = self._tail
+        if tail is None:
+            tail = [0.0] * (len(self.weights) + 1)
+            for i in range(len(self.weights) - 1, -1, -1):
+                tail[i] = tail[i + 1] + self.weights[i]
+            self._tail = tail
         i = bisect.bisect_right(_EDGES, x)
         if i == 0:
             frac = x / _EDGES[0] if x > 0 else 0.0
@@ -121,39 +125,6 @@ class LogHistogram:
         else:
             frac = math.log(x / _EDGES[i - 1]) / _LOG_STEP
         return (tail[i + 1] + self.weights[i] * (1.0 - frac)) / self.total
-
-    def survival_now(self) -> Callable[[float], float]:
-        """`survival` as it is now, for the many evaluations of one projection: the same
-        arithmetic with the histogram's figures taken once (valid until it next changes; a
-        projection ends before the next event is folded)."""
-        total = self.total
-        if total <= 0:
-            return _never
-        tail, weights = self._tails(), self.weights
-        edges, first, last, step, count = _EDGES, _EDGES[0], _EDGES[-1], _LOG_STEP, len(_EDGES)
-        find, log = bisect.bisect_right, math.log
-
-        def survival(x: float) -> float:
-            i = find(edges, x)
-            if i == 0:
-                frac = x / first if x > 0 else 0.0
-            elif i >= count:
-                frac = min((x - last) / last, 1.0)
-            else:
-                frac = log(x / edges[i - 1]) / step
-            return (tail[i + 1] + weights[i] * (1.0 - frac)) / total
-
-        return survival
-
-    def _tails(self) -> list[float]:
-        """tail[i] = the weight in bins i.. (made once per change)."""
-        tail = self._tail
-        if tail is None:
-            tail = [0.0] * (len(self.weights) + 1)
-            for i in range(len(self.weights) - 1, -1, -1):
-                tail[i] = tail[i + 1] + self.weights[i]
-            self._tail = tail
-        return tail
 
     @staticmethod
     def _center(i: int) -> float:
@@ -254,8 +225,3 @@ class Window:
         a: float = self.ordered[low]
         b: float = self.ordered[high]
         return a + (b - a) * frac
-
-
-def _never(x: float) -> float:
-    """The survival of an empty histogram."""
-    return 0.0
