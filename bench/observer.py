@@ -67,8 +67,7 @@ async def _kafka(
     )
     await consumer.start()
     try:
-        # The end of every partition, now: what comes after it is the run's.
-        await consumer.seek_to_end()
+        # Where every partition ends now (auto_offset_reset): what comes after it is the run's.
         for partition in consumer.assignment():
             await consumer.position(partition)
         ready.set()

@@ -41,10 +41,10 @@ def has_route(url: str, path: str) -> bool:
 
 
 def _delays(
-    commands: list[tuple[str, int, float]], seen: list[list[Any]]
+    commands: list[tuple[str, int, float]], arrived: list[float | None]
 ) -> tuple[list[float], int]:
-    """Per command: first arrival of its queue at >= its version, minus its answer time."""
-    arrived = _arrivals(commands, seen)
+    """Per command: its arrival (`_arrivals`) minus its answer time (0 when the read side beat
+    the answer back to the client); and how many never arrived."""
     delays = [
         max(at - answered, 0.0)
         for (_, _, answered), at in zip(commands, arrived, strict=True)
@@ -54,17 +54,17 @@ def _delays(
 
 
 def _stages(
-    commands: list[tuple[str, int, float]], kafka: list[list[Any]], pubsub: list[list[Any]]
+    commands: list[tuple[str, int, float]],
+    in_kafka: list[float | None],
+    published: list[float | None],
 ) -> dict[str, Any]:
     """Per command seen at both: answer -> Kafka (the relay) and Kafka -> pub/sub (the worker)."""
     relay, worker = [], []
-    for (_, _, answered), in_kafka, published in zip(
-        commands, _arrivals(commands, kafka), _arrivals(commands, pubsub), strict=True
-    ):
-        if in_kafka is None or published is None:
+    for (_, _, answered), kafka, pubsub in zip(commands, in_kafka, published, strict=True):
+        if kafka is None or pubsub is None:
             continue
-        relay.append(max(in_kafka - answered, 0.0))
-        worker.append(max(published - max(in_kafka, answered), 0.0))
+        relay.append(max(kafka - answered, 0.0))
+        worker.append(max(pubsub - max(kafka, answered), 0.0))
     return {"relay": summary_ms(relay), "worker": summary_ms(worker)}
 
 
@@ -132,16 +132,17 @@ def measure(
         for due, _, q, status, done, version in result["samples"]
         if due >= window and 200 <= status < 300
     ]
-    pubsub, pubsub_missing = _delays(commands, seen["pubsub"])
+    published = _arrivals(commands, seen["pubsub"])
+    pubsub, pubsub_missing = _delays(commands, published)
     report: dict[str, Any] = {
         "commands": analyse(result),
         "cores": cores,
         "read_model": {**summary_ms(pubsub), "not_seen": pubsub_missing},
         "sse": None,
-        "stages": _stages(commands, seen["kafka"], seen["pubsub"]),
+        "stages": _stages(commands, _arrivals(commands, seen["kafka"]), published),
     }
     if sse:
-        streamed, sse_missing = _delays(commands, seen["sse"])
+        streamed, sse_missing = _delays(commands, _arrivals(commands, seen["sse"]))
         report["sse"] = {
             **summary_ms(streamed),
             "not_seen": sse_missing,

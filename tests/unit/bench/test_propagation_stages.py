@@ -22,7 +22,7 @@ def test_an_older_version_arriving_later_says_nothing_new() -> None:
 
 def test_delays_count_the_unseen_and_clip_an_arrival_before_the_answer_to_zero() -> None:
     seen = [["a", 1, 9.9], ["a", 2, 10.9], ["b", 1, 11.25]]
-    delays, unseen = _delays(COMMANDS, seen)
+    delays, unseen = _delays(COMMANDS, _arrivals(COMMANDS, seen))
     assert [round(d, 3) for d in delays] == [0.0, 0.4, 0.25]
     assert unseen == 1
 
@@ -30,7 +30,7 @@ def test_delays_count_the_unseen_and_clip_an_arrival_before_the_answer_to_zero()
 def test_stages_split_each_command_where_kafka_had_it() -> None:
     kafka = [["a", 1, 10.01], ["a", 2, 10.52], ["b", 1, 11.1]]
     pubsub = [["a", 2, 10.7], ["b", 1, 11.3]]
-    stages = _stages(COMMANDS, kafka, pubsub)
+    stages = _stages(COMMANDS, _arrivals(COMMANDS, kafka), _arrivals(COMMANDS, pubsub))
     # a@1: 10 -> 10.01 -> 10.7 (published with a@2); a@2: 10.5 -> 10.52 -> 10.7;
     # b@1: 11 -> 11.1 -> 11.3; c@1 reached neither: left out of both.
     assert stages["relay"]["n"] == stages["worker"]["n"] == 3
@@ -40,5 +40,5 @@ def test_stages_split_each_command_where_kafka_had_it() -> None:
 
 
 def test_a_command_kafka_never_showed_is_left_out_of_the_split() -> None:
-    stages = _stages(COMMANDS[:1], [], [["a", 1, 10.3]])
+    stages = _stages(COMMANDS[:1], [None], [10.3])
     assert stages["relay"]["n"] == stages["worker"]["n"] == 0
