@@ -98,8 +98,8 @@ async def test_a_window_to_closing_time_ends_closed_with_the_line_served_out(
         summary: dict[str, Any] = json.loads(run.stdout)
         assert summary["read_side_caught_up"], run.stderr
         # What the board shows once the day is over: closed, nobody waiting or at a counter.
-        path = f"/v1/queues/{summary['queue_id']}"
-        answer = await viewer_get(store, summary["tenant_id"], urls[0], path)
+        route = f"/v1/queues/{summary['queue_id']}"
+        answer = await viewer_get(store, summary["tenant_id"], urls[0], route)
         assert answer.status_code == 200, answer.text
         shown = answer.json()
         assert (shown["status"], shown["waiting"], shown["called"], shown["serving"]) == (

@@ -172,7 +172,8 @@ async def test_resync_after_a_redis_loss_brings_back_exactly_the_queues_behind(
     keys = Keys(settings.redis_prefix)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
-        projector = Projector(store, ReadModelWriter(client, keys), keys, retention_s=86400)
+        writer = ReadModelWriter(client, keys)
+        projector = Projector(store, writer, keys, retention_s=86400)
         for queue_id in queues:
             await projector.project(await store.read_stream(queue_id))
         ours = [s for s in await store.stream_versions() if s[0] in set(queues)]
@@ -182,7 +183,7 @@ async def test_resync_after_a_redis_loss_brings_back_exactly_the_queues_behind(
         for queue_id in lost:
             await client.delete(keys.queue(tenant_id, queue_id), keys.line(tenant_id, queue_id))
         assert await projector.resync(ours) == 2
-        versions = await projector._writer.stored_versions([(tenant_id, q) for q in queues])
+        versions = await writer.stored_versions([(tenant_id, q) for q in queues])
         assert versions == [2, 2, 2, 2, 2]
         assert (await check(store, client, keys)).differences == []
     finally:

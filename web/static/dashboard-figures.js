@@ -152,9 +152,9 @@
   }
 
   // The totals' utilisation is busy time over the whole range (since 00:00, closed hours
-  // included); shown instead over each counter's own working time today, from the start of its
-  // first service to the end of its last (now, at most): what a manager means by "how busy was
-  // that counter". A break in between counts as not busy; the evening after closing does not.
+  // included); shown instead over each counter's own working time today, from the quarter hour
+  // of its first service to that of its last (now, at most): what a manager means by "how busy
+  // was that counter". A break in between counts as not busy; the evening after closing does not.
   function counters(found, q, a, now, tz) {
     const names = Array.from(new Set(((q && q.counters) || []).concat(Object.keys(found))));
     const rows = a.rows || [];
@@ -174,25 +174,27 @@
       });
       return from === null ? null : { from: from, to: Math.max(to, from) };
     };
-    const of = function (n) {
+    const of = {};  // each counter's figures, worked out once
+    names.forEach(function (n) {
       const k = found[n] || { served: 0, utilisation: 0, mean_service_seconds: null };
       const worked = span(n);
       const busy = worked === null ? 0
         : Math.min(k.utilisation * whole / Math.max(worked.to - worked.from, 1), 1);
-      return Object.assign({}, k, { busy: busy, span: worked });
-    };
+      of[n] = Object.assign({}, k, { busy: busy, span: worked });
+    });
     const served = c.barChart({ label: VQ.t("dashboard.chart.served_label"), cls: "served",
       axis: VQ.t("dashboard.chart.served_axis"),
-      max: Math.max.apply(null, [1].concat(names.map(function (n) { return of(n).served; }))),
+      max: Math.max.apply(null, [1].concat(names.map(function (n) { return of[n].served; }))),
       rows: names.map(function (n) {
-        return { label: n, v: of(n).served, text: f.num(of(n).served),
-          title: VQ.t("dashboard.counter_served_title", { counter: n, served: f.num(of(n).served),
-            minutes: f.mins(of(n).mean_service_seconds) }) };
+        const k = of[n];
+        return { label: n, v: k.served, text: f.num(k.served),
+          title: VQ.t("dashboard.counter_served_title", { counter: n, served: f.num(k.served),
+            minutes: f.mins(k.mean_service_seconds) }) };
       }) });
     const util = c.barChart({ label: VQ.t("dashboard.chart.util_label"), cls: "util", percent: true,
       axis: VQ.t("dashboard.chart.util_axis"),
       rows: names.map(function (n) {
-        const k = of(n);
+        const k = of[n];
         return { label: n, v: k.busy, text: f.pct(k.busy),
           title: k.span === null ? n : VQ.t("dashboard.counter_busy_title", { counter: n,
             share: f.pct(k.busy), from: f.hhmm(k.span.from, tz), to: f.hhmm(k.span.to, tz) }) };
