@@ -13,6 +13,7 @@ from datetime import date
 
 from domain.hours import parse_hhmm
 from eventstore.errors import StoreUnavailable
+from simulation import whatif_cli
 from simulation.offline import RunResult, run
 from simulation.report import as_json, passes, summary, sweep, table
 from simulation.scenario import Scenario, load, shipped
@@ -39,6 +40,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--offline", action="store_true", help="fold locally (no server)")
     mode.add_argument("--live", action="store_true", help="drive the running API (--api)")
+    mode.add_argument(
+        "--what-if",
+        action="store_true",
+        help="replay a recorded day (a real --queue's, or a --scenario's) with other staffing",
+    )
     parser.add_argument(
         "--scenario",
         default=None,
@@ -84,6 +90,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="when the window reaches closing time, play the close and the day's tail too: the "
         "services under way end and the line is served out (make run's demo does)",
+    )
+    whatif_cli.arguments(
+        parser.add_argument_group("what-if mode (also --scenario, --seed(s), --days, --check)")
     )
     parser.set_defaults(func=_simulate)
 
@@ -168,9 +177,17 @@ def parse_seeds(text: str) -> list[int]:
 def _simulate(args: argparse.Namespace) -> int:
     if args.live:
         return _live(args)
+    if args.what_if:
+        try:
+            seeds = [args.seed] if args.seeds is None else parse_seeds(args.seeds)
+        except ValueError as exc:
+            print(f"--seeds: {exc}", file=sys.stderr)
+            return 2
+        return whatif_cli.run(args, seeds)
     if not args.offline:
         print(
-            "choose a mode: --offline (no server) or --live (through the running API)",
+            "choose a mode: --offline (no server), --live (through the running API) or "
+            "--what-if (replay a recorded day)",
             file=sys.stderr,
         )
         return 2

@@ -31,6 +31,7 @@ from domain.events import QueueEvent, TicketEnqueued, TicketTransferredIn
 from domain.evolve import evolve
 from domain.state import QueueState, TicketState, initial_state
 from eventstore.memory import InMemoryEventStore
+from eventstore.port import EventStore
 from eventstore.values import CommandContext
 from service_layer.queues import CommandRequest, QueueService
 from simulation.oracle import OracleEstimator
@@ -44,8 +45,8 @@ ACTOR = "system:simulation"
 class LocalQueue:
     """One queue served by the real `QueueService` over an in-memory event store."""
 
-    def __init__(self) -> None:
-        self.store = InMemoryEventStore()
+    def __init__(self, store: EventStore | None = None) -> None:
+        self.store = store or InMemoryEventStore()  # another store: a test's, say PostgreSQL
         # Snapshots only speed up a process that restarts; this one never does.
         self._service = QueueService(self.store, utcnow, snapshot_every=None)
         self._queue_id: str | None = None

@@ -59,7 +59,7 @@ CommandStream = Generator[TimedCommand, Feedback, None]
 class Person:
     ticket_id: str
     priority: str
-    service_type: str
+    service_type: str | None
     arrived: float
     patience: float
     service: float  # what serving them will take, once they stand at the counter
@@ -178,10 +178,17 @@ class World:
         for name, shifts in plan.shifts.items():
             for start, end in shifts:
                 self.at(start, "shift_start", f"{name}|{end}|{int(end >= plan.closes)}")
+        for person in self._arrivals(plan):
+            self.people[person.ticket_id] = person
+            self.at(person.arrived, "arrive", person.ticket_id)
+
+    def _arrivals(self, plan: DayPlan) -> list[Person]:
+        """The people who come on the day of `plan`, drawn from the scenario's rates."""
+        people: list[Person] = []
         for n, t in enumerate(sample_arrivals(self.scenario, plan, self.rng_arrivals), 1):
             ticket_id = f"{self.id_prefix}{self.scenario.name}-{plan.index + 1:03d}-{n:05d}"
-            self.people[ticket_id] = self._person(ticket_id, t)
-            self.at(t, "arrive", ticket_id)
+            people.append(self._person(ticket_id, t))
+        return people
 
     def _person(self, ticket_id: str, t: float) -> Person:
         rng, s = self.rng_arrivals, self.scenario
@@ -314,15 +321,23 @@ class World:
         counter = self.counters[event.counter]
         counter.serving = event.ticket_id
         person = self.people[event.ticket_id]
-        b, rng = self.scenario.behaviour, self.rng_people
-        person.absent = person.gone or rng.random() < b.absent_probability
+        b = self.scenario.behaviour
+        person.absent = self._absent(person)
         if person.absent:
             self.at(t + b.recall_after, "recall", person.ticket_id)
             self.at(t + b.no_show_after, "no_show", person.ticket_id)
             return
-        start = t + rng.uniform(*b.walk)
+        start = t + self._walk(person)
         self.at(start, "start", person.ticket_id)
         self.at(start + person.service, "complete", person.ticket_id)
+
+    def _absent(self, person: Person) -> bool:
+        """Whether `person`, just called, is not there (gone, or away for a while)."""
+        return person.gone or self.rng_people.random() < self.scenario.behaviour.absent_probability
+
+    def _walk(self, person: Person) -> float:
+        """How long `person`, called and there, takes to reach the counter."""
+        return self.rng_people.uniform(*self.scenario.behaviour.walk)
 
     def _freed(self, t: float, counter_name: str) -> None:
         counter = self.counters[counter_name]

@@ -1,0 +1,267 @@
+"""`vq simulate --what-if`: the command line of the what-if replay (`simulation.whatif`).
+
+The recorded day is a real queue's (`--queue ID --date DAY`, read from the event store) or a
+scenario's (`--scenario NAME --seed S`: its days played offline and recorded as events, the
+what-if then on the last of them, learned from those events only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+
+from domain.events import QueueEvent, QueueOpened
+from domain.hours import zone
+from simulation.offline import decide_locally
+from simulation.recorded import NoDay, RecordedDay, config_of, learn
+from simulation.replay import (
+    Plan,
+    add_counter,
+    counter_hours,
+    own_plan,
+    parse_window,
+    remove_counter,
+)
+from simulation.scenario import day_plans, load, shipped
+from simulation.whatif import MODEL_TOLERANCE, RUNS, Variant, WhatIf, what_if
+from simulation.world import commands
+
+DEFAULT_CHANGE = "busiest:2h"
+HISTORY_DAYS = 5  # a scenario's days played before the recorded one (the estimators' history)
+
+
+def arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--queue",
+        default=None,
+        help="a real queue's id: its day (--date, default the last it opened) is read from the "
+        "event store (VQ_ENV's PostgreSQL)",
+    )
+    group.add_argument(
+        "--add-counter",
+        action="append",
+        default=[],
+        metavar="WINDOW",
+        help="one more counter working through WINDOW: HH:MM-HH:MM, or busiest:2h (the day's "
+        f"busiest stretch that long); repeatable (default, with no change: {DEFAULT_CHANGE})",
+    )
+    group.add_argument(
+        "--remove-counter",
+        action="append",
+        default=[],
+        metavar="WINDOW",
+        help="one counter fewer through WINDOW (the one working most of it stops); repeatable",
+    )
+    group.add_argument(
+        "--aging-minutes",
+        type=int,
+        default=None,
+        help="replay with this aging bound (a waiting ticket moves a class up each time it has "
+        "waited this long); 0 turns aging off",
+    )
+    group.add_argument(
+        "--runs", type=int, default=RUNS, help=f"replays of each plan (default {RUNS})"
+    )
+
+
+def run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
+    if args.runs < 1 or (args.aging_minutes is not None and args.aging_minutes < 0):
+        print("need --runs >= 1 and --aging-minutes >= 0", file=sys.stderr)
+        return 2
+    try:
+        if args.queue is not None:
+            cases = [(args.queue, *_stored(args.queue, args.date))]
+        else:
+            names = shipped() if args.scenario in (None, "all") else [args.scenario]
+            cases = [(f"{n} seed {s}", *_recorded(n, s, args.days)) for s in seeds for n in names]
+        results = [
+            (label, what_if(events, day, _plans(events, day, args), runs=args.runs))
+            for label, events, day in cases
+        ]
+    except (ValueError, OSError) as exc:
+        print(f"vq simulate --what-if: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([{"case": c, **r.as_dict()} for c, r in results], indent=2))
+    elif len(results) > 1:
+        print(sweep(results))
+    else:
+        print(table(*results[0]))
+    if args.check and not all(r.model_holds() for _, r in results):
+        return 1
+    return 0
+
+
+def _recorded(name: str, seed: int, days: int | None) -> tuple[list[QueueEvent], date]:
+    """A scenario's days played offline: the events, and the last day (the one to replay)."""
+    scenario = load(name)
+    days = HISTORY_DAYS + 1 if days is None else days
+    if days < 1:
+        raise ValueError("--days must be at least 1")
+    events = asyncio.run(decide_locally(commands(scenario, days=days, seed=seed)))
+    return events, day_plans(scenario, days)[-1].day
+
+
+def _stored(queue_id: str, day: str | None) -> tuple[list[QueueEvent], date]:
+    from core.settings import get_settings
+    from eventstore.pool import open_pool
+    from eventstore.postgres import PostgresEventStore
+
+    async def read() -> list[QueueEvent]:
+        pool = await open_pool(get_settings(), min_size=1, max_size=1, wait=True)
+        try:
+            records = await PostgresEventStore(pool).read_stream(queue_id, 0)
+        finally:
+            await pool.close()
+        return [r.event for r in records]
+
+    events = asyncio.run(read())
+    if not events:
+        raise ValueError(f"no queue {queue_id!r} in the event store")
+    if day is not None:
+        return events, date.fromisoformat(day)
+    opened = [e for e in events if isinstance(e, QueueOpened)]
+    config = config_of(events)
+    if not opened or config is None:
+        raise NoDay(f"queue {queue_id!r} never opened")
+    return events, opened[-1].at.astimezone(zone(config.timezone)).date()
+
+
+def _plans(events: Sequence[QueueEvent], day: date, args: argparse.Namespace) -> list[Plan]:
+    """The change asked for, as one plan (a counter more in the busiest two hours if none)."""
+    recorded = learn(events, day)
+    plan = own_plan(recorded)
+    changed = args.add_counter or args.remove_counter or args.aging_minutes is not None
+    adds = args.add_counter if changed else [DEFAULT_CHANGE]
+    labels: list[str] = []
+    for text in adds:
+        window = parse_window(text, recorded)
+        plan = replace(plan, shifts=add_counter(plan.shifts, window))
+        labels.append(f"+1 counter {window.label()}")
+    for text in args.remove_counter:
+        window = parse_window(text, recorded)
+        plan = replace(plan, shifts=remove_counter(plan.shifts, window))
+        labels.append(f"-1 counter {window.label()}")
+    if args.aging_minutes is not None:
+        aging = args.aging_minutes * 60 or None
+        plan = replace(plan, config=replace(plan.config, aging_after_seconds=aging))
+        labels.append(f"aging {args.aging_minutes} min" if aging else "no aging")
+    return [replace(plan, label=", ".join(labels))]
+
+
+# Reports ---------------------------------------------------------------------------------------
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+ROWS = (
+    ("people who joined", "joined", str),
+    ("called", "called", str),
+    ("served", "served", str),
+    ("cancelled (gave up)", "cancelled", str),
+    ("no-shows", "no_shows", str),
+    ("mean wait", "mean_wait", _minutes),
+    ("P90 wait", "p90_wait", _minutes),
+    ("called within target", "within_target", _share),
+    ("told, then waited > 2x", "over_twice", _share),
+    ("counter-hours", "counter_hours", lambda h: f"{h:.1f} h"),
+    ("last service ended", "finished", _clock),
+)
+
+
+def table(case: str, result: WhatIf) -> str:
+    day: RecordedDay = result.day
+    runs = len(result.variants[0].runs)
+    head = ["", "real day", *(f"replay: {v.plan.label}" for v in result.variants)]
+    rows = [head]
+    for title, name, show in ROWS:
+        real = getattr(result.real, name)
+        cells = [title, "-" if real is None else show(real)]
+        for v in result.variants:
+            value = v.median(name) if name != "counter_hours" else counter_hours(v.plan.shifts)
+            cells.append("-" if value is None else show(round(value) if show is str else value))
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [
+        f"What-if: {case}, {day.config.name!r} on {day.day.isoformat()} ({day.day:%A}); "
+        f"replays are the median of {runs} runs",
+        "",
+    ]
+    for row in rows:
+        pairs = enumerate(zip(row, widths, strict=True))
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs))
+    lines.append("")
+    lines.append(_verdict(result))
+    for variant in result.variants[1:]:
+        lines.append(_gain(result, variant))
+    return "\n".join(lines)
+
+
+def _verdict(result: WhatIf) -> str:
+    own = result.variants[0]
+    mean, p90 = result.change("mean_wait", own), result.change("p90_wait", own)
+    held = "holds" if result.model_holds() else "does NOT hold: read the changes with care"
+    return (
+        f"Model check: the replay as staffed is {_signed(mean)} on the mean wait and "
+        f"{_signed(p90)} on the P90 of the real day: the model {held} "
+        f"(within {MODEL_TOLERANCE:.0%})."
+    )
+
+
+def _gain(result: WhatIf, variant: Variant) -> str:
+    own = result.variants[0]
+    mean = result.change("mean_wait", variant, own.median("mean_wait"))
+    p90 = result.change("p90_wait", variant, own.median("p90_wait"))
+    hours = counter_hours(variant.plan.shifts) - counter_hours(own.plan.shifts)
+    return (
+        f"{variant.plan.label}: mean wait {_signed(mean)}, P90 {_signed(p90)} against the "
+        f"replay as staffed, for {hours:+.1f} counter-hours."
+    )
+
+
+def _signed(change: float | None) -> str:
+    return "-" if change is None else f"{100 * change:+.1f} %"
+
+
+def sweep(results: Sequence[tuple[str, WhatIf]]) -> str:
+    lines = [
+        f"{'case':<26}  real mean  replay mean  real P90  replay P90  model  change: mean / P90"
+    ]
+    for case, r in results:
+        own = r.variants[0]
+        extra = r.variants[1] if len(r.variants) > 1 else None
+        gain = (
+            f"{_signed(r.change('mean_wait', extra, own.median('mean_wait')))} / "
+            f"{_signed(r.change('p90_wait', extra, own.median('p90_wait')))}"
+            if extra
+            else "-"
+        )
+        lines.append(
+            f"{case:<26}  {_minutes(r.real.mean_wait):>9}  {_minutes(own.median('mean_wait')):>11}"
+            f"  {_minutes(r.real.p90_wait):>8}  {_minutes(own.median('p90_wait')):>10}"
+            f"  {'ok' if r.model_holds() else 'OFF':>5}  {gain}"
+        )
+    held = sum(1 for _, r in results if r.model_holds())
+    lines.append(
+        f"the replay as staffed within {MODEL_TOLERANCE:.0%} of the real mean and P90: "
+        f"{held} of {len(results)}"
+    )
+    return "\n".join(lines)
