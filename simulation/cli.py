@@ -13,7 +13,7 @@ from datetime import date
 
 from domain.hours import parse_hhmm
 from eventstore.errors import StoreUnavailable
-from simulation import whatif_cli
+from simulation import staffing_cli, whatif_cli
 from simulation.offline import RunResult, run
 from simulation.report import as_json, passes, summary, sweep, table
 from simulation.scenario import Scenario, load, shipped
@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mode.add_argument("--offline", action="store_true", help="fold locally (no server)")
     mode.add_argument("--live", action="store_true", help="drive the running API (--api)")
     mode.add_argument(
+        "--staffing",
+        action="store_true",
+        help="plan the counters per quarter hour of a coming day from a queue's (or a "
+        "--scenario's) history, checked by simulation",
+    )
+    mode.add_argument(
         "--what-if",
         action="store_true",
         help="replay a recorded day (a real --queue's, or a --scenario's) with other staffing",
@@ -64,7 +70,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--json", action="store_true", help="print JSON instead of tables (live: the run's summary)"
     )
     _offline_arguments(parser.add_argument_group("offline mode"))
-    live = parser.add_argument_group("live mode")
+    _live_arguments(parser.add_argument_group("live mode"))
+    whatif_cli.arguments(
+        parser.add_argument_group("what-if mode (also --scenario, --seed(s), --days, --check)")
+    )
+    staffing_cli.arguments(
+        parser.add_argument_group(
+            "staffing mode (also --queue, --date, --scenario, --seed, --days, --chart, --check)"
+        )
+    )
+    parser.set_defaults(func=_simulate)
+
+
+def _live_arguments(live: argparse._ArgumentGroup) -> None:
     live.add_argument(
         "--api", default=None, help="the API's base URL (default: VQ_API_HOST and VQ_API_PORT)"
     )
@@ -91,10 +109,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="when the window reaches closing time, play the close and the day's tail too: the "
         "services under way end and the line is served out (make run's demo does)",
     )
-    whatif_cli.arguments(
-        parser.add_argument_group("what-if mode (also --scenario, --seed(s), --days, --check)")
-    )
-    parser.set_defaults(func=_simulate)
 
 
 def _offline_arguments(offline: argparse._ArgumentGroup) -> None:
@@ -177,6 +191,8 @@ def parse_seeds(text: str) -> list[int]:
 def _simulate(args: argparse.Namespace) -> int:
     if args.live:
         return _live(args)
+    if args.staffing:
+        return staffing_cli.run(args)
     if args.what_if:
         try:
             seeds = [args.seed] if args.seeds is None else parse_seeds(args.seeds)

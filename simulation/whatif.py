@@ -104,6 +104,7 @@ def told(state: QueueState, selector: Selector, events: Sequence[QueueEvent]) ->
 class Variant:
     plan: Plan
     runs: list[DayFigures] = field(default_factory=list)
+    visits: list[tuple[Visit, ...]] = field(default_factory=list)  # of each run
 
     def median(self, name: str) -> float | None:
         values = [v for r in self.runs if (v := getattr(r, name)) is not None]
@@ -181,4 +182,5 @@ def what_if(
             visits = learn(replayed, day).visits
             hours = counter_hours(variant.plan.shifts)
             variant.runs.append(figures(visits, given, target, hours))
+            variant.visits.append(visits)
     return WhatIf(recorded, real, variants)

@@ -11,9 +11,11 @@ import argparse
 import asyncio
 import json
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 from domain.events import QueueEvent, QueueOpened
 from domain.hours import zone
@@ -67,6 +69,12 @@ def arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--runs", type=int, default=RUNS, help=f"replays of each plan (default {RUNS})"
     )
+    group.add_argument(
+        "--chart",
+        default=None,
+        metavar="FILE.png",
+        help="also draw the day: waits through the day (real and replays) and counters working",
+    )
 
 
 def run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
@@ -77,15 +85,25 @@ def run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
         if args.queue is not None:
             cases = [(args.queue, *_stored(args.queue, args.date))]
         else:
-            names = shipped() if args.scenario in (None, "all") else [args.scenario]
+            names = shipped() if args.scenario in (None, "all") else args.scenario.split(",")
             cases = [(f"{n} seed {s}", *_recorded(n, s, args.days)) for s in seeds for n in names]
-        results = [
-            (label, what_if(events, day, _plans(events, day, args), runs=args.runs))
-            for label, events, day in cases
-        ]
+        results: list[tuple[str, WhatIf]] = []
+        for n, (label, events, day) in enumerate(cases, 1):
+            result = what_if(events, day, _plans(events, day, args), runs=args.runs)
+            results.append((label, result))
+            if len(cases) > 1:  # progress, on stderr: stdout holds the report alone
+                print(f"[{n}/{len(cases)}] {label}: {_verdict(result)}", file=sys.stderr)
     except (ValueError, OSError) as exc:
         print(f"vq simulate --what-if: {exc}", file=sys.stderr)
         return 2
+    if args.chart is not None:
+        if len(results) != 1:
+            print("--chart draws one day: give one --scenario and --seed", file=sys.stderr)
+            return 2
+        from simulation.whatif_chart import draw  # matplotlib: a development dependency
+
+        draw(results[0][1], Path(args.chart))
+        print(f"chart: {args.chart}", file=sys.stderr)
     if args.json:
         print(json.dumps([{"case": c, **r.as_dict()} for c, r in results], indent=2))
     elif len(results) > 1:
@@ -107,7 +125,8 @@ def _recorded(name: str, seed: int, days: int | None) -> tuple[list[QueueEvent],
     return events, day_plans(scenario, days)[-1].day
 
 
-def _stored(queue_id: str, day: str | None) -> tuple[list[QueueEvent], date]:
+def read_stored(queue_id: str) -> list[QueueEvent]:
+    """Every event of queue `queue_id` in the event store (VQ_ENV's PostgreSQL)."""
     from core.settings import get_settings
     from eventstore.pool import open_pool
     from eventstore.postgres import PostgresEventStore
@@ -120,11 +139,27 @@ def _stored(queue_id: str, day: str | None) -> tuple[list[QueueEvent], date]:
             await pool.close()
         return [r.event for r in records]
 
+    try:
+        uuid.UUID(queue_id)
+    except ValueError:
+        raise ValueError(f"--queue {queue_id!r} is no queue id (a UUID)") from None
     events = asyncio.run(read())
     if not events:
         raise ValueError(f"no queue {queue_id!r} in the event store")
+    return events
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--date {text!r} is no YYYY-MM-DD date") from None
+
+
+def _stored(queue_id: str, day: str | None) -> tuple[list[QueueEvent], date]:
+    events = read_stored(queue_id)
     if day is not None:
-        return events, date.fromisoformat(day)
+        return events, parse_day(day)
     opened = [e for e in events if isinstance(e, QueueOpened)]
     config = config_of(events)
     if not opened or config is None:

@@ -8,6 +8,7 @@ import json
 import math
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -150,12 +151,19 @@ def test_patience_is_learned_with_those_who_never_gave_up_counted() -> None:
     assert patience.of(_visit(0, called=100), 0.5) == math.inf
 
 
-def test_the_command_line_prints_the_day_and_the_gain(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["simulate", "--what-if", "--scenario", "clinic", "--seed", "1", "--runs", "2"])
+def test_the_command_line_prints_the_day_and_the_gain(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chart = tmp_path / "day.png"
+    code = main(
+        ["simulate", "--what-if", "--scenario", "clinic", "--seed", "1", "--runs", "2",
+         "--chart", str(chart)]
+    )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     assert "real day" in out and "replay: as staffed" in out and "+1 counter" in out
     assert "Model check" in out and "counter-hours" in out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code = main(
         ["simulate", "--what-if", "--scenario", "clinic", "--runs", "1", "--json",
          "--remove-counter", "10:00-12:00", "--aging-minutes", "20"]
