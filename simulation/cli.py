@@ -13,7 +13,7 @@ from datetime import date
 
 from domain.hours import parse_hhmm
 from eventstore.errors import StoreUnavailable
-from simulation import staffing_cli, whatif_cli
+from simulation import anomalies, staffing_cli, whatif_cli
 from simulation.offline import RunResult, run
 from simulation.report import as_json, passes, summary, sweep, table
 from simulation.scenario import Scenario, load, shipped
@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--offline", action="store_true", help="fold locally (no server)")
     mode.add_argument("--live", action="store_true", help="drive the running API (--api)")
+    mode.add_argument(
+        "--anomalies",
+        action="store_true",
+        help="the unusual-arrivals watch on scenario days with a rush injected: how soon it "
+        "tells, and its false alerts",
+    )
     mode.add_argument(
         "--staffing",
         action="store_true",
@@ -73,6 +79,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _live_arguments(parser.add_argument_group("live mode"))
     whatif_cli.arguments(
         parser.add_argument_group("what-if mode (also --scenario, --seed(s), --days, --check)")
+    )
+    anomalies.arguments(
+        parser.add_argument_group("anomalies mode (also --scenario, --seed(s), --days, --check)")
     )
     staffing_cli.arguments(
         parser.add_argument_group(
@@ -193,17 +202,19 @@ def _simulate(args: argparse.Namespace) -> int:
         return _live(args)
     if args.staffing:
         return staffing_cli.run(args)
-    if args.what_if:
+    if args.what_if or args.anomalies:
         try:
             seeds = [args.seed] if args.seeds is None else parse_seeds(args.seeds)
         except ValueError as exc:
             print(f"--seeds: {exc}", file=sys.stderr)
             return 2
+        if args.anomalies:
+            return anomalies.cli_run(args, seeds)
         return whatif_cli.run(args, seeds)
     if not args.offline:
         print(
-            "choose a mode: --offline (no server), --live (through the running API) or "
-            "--what-if (replay a recorded day)",
+            "choose a mode: --offline (no server), --live (through the running API), "
+            "--what-if (replay a recorded day), --staffing (plan a day) or --anomalies",
             file=sys.stderr,
         )
         return 2
