@@ -3,6 +3,7 @@ what is usual, and a rush never becomes the usual."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,7 +49,7 @@ def _alerts(watch: ArrivalWatch, events: list[QueueEvent]) -> list[Alert]:
 def test_the_tail_is_a_probability_that_falls_with_the_count() -> None:
     assert tail(0, 20, 4) == pytest.approx(1.0)
     values = [tail(k, 20, 4) for k in range(0, 30, 3)]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(values))
     assert tail(17, 20, 4) < 1e-4 < tail(10, 20, 4)  # five a slot: 17 is unusual, 10 is not
 
 

@@ -4,6 +4,7 @@ simulation, checked on fresh days and on the scenario itself, and the plan as an
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 from datetime import date
 from pathlib import Path
@@ -46,7 +47,7 @@ def test_the_forecast_is_the_same_weekdays_arrivals_per_quarter_hour(
     assert len(same) == 2 and all(d.day.weekday() == day.weekday() for d in same)
     fc = forecast(days, day)
     assert fc.days == 2 and len(fc.slots) == len(fc.arrivals) == 20  # 10:00-15:00
-    assert all(b - a == 900 for a, b in zip(fc.slots, fc.slots[1:], strict=False))
+    assert all(b - a == 900 for a, b in itertools.pairwise(fc.slots))
     # Smoothing moves people between neighbouring quarter hours, never in or out of the day.
     joined = statistics.fmean(len(d.visits) for d in same)
     assert sum(fc.arrivals) == pytest.approx(joined, abs=1.0)
