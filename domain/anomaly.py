@@ -45,6 +45,11 @@ class Alert:
     usual: float  # the usual count of as long a time
     slots: int  # 1, or 2 when the slot and the one before were judged together
 
+    def short(self) -> str:
+        """For a text message: how many, in how long, from when (numbers read in any language)."""
+        first = (self.slot - self.slots + 1) * SLOT_SECONDS // 60
+        return f"{self.count} in {15 * self.slots} min from {first // 60:02d}:{first % 60:02d}"
+
     def describe(self) -> str:
         first = (self.slot - self.slots + 1) * SLOT_SECONDS // 60
         return (

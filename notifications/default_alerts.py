@@ -147,6 +147,36 @@ ALERTS: dict[str, dict[str, Wording]] = {
             + ".",
         ),
     },
+    "alert:unusual_arrivals": {
+        "en": Wording(
+            _subject("Unusually many people are coming"),
+            _QUEUE
+            + "unusually many arrivals"
+            + _with(": {{ value }}", " (usually {{ threshold }})")
+            + ".",
+        ),
+        "fr": Wording(
+            _subject("Affluence inhabituelle"),
+            _QUEUE_FR
+            + "affluence inhabituelle"
+            + _with(" : {{ value }}", " (d'habitude {{ threshold }})")
+            + ".",
+        ),
+        "de": Wording(
+            _subject("Ungewöhnlicher Andrang"),
+            _QUEUE
+            + "ungewöhnlicher Andrang"
+            + _with(": {{ value }}", " (sonst {{ threshold }})")
+            + ".",
+        ),
+        "es": Wording(
+            _subject("Afluencia inusual"),
+            _QUEUE
+            + "afluencia inusual"
+            + _with(": {{ value }}", " (lo normal: {{ threshold }})")
+            + ".",
+        ),
+    },
     "alert:delivery_failures": {
         "en": Wording(
             "Notifications are failing",
@@ -308,6 +338,13 @@ SAMPLES: dict[str, dict[str, object]] = {
     "alert:counter_idle": {**_SAMPLE, "value": 15, "threshold": 10, "detail": None},
     "alert:accuracy_degraded": {**_SAMPLE, "value": "61%", "threshold": "80%", "detail": None},
     "alert:delivery_failures": {**_SAMPLE, "value": 37, "detail": "The SMS provider answers 503."},
+    "alert:unusual_arrivals": {
+        **_SAMPLE,
+        "value": 19,
+        "threshold": 5.7,
+        "counter": None,
+        "detail": "19 in 15 min from 11:00.",
+    },
     "summary": {
         "queue_name": "Town Hall",
         "date": "2026-03-12",

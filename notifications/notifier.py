@@ -21,6 +21,7 @@ from core.settings import Settings
 from domain.recorded import RecordedEvent
 from notifications import fanout
 from notifications.alerting import alert_messages
+from notifications.arrivals import ArrivalAlerts
 from notifications.consuming import Records, consume, consumer
 from notifications.messages import Message
 from notifications.outlet import Outlet
@@ -44,6 +45,7 @@ class Notifier:
         self, settings: Settings, pool: AsyncConnectionPool[Any], outlet: Outlet, names: QueueViews
     ) -> None:
         self._settings, self._pool, self._outlet, self._names = settings, pool, outlet, names
+        self._arrivals = ArrivalAlerts(pool, names, settings.public_url)
 
     @property
     def group(self) -> str:
@@ -118,6 +120,7 @@ class Notifier:
             messages += await self._webhooks(
                 recorded.tenant_id, recorded.event_type, recorded.event_id, recorded, stamp
             )
+            messages += await self._arrivals.observe(recorded)
             if recorded.event_type not in QUEUE_RULE_EVENTS:
                 continue
             name = await self._names.name(recorded.tenant_id, recorded.queue_id)

@@ -23,6 +23,7 @@ Condition = Literal[
     "counter_idle",
     "accuracy_degraded",
     "delivery_failures",
+    "unusual_arrivals",
 ]
 ChatUrl = Annotated[
     str,

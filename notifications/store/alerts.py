@@ -16,6 +16,7 @@ CONDITIONS = (
     "counter_idle",
     "accuracy_degraded",
     "delivery_failures",
+    "unusual_arrivals",
 )
 ALERT_CHANNELS = ("email", "chat")
 

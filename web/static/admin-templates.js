@@ -17,7 +17,8 @@
     "mean_wait_minutes", "p90_wait_minutes", "dashboard_url"];
   const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "served", "paused", "closed",
     "announcement", "subscribed", "alert:joined_empty_queue", "alert:p90_over_target",
-    "alert:counter_idle", "alert:accuracy_degraded", "alert:delivery_failures", "summary"];
+    "alert:counter_idle", "alert:accuracy_degraded", "alert:delivery_failures",
+    "alert:unusual_arrivals", "summary"];
   const CHANNELS = ["email", "sms", "whatsapp", "push", "chat"];
   const LANGUAGES = ["en", "es", "fr", "de"];
   const ui = { message: null, editor: null, list: null, editing: false };
