@@ -46,7 +46,7 @@ class Forecast:
     closes: float
     slots: tuple[float, ...]  # quarter-hour starts from opening to closing
     arrivals: tuple[float, ...]  # mean arrivals per slot on the same weekday
-    spread: float  # coefficient of variation of a day's total
+    spread: float  # coefficient of variation of a day's total (and of its level's estimate)
     days: int  # history days it rests on
 
 
@@ -56,37 +56,38 @@ def alike(days: Sequence[RecordedDay], day: date) -> list[RecordedDay]:
 
 
 def forecast(days: Sequence[RecordedDay], day: date) -> Forecast:
-    """Arrivals per quarter hour on `day` from the history days of its weekday (all days if
-    the history has none of that weekday)."""
+    """Arrivals per quarter hour on `day`: the shape of a day from every history day with the
+    same opening hours (many days: little noise, and a peak stays a peak), scaled to the level of
+    the days of `day`'s weekday (all days if the history has none of that weekday)."""
     same = alike(days, day)
     if not same:
         raise ValueError("no history to plan from")
     last = same[-1]
     first = SLOT_S * math.floor(last.opens / SLOT_S)
     slots = tuple(first + SLOT_S * k for k in range(math.ceil((last.closes - first) / SLOT_S)))
-    counts: list[list[float]] = [[0] * len(slots) for _ in same]
-    for n, past in enumerate(same):
+
+    def counts(past: RecordedDay) -> list[float]:
+        found = [0.0] * len(slots)
         for v in past.visits:
             k = int((v.arrived - first) // SLOT_S)
             if 0 <= k < len(slots):
-                counts[n][k] += 1
-    # A day of history per weekday is noisy: each slot's mean is smoothed with its neighbours'
-    # (weights 1-2-1; arrival rates change smoothly through a day).
-    counts = [_smooth(c) for c in counts]
-    totals = [sum(c) for c in counts]
+                found[k] += 1
+        return found
+
+    hours = [
+        d
+        for d in days
+        if abs(d.opens - last.opens) < SLOT_S and abs(d.closes - last.closes) < SLOT_S
+    ]
+    shape = [statistics.fmean(c) for c in zip(*(counts(d) for d in hours or same), strict=True)]
+    totals = [sum(counts(d)) for d in same]
+    level = statistics.fmean(totals) / (sum(shape) or 1.0)
     mean_total = statistics.fmean(totals)
+    # How much a day's total varies, widened by how unsure a level from that few days is.
     spread = statistics.pstdev(totals) / mean_total if len(totals) > 1 and mean_total else 0.1
-    arrivals = tuple(statistics.fmean(c[k] for c in counts) for k in range(len(slots)))
+    spread *= math.sqrt(1.0 + 1.0 / len(totals))
+    arrivals = tuple(x * level for x in shape)
     return Forecast(day, last.opens, last.closes, slots, arrivals, spread, len(same))
-
-
-def _smooth(values: Sequence[float]) -> list[float]:
-    out = []
-    for k, v in enumerate(values):
-        left = values[k - 1] if k else v
-        right = values[k + 1] if k + 1 < len(values) else v
-        out.append((left + 2 * v + right) / 4.0)
-    return out
 
 
 def history(events: Sequence[object], days: Sequence[date]) -> list[RecordedDay]:
