@@ -127,6 +127,9 @@ def _recorded(name: str, seed: int, days: int | None) -> tuple[list[QueueEvent],
 
 def read_stored(queue_id: str) -> list[QueueEvent]:
     """Every event of queue `queue_id` in the event store (VQ_ENV's PostgreSQL)."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
     from core.settings import get_settings
     from eventstore.pool import open_pool
     from eventstore.postgres import PostgresEventStore
@@ -143,7 +146,10 @@ def read_stored(queue_id: str) -> list[QueueEvent]:
         uuid.UUID(queue_id)
     except ValueError:
         raise ValueError(f"--queue {queue_id!r} is no queue id (a UUID)") from None
-    events = asyncio.run(read())
+    try:
+        events = asyncio.run(read())
+    except (psycopg.Error, PoolTimeout) as exc:
+        raise OSError(f"the event store is not reachable ({type(exc).__name__})") from None
     if not events:
         raise ValueError(f"no queue {queue_id!r} in the event store")
     return events
