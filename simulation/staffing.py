@@ -29,7 +29,8 @@ from simulation.scenario import Behaviour, CounterPlan, Scenario, ServiceType
 from simulation.world import World
 
 SEARCH_RUNS = 20  # runs per candidate plan while searching (the same seeds for every candidate)
-MARGIN = 0.15  # the search aims this much above the stated share (a check of 20 days is +/-9 points)
+# The search aims this much above the stated share (a check of 20 days is itself +/-9 points).
+MARGIN = 0.15
 CHECK_RUNS = 20  # fresh runs that check the plan found
 MAX_STEPS = 60
 PRUNE_TRIES = 16
