@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if args.queue is not None:
             events = read_stored(args.queue)
             days, truth = _queue_history(events), None
-            day = _next_day(events) if args.date is None else parse_day(args.date)
+            day = next_day(events) if args.date is None else parse_day(args.date)
         else:
             if args.scenario in (None, "all") or "," in args.scenario:
                 raise ValueError("--staffing plans for one --scenario NAME (or a --queue)")
@@ -111,12 +111,19 @@ def _queue_history(events: Sequence[QueueEvent]) -> list[RecordedDay]:
     return found
 
 
-def _next_day(events: Sequence[QueueEvent]) -> date:
+def next_day(events: Sequence[QueueEvent]) -> date:
+    """The next day the queue opens after the last day it opened: by its opening hours if it
+    has any (a Friday's next is the Monday of a queue open on weekdays), else the day after."""
     config = config_of(events)
     assert config is not None
-    tz = zone(config.timezone)
     last = max(e.at for e in events if isinstance(e, QueueOpened))
-    return last.astimezone(tz).date() + timedelta(days=1)
+    day = last.astimezone(zone(config.timezone)).date() + timedelta(days=1)
+    open_days = {hours.weekday for hours in config.opening_hours}
+    for _ in range(6):
+        if not open_days or day.weekday() in open_days:
+            break
+        day += timedelta(days=1)
+    return day
 
 
 # The plan as a file a manager can edit ---------------------------------------------------------

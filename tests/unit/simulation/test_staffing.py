@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
-from datetime import date
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from simulation.staffing import (
     plan,
     staffed,
 )
-from simulation.staffing_cli import read_plan, write_plan
+from simulation.staffing_cli import next_day, read_plan, write_plan
 from simulation.world import commands
 from vq.cli import main
 
@@ -129,3 +129,13 @@ def test_the_command_line_checks_an_edited_plan(
     assert "20" in capsys.readouterr().err
     assert main(["simulate", "--staffing", "--scenario", "all"]) == 2
     assert main(["simulate", "--staffing", "--scenario", "clinic", "--confidence", "1.5"]) == 2
+
+
+def test_a_queues_next_day_is_the_next_it_opens() -> None:
+    scenario = load("clinic")  # open Monday to Friday
+    events = asyncio.run(decide_locally(commands(scenario, days=5, seed=1)))
+    last = day_plans(scenario, 5)[-1].day
+    assert last.weekday() == 4  # a Friday
+    assert next_day(events) == last + timedelta(days=3)  # the Monday after
+    shorter = [e for e in events if e.at.astimezone(UTC).date() <= last - timedelta(days=1)]
+    assert next_day(shorter) == last  # a Thursday's next is the Friday
