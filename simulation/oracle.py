@@ -19,6 +19,7 @@ from datetime import datetime
 from statistics import NormalDist
 
 from domain.estimation.model import Estimate
+from domain.estimation.stats import quantile
 from domain.events import QueueEvent, TicketNoShow, TicketServed
 from domain.state import QueueState, TicketState, line_key
 from simulation.scenario import DayPlan, Scenario, day_plans, epoch
@@ -29,13 +30,6 @@ HORIZON = 12 * 3600.0
 
 # A person in the forward run: (service type, cancels at, leaves silently at).
 Person = tuple[str, float, float]
-
-
-def _quantile(ordered: list[float], p: float) -> float:
-    pos = p * (len(ordered) - 1)
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 class OracleEstimator:
@@ -263,5 +257,5 @@ class OracleEstimator:
             ]
             waits.append(self._run(state, t0, line, key[0], plan, rota))
         waits.sort()
-        p10, p50, p90 = (_quantile(waits, p) for p in (0.1, 0.5, 0.9))
+        p10, p50, p90 = (quantile(waits, p) for p in (0.1, 0.5, 0.9))
         return Estimate(p10, p50, p90, index, at, self.name)

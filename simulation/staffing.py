@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
+from domain.estimation.stats import quantile
 from simulation.offline import decide_locally
 from simulation.recorded import RecordedDay, learn
 from simulation.replay import SLOT_S
@@ -194,14 +195,6 @@ class DayRun:
     slot_waits: tuple[float | None, ...]  # mean wait of those joining in each slot
 
 
-def _p90(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    position = 0.9 * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def play(scenario: Scenario, fc: Forecast, seed: int, target: float, *, vary: bool) -> DayRun:
     """One simulated day of `scenario` on the forecast's date; `vary`: its arrivals scaled by a
     day-level factor drawn from the history's spread (a busy or a quiet day of that weekday)."""
@@ -226,7 +219,7 @@ def play(scenario: Scenario, fc: Forecast, seed: int, target: float, *, vary: bo
             if start <= v.arrived < start + SLOT_S and (w := v.wait) is not None
         ]
         per_slot.append(statistics.fmean(found) if found else None)
-    p90 = _p90(waits) if waits else None
+    p90 = quantile(sorted(waits), 0.9) if waits else None
     return DayRun(
         seed=seed,
         joined=len(day.visits),
@@ -237,8 +230,9 @@ def play(scenario: Scenario, fc: Forecast, seed: int, target: float, *, vary: bo
     )
 
 
-def _share(runs: Sequence[DayRun]) -> float:
-    return sum(1 for r in runs if r.under) / len(runs)
+def share(runs: Sequence[DayRun]) -> float:
+    """The share of `runs` whose P90 wait was within target (0 for none)."""
+    return sum(1 for r in runs if r.under) / len(runs) if runs else 0.0
 
 
 def _call_cost(scenario: Scenario) -> float:
@@ -271,7 +265,7 @@ def search(
     def grow(counts: list[int], first: int, many: int = runs) -> list[DayRun]:
         outcome = judge(counts, first, many)
         for _ in range(MAX_STEPS):
-            if _share(outcome) >= aim:
+            if share(outcome) >= aim:
                 break
             waits = _slot_means(outcome, len(counts))
             counts[max(range(len(counts)), key=lambda k: waits[k])] += 1
@@ -281,15 +275,15 @@ def search(
     cost = _call_cost(scenario)
     counts = [max(1, math.ceil(a * cost / SLOT_S)) for a in fc.arrivals]
     outcome = grow(counts, SEARCH_SEED)
-    if _share(outcome) >= aim:
+    if share(outcome) >= aim:
         waits = _slot_means(outcome, len(counts))
         for k in sorted(range(len(counts)), key=lambda k: waits[k])[:PRUNE_TRIES]:
             if counts[k] <= 1:
                 continue
             counts[k] -= 1
-            if _share(judge(counts, SEARCH_SEED)) < aim:
+            if share(judge(counts, SEARCH_SEED)) < aim:
                 counts[k] += 1
-    return counts, _share(grow(counts, VALIDATION_SEED, VALIDATION_FACTOR * runs))
+    return counts, share(grow(counts, VALIDATION_SEED, VALIDATION_FACTOR * runs))
 
 
 def _slot_means(runs: Sequence[DayRun], slots: int) -> list[float]:

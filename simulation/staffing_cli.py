@@ -23,7 +23,7 @@ from domain.hours import zone
 from simulation.offline import decide_locally
 from simulation.recorded import RecordedDay, config_of
 from simulation.scenario import Scenario, day_plans, load
-from simulation.staffing import CHECK_RUNS, DayRun, StaffingPlan, alike, history, plan
+from simulation.staffing import CHECK_RUNS, DayRun, StaffingPlan, alike, history, plan, share
 from simulation.whatif_cli import parse_day, read_stored
 from simulation.world import commands
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(report(found, last))
     checked = found.truth or found.checked
-    if args.check and _share(checked) < args.confidence:
+    if args.check and share(checked) < args.confidence:
         return 1
     return 0
 
@@ -164,19 +164,15 @@ def read_plan(path: Path) -> list[int]:
 # Reports ---------------------------------------------------------------------------------------
 
 
-def _share(runs: Sequence[DayRun]) -> float:
-    return sum(1 for r in runs if r.under) / len(runs) if runs else 0.0
-
-
 def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
 def _runs(title: str, runs: Sequence[DayRun], confidence: float) -> list[str]:
     under = sum(1 for r in runs if r.under)
-    verdict = "meets" if _share(runs) >= confidence else "MISSES"
+    verdict = "meets" if share(runs) >= confidence else "MISSES"
     lines = [
-        f"{title}: P90 within target on {under} of {len(runs)} days ({_share(runs):.0%}); "
+        f"{title}: P90 within target on {under} of {len(runs)} days ({share(runs):.0%}); "
         f"stated {confidence:.0%}: {verdict} it",
         f"  {'run':>3}  {'joined':>6}  {'mean wait':>10}  {'P90 wait':>10}  within",
     ]
@@ -226,8 +222,8 @@ def as_json(found: StaffingPlan, last: RecordedDay) -> dict[str, object]:
         ],
         "counter_hours": found.counter_hours(),
         "checked": [asdict(r) for r in found.checked],
-        "checked_share": _share(found.checked),
+        "checked_share": share(found.checked),
         "truth": [asdict(r) for r in found.truth],
-        "truth_share": _share(found.truth) if found.truth else None,
+        "truth_share": share(found.truth) if found.truth else None,
         "check_runs": CHECK_RUNS,
     }

@@ -22,6 +22,7 @@ from datetime import date
 
 from domain.estimation.accuracy import over_twice
 from domain.estimation.selector import SERVED, Selector
+from domain.estimation.stats import quantile
 from domain.events import QueueEvent, TicketEnqueued
 from domain.evolve import evolve
 from domain.state import QueueState, initial_state
@@ -48,14 +49,6 @@ class DayFigures:
     finished: float | None  # seconds since midnight the last service ended
 
 
-def _quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def figures(
     visits: Sequence[Visit], told: dict[str, float], target: float, hours: float
 ) -> DayFigures:
@@ -70,7 +63,7 @@ def figures(
         cancelled=sum(1 for v in visits if v.cancelled is not None),
         no_shows=sum(1 for v in visits if v.no_show and not v.returned),
         mean_wait=statistics.fmean(values) if values else None,
-        p90_wait=_quantile(values, 0.9) if values else None,
+        p90_wait=quantile(sorted(values), 0.9) if values else None,
         within_target=sum(1 for w in values if w <= target) / len(values) if values else None,
         over_twice=sum(judged) / len(judged) if judged else None,
         counter_hours=hours,

@@ -8,10 +8,19 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
 from sortedcontainers import SortedList
+
+
+def quantile(ordered: Sequence[float], p: float) -> float:
+    """The `p` quantile of sorted, non-empty `ordered`, interpolated between neighbours."""
+    position = p * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass(slots=True)
