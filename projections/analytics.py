@@ -16,6 +16,9 @@ Definitions (per queue, per bucket):
 * served, no_shows, walkaways (cancelled by the customer), cancellations (by staff), promoted
 * service time = served at - started at (or called at when service was never started)
 * per counter: served, service time, busy time (service intervals, split across buckets)
+* per service type (`t:<metric>:<type>`, "" when none): served, the sum of service times (ms) and
+  of their squares (s^2): what "slower than usual for this service type" is judged on
+  (projections.bottlenecks)
 """
 
 from __future__ import annotations
@@ -120,6 +123,10 @@ def measure(
         found.add(bucket, f"c:{event.counter}:service_ms", service)
         for part_bucket, busy in _split(began, at):
             found.add(part_bucket, f"c:{event.counter}:busy_ms", busy)
+        kind = before.service_type or ""
+        found.add(bucket, f"t:served:{kind}")
+        found.add(bucket, f"t:service_ms:{kind}", service)
+        found.add(bucket, f"t:service_s2:{kind}", round(service / 1000) ** 2)
     elif isinstance(event, TicketNoShow):
         found.add(bucket, "no_shows")
     elif isinstance(event, TicketCancelled):

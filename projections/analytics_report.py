@@ -102,11 +102,7 @@ def summarize(
     abandoned = counts.get("walkaways", 0) + counts.get("no_shows", 0)
     called = counts.get("called", 0)
     seconds = max((end - begin).total_seconds(), 1.0)
-    counters: dict[str, dict[str, Any]] = {}
-    for name, amount in counts.items():
-        if name.startswith("c:"):
-            _, counter, metric = name.split(":", 2)
-            counters.setdefault(counter, {})[metric] = amount
+    counters, kinds = _breakdowns(counts)
     return {
         "start": begin.isoformat(),
         "end": end.isoformat(),
@@ -140,16 +136,42 @@ def summarize(
         "counters": {
             counter: {
                 "served": metrics.get("served", 0),
-                "mean_service_seconds": (
-                    round(metrics.get("service_ms", 0) / metrics["served"] / 1000, 1)
-                    if metrics.get("served")
-                    else None
-                ),
+                "mean_service_seconds": _mean_service(metrics),
                 "utilisation": round(min(metrics.get("busy_ms", 0) / 1000 / seconds, 1.0), 4),
             }
             for counter, metrics in sorted(counters.items())
         },
+        # Per service type ("" when none was given): how many were served, in how long.
+        "service_types": {
+            kind: {
+                "served": metrics.get("served", 0),
+                "mean_service_seconds": _mean_service(metrics),
+            }
+            for kind, metrics in sorted(kinds.items())
+        },
     }
+
+
+def _breakdowns(
+    counts: dict[str, int],
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """The per-counter (`c:<counter>:<metric>`) and per-service-type (`t:<metric>:<type>`)
+    counts, each by its name."""
+    counters: dict[str, dict[str, int]] = {}
+    kinds: dict[str, dict[str, int]] = {}
+    for name, amount in counts.items():
+        if name.startswith("c:"):
+            _, counter, metric = name.split(":", 2)
+            counters.setdefault(counter, {})[metric] = amount
+        elif name.startswith("t:"):
+            _, metric, kind = name.split(":", 2)
+            kinds.setdefault(kind, {})[metric] = amount
+    return counters, kinds
+
+
+def _mean_service(metrics: dict[str, int]) -> float | None:
+    served = metrics.get("served", 0)
+    return round(metrics.get("service_ms", 0) / served / 1000, 1) if served else None
 
 
 def _stats(values: Sequence[int]) -> dict[str, float | None]:

@@ -61,7 +61,7 @@ from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.leases import LiveLimits
 from projections.queries import ReadModels
-from query_api import analytics, live, operations, routes
+from query_api import advice, analytics, live, operations, routes
 from query_api.deps import requested_wait
 from service_layer.queues import QueueService
 from service_layer.scheduler import AgingScheduler
@@ -184,6 +184,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes.router,
         live.router,
         analytics.router,
+        advice.router,
         routes_subscriptions.router,
         routes_templates.router,
         routes_webhooks.router,

@@ -228,6 +228,7 @@ async def _page_checks(http: httpx.AsyncClient, html: str, tmp_path: Path) -> li
         "/v1/queues/{queue_id}/events",
         "/v1/queues/{queue_id}/analytics",
         "/v1/queues/{queue_id}/accuracy",
+        "/v1/queues/{queue_id}/bottlenecks",
     } <= set(paths), paths
     return paths
 
@@ -316,3 +317,8 @@ async def _the_routes_answer_what_the_page_reads(
     assert (
         await http.get(f"/v1/queues/{queue_id}/accuracy", params={"access_token": "vq_wrong"})
     ).status_code == 401
+
+    limits = await http.get(f"/v1/queues/{queue_id}/bottlenecks", headers=auth)
+    assert limits.status_code == 200, limits.text
+    # A queue with no past weeks: nothing is judged against a usual it does not have.
+    assert (limits.json()["findings"], limits.json()["compared_days"]) == ([], 0)

@@ -255,5 +255,6 @@
       { served: estimatorName("served"), estimator: estimatorName(a.serving) })));
   }
 
-  D.figures = { analytics: analytics, accuracy: accuracy, estimatorName: estimatorName };
+  D.figures = Object.assign(D.figures || {},
+    { analytics: analytics, accuracy: accuracy, estimatorName: estimatorName });
 })();

@@ -23,13 +23,14 @@
     events: "/v1/queues/{queue_id}/events",
     analytics: "/v1/queues/{queue_id}/analytics",
     accuracy: "/v1/queues/{queue_id}/accuracy",
+    bottlenecks: "/v1/queues/{queue_id}/bottlenecks",
     clock: "/v1/clock",
   };
   const REFRESH_MS = 30000; // analytics at least this often
   const DEBOUNCE_MS = 1500; // after the version moved, wait for the burst to settle
   const MIN_GAP_MS = 5000; // and never refetch more often than this
   const QUEUES_EVERY_MS = 5 * 60 * 1000; // new or renamed queues show up
-  const FIGURES = ["f-flow", "f-wait", "f-share", "f-counters", "f-accuracy"];
+  const FIGURES = ["f-bottlenecks", "f-flow", "f-wait", "f-share", "f-counters", "f-accuracy"];
   const $ = function (id) { return document.getElementById(id); };
 
   const STATUS = {
@@ -215,6 +216,7 @@
     const settled = await Promise.allSettled([
       getJson(route("analytics", queueId), { from: new Date(midnight).toISOString(), bucket: "15m" }),
       getJson(route("accuracy", queueId)),
+      getJson(route("bottlenecks", queueId)),
     ]);
     if (mine !== generation) return;
     const analytics = settled[0];
@@ -226,6 +228,7 @@
         VQ.t("dashboard.analytics_failed", { reason: analytics.reason.text })));
     }
     D.figures.accuracy(settled[1]);
+    D.figures.bottlenecks(settled[2]);
   }
 
   // ---- Choosing a queue ----------------------------------------------------------------------
