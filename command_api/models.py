@@ -162,7 +162,15 @@ class QueueCreateIn(QueueSettingsIn):
 
 
 class QueuePatchIn(QueueSettingsIn):
+    ADDED_LATER = QueueSettingsIn.ADDED_LATER | {"reason"}
+
     name: Name | None = None
+    # Not a setting: `mapping.settings_patch` names the settings only.
+    reason: Reason | None = Field(
+        default=None,
+        description="Why the change is made (e.g. the suggestion confirmed); kept on the "
+        "QueueReconfigured event, with who made the change.",
+    )
 
 
 class ReasonIn(StrictModel):

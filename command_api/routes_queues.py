@@ -78,7 +78,7 @@ async def update_queue(
     body: Annotated[QueuePatchIn | None, Body()] = None,
 ) -> JSONResponse:
     body = body or QueuePatchIn()  # no body, `{}` and `null` all change nothing
-    command = ChangeQueueSettings(changes=settings_patch(body))
+    command = ChangeQueueSettings(changes=settings_patch(body), reason=body.reason)
     outcome = await caller.execute(
         command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
     )

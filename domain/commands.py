@@ -19,6 +19,7 @@ class CreateQueue:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReconfigureQueue:
     config: QueueConfig
+    reason: str | None = None  # why: kept on the QueueReconfigured event
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +28,7 @@ class ChangeQueueSettings:
     turn comes: two managers changing different settings at once both land."""
 
     changes: tuple[tuple[str, object], ...]
+    reason: str | None = None  # why: kept on the QueueReconfigured event
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -110,7 +110,7 @@ def _create(state: QueueState, cmd: CreateQueue, now: datetime) -> list[QueueEve
 
 
 def _reconfigure(state: QueueState, cmd: ReconfigureQueue, now: datetime) -> list[QueueEvent]:
-    return _reconfigured(state, cmd.config, now)
+    return _reconfigured(state, cmd.config, now, cmd.reason)
 
 
 def _change_settings(
@@ -122,11 +122,13 @@ def _change_settings(
         raise invalid(f"no such setting: {', '.join(unknown)}")
     new = replace(state.config, **changes)
     if new == state.config:
-        return []  # nothing changes: nothing happened
-    return _reconfigured(state, new, now)
+        return []  # nothing changes: nothing happened (whatever the reason given)
+    return _reconfigured(state, new, now, cmd.reason)
 
 
-def _reconfigured(state: QueueState, new: QueueConfig, now: datetime) -> list[QueueEvent]:
+def _reconfigured(
+    state: QueueState, new: QueueConfig, now: datetime, reason: str | None
+) -> list[QueueEvent]:
     validate_config(new)
     for key in state.waiting:
         ticket = state.tickets[key[3]]
@@ -137,7 +139,7 @@ def _reconfigured(state: QueueState, new: QueueConfig, now: datetime) -> list[Qu
     for counter, ids in state.at_counters.items():
         if ids and counter not in new.counters:
             raise invalid(f"counter {counter!r} has a ticket called or being served")
-    return [QueueReconfigured(config=new, at=now)]
+    return [QueueReconfigured(config=new, at=now, reason=reason)]
 
 
 def _open(state: QueueState, cmd: OpenQueue, now: datetime) -> list[QueueEvent]:

@@ -38,12 +38,15 @@ class QueueCreated:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueReconfigured:
-    """The whole new configuration, never a patch: a reader needs no earlier event to use it."""
+    """The whole new configuration, never a patch: a reader needs no earlier event to use it;
+    and why it was changed, where the person who changed it said (e.g. the suggestion confirmed).
+    """
 
     TYPE: ClassVar[str] = "QueueReconfigured"
-    VERSION: ClassVar[int] = 2  # v2 added `config.busy_counter_policy`
+    VERSION: ClassVar[int] = 3  # v2 added `config.busy_counter_policy`; v3 added `reason`
     config: QueueConfig
     at: datetime
+    reason: str | None = None  # last, as in the Avro schema (a new version appends its fields)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -198,12 +198,18 @@ def _config_v1_to_v2(record: Record) -> Record:
     return {**record, "config": {**config, "busy_counter_policy": "refuse"}}
 
 
+def _queue_reconfigured_v2_to_v3(record: Record) -> Record:
+    """Version 3 added why the settings were changed; changes before v3 gave no reason."""
+    return {**record, "reason": None}
+
+
 # (type, version) -> the step from that version to the next one.
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("TicketEnqueued", 1): _ticket_enqueued_v1_to_v2,
     ("TicketTransferredIn", 1): _ticket_transferred_in_v1_to_v2,
     ("QueueCreated", 1): _config_v1_to_v2,
     ("QueueReconfigured", 1): _config_v1_to_v2,
+    ("QueueReconfigured", 2): _queue_reconfigured_v2_to_v3,
 }
 
 

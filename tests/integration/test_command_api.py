@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from domain.events import QueueReconfigured
 from domain.evolve import fold
 from domain.state import initial_state
 from eventstore.postgres import PostgresEventStore
@@ -190,3 +191,49 @@ async def test_concurrent_patches_of_different_settings_both_land(
     assert same.status_code == empty.status_code == 200
     assert same.json()["stream_version"] == empty.json()["stream_version"] == version
     assert same.json()["event_ids"] == empty.json()["event_ids"] == []
+
+
+async def test_a_patch_keeps_its_reason_on_the_queue_reconfigured_event(
+    api: ApiClient, store: PostgresEventStore
+) -> None:
+    """The reason is stored with the change (schema version 3), never taken for a setting; a
+    reason alone changes nothing, like an empty PATCH; one over 500 characters is refused."""
+    queue_id = await api.create_queue()
+    path = f"/v1/queues/{queue_id}"
+    why = "Suggestion confirmed: a fourth counter for the Monday rush 📈"
+    patched = await api.http.patch(
+        path, headers=api.auth(), json={"counters": ["1", "2", "3", "4"], "reason": why}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["event_types"] == ["QueueReconfigured"]
+    version = patched.json()["stream_version"]
+    (recorded,) = await store.read_stream(queue_id, after_version=version - 1)
+    assert isinstance(recorded.event, QueueReconfigured)
+    assert recorded.event.reason == why
+    assert recorded.event.config.counters == ("1", "2", "3", "4")
+    async with store.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT schema_version, payload->>'reason' FROM events "
+                "WHERE stream_id = %s AND stream_version = %s",
+                (queue_id, version),
+            )
+        ).fetchone()
+    assert row == (3, why)
+
+    alone = await api.http.patch(path, headers=api.auth(), json={"reason": why})
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["stream_version"] == version and alone.json()["event_ids"] == []
+
+    too_long = await api.http.patch(
+        path, headers=api.auth(), json={"capacity": 5, "reason": "x" * 501}
+    )
+    assert too_long.status_code == 422, too_long.text
+    assert too_long.headers["content-type"] == PROBLEM
+    assert too_long.json()["type"] == "/problems/validation"
+    assert "reason" in str(too_long.json()["errors"])
+    assert len(await store.read_stream(queue_id)) == version  # nothing appended
+    unreasoned = await api.http.patch(path, headers=api.auth(), json={"capacity": 5})
+    assert unreasoned.status_code == 200, unreasoned.text
+    (last,) = await store.read_stream(queue_id, after_version=version)
+    assert isinstance(last.event, QueueReconfigured) and last.event.reason is None

@@ -236,6 +236,26 @@ def test_change_settings_that_change_nothing_record_nothing() -> None:
     command = ChangeQueueSettings(changes=(("name", CONFIG.name),))
     given(created()).when(command).then()
     given(created()).when(ChangeQueueSettings(changes=())).then()
+    # A reason alone changes nothing either: there is no change for it to explain.
+    given(created()).when(ChangeQueueSettings(changes=(), reason="suggested")).then()
+    same = ChangeQueueSettings(changes=(("capacity", CONFIG.capacity),), reason="suggested")
+    given(created()).when(same).then()
+
+
+def test_the_reason_for_a_change_lands_in_the_event() -> None:
+    why = "suggestion confirmed: open counter 3"
+    command = ChangeQueueSettings(changes=(("capacity", 10),), reason=why)
+    given(created()).when(command).then(
+        QueueReconfigured(config=replace(CONFIG, capacity=10), at=T0, reason=why)
+    )
+    new = replace(CONFIG, name="Renamed")
+    given(created()).when(ReconfigureQueue(config=new, reason=why)).then(
+        QueueReconfigured(config=new, at=T0, reason=why)
+    )
+    # Without one, the event says none was given.
+    given(created()).when(ChangeQueueSettings(changes=(("capacity", 10),))).then(
+        QueueReconfigured(config=replace(CONFIG, capacity=10), at=T0, reason=None)
+    )
 
 
 def test_change_settings_are_checked_like_a_new_config() -> None:

@@ -114,7 +114,12 @@ SAMPLE_EVENTS: list[tuple[str, QueueEvent]] = [
             queue_id=QUEUE, tenant_id=TENANT, config=SPARSE_CONFIG, status="closed", at=AT
         ),
     ),
-    ("full", QueueReconfigured(config=FULL_CONFIG, at=AT_LOCAL)),
+    (
+        "full",
+        QueueReconfigured(
+            config=FULL_CONFIG, at=AT_LOCAL, reason="Vorschlag bestätigt: Schalter 3 öffnen ✅"
+        ),
+    ),
     ("sparse", QueueReconfigured(config=SPARSE_CONFIG, at=AT)),
     ("full", QueueOpened(at=AT)),
     ("full", QueuePaused(reason="Mittagspause \u2013 back at 13:30", at=AT)),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from domain.config import OpeningHours, QueueConfig
-from domain.events import QueueCreated, TicketEnqueued
+from domain.events import QueueCreated, QueueReconfigured, TicketEnqueued
 from domain.recorded import RecordedEvent
 from schemas.errors import UnknownEventType
 from schemas.mapping import (
@@ -19,6 +19,8 @@ from schemas.mapping import (
     upcast,
     upcast_to_event,
 )
+
+_AT = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 
 
 def _through_json(record: dict[str, Any]) -> Any:
@@ -175,6 +177,28 @@ def test_upcast_ticket_enqueued_v1_adds_language_none() -> None:
 
     assert upcast("TicketEnqueued", 1, v1) == {**v1, "language": None}
     assert "language" not in v1, "upcasting never mutates its input"
+
+
+def test_upcast_queue_reconfigured_v2_adds_reason_none() -> None:
+    """Changes before v3 gave no reason; a v2 record is otherwise the v3 one."""
+    v2 = event_to_record(QueueReconfigured(config=QueueConfig(name="Front desk"), at=_AT))
+    del v2["reason"]
+
+    assert upcast("QueueReconfigured", 2, v2) == {**v2, "reason": None}
+    assert "reason" not in v2, "upcasting never mutates its input"
+    event = upcast_to_event("QueueReconfigured", 2, _through_json(v2))
+    assert isinstance(event, QueueReconfigured)
+    assert event == QueueReconfigured(config=QueueConfig(name="Front desk"), at=_AT, reason=None)
+
+
+def test_upcast_queue_reconfigured_v1_takes_both_steps() -> None:
+    v1 = event_to_record(QueueReconfigured(config=QueueConfig(name="Front desk"), at=_AT))
+    del v1["reason"]
+    del v1["config"]["busy_counter_policy"]
+
+    lifted = upcast("QueueReconfigured", 1, v1)
+
+    assert lifted["reason"] is None and lifted["config"]["busy_counter_policy"] == "refuse"
 
 
 def test_upcast_of_the_current_version_changes_nothing(
