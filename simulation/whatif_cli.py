@@ -75,12 +75,20 @@ def arguments(group: argparse._ArgumentGroup) -> None:
         metavar="FILE.png",
         help="also draw the day: waits through the day (real and replays) and counters working",
     )
+    group.add_argument(
+        "--suggest-aging",
+        action="store_true",
+        help="replay the day with no aging and bounds of 0.5x-3x the target wait, and suggest "
+        "the fairest bound that does not cost the mean wait (printed, never applied)",
+    )
 
 
 def run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
     if args.runs < 1 or (args.aging_minutes is not None and args.aging_minutes < 0):
         print("need --runs >= 1 and --aging-minutes >= 0", file=sys.stderr)
         return 2
+    if args.suggest_aging:
+        return _suggest_aging(args, seeds)
     try:
         if args.queue is not None:
             cases = [(args.queue, *_stored(args.queue, args.date))]
@@ -112,6 +120,34 @@ def run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
         print(table(*results[0]))
     if args.check and not all(r.model_holds() for _, r in results):
         return 1
+    return 0
+
+
+def _suggest_aging(args: argparse.Namespace, seeds: Sequence[int]) -> int:
+    """One day replayed with each aging bound; the suggestion, with the PATCH that confirms it."""
+    from simulation import aging
+
+    if args.queue is None and (len(seeds) != 1 or args.scenario in (None, "all")):
+        print(
+            "--suggest-aging reads one day: --queue, or one --scenario and --seed", file=sys.stderr
+        )
+        return 2
+    try:
+        if args.queue is not None:
+            events, day = _stored(args.queue, args.date)
+        else:
+            events, day = _recorded(args.scenario, seeds[0], args.days)
+        recorded = learn(events, day)
+        result = what_if(events, day, aging.plans(recorded), runs=args.runs)
+    except (ValueError, OSError) as exc:
+        print(f"vq simulate --what-if: {exc}", file=sys.stderr)
+        return 2
+    found = aging.suggest(result)
+    if args.json:
+        body = found.patch(recorded) if found else None
+        print(json.dumps({**result.as_dict(), "suggested_patch": body}, indent=2))
+    else:
+        print(aging.report(result, args.queue))
     return 0
 
 
