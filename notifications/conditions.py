@@ -1,5 +1,7 @@
 """Periodic alert conditions, read off the read models every minute: a queue's P90 wait over its
-target in the last hour, a counter idle while people wait, the estimates' accuracy degraded.
+target in the last hour, a counter idle while people wait, the estimates' accuracy degraded, and
+what limits a queue's throughput against the same hour of past weekdays (projections.bottlenecks:
+one alert per finding and hour, so a bottleneck that lasts is told once an hour at most).
 
 Each alert's id names its rule, the queue and the period it is about (the hour, the idle spell's
 quarter of an hour, the day), so a condition that holds for a while alerts once per period, and
@@ -26,11 +28,13 @@ from notifications.outlet import Outlet
 from notifications.queue_views import QueueViews
 from notifications.store.alerts import AlertRule, alert_rules_of
 from projections.analytics_report import load_buckets, summarize
+from projections.bottleneck_reads import read_evidence
+from projections.bottlenecks import find
 from projections.layout import Keys
 
 log = logging.getLogger("vq.notifications.conditions")
 
-CONDITIONS = ("p90_over_target", "counter_idle", "accuracy_degraded")
+CONDITIONS = ("p90_over_target", "counter_idle", "accuracy_degraded", "bottleneck")
 INTERVAL_S = 60.0
 IDLE_MINUTES = 5.0  # a counter idle this long with people waiting (a rule's threshold wins)
 ACCURACY_SHARE = 0.5  # share of waits within 20 % of the estimate (a rule's threshold wins)
@@ -85,6 +89,8 @@ class Conditions:
             return await self._p90(rule, queue_id, view, now, base)
         if rule.condition == "counter_idle":
             return self._idle(rule, queue_id, view, now, base)
+        if rule.condition == "bottleneck":
+            return await self._bottlenecks(rule, queue_id, view, now, base)
         return await self._accuracy(rule, queue_id, now, base)
 
     async def _p90(
@@ -133,6 +139,31 @@ class Conditions:
                     "detail": f"counter {counter} idle for {(now - since).total_seconds() / 60:.0f}"
                               f" minutes with {view.get('waiting')} waiting"}  # fmt: skip
             seen = f"{queue_id}:{counter}:{spell.isoformat()}"
+            due += alert_messages([rule], seen=seen, at=now, data=data)
+        return due
+
+    async def _bottlenecks(
+        self,
+        rule: AlertRule,
+        queue_id: str,
+        view: dict[str, Any],
+        now: datetime,
+        base: dict[str, Any],
+    ) -> list[Message]:
+        """Each cause found (a growing line is their effect: p90_over_target tells it) costing
+        at least the rule's threshold in people an hour (default: any)."""
+        evidence = await read_evidence(
+            self._redis, self._keys, rule.tenant_id, queue_id, view, now, live=True
+        )
+        hour = now.replace(minute=0, second=0, microsecond=0).isoformat()
+        due: list[Message] = []
+        for found in find(evidence):
+            if found.kind == "line_growing" or found.people_per_hour < (rule.threshold or 0):
+                continue
+            counter = found.subject if found.kind == "counter_idle" else None
+            data = {**base, "counter": counter, "value": round(found.people_per_hour),
+                    "threshold": None, "detail": found.short()}  # fmt: skip
+            seen = f"{queue_id}:{found.kind}:{found.subject}:{hour}"
             due += alert_messages([rule], seen=seen, at=now, data=data)
         return due
 

@@ -177,6 +177,28 @@ ALERTS: dict[str, dict[str, Wording]] = {
             + ".",
         ),
     },
+    "alert:bottleneck": {
+        "en": Wording(
+            _subject("Something limits the queue"),
+            _QUEUE + "bottleneck" + _with(" (about {{ value }}/h)", "") + ":" + _DETAIL,
+        ),
+        "fr": Wording(
+            _subject("Goulot d'étranglement"),
+            _QUEUE_FR
+            + "goulot d'étranglement"
+            + _with(" (environ {{ value }}/h)", "")
+            + " :"
+            + _DETAIL,
+        ),
+        "de": Wording(
+            _subject("Engpass in der Warteschlange"),
+            _QUEUE + "Engpass" + _with(" (etwa {{ value }}/Std.)", "") + ":" + _DETAIL,
+        ),
+        "es": Wording(
+            _subject("Algo limita la fila"),
+            _QUEUE + "cuello de botella" + _with(" (unas {{ value }}/h)", "") + ":" + _DETAIL,
+        ),
+    },
     "alert:delivery_failures": {
         "en": Wording(
             "Notifications are failing",
@@ -344,6 +366,12 @@ SAMPLES: dict[str, dict[str, object]] = {
         "threshold": 5.7,
         "counter": None,
         "detail": "19 in 15 min from 11:00.",
+    },
+    "alert:bottleneck": {
+        **_SAMPLE,
+        "value": 12,
+        "threshold": None,
+        "detail": "counter 2 idle, 14 waiting",
     },
     "summary": {
         "queue_name": "Town Hall",

@@ -24,6 +24,7 @@ Condition = Literal[
     "accuracy_degraded",
     "delivery_failures",
     "unusual_arrivals",
+    "bottleneck",
 ]
 ChatUrl = Annotated[
     str,

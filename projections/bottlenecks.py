@@ -68,6 +68,22 @@ class Finding:
             "evidence": self.evidence,
         }
 
+    def short(self) -> str:
+        """A few words and numbers for a text message (the numbers read in any language)."""
+        e = self.evidence
+        if self.kind == "counter_idle":
+            return f"counter {self.subject} idle, {e['waiting']} waiting"
+        if self.kind == "slower_service":
+            return (
+                f"{self.subject or 'service'} {e['mean_service_seconds'] / 60:.1f} min, "
+                f"usually {e['usual_mean_service_seconds'] / 60:.1f}"
+            )
+        if self.kind == "no_show_spike":
+            return f"no-shows {e['no_shows']}/{e['called']}, usually {e['usual_share']:.0%}"
+        if self.kind == "arrivals_above_usual":
+            return f"{e['arrivals']} joined in 1 h, usually {e['usual_arrivals']}"
+        return f"line +{self.people_per_hour:.0f}/h"
+
 
 @dataclass(frozen=True, slots=True)
 class Window:

@@ -13,8 +13,8 @@ from http_api.auth import permission
 from http_api.deps import ReaderDep, ReadModelsDep
 from http_api.formats import Moment
 from http_api.problems import ProblemError, problem_responses
-from projections.analytics_report import load_buckets
-from projections.bottlenecks import Evidence, find, windows
+from projections.bottleneck_reads import read_evidence
+from projections.bottlenecks import find
 from projections.queries import redis_errors
 from query_api.deps import QueueId
 
@@ -82,39 +82,17 @@ async def queue_bottlenecks(
     queue = await models.queue(who.tenant_id, str(queue_id))
     if queue is None:
         raise ProblemError("not-found", f"queue {queue_id} not found")
-    view = queue.view
-    timezone = view.get("timezone", "UTC")
-    today, past = windows(moment, timezone)
     live = moment >= now - timedelta(minutes=1)
-    zone = ZoneInfo(timezone)
-    midnight = moment.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     async with redis_errors():
-        loaded_today = await load_buckets(
-            models.redis, models.keys, who.tenant_id, str(queue_id), midnight, moment
+        evidence = await read_evidence(
+            models.redis, models.keys, who.tenant_id, str(queue_id), queue.view, moment, live=live
         )
-        loaded_past = [
-            await load_buckets(
-                models.redis,
-                models.keys,
-                who.tenant_id,
-                str(queue_id),
-                datetime.fromtimestamp(window.starts[0], tz=zone),
-                datetime.fromtimestamp(window.starts[-1] + 900, tz=zone),
-            )
-            for _, window in past
-        ]
-    evidence = Evidence.of(
-        loaded_today,
-        loaded_past,
-        moment,
-        timezone,
-        int(view.get("waiting", 0)) if live else 0,
-        (s["counter"] for s in view.get("now_serving", [])) if live else (),
-    )
     return BottlenecksOut(
         queue_id=str(queue_id),
         at=moment,
-        window_start=datetime.fromtimestamp(today.starts[0], tz=zone),
+        window_start=datetime.fromtimestamp(
+            evidence.window.starts[0], tz=ZoneInfo(evidence.timezone)
+        ),
         compared_days=len(evidence.past),
         waiting=evidence.waiting if live else None,
         findings=[BottleneckOut(**f.as_dict()) for f in find(evidence)],

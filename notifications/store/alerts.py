@@ -17,6 +17,7 @@ CONDITIONS = (
     "accuracy_degraded",
     "delivery_failures",
     "unusual_arrivals",
+    "bottleneck",
 )
 ALERT_CHANNELS = ("email", "chat")
 

@@ -1,11 +1,13 @@
 """GET /v1/queues/{id}/bottlenecks: four ordinary Mondays, then one where counter 3 stops, the
-consultations take twice as long, people come three times as fast and four do not show: each is
-found with its evidence; the ordinary Monday before it shows nothing; another tenant gets a 404."""
+consultations take twice as long, people come three times as fast and half do not show: each is
+found with its evidence; the ordinary Monday before it shows nothing; another tenant gets a 404.
+A `bottleneck` alert rule tells each cause once an hour (the notifier's periodic conditions)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -13,8 +15,13 @@ import redis.asyncio as aioredis
 
 from core.settings import Settings
 from eventstore.postgres import PostgresEventStore
+from notifications.conditions import Conditions
+from notifications.outlet import Outlet
+from notifications.store.alerts import create_alert_rule
 from projections.layout import Keys
 from projections.rebuild import rebuild
+from tests.integration.kafka_support import json_records
+from tests.integration.reach import delivery_topics
 from vq.api import create_app
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -83,13 +90,13 @@ async def _close_day(http: httpx.AsyncClient, day: Day) -> None:
 
 
 async def test_a_bad_monday_names_what_limits_it(
-    settings: Settings, store: PostgresEventStore
+    settings: Settings, store: PostgresEventStore, pool: Any, topics: list[str]
 ) -> None:
     clock = Clock()
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         directory = app.state.services.directory
-        _, admin = await directory.create_tenant("Clinic")
+        tenant_id, admin = await directory.create_tenant("Clinic")
         _, stranger = await directory.create_tenant("Other")
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
@@ -166,3 +173,27 @@ async def test_a_bad_monday_names_what_limits_it(
             assert other.headers["content-type"].startswith("application/problem+json")
             wrong = await http.get(f"/v1/queues/{queue}/bottlenecks", params={"at": "monday"})
             assert wrong.status_code == 422
+        await _alerts(settings, pool, tenant_id, clock)
+
+
+async def _alerts(settings: Settings, pool: Any, tenant_id: str, clock: Clock) -> None:
+    """The rule's alerts: one per cause (not the growing line), once in the hour."""
+    await delivery_topics(settings)
+    await create_alert_rule(
+        pool, tenant_id, condition="bottleneck", channel="email", address="gp@example.com"
+    )
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    outlet = Outlet(settings)
+    conditions = Conditions(settings, pool, outlet, client, clock)
+    try:
+        sent = [await conditions.check(), await conditions.check()]
+    finally:
+        await outlet.aclose()
+        await client.aclose()
+    assert sent[0] == 4  # a second check makes the same ids: one delivery each
+    alerts = {a["id"]: a for a in await json_records(settings, settings.deliveries_topic("email"))}
+    assert {a["topic"] for a in alerts.values()} == {"alert:bottleneck"}
+    assert len(alerts) == 4
+    details = sorted(a["data"]["detail"] for a in alerts.values())
+    assert [d.split(" ", 1)[0] for d in details] == ["71", "consult", "counter", "no-shows"]
+    assert {a["data"]["counter"] for a in alerts.values()} == {None, "3"}

@@ -18,7 +18,7 @@
   const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "served", "paused", "closed",
     "announcement", "subscribed", "alert:joined_empty_queue", "alert:p90_over_target",
     "alert:counter_idle", "alert:accuracy_degraded", "alert:delivery_failures",
-    "alert:unusual_arrivals", "summary"];
+    "alert:unusual_arrivals", "alert:bottleneck", "summary"];
   const CHANNELS = ["email", "sms", "whatsapp", "push", "chat"];
   const LANGUAGES = ["en", "es", "fr", "de"];
   const ui = { message: null, editor: null, list: null, editing: false };

@@ -49,6 +49,7 @@ def test_the_topics_are_the_ones_messages_are_about() -> None:
         "alert:accuracy_degraded",
         "alert:delivery_failures",
         "alert:unusual_arrivals",
+        "alert:bottleneck",
     }
     assert set(TOPICS) == {*TICKET_TOPICS, *ALERT_TOPICS, "summary"}
     assert "people_ahead" in TOPICS["ahead"] and "dashboard_url" in TOPICS["summary"]
