@@ -46,6 +46,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     # Live streams: one key, person or ticket holds as many open as it may (close one), or the
     # server holds as many as it may (retry: another replica).
     "too-many-streams": (429, "Too many live streams open for this key, person or ticket"),
+    "plan-under-way": (409, "A staffing plan is being made for this organisation; wait for it"),
     "live-capacity": (503, "This server holds as many live streams as it can; retry"),
     "link-expired": (404, "This link is unknown, has expired or was used already"),
     "wrong-code": (409, "The code does not match (or was used already)"),

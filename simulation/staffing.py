@@ -18,7 +18,7 @@ import asyncio
 import math
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -39,6 +39,10 @@ SEARCH_SEED = 10_000  # the search's seeds, then its validation's; the check's s
 VALIDATION_SEED = 20_000
 NEVER = 1e9  # patience of the model's people (seconds): nobody gives up
 VALIDATION_FACTOR = 3  # the validation plays three times as many days as the search
+
+
+# progress(phase, done, total): what a long plan has done so far (total None: not known yet).
+Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +251,12 @@ def _call_cost(scenario: Scenario) -> float:
 
 
 def search(
-    scenario: Scenario, fc: Forecast, target: float, confidence: float, runs: int = SEARCH_RUNS
+    scenario: Scenario,
+    fc: Forecast,
+    target: float,
+    confidence: float,
+    runs: int = SEARCH_RUNS,
+    played: Callable[[], None] = lambda: None,
 ) -> tuple[list[int], float]:
     """The fewest counters per slot (found greedily) with which at least `confidence` (and a
     margin) of `runs` simulated days keep their P90 wait within `target`; and that share.
@@ -255,12 +264,16 @@ def search(
     Greedy on one set of days overfits them (a plan made to pass exactly those days), and a
     day's P90 varies a lot from day to day, so the plan found is then played on three times as
     many other days and gets counters added where people wait longest until it passes those
-    too."""
+    too. `played` is called after each simulated day (progress)."""
     aim = min(1.0, confidence + MARGIN)
 
     def judge(counts: Sequence[int], first: int, many: int = runs) -> list[DayRun]:
         planned = staffed(scenario, fc, counts)
-        return [play(planned, fc, s, target, vary=True) for s in range(first, first + many)]
+        found = []
+        for seed in range(first, first + many):
+            found.append(play(planned, fc, seed, target, vary=True))
+            played()
+        return found
 
     def grow(counts: list[int], first: int, many: int = runs) -> list[DayRun]:
         outcome = judge(counts, first, many)
@@ -317,20 +330,35 @@ def plan(
     truth: Scenario | None = None,
     check_runs: int = CHECK_RUNS,
     search_runs: int = SEARCH_RUNS,
+    progress: Progress | None = None,
 ) -> StaffingPlan:
     """The plan for `day` from the history `days` (or `counts`, a plan to check as it is),
-    checked on `check_runs` fresh simulated days (and on the true scenario, if known)."""
+    checked on `check_runs` fresh simulated days (and on the true scenario, if known).
+    `progress(phase, done, total)`: "search" with the days played so far (total unknown: the
+    search stops when a plan passes), then "check" with i of `check_runs`."""
+    tell: Progress = progress or (lambda phase, done, total: None)
+    searched_days = 0
+
+    def played() -> None:
+        nonlocal searched_days
+        searched_days += 1
+        tell("search", searched_days, None)
+
     fc = forecast(days, day)
     scenario = model(days, fc)
     target = float(days[-1].config.target_wait_seconds)
     if counts is None:
-        found, searched = search(scenario, fc, target, confidence, search_runs)
+        found, searched = search(scenario, fc, target, confidence, search_runs, played)
     else:
         if len(counts) != len(fc.slots):
             raise ValueError(f"the plan has {len(counts)} slots, the day {len(fc.slots)}")
         found, searched = list(counts), math.nan
     planned = staffed(scenario, fc, found)
-    checked = tuple(play(planned, fc, s, target, vary=True) for s in range(1, check_runs + 1))
+    runs = []
+    for seed in range(1, check_runs + 1):
+        runs.append(play(planned, fc, seed, target, vary=True))
+        tell("check", seed, check_runs)
+    checked = tuple(runs)
     real: tuple[DayRun, ...] = ()
     if truth is not None:
         actual = staffed(replace(truth, queue_config=planned.queue_config), fc, found)

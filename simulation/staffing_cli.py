@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         counts = None if args.plan is None else read_plan(Path(args.plan))
         if args.queue is not None:
             events = read_stored(args.queue)
-            days, truth = _queue_history(events), None
+            days, truth = queue_history(events), None
             day = next_day(events) if args.date is None else parse_day(args.date)
         else:
             if args.scenario in (None, "all") or "," in args.scenario:
@@ -99,7 +99,7 @@ def _scenario_history(
     return history(events, [p.day for p in plans[:count]]), plans[count].day, scenario
 
 
-def _queue_history(events: Sequence[QueueEvent]) -> list[RecordedDay]:
+def queue_history(events: Sequence[QueueEvent]) -> list[RecordedDay]:
     config = config_of(events)
     if config is None:
         raise ValueError("these events do not create a queue")

@@ -33,6 +33,8 @@ from access_api import (
     routes_sso,
     routes_users,
 )
+from advice_api import routes_staffing
+from advice_api.jobs import StaffingJobs
 from command_api import routes_queues, routes_tickets
 from core.clock import Clock, service_clock
 from core.revocations import revocations_channel
@@ -129,11 +131,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             store, queues, lambda: connect(settings), interval_s=settings.aging_interval_s
         )
         app.state.scheduler = scheduler
-        # Kafka is reached on the first message only (a test ping, a replay).
-        outlet = Outlet(settings, client_id="vq-api")
-        app.state.notifications = Notifications(
-            pool, outlet, Guard.allowing(settings.outbound_networks)
-        )
+        outlet, staffing_jobs = _notifications_and_advice(app, settings, pool, read_redis)
         stop_scheduler = asyncio.Event()
         scheduling = asyncio.create_task(scheduler.run(stop_scheduler))
         usage = asyncio.create_task(_flush_key_usage(directory, stop_scheduler))
@@ -147,6 +145,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             await scheduling
             await usage
             await outlet.aclose()
+            await staffing_jobs.aclose()
             await read_redis.aclose()
             await pool.close()
 
@@ -169,6 +168,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
+def _notifications_and_advice(
+    app: FastAPI, settings: Settings, pool: Any, client: aioredis.Redis
+) -> tuple[Outlet, StaffingJobs]:
+    """The notification routes' outlet and guard, and the staffing plans' background jobs."""
+    # Kafka is reached on the first message only (a test ping, a replay).
+    outlet = Outlet(settings, client_id="vq-api")
+    app.state.notifications = Notifications(
+        pool, outlet, Guard.allowing(settings.outbound_networks)
+    )
+    app.state.advice = StaffingJobs(client, settings.redis_prefix, settings.redis_dsn)
+    return outlet, app.state.advice
+
+
 async def _flush_key_usage(directory: TenantDirectory, stop: asyncio.Event) -> None:
     """Write the API keys' last use and counts every few seconds, and once more at the end."""
     while not stop.is_set():
@@ -185,6 +197,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         live.router,
         analytics.router,
         advice.router,
+        routes_staffing.router,
         routes_subscriptions.router,
         routes_templates.router,
         routes_webhooks.router,

@@ -60,6 +60,11 @@ GALLERY: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
         (("board-desktop", 420), ("dashboard-desktop-es", 420)),
     ),
     (
+        "A staffing plan on the dashboard: made in the background, edited, checked on fresh "
+        "simulated days",
+        (("dashboard-staffing", 420),),
+    ),
+    (
         "Lobby display: several queues; a call",
         (("display-desktop", 420), ("display-call-desktop", 420)),
     ),

@@ -72,7 +72,7 @@ async def test_board_and_dashboard_on_desktop_and_phone(
         await expect(dashboard.locator("#k-waiting")).to_have_text("2")
         await expect(dashboard.locator("#live")).to_have_class("on")
         await expect(dashboard.locator("#today")).to_contain_text("arrivals")
-        await expect(dashboard.locator("#f-bottlenecks")).to_contain_text("Nothing limits")
+        await expect(dashboard.locator("#f-bottlenecks")).to_contain_text("Nothing to compare")
         await shoot(dashboard, name)
         left[name] = await check_a11y(dashboard, name)
         if size == "phone":

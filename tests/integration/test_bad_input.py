@@ -315,6 +315,14 @@ ROUTES = {
         _notifying("test-endpoint", "POST", _endpoint("test"), ENDPOINT, None),
         _notifying("replay", "POST", _endpoint("replay"), ENDPOINT, REPLAY),
         _notifying("create-alert", "POST", "/v1/alerts", {}, ALERT),
+        # A staffing plan: managers and admins; it reads the queue's events, changes nothing.
+        _notifying(
+            "staffing-plan",
+            "POST",
+            _queue("staffing-plans"),
+            {"queue_id": "main"},
+            {"confidence": 0.8},
+        ),
         _notifying("delete-alert", "DELETE", "/v1/alerts/{alert_id}", {"alert_id": "alert"}, None),
         _notifying("create-schedule", "POST", "/v1/schedules", {}, SCHEDULE),
         _notifying(
@@ -1179,12 +1187,17 @@ def _fuzz_world(app: Any, settings: Settings) -> tuple[dict[str, str], dict[str,
             "schedule_id": call("POST", "/v1/schedules", admin, {**SCHEDULE, "queue_id": queue_id}),
         }
         people = access.fuzz_people(call, settings, tenant_id, admin)
+        # A day the queue opened (a plan learns from those), then a staffing plan to read.
+        call("POST", f"/v1/queues/{queue_id}/close", admin)
+        call("POST", f"/v1/queues/{queue_id}/open", admin)
+        plan = call("POST", f"/v1/queues/{queue_id}/staffing-plans", admin, {})
     return (
         {"admin": admin, "operator": OPERATOR_KEY, **people["credentials"]},
         {
             "queue_id": queue_id,
             "ticket_id": ticket_id,
             "key_id": spare["key_id"],
+            "plan_id": plan["plan_id"],
             "code": "queue-full",
             **{param: str(made[param]) for param, made in notifying.items()},
             **people["ids"],

@@ -57,8 +57,9 @@
     const answer = result.value;
     const found = answer.findings || [];
     if (!found.length) {
-      c.show("f-bottlenecks", c.empty(VQ.t("dashboard.bottlenecks_none",
-        { days: f.num(answer.compared_days) })));
+      c.show("f-bottlenecks", c.empty(answer.compared_days
+        ? VQ.t("dashboard.bottlenecks_none", { days: f.num(answer.compared_days) })
+        : VQ.t("dashboard.bottlenecks_no_history")));
       return;
     }
     const chart = c.barChart({

@@ -167,5 +167,5 @@
   }
 
   D.charts = { timeChart: timeChart, barChart: barChart, pair: pair, show: show, empty: empty,
-    QUARTER: QUARTER, HOUR: HOUR };
+    svg: svg, titled: titled, niceScale: niceScale, QUARTER: QUARTER, HOUR: HOUR };
 })();

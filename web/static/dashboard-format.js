@@ -25,6 +25,10 @@
     return missing(value) ? DASH : whole.format(value);
   }
 
+  function dec(value) {
+    return missing(value) ? DASH : oneDecimal.format(value);
+  }
+
   function pct(share) {
     return missing(share) ? DASH : percent.format(share);
   }
@@ -112,7 +116,7 @@
   }
 
   D.format = {
-    num: num, pct: pct, mins: mins, minutesRange: minutesRange, plural: plural,
+    num: num, dec: dec, pct: pct, mins: mins, minutesRange: minutesRange, plural: plural,
     parseTime: parseTime, apiNow: apiNow, setClock: setClock, zoneOf: zoneOf,
     localMidnight: localMidnight, hhmm: hhmm, hour: hour,
   };

@@ -106,6 +106,10 @@
     return VQ.api(path + (query ? "?" + query : ""), { credential: credential });
   }
 
+  function postJson(path, body) {
+    return VQ.api(path, { method: "POST", body: body, credential: credential });
+  }
+
   async function syncClock() {
     try {
       f.setClock(await VQ.api(ROUTES.clock, { credential: null }));
@@ -252,6 +256,7 @@
     if (listed) renderView(listed);
     FIGURES.forEach(function (id) { c.show(id, c.empty(VQ.t("common.loading"))); });
     $("today").replaceChildren();
+    if (D.staffing) D.staffing.reset();
     connect(generation);
     refresh();
   }
@@ -294,6 +299,9 @@
 
   async function start() {
     credential = chooseCredential();
+    if (D.staffing) {
+      D.staffing.attach({ get: getJson, post: postJson, queueId: function () { return current; } });
+    }
     $("queue").addEventListener("change", function (e) {
       location.hash = "queue=" + encodeURIComponent(e.target.value);
     });
