@@ -237,6 +237,7 @@ class ReplayWorld(World):
             if v.started is not None and v.called is not None and not v.no_show
         }
         self.services: dict[str, list[float]] = {}
+        self.default_priority = plan.config.default_priority
         for v in day.visits:
             if v.service is not None:
                 self.services.setdefault(v.service_type or "", []).append(v.service)
@@ -257,9 +258,11 @@ class ReplayWorld(World):
             service = v.service
             if service is None:
                 service = rng.choice(self.services.get(v.service_type or "") or anything)
+            classes = self.scenario.queue_config.priority_classes
             person = Person(
                 ticket_id=v.ticket_id,
-                priority=v.priority,
+                # A policy of fewer classes (first come, first served) puts the others in its one.
+                priority=v.priority if v.priority in classes else self.default_priority,
                 service_type=v.service_type,
                 arrived=v.arrived,
                 patience=patience.of(v, rng.random()),

@@ -34,6 +34,7 @@ SEARCH_RUNS = 20  # runs per candidate plan while searching (the same seeds for 
 MARGIN = 0.15
 CHECK_RUNS = 20  # fresh runs that check the plan found
 MAX_STEPS = 60
+MIN_SHIFT_SLOTS = 4  # a counter the plan opens stays open an hour at least (no 15-minute shifts)
 PRUNE_TRIES = 16
 SEARCH_SEED = 10_000  # the search's seeds, then its validation's; the check's start at 1
 VALIDATION_SEED = 20_000
@@ -299,6 +300,15 @@ def search(
     return counts, share(grow(counts, VALIDATION_SEED, VALIDATION_FACTOR * runs))
 
 
+def steady(counts: Sequence[int], slots: int = MIN_SHIFT_SLOTS) -> list[int]:
+    """The plan with every counter it opens kept open `slots` quarter hours at least, and no
+    dip shorter than that between two stretches: each slot gets the most of the slots up to
+    `slots` - 1 before it. Only adds counters, so a plan that kept the target keeps it."""
+    if slots <= 1:
+        return list(counts)
+    return [max(counts[max(0, k - slots + 1) : k + 1]) for k in range(len(counts))]
+
+
 def _slot_means(runs: Sequence[DayRun], slots: int) -> list[float]:
     means = []
     for k in range(slots):
@@ -331,11 +341,13 @@ def plan(
     check_runs: int = CHECK_RUNS,
     search_runs: int = SEARCH_RUNS,
     progress: Progress | None = None,
+    min_shift_slots: int = MIN_SHIFT_SLOTS,
 ) -> StaffingPlan:
     """The plan for `day` from the history `days` (or `counts`, a plan to check as it is),
     checked on `check_runs` fresh simulated days (and on the true scenario, if known).
     `progress(phase, done, total)`: "search" with the days played so far (total unknown: the
-    search stops when a plan passes), then "check" with i of `check_runs`."""
+    search stops when a plan passes), then "check" with i of `check_runs`. A plan made (not one
+    given) keeps each counter open `min_shift_slots` quarter hours at least (`steady`)."""
     tell: Progress = progress or (lambda phase, done, total: None)
     searched_days = 0
 
@@ -349,6 +361,7 @@ def plan(
     target = float(days[-1].config.target_wait_seconds)
     if counts is None:
         found, searched = search(scenario, fc, target, confidence, search_runs, played)
+        found = steady(found, min_shift_slots)
     else:
         if len(counts) != len(fc.slots):
             raise ValueError(f"the plan has {len(counts)} slots, the day {len(fc.slots)}")

@@ -23,7 +23,16 @@ from domain.hours import zone
 from simulation.offline import decide_locally
 from simulation.recorded import RecordedDay, config_of
 from simulation.scenario import Scenario, day_plans, load
-from simulation.staffing import CHECK_RUNS, DayRun, StaffingPlan, alike, history, plan, share
+from simulation.staffing import (
+    CHECK_RUNS,
+    MIN_SHIFT_SLOTS,
+    DayRun,
+    StaffingPlan,
+    alike,
+    history,
+    plan,
+    share,
+)
 from simulation.whatif_cli import parse_day, read_stored
 from simulation.world import commands
 
@@ -46,6 +55,13 @@ def arguments(group: argparse._ArgumentGroup) -> None:
         help="also write the plan: time,forecast,counters",
     )
     group.add_argument(
+        "--min-shift-minutes",
+        type=int,
+        default=MIN_SHIFT_SLOTS * 15,
+        help="a counter the plan opens stays open this long at least, in quarter hours "
+        f"(default {MIN_SHIFT_SLOTS * 15}; 15: the plan as searched, counter by quarter hour)",
+    )
+    group.add_argument(
         "--plan",
         default=None,
         metavar="FILE.csv",
@@ -57,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.confidence < 1.0:
         print("--confidence is a share between 0 and 1, e.g. 0.8", file=sys.stderr)
         return 2
+    if args.min_shift_minutes < 15 or args.min_shift_minutes % 15:
+        print("--min-shift-minutes is a whole number of quarter hours, e.g. 60", file=sys.stderr)
+        return 2
     try:
         counts = None if args.plan is None else read_plan(Path(args.plan))
         if args.queue is not None:
@@ -67,7 +86,14 @@ def run(args: argparse.Namespace) -> int:
             if args.scenario in (None, "all") or "," in args.scenario:
                 raise ValueError("--staffing plans for one --scenario NAME (or a --queue)")
             days, day, truth = _scenario_history(load(args.scenario), args.seed, args.days)
-        found = plan(days, day, confidence=args.confidence, counts=counts, truth=truth)
+        found = plan(
+            days,
+            day,
+            confidence=args.confidence,
+            counts=counts,
+            truth=truth,
+            min_shift_slots=args.min_shift_minutes // 15,
+        )
     except (ValueError, OSError) as exc:
         print(f"vq simulate --staffing: {exc}", file=sys.stderr)
         return 2

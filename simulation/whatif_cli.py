@@ -76,6 +76,13 @@ def arguments(group: argparse._ArgumentGroup) -> None:
         help="also draw the day: waits through the day (real and replays) and counters working",
     )
     group.add_argument(
+        "--policy",
+        choices=("as-configured", "first-come"),
+        default="as-configured",
+        help="the calling policy replayed: the queue's priority classes, or first come, first "
+        "served (one class: everybody in the order they joined)",
+    )
+    group.add_argument(
         "--suggest-aging",
         action="store_true",
         help="replay the day with no aging and bounds of 0.5x-3x the target wait, and suggest "
@@ -213,7 +220,10 @@ def _plans(events: Sequence[QueueEvent], day: date, args: argparse.Namespace) ->
     """The change asked for, as one plan (a counter more in the busiest two hours if none)."""
     recorded = learn(events, day)
     plan = own_plan(recorded)
-    changed = args.add_counter or args.remove_counter or args.aging_minutes is not None
+    first_come = args.policy == "first-come"
+    changed = (
+        args.add_counter or args.remove_counter or args.aging_minutes is not None or first_come
+    )
     adds = args.add_counter if changed else [DEFAULT_CHANGE]
     labels: list[str] = []
     for text in adds:
@@ -228,6 +238,11 @@ def _plans(events: Sequence[QueueEvent], day: date, args: argparse.Namespace) ->
         aging = args.aging_minutes * 60 or None
         plan = replace(plan, config=replace(plan.config, aging_after_seconds=aging))
         labels.append(f"aging {args.aging_minutes} min" if aging else "no aging")
+    if first_come:
+        one = plan.config.default_priority
+        config = replace(plan.config, priority_classes=(one,), aging_max_priority=None)
+        plan = replace(plan, config=config)
+        labels.append("first come, first served")
     return [replace(plan, label=", ".join(labels))]
 
 

@@ -139,3 +139,13 @@ def test_a_queues_next_day_is_the_next_it_opens() -> None:
     assert next_day(events) == last + timedelta(days=3)  # the Monday after
     shorter = [e for e in events if e.at.astimezone(UTC).date() <= last - timedelta(days=1)]
     assert next_day(shorter) == last  # a Thursday's next is the Friday
+
+
+def test_a_plan_keeps_each_counter_an_hour_and_fills_short_dips() -> None:
+    from simulation.staffing import steady
+
+    assert steady([1, 1, 3, 1, 1, 1, 1, 2, 1, 2]) == [1, 1, 3, 3, 3, 3, 1, 2, 2, 2]
+    assert steady([2, 1, 2], slots=1) == [2, 1, 2]
+    made = [1, 2, 1, 2, 2, 1, 1, 1, 1]
+    kept = steady(made)
+    assert all(a >= b for a, b in zip(kept, made, strict=True))  # only ever adds counters

@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -183,3 +184,13 @@ def test_the_command_line_refuses_bad_changes(
     code = main(["simulate", "--what-if", "--scenario", "clinic", "--runs", "1", *extra])
     assert code == 2
     assert capsys.readouterr().err.strip()
+
+
+def test_first_come_first_served_replays_everybody_in_one_class(day: RecordedDay) -> None:
+    own = own_plan(day)
+    config = replace(own.config, priority_classes=(own.config.default_priority,))
+    events = replay_events(day, replace(own, label="first come", config=config), seed=1)
+    joined = [e for e in events if isinstance(e, TicketEnqueued)]
+    assert len(joined) == len(day.visits)  # nobody refused for a class the policy lacks
+    assert {e.priority for e in joined} == {own.config.default_priority}
+    assert {v.priority for v in day.visits} != {own.config.default_priority}  # there were others
