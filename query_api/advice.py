@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from projections.queries import redis_errors
 from query_api.deps import QueueId
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
+EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
 
 Kind = Literal[
     "counter_idle", "slower_service", "no_show_spike", "arrivals_above_usual", "line_growing"
@@ -78,7 +79,13 @@ async def queue_bottlenecks(
     queue_id: QueueId, who: ReaderDep, models: ReadModelsDep, at: At = None
 ) -> Any:
     now = models.now()
-    moment = now if at is None or at > now else at
+    try:  # (year 1 or 9999 with an offset is beyond what UTC can hold: too early, or now)
+        moment = now if at is None or at > now else at
+        too_early = moment < EARLIEST
+    except OverflowError:
+        moment, too_early = now, at is not None and at.year == 1
+    if too_early:  # eight weeks before it must still be a date
+        raise ProblemError("validation", f"at: nothing is judged before {EARLIEST.date()}")
     queue = await models.queue(who.tenant_id, str(queue_id))
     if queue is None:
         raise ProblemError("not-found", f"queue {queue_id} not found")

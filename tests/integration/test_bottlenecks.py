@@ -173,6 +173,10 @@ async def test_a_bad_monday_names_what_limits_it(
             assert other.headers["content-type"].startswith("application/problem+json")
             wrong = await http.get(f"/v1/queues/{queue}/bottlenecks", params={"at": "monday"})
             assert wrong.status_code == 422
+            ancient = {"at": "0001-01-01T00:00:00+14:00"}
+            assert (
+                await http.get(f"/v1/queues/{queue}/bottlenecks", params=ancient)
+            ).status_code == 422
         await _alerts(settings, pool, tenant_id, clock)
 
 
