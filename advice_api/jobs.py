@@ -5,7 +5,8 @@ it: the job runs in a spawned process at a lower priority (advice_api/worker.py)
 lives in Redis (`{prefix}:advice:{tenant}:{job}`, a hash kept a day), so any API replica answers
 how far it is, and a job whose process died (an API restart) is seen as interrupted: its heartbeat
 stops. One job per tenant at a time (a second is refused with Retry-After), one process for the
-whole API (jobs of several tenants wait their turn, "queued").
+whole API (jobs of several tenants wait their turn, "queued"; past `MAX_WAITING` under way or
+waiting, a new one is refused with 503 and Retry-After).
 """
 
 from __future__ import annotations
@@ -30,10 +31,15 @@ log = logging.getLogger("vq.advice.jobs")
 KEEP_S = 86_400  # a job's state and result are kept a day
 MAX_RUN_S = 30 * 60  # the tenant's slot frees itself after this even if a job never ended
 STALE_S = 120  # a running job without a heartbeat this long was interrupted
+MAX_WAITING = 4  # jobs of this API process under way or waiting their turn (each holds its events)
 
 
 class Busy(Exception):
     """The tenant has a job under way."""
+
+
+class Full(Exception):
+    """This API process has as many jobs as it takes; another replica, or later."""
 
 
 class StaffingJobs:
@@ -64,7 +70,10 @@ class StaffingJobs:
         confidence: float,
         counts: Sequence[int] | None,
     ) -> dict[str, Any]:
-        """A new job's state; Busy if the tenant has one under way."""
+        """A new job's state; Busy if the tenant has one under way, Full if this process has
+        `MAX_WAITING` already."""
+        if len(self._tasks) >= MAX_WAITING:
+            raise Full
         job = str(uuid.uuid4())
         if not await self._redis.set(self._slot(tenant), job, nx=True, ex=MAX_RUN_S):
             raise Busy

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from advice_api.jobs import Busy, StaffingJobs
+from advice_api.jobs import Busy, Full, StaffingJobs
 from command_api.models import StrictModel
 from domain.events import QueueOpened
 from http_api.auth import permission
@@ -126,6 +126,12 @@ async def start_plan(
             confidence=body.confidence,
             counts=body.counters,
         )
+    except Full:
+        raise ProblemError(
+            "service-unavailable",
+            "this server is making as many plans as it can; try again in a minute",
+            headers={"Retry-After": str(2 * RETRY_S)},
+        ) from None
     except Busy:
         raise ProblemError(
             "plan-under-way",
