@@ -91,8 +91,13 @@ class StaffingJobs:
             "created": now,
             "heartbeat": now,
         }
-        await self._redis.hset(key, mapping=state)
-        await self._redis.expire(key, KEEP_S)
+        try:
+            await self._redis.hset(key, mapping=state)
+            await self._redis.expire(key, KEEP_S)
+        except Exception:  # no job after all: free the tenant's slot if Redis lets us
+            with contextlib.suppress(Exception):
+                await self._redis.delete(self._slot(tenant))
+            raise
         from advice_api.worker import compute
 
         future = self._executor().submit(

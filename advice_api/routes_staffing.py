@@ -22,6 +22,7 @@ from domain.events import QueueOpened
 from http_api.auth import permission
 from http_api.deps import PrincipalDep, ServicesDep
 from http_api.problems import ProblemError, problem_responses
+from projections.unavailable import redis_errors
 from query_api.deps import QueueId
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
@@ -118,14 +119,15 @@ async def start_plan(
     if not any(isinstance(e, QueueOpened) for e in events):
         raise ProblemError("rule-violated", "the queue has not opened yet: no day to learn from")
     try:
-        state = await jobs.start(
-            who.tenant_id,
-            str(queue_id),
-            events,
-            day=None if body.date is None else body.date.isoformat(),
-            confidence=body.confidence,
-            counts=body.counters,
-        )
+        async with redis_errors():  # Redis away: 503 with Retry-After, no job
+            state = await jobs.start(
+                who.tenant_id,
+                str(queue_id),
+                events,
+                day=None if body.date is None else body.date.isoformat(),
+                confidence=body.confidence,
+                counts=body.counters,
+            )
     except Full:
         raise ProblemError(
             "service-unavailable",
@@ -162,7 +164,8 @@ async def get_plan(
     jobs: JobsDep,
     format: Annotated[Literal["json", "csv"], Query(description="`csv`: the plan's rows")] = "json",
 ) -> Any:
-    state = await jobs.get(who.tenant_id, str(plan_id))
+    async with redis_errors():
+        state = await jobs.get(who.tenant_id, str(plan_id))
     if state is None:
         raise ProblemError("not-found", f"staffing plan {plan_id} not found")
     out = _out(state)

@@ -28,7 +28,9 @@ Condition = Literal[
 ]
 ChatUrl = Annotated[
     str,
-    StringConstraints(max_length=1000, pattern=r"^[a-z][a-z0-9+.-]{1,30}://[^\s]+$"),
+    # Printable ASCII after the scheme (a URL's characters; others are percent-encoded): the
+    # same set for every regex engine, where `\s` is not (U+0085 is whitespace to some only).
+    StringConstraints(max_length=1000, pattern=r"^[a-z][a-z0-9+.-]{1,30}://[!-~]+$"),
 ]
 LocalTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 # More than whitespace.

@@ -7,11 +7,13 @@ the day it appears (the test fails until it says how to set one up).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from core.settings import Settings
 from tests.integration.bad_input_access import PASSWORD, insert_person
@@ -94,6 +96,29 @@ def _signed_in(settings: Settings, *, verified: bool = True) -> Setup:
     return setup
 
 
+def _opened_once(settings: Settings) -> Setup:
+    """A queue that opened (a staffing plan learns from such days), once the tenant's previous
+    plan is over: one plan per organisation at a time."""
+
+    async def setup(api: ApiClient) -> dict[str, str]:
+        client = aioredis.Redis.from_url(settings.redis_dsn)
+        try:
+            slot = f"{settings.redis_prefix}:advice:{api.tenant_id}:running"
+            async with asyncio.timeout(120):
+                for _ in range(600):
+                    if not await client.exists(slot):
+                        break
+                    await asyncio.sleep(0.2)
+        finally:
+            await client.aclose()
+        ids = await _queue(api, "closed")
+        opened = await api.post(f"/v1/queues/{ids['queue_id']}/open")
+        assert opened.status_code == 200, opened.text
+        return ids
+
+    return setup
+
+
 # Each route without required fields, and how to make a request to it succeed.
 COMMAND_SETUPS: dict[tuple[str, str], Setup] = {
     ("PATCH", "/v1/queues/{queue_id}"): lambda api: _queue(api, "open"),
@@ -129,6 +154,7 @@ def setups(settings: Settings) -> dict[tuple[str, str], Setup]:
         ("PATCH", "/v1/me"): _signed_in(settings),
         ("POST", "/v1/me/verify-email"): _signed_in(settings, verified=False),  # 202
         ("POST", "/v1/me/mfa/totp"): _signed_in(settings),  # 201: an enrolment to confirm
+        ("POST", "/v1/queues/{queue_id}/staffing-plans"): _opened_once(settings),  # 202
     }
 
 

@@ -6,7 +6,8 @@
  * as CSV (time,forecast,counters: what `vq simulate --staffing --plan` reads). Nothing here
  * changes the queue.
  *
- * window.VQDashboard.staffing: attach(api), where api = { get, post, queueId }; reset().
+ * window.VQDashboard.staffing: attach(api), where api = { start(body): POST for the chosen queue,
+ * plan(id): GET that plan } (dashboard.js holds the routes); reset().
  */
 (function () {
   "use strict";
@@ -42,9 +43,9 @@
     return VQ.el("div", { class: "plan-progress", role: "status" }, bar, VQ.el("span", {}, text));
   }
 
-  async function follow(location, mine) {
+  async function follow(planId, mine) {
     for (;;) {
-      const state = await api.get(location);
+      const state = await api.plan(planId);
       if (mine !== generation) return null;
       if (state.status === "done" || state.status === "failed") return state;
       c.show("f-staffing", progressNode(state));
@@ -54,13 +55,11 @@
 
   async function run(body) {
     const mine = ++generation;
-    const queueId = api.queueId();
     $("plan-make").disabled = true;
     c.show("f-staffing", progressNode({ phase: "start" }));
     try {
-      const started = await api.post("/v1/queues/" + encodeURIComponent(queueId) +
-        "/staffing-plans", body);
-      const state = await follow("/v1/staffing-plans/" + started.plan_id, mine);
+      const started = await api.start(body);
+      const state = await follow(started.plan_id, mine);
       if (!state) return;
       if (state.status === "failed") {
         c.show("f-staffing", VQ.el("p", { class: "error" },

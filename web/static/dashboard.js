@@ -24,6 +24,8 @@
     analytics: "/v1/queues/{queue_id}/analytics",
     accuracy: "/v1/queues/{queue_id}/accuracy",
     bottlenecks: "/v1/queues/{queue_id}/bottlenecks",
+    staffing: "/v1/queues/{queue_id}/staffing-plans",
+    plan: "/v1/staffing-plans/{plan_id}",
     clock: "/v1/clock",
   };
   const REFRESH_MS = 30000; // analytics at least this often
@@ -300,7 +302,10 @@
   async function start() {
     credential = chooseCredential();
     if (D.staffing) {
-      D.staffing.attach({ get: getJson, post: postJson, queueId: function () { return current; } });
+      D.staffing.attach({
+        start: function (body) { return postJson(route("staffing", current), body); },
+        plan: function (id) { return getJson(ROUTES.plan.replace("{plan_id}", encodeURIComponent(id))); },
+      });
     }
     $("queue").addEventListener("change", function (e) {
       location.hash = "queue=" + encodeURIComponent(e.target.value);
