@@ -47,12 +47,24 @@ class DayFigures:
     over_twice: float | None  # share of those called who waited over twice the P50 they were told
     counter_hours: float
     finished: float | None  # seconds since midnight the last service ended
+    # Mean wait by the class each person had on the real day (whatever class a policy replayed
+    # them in: first come, first served puts everybody in one), for the classes with a call.
+    class_waits: tuple[tuple[str, float], ...] = ()
 
 
 def figures(
-    visits: Sequence[Visit], told: dict[str, float], target: float, hours: float
+    visits: Sequence[Visit],
+    told: dict[str, float],
+    target: float,
+    hours: float,
+    classes: dict[str, str] | None = None,
 ) -> DayFigures:
+    """The day's figures; `classes`: each ticket's class on the real day (default: its own)."""
     waits = [(v.ticket_id, w) for v in visits if (w := v.wait) is not None]
+    of = classes or {v.ticket_id: v.priority for v in visits}
+    by_class: dict[str, list[float]] = {}
+    for ticket, wait in waits:
+        by_class.setdefault(of.get(ticket, ""), []).append(wait)
     values = [w for _, w in waits]
     judged = [over_twice(w, told[t]) for t, w in waits if t in told]
     ends = [v.started + v.service for v in visits if v.started is not None and v.service]
@@ -68,6 +80,7 @@ def figures(
         over_twice=sum(judged) / len(judged) if judged else None,
         counter_hours=hours,
         finished=max(ends, default=None),
+        class_waits=tuple(sorted((c, statistics.fmean(w)) for c, w in by_class.items())),
     )
 
 
@@ -101,6 +114,11 @@ class Variant:
 
     def median(self, name: str) -> float | None:
         values = [v for r in self.runs if (v := getattr(r, name)) is not None]
+        return statistics.median(values) if values else None
+
+    def class_wait(self, priority: str) -> float | None:
+        """The median over the runs of the mean wait of the class `priority`."""
+        values = [w for r in self.runs for c, w in r.class_waits if c == priority]
         return statistics.median(values) if values else None
 
     def spread(self, name: str) -> tuple[float, float] | None:
@@ -139,7 +157,12 @@ class WhatIf:
                 {
                     "label": v.plan.label,
                     "counter_hours": counter_hours(v.plan.shifts),
-                    "median": {k: v.median(k) for k in asdict(v.runs[0])} if v.runs else {},
+                    "median": (
+                        {k: v.median(k) for k in asdict(v.runs[0]) if k != "class_waits"}
+                        if v.runs
+                        else {}
+                    ),
+                    "class_waits": {c: v.class_wait(c) for c, _ in self.real.class_waits},
                     "runs": [asdict(r) for r in v.runs],
                 }
                 for v in self.variants
@@ -161,6 +184,7 @@ def what_if(
     state, selector = warmed(history)
     before = copy.deepcopy(selector)
     target = float(recorded.config.target_wait_seconds)
+    classes = {v.ticket_id: v.priority for v in recorded.visits}
     real = figures(
         recorded.visits,
         told(state, selector, recorded.events),
@@ -174,6 +198,6 @@ def what_if(
             given = told(initial_state(""), copy.deepcopy(before), replayed)
             visits = learn(replayed, day).visits
             hours = counter_hours(variant.plan.shifts)
-            variant.runs.append(figures(visits, given, target, hours))
+            variant.runs.append(figures(visits, given, target, hours, classes))
             variant.visits.append(visits)
     return WhatIf(recorded, real, variants)

@@ -291,6 +291,8 @@ def table(case: str, result: WhatIf) -> str:
             value = v.median(name) if name != "counter_hours" else counter_hours(v.plan.shifts)
             cells.append("-" if value is None else show(round(value) if show is str else value))
         rows.append(cells)
+        if name == "p90_wait" and len(result.real.class_waits) > 1:
+            rows += _class_rows(result)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = [
         f"What-if: {case}, {day.config.name!r} on {day.day.isoformat()} ({day.day:%A}); "
@@ -305,6 +307,18 @@ def table(case: str, result: WhatIf) -> str:
     for variant in result.variants[1:]:
         lines.append(_gain(result, variant))
     return "\n".join(lines)
+
+
+def _class_rows(result: WhatIf) -> list[list[str]]:
+    """Mean wait per class (as each person was on the real day), highest class first."""
+    real = dict(result.real.class_waits)
+    order = [c for c in result.day.config.priority_classes if c in real]
+    rows = []
+    for priority in order:
+        cells = [f"  mean wait: {priority}", _minutes(real[priority])]
+        cells += [_minutes(v.class_wait(priority)) for v in result.variants]
+        rows.append(cells)
+    return rows
 
 
 def _verdict(result: WhatIf) -> str:

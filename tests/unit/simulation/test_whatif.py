@@ -164,6 +164,7 @@ def test_the_command_line_prints_the_day_and_the_gain(
     assert code == 0
     assert "real day" in out and "replay: as staffed" in out and "+1 counter" in out
     assert "Model check" in out and "counter-hours" in out
+    assert "mean wait: urgent" in out  # per class, as each person was on the real day
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code = main(
         ["simulate", "--what-if", "--scenario", "clinic", "--runs", "1", "--json",
@@ -172,6 +173,7 @@ def test_the_command_line_prints_the_day_and_the_gain(
     found = json.loads(capsys.readouterr().out)
     assert code == 0
     assert found[0]["variants"][1]["label"] == "-1 counter 10:00-12:00, aging 20 min"
+    assert found[0]["variants"][1]["class_waits"]["normal"] > 0
 
 
 @pytest.mark.parametrize(
@@ -186,7 +188,9 @@ def test_the_command_line_refuses_bad_changes(
     assert capsys.readouterr().err.strip()
 
 
-def test_first_come_first_served_replays_everybody_in_one_class(day: RecordedDay) -> None:
+def test_first_come_first_served_replays_everybody_in_one_class(
+    day: RecordedDay, clinic: tuple[list[QueueEvent], date]
+) -> None:
     own = own_plan(day)
     config = replace(own.config, priority_classes=(own.config.default_priority,))
     events = replay_events(day, replace(own, label="first come", config=config), seed=1)
@@ -194,3 +198,8 @@ def test_first_come_first_served_replays_everybody_in_one_class(day: RecordedDay
     assert len(joined) == len(day.visits)  # nobody refused for a class the policy lacks
     assert {e.priority for e in joined} == {own.config.default_priority}
     assert {v.priority for v in day.visits} != {own.config.default_priority}  # there were others
+    first_come = replace(own, label="first come", config=config)
+    result = what_if(*clinic, [first_come], runs=1)
+    urgent = [v.class_wait("urgent") for v in result.variants]
+    assert urgent[0] is not None and urgent[1] is not None
+    assert urgent[1] > 3 * urgent[0]  # the urgent wait with the others: the price of the policy
