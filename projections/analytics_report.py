@@ -102,7 +102,7 @@ def summarize(
     abandoned = counts.get("walkaways", 0) + counts.get("no_shows", 0)
     called = counts.get("called", 0)
     seconds = max((end - begin).total_seconds(), 1.0)
-    counters, kinds = _breakdowns(counts)
+    counters, kinds = breakdowns(counts)
     return {
         "start": begin.isoformat(),
         "end": end.isoformat(),
@@ -152,7 +152,7 @@ def summarize(
     }
 
 
-def _breakdowns(
+def breakdowns(
     counts: dict[str, int],
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """The per-counter (`c:<counter>:<metric>`) and per-service-type (`t:<metric>:<type>`)

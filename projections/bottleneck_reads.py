@@ -3,6 +3,7 @@ from local midnight to the moment, and the same hour of each past weekday compar
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,18 +32,21 @@ async def read_evidence(
     zone = ZoneInfo(timezone)
     _, past = windows(moment, timezone)
     midnight = moment.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = await load_buckets(client, keys, tenant, queue, midnight, moment)
-    before = [
-        await load_buckets(
-            client,
-            keys,
-            tenant,
-            queue,
-            datetime.fromtimestamp(window.starts[0], tz=zone),
-            datetime.fromtimestamp(window.starts[-1] + BUCKET_S, tz=zone),
-        )
-        for _, window in past
-    ]
+    # The nine ranges at once (each is a ZRANGEBYSCORE, then a pipeline of its buckets).
+    today, *before = await asyncio.gather(
+        load_buckets(client, keys, tenant, queue, midnight, moment),
+        *(
+            load_buckets(
+                client,
+                keys,
+                tenant,
+                queue,
+                datetime.fromtimestamp(window.starts[0], tz=zone),
+                datetime.fromtimestamp(window.starts[-1] + BUCKET_S, tz=zone),
+            )
+            for _, window in past
+        ),
+    )
     return Evidence.of(
         today,
         before,

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from domain.anomaly import tail
 from projections.analytics import BUCKET_S
-from projections.analytics_report import Bucket
+from projections.analytics_report import Bucket, breakdowns
 
 KEEP_WEEKS = 8
 WINDOW_SLOTS = 4  # the quarter hour under way and the three before it
@@ -140,6 +140,13 @@ class Evidence:
     waiting: int
     at_counters: frozenset[str]
     timezone: str
+    # Derived once: every past day's buckets together, and today's in the window.
+    past_buckets: list[Bucket] = field(init=False)
+    today_window: list[Bucket] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.past_buckets = [b for day, _ in self.past for b in day.values()]
+        self.today_window = [self.today[s] for s in self.window.starts if s in self.today]
 
     @classmethod
     def of(
@@ -177,13 +184,13 @@ def find(evidence: Evidence) -> list[Finding]:
     )
 
 
-def _counter_names(buckets: Iterable[Bucket], metric: str) -> set[str]:
-    names = set()
+def _summed(buckets: Iterable[Bucket]) -> dict[str, int]:
+    """The buckets' counts added up, by name."""
+    total: dict[str, int] = {}
     for bucket in buckets:
-        for name in bucket.counts:
-            if name.startswith("c:") and name.endswith(f":{metric}"):
-                names.add(name[2 : -len(metric) - 1])
-    return names
+        for name, amount in bucket.counts.items():
+            total[name] = total.get(name, 0) + amount
+    return total
 
 
 def _worked(buckets: dict[int, Bucket], starts: Iterable[int], counter: str) -> bool:
@@ -196,16 +203,17 @@ def _idle_counters(ev: Evidence) -> list[Finding]:
         return []
     days = len(ev.past)
     found = []
-    past_buckets = [b for day, _ in ev.past for b in day.values()]
+    counters, _ = breakdowns(_summed(ev.past_buckets))
     recent = ev.window.starts[-IDLE_SLOTS:]
-    for counter in sorted(_counter_names(past_buckets, "busy_ms")):
+    for counter, metrics in sorted(counters.items()):
+        if not metrics.get("busy_ms"):
+            continue
         usual = sum(1 for day, w in ev.past if _worked(day, w.starts, counter))
         if usual < max(MIN_DAYS, USUAL_SHARE * days):
             continue
         if counter in ev.at_counters or _worked(ev.today, recent, counter):
             continue
-        served = sum(b.counts.get(f"c:{counter}:served", 0) for b in past_buckets)
-        service_ms = sum(b.counts.get(f"c:{counter}:service_ms", 0) for b in past_buckets)
+        served, service_ms = metrics.get("served", 0), metrics.get("service_ms", 0)
         mean_s = service_ms / served / 1000 if served else 0.0
         last = max((s for s in ev.today if _worked(ev.today, (s,), counter)), default=None)
         evidence = {
@@ -231,22 +239,18 @@ def _idle_counters(ev: Evidence) -> list[Finding]:
     return found
 
 
-def _kinds(buckets: Iterable[Bucket]) -> set[str]:
-    return {n.split(":", 2)[2] for b in buckets for n in b.counts if n.startswith("t:served:")}
-
-
 def _slower_services(ev: Evidence) -> list[Finding]:
     found = []
-    past_buckets = [b for day, _ in ev.past for b in day.values()]
-    today_window = [ev.today[s] for s in ev.window.starts if s in ev.today]
-    for kind in sorted(_kinds(today_window)):
-        n = sum(b.counts.get(f"t:served:{kind}", 0) for b in today_window)
-        total_ms = sum(b.counts.get(f"t:service_ms:{kind}", 0) for b in today_window)
-        usual_n = sum(b.counts.get(f"t:served:{kind}", 0) for b in past_buckets)
+    _, now_kinds = breakdowns(_summed(ev.today_window))
+    _, usual_kinds = breakdowns(_summed(ev.past_buckets))
+    for kind, metrics in sorted(now_kinds.items()):
+        usual = usual_kinds.get(kind, {})
+        n, total_ms = metrics.get("served", 0), metrics.get("service_ms", 0)
+        usual_n = usual.get("served", 0)
         if n < MIN_SERVED or usual_n < MIN_USUAL_SERVED:
             continue
-        usual_s = sum(b.counts.get(f"t:service_ms:{kind}", 0) for b in past_buckets) / 1000
-        squares = sum(b.counts.get(f"t:service_s2:{kind}", 0) for b in past_buckets)
+        usual_s = usual.get("service_ms", 0) / 1000
+        squares = usual.get("service_s2", 0)
         usual_mean = usual_s / usual_n
         spread = math.sqrt(max(squares / usual_n - usual_mean**2, 0.0)) or 1.0
         mean = total_ms / n / 1000
@@ -285,12 +289,9 @@ def binomial_tail(k: int, n: int, p: float) -> float:
 
 
 def _no_show_spike(ev: Evidence) -> list[Finding]:
-    today_window = [ev.today[s] for s in ev.window.starts if s in ev.today]
-    k = sum(b.counts.get("no_shows", 0) for b in today_window)
-    calls = sum(b.counts.get("called", 0) for b in today_window)
-    past_buckets = [b for day, _ in ev.past for b in day.values()]
-    usual_k = sum(b.counts.get("no_shows", 0) for b in past_buckets)
-    usual_calls = sum(b.counts.get("called", 0) for b in past_buckets)
+    now, usual = _summed(ev.today_window), _summed(ev.past_buckets)
+    k, calls = now.get("no_shows", 0), now.get("called", 0)
+    usual_k, usual_calls = usual.get("no_shows", 0), usual.get("called", 0)
     if k < MIN_NO_SHOWS or calls == 0 or len(ev.past) < MIN_DAYS or usual_calls == 0:
         return []
     rate = (usual_k + 0.5) / (usual_calls + 1)  # never exactly 0: one no-show is no spike

@@ -82,12 +82,8 @@ async def queue_bottlenecks(
     queue = await models.queue(who.tenant_id, str(queue_id))
     if queue is None:
         raise ProblemError("not-found", f"queue {queue_id} not found")
-    try:  # (year 1 or 9999 with an offset is beyond what UTC can hold: too early, or now)
-        moment = now if at is None or at > now else at
-        too_early = moment < EARLIEST
-    except OverflowError:
-        moment, too_early = now, at is not None and at.year == 1
-    if too_early:  # nothing is kept from then (and eight weeks before must still be a date)
+    moment = now if at is None or at > now else at
+    if moment < EARLIEST:  # nothing is kept from then (and eight weeks before must still be a date)
         return BottlenecksOut(
             queue_id=str(queue_id), at=moment, window_start=moment, compared_days=0,
             waiting=None, findings=[],
