@@ -4,8 +4,6 @@ background (advice_api/jobs.py): it changes nothing; a manager opens counters by
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from datetime import date as Day
@@ -24,6 +22,7 @@ from http_api.deps import PrincipalDep, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from projections.unavailable import redis_errors
 from query_api.deps import QueueId
+from simulation.formats import plan_csv
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 RETRY_S = 30
@@ -173,14 +172,10 @@ async def get_plan(
         return out
     if out.plan is None:
         raise ProblemError("rule-violated", f"the plan is {out.status}, not done: no rows yet")
-    rows = io.StringIO()
-    writer = csv.writer(rows)
-    writer.writerow(["time", "forecast", "counters"])
-    for slot in out.plan["slots"]:
-        writer.writerow([slot["time"], f"{slot['forecast']:.1f}", slot["counters"]])
+    rows = plan_csv((s["time"], s["forecast"], s["counters"]) for s in out.plan["slots"])
     name = f"staffing-{out.plan['day']}.csv"
     return Response(
-        rows.getvalue(),
+        rows,
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

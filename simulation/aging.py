@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, replace
 
 from domain.config import QueueConfig
+from simulation.formats import as_minutes, as_percent
 from simulation.recorded import RecordedDay
 from simulation.replay import Plan, own_plan
 from simulation.whatif import Variant, WhatIf
@@ -26,7 +27,7 @@ MEAN_WAIT_SLACK = 0.10
 MIN_GAIN = 0.01  # one point of the fairness figure
 
 
-def _minutes(seconds: float) -> int:
+def _bound_minutes(seconds: float) -> int:
     return max(5, round(seconds / 60 / 5) * 5)
 
 
@@ -34,7 +35,7 @@ def plans(day: RecordedDay) -> list[Plan]:
     """No aging, then each candidate bound (the configured one aside: it is the first replay)."""
     own = own_plan(day)
     current = day.config.aging_after_seconds
-    bounds = sorted({_minutes(f * day.config.target_wait_seconds) for f in FACTORS})
+    bounds = sorted({_bound_minutes(f * day.config.target_wait_seconds) for f in FACTORS})
     found = [] if current is None else [replace(own, label="no aging", config=_aging(own, None))]
     for minutes in bounds:
         if current is None or minutes * 60 != current:
@@ -102,8 +103,9 @@ def report(result: WhatIf, queue_id: str | None) -> str:
     for variant in result.variants:
         label = "as configured" if variant is result.variants[0] else variant.plan.label
         lines.append(
-            f"{label:<18}  {_share(variant.median('over_twice')):>22}  "
-            f"{_min(variant.median('mean_wait')):>9}  {_min(variant.median('p90_wait')):>8}"
+            f"{label:<18}  {as_percent(variant.median('over_twice')):>22}  "
+            f"{as_minutes(variant.median('mean_wait')):>9}  "
+            f"{as_minutes(variant.median('p90_wait')):>8}"
         )
     lines.append("")
     if len(day.config.priority_classes) < 2:
@@ -126,11 +128,3 @@ def report(result: WhatIf, queue_id: str | None) -> str:
 
 def _label(seconds: int | None) -> str:
     return "no aging" if seconds is None else f"aging {seconds // 60} min"
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
-
-
-def _min(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 60:.1f} min"

@@ -237,7 +237,6 @@ class ReplayWorld(World):
             if v.started is not None and v.called is not None and not v.no_show
         }
         self.services: dict[str, list[float]] = {}
-        self.default_priority = plan.config.default_priority
         for v in day.visits:
             if v.service is not None:
                 self.services.setdefault(v.service_type or "", []).append(v.service)
@@ -249,6 +248,7 @@ class ReplayWorld(World):
 
     def _arrivals(self, plan: DayPlan) -> list[Person]:
         rng = self.rng_arrivals  # the scenario's arrivals are not drawn: the day's are
+        config = self.scenario.queue_config
         patience = Patience(self.day.visits)
         anything = [s for found in self.services.values() for s in found] or [
             float(self.scenario.queue_config.mean_service_seconds or 300)
@@ -258,11 +258,12 @@ class ReplayWorld(World):
             service = v.service
             if service is None:
                 service = rng.choice(self.services.get(v.service_type or "") or anything)
-            classes = self.scenario.queue_config.priority_classes
             person = Person(
                 ticket_id=v.ticket_id,
                 # A policy of fewer classes (first come, first served) puts the others in its one.
-                priority=v.priority if v.priority in classes else self.default_priority,
+                priority=v.priority
+                if v.priority in config.priority_classes
+                else config.default_priority,
                 service_type=v.service_type,
                 arrived=v.arrived,
                 patience=patience.of(v, rng.random()),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from domain.events import QueueEvent, QueueOpened
 from domain.hours import zone
+from simulation.formats import as_minutes, plan_csv
 from simulation.offline import decide_locally
 from simulation.recorded import RecordedDay, config_of
 from simulation.scenario import Scenario, day_plans, load
@@ -161,12 +162,9 @@ def _clock(seconds: float) -> str:
 
 
 def write_plan(found: StaffingPlan, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["time", "forecast", "counters"])
-        fc = found.forecast
-        for start, expected, count in zip(fc.slots, fc.arrivals, found.counts, strict=True):
-            writer.writerow([_clock(start), f"{expected:.1f}", count])
+    fc = found.forecast
+    rows = zip(map(_clock, fc.slots), fc.arrivals, found.counts, strict=True)
+    path.write_text(plan_csv(rows), encoding="utf-8", newline="")
 
 
 def read_plan(path: Path) -> list[int]:
@@ -190,10 +188,6 @@ def read_plan(path: Path) -> list[int]:
 # Reports ---------------------------------------------------------------------------------------
 
 
-def _minutes(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 60:.1f} min"
-
-
 def _runs(title: str, runs: Sequence[DayRun], confidence: float) -> list[str]:
     under = sum(1 for r in runs if r.under)
     verdict = "meets" if share(runs) >= confidence else "MISSES"
@@ -204,8 +198,8 @@ def _runs(title: str, runs: Sequence[DayRun], confidence: float) -> list[str]:
     ]
     for r in runs:
         lines.append(
-            f"  {r.seed:>3}  {r.joined:>6}  {_minutes(r.mean_wait):>10}  "
-            f"{_minutes(r.p90_wait):>10}  {'yes' if r.under else 'no'}"
+            f"  {r.seed:>3}  {r.joined:>6}  {as_minutes(r.mean_wait):>10}  "
+            f"{as_minutes(r.p90_wait):>10}  {'yes' if r.under else 'no'}"
         )
     return lines
 

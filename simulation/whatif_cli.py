@@ -19,6 +19,7 @@ from pathlib import Path
 
 from domain.events import QueueEvent, QueueOpened
 from domain.hours import zone
+from simulation.formats import as_minutes, as_percent
 from simulation.offline import decide_locally
 from simulation.recorded import NoDay, RecordedDay, config_of, learn
 from simulation.replay import (
@@ -249,14 +250,6 @@ def _plans(events: Sequence[QueueEvent], day: date, args: argparse.Namespace) ->
 # Reports ---------------------------------------------------------------------------------------
 
 
-def _minutes(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 60:.1f} min"
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
-
-
 def _clock(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -270,10 +263,10 @@ ROWS = (
     ("served", "served", str),
     ("cancelled (gave up)", "cancelled", str),
     ("no-shows", "no_shows", str),
-    ("mean wait", "mean_wait", _minutes),
-    ("P90 wait", "p90_wait", _minutes),
-    ("called within target", "within_target", _share),
-    ("told, then waited > 2x", "over_twice", _share),
+    ("mean wait", "mean_wait", as_minutes),
+    ("P90 wait", "p90_wait", as_minutes),
+    ("called within target", "within_target", as_percent),
+    ("told, then waited > 2x", "over_twice", as_percent),
     ("counter-hours", "counter_hours", lambda h: f"{h:.1f} h"),
     ("last service ended", "finished", _clock),
 )
@@ -315,8 +308,8 @@ def _class_rows(result: WhatIf) -> list[list[str]]:
     order = [c for c in result.day.config.priority_classes if c in real]
     rows = []
     for priority in order:
-        cells = [f"  mean wait: {priority}", _minutes(real[priority])]
-        cells += [_minutes(v.class_wait(priority)) for v in result.variants]
+        cells = [f"  mean wait: {priority}", as_minutes(real[priority])]
+        cells += [as_minutes(v.class_wait(priority)) for v in result.variants]
         rows.append(cells)
     return rows
 
@@ -361,8 +354,9 @@ def sweep(results: Sequence[tuple[str, WhatIf]]) -> str:
             else "-"
         )
         lines.append(
-            f"{case:<26}  {_minutes(r.real.mean_wait):>9}  {_minutes(own.median('mean_wait')):>11}"
-            f"  {_minutes(r.real.p90_wait):>8}  {_minutes(own.median('p90_wait')):>10}"
+            f"{case:<26}  {as_minutes(r.real.mean_wait):>9}  "
+            f"{as_minutes(own.median('mean_wait')):>11}"
+            f"  {as_minutes(r.real.p90_wait):>8}  {as_minutes(own.median('p90_wait')):>10}"
             f"  {'ok' if r.model_holds() else 'OFF':>5}  {gain}"
         )
     held = sum(1 for _, r in results if r.model_holds())
