@@ -142,12 +142,10 @@ class StaffingJobs:
         if not raw:
             return None
         state = {_text(k): _text(v) for k, v in raw.items()}
-        if state["status"] in ("queued", "running") and not self._alive(state):
+        stale = time.time() - float(state["heartbeat"]) >= STALE_S
+        if state["status"] in ("queued", "running") and stale:
             state.update(status="failed", phase="failed", error="interrupted: start it again")
         return state
-
-    def _alive(self, state: dict[str, str]) -> bool:
-        return time.time() - float(state["heartbeat"]) < STALE_S
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

@@ -46,7 +46,10 @@ def compute(
             "done": done,
             "heartbeat": now,
         }
-        client.hset(key, mapping={**fields, "total": "" if total is None else total})
+        # Progress is for people watching: Redis away does not stop the plan (its end is written
+        # by the API process, advice_api/jobs.py).
+        with contextlib.suppress(redis.RedisError):
+            client.hset(key, mapping={**fields, "total": "" if total is None else total})
 
     try:
         progress("start", 0, None)
