@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
@@ -194,11 +194,12 @@ def answer(
     status: int = 200,
     token_secret: str | None = None,
     location: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """The command's answer; `token_secret` adds the ticket's token (enqueue only)."""
+    """The command's answer; `token_secret` adds the ticket's token (enqueue only), `extra`
+    members of the route's own answer."""
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if location is not None:
         headers["Location"] = location
-    return JSONResponse(
-        command_out(outcome, token_secret=token_secret), status_code=status, headers=headers
-    )
+    body = command_out(outcome, token_secret=token_secret)
+    return JSONResponse({**body, **(extra or {})}, status_code=status, headers=headers)

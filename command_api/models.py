@@ -386,8 +386,8 @@ class CommandOut(BaseModel):
     )
     target: StreamVersionOut | None = Field(
         default=None,
-        description="Transfers only: the receiving queue and its new stream "
-        "version (pass it as min_version to read the ticket there)",
+        description="Transfers, merges and splits: the receiving queue and its new stream "
+        "version (pass it as min_version to read the tickets there)",
     )
 
 

@@ -132,6 +132,19 @@ class TransferTicket:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveWaiting:
+    """A merge or a split: the people waiting in one queue (all of them, or those of some service
+    types) move to another queue of the tenant in one command, each keeping its number and its
+    place in its class (its priority and the time it stands in line by); a merge closes the
+    queue it empties. Those already called stay at their counters."""
+
+    to_queue_id: str
+    service_types: tuple[str, ...] | None = None  # None: everyone waiting (a merge)
+    close: bool = False  # close this queue to newcomers once it is emptied
+    reason: str | None = None
+
+
 QueueCommand = (
     CreateQueue
     | ReconfigureQueue

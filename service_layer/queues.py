@@ -26,7 +26,7 @@ from tenacity import (
 )
 
 from core.clock import Clock
-from domain.commands import CallNext, CreateQueue, QueueCommand, TransferTicket
+from domain.commands import CallNext, CreateQueue, MoveWaiting, QueueCommand, TransferTicket
 from domain.decide import decide
 from domain.errors import Rejected
 from domain.events import QueueEvent, TicketCalled
@@ -34,7 +34,7 @@ from domain.evolve import evolve
 from domain.recorded import RecordedEvent
 from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot, to_snapshot
 from domain.state import QueueState, initial_state
-from domain.transfer import decide_transfer
+from domain.transfer import decide_move, decide_transfer
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.port import AppendSession, EventStore
 from eventstore.values import (
@@ -60,7 +60,7 @@ SNAPSHOT_EVERY = 100
 CACHE_SIZE = 10_000
 LOCK_WAIT_S = 2.0
 
-Command = QueueCommand | TransferTicket
+Command = QueueCommand | TransferTicket | MoveWaiting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,9 +131,10 @@ class QueueService:
     async def _execute(self, request: CommandRequest) -> Outcome:
         queue_id = request.queue_id or await self._locate(request)
         streams = [queue_id]
-        if isinstance(request.command, TransferTicket):
+        if isinstance(request.command, TransferTicket | MoveWaiting):
             if request.command.to_queue_id == queue_id:
-                raise Rejected("validation", "a ticket cannot be transferred to its own queue")
+                moving = "a ticket" if isinstance(request.command, TransferTicket) else "a line"
+                raise Rejected("validation", f"{moving} cannot be moved to its own queue")
             streams.append(request.command.to_queue_id)
         async with self._turn(*streams):
             try:
@@ -320,6 +321,9 @@ def _decide(
     """The events for each stream, in the order of `states`."""
     if isinstance(command, TransferTicket):
         out_events, in_events = decide_transfer(states[0], states[1], command, now)
+        return [out_events, in_events]
+    if isinstance(command, MoveWaiting):
+        out_events, in_events = decide_move(states[0], states[1], command, now)
         return [out_events, in_events]
     return [decide(states[0], command, now)]
 

@@ -35,7 +35,7 @@ from access_api import (
 )
 from advice_api import routes_staffing
 from advice_api.jobs import StaffingJobs
-from command_api import routes_queues, routes_tickets
+from command_api import routes_moves, routes_queues, routes_tickets
 from core.clock import Clock, service_clock
 from core.revocations import revocations_channel
 from core.settings import Settings, get_settings
@@ -192,6 +192,7 @@ async def _flush_key_usage(directory: TenantDirectory, stop: asyncio.Event) -> N
 def _include_routers(app: FastAPI, api_clock: Clock) -> None:
     for router in (
         routes_queues.router,
+        routes_moves.router,
         routes_tickets.router,
         routes.router,
         live.router,

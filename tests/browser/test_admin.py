@@ -125,6 +125,25 @@ async def edit_queue(page: Page, tenant: Tenant, queue_id: str) -> None:
     assert (await api(tenant, f"/v1/queues/{queue_id}"))["status"] == "paused"
 
 
+async def move_line(page: Page, tenant: Tenant, queue_id: str, check_a11y: CheckA11y) -> None:
+    """Everyone waiting in Vaccination moves to the front desk (a merge), which stays open."""
+    row = page.locator(f'#queues tr[data-queue-id="{queue_id}"]')
+    await row.locator('[data-action="move"]').click()
+    form = page.locator("#queues form")
+    await form.get_by_label("To the queue").select_option(label="Front desk")
+    await expect(form.get_by_label("First dose")).not_to_be_checked()
+    await form.get_by_label("Close Vaccination to newcomers").uncheck()
+    await check_a11y(page, "admin-queues-move-desktop")
+    async with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/merge")) as sent:  # fmt: skip
+        await form.get_by_role("button", name="Move them").click()
+    assert body_of(await sent.value)["close"] is False
+    await expect(page.locator("#queues .section-message")).to_contain_text("People moved from Vaccination to Front desk: 1")  # fmt: skip
+    await expect(row.locator('[data-action="move"]')).to_have_count(0)  # nobody waits there now
+    front = page.locator("#queues tr", has_text="Front desk")
+    await expect(front.locator("td").nth(2)).to_have_text("1")
+    assert (await api(tenant, f"/v1/queues/{queue_id}"))["status"] == "paused"
+
+
 async def invite_staff(page: Page, tenant: Tenant, queue_id: str) -> None:
     await page.click("#people-invite")
     form = page.locator("#people form")
@@ -281,6 +300,7 @@ async def test_an_admin_runs_every_section(
     await tenant.enqueue(queue_id, allow_outside_hours=True)  # the analytics have a row
     await edit_queue(page, tenant, queue_id)
     await check_a11y(page, "admin-queues-list-desktop")
+    await move_line(page, tenant, queue_id, check_a11y)
 
     for section, step in (
         ("people", partial(invite_staff, page, tenant, queue_id)),

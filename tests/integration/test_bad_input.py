@@ -256,6 +256,24 @@ ROUTES = {
             "kiosk",
         ),
         Route(
+            "merge-queue",
+            "POST",
+            _queue("merge"),
+            {"queue_id": "main"},
+            {"to_queue_id": "@target"},
+            "staff",
+            if_match=True,
+        ),
+        Route(
+            "split-queue",
+            "POST",
+            _queue("split"),
+            {"queue_id": "main"},
+            {"to_queue_id": "@target", "service_types": ["general"]},
+            "staff",
+            if_match=True,
+        ),
+        Route(
             "create-key",
             "POST",
             "/v1/keys",
@@ -837,6 +855,82 @@ SPECIFIC: list[Case] = [
         422,
         "validation",
         json={"to_queue_id": "@target", "service_type": "s" * 51},
+    ),
+    # merge and split: everyone waiting (or those of some service types) moves, or nobody
+    case("merge-queue", "into-itself", 409, "rule-violated", json={"to_queue_id": "@main"}),
+    case(
+        "merge-queue",
+        "into-other-tenants-queue",
+        404,
+        "not-found",
+        json={"to_queue_id": "@b_queue"},
+    ),
+    case("merge-queue", "into-unknown-queue", 404, "not-found", json={"to_queue_id": "@unknown"}),
+    case("merge-queue", "into-closed-queue", 409, "queue-closed", json={"to_queue_id": "@closed"}),
+    case(
+        "merge-queue", "into-queue-without-room", 409, "queue-full", json={"to_queue_id": "@full"}
+    ),
+    case(
+        "merge-queue",
+        "into-queue-without-their-service-type",
+        409,
+        "rule-violated",
+        json={"to_queue_id": "@empty"},
+    ),
+    case(
+        "merge-queue",
+        "nobody-waiting-nothing-to-close",
+        409,
+        "queue-empty",
+        ids={"queue_id": "closed"},
+    ),
+    case("merge-queue", "other-tenants-queue", 404, "not-found", ids={"queue_id": "b_queue"}),
+    case("merge-queue", "missing-to-queue-id", 422, "validation", json={"close": False}),
+    case("merge-queue", "to-queue-id-not-a-uuid", 422, "validation", json={"to_queue_id": "x"}),
+    case(
+        "merge-queue",
+        "close-not-a-boolean",
+        422,
+        "validation",
+        json={"to_queue_id": "@target", "close": "soon"},
+    ),
+    case(
+        "split-queue",
+        "no-service-types",
+        422,
+        "validation",
+        json={"to_queue_id": "@target", "service_types": []},
+    ),
+    case(
+        "split-queue",
+        "service-types-twice",
+        422,
+        "validation",
+        json={"to_queue_id": "@target", "service_types": ["general", "general"]},
+    ),
+    case(
+        "split-queue",
+        "service-type-this-queue-lacks",
+        409,
+        "rule-violated",
+        json={"to_queue_id": "@target", "service_types": ["tax"]},
+    ),
+    case(
+        "split-queue",
+        "nobody-of-those-types-waiting",
+        409,
+        "queue-empty",
+        json={"to_queue_id": "@target", "service_types": ["loans"]},
+    ),
+    case(
+        "split-queue",
+        "into-itself",
+        409,
+        "rule-violated",
+        json={"to_queue_id": "@main", "service_types": ["general"]},
+    ),
+    case(
+        "split-queue", "missing-service-types", 422, "validation", json={"to_queue_id": "@target"}
     ),
     *(
         case(

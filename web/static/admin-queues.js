@@ -1,7 +1,8 @@
 /* admin-queues.js: the Queues section: the list (GET /v1/queues), a new queue (POST /v1/queues),
  * a queue's settings (PATCH /v1/queues/{id}: only what changed), and its day: open, pause,
- * resume, close (POST /v1/queues/{id}/open ...). After each command the list is read again at
- * the command's stream version, so what it shows includes the change.
+ * resume, close (POST /v1/queues/{id}/open ...); and moving its line to another queue (merge or
+ * split, admin-moves.js). After each command the list is read again at the command's stream
+ * version, so what it shows includes the change.
  */
 (function () {
   "use strict";
@@ -58,6 +59,10 @@
     }
     if (A.may("queues:operate")) {
       (NEXT[q.status] || []).forEach(function (action) { cell.append(lifecycleButton(q, action)); });
+    }
+    if (A.may("queues:manage") && q.waiting > 0) {
+      cell.append(VQ.el("button", { type: "button", class: "secondary", "data-action": "move",
+        onclick: function () { move(q); } }, named(VQ.t("admin.queues.action.move"), q.name)));
     }
     return cell;
   }
@@ -127,6 +132,23 @@
     const hint = q ? VQ.el("p", { class: "hint" }, t("edit_hint")) : null;
     const form = A.queueForm(q, function (body) { return save(q, body); },
       function () { close(true); });
+    ui.editor.replaceChildren(A.f.panel("editor", heading, hint, form));
+    ui.editor.hidden = false;
+    heading.focus();
+  }
+
+  function move(q) {
+    ui.editing = q.queue_id;
+    const heading = VQ.el("h3", { tabindex: "-1", class: "editor-title" },
+      VQ.t("admin.queues.move_title", { name: q.name }));
+    const hint = VQ.el("p", { class: "hint" }, VQ.t("admin.queues.move_hint"));
+    const form = A.moveForm(q, ui.queues, async function (answer, target) {
+      close(false);
+      note(VQ.t("admin.queues.done.move", { count: answer.moved, from: q.name,
+        to: target ? target.name : "" }));
+      await load(answer.target ? answer.target.queue_id : q.queue_id,
+        answer.target ? answer.target.stream_version : answer.stream_version);
+    }, function () { close(false); });
     ui.editor.replaceChildren(A.f.panel("editor", heading, hint, form));
     ui.editor.hidden = false;
     heading.focus();
