@@ -13,7 +13,7 @@ from datetime import date
 
 from domain.hours import parse_hhmm
 from eventstore.errors import StoreUnavailable
-from simulation import anomalies, staffing_cli, whatif_cli
+from simulation import anomalies, routing_cli, staffing_cli, whatif_cli
 from simulation.offline import RunResult, run
 from simulation.report import as_json, passes, summary, sweep, table
 from simulation.scenario import Scenario, load, shipped
@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="replay a recorded day (a real --queue's, or a --scenario's) with other staffing",
     )
+    mode.add_argument(
+        "--routing",
+        action="store_true",
+        help="a scenario's counters as parallel queues: each newcomer sent at random, to the "
+        "shortest line, or to the best expected wait, on the same people",
+    )
     parser.add_argument(
         "--scenario",
         default=None,
@@ -86,6 +92,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     staffing_cli.arguments(
         parser.add_argument_group(
             "staffing mode (also --queue, --date, --scenario, --seed, --days, --chart, --check)"
+        )
+    )
+    routing_cli.arguments(
+        parser.add_argument_group(
+            "routing mode (also --scenario NAME[,NAME], --seed(s), --days, --warmup-days, --check)"
         )
     )
     parser.set_defaults(func=_simulate)
@@ -202,7 +213,7 @@ def _simulate(args: argparse.Namespace) -> int:
         return _live(args)
     if args.staffing:
         return staffing_cli.run(args)
-    if args.what_if or args.anomalies:
+    if args.what_if or args.anomalies or args.routing:
         try:
             seeds = [args.seed] if args.seeds is None else parse_seeds(args.seeds)
         except ValueError as exc:
@@ -210,11 +221,14 @@ def _simulate(args: argparse.Namespace) -> int:
             return 2
         if args.anomalies:
             return anomalies.cli_run(args, seeds)
+        if args.routing:
+            return routing_cli.run(args, seeds)
         return whatif_cli.run(args, seeds)
     if not args.offline:
         print(
             "choose a mode: --offline (no server), --live (through the running API), "
-            "--what-if (replay a recorded day), --staffing (plan a day) or --anomalies",
+            "--what-if (replay a recorded day), --staffing (plan a day), --anomalies or "
+            "--routing (parallel queues)",
             file=sys.stderr,
         )
         return 2

@@ -1,4 +1,5 @@
-"""How the simulator writes a duration and a share in its reports (the what-if, staffing, aging),
+"""How the simulator writes a duration, a share and a change in its reports (the what-if,
+staffing, aging, routing),
 and a staffing plan as the file a manager edits. Light: the API imports it too."""
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ def as_minutes(seconds: float | None) -> str:
 
 def as_percent(share: float | None) -> str:
     return "-" if share is None else f"{100 * share:.1f} %"
+
+
+def as_change(change: float | None) -> str:
+    """A relative change: -0.2 is "-20.0 %"."""
+    return "-" if change is None else f"{100 * change:+.1f} %"
 
 
 def plan_csv(slots: Iterable[tuple[str, float, int]]) -> str:

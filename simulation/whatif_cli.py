@@ -19,7 +19,7 @@ from pathlib import Path
 
 from domain.events import QueueEvent, QueueOpened
 from domain.hours import zone
-from simulation.formats import as_minutes, as_percent
+from simulation.formats import as_change, as_minutes, as_percent
 from simulation.offline import decide_locally
 from simulation.recorded import NoDay, RecordedDay, config_of, learn
 from simulation.replay import (
@@ -319,8 +319,8 @@ def _verdict(result: WhatIf) -> str:
     mean, p90 = result.change("mean_wait", own), result.change("p90_wait", own)
     held = "holds" if result.model_holds() else "does NOT hold: read the changes with care"
     return (
-        f"Model check: the replay as staffed is {_signed(mean)} on the mean wait and "
-        f"{_signed(p90)} on the P90 of the real day: the model {held} "
+        f"Model check: the replay as staffed is {as_change(mean)} on the mean wait and "
+        f"{as_change(p90)} on the P90 of the real day: the model {held} "
         f"(within {MODEL_TOLERANCE:.0%})."
     )
 
@@ -331,13 +331,9 @@ def _gain(result: WhatIf, variant: Variant) -> str:
     p90 = result.change("p90_wait", variant, own.median("p90_wait"))
     hours = counter_hours(variant.plan.shifts) - counter_hours(own.plan.shifts)
     return (
-        f"{variant.plan.label}: mean wait {_signed(mean)}, P90 {_signed(p90)} against the "
+        f"{variant.plan.label}: mean wait {as_change(mean)}, P90 {as_change(p90)} against the "
         f"replay as staffed, for {hours:+.1f} counter-hours."
     )
-
-
-def _signed(change: float | None) -> str:
-    return "-" if change is None else f"{100 * change:+.1f} %"
 
 
 def sweep(results: Sequence[tuple[str, WhatIf]]) -> str:
@@ -348,8 +344,8 @@ def sweep(results: Sequence[tuple[str, WhatIf]]) -> str:
         own = r.variants[0]
         extra = r.variants[1] if len(r.variants) > 1 else None
         gain = (
-            f"{_signed(r.change('mean_wait', extra, own.median('mean_wait')))} / "
-            f"{_signed(r.change('p90_wait', extra, own.median('p90_wait')))}"
+            f"{as_change(r.change('mean_wait', extra, own.median('mean_wait')))} / "
+            f"{as_change(r.change('p90_wait', extra, own.median('p90_wait')))}"
             if extra
             else "-"
         )
