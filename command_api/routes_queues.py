@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse
 
-from command_api.execution import CallerDep, IfMatchHeader, answer, if_match_version
+from command_api.execution import Caller, CallerDep, IfMatchHeader, answer, if_match_version
 from command_api.mapping import command_out, contact, queue_config, settings_patch
 from command_api.models import (
     CallNextIn,
@@ -135,7 +135,15 @@ _lifecycle(
 async def enqueue(
     queue_id: QueueId, caller: CallerDep, body: Annotated[EnqueueIn | None, Body()] = None
 ) -> JSONResponse:
-    body = body or EnqueueIn()
+    content, headers = await take_ticket(str(queue_id), caller, body or EnqueueIn())
+    return JSONResponse(content, status_code=201, headers=headers)
+
+
+async def take_ticket(
+    queue_id: str, caller: Caller, body: EnqueueIn, extra: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Enqueue in `queue_id` as `body` asks (with `extra` metadata); the answer's content and
+    headers."""
     if body.allow_outside_hours and not caller.who.may("tickets:operate"):
         raise ProblemError("forbidden", "only staff, managers and admins may enqueue outside hours")
     ticket_id = str(uuid.uuid4())
@@ -147,33 +155,29 @@ async def enqueue(
         service_type=body.service_type,
         channel=body.channel,
         contact=contact(body.contact),
-        metadata=dict(body.metadata),
+        metadata={**(extra or {}), **body.metadata},
         language=body.language,
         allow_outside_hours=body.allow_outside_hours,
     )
-    outcome = await caller.execute(command, queue_id=str(queue_id), body=body)
+    outcome = await caller.execute(command, queue_id=queue_id, body=body)
     ticket = outcome.ticket
     assert ticket is not None  # an enqueue answers the ticket it made
-    location = f"/v1/tickets/{ticket.ticket_id}"
-    if not body.notify:
-        return answer(
-            outcome, status=201, token_secret=caller.settings.token_secret, location=location
-        )
-    # After the ticket: a retry (same Idempotency-Key) subscribes again, which changes nothing
-    # and answers the same ids, so the retry's answer is still the first one.
-    pool: Pool = caller.request.app.state.notifications.pool
-    tenant = caller.who.tenant_id
-    made = [
-        await subscribe(pool, tenant, ticket.queue_id, ticket.ticket_id, w.wish())
-        for w in body.notify
-    ]
-    content = command_out(outcome, token_secret=caller.settings.token_secret)
-    content["subscriptions"] = [s.subscription_id for s in made]
     headers = {
-        "Location": location,
+        "Location": f"/v1/tickets/{ticket.ticket_id}",
         **({"Idempotent-Replayed": "true"} if outcome.replayed else {}),
     }
-    return JSONResponse(content, status_code=201, headers=headers)
+    content = command_out(outcome, token_secret=caller.settings.token_secret)
+    if body.notify:
+        # After the ticket: a retry (same Idempotency-Key) subscribes again, which changes
+        # nothing and answers the same ids, so the retry's answer is still the first one.
+        pool: Pool = caller.request.app.state.notifications.pool
+        tenant = caller.who.tenant_id
+        made = [
+            await subscribe(pool, tenant, ticket.queue_id, ticket.ticket_id, w.wish())
+            for w in body.notify
+        ]
+        content["subscriptions"] = [s.subscription_id for s in made]
+    return content, headers
 
 
 @router.post(

@@ -35,7 +35,7 @@ from access_api import (
 )
 from advice_api import routes_staffing
 from advice_api.jobs import StaffingJobs
-from command_api import routes_moves, routes_queues, routes_tickets
+from command_api import routes_moves, routes_queues, routes_routing, routes_tickets
 from core.clock import Clock, service_clock
 from core.revocations import revocations_channel
 from core.settings import Settings, get_settings
@@ -63,7 +63,7 @@ from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.leases import LiveLimits
 from projections.queries import ReadModels
-from query_api import advice, analytics, live, operations, routes
+from query_api import advice, analytics, live, operations, routes, routing
 from query_api.deps import requested_wait
 from service_layer.queues import QueueService
 from service_layer.scheduler import AgingScheduler
@@ -193,8 +193,10 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
     for router in (
         routes_queues.router,
         routes_moves.router,
+        routes_routing.router,
         routes_tickets.router,
         routes.router,
+        routing.router,
         live.router,
         analytics.router,
         advice.router,

@@ -274,6 +274,14 @@ ROUTES = {
             if_match=True,
         ),
         Route(
+            "routed-ticket",
+            "POST",
+            "/v1/routing/tickets",
+            {},
+            {"service_type": "general"},
+            "viewer",
+        ),
+        Route(
             "create-key",
             "POST",
             "/v1/keys",
@@ -855,6 +863,22 @@ SPECIFIC: list[Case] = [
         422,
         "validation",
         json={"to_queue_id": "@target", "service_type": "s" * 51},
+    ),
+    # a ticket in the best queue: among the tenant's queues that could take it
+    case(
+        "routed-ticket", "no-queue-offers-the-service", 404, "not-found", json={"service_type": "x"}
+    ),
+    case(
+        "routed-ticket",
+        "only-other-tenants-queues",
+        404,
+        "not-found",
+        json={"queue_ids": ["@b_queue"]},
+    ),
+    case("routed-ticket", "no-queue-ids", 422, "validation", json={"queue_ids": []}),
+    case("routed-ticket", "queue-id-not-a-uuid", 422, "validation", json={"queue_ids": ["x"]}),
+    case(
+        "routed-ticket", "a-queue-field-it-does-not-take", 422, "validation", json={"queue": "main"}
     ),
     # merge and split: everyone waiting (or those of some service types) moves, or nobody
     case("merge-queue", "into-itself", 409, "rule-violated", json={"to_queue_id": "@main"}),

@@ -16,6 +16,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.settings import Settings
+from eventstore.pool import open_pool
+from eventstore.postgres import PostgresEventStore
+from projections.layout import Keys
+from projections.rebuild import rebuild
 from tests.integration.bad_input_access import PASSWORD, insert_person
 from tests.integration.conftest import ApiClient
 from tests.integration.reach import delivery_topics
@@ -119,6 +123,25 @@ def _opened_once(settings: Settings) -> Setup:
     return setup
 
 
+def _routable(settings: Settings) -> Setup:
+    """An open queue the read models show (no stream worker runs here: written as the rebuild
+    writes it), so that a ticket routed to the best queue has one to go to."""
+
+    async def setup(api: ApiClient) -> dict[str, str]:
+        ids = await _queue(api, "open")
+        pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
+        client = aioredis.Redis.from_url(settings.redis_dsn)
+        try:
+            store = PostgresEventStore(pool)
+            await rebuild(store, client, Keys(settings.redis_prefix), {ids["queue_id"]})
+        finally:
+            await client.aclose()
+            await pool.close()
+        return ids
+
+    return setup
+
+
 # Each route without required fields, and how to make a request to it succeed.
 COMMAND_SETUPS: dict[tuple[str, str], Setup] = {
     ("PATCH", "/v1/queues/{queue_id}"): lambda api: _queue(api, "open"),
@@ -155,6 +178,7 @@ def setups(settings: Settings) -> dict[tuple[str, str], Setup]:
         ("POST", "/v1/me/verify-email"): _signed_in(settings, verified=False),  # 202
         ("POST", "/v1/me/mfa/totp"): _signed_in(settings),  # 201: an enrolment to confirm
         ("POST", "/v1/queues/{queue_id}/staffing-plans"): _opened_once(settings),  # 202
+        ("POST", "/v1/routing/tickets"): _routable(settings),
     }
 
 
