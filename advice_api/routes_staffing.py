@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.requests import HTTPConnection
 
 from advice_api.jobs import Busy, Full, StaffingJobs
@@ -45,8 +45,15 @@ class StaffingPlanIn(StrictModel):
         min_length=1,
         max_length=96,
         description="An edited plan to check as it is (counters per quarter hour of the day's "
-        "opening, as a plan gives them); none: make a plan",
+        "opening, as a plan gives them; at least one open); none: make a plan",
     )
+
+    @field_validator("counters")
+    @classmethod
+    def _some_counter(cls, counters: list[int] | None) -> list[int] | None:
+        if counters is not None and max(counters) == 0:
+            raise ValueError("a plan to check opens at least one counter")
+        return counters
 
 
 class StaffingPlanOut(BaseModel):

@@ -196,8 +196,9 @@ class DayRun:
     joined: int
     mean_wait: float | None
     p90_wait: float | None
-    under: bool  # the day's P90 wait within the target
+    under: bool  # the day's P90 wait within the target, and everyone called
     slot_waits: tuple[float | None, ...]  # mean wait of those joining in each slot
+    unserved: int = 0  # never called (in the model nobody leaves: no counter was left for them)
 
 
 def play(scenario: Scenario, fc: Forecast, seed: int, target: float, *, vary: bool) -> DayRun:
@@ -225,13 +226,16 @@ def play(scenario: Scenario, fc: Forecast, seed: int, target: float, *, vary: bo
         ]
         per_slot.append(statistics.fmean(found) if found else None)
     p90 = quantile(sorted(waits), 0.9) if waits else None
+    unserved = len(day.visits) - len(waits)
     return DayRun(
         seed=seed,
         joined=len(day.visits),
         mean_wait=statistics.fmean(waits) if waits else None,
         p90_wait=p90,
-        under=p90 is None or p90 <= target,
+        # A plan that leaves somebody waiting for good fails, whatever the others waited.
+        under=unserved == 0 and (p90 is None or p90 <= target),
         slot_waits=tuple(per_slot),
+        unserved=unserved,
     )
 
 
@@ -365,6 +369,8 @@ def plan(
     else:
         if len(counts) != len(fc.slots):
             raise ValueError(f"the plan has {len(counts)} slots, the day {len(fc.slots)}")
+        if max(counts, default=0) <= 0:
+            raise ValueError("the plan opens no counter all day")
         found, searched = list(counts), math.nan
     planned = staffed(scenario, fc, found)
     runs = []

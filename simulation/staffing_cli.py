@@ -197,9 +197,10 @@ def _runs(title: str, runs: Sequence[DayRun], confidence: float) -> list[str]:
         f"  {'run':>3}  {'joined':>6}  {'mean wait':>10}  {'P90 wait':>10}  within",
     ]
     for r in runs:
+        left = f" ({r.unserved} never called)" if r.unserved else ""
         lines.append(
             f"  {r.seed:>3}  {r.joined:>6}  {as_minutes(r.mean_wait):>10}  "
-            f"{as_minutes(r.p90_wait):>10}  {'yes' if r.under else 'no'}"
+            f"{as_minutes(r.p90_wait):>10}  {'yes' if r.under else 'no'}{left}"
         )
     return lines
 

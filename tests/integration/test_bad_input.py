@@ -864,6 +864,7 @@ SPECIFIC: list[Case] = [
         "validation",
         json={"to_queue_id": "@target", "service_type": "s" * 51},
     ),
+    case("staffing-plan", "no-counter-open", 422, "validation", json={"counters": [0, 0, 0]}),
     # a ticket in the best queue: among the tenant's queues that could take it
     case(
         "routed-ticket", "no-queue-offers-the-service", 404, "not-found", json={"service_type": "x"}

@@ -149,3 +149,14 @@ def test_a_plan_keeps_each_counter_an_hour_and_fills_short_dips() -> None:
     made = [1, 2, 1, 2, 2, 1, 1, 1, 1]
     kept = steady(made)
     assert all(a >= b for a, b in zip(kept, made, strict=True))  # only ever adds counters
+
+
+def test_a_plan_that_leaves_people_waiting_for_good_fails_and_one_with_no_counter_is_refused(
+    lunch: tuple[list[RecordedDay], date, Scenario],
+) -> None:
+    days, when, _ = lunch
+    slots = len(forecast(days, when).slots)
+    early_only = plan(days, when, confidence=0.8, counts=[2] + [0] * (slots - 1), check_runs=2)
+    assert all(r.unserved > 0 and not r.under for r in early_only.checked)
+    with pytest.raises(ValueError, match="no counter"):
+        plan(days, when, confidence=0.8, counts=[0] * slots, check_runs=1)
