@@ -126,7 +126,9 @@ class StaffingJobs:
                 "result": json.dumps(result),
             }
         except Exception as exc:  # the plan's refusal (too little history) or a crash
-            log.warning("staffing job %s failed: %s", job, type(exc).__name__)
+            # A refusal says why in the job; a crash is a bug: its traceback is for the operator.
+            crashed = not isinstance(exc, ValueError)
+            log.warning("staffing job %s failed: %s", job, type(exc).__name__, exc_info=crashed)
             fields = {"status": "failed", "phase": "failed", "error": _error(exc)}
         try:
             await self._redis.hset(key, mapping={**fields, "heartbeat": time.time()})
