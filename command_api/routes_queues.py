@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from command_api.execution import Caller, CallerDep, IfMatchHeader, answer, if_match_version
 from command_api.mapping import command_out, contact, queue_config, settings_patch
@@ -16,9 +18,13 @@ from command_api.models import (
     CommandOut,
     EnqueueIn,
     EnqueueOut,
+    Name,
+    Prefix,
     QueueCreateIn,
     QueuePatchIn,
+    QueueStatusIn,
     ReasonIn,
+    StrictModel,
     refuse_push_endpoints,
 )
 from domain.commands import (
@@ -61,6 +67,35 @@ async def create_queue(body: QueueCreateIn, caller: CallerDep) -> JSONResponse:
         status=body.status,
     )
     outcome = await caller.execute(command, queue_id=queue_id, body=body)
+    return answer(outcome, status=201, location=f"/v1/queues/{outcome.queue_id}")
+
+
+class CloneIn(StrictModel):
+    name: Name = Field(description="The new queue's name")
+    prefix: Prefix | None = Field(
+        default=None, description="Its tickets' prefix (default: the same)"
+    )
+    status: QueueStatusIn = "open"
+
+
+@router.post(
+    "/{queue_id}/clone",
+    status_code=201,
+    response_model=CommandOut,
+    responses=problem_responses("forbidden", "not-found", "rule-violated", "malformed-request"),
+    summary="A new queue with this queue's settings (counters, services, hours, rules)",
+    openapi_extra=permission("queues:manage"),
+)
+async def clone_queue(queue_id: QueueId, body: CloneIn, caller: CallerDep) -> JSONResponse:
+    """Everything the source queue is configured with, under a new name (and prefix); none of
+    its tickets. The new queue's `QueueCreated` is its own: the two are not linked after."""
+    source = await caller.svc.queues.load(caller.who.tenant_id, str(queue_id))
+    config = replace(source.config, name=body.name, prefix=body.prefix or source.config.prefix)
+    new_id = str(uuid.uuid4())
+    command = CreateQueue(
+        queue_id=new_id, tenant_id=caller.who.tenant_id, config=config, status=body.status
+    )
+    outcome = await caller.execute(command, queue_id=new_id, body=body)
     return answer(outcome, status=201, location=f"/v1/queues/{outcome.queue_id}")
 
 

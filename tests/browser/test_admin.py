@@ -144,6 +144,22 @@ async def move_line(page: Page, tenant: Tenant, queue_id: str, check_a11y: Check
     assert (await api(tenant, f"/v1/queues/{queue_id}"))["status"] == "paused"
 
 
+async def copy_queue(page: Page, tenant: Tenant, queue_id: str) -> None:
+    """A new queue with Vaccination's settings: the form starts from them."""
+    row = page.locator(f'#queues tr[data-queue-id="{queue_id}"]')
+    await row.locator('[data-action="copy"]').click()
+    form = page.locator("#queues form")
+    await expect(form.get_by_label("Name", exact=True)).to_have_value("Vaccination (copy)")
+    await expect(form.get_by_label("Capacity")).to_have_value("60")
+    await form.get_by_label("Name", exact=True).fill("Booster annex")
+    async with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/v1/queues")) as sent:  # fmt: skip
+        await form.get_by_role("button", name="Create the queue").click()
+    body = body_of(await sent.value)
+    assert (body["name"], body["capacity"]) == ("Booster annex", 60)
+    assert body["service_types"] == ["First dose", "Booster"]
+    await expect(page.locator("#queues tr", has_text="Booster annex")).to_have_count(1)
+
+
 async def invite_staff(page: Page, tenant: Tenant, queue_id: str) -> None:
     await page.click("#people-invite")
     form = page.locator("#people form")
@@ -301,6 +317,7 @@ async def test_an_admin_runs_every_section(
     await edit_queue(page, tenant, queue_id)
     await check_a11y(page, "admin-queues-list-desktop")
     await move_line(page, tenant, queue_id, check_a11y)
+    await copy_queue(page, tenant, queue_id)
 
     for section, step in (
         ("people", partial(invite_staff, page, tenant, queue_id)),

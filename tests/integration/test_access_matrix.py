@@ -43,6 +43,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/v1/tickets/{ticket_id}/priority"): {"priority": "standard", "reason": "matrix"},
     ("post", "/v1/tickets/{ticket_id}/transfer"): {"to_queue_id": "@queue_b"},
     # Nothing to close, and the ticket moves at most once: the other routes still find it.
+    ("post", "/v1/queues/{queue_id}/clone"): {"name": "Matrix copy"},
     ("post", "/v1/queues/{queue_id}/merge"): {"to_queue_id": "@queue_b", "close": False},
     ("post", "/v1/queues/{queue_id}/split"): {"to_queue_id": "@queue_b", "service_types": ["x"]},
     ("post", "/v1/tickets/{ticket_id}/subscriptions"): {

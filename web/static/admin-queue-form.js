@@ -1,7 +1,7 @@
 /* admin-queue-form.js: the form of a queue's settings (command_api/models.py QueueSettingsIn;
  * the rules in domain/validate.py).
  *
- * VQ.admin.queueForm(queue, onSave) -> form element
+ * VQ.admin.queueForm(queue, onSave, onCancel, source) -> form element (source: a queue to copy)
  *   queue: the queue's view (GET /v1/queues/{id}) to edit, or null for a new queue
  *   onSave(body, form): called with the body to send: for a new queue every setting; for an
  *   edit only the settings the person changed (the API's PATCH changes only what it is given).
@@ -37,11 +37,18 @@
   }
 
   // The starting values, and which of them are really the queue's (known) when editing.
-  function initial(queue) {
+  // A new queue starts from the defaults, or from the settings of `source` (a copy).
+  function initial(queue, source) {
     const values = Object.assign({}, DEFAULTS, { name: "", timezone: browserZone() });
     const known = {};
     if (!queue) {
-      Object.keys(values).forEach(function (name) { known[name] = true; });
+      Object.keys(values).forEach(function (name) {
+        known[name] = true;
+        if (source && source[name] !== null && source[name] !== undefined) {
+          values[name] = source[name];
+        }
+      });
+      if (source) values.name = VQ.t("admin.queues.copy_name", { name: source.name });
       return { values: values, known: known };
     }
     Object.keys(values).forEach(function (name) {
@@ -243,9 +250,9 @@
     return found ? found[1] : null;
   }
 
-  function queueForm(queue, onSave, onCancel) {
+  function queueForm(queue, onSave, onCancel, source) {
     const f = VQ.admin.f;
-    const start = initial(queue);
+    const start = initial(queue, source);
     const c = build(start);
     const save = VQ.el("button", { type: "submit" }, queue ? VQ.t("common.save")
       : VQ.t("admin.queues.create"));

@@ -56,6 +56,8 @@
     if (A.may("queues:manage")) {
       cell.append(VQ.el("button", { type: "button", class: "secondary", "data-action": "edit",
         onclick: function () { edit(q); } }, named(VQ.t("admin.edit"), q.name)));
+      cell.append(VQ.el("button", { type: "button", class: "secondary", "data-action": "copy",
+        onclick: function () { edit(null, q); } }, named(VQ.t("admin.queues.action.copy"), q.name)));
     }
     if (A.may("queues:operate")) {
       (NEXT[q.status] || []).forEach(function (action) { cell.append(lifecycleButton(q, action)); });
@@ -125,13 +127,15 @@
     await load(out.queue_id, out.stream_version);
   }
 
-  function edit(q) {
+  // A queue's settings (q), or a new queue: blank, or with the settings of `source` (a copy).
+  function edit(q, source) {
     ui.editing = q ? q.queue_id : "new";
     const heading = VQ.el("h3", { tabindex: "-1", class: "editor-title" },
-      q ? t("edit_title", { name: q.name }) : t("new_title"));
+      q ? t("edit_title", { name: q.name })
+        : source ? VQ.t("admin.queues.copy_title", { name: source.name }) : t("new_title"));
     const hint = q ? VQ.el("p", { class: "hint" }, t("edit_hint")) : null;
     const form = A.queueForm(q, function (body) { return save(q, body); },
-      function () { close(true); });
+      function () { close(true); }, source);
     ui.editor.replaceChildren(A.f.panel("editor", heading, hint, form));
     ui.editor.hidden = false;
     heading.focus();
