@@ -29,6 +29,17 @@ RETRY_S = 30
 JobId = Annotated[uuid.UUID, Path(description="The staffing plan's id")]
 
 
+# Counters per quarter hour, at least one of them open (the document says so: `contains`).
+OpenSomewhere = Annotated[
+    list[Annotated[int, Field(ge=0, le=200)]],
+    Field(
+        min_length=1,
+        max_length=96,
+        json_schema_extra={"contains": {"type": "integer", "minimum": 1}},
+    ),
+]
+
+
 class StaffingPlanIn(StrictModel):
     date: Day | None = Field(
         default=None,
@@ -40,10 +51,8 @@ class StaffingPlanIn(StrictModel):
         le=0.99,
         description="The share of days the plan must keep the P90 wait within the queue's target",
     )
-    counters: list[Annotated[int, Field(ge=0, le=200)]] | None = Field(
+    counters: OpenSomewhere | None = Field(
         default=None,
-        min_length=1,
-        max_length=96,
         description="An edited plan to check as it is (counters per quarter hour of the day's "
         "opening, as a plan gives them; at least one open); none: make a plan",
     )

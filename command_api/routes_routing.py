@@ -10,7 +10,7 @@ tickets were routed; each ticket's range at enqueue and its real wait are kept f
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
@@ -19,6 +19,7 @@ from pydantic import Field
 from command_api.execution import CallerDep
 from command_api.models import EnqueueIn, EnqueueOut
 from command_api.routes_queues import take_ticket
+from domain.errors import Rejected
 from http_api.auth import permission
 from http_api.deps import ReadModelsDep
 from http_api.problems import ProblemError, problem_responses
@@ -27,6 +28,8 @@ from query_api.views import queue_out
 
 router = APIRouter(prefix="/v1/routing", tags=["queue commands"])
 ROUTED = {"routed": "best-wait"}
+# Refusals after which the next queue of the ranking is tried.
+TRY_NEXT = frozenset({"queue-full", "queue-closed", "outside-hours"})
 
 
 class RoutedIn(EnqueueIn):
@@ -62,7 +65,9 @@ async def routed_ticket(
     caller: CallerDep, models: ReadModelsDep, body: Annotated[RoutedIn | None, Body()] = None
 ) -> JSONResponse:
     """404 `not-found` when no queue could take the person (all closed, none offers the
-    service, or none of `queue_ids` is the tenant's)."""
+    service, or none of `queue_ids` is the tenant's). A queue that refuses (full, or outside
+    its opening hours) passes the person to the next in the ranking; the last one's refusal is
+    the answer."""
     body = body or RoutedIn()
     now = models.now()
     views = [queue_out(q, now) for q in await models.queues(caller.who.tenant_id)]
@@ -71,6 +76,16 @@ async def routed_ticket(
     if not order:
         raise ProblemError("not-found", "no open queue could take this ticket")
     extra = {} if len(body.metadata) >= 20 else ROUTED  # metadata holds 20 entries at most
-    content, headers = await take_ticket(order[0]["queue_id"], caller, body, extra)
-    answer: dict[str, Any] = {**content, "routing": [routed(q) for q in order]}
-    return JSONResponse(answer, status_code=201, headers=headers)
+    ranking = [routed(q) for q in order]
+
+    async def take(queue_id: str) -> JSONResponse:
+        content, headers = await take_ticket(queue_id, caller, body, extra)
+        return JSONResponse({**content, "routing": ranking}, status_code=201, headers=headers)
+
+    for queue in order[:-1]:
+        try:
+            return await take(queue["queue_id"])
+        except Rejected as refused:  # full, or out of hours, since the read model was written
+            if refused.code not in TRY_NEXT:
+                raise
+    return await take(order[-1]["queue_id"])

@@ -21,7 +21,7 @@ from domain.anomaly import Alert, ArrivalWatch
 from domain.estimation.profiles import SLOT_SECONDS
 from domain.hours import parse_hhmm, zone
 from simulation.offline import decide_locally
-from simulation.scenario import DayPlan, Scenario, day_plans, epoch, load, shipped
+from simulation.scenario import DayPlan, Scenario, day_plans, epoch, load, names
 from simulation.world import Person, World
 
 DAYS = 31  # scored days: the rush's, and thirty normal ones the false alerts are counted over
@@ -209,8 +209,7 @@ def cli_run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
         print("need --factor >= 1, --days >= 1 and --warmup-days >= 0", file=sys.stderr)
         return 2
     try:
-        names = shipped() if args.scenario in (None, "all") else args.scenario.split(",")
-        scenarios = [load(n) for n in names]
+        scenarios = [load(n) for n in names(args.scenario)]
     except (ValueError, OSError) as exc:
         print(f"vq simulate --anomalies: {exc}", file=sys.stderr)
         return 2

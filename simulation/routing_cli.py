@@ -22,7 +22,7 @@ from simulation.routing import (
     PolicyRun,
     compare,
 )
-from simulation.scenario import load, shipped
+from simulation.scenario import load, names
 
 
 def arguments(group: argparse._ArgumentGroup) -> None:
@@ -43,8 +43,7 @@ def run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
         print("need --queues >= 2, --days >= 1 and 0 <= --warmup-days < --days", file=sys.stderr)
         return 2
     try:
-        names = shipped() if args.scenario in (None, "all") else args.scenario.split(",")
-        scenarios = [load(name) for name in names]
+        scenarios = [load(name) for name in names(args.scenario)]
     except (ValueError, OSError) as exc:
         print(f"vq simulate --routing: {exc}", file=sys.stderr)
         return 2

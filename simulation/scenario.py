@@ -250,6 +250,12 @@ def shipped() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+def names(option: str | None) -> list[str]:
+    """The scenarios a `--scenario` option names: every shipped one (none given, or `all`), or
+    the comma-separated names."""
+    return shipped() if option in (None, "all") else option.split(",")
+
+
 def load(name_or_path: str) -> Scenario:
     """A shipped scenario by name (`clinic`), or any scenario file by path."""
     path = Path(name_or_path)

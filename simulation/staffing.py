@@ -121,6 +121,8 @@ def model(days: Sequence[RecordedDay], fc: Forecast) -> Scenario:
     for v in visits:
         if v.service is not None:
             services.setdefault(v.service_type or "", []).append(v.service)
+    if not services:
+        raise ValueError("nobody has been served in this queue yet: a plan needs service times")
     types = []
     for name, values in sorted(services.items()):
         median, sigma = _lognormal(values)

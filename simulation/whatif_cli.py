@@ -30,7 +30,7 @@ from simulation.replay import (
     parse_window,
     remove_counter,
 )
-from simulation.scenario import day_plans, load, shipped
+from simulation.scenario import day_plans, load, names
 from simulation.whatif import MODEL_TOLERANCE, RUNS, Variant, WhatIf, what_if
 from simulation.world import commands
 
@@ -101,8 +101,8 @@ def run(args: argparse.Namespace, seeds: Sequence[int]) -> int:
         if args.queue is not None:
             cases = [(args.queue, *_stored(args.queue, args.date))]
         else:
-            names = shipped() if args.scenario in (None, "all") else args.scenario.split(",")
-            cases = [(f"{n} seed {s}", *_recorded(n, s, args.days)) for s in seeds for n in names]
+            chosen = names(args.scenario)
+            cases = [(f"{n} seed {s}", *_recorded(n, s, args.days)) for s in seeds for n in chosen]
         results: list[tuple[str, WhatIf]] = []
         for n, (label, events, day) in enumerate(cases, 1):
             result = what_if(events, day, _plans(events, day, args), runs=args.runs)

@@ -35,7 +35,13 @@ from access_api import (
 )
 from advice_api import routes_staffing
 from advice_api.jobs import StaffingJobs
-from command_api import routes_moves, routes_queues, routes_routing, routes_tickets
+from command_api import (
+    routes_counters,
+    routes_moves,
+    routes_queues,
+    routes_routing,
+    routes_tickets,
+)
 from core.clock import Clock, service_clock
 from core.revocations import revocations_channel
 from core.settings import Settings, get_settings
@@ -194,6 +200,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_queues.router,
         routes_moves.router,
         routes_routing.router,
+        routes_counters.router,
         routes_tickets.router,
         routes.router,
         routing.router,

@@ -282,6 +282,14 @@ ROUTES = {
             if_match=True,
         ),
         Route(
+            "counter-call-among",
+            "POST",
+            "/v1/counters/call-next",
+            {},
+            {"counter": "2", "queue_ids": ["@main", "@paused"]},
+            "kiosk",
+        ),
+        Route(
             "routed-ticket",
             "POST",
             "/v1/routing/tickets",
@@ -873,6 +881,32 @@ SPECIFIC: list[Case] = [
         json={"to_queue_id": "@target", "service_type": "s" * 51},
     ),
     case("staffing-plan", "no-counter-open", 422, "validation", json={"counters": [0, 0, 0]}),
+    # a counter serving several queues
+    case(
+        "counter-call-among", "no-queues", 422, "validation", json={"counter": "1", "queue_ids": []}
+    ),
+    case(
+        "counter-call-among",
+        "another-tenants-queue",
+        404,
+        "not-found",
+        json={"counter": "1", "queue_ids": ["@main", "@b_queue"]},
+    ),
+    case(
+        "counter-call-among",
+        "rule-unknown",
+        422,
+        "validation",
+        json={"counter": "1", "queue_ids": ["@main"], "rule": "random"},
+    ),
+    case(
+        "counter-call-among",
+        "weight-zero",
+        422,
+        "validation",
+        json={"counter": "1", "queue_ids": ["@main"], "rule": "weighted", "weights": {"x": 0}},
+    ),
+    case("counter-call-among", "missing-counter", 422, "validation", json={"queue_ids": ["@main"]}),
     # a ticket in the best queue: among the tenant's queues that could take it
     case(
         "routed-ticket", "no-queue-offers-the-service", 404, "not-found", json={"service_type": "x"}
@@ -884,7 +918,9 @@ SPECIFIC: list[Case] = [
         "not-found",
         json={"queue_ids": ["@b_queue"]},
     ),
-    case("routed-ticket", "no-queue-ids", 422, "validation", json={"queue_ids": []}),
+    case(
+        "routed-ticket", "no-queue-ids", 422, "validation", json={"counter": "1", "queue_ids": []}
+    ),
     case("routed-ticket", "queue-id-not-a-uuid", 422, "validation", json={"queue_ids": ["x"]}),
     case(
         "routed-ticket", "a-queue-field-it-does-not-take", 422, "validation", json={"queue": "main"}

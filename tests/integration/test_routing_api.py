@@ -5,6 +5,7 @@ are never chosen, and the ticket's events say it was routed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from core.settings import Settings
@@ -69,6 +70,16 @@ async def test_the_shortest_expected_wait_is_chosen_and_closed_queues_never(
         among = await _routing(api, queue_id=[busy, closed])
         assert [q["queue_id"] for q in among["queues"]] == [busy]
 
+        # A queue that is open but not at this hour ranks first (nobody waits) and refuses:
+        # the person goes to the next one.
+        later = (datetime.now(UTC).weekday() + 3) % 7
+        evening = await api.create_queue(
+            name="Another day",
+            service_types=["general"],
+            opening_hours=[{"weekday": later, "opens": "10:00", "closes": "11:00"}],
+        )
+        await _seen(api, evening, 1)
+        assert (await _routing(api, service_type="general"))["best"]["queue_id"] == evening
         taken = await api.post(
             "/v1/routing/tickets", "kiosk", json={"service_type": "general", "channel": "kiosk"}
         )
@@ -76,7 +87,7 @@ async def test_the_shortest_expected_wait_is_chosen_and_closed_queues_never(
         ticket = taken.json()["ticket"]
         assert (ticket["queue_id"], ticket["position"]) == (quiet, 1)
         assert ticket["token"] and taken.headers["Location"].endswith(ticket["ticket_id"])
-        assert [q["queue_id"] for q in taken.json()["routing"]] == [quiet, busy]
+        assert [q["queue_id"] for q in taken.json()["routing"]] == [evening, quiet, busy]
         assert await _joined_with(settings, quiet, ticket["ticket_id"]) == {"routed": "best-wait"}
 
         nowhere = await api.post("/v1/routing/tickets", "kiosk", json={"service_type": "tax"})

@@ -4,6 +4,7 @@ simulation, checked on fresh days and on the scenario itself, and the plan as an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import statistics
 from datetime import UTC, date, timedelta
@@ -160,3 +161,15 @@ def test_a_plan_that_leaves_people_waiting_for_good_fails_and_one_with_no_counte
     assert all(r.unserved > 0 and not r.under for r in early_only.checked)
     with pytest.raises(ValueError, match="no counter"):
         plan(days, when, confidence=0.8, counts=[0] * slots, check_runs=1)
+
+
+def test_a_history_where_nobody_was_served_is_refused_with_a_reason(
+    lunch: tuple[list[RecordedDay], date, Scenario],
+) -> None:
+    days, when, _ = lunch
+    unserved = [
+        dataclasses.replace(d, visits=tuple(dataclasses.replace(v, service=None) for v in d.visits))
+        for d in days
+    ]
+    with pytest.raises(ValueError, match="nobody has been served"):
+        plan(unserved, when, confidence=0.8, check_runs=1)
