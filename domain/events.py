@@ -205,7 +205,8 @@ class TicketTransferredOut:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TicketTransferredIn:
-    """The same ticket id joins another queue of the tenant, with a number of that queue.
+    """The same ticket id joins another queue of the tenant: with a number of that queue (a
+    transfer), or with the number it had (a merge or a split: `MoveWaiting`).
 
     `order_at` is where it stands in its class: its original enqueue time when the receiving queue
     keeps it (fairness), or the transfer time when the receiving queue sends it to the back.
