@@ -36,7 +36,10 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
         "call (the next or a given ticket), serve, recall, no-show, transfer",
     ),
     "queues:operate": (_COUNTER, "open, pause, resume and close a queue for the day"),
-    "queues:manage": (_OFFICE, "create queues (or clone one), change their settings, merge and split them"),
+    "queues:manage": (
+        _OFFICE,
+        "create queues (or clone one), change their settings, merge and split them",
+    ),
     "analytics:read": (_OFFICE | {"viewer"}, "see analytics and the dashboard"),
     "notifications:manage": (_OFFICE, "message templates, schedules, alerts, queue defaults"),
     "webhooks:manage": (frozenset({"admin"}), "webhook endpoints, their secrets and deliveries"),

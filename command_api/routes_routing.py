@@ -19,6 +19,7 @@ from pydantic import Field
 from command_api.execution import CallerDep
 from command_api.models import EnqueueIn, EnqueueOut
 from command_api.routes_queues import take_ticket
+from domain.commands import ROUTED_METADATA
 from domain.errors import Rejected
 from http_api.auth import permission
 from http_api.deps import ReadModelsDep
@@ -27,7 +28,7 @@ from query_api.routing import RoutedQueue, ranked, routed
 from query_api.views import queue_out
 
 router = APIRouter(prefix="/v1/routing", tags=["queue commands"])
-ROUTED = {"routed": "best-wait"}
+ROUTED = {ROUTED_METADATA: "best-wait"}
 # Refusals after which the next queue of the ranking is tried.
 TRY_NEXT = frozenset({"queue-full", "queue-closed", "outside-hours"})
 

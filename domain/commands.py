@@ -51,6 +51,11 @@ class CloseQueue:
     reason: str | None = None
 
 
+# The metadata entry the API sets on a ticket it routed to the best queue (`POST
+# /v1/routing/tickets`); the analytics count those tickets' waits apart.
+ROUTED_METADATA = "routed"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnqueueTicket:
     ticket_id: str

@@ -16,6 +16,9 @@ Definitions (per queue, per bucket):
 * served, no_shows, walkaways (cancelled by the customer), cancellations (by staff), promoted
 * service time = served at - started at (or called at when service was never started)
 * per counter: served, service time, busy time (service intervals, split across buckets)
+* routed: tickets the API sent to the best queue (`ROUTED_METADATA`), and at their first call
+  their wait and, for those shown a range, its P50 against the wait since: what the routing
+  promised and what it gave
 * per service type (`t:<metric>:<type>`, "" when none): served, the sum of service times (ms) and
   of their squares (s^2): what "slower than usual for this service type" is judged on
   (projections.bottlenecks)
@@ -27,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from domain.commands import ROUTED_METADATA
 from domain.config import QueueConfig
 from domain.estimation.accuracy import over_twice
 from domain.estimation.model import Estimate
@@ -97,6 +101,8 @@ def measure(
     if isinstance(event, TicketEnqueued):
         found.add(bucket, "arrivals")
         found.add(bucket, f"arrivals:{event.priority}")
+        if event.metadata.get(ROUTED_METADATA):
+            found.add(bucket, "routed")
     elif isinstance(event, TicketTransferredIn):
         found.add(bucket, "transferred_in")
     elif isinstance(event, TicketTransferredOut):
@@ -114,6 +120,8 @@ def measure(
             found.add(bucket, "promised")
             if over_twice((at - promised.at).total_seconds(), promised.p50):
                 found.add(bucket, "over_twice")
+        if before.metadata.get(ROUTED_METADATA):
+            _routed_call(found, bucket, wait, promised, at)
     elif isinstance(event, TicketServed) and before is not None:
         began = before.started_at or before.called_at or at
         service = _ms(began, at)
@@ -132,6 +140,18 @@ def measure(
     elif isinstance(event, TicketCancelled):
         found.add(bucket, "walkaways" if event.by == "customer" else "cancellations")
     return found
+
+
+def _routed_call(
+    found: Measures, bucket: int, wait: int, promised: Estimate | None, at: datetime
+) -> None:
+    """A routed ticket's first call: its wait, and the P50 it was shown against the wait since."""
+    found.add(bucket, "routed_called")
+    found.add(bucket, "routed_wait_ms", wait)
+    if promised is not None:
+        found.add(bucket, "routed_shown")
+        found.add(bucket, "routed_shown_ms", round(promised.p50 * 1000))
+        found.add(bucket, "routed_shown_wait_ms", _ms(promised.at, at))
 
 
 def _split(start: datetime, end: datetime) -> Iterable[tuple[int, int]]:

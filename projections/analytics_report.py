@@ -133,6 +133,7 @@ def summarize(
             if counts.get("promised")
             else None
         ),
+        "routed": _routed(counts),
         "counters": {
             counter: {
                 "served": metrics.get("served", 0),
@@ -167,6 +168,24 @@ def breakdowns(
             _, metric, kind = name.split(":", 2)
             kinds.setdefault(kind, {})[metric] = amount
     return counters, kinds
+
+
+def _routed(counts: dict[str, int]) -> dict[str, Any]:
+    """Tickets the API routed to the best queue: how many, how long they waited, and, of those
+    shown a range when they joined, the mean P50 they were shown against the mean wait since."""
+    called, shown = counts.get("routed_called", 0), counts.get("routed_shown", 0)
+
+    def mean(name: str, of: int) -> float | None:
+        return round(counts.get(name, 0) / 1000 / of, 1) if of else None
+
+    return {
+        "joined": counts.get("routed", 0),
+        "called": called,
+        "mean_wait_seconds": mean("routed_wait_ms", called),
+        "shown": shown,
+        "mean_shown_p50_seconds": mean("routed_shown_ms", shown),
+        "mean_wait_when_shown_seconds": mean("routed_shown_wait_ms", shown),
+    }
 
 
 def _mean_service(metrics: dict[str, int]) -> float | None:

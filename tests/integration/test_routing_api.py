@@ -5,7 +5,7 @@ are never chosen, and the ticket's events say it was routed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.settings import Settings
@@ -89,6 +89,23 @@ async def test_the_shortest_expected_wait_is_chosen_and_closed_queues_never(
         assert ticket["token"] and taken.headers["Location"].endswith(ticket["ticket_id"])
         assert [q["queue_id"] for q in taken.json()["routing"]] == [evening, quiet, busy]
         assert await _joined_with(settings, quiet, ticket["ticket_id"]) == {"routed": "best-wait"}
+
+        # The analytics count the routed ticket apart: joined, then called after its wait.
+        called = await api.post(f"/v1/queues/{quiet}/call-next", "staff", json={"counter": "1"})
+        assert called.json()["ticket"]["ticket_id"] == ticket["ticket_id"]
+        await _seen(api, quiet, called.json()["stream_version"])
+        now = datetime.now(UTC)
+        window = {
+            "from": (now - timedelta(hours=1)).isoformat(),
+            "to": (now + timedelta(hours=1)).isoformat(),
+        }
+        figures = await api.http.get(
+            f"/v1/queues/{quiet}/analytics", headers=api.auth("admin"), params=window
+        )
+        assert figures.status_code == 200, figures.text
+        routed = figures.json()["total"]["routed"]
+        assert (routed["joined"], routed["called"], routed["shown"]) == (1, 1, 1)
+        assert routed["mean_wait_seconds"] is not None and routed["mean_wait_seconds"] >= 0
 
         nowhere = await api.post("/v1/routing/tickets", "kiosk", json={"service_type": "tax"})
         assert nowhere.status_code == 404, nowhere.text
