@@ -54,4 +54,8 @@ def next_number(state: QueueState, now: datetime) -> tuple[str, int]:
     day = local_day(state.config, now)
     same_day = state.daily_day is not None and day <= state.daily_day
     daily = state.daily_number + 1 if same_day else 1
-    return f"{state.config.prefix}-{daily:03d}", daily
+    return human_number(state, daily), daily
+
+
+def human_number(state: QueueState, daily: int) -> str:
+    return f"{state.config.prefix}-{daily:03d}"

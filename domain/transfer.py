@@ -3,8 +3,9 @@
 A transfer moves one ticket (it gets a number of the receiving queue and, by that queue's
 policy, keeps its enqueue time or goes to the back). A merge or a split (`MoveWaiting`) moves
 everyone waiting, or everyone of some service types: each keeps its number (the one on the
-paper in their hand) and its place in its class, so the receiving line interleaves both lines by
-priority and the time each person stands in line by.
+paper in their hand), unless somebody in the receiving queue holds that number now, and its place
+in its class, so the receiving line interleaves both lines by priority and the time each person
+stands in line by.
 """
 
 from __future__ import annotations
@@ -14,10 +15,19 @@ from datetime import datetime
 from domain.commands import MoveWaiting, TransferTicket
 from domain.errors import Rejected
 from domain.events import QueueClosed, QueueEvent, TicketTransferredIn, TicketTransferredOut
-from domain.guards import check_clock, get_ticket, invalid, is_full, next_number, require_status
+from domain.guards import (
+    check_clock,
+    get_ticket,
+    human_number,
+    invalid,
+    is_full,
+    next_number,
+    require_status,
+)
 from domain.state import QueueState, TicketState, waiting_ids
 
 TRANSFERABLE = ("waiting", "called", "serving")
+SERVED_NOW = ("called", "serving")  # at a counter: their number is still being called out
 
 
 def decide_transfer(
@@ -77,8 +87,13 @@ def decide_move(
     for ticket in moving:
         _check_type(target, ticket.service_type)
         _check_new(target, ticket)
-    # The receiving queue's own numbering goes on where it was: the people moved keep theirs.
-    _, daily = next_number(target, now)
+    # The receiving queue's own numbering goes on where it was: the people moved keep theirs,
+    # unless somebody there holds the same number now (two queues with one prefix): then they
+    # get the receiving queue's next number (their ticket page shows it). Every event carries
+    # the numbering as it stands after it, so the queue never hands out a number twice.
+    _, first = next_number(target, now)
+    daily = first - 1
+    held = {t.number for t in target.tickets.values() if t.status in ("waiting", *SERVED_NOW)}
     out: list[QueueEvent] = []
     into: list[QueueEvent] = []
     for offset, ticket in enumerate(moving):
@@ -90,7 +105,12 @@ def decide_move(
                 at=now,
             )
         )
-        numbering = (ticket.number, daily - 1, target.next_seq + offset)
+        number = ticket.number
+        if number in held:
+            daily += 1
+            number = human_number(target, daily)
+        held.add(number)
+        numbering = (number, daily, target.next_seq + offset)
         into.append(
             _into(source, target, ticket, ticket.service_type, numbering, ticket.order_at, now)
         )

@@ -163,3 +163,15 @@ def test_a_split_names_a_type_the_queue_offers_and_someone_must_wait_for_it() ->
     nobody = MoveWaiting(to_queue_id="q-b", service_types=("pay",))
     assert refused(source, target, nobody).code == "queue-empty"
     assert line_key(source, source.tickets["t1"])[3] == "t1"
+
+
+def test_a_number_held_in_the_receiving_queue_is_replaced_by_its_next_one() -> None:
+    rng = random.Random(5)
+    source, target = line("q-a", "A", 3, rng), line("q-b", "A", 4, rng)  # both A-001...
+    _, into = move(source, target, MoveWaiting(to_queue_id="q-b"))
+    numbers = [target.tickets[t].number for t in waiting_ids(target)]
+    assert sorted(numbers) == [f"A-{n:03d}" for n in range(1, 8)], "nobody holds a number twice"
+    renumbered = [e.number for e in into if isinstance(e, TicketTransferredIn)]
+    assert renumbered == ["A-005", "A-006", "A-007"]
+    joined = decide(target, EnqueueTicket(ticket_id="late"), at(9100))
+    assert isinstance(joined[0], TicketEnqueued) and joined[0].number == "A-008"
