@@ -9,6 +9,7 @@ import asyncio
 import json
 import signal
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import httpx
@@ -47,10 +48,25 @@ class Watch:
     versions: list[int] = field(default_factory=list)
     ended: list[float] = field(default_factory=list)  # time.monotonic() at each end
     close_codes: list[int | None] = field(default_factory=list)  # WebSocket only
+    failed: BaseException | None = None  # why it stopped following (the test then says so)
 
     def saw(self, version: int) -> None:
         self.versions.append(version)
         self.changed.set()
+
+
+async def _watched(follow: Awaitable[None], watch: Watch) -> None:
+    """`follow`, and if it stops for any reason but cancellation, what stopped it: a follower
+    that fails shows its own error, not a wait for a change that timed out."""
+    try:
+        await follow
+        raise RuntimeError("no process left to follow")
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        watch.failed = exc
+        watch.changed.set()
+        raise
 
 
 async def _follow_sse(client: httpx.AsyncClient, urls: list[str], path: str, watch: Watch) -> None:
@@ -81,6 +97,9 @@ async def _until_all_saw(watches: list[Watch], version: int) -> None:
     changed = watches[0].changed
     async with asyncio.timeout(WITHIN_S):
         while any(not w.versions or w.versions[-1] < version for w in watches):
+            stopped = next((w for w in watches if w.failed is not None), None)
+            if stopped is not None:
+                raise AssertionError(f"{stopped.name} stopped following") from stopped.failed
             changed.clear()  # no await since the check: no change can slip in between
             await changed.wait()
 
@@ -131,12 +150,13 @@ def _follow(
     moving = [Watch(f"sse-{i}", changed) for i in (1, 2)] + [Watch("ws", changed)]
     hopping, steady = [Watch("sse-3", changed)], [Watch(f"sse-{i}", changed) for i in (4, 5)]
     events, urls = f"/v1/queues/{queue_id}/events", [server.url for server in servers]
-    tasks = [
-        *(asyncio.create_task(_follow_sse(client, urls, events, w)) for w in moving[:2]),
-        asyncio.create_task(_follow_ws(urls, f"/v1/queues/{queue_id}/ws", key, moving[2])),
-        asyncio.create_task(_follow_sse(client, urls[1:], events, hopping[0])),
-        *(asyncio.create_task(_follow_sse(client, urls[2:], events, w)) for w in steady),
+    follows = [
+        *((_follow_sse(client, urls, events, w), w) for w in moving[:2]),
+        (_follow_ws(urls, f"/v1/queues/{queue_id}/ws", key, moving[2]), moving[2]),
+        (_follow_sse(client, urls[1:], events, hopping[0]), hopping[0]),
+        *((_follow_sse(client, urls[2:], events, w), w) for w in steady),
     ]
+    tasks = [asyncio.create_task(_watched(follow, watch)) for follow, watch in follows]
     return Followers(moving, hopping, steady, tasks)
 
 
