@@ -47,6 +47,7 @@ from core.revocations import revocations_channel
 from core.settings import Settings, get_settings
 from eventstore.pool import connect, open_pool
 from eventstore.postgres import PostgresEventStore
+from exports_api import routes as routes_export
 from http_api import ratelimit, security
 from http_api.auth import Authenticator
 from http_api.deps import Services
@@ -220,6 +221,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_keys.router,
         routes_settings.router,
         routes_audit.router,
+        routes_export.router,
         routes_jwks.router,
         web_pages.router,
         routes_boards.router,

@@ -22,6 +22,7 @@ _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("vq.notifier", "register"),
     ("vq.inbox", "register"),
     ("projections.cli", "register"),
+    ("exports.cli", "register"),
     ("deploy.backup.cli", "register"),
     ("vq.run", "register"),
     ("simulation.cli", "register"),

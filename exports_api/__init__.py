@@ -1,0 +1,1 @@
+"""HTTP routes of the data exports: a tenant's events and tickets, streamed."""
