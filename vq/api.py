@@ -70,7 +70,7 @@ from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.leases import LiveLimits
 from projections.queries import ReadModels
-from query_api import advice, analytics, live, operations, routes, routing
+from query_api import advice, analytics, live, operations, routes, routing, templates
 from query_api.deps import requested_wait
 from service_layer.queues import QueueService
 from service_layer.scheduler import AgingScheduler
@@ -205,6 +205,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_tickets.router,
         routes.router,
         routing.router,
+        templates.router,
         live.router,
         analytics.router,
         advice.router,

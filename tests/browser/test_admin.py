@@ -160,6 +160,17 @@ async def copy_queue(page: Page, tenant: Tenant, queue_id: str) -> None:
     await expect(page.locator("#queues tr", has_text="Booster annex")).to_have_count(1)
 
 
+async def from_a_template(page: Page) -> None:
+    """A new queue started from the clinic template: the form holds its settings."""
+    await page.click("#queues-new")
+    await page.locator("#queues").get_by_label("Start from").select_option("clinic")
+    form = page.locator("#queues form")
+    await expect(form.get_by_label("Name", exact=True)).to_have_value("Clinic reception")
+    await expect(form.get_by_label("Counters")).to_have_value("1, 2, 3")
+    await expect(form.get_by_label("Time zone")).to_have_value("Europe/Paris")
+    await form.get_by_role("button", name="Cancel").click()
+
+
 async def invite_staff(page: Page, tenant: Tenant, queue_id: str) -> None:
     await page.click("#people-invite")
     form = page.locator("#people form")
@@ -318,6 +329,7 @@ async def test_an_admin_runs_every_section(
     await check_a11y(page, "admin-queues-list-desktop")
     await move_line(page, tenant, queue_id, check_a11y)
     await copy_queue(page, tenant, queue_id)
+    await from_a_template(page)
 
     for section, step in (
         ("people", partial(invite_staff, page, tenant, queue_id)),

@@ -53,3 +53,16 @@ async def test_a_clone_has_every_setting_and_no_ticket(settings: Settings, api: 
         json={"name": "Stolen"},
     )
     assert foreign.status_code == 404, foreign.text
+
+
+async def test_every_template_creates_a_queue_as_it_is(settings: Settings, api: ApiClient) -> None:
+    listed = await api.http.get("/v1/queue-templates", headers=api.auth("viewer"))
+    assert listed.status_code == 200, listed.text
+    templates = listed.json()["templates"]
+    assert [t["template_id"] for t in templates][:2] == ["clinic", "bank_branch"]
+    for template in templates:
+        made = await api.post("/v1/queues", "admin", json=template["settings"])
+        assert made.status_code == 201, (template["template_id"], made.text)
+        created = await _created(settings, made.json()["queue_id"])
+        assert created.config.counters == tuple(template["settings"]["counters"])
+        assert created.config.opening_hours, template["template_id"]

@@ -37,7 +37,7 @@
   }
 
   // The starting values, and which of them are really the queue's (known) when editing.
-  // A new queue starts from the defaults, or from the settings of `source` (a copy).
+  // A new queue starts from the defaults, or from the settings of `source` (a copy, a template).
   function initial(queue, source) {
     const values = Object.assign({}, DEFAULTS, { name: "", timezone: browserZone() });
     const known = {};
@@ -48,7 +48,6 @@
           values[name] = source[name];
         }
       });
-      if (source) values.name = VQ.t("admin.queues.copy_name", { name: source.name });
       return { values: values, known: known };
     }
     Object.keys(values).forEach(function (name) {

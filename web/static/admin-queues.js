@@ -57,7 +57,8 @@
       cell.append(VQ.el("button", { type: "button", class: "secondary", "data-action": "edit",
         onclick: function () { edit(q); } }, named(VQ.t("admin.edit"), q.name)));
       cell.append(VQ.el("button", { type: "button", class: "secondary", "data-action": "copy",
-        onclick: function () { edit(null, q); } }, named(VQ.t("admin.queues.action.copy"), q.name)));
+        onclick: function () { edit(null, copyOf(q)); } },
+        named(VQ.t("admin.queues.action.copy"), q.name)));
     }
     if (A.may("queues:operate")) {
       (NEXT[q.status] || []).forEach(function (action) { cell.append(lifecycleButton(q, action)); });
@@ -127,18 +128,49 @@
     await load(out.queue_id, out.stream_version);
   }
 
-  // A queue's settings (q), or a new queue: blank, or with the settings of `source` (a copy).
-  function edit(q, source) {
+  function copyOf(q) {
+    return Object.assign({}, q, { name: VQ.t("admin.queues.copy_name", { name: q.name }),
+      copied: q.name });
+  }
+
+  // The templates a new queue may start from (GET /v1/queue-templates), read once.
+  async function templates() {
+    if (!ui.templates) {
+      ui.templates = await VQ.api("/v1/queue-templates").then(function (out) {
+        return out.templates;
+      }).catch(function () { return []; });
+    }
+    return ui.templates;
+  }
+
+  function startFrom(list, chosen, onPick) {
+    const field = A.f.field({ name: "template", type: "select",
+      label: VQ.t("admin.queues.start_from"), hint: VQ.t("admin.queues.start_from_hint"),
+      value: chosen || "", options: [["", VQ.t("admin.queues.start_blank")]].concat(
+        list.map(function (x) { return [x.template_id, x.name + " — " + x.description]; })) });
+    field.input.addEventListener("change", function () { onPick(field.input.value); });
+    return field.wrap;
+  }
+
+  // A queue's settings (q), or a new queue: blank, from a template, or with the settings of
+  // `source` (a copy).
+  async function edit(q, source, chosen) {
     ui.editing = q ? q.queue_id : "new";
     const heading = VQ.el("h3", { tabindex: "-1", class: "editor-title" },
       q ? t("edit_title", { name: q.name })
-        : source ? VQ.t("admin.queues.copy_title", { name: source.name }) : t("new_title"));
+        : source && source.copied ? VQ.t("admin.queues.copy_title", { name: source.copied })
+          : t("new_title"));
     const hint = q ? VQ.el("p", { class: "hint" }, t("edit_hint")) : null;
+    const list = q || (source && source.copied) ? [] : await templates();
+    const pick = list.length ? startFrom(list, chosen, function (id) {
+      const found = list.find(function (x) { return x.template_id === id; });
+      edit(null, found ? found.settings : null, id);
+    }) : null;
     const form = A.queueForm(q, function (body) { return save(q, body); },
       function () { close(true); }, source);
-    ui.editor.replaceChildren(A.f.panel("editor", heading, hint, form));
+    ui.editor.replaceChildren(A.f.panel("editor", heading, hint, pick, form));
     ui.editor.hidden = false;
-    heading.focus();
+    (chosen !== undefined && pick ? pick.querySelector("select") : heading).focus();
   }
 
   function move(q) {
