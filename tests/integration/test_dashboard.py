@@ -60,6 +60,7 @@ TOTAL_FIELDS = ROW_FIELDS | {
     "target_wait_seconds",
     "counters",
     "over_twice_share",
+    "routed",
 }
 ESTIMATOR_FIELDS = {
     "estimator",

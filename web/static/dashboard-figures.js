@@ -149,6 +149,15 @@
       { minutes: f.mins(total.target_wait_seconds) }));
     // Fairness: of those called who had been shown a range, who waited over twice its median.
     item(f.pct(total.over_twice_share), VQ.t("dashboard.today_over_twice"));
+    // Sent here as the shortest expected wait (POST /v1/routing/tickets): what they were shown
+    // against what they waited.
+    const routed = total.routed || {};
+    if (routed.joined) {
+      item(f.num(routed.joined), VQ.t("dashboard.today_routed", {
+        shown: f.mins(routed.mean_shown_p50_seconds),
+        waited: f.mins(routed.mean_wait_when_shown_seconds),
+      }));
+    }
   }
 
   // The totals' utilisation is busy time over the whole range (since 00:00, closed hours
