@@ -11,15 +11,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
-from psycopg import OperationalError
-from psycopg_pool import PoolTimeout
+from psycopg import AsyncConnection, OperationalError
+from psycopg.errors import UndefinedTable
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.settings import get_settings
 
 FORMATS: Final = ("jsonl", "csv", "tickets-csv")
 PROGRESS_EVERY_S: Final = 3.0
+_NO_STORE: Final = "no event store in schema {} (run `vq db migrate` first)"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,18 +75,14 @@ def _export(args: argparse.Namespace) -> int:
 
 async def _export_to(tenant_id: str, format: str, out: TextIO) -> int:
     from eventstore.errors import StoreUnavailable
-    from eventstore.pool import open_pool
     from exports.events import PAGE, csv_chunks, jsonl_chunks
     from exports.tickets import tickets_csv_chunks
 
-    settings = get_settings()
     makers = {"jsonl": jsonl_chunks, "csv": csv_chunks, "tickets-csv": tickets_csv_chunks}
     started, pages = time.monotonic(), 0
     show = progress_line("export", "pages" if format == "tickets-csv" else "events")
-    try:
-        pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
-    except (PoolTimeout, OperationalError) as exc:
-        print(f"vq data export: PostgreSQL is not reachable ({exc})", file=sys.stderr)
+    pool = await _pool("export")
+    if pool is None:
         return 1
     try:
         chunks: AsyncIterator[str] = makers[format](pool, tenant_id)
@@ -95,11 +93,25 @@ async def _export_to(tenant_id: str, format: str, out: TextIO) -> int:
     except StoreUnavailable as exc:
         print(f"vq data export: {exc}", file=sys.stderr)
         return 1
+    except UndefinedTable:
+        print(f"vq data export: {_NO_STORE.format(get_settings().db_schema)}", file=sys.stderr)
+        return 1
     finally:
         await pool.close()
     out.flush()
     print(f"exported ({format}) in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0
+
+
+async def _pool(action: str) -> AsyncConnectionPool[AsyncConnection[Any]] | None:
+    """A small pool on the settings' store, or None (said on stderr) when it is not reachable."""
+    from eventstore.pool import open_pool
+
+    try:
+        return await open_pool(get_settings(), min_size=1, max_size=2, wait=True)
+    except (PoolTimeout, OperationalError) as exc:
+        print(f"vq data {action}: PostgreSQL is not reachable ({exc})", file=sys.stderr)
+        return None
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -111,25 +123,24 @@ def _import(args: argparse.Namespace) -> int:
 
 async def _import_from(path: Path) -> int:
     from eventstore.errors import StoreUnavailable
-    from eventstore.pool import open_pool
     from exports.importing import ImportRefused, import_file
 
-    settings = get_settings()
-    try:
-        pool = await open_pool(settings, min_size=1, max_size=2, wait=True)
-    except (PoolTimeout, OperationalError) as exc:
-        print(f"vq data import: PostgreSQL is not reachable ({exc})", file=sys.stderr)
+    pool = await _pool("import")
+    if pool is None:
         return 1
     try:
         report = await import_file(pool, path, progress_line("import", "events"))
     except (ImportRefused, StoreUnavailable) as exc:
         print(f"vq data import: {exc}", file=sys.stderr)
         return 1
+    except UndefinedTable:
+        print(f"vq data import: {_NO_STORE.format(get_settings().db_schema)}", file=sys.stderr)
+        return 1
     finally:
         await pool.close()
     rate = report.events / max(report.seconds, 1e-9)
     print(
         f"imported {report.events:,} events of {report.streams} queues into schema "
-        f"{settings.db_schema} in {report.seconds:.1f}s ({rate:,.0f} events/s)"
+        f"{get_settings().db_schema} in {report.seconds:.1f}s ({rate:,.0f} events/s)"
     )
     return 0

@@ -7,6 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +164,17 @@ async def _import_and_check(target: Settings, export: Path, events: int, queues:
     finally:
         await client.aclose()
         await pool.close()
+
+
+def test_the_command_line_says_when_there_is_no_event_store_to_export_or_import(
+    tmp_path: Path,
+) -> None:
+    """An operator who runs it before `vq db migrate` (or on the wrong schema) is told so."""
+    env = {**os.environ, "VQ_ENV": "dev", "VQ_DB_SCHEMA": f"nothing_{uuid.uuid4().hex[:8]}"}
+    vq = str(Path(sys.executable).with_name("vq"))
+    export = subprocess.run(
+        [vq, "data", "export", "--tenant", str(uuid.uuid4())],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert export.returncode == 1 and "run `vq db migrate` first" in export.stderr, export.stderr
+    assert "Traceback" not in export.stderr
