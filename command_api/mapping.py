@@ -19,6 +19,8 @@ from domain.events import Contact
 from service_layer.outcome import Outcome, TicketSummary
 
 _SETTING_FIELDS = tuple(QueueSettingsIn.model_fields)
+# Settings a null clears (the others are left as they are by one).
+_NULLABLE = ("capacity", "aging_after_seconds", "aging_max_priority", "site")
 
 
 def _settings_changes(body: QueueSettingsIn) -> dict[str, Any]:
@@ -27,7 +29,7 @@ def _settings_changes(body: QueueSettingsIn) -> dict[str, Any]:
         if name not in body.model_fields_set:
             continue
         value = getattr(body, name)
-        if value is None and name not in ("capacity", "aging_after_seconds", "aging_max_priority"):
+        if value is None and name not in _NULLABLE:
             continue  # null means "unset" only where the setting itself is optional
         if name == "opening_hours":
             value = tuple(

@@ -114,7 +114,7 @@ class OpeningHoursIn(StrictModel):
 class QueueSettingsIn(StrictModel):
     """Everything about a queue that can be configured; all optional on PATCH."""
 
-    ADDED_LATER = frozenset({"busy_counter_policy"})
+    ADDED_LATER = frozenset({"busy_counter_policy", "site"})
 
     prefix: Prefix | None = None
     service_types: Annotated[Names, Field(max_length=50)] | None = None
@@ -154,6 +154,7 @@ class QueueSettingsIn(StrictModel):
         None
     )
     metadata: Metadata | None = None
+    site: Label | None = Field(default=None, description="The location (GET /v1/sites); null: none")
 
 
 class QueueCreateIn(QueueSettingsIn):

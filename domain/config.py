@@ -54,3 +54,6 @@ class QueueConfig:
     target_wait_seconds: int = 900
     mean_service_seconds: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
+    # The organisation's location the queue belongs to ("Downtown"): queues of one site are seen,
+    # and in an emergency closed, together. None: no site named.
+    site: str | None = None

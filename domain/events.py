@@ -28,7 +28,7 @@ class Contact:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueCreated:
     TYPE: ClassVar[str] = "QueueCreated"
-    VERSION: ClassVar[int] = 2  # v2 added `config.busy_counter_policy`
+    VERSION: ClassVar[int] = 3  # v2 added `config.busy_counter_policy`; v3 `config.site`
     queue_id: str
     tenant_id: str
     config: QueueConfig
@@ -43,7 +43,9 @@ class QueueReconfigured:
     """
 
     TYPE: ClassVar[str] = "QueueReconfigured"
-    VERSION: ClassVar[int] = 3  # v2 added `config.busy_counter_policy`; v3 added `reason`
+    VERSION: ClassVar[int] = (
+        4  # v2 added `config.busy_counter_policy`; v3 `reason`; v4 `config.site`
+    )
     config: QueueConfig
     at: datetime
     reason: str | None = None  # last, as in the Avro schema (a new version appends its fields)

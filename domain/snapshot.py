@@ -57,6 +57,7 @@ def config_to_dict(config: QueueConfig) -> dict[str, Any]:
         "target_wait_seconds": config.target_wait_seconds,
         "mean_service_seconds": config.mean_service_seconds,
         "metadata": dict(config.metadata),
+        "site": config.site,
     }
 
 
@@ -83,6 +84,7 @@ def config_from_dict(data: dict[str, Any]) -> QueueConfig:
         target_wait_seconds=data["target_wait_seconds"],
         mean_service_seconds=data["mean_service_seconds"],
         metadata=dict(data["metadata"]),
+        site=data.get("site"),  # snapshots from before sites have none
     )
 
 

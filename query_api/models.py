@@ -110,6 +110,7 @@ class QueueView(BaseModel):
     service_types: list[str]
     priority_classes: list[str]
     capacity: int | None = None
+    site: str | None = Field(default=None, description="The location it belongs to (GET /v1/sites)")
     target_wait_seconds: int | None = None
     timezone: str | None = Field(default=None, description="The queue's time zone (IANA)")
     opening_hours: list[OpeningHoursOut] | None = Field(

@@ -203,6 +203,14 @@ def _queue_reconfigured_v2_to_v3(record: Record) -> Record:
     return {**record, "reason": None}
 
 
+def _config_with_no_site(record: Record) -> Record:
+    """QueueCreated v3 and QueueReconfigured v4 added the queue's site: none before."""
+    config = record.get("config")
+    if not isinstance(config, Mapping):
+        return record
+    return {**record, "config": {**config, "site": None}}
+
+
 # (type, version) -> the step from that version to the next one.
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("TicketEnqueued", 1): _ticket_enqueued_v1_to_v2,
@@ -210,6 +218,8 @@ _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("QueueCreated", 1): _config_v1_to_v2,
     ("QueueReconfigured", 1): _config_v1_to_v2,
     ("QueueReconfigured", 2): _queue_reconfigured_v2_to_v3,
+    ("QueueCreated", 2): _config_with_no_site,
+    ("QueueReconfigured", 3): _config_with_no_site,
 }
 
 

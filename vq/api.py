@@ -40,6 +40,7 @@ from command_api import (
     routes_moves,
     routes_queues,
     routes_routing,
+    routes_sites,
     routes_tickets,
 )
 from core.clock import Clock, service_clock
@@ -70,7 +71,7 @@ from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.leases import LiveLimits
 from projections.queries import ReadModels
-from query_api import advice, analytics, live, operations, routes, routing, templates
+from query_api import advice, analytics, live, operations, routes, routing, sites, templates
 from query_api.deps import requested_wait
 from service_layer.queues import QueueService
 from service_layer.scheduler import AgingScheduler
@@ -202,10 +203,12 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_moves.router,
         routes_routing.router,
         routes_counters.router,
+        routes_sites.router,
         routes_tickets.router,
         routes.router,
         routing.router,
         templates.router,
+        sites.router,
         live.router,
         analytics.router,
         advice.router,

@@ -81,6 +81,7 @@ async def create_queue(page: Page, tenant: Tenant, check_a11y: CheckA11y, shoot:
     await form.get_by_label("Services").fill("First dose, Booster")
     await form.get_by_label("Time zone").fill("Europe/Madrid")
     await form.get_by_label("Capacity").fill("40")
+    await form.get_by_label("Site", exact=True).fill("Madrid Centro")
     await form.get_by_role("button", name="Add hours on Monday").click()
     await form.get_by_role("button", name="Copy Monday to Tuesday").click()
     await expect(form.locator(".hours-summary")).to_have_text("5 opening period(s) a week.")
@@ -99,6 +100,7 @@ async def create_queue(page: Page, tenant: Tenant, check_a11y: CheckA11y, shoot:
     view = await api(tenant, f"/v1/queues/{queue_id}")
     assert (view["counters"], view["capacity"], view["prefix"]) == (["1", "2"], 40, "V")
     assert (view["service_types"], view["timezone"]) == (["First dose", "Booster"], "Europe/Madrid")  # fmt: skip
+    assert view["site"] == "Madrid Centro"
     return queue_id
 
 

@@ -290,6 +290,14 @@ ROUTES = {
             "kiosk",
         ),
         Route(
+            "close-site",
+            "POST",
+            "/v1/sites/close",
+            {},
+            {"site": "Nowhere", "to_queue_id": "@target"},
+            "staff",
+        ),
+        Route(
             "routed-ticket",
             "POST",
             "/v1/routing/tickets",
@@ -563,6 +571,7 @@ SPECIFIC: list[Case] = [
         json={"name": "x", "counters": ["1", "1"]},
     ),
     case("create-queue", "capacity-zero", 422, "validation", json={"name": "x", "capacity": 0}),
+    case("create-queue", "site-oversized", 422, "validation", json={"name": "x", "site": "s" * 51}),
     case(
         "create-queue",
         "capacity-wrong-type",
@@ -907,6 +916,15 @@ SPECIFIC: list[Case] = [
         json={"counter": "1", "queue_ids": ["@main"], "rule": "weighted", "weights": {"x": 0}},
     ),
     case("counter-call-among", "missing-counter", 422, "validation", json={"queue_ids": ["@main"]}),
+    # closing a site: its queues' people to a queue elsewhere
+    case("close-site", "no-queue-at-the-site", 404, "not-found"),
+    case("close-site", "missing-site", 422, "validation", json={"to_queue_id": "@target"}),
+    case(
+        "close-site", "blank-site", 422, "validation", json={"site": " ", "to_queue_id": "@target"}
+    ),
+    case(
+        "close-site", "to-queue-not-a-uuid", 422, "validation", json={"site": "A", "to_queue_id": 7}
+    ),
     # a ticket in the best queue: among the tenant's queues that could take it
     case(
         "routed-ticket", "no-queue-offers-the-service", 404, "not-found", json={"service_type": "x"}

@@ -219,7 +219,7 @@ async def test_a_patch_keeps_its_reason_on_the_queue_reconfigured_event(
                 (queue_id, version),
             )
         ).fetchone()
-    assert row == (3, why)
+    assert row == (QueueReconfigured.VERSION, why)  # stored at the newest version
 
     alone = await api.http.patch(path, headers=api.auth(), json={"reason": why})
     assert alone.status_code == 200, alone.text

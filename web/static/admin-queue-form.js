@@ -18,9 +18,10 @@
     timezone: "UTC", opening_hours: [], allow_outside_hours: false, aging_after_seconds: null,
     aging_max_priority: null, no_show_grace_seconds: 600, transfer_policy: "keep_enqueue_time",
     busy_counter_policy: "refuse", target_wait_seconds: 900, mean_service_seconds: 300,
+    site: null,
   };
   // Settings whose "nothing" (null) is a value of its own: unbounded, no aging, the default.
-  const NULLABLE = ["capacity", "aging_after_seconds", "aging_max_priority"];
+  const NULLABLE = ["capacity", "aging_after_seconds", "aging_max_priority", "site"];
   const MINUTES = {
     aging_after_seconds: [1, 7 * 1440], target_wait_seconds: [1, 7 * 1440],
     mean_service_seconds: [1, 1440], no_show_grace_seconds: [0, 1440],
@@ -102,6 +103,8 @@
       attrs: { maxlength: 200, autocomplete: "off" } });
     c.prefix = f.field({ name: "prefix", label: t("prefix"), hint: t("prefix_hint"), value: v.prefix,
       attrs: { maxlength: 5, pattern: "[A-Za-z0-9]{1,5}", autocomplete: "off", class: "short" } });
+    c.site = f.field({ name: "site", label: t("site"), hint: t("site_hint"), value: v.site,
+      attrs: { maxlength: 50, autocomplete: "off" } });
     c.counters = f.field({ name: "counters", label: t("counters"), hint: t("counters_hint"),
       value: (v.counters || []).join(", "), required: true, attrs: { autocomplete: "off" } });
     c.service_types = f.field({ name: "service_types", label: t("service_types"),
@@ -151,7 +154,7 @@
     const f = VQ.admin.f;
     const t = function (key) { return VQ.admin.word("queue", key); };
     return [
-      f.group({ legend: t("about") }, c.name.wrap, c.prefix.wrap, c.counters.wrap,
+      f.group({ legend: t("about") }, c.name.wrap, c.prefix.wrap, c.site.wrap, c.counters.wrap,
         c.service_types.wrap),
       f.group({ legend: t("when") }, c.timezone.wrap, c.zoneList, c.hours.node,
         c.allow_outside_hours.wrap),
@@ -204,6 +207,8 @@
     hours.errors.forEach(function (e) { errors.push(e); });
     const outside = selected(c, "allow_outside_hours");
     v.allow_outside_hours = outside === undefined ? undefined : outside === "yes";
+    const site = c.site.input.value.trim();
+    v.site = site === "" ? (known.site ? null : undefined) : site;
     const capacity = c.capacity.input.value.trim();
     v.capacity = capacity === "" ? (known.capacity ? null : undefined) : Number(capacity);
     if (capacity !== "" && !(Number.isInteger(v.capacity) && v.capacity >= 1)) {

@@ -64,6 +64,7 @@ FULL_CONFIG = QueueConfig(
     target_wait_seconds=1200,
     mean_service_seconds=420,
     metadata={"district": "Mitte", "sign": "🎫 Ausweis"},
+    site="Rathaus Mitte \u2013 Erdgeschoss",
 )
 SPARSE_CONFIG = QueueConfig(name="Pharmacy")
 CONTACT = Contact(name="Zoë Ñúñez-O'Brien", phone="+49 30 1234567", email="zoe@example.org")

@@ -162,6 +162,8 @@ def test_there_is_at_least_one_evolution_to_check() -> None:
     assert ("QueueReconfigured", 1, 2) in OLDER_NEWER
     assert ("QueueReconfigured", 2, 3) in OLDER_NEWER
     assert ("QueueReconfigured", 1, 3) in OLDER_NEWER
+    assert ("QueueCreated", 2, 3) in OLDER_NEWER
+    assert ("QueueReconfigured", 3, 4) in OLDER_NEWER
 
 
 @pytest.mark.parametrize("event_type", ["QueueCreated", "QueueReconfigured"])
@@ -186,7 +188,7 @@ def test_a_queue_configured_before_the_busy_counter_policy_refuses(
     assert from_kafka.config.busy_counter_policy == "refuse"
     assert from_store == from_kafka
     assert from_kafka.config == dataclasses.replace(
-        sample.event.config, busy_counter_policy="refuse"
+        sample.event.config, busy_counter_policy="refuse", site=None
     )
 
 
@@ -201,7 +203,10 @@ def test_a_change_made_before_reasons_were_kept_reads_reason_none(
     v2_record = _old_record(sample, 2)
     assert "reason" not in v2_record
     stored = {k: v for k, v in event_to_record(sample.event).items() if k != "reason"}
-    expected = dataclasses.replace(sample.event, reason=None)
+    stored["config"] = {k: v for k, v in stored["config"].items() if k != "site"}  # v2 had none
+    expected = dataclasses.replace(
+        sample.event, reason=None, config=dataclasses.replace(sample.event.config, site=None)
+    )
 
     for body in (
         _write_fastavro("QueueReconfigured", 2, v2_record),
@@ -244,3 +249,24 @@ def test_newer_schema_is_backward_compatible_with_older(
             # Avro resolution (Kafka) and the upcasters (event store) agree on the result.
             upcast_event = record_to_event(event_type, upcast(event_type, old, old_payload))
             assert decoded.event == upcast_event
+
+
+@pytest.mark.parametrize(("event_type", "before"), [("QueueCreated", 2), ("QueueReconfigured", 3)])
+def test_a_queue_configured_before_sites_has_none(
+    event_type: str, before: int, samples_by_type: dict[str, list[RecordedEvent]]
+) -> None:
+    """From Kafka (Avro's default) and from the event store (the upcaster): site None."""
+    sample = samples_by_type[event_type][0]
+    assert isinstance(sample.event, QueueCreated | QueueReconfigured)
+    assert sample.event.config.site is not None  # the sample names one
+    old_record = _old_record(sample, before)
+    assert "site" not in old_record["config"]
+    stored = event_to_record(sample.event)
+    stored["config"] = {k: v for k, v in stored["config"].items() if k != "site"}
+    from_kafka = codec.decode_value(
+        _write_fastavro(event_type, before, old_record), event_type, before
+    )
+    from_store = upcast_to_event(event_type, before, stored)
+    assert isinstance(from_kafka.event, QueueCreated | QueueReconfigured)
+    assert from_kafka.event.config == dataclasses.replace(sample.event.config, site=None)
+    assert from_store == from_kafka.event

@@ -87,6 +87,7 @@ def test_nested_dicts_become_dataclasses() -> None:
             "target_wait_seconds": 900,
             "mean_service_seconds": 300,
             "metadata": {},
+            "site": "Baixa",
         },
         "status": "paused",
         "at": "2025-01-01T00:00:00Z",
@@ -104,6 +105,7 @@ def test_nested_dicts_become_dataclasses() -> None:
         opening_hours=(OpeningHours(weekday=2, opens="09:00", closes="17:00"),),
         busy_counter_policy="close_previous",
         mean_service_seconds=300,
+        site="Baixa",
     )
 
 
