@@ -200,7 +200,7 @@ class DayRun:
     p90_wait: float | None
     under: bool  # the day's P90 wait within the target, and everyone called
     slot_waits: tuple[float | None, ...]  # mean wait of those joining in each slot
-    unserved: int = 0  # never called (in the model nobody leaves: no counter was left for them)
+    unserved: int = 0  # never called nor gone by the end of the day: no counter was left for them
 
 
 def play(scenario: Scenario, fc: Forecast, seed: int, target: float, *, vary: bool) -> DayRun:
@@ -228,7 +228,9 @@ def play(scenario: Scenario, fc: Forecast, seed: int, target: float, *, vary: bo
         ]
         per_slot.append(statistics.fmean(found) if found else None)
     p90 = quantile(sorted(waits), 0.9) if waits else None
-    unserved = len(day.visits) - len(waits)
+    # Still waiting when the day ended: never called, and never left (those who cancel or walk
+    # away, on the scenario's own days, were not left behind by the plan).
+    unserved = sum(1 for v in day.visits if v.called is None and v.cancelled is None)
     return DayRun(
         seed=seed,
         joined=len(day.visits),
