@@ -99,6 +99,8 @@ async def test_a_manager_makes_edits_checks_and_downloads_a_plan(
     await page.goto(f"/dashboard#key={tenant.keys['manager']}")
     figure = page.locator("#f-staffing")
     await expect(figure).to_contain_text("No plan yet")
+    # The other figures still loading move the page as they fill: a click then can miss.
+    await expect(page.locator("main")).not_to_contain_text("Loading…", timeout=PLAN_TIMEOUT_MS)
     await page.fill("#plan-day", "2026-11-30")
     await page.click("#plan-make")
     await expect(figure.locator("[role=status]")).to_be_visible()  # progress while it runs
