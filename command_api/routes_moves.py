@@ -8,7 +8,7 @@ called stay at their counters. Nothing moves unless everyone can (room, service 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
@@ -55,8 +55,9 @@ class MoveOut(CommandOut):
     moved: int = Field(description="How many people moved (in this queue's line order)")
 
 
-def _moved(outcome: Outcome) -> dict[str, Any]:
-    return {"moved": sum(1 for kind in outcome.event_types if kind == "TicketTransferredOut")}
+def moved(outcome: Outcome) -> int:
+    """How many people a merge or split moved (its events in the queue they left)."""
+    return sum(1 for kind in outcome.event_types if kind == "TicketTransferredOut")
 
 
 @router.post(
@@ -78,7 +79,7 @@ async def merge(
     outcome = await caller.execute(
         command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
     )
-    return answer(outcome, extra=_moved(outcome))
+    return answer(outcome, extra={"moved": moved(outcome)})
 
 
 @router.post(
@@ -103,4 +104,4 @@ async def split(
     outcome = await caller.execute(
         command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
     )
-    return answer(outcome, extra=_moved(outcome))
+    return answer(outcome, extra={"moved": moved(outcome)})

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from command_api.execution import CallerDep
 from command_api.models import Label, Reason, StrictModel
+from command_api.routes_moves import moved
 from domain.commands import MoveWaiting
 from domain.errors import Rejected
 from http_api.auth import permission
@@ -92,11 +93,10 @@ async def close_site(body: CloseSiteIn, caller: CallerDep, models: ReadModelsDep
         except Rejected as refused:
             done = ", ".join(c["queue_id"] for c in closed) or "none"
             raise Rejected(refused.code, f"{refused.detail} (closed already: {done})") from None
-        moved = sum(1 for kind in outcome.event_types if kind == "TicketTransferredOut")
         closed.append(
             {
                 "queue_id": view["queue_id"],
-                "moved": moved,
+                "moved": moved(outcome),
                 "stream_version": outcome.versions[view["queue_id"]],
             }
         )
