@@ -50,6 +50,10 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     ),
     "settings:manage": (frozenset({"admin"}), "the organisation's security and sign-on settings"),
     "audit:read": (frozenset({"admin"}), "the audit trail"),
+    "personal-data:manage": (
+        frozenset({"admin"}),
+        "a person's data: everything held about them, and erasure on request",
+    ),
 }
 
 # Staff act only on the queues they are assigned to (when they have assignments).

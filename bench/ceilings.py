@@ -59,7 +59,7 @@ def sample_event(queue_id: str, version: int, tenant_id: str) -> RecordedEvent:
             priority="normal",
             service_type=None,
             channel="kiosk",
-            contact=None,
+            personal=None,
             at=now,
         ),
         occurred_at=now,

@@ -15,7 +15,7 @@ from command_api.models import (
 )
 from core.tokens import ticket_token
 from domain.config import OpeningHours, QueueConfig
-from domain.events import Contact
+from privacy.sealing import Details
 from service_layer.outcome import Outcome, TicketSummary
 
 _SETTING_FIELDS = tuple(QueueSettingsIn.model_fields)
@@ -53,10 +53,12 @@ def settings_patch(body: QueuePatchIn) -> tuple[tuple[str, object], ...]:
     return tuple(sorted(changes.items()))
 
 
-def contact(body: ContactIn | None) -> Contact | None:
-    if body is None or not (body.name or body.phone or body.email):
+def contact(body: ContactIn | None) -> Details | None:
+    """The person's details as given (sealed before any command carries them); None if none."""
+    if body is None:
         return None
-    return Contact(name=body.name, phone=body.phone, email=body.email)
+    details = Details(name=body.name, phone=body.phone, email=body.email, note=body.note)
+    return None if details.empty() else details
 
 
 def ticket_out(ticket: TicketSummary, *, token_secret: str | None = None) -> TicketOut:

@@ -186,6 +186,7 @@ class ContactIn(StrictModel):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{3,32}$")] | None = None
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$")] | None = None
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None  # sealed with the rest
 
 
 # -- subscriptions (notifications): at enqueue, or later by the ticket's token ----------------------

@@ -27,6 +27,7 @@ from command_api.models import (
     StrictModel,
     refuse_push_endpoints,
 )
+from command_api.personal import REFUSED, drop_unused, seal_details
 from domain.commands import (
     CallNext,
     ChangeQueueSettings,
@@ -184,19 +185,26 @@ async def take_ticket(
     ticket_id = str(uuid.uuid4())
     if body.notify:
         refuse_push_endpoints(body.notify, caller.request.app.state.notifications.guard)
+    personal = await seal_details(caller, queue_id, ticket_id, contact(body.contact))
     command = EnqueueTicket(
         ticket_id=ticket_id,
         priority=body.priority,
         service_type=body.service_type,
         channel=body.channel,
-        contact=contact(body.contact),
+        personal=personal,
         metadata={**(extra or {}), **body.metadata},
         language=body.language,
         allow_outside_hours=body.allow_outside_hours,
     )
-    outcome = await caller.execute(command, queue_id=queue_id, body=body)
+    try:
+        outcome = await caller.execute(command, queue_id=queue_id, body=body)
+    except REFUSED:
+        await drop_unused(caller, personal, ticket_id)
+        raise
     ticket = outcome.ticket
     assert ticket is not None  # an enqueue answers the ticket it made
+    if ticket.ticket_id != ticket_id:  # a retry: the first request's ticket holds the details
+        await drop_unused(caller, personal, ticket_id)
     headers = {
         "Location": f"/v1/tickets/{ticket.ticket_id}",
         **({"Idempotent-Replayed": "true"} if outcome.replayed else {}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.config import QueueConfig
-from domain.events import CancelledBy, Contact, QueueStatus
+from domain.events import CancelledBy, PersonalData, QueueStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +62,8 @@ class EnqueueTicket:
     priority: str | None = None  # None: the queue's default class
     service_type: str | None = None
     channel: str = "api"
-    contact: Contact | None = None
+    # The person's details, sealed by the service layer (privacy/) before the command is given.
+    personal: PersonalData | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     language: str | None = None
     # Staff may let somebody in outside opening hours; kiosks may not.

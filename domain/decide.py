@@ -195,7 +195,7 @@ def _enqueue(state: QueueState, cmd: EnqueueTicket, now: datetime) -> list[Queue
             priority=priority,
             service_type=cmd.service_type,
             channel=cmd.channel,
-            contact=cmd.contact,
+            personal=cmd.personal,
             metadata=dict(cmd.metadata),
             language=cmd.language,
             at=now,

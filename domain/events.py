@@ -20,9 +20,23 @@ CancelledBy = Literal["customer", "staff"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Contact:
+    """How to reach a customer, in the clear: what events before version 3 of TicketEnqueued
+    and TicketTransferredIn carried. No event is written with one any more (`PersonalData`)."""
+
     name: str | None = None
     phone: str | None = None
     email: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PersonalData:
+    """A person's details (name, phone, e-mail, a note), sealed under a key of their own that is
+    kept outside the event log (`privacy/`). Events carry only this: destroying the key erases
+    the person from every copy of every event (crypto-shredding) and the fold, which never
+    reads it, stays the same."""
+
+    key_id: str  # the key's id in the key store (a UUID)
+    sealed: str  # base64 of a 12-byte nonce and the AES-256-GCM ciphertext
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +100,7 @@ class TicketEnqueued:
     """A ticket joins the line. `seq` orders tickets of one class that arrive at the same time."""
 
     TYPE: ClassVar[str] = "TicketEnqueued"
-    VERSION: ClassVar[int] = 2  # v2 added `language`
+    VERSION: ClassVar[int] = 3  # v2 added `language`; v3 `personal` (and stopped writing `contact`)
     ticket_id: str
     number: str  # human-readable, e.g. "A-042"
     daily_number: int  # 42: numbers restart at 1 each day in the queue's time zone
@@ -94,10 +108,11 @@ class TicketEnqueued:
     priority: str
     service_type: str | None
     channel: str  # kiosk, web, phone, qr, api
-    contact: Contact | None
+    contact: Contact | None = None  # never written since v3 (older events read None too)
     metadata: dict[str, str] = field(default_factory=dict)
     # Preferred language for announcements and notifications (BCP 47), if the customer gave one.
     language: str | None = None
+    personal: PersonalData | None = None
     at: datetime
 
 
@@ -215,7 +230,7 @@ class TicketTransferredIn:
     """
 
     TYPE: ClassVar[str] = "TicketTransferredIn"
-    VERSION: ClassVar[int] = 2  # v2 added `language`
+    VERSION: ClassVar[int] = 3  # v2 added `language`; v3 `personal` (and stopped writing `contact`)
     ticket_id: str
     from_queue_id: str
     number: str
@@ -224,11 +239,12 @@ class TicketTransferredIn:
     priority: str
     service_type: str | None
     channel: str
-    contact: Contact | None
+    contact: Contact | None = None  # never written since v3 (older events read None too)
     metadata: dict[str, str] = field(default_factory=dict)
     language: str | None = None
     original_enqueued_at: datetime
     order_at: datetime
+    personal: PersonalData | None = None  # the person's sealed details, as enqueued
     at: datetime
 
 

@@ -185,7 +185,7 @@ def _admit(
             priority=event.priority,
             service_type=event.service_type,
             channel=event.channel,
-            contact=event.contact,
+            personal=event.personal,
             metadata=dict(event.metadata),
             language=event.language,
             transferred_from=transferred_from,

@@ -13,13 +13,14 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from domain.config import OpeningHours, QueueConfig
-from domain.events import Contact
+from domain.events import PersonalData
 from domain.evolve import set_config
 from domain.state import QueueState, TicketState, line_key
 
-# 4: the configuration's busy_counter_policy (older snapshots are not read: the queue is
-# folded from its events instead).
-SNAPSHOT_SCHEMA = 4
+# 4: the configuration's busy_counter_policy; 5: a ticket's sealed `personal` data instead of its
+# contact in the clear (older snapshots are not read: the queue is folded from its events instead,
+# so no snapshot written from now on holds a contact in the clear).
+SNAPSHOT_SCHEMA = 5
 
 
 def _time(value: datetime | None) -> str | None:
@@ -88,16 +89,16 @@ def config_from_dict(data: dict[str, Any]) -> QueueConfig:
     )
 
 
-def _contact_to_dict(contact: Contact | None) -> dict[str, Any] | None:
-    if contact is None:
+def _personal_to_dict(personal: PersonalData | None) -> dict[str, Any] | None:
+    if personal is None:
         return None
-    return {"name": contact.name, "phone": contact.phone, "email": contact.email}
+    return {"key_id": personal.key_id, "sealed": personal.sealed}
 
 
-def _contact_from_dict(data: dict[str, Any] | None) -> Contact | None:
+def _personal_from_dict(data: dict[str, Any] | None) -> PersonalData | None:
     if data is None:
         return None
-    return Contact(name=data["name"], phone=data["phone"], email=data["email"])
+    return PersonalData(key_id=data["key_id"], sealed=data["sealed"])
 
 
 def _ticket_to_dict(ticket: TicketState) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def _ticket_to_dict(ticket: TicketState) -> dict[str, Any]:
         "priority": ticket.priority,
         "service_type": ticket.service_type,
         "channel": ticket.channel,
-        "contact": _contact_to_dict(ticket.contact),
+        "personal": _personal_to_dict(ticket.personal),
         "metadata": dict(ticket.metadata),
         "language": ticket.language,
         "status": ticket.status,
@@ -136,7 +137,7 @@ def _ticket_from_dict(data: dict[str, Any]) -> TicketState:
         priority=data["priority"],
         service_type=data["service_type"],
         channel=data["channel"],
-        contact=_contact_from_dict(data["contact"]),
+        personal=_personal_from_dict(data["personal"]),
         metadata=dict(data["metadata"]),
         language=data["language"],
         status=data["status"],

@@ -14,7 +14,7 @@ from typing import Literal
 from sortedcontainers import SortedList
 
 from domain.config import QueueConfig
-from domain.events import Contact, QueueStatus
+from domain.events import PersonalData, QueueStatus
 
 TicketStatus = Literal[
     "waiting", "called", "serving", "served", "no_show", "cancelled", "transferred"
@@ -40,7 +40,7 @@ class TicketState:
     priority: str
     service_type: str | None
     channel: str
-    contact: Contact | None
+    personal: PersonalData | None  # sealed: the fold never opens it
     metadata: dict[str, str] = field(default_factory=dict)
     language: str | None = None
     status: TicketStatus = "waiting"

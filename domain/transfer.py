@@ -182,7 +182,7 @@ def _into(
         priority=priority,
         service_type=service_type,
         channel=ticket.channel,
-        contact=ticket.contact,
+        personal=ticket.personal,
         metadata=dict(ticket.metadata),
         language=ticket.language,
         original_enqueued_at=ticket.enqueued_at,

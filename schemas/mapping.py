@@ -186,6 +186,15 @@ def _ticket_transferred_in_v1_to_v2(record: Record) -> Record:
     return {**record, "language": None}
 
 
+def _contact_dropped(record: Record) -> Record:
+    """Version 3 of TicketEnqueued and TicketTransferredIn seals a person's details (`personal`)
+    and writes no `contact`. An older event's contact, in the clear, is dropped when it is read:
+    nothing folds it, and what reads events (the relay's topic records, exports, the fold's
+    snapshots) must not spread personal data that can never be erased. The stored row keeps it
+    (see docs/privacy.md)."""
+    return {**record, "contact": None, "personal": None}
+
+
 def _config_v1_to_v2(record: Record) -> Record:
     """Version 2 of QueueCreated and QueueReconfigured added the busy counter policy. A queue
     configured before it gets "refuse", the Avro default (the two paths must agree): it never
@@ -215,6 +224,8 @@ def _config_with_no_site(record: Record) -> Record:
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("TicketEnqueued", 1): _ticket_enqueued_v1_to_v2,
     ("TicketTransferredIn", 1): _ticket_transferred_in_v1_to_v2,
+    ("TicketEnqueued", 2): _contact_dropped,
+    ("TicketTransferredIn", 2): _contact_dropped,
     ("QueueCreated", 1): _config_v1_to_v2,
     ("QueueReconfigured", 1): _config_v1_to_v2,
     ("QueueReconfigured", 2): _queue_reconfigured_v2_to_v3,

@@ -67,6 +67,7 @@ from notifications_api import (
 from notifications_api.deps import Notifications
 from observability import tracing
 from observability.logs import RequestLog, configure_logging
+from privacy_api import routes as routes_privacy
 from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.leases import LiveLimits
@@ -226,6 +227,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_settings.router,
         routes_audit.router,
         routes_export.router,
+        routes_privacy.router,
         routes_jwks.router,
         web_pages.router,
         routes_boards.router,

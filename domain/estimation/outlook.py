@@ -62,7 +62,7 @@ def newcomer(state: QueueState, priority: str, at: datetime) -> TicketState:
         priority=priority,
         service_type=None,
         channel="",
-        contact=None,
+        personal=None,
         enqueued_at=at,
         order_at=at,
         class_since=at,

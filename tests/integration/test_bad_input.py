@@ -297,6 +297,36 @@ ROUTES = {
             {"site": "Nowhere", "to_queue_id": "@target"},
             "staff",
         ),
+        # a person's data: admins, the body names the person (never the URL)
+        Route(
+            "export-person",
+            "POST",
+            "/v1/personal-data/export",
+            {},
+            {"email": "nobody@example.org"},
+            "staff",
+            command_headers=False,
+        ),
+        Route(
+            "erase-person",
+            "POST",
+            "/v1/personal-data/erase",
+            {},
+            {"email": "nobody@example.org"},
+            "staff",
+            command_headers=False,
+        ),
+        Route(
+            "erase-own-ticket",
+            "DELETE",
+            _ticket("personal-data"),
+            {"ticket_id": "waiting"},
+            None,
+            "staff",
+            reads_body=False,
+            body_schema=False,
+            command_headers=False,
+        ),
         Route(
             "routed-ticket",
             "POST",
@@ -959,6 +989,19 @@ SPECIFIC: list[Case] = [
         json={"to_queue_id": "@b_queue"},
     ),
     case("merge-queue", "into-unknown-queue", 404, "not-found", json={"to_queue_id": "@unknown"}),
+    # a person: named one way exactly, each way well-formed
+    *(
+        case(route, name, 422, "validation", json=body)
+        for route in ("export-person", "erase-person")
+        for name, body in (
+            ("nobody-named", {}),
+            ("two-ways", {"email": "a@example.org", "phone": "+34600112233"}),
+            ("email-not-an-address", {"email": "not-an-address"}),
+            ("phone-with-letters", {"phone": "call me"}),
+            ("ticket-id-not-a-uuid", {"ticket_id": "t-1"}),
+        )
+    ),
+    case("erase-own-ticket", "another-tickets-token", 401, "unauthorized", key="token:called"),
     case("merge-queue", "into-closed-queue", 409, "queue-closed", json={"to_queue_id": "@closed"}),
     case(
         "merge-queue", "into-queue-without-room", 409, "queue-full", json={"to_queue_id": "@full"}

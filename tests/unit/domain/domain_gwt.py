@@ -57,7 +57,7 @@ def enqueued(
         priority=priority,
         service_type=service_type,
         channel="api",
-        contact=None,
+        personal=None,
         at=when,
     )
 

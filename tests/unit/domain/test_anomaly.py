@@ -25,7 +25,7 @@ def _enqueued(at: datetime, n: int) -> TicketEnqueued:
         priority="normal",
         service_type=None,
         channel="kiosk",
-        contact=None,
+        personal=None,
         at=at,
     )
 

@@ -13,7 +13,7 @@ from domain.commands import CallNext, EnqueueTicket, QueueCommand, ReturnTicket
 from domain.decide import decide
 from domain.errors import Rejected
 from domain.events import (
-    Contact,
+    PersonalData,
     QueueEvent,
     ServiceStarted,
     TicketCancelled,
@@ -50,7 +50,7 @@ def busy_history() -> list[QueueEvent]:
             priority="vip",
             service_type="pay",
             channel="web",
-            contact=Contact(email="a@b.c"),
+            personal=PersonalData(key_id="k1", sealed="c2VhbGVk"),
             metadata={"k": "v"},
             language="de",
             at=at(0),

@@ -21,7 +21,7 @@ from domain.commands import (
     StartService,
 )
 from domain.events import (
-    Contact,
+    PersonalData,
     QueueEvent,
     QueuePaused,
     ServiceStarted,
@@ -40,13 +40,13 @@ from domain.state import now_serving, position, waiting_ids
 
 
 def test_enqueue_emits_a_numbered_ticket() -> None:
-    contact = Contact(name="Ada", phone="+4912345")
+    personal = PersonalData(key_id="k1", sealed="c2VhbGVk")
     command = EnqueueTicket(
         ticket_id="t1",
         priority="vip",
         service_type="pay",
         channel="kiosk",
-        contact=contact,
+        personal=personal,
         metadata={"k": "v"},
         language="de",
     )
@@ -59,7 +59,7 @@ def test_enqueue_emits_a_numbered_ticket() -> None:
             priority="vip",
             service_type="pay",
             channel="kiosk",
-            contact=contact,
+            personal=personal,
             metadata={"k": "v"},
             language="de",
             at=at(5),

@@ -13,7 +13,7 @@ from domain.config import QueueConfig
 from domain.decide import decide_transfer
 from domain.errors import Rejected
 from domain.events import (
-    Contact,
+    PersonalData,
     QueueEvent,
     ServiceStarted,
     TicketEnqueued,
@@ -36,7 +36,7 @@ SOURCE_HISTORY: tuple[QueueEvent, ...] = (
         priority="vip",
         service_type="pay",
         channel="kiosk",
-        contact=Contact(name="Ada"),
+        personal=PersonalData(key_id="k1", sealed="c2VhbGVk"),
         metadata={"k": "v"},
         at=at(0),
     ),
@@ -91,7 +91,7 @@ def test_transfer_emits_out_and_in_with_a_number_of_the_target() -> None:
             priority="vip",
             service_type="pay",
             channel="kiosk",
-            contact=Contact(name="Ada"),
+            personal=PersonalData(key_id="k1", sealed="c2VhbGVk"),
             metadata={"k": "v"},
             original_enqueued_at=at(0),
             order_at=at(0),

@@ -19,7 +19,7 @@ from domain.commands import (
 )
 from domain.config import QueueConfig
 from domain.decide import decide
-from domain.events import Contact, QueueEvent, TicketEnqueued
+from domain.events import QueueEvent, TicketEnqueued
 from domain.evolve import evolve
 from domain.state import FINISHED_RETENTION, QueueState, initial_state
 from eventstore.serialization import to_json
@@ -33,6 +33,7 @@ from exports.rows import (
     parse_line,
 )
 from exports.tickets import TicketRows
+from privacy.sealing import Details, new_key, seal
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TENANT = str(uuid.uuid4())
@@ -115,8 +116,9 @@ class Queue:
 
 def test_ticket_rows_have_the_final_status_and_times_and_no_contact() -> None:
     queue = Queue()
-    contact = Contact(name="Ada Lovelace", phone="+441234567890", email="ada@example.org")
-    queue.do(EnqueueTicket(ticket_id="t-served", contact=contact, service_type="pay, cash"))
+    details = Details(name="Ada Lovelace", phone="+441234567890", email="ada@example.org")
+    personal = seal(new_key(), "tenant", "k1", details)
+    queue.do(EnqueueTicket(ticket_id="t-served", personal=personal, service_type="pay, cash"))
     queue.do(EnqueueTicket(ticket_id="t-cancelled"))
     queue.do(EnqueueTicket(ticket_id="t-waiting"))
     queue.do(CallNext(counter="1"))
@@ -133,6 +135,7 @@ def test_ticket_rows_have_the_final_status_and_times_and_no_contact() -> None:
     assert rows["t-waiting"]["status"] == "waiting" and rows["t-waiting"]["wait_s"] == ""
     text = csv_text(fold.remaining())
     assert "Ada" not in text and "ada@example.org" not in text and "+4412" not in text
+    assert personal.sealed not in text and personal.key_id not in text
 
 
 def test_tickets_the_fold_forgets_are_written_once_as_it_forgets_them() -> None:

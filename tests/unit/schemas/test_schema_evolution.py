@@ -94,7 +94,8 @@ def _v1_headers(message: codec.EncodedMessage) -> list[tuple[str, bytes]]:
 
 @pytest.fixture
 def enqueued(samples_by_type: dict[str, list[RecordedEvent]]) -> RecordedEvent:
-    """The fullest TicketEnqueued sample (contact, metadata, a language that v1 cannot carry)."""
+    """The fullest TicketEnqueued sample (sealed personal data and a language, which v1 cannot
+    carry, and metadata)."""
     sample = samples_by_type["TicketEnqueued"][0]
     assert isinstance(sample.event, TicketEnqueued)
     assert sample.event.language is not None
@@ -102,10 +103,10 @@ def enqueued(samples_by_type: dict[str, list[RecordedEvent]]) -> RecordedEvent:
 
 
 def _without_language(recorded: RecordedEvent) -> RecordedEvent:
+    """What a v1 record of `recorded` reads as: no language, no personal data."""
     assert isinstance(recorded.event, TicketEnqueued)
-    return dataclasses.replace(
-        recorded, event=dataclasses.replace(recorded.event, language=None), global_position=None
-    )
+    event = dataclasses.replace(recorded.event, language=None, personal=None)
+    return dataclasses.replace(recorded, event=event, global_position=None)
 
 
 def test_ticket_enqueued_v1_decodes_with_the_v2_reader_fastavro(enqueued: RecordedEvent) -> None:
@@ -122,13 +123,13 @@ def test_ticket_enqueued_v1_decodes_with_the_v2_reader_official_avro(
 ) -> None:
     v1_body = _write_avro("TicketEnqueued", 1, _old_record(enqueued, 1))
     reader = avro.io.DatumReader(
-        _avro_schema("TicketEnqueued", 1), _avro_schema("TicketEnqueued", 2)
+        _avro_schema("TicketEnqueued", 1), _avro_schema("TicketEnqueued", 3)
     )
 
     record = reader.read(avro.io.BinaryDecoder(io.BytesIO(v1_body)))
     assert isinstance(record, dict)
 
-    assert record["language"] is None
+    assert record["language"] is None and record["personal"] is None
     assert codec.recorded_from_avro("TicketEnqueued", record) == _without_language(enqueued)
     # And the same bytes, written by the other library, decode through the codec too.
     assert codec.decode_value(v1_body, "TicketEnqueued", 1) == _without_language(enqueued)

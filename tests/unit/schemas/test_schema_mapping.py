@@ -177,8 +177,20 @@ def test_naive_datetimes_are_refused_when_writing(
 def test_upcast_ticket_enqueued_v1_adds_language_none() -> None:
     v1 = {"ticket_id": "tk-1", "at": "2025-03-14T09:26:53Z"}
 
-    assert upcast("TicketEnqueued", 1, v1) == {**v1, "language": None}
+    lifted = upcast("TicketEnqueued", 1, v1)
+
+    assert lifted == {**v1, "language": None, "contact": None, "personal": None}
     assert "language" not in v1, "upcasting never mutates its input"
+
+
+@pytest.mark.parametrize("event_type", ["TicketEnqueued", "TicketTransferredIn"])
+def test_upcast_v2_drops_a_contact_in_the_clear(event_type: str) -> None:
+    """Before v3 a person's details were stored in the clear; read, they are dropped (nothing
+    folds them, and nothing that reads events may spread what can never be erased)."""
+    v2 = {"ticket_id": "tk-1", "contact": {"name": "Ana", "phone": "+34 600", "email": None}}
+
+    assert upcast(event_type, 2, v2) == {"ticket_id": "tk-1", "contact": None, "personal": None}
+    assert v2["contact"] is not None, "upcasting never mutates its input"
 
 
 def test_upcast_queue_reconfigured_v2_adds_reason_none() -> None:
@@ -213,7 +225,7 @@ def test_upcast_of_the_current_version_changes_nothing(
     assert upcast("TicketEnqueued", TicketEnqueued.VERSION, record) == record
 
 
-@pytest.mark.parametrize("version", [0, 3, -1])
+@pytest.mark.parametrize("version", [0, 4, -1])
 def test_upcast_refuses_versions_that_do_not_exist(version: int) -> None:
     with pytest.raises(UnknownEventType, match=f"no schema version {version}"):
         upcast("TicketEnqueued", version, {})
