@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rend
 from notifications.outlet import Headers, Outlet, attempt_headers
 from notifications.store import deliveries
 from notifications.store.deliveries import Outcome
+from notifications.store.subscriptions import address_of
 from observability import metrics
 
 log = logging.getLogger("vq.notifications.delivery")
@@ -104,14 +106,27 @@ class Deliverer:
     ) -> tuple[Outcome, tuple[str, Message, Headers] | None]:
         sender = self._senders[message.channel]
         try:
-            rendered = await self._render(message)
-            sent = await sender.send(message, rendered)
+            addressed = await self._addressed(message)
+            rendered = await self._render(addressed)
+            sent = await sender.send(addressed, rendered)
         except DeliveryFailed as failure:
             return self._failed(message, attempt, failure)
         except Exception as exc:  # a bug in an adapter must not stop the partition
             log.exception("sending %s failed unexpectedly", message.id)
             return self._failed(message, attempt, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
         return self._outcome(message, attempt, "delivered", "delivered", sent, None), None
+
+    async def _addressed(self, message: Message) -> Message:
+        """A message to a person's subscription carries no address, so that no topic record or
+        delivery log keeps one: it is read from the subscription as the message is sent (only
+        for sending: retries and dead letters carry the message as it came). A subscription
+        removed since (the person's data erased) makes the message gone."""
+        if message.to or message.subscription_id is None:
+            return message  # an endpoint's, an alert's, or made before addresses were left out
+        address = await address_of(self._pool, message.subscription_id)
+        if address is None:
+            raise DeliveryFailed("the subscription was removed (personal data erased)", gone=True)
+        return replace(message, to=address)
 
     def _failed(
         self, message: Message, attempt: int, failure: DeliveryFailed

@@ -82,7 +82,7 @@ def ticket_message(
         id=due.message_id,
         tenant_id=follower.tenant_id,
         channel=channel(follower.channel),
-        to=follower.address,
+        to="",  # read from the subscription when sent (notifications/delivery.py)
         topic=due.rule.kind,
         created_at=moment.at,
         order_key=follower.ticket_id,

@@ -47,8 +47,9 @@ class Message:
     id: str
     tenant_id: str
     channel: Channel
-    # Where it goes: an email address, an E.164 number, a push subscription (JSON), a webhook
-    # endpoint's id, an apprise URL's alert id.
+    # Where it goes: a webhook endpoint's id, an alert's address or id; empty for a person's
+    # subscription (`subscription_id`), whose address is read when the message is sent, so that
+    # no topic or delivery log keeps a person's e-mail, number or push endpoint.
     to: str
     # What it is about: a rule ("ahead", "called"...), an event type for webhooks, "alert:<name>",
     # "announcement", "summary". It names the template that renders it.

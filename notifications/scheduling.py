@@ -110,7 +110,7 @@ class Schedules:
                 id=f"{base}:{f.subscription_id}",
                 tenant_id=schedule.tenant_id,
                 channel=channel(f.channel),
-                to=f.address,
+                to="",  # read from the subscription when sent
                 topic="announcement",
                 created_at=occurrence,
                 order_key=f.ticket_id,

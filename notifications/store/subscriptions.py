@@ -205,6 +205,15 @@ async def get_subscription(pool: Pool, tenant_id: str, subscription_id: str) -> 
     return None if row is None else _subscription(row)
 
 
+async def address_of(pool: Pool, subscription_id: str) -> str | None:
+    """Where a subscription's messages go, read when one is sent (messages do not carry it);
+    None once the subscription is removed (the person's data erased)."""
+    row = await fetch_one(
+        pool, "SELECT address FROM subscriptions WHERE subscription_id = %s", (subscription_id,)
+    )
+    return None if row is None else str(row[0])
+
+
 async def cancel_subscription(
     pool: Pool, tenant_id: str, ticket_id: str, subscription_id: str
 ) -> bool:
