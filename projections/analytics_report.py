@@ -258,13 +258,19 @@ CSV_COLUMNS = (
     "wait_max_s",
     "service_mean_s",
     "service_p50_s",
+    # Routing (issue 16): those the API sent to the best queue, their wait against the P50 shown.
+    "routed_joined",
+    "routed_called",
+    "routed_wait_mean_s",
+    "routed_shown_p50_mean_s",
+    "routed_wait_when_shown_mean_s",
 )
 
 
 def csv_rows(result: dict[str, Any]) -> Iterable[list[Any]]:
     yield list(CSV_COLUMNS)
     for row in result["rows"]:
-        wait, service = row["wait_seconds"], row["service_seconds"]
+        wait, service, routed = row["wait_seconds"], row["service_seconds"], row["routed"]
         yield [
             row["start"],
             row["end"],
@@ -285,4 +291,9 @@ def csv_rows(result: dict[str, Any]) -> Iterable[list[Any]]:
             wait["max"],
             service["mean"],
             service["p50"],
+            routed["joined"],
+            routed["called"],
+            routed["mean_wait_seconds"],
+            routed["mean_shown_p50_seconds"],
+            routed["mean_wait_when_shown_seconds"],
         ]

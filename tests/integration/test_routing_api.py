@@ -5,6 +5,8 @@ are never chosen, and the ticket's events say it was routed."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,6 +108,14 @@ async def test_the_shortest_expected_wait_is_chosen_and_closed_queues_never(
         routed = figures.json()["total"]["routed"]
         assert (routed["joined"], routed["called"], routed["shown"]) == (1, 1, 1)
         assert routed["mean_wait_seconds"] is not None and routed["mean_wait_seconds"] >= 0
+        sheet = await api.http.get(
+            f"/v1/queues/{quiet}/analytics",
+            headers=api.auth("admin"),
+            params={**window, "format": "csv"},
+        )
+        rows = list(csv.DictReader(io.StringIO(sheet.text)))
+        assert sum(int(r["routed_joined"]) for r in rows) == 1
+        assert sum(int(r["routed_called"]) for r in rows) == 1
 
         nowhere = await api.post("/v1/routing/tickets", "kiosk", json={"service_type": "tax"})
         assert nowhere.status_code == 404, nowhere.text
