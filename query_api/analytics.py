@@ -124,9 +124,9 @@ async def queue_analytics(
     "/analytics",
     responses={
         200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
-        **problem_responses(),
+        **problem_responses("not-found"),
     },
-    summary="The tenant's queues rolled up together",
+    summary="The tenant's queues (or one site's) rolled up together",
     openapi_extra=permission("analytics:read"),
 )
 async def tenant_analytics(
@@ -137,12 +137,26 @@ async def tenant_analytics(
     bucket: BucketParam = "1h",
     format: Format = "json",
     timezone: Annotated[TimeZone, Query(description="Time zone of the rows")] = "UTC",
+    site: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Only the queues of this site (a queue's `site` setting); a site no "
+            "queue names is a 404",
+        ),
+    ] = None,
 ) -> Response:
     begin, finish = _range(start, end, models.now())
     merged: list[Bucket] = []
     targets: list[int] = []
     async with redis_errors():
-        for queue in await models.queues(who.tenant_id):
+        queues = await models.queues(who.tenant_id)
+        if site is not None:
+            queues = [q for q in queues if q.view.get("site") == site]
+            if not queues:
+                raise ProblemError("not-found", f"no queue is at site {site!r}")
+        for queue in queues:
             merged.extend(
                 await load_buckets(
                     models.redis, models.keys, who.tenant_id, queue.queue_id, begin, finish
@@ -153,6 +167,8 @@ async def tenant_analytics(
     # when measured, so a single target here is only the one reported alongside.
     result = report(merged, begin, finish, bucket, timezone, min(targets, default=900))
     result["tenant_id"] = who.tenant_id
+    if site is not None:
+        result["site"] = site
     return _answer(result, format, f"tenant-{uuid.UUID(who.tenant_id)}-analytics")
 
 

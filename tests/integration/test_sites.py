@@ -49,6 +49,16 @@ async def test_a_site_closed_in_an_emergency_sends_its_people_elsewhere(
         assert (before["North"]["waiting"], before["North"]["open"]) == (5, 2)
         assert [q["name"] for q in before["North"]["queues"]] == ["North A", "North B"]
         assert before["North"]["best"]["queue_id"] in (north_a, north_b)
+        # Analytics across a site's queues: North's five arrivals, not South's one.
+        north = await api.http.get(
+            "/v1/analytics", headers=api.auth("admin"), params={"site": "North"}
+        )
+        assert north.status_code == 200, north.text
+        assert (north.json()["site"], north.json()["total"]["arrivals"]) == ("North", 5)
+        east = await api.http.get(
+            "/v1/analytics", headers=api.auth("admin"), params={"site": "East"}
+        )
+        assert east.status_code == 404, east.text
 
         inside = await api.post(
             "/v1/sites/close", "admin", json={"site": "North", "to_queue_id": north_b}
