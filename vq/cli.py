@@ -23,6 +23,7 @@ _REGISTRARS: tuple[tuple[str, str], ...] = (
     ("vq.inbox", "register"),
     ("projections.cli", "register"),
     ("exports.cli", "register"),
+    ("queue_files.cli", "register"),
     ("deploy.backup.cli", "register"),
     ("vq.run", "register"),
     ("simulation.cli", "register"),
