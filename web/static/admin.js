@@ -13,7 +13,7 @@
 (function () {
   "use strict";
 
-  const ORDER = ["queues", "people", "keys", "webhooks", "templates", "analytics"];
+  const ORDER = ["queues", "people", "privacy", "keys", "webhooks", "templates", "analytics"];
   // access/permissions.py, as the page was given it: permission -> the roles that hold it.
   const HOLDERS = Object.fromEntries(VQ.config.permissions);
   const modules = {};

@@ -6,6 +6,8 @@
  * a remove button. All with the ticket's token (VQ.credential, set by ticket.js).
  *
  * window.VQTicket.setUpNotify(base)  wire the panel for the ticket at `base` (/v1/tickets/<id>)
+ * window.VQTicket.refreshSubscriptions()  read the list again (after the details were deleted)
+ * A subscription made or removed here is told to "Your details" (VQTicket.refreshDetails).
  */
 (function () {
   "use strict";
@@ -61,6 +63,10 @@
     show("subscribed", found.length > 0);
   }
 
+  function detailsChanged() {
+    if (T.refreshDetails) T.refreshDetails();
+  }
+
   async function unsubscribe(subscriptionId, button) {
     button.disabled = true;
     try {
@@ -72,6 +78,7 @@
       if (problem.status !== 404) notifyMessage(problem.text);
     }
     await loadSubscriptions();
+    detailsChanged();
     $("notify-title").focus();
   }
 
@@ -80,6 +87,7 @@
     await VQ.api(base + "/subscriptions", { method: "POST", body: body, idempotent: true });
     notifyMessage(t("ticket.subscribed"));
     await loadSubscriptions();
+    detailsChanged();
   }
 
   function fieldError(input, errorId, text) {
@@ -191,4 +199,6 @@
     }
     loadSubscriptions();
   };
+
+  T.refreshSubscriptions = loadSubscriptions;
 })();

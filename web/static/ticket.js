@@ -6,7 +6,8 @@
  * the page itself) with the time it was current. Being called rings, vibrates, is announced to
  * screen readers and shows in the tab's title. The person can cancel their place and be told
  * by email, text message or web push (ticket-notify.js, loaded before this file:
- * window.VQTicket.setUpNotify).
+ * window.VQTicket.setUpNotify), and see and delete the details held about them
+ * (ticket-privacy.js: window.VQTicket.setUpDetails).
  */
 (function () {
   "use strict";
@@ -345,6 +346,7 @@
     setUpSound();
     setUpCancel();
     T.setUpNotify(base);
+    T.setUpDetails(base);
     registerWorker();
     setInterval(function () {
       if (memory.view) {
