@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.requests import HTTPConnection
 
 from advice_api.jobs import Busy, Full, StaffingJobs
-from command_api.models import StrictModel
+from command_api.fields import StrictModel
 from domain.events import QueueOpened
 from http_api.auth import permission
 from http_api.deps import PrincipalDep, ServicesDep

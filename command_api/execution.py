@@ -15,8 +15,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
+from command_api.fields import StrictModel
 from command_api.mapping import command_out
-from command_api.models import EmptyBody, StrictModel
+from command_api.models import EmptyBody
 from core.settings import Settings
 from core.tokens import token_matches
 from eventstore.values import CommandContext, request_hash

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from command_api.fields import ContactIn
 from command_api.models import (
     CommandOut,
-    ContactIn,
     QueueCreateIn,
     QueuePatchIn,
     QueueSettingsIn,
@@ -14,13 +14,13 @@ from command_api.models import (
     TicketOut,
 )
 from core.tokens import ticket_token
-from domain.config import OpeningHours, QueueConfig
+from domain.config import AppointmentSettings, OpeningHours, QueueConfig
 from privacy.sealing import Details
 from service_layer.outcome import Outcome, TicketSummary
 
 _SETTING_FIELDS = tuple(QueueSettingsIn.model_fields)
 # Settings a null clears (the others are left as they are by one).
-_NULLABLE = ("capacity", "aging_after_seconds", "aging_max_priority", "site")
+_NULLABLE = ("capacity", "aging_after_seconds", "aging_max_priority", "site", "appointments")
 
 
 def _settings_changes(body: QueueSettingsIn) -> dict[str, Any]:
@@ -35,6 +35,8 @@ def _settings_changes(body: QueueSettingsIn) -> dict[str, Any]:
             value = tuple(
                 OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes) for h in value
             )
+        elif name == "appointments" and value is not None:
+            value = AppointmentSettings(**value.model_dump())
         elif isinstance(value, list):
             value = tuple(value)
         changes[name] = value

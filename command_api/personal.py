@@ -17,9 +17,11 @@ REFUSED = (Rejected, ProblemError, VersionConflict, IdempotencyKeyReused, QueueB
 
 async def seal_details(
     caller: Caller, queue_id: str, ticket_id: str, details: Details | None
-) -> PersonalData | None:
+) -> tuple[PersonalData | None, bool]:
+    """The details sealed for `ticket_id`, and whether a key was made for it by this call (only
+    such a key may be dropped again)."""
     if details is None:
-        return None
+        return None, False
     return await sealed_for(
         caller.svc.pool,
         caller.settings.secret_key,
@@ -30,8 +32,8 @@ async def seal_details(
     )
 
 
-async def drop_unused(caller: Caller, personal: PersonalData | None, ticket_id: str) -> None:
-    """The key made for `ticket_id` when no ticket was made with it (a refusal, or a retry that
-    answered the first request's ticket)."""
-    if personal is not None:
+async def drop_unused(caller: Caller, made: bool, ticket_id: str) -> None:
+    """The key this request made for `ticket_id` when no ticket was made with it (a refusal, or
+    a retry that answered the first request's ticket)."""
+    if made:
         await forget_unused(caller.svc.pool, ticket_id)

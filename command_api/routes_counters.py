@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from command_api.execution import CallerDep, answer
-from command_api.models import CommandOut, Label, StrictModel
+from command_api.fields import Label, StrictModel
+from command_api.models import CommandOut
 from domain.commands import CallNext
 from domain.errors import Rejected
 from http_api.auth import permission

@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from command_api.execution import CallerDep, IfMatchHeader, answer, if_match_version
-from command_api.models import CommandOut, Names, Reason, StrictModel
+from command_api.fields import Names, Reason, StrictModel
+from command_api.models import CommandOut
 from domain.commands import MoveWaiting
 from http_api.auth import permission
 from http_api.problems import problem_responses

@@ -12,19 +12,16 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from command_api.execution import Caller, CallerDep, IfMatchHeader, answer, if_match_version
+from command_api.fields import Name, Prefix, QueueStatusIn, StrictModel
 from command_api.mapping import command_out, contact, queue_config, settings_patch
 from command_api.models import (
     CallNextIn,
     CommandOut,
     EnqueueIn,
     EnqueueOut,
-    Name,
-    Prefix,
     QueueCreateIn,
     QueuePatchIn,
-    QueueStatusIn,
     ReasonIn,
-    StrictModel,
     refuse_push_endpoints,
 )
 from command_api.personal import REFUSED, drop_unused, seal_details
@@ -185,7 +182,7 @@ async def take_ticket(
     ticket_id = str(uuid.uuid4())
     if body.notify:
         refuse_push_endpoints(body.notify, caller.request.app.state.notifications.guard)
-    personal = await seal_details(caller, queue_id, ticket_id, contact(body.contact))
+    personal, sealed = await seal_details(caller, queue_id, ticket_id, contact(body.contact))
     command = EnqueueTicket(
         ticket_id=ticket_id,
         priority=body.priority,
@@ -199,12 +196,12 @@ async def take_ticket(
     try:
         outcome = await caller.execute(command, queue_id=queue_id, body=body)
     except REFUSED:
-        await drop_unused(caller, personal, ticket_id)
+        await drop_unused(caller, sealed, ticket_id)
         raise
     ticket = outcome.ticket
     assert ticket is not None  # an enqueue answers the ticket it made
     if ticket.ticket_id != ticket_id:  # a retry: the first request's ticket holds the details
-        await drop_unused(caller, personal, ticket_id)
+        await drop_unused(caller, sealed, ticket_id)
     headers = {
         "Location": f"/v1/tickets/{ticket.ticket_id}",
         **({"Idempotent-Replayed": "true"} if outcome.replayed else {}),

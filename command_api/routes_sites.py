@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from command_api.execution import CallerDep
-from command_api.models import Label, Reason, StrictModel
+from command_api.fields import Label, Reason, StrictModel
 from command_api.routes_moves import moved
 from domain.commands import MoveWaiting
 from domain.errors import Rejected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.config import QueueConfig
 from domain.events import CancelledBy, PersonalData, QueueStatus
@@ -151,8 +152,42 @@ class MoveWaiting:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookAppointment:
+    appointment_id: str
+    slot_at: datetime
+    service_type: str | None = None
+    priority: str | None = None  # None: the queue's default class
+    channel: str = "api"
+    personal: PersonalData | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RescheduleAppointment:
+    appointment_id: str
+    slot_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAppointment:
+    appointment_id: str
+    by: CancelledBy = "customer"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckInAppointment:
+    appointment_id: str
+    ticket_id: str
+
+
 QueueCommand = (
-    CreateQueue
+    BookAppointment
+    | RescheduleAppointment
+    | CancelAppointment
+    | CheckInAppointment
+    | CreateQueue
     | ReconfigureQueue
     | ChangeQueueSettings
     | OpenQueue

@@ -27,6 +27,30 @@ class OpeningHours:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AppointmentSettings:
+    """Bookable slots (domain/appointments.py). Slots start every `slot_minutes` from midnight in
+    the queue's time zone, inside its opening hours; each takes `per_slot` bookings.
+
+    The rule that joins a booking to the live line: a booking checked in stands in its class's
+    line as if it had joined `lead_minutes` before its slot. Whoever joined earlier is still ahead
+    of it, whoever joins later is behind it; so a walk-in is passed only by bookings whose slots
+    fall within `lead_minutes` after it joined, or `grace_minutes` before (at most
+    `per_slot * (ceil((lead + grace) / slot) + 1)` of them), and nobody who joined after
+    `slot - lead` is ever called before a booking checked in on time.
+    """
+
+    slot_minutes: int = 15
+    per_slot: int = 1
+    lead_minutes: int = 10
+    # Check-in opens this long before the slot and closes this long after it starts: a booking
+    # not checked in by then is missed (a no-show).
+    early_minutes: int = 60
+    grace_minutes: int = 10
+    # Bookable this many days ahead.
+    horizon_days: int = 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueueConfig:
     name: str
     prefix: str = "A"
@@ -57,3 +81,5 @@ class QueueConfig:
     # The organisation's location the queue belongs to ("Downtown"): queues of one site are seen,
     # and in an emergency closed, together. None: no site named.
     site: str | None = None
+    # Appointments: None, the default, takes none (walk-ins only).
+    appointments: AppointmentSettings | None = None

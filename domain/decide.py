@@ -11,12 +11,16 @@ from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain import appointments
 from domain.commands import (
+    BookAppointment,
     CallNext,
     CallTicket,
+    CancelAppointment,
     CancelTicket,
     ChangePriority,
     ChangeQueueSettings,
+    CheckInAppointment,
     CloseQueue,
     CompleteService,
     CreateQueue,
@@ -28,6 +32,7 @@ from domain.commands import (
     QueueCommand,
     RecallTicket,
     ReconfigureQueue,
+    RescheduleAppointment,
     ResumeQueue,
     ReturnTicket,
     StartService,
@@ -364,6 +369,10 @@ _HANDLERS: dict[type[Any], Callable[[QueueState, Any, datetime], list[QueueEvent
     ReturnTicket: _return,
     ChangePriority: _change_priority,
     PromoteAgedTickets: _promote,
+    BookAppointment: appointments.book,
+    RescheduleAppointment: appointments.reschedule,
+    CancelAppointment: appointments.cancel,
+    CheckInAppointment: appointments.check_in,
 }
 
 

@@ -14,6 +14,7 @@ RejectionCode = Literal[
     "outside-hours",
     "invalid-transition",
     "grace-expired",
+    "slot-full",
     "not-found",
     "already-exists",
     "validation",

@@ -42,7 +42,8 @@ class PersonalData:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueCreated:
     TYPE: ClassVar[str] = "QueueCreated"
-    VERSION: ClassVar[int] = 3  # v2 added `config.busy_counter_policy`; v3 `config.site`
+    # v2 added `config.busy_counter_policy`; v3 `config.site`; v4 `config.appointments`
+    VERSION: ClassVar[int] = 4
     queue_id: str
     tenant_id: str
     config: QueueConfig
@@ -57,9 +58,8 @@ class QueueReconfigured:
     """
 
     TYPE: ClassVar[str] = "QueueReconfigured"
-    VERSION: ClassVar[int] = (
-        4  # v2 added `config.busy_counter_policy`; v3 `reason`; v4 `config.site`
-    )
+    # v2 added `config.busy_counter_policy`; v3 `reason`; v4 `config.site`; v5 `appointments`
+    VERSION: ClassVar[int] = 5
     config: QueueConfig
     at: datetime
     reason: str | None = None  # last, as in the Avro schema (a new version appends its fields)
@@ -248,6 +248,63 @@ class TicketTransferredIn:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppointmentBooked:
+    """A slot is booked: the person will come at `slot_at` (domain/appointments.py)."""
+
+    TYPE: ClassVar[str] = "AppointmentBooked"
+    VERSION: ClassVar[int] = 1
+    appointment_id: str
+    slot_at: datetime
+    service_type: str | None
+    priority: str
+    channel: str
+    language: str | None = None
+    personal: PersonalData | None = None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppointmentRescheduled:
+    TYPE: ClassVar[str] = "AppointmentRescheduled"
+    VERSION: ClassVar[int] = 1
+    appointment_id: str
+    slot_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppointmentCancelled:
+    TYPE: ClassVar[str] = "AppointmentCancelled"
+    VERSION: ClassVar[int] = 1
+    appointment_id: str
+    by: CancelledBy
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppointmentCheckedIn:
+    """The person with a booking is here: their ticket joins the line at `order_at`, the slot
+    less the queue's lead (AppointmentSettings), whenever they check in."""
+
+    TYPE: ClassVar[str] = "AppointmentCheckedIn"
+    VERSION: ClassVar[int] = 1
+    appointment_id: str
+    ticket_id: str
+    number: str
+    daily_number: int
+    seq: int
+    priority: str
+    service_type: str | None
+    channel: str
+    language: str | None = None
+    personal: PersonalData | None = None
+    slot_at: datetime
+    order_at: datetime
+    at: datetime
+
+
 QueueEvent = (
     QueueCreated
     | QueueReconfigured
@@ -267,6 +324,10 @@ QueueEvent = (
     | TicketPromoted
     | TicketTransferredOut
     | TicketTransferredIn
+    | AppointmentBooked
+    | AppointmentRescheduled
+    | AppointmentCancelled
+    | AppointmentCheckedIn
 )
 
 EVENT_TYPES: dict[str, type[QueueEvent]] = {
@@ -290,5 +351,9 @@ EVENT_TYPES: dict[str, type[QueueEvent]] = {
         TicketPromoted,
         TicketTransferredOut,
         TicketTransferredIn,
+        AppointmentBooked,
+        AppointmentRescheduled,
+        AppointmentCancelled,
+        AppointmentCheckedIn,
     )
 }

@@ -12,8 +12,14 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from domain import appointments
+from domain.appointments import APPOINTMENT_METADATA
 from domain.config import QueueConfig
 from domain.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentCheckedIn,
+    AppointmentRescheduled,
     QueueClosed,
     QueueCreated,
     QueueEvent,
@@ -164,9 +170,21 @@ def _transferred_in(state: QueueState, event: TicketTransferredIn) -> None:
     )
 
 
+def _appointment_checked_in(state: QueueState, event: AppointmentCheckedIn) -> None:
+    appointments.checked_in(state, event)
+    _admit(
+        state,
+        event,
+        enqueued_at=event.at,
+        order_at=event.order_at,
+        transferred_from=None,
+        enqueued_here=True,
+    )
+
+
 def _admit(
     state: QueueState,
-    event: TicketEnqueued | TicketTransferredIn,
+    event: TicketEnqueued | TicketTransferredIn | AppointmentCheckedIn,
     *,
     enqueued_at: datetime,
     order_at: datetime,
@@ -186,7 +204,11 @@ def _admit(
             service_type=event.service_type,
             channel=event.channel,
             personal=event.personal,
-            metadata=dict(event.metadata),
+            metadata=(
+                {APPOINTMENT_METADATA: event.appointment_id}
+                if isinstance(event, AppointmentCheckedIn)
+                else dict(event.metadata)
+            ),
             language=event.language,
             transferred_from=transferred_from,
             enqueued_here=enqueued_here,
@@ -331,4 +353,8 @@ _HANDLERS: dict[type[Any], Callable[[QueueState, Any], None]] = {
     TicketPromoted: _promoted,
     TicketTransferredOut: _transferred_out,
     TicketTransferredIn: _transferred_in,
+    AppointmentBooked: appointments.booked,
+    AppointmentRescheduled: appointments.rescheduled,
+    AppointmentCancelled: appointments.cancelled,
+    AppointmentCheckedIn: _appointment_checked_in,
 }

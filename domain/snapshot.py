@@ -7,20 +7,21 @@ waiting tickets, so a snapshot can never hold a line that disagrees with its tic
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Any
 
 from sortedcontainers import SortedList
 
-from domain.config import OpeningHours, QueueConfig
+from domain.config import AppointmentSettings, OpeningHours, QueueConfig
 from domain.events import PersonalData
 from domain.evolve import set_config
-from domain.state import QueueState, TicketState, line_key
+from domain.state import Appointment, QueueState, TicketState, line_key
 
 # 4: the configuration's busy_counter_policy; 5: a ticket's sealed `personal` data instead of its
-# contact in the clear (older snapshots are not read: the queue is folded from its events instead,
+# contact in the clear; 6: appointments (the settings and the bookings) (older snapshots are not read: the queue is folded from its events instead,
 # so no snapshot written from now on holds a contact in the clear).
-SNAPSHOT_SCHEMA = 5
+SNAPSHOT_SCHEMA = 6
 
 
 def _time(value: datetime | None) -> str | None:
@@ -59,6 +60,9 @@ def config_to_dict(config: QueueConfig) -> dict[str, Any]:
         "mean_service_seconds": config.mean_service_seconds,
         "metadata": dict(config.metadata),
         "site": config.site,
+        "appointments": (
+            None if config.appointments is None else dataclasses.asdict(config.appointments)
+        ),
     }
 
 
@@ -86,6 +90,11 @@ def config_from_dict(data: dict[str, Any]) -> QueueConfig:
         mean_service_seconds=data["mean_service_seconds"],
         metadata=dict(data["metadata"]),
         site=data.get("site"),  # snapshots from before sites have none
+        appointments=(
+            None
+            if data.get("appointments") is None
+            else AppointmentSettings(**data["appointments"])
+        ),
     )
 
 
@@ -155,6 +164,32 @@ def _ticket_from_dict(data: dict[str, Any]) -> TicketState:
     )
 
 
+def _appointment_to_dict(a: Appointment) -> dict[str, Any]:
+    return {
+        "appointment_id": a.appointment_id,
+        "slot_at": a.slot_at.isoformat(),
+        "service_type": a.service_type,
+        "priority": a.priority,
+        "channel": a.channel,
+        "language": a.language,
+        "personal": _personal_to_dict(a.personal),
+        "status": a.status,
+        "ticket_id": a.ticket_id,
+        "booked_at": a.booked_at.isoformat(),
+    }
+
+
+def _appointment_from_dict(data: dict[str, Any]) -> Appointment:
+    return Appointment(
+        **{
+            **data,
+            "slot_at": _required_time(data["slot_at"]),
+            "booked_at": _required_time(data["booked_at"]),
+            "personal": _personal_from_dict(data["personal"]),
+        }
+    )
+
+
 def to_snapshot(state: QueueState) -> dict[str, Any]:
     return {
         "schema": SNAPSHOT_SCHEMA,
@@ -173,6 +208,7 @@ def to_snapshot(state: QueueState) -> dict[str, Any]:
         "at_counters": {counter: list(ids) for counter, ids in state.at_counters.items()},
         "finished": list(state.finished),
         "totals": dict(state.totals),
+        "appointments": [_appointment_to_dict(a) for a in state.appointments.values()],
     }
 
 
@@ -198,4 +234,7 @@ def from_snapshot(data: dict[str, Any]) -> QueueState:
     state.at_counters = {counter: list(ids) for counter, ids in data["at_counters"].items()}
     state.finished = dict.fromkeys(data["finished"])
     state.totals = dict(data["totals"])
+    state.appointments = {
+        a["appointment_id"]: _appointment_from_dict(a) for a in data["appointments"]
+    }
     return state

@@ -63,6 +63,26 @@ class TicketState:
     enqueued_here: bool = False
 
 
+AppointmentStatus = Literal["booked", "checked_in", "cancelled"]
+
+
+@dataclass(slots=True, kw_only=True)
+class Appointment:
+    """A booking (domain/appointments.py). Missed is not a status: a booking still `booked` once
+    check-in has closed (its slot plus the grace) is a no-show, whoever looks."""
+
+    appointment_id: str
+    slot_at: datetime
+    service_type: str | None
+    priority: str
+    channel: str
+    language: str | None = None
+    personal: PersonalData | None = None
+    status: AppointmentStatus = "booked"
+    ticket_id: str | None = None  # its ticket once checked in
+    booked_at: datetime
+
+
 def _new_line() -> SortedList:
     return SortedList()
 
@@ -92,6 +112,8 @@ class QueueState:
     totals: dict[str, int] = field(default_factory=dict)
     # The finished tickets the last event evicted (read models drop them too). Not a snapshot field.
     last_evicted: list[str] = field(default_factory=list)
+    # Bookings by id: those to come, and those of the last day (older ones are forgotten).
+    appointments: dict[str, Appointment] = field(default_factory=dict)
     # priority class -> rank, derived from the config (cached: the line key needs it per event).
     ranks: dict[str, int] = field(init=False, default_factory=dict)
 

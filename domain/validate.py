@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import get_args
 
-from domain.config import BusyCounterPolicy, QueueConfig, TransferPolicy
+from domain.config import AppointmentSettings, BusyCounterPolicy, QueueConfig, TransferPolicy
 from domain.errors import Rejected
 from domain.hours import is_valid_timezone, parse_hhmm
 
@@ -81,3 +81,27 @@ def validate_config(config: QueueConfig) -> None:
     _check_seconds("no_show_grace_seconds", config.no_show_grace_seconds)
     _check_seconds("target_wait_seconds", config.target_wait_seconds)
     _check_seconds("mean_service_seconds", config.mean_service_seconds)
+    if config.appointments is not None:
+        _check_appointments(config.appointments)
+
+
+_APPOINTMENT_BOUNDS = {
+    "slot_minutes": (5, 240),
+    "per_slot": (1, 1000),
+    "lead_minutes": (0, 1440),
+    "early_minutes": (0, 1440),
+    "grace_minutes": (0, 240),
+    "horizon_days": (1, 366),
+}
+
+
+def _check_appointments(settings: AppointmentSettings) -> None:
+    for name, (low, high) in _APPOINTMENT_BOUNDS.items():
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _invalid(f"appointments.{name} must be {low} to {high}, got {value!r}")
+    if 1440 % settings.slot_minutes:
+        raise _invalid(
+            f"appointments.slot_minutes must divide a day (1440 minutes), got "
+            f"{settings.slot_minutes}"
+        )

@@ -27,6 +27,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     # document, so a client reading the OpenAPI document knows every 422 in advance.
     "rule-violated": (409, "The rules refuse this request"),
     "grace-expired": (409, "The no-show grace period is over"),
+    "slot-full": (409, "That appointment slot is fully booked"),
     "already-exists": (409, "It exists already"),
     "version-conflict": (409, "The queue changed meanwhile"),
     "stale-read": (409, "The read model has not reached that version yet; retry later"),
@@ -70,6 +71,7 @@ REJECTION_PROBLEMS: dict[RejectionCode, str] = {
     "outside-hours": "outside-hours",
     "invalid-transition": "invalid-transition",
     "grace-expired": "grace-expired",
+    "slot-full": "slot-full",
     "not-found": "not-found",
     "already-exists": "already-exists",
     # The domain refuses what breaks the queue's rules; the request itself matched the document.

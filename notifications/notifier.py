@@ -37,7 +37,7 @@ from schemas.codec import decode
 log = logging.getLogger("vq.notifications.notifier")
 
 QUEUE_RULE_EVENTS = frozenset({"QueuePaused", "QueueClosed"})
-JOINING = frozenset({"TicketEnqueued", "TicketTransferredIn"})
+JOINING = frozenset({"TicketEnqueued", "TicketTransferredIn", "AppointmentCheckedIn"})
 
 
 class Notifier:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from command_api.models import Language, Number, StrictModel
+from command_api.fields import Number, StrictModel
+from command_api.models import Language
 from http_api.formats import VISIBLE, WEB_URL
 from notifications.templates import CHANNELS as TEMPLATE_CHANNELS
 from notifications.templates import MAX_BODY_BYTES, MAX_SUBJECT_CHARS, TOPICS

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, StringConstraints, Tag
 
-from command_api.models import Email, Language, Number, StrictModel
+from command_api.fields import Number, StrictModel
+from command_api.models import Email, Language
 from http_api.formats import VISIBLE, Moment, TimeZone
 
 Condition = Literal[

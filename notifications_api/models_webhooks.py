@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
-from command_api.models import Number, StrictModel
+from command_api.fields import Number, StrictModel
 from domain.events import EVENT_TYPES
 from http_api.formats import Moment
 from notifications.store.log import STATUSES

@@ -40,26 +40,35 @@ async def sealed_for(
     queue_id: str,
     ticket_id: str,
     details: Details,
-) -> PersonalData:
-    """A new key for `ticket_id` (stored before any event names it: a key nothing uses harms
-    nobody, an event whose key was never stored could never be opened) and the details sealed
-    under it."""
+) -> tuple[PersonalData, bool]:
+    """The details sealed under `ticket_id`'s key, and whether this call made the key.
+
+    The key is stored before any event names it (a key nothing uses harms nobody; an event whose
+    key was never stored could never be opened). A ticket that has a key already (a retry that
+    derives the same id) keeps it; one whose key was erased gets a value nobody can open.
+    """
     key, key_id = new_key(), str(uuid.uuid4())
     async with pooled(pool) as conn, conn.transaction():
-        await conn.execute(
+        cur = await conn.execute(
             "INSERT INTO personal_keys (key_id, tenant_id, ticket_id, queue_id, wrapped_key) "
-            "VALUES (%s, %s, %s, %s, %s)",
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (ticket_id) DO NOTHING RETURNING key_id",
             (key_id, tenant_id, ticket_id, queue_id, wrap(secret_key, key)),
         )
+        made = await cur.fetchone() is not None
+        if not made:
+            rows = await rows_for_tickets(conn, secret_key, tenant_id, [ticket_id])
+            if rows and rows[0].key is not None:
+                key, key_id = rows[0].key, rows[0].key_id
+            return seal(key, tenant_id, key_id, details), False
         found = digests(secret_key, tenant_id, details)
         if found:
-            async with conn.cursor() as cur:
-                await cur.executemany(
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
                     "INSERT INTO personal_lookup (tenant_id, digest, ticket_id) "
                     "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     [(tenant_id, d, ticket_id) for d in found],
                 )
-    return seal(key, tenant_id, key_id, details)
+    return seal(key, tenant_id, key_id, details), True
 
 
 async def forget_unused(pool: AsyncConnectionPool[Any], ticket_id: str) -> None:

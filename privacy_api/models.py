@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
-from command_api.models import Email, StrictModel
+from command_api.fields import StrictModel
+from command_api.models import Email
 
 # As a person's details take it (any usual spelling: spaces, dashes, brackets); compared by digits.
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{3,32}$")]

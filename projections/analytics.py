@@ -35,6 +35,7 @@ from domain.config import QueueConfig
 from domain.estimation.accuracy import over_twice
 from domain.estimation.model import Estimate
 from domain.events import (
+    AppointmentCheckedIn,
     QueueEvent,
     TicketCalled,
     TicketCancelled,
@@ -103,6 +104,10 @@ def measure(
         found.add(bucket, f"arrivals:{event.priority}")
         if event.metadata.get(ROUTED_METADATA):
             found.add(bucket, "routed")
+    elif isinstance(event, AppointmentCheckedIn):
+        found.add(bucket, "arrivals")
+        found.add(bucket, f"arrivals:{event.priority}")
+        found.add(bucket, "appointments")
     elif isinstance(event, TicketTransferredIn):
         found.add(bucket, "transferred_in")
     elif isinstance(event, TicketTransferredOut):

@@ -110,6 +110,7 @@ def summarize(
         "arrivals_by_priority": {
             k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("arrivals:")
         },
+        "appointments": counts.get("appointments", 0),  # of the arrivals, bookings checked in
         "transferred_in": counts.get("transferred_in", 0),
         "transferred_out": counts.get("transferred_out", 0),
         "called": called,

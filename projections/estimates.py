@@ -32,7 +32,13 @@ from typing import Any
 from domain.estimation import SERVED, Estimate, Selector
 from domain.estimation.model import HISTORY
 from domain.estimation.outlook import newcomer as hypothetical
-from domain.events import QueueEvent, TicketCalled, TicketEnqueued, TicketTransferredIn
+from domain.events import (
+    AppointmentCheckedIn,
+    QueueEvent,
+    TicketCalled,
+    TicketEnqueued,
+    TicketTransferredIn,
+)
 from domain.state import QueueState, line_key
 
 # At most this often (seconds of the queue's own time), the first HEAD_REFRESH of the line (when
@@ -114,7 +120,7 @@ class QueueEstimates:
         settled = self.selector.observe(state, event).get(SERVED)
         self._now = event.at
         ticket_id: str | None = getattr(event, "ticket_id", None)
-        if isinstance(event, TicketEnqueued | TicketTransferredIn):
+        if isinstance(event, TicketEnqueued | TicketTransferredIn | AppointmentCheckedIn):
             given = self.selector.book.given_.get(event.ticket_id)
             served = given.estimates.get(SERVED) if given is not None else None
             if served is not None:

@@ -111,6 +111,11 @@ class QueueView(BaseModel):
     priority_classes: list[str]
     capacity: int | None = None
     site: str | None = Field(default=None, description="The location it belongs to (GET /v1/sites)")
+    appointments: dict[str, int] | None = Field(
+        default=None,
+        description="Its bookable slots (slot_minutes, per_slot, lead_minutes, early_minutes, "
+        "grace_minutes, horizon_days); null: walk-ins only",
+    )
     target_wait_seconds: int | None = None
     timezone: str | None = Field(default=None, description="The queue's time zone (IANA)")
     opening_hours: list[OpeningHoursOut] | None = Field(

@@ -220,6 +220,14 @@ def _config_with_no_site(record: Record) -> Record:
     return {**record, "config": {**config, "site": None}}
 
 
+def _config_with_no_appointments(record: Record) -> Record:
+    """QueueCreated v4 and QueueReconfigured v5 added appointments: none before."""
+    config = record.get("config")
+    if not isinstance(config, Mapping):
+        return record
+    return {**record, "config": {**config, "appointments": None}}
+
+
 # (type, version) -> the step from that version to the next one.
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("TicketEnqueued", 1): _ticket_enqueued_v1_to_v2,
@@ -231,6 +239,8 @@ _UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("QueueReconfigured", 2): _queue_reconfigured_v2_to_v3,
     ("QueueCreated", 2): _config_with_no_site,
     ("QueueReconfigured", 3): _config_with_no_site,
+    ("QueueCreated", 3): _config_with_no_appointments,
+    ("QueueReconfigured", 4): _config_with_no_appointments,
 }
 
 

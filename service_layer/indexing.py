@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from domain.events import QueueCreated, QueueReconfigured, TicketEnqueued, TicketTransferredIn
+from domain.events import (
+    AppointmentBooked,
+    AppointmentCheckedIn,
+    QueueCreated,
+    QueueReconfigured,
+    TicketEnqueued,
+    TicketTransferredIn,
+)
 from eventstore.values import StreamAppend
 
 
@@ -19,7 +26,12 @@ def indexed(append: StreamAppend) -> StreamAppend:
     tickets = [
         r.event.ticket_id
         for r in append.records
-        if isinstance(r.event, TicketEnqueued | TicketTransferredIn)
+        if isinstance(r.event, TicketEnqueued | TicketTransferredIn | AppointmentCheckedIn)
+    ]
+    # A booking's id is its ticket's to come: it finds its queue the same way (and the ticket,
+    # checked in, keeps the id).
+    tickets += [
+        r.event.appointment_id for r in append.records if isinstance(r.event, AppointmentBooked)
     ]
     ages = append.ages
     for record in append.records:

@@ -36,6 +36,7 @@ from access_api import (
 from advice_api import routes_staffing
 from advice_api.jobs import StaffingJobs
 from command_api import (
+    routes_appointments,
     routes_counters,
     routes_moves,
     routes_queues,
@@ -73,6 +74,7 @@ from projections.layout import Keys
 from projections.leases import LiveLimits
 from projections.queries import ReadModels
 from query_api import advice, analytics, live, operations, routes, routing, sites, templates
+from query_api import appointments as query_appointments
 from query_api.deps import requested_wait
 from service_layer.queues import QueueService
 from service_layer.scheduler import AgingScheduler
@@ -205,6 +207,8 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_routing.router,
         routes_counters.router,
         routes_sites.router,
+        routes_appointments.router,
+        query_appointments.router,
         routes_tickets.router,
         routes.router,
         routing.router,

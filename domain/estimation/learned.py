@@ -28,6 +28,7 @@ from domain.estimation.rules import basis
 from domain.estimation.signals import QueueSignals
 from domain.estimation.stats import Window
 from domain.events import (
+    AppointmentCheckedIn,
     QueueEvent,
     TicketCalled,
     TicketCancelled,
@@ -104,7 +105,9 @@ class LearnedEstimator:
 
     def observe(self, state: QueueState, event: QueueEvent) -> None:
         self.signals.observe(state, event)
-        if isinstance(event, TicketEnqueued | TicketTransferredIn | TicketReturned):
+        if isinstance(
+            event, TicketEnqueued | TicketTransferredIn | TicketReturned | AppointmentCheckedIn
+        ):
             ticket = state.tickets.get(event.ticket_id)
             if ticket is not None and ticket.status == "waiting":
                 view, wait = projected_wait(self.signals, state, ticket, event.at)

@@ -23,7 +23,12 @@ from domain.estimation.outlook import newcomer as hypothetical
 from domain.estimation.rules import RuleEstimator
 from domain.estimation.signals import QueueSignals
 from domain.estimation.stats import Ewma
-from domain.events import QueueEvent, TicketEnqueued, TicketTransferredIn
+from domain.events import (
+    AppointmentCheckedIn,
+    QueueEvent,
+    TicketEnqueued,
+    TicketTransferredIn,
+)
 from domain.state import QueueState, TicketState
 
 SERVED = "served"
@@ -68,7 +73,7 @@ class Selector:
         outcomes the event settled (a ticket's first call), by estimator name."""
         for member in (*self.members, *self.shadows):
             member.observe(state, event)
-        if isinstance(event, TicketEnqueued | TicketTransferredIn):
+        if isinstance(event, TicketEnqueued | TicketTransferredIn | AppointmentCheckedIn):
             self._record(state, event.ticket_id, event.at)
         outcomes = self.book.observe(state, event)
         if outcomes:

@@ -30,6 +30,7 @@ from domain.estimation.projection import Outlook, WaitDistribution
 from domain.estimation.renewal import Lag, renewal_lag
 from domain.estimation.stats import Ewma, LogHistogram
 from domain.events import (
+    AppointmentCheckedIn,
     QueueCreated,
     QueueEvent,
     QueueReconfigured,
@@ -112,7 +113,7 @@ class QueueSignals:
         if isinstance(event, QueueCreated | QueueReconfigured):
             self._configure(state, event.config)  # first: the profiles need the time zone
         self._advance(at)
-        if isinstance(event, TicketEnqueued | TicketTransferredIn):
+        if isinstance(event, TicketEnqueued | TicketTransferredIn | AppointmentCheckedIn):
             self.recorder.arrival(event.priority)
             self._line_add(state, event.ticket_id)
         elif isinstance(event, TicketReturned):

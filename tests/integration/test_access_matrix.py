@@ -16,6 +16,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -52,6 +53,10 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("post", "/v1/webhooks/endpoints/{endpoint_id}/replay"): {"message_id": "msg_x"},
     ("put", "/v1/queues/{queue_id}/notification-settings"): {},
+    ("post", "/v1/queues/{queue_id}/appointments"): {"slot_at": "2031-01-06T10:00:00+00:00"},
+    ("post", "/v1/appointments/{appointment_id}/reschedule"): {
+        "slot_at": "2031-01-06T11:00:00+00:00"
+    },
 }
 
 
@@ -202,6 +207,17 @@ async def _resources(http: httpx.AsyncClient, admin: str) -> dict[str, str]:
     ids["schedule_id"] = await made("/v1/schedules", schedule, "schedule_id")
     ids["key_id"] = await made("/v1/keys", {"name": "victim", "role": "viewer"}, "key_id")
     ids["code"] = "not-found"
+    bookable = await made(
+        "/v1/queues",
+        {"name": "Bookings", "site": "Matrix site", "appointments": {"early_minutes": 1440}},
+        "queue_id",
+    )
+    slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    booking = {"slot_at": slot.isoformat()}
+    ids["appointment_id"] = await made(
+        f"/v1/queues/{bookable}/appointments", booking, "appointment_id"
+    )
+    ids["site"] = "Matrix site"
     return ids
 
 

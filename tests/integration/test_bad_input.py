@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -297,6 +297,40 @@ ROUTES = {
             {"site": "Nowhere", "to_queue_id": "@target"},
             "staff",
         ),
+        # appointments: book a slot; move, cancel, check in (staff, kiosks, or the booking's token)
+        Route(
+            "book",
+            "POST",
+            _queue("appointments"),
+            {"queue_id": "bookable"},
+            {"slot_at": "@free_slot"},
+            "viewer",
+        ),
+        Route(
+            "reschedule-booking",
+            "POST",
+            "/v1/appointments/{appointment_id}/reschedule",
+            {"appointment_id": "booking"},
+            {"slot_at": "@free_slot"},
+            "viewer",
+        ),
+        Route(
+            "cancel-booking",
+            "POST",
+            "/v1/appointments/{appointment_id}/cancel",
+            {"appointment_id": "booking"},
+            {"reason": "ill"},
+            "viewer",
+        ),
+        Route(
+            "check-in-booking",
+            "POST",
+            "/v1/appointments/{appointment_id}/check-in",
+            {"appointment_id": "booking"},
+            None,
+            "viewer",
+            body_schema=False,
+        ),
         # a person's data: admins, the body names the person (never the URL)
         Route(
             "export-person",
@@ -490,6 +524,7 @@ AUTH_HEADERS = {
 OTHER_TENANTS = {
     "queue_id": "b_queue",
     "ticket_id": "b_ticket",
+    "appointment_id": "b_booking",
     "key_id": "b_key",
     **notifying.OTHER_TENANTS,
     **access.OTHER_TENANTS,
@@ -989,6 +1024,47 @@ SPECIFIC: list[Case] = [
         json={"to_queue_id": "@b_queue"},
     ),
     case("merge-queue", "into-unknown-queue", 404, "not-found", json={"to_queue_id": "@unknown"}),
+    # appointments: a slot on the grid, free, in a queue that takes them; a booking still booked
+    case("book", "slot-taken", 409, "slot-full", json={"slot_at": "@booked_slot"}),
+    case("book", "slot-off-the-grid", 409, "rule-violated", json={"slot_at": "@odd_slot"}),
+    case("book", "slot-not-a-time", 422, "validation", json={"slot_at": "tomorrow"}),
+    case("book", "slot-without-offset", 422, "validation", json={"slot_at": "2030-01-01T10:00"}),
+    case("book", "missing-slot", 422, "validation", json={}),
+    case(
+        "book",
+        "service-unknown",
+        409,
+        "rule-violated",
+        json={"slot_at": "@free_slot", "service_type": "tax"},
+    ),
+    case("book", "queue-takes-none", 409, "rule-violated", ids={"queue_id": "main"}),
+    case(
+        "book",
+        "contact-email-malformed",
+        422,
+        "validation",
+        json={"slot_at": "@free_slot", "contact": {"email": "nobody"}},
+    ),
+    case(
+        "reschedule-booking",
+        "to-a-taken-slot",
+        409,
+        "slot-full",
+        json={"slot_at": "@booked_slot2"},
+    ),
+    case("reschedule-booking", "missing-slot", 422, "validation", json={}),
+    case(
+        "reschedule-booking",
+        "checked-in-booking",
+        409,
+        INVALID,
+        ids={"appointment_id": "arrived"},
+    ),
+    case("cancel-booking", "checked-in-booking", 409, INVALID, ids={"appointment_id": "arrived"}),
+    case("cancel-booking", "reason-oversized", 422, "validation", json={"reason": "r" * 501}),
+    case("check-in-booking", "checked-in-booking", 409, INVALID, ids={"appointment_id": "arrived"}),
+    case("check-in-booking", "another-bookings-token", 401, "unauthorized", key="token:booking2"),
+    case("cancel-booking", "own-token-other-booking", 401, "unauthorized", key="token:arrived"),
     # a person: named one way exactly, each way well-formed
     *(
         case(route, name, 422, "validation", json=body)
@@ -1174,6 +1250,7 @@ async def store_fingerprint(db: psycopg.AsyncConnection[Any], schema: str) -> di
         "streams": "SELECT count(*) FROM {}.streams",
         "stream_versions": "SELECT coalesce(sum(version), 0) FROM {}.streams",
         "tickets": "SELECT count(*) FROM {}.tickets",
+        "personal_keys": "SELECT count(*) FROM {}.personal_keys",
         "idempotency_keys": "SELECT count(*) FROM {}.idempotency_keys",
         "snapshots": "SELECT count(*) FROM {}.snapshots",
         "tenants": "SELECT count(*) FROM {}.tenants",
@@ -1299,8 +1376,36 @@ async def _build(w: World, settings: Settings) -> None:
     await queue("target", service_types=["general"])
     b_queue = await queue("b_queue", "other")
     await enqueue(b_queue, "b_ticket", "other")
+    await _bookings(w, queue)
     await notifying.build(w)
     await access.build(w, settings)
+
+
+async def _bookings(w: World, queue: Any) -> None:
+    """A queue that takes bookings (hourly slots, check-in open a day ahead), three bookings
+    (one checked in), and slots free, taken and off the grid; the other tenant's booking."""
+    settings = {"slot_minutes": 60, "early_minutes": 1440, "grace_minutes": 240}
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    slot = {h: (hour + timedelta(hours=h)).isoformat() for h in (2, 3, 4, 5)}
+    w.ids["free_slot"], w.ids["odd_slot"] = (
+        slot[5],
+        (hour + timedelta(hours=5, minutes=7)).isoformat(),
+    )
+    w.ids["booked_slot"], w.ids["booked_slot2"] = slot[2], slot[3]
+
+    async def book(queue_id: str, name: str, at: str, key: str = "admin") -> None:
+        made = await w.call(
+            "POST", f"/v1/queues/{queue_id}/appointments", key, json={"slot_at": at}
+        )
+        w.ids[name], w.tokens[name] = made["appointment_id"], made["token"]
+
+    bookable = await queue("bookable", appointments=settings)
+    await book(bookable, "booking", slot[2])
+    await book(bookable, "booking2", slot[3])
+    await book(bookable, "arrived", slot[4])
+    await w.call("POST", f"/v1/appointments/{w.ids['arrived']}/check-in")
+    b_bookable = await queue("b_bookable", "other", appointments=settings)
+    await book(b_bookable, "b_booking", slot[2], "other")
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -1399,9 +1504,19 @@ def _fuzz_world(app: Any, settings: Settings) -> tuple[dict[str, str], dict[str,
             "POST",
             "/v1/queues",
             admin,
-            {"name": "Fuzzed", "counters": ["1", "2"], "service_types": ["general"]},
+            {
+                "name": "Fuzzed",
+                "counters": ["1", "2"],
+                "service_types": ["general"],
+                "site": "Fuzz site",
+                "appointments": {"slot_minutes": 60, "early_minutes": 1440},
+            },
         )
         queue_id = queue["queue_id"]
+        slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+        booking = call(
+            "POST", f"/v1/queues/{queue_id}/appointments", admin, {"slot_at": slot.isoformat()}
+        )
         ticket = call("POST", f"/v1/queues/{queue_id}/tickets", admin, {"priority": "vip"})
         for _ in range(FUZZ_EXAMPLES):  # enough waiting tickets that call-next finds someone
             call("POST", f"/v1/queues/{queue_id}/tickets", admin, {})
@@ -1428,6 +1543,8 @@ def _fuzz_world(app: Any, settings: Settings) -> tuple[dict[str, str], dict[str,
             "key_id": spare["key_id"],
             "plan_id": plan["plan_id"],
             "code": "queue-full",
+            "appointment_id": booking["appointment_id"],
+            "site": "Fuzz site",
             **{param: str(made[param]) for param, made in notifying.items()},
             **people["ids"],
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -77,6 +78,15 @@ async def _invited(api: ApiClient) -> dict[str, str]:
     made = await api.post("/v1/users", json={"email": email, "name": "Nurse", "role": "staff"})
     assert made.status_code == 201, made.text
     return {"user_id": made.json()["user_id"]}
+
+
+async def _booking(api: ApiClient) -> dict[str, str]:
+    """A booking in the next hours of a queue that takes them (check-in open a day ahead)."""
+    queue_id = await api.create_queue(appointments={"slot_minutes": 60, "early_minutes": 1440})
+    slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    made = await api.post(f"/v1/queues/{queue_id}/appointments", json={"slot_at": slot.isoformat()})
+    assert made.status_code == 201, made.text
+    return {"appointment_id": made.json()["appointment_id"]}
 
 
 async def _key(api: ApiClient) -> dict[str, str]:
@@ -165,6 +175,8 @@ COMMAND_SETUPS: dict[tuple[str, str], Setup] = {
     ("POST", "/v1/users/{user_id}/invite"): _invited,
     ("PATCH", "/v1/users/{user_id}"): _invited,
     ("POST", "/v1/keys/{key_id}/rotate"): _key,
+    ("POST", "/v1/appointments/{appointment_id}/cancel"): _booking,
+    ("POST", "/v1/appointments/{appointment_id}/check-in"): _booking,
 }
 
 

@@ -10,8 +10,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from domain.config import OpeningHours, QueueConfig
+from domain.config import AppointmentSettings, OpeningHours, QueueConfig
 from domain.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentCheckedIn,
+    AppointmentRescheduled,
     Contact,
     PersonalData,
     QueueClosed,
@@ -67,6 +71,9 @@ FULL_CONFIG = QueueConfig(
     mean_service_seconds=420,
     metadata={"district": "Mitte", "sign": "🎫 Ausweis"},
     site="Rathaus Mitte \u2013 Erdgeschoss",
+    appointments=AppointmentSettings(
+        slot_minutes=20, per_slot=3, lead_minutes=5, early_minutes=45, grace_minutes=7
+    ),
 )
 SPARSE_CONFIG = QueueConfig(name="Pharmacy")
 # What privacy/sealing.py makes of a person's details: their key's id and the ciphertext.
@@ -173,6 +180,67 @@ SAMPLE_EVENTS: list[tuple[str, QueueEvent]] = [
     ("sparse", TicketTransferredOut(ticket_id="tk-1", to_queue_id="q2", reason=None, at=AT)),
     ("full", _transferred_in(PERSONAL)),
     ("sparse", _transferred_in(None)),
+    (
+        "full",
+        AppointmentBooked(
+            appointment_id="ap-1",
+            slot_at=AT_LOCAL,
+            service_type="passport",
+            priority="vip",
+            channel="web",
+            language="de",
+            personal=PERSONAL,
+            at=AT,
+        ),
+    ),
+    (
+        "sparse",
+        AppointmentBooked(
+            appointment_id="ap-2",
+            slot_at=AT,
+            service_type=None,
+            priority="normal",
+            channel="api",
+            at=AT,
+        ),
+    ),
+    ("full", AppointmentRescheduled(appointment_id="ap-1", slot_at=AT_LOCAL, at=AT)),
+    ("full", AppointmentCancelled(appointment_id="ap-1", by="staff", reason="ill ♿", at=AT)),
+    ("sparse", AppointmentCancelled(appointment_id="ap-2", by="customer", reason=None, at=AT)),
+    (
+        "full",
+        AppointmentCheckedIn(
+            appointment_id="ap-1",
+            ticket_id="tk-9",
+            number="B-043",
+            daily_number=43,
+            seq=8,
+            priority="vip",
+            service_type="passport",
+            channel="web",
+            language="de",
+            personal=PERSONAL,
+            slot_at=AT_LOCAL,
+            order_at=AT_LOCAL - timedelta(minutes=5),
+            at=AT,
+        ),
+    ),
+    (
+        "sparse",
+        AppointmentCheckedIn(
+            appointment_id="ap-2",
+            ticket_id="tk-10",
+            number="B-044",
+            daily_number=44,
+            seq=9,
+            priority="normal",
+            service_type=None,
+            channel="api",
+            slot_at=AT,
+            order_at=AT,
+            at=AT,
+        ),
+    ),
 ]
 
 

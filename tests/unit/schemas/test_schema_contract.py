@@ -204,7 +204,7 @@ def test_the_contract_check_catches_drift(drift: Any) -> None:
 
 def test_a_default_must_be_the_one_python_gives() -> None:
     """QueueConfig's busy_counter_policy defaults to "refuse" in both; any other is drift."""
-    config = next(f for f in _raw("QueueCreated", 3)["fields"] if f["name"] == "config")
+    config = next(f for f in _raw("QueueCreated", 4)["fields"] if f["name"] == "config")
     fields = config["type"]["fields"]
     _assert_fields(QueueConfig, fields, "ok")
 

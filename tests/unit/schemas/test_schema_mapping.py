@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.config import OpeningHours, QueueConfig
+from domain.config import AppointmentSettings, OpeningHours, QueueConfig
 from domain.events import QueueCreated, QueueReconfigured, TicketEnqueued
 from domain.recorded import RecordedEvent
 from schemas.errors import UnknownEventType
@@ -88,6 +88,14 @@ def test_nested_dicts_become_dataclasses() -> None:
             "mean_service_seconds": 300,
             "metadata": {},
             "site": "Baixa",
+            "appointments": {
+                "slot_minutes": 30,
+                "per_slot": 2,
+                "lead_minutes": 10,
+                "early_minutes": 60,
+                "grace_minutes": 10,
+                "horizon_days": 14,
+            },
         },
         "status": "paused",
         "at": "2025-01-01T00:00:00Z",
@@ -106,6 +114,7 @@ def test_nested_dicts_become_dataclasses() -> None:
         busy_counter_policy="close_previous",
         mean_service_seconds=300,
         site="Baixa",
+        appointments=AppointmentSettings(slot_minutes=30, per_slot=2, horizon_days=14),
     )
 
 

@@ -1,0 +1,178 @@
+"""Appointments over HTTP: book a slot, move it, cancel it, check in (domain/appointments.py).
+
+A booking's id is also its ticket's once checked in, and its token (`X-Ticket-Token`) opens both:
+the person moves, cancels or checks in their own booking with it; staff and kiosks with a key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi.responses import JSONResponse
+
+from command_api.execution import (
+    Caller,
+    CallerDep,
+    CorrelationHeader,
+    IdempotencyKeyHeader,
+    TicketTokenHeader,
+    _ticket_holder,
+    answer,
+)
+from command_api.mapping import command_out, contact
+from command_api.models import CommandOut, EmptyBody
+from command_api.models_appointments import AppointmentIn, CancelAppointmentIn, RescheduleIn
+from command_api.personal import REFUSED, drop_unused, seal_details
+from core.tokens import ticket_token
+from domain.commands import (
+    BookAppointment,
+    CancelAppointment,
+    CheckInAppointment,
+    RescheduleAppointment,
+)
+from domain.events import CancelledBy
+from http_api.auth import declared_permission, permission
+from http_api.deps import BearerKey, ServicesDep, admitted
+from http_api.problems import ProblemError, problem_responses
+
+router = APIRouter(tags=["appointments"])
+QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
+AppointmentId = Annotated[uuid.UUID, Path(description="The booking's id")]
+_ON_BOOKING = ("forbidden", "not-found", "invalid-transition", "rule-violated", "malformed-request")
+_BY_HOLDER = permission("ticket-token", bearer="tickets:enqueue")
+
+
+@router.post(
+    "/v1/queues/{queue_id}/appointments",
+    status_code=201,
+    response_model=CommandOut,
+    responses=problem_responses(
+        "forbidden", "not-found", "rule-violated", "slot-full", "outside-hours", "malformed-request"
+    ),
+    summary="Book a slot (the answer carries the booking's id and token)",
+    openapi_extra=permission("tickets:enqueue"),
+)
+async def book(queue_id: QueueId, body: AppointmentIn, caller: CallerDep) -> JSONResponse:
+    """With an Idempotency-Key the booking's id derives from it, so a retry answers the same
+    booking (and token) as the first request."""
+    appointment_id = _booking_id(caller)
+    personal, made = await seal_details(
+        caller, str(queue_id), appointment_id, contact(body.contact)
+    )
+    command = BookAppointment(
+        appointment_id=appointment_id,
+        slot_at=body.slot_at,
+        service_type=body.service_type,
+        priority=body.priority,
+        channel=body.channel,
+        personal=personal,
+        language=body.language,
+    )
+    try:
+        outcome = await caller.execute(command, queue_id=str(queue_id), body=body)
+    except REFUSED:
+        await drop_unused(caller, made, appointment_id)
+        raise
+    extra = {
+        "appointment_id": appointment_id,
+        "slot_at": body.slot_at.isoformat(),
+        "token": ticket_token(caller.settings.token_secret, appointment_id),
+    }
+    headers = {"Location": f"/v1/appointments/{appointment_id}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse({**command_out(outcome), **extra}, status_code=201, headers=headers)
+
+
+_BOOKINGS = uuid.UUID("5d0f3b7e-8a51-4c1f-9f7e-0b6c2a4d9e13")
+
+
+def _booking_id(caller: Caller) -> str:
+    if caller.idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_BOOKINGS, f"{caller.who.tenant_id}:{caller.idempotency_key}"))
+
+
+async def _holder(
+    request: Request,
+    appointment_id: AppointmentId,
+    svc: ServicesDep,
+    bearer: BearerKey,
+    ticket_token: TicketTokenHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+    correlation: CorrelationHeader = None,
+) -> Caller:
+    """Staff or a kiosk with a key, or the person with the booking's own token."""
+    if bearer:
+        needs = declared_permission(request.scope, "x-permission-bearer")
+        who = await admitted(request, svc, bearer, needs)
+    else:
+        who = await _ticket_holder(svc, str(appointment_id), ticket_token)
+    return Caller(svc, who, request, idempotency_key, correlation)
+
+
+async def _queue_of(caller: Caller, appointment_id: str) -> str:
+    found = await caller.svc.store.ticket_location(appointment_id)
+    if found is None or found[0] != caller.who.tenant_id:
+        raise ProblemError("not-found", f"appointment {appointment_id} not found")
+    return found[1]
+
+
+HolderDep = Annotated[Caller, Depends(_holder)]
+
+
+@router.post(
+    "/v1/appointments/{appointment_id}/reschedule",
+    response_model=CommandOut,
+    responses=problem_responses(*_ON_BOOKING, "slot-full", "outside-hours"),
+    summary="Move a booking to another slot (its token, or staff)",
+    openapi_extra=_BY_HOLDER,
+)
+async def reschedule(
+    appointment_id: AppointmentId, body: RescheduleIn, caller: HolderDep
+) -> JSONResponse:
+    queue_id = await _queue_of(caller, str(appointment_id))
+    command = RescheduleAppointment(appointment_id=str(appointment_id), slot_at=body.slot_at)
+    return answer(await caller.execute(command, queue_id=queue_id, body=body))
+
+
+@router.post(
+    "/v1/appointments/{appointment_id}/cancel",
+    response_model=CommandOut,
+    responses=problem_responses(*_ON_BOOKING),
+    summary="Cancel a booking (its token, or staff)",
+    openapi_extra=_BY_HOLDER,
+)
+async def cancel(
+    appointment_id: AppointmentId,
+    caller: HolderDep,
+    body: Annotated[CancelAppointmentIn | None, Body()] = None,
+) -> JSONResponse:
+    queue_id = await _queue_of(caller, str(appointment_id))
+    by: CancelledBy = "staff" if caller.who.may("tickets:enqueue") else "customer"
+    command = CancelAppointment(
+        appointment_id=str(appointment_id), by=by, reason=body.reason if body else None
+    )
+    return answer(await caller.execute(command, queue_id=queue_id, body=body))
+
+
+@router.post(
+    "/v1/appointments/{appointment_id}/check-in",
+    response_model=CommandOut,
+    responses=problem_responses(*_ON_BOOKING, "queue-closed", "grace-expired"),
+    summary="The person is here: their ticket joins the line at their slot less the lead",
+    openapi_extra=_BY_HOLDER,
+)
+async def check_in(
+    appointment_id: AppointmentId,
+    caller: HolderDep,
+    body: Annotated[EmptyBody | None, Body()] = None,
+) -> JSONResponse:
+    """Answers the ticket (its id is the booking's; the booking's token opens its page)."""
+    queue_id = await _queue_of(caller, str(appointment_id))
+    booking = str(appointment_id)
+    command = CheckInAppointment(appointment_id=booking, ticket_id=booking)
+    outcome = await caller.execute(command, queue_id=queue_id, body=body)
+    return answer(outcome, token_secret=caller.settings.token_secret)
