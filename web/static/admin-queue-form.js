@@ -18,7 +18,7 @@
     timezone: "UTC", opening_hours: [], allow_outside_hours: false, aging_after_seconds: null,
     aging_max_priority: null, no_show_grace_seconds: 600, transfer_policy: "keep_enqueue_time",
     busy_counter_policy: "refuse", target_wait_seconds: 900, mean_service_seconds: 300,
-    site: null,
+    site: null, appointments: null,
   };
   // Settings whose "nothing" (null) is a value of its own: unbounded, no aging, the default.
   const NULLABLE = ["capacity", "aging_after_seconds", "aging_max_priority", "site"];
@@ -49,12 +49,14 @@
           values[name] = source[name];
         }
       });
+      values.appointments = VQ.admin.appointments.normal(values.appointments);
       return { values: values, known: known };
     }
     Object.keys(values).forEach(function (name) {
       known[name] = Object.prototype.hasOwnProperty.call(queue, name);
       values[name] = known[name] ? queue[name] : undefined;
     });
+    values.appointments = VQ.admin.appointments.normal(values.appointments);
     return { values: values, known: known };
   }
 
@@ -68,6 +70,8 @@
 
   function minutesField(name, seconds, known) {
     const range = MINUTES[name];
+    // A usual service time of 0 is "not set" (domain/config.py): shown empty, sent only if set.
+    if (name === "mean_service_seconds" && seconds === 0) seconds = null;
     return VQ.admin.f.field({ name: name, type: "number", label: VQ.admin.word("queue", name),
       hint: VQ.admin.word("queue", name + "_hint"),
       value: known && seconds !== null && seconds !== undefined
@@ -146,6 +150,7 @@
       syncClasses(c.default_priority.input, now, false, k.default_priority);
       syncClasses(c.aging_max_priority.input, now, true, k.aging_max_priority);
     });
+    c.appointments = VQ.admin.appointments(v.appointments, { known: k.appointments });
     c.zoneList = zoneList;
     return c;
   }
@@ -158,6 +163,7 @@
         c.service_types.wrap),
       f.group({ legend: t("when") }, c.timezone.wrap, c.zoneList, c.hours.node,
         c.allow_outside_hours.wrap),
+      c.appointments.node,
       f.group({ legend: t("line") }, c.capacity.wrap, c.priority_classes.wrap,
         c.default_priority.wrap, c.aging_after_seconds.wrap, c.aging_max_priority.wrap),
       f.group({ legend: t("service") }, c.target_wait_seconds.wrap, c.mean_service_seconds.wrap,
@@ -222,6 +228,7 @@
     });
     v.transfer_policy = selected(c, "transfer_policy");
     v.busy_counter_policy = selected(c, "busy_counter_policy");
+    v.appointments = c.appointments.read(errors);
     return { values: v, errors: errors };
   }
 
@@ -247,7 +254,8 @@
     [/opening hours/i, "opening_hours"], [/default priority/i, "default_priority"],
     [/aging max/i, "aging_max_priority"], [/time zone/i, "timezone"], [/prefix/i, "prefix"],
     [/capacity/i, "capacity"], [/counter/i, "counters"], [/priority class/i, "priority_classes"],
-    [/service type/i, "service_types"], [/name/i, "name"], [/busy counter/i, "busy_counter_policy"],
+    [/slot|appointment|booking/i, "appointments"], [/service type/i, "service_types"],
+    [/name/i, "name"], [/busy counter/i, "busy_counter_policy"],
   ];
   function guess(detail) {
     const found = RULES.find(function (rule) { return rule[0].test(detail); });

@@ -121,6 +121,7 @@
     st.view = view;
     S.drawView();
     if (changed) scheduleLine();
+    if (changed && S.bookingsChanged) S.bookingsChanged();
   }
   S.applyView = applyView;
 
@@ -196,6 +197,7 @@
     S.alert(null);
     S.drawView();
     S.drawLine();
+    if (S.startBookings) S.startBookings();
     follow();
   }
 
@@ -279,6 +281,7 @@
     });
     $("staff-signout").replaceChildren();
     showOrganisation(null);
+    if (S.stopBookings) S.stopBookings();
     S.alert(null);
     if (S.closeDialogs) S.closeDialogs();
   }
