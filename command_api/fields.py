@@ -95,8 +95,19 @@ class StrictModel(BaseModel):
         return data
 
 
+# Surrounding white space is dropped before a pattern is matched (so "a@b.example\n" is the
+# address it names, as a JSON Schema reader of the pattern would take it too).
+_Trimmed = StringConstraints(strip_whitespace=True)
+
+
 class ContactIn(StrictModel):
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{3,32}$")] | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$")] | None = None
-    note: Annotated[str, StringConstraints(max_length=500)] | None = None  # sealed with the rest
+    """A person's details: sealed under a key of the ticket's own, erasable (docs/privacy.md)."""
+
+    name: Annotated[str, _Trimmed, StringConstraints(max_length=200)] | None = None
+    phone: Annotated[str, _Trimmed, StringConstraints(pattern=r"^\+?[0-9 ()./-]{3,32}$")] | None = (
+        None
+    )
+    email: (
+        Annotated[str, _Trimmed, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$")] | None
+    ) = None
+    note: Annotated[str, _Trimmed, StringConstraints(max_length=500)] | None = None

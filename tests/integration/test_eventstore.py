@@ -136,7 +136,7 @@ async def test_old_event_versions_are_upcast_on_read(
         )
     old = (await store.read_stream(queue_id, after_version=1))[0]
     assert isinstance(old.event, TicketEnqueued)
-    assert old.event.language is None and old.schema_version == 2
+    assert old.event.language is None and old.schema_version == TicketEnqueued.VERSION
 
 
 async def test_global_order_sorts_transaction_ids_as_numbers_not_text(

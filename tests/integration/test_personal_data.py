@@ -116,14 +116,17 @@ async def _person_data(api: ApiClient, **body: str) -> list[dict[str, Any]]:
     return list(answer.json()["tickets"])
 
 
-async def _waiting(api: ApiClient, queue_id: str, version: int) -> dict[str, Any]:
+async def _waiting(api: ApiClient, queue_id: str, version: int) -> list[tuple[Any, ...]]:
+    """The line: who stands where, with which number and class (not the estimates, which
+    move with the clock)."""
     page = await api.http.get(
         f"/v1/queues/{queue_id}/waiting",
         headers=api.auth("admin"),
         params={"min_version": version, "wait": STARTUP_WAIT_S, "limit": 500},
     )
     assert page.status_code == 200, page.text
-    return dict(page.json())
+    fields = ("ticket_id", "number", "position", "priority", "status")
+    return [tuple(t[f] for f in fields) for t in page.json()["tickets"]]
 
 
 async def test_erasure_leaves_no_trace_and_the_fold_unchanged(
