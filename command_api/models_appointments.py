@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
-from command_api.fields import Channel, ContactIn, Label, Number, Reason, StrictModel
+from command_api.fields import Number, Reason, StrictModel
 
 # The slot lengths that divide a day (1440 minutes), 5 to 240.
 SlotMinutes = Literal[
@@ -68,22 +68,6 @@ class AppointmentSettingsIn(StrictModel):
     horizon_days: Annotated[int, Field(ge=1, le=366), Number] = Field(
         default=60, description="Bookable this many days ahead"
     )
-
-
-Language = Annotated[str, Field(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
-
-
-class AppointmentIn(StrictModel):
-    slot_at: AwareDatetime = Field(
-        description="The slot's start, with an offset (GET /v1/queues/{id}/slots lists them)"
-    )
-    service_type: Label | None = None
-    priority: Label | None = None
-    channel: Channel = "api"
-    contact: ContactIn | None = Field(
-        default=None, description="The person's details: sealed, erasable (docs/privacy.md)"
-    )
-    language: Language | None = None
 
 
 class RescheduleIn(StrictModel):

@@ -22,8 +22,9 @@ from command_api.execution import (
     answer,
 )
 from command_api.mapping import command_out, contact
-from command_api.models import CommandOut, EmptyBody
-from command_api.models_appointments import AppointmentIn, CancelAppointmentIn, RescheduleIn
+from command_api.models import CommandOut, EmptyBody, refuse_push_endpoints
+from command_api.models_appointments import CancelAppointmentIn, RescheduleIn
+from command_api.models_bookings import AppointmentIn, BookedOut
 from command_api.personal import REFUSED, drop_unused, seal_details
 from core.tokens import ticket_token
 from domain.commands import (
@@ -36,6 +37,8 @@ from domain.events import CancelledBy
 from http_api.auth import declared_permission, permission
 from http_api.deps import BearerKey, ServicesDep, admitted
 from http_api.problems import ProblemError, problem_responses
+from notifications.store import reminders
+from notifications.store.subscriptions import subscribe
 
 router = APIRouter(tags=["appointments"])
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
@@ -47,7 +50,7 @@ _BY_HOLDER = permission("ticket-token", bearer="tickets:enqueue")
 @router.post(
     "/v1/queues/{queue_id}/appointments",
     status_code=201,
-    response_model=CommandOut,
+    response_model=BookedOut,
     responses=problem_responses(
         "forbidden", "not-found", "rule-violated", "slot-full", "outside-hours", "malformed-request"
     ),
@@ -58,6 +61,8 @@ async def book(queue_id: QueueId, body: AppointmentIn, caller: CallerDep) -> JSO
     """With an Idempotency-Key the booking's id derives from it, so a retry answers the same
     booking (and token) as the first request."""
     appointment_id = _booking_id(caller)
+    if body.notify:
+        refuse_push_endpoints(body.notify, caller.request.app.state.notifications.guard)
     personal, made = await seal_details(
         caller, str(queue_id), appointment_id, contact(body.contact)
     )
@@ -75,15 +80,40 @@ async def book(queue_id: QueueId, body: AppointmentIn, caller: CallerDep) -> JSO
     except REFUSED:
         await drop_unused(caller, made, appointment_id)
         raise
-    extra = {
+    extra: dict[str, object] = {
         "appointment_id": appointment_id,
         "slot_at": body.slot_at.isoformat(),
         "token": ticket_token(caller.settings.token_secret, appointment_id),
     }
+    if body.notify:
+        extra["subscriptions"] = await _remind(caller, str(queue_id), appointment_id, body)
     headers = {"Location": f"/v1/appointments/{appointment_id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse({**command_out(outcome), **extra}, status_code=201, headers=headers)
+
+
+async def _remind(caller: Caller, queue_id: str, booking: str, body: AppointmentIn) -> list[str]:
+    """The booking's subscriptions, each with its reminder (a retry makes the same again)."""
+    pool = caller.request.app.state.notifications.pool
+    tenant = caller.who.tenant_id
+    made = [
+        await subscribe(pool, tenant, queue_id, booking, wish.wish()) for wish in body.notify or ()
+    ]
+    ids = [s.subscription_id for s in made]
+    config = (await caller.svc.queues.load(tenant, queue_id)).config
+    await reminders.plan(
+        pool,
+        tenant,
+        queue_id,
+        booking,
+        ids,
+        body.slot_at,
+        body.remind_minutes,
+        time_zone=config.timezone,
+        queue_name=config.name,
+    )
+    return ids
 
 
 _BOOKINGS = uuid.UUID("5d0f3b7e-8a51-4c1f-9f7e-0b6c2a4d9e13")
@@ -135,7 +165,10 @@ async def reschedule(
 ) -> JSONResponse:
     queue_id = await _queue_of(caller, str(appointment_id))
     command = RescheduleAppointment(appointment_id=str(appointment_id), slot_at=body.slot_at)
-    return answer(await caller.execute(command, queue_id=queue_id, body=body))
+    outcome = await caller.execute(command, queue_id=queue_id, body=body)
+    pool = caller.request.app.state.notifications.pool
+    await reminders.move(pool, caller.who.tenant_id, str(appointment_id), body.slot_at)
+    return answer(outcome)
 
 
 @router.post(
@@ -155,7 +188,10 @@ async def cancel(
     command = CancelAppointment(
         appointment_id=str(appointment_id), by=by, reason=body.reason if body else None
     )
-    return answer(await caller.execute(command, queue_id=queue_id, body=body))
+    outcome = await caller.execute(command, queue_id=queue_id, body=body)
+    pool = caller.request.app.state.notifications.pool
+    await reminders.drop(pool, caller.who.tenant_id, str(appointment_id))
+    return answer(outcome)
 
 
 @router.post(

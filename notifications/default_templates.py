@@ -249,6 +249,28 @@ TICKET: dict[str, dict[str, Wording]] = {
             "{{ queue_name }}{% if number %} ({{ number }}){% endif %}: {{ text }}",
         ),
     },
+    "reminder": {
+        "en": Wording(
+            "Reminder: {{ queue_name }} at {{ slot_time }}",
+            "Reminder: your appointment at {{ queue_name }} is at {{ slot_time }} on"
+            " {{ slot_date }}. Please check in when you arrive.",
+        ),
+        "fr": Wording(
+            "Rappel : {{ queue_name }} à {{ slot_time }}",
+            "Rappel : votre rendez-vous à {{ queue_name }} est à {{ slot_time }} le"
+            " {{ slot_date }}. Merci de vous enregistrer à votre arrivée.",
+        ),
+        "de": Wording(
+            "Erinnerung: {{ queue_name }} um {{ slot_time }}",
+            "Erinnerung: Ihr Termin bei {{ queue_name }} ist um {{ slot_time }} am"
+            " {{ slot_date }}. Bitte melden Sie sich bei Ankunft an.",
+        ),
+        "es": Wording(
+            "Recordatorio: {{ queue_name }} a las {{ slot_time }}",
+            "Recordatorio: su cita en {{ queue_name }} es a las {{ slot_time }} el"
+            " {{ slot_date }}. Registre su llegada al llegar.",
+        ),
+    },
     "subscribed": {
         "en": Wording(
             "{{ number }}: you're in the queue at {{ queue_name }}",
@@ -291,6 +313,8 @@ def email_body(text: str, language: str) -> str:
 
 
 SAMPLE: dict[str, object] = {
+    "slot_time": "10:30",
+    "slot_date": "2026-03-14",
     "number": "A-042",
     "queue_name": "Town Hall",
     "people_ahead": 3,

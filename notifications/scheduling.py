@@ -23,6 +23,7 @@ from notifications.consuming import periodically
 from notifications.messages import Message, channel
 from notifications.outlet import Outlet
 from notifications.queue_views import QueueViews
+from notifications.reminders import fire_reminders
 from notifications.schedules import next_occurrence
 from notifications.store import deliveries, watches
 from notifications.store import schedules as store
@@ -55,11 +56,16 @@ class Schedules:
 
     async def _round(self) -> None:
         await self.fire_due()
+        await self.fire_reminders()
         now = self._clock()
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
             retention = timedelta(days=self._settings.delivery_retention_days)
             await deliveries.purge(self._pool, now - retention)
             self._purged_at = now
+
+    async def fire_reminders(self) -> int:
+        """Send the bookings' reminders due now; how many."""
+        return await fire_reminders(self._pool, self._outlet, self._names, self._clock())
 
     async def fire_due(self) -> int:
         """Fire every occurrence due now; how many this replica moved on."""

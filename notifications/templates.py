@@ -51,6 +51,8 @@ _TICKET_VARIABLES = frozenset(
         "feedback_url",
         "text",
         "tenant_name",
+        "slot_time",  # a booking's reminder: its slot, in the queue's time zone
+        "slot_date",
     ]
 )
 _ALERT_VARIABLES = frozenset(
