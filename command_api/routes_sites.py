@@ -1,4 +1,5 @@
-"""Closing a site in an emergency: every queue of the site (a queue's `site` setting) closes to
+"""A site's own settings, applied to its queues (`POST /v1/sites/settings`: the time zone and
+opening hours every queue of the site keeps), and closing a site in an emergency: every queue of the site (a queue's `site` setting) closes to
 newcomers and the people waiting in it move to a queue elsewhere, each keeping their number (when
 free there) and their place in their class, as a merge does (`POST /v1/queues/{id}/merge`).
 
@@ -14,19 +15,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from command_api.execution import CallerDep
 from command_api.fields import Label, Reason, StrictModel
+from command_api.mapping import settings_patch
+from command_api.models import OpeningHoursIn, QueuePatchIn
 from command_api.routes_moves import moved
-from domain.commands import MoveWaiting
+from domain.commands import ChangeQueueSettings, MoveWaiting
 from domain.errors import Rejected
 from http_api.auth import permission
 from http_api.deps import ReadModelsDep
+from http_api.formats import TimeZone
 from http_api.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1/sites", tags=["queue commands"])
@@ -103,6 +107,78 @@ async def close_site(body: CloseSiteIn, caller: CallerDep, models: ReadModelsDep
         last = outcome.versions.get(target, last)
     answer = {"site": body.site, "closed": closed, "to_queue_id": target, "stream_version": last}
     return JSONResponse(answer)
+
+
+class SiteSettingsIn(StrictModel):
+    """A site's time zone and opening hours: each queue of the site is given them (one settings
+    change per queue, as `PATCH /v1/queues/{id}` makes)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["timezone"], "properties": {"timezone": {"type": "string"}}},
+                {"required": ["opening_hours"], "properties": {"opening_hours": {"type": "array"}}},
+            ]
+        }
+    )
+
+    site: Label = Field(description="The site's name, as its queues' `site` setting gives it")
+    timezone: TimeZone | None = None
+    opening_hours: Annotated[list[OpeningHoursIn], Field(max_length=70)] | None = None
+    reason: Reason | None = Field(default=None, description="Kept on every queue's change")
+
+    @model_validator(mode="after")
+    def _something(self) -> SiteSettingsIn:
+        if self.timezone is None and self.opening_hours is None:
+            raise ValueError("give the site's timezone, its opening_hours, or both")
+        return self
+
+
+class SiteQueue(BaseModel):
+    queue_id: str
+    stream_version: int
+
+
+class SiteSettingsOut(BaseModel):
+    site: str
+    queues: list[SiteQueue] = Field(description="Each queue of the site, as it was changed")
+
+
+@router.post(
+    "/settings",
+    response_model=SiteSettingsOut,
+    responses=problem_responses("forbidden", "not-found", "rule-violated", "malformed-request"),
+    summary="Give every queue of a site the site's time zone and opening hours",
+    openapi_extra=permission("queues:manage"),
+)
+async def site_settings(
+    body: SiteSettingsIn, caller: CallerDep, models: ReadModelsDep
+) -> JSONResponse:
+    """404 when no queue names the site. Each queue's change is atomic; with an
+    Idempotency-Key each has one of its own (the key and the queue id)."""
+    at_site = sorted(
+        (
+            q.view
+            for q in await models.queues(caller.who.tenant_id)
+            if q.view.get("site") == body.site
+        ),
+        key=lambda v: (v["name"], v["queue_id"]),
+    )
+    if not at_site:
+        raise ProblemError("not-found", f"no queue is at site {body.site!r}")
+    patch = QueuePatchIn.model_validate(
+        body.model_dump(exclude_none=True, exclude={"site"}), context=None
+    )
+    command = ChangeQueueSettings(
+        changes=settings_patch(patch), reason=body.reason or f"site {body.site} settings"
+    )
+    changed = []
+    for view in at_site:
+        key = caller.idempotency_key
+        per_queue = replace(caller, idempotency_key=key and f"{key}:{view['queue_id']}")
+        outcome = await per_queue.execute(command, queue_id=view["queue_id"], body=body)
+        changed.append({"queue_id": view["queue_id"], "stream_version": outcome.stream_version})
+    return JSONResponse({"site": body.site, "queues": changed})
 
 
 def _check_target(view: dict[str, Any] | None, site: str, waiting: int) -> None:

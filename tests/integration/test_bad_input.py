@@ -297,6 +297,14 @@ ROUTES = {
             {"site": "Nowhere", "to_queue_id": "@target"},
             "staff",
         ),
+        Route(
+            "site-settings",
+            "POST",
+            "/v1/sites/settings",
+            {},
+            {"site": "Nowhere", "timezone": "UTC"},
+            "staff",
+        ),
         # appointments: book a slot; move, cancel, check in (staff, kiosks, or the booking's token)
         Route(
             "book",
@@ -1024,6 +1032,15 @@ SPECIFIC: list[Case] = [
         json={"to_queue_id": "@b_queue"},
     ),
     case("merge-queue", "into-unknown-queue", 404, "not-found", json={"to_queue_id": "@unknown"}),
+    case("site-settings", "nothing-to-set", 422, "validation", json={"site": "Nowhere"}),
+    case(
+        "site-settings",
+        "timezone-unknown",
+        422,
+        "validation",
+        json={"site": "Nowhere", "timezone": "Mars/Olympus"},
+    ),
+    case("site-settings", "unknown-site", 404, "not-found"),
     # appointments: a slot on the grid, free, in a queue that takes them; a booking still booked
     case("book", "slot-taken", 409, "slot-full", json={"slot_at": "@booked_slot"}),
     case("book", "slot-off-the-grid", 409, "rule-violated", json={"slot_at": "@odd_slot"}),

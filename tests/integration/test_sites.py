@@ -60,6 +60,26 @@ async def test_a_site_closed_in_an_emergency_sends_its_people_elsewhere(
         )
         assert east.status_code == 404, east.text
 
+        # The site's hours and time zone, given to each of its queues.
+        hours = [{"weekday": d, "opens": "08:30", "closes": "14:00"} for d in range(5)]
+        settled = await api.post(
+            "/v1/sites/settings",
+            "admin",
+            json={"site": "North", "timezone": "Europe/Madrid", "opening_hours": hours},
+        )
+        assert settled.status_code == 200, settled.text
+        assert [q["queue_id"] for q in settled.json()["queues"]] == [north_a, north_b]
+        for changed in settled.json()["queues"]:
+            view = await _seen(api, changed["queue_id"], changed["stream_version"])
+            assert view["timezone"] == "Europe/Madrid" and len(view["opening_hours"]) == 5
+        assert (await _seen(api, south, 1))["timezone"] == "UTC"
+        empty = await api.post("/v1/sites/settings", "admin", json={"site": "North"})
+        assert empty.status_code == 422, empty.text
+        unknown = await api.post(
+            "/v1/sites/settings", "admin", json={"site": "East", "timezone": "UTC"}
+        )
+        assert unknown.status_code == 404, unknown.text
+
         inside = await api.post(
             "/v1/sites/close", "admin", json={"site": "North", "to_queue_id": north_b}
         )
