@@ -66,11 +66,13 @@ async def find_tickets(
 
 
 async def _taken(conn: AsyncConnection[Any], row: KeyRow) -> dict[str, Any] | None:
-    """The TicketEnqueued payload of a ticket (its number, time and sealed details)."""
+    """The event that brought the person's details: the ticket's TicketEnqueued, or the
+    booking's AppointmentBooked (a booking's id is its ticket's)."""
     cur = await conn.execute(
-        "SELECT payload FROM events WHERE stream_id = %s AND event_type = 'TicketEnqueued' "
-        "AND payload ->> 'ticket_id' = %s LIMIT 1",
-        (row.queue_id, row.ticket_id),
+        "SELECT payload FROM events WHERE stream_id = %s AND ("
+        "(event_type = 'TicketEnqueued' AND payload ->> 'ticket_id' = %s) OR "
+        "(event_type = 'AppointmentBooked' AND payload ->> 'appointment_id' = %s)) LIMIT 1",
+        (row.queue_id, row.ticket_id, row.ticket_id),
     )
     found = await cur.fetchone()
     return None if found is None else dict(found[0])

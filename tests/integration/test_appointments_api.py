@@ -82,6 +82,11 @@ async def test_book_move_cancel_and_check_in(settings: Settings, topics: list[st
             booking, token = first.json()["appointment_id"], first.json()["token"]
             assert first.headers["location"] == f"/v1/appointments/{booking}"
             assert "Ana" not in first.text
+            # The details are sealed in the booking; the person's export opens them.
+            held = await http.post(
+                "/v1/personal-data/export", headers=as_admin, json={"email": "ANA@example.org"}
+            )
+            assert [t["details"]["name"] for t in held.json()["tickets"]] == ["Ana Ruiz"]
             await http.post(
                 f"/v1/queues/{queue}/appointments", headers=as_kiosk, json={"slot_at": at(9)}
             )
