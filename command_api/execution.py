@@ -161,11 +161,27 @@ async def ticket_caller(
 ) -> Caller:
     """The caller of a command the ticket's own token may give: a key or a person holding the
     route's `x-permission-bearer`, or the token of this very ticket (the customer)."""
+    return await holder_caller(
+        request, str(ticket_id), svc, bearer, ticket_token, idempotency_key, correlation
+    )
+
+
+async def holder_caller(
+    request: Request,
+    held: str,
+    svc: Services,
+    bearer: str | None,
+    token: str | None,
+    idempotency_key: str | None,
+    correlation: uuid.UUID | None,
+) -> Caller:
+    """A key or a person holding the route's `x-permission-bearer`, or the holder of the token
+    of `held` (a ticket, or a booking: its id is its ticket's)."""
     if bearer:
         needs = declared_permission(request.scope, "x-permission-bearer")
         who = await admitted(request, svc, bearer, needs)
     else:
-        who = await _ticket_holder(svc, str(ticket_id), ticket_token)
+        who = await _ticket_holder(svc, held, token)
     return Caller(svc, who, request, idempotency_key, correlation)
 
 

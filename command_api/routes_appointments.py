@@ -7,7 +7,7 @@ the person moves, cancels or checks in their own booking with it; staff and kios
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
@@ -18,9 +18,10 @@ from command_api.execution import (
     CorrelationHeader,
     IdempotencyKeyHeader,
     TicketTokenHeader,
-    _ticket_holder,
     answer,
+    holder_caller,
 )
+from command_api.fields import StrictModel
 from command_api.mapping import command_out, contact
 from command_api.models import CommandOut, EmptyBody, refuse_push_endpoints
 from command_api.models_appointments import CancelAppointmentIn, RescheduleIn
@@ -34,11 +35,12 @@ from domain.commands import (
     RescheduleAppointment,
 )
 from domain.events import CancelledBy
-from http_api.auth import declared_permission, permission
-from http_api.deps import BearerKey, ServicesDep, admitted
+from http_api.auth import permission
+from http_api.deps import BearerKey, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.store import reminders
 from notifications.store.subscriptions import subscribe
+from service_layer.outcome import Outcome
 
 router = APIRouter(tags=["appointments"])
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
@@ -95,7 +97,7 @@ async def book(queue_id: QueueId, body: AppointmentIn, caller: CallerDep) -> JSO
 
 async def _remind(caller: Caller, queue_id: str, booking: str, body: AppointmentIn) -> list[str]:
     """The booking's subscriptions, each with its reminder (a retry makes the same again)."""
-    pool = caller.request.app.state.notifications.pool
+    pool = _pool(caller)
     tenant = caller.who.tenant_id
     made = [
         await subscribe(pool, tenant, queue_id, booking, wish.wish()) for wish in body.notify or ()
@@ -135,19 +137,25 @@ async def _holder(
     correlation: CorrelationHeader = None,
 ) -> Caller:
     """Staff or a kiosk with a key, or the person with the booking's own token."""
-    if bearer:
-        needs = declared_permission(request.scope, "x-permission-bearer")
-        who = await admitted(request, svc, bearer, needs)
-    else:
-        who = await _ticket_holder(svc, str(appointment_id), ticket_token)
-    return Caller(svc, who, request, idempotency_key, correlation)
+    return await holder_caller(
+        request, str(appointment_id), svc, bearer, ticket_token, idempotency_key, correlation
+    )
 
 
-async def _queue_of(caller: Caller, appointment_id: str) -> str:
-    found = await caller.svc.store.ticket_location(appointment_id)
+async def _on_booking(
+    caller: Caller,
+    command: RescheduleAppointment | CancelAppointment | CheckInAppointment,
+    body: StrictModel | None,
+) -> Outcome:
+    """The command, given to the queue that holds the booking (another tenant's: a 404)."""
+    found = await caller.svc.store.ticket_location(command.appointment_id)
     if found is None or found[0] != caller.who.tenant_id:
-        raise ProblemError("not-found", f"appointment {appointment_id} not found")
-    return found[1]
+        raise ProblemError("not-found", f"appointment {command.appointment_id} not found")
+    return await caller.execute(command, queue_id=found[1], body=body)
+
+
+def _pool(caller: Caller) -> Any:
+    return caller.request.app.state.notifications.pool
 
 
 HolderDep = Annotated[Caller, Depends(_holder)]
@@ -163,11 +171,9 @@ HolderDep = Annotated[Caller, Depends(_holder)]
 async def reschedule(
     appointment_id: AppointmentId, body: RescheduleIn, caller: HolderDep
 ) -> JSONResponse:
-    queue_id = await _queue_of(caller, str(appointment_id))
     command = RescheduleAppointment(appointment_id=str(appointment_id), slot_at=body.slot_at)
-    outcome = await caller.execute(command, queue_id=queue_id, body=body)
-    pool = caller.request.app.state.notifications.pool
-    await reminders.move(pool, caller.who.tenant_id, str(appointment_id), body.slot_at)
+    outcome = await _on_booking(caller, command, body)
+    await reminders.move(_pool(caller), caller.who.tenant_id, command.appointment_id, body.slot_at)
     return answer(outcome)
 
 
@@ -183,14 +189,12 @@ async def cancel(
     caller: HolderDep,
     body: Annotated[CancelAppointmentIn | None, Body()] = None,
 ) -> JSONResponse:
-    queue_id = await _queue_of(caller, str(appointment_id))
     by: CancelledBy = "staff" if caller.who.may("tickets:enqueue") else "customer"
     command = CancelAppointment(
         appointment_id=str(appointment_id), by=by, reason=body.reason if body else None
     )
-    outcome = await caller.execute(command, queue_id=queue_id, body=body)
-    pool = caller.request.app.state.notifications.pool
-    await reminders.drop(pool, caller.who.tenant_id, str(appointment_id))
+    outcome = await _on_booking(caller, command, body)
+    await reminders.drop(_pool(caller), caller.who.tenant_id, command.appointment_id)
     return answer(outcome)
 
 
@@ -207,8 +211,7 @@ async def check_in(
     body: Annotated[EmptyBody | None, Body()] = None,
 ) -> JSONResponse:
     """Answers the ticket (its id is the booking's; the booking's token opens its page)."""
-    queue_id = await _queue_of(caller, str(appointment_id))
     booking = str(appointment_id)
     command = CheckInAppointment(appointment_id=booking, ticket_id=booking)
-    outcome = await caller.execute(command, queue_id=queue_id, body=body)
+    outcome = await _on_booking(caller, command, body)
     return answer(outcome, token_secret=caller.settings.token_secret)
