@@ -30,9 +30,8 @@ from domain.events import (
     AppointmentRescheduled,
     QueueEvent,
 )
-from domain.guards import invalid, next_number
+from domain.guards import invalid, joining_class, next_number
 from domain.hours import is_open_at, local_time
-from domain.policy import resolve_priority
 from domain.state import Appointment, QueueState
 
 APPOINTMENT_METADATA = "appointment"  # a checked-in ticket's metadata: its booking's id
@@ -134,13 +133,7 @@ def book(state: QueueState, cmd: BookAppointment, now: datetime) -> list[QueueEv
     settings_of(state)
     if not cmd.appointment_id or cmd.appointment_id in state.appointments:
         raise Rejected("already-exists", f"appointment {cmd.appointment_id!r} exists already")
-    priority = resolve_priority(config, cmd.priority)
-    if priority not in config.priority_classes:
-        raise invalid(f"unknown priority {priority!r}; classes are {list(config.priority_classes)}")
-    if cmd.service_type is not None and cmd.service_type not in config.service_types:
-        raise invalid(
-            f"unknown service type {cmd.service_type!r}; types are {list(config.service_types)}"
-        )
+    priority = joining_class(config, cmd.priority, cmd.service_type)
     check_slot(state, cmd.slot_at, now)
     return [
         AppointmentBooked(

@@ -64,12 +64,13 @@ from domain.guards import (
     get_ticket,
     invalid,
     is_full,
+    joining_class,
     next_number,
     require_queue_status,
     require_status,
 )
 from domain.hours import is_open_at
-from domain.policy import aging_target, resolve_priority
+from domain.policy import aging_target
 from domain.state import QueueState, TicketState, next_ticket
 from domain.transfer import decide_transfer
 from domain.validate import validate_config
@@ -176,13 +177,7 @@ def _enqueue(state: QueueState, cmd: EnqueueTicket, now: datetime) -> list[Queue
         raise Rejected("queue-closed", f"queue {state.queue_id!r} is closed")
     if not cmd.ticket_id:
         raise invalid("ticket id is required")
-    priority = resolve_priority(config, cmd.priority)
-    if priority not in config.priority_classes:
-        raise invalid(f"unknown priority {priority!r}; classes are {list(config.priority_classes)}")
-    if cmd.service_type is not None and cmd.service_type not in config.service_types:
-        raise invalid(
-            f"unknown service type {cmd.service_type!r}; types are {list(config.service_types)}"
-        )
+    priority = joining_class(config, cmd.priority, cmd.service_type)
     if cmd.ticket_id in state.tickets:
         raise Rejected("already-exists", f"ticket {cmd.ticket_id!r} already exists in this queue")
     allowed_outside = config.allow_outside_hours or cmd.allow_outside_hours

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
+from domain.config import QueueConfig
 from domain.errors import Rejected
 from domain.hours import local_day
+from domain.policy import resolve_priority
 from domain.state import QueueState, TicketState
 
 
@@ -17,6 +19,19 @@ def check_clock(now: datetime) -> None:
 
 def invalid(detail: str) -> Rejected:
     return Rejected("validation", detail)
+
+
+def joining_class(config: QueueConfig, priority: str | None, service_type: str | None) -> str:
+    """The class somebody joining (or booking) gets: the one asked for, else the queue's default;
+    refused when the queue has no such class or offers no such service."""
+    resolved = resolve_priority(config, priority)
+    if resolved not in config.priority_classes:
+        raise invalid(f"unknown priority {resolved!r}; classes are {list(config.priority_classes)}")
+    if service_type is not None and service_type not in config.service_types:
+        raise invalid(
+            f"unknown service type {service_type!r}; types are {list(config.service_types)}"
+        )
+    return resolved
 
 
 def get_ticket(state: QueueState, ticket_id: str) -> TicketState:
