@@ -39,7 +39,14 @@ DEMO_QUEUES: tuple[dict[str, Any], ...] = (
         "aging_after_seconds": 600,
     },
     {"name": "Pharmacy", "prefix": "P", "counters": ["A", "B"]},
-    {"name": "Laboratory", "prefix": "L", "counters": ["Lab 1"], "capacity": 40},
+    {
+        "name": "Laboratory",
+        "prefix": "L",
+        "counters": ["Lab 1"],
+        "capacity": 40,
+        # Bookable too: the staff console lists today's bookings and books one (issue 16).
+        "appointments": {"slot_minutes": 15, "per_slot": 2},
+    },
 )
 WEBHOOK_EVENT_TYPES = (
     "TicketEnqueued",
@@ -74,9 +81,11 @@ def ensure_demo(settings: Settings, base: str, inbox_url: str) -> dict[str, Any]
             _admin_post(base, demo, "/v1/queues", body)["queue_id"] for body in DEMO_QUEUES
         ]
     _ensure_webhook(base, demo, inbox_url)
-    # An older demo's queues gain what this one's have (Reception's counter 4, for a person).
+    # An older demo's queues gain what this one's have (Reception's counter 4, for a person;
+    # the Laboratory's bookings).
     for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
-        _admin_patch(base, demo, f"/v1/queues/{queue_id}", {"counters": body["counters"]})
+        kept = {k: body[k] for k in ("counters", "appointments") if k in body}
+        _admin_patch(base, demo, f"/v1/queues/{queue_id}", kept)
     if "alert_id" not in demo:
         demo["alert_id"] = _admin_post(base, demo, "/v1/alerts", ALERT)["alert_id"]
     if "admin_email" not in demo:
