@@ -76,7 +76,7 @@
       if (generation !== S.state.generation) return answer;
       S.alert(null);
       if (done) done(answer);
-      S.readYourWrite(answer.stream_version);
+      S.readYourWrite(answer.stream_version, answer.queue_id);
       return answer;
     } catch (problem) {
       if (generation !== S.state.generation) return null;
@@ -100,6 +100,9 @@
   }
 
   function callNext() {
+    // A counter serving several queues: the longest wait among them (staff-multi.js).
+    const multi = S.multiCall ? S.multiCall() : null;
+    if (multi) return command("call-next", multi.path, multi.body, multi.done);
     const place = S.state.place;
     const body = { counter: place.counter };
     if (place.service_types && place.service_types.length) body.service_types = place.service_types;
@@ -271,7 +274,7 @@
   }
 
   async function transfer(ticket, key) {
-    const here = S.state.place.queue_id;
+    const here = ticket.queue_id || S.state.place.queue_id;
     // The queues this person works (a staff member with assignments moves people among those).
     const targets = S.state.queues.filter(function (q) { return q.queue_id !== here; });
     if (!targets.length) {
@@ -298,7 +301,8 @@
 
   function current() {
     const entry = S.atMyCounter();
-    return entry ? { ticket_id: entry.ticket_id, number: entry.number, status: entry.status } : null;
+    return entry ? { ticket_id: entry.ticket_id, number: entry.number, status: entry.status,
+      queue_id: entry.queue_id } : null;
   }
 
   const DESK = {

@@ -41,7 +41,7 @@
 
   let detail = null; // GET /v1/tickets/{id} of the person at my counter: {key, ticket}
   async function readDetail(entry) {
-    const key = entry.ticket_id + ":" + entry.status + ":" + S.state.view.version;
+    const key = entry.ticket_id + ":" + entry.status + ":" + (entry.view_version || S.state.view.version);
     if (detail && detail.key === key) return;
     detail = { key: key, ticket: detail && detail.ticket && detail.ticket.ticket_id === entry.ticket_id
       ? detail.ticket : null };
@@ -91,6 +91,8 @@
       el("p", { class: "staff-now" },
         el("span", { class: "visually-hidden", text: VQ.t("staff.at_counter_now") + " " }),
         el("span", { class: "staff-number", id: "staff-current-number", text: entry.number }),
+        entry.queue_name ? el("span", { class: "staff-from", id: "staff-current-queue",
+          text: VQ.t("staff.multi_from", { queue: entry.queue_name }) }) : null,
         el("span", { class: "staff-badge staff-badge-" + entry.status,
           text: VQ.t(STATUS_KEYS[entry.status] || "staff.status_called") })),
       ticket ? el("ul", { class: "staff-facts" }, facts(ticket).map(function (f) {
@@ -105,7 +107,9 @@
     list.replaceChildren();
     const mine = S.state.place.counter;
     view.counters.forEach(function (counter) {
-      const entry = view.now_serving.find(function (c) { return c.counter === counter; });
+      // Mine: whoever is at it in any of the queues it serves (staff-multi.js).
+      const entry = counter === mine ? S.atMyCounter()
+        : view.now_serving.find(function (c) { return c.counter === counter; });
       const name = VQ.t(counter === mine ? "staff.counter_mine" : "staff.counter_named",
         { counter: counter });
       list.append(el("li", { class: "staff-counter" + (counter === mine ? " is-mine" : "") +
@@ -125,7 +129,8 @@
   function drawTypes(view) {
     const types = view.service_types || [];
     const sign = types.join("\u0000");
-    $("staff-types").hidden = types.length === 0;
+    // Serving several queues, the call is the longest wait among them, of any service.
+    $("staff-types").hidden = types.length === 0 || Boolean(S.multiOn && S.multiOn());
     if (sign === typesShown) return;
     typesShown = sign;
     const chosen = S.state.place.service_types || [];

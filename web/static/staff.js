@@ -20,6 +20,8 @@
     queues: [],       // the queues this person may work (GET /v1/queues, their assignments)
     missed: [],       // no-shows marked here lately: [{ticket_id, number, at}] (return to line)
     place: null,      // {queue_id, counter, service_types}
+    serves: [],       // the other queues this counter serves too (staff-multi.js)
+    others: {},       // their views, by queue id (staff-multi.js)
     view: null,       // the queue's view (its newest version)
     line: null,       // {version, total, tickets}
     limit: PAGE,
@@ -81,6 +83,7 @@
       select.append(VQ.el("option", { value: counter, selected: counter === chosen },
         VQ.t("staff.counter_named", { counter: counter })));
     });
+    if (S.fillServes) S.fillServes();
   }
 
   function showSetup(cancellable) {
@@ -108,6 +111,7 @@
     st.place = { queue_id: queue.queue_id, counter: counter,
       service_types: before.queue_id === queue.queue_id ? before.service_types || [] : [] };
     S.savePlace();
+    if (S.keepServes) S.keepServes();
     $("staff-setup").hidden = true;
     work();
     $("staff-call-next").focus();
@@ -151,9 +155,14 @@
   }
   S.readLine = readLine;
 
-  // After this console's own command: its write, without waiting for the stream.
-  S.readYourWrite = async function (version) {
+  // After this console's own command: its write, without waiting for the stream (a command on
+  // a ticket of another queue this counter serves: staff-multi.js reads that one).
+  S.readYourWrite = async function (version, queueId) {
     if (!st.place) return;
+    if (queueId && queueId !== st.place.queue_id) {
+      if (S.readOther) S.readOther(queueId, version);
+      return;
+    }
     const generation = st.generation;
     try {
       const view = await VQ.api("/v1/queues/" + st.place.queue_id + "?min_version=" + version +
@@ -195,6 +204,7 @@
     $("staff-console").hidden = false;
     $("staff-setup").hidden = true;
     S.alert(null);
+    if (S.startMulti) S.startMulti();
     S.drawView();
     S.drawLine();
     if (S.startBookings) S.startBookings();
@@ -282,6 +292,7 @@
     $("staff-signout").replaceChildren();
     showOrganisation(null);
     if (S.stopBookings) S.stopBookings();
+    if (S.stopMulti) S.stopMulti();
     S.alert(null);
     if (S.closeDialogs) S.closeDialogs();
   }
