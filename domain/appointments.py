@@ -177,12 +177,16 @@ def check_in(state: QueueState, cmd: CheckInAppointment, now: datetime) -> list[
     opens = appointment.slot_at - timedelta(minutes=settings.early_minutes)
     closes = appointment.slot_at + timedelta(minutes=settings.grace_minutes)
     if now < opens:
-        raise invalid(
-            f"check-in opens at {opens.isoformat()}, {settings.early_minutes} minutes before the slot"
+        raise Rejected(
+            "validation",
+            f"check-in opens at {opens.isoformat()}, {settings.early_minutes} minutes before the slot",
+            facts={"opens_at": opens.isoformat()},
         )
     if now > closes:
         raise Rejected(
-            "grace-expired", f"check-in closed at {closes.isoformat()}: the appointment was missed"
+            "grace-expired",
+            f"check-in closed at {closes.isoformat()}: the appointment was missed",
+            facts={"closed_at": closes.isoformat()},
         )
     number, daily = next_number(state, now)
     return [

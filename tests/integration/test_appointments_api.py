@@ -119,6 +119,7 @@ async def test_book_move_cancel_and_check_in(settings: Settings, topics: list[st
             clock.now = MONDAY.replace(hour=7, minute=29)  # more than an hour before: too early
             early = await http.post(f"/v1/appointments/{booking}/check-in", headers=mine)
             assert early.status_code == 409, early.text
+            assert early.json()["opens_at"].startswith("2026-11-30T07:30")  # an hour before
             clock.now = MONDAY.replace(hour=8, minute=25)
             walk_in = await http.post(f"/v1/queues/{queue}/tickets", headers=as_kiosk, json={})
             assert walk_in.status_code == 201, walk_in.text

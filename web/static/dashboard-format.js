@@ -1,6 +1,7 @@
 /* dashboard-format.js: numbers, shares, durations and times for the dashboard, written the page
- * language's way (Intl), and the time arithmetic of a queue's time zone on the API's clock (which
- * may run faster, or on another day, for simulations: GET /v1/clock says so).
+ * language's way (Intl), and the time of a queue's time zone on the API's clock (which may run
+ * faster, or on another day, for simulations: GET /v1/clock says so); the zone's arithmetic is
+ * vq-zone.js's (VQ.zoneOf, VQ.zoneParts, VQ.localMidnight), shared with the staff console.
  *
  * window.VQDashboard.format: num, pct, mins, minutesRange, hhmm, hour, parseTime, apiNow,
  * setClock, zoneOf, localMidnight, plural.
@@ -68,37 +69,9 @@
     clockBase = { api: parseTime(clock.now), local: Date.now(), speed: clock.speed || 1 };
   }
 
+  // The queue's zone, if this browser knows it (vq-zone.js), else UTC.
   function zoneOf(q) {
-    const tz = (q && q.timezone) || "UTC";
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: tz });
-      return tz;
-    } catch (e) {
-      return "UTC";
-    }
-  }
-
-  // Calendar parts of an instant in a zone (for arithmetic: never shown, so in one fixed locale).
-  function zoneParts(ms, tz) {
-    const parts = {};
-    const format = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23",
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-      second: "2-digit" });
-    format.formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
-    return parts;
-  }
-
-  function zoneOffset(ms, tz) { // local wall time minus UTC, in ms
-    const p = zoneParts(ms, tz);
-    const wall = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
-    return wall - Math.floor(ms / 1000) * 1000;
-  }
-
-  function localMidnight(ms, tz) {
-    const p = zoneParts(ms, tz);
-    const wall = Date.UTC(+p.year, +p.month - 1, +p.day);
-    const first = wall - zoneOffset(wall, tz);
-    return wall - zoneOffset(first, tz); // again: the offset at midnight may differ from noon's
+    return VQ.zoneOf(q && q.timezone);
   }
 
   const timeFormats = {}; // per zone: a chart labels hundreds of points
@@ -118,6 +91,6 @@
   D.format = {
     num: num, dec: dec, pct: pct, mins: mins, minutesRange: minutesRange, plural: plural,
     parseTime: parseTime, apiNow: apiNow, setClock: setClock, zoneOf: zoneOf,
-    localMidnight: localMidnight, hhmm: hhmm, hour: hour,
+    localMidnight: VQ.localMidnight, hhmm: hhmm, hour: hour,
   };
 })();

@@ -2,7 +2,8 @@
  * appointments (its view's `appointments`): today's bookings (GET /v1/queues/{id}/appointments,
  * times in the queue's time zone), "Check in" on a booked one (POST /v1/appointments/{id}/
  * check-in: the person joins the line, which the live stream shows), and a small form that books
- * one of today's free times (GET .../slots, POST .../appointments).
+ * one of today's free times (GET .../slots, POST .../appointments) and then shows the person's
+ * page, /t/<booking id>#token=<its token> (to send or print; a Copy button).
  *
  * "Today" is the queue's day by the API's clock (GET /v1/clock: a demo's clock may run fast).
  * The list is read again when the queue's version changes (staff.js calls
@@ -37,41 +38,15 @@
     return b.clock ? b.clock.api + (Date.now() - b.clock.local) * b.clock.speed : Date.now();
   }
 
+  // The queue's zone, if this browser knows it, else UTC (vq-zone.js, shared with the dashboard).
   function zone() {
-    const tz = (S.state.view && S.state.view.timezone) || "UTC";
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: tz });
-      return tz;
-    } catch (e) {
-      return "UTC";
-    }
-  }
-
-  // Calendar parts of an instant in a zone (arithmetic only: one fixed locale).
-  function zoneParts(ms, tz) {
-    const parts = {};
-    new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric",
-      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
-      .formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
-    return parts;
-  }
-
-  function zoneOffset(ms, tz) { // local wall time minus UTC
-    const p = zoneParts(ms, tz);
-    const wall = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
-    return wall - Math.floor(ms / 1000) * 1000;
-  }
-
-  function midnight(ms, tz) {
-    const p = zoneParts(ms, tz);
-    const wall = Date.UTC(+p.year, +p.month - 1, +p.day);
-    return wall - zoneOffset(wall - zoneOffset(wall, tz), tz);
+    return VQ.zoneOf(S.state.view && S.state.view.timezone);
   }
 
   function today() {
     const tz = zone();
-    const start = midnight(now(), tz);
-    return { start: start, end: midnight(start + 36 * HOUR_MS, tz) };
+    const start = VQ.localMidnight(now(), tz);
+    return { start: start, end: VQ.localMidnight(start + 36 * HOUR_MS, tz) };
   }
 
   function hhmm(iso) {
@@ -187,9 +162,8 @@
     const types = (S.state.view && S.state.view.service_types) || [];
     const service = $("staff-book-service");
     const chosen = service.value;
-    service.replaceChildren(el("option", { value: "" }, "—"), types.map(function (t) {
-      return el("option", { value: t }, t);
-    }));
+    service.replaceChildren.apply(service, [el("option", { value: "" }, "—")].concat(
+      types.map(function (t) { return el("option", { value: t }, t); })));
     service.value = types.indexOf(chosen) >= 0 ? chosen : "";
     $("staff-book-service-field").hidden = types.length === 0;
   }
@@ -253,9 +227,10 @@
     $("staff-book-go").disabled = true;
     const generation = S.state.generation;
     try {
-      await VQ.api("/v1/queues/" + encodeURIComponent(S.state.place.queue_id) + "/appointments",
-        { method: "POST", body: body, idempotent: true });
+      const made = await VQ.api("/v1/queues/" + encodeURIComponent(S.state.place.queue_id) +
+        "/appointments", { method: "POST", body: body, idempotent: true });
       if (generation !== S.state.generation) return;
+      showLink(made);
       $("staff-book-name").value = "";
       $("staff-book-phone").value = "";
       const text = VQ.t("staff.booking_done_book", { time: hhmm(slot) });
@@ -270,6 +245,32 @@
     }
   }
 
+  // ---- The person's page, to send or print ------------------------------------------------
+
+  function showLink(made) {
+    const box = $("staff-book-link");
+    box.hidden = !(made && made.appointment_id && made.token);
+    if (box.hidden) return;
+    $("staff-book-link-url").value = location.origin + "/t/" +
+      encodeURIComponent(made.appointment_id) + "#token=" + encodeURIComponent(made.token);
+    $("staff-book-link-copied").textContent = "";
+  }
+
+  async function copyLink() {
+    const field = $("staff-book-link-url");
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(field.value);
+      copied = true;
+    } catch (e) { // no clipboard API here (or refused): the older way, from the selected field
+      field.select();
+      try { copied = document.execCommand("copy"); } catch (e2) { copied = false; }
+    }
+    $("staff-book-link-copied").textContent = copied ? VQ.t("staff.book_link_copied")
+      : VQ.t("staff.book_link_copy_failed");
+    if (!copied) field.select();
+  }
+
   // ---- Wiring (staff.js calls these) --------------------------------------------------------
 
   S.bookingsChanged = schedule;
@@ -282,6 +283,8 @@
     $("staff-bookings-body").replaceChildren();
     $("staff-bookings-table").hidden = true;
     $("staff-bookings-empty").hidden = false;
+    $("staff-book-link").hidden = true;
+    $("staff-book-link-url").value = "";
     $("staff-bookings").hidden = !takes();
     schedule();
   };
@@ -297,6 +300,7 @@
       if (button) checkIn(button.dataset.booking);
     });
     $("staff-book-form").addEventListener("submit", book);
+    $("staff-book-link-copy").addEventListener("click", copyLink);
     setInterval(function () {
       if (S.state.place && !$("staff-console").hidden) refresh();
     }, REFRESH_MS);

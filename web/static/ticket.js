@@ -8,6 +8,10 @@
  * by email, text message or web push (ticket-notify.js, loaded before this file:
  * window.VQTicket.setUpNotify), and see and delete the details held about them
  * (ticket-privacy.js: window.VQTicket.setUpDetails).
+ *
+ * A booking not checked in yet has no ticket (the stream is a 404): then the page shows the
+ * booking (ticket-booking.js: window.VQTicket.showBooking), and after its check-in follows the
+ * ticket of the same id with the same token.
  */
 (function () {
   "use strict";
@@ -31,6 +35,7 @@
   let memory = load();
   let live = false;
   let stream = null;
+  let bookingLooks = 0; // how often a checked-in booking's ticket was looked for
 
   function load() {
     try {
@@ -228,6 +233,7 @@
       return false;
     }
     live = true;
+    T.hideBooking();
     memory.view = view;
     memory.at = Date.now();
     if (!memory.queue) memory.queue = view.queue_id;
@@ -254,10 +260,37 @@
       if (token) token.forget();
       broken(t("ticket.broken_title"), t("ticket.broken_link"));
     } else if (problem.status === 404) {
-      broken(t("ticket.problem_title"), t("ticket.gone"));
+      notATicket();
     } else {
       broken(t("ticket.problem_title"), problem.text);
     }
+  }
+
+  // ---- A booking (no ticket yet) ----------------------------------------------------------
+
+  function follow(minVersion) {
+    const wait = minVersion === undefined ? "" : "?min_version=" + minVersion + "&wait=15";
+    stream = VQ.follow(base + "/events" + wait, onView, { onState: onState });
+  }
+
+  async function notATicket() {
+    let booking;
+    try {
+      booking = await T.showBooking();
+    } catch (problem) {
+      broken(VQ.t("ticket.problem_title"),
+        problem.status === 404 ? VQ.t("ticket.gone") : problem.text);
+      return;
+    }
+    // Checked in (by staff, or a moment ago): its ticket is there, or about to be.
+    if (booking.status === "checked_in" && bookingLooks++ < 10) {
+      await VQ.sleep(1000);
+      follow();
+    }
+  }
+
+  function onCheckedIn(answer) {
+    follow(answer && typeof answer.stream_version === "number" ? answer.stream_version : undefined);
   }
 
   // ---- Sound -------------------------------------------------------------------------------
@@ -342,7 +375,8 @@
     VQ.credential = token;
     forgetOldTickets();
     if (memory.view) render(); // the last known view at once (offline, or a slow line)
-    stream = VQ.follow(base + "/events", onView, { onState: onState });
+    T.setUpBooking(ticketId, onCheckedIn);
+    follow();
     setUpSound();
     setUpCancel();
     T.setUpNotify(base);

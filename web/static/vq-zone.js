@@ -1,0 +1,50 @@
+/* vq-zone.js: the arithmetic of a queue's time zone, for the pages that count in it (the staff
+ * console's bookings, the dashboard); loaded after vq.js by those pages.
+ *
+ * VQ.zoneOf(tz)                  the zone if this browser knows it, else "UTC" (also for none)
+ * VQ.zoneParts(ms, tz)           the calendar parts of an instant in a zone ({year, month, day,
+ *                                hour, minute, second} as two-digit strings; never shown)
+ * VQ.localMidnight(ms, tz)       the instant the zone's day holding `ms` began
+ */
+(function () {
+  "use strict";
+
+  const VQ = window.VQ;
+
+  function zoneOf(tz) {
+    tz = tz || "UTC";
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      return tz;
+    } catch (e) {
+      return "UTC";
+    }
+  }
+
+  // For arithmetic: never shown, so in one fixed locale.
+  function zoneParts(ms, tz) {
+    const parts = {};
+    const format = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      second: "2-digit" });
+    format.formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts;
+  }
+
+  function zoneOffset(ms, tz) { // local wall time minus UTC, in ms
+    const p = zoneParts(ms, tz);
+    const wall = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
+    return wall - Math.floor(ms / 1000) * 1000;
+  }
+
+  function localMidnight(ms, tz) {
+    const p = zoneParts(ms, tz);
+    const wall = Date.UTC(+p.year, +p.month - 1, +p.day);
+    const first = wall - zoneOffset(wall, tz);
+    return wall - zoneOffset(first, tz); // again: the offset at midnight may differ from noon's
+  }
+
+  VQ.zoneOf = zoneOf;
+  VQ.zoneParts = zoneParts;
+  VQ.localMidnight = localMidnight;
+})();
