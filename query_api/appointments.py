@@ -111,6 +111,8 @@ async def free_slots(
     if settings is None:
         raise ProblemError("rule-violated", f"queue {queue_id} takes no appointments")
     begin, finish = _window(start, end, now)
+    if finish <= max(begin, now):  # over, or beyond the calendar: no slot
+        return {"queue_id": str(queue_id), "slot_minutes": settings.slot_minutes, "slots": []}
     found = [{"slot_at": s, "free": free} for s, free in slots(state, begin, finish, now)]
     return {"queue_id": str(queue_id), "slot_minutes": settings.slot_minutes, "slots": found}
 

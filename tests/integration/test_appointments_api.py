@@ -69,6 +69,18 @@ async def test_book_move_cancel_and_check_in(settings: Settings, topics: list[st
                 ("09:00", 2),
                 ("09:30", 2),
             ]
+            tokyo = await http.post(
+                "/v1/queues",
+                headers=as_admin,
+                json={"name": "Tokyo", "timezone": "Asia/Tokyo", "appointments": {}},
+            )
+            for far in ("9999-12-31T23:00:00+00:00", "0001-01-01T00:00:00-10:00"):
+                edge = await http.get(
+                    f"/v1/queues/{tokyo.json()['queue_id']}/slots",
+                    headers=as_kiosk,
+                    params={"from": far, "to": far},
+                )
+                assert (edge.status_code, edge.json()["slots"]) == (200, []), edge.text
             none = await http.get(f"/v1/queues/{walk_ins}/slots", headers=as_kiosk)
             assert none.status_code == 409  # takes no appointments
 
