@@ -14,12 +14,13 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from command_api.execution import CallerDep, IfMatchHeader, answer, if_match_version
+from command_api.execution import Caller, CallerDep, IfMatchHeader, answer, if_match_version
 from command_api.fields import Names, Reason, StrictModel
 from command_api.models import CommandOut
 from domain.commands import MoveWaiting
 from http_api.auth import permission
 from http_api.problems import problem_responses
+from notifications.store import reminders
 from service_layer.outcome import Outcome
 
 router = APIRouter(prefix="/v1/queues", tags=["queue commands"])
@@ -54,11 +55,33 @@ class SplitIn(StrictModel):
 
 class MoveOut(CommandOut):
     moved: int = Field(description="How many people moved (in this queue's line order)")
+    bookings_moved: int = Field(
+        default=0,
+        description="How many bookings still to come moved with them (those the other queue "
+        "takes at their slot; the others stay booked here)",
+    )
 
 
 def moved(outcome: Outcome) -> int:
     """How many people a merge or split moved (its events in the queue they left)."""
     return sum(1 for kind in outcome.event_types if kind == "TicketTransferredOut")
+
+
+async def bookings_followed(caller: Caller, outcome: Outcome, to_queue: str) -> int:
+    """How many bookings a merge or split moved; their reminders follow them."""
+    count = sum(1 for kind in outcome.event_types if kind == "AppointmentTransferredOut")
+    if count:
+        config = (await caller.svc.queues.load(caller.who.tenant_id, to_queue)).config
+        pool = caller.request.app.state.notifications.pool
+        await reminders.follow(
+            pool,
+            caller.who.tenant_id,
+            outcome.queue_id,
+            to_queue,
+            time_zone=config.timezone,
+            queue_name=config.name,
+        )
+    return count
 
 
 @router.post(
@@ -80,7 +103,12 @@ async def merge(
     outcome = await caller.execute(
         command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
     )
-    return answer(outcome, extra={"moved": moved(outcome)})
+    target = str(body.to_queue_id)
+    extra = {
+        "moved": moved(outcome),
+        "bookings_moved": await bookings_followed(caller, outcome, target),
+    }
+    return answer(outcome, extra=extra)
 
 
 @router.post(
@@ -105,4 +133,9 @@ async def split(
     outcome = await caller.execute(
         command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
     )
-    return answer(outcome, extra={"moved": moved(outcome)})
+    target = str(body.to_queue_id)
+    extra = {
+        "moved": moved(outcome),
+        "bookings_moved": await bookings_followed(caller, outcome, target),
+    }
+    return answer(outcome, extra=extra)

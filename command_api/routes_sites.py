@@ -25,7 +25,7 @@ from command_api.execution import CallerDep
 from command_api.fields import Label, Reason, StrictModel
 from command_api.mapping import settings_patch
 from command_api.models import OpeningHoursIn, QueuePatchIn
-from command_api.routes_moves import moved
+from command_api.routes_moves import bookings_followed, moved
 from domain.commands import ChangeQueueSettings, MoveWaiting
 from domain.errors import Rejected
 from http_api.auth import permission
@@ -45,6 +45,7 @@ class CloseSiteIn(StrictModel):
 class ClosedQueue(BaseModel):
     queue_id: str
     moved: int
+    bookings_moved: int = Field(description="Bookings still to come that moved too")
     stream_version: int
 
 
@@ -101,6 +102,7 @@ async def close_site(body: CloseSiteIn, caller: CallerDep, models: ReadModelsDep
             {
                 "queue_id": view["queue_id"],
                 "moved": moved(outcome),
+                "bookings_moved": await bookings_followed(caller, outcome, target),
                 "stream_version": outcome.versions[view["queue_id"]],
             }
         )

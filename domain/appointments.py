@@ -28,6 +28,8 @@ from domain.events import (
     AppointmentCancelled,
     AppointmentCheckedIn,
     AppointmentRescheduled,
+    AppointmentTransferredIn,
+    AppointmentTransferredOut,
     QueueEvent,
 )
 from domain.guards import invalid, joining_class, next_number
@@ -50,8 +52,61 @@ def holding(state: QueueState, but: str | None = None) -> Counter[datetime]:
     return Counter(
         a.slot_at
         for a in state.appointments.values()
-        if a.status != "cancelled" and a.appointment_id != but
+        if a.status in ("booked", "checked_in") and a.appointment_id != but
     )
+
+
+def moving_bookings(
+    source: QueueState,
+    target: QueueState,
+    service_types: frozenset[str] | None,
+    now: datetime,
+) -> tuple[list[QueueEvent], list[QueueEvent]]:
+    """The bookings still to come that go with a merge or split (those of `service_types`, or
+    all): each that the receiving queue can take at its slot (it takes bookings, the slot is one
+    of its own, inside its hours and not full) moves, keeping its id, token and slot; the others
+    stay where they are (their queue may be closed: staff book them again)."""
+    if target.config.appointments is None or source.config.appointments is None:
+        return [], []
+    grace = timedelta(minutes=source.config.appointments.grace_minutes)
+    held = holding(target)
+    out: list[QueueEvent] = []
+    into: list[QueueEvent] = []
+    for a in sorted(source.appointments.values(), key=lambda a: (a.slot_at, a.booked_at)):
+        if a.status != "booked" or a.slot_at + grace < now:
+            continue
+        if service_types is not None and a.service_type not in service_types:
+            continue
+        if a.service_type is not None and a.service_type not in target.config.service_types:
+            continue
+        try:
+            check_slot(target, a.slot_at, now, held=held)
+        except Rejected:
+            continue
+        held[a.slot_at] += 1
+        out.append(
+            AppointmentTransferredOut(
+                appointment_id=a.appointment_id, to_queue_id=target.queue_id, at=now
+            )
+        )
+        into.append(
+            AppointmentTransferredIn(
+                appointment_id=a.appointment_id,
+                from_queue_id=source.queue_id,
+                slot_at=a.slot_at,
+                service_type=a.service_type,
+                priority=(
+                    a.priority
+                    if a.priority in target.config.priority_classes
+                    else target.config.default_priority
+                ),
+                channel=a.channel,
+                language=a.language,
+                personal=a.personal,
+                at=now,
+            )
+        )
+    return out, into
 
 
 def check_slot(
@@ -244,6 +299,24 @@ def rescheduled(state: QueueState, event: AppointmentRescheduled) -> None:
 
 def cancelled(state: QueueState, event: AppointmentCancelled) -> None:
     state.appointments[event.appointment_id].status = "cancelled"
+
+
+def transferred_out(state: QueueState, event: AppointmentTransferredOut) -> None:
+    state.appointments[event.appointment_id].status = "transferred"
+
+
+def transferred_in(state: QueueState, event: AppointmentTransferredIn) -> None:
+    _forget_old(state, event.at)
+    state.appointments[event.appointment_id] = Appointment(
+        appointment_id=event.appointment_id,
+        slot_at=event.slot_at,
+        service_type=event.service_type,
+        priority=event.priority,
+        channel=event.channel,
+        language=event.language,
+        personal=event.personal,
+        booked_at=event.at,
+    )
 
 
 def checked_in(state: QueueState, event: AppointmentCheckedIn) -> None:

@@ -305,6 +305,33 @@ class AppointmentCheckedIn:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppointmentTransferredOut:
+    """A booking still to come left this queue for another of the tenant (a merge, a split, a
+    site closed): it keeps its id, token and slot."""
+
+    TYPE: ClassVar[str] = "AppointmentTransferredOut"
+    VERSION: ClassVar[int] = 1
+    appointment_id: str
+    to_queue_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppointmentTransferredIn:
+    TYPE: ClassVar[str] = "AppointmentTransferredIn"
+    VERSION: ClassVar[int] = 1
+    appointment_id: str
+    from_queue_id: str
+    slot_at: datetime
+    service_type: str | None
+    priority: str
+    channel: str
+    language: str | None = None
+    personal: PersonalData | None = None
+    at: datetime
+
+
 QueueEvent = (
     QueueCreated
     | QueueReconfigured
@@ -328,6 +355,8 @@ QueueEvent = (
     | AppointmentRescheduled
     | AppointmentCancelled
     | AppointmentCheckedIn
+    | AppointmentTransferredOut
+    | AppointmentTransferredIn
 )
 
 EVENT_TYPES: dict[str, type[QueueEvent]] = {
@@ -355,5 +384,7 @@ EVENT_TYPES: dict[str, type[QueueEvent]] = {
         AppointmentRescheduled,
         AppointmentCancelled,
         AppointmentCheckedIn,
+        AppointmentTransferredOut,
+        AppointmentTransferredIn,
     )
 }

@@ -20,6 +20,8 @@ from domain.events import (
     AppointmentCancelled,
     AppointmentCheckedIn,
     AppointmentRescheduled,
+    AppointmentTransferredIn,
+    AppointmentTransferredOut,
     QueueClosed,
     QueueCreated,
     QueueEvent,
@@ -357,4 +359,6 @@ _HANDLERS: dict[type[Any], Callable[[QueueState, Any], None]] = {
     AppointmentRescheduled: appointments.rescheduled,
     AppointmentCancelled: appointments.cancelled,
     AppointmentCheckedIn: _appointment_checked_in,
+    AppointmentTransferredOut: appointments.transferred_out,
+    AppointmentTransferredIn: appointments.transferred_in,
 }

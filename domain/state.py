@@ -63,7 +63,7 @@ class TicketState:
     enqueued_here: bool = False
 
 
-AppointmentStatus = Literal["booked", "checked_in", "cancelled"]
+AppointmentStatus = Literal["booked", "checked_in", "cancelled", "transferred"]
 
 
 @dataclass(slots=True, kw_only=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain.appointments import moving_bookings
 from domain.commands import MoveWaiting, TransferTicket
 from domain.errors import Rejected
 from domain.events import QueueClosed, QueueEvent, TicketTransferredIn, TicketTransferredOut
@@ -114,6 +115,10 @@ def decide_move(
         into.append(
             _into(source, target, ticket, ticket.service_type, numbering, ticket.order_at, now)
         )
+    types = None if command.service_types is None else frozenset(command.service_types)
+    bookings_out, bookings_in = moving_bookings(source, target, types, now)
+    out += bookings_out
+    into += bookings_in
     if command.close and source.status != "closed":
         out.append(QueueClosed(reason=command.reason, at=now))
     return out, into

@@ -12,6 +12,7 @@ import dataclasses
 from domain.events import (
     AppointmentBooked,
     AppointmentCheckedIn,
+    AppointmentTransferredIn,
     QueueCreated,
     QueueReconfigured,
     TicketEnqueued,
@@ -31,7 +32,9 @@ def indexed(append: StreamAppend) -> StreamAppend:
     # A booking's id is its ticket's to come: it finds its queue the same way (and the ticket,
     # checked in, keeps the id).
     tickets += [
-        r.event.appointment_id for r in append.records if isinstance(r.event, AppointmentBooked)
+        r.event.appointment_id
+        for r in append.records
+        if isinstance(r.event, AppointmentBooked | AppointmentTransferredIn)
     ]
     ages = append.ages
     for record in append.records:

@@ -63,6 +63,27 @@ async def move(pool: Pool, tenant_id: str, ticket_id: str, slot_at: datetime) ->
         )
 
 
+async def follow(
+    pool: Pool,
+    tenant_id: str,
+    from_queue: str,
+    to_queue: str,
+    *,
+    time_zone: str,
+    queue_name: str,
+) -> None:
+    """Bookings moved from `from_queue` to `to_queue` (a merge, a split, a site closed): their
+    reminders name the queue that has them now, in its time zone."""
+    async with connection(pool) as conn:
+        await conn.execute(
+            """UPDATE reminders r SET queue_id = t.queue_id, time_zone = %s, queue_name = %s
+               FROM tickets t
+               WHERE r.ticket_id = t.ticket_id AND r.tenant_id = %s AND r.queue_id = %s
+                 AND t.queue_id = %s""",
+            (time_zone, queue_name, tenant_id, from_queue, to_queue),
+        )
+
+
 async def drop(pool: Pool, tenant_id: str, ticket_id: str) -> None:
     """The booking was cancelled: no reminder, and its subscriptions end."""
     async with connection(pool) as conn, conn.transaction():

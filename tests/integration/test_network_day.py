@@ -67,6 +67,7 @@ class Day:
         self.bookings: dict[str, dict[str, Any]] = {}  # id -> slot, token, queue, arrives
         self.busy: dict[tuple[str, str], tuple[str, datetime]] = {}  # (queue, counter) -> ticket
         self.refused: list[str] = []
+        self.bookings_moved = 0
 
     async def call(self, method: str, path: str, role: str = "admin", **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.keys[role]}", **kw.pop("headers", {})}
@@ -165,8 +166,15 @@ class Day:
             self.queues["North A"],
             self.queues["North B"],
         ]
+        self.bookings_moved = sum(c["bookings_moved"] for c in closed["closed"])
         for booking, b in list(self.bookings.items()):
             if b["queue"] == "South" or b.get("in"):
+                continue
+            where = await self.ok("GET", f"/v1/appointments/{booking}")
+            if where["queue_id"] == self.queues["South"]:  # it moved with the line: same slot
+                slot = datetime.fromisoformat(where["slot_at"].replace("Z", "+00:00"))
+                assert where["status"] == "booked" and slot == b["slot"]
+                b["queue"] = "South"
                 continue
             await self.ok("POST", f"/v1/appointments/{booking}/cancel", "staff", json={})
             del self.bookings[booking]
@@ -307,9 +315,11 @@ async def test_a_day_of_two_sites_with_bookings_routing_and_a_closure_at_noon(
     bound = max(PER_SLOT.values()) * (math.ceil((LEAD + GRACE) / SLOT) + 1)
     assert most_passed <= bound
     assert report.queues == 3 and report.differences == []
+    assert day.bookings_moved > 0, "North's afternoon bookings moved with its lines"
     print(
         f"\n{len(joined)} tickets ({len(checked_in)} bookings checked in of {booked}, "
-        f"{len(walk_ins)} routed walk-ins), all served once; versions {sorted(versions.values())}; "
+        f"{len(walk_ins)} routed walk-ins, {day.bookings_moved} bookings moved at noon), all "
+        f"served once; versions {sorted(versions.values())}; "
         f"most bookings passing a walk-in {most_passed} (bound {bound}); longest wait of a "
         f"booking past its slot {longest:.1f} min; check: 0 differences"
     )

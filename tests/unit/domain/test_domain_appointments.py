@@ -20,6 +20,7 @@ from domain.commands import (
     CheckInAppointment,
     CompleteService,
     EnqueueTicket,
+    MoveWaiting,
     QueueCommand,
     RescheduleAppointment,
     StartService,
@@ -27,10 +28,16 @@ from domain.commands import (
 from domain.config import AppointmentSettings, OpeningHours, QueueConfig
 from domain.decide import decide
 from domain.errors import Rejected
-from domain.events import AppointmentCheckedIn, QueueCreated, QueueEvent
+from domain.events import (
+    AppointmentCheckedIn,
+    AppointmentTransferredIn,
+    QueueCreated,
+    QueueEvent,
+)
 from domain.evolve import evolve
 from domain.snapshot import from_snapshot, to_snapshot
 from domain.state import QueueState, initial_state, waiting_ids
+from domain.transfer import decide_move
 
 MONDAY = datetime(2024, 3, 4, 7, 0, tzinfo=UTC)  # 08:00 in Madrid, an hour before opening
 MADRID = "Europe/Madrid"
@@ -262,3 +269,35 @@ def test_nobody_waits_past_the_fairness_bound(
     # Everybody still waiting is in line in the rule's order.
     line = waiting_ids(queue.state)
     assert [tickets[t].order_at for t in line] == sorted(tickets[t].order_at for t in line)
+
+
+def test_a_merge_takes_the_bookings_that_fit_and_leaves_the_others() -> None:
+    """Each booking still to come moves with its id and slot where the receiving queue has
+    room at that slot; the others stay booked where they were."""
+    source = Queue(settings=AppointmentSettings(per_slot=2))
+    target = Queue(settings=AppointmentSettings(per_slot=1))
+    target.state.queue_id = "q2"
+    for n, slot in (("a", local(10)), ("b", local(10)), ("c", local(10, 15)), ("d", local(9))):
+        source.do(BookAppointment(appointment_id=n, slot_at=slot), MONDAY)
+    source.do(CancelAppointment(appointment_id="d", by="staff"), MONDAY)
+    target.do(BookAppointment(appointment_id="x", slot_at=local(10)), MONDAY)
+    source.do(EnqueueTicket(ticket_id="w"), local(9, 30))
+
+    out, into = decide_move(
+        source.state, target.state, MoveWaiting(to_queue_id="q2", close=True), local(9, 40)
+    )
+
+    moved = [e.appointment_id for e in into if isinstance(e, AppointmentTransferredIn)]
+    assert moved == ["c"]  # 10:00 is full there; d was cancelled
+    assert [type(e).__name__ for e in out] == [
+        "TicketTransferredOut",
+        "AppointmentTransferredOut",
+        "QueueClosed",
+    ]
+    source.apply(out)
+    target.apply(into)
+    assert source.state.appointments["c"].status == "transferred"
+    assert source.state.appointments["a"].status == "booked"
+    assert target.state.appointments["c"].slot_at == local(10, 15)
+    again = from_snapshot(to_snapshot(target.state))
+    assert again.appointments == target.state.appointments
