@@ -279,7 +279,8 @@ def _forget_old(state: QueueState, at: datetime) -> None:
         del state.appointments[appointment_id]
 
 
-def booked(state: QueueState, event: AppointmentBooked) -> None:
+def booked(state: QueueState, event: AppointmentBooked | AppointmentTransferredIn) -> None:
+    """A booking made here, or brought here by a merge, a split or a site's closure."""
     _forget_old(state, event.at)
     state.appointments[event.appointment_id] = Appointment(
         appointment_id=event.appointment_id,
@@ -303,20 +304,6 @@ def cancelled(state: QueueState, event: AppointmentCancelled) -> None:
 
 def transferred_out(state: QueueState, event: AppointmentTransferredOut) -> None:
     state.appointments[event.appointment_id].status = "transferred"
-
-
-def transferred_in(state: QueueState, event: AppointmentTransferredIn) -> None:
-    _forget_old(state, event.at)
-    state.appointments[event.appointment_id] = Appointment(
-        appointment_id=event.appointment_id,
-        slot_at=event.slot_at,
-        service_type=event.service_type,
-        priority=event.priority,
-        channel=event.channel,
-        language=event.language,
-        personal=event.personal,
-        booked_at=event.at,
-    )
 
 
 def checked_in(state: QueueState, event: AppointmentCheckedIn) -> None:

@@ -360,5 +360,5 @@ _HANDLERS: dict[type[Any], Callable[[QueueState, Any], None]] = {
     AppointmentCancelled: appointments.cancelled,
     AppointmentCheckedIn: _appointment_checked_in,
     AppointmentTransferredOut: appointments.transferred_out,
-    AppointmentTransferredIn: appointments.transferred_in,
+    AppointmentTransferredIn: appointments.booked,
 }
