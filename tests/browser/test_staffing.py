@@ -99,7 +99,9 @@ async def test_a_manager_makes_edits_checks_and_downloads_a_plan(
     await page.goto(f"/dashboard#key={tenant.keys['manager']}")
     figure = page.locator("#f-staffing")
     await expect(figure).to_contain_text("No plan yet")
-    # The other figures still loading move the page as they fill: a click then can miss.
+    # The queue chosen first (choosing one resets the plan's figure), then the other figures
+    # loaded (they move the page as they fill: a click then can miss).
+    await expect(page.locator("#queue")).to_have_value(queue_id)
     await expect(page.locator("main")).not_to_contain_text("Loading…", timeout=PLAN_TIMEOUT_MS)
     await page.fill("#plan-day", "2026-11-30")
     await page.click("#plan-make")

@@ -236,6 +236,9 @@
       ui.people = more ? ui.people.concat(page.users) : page.users;
       ui.next = page.next_after;
       const queues = await A.queues(!more).catch(function () { return []; });
+      // A question being asked in the list (deactivate? remove?) is not taken away by a
+      // refresh; its answer reloads the list.
+      if (ui.list.querySelector(".confirm button.danger:not([disabled])")) return;
       render(queues);
     } catch (problem) {
       A.fail(ui.list, problem, function () { load(); });
