@@ -168,9 +168,7 @@ async def site_settings(
     )
     if not at_site:
         raise ProblemError("not-found", f"no queue is at site {body.site!r}")
-    patch = QueuePatchIn.model_validate(
-        body.model_dump(exclude_none=True, exclude={"site"}), context=None
-    )
+    patch = QueuePatchIn.model_validate(body.model_dump(exclude_none=True, exclude={"site"}))
     command = ChangeQueueSettings(
         changes=settings_patch(patch), reason=body.reason or f"site {body.site} settings"
     )

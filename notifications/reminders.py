@@ -49,10 +49,13 @@ async def fire_reminders(
     found = await store.due(pool, now)
     if not found:
         return 0
+    views: dict[tuple[str, str], dict[str, Any]] = {}  # one read per queue, not per reminder
     messages = []
     for r in found:
-        view = await names.view(r.tenant_id, r.queue_id) or {}
-        messages.append(reminder_message(r, view, now))
+        key = (r.tenant_id, r.queue_id)
+        if key not in views:
+            views[key] = await names.view(*key) or {}
+        messages.append(reminder_message(r, views[key], now))
     await outlet.send(messages)
     await store.sent(pool, found)
     return len(found)
