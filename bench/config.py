@@ -1,7 +1,8 @@
 """What one run measures and for how long: the full run (~8 min) or `BENCH_QUICK=1` (~2 min).
 
 Environment: BENCH_QUICK=1, BENCH_RATES=250,500,... (offered command rates), BENCH_API_WORKERS
-(uvicorn workers of the API under test, default 1), BENCH_PROFILE=0 (no py-spy profiles),
+(uvicorn workers of the API under test, default 1), BENCH_STREAM_WORKERS (`vq worker` processes
+of the followers phase, default 1), BENCH_PROFILE=0 (no py-spy profiles),
 BENCH_ONLY=ceilings,append,http,propagation,data,notifications,followers (some phases only),
 BENCH_PROPAGATION_RATE (commands/s offered in the propagation phase; without the http phase to
 find the knee, set it), BENCH_NOTIFY_RATE (messages/s offered to the notifier, default 834:
@@ -35,6 +36,7 @@ PHASES = (
 
 class CommonConfig(TypedDict):
     api_workers: int
+    stream_workers: int
     profile: bool
     phases: tuple[str, ...]
     keep: bool
@@ -61,6 +63,7 @@ class BenchConfig:
     busy_queues: int
     read_calls: int
     api_workers: int
+    stream_workers: int  # `vq worker` processes of the followers phase (one consumer group)
     profile: bool
     phases: tuple[str, ...]
     keep: bool
@@ -99,6 +102,7 @@ def from_env() -> BenchConfig:
     phases = tuple(p for p in PHASES if p in wanted or (p == "soak" and soak))
     common = CommonConfig(
         api_workers=int(os.environ.get("BENCH_API_WORKERS", "1")),
+        stream_workers=int(os.environ.get("BENCH_STREAM_WORKERS", "1")),
         profile=os.environ.get("BENCH_PROFILE", "1") not in ("", "0"),
         phases=phases,
         keep=os.environ.get("BENCH_KEEP", "") not in ("", "0"),

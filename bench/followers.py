@@ -40,6 +40,7 @@ from bench.follow_procs import (
     status_mb,
 )
 from bench.profile import Profiler
+from bench.stats import summary_ms
 from core.settings import Settings
 
 QUEUES = 100
@@ -153,8 +154,10 @@ class FollowersPhase:
         api = procs.start_api(settings, logs, 1)
         commands = procs.start_api(settings, logs, 1, name="api-commands")
         relay = procs.start(settings, "relay", ["relay"], logs)
-        worker = procs.start(settings, "worker", ["worker", "--loglevel", "warning"], logs)
-        services = {"api": api, "api-commands": commands, "relay": relay, "worker": worker}
+        services = {"api": api, "api-commands": commands, "relay": relay}
+        for index in range(self.config.stream_workers):  # one consumer group
+            name = "worker" if index == 0 else f"worker-{index + 1}"
+            services[name] = procs.start(settings, name, ["worker", "--loglevel", "warning"], logs)
         for part, service in services.items():
             self.meter.track(part, service.pid)
         try:
@@ -239,23 +242,32 @@ class FollowersPhase:
             seconds = self.config.follow_s + WARMUP_S
             profiler = Profiler(api.pid, seconds, self.profile_dir / f"api-followers-{count}.raw")
         sampler = RssSampler(api.pid)
-        before = self.meter.snapshot()
-        result = http_sweep.run_generator(
-            commands_url,
-            tenant,
-            queues,
-            COMMAND_RATE,
-            self.config.follow_s,
-            WARMUP_S,
-            self.meter,
-            18,
-        )
-        cores = http_sweep.with_generator(
-            procs.cores_used(before, self.meter.snapshot()), result, before
-        )
-        redis = redis_connections(settings, api.pid)  # every follower still connected
-        time.sleep(DRAIN_S)
+        with tempfile.TemporaryDirectory() as folder:
+            # When each version was published: the push's delay split where the fan-out starts.
+            watch = propagation.PubSubWatch(
+                settings, tenant, WARMUP_S + self.config.follow_s + DRAIN_S + 2, Path(folder)
+            )
+            self.meter.track("observer", watch.proc.pid)
+            before = self.meter.snapshot()
+            result = http_sweep.run_generator(
+                commands_url,
+                tenant,
+                queues,
+                COMMAND_RATE,
+                self.config.follow_s,
+                WARMUP_S,
+                self.meter,
+                18,
+            )
+            cores = http_sweep.with_generator(
+                procs.cores_used(before, self.meter.snapshot()), result, before
+            )
+            redis = redis_connections(settings, api.pid)  # every follower still connected
+            time.sleep(DRAIN_S)
+            published = watch.published(_answered(queues, result))
+            self.meter.untrack("observer")
         return {
+            "published": published,
             "generator": result,
             "cores": cores,
             "redis": redis,
@@ -263,6 +275,16 @@ class FollowersPhase:
             "hwm_mb": status_mb(api.pid, "VmHWM"),
             "profile": profiler.result() if profiler is not None else None,
         }
+
+
+def _answered(queues: list[str], result: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """The commands answered after the warm-up: (queue, version, when answered)."""
+    window = result["start"] + result["warmup_s"]
+    return [
+        (queues[q], version, done)
+        for due, _, q, status, done, version in result["samples"]
+        if due >= window and 200 <= status < 300
+    ]
 
 
 def _analyse(
@@ -274,12 +296,10 @@ def _analyse(
 ) -> dict[str, Any]:
     result = measured["generator"]
     window = result["start"] + result["warmup_s"]
-    commands = [
-        (queues[q], version, done)
-        for due, _, q, status, done, version in result["samples"]
-        if due >= window and 200 <= status < 300
-    ]
+    commands = _answered(queues, result)
     pushed = follow_stats.push(commands, rows)
+    # answer -> published (relay and worker); the rest of a push's delay is the fan-out's
+    published, unpublished = propagation.delays(commands, measured["published"])
     pushes = follow_stats.arrivals(rows, window, window + result["duration_s"])
     pushes_per_s = pushes / result["duration_s"]
     cores = measured["cores"]
@@ -291,6 +311,7 @@ def _analyse(
         "connect": {**follow_stats.connects(rows), "clients": connected["clients"]},
         "commands": http_sweep.analyse(result),
         "push": pushed["all"],
+        "published": {**summary_ms(published), "not_seen": unpublished},
         "push_by_kind": pushed["by_kind"],
         "pushes_per_s": round(pushes_per_s),
         "ended_early": follow_stats.ended_early(rows),

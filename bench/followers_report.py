@@ -56,6 +56,13 @@ def section(out: dict[str, Any]) -> list[str]:
             for kind, k in step["push_by_kind"].items()
         )
         lines.append(f"   {step['followers']:,}: {kinds}")
+        published = step.get("published")
+        if published and published.get("p50") is not None:
+            lines.append(
+                f"      of which answer -> read model published (relay and worker) P50 "
+                f"{_ms(published['p50'])} / P99 {_ms(published['p99'])} ms "
+                f"({published['not_seen']} not seen); the rest is the API's fan-out"
+            )
         lines.append(
             f"      answers {conn['statuses']}"
             + (f", refused: {conn['errors']}" if conn["errors"] else "")

@@ -40,7 +40,7 @@ def has_route(url: str, path: str) -> bool:
     return path in spec.get("paths", {})
 
 
-def _delays(
+def delays(
     commands: list[tuple[str, int, float]], arrived: list[float | None]
 ) -> tuple[list[float], int]:
     """Per command: its arrival (`_arrivals`) minus its answer time (0 when the read side beat
@@ -133,7 +133,7 @@ def measure(
         if due >= window and 200 <= status < 300
     ]
     published = _arrivals(commands, seen["pubsub"])
-    pubsub, pubsub_missing = _delays(commands, published)
+    pubsub, pubsub_missing = delays(commands, published)
     report: dict[str, Any] = {
         "commands": analyse(result),
         "cores": cores,
@@ -142,13 +142,48 @@ def measure(
         "stages": _stages(commands, _arrivals(commands, seen["kafka"]), published),
     }
     if sse:
-        streamed, sse_missing = _delays(commands, _arrivals(commands, seen["sse"]))
+        streamed, sse_missing = delays(commands, _arrivals(commands, seen["sse"]))
         report["sse"] = {
             **summary_ms(streamed),
             "not_seen": sse_missing,
             "streams": seen["sse_streams"],
         }
     return report
+
+
+class PubSubWatch:
+    """The observer (bench/observer.py) on the read models' pub/sub channel alone, for phases
+    whose own followers say when the API pushed (the followers phase): when each queue version
+    was published, so that a push's delay splits into the read side's part and the fan-out's."""
+
+    def __init__(self, settings: Settings, tenant: Tenant, seconds: float, folder: Path) -> None:
+        self._out = folder / "pubsub-seen.json"
+        config = folder / "pubsub-observer.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "redis_url": settings.redis_dsn,
+                    "pattern": Keys(settings.redis_prefix).changes(tenant.tenant_id, "*"),
+                    "api": None,
+                    "kafka": None,
+                    "seconds": seconds,
+                    "out": str(self._out),
+                }
+            )
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.observer", str(config)], stdout=subprocess.PIPE
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the pub/sub observer did not start")
+
+    def published(self, commands: list[tuple[str, int, float]]) -> list[float | None]:
+        """Per command: when its queue version was published (None: never); waits for the
+        observer's end."""
+        self.proc.wait()
+        seen = json.loads(self._out.read_text())
+        return _arrivals(commands, seen["pubsub"])
 
 
 def wait_caught_up(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bench.propagation import _arrivals, _delays, _stages
+from bench.propagation import _arrivals, _stages, delays
 
 # (queue, version it answered, when the answer arrived)
 COMMANDS = [("a", 1, 10.0), ("a", 2, 10.5), ("b", 1, 11.0), ("c", 1, 12.0)]
@@ -22,8 +22,8 @@ def test_an_older_version_arriving_later_says_nothing_new() -> None:
 
 def test_delays_count_the_unseen_and_clip_an_arrival_before_the_answer_to_zero() -> None:
     seen = [["a", 1, 9.9], ["a", 2, 10.9], ["b", 1, 11.25]]
-    delays, unseen = _delays(COMMANDS, _arrivals(COMMANDS, seen))
-    assert [round(d, 3) for d in delays] == [0.0, 0.4, 0.25]
+    found, unseen = delays(COMMANDS, _arrivals(COMMANDS, seen))
+    assert [round(d, 3) for d in found] == [0.0, 0.4, 0.25]
     assert unseen == 1
 
 
