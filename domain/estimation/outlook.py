@@ -95,6 +95,10 @@ class _Slots:
     into: float  # seconds into the current slot
 
 
+# The slots, and per counter: whether it waits idle for people to arrive, its path, open now.
+_Coming = tuple[_Slots, list[tuple[bool, CounterPath, bool]]]
+
+
 def _slots(signals: QueueSignals, state: QueueState, at: datetime) -> _Slots:
     weekday, slot, into = slot_of(state.config.timezone, at)
     keys = [(weekday, slot)]
@@ -202,8 +206,18 @@ def _level(
     return level
 
 
+def _coming(signals: QueueSignals, state: QueueState, at: datetime) -> _Coming:
+    """The coming slots and every counter's path from `at`: the first projection at `at` makes
+    them, the others until the next event (the newcomer's, a joining ticket's) share them."""
+    found: _Coming | None = signals.paths.get(at)
+    if found is None:
+        slots = _slots(signals, state, at)
+        found = signals.paths[at] = (slots, _every_path(signals, at, slots))
+    return found
+
+
 def _paths(
-    signals: QueueSignals, at: datetime, slots: _Slots, ahead: int
+    signals: QueueSignals, every: list[tuple[bool, CounterPath, bool]], ahead: int
 ) -> tuple[list[CounterPath], int]:
     """Each counter's expected calls from now on, and how many are open now.
 
@@ -212,6 +226,28 @@ def _paths(
     the others wait for later arrivals and call nobody ahead of it. (Counting each idle counter
     as about to call would make the first call the quickest of several reactions, where it is
     one: at a gate whose whole wait is that reaction, half of it.)"""
+    paths: list[CounterPath] = []
+    open_now = 0
+    waking = ahead + 1  # idle counters the people up to this ticket wake, one each
+    for waiting_for_people, path, is_open in every:
+        if waiting_for_people and waking <= 0:
+            continue  # woken by somebody behind this ticket, if at all
+        waking -= waiting_for_people
+        open_now += is_open
+        paths.append(path)
+    if open_now == 0 and not signals.board.known():
+        # No rota learned yet and nobody serving: assume somebody will, soon.
+        scale = signals.all_types.mean()
+        paths.append(CounterPath(_release_idle(signals.call_gap(), 0.02 * scale), lambda k: 1.0))
+        open_now = 1
+    return paths, open_now
+
+
+def _every_path(
+    signals: QueueSignals, at: datetime, slots: _Slots
+) -> list[tuple[bool, CounterPath, bool]]:
+    """Per counter: whether it waits, idle, for people to arrive; its path; whether it is open
+    now (the same for every ticket: which of the waiting ones a ticket wakes is `_paths`')."""
     board = signals.board
     now_key = slots.keys[0]
     since = signals.line_since
@@ -226,9 +262,7 @@ def _paths(
     scale = signals.all_types.mean()
     fallback = 0.25 * max(scale, 1e-3)
     spread = 0.02 * scale
-    paths: list[CounterPath] = []
-    open_now = 0
-    waking = ahead + 1  # idle counters the people up to this ticket wake, one each
+    every: list[tuple[bool, CounterPath, bool]] = []
     for info in board.counters.values():
         release: Callable[[float], float] | None
         waiting_for_people = (
@@ -238,9 +272,6 @@ def _paths(
             and since is not None
             and info.idle_since <= since
         )
-        if waiting_for_people and waking <= 0:
-            continue  # woken by somebody behind this ticket, if at all
-        waking -= waiting_for_people
         usual = board.usual(info, now_key)
         if info.busy is not None:
             release = _release_busy(signals, info.busy, at, fallback)
@@ -260,14 +291,10 @@ def _paths(
         else:
             is_open = (cold or board.open_now(info, at, now_key)) and fresh_line
             release = _release_idle(gap, spread) if is_open else None
-        open_now += is_open
         deviation = board.deviation(info, is_open, now_key, at, slot_start)
-        paths.append(CounterPath(release, _level(board, info, is_open, deviation, slots)))
-    if open_now == 0 and not board.known():
-        # No rota learned yet and nobody serving: assume somebody will, soon.
-        paths.append(CounterPath(_release_idle(gap, spread), lambda k: 1.0))
-        open_now = 1
-    return paths, open_now
+        path = CounterPath(release, _level(board, info, is_open, deviation, slots))
+        every.append((waiting_for_people, path, is_open))
+    return every
 
 
 def _inflow(
@@ -306,8 +333,8 @@ def outlook(signals: QueueSignals, state: QueueState, ticket: TicketState, at: d
         served = sum(n * signals.served_cost(t) for t, n in by_type.items()) / counted
     else:
         served = signals.served_cost(ticket.service_type or UNTYPED)
-    slots = _slots(signals, state, at)
-    paths, open_now = _paths(signals, at, slots, ahead)
+    slots, every = _coming(signals, state, at)
+    paths, open_now = _paths(signals, every, ahead)
     # Abandonment depends on the wait, so take a rough look at it first: those ahead will have
     # waited about as long as this ticket when they are called (a steady line), and those who
     # gave up without cancelling are cheap no-shows then.

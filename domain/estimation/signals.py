@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 from sortedcontainers import SortedList
 
@@ -92,12 +93,20 @@ class QueueSignals:
         # (ticket, at) -> its outlook and projected wait, made by `outlook.projected_wait` and
         # kept only until the next event (the estimators sharing these signals project once).
         self.projections: dict[tuple[str, datetime], tuple[Outlook, WaitDistribution]] = {}
+        # at -> what the counters are expected to do from then on (`outlook._paths`): every
+        # projection until the next event shares them (the newcomer's and a joining ticket's).
+        self.paths: dict[datetime, Any] = {}
 
     def __getstate__(self) -> dict[str, object]:
         """Pickled (a stream worker's checkpoint) without the projections of the last event."""
         state = dict(self.__dict__)
         state["projections"] = {}
+        state["paths"] = {}
         return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("paths", {})  # a checkpoint from before it was kept
 
     # Folding ------------------------------------------------------------------------------
 
@@ -109,6 +118,7 @@ class QueueSignals:
             return
         self._seen = seen
         self.projections.clear()
+        self.paths.clear()
         at = event.at
         if isinstance(event, QueueCreated | QueueReconfigured):
             self._configure(state, event.config)  # first: the profiles need the time zone

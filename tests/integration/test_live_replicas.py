@@ -23,13 +23,7 @@ from tests.integration.servers import ApiProcess, api_processes, read_side
 from tests.integration.test_live import STARTUP_WAIT_S, WITHIN_S, sse_events
 
 # Timing bounds (streams end within 1.5 s of SIGTERM): run alone, not beside another worker.
-pytestmark = [
-    pytest.mark.serial,
-    # Intermittent since the live streams' rewrite (query_api/live_stream.py): a follower's wait
-    # for a change times out now and then, alone too (1 in ~3 runs). Under investigation; kept
-    # running so that a pass still shows.
-    pytest.mark.xfail(strict=False, reason="intermittent timeout since the live-stream rewrite"),
-]
+pytestmark = pytest.mark.serial
 
 COMMANDS = 20
 # After SIGTERM a stopping API ends its open streams within this, and exits within the other:
