@@ -30,17 +30,17 @@ from projections.checkpoint import CHECKPOINT_EVERY
 from projections.estimates import promised
 from projections.layout import Keys
 from projections.model import QueueModel
-from projections.views import NEXT_SHOWN, line_member, queue_view
+from projections.views import NEXT_SHOWN, dumps, line_member, queue_view
 from projections.writer import (
     Batch,
     Command,
     ReadModelWriter,
     eta_commands,
     full_render,
-    meta_commands,
     publish_command,
     recent_commands,
     registration,
+    summary_commands,
     ticket_commands,
 )
 
@@ -128,12 +128,14 @@ class Projector:
             changes.append(change)
             whole = whole or needs_whole
         fresh, dropped = estimates.refresh(state)
+        view, newcomer = queue_view(state), estimates.newcomer(state)
+        encoded = dumps(view)  # once: stored, and in the live message
         if whole:  # the line is rewritten; the steps' other commands (analytics...) still count
             line = self._keys.line(state.tenant_id, queue_id)
             commands = [c for c in commands if c[1] != line]
             commands.extend(full_render(self._keys, state, estimates))
         else:
-            commands.extend(meta_commands(self._keys, state, estimates))
+            commands.extend(summary_commands(self._keys, state, estimates, encoded, newcomer))
         commands.extend(eta_commands(self._keys, state, fresh, dropped))
         # In the same atomic write: what a follower that reconnects replays (projections/replay)
         commands.extend(recent_commands(self._keys, state, [c.as_dict() for c in changes]))
@@ -141,15 +143,16 @@ class Projector:
             tenant_id=state.tenant_id,
             queue_id=queue_id,
             version=state.version,
-            view=queue_view(state),
+            view=view,
             changes=changes,
             etas=fresh,
-            newcomer=estimates.newcomer(state),
+            newcomer=newcomer,
         )
         # And the live push, last (one round trip, not two; published only if the write is
         # made, and no follower can read the read model before it is whole). With the batch's
         # trace context (tracing on): the API's push span continues it.
-        commands.append(publish_command(self._keys, update.tenant_id, queue_id, update.message()))
+        message = update.message()
+        commands.append(publish_command(self._keys, update.tenant_id, queue_id, message, encoded))
         batch = Batch(
             tenant=state.tenant_id,
             queue=queue_id,

@@ -111,10 +111,22 @@ def ticket_commands(
 def meta_commands(keys: Keys, state: QueueState, estimates: QueueEstimates) -> list[Command]:
     """The queue's view, its place in the tenant's list, its estimators' accuracy and the
     summary's wait range."""
+    view, newcomer = dumps(queue_view(state)), estimates.newcomer(state)
+    return summary_commands(keys, state, estimates, view, newcomer)
+
+
+def summary_commands(
+    keys: Keys,
+    state: QueueState,
+    estimates: QueueEstimates,
+    view: str,
+    newcomer: dict[str, Any] | None,
+) -> list[Command]:
+    """`meta_commands` with the view (encoded) and the summary's range made already (the
+    batch's live message carries both)."""
     tenant, queue = state.tenant_id, state.queue_id
-    newcomer = estimates.newcomer(state)
     return [
-        ("HSET", keys.queue(tenant, queue), "view", dumps(queue_view(state))),
+        ("HSET", keys.queue(tenant, queue), "view", view),
         registration(keys, state),
         ("SET", keys.accuracy(tenant, queue), dumps(estimates.accuracy(state))),
         ("HDEL", keys.eta(tenant, queue), NEWCOMER)
@@ -150,10 +162,16 @@ def recent_commands(
     ]
 
 
-def publish_command(keys: Keys, tenant: str, queue: str, message: dict[str, Any]) -> Command:
+def publish_command(
+    keys: Keys, tenant: str, queue: str, message: dict[str, Any], view: str | None = None
+) -> Command:
     """The batch's message to the queue's live followers (projections/fanout.py), published by
-    the batch's own write: with the batch's trace context (tracing on)."""
-    return ("PUBLISH", keys.changes(tenant, queue), json.dumps(tracing.stamped(message)))
+    the batch's own write: with the batch's trace context (tracing on). `view`: the message's
+    view encoded already (as the read model stores it), added last, not encoded again."""
+    if view is None:
+        return ("PUBLISH", keys.changes(tenant, queue), json.dumps(tracing.stamped(message)))
+    rest = json.dumps(tracing.stamped({k: v for k, v in message.items() if k != "view"}))
+    return ("PUBLISH", keys.changes(tenant, queue), f'{rest[:-1]}, "view": {view}}}')
 
 
 def registration(keys: Keys, state: QueueState) -> Command:
