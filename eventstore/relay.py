@@ -128,7 +128,7 @@ class Relay:
                 if count == self._batch_size:
                     continue
                 if count == 0:
-                    if await self._wait(conn):
+                    if await self._wait(conn, position):
                         position = await self._drain_behind_horizon(position, stop)
                     elif position != saved:  # idle for IDLE_POLL_S: the checkpoint catches up
                         await self._store.save_checkpoint(self._name, position)
@@ -184,18 +184,27 @@ class Relay:
         parents = await self._traces([place.transaction_id for place, _ in batch])
         return tracing.Publication(parents, self._topic)
 
-    async def _wait(self, conn: AsyncConnection[Any]) -> bool:
-        """Sleep until a commit is announced (True) or the idle poll is due (False). The other
-        announcements already received are taken too: one read serves them all (a busy store
-        announces a commit every few milliseconds; each one taken alone would wake the relay
-        for rows it has just published, and make it poll behind the horizon for nothing)."""
-        async for _ in conn.notifies(timeout=IDLE_POLL_S, stop_after=1):
-            break
-        else:
-            return False
-        async for _ in conn.notifies(timeout=0):
-            pass
-        return True
+    async def _wait(self, conn: AsyncConnection[Any], position: Position) -> bool:
+        """Sleep until a commit the relay has not published is announced (True) or the idle
+        poll is due (False). The other announcements already received are taken too: one read
+        serves them all (a busy store announces a commit every few milliseconds; each one taken
+        alone would wake the relay for rows it has just published, and make it poll behind the
+        horizon for nothing). An announcement names its transaction (migration 0019): one at or
+        before `position`'s was published whole already (the relay reads only below the
+        horizon, in transaction order, and waits only once nothing more is visible)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + IDLE_POLL_S
+        while (left := deadline - loop.time()) > 0:
+            newer, heard = False, False
+            async for note in conn.notifies(timeout=left, stop_after=1):
+                heard, newer = True, _unpublished(note.payload, position)
+            if not heard:
+                return False
+            async for note in conn.notifies(timeout=0):
+                newer = newer or _unpublished(note.payload, position)
+            if newer:
+                return True
+        return False
 
     async def _drain_behind_horizon(self, position: Position, stop: asyncio.Event) -> Position:
         for delay in HORIZON_RETRIES_S:
@@ -204,3 +213,9 @@ class Relay:
                 return position
             await asyncio.sleep(delay)
         return position
+
+
+def _unpublished(payload: str, position: Position) -> bool:
+    """Whether an announced transaction may hold events after `position` (an announcement
+    that names none, as before migration 0019, may)."""
+    return not payload.isdigit() or int(payload) > position.transaction_id
