@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,6 +49,7 @@ PER_KEY = 100  # followers per API key: one block (one follower per queue)
 COMMAND_RATE = 200.0
 WARMUP_S = 3.0
 DRAIN_S = 5.0  # after the last answer, before the followers close
+PROFILE_S = 10.0  # the API's profile, after the measured window (commands still flowing)
 ENQUEUE_CONCURRENCY = 16
 # The API's own Redis connections whatever N is: its query pool (vq/api.py READ_CONNECTIONS, 64)
 # and the hub's subscription (as tests/integration/test_fanout.py bounds them).
@@ -236,36 +238,49 @@ class FollowersPhase:
         count: int,
     ) -> dict[str, Any]:
         """The commands at COMMAND_RATE (to the commands' API process) while everyone follows
-        the other, and what the followers' API spent."""
-        profiler = None
+        the other, and what the followers' API spent. With profiles on, the commands go on for
+        PROFILE_S after the measured window while py-spy samples the API (sampling costs CPU
+        on a full box: it would weigh on the figures it explains)."""
+        measured_s = self.config.follow_s
+        extra = PROFILE_S + 2.0 if self.profile_dir is not None else 0.0
+        marks: dict[str, Any] = {}
+        timer = None
         if self.profile_dir is not None:
-            seconds = self.config.follow_s + WARMUP_S
-            profiler = Profiler(api.pid, seconds, self.profile_dir / f"api-followers-{count}.raw")
+            out = self.profile_dir / f"api-followers-{count}.raw"
+
+            def profile() -> None:  # once the measured window is over (the generator starts
+                marks["after"] = self.meter.snapshot()  # within a second of its launch)
+                marks["profiler"] = Profiler(api.pid, PROFILE_S, out)
+
+            timer = threading.Timer(WARMUP_S + measured_s + 1.5, profile)
         sampler = RssSampler(api.pid)
         with tempfile.TemporaryDirectory() as folder:
             # When each version was published: the push's delay split where the fan-out starts.
             watch = propagation.PubSubWatch(
-                settings, tenant, WARMUP_S + self.config.follow_s + DRAIN_S + 2, Path(folder)
+                settings, tenant, WARMUP_S + measured_s + extra + DRAIN_S + 2, Path(folder)
             )
             self.meter.track("observer", watch.proc.pid)
             before = self.meter.snapshot()
-            result = http_sweep.run_generator(
+            if timer is not None:
+                timer.start()
+            whole = http_sweep.run_generator(
                 commands_url,
                 tenant,
                 queues,
                 COMMAND_RATE,
-                self.config.follow_s,
+                measured_s + extra,
                 WARMUP_S,
                 self.meter,
                 18,
             )
-            cores = http_sweep.with_generator(
-                procs.cores_used(before, self.meter.snapshot()), result, before
-            )
+            after = marks.get("after") or self.meter.snapshot()
+            result = _window(whole, measured_s)
+            cores = http_sweep.with_generator(procs.cores_used(before, after), result, before)
             redis = redis_connections(settings, api.pid)  # every follower still connected
             time.sleep(DRAIN_S)
             published = watch.published(_answered(queues, result))
             self.meter.untrack("observer")
+        profiler = marks.get("profiler")
         return {
             "published": published,
             "generator": result,
@@ -275,6 +290,19 @@ class FollowersPhase:
             "hwm_mb": status_mb(api.pid, "VmHWM"),
             "profile": profiler.result() if profiler is not None else None,
         }
+
+
+def _window(result: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The generator's result cut to its first `seconds` after the warm-up (the measured
+    window), its own CPU in proportion."""
+    end = result["start"] + result["warmup_s"] + seconds
+    share = (result["warmup_s"] + seconds) / (result["warmup_s"] + result["duration_s"])
+    return {
+        **result,
+        "duration_s": seconds,
+        "samples": [row for row in result["samples"] if row[0] < end],
+        "cpu_s": result["cpu_s"] * share,
+    }
 
 
 def _answered(queues: list[str], result: dict[str, Any]) -> list[tuple[str, int, float]]:
