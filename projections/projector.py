@@ -116,6 +116,7 @@ class Projector:
         first = state.version
         commands: list[Command] = []
         changes: list[Change] = []
+        own: dict[str, str] = {}  # ticket id -> its view (encoded) after the batch
         whole = False
         for record in pending:
             if record.stream_version != state.version + 1:
@@ -127,6 +128,11 @@ class Projector:
             commands.extend(step_commands)
             changes.append(change)
             whole = whole or needs_whole
+            if change.ticket_id is not None:  # its view as stored: the ticket's followers' too
+                key = self._keys.ticket(state.tenant_id, queue_id, change.ticket_id)
+                for command in step_commands:
+                    if command[0] == "SET" and command[1] == key:
+                        own[change.ticket_id] = str(command[2])
         fresh, dropped = estimates.refresh(state)
         view, newcomer = queue_view(state), estimates.newcomer(state)
         encoded = dumps(view)  # once: stored, and in the live message
@@ -152,7 +158,9 @@ class Projector:
         # made, and no follower can read the read model before it is whole). With the batch's
         # trace context (tracing on): the API's push span continues it.
         message = update.message()
-        commands.append(publish_command(self._keys, update.tenant_id, queue_id, message, encoded))
+        commands.append(
+            publish_command(self._keys, update.tenant_id, queue_id, message, encoded, own)
+        )
         batch = Batch(
             tenant=state.tenant_id,
             queue=queue_id,

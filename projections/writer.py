@@ -9,7 +9,7 @@ not start where the stored version ends is refused, so the caller repairs the ga
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -163,15 +163,27 @@ def recent_commands(
 
 
 def publish_command(
-    keys: Keys, tenant: str, queue: str, message: dict[str, Any], view: str | None = None
+    keys: Keys,
+    tenant: str,
+    queue: str,
+    message: dict[str, Any],
+    view: str | None = None,
+    tickets: Mapping[str, str] | None = None,
 ) -> Command:
     """The batch's message to the queue's live followers (projections/fanout.py), published by
     the batch's own write: with the batch's trace context (tracing on). `view`: the message's
-    view encoded already (as the read model stores it), added last, not encoded again."""
+    view encoded already (as the read model stores it), added last, not encoded again;
+    `tickets`: the views (encoded) of the tickets the batch changed, by id, so that their
+    followers need not read them back (query_api/live.py)."""
     if view is None:
         return ("PUBLISH", keys.changes(tenant, queue), json.dumps(tracing.stamped(message)))
     rest = json.dumps(tracing.stamped({k: v for k, v in message.items() if k != "view"}))
-    return ("PUBLISH", keys.changes(tenant, queue), f'{rest[:-1]}, "view": {view}}}')
+    own = ", ".join(f"{json.dumps(ticket)}: {found}" for ticket, found in (tickets or {}).items())
+    return (
+        "PUBLISH",
+        keys.changes(tenant, queue),
+        f'{rest[:-1]}, "tickets": {{{own}}}, "view": {view}}}',
+    )
 
 
 def registration(keys: Keys, state: QueueState) -> Command:

@@ -295,8 +295,14 @@ async def _fold_messages(
         fold = follower.fold(message)
         fresh = None
         if fold.touched and not fold.reread:
-            read = await models.ticket(tenant, ticket_id)
-            fresh = ticket_out(read, models.now()) if read is not None else None
+            # Its view after the batch comes with the batch (projections/writer.py); read back
+            # only when it does not (a ticket no longer held, or an older worker's message).
+            own = (message.get("tickets") or {}).get(ticket_id)
+            if isinstance(own, dict):
+                fresh = {k: v for k, v in own.items() if k != "line"}
+            else:
+                read = await models.ticket(tenant, ticket_id)
+                fresh = ticket_out(read, models.now()) if read is not None else None
         for view in follower.views(fold, fresh, models.now()):
             await push(_sse("ticket", view["version"], view))
             last = view
