@@ -128,11 +128,9 @@ class Projector:
             commands.extend(step_commands)
             changes.append(change)
             whole = whole or needs_whole
-            if change.ticket_id is not None:  # its view as stored: the ticket's followers' too
-                key = self._keys.ticket(state.tenant_id, queue_id, change.ticket_id)
-                for command in step_commands:
-                    if command[0] == "SET" and command[1] == key:
-                        own[change.ticket_id] = str(command[2])
+            stored = _stored_view(self._keys, state, change, step_commands)
+            if change.ticket_id is not None and stored is not None:
+                own[change.ticket_id] = stored
         fresh, dropped = estimates.refresh(state)
         view, newcomer = queue_view(state), estimates.newcomer(state)
         encoded = dumps(view)  # once: stored, and in the live message
@@ -161,13 +159,7 @@ class Projector:
         commands.append(
             publish_command(self._keys, update.tenant_id, queue_id, message, encoded, own)
         )
-        batch = Batch(
-            tenant=state.tenant_id,
-            queue=queue_id,
-            first=first,
-            last=state.version,
-            commands=commands,
-        )
+        batch = Batch(state.tenant_id, queue_id, first, state.version, commands)
         result = await self._writer.apply(batch)
         if result.gap and not retried:
             # Redis is not where our state was (emptied, rebuilt, or another worker moved it
@@ -345,6 +337,18 @@ def _step(
     for evicted in state.last_evicted:
         commands.extend(ticket_commands(keys, state, estimates, evicted))
     return commands, change, False
+
+
+def _stored_view(
+    keys: Keys, state: QueueState, change: Change, commands: list[Command]
+) -> str | None:
+    """The view (encoded) a step stored for the ticket it changed: the ticket's followers get
+    it with the batch's message."""
+    if change.ticket_id is None:
+        return None
+    key = keys.ticket(state.tenant_id, state.queue_id, change.ticket_id)
+    found = [str(c[2]) for c in commands if c[0] == "SET" and c[1] == key]
+    return found[-1] if found else None
 
 
 def _shifted(

@@ -19,6 +19,7 @@ from domain.commands import (
     CreateQueue,
     EnqueueTicket,
     OpenQueue,
+    PauseQueue,
     StartService,
     TransferTicket,
 )
@@ -171,6 +172,31 @@ async def test_a_retry_with_the_key_replays_the_outcome_and_changes_nothing(
             key="k",
         )
     ).replayed
+
+
+async def test_a_retry_refused_on_the_queue_as_it_is_now_gets_the_first_answer(
+    world: World,
+) -> None:
+    # Decided again, the retry of a call would be refused (nobody waits now), and of an
+    # If-Match command too (the version moved on): both answer what the first run answered,
+    # and append nothing.
+    queue_id = await world.queue()
+    await world.enqueue(queue_id)
+    first = await world.run(CallNext(counter="1"), queue_id=queue_id, key="call", body=b"c")
+    assert first.ticket is not None and not first.replayed
+    again = await world.run(CallNext(counter="1"), queue_id=queue_id, key="call", body=b"c")
+    assert again.replayed and again.to_json() == first.to_json()
+    version = (await world.store.stream_owner(queue_id) or ("", 0))[1]
+    paused = await world.run(
+        PauseQueue(reason="lunch"), queue_id=queue_id, key="pause", expected_version=version
+    )
+    retried = await world.run(
+        PauseQueue(reason="lunch"), queue_id=queue_id, key="pause", expected_version=version
+    )
+    assert retried.replayed and retried.to_json() == paused.to_json()
+    assert (await world.store.stream_owner(queue_id)) == (TENANT, version + 1)
+    with pytest.raises(Rejected):  # without a key, the same call is refused as it stands
+        await world.run(CallNext(counter="1"), queue_id=queue_id)
 
 
 async def test_concurrent_retries_with_one_key_append_once(world: World) -> None:
