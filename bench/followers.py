@@ -263,16 +263,20 @@ class FollowersPhase:
             before = self.meter.snapshot()
             if timer is not None:
                 timer.start()
-            whole = http_sweep.run_generator(
-                commands_url,
-                tenant,
-                queues,
-                COMMAND_RATE,
-                measured_s + extra,
-                WARMUP_S,
-                self.meter,
-                18,
-            )
+            try:
+                whole = http_sweep.run_generator(
+                    commands_url,
+                    tenant,
+                    queues,
+                    COMMAND_RATE,
+                    measured_s + extra,
+                    WARMUP_S,
+                    self.meter,
+                    18,
+                )
+            finally:
+                if timer is not None:
+                    timer.cancel()  # a generator that failed early: no profile to start
             after = marks.get("after") or self.meter.snapshot()
             result = _window(whole, measured_s)
             cores = http_sweep.with_generator(procs.cores_used(before, after), result, before)
