@@ -34,6 +34,7 @@ from domain.events import (
 )
 from domain.guards import invalid, joining_class, next_number
 from domain.hours import is_open_at, local_time
+from domain.policy import carried_priority
 from domain.state import Appointment, QueueState
 
 APPOINTMENT_METADATA = "appointment"  # a checked-in ticket's metadata: its booking's id
@@ -95,11 +96,7 @@ def moving_bookings(
                 from_queue_id=source.queue_id,
                 slot_at=a.slot_at,
                 service_type=a.service_type,
-                priority=(
-                    a.priority
-                    if a.priority in target.config.priority_classes
-                    else target.config.default_priority
-                ),
+                priority=carried_priority(target.config, a.priority),
                 channel=a.channel,
                 language=a.language,
                 personal=a.personal,

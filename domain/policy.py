@@ -35,6 +35,12 @@ def resolve_priority(config: QueueConfig, priority: str | None) -> str:
     return config.default_priority if priority is None else priority
 
 
+def carried_priority(config: QueueConfig, priority: str) -> str:
+    """The class a ticket or booking moved into this queue keeps: its own where this queue has
+    that class, else this queue's default."""
+    return priority if priority in config.priority_classes else config.default_priority
+
+
 def aging_ceiling(config: QueueConfig) -> str:
     """The highest class aging can reach: the configured one, else the second-highest class."""
     if config.aging_max_priority is not None:

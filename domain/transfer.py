@@ -25,6 +25,7 @@ from domain.guards import (
     next_number,
     require_status,
 )
+from domain.policy import carried_priority
 from domain.state import QueueState, TicketState, waiting_ids
 
 TRANSFERABLE = ("waiting", "called", "serving")
@@ -173,10 +174,6 @@ def _into(
     now: datetime,
 ) -> TicketTransferredIn:
     """The ticket joining the target: `numbering` is (number, daily number, seq)."""
-    config = target.config
-    priority = (
-        ticket.priority if ticket.priority in config.priority_classes else config.default_priority
-    )
     number, daily, seq = numbering
     return TicketTransferredIn(
         ticket_id=ticket.ticket_id,
@@ -184,7 +181,7 @@ def _into(
         number=number,
         daily_number=daily,
         seq=seq,
-        priority=priority,
+        priority=carried_priority(target.config, ticket.priority),
         service_type=service_type,
         channel=ticket.channel,
         personal=ticket.personal,
