@@ -256,7 +256,7 @@ class FollowersPhase:
         sampler = RssSampler(api.pid)
         with tempfile.TemporaryDirectory() as folder:
             # When each version was published: the push's delay split where the fan-out starts.
-            watch = propagation.PubSubWatch(
+            watch = propagation.Observer(
                 settings, tenant, WARMUP_S + measured_s + extra + DRAIN_S + 2, Path(folder)
             )
             self.meter.track("observer", watch.proc.pid)
@@ -282,7 +282,7 @@ class FollowersPhase:
             cores = http_sweep.with_generator(procs.cores_used(before, after), result, before)
             redis = redis_connections(settings, api.pid)  # every follower still connected
             time.sleep(DRAIN_S)
-            published = watch.published(_answered(queues, result))
+            published = watch.published(propagation.answered(queues, result))
             self.meter.untrack("observer")
         profiler = marks.get("profiler")
         return {
@@ -309,16 +309,6 @@ def _window(result: dict[str, Any], seconds: float) -> dict[str, Any]:
     }
 
 
-def _answered(queues: list[str], result: dict[str, Any]) -> list[tuple[str, int, float]]:
-    """The commands answered after the warm-up: (queue, version, when answered)."""
-    window = result["start"] + result["warmup_s"]
-    return [
-        (queues[q], version, done)
-        for due, _, q, status, done, version in result["samples"]
-        if due >= window and 200 <= status < 300
-    ]
-
-
 def _analyse(
     count: int,
     queues: list[str],
@@ -328,7 +318,7 @@ def _analyse(
 ) -> dict[str, Any]:
     result = measured["generator"]
     window = result["start"] + result["warmup_s"]
-    commands = _answered(queues, result)
+    commands = propagation.answered(queues, result)
     pushed = follow_stats.push(commands, rows)
     # answer -> published (relay and worker); the rest of a push's delay is the fan-out's
     published, unpublished = propagation.delays(commands, measured["published"])

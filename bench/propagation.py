@@ -97,41 +97,22 @@ def measure(
 ) -> dict[str, Any]:
     sse = has_route(url, "/v1/queues/{queue_id}/events")
     with tempfile.TemporaryDirectory() as folder:
-        config_path, out = Path(folder) / "observer.json", Path(folder) / "seen.json"
-        config_path.write_text(
-            json.dumps(
-                {
-                    "redis_url": settings.redis_dsn,
-                    "pattern": Keys(settings.redis_prefix).changes(tenant.tenant_id, "*"),
-                    "api": url if sse else None,
-                    "kafka": settings.kafka_servers,
-                    "events_topic": settings.events_topic,
-                    "viewer_key": tenant.viewer,
-                    "queues": queues,
-                    "seconds": warmup_s + duration_s + 15,
-                    "out": str(out),
-                }
-            )
+        observer = Observer(
+            settings,
+            tenant,
+            warmup_s + duration_s + 15,
+            Path(folder),
+            api=url if sse else None,
+            kafka=True,
+            queues=queues,
         )
-        observer = subprocess.Popen(
-            [sys.executable, "-m", "bench.observer", str(config_path)], stdout=subprocess.PIPE
-        )
-        meter.track("observer", observer.pid)
-        assert observer.stdout is not None
-        if observer.stdout.readline().strip() != b"ready":
-            raise RuntimeError("the propagation observer did not start")
+        meter.track("observer", observer.proc.pid)
         before = meter.snapshot()
         result = run_generator(url, tenant, queues, rate, duration_s, warmup_s, meter, seed=11)
         cores = with_generator(cores_used(before, meter.snapshot()), result, before)
-        observer.wait()
+        seen = observer.seen()
         meter.untrack("observer")
-        seen = json.loads(out.read_text())
-    window = result["start"] + result["warmup_s"]
-    commands = [
-        (queues[q], version, done)
-        for due, _, q, status, done, version in result["samples"]
-        if due >= window and 200 <= status < 300
-    ]
+    commands = answered(queues, result)
     published = _arrivals(commands, seen["pubsub"])
     pubsub, pubsub_missing = delays(commands, published)
     report: dict[str, Any] = {
@@ -151,21 +132,45 @@ def measure(
     return report
 
 
-class PubSubWatch:
-    """The observer (bench/observer.py) on the read models' pub/sub channel alone, for phases
-    whose own followers say when the API pushed (the followers phase): when each queue version
-    was published, so that a push's delay splits into the read side's part and the fan-out's."""
+def answered(queues: list[str], result: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """The generator's commands answered after the warm-up: (queue, version, when answered)."""
+    window = result["start"] + result["warmup_s"]
+    return [
+        (queues[q], version, done)
+        for due, _, q, status, done, version in result["samples"]
+        if due >= window and 200 <= status < 300
+    ]
 
-    def __init__(self, settings: Settings, tenant: Tenant, seconds: float, folder: Path) -> None:
-        self._out = folder / "pubsub-seen.json"
-        config = folder / "pubsub-observer.json"
+
+class Observer:
+    """The observer process (bench/observer.py): when each queue version reached the read
+    models' pub/sub channel and, when asked, the events topic (`kafka`) and the API's SSE
+    streams of `queues` (`api`). The followers phase asks for pub/sub alone: its own followers
+    say when the API pushed, and the published time splits a push where the fan-out starts."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tenant: Tenant,
+        seconds: float,
+        folder: Path,
+        *,
+        api: str | None = None,
+        kafka: bool = False,
+        queues: list[str] | None = None,
+    ) -> None:
+        self._out = folder / "seen.json"
+        config = folder / "observer.json"
         config.write_text(
             json.dumps(
                 {
                     "redis_url": settings.redis_dsn,
                     "pattern": Keys(settings.redis_prefix).changes(tenant.tenant_id, "*"),
-                    "api": None,
-                    "kafka": None,
+                    "api": api,
+                    "kafka": settings.kafka_servers if kafka else None,
+                    "events_topic": settings.events_topic,
+                    "viewer_key": tenant.viewer,
+                    "queues": queues or [],
                     "seconds": seconds,
                     "out": str(self._out),
                 }
@@ -176,14 +181,17 @@ class PubSubWatch:
         )
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != b"ready":
-            raise RuntimeError("the pub/sub observer did not start")
+            raise RuntimeError("the read-side observer did not start")
+
+    def seen(self) -> dict[str, Any]:
+        """What it saw (`observe`'s answer), once its time is up."""
+        self.proc.wait()
+        found: dict[str, Any] = json.loads(self._out.read_text())
+        return found
 
     def published(self, commands: list[tuple[str, int, float]]) -> list[float | None]:
-        """Per command: when its queue version was published (None: never); waits for the
-        observer's end."""
-        self.proc.wait()
-        seen = json.loads(self._out.read_text())
-        return _arrivals(commands, seen["pubsub"])
+        """Per command: when its queue version was published (None: never)."""
+        return _arrivals(commands, self.seen()["pubsub"])
 
 
 def wait_caught_up(
