@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import random
@@ -171,10 +172,29 @@ def _nearest_rank(values: list[int], share: float) -> float:
     return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)] / 1000, 1)
 
 
+async def _visible_to_readers_in_order(store: PostgresEventStore, queue_id: str) -> None:
+    """Until every event of the queue is below the visibility horizon: a rebuild reads the store
+    in global order from finished transactions only (eventstore/postgres.py READ_ALL_SQL), so a
+    transaction another test holds open would hide this day's last commits from it."""
+    async with asyncio.timeout(30):
+        while True:
+            async with store.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT max(transaction_id) < pg_snapshot_xmin(pg_current_snapshot()) "
+                    "FROM events WHERE stream_id = %s",
+                    (queue_id,),
+                )
+                row = await cur.fetchone()
+            if row and row[0]:
+                return
+            await asyncio.sleep(0.05)
+
+
 async def test_analytics_equal_a_brute_force_recomputation(
     settings: Settings, store: PostgresEventStore, tenant_id: str
 ) -> None:
     queue_id = await _simulate_day(store, tenant_id, seed=7)
+    await _visible_to_readers_in_order(store, queue_id)
     keys = Keys(settings.redis_prefix)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
