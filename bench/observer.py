@@ -50,7 +50,7 @@ async def _pubsub(
             if match:
                 seen.append([channel.rsplit(":", 2)[1], int(match[1]), now])
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         await client.aclose()
 
 

@@ -319,7 +319,7 @@ class Hub:
             finally:
                 self._ready.clear()
                 with contextlib.suppress(*_REDIS_ERRORS):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = _text(message["channel"])
