@@ -1,14 +1,16 @@
-"""What one run measures and for how long: the full run (~8 min) or `BENCH_QUICK=1` (~2 min).
+"""What one run measures and for how long: the full run or `BENCH_QUICK=1` (~2 min).
 
 Environment: BENCH_QUICK=1, BENCH_RATES=250,500,... (offered command rates), BENCH_API_WORKERS
 (uvicorn workers of the API under test, default 1), BENCH_STREAM_WORKERS (`vq worker` processes
-of the followers phase, default 1), BENCH_PROFILE=0 (no py-spy profiles),
+of the followers phase, default 1), BENCH_PROFILE=0 (no py-spy profiles; the quick run's
+default: BENCH_PROFILE=1 takes them),
 BENCH_ONLY=ceilings,append,http,propagation,data,notifications,followers (some phases only),
 BENCH_PROPAGATION_RATE (commands/s offered in the propagation phase; without the http phase to
 find the knee, set it), BENCH_NOTIFY_RATE (messages/s offered to the notifier, default 834:
 50,000 a minute), BENCH_NOTIFIERS (`vq notifier` processes, default 2), BENCH_FOLLOWERS=1000,5000,
-10000 (live followers of one API process, one step each; quick: 1000,2000), BENCH_PUSHES=1000,10000
-(followers of the push-cost phase, bench/pushes.py; quick: 1000,2000), BENCH_PUSH_RATE (batch
+10000 (live followers of one API process, one step each; quick: 1000), BENCH_PUSHES=1000,10000
+(followers of the push-cost phase, bench/pushes.py; not in the quick run unless BENCH_ONLY names
+it, then 1000), BENCH_PUSH_RATE (batch
 messages/s it publishes, default 100), BENCH_PUSH_MIX=sse|ws|ticket|mixed (queue SSE streams,
 queue WebSockets or ticket streams only, or the followers phase's mix), BENCH_SOAK=3600 (seconds of the soak phase, bench/soak.py; set without
 BENCH_ONLY it runs the soak alone, BENCH_ONLY=...,soak adds it to others), BENCH_SOAK_RATE
@@ -98,12 +100,16 @@ def from_env() -> BenchConfig:
     only = os.environ.get("BENCH_ONLY")
     soak = os.environ.get("BENCH_SOAK", "") not in ("", "0")
     # BENCH_SOAK alone runs the soak alone: an hour is long enough without 15 more minutes.
-    wanted = only.split(",") if only else ["soak"] if soak else [p for p in PHASES if p != "soak"]
+    # The quick run leaves out the push-cost phase too (the followers phase pushes already).
+    usual = [p for p in PHASES if p != "soak" and not (quick and p == "pushes")]
+    wanted = only.split(",") if only else ["soak"] if soak else usual
     phases = tuple(p for p in PHASES if p in wanted or (p == "soak" and soak))
     common = CommonConfig(
         api_workers=int(os.environ.get("BENCH_API_WORKERS", "1")),
         stream_workers=int(os.environ.get("BENCH_STREAM_WORKERS", "1")),
-        profile=os.environ.get("BENCH_PROFILE", "1") not in ("", "0"),
+        # Profiles cost time (py-spy, and the followers' extra window): the quick run's are off
+        # unless asked for.
+        profile=os.environ.get("BENCH_PROFILE", "0" if quick else "1") not in ("", "0"),
         phases=phases,
         keep=os.environ.get("BENCH_KEEP", "") not in ("", "0"),
         propagation_rate=float(os.environ.get("BENCH_PROPAGATION_RATE", "1000")),
@@ -126,16 +132,16 @@ def from_env() -> BenchConfig:
             step_s=5,
             warmup_s=2,
             propagation_s=6,
-            total_events=100_000,
+            total_events=50_000,
             lines=(100, 1_000, 10_000),
             busy_queues=40,
             read_calls=300,
-            notify_s=20,
-            notify_fail_s=10,
-            followers=_followers((1_000, 2_000)),
-            follow_s=15,
-            pushes=_followers((1_000, 2_000), "BENCH_PUSHES"),
-            push_s=10,
+            notify_s=10,
+            notify_fail_s=5,
+            followers=_followers((1_000,)),
+            follow_s=8,
+            pushes=_followers((1_000,), "BENCH_PUSHES"),
+            push_s=5,
             **common,
         )
     return BenchConfig(

@@ -33,6 +33,7 @@ from bench import (
 from bench.aio import run
 from bench.append import event_store_append
 from bench.config import BenchConfig, from_env
+from bench.library_append import eventsourcing_append
 from bench.profile import Profiler, py_spy
 from core.settings import Settings
 
@@ -103,6 +104,8 @@ class Bench:
                 )
                 for n, idem in ((1, False), (1, True), (10, False))
             ]
+            say("  the same append through the eventsourcing library")
+            self.out["append_library"] = eventsourcing_append(settings, c.append_s, c.connections)
 
     def http(self, settings: Settings, tenant: env.Tenant) -> None:
         c = self.config
@@ -344,6 +347,7 @@ async def _rebuild(settings: Settings) -> dict[str, Any]:
         "seconds": round(result.seconds, 1),
         "events_per_s": round(result.events / max(result.seconds, 1e-9)),
         "processes": jobs,
+        "peak_rss_mb": round(result.peak_rss_mb, 1),
     }
 
 

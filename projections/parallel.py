@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import heapq
 import multiprocessing
+import resource
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
@@ -63,10 +64,10 @@ def deal(versions: dict[str, int], parts: int) -> list[set[str]]:
     return [part for part in dealt if part]
 
 
-def _part(settings: Settings, queue_ids: set[str]) -> tuple[int, int]:
-    """One part, in a process of its own: (queues, events) written."""
+def _part(settings: Settings, queue_ids: set[str]) -> tuple[int, int, float]:
+    """One part, in a process of its own: (queues, events) written, and its peak RSS in MB."""
 
-    async def run() -> tuple[int, int]:
+    async def run() -> tuple[int, int, float]:
         read = 0
 
         def progress(done: int, total: int) -> None:
@@ -85,7 +86,8 @@ def _part(settings: Settings, queue_ids: set[str]) -> tuple[int, int]:
                 progress,
                 retention_s=settings.analytics_retention_days * 86400,
             )
-        return report.queues, report.events
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+        return report.queues, report.events, peak_mb
 
     return asyncio.run(run())
 
@@ -124,8 +126,9 @@ async def rebuild_in_parallel(
             await asyncio.wait([waiting], timeout=PROGRESS_EVERY_S)
             if progress is not None:
                 progress(seen.value // len(parts), 0)  # each part reads every event
-        for queues, events in await waiting:
+        for queues, events, peak_mb in await waiting:
             report.queues += queues
             report.events += events
+            report.peak_rss_mb = max(report.peak_rss_mb, peak_mb)
     report.seconds = time.monotonic() - started
     return report

@@ -90,6 +90,7 @@ class RebuildReport:
     queues: int = 0
     events: int = 0
     seconds: float = 0.0
+    peak_rss_mb: float = 0.0  # the largest folding process's (parallel rebuilds)
 
 
 async def rebuild(
