@@ -35,7 +35,10 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
         _COUNTER,
         "call (the next or a given ticket), serve, recall, no-show, transfer",
     ),
-    "queues:operate": (_COUNTER, "open, pause, resume and close a queue for the day"),
+    "queues:operate": (
+        _COUNTER,
+        "open, pause, resume and close a queue for the day; counters' breaks",
+    ),
     "queues:manage": (
         _OFFICE,
         "create queues (or clone one), change their settings, merge and split them",

@@ -182,6 +182,22 @@ class CheckInAppointment:
     ticket_id: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetCounterBreak:
+    """The counter steps away from `starts_at` (None: now) and is back at `ends_at`."""
+
+    counter: str
+    ends_at: datetime
+    starts_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndCounterBreak:
+    """The counter is back now (or its planned break is dropped)."""
+
+    counter: str
+
+
 QueueCommand = (
     BookAppointment
     | RescheduleAppointment
@@ -205,4 +221,6 @@ QueueCommand = (
     | ReturnTicket
     | ChangePriority
     | PromoteAgedTickets
+    | SetCounterBreak
+    | EndCounterBreak
 )

@@ -11,7 +11,7 @@ from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import appointments
+from domain import appointments, breaks
 from domain.commands import (
     BookAppointment,
     CallNext,
@@ -24,6 +24,7 @@ from domain.commands import (
     CloseQueue,
     CompleteService,
     CreateQueue,
+    EndCounterBreak,
     EnqueueTicket,
     MarkNoShow,
     OpenQueue,
@@ -35,6 +36,7 @@ from domain.commands import (
     RescheduleAppointment,
     ResumeQueue,
     ReturnTicket,
+    SetCounterBreak,
     StartService,
 )
 from domain.config import QueueConfig
@@ -368,6 +370,8 @@ _HANDLERS: dict[type[Any], Callable[[QueueState, Any, datetime], list[QueueEvent
     RescheduleAppointment: appointments.reschedule,
     CancelAppointment: appointments.cancel,
     CheckInAppointment: appointments.check_in,
+    SetCounterBreak: breaks.set_break,
+    EndCounterBreak: breaks.end_break,
 }
 
 

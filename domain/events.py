@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from domain.config import QueueConfig
+from domain.events_counter import CounterBreakSet as CounterBreakSet
 
 QueueStatus = Literal["open", "paused", "closed"]
 CancelledBy = Literal["customer", "staff"]
@@ -357,6 +358,7 @@ QueueEvent = (
     | AppointmentCheckedIn
     | AppointmentTransferredOut
     | AppointmentTransferredIn
+    | CounterBreakSet
 )
 
 EVENT_TYPES: dict[str, type[QueueEvent]] = {
@@ -386,5 +388,6 @@ EVENT_TYPES: dict[str, type[QueueEvent]] = {
         AppointmentCheckedIn,
         AppointmentTransferredOut,
         AppointmentTransferredIn,
+        CounterBreakSet,
     )
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-from domain import appointments
+from domain import appointments, breaks
 from domain.appointments import APPOINTMENT_METADATA
 from domain.config import QueueConfig
 from domain.events import (
@@ -22,6 +22,7 @@ from domain.events import (
     AppointmentRescheduled,
     AppointmentTransferredIn,
     AppointmentTransferredOut,
+    CounterBreakSet,
     QueueClosed,
     QueueCreated,
     QueueEvent,
@@ -230,6 +231,8 @@ def _called(state: QueueState, event: TicketCalled) -> None:
     ticket.counter = event.counter
     ticket.called_at = event.at
     state.at_counters.setdefault(event.counter, []).append(ticket.ticket_id)
+    if state.breaks:
+        breaks.called_at(state, event.counter, event.at)
 
 
 def _recalled(state: QueueState, event: TicketRecalled) -> None:
@@ -359,6 +362,7 @@ _HANDLERS: dict[type[Any], Callable[[QueueState, Any], None]] = {
     AppointmentRescheduled: appointments.rescheduled,
     AppointmentCancelled: appointments.cancelled,
     AppointmentCheckedIn: _appointment_checked_in,
+    CounterBreakSet: breaks.break_set,
     AppointmentTransferredOut: appointments.transferred_out,
     AppointmentTransferredIn: appointments.booked,
 }

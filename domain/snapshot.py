@@ -19,9 +19,10 @@ from domain.evolve import set_config
 from domain.state import Appointment, QueueState, TicketState, line_key
 
 # 4: the configuration's busy_counter_policy; 5: a ticket's sealed `personal` data instead of its
-# contact in the clear; 6: appointments (the settings and the bookings) (older snapshots are not read: the queue is folded from its events instead,
-# so no snapshot written from now on holds a contact in the clear).
-SNAPSHOT_SCHEMA = 6
+# contact in the clear; 6: appointments (the settings and the bookings); 7: the counters' breaks
+# (older snapshots are not read: the queue is folded from its events instead, so no snapshot
+# written from now on holds a contact in the clear).
+SNAPSHOT_SCHEMA = 7
 
 
 def _time(value: datetime | None) -> str | None:
@@ -209,6 +210,7 @@ def to_snapshot(state: QueueState) -> dict[str, Any]:
         "finished": list(state.finished),
         "totals": dict(state.totals),
         "appointments": [_appointment_to_dict(a) for a in state.appointments.values()],
+        "breaks": {c: [_time(s), _time(e)] for c, (s, e) in state.breaks.items()},
     }
 
 
@@ -236,5 +238,8 @@ def from_snapshot(data: dict[str, Any]) -> QueueState:
     state.totals = dict(data["totals"])
     state.appointments = {
         a["appointment_id"]: _appointment_from_dict(a) for a in data["appointments"]
+    }
+    state.breaks = {
+        c: (_required_time(s), _required_time(e)) for c, (s, e) in data["breaks"].items()
     }
     return state

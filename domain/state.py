@@ -114,6 +114,8 @@ class QueueState:
     last_evicted: list[str] = field(default_factory=list)
     # Bookings by id: those to come, and those of the last day (older ones are forgotten).
     appointments: dict[str, Appointment] = field(default_factory=dict)
+    # Per counter, its break under way or planned: (starts, ends) (domain/breaks.py).
+    breaks: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
     # priority class -> rank, derived from the config (cached: the line key needs it per event).
     ranks: dict[str, int] = field(init=False, default_factory=dict)
 

@@ -124,6 +124,10 @@ def queue_view(state: QueueState) -> dict[str, Any]:
         "waiting_by_priority": waiting_by_priority(state),
         "totals": dict(sorted(state.totals.items())),
         "now_serving": serving,
+        "breaks": [
+            {"counter": c, "starts_at": _time(starts), "ends_at": _time(ends)}
+            for c, (starts, ends) in sorted(state.breaks.items())
+        ],
         "next": upcoming,
     }
 

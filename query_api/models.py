@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -144,11 +146,22 @@ class QueueView(BaseModel):
     waiting_by_priority: dict[str, int]
     totals: dict[str, int]
     now_serving: list[NowServing]
+    breaks: list[CounterBreak] = Field(
+        default_factory=list,
+        description="Counters on a break or with one planned: when they go and when they are "
+        "back (a break over by now may still be listed until the queue's next change)",
+    )
     next: list[NextUp] = Field(description="The first few waiting tickets")
     estimate: NewcomerWait | None = Field(
         default=None,
         description="About how long one who joins now would wait (null when nobody waits)",
     )
+
+
+class CounterBreak(BaseModel):
+    counter: str
+    starts_at: datetime
+    ends_at: datetime = Field(description="When the counter is expected back")
 
 
 class QueueList(BaseModel):

@@ -18,6 +18,7 @@ import random
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from domain.commands import (
     CallNext,
@@ -31,6 +32,7 @@ from domain.commands import (
     QueueCommand,
     RecallTicket,
     ReturnTicket,
+    SetCounterBreak,
     StartService,
 )
 from domain.events import (
@@ -178,6 +180,10 @@ class World:
         for name, shifts in plan.shifts.items():
             for start, end in shifts:
                 self.at(start, "shift_start", f"{name}|{end}|{int(end >= plan.closes)}")
+            # A gap between two shifts of the day is a break, and staff say so as they go.
+            for (_, end), (start, _) in pairwise(sorted(shifts)):
+                if start > end:
+                    self.at(end, "break", f"{name}|{start}")
         for person in self._arrivals(plan):
             self.people[person.ticket_id] = person
             self.at(person.arrived, "arrive", person.ticket_id)
@@ -225,6 +231,11 @@ class World:
         self.at(float(end), "shift_end", name)
         if counter.serving is None and not counter.calling:
             self._call_soon(counter, t)
+
+    def _break(self, t: float, subject: str) -> QueueCommand:
+        """The counter's staff go on a break until their next shift, and tell the queue."""
+        name, back = subject.split("|")
+        return SetCounterBreak(counter=name, ends_at=self._time(float(back)))
 
     def _shift_end(self, t: float, subject: str) -> None:
         counter = self.counters[subject]

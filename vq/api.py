@@ -37,6 +37,7 @@ from advice_api import routes_staffing
 from advice_api.jobs import StaffingJobs
 from command_api import (
     routes_appointments,
+    routes_breaks,
     routes_counters,
     routes_moves,
     routes_queues,
@@ -206,6 +207,7 @@ def _include_routers(app: FastAPI, api_clock: Clock) -> None:
         routes_moves.router,
         routes_routing.router,
         routes_counters.router,
+        routes_breaks.router,
         routes_sites.router,
         routes_appointments.router,
         query_appointments.router,

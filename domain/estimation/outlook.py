@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.estimation.breaks import Breaks, break_window, without_break
 from domain.estimation.counters import Busy, CounterBoard, CounterInfo
 from domain.estimation.profiles import SLOT_SECONDS, SlotKey, next_slot, previous_slot, slot_of
 from domain.estimation.projection import HORIZON, CounterPath, Outlook, WaitDistribution
@@ -212,7 +213,7 @@ def _coming(signals: QueueSignals, state: QueueState, at: datetime) -> _Coming:
     found: _Coming | None = signals.paths.get(at)
     if found is None:
         slots = _slots(signals, state, at)
-        found = signals.paths[at] = (slots, _every_path(signals, at, slots))
+        found = signals.paths[at] = (slots, _every_path(signals, at, slots, state.breaks))
     return found
 
 
@@ -244,10 +245,12 @@ def _paths(
 
 
 def _every_path(
-    signals: QueueSignals, at: datetime, slots: _Slots
+    signals: QueueSignals, at: datetime, slots: _Slots, breaks: Breaks
 ) -> list[tuple[bool, CounterPath, bool]]:
     """Per counter: whether it waits, idle, for people to arrive; its path; whether it is open
-    now (the same for every ticket: which of the waiting ones a ticket wakes is `_paths`')."""
+    now (the same for every ticket: which of the waiting ones a ticket wakes is `_paths`').
+    A counter on a break staff announced calls nobody until it is due back, then calls as an
+    open counter does; a planned break takes its share out of the slots it covers."""
     board = signals.board
     now_key = slots.keys[0]
     since = signals.line_since
@@ -265,6 +268,14 @@ def _every_path(
     every: list[tuple[bool, CounterPath, bool]] = []
     for info in board.counters.values():
         release: Callable[[float], float] | None
+        window = break_window(breaks, info.name, at, board.memory())
+        if window is not None and window[0] <= 0:  # away on a break now (or just due back)
+            release = None if info.busy is None else _release_busy(signals, info.busy, at, fallback)
+            back = _level(board, info, True, (0.0, 0.0), slots)  # as an open counter, after
+            every.append(
+                (False, CounterPath(release, without_break(back, slots.starts, window)), False)
+            )
+            continue
         waiting_for_people = (
             info.busy is None
             and not info.closed
@@ -292,7 +303,10 @@ def _every_path(
             is_open = (cold or board.open_now(info, at, now_key)) and fresh_line
             release = _release_idle(gap, spread) if is_open else None
         deviation = board.deviation(info, is_open, now_key, at, slot_start)
-        path = CounterPath(release, _level(board, info, is_open, deviation, slots))
+        level = _level(board, info, is_open, deviation, slots)
+        path = CounterPath(
+            release, level if window is None else without_break(level, slots.starts, window)
+        )
         every.append((waiting_for_people, path, is_open))
     return every
 

@@ -40,6 +40,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/v1/tenants"): {"name": "Matrix"},
     ("patch", "/v1/users/{user_id}"): {"name": "Matrix"},
     ("post", "/v1/queues/{queue_id}/call-next"): {"counter": "1"},
+    ("post", "/v1/queues/{queue_id}/breaks"): {"counter": "1", "ends_at": "2030-01-01T00:00:00Z"},
+    ("post", "/v1/queues/{queue_id}/breaks/end"): {"counter": "1"},
     ("post", "/v1/tickets/{ticket_id}/call"): {"counter": "1", "reason": "matrix"},
     ("post", "/v1/tickets/{ticket_id}/priority"): {"priority": "standard", "reason": "matrix"},
     ("post", "/v1/tickets/{ticket_id}/transfer"): {"to_queue_id": "@queue_b"},

@@ -179,6 +179,22 @@ ROUTES = {
             "kiosk",
         ),
         Route(
+            "set-break",
+            "POST",
+            _queue("breaks"),
+            {"queue_id": "main"},
+            {"counter": "2", "ends_at": "2030-01-01T12:30:00+01:00"},
+            "kiosk",
+        ),
+        Route(
+            "end-break",
+            "POST",
+            _queue("breaks/end"),
+            {"queue_id": "main"},
+            {"counter": "2"},
+            "kiosk",
+        ),
+        Route(
             "call-ticket",
             "POST",
             _ticket("call"),
@@ -820,6 +836,40 @@ SPECIFIC: list[Case] = [
         headers={"Idempotency-Key": "world-enqueue"},
         json={"priority": "urgent"},
     ),
+    # counters' breaks
+    case("set-break", "no-body", 422, "validation", json=None),
+    case("set-break", "missing-end", 422, "validation", json={"counter": "1"}),
+    case(
+        "set-break",
+        "end-without-offset",
+        422,
+        "validation",
+        json={"counter": "1", "ends_at": "2030-01-01T12:30:00"},
+    ),
+    case(
+        "set-break",
+        "counter-unknown",
+        409,
+        "rule-violated",
+        json={"counter": "9", "ends_at": "2030-01-01T12:30:00Z"},
+    ),
+    case(
+        "set-break",
+        "ends-in-the-past",
+        409,
+        "rule-violated",
+        json={"counter": "1", "ends_at": "2001-01-01T12:30:00Z"},
+    ),
+    case(
+        "set-break",
+        "longer-than-12-hours",
+        409,
+        "rule-violated",
+        json={"counter": "1", "ends_at": "2999-01-01T12:30:00Z"},
+    ),
+    case("end-break", "no-break", 409, "invalid-transition", json={"counter": "1"}),
+    case("end-break", "counter-unknown", 409, "rule-violated", json={"counter": "9"}),
+    case("end-break", "no-body", 422, "validation", json=None),
     # call-next
     case("call-next", "paused-queue", 409, "queue-paused", ids={"queue_id": "paused"}),
     case(

@@ -19,6 +19,7 @@ from domain.events import (
     AppointmentTransferredIn,
     AppointmentTransferredOut,
     Contact,
+    CounterBreakSet,
     PersonalData,
     QueueClosed,
     QueueCreated,
@@ -234,6 +235,11 @@ SAMPLE_EVENTS: list[tuple[str, QueueEvent]] = [
         ),
     ),
     ("full", AppointmentRescheduled(appointment_id="ap-1", slot_at=AT_LOCAL, at=AT)),
+    (
+        "full",
+        CounterBreakSet(counter="3", starts_at=AT, ends_at=AT_LOCAL + timedelta(minutes=30), at=AT),
+    ),
+    ("sparse", CounterBreakSet(counter="1", starts_at=AT, ends_at=AT, at=AT)),
     ("full", AppointmentCancelled(appointment_id="ap-1", by="staff", reason="ill ♿", at=AT)),
     ("sparse", AppointmentCancelled(appointment_id="ap-2", by="customer", reason=None, at=AT)),
     (
