@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from command_api.execution import CallerDep, answer
 from command_api.fields import Label, StrictModel
@@ -24,16 +24,38 @@ _ON_BREAK = ("forbidden", "not-found", "version-conflict", "rule-violated", "mal
 
 
 class BreakIn(StrictModel):
+    """When the counter is back: `ends_at`, or `minutes` after the break starts (one of them:
+    a console whose clock is not the service's gives minutes)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["ends_at"], "properties": {"ends_at": {"type": "string"}}},
+                {"required": ["minutes"], "properties": {"minutes": {"type": "integer"}}},
+            ]
+        }
+    )
+
     counter: Label = Field(description="One of the queue's counters")
-    ends_at: AwareDatetime = Field(
+    ends_at: AwareDatetime | None = Field(
+        default=None,
         description="When the counter is expected back, with an offset (at most 12 hours after "
-        "the break starts)"
+        "the break starts)",
+    )
+    minutes: int | None = Field(
+        default=None, ge=1, le=720, description="Or: back this many minutes after it starts"
     )
     starts_at: AwareDatetime | None = Field(
         default=None,
         description="When the break starts, with an offset: a planned break (at most 24 hours "
         "ahead); default (or a moment already past): now",
     )
+
+    @model_validator(mode="after")
+    def _one_end(self) -> BreakIn:
+        if (self.ends_at is None) == (self.minutes is None):
+            raise ValueError("give ends_at or minutes (one of the two)")
+        return self
 
 
 class BackIn(StrictModel):
@@ -51,7 +73,9 @@ async def set_break(queue_id: QueueId, body: BreakIn, caller: CallerDep) -> JSON
     """It replaces the counter's earlier break, if any. Until `ends_at` the counter calls nobody
     in the wait estimates (a call from it ends the break: staff came back early), and the board
     says when it is back."""
-    command = SetCounterBreak(counter=body.counter, ends_at=body.ends_at, starts_at=body.starts_at)
+    command = SetCounterBreak(
+        counter=body.counter, ends_at=body.ends_at, minutes=body.minutes, starts_at=body.starts_at
+    )
     return answer(await caller.execute(command, queue_id=str(queue_id), body=body))
 
 

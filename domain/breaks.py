@@ -38,13 +38,16 @@ def on_break(state: QueueState, counter: str, at: datetime) -> tuple[datetime, d
 def set_break(state: QueueState, cmd: SetCounterBreak, now: datetime) -> list[QueueEvent]:
     _check_counter(state, cmd.counter)
     starts = max(cmd.starts_at or now, now)  # a break said to have begun already begins now
-    if cmd.ends_at <= starts:
+    if (cmd.ends_at is None) == (cmd.minutes is None):
+        raise invalid("give ends_at or minutes (one of the two)")
+    ends = cmd.ends_at if cmd.ends_at is not None else starts + timedelta(minutes=cmd.minutes or 0)
+    if ends <= starts:
         raise invalid("ends_at must be after the break starts (and after now)")
-    if cmd.ends_at - starts > MAX_BREAK:
+    if ends - starts > MAX_BREAK:
         raise invalid(f"a break lasts at most {MAX_BREAK.total_seconds() / 3600:.0f} hours")
     if starts - now > MAX_AHEAD:
         raise invalid(f"a break is planned at most {MAX_AHEAD.total_seconds() / 3600:.0f} h ahead")
-    return [CounterBreakSet(counter=cmd.counter, starts_at=starts, ends_at=cmd.ends_at, at=now)]
+    return [CounterBreakSet(counter=cmd.counter, starts_at=starts, ends_at=ends, at=now)]
 
 
 def end_break(state: QueueState, cmd: EndCounterBreak, now: datetime) -> list[QueueEvent]:

@@ -68,11 +68,19 @@ def request_for(command: QueueCommand, queue_id: str, api_ids: Mapping[str, str]
             )
         case CallNext(counter=counter):
             return Request("call-next", f"{queue}/call-next", "staff", {"counter": counter})
-        case SetCounterBreak(counter=counter, ends_at=ends_at, starts_at=starts_at):
-            body = {"counter": counter, "ends_at": ends_at.isoformat()}
-            if starts_at is not None:
-                body["starts_at"] = starts_at.isoformat()
-            return Request("break", f"{queue}/breaks", "staff", body)
+        case SetCounterBreak(counter=counter, ends_at=ends_at, minutes=minutes, starts_at=at):
+            said = {
+                "counter": counter,
+                "minutes": minutes,
+                "ends_at": None if ends_at is None else ends_at.isoformat(),
+                "starts_at": None if at is None else at.isoformat(),
+            }
+            return Request(
+                "break",
+                f"{queue}/breaks",
+                "staff",
+                {k: v for k, v in said.items() if v is not None},
+            )
         case CancelTicket(ticket_id=ticket_id, by=by, reason=reason):
             role = "kiosk" if by == "customer" else "staff"  # the API tells them by the key
             return _on_ticket(api_ids, "cancel", ticket_id, role, {"reason": reason})

@@ -841,6 +841,14 @@ SPECIFIC: list[Case] = [
     case("set-break", "missing-end", 422, "validation", json={"counter": "1"}),
     case(
         "set-break",
+        "end-and-minutes",
+        422,
+        "validation",
+        json={"counter": "1", "ends_at": "2030-01-01T12:30:00Z", "minutes": 10},
+    ),
+    case("set-break", "minutes-zero", 422, "validation", json={"counter": "1", "minutes": 0}),
+    case(
+        "set-break",
         "end-without-offset",
         422,
         "validation",

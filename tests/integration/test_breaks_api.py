@@ -54,6 +54,10 @@ async def test_a_break_is_set_shown_and_ended(settings: Settings, topics: list[s
             went = await http.post(f"/v1/queues/{queue}/breaks", headers=as_staff, json=body)
             assert went.status_code == 200, went.text
             assert went.json()["event_types"] == ["CounterBreakSet"]
+            minutes = await http.post(
+                f"/v1/queues/{queue}/breaks", headers=as_staff, json={"counter": "2", "minutes": 30}
+            )
+            assert minutes.status_code == 200, minutes.text  # the same break, said again
             planned = await http.post(
                 f"/v1/queues/{queue}/breaks",
                 headers=as_staff,
@@ -67,7 +71,7 @@ async def test_a_break_is_set_shown_and_ended(settings: Settings, topics: list[s
 
             with read_side(settings):
                 seen = await http.get(
-                    f"/v1/queues/{queue}", headers=as_staff, params={"min_version": 3, "wait": 30}
+                    f"/v1/queues/{queue}", headers=as_staff, params={"min_version": 4, "wait": 30}
                 )
                 assert seen.status_code == 200, seen.text
                 breaks = seen.json()["breaks"]
@@ -86,6 +90,6 @@ async def test_a_break_is_set_shown_and_ended(settings: Settings, topics: list[s
                 assert again.status_code == 409, again.text
                 assert again.json()["type"].endswith("invalid-transition")
                 seen = await http.get(
-                    f"/v1/queues/{queue}", headers=as_staff, params={"min_version": 4, "wait": 30}
+                    f"/v1/queues/{queue}", headers=as_staff, params={"min_version": 5, "wait": 30}
                 )
                 assert [b["counter"] for b in seen.json()["breaks"]] == ["1"]

@@ -226,6 +226,8 @@
     });
   }
 
+  S.ask = ask;
+
   S.closeDialogs = function () {
     ["staff-dialog", "staff-help"].forEach(function (id) { if ($(id).open) $(id).close(); });
   };

@@ -102,6 +102,11 @@
 
   // ---- Every counter -------------------------------------------------------------------------
 
+  function away(view, counter) {
+    const found = S.breakOf ? S.breakOf(view, counter) : null;
+    return found ? S.backAt(view, found) : VQ.t("staff.counter_free");
+  }
+
   function drawCounters(view) {
     const list = $("staff-counter-list");
     list.replaceChildren();
@@ -119,7 +124,7 @@
           el("strong", { text: entry.number }), " ",
           el("span", { class: "staff-badge staff-badge-" + entry.status,
             text: VQ.t(STATUS_KEYS[entry.status] || "staff.status_called") }))
-          : el("span", { class: "muted", text: VQ.t("staff.counter_free") })));
+          : el("span", { class: "muted", text: away(view, counter) })));
     });
   }
 
@@ -159,6 +164,7 @@
     if (S.drawActions) S.drawActions();
     if (S.drawMissed) S.drawMissed();
     const view = st.view;
+    if (S.drawBreak) S.drawBreak(view);
     if (!view) {
       $("staff-counter-list").replaceChildren();
       typesShown = null;

@@ -317,6 +317,7 @@
       S.drawLine();
     }, 30000);
     if (S.setUpActions) S.setUpActions();
+    if (S.setUpBreaks) S.setUpBreaks();
     VQ.signin.require(start, { onSignedOut: stop });
   });
 })();

@@ -1,0 +1,50 @@
+"""The staff console's break: "Break" asks for how long and says when the counter is back, the
+queue's view lists the break (so the estimates count on the return), "Back" ends it early."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from tests.browser.pages import OpenPage, assert_no_console_errors
+from tests.browser.stack import LiveStack
+from tests.browser.test_staff import _numbers, _pick, _sign_in
+
+
+async def _breaks(tenant: Any, queue_id: str) -> list[dict[str, Any]]:
+    answer = await tenant.stack.http.get(
+        f"/v1/queues/{queue_id}", headers=tenant.auth("viewer"), params={"wait": 0}
+    )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["breaks"])
+
+
+async def test_a_break_for_a_while_then_back_early(
+    live_stack: LiveStack, desktop: OpenPage
+) -> None:
+    tenant = await live_stack.tenant("Breaks")
+    queue_id = await tenant.create_queue(name="Desk", counters=["1", "2"])
+    await _numbers(tenant, queue_id, 2)
+    page = await desktop()
+    await _sign_in(page, await tenant.person("staff"))
+    await _pick(page, "Desk", "2")
+
+    await page.click("#staff-break")
+    await expect(page.locator("#staff-dialog")).to_be_visible()
+    await page.select_option("#staff-field-minutes", "30")
+    await page.click("#staff-dialog-ok")
+    await expect(page.locator("#staff-back")).to_be_visible()
+    await expect(page.locator("#staff-break")).to_be_hidden()
+    await expect(page.locator("#staff-break-note")).to_contain_text("back at")
+    mine = page.locator("#staff-counter-list li.is-mine")
+    await expect(mine).to_contain_text("back at")
+    [found] = await _breaks(tenant, queue_id)
+    assert found["counter"] == "2"
+
+    await page.click("#staff-back")
+    await expect(page.locator("#staff-break")).to_be_visible()
+    await expect(page.locator("#staff-break-note")).to_have_text("")
+    await expect(mine).to_contain_text("free")
+    assert await _breaks(tenant, queue_id) == []
+    assert_no_console_errors(page)
