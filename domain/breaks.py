@@ -13,17 +13,12 @@ from datetime import datetime, timedelta
 from domain.commands import EndCounterBreak, SetCounterBreak
 from domain.errors import Rejected
 from domain.events import CounterBreakSet, QueueEvent
-from domain.guards import invalid
+from domain.guards import check_counter, invalid
 from domain.state import QueueState
 
 # The longest break, and how far ahead one may be planned.
 MAX_BREAK = timedelta(hours=12)
 MAX_AHEAD = timedelta(hours=24)
-
-
-def _check_counter(state: QueueState, counter: str) -> None:
-    if counter not in state.config.counters:
-        raise invalid(f"unknown counter {counter!r}; counters are {list(state.config.counters)}")
 
 
 def on_break(state: QueueState, counter: str, at: datetime) -> tuple[datetime, datetime] | None:
@@ -36,7 +31,7 @@ def on_break(state: QueueState, counter: str, at: datetime) -> tuple[datetime, d
 
 
 def set_break(state: QueueState, cmd: SetCounterBreak, now: datetime) -> list[QueueEvent]:
-    _check_counter(state, cmd.counter)
+    check_counter(state, cmd.counter)
     starts = max(cmd.starts_at or now, now)  # a break said to have begun already begins now
     if (cmd.ends_at is None) == (cmd.minutes is None):
         raise invalid("give ends_at or minutes (one of the two)")
@@ -52,7 +47,7 @@ def set_break(state: QueueState, cmd: SetCounterBreak, now: datetime) -> list[Qu
 
 def end_break(state: QueueState, cmd: EndCounterBreak, now: datetime) -> list[QueueEvent]:
     """Back early, or a planned break dropped."""
-    _check_counter(state, cmd.counter)
+    check_counter(state, cmd.counter)
     if on_break(state, cmd.counter, now) is None:
         raise Rejected(
             "invalid-transition", f"counter {cmd.counter!r} has no break under way or planned"

@@ -63,6 +63,7 @@ from domain.events import (
 )
 from domain.guards import (
     check_clock,
+    check_counter,
     get_ticket,
     invalid,
     is_full,
@@ -86,11 +87,6 @@ def _counter_of(ticket: TicketState) -> str:
     if ticket.counter is None:  # not reachable from events decide produced
         raise Rejected("invalid-transition", f"ticket {ticket.ticket_id!r} is at no counter")
     return ticket.counter
-
-
-def _check_counter(state: QueueState, counter: str) -> None:
-    if counter not in state.config.counters:
-        raise invalid(f"unknown counter {counter!r}; counters are {list(state.config.counters)}")
 
 
 # Queue lifecycle ----------------------------------------------------------------------------
@@ -211,7 +207,7 @@ def _enqueue(state: QueueState, cmd: EnqueueTicket, now: datetime) -> list[Queue
 def _call_next(state: QueueState, cmd: CallNext, now: datetime) -> list[QueueEvent]:
     if state.status == "paused":
         raise Rejected("queue-paused", f"queue {state.queue_id!r} is paused")
-    _check_counter(state, cmd.counter)
+    check_counter(state, cmd.counter)
     unknown = [s for s in cmd.service_types or () if s not in state.config.service_types]
     if unknown:
         raise invalid(f"unknown service types {unknown}")
@@ -234,7 +230,7 @@ def _call_ticket(state: QueueState, cmd: CallTicket, now: datetime) -> list[Queu
     ticket = get_ticket(state, cmd.ticket_id)
     if state.status == "paused":
         raise Rejected("queue-paused", f"queue {state.queue_id!r} is paused")
-    _check_counter(state, cmd.counter)
+    check_counter(state, cmd.counter)
     if not cmd.reason.strip():
         raise invalid("calling a ticket out of order needs a reason")
     require_status(ticket, ("waiting",), "call")

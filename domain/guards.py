@@ -21,6 +21,11 @@ def invalid(detail: str) -> Rejected:
     return Rejected("validation", detail)
 
 
+def check_counter(state: QueueState, counter: str) -> None:
+    if counter not in state.config.counters:
+        raise invalid(f"unknown counter {counter!r}; counters are {list(state.config.counters)}")
+
+
 def joining_class(config: QueueConfig, priority: str | None, service_type: str | None) -> str:
     """The class somebody joining (or booking) gets: the one asked for, else the queue's default;
     refused when the queue has no such class or offers no such service."""

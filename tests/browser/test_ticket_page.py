@@ -425,7 +425,7 @@ async def test_a_push_message_shows_the_tickets_notification(
     )
     shown = """async () => (await (await navigator.serviceWorker.ready).getNotifications())
       .map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }))"""
-    for _ in range(50):
+    for _ in range(150):  # the worker may still be starting under a loaded suite: up to 15 s
         notes = await page.evaluate(shown)
         if notes:
             break
