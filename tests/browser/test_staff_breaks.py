@@ -1,5 +1,6 @@
 """The staff console's break: "Break" asks for how long and says when the counter is back, the
-queue's view lists the break (so the estimates count on the return), "Back" ends it early."""
+queue's view lists the break (so the estimates count on the return) and the board says when the
+counter is back; "Back" ends it early."""
 
 from __future__ import annotations
 
@@ -41,10 +42,18 @@ async def test_a_break_for_a_while_then_back_early(
     await expect(mine).to_contain_text("back at")
     [found] = await _breaks(tenant, queue_id)
     assert found["counter"] == "2"
+    # The board in the waiting room says when counter 2 is back.
+    board = await desktop()
+    await board.goto(f"/board/{queue_id}#key={tenant.keys['display']}")
+    card = board.locator('#serving li[data-counter="2"]')
+    await expect(card).to_contain_text("back at")
+    await expect(board.locator('#serving li[data-counter="1"]')).not_to_contain_text("back at")
 
     await page.click("#staff-back")
     await expect(page.locator("#staff-break")).to_be_visible()
     await expect(page.locator("#staff-break-note")).to_have_text("")
     await expect(mine).to_contain_text("free")
     assert await _breaks(tenant, queue_id) == []
+    await expect(card).not_to_contain_text("back at")
+    assert_no_console_errors(board)
     assert_no_console_errors(page)

@@ -62,6 +62,13 @@
 
   // ---- Drawing a view ----------------------------------------------------------------------
 
+  // A free counter whose staff are on a break: when it is back.
+  function away(q, counter) {
+    const found = VQ.breakOf(q, counter);
+    return found && Date.parse(found.starts_at) <= Date.now()
+      ? VQ.t("board.back_at", { time: VQ.clockTime(found.ends_at, q) }) : "";
+  }
+
   function drawServing(q) {
     const byCounter = {};
     q.now_serving.forEach(function (s) { byCounter[s.counter] = s; });
@@ -78,7 +85,7 @@
       const card = VQ.el("li", { class: "counter" + (s ? "" : " idle"), dataset: { counter: counter } },
         VQ.el("span", { class: "label" }, VQ.t("board.counter", { counter: counter })),
         VQ.el("span", { class: "number" }, s ? s.number : VQ.t("board.free")),
-        VQ.el("span", { class: "state" }, !s ? "" : s.status === "called"
+        VQ.el("span", { class: "state" }, !s ? away(q, counter) : s.status === "called"
           ? VQ.t("board.please_come") : VQ.t("board.being_served")));
       if (drawn && s && shown[counter] !== s.ticket_id) card.classList.add("flash");
       shown[counter] = s ? s.ticket_id : null;

@@ -60,6 +60,13 @@
     return boards.size > 4 ? 3 : boards.size > 2 ? 4 : 6;
   }
 
+  // A free counter whose staff are on a break: when it is back.
+  function away(view, counter) {
+    const found = VQ.breakOf(view, counter);
+    return found && Date.parse(found.starts_at) <= Date.now()
+      ? t("display.back_at", { time: VQ.clockTime(found.ends_at, view) }) : "";
+  }
+
   function drawCounters(panel, view) {
     const byCounter = {};
     view.now_serving.forEach(function (s) { byCounter[s.counter] = s; });
@@ -75,7 +82,7 @@
           VQ.el("span", { class: "counter-label" }, t("display.counter", { counter: counter })),
           VQ.el("span", { class: "counter-number" }, at ? at.number : t("display.free")),
           VQ.el("span", { class: "counter-state" }, state === "called" ? t("display.please_come")
-            : state === "serving" ? t("display.being_served") : ""));
+            : state === "serving" ? t("display.being_served") : away(view, counter)));
       }));
   }
 

@@ -14,20 +14,14 @@
       (end ? "/end" : "");
   }
 
-  // The counter's break under way now (or about to start), from the queue's view.
-  S.breakOf = function (view, counter) {
-    const found = ((view && view.breaks) || []).find(function (b) { return b.counter === counter; });
-    return found && Date.parse(found.ends_at) > Date.now() ? found : null;
-  };
+  S.breakOf = function (view, counter) { return VQ.breakOf(view, counter); };
 
-  // "back at 11:10" in the queue's time zone.
+  // "on a break, back at 11:10" (or "break 12:00-12:30" when planned), by the queue's clock.
   S.backAt = function (view, found) {
-    const format = new Intl.DateTimeFormat(VQ.lang, {
-      hour: "2-digit", minute: "2-digit", timeZone: VQ.zoneOf(view && view.timezone) });
-    const starts = Date.parse(found.starts_at);
-    const key = starts > Date.now() ? "staff.break_planned" : "staff.break_until";
-    return VQ.t(key, { from: format.format(new Date(starts)),
-      until: format.format(new Date(Date.parse(found.ends_at))) });
+    const key = Date.parse(found.starts_at) > Date.now() ? "staff.break_planned"
+      : "staff.break_until";
+    return VQ.t(key, { from: VQ.clockTime(found.starts_at, view),
+      until: VQ.clockTime(found.ends_at, view) });
   };
 
   async function takeBreak() {

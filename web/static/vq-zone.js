@@ -5,6 +5,8 @@
  * VQ.zoneParts(ms, tz)           the calendar parts of an instant in a zone ({year, month, day,
  *                                hour, minute, second} as two-digit strings; never shown)
  * VQ.localMidnight(ms, tz)       the instant the zone's day holding `ms` began
+ * VQ.breakOf(view, counter)      the counter's break in a queue's view, unless over by now
+ * VQ.clockTime(iso, view)        "11:10": a moment as the queue's clock shows it
  */
 (function () {
   "use strict";
@@ -44,6 +46,18 @@
     return wall - zoneOffset(first, tz); // again: the offset at midnight may differ from noon's
   }
 
+  function breakOf(view, counter) {
+    const found = ((view && view.breaks) || []).find(function (b) { return b.counter === counter; });
+    return found && Date.parse(found.ends_at) > Date.now() ? found : null;
+  }
+
+  function clockTime(iso, view) {
+    return new Intl.DateTimeFormat(VQ.lang, { hour: "numeric", minute: "2-digit",
+      timeZone: zoneOf(view && view.timezone) }).format(new Date(Date.parse(iso)));
+  }
+
+  VQ.breakOf = breakOf;
+  VQ.clockTime = clockTime;
   VQ.zoneOf = zoneOf;
   VQ.zoneParts = zoneParts;
   VQ.localMidnight = localMidnight;
