@@ -120,16 +120,26 @@ class Relay:
             log.info("relay leading from %s", position)
             loop = asyncio.get_running_loop()
             due = loop.time() + CHECKPOINT_EVERY_S
+            caught_up = False  # everything announced is published: wait, do not read again
             while not stop.is_set():
-                position, count = await self._publish_batch(position)
+                count = 0
+                if not caught_up:
+                    position, count = await self._publish_batch(position)
                 if position != saved and loop.time() >= due:
                     await self._store.save_checkpoint(self._name, position)
                     saved, due = position, loop.time() + CHECKPOINT_EVERY_S
                 if count == self._batch_size:
                     continue
                 if count == 0:
-                    if await self._wait(conn, position):
-                        position = await self._drain_behind_horizon(position, stop)
+                    announced = await self._wait(conn, position)
+                    caught_up = False
+                    if announced is not None:
+                        position, count = await self._drain_behind_horizon(position, stop)
+                        # The newest announced commit is out, and the read took all it saw:
+                        # any later commit announces itself, so the next read waits for it.
+                        caught_up = count < self._batch_size and (
+                            position.transaction_id >= announced
+                        )
                     elif position != saved:  # idle for IDLE_POLL_S: the checkpoint catches up
                         await self._store.save_checkpoint(self._name, position)
                         saved = position
@@ -184,38 +194,50 @@ class Relay:
         parents = await self._traces([place.transaction_id for place, _ in batch])
         return tracing.Publication(parents, self._topic)
 
-    async def _wait(self, conn: AsyncConnection[Any], position: Position) -> bool:
-        """Sleep until a commit the relay has not published is announced (True) or the idle
-        poll is due (False). The other announcements already received are taken too: one read
-        serves them all (a busy store announces a commit every few milliseconds; each one taken
-        alone would wake the relay for rows it has just published, and make it poll behind the
-        horizon for nothing). An announcement names its transaction (migration 0019): one at or
-        before `position`'s was published whole already (the relay reads only below the
-        horizon, in transaction order, and waits only once nothing more is visible)."""
+    async def _wait(self, conn: AsyncConnection[Any], position: Position) -> int | None:
+        """Sleep until a commit the relay has not published is announced (the newest announced
+        transaction id) or the idle poll is due (None). The other announcements already received
+        are taken too: one read serves them all (a busy store announces a commit every few
+        milliseconds; each one taken alone would wake the relay for rows it has just published,
+        and make it poll behind the horizon for nothing). An announcement names its transaction
+        (migration 0019): one at or before `position`'s was published whole already (the relay
+        reads only below the horizon, in transaction order, and waits only once nothing more is
+        visible). psycopg keeps what arrives between two waits for the next one."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + IDLE_POLL_S
         while (left := deadline - loop.time()) > 0:
-            newer, heard = False, False
+            newest: int | None = None
+            heard = False
             async for note in conn.notifies(timeout=left, stop_after=1):
-                heard, newer = True, _unpublished(note.payload, position)
+                heard, newest = True, _newer(note.payload, position, newest)
             if not heard:
-                return False
+                return None
             async for note in conn.notifies(timeout=0):
-                newer = newer or _unpublished(note.payload, position)
-            if newer:
-                return True
-        return False
+                newest = _newer(note.payload, position, newest)
+            if newest is not None:
+                return newest
+        return None
 
-    async def _drain_behind_horizon(self, position: Position, stop: asyncio.Event) -> Position:
+    async def _drain_behind_horizon(
+        self, position: Position, stop: asyncio.Event
+    ) -> tuple[Position, int]:
+        count = 0
         for delay in HORIZON_RETRIES_S:
             position, count = await self._publish_batch(position)
             if count or stop.is_set():
-                return position
+                return position, count
             await asyncio.sleep(delay)
-        return position
+        return position, count
 
 
-def _unpublished(payload: str, position: Position) -> bool:
-    """Whether an announced transaction may hold events after `position` (an announcement
-    that names none, as before migration 0019, may)."""
-    return not payload.isdigit() or int(payload) > position.transaction_id
+# An announcement that names no transaction (before migration 0019): any may be unpublished.
+UNNAMED = 2**63
+
+
+def _newer(payload: str, position: Position, newest: int | None) -> int | None:
+    """The newest announced transaction that may hold events after `position`, this
+    announcement counted (one that names none may, and is newer than any)."""
+    named = int(payload) if payload.isdigit() else UNNAMED
+    if named <= position.transaction_id:
+        return newest
+    return named if newest is None else max(newest, named)
