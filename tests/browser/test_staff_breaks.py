@@ -4,6 +4,7 @@ counter is back; "Back" ends it early."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from playwright.async_api import expect
@@ -40,7 +41,7 @@ async def test_a_break_for_a_while_then_back_early(
     await expect(page.locator("#staff-break-note")).to_contain_text("back at")
     mine = page.locator("#staff-counter-list li.is-mine")
     await expect(mine).to_contain_text("back at")
-    [found] = await _breaks(tenant, queue_id)
+    [found] = await _until_breaks(tenant, queue_id, 1)
     assert found["counter"] == "2"
     # The board in the waiting room says when counter 2 is back.
     board = await desktop()
@@ -53,7 +54,49 @@ async def test_a_break_for_a_while_then_back_early(
     await expect(page.locator("#staff-break")).to_be_visible()
     await expect(page.locator("#staff-break-note")).to_have_text("")
     await expect(mine).to_contain_text("free")
-    assert await _breaks(tenant, queue_id) == []
+    assert await _until_breaks(tenant, queue_id, 0) == []
     await expect(card).not_to_contain_text("back at")
     assert_no_console_errors(board)
     assert_no_console_errors(page)
+
+
+async def test_a_counter_serving_two_queues_takes_its_break_in_both(
+    live_stack: LiveStack, desktop: OpenPage
+) -> None:
+    tenant = await live_stack.tenant("Breaks, two queues")
+    deposits = await tenant.create_queue(name="Deposits", prefix="D", counters=["1", "2"])
+    loans = await tenant.create_queue(name="Loans", prefix="L", counters=["1"])
+    page = await desktop()
+    await _sign_in(page, await tenant.person("staff"))
+    await page.select_option("#staff-queue", label="Deposits")
+    await page.select_option("#staff-counter", "1")
+    await (
+        page.get_by_role("group", name="Serve several queues from this counter")
+        .get_by_label("Loans")
+        .check()
+    )
+    await page.click("#staff-setup-go")
+    await expect(page.locator("#staff-where-queue")).to_have_text("Deposits and Loans")
+
+    await page.click("#staff-break")
+    await page.select_option("#staff-field-minutes", "15")
+    await page.click("#staff-dialog-ok")
+    await expect(page.locator("#staff-back")).to_be_visible()
+    for queue_id in (deposits, loans):
+        assert [b["counter"] for b in await _until_breaks(tenant, queue_id, 1)] == ["1"]
+
+    await page.click("#staff-back")
+    await expect(page.locator("#staff-break")).to_be_visible()
+    for queue_id in (deposits, loans):
+        assert await _until_breaks(tenant, queue_id, 0) == []
+    assert_no_console_errors(page)
+
+
+async def _until_breaks(tenant: Any, queue_id: str, count: int) -> list[dict[str, Any]]:
+    """The queue's breaks once the read side shows `count` of them (within 10 s)."""
+    for _ in range(100):
+        found = await _breaks(tenant, queue_id)
+        if len(found) == count:
+            return found
+        await asyncio.sleep(0.1)
+    return found

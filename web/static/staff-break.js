@@ -1,7 +1,8 @@
 /* staff-break.js: my counter's break. "Break" asks for how long (the service counts the minutes
  * from its own clock, so a console whose clock is off still sets the right return); "Back" ends
- * it early (a call from the counter ends it too). The wait estimates count on the return, and
- * the counters' list says who is away and until when. */
+ * it early (a call from the counter ends it too). A counter serving several queues takes it in
+ * each. The wait estimates count on the return, and the counters' list says who is away and
+ * until when. */
 (function () {
   "use strict";
 
@@ -9,9 +10,18 @@
   const $ = function (id) { return document.getElementById(id); };
   const MINUTES = [5, 10, 15, 20, 30, 45, 60, 90, 120];
 
-  function breaksPath(end) {
-    return "/v1/queues/" + encodeURIComponent(S.state.place.queue_id) + "/breaks" +
-      (end ? "/end" : "");
+  function breaksPath(queueId, end) {
+    return "/v1/queues/" + encodeURIComponent(queueId) + "/breaks" + (end ? "/end" : "");
+  }
+
+  // A counter serving several queues (staff-multi.js) takes its break in each of them.
+  function served() {
+    return [S.state.place.queue_id].concat(S.state.serves || []);
+  }
+
+  function viewOf(queueId) {
+    return queueId === S.state.place.queue_id ? S.state.view
+      : (S.state.others || {})[queueId] || null;
   }
 
   S.breakOf = function (view, counter) { return VQ.breakOf(view, counter); };
@@ -37,14 +47,22 @@
     });
     if (!values) return;
     const minutes = Number(values.minutes);
-    S.command("break", breaksPath(false), { counter: counter, minutes: minutes }, function () {
-      S.status(VQ.t("staff.break_done", { minutes: minutes }));
+    served().forEach(function (queueId, index) {
+      S.command("break:" + queueId, breaksPath(queueId, false),
+        { counter: counter, minutes: minutes }, index ? null : function () {
+          S.status(VQ.t("staff.break_done", { minutes: minutes }));
+        });
     });
   }
 
   function back() {
-    S.command("back", breaksPath(true), { counter: S.state.place.counter }, function () {
-      S.status(VQ.t("staff.back_done"));
+    const counter = S.state.place.counter;
+    const away = served().filter(function (queueId, index) {
+      return index === 0 || VQ.breakOf(viewOf(queueId), counter);
+    });
+    away.forEach(function (queueId, index) {
+      S.command("back:" + queueId, breaksPath(queueId, true), { counter: counter },
+        index ? null : function () { S.status(VQ.t("staff.back_done")); });
     });
   }
 
