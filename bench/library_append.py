@@ -16,6 +16,8 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
+from bench.figures import target
+from bench.stats import summary_ms
 from core.settings import Settings
 
 
@@ -24,8 +26,6 @@ def eventsourcing_append(settings: Settings, seconds: float, concurrency: int) -
     import psycopg
     from eventsourcing.application import Application
     from eventsourcing.domain import Aggregate, event
-
-    from bench.stats import summary_ms
 
     class Visit(Aggregate):  # one event per save, as one command appends one
         def __init__(self) -> None:
@@ -51,47 +51,48 @@ def eventsourcing_append(settings: Settings, seconds: float, concurrency: int) -
         "POSTGRES_MAX_OVERFLOW": "0",
         "CREATE_TABLE": "y",
     }
-    app: Application[uuid.UUID] | None = None
     try:
-        app = Application(env=env)
-        store = app
-        latencies: list[float] = []
-        counts = [0] * concurrency
-        lock = threading.Lock()
-        stop_at = time.monotonic() + seconds
-
-        def caller(k: int) -> None:
-            visit = Visit()
-            store.save(visit)
-            mine: list[float] = []
-            while (now := time.monotonic()) < stop_at:
-                visit.step()
-                store.save(visit)
-                mine.append(time.monotonic() - now)
-            counts[k] = len(mine)
-            with lock:
-                latencies.extend(mine)
-
-        threads = [threading.Thread(target=caller, args=(k,)) for k in range(concurrency)]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - started
-        saves = sum(counts)
-        return {
-            "library": "eventsourcing",
-            "concurrency": concurrency,
-            "saves": saves,
-            "saves_per_s": round(saves / max(elapsed, 1e-9)),
-            "latency": summary_ms(latencies),
-        }
-    finally:
-        if app is not None:
+        app: Application[uuid.UUID] = Application(env=env)
+        try:
+            return _saves(app, Visit, seconds, concurrency)
+        finally:
             app.close()
+    finally:
         with psycopg.connect(settings.pg_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _saves(app: Any, aggregate: Any, seconds: float, concurrency: int) -> dict[str, Any]:
+    """`concurrency` threads, each saving one new event of its own aggregate at a time."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def caller() -> None:
+        visit = aggregate()
+        app.save(visit)
+        mine: list[float] = []
+        while (now := time.monotonic()) < stop_at:
+            visit.step()
+            app.save(visit)
+            mine.append(time.monotonic() - now)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=caller) for _ in range(concurrency)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return {
+        "library": "eventsourcing",
+        "concurrency": concurrency,
+        "saves": len(latencies),
+        "saves_per_s": round(len(latencies) / max(elapsed, 1e-9)),
+        "latency": summary_ms(latencies),
+    }
 
 
 def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
@@ -99,14 +100,7 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     ratio = library_ratio(out)
     if ratio is None:
         return []
-    return [
-        {
-            "target": "append vs the eventsourcing library (saves/s)",
-            "wanted": ">= 8x",
-            "measured": ratio,
-            "met": ratio >= 8,
-        }
-    ]
+    return [target("append vs the eventsourcing library (saves/s)", ">= 8x", ratio, ratio >= 8)]
 
 
 def library_ratio(out: dict[str, Any]) -> float | None:

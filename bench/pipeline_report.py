@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.figures import target
 from bench.http_sweep import sustained
 
 # The product's parts, as the CPU meter names them (bench/procs.py).
@@ -36,7 +37,7 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(name: str, wanted: str, measured: Any, met: bool | None) -> None:
-        rows.append({"target": name, "wanted": wanted, "measured": measured, "met": met})
+        rows.append(target(name, wanted, measured, met))
 
     prop = out.get("propagation")
     if not prop:

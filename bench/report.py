@@ -14,7 +14,7 @@ from bench import (
     pushes,
     soak_report,
 )
-from bench.figures import max_sustained
+from bench.figures import max_sustained, target
 from bench.http_sweep import sustained
 
 ROW = "{:<46} {:>14} {}"
@@ -53,8 +53,8 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets against what this run measured (None: not measured)."""
     rows: list[dict[str, Any]] = []
 
-    def add(name: str, target: str, measured: Any, met: bool | None) -> None:
-        rows.append({"target": name, "wanted": target, "measured": measured, "met": met})
+    def add(name: str, wanted: str, measured: Any, met: bool | None) -> None:
+        rows.append(target(name, wanted, measured, met))
 
     best = max_sustained(out)
     add("commands sustained, API alone", ">= 1,000/s", best, None if best is None else best >= 1000)

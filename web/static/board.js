@@ -64,9 +64,8 @@
 
   // A free counter whose staff are on a break: when it is back.
   function away(q, counter) {
-    const found = VQ.breakOf(q, counter);
-    return found && Date.parse(found.starts_at) <= Date.now()
-      ? VQ.t("board.back_at", { time: VQ.clockTime(found.ends_at, q) }) : "";
+    const back = VQ.backAt(q, counter);
+    return back ? VQ.t("board.back_at", { time: back }) : "";
   }
 
   function drawServing(q) {

@@ -62,9 +62,8 @@
 
   // A free counter whose staff are on a break: when it is back.
   function away(view, counter) {
-    const found = VQ.breakOf(view, counter);
-    return found && Date.parse(found.starts_at) <= Date.now()
-      ? t("display.back_at", { time: VQ.clockTime(found.ends_at, view) }) : "";
+    const back = VQ.backAt(view, counter);
+    return back ? t("display.back_at", { time: back }) : "";
   }
 
   function drawCounters(panel, view) {

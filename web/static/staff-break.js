@@ -14,18 +14,6 @@
     return "/v1/queues/" + encodeURIComponent(queueId) + "/breaks" + (end ? "/end" : "");
   }
 
-  // A counter serving several queues (staff-multi.js) takes its break in each of them.
-  function served() {
-    return [S.state.place.queue_id].concat(S.state.serves || []);
-  }
-
-  function viewOf(queueId) {
-    return queueId === S.state.place.queue_id ? S.state.view
-      : (S.state.others || {})[queueId] || null;
-  }
-
-  S.breakOf = function (view, counter) { return VQ.breakOf(view, counter); };
-
   // "on a break, back at 11:10" (or "break 12:00-12:30" when planned), by the queue's clock.
   S.backAt = function (view, found) {
     const key = Date.parse(found.starts_at) > Date.now() ? "staff.break_planned"
@@ -47,7 +35,8 @@
     });
     if (!values) return;
     const minutes = Number(values.minutes);
-    served().forEach(function (queueId, index) {
+    // A counter serving several queues (staff-multi.js) takes its break in each of them.
+    S.served().forEach(function (queueId, index) {
       S.command("break:" + queueId, breaksPath(queueId, false),
         { counter: counter, minutes: minutes }, index ? null : function () {
           S.status(VQ.t("staff.break_done", { minutes: minutes }));
@@ -57,8 +46,8 @@
 
   function back() {
     const counter = S.state.place.counter;
-    const away = served().filter(function (queueId, index) {
-      return index === 0 || VQ.breakOf(viewOf(queueId), counter);
+    const away = S.served().filter(function (queueId, index) {
+      return index === 0 || VQ.breakOf(S.viewOf(queueId), counter);
     });
     away.forEach(function (queueId, index) {
       S.command("back:" + queueId, breaksPath(queueId, true), { counter: counter },
@@ -67,7 +56,7 @@
   }
 
   S.drawBreak = function (view) {
-    const mine = S.breakOf(view, S.state.place.counter);
+    const mine = VQ.breakOf(view, S.state.place.counter);
     $("staff-break").hidden = Boolean(mine);
     $("staff-back").hidden = !mine;
     $("staff-break-note").textContent = mine ? S.backAt(view, mine) : "";

@@ -103,7 +103,7 @@
   // ---- Every counter -------------------------------------------------------------------------
 
   function away(view, counter) {
-    const found = S.breakOf ? S.breakOf(view, counter) : null;
+    const found = VQ.breakOf(view, counter);
     return found ? S.backAt(view, found) : VQ.t("staff.counter_free");
   }
 

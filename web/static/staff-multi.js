@@ -150,6 +150,9 @@
     return [st().place.queue_id].concat(st().serves);
   }
 
+  S.served = served;
+  S.viewOf = viewOf;
+
   function nameOf(queueId) {
     const view = viewOf(queueId);
     const queue = S.queueById(queueId);

@@ -7,6 +7,7 @@
  * VQ.localMidnight(ms, tz)       the instant the zone's day holding `ms` began
  * VQ.breakOf(view, counter)      the counter's break in a queue's view, unless over by now
  * VQ.clockTime(iso, view)        "11:10": a moment as the queue's clock shows it
+ * VQ.backAt(view, counter)       when a counter on a break now is back ("11:10"), else null
  */
 (function () {
   "use strict";
@@ -56,7 +57,14 @@
       timeZone: zoneOf(view && view.timezone) }).format(new Date(Date.parse(iso)));
   }
 
+  function backAt(view, counter) {
+    const found = breakOf(view, counter);
+    return found && Date.parse(found.starts_at) <= Date.now()
+      ? clockTime(found.ends_at, view) : null;
+  }
+
   VQ.breakOf = breakOf;
+  VQ.backAt = backAt;
   VQ.clockTime = clockTime;
   VQ.zoneOf = zoneOf;
   VQ.zoneParts = zoneParts;
