@@ -19,12 +19,14 @@
     ui.message.focus();
   }
 
-  async function load(queueId, version) {
+  /* The list again, once the read side has each written queue's version: `written` is a list of
+   * answers ({queue_id, stream_version}); a move writes two queues, and both rows change. */
+  async function load(written) {
     try {
-      if (queueId && version) {
-        await VQ.api("/v1/queues/" + encodeURIComponent(queueId) + "?min_version=" + version +
-          "&wait=10").catch(function () { /* the list shows what the read side has */ });
-      }
+      await Promise.all((written || []).filter(Boolean).map(function (w) {
+        return VQ.api("/v1/queues/" + encodeURIComponent(w.queue_id) + "?min_version=" +
+          w.stream_version + "&wait=10").catch(function () { /* the list shows what it has */ });
+      }));
       ui.queues = await A.queues(true);
       render();
     } catch (problem) {
@@ -98,7 +100,7 @@
       const out = await VQ.api("/v1/queues/" + encodeURIComponent(q.queue_id) + "/" + action,
         { method: "POST", idempotent: true });
       note(t("done." + action, { name: q.name }));
-      await load(q.queue_id, out.stream_version);
+      await load([out]);
     } catch (problem) {
       const text = A.problemText(problem, true);
       if (text !== null) note(text, problem.status === 403 ? "warn" : "bad");
@@ -125,7 +127,7 @@
       : await VQ.api("/v1/queues", { method: "POST", body: body, idempotent: true });
     close(false);
     note(q ? t("saved", { name: body.name || q.name }) : t("created", { name: body.name }));
-    await load(out.queue_id, out.stream_version);
+    await load([out]);
   }
 
   function copyOf(q) {
@@ -182,8 +184,7 @@
       close(false);
       note(VQ.t("admin.queues.done.move", { count: answer.moved, from: q.name,
         to: target ? target.name : "" }));
-      await load(answer.target ? answer.target.queue_id : q.queue_id,
-        answer.target ? answer.target.stream_version : answer.stream_version);
+      await load([answer, answer.target]);
     }, function () { close(false); });
     ui.editor.replaceChildren(A.f.panel("editor", heading, hint, form));
     ui.editor.hidden = false;
