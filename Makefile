@@ -38,12 +38,22 @@ $(BIN)/python:
 	fi
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
 	@echo "installing the package and its dev tools into $(VENV)..."
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $@ $(NATIVE_STAMP)
+
+# The estimators' hottest modules compiled with mypyc (setup.py; domain/estimation/native.py),
+# again when their source changed since (else the source runs, with a warning).
+NATIVE_SRC := $(foreach m,projection renewal stats outlook,domain/estimation/$(m).py)
+NATIVE_STAMP := $(VENV)/.native-built
+
+$(NATIVE_STAMP): $(NATIVE_SRC) | $(STAMP)
+	@echo "compiling the estimators (mypyc)..."
+	$(BIN)/python setup.py -q build_ext --inplace
 	@touch $@
 
-venv: $(STAMP)
+venv: $(STAMP) $(NATIVE_STAMP)
 
 stack-up: venv
 	$(BIN)/vq stack up

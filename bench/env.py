@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from psycopg import sql
 
 from core.settings import Settings
+from domain.estimation import native
 from eventstore.migrate import migrate
 
 
@@ -132,6 +133,8 @@ def machine() -> dict[str, Any]:
         "memory_gb": round(mem_kb / 1024 / 1024, 1),
         "kernel": platform.release(),
         "python": sys.version.split()[0],
+        # The estimators' hottest modules: compiled by mypyc, or run as source (setup.py).
+        "estimators": "compiled" if native.compiled() else "source",
         "postgresql": _version(["psql", "--version"]),
         "redis": _version(["redis-server", "--version"]),
     }

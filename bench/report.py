@@ -136,7 +136,7 @@ def _heading(out: dict[str, Any]) -> list[str]:
         "",
         f"virtual-queue benchmark {out['started']}{' (quick)' if out['quick'] else ''}: "
         f"{m['cores']} x {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}, "
-        f"{m['postgresql']}, {m['redis']}",
+        f"{m['postgresql']}, {m['redis']}, estimators {m.get('estimators', 'source')}",
         f"load average at each phase: {out['loadavg']}",
         "",
     ]

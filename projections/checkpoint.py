@@ -10,9 +10,11 @@ below the version it needs and folds only the events after it.
 A checkpoint must resume exactly the fold a rebuild makes from scratch (`vq projections check`
 compares the accuracy figures byte for byte). So it is tied to the code that wrote it: the
 fingerprint hashes the source of everything the pickled objects carry behaviour from (`domain/`
-`projections/estimates.py` and `projections/model.py`) and the Python version; a checkpoint of other code is ignored and
-the queue is folded from its first event. The rows are written and read only by our own workers
-(pickle is not for data from elsewhere); dropping them costs a longer fold, nothing else.
+`projections/estimates.py` and `projections/model.py`), the Python version and whether the
+estimators run compiled (domain/estimation/native.py: their objects pickle otherwise); a
+checkpoint of other code is ignored and the queue is folded from its first event. The rows are
+written and read only by our own workers (pickle is not for data from elsewhere); dropping them
+costs a longer fold, nothing else.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import zlib
 from functools import cache
 from pathlib import Path
 
+from domain.estimation import native
 from projections.model import QueueModel
 
 # Events of a queue between two checkpoints (a checkpoint costs tens of milliseconds to write).
@@ -35,6 +38,7 @@ def fingerprint() -> str:
     """Names the fold's code: any change to it makes older checkpoints unusable."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(sys.version.encode())
+    digest.update(b"compiled" if native.compiled() else b"source")
     fold = [root / "projections" / "estimates.py", root / "projections" / "model.py"]
     for path in sorted([*(root / "domain").rglob("*.py"), *fold]):
         digest.update(str(path.relative_to(root)).encode())

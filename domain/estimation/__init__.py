@@ -16,6 +16,8 @@ replay or a rebuild gives the same estimates and the same accuracy figures.
 
 from __future__ import annotations
 
+# First (isort's order too): chooses, before any of them loads, whether the compiled modules run.
+from domain.estimation import native  # noqa: F401
 from domain.estimation.accuracy import AccuracyBook, AccuracyFigures, Outcome
 from domain.estimation.learned import LearnedEstimator
 from domain.estimation.model import Estimate, Estimator

@@ -12,10 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lag:
     """lag(t) = M(t) - t / cost on a grid: how far the renewal count M of a counter that just
-    started serving trails the fluid count t / cost (settling at `skew` = (cv^2 - 1) / 2)."""
+    started serving trails the fluid count t / cost (settling at `skew` = (cv^2 - 1) / 2).
+
+    Never changed once made, but not frozen: compiled (domain/estimation/native.py), a frozen
+    class cannot be copied or unpickled, and the fold's checkpoints pickle it."""
 
     step: float
     values: tuple[float, ...]

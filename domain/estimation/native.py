@@ -1,0 +1,97 @@
+"""Which form the estimators' hottest modules run in: compiled or plain Python.
+
+`setup.py` compiles NATIVE to C with mypyc when the build has mypy and a C compiler (the same
+typed source, made native: the same arithmetic in the same order, so the same estimates; about
+1.5x faster estimators, measured in bench/README.md). Imported first by the package, this module
+(`choose()` runs as it is imported) makes the compiled form step aside for its source, in every one of NATIVE at once (they call
+each other natively), when:
+
+* `VQ_PURE_PYTHON` is set (other than 0): to profile them line by line, or to compare; or
+* a compiled module is older than its source: it was edited since the build, and the compiled
+  one would run the old code. A warning says so (`make venv` compiles them again).
+
+Nothing is imported here but the standard library: this runs before the estimators exist.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Final
+
+# setup.py lists the same modules (tests/unit/domain/test_native.py checks).
+NATIVE: Final = ("projection", "renewal", "stats", "outlook")
+PACKAGE: Final = "domain.estimation"
+HERE: Final = Path(__file__).resolve().parent
+EXTENSION_SUFFIXES: Final = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def built(name: str, folder: Path = HERE) -> Path | None:
+    """The compiled module next to the source, if there is one."""
+    for suffix in EXTENSION_SUFFIXES:
+        path = folder / f"{name}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def stale(names: Sequence[str] = NATIVE, folder: Path = HERE) -> list[str]:
+    """The modules whose compiled form is older than their source."""
+    found = []
+    for name in names:
+        compiled, source = built(name, folder), folder / f"{name}.py"
+        if (
+            compiled is not None
+            and source.exists()
+            and compiled.stat().st_mtime < source.stat().st_mtime
+        ):
+            found.append(name)
+    return found
+
+
+class _FromSource(importlib.abc.MetaPathFinder):
+    """Finds NATIVE's modules as their `.py` files, ahead of the compiled ones."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, name = fullname.rpartition(".")
+        if package != PACKAGE or name not in NATIVE:
+            return None
+        return importlib.util.spec_from_file_location(fullname, HERE / f"{name}.py")
+
+
+def choose() -> None:
+    """Run NATIVE from source when asked to or when a compiled form is stale (see above)."""
+    if any(isinstance(finder, _FromSource) for finder in sys.meta_path):
+        return
+    asked = os.environ.get("VQ_PURE_PYTHON", "") not in ("", "0")
+    old = stale()
+    if old:
+        warnings.warn(
+            f"{PACKAGE}: compiled {', '.join(old)} older than the source; running the source "
+            "(`make venv` compiles it again)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if asked or old:
+        sys.meta_path.insert(0, _FromSource())
+
+
+def compiled() -> bool:
+    """Whether NATIVE run compiled in this process (every one of them)."""
+    for name in NATIVE:
+        module = importlib.import_module(f"{PACKAGE}.{name}")
+        if not str(getattr(module, "__file__", "")).endswith(EXTENSION_SUFFIXES):
+            return False
+    return True
+
+
+choose()
