@@ -7,17 +7,20 @@ typed source, made native: the same arithmetic in the same order, so the same es
 each other natively), when:
 
 * `VQ_PURE_PYTHON` is set (other than 0): to profile them line by line, or to compare; or
-* a compiled module is older than its source: it was edited since the build, and the compiled
-  one would run the old code. A warning says so (`make venv` compiles them again).
+* a compiled module's source changed since it was built (the build records each source's
+  digest in RECORD): the compiled one would run the old code. A warning says so (`make venv`
+  compiles them again).
 
 Nothing is imported here but the standard library: this runs before the estimators exist.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import sys
 import warnings
@@ -30,6 +33,8 @@ from typing import Final
 NATIVE: Final = ("projection", "renewal", "stats", "outlook")
 PACKAGE: Final = "domain.estimation"
 HERE: Final = Path(__file__).resolve().parent
+# Written by the build beside the compiled modules: {module: sha256 of the source compiled}.
+RECORD: Final = "native-sources.json"
 EXTENSION_SUFFIXES: Final = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
@@ -43,16 +48,19 @@ def built(name: str, folder: Path = HERE) -> Path | None:
 
 
 def stale(names: Sequence[str] = NATIVE, folder: Path = HERE) -> list[str]:
-    """The modules whose compiled form is older than their source."""
+    """The modules compiled from another source than the one beside them (or from one that
+    was not recorded)."""
+    try:
+        recorded = json.loads((folder / RECORD).read_text())
+    except (OSError, ValueError):
+        recorded = {}
     found = []
     for name in names:
-        compiled, source = built(name, folder), folder / f"{name}.py"
-        if (
-            compiled is not None
-            and source.exists()
-            and compiled.stat().st_mtime < source.stat().st_mtime
-        ):
-            found.append(name)
+        source = folder / f"{name}.py"
+        if built(name, folder) is not None and source.exists():
+            digest = hashlib.sha256(source.read_bytes()).hexdigest()
+            if recorded.get(name) != digest:
+                found.append(name)
     return found
 
 
@@ -76,7 +84,7 @@ def choose() -> None:
     old = stale()
     if old:
         warnings.warn(
-            f"{PACKAGE}: compiled {', '.join(old)} older than the source; running the source "
+            f"{PACKAGE}: {', '.join(old)} compiled from another source; running the source "
             "(`make venv` compiles it again)",
             RuntimeWarning,
             stacklevel=2,

@@ -1,10 +1,12 @@
 """The estimators' compiled modules (setup.py, domain/estimation/native.py): built where the
-build can, the same results as their source, and never run once older than it."""
+build can, the same results as their source, and never run once the source changed."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -72,16 +74,18 @@ def test_compiled_and_source_fold_a_day_to_the_same_figures() -> None:
     assert "within" in compiled[1]  # the figures are there to compare
 
 
-def test_a_compiled_module_older_than_its_source_is_stale(tmp_path: Path) -> None:
-    suffix = ".cpython-311-x86_64-linux-gnu.so"
-    for name in ("fresh", "edited"):
+def test_a_module_compiled_from_another_source_is_stale(tmp_path: Path) -> None:
+    suffix = native.EXTENSION_SUFFIXES[0]
+    for name in ("fresh", "edited", "unrecorded"):
         (tmp_path / f"{name}.py").write_text("x = 1\n")
         (tmp_path / f"{name}{suffix}").write_bytes(b"")
-    os.utime(tmp_path / f"fresh{suffix}", (2_000, 2_000))
-    os.utime(tmp_path / "fresh.py", (1_000, 1_000))
-    os.utime(tmp_path / f"edited{suffix}", (1_000, 1_000))
-    os.utime(tmp_path / "edited.py", (2_000, 2_000))
     (tmp_path / "plain.py").write_text("x = 1\n")  # never compiled: not stale
-    if suffix not in native.EXTENSION_SUFFIXES:
-        pytest.skip("another platform's extension suffix")
-    assert native.stale(("fresh", "edited", "plain"), tmp_path) == ["edited"]
+    digest = hashlib.sha256(b"x = 1\n").hexdigest()
+    (tmp_path / native.RECORD).write_text(json.dumps({"fresh": digest, "edited": digest}))
+    (tmp_path / "edited.py").write_text("x = 2\n")  # edited after the build
+    names = ("fresh", "edited", "unrecorded", "plain")
+    assert native.stale(names, tmp_path) == ["edited", "unrecorded"]
+    os.utime(tmp_path / "fresh.py")  # touched, not changed: still the source compiled
+    assert native.stale(("fresh",), tmp_path) == []
+    (tmp_path / native.RECORD).unlink()  # no record at all: none can be trusted
+    assert native.stale(names, tmp_path) == ["fresh", "edited", "unrecorded"]
