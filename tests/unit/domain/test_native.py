@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,9 @@ def test_setup_compiles_the_modules_the_package_names() -> None:
 @pytest.mark.skipif(
     os.environ.get("VQ_PURE_PYTHON", "") not in ("", "0")
     or shutil.which("cc") is None
+    or not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists()
     or importlib.util.find_spec("mypyc") is None,
-    reason="asked for plain Python, or no C compiler or mypyc to build with",
+    reason="asked for plain Python, or no C compiler, Python headers or mypyc to build with",
 )
 def test_the_modules_run_compiled_where_the_build_can() -> None:
     assert native.compiled(), "`make venv` compiles them (setup.py)"
