@@ -3,8 +3,8 @@
 `setup.py` compiles NATIVE to C with mypyc when the build has mypy and a C compiler (the same
 typed source, made native: the same arithmetic in the same order, so the same estimates; about
 1.5x faster estimators, measured in bench/README.md). Imported first by the package, this module
-(`choose()` runs as it is imported) makes the compiled form step aside for its source, in every one of NATIVE at once (they call
-each other natively), when:
+(`choose()` runs as it is imported) makes the compiled forms step aside for their source, all of
+NATIVE at once (they call each other natively), when:
 
 * `VQ_PURE_PYTHON` is set (other than 0): to profile them line by line, or to compare; or
 * a compiled module's source changed since it was built (the build records each source's
