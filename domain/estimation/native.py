@@ -4,12 +4,12 @@
 typed source, made native: the same arithmetic in the same order, so the same estimates; about
 1.5x faster estimators, measured in bench/README.md). Imported first by the package, this module
 (`choose()` runs as it is imported) makes the compiled forms step aside for their source, all of
-NATIVE at once (they call each other natively), when:
+the package's at once (they call each other natively), when:
 
 * `VQ_PURE_PYTHON` is set (other than 0): to profile them line by line, or to compare; or
 * a compiled module's source changed since it was built (the build records each source's
-  digest in RECORD): the compiled one would run the old code. A warning says so (`make venv`
-  compiles them again).
+  digest in RECORD), or the build did not record it (left by an older build that compiled more):
+  the compiled one would run other code. A warning says so (`make venv` compiles them again).
 
 Nothing is imported here but the standard library: this runs before the estimators exist.
 """
@@ -47,15 +47,27 @@ def built(name: str, folder: Path = HERE) -> Path | None:
     return None
 
 
-def stale(names: Sequence[str] = NATIVE, folder: Path = HERE) -> list[str]:
-    """The modules compiled from another source than the one beside them (or from one that
-    was not recorded)."""
+def compiled_here(folder: Path = HERE) -> list[str]:
+    """The modules with a compiled file in the folder: NATIVE's, and any left by an older
+    build that compiled more of them."""
+    return sorted(
+        {
+            path.name.split(".")[0]
+            for suffix in EXTENSION_SUFFIXES
+            for path in folder.glob(f"*{suffix}")
+        }
+    )
+
+
+def stale(names: Sequence[str] | None = None, folder: Path = HERE) -> list[str]:
+    """The modules compiled from another source than the one beside them, or from one the
+    build did not record (`names`: every one compiled here)."""
     try:
         recorded = json.loads((folder / RECORD).read_text())
     except (OSError, ValueError):
         recorded = {}
     found = []
-    for name in names:
+    for name in compiled_here(folder) if names is None else names:
         source = folder / f"{name}.py"
         if built(name, folder) is not None and source.exists():
             digest = hashlib.sha256(source.read_bytes()).hexdigest()
@@ -65,19 +77,23 @@ def stale(names: Sequence[str] = NATIVE, folder: Path = HERE) -> list[str]:
 
 
 class _FromSource(importlib.abc.MetaPathFinder):
-    """Finds NATIVE's modules as their `.py` files, ahead of the compiled ones."""
+    """Finds `names` (modules of this package) as their `.py` files, ahead of compiled ones."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         package, _, name = fullname.rpartition(".")
-        if package != PACKAGE or name not in NATIVE:
+        if package != PACKAGE or name not in self.names:
             return None
         return importlib.util.spec_from_file_location(fullname, HERE / f"{name}.py")
 
 
 def choose() -> None:
-    """Run NATIVE from source when asked to or when a compiled form is stale (see above)."""
+    """Run every compiled module of this package from source when asked to or when one is
+    stale (see above)."""
     if any(isinstance(finder, _FromSource) for finder in sys.meta_path):
         return
     asked = os.environ.get("VQ_PURE_PYTHON", "") not in ("", "0")
@@ -90,7 +106,7 @@ def choose() -> None:
             stacklevel=2,
         )
     if asked or old:
-        sys.meta_path.insert(0, _FromSource())
+        sys.meta_path.insert(0, _FromSource({*NATIVE, *compiled_here()}))
 
 
 def compiled() -> bool:

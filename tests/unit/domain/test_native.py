@@ -89,5 +89,7 @@ def test_a_module_compiled_from_another_source_is_stale(tmp_path: Path) -> None:
     assert native.stale(names, tmp_path) == ["edited", "unrecorded"]
     os.utime(tmp_path / "fresh.py")  # touched, not changed: still the source compiled
     assert native.stale(("fresh",), tmp_path) == []
+    # By default every module compiled there: one left by a build that compiled more is stale.
+    assert native.stale(folder=tmp_path) == ["edited", "unrecorded"]
     (tmp_path / native.RECORD).unlink()  # no record at all: none can be trusted
     assert native.stale(names, tmp_path) == ["fresh", "edited", "unrecorded"]
