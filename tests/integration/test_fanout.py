@@ -74,8 +74,7 @@ async def test_hundreds_of_followers_share_one_redis_subscription(
             ids = list(queues)
             tasks = [asyncio.create_task(follow(ids[i % QUEUES])) for i in range(FOLLOWERS)]
             async with asyncio.timeout(WITHIN_S + STARTUP_WAIT_S):
-                for _ in range(FOLLOWERS):
-                    await ready.acquire()
+                await _all_ready(ready, tasks)
             connections = await _api_connections(probe, settings.redis_prefix)
             subscribed = [c for c in connections if int(c["psub"]) or int(c["sub"])]
             enqueued = {
@@ -89,6 +88,25 @@ async def test_hundreds_of_followers_share_one_redis_subscription(
     assert set(seen) <= {e["stream_version"] for e in enqueued.values()}
     assert len(subscribed) == 1, subscribed  # one subscription for every follower
     assert len(connections) <= MAX_API_CONNECTIONS, len(connections)
+
+
+async def _all_ready(ready: asyncio.Semaphore, tasks: list[asyncio.Task[None]]) -> None:
+    """Until every follower has had its first event; a follower that failed first (a refusal,
+    a stream cut short) fails the test with its own error, not with the others' timeout."""
+
+    async def acquired() -> None:
+        for _ in tasks:
+            await ready.acquire()
+
+    waiting = asyncio.create_task(acquired())
+    pending: set[asyncio.Task[None]] = {waiting, *tasks}
+    try:
+        while not waiting.done():
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {waiting}:
+                task.result()
+    finally:
+        waiting.cancel()
 
 
 @pytest.fixture
