@@ -38,15 +38,6 @@ RECORD: Final = "native-sources.json"
 EXTENSION_SUFFIXES: Final = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
-def built(name: str, folder: Path = HERE) -> Path | None:
-    """The compiled module next to the source, if there is one."""
-    for suffix in EXTENSION_SUFFIXES:
-        path = folder / f"{name}{suffix}"
-        if path.exists():
-            return path
-    return None
-
-
 def compiled_here(folder: Path = HERE) -> list[str]:
     """The modules with a compiled file in the folder: NATIVE's, and any left by an older
     build that compiled more of them."""
@@ -59,21 +50,19 @@ def compiled_here(folder: Path = HERE) -> list[str]:
     )
 
 
-def stale(names: Sequence[str] | None = None, folder: Path = HERE) -> list[str]:
-    """The modules compiled from another source than the one beside them, or from one the
-    build did not record (`names`: every one compiled here)."""
+def stale(folder: Path = HERE) -> list[str]:
+    """The modules compiled there from another source than the one beside them, or from one
+    the build did not record."""
     try:
         recorded = json.loads((folder / RECORD).read_text())
     except (OSError, ValueError):
         recorded = {}
-    found = []
-    for name in compiled_here(folder) if names is None else names:
-        source = folder / f"{name}.py"
-        if built(name, folder) is not None and source.exists():
-            digest = hashlib.sha256(source.read_bytes()).hexdigest()
-            if recorded.get(name) != digest:
-                found.append(name)
-    return found
+    return [
+        name
+        for name in compiled_here(folder)
+        if (source := folder / f"{name}.py").exists()
+        and recorded.get(name) != hashlib.sha256(source.read_bytes()).hexdigest()
+    ]
 
 
 class _FromSource(importlib.abc.MetaPathFinder):
@@ -106,7 +95,7 @@ def choose() -> None:
             stacklevel=2,
         )
     if asked or old:
-        sys.meta_path.insert(0, _FromSource({*NATIVE, *compiled_here()}))
+        sys.meta_path.insert(0, _FromSource(set(compiled_here())))
 
 
 def compiled() -> bool:
