@@ -22,8 +22,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -35,6 +33,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from core.revocations import parse_revocation
 from projections.leases import Lease as Lease
 from projections.leases import Leases, LiveLimits
+from projections.live_follower import KEEPALIVE as KEEPALIVE
+from projections.live_follower import RESYNC as RESYNC
+from projections.live_follower import SWEEP_S as SWEEP_S
+from projections.live_follower import Follower as Follower
 from projections.unavailable import ReadModelUnavailable
 
 log = logging.getLogger("vq.fanout")
@@ -47,159 +49,11 @@ READY_WAIT_S: Final = 2.0
 RECONNECT_S: Final = 1.0
 # How long one read of the pub/sub connection waits (the hub notices a close this often).
 POLL_S: Final = 1.0
-# How often expired credentials are looked for (a revocation acts as soon as it is heard).
-SWEEP_S: Final = 1.0
 _REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-# In place of the messages a follower fell behind on: re-read the current view (by identity).
-RESYNC: Final[dict[str, Any]] = {"resync": True}
-# Put by the sweep in a quiet follower's buffer when it asked for keepalives (by identity).
-KEEPALIVE: Final[dict[str, Any]] = {"keepalive": True}
-# Put in an ended follower's buffer (by identity): wakes it to raise why it ended.
-_END: Final[dict[str, Any]] = {"end": True}
 
 
 class HubClosed(ReadModelUnavailable):
     """The API is stopping: the follower's stream ends and its client reconnects elsewhere."""
-
-
-class Follower:
-    """One local follower of one channel: a bounded buffer the hub fills without waiting.
-
-    Cheap per message, as ten thousand of them on one process need: a deque and one future to
-    wake the reader (no Task or queue machinery per message). A reader that asked for
-    `keepalive`s gets KEEPALIVE from the hub's once-a-second sweep after that long without a
-    message, so it waits on `waiter()` with no timer of its own either."""
-
-    __slots__ = (
-        "_beats",
-        "_buffer",
-        "_ended",
-        "_loop",
-        "_quiet",
-        "_size",
-        "_waiter",
-        "channel",
-        "resyncs",
-    )
-
-    def __init__(
-        self, channel: str, size: int, loop: asyncio.AbstractEventLoop | None = None
-    ) -> None:
-        self.channel = channel
-        self.resyncs = 0  # how many times it fell behind (for tests and metrics)
-        self._size = size
-        self._buffer: deque[dict[str, Any]] = deque()
-        self._ended: ReadModelUnavailable | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._loop = loop  # its reader's (found at the first wait when not given)
-        self._beats = 0  # sweeps of quiet before a KEEPALIVE (0: none)
-        self._quiet = 0  # sweeps since the last message
-
-    def keepalive(self, seconds: float) -> None:
-        """Put KEEPALIVE in the buffer after `seconds` without a message (to the hub's sweep,
-        SWEEP_S), in place of the timer `next(within)` would start for every wait."""
-        self._beats = max(1, math.ceil(seconds / SWEEP_S))
-        self._quiet = 0
-
-    def offer(self, message: dict[str, Any]) -> None:
-        """Take a message now, or, when the buffer is full, replace its content with RESYNC."""
-        if self._ended is not None:
-            return
-        self._quiet = 0
-        if len(self._buffer) >= self._size:
-            self._overflow(RESYNC)
-            self.resyncs += 1
-        else:
-            self._buffer.append(message)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def beat(self) -> None:
-        """One sweep of the hub: KEEPALIVE once `keepalive`'s time passed without a message
-        (when nothing waits in the buffer: a message says as much)."""
-        if not self._beats:
-            return
-        self._quiet += 1
-        if self._quiet >= self._beats:
-            self._quiet = 0
-            if not self._buffer and self._ended is None:
-                self._buffer.append(KEEPALIVE)
-                self._wake()
-
-    def end(self, reason: ReadModelUnavailable) -> None:
-        if self._ended is None:
-            self._ended = reason
-            self._overflow(_END)
-            self._wake()
-
-    def _overflow(self, marker: dict[str, Any]) -> None:
-        self._buffer.clear()
-        self._buffer.append(marker)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def waiter(self) -> asyncio.Future[None] | None:
-        """None when a message (or the end) waits already; else the future the hub completes
-        when one comes. `await` it, then take the message (`newest`)."""
-        if self._buffer:
-            return None
-        if self._ended is not None:
-            raise self._ended
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-            waiter = self._waiter = self._loop.create_future()
-        return waiter
-
-    def newest(self) -> dict[str, Any] | None:
-        """As `take`, but only the newest of the messages waiting, those before it superseded:
-        for a follower whose every message is whole (a queue's view), so that a client that
-        reads slower than the queue changes gets the newest view, not a backlog. (A RESYNC
-        followed by a newer message is superseded too: that message is the view now.)"""
-        if len(self._buffer) > 1:
-            self._overflow(self._buffer[-1])
-        return self.take()
-
-    def take(self) -> dict[str, Any] | None:
-        """The oldest waiting message (KEEPALIVE, RESYNC or a batch message), None when none
-        waits; raises once the hub lost Redis or closed, or the lease ended."""
-        if not self._buffer:
-            if self._ended is not None:
-                raise self._ended
-            return None
-        message = self._buffer.popleft()
-        if message is _END:
-            assert self._ended is not None
-            raise self._ended
-        return message
-
-    async def next(self, within: float) -> dict[str, Any] | None:
-        """The next message (or RESYNC), None after `within` seconds of quiet (with
-        `keepalive`: when the sweep says so); raises once the hub lost Redis or closed."""
-        waiter = self.waiter()
-        if waiter is not None:
-            if self._beats:
-                await waiter
-            else:
-                timer = waiter.get_loop().call_later(within, _quiet, waiter)
-                try:
-                    await waiter
-                finally:
-                    timer.cancel()
-            if not self._buffer:
-                return None  # quiet for `within` seconds
-        message = self.take()
-        return None if message is KEEPALIVE else message
-
-
-def _quiet(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class Hub:
@@ -331,7 +185,9 @@ class Hub:
         except ValueError:
             log.warning("live push: a message on %s is not JSON; ignored", channel)
             return
-        for follower in group:  # (offering runs no follower: none joins or leaves meanwhile)
+        # A copy: an offer may show the message there and then (Follower.direct), and what that
+        # runs must not change the set under the loop (it should not; this makes sure).
+        for follower in tuple(group):
             follower.offer(data)
 
     def _revoke(self, message: dict[str, Any]) -> None:

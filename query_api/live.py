@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,7 @@ from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, HubClosed, Lease
 from projections.follower import TicketFollower
 from projections.leases import Expired, Revoked
+from projections.live_follower import SENT
 from projections.queries import (
     ReadModels,
     ReadModelUnavailable,
@@ -55,6 +57,7 @@ from query_api.live_stream import (
     Push,
     pump_queue,
     queue_pump,
+    send_now,
 )
 from query_api.routes import READ_PROBLEMS, VERSIONED
 from query_api.views import not_found, queue_text, read_queue, stale_read, ticket_out
@@ -159,12 +162,15 @@ async def queue_socket(
 
     server_send = websocket.scope.get(SERVER_SEND, websocket.send)
 
-    async def show(version: int, view: dict[str, Any], newcomer: dict[str, Any] | None) -> None:
+    def show(
+        version: int, view: dict[str, Any], newcomer: dict[str, Any] | None
+    ) -> Awaitable[None]:
         text = queue_text(str(queue_id), version, view, newcomer, models.now)
         try:  # to the server, past the layers (as an SSE stream's events)
-            await server_send({"type": "websocket.send", "text": text})
+            rest = send_now(server_send, {"type": "websocket.send", "text": text})
         except OSError:  # the client left (as Starlette's WebSocket.send says it)
             raise WebSocketDisconnect(code=1006) from None
+        return rest if rest is SENT else _disconnects(rest)
 
     async def pump() -> None:
         # No keepalives: the server pings WebSockets itself.
@@ -194,6 +200,14 @@ async def queue_socket(
         await websocket.close(code=1013, reason="read model unavailable")  # try again later
     elif failure is not None and not isinstance(failure, WebSocketDisconnect):
         log.error("queue WebSocket failed", exc_info=failure)
+
+
+async def _disconnects(rest: Awaitable[None]) -> None:
+    """The rest of a WebSocket send; the client gone, as Starlette's WebSocket.send says it."""
+    try:
+        await rest
+    except OSError:
+        raise WebSocketDisconnect(code=1006) from None
 
 
 async def _refuse(websocket: WebSocket, problem: ProblemError) -> None:

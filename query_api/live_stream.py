@@ -16,7 +16,7 @@ connection's lease is released once the pump has ended.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Final
 
 from starlette.responses import Response
@@ -26,6 +26,7 @@ from http_api.security import SERVER_SEND
 from observability import tracing
 from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, Lease
+from projections.live_follower import SENT
 from projections.queries import ReadModels, ReadModelUnavailable
 from query_api.views import queue_event
 
@@ -37,7 +38,8 @@ KEEPALIVE_S: Final = 15.0
 KEEPALIVE: Final = b": keepalive\n\n"
 _END: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": False}
 
-# Sends one event (or comment): its bytes, as one chunk of the answer.
+# Sends one event (or comment): its bytes, as one chunk of the answer. What it answers is
+# awaited before the next push (SENT: it went out already, see send_now).
 Push = Callable[[bytes], Awaitable[None]]
 Pump = Callable[[Push], Awaitable[None]]
 
@@ -84,7 +86,9 @@ class EventStream(Response):
         again). A failure ends it too, and the request's task raises it (the server logs it)."""
 
         def push(chunk: bytes) -> Awaitable[None]:
-            return server_send({"type": "http.response.body", "body": chunk, "more_body": True})
+            return send_now(
+                server_send, {"type": "http.response.body", "body": chunk, "more_body": True}
+            )
 
         try:
             await push(RETRY)
@@ -95,6 +99,53 @@ class EventStream(Response):
             await send(_END)
             raise
         await send(_END)
+
+
+def send_now(send: Send, message: Message) -> Awaitable[None]:
+    """Run the server's `send` of `message` as far as it goes without waiting: SENT when it is
+    done (nearly always: the server wrote to its connection), else the rest of it, to be
+    awaited before any other send on the connection (the connection's buffer was full: the
+    rest waits for the client to read). So a push costs a call, not a wake-up of a task, and it
+    can be made from the hub's task (Follower.direct). Runs in the caller's context: fit for
+    the server's own send (security.SERVER_SEND), not for layers that keep context."""
+    step = send(message)
+    if not isinstance(step, Coroutine):
+        return step
+    try:
+        waits_on = step.send(None)
+    except StopIteration:
+        return SENT
+    return _Rest(step, waits_on)
+
+
+class _Rest:
+    """The rest of a coroutine that suspended on `waits_on`: awaiting it resumes the coroutine
+    when what it waits for is done, as awaiting it from the start would have."""
+
+    __slots__ = ("_step", "_waits_on")
+
+    def __init__(self, step: Coroutine[Any, Any, Any], waits_on: Any) -> None:
+        self._step = step
+        self._waits_on = waits_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        step, waits_on = self._step, self._waits_on
+        while True:
+            try:
+                resumed = yield waits_on
+            except GeneratorExit:
+                step.close()
+                raise
+            except BaseException as exc:  # cancelled: into the coroutine, as `await` does
+                try:
+                    waits_on = step.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waits_on = step.send(resumed)
+                except StopIteration:
+                    return
 
 
 async def _ended(task: asyncio.Task[None]) -> None:
@@ -109,6 +160,7 @@ async def _ended(task: asyncio.Task[None]) -> None:
 
 
 # Shows one view of the queue: its version, the stored view and the newcomer's wait range.
+# What it answers is awaited before the next (SENT: shown already, as send_now's).
 Show = Callable[[int, dict[str, Any], dict[str, Any] | None], Awaitable[None]]
 
 
@@ -127,20 +179,25 @@ async def pump_queue(
     KEEPALIVE_S without a view (None: nothing). Raises ReadModelUnavailable (Revoked,
     HubClosed) when the stream must end.
 
-    One loop, no generator: each push is the follower's one future and `show`."""
+    One loop, no generator; and while it waits, a batch's view is shown from the hub's task
+    (Follower.direct) without waking it: a push is a call of `show`."""
     async with models.subscription(tenant, queue_id, lease) as sub:
         if quiet is not None:
             sub.keepalive(KEEPALIVE_S)
         current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
         if current is None:
             return
-        seen = current.version
-        if last_id is None or last_id < seen:
-            await show(seen, current.view, current.newcomer)
+        views = _Views(show, current.version)
+        if last_id is None or last_id < views.seen:
+            await show(views.seen, current.view, current.newcomer)
+        sub.direct = views.show
         while True:
             waiting = sub.waiter()
             if waiting is not None:
                 await waiting
+            rest = sub.take_pending()
+            if rest is not None:
+                await rest
             message = sub.newest()
             if message is None:
                 continue
@@ -149,13 +206,30 @@ async def pump_queue(
                     await quiet()
             elif message is RESYNC:  # fell behind: what the view is now is all that matters
                 current = await models.queue(tenant, queue_id)
-                if current is not None and current.version > seen:
-                    seen = current.version
-                    await show(seen, current.view, current.newcomer)
-            elif message["version"] > seen:
-                seen = message["version"]
-                with tracing.pushed(message):  # the push span (tracing on): until it is sent
-                    await show(seen, message["view"], message.get("newcomer"))
+                if current is not None and current.version > views.seen:
+                    views.seen = current.version
+                    await show(views.seen, current.view, current.newcomer)
+            else:
+                await views.show(message)
+
+
+class _Views:
+    """A queue follower's views in version order: the newest version shown (`seen`), and the
+    show of a batch message's view when it is newer."""
+
+    __slots__ = ("_show", "seen")
+
+    def __init__(self, show: Show, seen: int) -> None:
+        self._show = show
+        self.seen = seen
+
+    def show(self, message: dict[str, Any]) -> Awaitable[None]:
+        version = message["version"]
+        if version <= self.seen:
+            return SENT
+        self.seen = version
+        with tracing.pushed(message):  # the push span (tracing on): until it is handed over
+            return self._show(version, message["view"], message.get("newcomer"))
 
 
 def queue_pump(

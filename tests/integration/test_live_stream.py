@@ -173,6 +173,74 @@ async def test_a_queue_stream_sends_retry_then_views_and_each_batch_as_the_same_
             second.close()
 
 
+async def test_a_client_that_stops_reading_gets_whole_events_in_order_then_the_newest(
+    settings: Settings,
+    store: PostgresEventStore,
+    redis_client: aioredis.Redis,
+    tenant_id: str,
+    queue: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A push is written from the hub's task while its stream waits (Follower.direct); when
+    the client stops reading, the server's buffer fills and a send has to wait: the rest of it
+    goes first when the client reads again, the events after it are never interleaved with
+    it or sent out of order, and the stream catches up with the view as it is now."""
+    key = (await TenantDirectory(store).create_key(tenant_id, "screen", "viewer")).secret
+    keys = Keys(settings.redis_prefix)
+    pad = "x" * 100_000  # so that a hundred views are far more than the sockets hold
+    waited: list[Any] = []
+
+    class Rest(live_stream._Rest):  # counts the sends that had to wait for the client
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            waited.append(self)
+
+    monkeypatch.setattr(live_stream, "_Rest", Rest)
+
+    async def write(version: int) -> None:
+        view = {**_view(queue.queue_id, version), "pad": pad}
+        await redis_client.hset(
+            keys.queue(tenant_id, queue.queue_id),
+            mapping={"version": version, "view": json.dumps(view)},
+        )
+        message = {"queue_id": queue.queue_id, "version": version, "view": view, "changes": []}
+        await redis_client.publish(keys.changes(tenant_id, queue.queue_id), json.dumps(message))
+
+    async with _served(settings) as (app, address):
+        host, port = address.split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow phone's window
+        sock.connect((host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        path = f"/v1/queues/{queue.queue_id}/events"
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+        )
+        stream = Stream(reader, writer)
+        try:
+            await stream.head()
+            assert await stream.chunk() == b"retry: 2000\n\n"
+            assert (await stream.chunk()).startswith(b"id: 1\n")
+            await wait_until(lambda: app.state.hub.followers == 1, WITHIN_S)
+            for version in range(2, 102):  # ~10 MB while the client reads nothing
+                await write(version)
+            await asyncio.sleep(0.5)
+            versions: list[int] = []
+            async with asyncio.timeout(WITHIN_S):
+                while not versions or versions[-1] < 101:
+                    event = (await stream.chunk()).decode()
+                    head, _, data = event.partition("\ndata: ")
+                    assert head.startswith("id: ") and head.endswith("\nevent: queue")
+                    version = int(head[4:].partition("\n")[0])
+                    assert json.loads(data)["waiting"] == version  # whole, its own bytes
+                    versions.append(version)
+            assert versions == sorted(set(versions)) and versions[0] == 2
+            assert len(versions) < 100  # it fell behind and skipped to the view as it is now
+            assert waited  # (so the rest of a send was awaited, after the client read again)
+        finally:
+            stream.close()
+
+
 async def test_a_client_that_leaves_frees_its_follower_and_its_lease(
     settings: Settings, store: PostgresEventStore, tenant_id: str, queue: Any
 ) -> None:

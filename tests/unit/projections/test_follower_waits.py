@@ -5,10 +5,12 @@ played by calling `offer`, `beat` and `end` as it would."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from projections.fanout import KEEPALIVE, RESYNC, SWEEP_S, Follower
+from projections.live_follower import SENT
 from projections.unavailable import ReadModelUnavailable
 
 
@@ -99,5 +101,91 @@ async def test_an_ended_follower_raises_to_its_waiting_reader_and_after() -> Non
         follower.take()
     follower.offer({"version": 2})  # nothing is taken any more
     follower.beat()
+    with pytest.raises(ReadModelUnavailable):
+        follower.take()
+
+
+async def test_a_direct_reader_shows_messages_from_the_hub_without_being_woken() -> None:
+    """While its reader waits with nothing unshown, a message goes to `direct` there and then;
+    while the reader is busy (not waiting), messages are buffered for it as without one."""
+    follower = Follower("q", 4)
+    shown: list[int] = []
+
+    def direct(message: dict[str, Any]) -> Any:
+        shown.append(message["version"])
+        return SENT
+
+    follower.direct = direct
+    follower.offer({"version": 1})  # nobody waits yet (the reader reads its first view)
+    assert shown == [] and follower.take() == {"version": 1}
+    waiting = follower.waiter()
+    assert waiting is not None
+    follower.offer({"version": 2})
+    follower.offer({"version": 3})
+    assert shown == [2, 3] and not waiting.done()  # shown, and the reader still sleeps
+    assert follower.take() is None and follower.take_pending() is None
+
+
+async def test_what_a_direct_show_could_not_finish_goes_first_and_what_follows_waits() -> None:
+    follower = Follower("q", 4)
+    order: list[str] = []
+    release = asyncio.get_running_loop().create_future()
+
+    async def rest_of_2() -> None:
+        await release  # the connection's buffer is full until the client reads
+        order.append("2 (rest)")
+
+    def direct(message: dict[str, Any]) -> Any:
+        order.append(f"{message['version']} (direct)")
+        return rest_of_2() if message["version"] == 2 else SENT
+
+    follower.direct = direct
+    waiting = follower.waiter()
+    assert waiting is not None
+    follower.offer({"version": 2})
+    assert waiting.done()  # woken: it has the rest to await
+    follower.offer({"version": 3})  # not shown from the hub while the rest is pending
+    assert order == ["2 (direct)"]
+    assert follower.waiter() is None
+    rest = follower.take_pending()
+    assert rest is not None and follower.take_pending() is None
+    release.set_result(None)
+    await rest
+    assert follower.take() == {"version": 3}
+    assert order == ["2 (direct)", "2 (rest)"]
+    assert follower.waiter() is not None  # nothing left: it waits again, direct again
+
+
+async def test_what_a_direct_show_raises_is_raised_to_the_reader_not_the_hub() -> None:
+    follower = Follower("q", 4)
+
+    def direct(message: dict[str, Any]) -> Any:
+        raise RuntimeError("the server refused the send")
+
+    follower.direct = direct
+    waiting = follower.waiter()
+    follower.offer({"version": 2})  # the hub's call returns
+    assert waiting is not None and waiting.done()
+    rest = follower.take_pending()
+    assert rest is not None
+    with pytest.raises(RuntimeError, match="refused"):
+        await rest
+
+
+async def test_an_ended_follower_with_a_pending_rest_awaits_it_then_raises() -> None:
+    follower = Follower("q", 4)
+    done: list[str] = []
+
+    async def rest() -> None:
+        done.append("rest")
+
+    follower.direct = lambda message: rest()
+    assert follower.waiter() is not None
+    follower.offer({"version": 2})
+    follower.end(ReadModelUnavailable("Redis went away"))
+    pending = follower.take_pending()
+    assert pending is not None
+    await pending
+    assert done == ["rest"]
     with pytest.raises(ReadModelUnavailable):
         follower.take()
