@@ -49,6 +49,13 @@ class TicketFollower:
         self.position: int | None = view["position"]
         self.counter: str | None = view["counter"]
 
+    def mark(self) -> tuple[Any, ...]:
+        """Where the fold is (for `back_to`): a fold tried and not taken leaves no trace."""
+        return (self.version, self.status, self.position, self.counter, self.eta)
+
+    def back_to(self, mark: tuple[Any, ...]) -> None:
+        self.version, self.status, self.position, self.counter, self.eta = mark
+
     def fold(self, message: dict[str, Any]) -> Fold:
         changes = [c for c in message.get("changes", []) if c["version"] > self.version]
         if not changes:

@@ -34,8 +34,9 @@ class _Sent:
 SENT: Final = _Sent()
 
 # Shows a message from the hub's task while the reader waits (Follower.direct): SENT when it is
-# shown, else what the reader awaits before anything else (the rest of a send that had to wait).
-Direct = Callable[[dict[str, Any]], Awaitable[None]]
+# shown, else what the reader awaits before anything else (the rest of a send that had to wait);
+# None: not this one, the reader takes it from the buffer as without a `direct`.
+Direct = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
 class Follower:
@@ -49,7 +50,8 @@ class Follower:
     Cheaper still with a `direct`: while the reader waits with nothing unshown (parked on its
     waiter, its buffer empty), the hub's `offer` hands the message to `direct`, which shows it
     there and then (a live stream writes it to its connection) and the reader is not woken at
-    all. What `direct` could not finish (the connection's buffer full: the rest of its send
+    all; `direct` may answer None instead (not this one: it is buffered for the reader as
+    without a `direct`). What `direct` could not finish (the connection's buffer full: the rest of its send
     waits for the client) becomes `pending`, the reader is woken to await it, and the messages
     after it are buffered as without a `direct`: their order is kept, and a slow client still
     falls behind into RESYNC rather than holding the hub. `direct` runs in the hub's task: it
@@ -109,10 +111,12 @@ class Follower:
                 rest = self.direct(message)
             except Exception as exc:  # the reader's to raise, not the hub's
                 rest = _Raise(exc)
-            if rest is not SENT:
+            if rest is SENT:
+                return
+            if rest is not None:
                 self.pending = rest
                 waiter.set_result(None)
-            return
+                return
         if len(self._buffer) >= self._size:
             self._overflow(RESYNC)
             self.resyncs += 1

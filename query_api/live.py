@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -292,38 +293,75 @@ async def _fold_messages(
     push: Push,
 ) -> dict[str, Any] | None:
     """Push the views folded from the channel's messages (and keepalives) until a re-read is
-    due or the ticket's story is over; returns the last view pushed (None: none)."""
-    last = None
-    while True:
-        waiting = sub.waiter()
-        if waiting is not None:
-            await waiting
-        message = sub.take()
-        if message is None:
-            continue
-        if message is KEEPALIVE_MARK:
-            await push(KEEPALIVE)
-            continue
-        if follower is None or message is RESYNC:
-            return last  # the caller re-reads the ticket (RESYNC: it fell behind the channel)
+    due or the ticket's story is over; returns the last view pushed (None: none).
+
+    While it waits, the common batch (the line moved around the ticket, or its range did) is
+    folded and pushed from the hub's task (Follower.direct, `_Direct`) without waking it."""
+    direct = None if follower is None else _Direct(follower, push, models.now)
+    sub.direct = None if direct is None else direct.show
+    try:
+        while True:
+            waiting = sub.waiter()
+            if waiting is not None:
+                await waiting
+            rest = sub.take_pending()
+            if rest is not None:
+                await rest
+            message = sub.take()
+            if message is None:
+                continue
+            if message is KEEPALIVE_MARK:
+                await push(KEEPALIVE)
+                continue
+            if follower is None or message is RESYNC:
+                return None if direct is None else direct.last  # the caller re-reads the ticket
+            assert direct is not None
+            fold = follower.fold(message)
+            fresh = None
+            if fold.touched and not fold.reread:
+                # Its view after the batch comes with the batch (projections/writer.py); read
+                # back only when it does not (a ticket no longer held, an older worker's message).
+                own = (message.get("tickets") or {}).get(ticket_id)
+                if isinstance(own, dict):
+                    fresh = {k: v for k, v in own.items() if k != "line"}
+                else:
+                    read = await models.ticket(tenant, ticket_id)
+                    fresh = ticket_out(read, models.now()) if read is not None else None
+            for view in follower.views(fold, fresh, models.now()):
+                await push(_sse("ticket", view["version"], view))
+                direct.last = view
+                if view["status"] in FINAL_STATUSES:
+                    return view
+            if fold.reread or follower.status == "transferred":
+                return direct.last
+    finally:
+        sub.direct = None  # the caller re-reads with another fold: messages wait for it
+
+
+class _Direct:
+    """A ticket stream's batch folded and pushed from the hub's task while the stream waits:
+    only the batch that moves the line around the ticket (or its range) by one step; any other
+    (the ticket itself changed, a gap, several steps) is left to the stream's task, the fold
+    as it was (`None`: Follower.offer buffers it)."""
+
+    __slots__ = ("_follower", "_now", "_push", "last")
+
+    def __init__(self, follower: TicketFollower, push: Push, now: Callable[[], datetime]) -> None:
+        self._follower, self._push, self._now = follower, push, now
+        self.last: dict[str, Any] | None = None  # the last view pushed
+
+    def show(self, message: dict[str, Any]) -> Awaitable[None] | None:
+        follower = self._follower
+        mark = follower.mark()
         fold = follower.fold(message)
-        fresh = None
-        if fold.touched and not fold.reread:
-            # Its view after the batch comes with the batch (projections/writer.py); read back
-            # only when it does not (a ticket no longer held, or an older worker's message).
-            own = (message.get("tickets") or {}).get(ticket_id)
-            if isinstance(own, dict):
-                fresh = {k: v for k, v in own.items() if k != "line"}
-            else:
-                read = await models.ticket(tenant, ticket_id)
-                fresh = ticket_out(read, models.now()) if read is not None else None
-        for view in follower.views(fold, fresh, models.now()):
-            await push(_sse("ticket", view["version"], view))
-            last = view
-            if view["status"] in FINAL_STATUSES:
-                return last
-        if fold.reread or follower.status == "transferred":
-            return last
+        if fold.touched or fold.reread or len(fold.steps) > 1:
+            follower.back_to(mark)
+            return None
+        if not fold.steps:
+            return SENT  # nothing it shows changed
+        (view,) = follower.views(fold, None, self._now())
+        self.last = view
+        return self._push(_sse("ticket", view["version"], view))
 
 
 async def _catch_up(
