@@ -49,6 +49,8 @@ READY_WAIT_S: Final = 2.0
 RECONNECT_S: Final = 1.0
 # How long one read of the pub/sub connection waits (the hub notices a close this often).
 POLL_S: Final = 1.0
+# Messages handled at once at most when more are waiting (Hub.handle).
+DRAIN: Final = 256
 _REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -160,10 +162,15 @@ class Hub:
                     )
                     if message is None:
                         continue
-                    if message.get("type") == "pmessage":
-                        self._dispatch(message)
-                    elif message.get("type") == "message":
-                        self._revoke(message)
+                    read = [message]
+                    while len(read) < DRAIN:  # more waiting: the hub is behind
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=0
+                        )
+                        if message is None:
+                            break
+                        read.append(message)
+                    self.handle(read)
             except _REDIS_ERRORS as exc:
                 self._ready.clear()
                 detail = str(exc) or type(exc).__name__
@@ -175,20 +182,38 @@ class Hub:
                 with contextlib.suppress(*_REDIS_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        channel = _text(message["channel"])
+    def handle(self, messages: list[dict[str, Any]]) -> None:
+        """Messages read from the subscription, in order; when several were waiting (the hub
+        fell behind: the process is busy), a follower of whole views (Follower.whole) gets
+        only the newest of its channel's, those before it superseded: a busy process sheds
+        pushes nobody would see for long, rather than falling further behind."""
+        newest: dict[str, int] = {}
+        if len(messages) > 1:
+            for index, message in enumerate(messages):
+                if message.get("type") == "pmessage":
+                    newest[_text(message["channel"])] = index
+        for index, message in enumerate(messages):
+            kind = message.get("type")
+            if kind == "pmessage":
+                channel = _text(message["channel"])
+                self._dispatch(channel, message["data"], newest.get(channel, index) == index)
+            elif kind == "message":
+                self._revoke(message)
+
+    def _dispatch(self, channel: str, raw: Any, newest: bool) -> None:
         group = self._followers.get(channel)
-        if not group:
+        if not group or not (newest or any(not follower.whole for follower in group)):
             return
         try:
-            data: dict[str, Any] = json.loads(message["data"])  # once, shared (read-only)
+            data: dict[str, Any] = json.loads(raw)  # once, shared (read-only)
         except ValueError:
             log.warning("live push: a message on %s is not JSON; ignored", channel)
             return
         # A copy: an offer may show the message there and then (Follower.direct), and what that
         # runs must not change the set under the loop (it should not; this makes sure).
         for follower in tuple(group):
-            follower.offer(data)
+            if newest or not follower.whole:
+                follower.offer(data)
 
     def _revoke(self, message: dict[str, Any]) -> None:
         revocation = parse_revocation(message["data"])

@@ -69,6 +69,7 @@ class Follower:
         "direct",
         "pending",
         "resyncs",
+        "whole",
     )
 
     def __init__(
@@ -84,6 +85,9 @@ class Follower:
         self._beats = 0  # sweeps of quiet before a KEEPALIVE (0: none)
         self._quiet = 0  # sweeps since the last message
         self.direct: Direct | None = None  # set by its reader (see the class)
+        # Its messages are whole views (a queue's): of several, only the newest matters (its
+        # reader takes `newest`), so a hub that fell behind offers it that one (Hub.handle).
+        self.whole = False
         # What the reader awaits first when it wakes: the rest of a `direct` show (or its
         # failure). The reader takes it (`take_pending`) before the buffer's messages.
         self.pending: Awaitable[None] | None = None

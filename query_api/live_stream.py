@@ -182,6 +182,7 @@ async def pump_queue(
     One loop, no generator; and while it waits, a batch's view is shown from the hub's task
     (Follower.direct) without waking it: a push is a call of `show`."""
     async with models.subscription(tenant, queue_id, lease) as sub:
+        sub.whole = True  # views: the newest supersedes those before it
         if quiet is not None:
             sub.keepalive(KEEPALIVE_S)
         current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
