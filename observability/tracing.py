@@ -11,7 +11,7 @@ One trace follows a command through every process it touches:
                  binary mode: the `ce_traceparent` header)
     vq-worker  apply span, one per batch: child of its first traced event's publish span, linked
                  to the others'; the batch's pub/sub message carries its context (`traceparent`)
-    vq-api     push span: a live follower sends that batch's view (query_api/live.py)
+    vq-api     push span: a live follower sends that batch's view (query_api/live_stream.py)
 
 Off, every function here returns at its first line (a shared no-op context manager, None, its
 argument unchanged): no span object is made on a hot path. On, the SDK's own OTEL_* variables

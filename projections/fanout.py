@@ -5,6 +5,10 @@ map channel -> local followers. Each follower has a bounded buffer: the hub neve
 follower, so a slow one cannot delay the hub or the others. A follower whose buffer overflows
 loses the buffered messages and finds a RESYNC marker instead: it re-reads the current view from
 the read model (and versions tell it what it has already shown), rather than being dropped.
+A follower whose reader waits is offered the message to show there and then (live_follower.py,
+`direct`): a push costs a call in the hub's task, not a task's wake-up. The hub reads every
+message waiting at once; when several wait (it fell behind), followers of whole views get only
+the newest of their channel's (`handle`).
 
 When the connection to Redis is lost, or the hub closes (the API stops), every follower ends
 with ReadModelUnavailable: its stream ends and the client reconnects, to this or another replica,

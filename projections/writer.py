@@ -174,7 +174,7 @@ def publish_command(
     the batch's own write: with the batch's trace context (tracing on). `view`: the message's
     view encoded already (as the read model stores it), added last, not encoded again;
     `tickets`: the views (encoded) of the tickets the batch changed, by id, so that their
-    followers need not read them back (query_api/live.py)."""
+    followers need not read them back (query_api/ticket_stream.py)."""
     if view is None:
         return ("PUBLISH", keys.changes(tenant, queue), json.dumps(tracing.stamped(message)))
     rest = json.dumps(tracing.stamped({k: v for k, v in message.items() if k != "view"}))

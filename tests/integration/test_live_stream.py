@@ -29,8 +29,8 @@ from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.queries import ReadModels
 from query_api import live_stream
-from query_api.live import _fold_messages
 from query_api.live_stream import pump_queue
+from query_api.ticket_stream import _fold_messages
 from tests.receivers import wait_until
 from vq.api import create_app
 

@@ -1,4 +1,4 @@
-"""A ticket stream's batch pushed from the hub's task (query_api/live.py `_Direct`): only a
+"""A ticket stream's batch pushed from the hub's task (query_api/ticket_stream.py `_Direct`): only a
 batch that moves the line around the ticket by one step; any other is left to the stream's own
 task with the fold exactly as it was (TicketFollower.mark / back_to)."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from projections.follower import TicketFollower
 from projections.live_follower import SENT
-from query_api.live import _Direct
+from query_api.ticket_stream import _Direct
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
