@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import signal
 import threading
@@ -82,6 +83,8 @@ from service_layer.scheduler import AgingScheduler
 from web import routes as web_pages
 from web import routes_boards, routes_qr, routes_worker
 
+log = logging.getLogger("vq.api")
+
 RETRY_AFTER_S = 2
 # No request is allowed to hang: past this, the caller gets a 503 and may retry.
 REQUEST_DEADLINE_S = 10.0
@@ -92,6 +95,8 @@ READ_CONNECTIONS = 64
 POOL_WAIT_S = 2.0
 # Middle-generation collections between two full ones (CPython: 10): see _settle_memory.
 FULL_GC_EVERY = 1000
+# On SIGTERM, how long the live streams may take to end before the server stops anyway.
+LIVE_END_WAIT_S = 1.0
 
 DESCRIPTION = (
     "Commands change queues: every success answers the queue's new `stream_version` and "
@@ -250,20 +255,37 @@ def _end_live_on_signal(hub: Hub) -> Callable[[], None]:
     uvicorn runs the lifespan's shutdown (which closes the hub) only after its graceful window,
     which open streams would fill, to be cut mid-way at its end. Ended first, they end between
     two events: their clients resume on another replica with Last-Event-ID right away, and the
-    process exits in well under a second. Chained to the handler the server installed (uvicorn's,
-    in each worker of `--workers N` too); nothing is hooked where no handler is (the signal's
-    default), nor off the main thread. Returns what puts the server's handlers back."""
+    process exits in well under a second. The server's own handler (uvicorn's, in each worker of
+    `--workers N` too) is called once the streams have ended (LIVE_END_WAIT_S at most), not at
+    the same time: else its shutdown could close a WebSocket first, with 1012 "service restart"
+    instead of our 1001 "going away" (it did, in 3 of 7 runs of test_live_replicas). A second
+    signal goes to it at once (a second Ctrl-C forces the exit). Nothing is hooked where no
+    handler is (the signal's default), nor off the main thread. Returns what puts the server's
+    handlers back."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     loop = asyncio.get_running_loop()
     closing: set[asyncio.Task[None]] = set()  # a reference, so the task is not collected
 
-    def close_hub() -> None:
-        task = loop.create_task(hub.close(), name="vq-fanout-close")
+    async def close_then(then: Callable[[int, FrameType | None], Any], number: int) -> None:
+        try:
+            async with asyncio.timeout(LIVE_END_WAIT_S):
+                await hub.close()
+                # Each stream releases its lease once it has ended (once, at a stop: a poll).
+                while len(hub.leases):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            log.warning("live streams still open %.1fs after the signal", LIVE_END_WAIT_S)
+        finally:
+            then(number, None)
+
+    def close_hub(then: Callable[[int, FrameType | None], Any], number: int) -> None:
+        task = loop.create_task(close_then(then, number), name="vq-fanout-close")
         closing.add(task)
         task.add_done_callback(closing.discard)
 
     hooked: dict[int, tuple[Callable[[int, FrameType | None], Any], Any]] = {}
+    signalled: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(signum)
         if not callable(previous):
@@ -274,8 +296,11 @@ def _end_live_on_signal(hub: Hub) -> Callable[[], None]:
             frame: FrameType | None,
             then: Callable[[int, FrameType | None], Any] = previous,
         ) -> None:
-            loop.call_soon_threadsafe(close_hub)  # safe from a signal handler
-            then(number, frame)
+            if signalled:  # stopping already: the server's handler at once
+                then(number, frame)
+                return
+            signalled.append(number)
+            loop.call_soon_threadsafe(close_hub, then, number)  # safe from a signal handler
 
         signal.signal(signum, on_signal)
         hooked[signum] = (on_signal, previous)
