@@ -51,11 +51,11 @@ class Follower:
     waiter, its buffer empty), the hub's `offer` hands the message to `direct`, which shows it
     there and then (a live stream writes it to its connection) and the reader is not woken at
     all; `direct` may answer None instead (not this one: it is buffered for the reader as
-    without a `direct`). What `direct` could not finish (the connection's buffer full: the rest of its send
-    waits for the client) becomes `pending`, the reader is woken to await it, and the messages
-    after it are buffered as without a `direct`: their order is kept, and a slow client still
-    falls behind into RESYNC rather than holding the hub. `direct` runs in the hub's task: it
-    must not block, and what it raises is raised to the reader instead."""
+    without a `direct`). What `direct` could not finish (the connection's buffer full: the rest
+    of its send waits for the client) becomes `pending`, the reader is woken to await it
+    (`ready`), and the messages after it are buffered as without a `direct`: their order is
+    kept, and a slow client still falls behind into RESYNC rather than holding the hub. `direct`
+    runs in the hub's task: it must not block, and what it raises is raised to the reader."""
 
     __slots__ = (
         "_beats",
@@ -155,6 +155,16 @@ class Follower:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    async def ready(self) -> None:
+        """Until a message (or the end) waits; what a `direct` left unfinished is awaited first.
+        Then take the message (`take`, `newest`: None when there was only that rest)."""
+        waiter = self.waiter()
+        if waiter is not None:
+            await waiter
+        pending = self.take_pending()
+        if pending is not None:
+            await pending
 
     def take_pending(self) -> Awaitable[None] | None:
         """What the reader must await before taking a message: the rest of a `direct` show."""

@@ -193,12 +193,7 @@ async def pump_queue(
             await show(views.seen, current.view, current.newcomer)
         sub.direct = views.show
         while True:
-            waiting = sub.waiter()
-            if waiting is not None:
-                await waiting
-            rest = sub.take_pending()
-            if rest is not None:
-                await rest
+            await sub.ready()
             message = sub.newest()
             if message is None:
                 continue

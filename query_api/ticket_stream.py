@@ -88,12 +88,7 @@ async def _fold_messages(
     sub.direct = None if direct is None else direct.show
     try:
         while True:
-            waiting = sub.waiter()
-            if waiting is not None:
-                await waiting
-            rest = sub.take_pending()
-            if rest is not None:
-                await rest
+            await sub.ready()
             message = sub.take()
             if message is None:
                 continue
