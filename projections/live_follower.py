@@ -53,7 +53,7 @@ class Follower:
     all; `direct` may answer None instead (not this one: it is buffered for the reader as
     without a `direct`). What `direct` could not finish (the connection's buffer full: the rest
     of its send waits for the client) becomes `pending`, the reader is woken to await it
-    (`ready`), and the messages after it are buffered as without a `direct`: their order is
+    (`message`), and the messages after it are buffered as without a `direct`: their order is
     kept, and a slow client still falls behind into RESYNC rather than holding the hub. `direct`
     runs in the hub's task: it must not block, and what it raises is raised to the reader."""
 
@@ -156,15 +156,20 @@ class Follower:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def ready(self) -> None:
-        """Until a message (or the end) waits; what a `direct` left unfinished is awaited first.
-        Then take the message (`take`, `newest`: None when there was only that rest)."""
-        waiter = self.waiter()
-        if waiter is not None:
-            await waiter
-        pending = self.take_pending()
-        if pending is not None:
-            await pending
+    async def message(self, newest: bool = False) -> dict[str, Any]:
+        """The next message (KEEPALIVE, RESYNC or a batch message; `newest`: as `newest`),
+        waiting for one; what a `direct` left unfinished is awaited first. Raises once the hub
+        lost Redis or closed, or the lease ended."""
+        while True:
+            waiter = self.waiter()
+            if waiter is not None:
+                await waiter
+            pending = self.take_pending()
+            if pending is not None:
+                await pending
+            message = self.newest() if newest else self.take()
+            if message is not None:
+                return message
 
     def take_pending(self) -> Awaitable[None] | None:
         """What the reader must await before taking a message: the rest of a `direct` show."""

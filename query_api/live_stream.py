@@ -193,10 +193,7 @@ async def pump_queue(
             await show(views.seen, current.view, current.newcomer)
         sub.direct = views.show
         while True:
-            await sub.ready()
-            message = sub.newest()
-            if message is None:
-                continue
+            message = await sub.message(newest=True)
             if message is KEEPALIVE_MARK:
                 if quiet is not None:
                     await quiet()

@@ -88,16 +88,13 @@ async def _fold_messages(
     sub.direct = None if direct is None else direct.show
     try:
         while True:
-            await sub.ready()
-            message = sub.take()
-            if message is None:
-                continue
+            message = await sub.message()
             if message is KEEPALIVE_MARK:
                 await push(KEEPALIVE)
                 continue
-            if follower is None or message is RESYNC:
+            if direct is None or message is RESYNC:
                 return None if direct is None else direct.last  # the caller re-reads the ticket
-            assert direct is not None
+            follower = direct.follower
             fold = follower.fold(message)
             fresh = None
             if fold.touched and not fold.reread:
@@ -126,14 +123,14 @@ class _Direct:
     (the ticket itself changed, a gap, several steps) is left to the stream's task, the fold
     as it was (`None`: Follower.offer buffers it)."""
 
-    __slots__ = ("_follower", "_now", "_push", "last")
+    __slots__ = ("_now", "_push", "follower", "last")
 
     def __init__(self, follower: TicketFollower, push: Push, now: Callable[[], datetime]) -> None:
-        self._follower, self._push, self._now = follower, push, now
+        self.follower, self._push, self._now = follower, push, now
         self.last: dict[str, Any] | None = None  # the last view pushed
 
     def show(self, message: dict[str, Any]) -> Awaitable[None] | None:
-        follower = self._follower
+        follower = self.follower
         mark = follower.mark()
         fold = follower.fold(message)
         if fold.touched or fold.reread or len(fold.steps) > 1:

@@ -189,3 +189,23 @@ async def test_an_ended_follower_with_a_pending_rest_awaits_it_then_raises() -> 
     assert done == ["rest"]
     with pytest.raises(ReadModelUnavailable):
         follower.take()
+
+
+async def test_the_next_message_comes_after_the_rest_of_a_direct_show() -> None:
+    follower = Follower("q", 4)
+    order: list[str] = []
+    release = asyncio.get_running_loop().create_future()
+
+    async def rest_of_2() -> None:
+        await release
+        order.append("2 (rest)")
+
+    follower.direct = lambda message: rest_of_2() if message["version"] == 2 else None
+    receiving = asyncio.create_task(follower.message())
+    await asyncio.sleep(0)  # the reader waits
+    follower.offer({"version": 2})  # its show cannot finish yet
+    follower.offer({"version": 3})  # buffered behind it
+    await asyncio.sleep(0)
+    assert not receiving.done()
+    release.set_result(None)
+    assert await receiving == {"version": 3} and order == ["2 (rest)"]
