@@ -30,14 +30,17 @@ def without_break(
     level: Callable[[int], float], starts: Sequence[float], window: tuple[float, float]
 ) -> Callable[[int], float]:
     """`level` (the chance the counter is open in slot k, slots starting at `starts` seconds
-    from now) less the share of each slot the break covers; now, all of it once under way."""
+    from now, slot 0 now and ending at starts[1]) less the share of each slot the break
+    covers: of the slot under way, the share of what is left of it (a counter due back in five
+    minutes of a slot that ends in fifteen takes two thirds of it)."""
     start, end = window
 
     def off(k: int) -> float:
-        if k == 0:
-            return 0.0 if start <= 0 else level(0)
         a = starts[k] if k < len(starts) else math.inf
-        covered = max(0.0, min(a + SLOT_SECONDS, end) - max(a, start)) / SLOT_SECONDS
-        return level(k) * (1.0 - covered)
+        b = starts[k + 1] if k + 1 < len(starts) else a + SLOT_SECONDS
+        if b <= a:
+            return level(k)
+        covered = max(0.0, min(b, end) - max(a, start)) / (b - a)
+        return level(k) * (1.0 - min(covered, 1.0))
 
     return off

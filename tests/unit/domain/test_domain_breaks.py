@@ -148,3 +148,6 @@ def test_the_estimate_counts_on_the_counter_coming_back_when_staff_said() -> Non
 
     soon, late, never = waits(timedelta(minutes=10)), waits(timedelta(hours=1)), waits(None)
     assert never < soon < late
+    # Due back within the quarter hour under way (it is 09:24): back in 2 minutes is counted
+    # sooner than back in 5, not both at the quarter's end.
+    assert never < waits(timedelta(minutes=2)) < waits(timedelta(minutes=5)) < soon
