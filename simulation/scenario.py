@@ -49,6 +49,9 @@ class Behaviour:
     patience_scale: float  # Weibull patience: the chance of giving up grows with the wait
     patience_shape: float
     cancel_share: float  # of those who give up, the share that cancel; the rest just leave
+    # Staff plan a break between two shifts this long ahead (from the opening at the earliest):
+    # the break rota of the day, told to the queue; 0: they say so only as they go.
+    break_notice: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,7 @@ def parse(data: dict[str, Any]) -> Scenario:
         patience_scale=float(b["patience_scale_seconds"]),
         patience_shape=float(b["patience_shape"]),
         cancel_share=float(b["cancel_share"]),
+        break_notice=60.0 * float(b.get("break_notice_minutes", 0)),
     )
     arrivals = data["arrivals"]
     simulation = data.get("simulation", {})

@@ -180,10 +180,13 @@ class World:
         for name, shifts in plan.shifts.items():
             for start, end in shifts:
                 self.at(start, "shift_start", f"{name}|{end}|{int(end >= plan.closes)}")
-            # A gap between two shifts of the day is a break, and staff say so as they go.
+            # A gap between two shifts of the day is a break, and staff say so as they go (or
+            # plan it ahead: `break_notice`, from the opening at the earliest).
+            notice = self.scenario.behaviour.break_notice
             for (_, end), (start, _) in pairwise(sorted(shifts)):
                 if start > end:
-                    self.at(end, "break", f"{name}|{start}")
+                    told = max(end - notice, plan.opens) if notice > 0 else end
+                    self.at(told, "break", f"{name}|{end}|{start}")
         for person in self._arrivals(plan):
             self.people[person.ticket_id] = person
             self.at(person.arrived, "arrive", person.ticket_id)
@@ -233,9 +236,11 @@ class World:
             self._call_soon(counter, t)
 
     def _break(self, t: float, subject: str) -> QueueCommand:
-        """The counter's staff go on a break until their next shift, and tell the queue."""
-        name, back = subject.split("|")
-        return SetCounterBreak(counter=name, ends_at=self._time(float(back)))
+        """The counter's staff tell the queue of their break until their next shift: as they
+        go, or planned ahead (it starts as their shift ends)."""
+        name, leaves, back = subject.split("|")
+        starts = None if float(leaves) <= t else self._time(float(leaves))
+        return SetCounterBreak(counter=name, starts_at=starts, ends_at=self._time(float(back)))
 
     def _shift_end(self, t: float, subject: str) -> None:
         counter = self.counters[subject]

@@ -6,11 +6,14 @@ import asyncio
 import math
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain.events import (
+    CounterBreakSet,
     QueueEvent,
     TicketCalled,
     TicketCancelled,
@@ -124,3 +127,27 @@ def test_walk_aways_grow_with_the_wait() -> None:
         return len(gave_up) / max(len(at_risk), 1)
 
     assert rate(45) > 1.5 * rate(0)
+
+
+def test_a_planned_break_is_told_ahead_and_one_as_they_go_when_it_begins() -> None:
+    """cold_start's desk 3 plans its 10:40-11:10 break an hour ahead (`break_notice_minutes`);
+    with no notice, staff tell the queue as they go. Either way the break is the gap between
+    the counter's two shifts."""
+
+    def told(notice: float) -> list[CounterBreakSet]:
+        scenario = load("cold_start")
+        scenario = replace(scenario, behaviour=replace(scenario.behaviour, break_notice=notice))
+        events = asyncio.run(decide_locally(commands(scenario, days=1, seed=1)))
+        return [e for e in events if isinstance(e, CounterBreakSet)]
+
+    assert load("cold_start").behaviour.break_notice == 3600.0
+    paris = ZoneInfo("Europe/Paris")
+    (planned,) = told(3600.0)
+    (as_they_go,) = told(0.0)
+    for event in (planned, as_they_go):
+        assert event.counter == "3"
+        assert event.ends_at.astimezone(paris).strftime("%H:%M") == "11:10"
+    assert planned.at.astimezone(paris).strftime("%H:%M") == "09:40"
+    assert planned.starts_at.astimezone(paris).strftime("%H:%M") == "10:40"
+    assert as_they_go.at == as_they_go.starts_at
+    assert as_they_go.at.astimezone(paris).strftime("%H:%M") == "10:40"
