@@ -159,17 +159,23 @@ def _offline_arguments(offline: argparse._ArgumentGroup) -> None:
         help="ask the oracle for one ticket in N (default: the scenario's own setting)",
     )
     offline.add_argument("--no-oracle", action="store_true", help="skip the oracle")
+    offline.add_argument(
+        "--learner",
+        action="store_true",
+        help="also score the learning oracle: the oracle's forward runs with what the day so far "
+        "teaches (service times, arrival rate, class mix, no-shows) in place of the truth",
+    )
     offline.add_argument("--jobs", type=int, default=None, help="scenarios run in parallel")
     offline.add_argument(
         "--check", action="store_true", help="exit 1 unless every scenario meets the acceptance"
     )
 
 
-Work = tuple[str, int | None, int | None, int, int, int | None, bool, str | None]
+Work = tuple[str, int | None, int | None, int, int, int | None, bool, str | None, bool]
 
 
 def _one(args: Work) -> RunResult:
-    name, days, warmup, seed, samples, every, oracle, day = args
+    name, days, warmup, seed, samples, every, oracle, day, learner = args
     scenario = load(name)
     if day is not None:
         scenario = replace(scenario, start=_date(day))
@@ -182,6 +188,7 @@ def _one(args: Work) -> RunResult:
         oracle=oracle,
         samples=samples,
         oracle_every=every if every is not None else scenario.oracle_every,
+        learner=learner,
     )
 
 
@@ -303,6 +310,7 @@ def _offline(args: argparse.Namespace) -> int:
             args.oracle_every,
             not args.no_oracle,
             args.date,
+            args.learner,
         )
         for seed in seeds
         for name in busiest

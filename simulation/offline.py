@@ -34,6 +34,7 @@ from eventstore.memory import InMemoryEventStore
 from eventstore.port import EventStore
 from eventstore.values import CommandContext
 from service_layer.queues import CommandRequest, QueueService
+from simulation.learner import LEARNER, LearningOracle
 from simulation.oracle import OracleEstimator
 from simulation.scenario import Scenario, day_plans, epoch
 from simulation.world import CommandStream, TimedCommand, commands
@@ -193,12 +194,16 @@ def run(
     oracle: bool = True,
     samples: int = 48,
     oracle_every: int = 1,
+    learner: bool = False,
 ) -> RunResult:
     started = time.perf_counter()
-    shadow = _SampledOracle(
-        OracleEstimator(scenario, days=days, samples=samples, seed=seed), max(oracle_every, 1)
-    )
-    selector = Selector.default(shadows=[shadow] if oracle else [])
+    every = max(oracle_every, 1)
+    shadow = _SampledOracle(OracleEstimator(scenario, days=days, samples=samples, seed=seed), every)
+    shadows = [shadow] if oracle else []
+    if learner:  # asked for the same tickets as the oracle (see simulation/learner.py)
+        learning = LearningOracle(scenario, days=days, samples=samples, seed=seed)
+        shadows.append(_SampledOracle(learning, every, name=LEARNER))
+    selector = Selector.default(shadows=shadows)
     plans = day_plans(scenario, days)
     first_scored = plans[min(max(warmup_days, 0), days - 1)]
     scored_from = epoch(scenario) + timedelta(seconds=first_scored.midnight)

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.estimation.accuracy import AccuracyFigures
+from simulation.learner import LEARNER
 from simulation.offline import ORACLE, RunResult
 
-ORDER = ("rules", "learned", "served", ORACLE)
+ORDER = ("rules", "learned", "served", ORACLE, LEARNER)
 MIN_RATIO = 0.90
 COVERAGE = (0.75, 0.85)
 
@@ -113,12 +114,15 @@ def summary(results: Sequence[RunResult]) -> str:
 
 
 def sweep(results: Sequence[RunResult]) -> str:
-    """One line a run (scenario x seed), then how many pass: the acceptance table."""
+    """One line a run (scenario x seed), then how many pass: the acceptance table (with the
+    learning oracle's ratio to the oracle when it ran)."""
+    learner = any(LEARNER in r.paired for r in results)
     lines = [
         f"acceptance: served >= {100 * MIN_RATIO:.0f}% of the oracle's within-20% share and "
         f"{100 * COVERAGE[0]:.0f}-{100 * COVERAGE[1]:.0f}% P10..P90 coverage, every run",
         f"  {'scenario':<15}{'seed':>5}{'days':>6}{'served':>9}{'oracle':>9}{'vs oracle':>11}"
-        f"{'coverage':>10}{'MAE (s)':>9}{'oracle MAE':>11}  verdict",
+        f"{'coverage':>10}{'MAE (s)':>9}{'oracle MAE':>11}  verdict"
+        + (f"  {'learner vs oracle':>17}" if learner else ""),
     ]
     for r in sorted(results, key=lambda r: (r.scenario, r.seed)):
         served, oracle = r.paired.get("served"), r.paired.get(ORACLE)
@@ -132,6 +136,7 @@ def sweep(results: Sequence[RunResult]) -> str:
             f"{_seconds(None if figures is None else figures.mae):>9}"
             f"{_seconds(None if oracle is None else oracle.mae):>11}"
             f"  {'PASS' if passes(r) else 'FAIL'}"
+            + (f"  {_pct(r.ratio(LEARNER)):>17}" if learner else "")
         )
     passed = sum(passes(r) for r in results)
     lines.append(f"  {passed} of {len(results)} runs pass")

@@ -1,0 +1,68 @@
+"""The learning oracle: the oracle's forward runs, with what a day teaches in place of the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from domain.evolve import evolve
+from domain.state import initial_state
+from simulation.learner import LEARNER, PRIOR_MEDIAN, LearningOracle
+from simulation.offline import RunResult, decide_locally, run
+from simulation.scenario import load
+from simulation.world import commands
+from vq.cli import main
+
+
+@pytest.fixture(scope="module")
+def cold_start() -> RunResult:
+    return run(load("cold_start"), days=1, seed=1, learner=True)
+
+
+def test_it_starts_neutral_and_learns_the_day() -> None:
+    scenario = load("cold_start")
+    learner = LearningOracle(scenario, days=1, seed=1)
+    (service_type,) = learner.lognormal
+    assert learner.lognormal[service_type][0] == pytest.approx(math.log(PRIOR_MEDIAN))
+    assert learner.rate() == 0.0
+    assert learner.behaviour.patience_scale > 1e12  # nobody is expected to walk away
+    truth = scenario.service_types[0]
+    assert not math.isclose(PRIOR_MEDIAN, truth.median_seconds, rel_tol=0.3)
+
+
+def test_it_is_scored_beside_the_oracle_on_the_same_tickets(cold_start: RunResult) -> None:
+    learner, oracle = cold_start.paired[LEARNER], cold_start.paired["oracle"]
+    assert learner.called == oracle.called > 100
+    ratio = cold_start.ratio(LEARNER)
+    assert ratio is not None and 0.5 < ratio < 1.5
+    # A shadow: what people were shown is the served estimator's, never the learner's.
+    assert LEARNER not in cold_start.served_by
+
+
+def test_after_a_day_it_knows_the_service_time_as_the_oracle_does() -> None:
+    scenario = load("cold_start")
+    learner = LearningOracle(scenario, days=1, seed=1)
+    state = initial_state("")
+    for event in asyncio.run(decide_locally(commands(scenario, days=1, seed=1))):
+        evolve(state, event)
+        learner.observe(state, event)
+    (service_type,) = learner.lognormal
+    mu, sigma = learner.lognormal[service_type]
+    truth = scenario.service_types[0]
+    assert math.exp(mu) == pytest.approx(truth.median_seconds, rel=0.1)
+    assert sigma == pytest.approx(truth.sigma, rel=0.25)
+    assert 10 < learner.rate() < 60  # arrivals an hour at the close (24 an hour then)
+    assert learner.calls > 100 and 0 < learner.no_shows < learner.calls / 5
+
+
+def test_the_sweep_prints_the_learner_beside_the_oracle(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["simulate", "--offline", "--scenario", "cold_start", "--seeds", "1,2"]
+    code = main([*args, "--jobs", "1", "--learner"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "learner" in out.splitlines()[1]
+    assert len([line for line in out.splitlines() if "cold_start" in line]) == 2
