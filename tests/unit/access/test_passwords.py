@@ -4,6 +4,7 @@ rehash of older parameters, and the bound on hashing at once."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 
 import pytest
@@ -75,8 +76,13 @@ async def test_a_hash_with_older_parameters_is_redone_on_success() -> None:
 
 
 async def test_hashing_leaves_the_event_loop_free() -> None:
-    """While many hashes run, a ticker on the loop keeps its pace (no tick waits for a hash)."""
+    """While many hashes run, a ticker on the loop keeps its pace: its typical gap stays well
+    under one hash's time (were the hashes on the loop, every gap would last a hash or more).
+    The median, not the largest gap: a busy machine may pause the process now and then."""
     stored = await hash_password(GOOD)
+    started = time.perf_counter()
+    assert (await check_password(stored, GOOD)).ok
+    one_hash = time.perf_counter() - started
     gaps: list[float] = []
     done = asyncio.Event()
 
@@ -93,7 +99,8 @@ async def test_hashing_leaves_the_event_loop_free() -> None:
     done.set()
     await ticking
     assert all(r.ok for r in results)
-    assert len(gaps) > 5 and max(gaps) < 0.1, max(gaps)
+    assert len(gaps) > 5, gaps
+    assert statistics.median(gaps) < one_hash / 2, (statistics.median(gaps), one_hash)
 
 
 async def test_past_the_waiting_bound_a_hash_is_refused_at_once(
