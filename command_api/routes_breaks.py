@@ -25,14 +25,23 @@ _ON_BREAK = ("forbidden", "not-found", "version-conflict", "rule-violated", "mal
 
 class BreakIn(StrictModel):
     """When the counter is back: `ends_at`, or `minutes` after the break starts (one of them:
-    a console whose clock is not the service's gives minutes)."""
+    a console whose clock is not the service's gives minutes); when it starts: `starts_at`, or
+    `starts_in_minutes` from now (at most one), else now."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "oneOf": [
                 {"required": ["ends_at"], "properties": {"ends_at": {"type": "string"}}},
                 {"required": ["minutes"], "properties": {"minutes": {"type": "integer"}}},
-            ]
+            ],
+            # starts_at and starts_in_minutes: at most one of the two (null is none).
+            "not": {
+                "required": ["starts_at", "starts_in_minutes"],
+                "properties": {
+                    "starts_at": {"type": "string"},
+                    "starts_in_minutes": {"type": "integer"},
+                },
+            },
         }
     )
 
@@ -50,11 +59,21 @@ class BreakIn(StrictModel):
         description="When the break starts, with an offset: a planned break (at most 24 hours "
         "ahead); default (or a moment already past): now",
     )
+    starts_in_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        le=1440,
+        description="Or: the break starts this many minutes from now, by the service's clock (a "
+        "planned break from a console whose clock is not the service's); 0: now. Not with "
+        "starts_at",
+    )
 
     @model_validator(mode="after")
     def _one_end(self) -> BreakIn:
         if (self.ends_at is None) == (self.minutes is None):
             raise ValueError("give ends_at or minutes (one of the two)")
+        if self.starts_at is not None and self.starts_in_minutes is not None:
+            raise ValueError("give starts_at or starts_in_minutes (at most one of the two)")
         return self
 
 
@@ -74,7 +93,11 @@ async def set_break(queue_id: QueueId, body: BreakIn, caller: CallerDep) -> JSON
     in the wait estimates (a call from it ends the break: staff came back early), and the board
     says when it is back."""
     command = SetCounterBreak(
-        counter=body.counter, ends_at=body.ends_at, minutes=body.minutes, starts_at=body.starts_at
+        counter=body.counter,
+        ends_at=body.ends_at,
+        minutes=body.minutes,
+        starts_at=body.starts_at,
+        starts_in=body.starts_in_minutes,
     )
     return answer(await caller.execute(command, queue_id=str(queue_id), body=body))
 

@@ -32,7 +32,12 @@ def on_break(state: QueueState, counter: str, at: datetime) -> tuple[datetime, d
 
 def set_break(state: QueueState, cmd: SetCounterBreak, now: datetime) -> list[QueueEvent]:
     check_counter(state, cmd.counter)
-    starts = max(cmd.starts_at or now, now)  # a break said to have begun already begins now
+    if cmd.starts_at is not None and cmd.starts_in is not None:
+        raise invalid("give starts_at or starts_in_minutes (at most one of the two)")
+    if cmd.starts_in is not None and cmd.starts_in < 0:
+        raise invalid("starts_in_minutes must not be negative")
+    planned = now + timedelta(minutes=cmd.starts_in) if cmd.starts_in else cmd.starts_at
+    starts = max(planned or now, now)  # a break said to have begun already begins now
     if (cmd.ends_at is None) == (cmd.minutes is None):
         raise invalid("give ends_at or minutes (one of the two)")
     ends = cmd.ends_at if cmd.ends_at is not None else starts + timedelta(minutes=cmd.minutes or 0)

@@ -184,13 +184,15 @@ class CheckInAppointment:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetCounterBreak:
-    """The counter steps away from `starts_at` (None: now) and is back at `ends_at`, or
-    `minutes` after the break starts (one of the two)."""
+    """The counter steps away from `starts_at`, or `starts_in` minutes from now (at most one;
+    neither: now), and is back at `ends_at`, or `minutes` after the break starts (one of the
+    two)."""
 
     counter: str
     ends_at: datetime | None = None
     minutes: int | None = None
     starts_at: datetime | None = None
+    starts_in: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,6 +5,7 @@ counter is back; "Back" ends it early."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from playwright.async_api import expect
@@ -89,6 +90,40 @@ async def test_a_counter_serving_two_queues_takes_its_break_in_both(
     await expect(page.locator("#staff-break")).to_be_visible()
     for queue_id in (deposits, loans):
         assert await _until_breaks(tenant, queue_id, 0) == []
+    assert_no_console_errors(page)
+
+
+async def test_a_break_planned_ahead_is_listed_then_cancelled(
+    live_stack: LiveStack, desktop: OpenPage
+) -> None:
+    """The day's lunch rota: "in 30 min, for 15". The queue lists the break from then (so the
+    estimates count on it), the console says when, and "Cancel the break" drops it."""
+    tenant = await live_stack.tenant("Breaks, planned")
+    queue_id = await tenant.create_queue(name="Desk", counters=["1", "2"])
+    page = await desktop()
+    await _sign_in(page, await tenant.person("staff"))
+    await _pick(page, "Desk", "1")
+
+    asked = datetime.now(UTC)
+    await page.click("#staff-break")
+    await page.select_option("#staff-field-starts", "30")
+    await page.select_option("#staff-field-minutes", "15")
+    await page.click("#staff-dialog-ok")
+    await expect(page.locator("#staff-status")).to_contain_text("Break planned in 30 min")
+    [found] = await _until_breaks(tenant, queue_id, 1)
+    starts = datetime.fromisoformat(found["starts_at"])
+    ends = datetime.fromisoformat(found["ends_at"])
+    assert found["counter"] == "1" and ends - starts == timedelta(minutes=15)
+    assert timedelta(minutes=29) < starts - asked < timedelta(minutes=31)  # the service's now
+    cancel = page.locator("#staff-back")
+    await expect(cancel).to_have_text("Cancel the break")
+    await expect(page.locator("#staff-break-note")).to_contain_text("break ")
+    await expect(page.locator("#staff-break")).to_be_hidden()
+
+    await cancel.click()
+    await expect(page.locator("#staff-status")).to_contain_text("The planned break is off")
+    await expect(page.locator("#staff-break")).to_be_visible()
+    assert await _until_breaks(tenant, queue_id, 0) == []
     assert_no_console_errors(page)
 
 

@@ -58,14 +58,23 @@ async def test_a_break_is_set_shown_and_ended(settings: Settings, topics: list[s
                 f"/v1/queues/{queue}/breaks", headers=as_staff, json={"counter": "2", "minutes": 30}
             )
             assert minutes.status_code == 200, minutes.text  # the same break, said again
-            planned = await http.post(
+            both = await http.post(
                 f"/v1/queues/{queue}/breaks",
                 headers=as_staff,
                 json={
                     "counter": "1",
                     "starts_at": (NOW + timedelta(hours=3)).isoformat(),
-                    "ends_at": (NOW + timedelta(hours=4)).isoformat(),
+                    "starts_in_minutes": 180,
+                    "minutes": 60,
                 },
+            )
+            assert both.status_code == 422, both.text
+            assert "at most one of the two" in both.text
+            # Planned by the service's clock: in 3 hours, for one (a console's way).
+            planned = await http.post(
+                f"/v1/queues/{queue}/breaks",
+                headers=as_staff,
+                json={"counter": "1", "starts_in_minutes": 180, "minutes": 60},
             )
             assert planned.status_code == 200, planned.text
 

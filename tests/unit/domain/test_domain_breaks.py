@@ -57,6 +57,19 @@ def test_a_break_now_is_kept_until_it_ends_and_a_past_start_means_now() -> None:
     assert "1" not in state.breaks
 
 
+def test_a_break_planned_in_minutes_starts_by_the_services_clock() -> None:
+    """A console whose clock is not the service's says "in 30 minutes, for 15": the break is
+    planned from the service's now; 0 minutes is now."""
+    state = queue()
+    [event] = run(state, SetCounterBreak(counter="2", starts_in=30, minutes=15), T0)
+    starts = T0 + timedelta(minutes=30)
+    assert event == CounterBreakSet(
+        counter="2", starts_at=starts, ends_at=starts + timedelta(minutes=15), at=T0
+    )
+    [now] = run(state, SetCounterBreak(counter="1", starts_in=0, minutes=5), T0)
+    assert now.starts_at == T0 and now.ends_at == T0 + timedelta(minutes=5)
+
+
 def test_back_early_ends_the_break_and_no_break_cannot_end() -> None:
     state = queue()
     run(state, SetCounterBreak(counter="1", ends_at=T0 + timedelta(minutes=30)), T0)
@@ -94,6 +107,12 @@ def test_a_call_from_a_counter_on_a_break_ends_it_but_not_a_planned_one() -> Non
             ),
             "24 h ahead",
         ),
+        (SetCounterBreak(counter="1", starts_in=25 * 60, minutes=30), "24 h ahead"),
+        (
+            SetCounterBreak(counter="1", starts_at=T0, starts_in=10, minutes=30),
+            "at most one of the two",
+        ),
+        (SetCounterBreak(counter="1", starts_in=-5, minutes=30), "must not be negative"),
         (EndCounterBreak(counter="9"), "unknown counter"),
     ],
 )
