@@ -3,8 +3,9 @@
 The oracle (`oracle.py`) knows the scenario's true parameters, so on a queue's first day it knows
 what no estimator can: how long services take, the rush to come, how the classes mix, who will
 walk away. The learner runs the same forward simulation of the world's rules (the counters'
-schedule, their call delay, the walk to the counter, the wait for a no-show) but starts from a
-neutral guess for everything a day teaches, and takes it from the day's events as they come:
+schedule, their call delay, the walk to the counter, the wait for a no-show, the mix of service
+types, the opening hours) but starts from a neutral guess for everything a day teaches, and
+takes it from the day's events as they come:
 
 * the service time of each type: a log-normal fitted to the services seen (service start to end),
   pulled towards a neutral prior (a median of two minutes, sigma 1) worth one service;
@@ -73,6 +74,9 @@ class _Learned:
         return tuple((name, n / total) for name, n in counts.items())
 
     def rate_per_hour(self, weekday: int, minute: float) -> float:
+        """The day's recent rate while the queue is open (nobody comes when it is closed)."""
+        if self._scenario.rate_per_hour(weekday, minute) <= 0:
+            return 0.0
         return self._learner.rate()
 
     def max_rate_per_hour(self) -> float:
