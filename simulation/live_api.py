@@ -68,12 +68,15 @@ def request_for(command: QueueCommand, queue_id: str, api_ids: Mapping[str, str]
             )
         case CallNext(counter=counter):
             return Request("call-next", f"{queue}/call-next", "staff", {"counter": counter})
-        case SetCounterBreak(counter=counter, ends_at=ends_at, minutes=minutes, starts_at=at):
+        case SetCounterBreak(
+            counter=counter, ends_at=ends_at, minutes=minutes, starts_at=at, starts_in=starts_in
+        ):
             said = {
                 "counter": counter,
                 "minutes": minutes,
                 "ends_at": None if ends_at is None else ends_at.isoformat(),
                 "starts_at": None if at is None else at.isoformat(),
+                "starts_in_minutes": starts_in,
             }
             return Request(
                 "break",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.commands import CreateQueue
+from domain.commands import CreateQueue, SetCounterBreak
 from simulation.live import LiveOptions, window
 from simulation.live_api import request_for
 from simulation.offline import play_locally
@@ -84,3 +84,21 @@ def test_a_queue_without_an_expected_service_time_is_created_without_one(
     body = request_for(command, "q", {}).body
     assert body is not None
     assert body.get("mean_service_seconds") == sent
+
+
+def test_a_break_is_sent_as_the_api_takes_it() -> None:
+    """Now, planned at a moment, or planned in minutes: the body names only what was said."""
+    at = datetime(2024, 3, 4, 9, 40, tzinfo=UTC)
+    bodies = [
+        request_for(command, "q", {}).body
+        for command in (
+            SetCounterBreak(counter="3", minutes=15),
+            SetCounterBreak(counter="3", starts_at=at, ends_at=at + timedelta(minutes=30)),
+            SetCounterBreak(counter="3", starts_in=30, minutes=15),
+        )
+    ]
+    assert bodies == [
+        {"counter": "3", "minutes": 15},
+        {"counter": "3", "starts_at": at.isoformat(), "ends_at": "2024-03-04T10:10:00+00:00"},
+        {"counter": "3", "minutes": 15, "starts_in_minutes": 30},
+    ]
