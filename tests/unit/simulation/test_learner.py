@@ -21,7 +21,7 @@ def cold_start() -> RunResult:
     return run(load("cold_start"), days=1, seed=1, learner=True)
 
 
-def test_it_starts_neutral_and_learns_the_day() -> None:
+def test_it_starts_from_a_neutral_guess_not_the_truth() -> None:
     scenario = load("cold_start")
     learner = LearningOracle(scenario, days=1, seed=1)
     (service_type,) = learner.lognormal
