@@ -86,6 +86,7 @@ class Hub:
         self.on_revoked: Callable[[Mapping[str, str]], None] | None = None
         self._ready = asyncio.Event()
         self._closing = False
+        self._released = asyncio.Event()  # set when closing and no connection is left
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -118,6 +119,13 @@ class Hub:
 
     def release(self, lease: Lease) -> None:
         self.leases.release(lease)
+        if self._closing and not len(self.leases):
+            self._released.set()
+
+    async def drained(self) -> None:
+        """Once closed: until every live connection has ended and released its lease."""
+        if len(self.leases):
+            await self._released.wait()
 
     @asynccontextmanager
     async def follow(self, channel: str, lease: Lease | None = None) -> AsyncIterator[Follower]:

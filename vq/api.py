@@ -271,9 +271,7 @@ def _end_live_on_signal(hub: Hub) -> Callable[[], None]:
         try:
             async with asyncio.timeout(LIVE_END_WAIT_S):
                 await hub.close()
-                # Each stream releases its lease once it has ended (once, at a stop: a poll).
-                while len(hub.leases):  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
+                await hub.drained()  # each stream releases its lease once it has ended
         except TimeoutError:
             log.warning("live streams still open %.1fs after the signal", LIVE_END_WAIT_S)
         finally:
