@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from domain.events import (
     QueueEvent,
@@ -37,7 +37,7 @@ from domain.events import (
 )
 from domain.state import QueueState
 from simulation.oracle import OracleEstimator
-from simulation.scenario import Behaviour, Scenario
+from simulation.scenario import DayPlan, Scenario
 
 LEARNER = "learner"
 PRIOR_MEDIAN = 120.0
@@ -50,39 +50,6 @@ WALK_AWAY_SHARE = 0.02
 NEVER = 1e15
 
 
-class _Learned:
-    """The scenario as the learner sees it: what the day taught in place of the true rates,
-    class mix and no-show share; the rules, the schedule and the staff's habits as they are."""
-
-    def __init__(self, scenario: Scenario, learner: LearningOracle) -> None:
-        self._scenario = scenario
-        self._learner = learner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._scenario, name)
-
-    @property
-    def behaviour(self) -> Behaviour:
-        return self._learner.behaviour
-
-    @property
-    def priorities(self) -> tuple[tuple[str, float], ...]:
-        counts = self._learner.classes
-        total = sum(counts.values())
-        if not total:
-            return self._scenario.priorities
-        return tuple((name, n / total) for name, n in counts.items())
-
-    def rate_per_hour(self, weekday: int, minute: float) -> float:
-        """The day's recent rate while the queue is open (nobody comes when it is closed)."""
-        if self._scenario.rate_per_hour(weekday, minute) <= 0:
-            return 0.0
-        return self._learner.rate()
-
-    def max_rate_per_hour(self) -> float:
-        return self._learner.rate()
-
-
 class LearningOracle(OracleEstimator):
     name = LEARNER
 
@@ -92,7 +59,6 @@ class LearningOracle(OracleEstimator):
             replace(scenario, behaviour=patient), days=days, samples=samples, seed=seed
         )
         self.rng.seed(f"{seed}:{LEARNER}")
-        self.behaviour = patient
         # Per service type: services seen, the sum of their logs and of their squares.
         self.seen: dict[str, tuple[int, float, float]] = {}
         self.started: dict[str, float] = {}
@@ -101,16 +67,31 @@ class LearningOracle(OracleEstimator):
         self.calls = 0
         self.no_shows = 0
         self.now = 0.0
-        self.scenario = _Learned(self.scenario, self)  # type: ignore[assignment]
         for name in self.lognormal:
             self._fit(name)
         self._absent()
 
-    def rate(self) -> float:
+    # What the day taught of the arrivals, in place of the oracle's truth.
+
+    def shares(self) -> Sequence[tuple[str, float]]:
+        """Each class's share of the day's arrivals so far (the truth before anybody came)."""
+        total = sum(self.classes.values())
+        if not total:
+            return self.scenario.priorities
+        return tuple((name, n / total) for name, n in self.classes.items())
+
+    def recent(self) -> float:
         """Arrivals an hour, all classes, over the last RATE_WINDOW_S."""
         while self.arrivals and self.arrivals[0] < self.now - RATE_WINDOW_S:
             self.arrivals.popleft()
         return len(self.arrivals) * 3600.0 / RATE_WINDOW_S
+
+    def peak_rate(self) -> float:
+        return self.recent()
+
+    def rate(self, plan: DayPlan, t: float) -> float:
+        """The recent rate while the queue is open (nobody comes when it is closed)."""
+        return self.recent() if super().rate(plan, t) > 0 else 0.0
 
     def _fit(self, service_type: str) -> None:
         """The type's log-normal: the prior and the services seen, as one sample."""

@@ -15,6 +15,7 @@ import heapq
 import math
 import random
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime
 from statistics import NormalDist
 
@@ -37,6 +38,7 @@ class OracleEstimator:
 
     def __init__(self, scenario: Scenario, *, days: int, samples: int = 48, seed: int = 0) -> None:
         self.scenario = scenario
+        self.behaviour = scenario.behaviour  # people's and staff's habits (a learner's own)
         self.samples = samples
         self.base = epoch(scenario)
         self.plans = day_plans(scenario, days)
@@ -58,7 +60,7 @@ class OracleEstimator:
 
     def _odds(self, arrived: float, now: float) -> tuple[float, float]:
         """(chance they already left silently, (waited / scale) ** shape), given still in line."""
-        b = self.scenario.behaviour
+        b = self.behaviour
         hazard = (max(now - arrived, 0.0) / b.patience_scale) ** b.patience_shape
         survived = math.exp(-hazard)
         silent = (1.0 - survived) * (1.0 - b.cancel_share)
@@ -66,7 +68,7 @@ class OracleEstimator:
 
     def _person(self, kind: str, arrived: float, odds: tuple[float, float], now: float) -> Person:
         """When somebody in line at `now` will cancel or leave without a word (true patience)."""
-        b = self.scenario.behaviour
+        b = self.behaviour
         random_ = self.rng.random
         left, hazard = odds
         if random_() < left:
@@ -84,6 +86,20 @@ class OracleEstimator:
             if x < 0:
                 return name
         return self.types[-1][0]
+
+    # Arrivals: the truth (the learning oracle, simulation/learner.py, puts what it learned) ---
+
+    def shares(self) -> Sequence[tuple[str, float]]:
+        """Each class's share of the arrivals."""
+        return self.scenario.priorities
+
+    def peak_rate(self) -> float:
+        """The most arrivals an hour at any time (the forward runs thin it to `rate`)."""
+        return self.scenario.max_rate_per_hour()
+
+    def rate(self, plan: DayPlan, t: float) -> float:
+        """Arrivals an hour at `t` (seconds since the epoch) of the day of `plan`."""
+        return self.scenario.rate_per_hour(plan.weekday, plan.minute_of_day(t))
 
     # Counters -------------------------------------------------------------------------------
 
@@ -103,7 +119,7 @@ class OracleEstimator:
         return math.exp(mu + sigma * _NORMAL.inv_cdf(min(max(u, 1e-12), 1 - 1e-12)))
 
     def _busy_until(self, ticket: TicketState, t0: float) -> float:
-        b = self.scenario.behaviour
+        b = self.behaviour
         service_type = ticket.service_type or self.types[0][0]
         if ticket.status == "serving" and ticket.started_at is not None:
             started = self._s(ticket.started_at)
@@ -125,7 +141,7 @@ class OracleEstimator:
     ) -> list[tuple[float, str]]:
         """(time of the counter's next call, name) for every counter that will call today."""
         releases: list[tuple[float, str]] = []
-        delay = self.scenario.behaviour.call_delay
+        delay = self.behaviour.call_delay
         uniform = self.rng.uniform
         idle_taken = False
         for name, shifts in plan.shifts.items():
@@ -170,7 +186,7 @@ class OracleEstimator:
         plan: DayPlan,
         rota: dict[str, list[tuple[float, float]]],
     ) -> float:
-        b = self.scenario.behaviour
+        b = self.behaviour
         rng = self.rng
         random_, gauss, uniform = rng.random, rng.gauss, rng.uniform
         delay_low, delay_high = b.call_delay
@@ -181,8 +197,8 @@ class OracleEstimator:
         heapq.heapify(heap)
         ahead: deque[Person] = deque(line)
         jumpers: deque[Person] = deque()
-        higher = sum(s for p, s in self.scenario.priorities if state.ranks.get(p, 99) < rank)
-        peak = self.scenario.max_rate_per_hour() * higher / 3600.0
+        higher = sum(s for p, s in self.shares() if state.ranks.get(p, 99) < rank)
+        peak = self.peak_rate() * higher / 3600.0
         next_arrival = t0 + rng.expovariate(peak) if peak > 0 else INF
         closes = plan.closes
         while heap:
@@ -202,7 +218,7 @@ class OracleEstimator:
                     heapq.heappush(heap, (upcoming + uniform(delay_low, delay_high), name))
                 continue
             while next_arrival <= t:  # higher classes that arrived meanwhile go first
-                rate = self.scenario.rate_per_hour(plan.weekday, plan.minute_of_day(next_arrival))
+                rate = self.rate(plan, next_arrival)
                 if random_() * peak * 3600.0 < rate * higher:
                     kind = self._choose_type()
                     jumpers.append(self._person(kind, next_arrival, (0.0, 0.0), next_arrival))

@@ -26,7 +26,7 @@ def test_it_starts_from_a_neutral_guess_not_the_truth() -> None:
     learner = LearningOracle(scenario, days=1, seed=1)
     (service_type,) = learner.lognormal
     assert learner.lognormal[service_type][0] == pytest.approx(math.log(PRIOR_MEDIAN))
-    assert learner.rate() == 0.0
+    assert learner.recent() == 0.0
     assert learner.behaviour.patience_scale > 1e12  # nobody is expected to walk away
     truth = scenario.service_types[0]
     assert not math.isclose(PRIOR_MEDIAN, truth.median_seconds, rel_tol=0.3)
@@ -53,7 +53,7 @@ def test_after_a_day_it_knows_the_service_time_as_the_oracle_does() -> None:
     truth = scenario.service_types[0]
     assert math.exp(mu) == pytest.approx(truth.median_seconds, rel=0.1)
     assert sigma == pytest.approx(truth.sigma, rel=0.25)
-    assert 10 < learner.rate() < 60  # arrivals an hour at the close (24 an hour then)
+    assert 10 < learner.recent() < 60  # arrivals an hour at the close (24 an hour then)
     assert learner.calls > 100 and 0 < learner.no_shows < learner.calls / 5
 
 
