@@ -4,7 +4,6 @@ share out of the rota's slots it covers."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -36,11 +35,11 @@ def without_break(
     start, end = window
 
     def off(k: int) -> float:
-        a = starts[k] if k < len(starts) else math.inf
+        if k >= len(starts):
+            return level(k)  # beyond the slots known (past the horizon): no break counted
+        a = starts[k]
         b = starts[k + 1] if k + 1 < len(starts) else a + SLOT_SECONDS
-        if b <= a:
-            return level(k)
         covered = max(0.0, min(b, end) - max(a, start)) / (b - a)
-        return level(k) * (1.0 - min(covered, 1.0))
+        return level(k) * (1.0 - covered)
 
     return off
