@@ -19,8 +19,7 @@
 
   // "on a break, back at 11:10" (or "break 12:00-12:30" when planned), by the queue's clock.
   S.backAt = function (view, found) {
-    const key = Date.parse(found.starts_at) > Date.now() ? "staff.break_planned"
-      : "staff.break_until";
+    const key = VQ.breakPlanned(found) ? "staff.break_planned" : "staff.break_until";
     return VQ.t(key, { from: VQ.clockTime(found.starts_at, view),
       until: VQ.clockTime(found.ends_at, view) });
   };
@@ -57,17 +56,13 @@
     });
   }
 
-  function planned(found) {
-    return Boolean(found) && Date.parse(found.starts_at) > Date.now();
-  }
-
   function back() {
     const counter = S.state.place.counter;
     const away = S.served().filter(function (queueId, index) {
       return index === 0 || VQ.breakOf(S.viewOf(queueId), counter);
     });
     const first = away.length ? VQ.breakOf(S.viewOf(away[0]), counter) : null;
-    const said = planned(first) ? VQ.t("staff.break_dropped") : VQ.t("staff.back_done");
+    const said = VQ.breakPlanned(first) ? VQ.t("staff.break_dropped") : VQ.t("staff.back_done");
     away.forEach(function (queueId, index) {
       S.command("back:" + queueId, breaksPath(queueId, true), { counter: counter },
         index ? null : function () { S.status(said); });
@@ -79,7 +74,8 @@
     $("staff-break").hidden = Boolean(mine);
     $("staff-back").hidden = !mine;
     // A planned break is not taken yet: the button drops it.
-    $("staff-back").textContent = VQ.t(planned(mine) ? "staff.break_cancel" : "staff.back");
+    $("staff-back").textContent = VQ.t(VQ.breakPlanned(mine) ? "staff.break_cancel"
+      : "staff.back");
     $("staff-break-note").textContent = mine ? S.backAt(view, mine) : "";
   };
 

@@ -6,6 +6,7 @@
  *                                hour, minute, second} as two-digit strings; never shown)
  * VQ.localMidnight(ms, tz)       the instant the zone's day holding `ms` began
  * VQ.breakOf(view, counter)      the counter's break in a queue's view, unless over by now
+ * VQ.breakPlanned(found)         whether that break is still to come (not under way)
  * VQ.clockTime(iso, view)        "11:10": a moment as the queue's clock shows it
  * VQ.backAt(view, counter)       when a counter on a break now is back ("11:10"), else null
  */
@@ -57,13 +58,18 @@
       timeZone: zoneOf(view && view.timezone) }).format(new Date(Date.parse(iso)));
   }
 
+  // A break still to come (its start ahead), not one under way.
+  function breakPlanned(found) {
+    return Boolean(found) && Date.parse(found.starts_at) > Date.now();
+  }
+
   function backAt(view, counter) {
     const found = breakOf(view, counter);
-    return found && Date.parse(found.starts_at) <= Date.now()
-      ? clockTime(found.ends_at, view) : null;
+    return found && !breakPlanned(found) ? clockTime(found.ends_at, view) : null;
   }
 
   VQ.breakOf = breakOf;
+  VQ.breakPlanned = breakPlanned;
   VQ.backAt = backAt;
   VQ.clockTime = clockTime;
   VQ.zoneOf = zoneOf;
