@@ -16,6 +16,7 @@ import pytest
 import service_layer.queues
 from domain.commands import (
     CallNext,
+    ChangeQueueSettings,
     CreateQueue,
     EnqueueTicket,
     OpenQueue,
@@ -26,7 +27,7 @@ from domain.commands import (
 from domain.config import BusyCounterPolicy, QueueConfig
 from domain.errors import Rejected
 from eventstore.memory import InMemoryEventStore
-from eventstore.values import CommandContext
+from eventstore.values import CommandContext, IdempotencyRecord
 from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
 from service_layer.outcome import Outcome
 from service_layer.queues import Command, CommandRequest, Idempotency, QueueService
@@ -197,6 +198,39 @@ async def test_a_retry_refused_on_the_queue_as_it_is_now_gets_the_first_answer(
     assert (await world.store.stream_owner(queue_id)) == (TENANT, version + 1)
     with pytest.raises(Rejected):  # without a key, the same call is refused as it stands
         await world.run(CallNext(counter="1"), queue_id=queue_id)
+
+
+class Counted(InMemoryEventStore):
+    """The in-memory store, counting the stored outcomes looked up."""
+
+    lookups = 0
+
+    async def find_idempotency(self, tenant_id: str, key: str) -> IdempotencyRecord | None:
+        self.lookups += 1
+        return await super().find_idempotency(tenant_id, key)
+
+
+async def test_a_first_request_with_a_key_looks_nothing_up_and_a_retry_of_a_no_op_replays(
+    world: World,
+) -> None:
+    world.store = store = Counted()
+    world.service = QueueService(store, lambda: world.now)
+    queue_id = await world.queue()
+    for n in range(3):  # the key is stored with the events: nothing to read first
+        await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id, key=f"{n}")
+    assert store.lookups == 0
+    slower = (("mean_service_seconds", 300),)
+    first = await world.run(ChangeQueueSettings(changes=slower), queue_id=queue_id, key="s")
+    # Sent again, the change is no change now (nothing to append, so nothing stores the key):
+    # the answer is still the first one, with the version it made.
+    again = await world.run(ChangeQueueSettings(changes=slower), queue_id=queue_id, key="s")
+    assert again.replayed and again.to_json() == first.to_json() and store.lookups == 1
+    # A call-next retried while others still wait is not decided again: the first answer.
+    await world.enqueue(queue_id)
+    called = await world.run(CallNext(counter="1"), queue_id=queue_id, key="c")
+    retried = await world.run(CallNext(counter="1"), queue_id=queue_id, key="c")
+    assert retried.replayed and retried.to_json() == called.to_json()
+    assert (await world.store.stream_owner(queue_id)) == (TENANT, first.stream_version + 2)
 
 
 async def test_concurrent_retries_with_one_key_append_once(world: World) -> None:
