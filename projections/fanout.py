@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -217,8 +217,8 @@ class Hub:
         if not group or not (newest or any(not follower.whole for follower in group)):
             return
         try:
-            data: dict[str, Any] = json.loads(raw)  # once, shared (read-only)
-        except ValueError:
+            data: dict[str, Any] = orjson.loads(raw)  # once, shared (read-only)
+        except orjson.JSONDecodeError:
             log.warning("live push: a message on %s is not JSON; ignored", channel)
             return
         # A copy: an offer may show the message there and then (Follower.direct), and what that

@@ -8,7 +8,6 @@ not start where the stored version ends is refused, so the caller repairs the ga
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -20,7 +19,7 @@ from domain.state import QueueState
 from observability import tracing
 from projections.estimates import NEWCOMER, QueueEstimates
 from projections.layout import Keys
-from projections.views import dumps, line_member, queue_view, ticket_view
+from projections.views import compact, dumps, line_member, queue_view, ticket_view
 
 Command = tuple[str, ...]
 
@@ -150,13 +149,13 @@ def recent_commands(
     keys: Keys, state: QueueState, changes: Sequence[dict[str, Any]]
 ) -> list[Command]:
     """Append the batch's changes (compact) to the queue's bounded list of recent batches."""
-    compact = [
+    kept = [
         {name: change[name] for name in _REPLAYED + _REPLAYED_OWN if change.get(name) is not None}
         for change in changes
     ]
     key = keys.recent(state.tenant_id, state.queue_id)
     return [
-        ("RPUSH", key, json.dumps({"version": state.version, "changes": compact})),
+        ("RPUSH", key, compact({"version": state.version, "changes": kept})),
         ("LTRIM", key, str(-RECENT), "-1"),
         ("EXPIRE", key, str(RECENT_TTL_S)),
     ]
@@ -176,9 +175,9 @@ def publish_command(
     `tickets`: the views (encoded) of the tickets the batch changed, by id, so that their
     followers need not read them back (query_api/ticket_stream.py)."""
     if view is None:
-        return ("PUBLISH", keys.changes(tenant, queue), json.dumps(tracing.stamped(message)))
-    rest = json.dumps(tracing.stamped({k: v for k, v in message.items() if k != "view"}))
-    own = ", ".join(f"{json.dumps(ticket)}: {found}" for ticket, found in (tickets or {}).items())
+        return ("PUBLISH", keys.changes(tenant, queue), compact(tracing.stamped(message)))
+    rest = compact(tracing.stamped({k: v for k, v in message.items() if k != "view"}))
+    own = ", ".join(f"{compact(ticket)}: {found}" for ticket, found in (tickets or {}).items())
     return (
         "PUBLISH",
         keys.changes(tenant, queue),

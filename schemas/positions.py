@@ -16,7 +16,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
@@ -60,8 +60,9 @@ def schema(version: int = VERSION) -> Any:
 
 
 def encode(change: PositionChanged) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    event_id = change.event_id  # once: a name-based UUID is a SHA-1
     record = {
-        "event_id": change.event_id,
+        "event_id": event_id,
         "tenant_id": change.tenant_id,
         "queue_id": change.queue_id,
         "ticket_id": change.ticket_id,
@@ -82,8 +83,8 @@ def encode(change: PositionChanged) -> tuple[bytes, bytes, list[tuple[str, bytes
     fastavro.schemaless_writer(out, schema(), record)
     headers = [
         ("ce_specversion", b"1.0"),
-        ("ce_id", change.event_id.encode()),
-        ("ce_source", ce_source(change.tenant_id, change.queue_id).encode()),
+        ("ce_id", event_id.encode()),
+        ("ce_source", _source(change.tenant_id, change.queue_id)),
         ("ce_type", TYPE.encode()),
         ("ce_time", rfc3339(change.occurred_at).encode()),
         ("ce_subject", change.ticket_id.encode()),
@@ -94,6 +95,11 @@ def encode(change: PositionChanged) -> tuple[bytes, bytes, list[tuple[str, bytes
         ("ce_vqschemaversion", str(VERSION).encode()),
     ]
     return change.ticket_id.encode(), out.getvalue(), headers
+
+
+@lru_cache(maxsize=4096)
+def _source(tenant_id: str, queue_id: str) -> bytes:
+    return ce_source(tenant_id, queue_id).encode()
 
 
 def decode(value: bytes, reader_version: int = VERSION) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def test_the_spliced_message_is_the_message_with_the_changed_tickets_views() -> 
     assert command[0] == "PUBLISH" and command[1] == Keys("vq").changes("t", "q")
     body = str(command[2])
     assert json.loads(body) == {**MESSAGE, "tickets": {"t-1": TICKET}}
-    assert '"version": 7' in body[:60]
+    assert '"version":7' in body[:60]
 
 
 def test_no_ticket_changed_and_no_view_given() -> None:
