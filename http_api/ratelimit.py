@@ -8,7 +8,8 @@ unlimited (a warning at most once a minute) and Redis is left alone for a few se
 
 Cost per charged request: one Redis round trip, one EVALSHA of `_CHARGE`: the `limits`
 library's sliding-window acquire and its window read for the headers in one script, on the
-library's own keys (its two scripts cost two round trips: a tenth of a command's CPU).
+library's own keys (its two scripts cost two round trips: a tenth of a command's CPU). A busy
+caller is charged a lease of requests at once and spends it here (rate_leases.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.settings import Settings
 from http_api.errors import problem_response
 from http_api.problems import ProblemError
+from http_api.rate_leases import Leases
 
 log = logging.getLogger("vq.api")
 
@@ -196,6 +198,7 @@ class RateLimiter:
         self._warned_at = -math.inf
         # Addresses over their limit, until when (this replica's memory: refused at no cost).
         self._blocked: TTLCache[str, float] = TTLCache(_BLOCKED_MAX, WINDOW_S, clock)
+        self._leases = Leases(clock)
 
     def _charger(self) -> AsyncScript | None:
         services = getattr(self._state, "services", None)
@@ -207,18 +210,47 @@ class RateLimiter:
         return self._script
 
     async def decide(self, identity: str, per_minute: int) -> Decision | None:
-        """Charge one request to `identity`; None: Redis did not answer (serve it unlimited)."""
-        if self._clock() < self._aside_until:
+        """Charge one request to `identity`; None: Redis did not answer (serve it unlimited).
+        A busy caller is charged a lease at a time (rate_leases.py)."""
+        now = self._clock()
+        if now < self._aside_until:
             return None
+        spent = self._leases.spend(identity, per_minute, now)
+        if spent is not None:
+            return decision(True, per_minute, spent.remaining, spent.reset_s)
         charger = self._charger()
         if charger is None:
             return None
+        amount = self._leases.size(identity, per_minute)
+        answer = await self._charge(charger, identity, per_minute, amount)
+        if answer is not None and not answer[0] and amount > 1:
+            # No room for a whole lease: this request alone, exactly at the edge (and the
+            # caller's next ones too, for a while).
+            self._leases.near_limit(identity)
+            amount = 1
+            answer = await self._charge(charger, identity, per_minute, amount)
+        if answer is None:
+            return None
+        allowed, previous, previous_ms, count, count_ms = answer
+        remaining, reset_in = window_state(
+            per_minute, previous, max(0, previous_ms) / 1000, count, max(0, count_ms) / 1000
+        )
+        if allowed and amount > 1:
+            self._leases.hold(identity, per_minute, amount - 1, remaining, reset_in, now)
+            remaining += amount - 1
+        return decision(bool(allowed), per_minute, remaining, reset_in)
+
+    async def _charge(
+        self, charger: AsyncScript, identity: str, per_minute: int, amount: int
+    ) -> list[int] | None:
+        """`_CHARGE` for `amount` requests: [allowed, the window's counts and times to live];
+        None when Redis did not answer."""
         item = RateLimitItemPerMinute(per_minute)
         current = f"{self._prefix}:{{{item.key_for(limit_key(identity))}}}"
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S):
                 answer = await charger(
-                    keys=[f"{current}/-1", current], args=[per_minute, item.get_expiry(), 1]
+                    keys=[f"{current}/-1", current], args=[per_minute, item.get_expiry(), amount]
                 )
         except MaxConnectionsError as busy:
             # Redis answers; this process has every connection of its pool in use (a burst):
@@ -228,11 +260,7 @@ class RateLimiter:
         except (RedisError, OSError, TimeoutError) as failure:
             self.stand_aside(failure)
             return None
-        allowed, previous, previous_ms, count, count_ms = (int(v or 0) for v in answer)
-        remaining, reset_in = window_state(
-            per_minute, previous, max(0, previous_ms) / 1000, count, max(0, count_ms) / 1000
-        )
-        return decision(bool(allowed), per_minute, remaining, reset_in)
+        return [int(v or 0) for v in answer]
 
     def stand_aside(self, failure: BaseException) -> None:
         self._aside_until = self._clock() + STAND_ASIDE_S

@@ -238,3 +238,38 @@ async def test_a_busy_connection_pool_is_not_an_outage(settings: Settings) -> No
         assert decided is not None and decided.remaining == 4
     finally:
         await client.aclose()
+
+
+async def test_a_busy_caller_is_charged_in_leases_and_refused_at_exactly_its_limit(
+    settings: Settings,
+) -> None:
+    """A caller sending request after request is charged to Redis a block at a time (far fewer
+    round trips than requests), yet its RateLimit-Remaining counts down by one, and it is
+    refused at exactly its limit; the window in Redis holds exactly what was served."""
+    state = State()
+    redis = aioredis.Redis.from_url(settings.redis_dsn)
+    state.services = SimpleNamespace(redis=redis)
+    limiter = RateLimiter(settings, state)
+    trips = 0
+    charge_once = limiter._charge
+
+    async def counted(*args: Any) -> list[int] | None:  # the real charge, counted
+        nonlocal trips
+        trips += 1
+        return await charge_once(*args)
+
+    limiter._charge = counted  # type: ignore[method-assign]
+    who = f"key:leases-{time.monotonic_ns()}"
+    try:
+        decided = [await limiter.decide(who, 400) for _ in range(430)]
+        assert all(d is not None for d in decided)
+        assert [d.allowed for d in decided if d] == [True] * 400 + [False] * 30
+        assert [d.remaining for d in decided if d][:400] == list(range(399, -1, -1))
+        # One each for the first few, the last few and every refusal; leases between.
+        assert trips < 100, trips
+        print(f"\n430 requests, {trips} round trips to Redis")
+        keys = [k async for k in redis.scan_iter(f"{settings.redis_prefix}:ratelimit:*")]
+        counts = [int(await redis.get(k) or 0) for k in keys if not k.endswith(b"/-1")]
+        assert 400 in counts, trips  # served = charged: no lease left over
+    finally:
+        await redis.aclose()
