@@ -74,11 +74,11 @@ def _notifier(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     metrics.serve(args.metrics_port or settings.metrics_port, settings.metrics_host, "notifier")
-    # uvloop: the event loop is a good share of a notifier's CPU (sockets to Kafka, PostgreSQL,
-    # receivers and the SMTP relay).
     # Full passes of the collector (CPython's default) came every 8 s at 800 messages a second,
     # 30-127 ms each with the loop stopped, and found almost nothing to free.
     collector.settle(FULL_GC_EVERY)
+    # uvloop: the event loop is a good share of a notifier's CPU (sockets to Kafka, PostgreSQL,
+    # receivers and the SMTP relay).
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run_notifier(get_settings(), stages))
     return 0
