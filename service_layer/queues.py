@@ -103,31 +103,22 @@ class QueueService:
 
     async def execute(self, request: CommandRequest) -> Outcome:
         """Decide and append one command: its outcome, or the stored outcome of its first run
-        when it carries an Idempotency-Key already used by the same request.
-
-        The key is not looked up first: it is stored with the command's events, in the same
-        transaction, and a key already stored makes that append fail (IdempotencyKeyTaken) and
-        change nothing. Only then, when the command is refused as the queue stands now (a retry
-        of a call that went through may find nobody left to call), or when it changes nothing,
-        is the stored outcome read: a first request, nearly every request, costs no lookup."""
+        when it carries an Idempotency-Key already used by the same request. The key is stored
+        with the events (a taken key fails the append and changes nothing), so it is read only
+        then, on a refusal (a retried call may find nobody left), or when nothing was written."""
         if request.idempotency is None:
             return await self._execute(request)
         try:
             outcome = await self._execute(request)
         except (IdempotencyKeyTaken, Rejected, VersionConflict, QueueBusy):
-            # Taken: a request with this key committed first (a retry, or a concurrent twin);
-            # its outcome is the outcome. Refused: the first run's outcome, if there was one.
             replayed = await self._replayed(request.tenant_id, request.idempotency)
             if replayed is None:
                 raise
             return replayed
-        if not outcome.event_ids:
-            # Nothing to write, so the key was not stored: a retry of a change already made
-            # (settings sent again) decides "no change" now; the first run's answer stands.
-            replayed = await self._replayed(request.tenant_id, request.idempotency)
-            if replayed is not None:
-                return replayed
-        return outcome
+        if outcome.event_ids:
+            return outcome  # its key went in with its events: a first run
+        # Nothing written (settings sent again): the first run's answer, if there was one.
+        return await self._replayed(request.tenant_id, request.idempotency) or outcome
 
     async def _replayed(self, tenant_id: str, idempotency: Idempotency) -> Outcome | None:
         stored = await self._store.find_idempotency(tenant_id, idempotency.key)
