@@ -14,6 +14,8 @@ import httpx
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 TIMEOUT_S = 5.0
+# A registration that raced another of its subject is asked again this many times.
+RACE_RETRIES = 2
 
 
 class RegistryUnavailable(ConnectionError):
@@ -60,11 +62,20 @@ class RegistryClient:
         return str(level) if level else None
 
     async def register(self, subject: str, schema: str) -> int:
-        """The id of `schema` under `subject`, registering it as a new version if needed."""
-        answer = await self._call(
-            "POST", f"/subjects/{subject}/versions", subject, {"schema": schema}
-        )
-        return int(answer["id"])
+        """The id of `schema` under `subject`, registering it as a new version if needed.
+
+        Registering is idempotent in the Confluent API, but Apicurio answers 409 "already
+        exists" to a registration that raced another of the same subject (two at once, or a
+        retry of one that went through and answered late); asked again, it answers the id. A
+        409 that says anything else (incompatible) is a refusal."""
+        path, body = f"/subjects/{subject}/versions", {"schema": schema}
+        for _ in range(RACE_RETRIES):
+            try:
+                return int((await self._call("POST", path, subject, body))["id"])
+            except SchemaRefused as refused:
+                if refused.status != 409 or "already exists" not in refused.reason:
+                    raise
+        return int((await self._call("POST", path, subject, body))["id"])
 
     async def schema(self, schema_id: int) -> str:
         answer = await self._call("GET", f"/schemas/ids/{schema_id}", str(schema_id))

@@ -97,3 +97,29 @@ async def test_refusals_name_the_subject() -> None:
     with pytest.raises(SchemaRefused) as refused:
         await _client(fake).register("s-value", '"x"')
     assert refused.value.subject == "s-value" and refused.value.status == 409
+
+
+async def test_a_registration_that_raced_another_is_asked_again_and_a_refusal_is_not() -> None:
+    """Apicurio answers 409 "already exists" to a registration racing another of its subject;
+    asked again it answers the id. A 409 for an incompatible schema stays a refusal."""
+    fake = _Registry()
+    raced = {"left": 1}
+
+    def racing(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and raced["left"]:
+            raced["left"] -= 1
+            message = "An artifact with ID 'x' in group 'null' already exists."
+            return httpx.Response(409, json={"error_code": 409, "message": message})
+        return fake(request)
+
+    client = _client(racing)
+    assert await client.register("s", '{"type": "string"}') == 1
+    assert raced["left"] == 0
+    with pytest.raises(SchemaRefused, match="incompatible"):
+        await _client(_Registry(refuse="refuse-me")).register("s", '{"refuse-me": 1}')
+
+    def always(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(409, json={"message": "An artifact already exists."})
+
+    with pytest.raises(SchemaRefused, match="already exists"):  # not forever
+        await _client(always).register("s", '{"type": "string"}')
