@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from io import BytesIO
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +68,7 @@ def dataschema(event_type: str, version: int) -> str:
     return f"{DATASCHEMA_PREFIX}{event_type}:{version}"
 
 
+@lru_cache(maxsize=4096)  # per event on the relay and per position message: few queues
 def ce_source(tenant_id: str, queue_id: str) -> str:
     return f"/tenants/{quote(tenant_id, safe='')}/queues/{quote(queue_id, safe='')}"
 

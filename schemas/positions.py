@@ -16,7 +16,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
@@ -84,7 +84,7 @@ def encode(change: PositionChanged) -> tuple[bytes, bytes, list[tuple[str, bytes
     headers = [
         ("ce_specversion", b"1.0"),
         ("ce_id", event_id.encode()),
-        ("ce_source", _source(change.tenant_id, change.queue_id)),
+        ("ce_source", ce_source(change.tenant_id, change.queue_id).encode()),
         ("ce_type", TYPE.encode()),
         ("ce_time", rfc3339(change.occurred_at).encode()),
         ("ce_subject", change.ticket_id.encode()),
@@ -95,11 +95,6 @@ def encode(change: PositionChanged) -> tuple[bytes, bytes, list[tuple[str, bytes
         ("ce_vqschemaversion", str(VERSION).encode()),
     ]
     return change.ticket_id.encode(), out.getvalue(), headers
-
-
-@lru_cache(maxsize=4096)
-def _source(tenant_id: str, queue_id: str) -> bytes:
-    return ce_source(tenant_id, queue_id).encode()
 
 
 def decode(value: bytes, reader_version: int = VERSION) -> dict[str, Any]:
