@@ -150,7 +150,12 @@ clean-data: venv
 
 # Ceilings of PostgreSQL, Kafka and Redis, then the service measured against them, on fresh
 # schemas/topics/keys of its own; ~8 minutes (BENCH_QUICK=1: ~2). Results in bench/results/.
+# wrk (Debian's package): the outside load generator of the HTTP phase (bench/wrk.py).
 bench: stack-up
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from Debian's packages..."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends wrk; }; }
 	$(BIN)/python -m bench
 
 # The disaster-recovery drill (bench/drill.py): backup, lost disk, restore, measured RPO and RTO

@@ -14,7 +14,8 @@ it, then 1000), BENCH_PUSH_RATE (batch
 messages/s it publishes, default 100), BENCH_PUSH_MIX=sse|ws|ticket|mixed (queue SSE streams,
 queue WebSockets or ticket streams only, or the followers phase's mix), BENCH_SOAK=3600 (seconds of the soak phase, bench/soak.py; set without
 BENCH_ONLY it runs the soak alone, BENCH_ONLY=...,soak adds it to others), BENCH_SOAK_RATE
-(commands/s it offers, default 100), BENCH_KEEP=1 (keep the schemas, topics and keys afterwards).
+(commands/s it offers, default 100), BENCH_WRK=8,32 (connections of each step of the same mix
+from wrk after the HTTP sweep, bench/wrk.py; quick: 16; 0: none), BENCH_KEEP=1 (keep the schemas, topics and keys afterwards).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class BenchConfig:
     push_mix: str = "sse"  # one kind of follower (sse, ws, ticket), or the followers' "mixed"
     soak_s: float = 3600  # how long the soak offers commands
     soak_rate: float = 100  # commands/s: well under the sustained rate, so drift shows, not load
+    wrk: tuple[int, ...] = (8, 32)  # connections of each wrk step after the sweep (bench/wrk.py)
+    wrk_s: float = 10  # how long each wrk step runs
 
 
 def _rates(default: tuple[float, ...]) -> tuple[float, ...]:
@@ -93,6 +96,11 @@ def _rates(default: tuple[float, ...]) -> tuple[float, ...]:
 def _followers(default: tuple[int, ...], name: str = "BENCH_FOLLOWERS") -> tuple[int, ...]:
     raw = os.environ.get(name)
     return tuple(int(n) for n in raw.replace("_", "").split(",")) if raw else default
+
+
+def _wrk(default: tuple[int, ...]) -> tuple[int, ...]:
+    """BENCH_WRK: the connections of each wrk step (0: none)."""
+    return tuple(n for n in _followers(default, "BENCH_WRK") if n > 0)
 
 
 def from_env() -> BenchConfig:
@@ -142,6 +150,8 @@ def from_env() -> BenchConfig:
             follow_s=8,
             pushes=_followers((1_000,), "BENCH_PUSHES"),
             push_s=5,
+            wrk=_wrk((16,)),
+            wrk_s=5,
             **common,
         )
     return BenchConfig(
@@ -158,5 +168,6 @@ def from_env() -> BenchConfig:
         read_calls=2000,
         followers=_followers((1_000, 5_000, 10_000)),
         pushes=_followers((1_000, 10_000), "BENCH_PUSHES"),
+        wrk=_wrk((8, 32)),
         **common,
     )

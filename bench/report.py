@@ -13,6 +13,7 @@ from bench import (
     pipeline_report,
     pushes,
     soak_report,
+    wrk,
 )
 from bench.figures import max_sustained, target
 from bench.http_sweep import sustained
@@ -241,7 +242,7 @@ def _commands(out: dict[str, Any]) -> list[str]:
         f"   max sustained: {_fmt(max_sustained(out))}/s; mix of the last step: "
         f"{http['steps'][-1]['mix']}"
     )
-    return lines
+    return lines + wrk.lines(http)
 
 
 def _propagation(out: dict[str, Any]) -> list[str]:

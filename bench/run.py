@@ -29,6 +29,7 @@ from bench import (
     reads,
     report,
     soak,
+    wrk,
 )
 from bench.aio import run
 from bench.append import event_store_append
@@ -132,6 +133,9 @@ class Bench:
                 self.profile_dir,
             )
             self.out["http"] = {"api_workers": c.api_workers, "queues": len(queues), "steps": steps}
+            self.out["http"]["wrk"] = wrk.run_steps(
+                api.url, api.pid, tenant, queues, c.wrk, c.wrk_s, self.meter
+            )
             self.out["memory"]["api_sweep"] = procs.peak_rss_mb(api.pid)
         finally:
             self.meter.untrack("api")
