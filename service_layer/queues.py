@@ -1,11 +1,9 @@
 """The queue service: load the queues a command touches, decide, append; retry on a concurrent
-writer. One loop for every command, one stream or two (a transfer).
-
-Each process keeps the queues it worked on in memory. A cached state may be stale (another
-replica appended meanwhile); that is safe, because the append names the version the decision was
-made on, and a stale one fails with ConcurrencyError, after which the queue is caught up and the
-command decided again. Within one process a lock per queue keeps commands from racing each other.
-"""
+writer. One loop for every command, one stream or two (a transfer). Each process keeps the queues
+it worked on in memory, maybe stale (another replica appended meanwhile): the append names the
+version decided on, and a stale one fails (ConcurrencyError); the queue is caught up, the command
+decided again, and the queue caught up before each command for a while (contention.py). Within
+one process a lock per queue keeps commands from racing each other."""
 
 from __future__ import annotations
 
@@ -37,13 +35,8 @@ from domain.state import QueueState, initial_state
 from domain.transfer import decide_move, decide_transfer
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.port import AppendSession, EventStore
-from eventstore.values import (
-    CommandContext,
-    IdempotencyRecord,
-    Snapshot,
-    StreamAppend,
-    new_records,
-)
+from eventstore.values import CommandContext, IdempotencyRecord, Snapshot, StreamAppend, new_records
+from service_layer.contention import Contention
 from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
 from service_layer.indexing import indexed
 from service_layer.outcome import Outcome, TicketSummary
@@ -52,10 +45,8 @@ log = logging.getLogger("vq.commands")
 
 MAX_ATTEMPTS = 12
 # A queue's snapshot is written every SNAPSHOT_EVERY events, or every tenth of its tickets' count
-# when that is more (a snapshot's cost grows with the state: per event it stays bounded). A
-# replica whose held state went stale (another replica wrote the queue) rebuilds it from the
-# newest snapshot: with snapshots 500 apart, two API processes sharing the queues spent 4.15 ms
-# of CPU a command against 3.07 with 100 (bench, 300 commands/s).
+# when that is more (a snapshot's cost grows with the state: per event it stays bounded). A held
+# state folded forward by an append that failed is rebuilt from the newest snapshot.
 SNAPSHOT_EVERY = 100
 CACHE_SIZE = 10_000
 LOCK_WAIT_S = 2.0
@@ -95,6 +86,7 @@ class QueueService:
         # nothing (a fuzzer sends thousands) leave no lock behind.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
+        self._contention = Contention()
 
     def now(self) -> datetime:
         return self._clock()
@@ -103,9 +95,9 @@ class QueueService:
 
     async def execute(self, request: CommandRequest) -> Outcome:
         """Decide and append one command: its outcome, or the stored outcome of its first run
-        when it carries an Idempotency-Key already used by the same request. The key is stored
-        with the events (a taken key fails the append and changes nothing), so it is read only
-        then, on a refusal (a retried call may find nobody left), or when nothing was written."""
+        when it carries an Idempotency-Key already used by the same request. The key is stored with
+        the events (a taken key fails the append), so it is read only then, on a refusal (a
+        retried call may find nobody left), or when nothing was written."""
         if request.idempotency is None:
             return await self._execute(request)
         try:
@@ -142,12 +134,14 @@ class QueueService:
             try:
                 # The usual case: this process wrote the queue last, so the state it holds is
                 # the queue's; one statement appends (and checks that nobody else wrote since).
+                if self._contention.any(streams):
+                    await self._catch_up(streams)  # another replica writes these too
                 decided = await self._attempt_cached(request, streams)
                 if decided is not None:
                     return decided
                 return await self._attempt(request, streams)  # read under the locks, decide
             except ConcurrencyError:
-                pass
+                self._contention.saw(streams)
             # Another writer (another replica) appended first: catch up and decide again, at
             # once and then after jittered pauses. Only now is a retry loop built: it costs tens
             # of microseconds, which every command would otherwise pay.
@@ -186,6 +180,13 @@ class QueueService:
             raise
         self._committed(appends, held)
         return outcome
+
+    async def _catch_up(self, streams: list[str]) -> None:
+        """Fold into the held states what was appended since (no lock: the append checks)."""
+        for stream in streams:
+            if (state := self._states.get(stream)) is not None:
+                for recorded in await self._store.read_stream(stream, state.version):
+                    evolve(state, recorded.event)
 
     async def _attempt(self, request: CommandRequest, streams: list[str]) -> Outcome:
         """One try under the streams' write locks; ConcurrencyError if another writer won."""
@@ -241,10 +242,8 @@ class QueueService:
     # -- loading -------------------------------------------------------------------------------
 
     async def load(self, tenant_id: str, queue_id: str) -> QueueState:
-        """The queue as of its newest version, or Rejected(not-found) for another tenant's.
-
-        The caller must not change it; it is the cached state, folded in place under the lock.
-        """
+        """The queue as of its newest version, or Rejected(not-found) for another tenant's. The
+        caller must not change it; it is the cached state, folded in place under the lock."""
         async with self._turn(queue_id):
             state = await self._base(queue_id)
             for recorded in await self._store.read_stream(queue_id, state.version):
@@ -333,9 +332,9 @@ def _decide(
 def _written(
     request: CommandRequest, states: Sequence[QueueState], produced: Sequence[list[QueueEvent]]
 ) -> tuple[list[StreamAppend], Outcome, IdempotencyRecord | None]:
-    """What to append for the decided events, the command's outcome and its idempotency
-    record. The states are folded forward in place (cheap, whatever the length of the line):
-    should the append fail after this, the caller drops them (they are rebuilt)."""
+    """What to append for the decided events, the command's outcome and its idempotency record.
+    The states are folded forward in place (cheap, whatever the line's length): should the append
+    fail after this, the caller drops them (they are rebuilt)."""
     appends = [
         indexed(
             new_records(
