@@ -27,7 +27,7 @@ from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rend
 from notifications.outlet import Headers, Outlet, attempt_headers
 from notifications.store import deliveries
 from notifications.store.deliveries import Outcome
-from notifications.store.subscriptions import address_of
+from notifications.store.subscriptions import addresses_of
 from observability import metrics
 
 log = logging.getLogger("vq.notifications.delivery")
@@ -86,7 +86,13 @@ class Deliverer:
             if message.id in claimed:
                 claimed.discard(message.id)  # the first of the batch's copies only
                 keyed.setdefault(message.order_key, []).append((message, attempt))
-        results = await asyncio.gather(*(self._in_order(group) for group in keyed.values()))
+        addresses = await addresses_of(
+            self._pool,
+            (i for g in keyed.values() for m, _ in g if not m.to and (i := m.subscription_id)),
+        )
+        results = await asyncio.gather(
+            *(self._in_order(group, addresses) for group in keyed.values())
+        )
         outcomes = [outcome for group in results for outcome, _ in group]
         onward = [record for group in results for _, record in group if record is not None]
         await self._outlet.publish(onward)  # before the rows say "retrying": nothing is lost
@@ -96,17 +102,17 @@ class Deliverer:
             await deliveries.forget_gone(self._pool, [o.message_id for o in gone])
 
     async def _in_order(
-        self, group: list[tuple[Message, int]]
+        self, group: list[tuple[Message, int]], addresses: Mapping[str, str]
     ) -> list[tuple[Outcome, tuple[str, Message, Headers] | None]]:
         async with self._slots[group[0][0].channel]:
-            return [await self._attempt(message, attempt) for message, attempt in group]
+            return [await self._attempt(message, attempt, addresses) for message, attempt in group]
 
     async def _attempt(
-        self, message: Message, attempt: int
+        self, message: Message, attempt: int, addresses: Mapping[str, str]
     ) -> tuple[Outcome, tuple[str, Message, Headers] | None]:
         sender = self._senders[message.channel]
         try:
-            addressed = await self._addressed(message)
+            addressed = _addressed(message, addresses)
             rendered = await self._render(addressed)
             sent = await sender.send(addressed, rendered)
         except DeliveryFailed as failure:
@@ -115,18 +121,6 @@ class Deliverer:
             log.exception("sending %s failed unexpectedly", message.id)
             return self._failed(message, attempt, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
         return self._outcome(message, attempt, "delivered", "delivered", sent, None), None
-
-    async def _addressed(self, message: Message) -> Message:
-        """A message to a person's subscription carries no address, so that no topic record or
-        delivery log keeps one: it is read from the subscription as the message is sent (only
-        for sending: retries and dead letters carry the message as it came). A subscription
-        removed since (the person's data erased) makes the message gone."""
-        if message.to or message.subscription_id is None:
-            return message  # an endpoint's, an alert's, or made before addresses were left out
-        address = await address_of(self._pool, message.subscription_id)
-        if address is None:
-            raise DeliveryFailed("the subscription was removed (personal data erased)", gone=True)
-        return replace(message, to=address)
 
     def _failed(
         self, message: Message, attempt: int, failure: DeliveryFailed
@@ -168,3 +162,22 @@ class Deliverer:
             excerpt="" if sent is None else sent.excerpt[:2048],
             error=error,
         )
+
+
+def _unaddressed(message: Message) -> bool:
+    """A message to a person's subscription (an endpoint's, an alert's, or one made before
+    addresses were left out of messages carries its own)."""
+    return not message.to and message.subscription_id is not None
+
+
+def _addressed(message: Message, addresses: Mapping[str, str]) -> Message:
+    """A message to a person's subscription carries no address, so that no topic record or
+    delivery log keeps one: it is read from the subscription as the batch is sent (only for
+    sending: retries and dead letters carry the message as it came). A subscription removed
+    since (the person's data erased) makes the message gone."""
+    if not _unaddressed(message):
+        return message
+    address = addresses.get(str(message.subscription_id))
+    if address is None:
+        raise DeliveryFailed("the subscription was removed (personal data erased)", gone=True)
+    return replace(message, to=address)

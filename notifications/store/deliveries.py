@@ -43,19 +43,27 @@ RETURNING message_id
 
 _DUPLICATES = "UPDATE deliveries SET duplicates = duplicates + 1 WHERE message_id = ANY(%s)"
 
-_ATTEMPT = """
-INSERT INTO delivery_attempts
-    (message_id, replay, attempt, at, outcome, status, seconds, excerpt, error)
-SELECT %s, d.replays, %s, %s, %s, %s, %s, %s, %s FROM deliveries d WHERE d.message_id = %s
-ON CONFLICT (message_id, replay, attempt) DO UPDATE SET
-    at = EXCLUDED.at, outcome = EXCLUDED.outcome, status = EXCLUDED.status,
-    seconds = EXCLUDED.seconds, excerpt = EXCLUDED.excerpt, error = EXCLUDED.error
-"""
-
+# A batch's attempts recorded and their messages' new status, in one statement (one round trip,
+# atomic): the outcomes come as arrays, one element per message (a batch attempts a message once).
 _SETTLE = """
-UPDATE deliveries SET status = %s, last_error = %s, updated_at = now(),
-    delivered_at = CASE WHEN %s = 'delivered' THEN now() ELSE delivered_at END
-WHERE message_id = %s
+WITH a AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(ats)s::timestamptz[],
+                         %(outcomes)s::text[], %(codes)s::int[], %(seconds)s::float8[],
+                         %(excerpts)s::text[], %(errors)s::text[], %(statuses)s::text[])
+        AS a(message_id, attempt, at, outcome, code, seconds, excerpt, error, status)
+), attempted AS (
+    INSERT INTO delivery_attempts
+        (message_id, replay, attempt, at, outcome, status, seconds, excerpt, error)
+    SELECT a.message_id, d.replays, a.attempt, a.at, a.outcome, a.code, a.seconds, a.excerpt,
+           a.error
+    FROM a JOIN deliveries d ON d.message_id = a.message_id
+    ON CONFLICT (message_id, replay, attempt) DO UPDATE SET
+        at = EXCLUDED.at, outcome = EXCLUDED.outcome, status = EXCLUDED.status,
+        seconds = EXCLUDED.seconds, excerpt = EXCLUDED.excerpt, error = EXCLUDED.error
+)
+UPDATE deliveries d SET status = a.status, last_error = a.error, updated_at = now(),
+    delivered_at = CASE WHEN a.status = 'delivered' THEN now() ELSE d.delivered_at END
+FROM a WHERE d.message_id = a.message_id
 """
 
 
@@ -119,30 +127,23 @@ async def claim(
 
 
 async def settle(pool: AsyncConnectionPool[Any], outcomes: Sequence[Outcome]) -> None:
-    """Record a batch of attempts and their messages' new status, in one transaction."""
+    """Record a batch of attempts and their messages' new status, in one statement."""
     if not outcomes:
         return
-    async with connection(pool) as conn, conn.transaction(), conn.cursor() as cur:
-        await cur.executemany(
-            _ATTEMPT,
-            [
-                (
-                    o.message_id,
-                    o.attempt,
-                    o.at,
-                    o.outcome,
-                    o.code,
-                    o.seconds,
-                    o.excerpt,
-                    o.error,
-                    o.message_id,
-                )
-                for o in outcomes
-            ],
-        )
-        await cur.executemany(
-            _SETTLE, [(o.status, o.error, o.status, o.message_id) for o in outcomes]
-        )
+    ordered = sorted(outcomes, key=lambda o: o.message_id)  # one order for every writer's locks
+    columns = {
+        "ids": [o.message_id for o in ordered],
+        "attempts": [o.attempt for o in ordered],
+        "ats": [o.at for o in ordered],
+        "outcomes": [o.outcome for o in ordered],
+        "codes": [o.code for o in ordered],
+        "seconds": [o.seconds for o in ordered],
+        "excerpts": [o.excerpt for o in ordered],
+        "errors": [o.error for o in ordered],
+        "statuses": [o.status for o in ordered],
+    }
+    async with connection(pool) as conn:
+        await conn.execute(_SETTLE, columns)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from notifications.messages import Message
 from notifications.store import alerts, endpoints, schedules, templates
 from notifications.store.db import Pool
 from notifications.store.deliveries import Outcome, claim, purge, settle
+from notifications.store.subscriptions import addresses_of, create_subscription
 from notifications.templates import default_template
 
 
@@ -160,3 +161,77 @@ async def test_the_delivery_log_forgets_settled_messages_past_their_retention(
     await settle(pool, [Outcome("m1", 1, now, "retrying", "failed")])  # not settled: kept
     assert await purge(pool, now + timedelta(seconds=1)) == 1
     assert await claim(pool, [(message(0), 1)]) == {"m0"}  # forgotten: a new message again
+
+
+async def test_a_batch_is_settled_at_once_each_attempt_recorded_and_each_message_moved_on(
+    pool: Pool, tenant_id: str
+) -> None:
+    """One statement records the batch's attempts (code, time, excerpt, error) and moves each
+    message to its new status; an attempt recorded again (a resend after a crash) is updated,
+    and an outcome for a message the log does not hold records nothing."""
+    at = datetime.now(UTC)
+    messages = [
+        Message(id=f"s{n}-{uuid.uuid4()}", tenant_id=tenant_id, channel="webhook", to="e1",
+                topic="t", created_at=at, order_key="k")
+        for n in range(2)
+    ]  # fmt: skip
+    ids = [m.id for m in messages]
+    await claim(pool, [(m, 1) for m in messages])
+    batch = [
+        Outcome(ids[1], 1, at, "retrying", "failed", 500, 0.25, "oops", "HTTP 500"),
+        Outcome(ids[0], 1, at, "delivered", "delivered", 204, 0.01, ""),
+        Outcome("never-claimed", 1, at, "delivered", "delivered", 204, 0.01, ""),
+    ]
+    await settle(pool, batch)
+    await settle(pool, batch[:1])  # the same attempt again: one row, as it came the last time
+    async with pool.connection() as conn:
+        attempts = await (
+            await conn.execute(
+                "SELECT message_id, attempt, outcome, status, seconds, excerpt, error"
+                " FROM delivery_attempts WHERE message_id = ANY(%s) ORDER BY message_id",
+                ([*ids, "never-claimed"],),
+            )
+        ).fetchall()
+        states = await (
+            await conn.execute(
+                "SELECT message_id, status, last_error, delivered_at IS NOT NULL FROM deliveries"
+                " WHERE message_id = ANY(%s) ORDER BY message_id",
+                (ids,),
+            )
+        ).fetchall()
+    assert attempts == [
+        (ids[0], 1, "delivered", 204, 0.01, "", None),
+        (ids[1], 1, "failed", 500, 0.25, "oops", "HTTP 500"),
+    ]
+    assert states == [(ids[0], "delivered", None, True), (ids[1], "retrying", "HTTP 500", False)]
+
+
+async def test_a_batchs_addresses_are_read_at_once_and_an_erased_subscription_has_none(
+    pool: Pool, tenant_id: str
+) -> None:
+    """The channel workers read the addresses of a batch's messages in one statement as they
+    send it (messages carry none); a subscription removed since (the person's data erased) is
+    not found, so its message is gone, and an id that is not a UUID finds nothing."""
+    made = [
+        await create_subscription(
+            pool,
+            tenant_id=tenant_id,
+            queue_id=str(uuid.uuid4()),
+            ticket_id=str(uuid.uuid4()),
+            channel="email",
+            address=f"person{n}@example.org",
+            language="en",
+            rules=[("ahead", 3)],
+        )
+        for n in range(3)
+    ]
+    async with pool.connection() as conn:
+        await conn.execute(
+            "DELETE FROM subscriptions WHERE subscription_id = %s", (made[2].subscription_id,)
+        )
+    ids = [s.subscription_id for s in made] + ["not-a-uuid", str(uuid.uuid4())]
+    assert await addresses_of(pool, ids) == {
+        made[0].subscription_id: "person0@example.org",
+        made[1].subscription_id: "person1@example.org",
+    }
+    assert await addresses_of(pool, []) == {}
