@@ -1,4 +1,4 @@
-"""What one run measures and for how long: the full run or `BENCH_QUICK=1` (2 min 41 s measured).
+"""What one run measures and for how long: the full run or `BENCH_QUICK=1` (3 min 3 s measured, run 20261205T040944Z).
 
 Environment: BENCH_QUICK=1, BENCH_RATES=250,500,... (offered command rates), BENCH_API_WORKERS
 (uvicorn workers of the API under test, default 1), BENCH_STREAM_WORKERS (`vq worker` processes
