@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # benchmark and `make run`'s demo run on this machine. A deployment sets VQ_ENV=prod and real ones.
 export VQ_ENV ?= dev
 
-.PHONY: help venv stack-up stack-down stack-status run test test-tools lint clean-data bench screenshots drill
+.PHONY: help venv stack-up stack-down stack-status run test test-tools wrk lint clean-data bench screenshots drill
 
 help:
 	@echo "make test         venv + package, lint, stack up, then all of tests/ with pytest"
@@ -72,11 +72,18 @@ KCAT_AVRO := .vq/tools/bin/kcat
 $(KCAT_AVRO): deploy/kcat/build.sh $(wildcard deploy/kcat/kcat/* deploy/kcat/libserdes/src/*)
 	deploy/kcat/build.sh
 
-test-tools: $(KCAT_AVRO)
+test-tools: $(KCAT_AVRO) wrk
 	@command -v kcat >/dev/null 2>&1 || { echo "installing kcat from Debian's packages..."; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat \
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	       apt-get install -y -q --no-install-recommends kcat; }; }
+
+# wrk (Debian's package): the benchmark's outside load generator (bench/wrk.py), also tested.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from Debian's packages..."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends wrk; }; }
 
 # The OpenID Provider the single sign-on tests start (tests/oidc/: oidc-provider from npm),
 # installed again only when package-lock.json is newer than what `npm ci` installed.
@@ -150,12 +157,7 @@ clean-data: venv
 
 # Ceilings of PostgreSQL, Kafka and Redis, then the service measured against them, on fresh
 # schemas/topics/keys of its own; ~8 minutes (BENCH_QUICK=1: ~2). Results in bench/results/.
-# wrk (Debian's package): the outside load generator of the HTTP phase (bench/wrk.py).
-bench: stack-up
-	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from Debian's packages..."; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk \
-	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-	       apt-get install -y -q --no-install-recommends wrk; }; }
+bench: stack-up wrk
 	$(BIN)/python -m bench
 
 # The disaster-recovery drill (bench/drill.py): backup, lost disk, restore, measured RPO and RTO
