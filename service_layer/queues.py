@@ -36,7 +36,7 @@ from domain.transfer import decide_move, decide_transfer
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.port import AppendSession, EventStore
 from eventstore.values import CommandContext, IdempotencyRecord, Snapshot, StreamAppend, new_records
-from service_layer.contention import Contention
+from service_layer.contention import HOT, Contention
 from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
 from service_layer.indexing import indexed
 from service_layer.outcome import Outcome, TicketSummary
@@ -134,11 +134,12 @@ class QueueService:
             try:
                 # The usual case: this process wrote the queue last, so the state it holds is
                 # the queue's; one statement appends (and checks that nobody else wrote since).
-                if self._contention.any(streams):
-                    await self._catch_up(streams)  # another replica writes these too
-                decided = await self._attempt_cached(request, streams)
-                if decided is not None:
-                    return decided
+                if (level := self._contention.level(streams)) < HOT:
+                    if level:
+                        await self._catch_up(streams)  # another replica writes these too
+                    if (decided := await self._attempt_cached(request, streams)) is not None:
+                        self._contention.fine(streams)
+                        return decided
                 return await self._attempt(request, streams)  # read under the locks, decide
             except ConcurrencyError:
                 self._contention.saw(streams)
