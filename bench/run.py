@@ -133,13 +133,11 @@ class Bench:
                 self.profile_dir,
             )
             self.out["http"] = {"api_workers": c.api_workers, "queues": len(queues), "steps": steps}
-            self.out["http"]["wrk"] = wrk.run_steps(
-                api.url, api.pid, tenant, queues, c.wrk, c.wrk_s, self.meter
-            )
             self.out["memory"]["api_sweep"] = procs.peak_rss_mb(api.pid)
         finally:
             self.meter.untrack("api")
             api.stop()
+        self.out["http"]["wrk"] = wrk.phase(settings, self.logs / "wrk", tenant, c, self.meter)
 
     def propagation(self) -> None:
         c = self.config

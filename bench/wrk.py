@@ -18,8 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.config import BenchConfig
 from bench.env import Tenant
-from bench.procs import CpuMeter, cores_used, wait_idle
+from bench.http_sweep import create_queues
+from bench.procs import CpuMeter, cores_used, start_api, wait_idle
+from core.settings import Settings
 
 SCRIPT = Path(__file__).resolve().parent / "wrk_mix.lua"
 TIMEOUT_S = 10
@@ -87,20 +90,43 @@ def step(
     }
 
 
+def phase(
+    settings: Settings, logs: Path, tenant: Tenant, config: BenchConfig, meter: CpuMeter
+) -> list[dict[str, Any]]:
+    """The steps on an API process of their own (as many workers as the sweep's), started
+    after the sweep's stopped: what the sweep left behind (a saturated step's backlog, its
+    queues' long lines) weighs on neither generator's figures."""
+    if not config.wrk:
+        return []
+    if not available():
+        print("  wrk is not installed (`make bench` installs it): its steps are left out")
+        return []
+    api = start_api(settings, logs, config.api_workers)
+    assert api.url is not None
+    meter.track("api", api.pid)
+    try:
+        # A warm-up, as the sweep's: the API's first commands pay for its caches.
+        step(api.url, tenant, create_queues(api.url, tenant), 4, 2, meter)
+        return run_steps(api.url, api.pid, tenant, config.wrk, config.wrk_s, meter)
+    finally:
+        meter.untrack("api")
+        api.stop()
+
+
 def run_steps(
     url: str,
     api_pid: int,
     tenant: Tenant,
-    queues: list[str],
     connections: tuple[int, ...],
     duration_s: float,
     meter: CpuMeter,
 ) -> list[dict[str, Any]]:
-    if connections and not available():
-        print("  wrk is not installed (`make bench` installs it): its steps are left out")
-        return []
+    """A step per connection count, each on queues of its own: the script knows only the tickets
+    it saw answered, and a ticket left at a counter by the sweep (or a step before) would keep
+    that counter busy for good."""
     steps = []
     for n in connections:
+        queues = create_queues(url, tenant)
         wait_idle(api_pid, timeout_s=30)
         found = step(url, tenant, queues, n, duration_s, meter)
         lat = found["latency_ms"]
