@@ -165,8 +165,8 @@ class Deliverer:
 
 
 def _unaddressed(message: Message) -> bool:
-    """A message to a person's subscription (an endpoint's, an alert's, or one made before
-    addresses were left out of messages carries its own)."""
+    """Whether the message goes to a person's subscription and carries no address (an
+    endpoint's, an alert's, or one made before addresses were left out carries its own)."""
     return not message.to and message.subscription_id is not None
 
 

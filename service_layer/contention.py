@@ -8,7 +8,8 @@ happen to about every other command. So a queue whose append failed behind anoth
 *contended* for HOLD_S: its commands first fold in just the events appended since (one read, one
 or two events usually), then append in one statement as before. A queue so busy that appends
 still fail after that (a share of them above HOT_SHARE, smoothed) is *hot*: its commands are
-decided under its write lock, which cannot fail. HOLD_S after the last failure, neither.
+decided under its write lock, which cannot fail. Once HOLD_S has passed since its last failure,
+a queue is neither.
 """
 
 from __future__ import annotations
