@@ -72,18 +72,19 @@ KCAT_AVRO := .vq/tools/bin/kcat
 $(KCAT_AVRO): deploy/kcat/build.sh $(wildcard deploy/kcat/kcat/* deploy/kcat/libserdes/src/*)
 	deploy/kcat/build.sh
 
+# A Debian package installed when its command is missing (apt-get update only if the install
+# fails without it): $(call apt_install,COMMAND,PACKAGE).
+apt_install = command -v $(1) >/dev/null 2>&1 || { echo "installing $(2) from Debian's packages..."; \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2) \
+  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+       apt-get install -y -q --no-install-recommends $(2); }; }
+
 test-tools: $(KCAT_AVRO) wrk
-	@command -v kcat >/dev/null 2>&1 || { echo "installing kcat from Debian's packages..."; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat \
-	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-	       apt-get install -y -q --no-install-recommends kcat; }; }
+	@$(call apt_install,kcat,kcat)
 
 # wrk (Debian's package): the benchmark's outside load generator (bench/wrk.py), also tested.
 wrk:
-	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from Debian's packages..."; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk \
-	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-	       apt-get install -y -q --no-install-recommends wrk; }; }
+	@$(call apt_install,wrk,wrk)
 
 # The OpenID Provider the single sign-on tests start (tests/oidc/: oidc-provider from npm),
 # installed again only when package-lock.json is newer than what `npm ci` installed.
@@ -98,10 +99,7 @@ $(OIDC_STAMP): tests/oidc/package-lock.json
 CHROMIUM := /usr/bin/chromium
 
 $(CHROMIUM):
-	@echo "installing chromium from Debian's packages..."
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
-	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-	       apt-get install -y -q --no-install-recommends chromium; }
+	@$(call apt_install,$(CHROMIUM),chromium)
 
 # axe-core from npm, the accessibility checker the browser tests put into each page, installed
 # again only when tests/browser/package-lock.json is newer than what `npm ci` installed.

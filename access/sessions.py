@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from access import audit_store
 from core.errors import Unavailable
+from core.ids import is_uuid
 from core.settings import Settings
 from eventstore.pool import pooled
 
@@ -66,14 +67,6 @@ class Grant:
 
 def token_hash(refresh_token: str) -> bytes:
     return hashlib.sha256(refresh_token.encode("utf-8")).digest()
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
 
 
 class Sessions:
@@ -157,7 +150,7 @@ class Sessions:
     async def end(self, session_id: str, *, reason: str = "signed out") -> None:
         """End a session (its refresh tokens are refused from now on); no-op when it is unknown
         or ended already."""
-        if not _is_uuid(session_id):
+        if not is_uuid(session_id):
             return
         async with pooled(self._pool) as conn:
             await _end(conn, session_id, reason)
@@ -166,7 +159,7 @@ class Sessions:
         self, tenant_id: str, user_id: str, *, reason: str = "ended by an administrator"
     ) -> list[str]:
         """End every session of a person (deactivated, role changed); their ids."""
-        if not (_is_uuid(tenant_id) and _is_uuid(user_id)):
+        if not (is_uuid(tenant_id) and is_uuid(user_id)):
             return []
         async with pooled(self._pool) as conn:
             cur = await conn.execute(

@@ -87,8 +87,7 @@ class Deliverer:
                 claimed.discard(message.id)  # the first of the batch's copies only
                 keyed.setdefault(message.order_key, []).append((message, attempt))
         addresses = await addresses_of(
-            self._pool,
-            (i for g in keyed.values() for m, _ in g if not m.to and (i := m.subscription_id)),
+            self._pool, (i for g in keyed.values() for m, _ in g if (i := _unaddressed(m)))
         )
         results = await asyncio.gather(
             *(self._in_order(group, addresses) for group in keyed.values())
@@ -164,10 +163,11 @@ class Deliverer:
         )
 
 
-def _unaddressed(message: Message) -> bool:
-    """Whether the message goes to a person's subscription and carries no address (an
-    endpoint's, an alert's, or one made before addresses were left out carries its own)."""
-    return not message.to and message.subscription_id is not None
+def _unaddressed(message: Message) -> str | None:
+    """The subscription whose address the message is to be sent to, when it goes to a person's
+    and carries none (an endpoint's, an alert's, or one made before addresses were left out
+    carries its own)."""
+    return None if message.to else message.subscription_id
 
 
 def _addressed(message: Message, addresses: Mapping[str, str]) -> Message:
@@ -175,9 +175,9 @@ def _addressed(message: Message, addresses: Mapping[str, str]) -> Message:
     delivery log keeps one: it is read from the subscription as the batch is sent (only for
     sending: retries and dead letters carry the message as it came). A subscription removed
     since (the person's data erased) makes the message gone."""
-    if not _unaddressed(message):
+    if (subscription := _unaddressed(message)) is None:
         return message
-    address = addresses.get(str(message.subscription_id))
+    address = addresses.get(subscription)
     if address is None:
         raise DeliveryFailed("the subscription was removed (personal data erased)", gone=True)
     return replace(message, to=address)

@@ -138,7 +138,8 @@ class QueueService:
                     if level:
                         await self._catch_up(streams)  # another replica writes these too
                     if (decided := await self._attempt_cached(request, streams)) is not None:
-                        self._contention.fine(streams)
+                        if level:
+                            self._contention.fine(streams)
                         return decided
                 return await self._attempt(request, streams)  # read under the locks, decide
             except ConcurrencyError:
@@ -186,8 +187,7 @@ class QueueService:
         """Fold into the held states what was appended since (no lock: the append checks)."""
         for stream in streams:
             if (state := self._states.get(stream)) is not None:
-                for recorded in await self._store.read_stream(stream, state.version):
-                    evolve(state, recorded.event)
+                await _caught_up(self._store, state)
 
     async def _attempt(self, request: CommandRequest, streams: list[str]) -> Outcome:
         """One try under the streams' write locks; ConcurrencyError if another writer won."""
@@ -246,9 +246,7 @@ class QueueService:
         """The queue as of its newest version, or Rejected(not-found) for another tenant's. The
         caller must not change it; it is the cached state, folded in place under the lock."""
         async with self._turn(queue_id):
-            state = await self._base(queue_id)
-            for recorded in await self._store.read_stream(queue_id, state.version):
-                evolve(state, recorded.event)
+            state = await _caught_up(self._store, await self._base(queue_id))
             self._remember(state)
         _check_owner(state, tenant_id)
         return state
@@ -388,9 +386,10 @@ def _subject(command: Command, records: Sequence[RecordedEvent]) -> str | None:
     return ticket_id if isinstance(ticket_id, str) else None
 
 
-async def _caught_up(session: AppendSession, state: QueueState) -> QueueState:
-    """Fold in whatever was appended since `state`, read under the stream's write lock."""
-    for recorded in await session.read_stream(state.queue_id, state.version):
+async def _caught_up(reader: AppendSession | EventStore, state: QueueState) -> QueueState:
+    """Fold in whatever was appended since `state` (read under the stream's write lock when
+    `reader` is a session)."""
+    for recorded in await reader.read_stream(state.queue_id, state.version):
         evolve(state, recorded.event)
     return state
 

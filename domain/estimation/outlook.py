@@ -197,8 +197,10 @@ def _level(
     # only the collector's passes free (once per counter per projection: 2,000 a second made
     # the worker's full passes 56-365 ms long, the event loop stopped).
     def level(k: int) -> float:
-        walked: list[int] = []
         found = memo.get(k)
+        if found is not None:  # nearly every call: nothing to walk
+            return found
+        walked: list[int] = []
         while found is None and (k >= len(slots.keys) or not slots.open[k]):
             walked.append(k)  # after hours the counters of the close serve on
             k -= 1

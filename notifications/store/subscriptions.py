@@ -15,6 +15,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from core.ids import is_uuid
 from notifications.store.db import Pool, changed, fetch_all, fetch_one
 from notifications.store.defaults import get_notify_defaults
 
@@ -208,7 +209,7 @@ async def get_subscription(pool: Pool, tenant_id: str, subscription_id: str) -> 
 async def addresses_of(pool: Pool, subscription_ids: Iterable[str]) -> dict[str, str]:
     """Where these subscriptions' messages go, read when a batch of them is sent (messages do not
     carry it), in one statement; a subscription removed (the person's data erased) is not there."""
-    wanted = sorted({i for i in subscription_ids if _is_uuid(i)})
+    wanted = sorted({i for i in subscription_ids if is_uuid(i)})
     if not wanted:
         return {}
     rows = await fetch_all(
@@ -218,14 +219,6 @@ async def addresses_of(pool: Pool, subscription_ids: Iterable[str]) -> dict[str,
         (wanted,),
     )
     return {str(row[0]): str(row[1]) for row in rows}
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def cancel_subscription(
