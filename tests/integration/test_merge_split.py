@@ -38,13 +38,16 @@ async def _line(api: ApiClient, queue_id: str, version: int) -> list[dict[str, A
             return tickets
 
 
-async def _fill(api: ApiClient, queue_id: str, rng: random.Random) -> list[dict[str, Any]]:
-    return [
-        (await api.enqueue(queue_id, priority=rng.choice(CLASSES), service_type=rng.choice(TYPES)))[
-            "ticket"
-        ]
+async def _fill(
+    api: ApiClient, queue_id: str, rng: random.Random
+) -> tuple[list[dict[str, Any]], int]:
+    """PEOPLE joined, and the queue's version after the last (the queue's creation is a version
+    too: waiting for PEOPLE could read a line one short)."""
+    answers = [
+        await api.enqueue(queue_id, priority=rng.choice(CLASSES), service_type=rng.choice(TYPES))
         for _ in range(PEOPLE)
     ]
+    return [a["ticket"] for a in answers], answers[-1]["stream_version"]
 
 
 def _ids(tickets: list[dict[str, Any]]) -> list[str]:
@@ -59,9 +62,13 @@ async def test_merge_then_split_keep_numbers_order_and_every_ticket(
     second = await api.create_queue(prefix="B", service_types=TYPES)
     third = await api.create_queue(prefix="L", service_types=["loans"])
     with read_side(settings):
-        a_joined, b_joined = await _fill(api, first, rng), await _fill(api, second, rng)
-        a_line = _ids(await _line(api, first, PEOPLE))
-        b_line = _ids(await _line(api, second, PEOPLE))
+        (a_joined, a_version), (b_joined, b_version) = (
+            await _fill(api, first, rng),
+            await _fill(api, second, rng),
+        )
+        a_line = _ids(await _line(api, first, a_version))
+        b_line = _ids(await _line(api, second, b_version))
+        assert len(a_line) == len(b_line) == PEOPLE
         numbers = {t["ticket_id"]: t["number"] for t in a_joined + b_joined}
 
         merged = await api.post(
