@@ -132,7 +132,7 @@ $(PROMTOOL):
 TEST_WORKERS ?= 2
 
 test: lint stack-up test-tools $(OIDC_STAMP) $(CHROMIUM) $(BROWSER_STAMP) $(PROMTOOL)
-	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
 	  -m "not serial" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -p no:cacheprovider -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 

@@ -26,7 +26,6 @@ from psycopg import sql
 
 from core.settings import Settings
 from eventstore.migrate import migrate
-from tests import scheduling
 
 # Settings are read when built, never at import: this is before any test builds one.
 os.environ["VQ_ENV"] = "dev"
@@ -62,20 +61,13 @@ def _containers(stack: ExitStack) -> dict[str, str]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """For `pytest -n N --dist loadgroup` (make test): a test file's tests run in one worker
     (their module fixtures are made once), the browser's in one worker together (one live
-    stack, one Chromium); the longest groups are taken first (tests/scheduling.py). Tests marked
-    `serial` stop a shared server: make test runs them alone, after the others."""
+    stack, one Chromium). Tests marked `serial` stop a shared server: make test runs them alone,
+    after the others."""
     browser = ROOT / "tests" / "browser"
-    groups: dict[pytest.Item, str] = {}
     for item in items:
-        marker = item.get_closest_marker("xdist_group")
-        if marker is None:
+        if item.get_closest_marker("xdist_group") is None:
             group = "browser" if browser in item.path.parents else str(item.path.relative_to(ROOT))
             item.add_marker(pytest.mark.xdist_group(group))
-        else:
-            group = marker.args[0] if marker.args else marker.kwargs.get("name", "")
-        groups[item] = group
-    # The longest groups first (tests/scheduling.py); the rest keep their collected order.
-    items.sort(key=lambda item: -scheduling.seconds(groups[item]))
 
 
 @pytest.fixture(scope="session")

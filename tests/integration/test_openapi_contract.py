@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
 
 from access.directory import TenantDirectory
@@ -32,8 +31,6 @@ from tests.integration.servers import api_servers, read_side
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
-# Each fuzzer a group of its own: make test runs the two at once (tests/scheduling.py).
-@pytest.mark.xdist_group("openapi-fuzz-admin")
 async def test_a_fuzzer_driven_by_the_openapi_document_finds_nothing(
     settings: Settings, topics: list[str], store: PostgresEventStore
 ) -> None:
@@ -63,7 +60,6 @@ async def test_a_fuzzer_driven_by_the_openapi_document_finds_nothing(
     assert "No issues found" in report or " passed" in report, report[-2000:]
 
 
-@pytest.mark.xdist_group("openapi-fuzz-roles")
 async def test_every_role_fuzzed_over_the_whole_document_meets_no_server_error(
     settings: Settings, topics: list[str], store: PostgresEventStore, pool: Any
 ) -> None:
