@@ -146,6 +146,9 @@ class InMemoryEventStore:
         start = after.global_position
         return self._log[start : start + limit]
 
+    async def read_horizon(self) -> tuple[int, int]:
+        return len(self._log), len(self._log)  # sessions commit whole: nothing is in flight
+
     async def stream_owner(self, stream_id: str) -> tuple[str, int] | None:
         stream = self._streams.get(stream_id)
         return None if stream is None else (stream.tenant_id, stream.version)

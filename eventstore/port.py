@@ -64,6 +64,13 @@ class EventStore(Protocol):
         transaction that wrote before it committed after it (see migration 0001)."""
         ...
 
+    async def read_horizon(self) -> tuple[int, int]:
+        """(the oldest transaction still writing, the id the next one will have): `read_all`
+        returns events of transactions below the first only, and every transaction begun before
+        now is below the second. A one-off read of everything (a rebuild) waits for the first
+        to pass the second it saw when it began."""
+        ...
+
     async def stream_owner(self, stream_id: str) -> tuple[str, int] | None:
         """(tenant id, current version) of a stream, or None if it does not exist."""
         ...

@@ -183,6 +183,15 @@ class PostgresEventStore:
             rows = await cur.fetchall()
         return [(Position(int(row[1]), row[0]), recorded_from_row(row)) for row in rows]
 
+    async def read_horizon(self) -> tuple[int, int]:
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text "
+                "FROM pg_current_snapshot() s"
+            )
+            xmin, xmax = await cur.fetchone() or (0, 0)
+        return int(xmin), int(xmax)
+
     async def stream_owner(self, stream_id: str) -> tuple[str, int] | None:
         """(tenant id, current version) of a stream, or None if it does not exist."""
         async with self.connection() as conn:

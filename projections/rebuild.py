@@ -28,6 +28,8 @@ from projections.writer import Applied, Batch, ReadModelWriter, eta_commands, fu
 
 Progress = Callable[[int, int], None]
 READ_BATCH = 5000
+# How often a fold that has read all it can asks whether the transactions begun before it ended.
+SETTLE_POLL_S = 0.05
 
 
 @dataclass
@@ -48,14 +50,30 @@ async def fold_store(
     store: EventStore, queue_ids: set[str] | None = None, progress: Progress | None = None
 ) -> dict[str, Folded]:
     """Every queue (or those named) folded from the event store, reading it once in global order,
-    with the analytics its events add up to."""
+    with the analytics its events add up to: every event committed before the fold began, and
+    maybe some after. `read_all` stops below the oldest transaction still writing anywhere on
+    the server (it never passes over one that commits later), so once it has nothing more the
+    fold waits until every transaction begun before it has ended, and reads once more."""
     folded: dict[str, Folded] = {}
     seen = 0
+    _, began = await store.read_horizon()
+    settled = False
+    position = Position.start()
     # Read ahead: PostgreSQL runs the next batch's query while this process folds this one.
-    ahead = asyncio.create_task(store.read_all(Position.start(), READ_BATCH))
+    ahead = asyncio.create_task(store.read_all(position, READ_BATCH))
     try:
-        while batch := await ahead:
-            ahead = asyncio.create_task(store.read_all(batch[-1][0], READ_BATCH))
+        while True:
+            batch = await ahead
+            if not batch:
+                if settled:
+                    break
+                settled = (await store.read_horizon())[0] >= began
+                if not settled:
+                    await asyncio.sleep(SETTLE_POLL_S)
+                ahead = asyncio.create_task(store.read_all(position, READ_BATCH))
+                continue
+            position = batch[-1][0]
+            ahead = asyncio.create_task(store.read_all(position, READ_BATCH))
             await asyncio.sleep(0)  # let it send the query before the fold takes the CPU
             _fold_batch(folded, batch, queue_ids)
             seen += len(batch)
