@@ -23,7 +23,7 @@ from eventstore.append import APPEND_SQL, PostgresAppendSession, append_document
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.group import GroupCommitter
 from eventstore.pool import pooled
-from eventstore.rows import EVENT_COLUMNS, recorded_from_row
+from eventstore.rows import EVENT_COLUMNS, HORIZON_SQL, recorded_from_row
 from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend
 from observability import logs, metrics, tracing
 
@@ -185,11 +185,7 @@ class PostgresEventStore:
 
     async def read_horizon(self) -> tuple[int, int]:
         async with self.connection() as conn:
-            cur = await conn.execute(
-                "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text "
-                "FROM pg_current_snapshot() s"
-            )
-            xmin, xmax = await cur.fetchone() or (0, 0)
+            xmin, xmax = await (await conn.execute(HORIZON_SQL)).fetchone() or (0, 0)
         return int(xmin), int(xmax)
 
     async def stream_owner(self, stream_id: str) -> tuple[str, int] | None:

@@ -7,6 +7,7 @@ the same view functions the stream processors use, so "rebuilt" and "checked" me
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -26,10 +27,13 @@ from projections.model import QueueModel
 from projections.views import dumps, line_member, queue_view, ticket_view
 from projections.writer import Applied, Batch, ReadModelWriter, eta_commands, full_render
 
+log = logging.getLogger("vq.projections")
+
 Progress = Callable[[int, int], None]
 READ_BATCH = 5000
 # How often a fold that has read all it can asks whether the transactions begun before it ended.
 SETTLE_POLL_S = 0.05
+SETTLE_TOLD_S = 5.0  # a wait this long is logged
 
 
 @dataclass
@@ -57,7 +61,7 @@ async def fold_store(
     folded: dict[str, Folded] = {}
     seen = 0
     _, began = await store.read_horizon()
-    settled = False
+    settled, waits = False, 0
     position = Position.start()
     # Read ahead: PostgreSQL runs the next batch's query while this process folds this one.
     ahead = asyncio.create_task(store.read_all(position, READ_BATCH))
@@ -67,8 +71,17 @@ async def fold_store(
             if not batch:
                 if settled:
                     break
-                settled = (await store.read_horizon())[0] >= began
+                oldest, _ = await store.read_horizon()
+                settled = oldest >= began
                 if not settled:
+                    waits += 1
+                    if waits == round(SETTLE_TOLD_S / SETTLE_POLL_S):  # once: an operator knows why
+                        log.warning(
+                            "read all up to transaction %s, still writing; waiting for the "
+                            "transactions begun before this fold (up to %s) to end",
+                            oldest,
+                            began,
+                        )
                     await asyncio.sleep(SETTLE_POLL_S)
                 ahead = asyncio.create_task(store.read_all(position, READ_BATCH))
                 continue
