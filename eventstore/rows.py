@@ -16,7 +16,7 @@ EVENT_COLUMNS = (
 
 # (the oldest transaction still writing on the server, the id the next one will have): readers
 # in the global order read below the first; a one-off reader of everything waits for the first
-# to pass the second it saw (EventStore.read_horizon; the exports).
+# to pass the second it saw (EventStore.read_horizon).
 HORIZON_SQL = (
     "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text FROM pg_current_snapshot() s"
 )

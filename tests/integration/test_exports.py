@@ -4,7 +4,6 @@ empty store whose rebuilt read models check with 0 differences; a second import 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -26,7 +25,6 @@ from eventstore.migrate import migrate
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
 from eventstore.values import Position
-from exports import events as events_export
 from exports.importing import ImportRefused, import_file
 from exports.rows import EVENT_FIELDS, TICKET_FIELDS
 from projections.layout import Keys
@@ -180,34 +178,3 @@ def test_the_command_line_says_when_there_is_no_event_store_to_export_or_import(
     )  # fmt: skip
     assert export.returncode == 1 and "run `vq db migrate` first" in export.stderr, export.stderr
     assert "Traceback" not in export.stderr
-
-
-async def test_an_export_waits_for_a_transaction_begun_before_it_and_holds_all_before(
-    api: ApiClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A transaction that writes elsewhere on the server (another tenant's, another schema's)
-    while this tenant's events commit: the export waits for it, then holds every one of them
-    (it left them out: its horizon was that transaction). One that stays open past SETTLE_S
-    gets a 503 with Retry-After, not a short export nor a request that hangs."""
-    monkeypatch.setattr(events_export, "SETTLE_S", 1.0)
-    blocker = await psycopg.AsyncConnection.connect(settings.pg_url)
-    try:
-        await blocker.execute("SELECT pg_current_xact_id()")  # a writing transaction, left open
-        queue = await api.create_queue()
-        await api.enqueue(queue)
-        refused = await _get(api, "/v1/export/events")
-        assert refused.status_code == 503, refused.text
-        assert (
-            refused.headers["retry-after"]
-            and refused.headers["content-type"] == "application/problem+json"
-        )
-        export = asyncio.create_task(_get(api, "/v1/export/events"))
-        await asyncio.sleep(0.3)
-        assert not export.done()  # waiting for the open transaction
-        await blocker.commit()
-        answer = await asyncio.wait_for(export, 10)
-    finally:
-        await blocker.close()
-    assert answer.status_code == 200, answer.text
-    lines = [json.loads(line) for line in answer.text.splitlines()]
-    assert [line["event_type"] for line in lines] == ["QueueCreated", "TicketEnqueued"]
