@@ -11,18 +11,11 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from access.audit_store import append as audit
+from core.ids import is_uuid
 from eventstore.pool import pooled
 
 Pool = AsyncConnectionPool[Any]
 Conn = AsyncConnection[Any]
-
-
-def _valid_id(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
 
 
 async def insert_tenant(conn: Conn, name: str) -> str:
@@ -36,7 +29,7 @@ async def insert_tenant(conn: Conn, name: str) -> str:
 
 async def tenant_name(pool: Pool, tenant_id: str) -> str | None:
     """The organisation's name; None when there is no such organisation."""
-    if not _valid_id(tenant_id):
+    if not is_uuid(tenant_id):
         return None
     async with pooled(pool) as conn:
         row = await (

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from access.organisations import record
-from access.users import Conn, LastAdmin, lock_admins, valid_id
+from access.users import Conn, LastAdmin, lock_admins
+from core.ids import is_uuid
 
 # Refuses every access token of a session from now on (AccessTokens.deny_session).
 DenySession = Callable[[str], Awaitable[None]]
@@ -37,7 +38,7 @@ async def remove_user(
     caller's transaction (None: no such person in this organisation; LastAdmin: they are its
     last active admin). The open sessions' tokens are denied before anything commits: if the
     deny-list cannot be written (Unavailable), the transaction rolls back and nothing changed."""
-    if not (valid_id(tenant_id) and valid_id(user_id)):
+    if not (is_uuid(tenant_id) and is_uuid(user_id)):
         return None
     admins = await lock_admins(conn, tenant_id)
     row = await (

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from access.organisations import record
 from access.permissions import PERSON_ROLES
+from core.ids import is_uuid
 from eventstore.pool import pooled
 
 Pool = AsyncConnectionPool[Any]
@@ -59,14 +60,6 @@ class ProvisionRefused(Exception):
 
 def normal_email(email: str) -> str:
     return email.strip().lower()
-
-
-def valid_id(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
 
 
 _FIELDS = tuple(
@@ -174,7 +167,7 @@ async def list_users(
 async def credentials(pool: Pool, tenant_id: str, email: str) -> tuple[bool, Credentials | None]:
     """Whether the organisation exists, and its person of this email with their password hash
     (None: nobody has this email there)."""
-    if not valid_id(tenant_id):
+    if not is_uuid(tenant_id):
         return False, None
     columns = ", ".join(f"u.{c.strip()}" for c in _COLUMNS.split(","))
     async with pooled(pool) as conn:
@@ -195,7 +188,7 @@ async def credentials(pool: Pool, tenant_id: str, email: str) -> tuple[bool, Cre
 
 
 async def credentials_of(pool: Pool, tenant_id: str, user_id: str) -> Credentials | None:
-    if not (valid_id(tenant_id) and valid_id(user_id)):
+    if not (is_uuid(tenant_id) and is_uuid(user_id)):
         return None
     async with pooled(pool) as conn:
         row = await (
@@ -246,7 +239,7 @@ async def update_user(
     unknown = set(changes) - CHANGEABLE
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}")
-    if not (valid_id(tenant_id) and valid_id(user_id)):
+    if not (is_uuid(tenant_id) and is_uuid(user_id)):
         return None
     admins = await lock_admins(conn, tenant_id)
     before = await _get(conn, tenant_id, user_id)

@@ -24,9 +24,10 @@ from access.sessions import PersonGone
 from access.sso import Identity, Oidc, Pending, binding_cookie, refusal, role_for
 from access.sso_provider import IssuerHttp, ProviderUnavailable, SsoFailed, issuer_refusal
 from access.sso_store import SecretRequired, SsoChange, SsoSettings, delete_sso, get_sso, put_sso
-from access.users import ProvisionRefused, provision_sso, valid_id
+from access.users import ProvisionRefused, provision_sso
 from access_api.models_sso import SsoSettingsIn, SsoSettingsOut, SsoSignedIn, SsoUser
 from access_api.routes_auth import NO_STORE
+from core.ids import is_uuid
 from eventstore.pool import pooled
 from http_api.auth import permission
 from http_api.deps import PrincipalDep, Services, ServicesDep
@@ -186,7 +187,7 @@ async def start(
     svc: ServicesDep,
     login_hint: Annotated[str | None, Query(max_length=254)] = None,
 ) -> RedirectResponse:
-    found = await get_sso(svc.pool, tenant_id) if valid_id(tenant_id) else None
+    found = await get_sso(svc.pool, tenant_id) if is_uuid(tenant_id) else None
     if found is None or not found.enabled:
         raise ProblemError("not-found", "single sign-on is not set up for this organisation")
     try:
