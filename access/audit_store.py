@@ -15,8 +15,11 @@ from psycopg_pool import AsyncConnectionPool
 from access.audit import GENESIS, AuditEntry, Break, entry_hash, first_break
 from eventstore.pool import pooled
 
-# Taken for the append transaction: appends take turns, so each links to the one before.
-_CHAIN_LOCK = 0x76710A0D
+# Taken for the append transaction: appends take turns, so each links to the one before. One lock
+# per schema (each deployment's chain is its own): another schema's audit writes never wait on it.
+_CHAIN_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':audit-chain', 0))"
+)
 _COLUMNS = "seq, tenant_id::text, at, actor, action, subject, detail, prev_hash, hash"
 PAGE = 1_000
 
@@ -35,7 +38,7 @@ async def append(
     audit entry commit together), else in one of its own."""
     detail = detail or {}
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+        await conn.execute(_CHAIN_LOCK)
         row = await (
             await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         ).fetchone()

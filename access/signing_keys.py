@@ -47,7 +47,9 @@ UNKNOWN_KID_REFETCH_S = 5.0
 # After a failed reload, the ring keeps its keys and tries again this soon.
 RETRY_S = 5.0
 # Taken for a rotation (and for making the first key): replicas take turns.
-_ROTATION_LOCK = 0x76710A11
+_ROTATION_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':key-rotation', 0))"
+)
 
 
 class SigningUnavailable(Unavailable):
@@ -219,7 +221,7 @@ async def ensure_key(pool: AsyncConnectionPool[Any], settings: Settings) -> None
     """Make the first key when there is none (replicas starting together make one between
     them)."""
     async with pooled(pool) as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ROTATION_LOCK,))
+        await conn.execute(_ROTATION_LOCK)
         cur = await conn.execute("SELECT 1 FROM signing_keys WHERE retired_at IS NULL LIMIT 1")
         if await cur.fetchone() is None:
             kid, _ = await _insert(conn, settings, 0.0)
@@ -237,7 +239,7 @@ async def rotate_keys(
     keys nothing verifies with any more. The new kid and when it signs."""
     ahead = timedelta(seconds=max(0.0, ahead_s))
     async with pooled(pool) as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ROTATION_LOCK,))
+        await conn.execute(_ROTATION_LOCK)
         await conn.execute(
             """UPDATE signing_keys SET retired_at = now() + %s
                WHERE retired_at IS NULL OR retired_at > now() + %s""",

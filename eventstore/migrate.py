@@ -10,8 +10,10 @@ import psycopg
 from psycopg import sql
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-# Any constant shared by every migrating process: two `vq db migrate` at once take turns.
-_LOCK_ID = 0x76710001
+# One lock per schema: two `vq db migrate` of one schema at once take turns; other schemas' do not
+# wait (nothing a migration makes lives outside its schema).
+_LOCK = "SELECT pg_advisory_lock(hashtextextended('vq-migrate:' || %s, 0))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('vq-migrate:' || %s, 0))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ def migrate(conninfo: str, schema: str, up_to: int | None = None) -> list[Migrat
     (none when up to date)."""
     applied_now: list[Migration] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+        conn.execute(_LOCK, (schema,))
         try:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
@@ -56,5 +58,5 @@ def migrate(conninfo: str, schema: str, up_to: int | None = None) -> list[Migrat
                     )
                 applied_now.append(migration)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+            conn.execute(_UNLOCK, (schema,))
     return applied_now

@@ -2,12 +2,16 @@
 
 Why the global order (transaction id, position) rather than stream by stream: it is the order the
 events happened in across queues (a transfer's two halves stay together, in one transaction), and
-an import that appends in it gives every stream its versions in order too. Read from finished
-transactions only, as the relay reads (see eventstore/postgres.py), below a horizon fixed when
-the export starts (the oldest transaction still running then): an export is the tenant's events
-as they were when it started, however long it takes, and never skips one that a late commit puts
-before others. Keyset pages of PAGE rows, each on a pooled connection of its own: memory holds one
-page, and no connection is held while the reader (an HTTP client, a disk) takes its time.
+an import that appends in it gives every stream its versions in order too. An export is the
+tenant's events as they were when it started, however long it takes: it takes PostgreSQL's
+snapshot then and keeps the rows of the transactions that had committed in it
+(`pg_visible_in_snapshot`), so one still running then (here or anywhere on the server) is left out
+even when it commits before the export ends, and nothing that committed before the start is left
+out however long another transaction writes. (The horizon was the oldest transaction running
+anywhere on the server: one writing for long, another tenant's import say, left the tenant's
+newest events out, silently.) Keyset pages of PAGE rows, each on a pooled connection of its own:
+memory holds one page, and no connection is held while the reader (an HTTP client, a disk) takes
+its time.
 
 The pages walk the commit-order index and keep the tenant's rows: cheap for a tenant that holds
 most of the store, but a small tenant among many others' events reads past theirs, and a page
@@ -29,12 +33,13 @@ from exports.rows import EVENT_FIELDS, EXPORT_COLUMNS, csv_text, event_cells, ev
 PAGE: Final = 5000
 Pool = psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]
 
-_HORIZON_SQL: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+_SNAPSHOT_SQL: Final = "SELECT s::text, pg_snapshot_xmax(s)::text FROM pg_current_snapshot() s"
 _PAGE_SQL: Final = (
     f"SELECT events.transaction_id::text, events.global_position, {EXPORT_COLUMNS} FROM events "
     "WHERE events.tenant_id = %s "
     "AND (events.transaction_id, events.global_position) > (%s::text::xid8, %s) "
     "AND events.transaction_id < %s::text::xid8 "
+    "AND pg_visible_in_snapshot(events.transaction_id, %s::pg_snapshot) "
     "ORDER BY events.transaction_id, events.global_position LIMIT %s"
 )
 
@@ -42,13 +47,13 @@ _PAGE_SQL: Final = (
 async def event_rows(pool: Pool, tenant_id: str, page: int = PAGE) -> AsyncIterator[list[Any]]:
     """The tenant's events a page at a time (rows of EXPORT_COLUMNS), in the global order."""
     async with pooled(pool) as conn:
-        cur = await conn.execute(_HORIZON_SQL)
+        cur = await conn.execute(_SNAPSHOT_SQL)
         found = await cur.fetchone()
     assert found is not None
-    horizon, after = found[0], ("0", 0)
+    (snapshot, horizon), after = found, ("0", 0)
     while True:
         async with pooled(pool) as conn:
-            cur = await conn.execute(_PAGE_SQL, (tenant_id, *after, horizon, page))
+            cur = await conn.execute(_PAGE_SQL, (tenant_id, *after, horizon, snapshot, page))
             rows = await cur.fetchall()
         if not rows:
             return

@@ -16,7 +16,10 @@ from psycopg import sql
 from access.audit_store import append, verify
 from access.directory import TenantDirectory
 from core.settings import Settings
+from eventstore.migrate import migrate
+from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
+from tests.conftest import fresh_settings
 from tests.integration.servers import settings_env
 
 
@@ -96,3 +99,42 @@ async def test_verify_names_the_first_of_several_edits_to_real_key_events(
     assert edited.returncode == 1, edited
     assert "audit entry #3: its contents do not match its hash: edited" in edited.stdout
     assert "the 2 entries before it are intact" in edited.stdout
+
+
+async def test_an_open_audit_append_holds_its_own_schemas_chain_and_no_other(
+    settings: Settings, pool: Any, tenant_id: str, stack_env: dict[str, str]
+) -> None:
+    """Appends take turns within a schema (each links to the one before); another deployment's
+    schema on the same server keeps its own chain and does not wait behind this one."""
+
+    async def entry(conn: Any, subject: str) -> int:
+        made = await append(
+            conn,
+            tenant_id=None,
+            at=datetime.now(UTC),
+            actor="operator",
+            action="t",
+            subject=subject,
+        )
+        return made.seq
+
+    other = fresh_settings(stack_env)
+    migrate(other.pg_url, other.db_schema)
+    other_pool = await open_pool(other, wait=True)
+    try:
+        async with pool.connection() as holder, pool.connection() as second:
+            async with holder.transaction():
+                assert await entry(holder, "held") == 1  # its transaction (and lock) stays open
+                async with other_pool.connection() as elsewhere:
+                    assert await asyncio.wait_for(entry(elsewhere, "other schema"), 5) == 1
+                waiting = asyncio.ensure_future(entry(second, "same schema"))
+                done, _ = await asyncio.wait({waiting}, timeout=0.5)
+                assert not done, "an append of the same schema went ahead of an open one"
+            assert await asyncio.wait_for(waiting, 5) == 2  # linked after the held one committed
+        assert await verify(pool) == (2, None)
+    finally:
+        await other_pool.close()
+        with psycopg.connect(other.pg_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other.db_schema))
+            )

@@ -25,6 +25,7 @@ from eventstore.migrate import migrate
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
 from eventstore.values import Position
+from exports.events import event_rows
 from exports.importing import ImportRefused, import_file
 from exports.rows import EVENT_FIELDS, TICKET_FIELDS
 from projections.layout import Keys
@@ -178,3 +179,32 @@ def test_the_command_line_says_when_there_is_no_event_store_to_export_or_import(
     )  # fmt: skip
     assert export.returncode == 1 and "run `vq db migrate` first" in export.stderr, export.stderr
     assert "Traceback" not in export.stderr
+
+
+async def test_an_export_holds_every_event_committed_before_it_whatever_else_is_writing(
+    api: ApiClient, settings: Settings
+) -> None:
+    """A transaction left writing on the server (another tenant's import, another schema's) while
+    this tenant's events commit: the export holds all of them at once (it held none: its horizon
+    was that transaction), and none that commits after it started."""
+    blocker = await psycopg.AsyncConnection.connect(settings.pg_url)
+    try:
+        await blocker.execute("SELECT pg_current_xact_id()")  # a writing transaction, left open
+        queue = await api.create_queue()
+        await api.enqueue(queue)
+        answer = await _get(api, "/v1/export/events")
+    finally:
+        await blocker.close()
+    assert answer.status_code == 200, answer.text
+    lines = [json.loads(line) for line in answer.text.splitlines()]
+    assert [line["event_type"] for line in lines] == ["QueueCreated", "TicketEnqueued"]
+
+    pool = await open_pool(settings, wait=True)
+    try:
+        pages = event_rows(pool, api.tenant_id, page=1)
+        first = await anext(pages)
+        await api.enqueue(queue)  # commits after the export began
+        rest = [rows async for rows in pages]
+    finally:
+        await pool.close()
+    assert len(first) + sum(len(rows) for rows in rest) == 2
