@@ -9,43 +9,51 @@ from collections.abc import Callable, Sequence
 
 from core.settings import SettingsError
 
-# (module, function) pairs: each function takes the subparsers object and adds its commands,
-# setting `func` on the parser it adds. Imported lazily so `vq stack up` needs no Kafka client.
-_REGISTRARS: tuple[tuple[str, str], ...] = (
-    ("deploy.cli", "register"),
-    ("eventstore.cli", "register"),
-    ("access.cli", "register"),
-    ("access.signing_cli", "register"),
-    ("vq.relay", "register"),
-    ("vq.serve", "register"),
-    ("vq.worker", "register"),
-    ("vq.notifier", "register"),
-    ("vq.inbox", "register"),
-    ("projections.cli", "register"),
-    ("exports.cli", "register"),
-    ("queue_files.cli", "register"),
-    ("deploy.backup.cli", "register"),
-    ("vq.run", "register"),
-    ("simulation.cli", "register"),
-    ("topics.cli", "register"),
-)
+# Each registering module and the commands it adds (`register(sub)` adds exactly these; a unit
+# test holds the two together). Imported lazily: `vq relay` imports the relay's module only, not
+# the simulator's or the API's (each `vq` process started pays for what it imports), and `vq stack
+# up` needs no Kafka client. Help, and a command not named here, import them all.
+_REGISTRARS: dict[str, tuple[str, ...]] = {
+    "deploy.cli": ("stack",),
+    "eventstore.cli": ("db",),
+    "access.cli": ("access", "audit", "tenants"),
+    "access.signing_cli": ("signing-keys",),
+    "vq.relay": ("relay",),
+    "vq.serve": ("api",),
+    "vq.worker": ("worker",),
+    "vq.notifier": ("notifications", "notifier"),
+    "vq.inbox": ("inbox",),
+    "projections.cli": ("projections",),
+    "exports.cli": ("data",),
+    "queue_files.cli": ("queues",),
+    "deploy.backup.cli": ("backup", "restore"),
+    "vq.run": ("run",),
+    "simulation.cli": ("simulate",),
+    "topics.cli": ("deadletters",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def registrar_of(command: str | None) -> str | None:
+    """The module that adds `command`, or None (no command, or one no module names)."""
+    return next((module for module, names in _REGISTRARS.items() if command in names), None)
+
+
+def build_parser(modules: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the commands of `modules` (all of them by default)."""
     parser = argparse.ArgumentParser(prog="vq", description="virtual-queue operations")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name, attr in _REGISTRARS:
-        module = importlib.import_module(module_name)
-        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = getattr(
-            module, attr
-        )
+    for module_name in _REGISTRARS if modules is None else modules:
+        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+        register = importlib.import_module(module_name).register
         register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_given = list(sys.argv[1:] if argv is None else argv)
+    module = registrar_of(args_given[0] if args_given else None)
+    parser = build_parser(None if module is None else [module])
+    args = parser.parse_args(args_given)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
