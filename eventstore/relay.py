@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 
 from eventstore.append import NOTIFY_CHANNEL
 from eventstore.errors import StoreUnavailable
+from eventstore.holders import UNNAMED, HeldWatch
 from eventstore.leadership import Connect, lead, sleep_or_stop
 from eventstore.port import EventStore
 from eventstore.values import Position
@@ -83,6 +84,7 @@ class Relay:
         # The schema registry (topics/event_schemas.py): None publishes plain Avro, registers none.
         self._schemas = schemas
         self.published = 0
+        self._held = HeldWatch(connect, log, "relay")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, surviving PostgreSQL and Kafka outages."""
@@ -134,6 +136,7 @@ class Relay:
                     announced = await self._wait(conn, position)
                     caught_up = False
                     if announced is not None:
+                        self._held.announced(announced)
                         position, count = await self._drain_behind_horizon(position, stop)
                         # The newest announced commit is out, and the read took all it saw:
                         # any later commit announces itself, so the next read waits for it.
@@ -143,6 +146,7 @@ class Relay:
                     elif position != saved:  # idle for IDLE_POLL_S: the checkpoint catches up
                         await self._store.save_checkpoint(self._name, position)
                         saved = position
+                    await self._held.read_to(position.transaction_id)
             if position != saved:  # stopped: what Kafka acked is saved
                 await self._store.save_checkpoint(self._name, position)
         finally:
@@ -228,10 +232,6 @@ class Relay:
                 return position, count
             await asyncio.sleep(delay)
         return position, count
-
-
-# An announcement that names no transaction (before migration 0019): any may be unpublished.
-UNNAMED = 2**63
 
 
 def _newer(payload: str, position: Position, newest: int | None) -> int | None:

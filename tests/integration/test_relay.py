@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -10,10 +11,12 @@ import sys
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from core.settings import Settings
+from eventstore import holders
 from eventstore.pool import connect
 from eventstore.postgres import PostgresEventStore
 from eventstore.relay import Relay, producer_config
@@ -193,3 +196,39 @@ async def test_relay_rides_out_a_real_kafka_stop(
         lambda r: len({(e.queue_id, e.stream_version) for e in r}) >= total,
     )
     assert_complete_and_ordered(received, 3, 20)
+
+
+async def test_a_relay_held_by_an_open_transaction_names_it_then_publishes_all_in_order(
+    settings: Settings,
+    store: PostgresEventStore,
+    tenant_id: str,
+    topics: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A session that wrote and was left open (in any database of the server) holds every commit
+    after it back: the relay's log names that session (pid, application, state) for the
+    operator, and once it ends everything goes out, in order, and the log says so."""
+    monkeypatch.setattr(holders, "TOLD_S", 0.5)
+    monkeypatch.setattr(holders, "RETOLD_S", 0.5)
+    caplog.set_level(logging.WARNING, logger="vq.relay")
+    blocker = await psycopg.AsyncConnection.connect(settings.pg_url, application_name="lunch")
+    stop = asyncio.Event()
+    relay = relay_for(settings, store)
+    try:
+        await blocker.execute("SELECT pg_current_xact_id()")  # a writing transaction, left open
+        task = asyncio.create_task(relay.run(stop))
+        total = await fill(store, tenant_id, queues=2, per_queue=5)
+        named = f"session pid {blocker.info.backend_pid}"
+        await wait_for(lambda: named in caplog.text, timeout=15)
+        assert relay.published == 0
+        told = next(r.getMessage() for r in caplog.records if named in r.getMessage())
+        assert "relay held for" in told and "application 'lunch'" in told, told
+        assert "idle in transaction" in told and "once it ends" in told, told
+    finally:
+        await blocker.close()  # its transaction ends (rolled back)
+    received = await consume_until(settings, settings.events_topic, lambda r: len(r) >= total)
+    await wait_for(lambda: "relay going again after" in caplog.text, timeout=15)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert_complete_and_ordered(received, 2, 5)
