@@ -18,13 +18,19 @@ from eventstore.errors import StoreUnavailable
 POOL_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 2
 STATEMENT_TIMEOUT_MS = 5000
+# Nor does a transaction stay open with nothing running in it: a caller that stops between two
+# statements (a bug, a task left suspended, a process frozen) would hold its locks (a queue's turn,
+# the audit chain) and every reader's horizon for as long as its connection lives. The server ends
+# such a session after this long; nothing of ours waits a fraction of it between two statements.
+IDLE_IN_TRANSACTION_MS = 60_000
 
 
 def connect_kwargs(schema: str) -> dict[str, Any]:
     return {
         "autocommit": True,
         "connect_timeout": CONNECT_TIMEOUT_S,
-        "options": f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        "options": f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
         # Notice a dead server on an idle pooled connection in seconds, not in hours.
         "keepalives": 1,
         "keepalives_idle": 5,

@@ -8,9 +8,11 @@ import uuid
 from datetime import timedelta
 
 import psycopg
+import pytest
 
 from core.settings import Settings
 from domain.events import TicketEnqueued
+from eventstore import pool as pool_module
 from eventstore.migrate import migrate
 from eventstore.postgres import READ_ALL_SQL, PostgresEventStore
 from eventstore.serialization import to_json
@@ -150,3 +152,24 @@ async def test_global_order_sorts_transaction_ids_as_numbers_not_text(
         plan = "\n".join(row[0] for row in await cur.fetchall())
     assert "(transaction_id)::text" not in plan, plan
     assert "events_commit_order" in plan, plan
+
+
+async def test_a_transaction_left_idle_is_ended_by_the_server_and_its_locks_freed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that stops between two statements (a task left suspended, a frozen process)
+    does not hold its locks (a queue's turn, the audit chain) for as long as its connection
+    lives: the server ends its session (eventstore/pool.py IDLE_IN_TRANSACTION_MS)."""
+    monkeypatch.setattr(pool_module, "IDLE_IN_TRANSACTION_MS", 300)
+    lock = "SELECT pg_try_advisory_xact_lock(hashtextextended('idle-test', 0))"
+    stuck, other = await pool_module.connect(settings), await pool_module.connect(settings)
+    try:
+        with pytest.raises(psycopg.Error):
+            async with stuck.transaction():
+                assert await (await stuck.execute(lock)).fetchone() == (True,)
+                await asyncio.sleep(1.0)  # stopped between two statements
+                await stuck.execute("SELECT 1")
+        assert await (await other.execute(lock)).fetchone() == (True,)
+    finally:
+        await stuck.close()
+        await other.close()
