@@ -1,13 +1,13 @@
-"""Who holds the readers back: the oldest transaction still writing on the PostgreSQL server.
+"""Who holds the readers back: the oldest transaction still writing in this database.
 
 Readers of the global order (the relay, a rebuild) read below the oldest transaction that has an
-id and has not ended, anywhere on the server (eventstore/postgres.py): a commit after it waits
-until it ends, so that no event is ever passed over by one that commits late. One left open (a
-`psql` session that wrote and went to lunch, a long batch job, a prepared transaction nobody
-finished; in this database or another on the same server) holds every queue's read model still.
-This names it for the operator's log: its session (pid, database, user, application, state, how
-long its transaction has been open) or its prepared transaction's id. No query text (it can hold
-anything); a role without `pg_read_all_stats` sees other roles' sessions with fewer details.
+id, has not ended and may have written to this database (eventstore/rows.py HORIZON): a commit
+after it waits until it ends, so that no event is ever passed over by one that commits late. One
+left open (a `psql` session that wrote and went to lunch, a long batch job, a prepared transaction
+nobody finished) holds every queue's read model still. This names it for the operator's log: its
+session (pid, database, user, application, state, how long its transaction has been open) or its
+prepared transaction's id. No query text (it can hold anything); a role without
+`pg_read_all_stats` sees other roles' sessions with fewer details.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import psycopg
 from psycopg import AsyncConnection
 
 from eventstore.leadership import Connect
+from eventstore.rows import HORIZON
 
 # An announcement that names no transaction (before migration 0019): any may be unpublished.
 UNNAMED: Final = 2**63
 
-HORIZON_XMIN_SQL: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+HORIZON_XMIN_SQL: Final = f"SELECT {HORIZON}::text"
 OLDEST_WRITER_SQL: Final = """
 SELECT kind, who, database, role, application, state, open_s FROM (
     SELECT 'session' AS kind, pid::text AS who, datname::text AS database,
@@ -33,7 +34,7 @@ SELECT kind, who, database, role, application, state, open_s FROM (
            EXTRACT(EPOCH FROM clock_timestamp() - xact_start)::float8 AS open_s,
            age(backend_xid) AS age
       FROM pg_stat_activity
-     WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+     WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()
     UNION ALL
     SELECT 'prepared transaction', gid, database::text, owner::text, NULL, 'prepared',
            EXTRACT(EPOCH FROM clock_timestamp() - prepared)::float8, age(transaction)
@@ -113,8 +114,8 @@ class HeldWatch:
             return
         self._told, self._next_tell = True, now + RETOLD_S
         self._log.warning(
-            "%s held for %.0f s: commits wait behind an older transaction still open on the "
-            "PostgreSQL server, %s; they go out, in order, once it ends",
+            "%s held for %.0f s: commits wait behind an older transaction still open in the "
+            "database, %s; they go out, in order, once it ends",
             self._reader, now - self._since, holder,
         )  # fmt: skip
 

@@ -23,7 +23,7 @@ from eventstore.append import APPEND_SQL, PostgresAppendSession, append_document
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.group import GroupCommitter
 from eventstore.pool import pooled
-from eventstore.rows import EVENT_COLUMNS, HORIZON_SQL, recorded_from_row
+from eventstore.rows import EVENT_COLUMNS, HORIZON, HORIZON_SQL, recorded_from_row
 from eventstore.values import IdempotencyRecord, Position, Snapshot, StreamAppend
 from observability import logs, metrics, tracing
 
@@ -33,7 +33,7 @@ from observability import logs, metrics, tracing
 READ_ALL_SQL = (
     f"SELECT {EVENT_COLUMNS} FROM events "
     "WHERE (events.transaction_id, events.global_position) > (%s::text::xid8, %s) "
-    "AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
+    f"AND events.transaction_id < {HORIZON} "
     "ORDER BY events.transaction_id, events.global_position LIMIT %s"
 )
 # How many events a reader (a relay's checkpoint) has not passed yet, counted up to a bound (an

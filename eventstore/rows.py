@@ -14,12 +14,24 @@ EVENT_COLUMNS = (
     "correlation_id::text, actor, payload"
 )
 
-# (the oldest transaction still writing on the server, the id the next one will have): readers
-# in the global order read below the first; a one-off reader of everything waits for the first
-# to pass the second it saw (EventStore.read_horizon).
-HORIZON_SQL = (
-    "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text FROM pg_current_snapshot() s"
+# The horizon of a reader of the global order: the oldest transaction still running that may
+# have written to this database (a reader reads below it, so that no commit of an older one can
+# land behind what it has passed). PostgreSQL's snapshot lists the running transactions of every
+# database on the server, and one writing for long in another (another application's batch job, a
+# forgotten `psql`) held every read model here still; a transaction whose session
+# `pg_stat_activity` shows in another database cannot write to this one, and is left out. Only
+# those: one not found there (ended since, a prepared transaction, a session not yet listed) is
+# waited for, as before. With none running here, the next transaction's id.
+HORIZON = (
+    "(SELECT COALESCE(min(x), pg_snapshot_xmax(pg_current_snapshot())) "
+    "FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE NOT EXISTS ("
+    "SELECT 1 FROM pg_stat_activity AS a "
+    "WHERE a.backend_xid = mod(x::text::bigint, 4294967296)::text::xid "
+    "AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())))"
 )
+# (the horizon, the id the next transaction will have): a one-off reader of everything waits for
+# the first to pass the second it saw (EventStore.read_horizon).
+HORIZON_SQL = f"SELECT {HORIZON}::text, pg_snapshot_xmax(pg_current_snapshot())::text"
 
 
 def recorded_from_row(row: Sequence[Any]) -> RecordedEvent:

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
+from psycopg.conninfo import make_conninfo
 
 from core.settings import Settings
 from eventstore import holders
@@ -232,3 +233,35 @@ async def test_a_relay_held_by_an_open_transaction_names_it_then_publishes_all_i
     stop.set()
     await asyncio.wait_for(task, 10)
     assert_complete_and_ordered(received, 2, 5)
+
+
+async def test_a_transaction_left_open_in_another_database_of_the_server_holds_nothing(
+    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
+) -> None:
+    """Another application's database on the same server, with a session that wrote and was
+    left open: the relay publishes this database's commits all the same (it waited for it: a
+    snapshot lists every database's running transactions), and a rebuild's horizon passes it."""
+    elsewhere = make_conninfo(settings.pg_url, dbname="postgres")
+    blocker = await psycopg.AsyncConnection.connect(elsewhere, application_name="other app")
+    stop = asyncio.Event()
+    relay = relay_for(settings, store)
+    try:
+        written = await (await blocker.execute("SELECT pg_current_xact_id()::text")).fetchone()
+        assert written is not None  # a writing transaction, left open
+        task = asyncio.create_task(relay.run(stop))
+        total = await fill(store, tenant_id, queues=2, per_queue=5)
+        received = await consume_until(
+            settings, settings.events_topic, lambda r: len(r) >= total, timeout=15
+        )
+        assert_complete_and_ordered(received, 2, 5)
+        # A rebuild's horizon passes it too (once this database's own short ones have ended).
+        passed = False
+        for _ in range(100):
+            if passed := (await store.read_horizon())[0] > int(written[0]):
+                break
+            await asyncio.sleep(0.05)
+        assert passed
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await blocker.close()
