@@ -69,7 +69,8 @@ class Writer:
 
 
 async def oldest_writer(conn: AsyncConnection[Any]) -> Writer | None:
-    """The oldest transaction with an id still running on the server (None: there is none)."""
+    """The oldest transaction with an id still running: a session's in this database, or a
+    prepared one (any database's: the horizon waits for those). None: there is none."""
     cur = await conn.execute(OLDEST_WRITER_SQL)
     row = await cur.fetchone()
     return None if row is None else Writer(*row)
@@ -82,7 +83,7 @@ RETOLD_S: Final = 60.0
 
 class HeldWatch:
     """A reader's watch on being held: a commit announced past what it could read, still behind
-    the server's horizon after TOLD_S, is logged as a warning naming the oldest writer, again
+    the horizon after TOLD_S, is logged as a warning naming the oldest writer, again
     every RETOLD_S, and the end of it too. (An announcement can be another schema's on the same
     database: one the horizon has passed is not holding this reader, read or not.)"""
 
@@ -125,10 +126,10 @@ class HeldWatch:
                 "%s going again after %.0f s held", self._reader, now - (self._since or now)
             )
         self._pending = self._since = None
-        self._told = False
+        self._told, self._next_tell = False, 0.0
 
     async def _look(self) -> tuple[int | None, str]:
-        """The server's horizon (the oldest transaction still running) and who holds it."""
+        """The horizon (eventstore/rows.py HORIZON) and who holds it."""
         try:
             conn = await self._connect()
             try:

@@ -87,3 +87,19 @@ def test_a_writer_is_described_with_what_the_server_shows() -> None:
     assert prepared.describe() == (
         "prepared transaction 'batch-9' (database vq, user vq, prepared, its transaction open 3 s)"
     )
+
+
+async def test_a_second_hold_is_told_as_soon_as_the_first_was(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(holders, "TOLD_S", 0.0)
+    server = _Server(horizon=100, writer=SESSION)
+    watch = HeldWatch(cast(Connect, server.connect), LOG, "relay")
+    with caplog.at_level(logging.WARNING, logger="test.held"):
+        watch.announced(150)
+        await watch.read_to(90)
+        await watch.read_to(150)  # the first hold ends
+        watch.announced(200)
+        await watch.read_to(160)  # a new one: told now, not a RETOLD_S after the first
+    told = [r.getMessage() for r in caplog.records]
+    assert [m.split(" ")[1] for m in told] == ["held", "going", "held"], told
