@@ -51,6 +51,16 @@ async def fill(
     return queues * per_queue
 
 
+async def received_then_stopped(
+    settings: Settings, total: int, stop: asyncio.Event, task: asyncio.Task[None]
+) -> list[Any]:
+    """The topic's messages once `total` have come; then the relay stopped."""
+    received = await consume_until(settings, settings.events_topic, lambda r: len(r) >= total)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    return received
+
+
 def assert_complete_and_ordered(received: list[Any], queues: int, per_queue: int) -> None:
     versions = by_queue(received)
     assert len(versions) == queues
@@ -100,9 +110,7 @@ async def test_commands_are_accepted_while_kafka_is_unreachable(
     stop = asyncio.Event()
     relay = relay_for(settings, store)
     task = asyncio.create_task(relay.run(stop))
-    received = await consume_until(settings, settings.events_topic, lambda r: len(r) >= total)
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    received = await received_then_stopped(settings, total, stop, task)
     assert_complete_and_ordered(received, 4, 10)
 
 
@@ -228,10 +236,8 @@ async def test_a_relay_held_by_an_open_transaction_names_it_then_publishes_all_i
         assert "idle in transaction" in told and "once it ends" in told, told
     finally:
         await blocker.close()  # its transaction ends (rolled back)
-    received = await consume_until(settings, settings.events_topic, lambda r: len(r) >= total)
     await wait_for(lambda: "relay going again after" in caplog.text, timeout=15)
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    received = await received_then_stopped(settings, total, stop, task)
     assert_complete_and_ordered(received, 2, 5)
 
 

@@ -40,12 +40,19 @@ class _Server:
 SESSION = ("session", "4242", "vq", "vq", "psql", "idle in transaction", 125.4)
 
 
+def _watching(
+    monkeypatch: pytest.MonkeyPatch, horizon: int, writer: tuple[Any, ...] | None
+) -> tuple[_Server, HeldWatch]:
+    """A watch that tells at the first look (TOLD_S 0) on a stand-in server."""
+    monkeypatch.setattr(holders, "TOLD_S", 0.0)
+    server = _Server(horizon, writer)
+    return server, HeldWatch(cast(Connect, server.connect), LOG, "relay")
+
+
 async def test_a_commit_held_past_the_wait_is_told_with_its_holder_then_its_end(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(holders, "TOLD_S", 0.0)
-    server = _Server(horizon=100, writer=SESSION)
-    watch = HeldWatch(cast(Connect, server.connect), LOG, "relay")
+    _, watch = _watching(monkeypatch, 100, SESSION)
     watch.announced(150)
     with caplog.at_level(logging.WARNING, logger="test.held"):
         await watch.read_to(90)
@@ -60,9 +67,7 @@ async def test_a_commit_held_past_the_wait_is_told_with_its_holder_then_its_end(
 async def test_an_announcement_the_horizon_has_passed_holds_nothing(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(holders, "TOLD_S", 0.0)
-    server = _Server(horizon=200, writer=None)
-    watch = HeldWatch(cast(Connect, server.connect), LOG, "relay")
+    server, watch = _watching(monkeypatch, 200, None)
     watch.announced(150)  # another schema's commit: this reader has nothing of it to read
     with caplog.at_level(logging.WARNING, logger="test.held"):
         await watch.read_to(90)
@@ -92,9 +97,7 @@ def test_a_writer_is_described_with_what_the_server_shows() -> None:
 async def test_a_second_hold_is_told_as_soon_as_the_first_was(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(holders, "TOLD_S", 0.0)
-    server = _Server(horizon=100, writer=SESSION)
-    watch = HeldWatch(cast(Connect, server.connect), LOG, "relay")
+    _, watch = _watching(monkeypatch, 100, SESSION)
     with caplog.at_level(logging.WARNING, logger="test.held"):
         watch.announced(150)
         await watch.read_to(90)
