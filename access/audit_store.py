@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -20,6 +21,8 @@ from eventstore.pool import pooled
 _CHAIN_LOCK = (
     "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':audit-chain', 0))"
 )
+# Tries of an append whose `seq` was taken meanwhile (see append).
+_TRIES = 3
 _COLUMNS = "seq, tenant_id::text, at, actor, action, subject, detail, prev_hash, hash"
 PAGE = 1_000
 
@@ -35,22 +38,34 @@ async def append(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry; inside the caller's transaction when there is one (so an act and its
-    audit entry commit together), else in one of its own."""
+    audit entry commit together), else in one of its own.
+
+    Appends take turns on the chain's lock. One that took another lock (a replica of a version
+    before the lock was per schema, during a rolling upgrade) can still take the same `seq`
+    first: the primary key refuses the second, which links after it instead (its savepoint, or
+    its own transaction, rolled back and tried again), so the chain stays linear."""
     detail = detail or {}
-    async with conn.transaction():
-        await conn.execute(_CHAIN_LOCK)
-        row = await (
-            await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        ).fetchone()
-        seq, previous = (row[0] + 1, bytes(row[1])) if row else (1, GENESIS)
-        digest = entry_hash(previous, seq, tenant_id, at, actor, action, subject, detail)
-        await conn.execute(
-            """INSERT INTO audit_log
-                   (seq, tenant_id, at, actor, action, subject, detail, prev_hash, hash)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (seq, tenant_id, at, actor, action, subject, Jsonb(detail), previous, digest),
-        )
-    return AuditEntry(seq, tenant_id, at, actor, action, subject, detail, previous, digest)
+    for attempt in range(_TRIES):
+        try:
+            async with conn.transaction():
+                await conn.execute(_CHAIN_LOCK)
+                row = await (
+                    await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                ).fetchone()
+                seq, previous = (row[0] + 1, bytes(row[1])) if row else (1, GENESIS)
+                digest = entry_hash(previous, seq, tenant_id, at, actor, action, subject, detail)
+                await conn.execute(
+                    """INSERT INTO audit_log
+                           (seq, tenant_id, at, actor, action, subject, detail, prev_hash, hash)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    (seq, tenant_id, at, actor, action, subject, Jsonb(detail), previous, digest),
+                )
+        except UniqueViolation:
+            if attempt == _TRIES - 1:
+                raise
+            continue
+        return AuditEntry(seq, tenant_id, at, actor, action, subject, detail, previous, digest)
+    raise AssertionError("unreachable")  # the last try returns or raises
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 
+from access import audit_store
 from access.audit_store import append, verify
 from access.directory import TenantDirectory
 from core.settings import Settings
@@ -138,3 +140,35 @@ async def test_an_open_audit_append_holds_its_own_schemas_chain_and_no_other(
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other.db_schema))
             )
+
+
+async def test_an_append_under_another_lock_takes_the_seq_first_and_the_chain_stays_linear(
+    pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica of the version before the lock was per schema (a rolling upgrade) appends under
+    the old server-wide lock while one of this version appends: both commit, one after the
+    other in the chain (the second was refused its `seq` by the primary key, and linked after)."""
+
+    async def entry(conn: Any, subject: str) -> int:
+        made = await append(
+            conn,
+            tenant_id=None,
+            at=datetime.now(UTC),
+            actor="operator",
+            action="t",
+            subject=subject,
+        )
+        return made.seq
+
+    async with pool.connection() as old, pool.connection() as new:
+        async with old.transaction():
+            monkeypatch.setattr(
+                audit_store, "_CHAIN_LOCK", "SELECT pg_advisory_xact_lock(1986070029)"
+            )
+            assert await entry(old, "old replica") == 1  # holds seq 1, not yet committed
+            monkeypatch.undo()
+            racing = asyncio.ensure_future(entry(new, "new replica"))
+            done, _ = await asyncio.wait({racing}, timeout=0.5)
+            assert not done  # its insert of seq 1 waits for the old one's transaction
+        assert await asyncio.wait_for(racing, 5) == 2
+    assert await verify(pool) == (2, None)
