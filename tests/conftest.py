@@ -114,11 +114,14 @@ def settings(stack_env: dict[str, str]) -> Iterator[Settings]:
     test_settings = fresh_settings(stack_env)
     migrate(test_settings.pg_url, test_settings.db_schema)
     yield test_settings
-    with psycopg.connect(test_settings.pg_url, autocommit=True) as conn:
+    drop_schema(test_settings)
+
+
+def drop_schema(settings: Settings) -> None:
+    """Drop the settings' PostgreSQL schema and all in it."""
+    with psycopg.connect(settings.pg_url, autocommit=True) as conn:
         conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                sql.Identifier(test_settings.db_schema)
-            )
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(settings.db_schema))
         )
 
 

@@ -21,7 +21,7 @@ from core.settings import Settings
 from eventstore.migrate import migrate
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
-from tests.conftest import fresh_settings
+from tests.conftest import drop_schema, fresh_settings
 from tests.integration.servers import settings_env
 
 
@@ -103,22 +103,19 @@ async def test_verify_names_the_first_of_several_edits_to_real_key_events(
     assert "the 2 entries before it are intact" in edited.stdout
 
 
+async def _seq_of(conn: Any, subject: str) -> int:
+    """Append an entry about `subject`; its place in the chain."""
+    made = await append(
+        conn, tenant_id=None, at=datetime.now(UTC), actor="operator", action="t", subject=subject
+    )
+    return made.seq
+
+
 async def test_an_open_audit_append_holds_its_own_schemas_chain_and_no_other(
     settings: Settings, pool: Any, tenant_id: str, stack_env: dict[str, str]
 ) -> None:
     """Appends take turns within a schema (each links to the one before); another deployment's
     schema on the same server keeps its own chain and does not wait behind this one."""
-
-    async def entry(conn: Any, subject: str) -> int:
-        made = await append(
-            conn,
-            tenant_id=None,
-            at=datetime.now(UTC),
-            actor="operator",
-            action="t",
-            subject=subject,
-        )
-        return made.seq
 
     other = fresh_settings(stack_env)
     migrate(other.pg_url, other.db_schema)
@@ -126,20 +123,17 @@ async def test_an_open_audit_append_holds_its_own_schemas_chain_and_no_other(
     try:
         async with pool.connection() as holder, pool.connection() as second:
             async with holder.transaction():
-                assert await entry(holder, "held") == 1  # its transaction (and lock) stays open
+                assert await _seq_of(holder, "held") == 1  # its transaction (and lock) stays open
                 async with other_pool.connection() as elsewhere:
-                    assert await asyncio.wait_for(entry(elsewhere, "other schema"), 5) == 1
-                waiting = asyncio.ensure_future(entry(second, "same schema"))
+                    assert await asyncio.wait_for(_seq_of(elsewhere, "other schema"), 5) == 1
+                waiting = asyncio.ensure_future(_seq_of(second, "same schema"))
                 done, _ = await asyncio.wait({waiting}, timeout=0.5)
                 assert not done, "an append of the same schema went ahead of an open one"
             assert await asyncio.wait_for(waiting, 5) == 2  # linked after the held one committed
         assert await verify(pool) == (2, None)
     finally:
         await other_pool.close()
-        with psycopg.connect(other.pg_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other.db_schema))
-            )
+        drop_schema(other)
 
 
 async def test_an_append_under_another_lock_takes_the_seq_first_and_the_chain_stays_linear(
@@ -149,25 +143,14 @@ async def test_an_append_under_another_lock_takes_the_seq_first_and_the_chain_st
     the old server-wide lock while one of this version appends: both commit, one after the
     other in the chain (the second was refused its `seq` by the primary key, and linked after)."""
 
-    async def entry(conn: Any, subject: str) -> int:
-        made = await append(
-            conn,
-            tenant_id=None,
-            at=datetime.now(UTC),
-            actor="operator",
-            action="t",
-            subject=subject,
-        )
-        return made.seq
-
     async with pool.connection() as old, pool.connection() as new:
         async with old.transaction():
             monkeypatch.setattr(
                 audit_store, "_CHAIN_LOCK", "SELECT pg_advisory_xact_lock(1986070029)"
             )
-            assert await entry(old, "old replica") == 1  # holds seq 1, not yet committed
+            assert await _seq_of(old, "old replica") == 1  # holds seq 1, not yet committed
             monkeypatch.undo()
-            racing = asyncio.ensure_future(entry(new, "new replica"))
+            racing = asyncio.ensure_future(_seq_of(new, "new replica"))
             done, _ = await asyncio.wait({racing}, timeout=0.5)
             assert not done  # its insert of seq 1 waits for the old one's transaction
         assert await asyncio.wait_for(racing, 5) == 2

@@ -30,7 +30,7 @@ from exports.importing import ImportRefused, import_file
 from exports.rows import EVENT_FIELDS, TICKET_FIELDS
 from projections.layout import Keys
 from projections.rebuild import check, delete_all, rebuild
-from tests.conftest import fresh_settings
+from tests.conftest import drop_schema, fresh_settings
 from tests.integration.conftest import ApiClient
 
 CONTACT = {"name": 'Zoë "Z", Ödön\nSecond line', "email": "zoe@example.org"}
@@ -87,10 +87,7 @@ async def empty_store(stack_env: dict[str, str]) -> AsyncIterator[Settings]:
         await delete_all(client, Keys(target.redis_prefix))
     finally:
         await client.aclose()
-    with psycopg.connect(target.pg_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target.db_schema))
-        )
+    drop_schema(target)
 
 
 async def test_export_then_import_into_an_empty_store_checks_clean(
