@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from http_api.rate_leases import LEASE_S, Leases
+from http_api.rate_leases import LEASE_LIFE_S, LEASE_S, Leases
 
 
 class Clock:
@@ -83,3 +83,25 @@ def test_a_caller_with_no_room_for_a_lease_is_charged_one_by_one_for_a_while() -
     clock.now += LEASE_S
     leases.spend("key:a", 1000, clock.now)
     assert leases.size("key:a", 1000) == 30
+
+
+def test_a_caller_slower_than_its_lease_spends_it_whole_while_it_keeps_sending() -> None:
+    """A busy machine slows a caller down: its lease lasts while it keeps sending (it was
+    dropped a second after it was charged, and the caller refused short of its limit)."""
+    clock = Clock()
+    leases = Leases(clock)
+    leases.hold("key:a", 1000, 10, 500, 60.0, clock.now)
+    spent = []
+    for _ in range(10):
+        clock.now += 0.5
+        spent.append(leases.spend("key:a", 1000, clock.now))
+    assert [s.remaining if s else None for s in spent] == list(range(509, 499, -1))
+    leases.hold("key:a", 1000, 5, 490, 60.0, clock.now)
+    clock.now += LEASE_S  # quiet for a second: the rest is dropped
+    assert leases.spend("key:a", 1000, clock.now) is None
+    leases.hold("key:a", 1000, 100, 400, 60.0, clock.now)
+    for _ in range(int(LEASE_LIFE_S / 0.5) - 1):
+        clock.now += 0.5
+        assert leases.spend("key:a", 1000, clock.now) is not None
+    clock.now += 0.5  # and never spent past its life, however steady the caller
+    assert leases.spend("key:a", 1000, clock.now) is None
