@@ -45,27 +45,38 @@ async def append(
     first: the primary key refuses the second, which links after it instead (its savepoint, or
     its own transaction, rolled back and tried again), so the chain stays linear."""
     detail = detail or {}
-    for attempt in range(_TRIES):
+    entry = (tenant_id, at, actor, action, subject, detail)
+    for _ in range(_TRIES - 1):
         try:
-            async with conn.transaction():
-                await conn.execute(_CHAIN_LOCK)
-                row = await (
-                    await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                ).fetchone()
-                seq, previous = (row[0] + 1, bytes(row[1])) if row else (1, GENESIS)
-                digest = entry_hash(previous, seq, tenant_id, at, actor, action, subject, detail)
-                await conn.execute(
-                    """INSERT INTO audit_log
-                           (seq, tenant_id, at, actor, action, subject, detail, prev_hash, hash)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                    (seq, tenant_id, at, actor, action, subject, Jsonb(detail), previous, digest),
-                )
+            return await _append_once(conn, *entry)
         except UniqueViolation:
-            if attempt == _TRIES - 1:
-                raise
-            continue
-        return AuditEntry(seq, tenant_id, at, actor, action, subject, detail, previous, digest)
-    raise AssertionError("unreachable")  # the last try returns or raises
+            pass  # its seq was taken meanwhile: link after it
+    return await _append_once(conn, *entry)
+
+
+async def _append_once(
+    conn: AsyncConnection[Any],
+    tenant_id: str | None,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str | None,
+    detail: dict[str, Any],
+) -> AuditEntry:
+    async with conn.transaction():
+        await conn.execute(_CHAIN_LOCK)
+        row = await (
+            await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        ).fetchone()
+        seq, previous = (row[0] + 1, bytes(row[1])) if row else (1, GENESIS)
+        digest = entry_hash(previous, seq, tenant_id, at, actor, action, subject, detail)
+        await conn.execute(
+            """INSERT INTO audit_log
+                   (seq, tenant_id, at, actor, action, subject, detail, prev_hash, hash)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (seq, tenant_id, at, actor, action, subject, Jsonb(detail), previous, digest),
+        )
+    return AuditEntry(seq, tenant_id, at, actor, action, subject, detail, previous, digest)
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

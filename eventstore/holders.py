@@ -21,12 +21,11 @@ import psycopg
 from psycopg import AsyncConnection
 
 from eventstore.leadership import Connect
-from eventstore.rows import HORIZON
+from eventstore.rows import HORIZON_SQL
 
 # An announcement that names no transaction (before migration 0019): any may be unpublished.
 UNNAMED: Final = 2**63
 
-HORIZON_XMIN_SQL: Final = f"SELECT {HORIZON}::text"
 OLDEST_WRITER_SQL: Final = """
 SELECT kind, who, database, role, application, state, open_s FROM (
     SELECT 'session' AS kind, pid::text AS who, datname::text AS database,
@@ -133,7 +132,7 @@ class HeldWatch:
         try:
             conn = await self._connect()
             try:
-                cur = await conn.execute(HORIZON_XMIN_SQL)
+                cur = await conn.execute(HORIZON_SQL)
                 found = await cur.fetchone()
                 writer = await oldest_writer(conn)
             finally:

@@ -27,7 +27,7 @@ HORIZON = (
     "FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE NOT EXISTS ("
     "SELECT 1 FROM pg_stat_activity AS a "
     "WHERE a.backend_xid = mod(x::text::bigint, 4294967296)::text::xid "
-    "AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())))"
+    "AND a.datname <> current_database()))"
 )
 # (the horizon, the id the next transaction will have): a one-off reader of everything waits for
 # the first to pass the second it saw (EventStore.read_horizon).

@@ -27,7 +27,7 @@ class _Server:
         return self
 
     async def execute(self, query: str) -> _Server:
-        self._row = (str(self.horizon),) if "pg_snapshot_xip" in query else self.writer
+        self._row = (str(self.horizon), "0") if "pg_snapshot_xip" in query else self.writer
         return self
 
     async def fetchone(self) -> Any:
