@@ -9,14 +9,14 @@ up to MAX_GROUP). What is waiting is shared between the senders that are free, s
 goes out as two statements rather than one while the other sender idles. An append that names
 a stream already on its way in another group waits for it (and so does every later append of
 that stream): a stream's appends are written in the order they were asked for, never in two
-transactions at once. The statement (vq_append_group, migration 0016)
-takes every stream's lock in one order, then writes each append in a subtransaction of its own:
+transactions at once (two of one stream may share a group, in order). The statement
+(vq_append_group, migration 0016) takes every stream's lock in one order (so two groups on their
+way, or two processes, never deadlock), then writes each append in a subtransaction of its own:
 one that fails (another writer got there first, its Idempotency-Key taken) fails alone, with the
 error it would have had alone, and the others commit.
 
-The service layer gives a stream one command at a time (its turn), so one group holds at most
-one append per stream from this process, and the order of a queue's commands is the order of
-their turns.
+The service layer gives a stream one command at a time (its turn), so the order of a queue's
+commands is the order of their turns.
 """
 
 from __future__ import annotations
