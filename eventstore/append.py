@@ -14,10 +14,10 @@ id. The `version = expected` check stays as the last line of defence.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, Final
 
+import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
@@ -124,4 +124,4 @@ def append_document(
         "idempotency": kept,
         "trace": trace,
     }
-    return json.dumps(document, separators=(",", ":"))
+    return orjson.dumps(document).decode()

@@ -50,7 +50,12 @@ def event_to_record(event: QueueEvent) -> Record:
     return {f.name: _plain(getattr(event, f.name), f.name) for f in dataclasses.fields(event)}
 
 
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
 def _plain(value: object, path: str) -> Any:
+    if type(value) in _SCALARS:  # most fields: nothing to convert
+        return value
     if isinstance(value, datetime):
         return _require_aware(value, path)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -270,17 +270,22 @@ class QueueService:
         """This process's turn on the queues, waited for at most LOCK_WAIT_S: past the point
         where commands arrive faster than they commit, waiting longer only grows the backlog
         (every caller times out); a quick 503 with Retry-After lets clients back off."""
-        ordered = sorted(set(queue_ids))  # one order: no deadlock
+        locks = [self._lock(queue_id) for queue_id in sorted(set(queue_ids))]  # no deadlock
         held: list[asyncio.Lock] = []
         try:
-            try:
-                async with asyncio.timeout(LOCK_WAIT_S):
-                    for queue_id in ordered:
-                        lock = self._lock(queue_id)
-                        await lock.acquire()
-                        held.append(lock)
-            except TimeoutError:
-                raise QueueBusy(f"queue {', '.join(queue_ids)} is busy; retry shortly") from None
+            if any(lock.locked() for lock in locks):
+                try:
+                    async with asyncio.timeout(LOCK_WAIT_S):
+                        for lock in locks:
+                            await lock.acquire()
+                            held.append(lock)
+                except TimeoutError:
+                    msg = f"queue {', '.join(queue_ids)} is busy; retry shortly"
+                    raise QueueBusy(msg) from None
+            else:  # the usual case: free, taken without waiting (no timer to set and cancel)
+                for lock in locks:
+                    await lock.acquire()
+                    held.append(lock)
             yield
         finally:
             for lock in held:
