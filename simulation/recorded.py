@@ -13,6 +13,7 @@ somebody waited far longer than that (`break_after`) was not working (a break, o
 from __future__ import annotations
 
 import bisect
+import itertools
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -133,8 +134,9 @@ def learn(events: Sequence[QueueEvent], day: date) -> RecordedDay:
     ]
     recalls = _after_call(todays, TicketRecalled, s) or [60.0]
     no_shows = _after_call(todays, TicketNoShow, s) or [float(config.no_show_grace_seconds)]
+    spells = _Spells(stints)
     shifts = {
-        name: _shifts(spans, stints, opens, closes, break_after, usual)
+        name: _shifts(spans, spells, opens, closes, break_after, usual)
         for name, spans in busy.items()
     }
     return RecordedDay(
@@ -244,16 +246,36 @@ def _nonempty_since(stints: Sequence[Span]) -> list[float]:
     return starts
 
 
-def _off_from(stints: Sequence[Span], a: float, b: float, break_after: float) -> float | None:
-    """When a free counter stopped working in the gap a..b: the earliest moment somebody who
-    then waited `break_after` or more in that gap was waiting; None if nobody did."""
-    found = [max(a, x) for x, y in stints if min(y, b) - max(x, a) >= break_after]
-    return min(found, default=None)
+# Rounding room for the index's bounds (seconds): a spell it skips is surely outside them.
+_SLACK_S = 1e-6
+
+
+class _Spells:
+    """The line's waiting spells (begin, end), sorted, indexed for `off_from`: the running
+    furthest end says which first ones end too soon to matter, the begins where to stop."""
+
+    def __init__(self, stints: Sequence[Span]) -> None:
+        self.stints = sorted(stints)
+        self.reach = list(itertools.accumulate((end for _, end in self.stints), max))
+
+    def off_from(self, a: float, b: float, break_after: float) -> float | None:
+        """When a free counter stopped working in the gap a..b: the earliest moment somebody
+        who then waited `break_after` or more in that gap was waiting; None if nobody did."""
+        # Such a spell ends at break_after past a or later, and begins break_after before b
+        # or earlier; the first one found in begin order is the earliest.
+        first = bisect.bisect_left(self.reach, a + break_after - _SLACK_S)
+        last_begin = b - break_after + _SLACK_S
+        for x, y in itertools.islice(self.stints, first, None):
+            if x > last_begin:
+                break
+            if min(y, b) - max(x, a) >= break_after:
+                return max(a, x)
+        return None
 
 
 def _shifts(
     busy: Sequence[Span],
-    stints: Sequence[Span],
+    spells: _Spells,
     opens: float,
     closes: float,
     break_after: float,
@@ -266,13 +288,13 @@ def _shifts(
     spans: list[Span] = []
     start = free = last = opens
     for n, (call, freed) in enumerate(busy):
-        if _off_from(stints, free, call, break_after) is not None:
+        if spells.off_from(free, call, break_after) is not None:
             if n and last > start:
                 spans.append((start, last))
             start = max(call - usual, free)
         free, last = freed, (call + freed) / 2.0
     end = max(closes, free)
-    if busy and _off_from(stints, free, end, break_after) is not None:
+    if busy and spells.off_from(free, end, break_after) is not None:
         end = last
     if busy and end > start:
         spans.append((start, end))
