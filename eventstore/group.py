@@ -42,6 +42,10 @@ IN_FLIGHT: Final = 2
 IDEMPOTENCY_CONSTRAINT: Final = "idempotency_keys_pkey"
 
 UNIQUE_VIOLATION: Final = "23505"
+# A deadlock (two groups on their way that each insert an Idempotency-Key the other inserted
+# first: a client sending the same requests twice, crosswise) or a serialization failure: the
+# server undid the append, which another try may make.
+RETRIED: Final = frozenset({"40P01", "40001"})
 
 # Runs one group: the documents (eventstore/append.py `append_document`), in order; per
 # document None (written) or what failed it ({"code": SQLSTATE, "constraint", "message"}).
@@ -141,6 +145,8 @@ class GroupCommitter:
 
 def _error(failed: dict[str, str], streams: Sequence[str]) -> EventStoreError:
     """What the append alone would have raised."""
+    if failed.get("code") in RETRIED:  # decided again by the service layer, after catching up
+        return ConcurrencyError(",".join(streams), -1)
     if failed.get("code") != UNIQUE_VIOLATION:
         return EventStoreError(f"the append was refused: {failed.get('message', failed)}")
     if failed.get("constraint") == IDEMPOTENCY_CONSTRAINT:

@@ -272,20 +272,15 @@ class QueueService:
         (every caller times out); a quick 503 with Retry-After lets clients back off."""
         locks = [self._lock(queue_id) for queue_id in sorted(set(queue_ids))]  # no deadlock
         held: list[asyncio.Lock] = []
+        waits = any(lock.locked() for lock in locks)  # usually not: then no timer at all
         try:
-            if any(lock.locked() for lock in locks):
-                try:
-                    async with asyncio.timeout(LOCK_WAIT_S):
-                        for lock in locks:
-                            await lock.acquire()
-                            held.append(lock)
-                except TimeoutError:
-                    msg = f"queue {', '.join(queue_ids)} is busy; retry shortly"
-                    raise QueueBusy(msg) from None
-            else:  # the usual case: free, taken without waiting (no timer to set and cancel)
-                for lock in locks:
-                    await lock.acquire()
-                    held.append(lock)
+            try:
+                async with asyncio.timeout(LOCK_WAIT_S if waits else None):
+                    for lock in locks:
+                        await lock.acquire()
+                        held.append(lock)
+            except TimeoutError:
+                raise QueueBusy(f"queue {', '.join(queue_ids)} is busy; retry shortly") from None
             yield
         finally:
             for lock in held:

@@ -30,7 +30,8 @@ class _Server:
             await held
         finally:
             self._on_the_way -= 1
-        return [{"code": "23505"} if d.startswith("stale") else None for d in documents]
+        codes = {"stale": "23505", "deadlocked": "40P01"}
+        return [{"code": codes[d]} if d in codes else None for d in documents]
 
     async def answer(self) -> None:
         """Releases every group on its way, then lets the committer send the next ones."""
@@ -144,3 +145,13 @@ async def test_one_sender_sends_one_group_at_a_time() -> None:
     assert server.most_at_once == 1
     await server.answer()
     await asyncio.gather(*calls)
+
+
+async def test_an_append_the_server_undid_in_a_deadlock_is_a_conflict_to_decide_again() -> None:
+    server = _Server()
+    group = GroupCommitter(server.run)
+    calls = [asyncio.create_task(group.append(d, [d])) for d in ("deadlocked", "fine")]
+    await _until_sent(server, 1)
+    await _settle(server, calls)
+    assert isinstance(calls[0].exception(), ConcurrencyError)
+    assert calls[1].exception() is None
