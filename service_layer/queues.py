@@ -270,13 +270,13 @@ class QueueService:
         """This process's turn on the queues, waited for at most LOCK_WAIT_S: past the point
         where commands arrive faster than they commit, waiting longer only grows the backlog
         (every caller times out); a quick 503 with Retry-After lets clients back off."""
-        locks = [self._lock(queue_id) for queue_id in sorted(set(queue_ids))]  # no deadlock
+        ordered = sorted(set(queue_ids))  # one order: no deadlock
         held: list[asyncio.Lock] = []
-        waits = any(lock.locked() for lock in locks)  # usually not: then no timer at all
         try:
             try:
-                async with asyncio.timeout(LOCK_WAIT_S if waits else None):
-                    for lock in locks:
+                async with asyncio.timeout(LOCK_WAIT_S):
+                    for queue_id in ordered:
+                        lock = self._lock(queue_id)
                         await lock.acquire()
                         held.append(lock)
             except TimeoutError:
