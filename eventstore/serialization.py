@@ -12,7 +12,9 @@ from schemas.mapping import event_to_record, record_to_event, upcast
 
 
 def _default(value: object) -> str:
-    if isinstance(value, datetime):  # (orjson writes aware datetimes itself, as isoformat does)
+    # orjson writes datetimes itself (as isoformat does) and asks here only for what it cannot
+    # write: a datetime subclass, or something no payload should hold.
+    if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in an event payload")
 
