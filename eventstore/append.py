@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
 from domain.recorded import RecordedEvent
+from eventstore.group import RETRIED
 from eventstore.rows import EVENT_COLUMNS, recorded_from_row
 from eventstore.serialization import to_json
 from eventstore.values import IdempotencyRecord, StreamAppend, to_write
@@ -125,3 +127,23 @@ def append_document(
         "trace": trace,
     }
     return orjson.dumps(document).decode()
+
+
+async def append_alone(conn: AsyncConnection[Any], document: str) -> dict[str, str] | None:
+    """A group of one: the append in vq_append's statement, without the group's subtransaction
+    (0.25 instead of 0.30 ms of the server's CPU, one connection sending ready-made documents).
+    None when written, else what refused it (SQLSTATE, constraint, message) as vq_append_group
+    reports it; what the group's statement would not have caught either (the server or the
+    connection failing, a statement timeout) is raised."""
+    try:
+        await conn.execute(APPEND_SQL, (document,), prepare=False)
+    except psycopg.Error as exc:
+        code = exc.sqlstate
+        if code is None or (isinstance(exc, psycopg.OperationalError) and code not in RETRIED):
+            raise
+        return {
+            "code": code,
+            "constraint": exc.diag.constraint_name or "",
+            "message": exc.diag.message_primary or str(exc),
+        }
+    return None

@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
 from domain.recorded import RecordedEvent
-from eventstore.append import APPEND_SQL, PostgresAppendSession, append_document
+from eventstore.append import APPEND_SQL, PostgresAppendSession, append_alone, append_document
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.group import GroupCommitter
 from eventstore.pool import pooled
@@ -145,8 +145,10 @@ class PostgresEventStore:
                 metrics.appended(outcome, events, time.perf_counter() - started)
 
     async def _append_group(self, documents: list[str]) -> list[dict[str, str] | None]:
-        """One group of appends in one statement (vq_append_group, migration 0016)."""
+        """A group's appends in one statement (vq_append_group); a lone one in vq_append."""
         async with self.connection() as conn:
+            if len(documents) == 1:
+                return [await append_alone(conn, documents[0])]
             cur = await conn.execute(GROUP_SQL, ("[" + ",".join(documents) + "]",), prepare=False)
             row = await cur.fetchone()
         assert row is not None

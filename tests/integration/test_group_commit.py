@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from bench.ceilings import sample_event
@@ -170,3 +171,98 @@ async def test_the_store_without_group_commit_appends_alone(pool: Any, tenant_id
         await store.append([_append(stream, tenant_id, 3)])
     await store.append([_append(stream, tenant_id, 1)])
     assert len(await store.read_stream(stream)) == 2
+
+
+async def test_a_group_that_all_goes_through_is_written_whole_in_the_groups_order(
+    store: PostgresEventStore, tenant_id: str, pool: Any
+) -> None:
+    """The set-based path (migration 0020): a new stream of two events, an existing one with an
+    Idempotency-Key and a trace, a third: every row is written, the events in the group's order
+    (append by append, event by event), the ticket index, the key and the trace with them."""
+    old, other = await _created(store, tenant_id, 2)
+    new = str(uuid.uuid4())
+    two = _append(new, tenant_id, 0)
+    records = [*two.records, sample_event(new, 2, tenant_id)]
+    tickets = [r.event.ticket_id for r in records if isinstance(r.event, TicketEnqueued)]
+    two = StreamAppend(
+        stream_id=new, tenant_id=tenant_id, expected_version=0, records=records, tickets=tickets
+    )
+    record = IdempotencyRecord(key="k-" + uuid.uuid4().hex, request_hash=b"h", outcome={"a": 1})
+    trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    documents = [
+        append_document([two], None, None, None),
+        append_document([_append(old, tenant_id, 1)], record, tenant_id, trace),
+        append_document([_append(other, tenant_id, 1)], None, None, None),
+    ]
+    assert await store._append_group([d for d in documents if d is not None]) == [None] * 3
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT stream_id::text, stream_version, transaction_id::text FROM events "
+            "WHERE stream_id = ANY(%s::uuid[]) AND stream_version > %s ORDER BY global_position",
+            ([new, old, other], 0),
+        )
+        rows = [row for row in await cur.fetchall() if row[0] == new or row[1] == 2]
+        assert [(s, v) for s, v, _ in rows] == [(new, 1), (new, 2), (old, 2), (other, 2)]
+        assert len({xid for _, _, xid in rows}) == 1  # one transaction
+        cur = await conn.execute(
+            "SELECT count(*) FROM idempotency_keys WHERE idem_key = %s", (record.key,)
+        )
+        assert (await cur.fetchone())[0] == 1
+        cur = await conn.execute(
+            "SELECT traceparent FROM event_traces WHERE transaction_id = %s::text::xid8",
+            (rows[0][2],),
+        )
+        assert [r[0] for r in await cur.fetchall()] == [trace]
+        cur = await conn.execute(
+            "SELECT count(*) FROM tickets WHERE ticket_id = ANY(%s::uuid[]) AND queue_id = %s",
+            (tickets, new),
+        )
+        assert (await cur.fetchone())[0] == 2
+        # The set-based statement alone refuses a group with a stale stream and writes nothing
+        # of it (the group's statement then writes each append alone: the tests above).
+        stale = append_document([_append(other, tenant_id, 1)], None, None, None)
+        fresh = append_document([_append(old, tenant_id, 2)], None, None, None)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            await conn.execute("SELECT vq_append_all(%s::jsonb)", (f"[{fresh},{stale}]",))
+    assert len(await store.read_stream(old)) == 2
+
+
+async def test_two_appends_of_one_stream_in_a_group_are_both_written_in_order(
+    store: PostgresEventStore, tenant_id: str
+) -> None:
+    """A stream named twice in a group (its appends are in order) is written append by append."""
+    (stream,) = await _created(store, tenant_id, 1)
+    first, second = _append(stream, tenant_id, 1), _append(stream, tenant_id, 2)
+    documents = [append_document([a], None, None, None) for a in (first, second)]
+    assert await store._append_group([d for d in documents if d is not None]) == [None, None]
+    events = await store.read_stream(stream)
+    assert [e.event_id for e in events[1:]] == [
+        first.records[0].event_id,
+        second.records[0].event_id,
+    ]
+
+
+async def test_a_lone_append_is_refused_as_it_would_be_in_a_group(
+    store: PostgresEventStore, tenant_id: str
+) -> None:
+    """A group of one goes straight to vq_append; its refusals are the group's: a stale
+    version, a taken Idempotency-Key, an unknown tenant."""
+    stale, taken = await _created(store, tenant_id, 2)
+    record = IdempotencyRecord(key="k-" + uuid.uuid4().hex, request_hash=b"h", outcome={})
+    await store.append([_append(taken, tenant_id, 1)], idempotency=record, tenant_id=tenant_id)
+    alone = [
+        append_document([_append(stale, tenant_id, 4)], None, None, None),
+        append_document([_append(taken, tenant_id, 2)], record, tenant_id, None),
+        append_document([_append(str(uuid.uuid4()), str(uuid.uuid4()), 0)], None, None, None),
+    ]
+    results = [(await store._append_group([d]))[0] for d in alone if d is not None]
+    assert [(r or {}).get("code") for r in results] == ["23505", "23505", "23503"]
+    assert [(r or {}).get("constraint") for r in results][:2] == [
+        "streams_expected_version",
+        "idempotency_keys_pkey",
+    ]
+    with pytest.raises(ConcurrencyError):
+        await store.append([_append(stale, tenant_id, 4)])
+    with pytest.raises(IdempotencyKeyTaken):
+        await store.append([_append(taken, tenant_id, 2)], idempotency=record, tenant_id=tenant_id)
+    assert [len(await store.read_stream(s)) for s in (stale, taken)] == [1, 2]
