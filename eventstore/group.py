@@ -10,10 +10,12 @@ goes out as two statements rather than one while the other sender idles. An appe
 a stream already on its way in another group waits for it (and so does every later append of
 that stream): a stream's appends are written in the order they were asked for, never in two
 transactions at once (two of one stream may share a group, in order). The statement
-(vq_append_group, migration 0016) takes every stream's lock in one order (so two groups on their
-way, or two processes, never deadlock), then writes each append in a subtransaction of its own:
-one that fails (another writer got there first, its Idempotency-Key taken) fails alone, with the
-error it would have had alone, and the others commit.
+(vq_append_group, migrations 0016 and 0020) takes every stream's lock in one order (so two groups
+on their way, or two processes, never deadlock), then writes the whole group set-based (one
+statement per table); if any append would fail, that is undone and each append is written in a
+subtransaction of its own: one that fails (another writer got there first, its Idempotency-Key
+taken) fails alone, with the error it would have had alone, and the others commit. A group of one
+is sent as a plain append (eventstore/append.py `append_alone`).
 
 The service layer gives a stream one command at a time (its turn), so the order of a queue's
 commands is the order of their turns.

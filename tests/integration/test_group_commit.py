@@ -1,4 +1,4 @@
-"""Group commit (eventstore/group.py, migration 0016's vq_append_group) on PostgreSQL: the
+"""Group commit (eventstore/group.py, vq_append_group, migrations 0016 and 0020) on PostgreSQL: the
 appends of concurrent commands share a transaction, one that fails fails alone, and a queue's
 commands keep their order."""
 
