@@ -76,14 +76,14 @@ BEGIN
 END;
 $$;
 
--- As in 0016, but for the set-based attempt first (a group of more than one append).
-CREATE OR REPLACE FUNCTION vq_append_group(docs jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- 0016's group statement, kept as it was (each append alone in a subtransaction), is what the
+-- group falls back to; the group's statement takes the locks (before anything is written, and
+-- held whatever the attempt does), then tries the whole group at once.
+ALTER FUNCTION vq_append_group(jsonb) RENAME TO vq_append_each;
+
+CREATE FUNCTION vq_append_group(docs jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     stream record;
-    doc jsonb;
-    violated text;
-    message text;
-    results jsonb := '[]'::jsonb;
 BEGIN
     FOR stream IN
         SELECT DISTINCT s ->> 'id' AS id
@@ -97,19 +97,9 @@ BEGIN
             PERFORM vq_append_all(docs);
             RETURN (SELECT jsonb_agg(NULL::jsonb) FROM jsonb_array_elements(docs));
         EXCEPTION WHEN OTHERS THEN  -- (a statement timeout is not caught: the group fails)
-            NULL;  -- undone; each append alone, below, where one that fails fails alone
+            NULL;  -- undone (the locks stay held); each append alone, where one fails alone
         END;
     END IF;
-    FOR doc IN SELECT d FROM jsonb_array_elements(docs) WITH ORDINALITY AS x(d, n) ORDER BY n LOOP
-        BEGIN
-            PERFORM vq_append(doc);
-            results := results || 'null'::jsonb;
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME, message = MESSAGE_TEXT;
-            results := results || jsonb_build_array(jsonb_build_object(
-                'code', SQLSTATE, 'constraint', coalesce(violated, ''), 'message', message));
-        END;
-    END LOOP;
-    RETURN results;
+    RETURN vq_append_each(docs);  -- (its locks are held already: no-ops)
 END;
 $$;
