@@ -104,6 +104,14 @@ def _stat(pid: int) -> tuple[str, int, float] | None:
     return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user and kernel) a live process has used."""
+    found = _stat(pid)
+    if found is None:
+        raise ProcessLookupError(pid)
+    return found[2]
+
+
 def _cmdline(pid: int) -> str:
     try:
         return (

@@ -9,7 +9,6 @@ group size, the server's CPU and the wall time per append. bench/README.md secti
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -18,26 +17,22 @@ import psycopg
 
 from bench import env
 from bench.ceilings import sample_event
+from bench.procs import cpu_seconds
 from eventstore.append import APPEND_SQL, append_document
+from eventstore.pool import connect_kwargs
 from eventstore.postgres import GROUP_SQL
 from eventstore.values import StreamAppend
 
 APPENDS = 4000  # per group size (at least 50 groups)
 
 
-def server_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(conn: psycopg.Connection, tenant_id: str, size: int) -> tuple[float, float]:
     """(server ms, wall ms) per append, in groups of `size`."""
-    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    pid = conn.info.backend_pid
     streams = [str(uuid.uuid4()) for _ in range(size)]
     versions = dict.fromkeys(streams, 0)
     rounds = max(APPENDS // size, 50)
-    started, cpu = time.monotonic(), server_cpu_s(pid)
+    started, cpu = time.monotonic(), cpu_seconds(pid)
     for _ in range(rounds):
         documents = []
         for stream in streams:
@@ -48,15 +43,17 @@ def measure(conn: psycopg.Connection, tenant_id: str, size: int) -> tuple[float,
                 expected_version=versions[stream],
                 records=[record],
             )
-            documents.append(append_document([one], None, tenant_id, None))
+            document = append_document([one], None, tenant_id, None)
+            assert document is not None
+            documents.append(document)
             versions[stream] += 1
         if size == 1:
             conn.execute(APPEND_SQL, (documents[0],), prepare=False)
         else:
-            conn.execute(GROUP_SQL, ("[" + ",".join(map(str, documents)) + "]",), prepare=False)
+            conn.execute(GROUP_SQL, ("[" + ",".join(documents) + "]",), prepare=False)
     appends = rounds * size
     wall = time.monotonic() - started
-    return 1000 * (server_cpu_s(pid) - cpu) / appends, 1000 * wall / appends
+    return 1000 * (cpu_seconds(pid) - cpu) / appends, 1000 * wall / appends
 
 
 async def main(sizes: list[int]) -> None:
@@ -64,8 +61,7 @@ async def main(sizes: list[int]) -> None:
     env.prepare(settings)
     try:
         tenant = await env.create_tenant(settings)
-        with psycopg.connect(settings.pg_url, autocommit=True) as conn:
-            conn.execute(f'SET search_path TO "{settings.db_schema}"')
+        with psycopg.connect(settings.pg_url, **connect_kwargs(settings.db_schema)) as conn:
             for size in sizes:
                 server, wall = measure(conn, tenant.tenant_id, size)
                 print(f"group of {size:3d}: server {server:.3f} ms, wall {wall:.3f} ms an append")
