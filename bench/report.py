@@ -353,8 +353,8 @@ def profiles(out: dict[str, Any], top: int = 12) -> list[str]:
     for step in ([held[-1]] if held else []) + [s for s in steps[-1:] if not sustained(s)]:
         if step.get("profile"):
             found.append((f"API at {step['offered_per_s']:.0f}/s offered", step["profile"]))
-    if (out.get("propagation") or {}).get("worker_profile"):
-        found.append(("worker during propagation", out["propagation"]["worker_profile"]))
+    for part, prof in ((out.get("propagation") or {}).get("profiles") or {}).items():
+        found.append((f"{part} during propagation", prof or {}))
     if ((out.get("notifications") or {}).get("sustained") or {}).get("profile"):
         found.append(("a notifier (nothing failing)", out["notifications"]["sustained"]["profile"]))
     for step in ((out.get("followers") or {}).get("steps") or [])[-1:]:

@@ -170,17 +170,17 @@ class Bench:
             queues = http_sweep.create_queues(api.url, tenant)
             caught_up = propagation.wait_caught_up(settings, tenant, queues)
             say(f"  read side live ({caught_up:.1f}s after the queues were made)")
-            profiler = None
-            if self.profile_dir is not None:
-                profiler = Profiler(
-                    worker.pid, c.propagation_s + c.warmup_s, self.profile_dir / "worker.raw"
-                )
+            seconds = c.propagation_s + c.warmup_s
+            profilers = {  # the three processes a command passes through, at the same time
+                part: Profiler(service.pid, seconds, self.profile_dir / f"{part}.raw")
+                for part, service in (("api", api), ("relay", relay), ("worker", worker))
+                if self.profile_dir is not None
+            }
             result = propagation.measure(
                 settings, api.url, tenant, queues, rate, c.propagation_s, c.warmup_s, self.meter
             )
             result["rate"], result["note"] = rate, note
-            if profiler is not None:
-                result["worker_profile"] = profiler.result()
+            result["profiles"] = {part: p.result() for part, p in profilers.items()}
             self.out["propagation"] = result
             self.out["memory"]["api_propagation"] = procs.peak_rss_mb(api.pid)
             self.out["memory"]["worker"] = procs.peak_rss_mb(worker.pid)
