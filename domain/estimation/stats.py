@@ -72,8 +72,9 @@ class LogHistogram:
 
     def prime(self, median: float, sigma: float, weight: float) -> None:
         """Start from a log-normal guess worth `weight` observations. It gives way as data
-        comes (worth w^2 / (w + n) after n observations): three services at 4 s outweigh a
-        guess of 5 minutes at once, instead of dragging the mean for hundreds of calls."""
+        comes (worth w^2 / (w + n) after n observations, nothing after 3w): three services at
+        4 s outweigh a guess of 5 minutes at once, instead of dragging the mean for hundreds of
+        calls."""
         shape = [0.0] * len(self.weights)
         edges = (0.0, *_EDGES, math.inf)
         for i in range(len(shape)):
@@ -105,9 +106,9 @@ class LogHistogram:
         self.observed += weight
         if self._prior is not None and self._prior_left > 0:
             start = self._prior_start
-            # Gone once the data no longer needs it (the same count as `thin`): what is left of
-            # a guess worth w^2 / (w + n) still dragged the mean of a 4 s gate by a fifth after
-            # 50 services (a neutral guess's mean is minutes), and a scale-free estimate by it.
+            # Gone once the data no longer needs it (the count `thin` uses): what was left of a
+            # neutral guess (a mean of minutes) still dragged a 4 s gate's mean up by a fifth
+            # after 50 services, so the same line at 4 s and at 4 min got ranges 10-12 % apart.
             wanted = start * start / (start + self.observed) if self.observed < 3 * start else 0.0
             drop = self._prior_left - wanted
             if drop > 0:
