@@ -170,12 +170,15 @@ class Bench:
             queues = http_sweep.create_queues(api.url, tenant)
             caught_up = propagation.wait_caught_up(settings, tenant, queues)
             say(f"  read side live ({caught_up:.1f}s after the queues were made)")
-            seconds = c.propagation_s + c.warmup_s
-            profilers = {  # the three processes a command passes through, at the same time
-                part: Profiler(service.pid, seconds, self.profile_dir / f"{part}.raw")
-                for part, service in (("api", api), ("relay", relay), ("worker", worker))
-                if self.profile_dir is not None
-            }
+            seconds, out = c.propagation_s + c.warmup_s, self.profile_dir
+            profilers = (  # the three processes a command passes through, at the same time
+                {}
+                if out is None
+                else {
+                    part: Profiler(service.pid, seconds, out / f"{part}.raw")
+                    for part, service in (("api", api), ("relay", relay), ("worker", worker))
+                }
+            )
             result = propagation.measure(
                 settings, api.url, tenant, queues, rate, c.propagation_s, c.warmup_s, self.meter
             )

@@ -106,10 +106,10 @@ class LogHistogram:
         self.observed += weight
         if self._prior is not None and self._prior_left > 0:
             start = self._prior_start
-            # Gone once the data no longer needs it (the count `thin` uses): what was left of a
-            # neutral guess (a mean of minutes) still dragged a 4 s gate's mean up by a fifth
-            # after 50 services, so the same line at 4 s and at 4 min got ranges 10-12 % apart.
-            wanted = start * start / (start + self.observed) if self.observed < 3 * start else 0.0
+            # Gone once no longer `thin`: what was left of a neutral guess (a mean of minutes)
+            # still dragged a 4 s gate's mean up by a fifth after 50 services, so the same line
+            # at 4 s and at 4 min got ranges 10-12 % apart.
+            wanted = start * start / (start + self.observed) if self.thin else 0.0
             drop = self._prior_left - wanted
             if drop > 0:
                 self.weights = [

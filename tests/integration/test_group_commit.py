@@ -227,7 +227,12 @@ async def test_a_group_that_all_goes_through_is_written_whole_in_the_groups_orde
             await conn.execute("SELECT vq_append_all(%s::jsonb)", (f"[{fresh},{stale}]",))
         # By its count of the streams updated, before any event is written (not by a key).
         assert refused.value.diag.constraint_name == "streams_expected_version"
-    assert len(await store.read_stream(old)) == 2
+        assert len(await store.read_stream(old)) == 2
+        # And it writes a group that goes through itself: the group's statement falls back
+        # silently on any error, so the test above would pass with this path always failing.
+        current = append_document([_append(other, tenant_id, 2)], None, None, None)
+        await conn.execute("SELECT vq_append_all(%s::jsonb)", (f"[{fresh},{current}]",))
+    assert [len(await store.read_stream(s)) for s in (old, other)] == [3, 3]
 
 
 async def test_two_appends_of_one_stream_in_a_group_are_both_written_in_order(
