@@ -12,7 +12,6 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 
 from cachetools import LRUCache
@@ -24,22 +23,21 @@ from tenacity import (
 )
 
 from core.clock import Clock
-from domain.commands import CallNext, CreateQueue, MoveWaiting, QueueCommand, TransferTicket
-from domain.decide import decide
+from domain.commands import CreateQueue, MoveWaiting, TransferTicket
 from domain.errors import Rejected
-from domain.events import QueueEvent, TicketCalled
 from domain.evolve import evolve
-from domain.recorded import RecordedEvent
 from domain.snapshot import SNAPSHOT_SCHEMA, from_snapshot, to_snapshot
 from domain.state import QueueState, initial_state
-from domain.transfer import decide_move, decide_transfer
 from eventstore.errors import ConcurrencyError, IdempotencyKeyTaken
 from eventstore.port import AppendSession, EventStore
-from eventstore.values import CommandContext, IdempotencyRecord, Snapshot, StreamAppend, new_records
+from eventstore.values import Snapshot, StreamAppend
 from service_layer.contention import HOT, Contention
+from service_layer.deciding import Command, CommandRequest, Idempotency, decide_all, written
 from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
-from service_layer.indexing import indexed
-from service_layer.outcome import Outcome, TicketSummary
+from service_layer.locations import Locations
+from service_layer.outcome import Outcome
+
+__all__ = ["Command", "CommandRequest", "Idempotency", "QueueService"]
 
 log = logging.getLogger("vq.commands")
 
@@ -50,28 +48,6 @@ MAX_ATTEMPTS = 12
 SNAPSHOT_EVERY = 100
 CACHE_SIZE = 10_000
 LOCK_WAIT_S = 2.0
-
-Command = QueueCommand | TransferTicket | MoveWaiting
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Idempotency:
-    key: str
-    request_hash: bytes  # of the request that used the key: another request with it is refused
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommandRequest:
-    """A domain command, addressed and attributed."""
-
-    tenant_id: str
-    command: Command
-    context: CommandContext
-    # The queue; None for a command on a ticket: the queue that holds the ticket now.
-    queue_id: str | None = None
-    idempotency: Idempotency | None = None
-    # Act only if the queue is at this version (If-Match).
-    expected_version: int | None = None
 
 
 class QueueService:
@@ -87,6 +63,7 @@ class QueueService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._contention = Contention()
+        self._locations = Locations()
 
     def now(self) -> datetime:
         return self._clock()
@@ -123,7 +100,24 @@ class QueueService:
         return Outcome.from_json(stored.outcome, replayed=True)
 
     async def _execute(self, request: CommandRequest) -> Outcome:
-        queue_id = request.queue_id or await self._locate(request)
+        if request.queue_id:
+            return await self._run(request, request.queue_id)
+        ticket_id = getattr(request.command, "ticket_id", None)
+        hint = self._locations.get(ticket_id, request.tenant_id) if ticket_id else None
+        if hint is None or ticket_id is None:
+            return await self._run(request, await self._locate(request))
+        try:
+            return await self._run(request, hint)
+        except (Rejected, VersionConflict):
+            # Refused where this process last saw the ticket: perhaps it was moved since (by
+            # another process). The index says where it is; if there, the refusal stands.
+            self._locations.forget(ticket_id)
+            located = await self._locate(request)
+            if located == hint:
+                raise
+        return await self._run(request, located)
+
+    async def _run(self, request: CommandRequest, queue_id: str) -> Outcome:
         streams = [queue_id]
         if isinstance(request.command, TransferTicket | MoveWaiting):
             if request.command.to_queue_id == queue_id:
@@ -171,11 +165,11 @@ class QueueService:
         held = [state for state in states if state is not None]
         try:
             self._check(request, held)
-            produced = _decide(held, request.command, request.context.occurred_at)
+            produced = decide_all(held, request.command, request.context.occurred_at)
         except (Rejected, VersionConflict):
             return None  # nothing was folded in: the states are sound
         try:
-            appends, outcome, stored = _written(request, held, produced)
+            appends, outcome, stored = written(request, held, produced)
             await self._store.append(appends, idempotency=stored, tenant_id=request.tenant_id)
         except BaseException:
             self._forget(streams)  # folded forward, maybe not written: rebuilt when next used
@@ -197,8 +191,8 @@ class QueueService:
             async with self._store.session(streams) as session:
                 states = [await _caught_up(session, base) for base in bases]
                 self._check(request, states)
-                produced = _decide(states, request.command, request.context.occurred_at)
-                appends, outcome, stored = _written(request, states, produced)
+                produced = decide_all(states, request.command, request.context.occurred_at)
+                appends, outcome, stored = written(request, states, produced)
                 await session.append(appends, idempotency=stored, tenant_id=request.tenant_id)
         except (Rejected, VersionConflict):
             # Refused before anything was folded in: the caught-up states are sound.
@@ -216,6 +210,7 @@ class QueueService:
             self._states.pop(stream, None)
 
     def _committed(self, appends: Sequence[StreamAppend], states: Sequence[QueueState]) -> None:
+        self._locations.written(appends)
         for append, state in zip(appends, states, strict=True):
             self._remember(state)
             self._maybe_snapshot(append, state)
@@ -238,6 +233,7 @@ class QueueService:
         found = await self._store.ticket_location(ticket_id)
         if found is None or found[0] != request.tenant_id:
             raise Rejected("not-found", f"ticket {ticket_id} not found")
+        self._locations.learned(ticket_id, found)
         return found[1]
 
     # -- loading -------------------------------------------------------------------------------
@@ -313,77 +309,6 @@ class QueueService:
             await self._store.save_snapshot(snapshot)
         except Exception:  # a snapshot is an optimisation; the events are the truth
             log.warning("could not save snapshot of %s", snapshot.stream_id, exc_info=True)
-
-
-def _decide(
-    states: Sequence[QueueState], command: Command, now: datetime
-) -> list[list[QueueEvent]]:
-    """The events for each stream, in the order of `states`."""
-    if isinstance(command, TransferTicket):
-        out_events, in_events = decide_transfer(states[0], states[1], command, now)
-        return [out_events, in_events]
-    if isinstance(command, MoveWaiting):
-        out_events, in_events = decide_move(states[0], states[1], command, now)
-        return [out_events, in_events]
-    return [decide(states[0], command, now)]
-
-
-def _written(
-    request: CommandRequest, states: Sequence[QueueState], produced: Sequence[list[QueueEvent]]
-) -> tuple[list[StreamAppend], Outcome, IdempotencyRecord | None]:
-    """What to append for the decided events, the command's outcome and its idempotency record.
-    The states are folded forward in place (cheap, whatever the line's length): should the append
-    fail after this, the caller drops them (they are rebuilt)."""
-    appends = [
-        indexed(
-            new_records(
-                stream_id=state.queue_id,
-                tenant_id=request.tenant_id,
-                expected_version=state.version,
-                events=events,
-                context=request.context,
-            )
-        )
-        for state, events in zip(states, produced, strict=True)
-    ]
-    for append, state in zip(appends, states, strict=True):
-        for record in append.records:
-            evolve(state, record.event)
-    outcome = _outcome(request, appends, states)
-    stored = None
-    if request.idempotency is not None:
-        stored = IdempotencyRecord(
-            key=request.idempotency.key,
-            request_hash=request.idempotency.request_hash,
-            outcome=outcome.to_json(),
-        )
-    return appends, outcome, stored
-
-
-def _outcome(
-    request: CommandRequest, appends: Sequence[StreamAppend], states: Sequence[QueueState]
-) -> Outcome:
-    queue_id = appends[0].stream_id
-    records = [r for a in appends for r in a.records]
-    ticket_id = _subject(request.command, appends[0].records)
-    holder = next((s for s in reversed(states) if ticket_id in s.tickets), None)
-    return Outcome(
-        queue_id=queue_id,
-        versions={state.queue_id: state.version for state in states},
-        event_ids=[r.event_id for r in records],
-        event_types=[r.event_type for r in appends[0].records],
-        ticket=None if holder is None or ticket_id is None else TicketSummary.of(holder, ticket_id),
-        records=records,
-    )
-
-
-def _subject(command: Command, records: Sequence[RecordedEvent]) -> str | None:
-    """The ticket the command made or moved: its own, or the one a call-next called."""
-    if isinstance(command, CallNext):
-        called = (r.event for r in records if isinstance(r.event, TicketCalled))
-        return next((event.ticket_id for event in called), None)
-    ticket_id = getattr(command, "ticket_id", None)
-    return ticket_id if isinstance(ticket_id, str) else None
 
 
 async def _caught_up(reader: AppendSession | EventStore, state: QueueState) -> QueueState:
