@@ -94,8 +94,8 @@ class Caller:
         expected_version: int | None = None,
     ) -> Outcome:
         """Run `command`; `queue_id` None: the queue that holds the command's ticket."""
-        if self.who.queues is not None:
-            await self._check_assignment(command, queue_id)
+        if self.who.queues is not None and queue_id is not None:
+            self._check_assignment(command, queue_id)  # at once: a ticket's queue, once found
         command_id = str(uuid.uuid4())
         context = CommandContext(
             command_id=command_id,
@@ -119,18 +119,14 @@ class Caller:
                 context=context,
                 idempotency=idempotency,
                 expected_version=expected_version,
+                queues=self.who.queues,
             )
         )
 
-    async def _check_assignment(self, command: Command, queue_id: str | None) -> None:
-        """A staff member with assignments acts on their queues only (the ticket's queue, and a
-        transfer's target too)."""
-        if queue_id is None:
-            ticket_id = getattr(command, "ticket_id", None)
-            located = None if ticket_id is None else await self.svc.store.ticket_location(ticket_id)
-            if located is None or located[0] != self.who.tenant_id:
-                return  # the command itself answers 404
-            queue_id = located[1]
+    def _check_assignment(self, command: Command, queue_id: str) -> None:
+        """A staff member with assignments acts on their queues only (the queue, and a move's
+        target too). The queue service checks again on the queues it acts on: the one that
+        holds a ticket now, found under the queue's turn (CommandRequest.queues)."""
         self.who.require_queue(queue_id)
         target = getattr(command, "to_queue_id", None)
         if isinstance(target, str):

@@ -9,10 +9,17 @@ from domain.events import PersonalData
 from http_api.problems import ProblemError
 from privacy.keys import forget_unused, sealed_for
 from privacy.sealing import Details
-from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
+from service_layer.errors import IdempotencyKeyReused, NotAssigned, QueueBusy, VersionConflict
 
 # What a refused enqueue raises: nothing was appended, so the key made for it names nobody.
-REFUSED = (Rejected, ProblemError, VersionConflict, IdempotencyKeyReused, QueueBusy)
+REFUSED = (
+    Rejected,
+    ProblemError,
+    VersionConflict,
+    IdempotencyKeyReused,
+    QueueBusy,
+    NotAssigned,
+)
 
 
 async def seal_details(

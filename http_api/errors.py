@@ -13,7 +13,7 @@ from starlette.routing import Match
 from core.errors import Unavailable
 from domain.errors import Rejected
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, rejection_problem
-from service_layer.errors import IdempotencyKeyReused, VersionConflict
+from service_layer.errors import IdempotencyKeyReused, NotAssigned, VersionConflict
 
 log = logging.getLogger("vq.api")
 
@@ -49,6 +49,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VersionConflict)
     async def on_conflict(request: Request, exc: VersionConflict) -> Response:
         return problem_response(ProblemError("version-conflict", str(exc)), request)
+
+    @app.exception_handler(NotAssigned)
+    async def on_not_assigned(request: Request, exc: NotAssigned) -> Response:
+        return problem_response(ProblemError("forbidden", str(exc)), request)
 
     @app.exception_handler(IdempotencyKeyReused)
     async def on_key_reused(request: Request, exc: IdempotencyKeyReused) -> Response:

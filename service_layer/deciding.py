@@ -40,6 +40,9 @@ class CommandRequest:
     idempotency: Idempotency | None = None
     # Act only if the queue is at this version (If-Match).
     expected_version: int | None = None
+    # The queues the giver may act on (staff with assignments); None: all of the tenant's.
+    # Checked on the queues the command acts on, once known (a ticket's is where it is now).
+    queues: frozenset[str] | None = None
 
 
 def decide_all(

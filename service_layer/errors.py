@@ -17,3 +17,8 @@ class VersionConflict(Exception):
 
 class IdempotencyKeyReused(Exception):
     """The Idempotency-Key was already used for a different request."""
+
+
+class NotAssigned(Exception):
+    """The command's giver acts on some queues only (staff with assignments), and the command's
+    queue (the one that holds its ticket now), or a transfer's target, is not one of them."""

@@ -33,7 +33,7 @@ from eventstore.port import AppendSession, EventStore
 from eventstore.values import Snapshot, StreamAppend
 from service_layer.contention import HOT, Contention
 from service_layer.deciding import Command, CommandRequest, Idempotency, decide_all, written
-from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
+from service_layer.errors import IdempotencyKeyReused, NotAssigned, QueueBusy, VersionConflict
 from service_layer.locations import Locations
 from service_layer.outcome import Outcome
 
@@ -108,7 +108,7 @@ class QueueService:
             return await self._run(request, await self._locate(request))
         try:
             return await self._run(request, hint)
-        except (Rejected, VersionConflict):
+        except (Rejected, VersionConflict, NotAssigned):
             # Refused where this process last saw the ticket: perhaps it was moved since (by
             # another process). The index says where it is; if there, the refusal stands.
             self._locations.forget(ticket_id)
@@ -124,6 +124,9 @@ class QueueService:
                 moving = "a ticket" if isinstance(request.command, TransferTicket) else "a line"
                 raise Rejected("validation", f"{moving} cannot be moved to its own queue")
             streams.append(request.command.to_queue_id)
+        if request.queues is not None and not request.queues.issuperset(streams):
+            outside = next(stream for stream in streams if stream not in request.queues)
+            raise NotAssigned(f"you are not assigned to queue {outside}")
         async with self._turn(*streams):
             try:
                 # The usual case: this process wrote the queue last, so the state it holds is

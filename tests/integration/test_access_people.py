@@ -460,6 +460,7 @@ async def test_staff_serve_the_queues_they_are_assigned(
     assert set_.status_code == 200
     person = await login(http, api.tenant_id, "x@clinic.example")
     assert person["user"]["queues"] == [queue_id]
+    await _act_on_assigned_queues_only(api, bearer(person["access_token"]), queue_id)
     path = f"/v1/users/{stranger['user_id']}"
     everything = await http.patch(path, json={"queues": None}, headers=bearer(key))
     assert everything.status_code == 200 and everything.json()["queues"] is None
@@ -469,6 +470,25 @@ async def test_staff_serve_the_queues_they_are_assigned(
     )
     assert narrowed.status_code == 200 and narrowed.json()["name"] == "Staff Person"
     assert (await http.get("/v1/me", headers=bearer(person["access_token"]))).status_code == 401
+
+
+async def _act_on_assigned_queues_only(api: ApiClient, auth: dict[str, str], own: str) -> None:
+    """Staff assigned to `own` act on its tickets, not on another queue's, nor move one there."""
+    other = await api.create_queue()
+    theirs = (await api.enqueue(other))["ticket"]["ticket_id"]
+    refused = await api.http.post(f"/v1/tickets/{theirs}/cancel", headers=auth)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"] == "/problems/forbidden" and other in refused.json()["detail"]
+    ours = (await api.enqueue(own))["ticket"]["ticket_id"]
+    moved = await api.http.post(
+        f"/v1/tickets/{ours}/transfer", json={"to_queue_id": other}, headers=auth
+    )
+    assert moved.status_code == 403, moved.text
+    cancelled = await api.http.post(f"/v1/tickets/{ours}/cancel", headers=auth)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["queue_id"] == own
+    still = await api.post(f"/v1/tickets/{theirs}/cancel")  # the refusal changed nothing
+    assert still.status_code == 200 and still.json()["queue_id"] == other, still.text
 
 
 async def test_a_second_factor_at_sign_in(api: ApiClient) -> None:
