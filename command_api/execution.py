@@ -125,8 +125,9 @@ class Caller:
 
     def _check_assignment(self, command: Command, queue_id: str) -> None:
         """A staff member with assignments acts on their queues only (the queue, and a move's
-        target too). The queue service checks again on the queues it acts on: the one that
-        holds a ticket now, found under the queue's turn (CommandRequest.queues)."""
+        target too). The queue service checks again on the queues it acts on, a ticket's
+        included (CommandRequest.queues): a command acts only on a queue that holds its ticket
+        then, and that is the queue checked."""
         self.who.require_queue(queue_id)
         target = getattr(command, "to_queue_id", None)
         if isinstance(target, str):

@@ -1,6 +1,6 @@
 """A command request, and what deciding it writes: the events per queue, the appends (with the
-ticket index's rows), the outcome and the idempotency record. Pure: no store, no clock (the queue
-service, service_layer/queues.py, holds the turns and appends)."""
+ticket index's rows), the outcome and the idempotency record. No store and no clock here (the
+queue service, service_layer/queues.py, takes the turns, reads and appends)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class CommandRequest:
     # Act only if the queue is at this version (If-Match).
     expected_version: int | None = None
     # The queues the giver may act on (staff with assignments); None: all of the tenant's.
-    # Checked on the queues the command acts on, once known (a ticket's is where it is now).
+    # Checked on the queues the command acts on, once known (a ticket's: where it is found).
     queues: frozenset[str] | None = None
 
 
