@@ -5,8 +5,9 @@ its queue: start, complete, no-show, cancel).
 A hint can be stale: another process may have moved the ticket since (a transfer, a line moved).
 The queue it names then refuses the command, since every command on a ticket checks that the
 ticket is there and in a status it acts on (a ticket moved away is "transferred"), and the queue
-service asks the index again (service_layer/queues.py `_execute`). So a hint never makes a
-command act on the wrong queue; at worst it costs the refusal's decision before the lookup.
+service asks the index again and follows the ticket (service_layer/queues.py `_execute`, as it
+does when the ticket moves between a lookup and the decision). So a hint never makes a command
+act on the wrong queue; at worst it costs the refusal's decision before the lookup.
 """
 
 from __future__ import annotations

@@ -48,6 +48,9 @@ MAX_ATTEMPTS = 12
 SNAPSHOT_EVERY = 100
 CACHE_SIZE = 10_000
 LOCK_WAIT_S = 2.0
+# Times a command on a ticket follows it to the queue it moved to meanwhile before it is
+# decided where the ticket is then, refusal and all.
+MAX_MOVES = 5
 
 
 class QueueService:
@@ -104,18 +107,30 @@ class QueueService:
             return await self._run(request, request.queue_id)
         ticket_id = getattr(request.command, "ticket_id", None)
         hint = self._locations.get(ticket_id, request.tenant_id) if ticket_id else None
-        if hint is None or ticket_id is None:
-            return await self._run(request, await self._locate(request))
-        try:
-            return await self._run(request, hint)
-        except (Rejected, VersionConflict, NotAssigned):
-            # Refused where this process last saw the ticket: perhaps it was moved since (by
-            # another process). The index says where it is; if there, the refusal stands.
-            self._locations.forget(ticket_id)
-            located = await self._locate(request)
-            if located == hint:
-                raise
-        return await self._run(request, located)
+        where = hint or await self._locate(request)
+        for _ in range(MAX_MOVES):
+            try:
+                return await self._run(request, where)
+            except (Rejected, VersionConflict, NotAssigned):
+                # Refused where the ticket was (as this process last saw it, or as the index
+                # said a moment ago): perhaps it moved since, by a command of another process
+                # or of this one. The index says where it is now; if there, and the ticket had
+                # not left when the command was decided (it may have left and come back), the
+                # refusal stands.
+                self._locations.forget(str(ticket_id))
+                left = self._left(where, str(ticket_id))
+                now = await self._locate(request)
+                if now == where and not left:
+                    raise
+                where = now
+        return await self._run(request, where)
+
+    def _left(self, queue_id: str, ticket_id: str) -> bool:
+        """Whether the ticket had moved out of the queue as this process holds it (after a
+        refusal, as it was read under the queue's lock)."""
+        state = self._states.get(queue_id)
+        ticket = None if state is None else state.tickets.get(ticket_id)
+        return ticket is not None and ticket.status == "transferred"
 
     async def _run(self, request: CommandRequest, queue_id: str) -> Outcome:
         streams = [queue_id]

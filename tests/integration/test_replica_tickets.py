@@ -7,9 +7,14 @@ the ticket meanwhile. The command must still act on the queue that holds the tic
 
 from __future__ import annotations
 
+import asyncio
+import random
+
 import httpx
 
 from core.settings import Settings
+from domain.evolve import evolve
+from domain.state import QueueState, initial_state
 from eventstore.postgres import PostgresEventStore
 from tests.integration.servers import api_servers
 
@@ -58,3 +63,73 @@ async def test_a_ticket_moved_through_one_process_is_served_through_the_other(
         "ServiceStarted",
         "TicketServed",
     ]
+
+
+async def test_tickets_moved_to_and_fro_through_both_processes_are_each_cancelled_once(
+    settings: Settings, store: PostgresEventStore, tenant_id: str
+) -> None:
+    """Both processes move tickets between two queues while both cancel them, at once: a
+    process acting where it last saw a ticket may be behind the other's moves. Every cancel
+    succeeds (a waiting ticket can always be cancelled, wherever it is), in the queue that holds
+    the ticket then; a move may come too late (409), nothing answers 404 or 5xx, and each
+    ticket ends cancelled in exactly one queue."""
+    from access.directory import TenantDirectory
+
+    admin = (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
+    auth = {"Authorization": f"Bearer {admin}"}
+    rng = random.Random(7)
+    with api_servers(settings, 2) as urls:
+        async with (
+            httpx.AsyncClient(base_url=urls[0], headers=auth, timeout=30) as a,
+            httpx.AsyncClient(base_url=urls[1], headers=auth, timeout=30) as b,
+        ):
+            queues = []
+            for name in ("East", "West"):
+                made = await a.post("/v1/queues", json={"name": name, "counters": ["1"]})
+                assert made.status_code == 201, made.text
+                queues.append(made.json()["queue_id"])
+            tickets = []
+            for _ in range(30):  # the first process sees every ticket join the first queue
+                joined = await a.post(f"/v1/queues/{queues[0]}/tickets", json={})
+                assert joined.status_code == 201, joined.text
+                tickets.append(joined.json()["ticket"]["ticket_id"])
+
+            async def mover(ticket_id: str) -> list[int]:
+                answers = []
+                for hop in range(4):
+                    http = (a, b)[rng.randrange(2)]
+                    moved = await http.post(
+                        f"/v1/tickets/{ticket_id}/transfer",
+                        json={"to_queue_id": queues[hop % 2 - 1]},
+                    )
+                    answers.append(moved.status_code)
+                    await asyncio.sleep(rng.random() / 50)
+                return answers
+
+            async def canceller(ticket_id: str) -> httpx.Response:
+                await asyncio.sleep(rng.random() / 10)
+                return await (a, b)[rng.randrange(2)].post(f"/v1/tickets/{ticket_id}/cancel")
+
+            moves, cancels = await asyncio.gather(
+                asyncio.gather(*(mover(t) for t in tickets)),
+                asyncio.gather(*(canceller(t) for t in tickets)),
+            )
+
+    for response in cancels:
+        assert response.status_code == 200, response.text
+    assert {code for answers in moves for code in answers} <= {200, 409}, moves
+    states = [initial_state(queue_id) for queue_id in queues]
+    for state in states:
+        for recorded in await store.read_stream(state.queue_id):
+            evolve(state, recorded.event)
+    for ticket_id, response in zip(tickets, cancels, strict=True):
+        held = [s.queue_id for s in states if ticket_id in s.tickets]
+        cancelled = [s.queue_id for s in held_states(states, ticket_id, "cancelled")]
+        assert len(cancelled) == 1, (ticket_id, held)
+        assert response.json()["queue_id"] == cancelled[0]
+        others = [s for s in states if s.queue_id != cancelled[0] and ticket_id in s.tickets]
+        assert all(s.tickets[ticket_id].status == "transferred" for s in others)
+
+
+def held_states(states: list[QueueState], ticket_id: str, status: str) -> list[QueueState]:
+    return [s for s in states if ticket_id in s.tickets and s.tickets[ticket_id].status == status]
