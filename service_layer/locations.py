@@ -1,6 +1,6 @@
 """Where tickets are, as this process last wrote or read the ticket index: a hint that spares a
-ticket command the index's round trip (about half of what a busy site sends names a ticket, not
-its queue: start, complete, no-show, cancel).
+ticket command the index's round trip (start, complete, no-show, cancel name a ticket, not its
+queue: 38-50 % of the benchmark's mix of a busy site).
 
 A hint can be stale: another process may have moved the ticket since (a transfer, a line moved).
 The queue it names then refuses the command, since every command on a ticket checks that the
@@ -19,8 +19,8 @@ from cachetools import LRUCache
 
 from eventstore.values import StreamAppend
 
-# Tickets remembered: the ones acted on soon after they joined, or after a first lookup (about
-# 200 bytes each).
+# Tickets remembered: the ones acted on soon after they joined, or after a first lookup. About
+# 215 bytes each with the ticket id's string (tracemalloc): 11 MB when full.
 LOCATIONS: Final = 50_000
 
 
