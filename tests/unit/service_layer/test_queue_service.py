@@ -39,8 +39,8 @@ TENANT = "tenant-a"
 
 
 class World:
-    def __init__(self) -> None:
-        self.store = InMemoryEventStore()
+    def __init__(self, store: InMemoryEventStore | None = None) -> None:
+        self.store = store or InMemoryEventStore()
         self.now = T0
         self.service = QueueService(self.store, lambda: self.now)
 
@@ -53,10 +53,12 @@ class World:
         key: str | None = None,
         body: bytes = b"",
         expected_version: int | None = None,
+        queues: frozenset[str] | None = None,
+        service: QueueService | None = None,  # another process on the same store
     ) -> Outcome:
         self.now += timedelta(seconds=1)
         command_id = str(uuid.uuid4())
-        return await self.service.execute(
+        return await (service or self.service).execute(
             CommandRequest(
                 tenant_id=tenant_id,
                 queue_id=queue_id,
@@ -69,6 +71,7 @@ class World:
                 ),
                 idempotency=None if key is None else Idempotency(key=key, request_hash=body),
                 expected_version=expected_version,
+                queues=queues,
             )
         )
 
