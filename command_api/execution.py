@@ -93,9 +93,9 @@ class Caller:
         queue_id: str | None = None,
         expected_version: int | None = None,
     ) -> Outcome:
-        """Run `command`; `queue_id` None: the queue that holds the command's ticket."""
-        if self.who.queues is not None and queue_id is not None:
-            self._check_assignment(command, queue_id)  # at once: a ticket's queue, once found
+        """Run `command`; `queue_id` None: the queue that holds the command's ticket. Staff
+        with assignments act on their queues only: the queue service checks the queues the
+        command acts on (a ticket's: where it is then; a move's target too)."""
         command_id = str(uuid.uuid4())
         context = CommandContext(
             command_id=command_id,
@@ -122,16 +122,6 @@ class Caller:
                 queues=self.who.queues,
             )
         )
-
-    def _check_assignment(self, command: Command, queue_id: str) -> None:
-        """A staff member with assignments acts on their queues only (the queue, and a move's
-        target too). The queue service checks again on the queues it acts on, a ticket's
-        included (CommandRequest.queues): a command acts only on a queue that holds its ticket
-        then, and that is the queue checked."""
-        self.who.require_queue(queue_id)
-        target = getattr(command, "to_queue_id", None)
-        if isinstance(target, str):
-            self.who.require_queue(target)
 
 
 async def caller(

@@ -139,9 +139,6 @@ class QueueService:
                 moving = "a ticket" if isinstance(request.command, TransferTicket) else "a line"
                 raise Rejected("validation", f"{moving} cannot be moved to its own queue")
             streams.append(request.command.to_queue_id)
-        if request.queues is not None and not request.queues.issuperset(streams):
-            outside = next(stream for stream in streams if stream not in request.queues)
-            raise NotAssigned(f"you are not assigned to queue {outside}")
         async with self._turn(*streams):
             try:
                 # The usual case: this process wrote the queue last, so the state it holds is
@@ -212,7 +209,7 @@ class QueueService:
                 produced = decide_all(states, request.command, request.context.occurred_at)
                 appends, outcome, stored = written(request, states, produced)
                 await session.append(appends, idempotency=stored, tenant_id=request.tenant_id)
-        except (Rejected, VersionConflict):
+        except (Rejected, VersionConflict, NotAssigned):
             # Refused before anything was folded in: the caught-up states are sound.
             for state in states:
                 self._remember(state)
@@ -236,7 +233,11 @@ class QueueService:
     def _check(self, request: CommandRequest, states: Sequence[QueueState]) -> None:
         if not isinstance(request.command, CreateQueue):
             for state in states:
-                _check_owner(state, request.tenant_id)
+                _check_owner(state, request.tenant_id)  # another tenant's: a 404, not a 403
+        if request.queues is not None:  # staff with assignments: theirs only, a move's target too
+            for state in states:
+                if state.queue_id not in request.queues:
+                    raise NotAssigned(f"you are not assigned to queue {state.queue_id}")
         expected = request.expected_version
         if expected is not None and states[0].version != expected:
             raise VersionConflict(

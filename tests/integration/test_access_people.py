@@ -489,6 +489,16 @@ async def _act_on_assigned_queues_only(api: ApiClient, auth: dict[str, str], own
     assert cancelled.json()["queue_id"] == own
     still = await api.post(f"/v1/tickets/{theirs}/cancel")  # the refusal changed nothing
     assert still.status_code == 200 and still.json()["queue_id"] == other, still.text
+    # Another organisation's queue does not exist for them: a 404, not a 403.
+    bank = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    foreign = await api.http.post(
+        "/v1/queues", json={"name": "Teller", "counters": ["1"]}, headers=bank
+    )
+    assert foreign.status_code == 201, foreign.text
+    called = await api.http.post(
+        f"/v1/queues/{foreign.json()['queue_id']}/call-next", json={"counter": "1"}, headers=auth
+    )
+    assert called.status_code == 404, called.text
 
 
 async def test_a_second_factor_at_sign_in(api: ApiClient) -> None:

@@ -147,3 +147,7 @@ async def test_staff_with_assignments_act_on_the_queue_that_holds_the_ticket_now
     assert cancelled.queue_id == xray
     assert len(await two.store.read_stream(xray)) == xray_events + 1  # the refusals wrote nothing
     assert len(await two.store.read_stream(lab)) == 1
+    # Another tenant's queue is nothing to them: a 404, not "not assigned" (a 403).
+    elsewhere = await two.queue(tenant_id="tenant-b")
+    with pytest.raises(Rejected, match="not found"):
+        await two.run(CallNext(counter="1"), queue_id=elsewhere, queues=frozenset({xray}))
