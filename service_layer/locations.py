@@ -45,6 +45,3 @@ class Locations:
                 where = (append.tenant_id, append.stream_id)
                 for ticket_id in append.tickets:
                     self._where[ticket_id] = where
-
-    def forget(self, ticket_id: str) -> None:
-        self._where.pop(ticket_id, None)

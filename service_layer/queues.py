@@ -106,8 +106,11 @@ class QueueService:
         if request.queue_id:
             return await self._run(request, request.queue_id)
         ticket_id = getattr(request.command, "ticket_id", None)
-        hint = self._locations.get(ticket_id, request.tenant_id) if ticket_id else None
-        where = hint or await self._locate(request)
+        if not isinstance(ticket_id, str):
+            raise ValueError(f"{type(request.command).__name__} names no queue")
+        tenant_id = request.tenant_id
+        known = self._locations.get(ticket_id, tenant_id)  # where this process last saw it
+        where = known or await self._locate(ticket_id, tenant_id)
         for _ in range(MAX_MOVES):
             try:
                 return await self._run(request, where)
@@ -117,9 +120,8 @@ class QueueService:
                 # or of this one. The index says where it is now; if there, and the ticket had
                 # not left when the command was decided (it may have left and come back), the
                 # refusal stands.
-                self._locations.forget(str(ticket_id))
-                left = self._left(where, str(ticket_id))
-                now = await self._locate(request)
+                left = self._left(where, ticket_id)
+                now = await self._locate(ticket_id, tenant_id)
                 if now == where and not left:
                     raise
                 where = now
@@ -244,13 +246,11 @@ class QueueService:
                 f"queue {states[0].queue_id} is at version {states[0].version}, not {expected}"
             )
 
-    async def _locate(self, request: CommandRequest) -> str:
-        """The queue that holds the command's ticket now; another tenant's does not exist."""
-        ticket_id = getattr(request.command, "ticket_id", None)
-        if ticket_id is None:
-            raise ValueError(f"{type(request.command).__name__} names no queue")
+    async def _locate(self, ticket_id: str, tenant_id: str) -> str:
+        """The queue that holds the ticket now, as the index says (remembered from then on);
+        another tenant's ticket does not exist."""
         found = await self._store.ticket_location(ticket_id)
-        if found is None or found[0] != request.tenant_id:
+        if found is None or found[0] != tenant_id:
             raise Rejected("not-found", f"ticket {ticket_id} not found")
         self._locations.learned(ticket_id, found)
         return found[1]
