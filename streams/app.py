@@ -34,6 +34,7 @@ from projections.projector import Projector
 from projections.writer import ReadModelWriter
 from schemas import positions
 from streams.dead_letters import DeadLetters
+from streams.transport import ShortWaitTransport
 
 log = logging.getLogger("vq.streams")
 
@@ -71,6 +72,9 @@ def create_app(settings: Settings) -> faust.App:
         # Batch the positions topic's messages a little instead of one write per message.
         producer_linger=0.005,
     )
+    # Before anything asks for it (a topic's conductor does): Faust's transport with a short
+    # fetch wait (streams/transport.py).
+    app.transport = ShortWaitTransport(app.conf.broker_consumer, app)
     events = app.topic(
         settings.events_topic, key_serializer="raw", value_serializer="raw", internal=False
     )
