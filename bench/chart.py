@@ -1,20 +1,23 @@
-"""The PNG: four panels (throughput against the ceilings, HTTP latency by offered rate,
-propagation, position query by line length), two more when the notifications phase ran
-(messages delivered a second, and their latency, over each step), and two when the live-followers
-phase ran (push latency, and the API's memory and CPU, against the number of followers).
-Imported only when matplotlib is installed."""
+"""The PNG: a panel for each thing the run measured, two a row: throughput against the ceilings,
+HTTP latency by offered rate, propagation by stage and over the window (a stall shows there),
+position query by line length, notifications delivered a second and their latency over each step,
+and the live followers' push latency and the API's memory and CPU against their number. A phase
+left out (BENCH_ONLY) leaves no empty frame. Imported only when matplotlib is installed."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
 from bench.figures import max_sustained
+from bench.pipeline_report import LATENCY_MS_TARGET, PROPAGATION_MS_TARGET
 
 
-def _throughput(ax: Any, out: dict[str, Any]) -> None:
+def _throughput_bars(out: dict[str, Any]) -> list[tuple[str, float, str]]:
     bars: list[tuple[str, float, str]] = []
     c = out.get("ceilings", {})
     if c:
@@ -32,8 +35,11 @@ def _throughput(ax: Any, out: dict[str, Any]) -> None:
     if c:
         bars.append(("Kafka\nproduce", c["kafka"]["messages_per_s"], "grey"))
         bars.append(("Redis\nZADD", c["redis"]["zadd_per_s"], "grey"))
-    if not bars:
-        return
+    return bars
+
+
+def _throughput(ax: Any, out: dict[str, Any]) -> None:
+    bars = _throughput_bars(out)
     ax.bar([b[0] for b in bars], [b[1] for b in bars], color=[b[2] for b in bars])
     ax.set_yscale("log")
     ax.set_ylabel("operations or events per second (log)")
@@ -44,16 +50,20 @@ def _throughput(ax: Any, out: dict[str, Any]) -> None:
 
 
 def _http(ax: Any, out: dict[str, Any]) -> None:
-    steps = out.get("http", {}).get("steps", [])
-    if not steps:
-        return
+    steps = out["http"]["steps"]
     offered = [s["offered_per_s"] for s in steps]
     for key, style in (("p50", "-o"), ("p95", "-s"), ("p99", "-^"), ("max", ":x")):
         ax.plot(offered, [s["latency"][key] for s in steps], style, label=key.upper())
     ax.set_yscale("log")
     ax.set_xlabel("offered commands/s")
     ax.set_ylabel("latency from intended send (ms, log)")
-    ax.axhline(50, color="red", linewidth=0.8, linestyle="--", label="P99 target 50 ms")
+    ax.axhline(
+        LATENCY_MS_TARGET,
+        color="red",
+        linewidth=0.8,
+        linestyle="--",
+        label=f"P99 target {LATENCY_MS_TARGET:.0f} ms",
+    )
     twin = ax.twinx()
     twin.plot(offered, [s["achieved_per_s"] for s in steps], "k--", label="answered/s")
     twin.set_ylabel("answered commands/s")
@@ -63,9 +73,7 @@ def _http(ax: Any, out: dict[str, Any]) -> None:
 
 
 def _propagation(ax: Any, out: dict[str, Any]) -> None:
-    prop = out.get("propagation")
-    if not prop:
-        return
+    prop = out["propagation"]
     stages = prop.get("stages")
     paths = []
     if stages and stages["relay"]["n"]:  # the read model's path in its two stages, then whole
@@ -82,16 +90,42 @@ def _propagation(ax: Any, out: dict[str, Any]) -> None:
             label=key.upper(),
         )
     ax.set_xticks(range(len(paths)), [p[0] for p in paths])
-    ax.axhline(100, color="red", linewidth=0.8, linestyle="--", label="P99 target 100 ms")
+    _propagation_target(ax)
     ax.set_ylabel("ms after the command's answer")
     ax.set_title(f"Propagation at {prop['rate']:.0f} commands/s")
     ax.legend(fontsize=7)
 
 
+def _propagation_target(ax: Any) -> None:
+    ax.axhline(
+        PROPAGATION_MS_TARGET,
+        color="red",
+        linewidth=0.8,
+        linestyle="--",
+        label=f"P99 target {PROPAGATION_MS_TARGET:.0f} ms",
+    )
+
+
+def _propagation_timeline(ax: Any, out: dict[str, Any]) -> None:
+    prop = out["propagation"]
+    rows = [r for r in prop["timeline"] if r["n"]]
+    t = [r["t"] for r in rows]
+    for key, style in (("p50_ms", "-"), ("p99_ms", "-"), ("max_ms", ":")):
+        ax.plot(t, [r[key] for r in rows], style, label=key.removesuffix("_ms").upper())
+    unseen = [r for r in prop["timeline"] if r["unseen"]]
+    if unseen:
+        top = max(r["max_ms"] for r in rows) if rows else PROPAGATION_MS_TARGET
+        ax.plot([r["t"] for r in unseen], [top] * len(unseen), "rx", label="never seen")
+    _propagation_target(ax)
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds into the window (by answer time)")
+    ax.set_ylabel("answer -> read model (ms, log)")
+    ax.set_title(f"Propagation over the window at {prop['rate']:.0f} commands/s")
+    ax.legend(fontsize=7)
+
+
 def _reads(ax: Any, out: dict[str, Any]) -> None:
-    rows = out.get("reads", [])
-    if not rows:
-        return
+    rows = out["reads"]
     sizes = [r["waiting"] for r in rows]
     colours = {"zrank": "tab:grey", "read_model": "tab:blue", "http": "tab:orange"}
     for path, colour in colours.items():
@@ -199,30 +233,41 @@ def _follow_cost(ax: Any, out: dict[str, Any]) -> None:
     ax.set_title("The API with N followers: memory, CPU, Redis connections (API's/all)")
 
 
+Panel = Callable[[Any, dict[str, Any]], None]
+
+
+def _panels(out: dict[str, Any]) -> list[Panel]:
+    """The panels this run has figures for, in order."""
+    prop = out.get("propagation") or {}
+    wanted: list[tuple[bool, Panel]] = [
+        (bool(_throughput_bars(out)), _throughput),
+        (bool(out.get("http", {}).get("steps")), _http),
+        (bool(prop), _propagation),
+        (bool(prop.get("timeline")), _propagation_timeline),
+        (bool(_notify_steps(out)), _notify_rate),
+        (bool(_notify_steps(out)), _notify_latency),
+        (bool(_follow_steps(out)), _follow_latency),
+        (bool(_follow_steps(out)), _follow_cost),
+        (bool(out.get("reads")), _reads),  # last: the pairs above keep to their rows
+    ]
+    return [panel for has_figures, panel in wanted if has_figures]
+
+
 def draw(out: dict[str, Any], path: Path) -> None:
-    others = any(out.get(k) for k in ("ceilings", "append", "http", "propagation", "reads"))
-    notify = bool(_notify_steps(out))
-    follow = bool(_follow_steps(out))
-    base = others or not (notify or follow)
-    rows = 2 * base + notify + follow
+    panels = _panels(out)
+    rows = max(1, math.ceil(len(panels) / 2))
     fig, axes = plt.subplots(rows, 2, figsize=(14, 4.5 * rows), squeeze=False)
-    if base:
-        _throughput(axes[0][0], out)
-        _http(axes[0][1], out)
-        _propagation(axes[1][0], out)
-        _reads(axes[1][1], out)
-    if notify:
-        _notify_rate(axes[2 * base][0], out)
-        _notify_latency(axes[2 * base][1], out)
-    if follow:
-        _follow_latency(axes[rows - 1][0], out)
-        _follow_cost(axes[rows - 1][1], out)
+    cells = [ax for row in axes for ax in row]
+    for panel, ax in zip(panels, cells, strict=False):
+        panel(ax, out)
+    for ax in cells[len(panels) :]:
+        ax.set_visible(False)
     m = out["machine"]
     memory = ", ".join(f"{k} {v['max_mb']:.0f} MB" for k, v in out.get("memory", {}).items() if v)
     fig.suptitle(
-        f"virtual-queue benchmark {out['started']}: {m['cores']} x {m['cpu']}; peak RSS: {memory}",
+        f"virtual-queue benchmark {out['started']}: {m['cores']} x {m['cpu']}\npeak RSS: {memory}",
         fontsize=9,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (4.5 * rows)))  # half an inch for the two lines
     fig.savefig(path, dpi=110)
     plt.close(fig)

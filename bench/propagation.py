@@ -53,6 +53,39 @@ def delays(
     return delays, sum(1 for at in arrived if at is None)
 
 
+def timeline(
+    commands: list[tuple[str, int, float]], arrived: list[float | None], bucket_s: float = 0.5
+) -> list[dict[str, Any]]:
+    """Answer -> read model by when the commands were answered, a row per `bucket_s` from the
+    first answer (t, n, p50_ms, p99_ms, max_ms, unseen): a stall shows where a percentile of the
+    whole window hides it (bench/README.md, section 22)."""
+    if not commands:
+        return []
+    first = min(answered for _, _, answered in commands)
+    buckets: dict[int, tuple[list[float], list[int]]] = {}
+    for (_, _, answered), at in zip(commands, arrived, strict=True):
+        late, unseen = buckets.setdefault(int((answered - first) / bucket_s), ([], [0]))
+        if at is None:
+            unseen[0] += 1
+        else:
+            late.append(max(at - answered, 0.0))
+    rows = []
+    for index in range(max(buckets) + 1):
+        late, unseen = buckets.get(index, ([], [0]))
+        summary = summary_ms(late)
+        rows.append(
+            {
+                "t": round(index * bucket_s, 3),
+                "n": summary["n"],
+                "p50_ms": summary["p50"],
+                "p99_ms": summary["p99"],
+                "max_ms": summary["max"],
+                "unseen": unseen[0],
+            }
+        )
+    return rows
+
+
 def _stages(
     commands: list[tuple[str, int, float]],
     in_kafka: list[float | None],
@@ -121,6 +154,7 @@ def measure(
         "read_model": {**summary_ms(pubsub), "not_seen": pubsub_missing},
         "sse": None,
         "stages": _stages(commands, _arrivals(commands, seen["kafka"]), published),
+        "timeline": timeline(commands, published),
     }
     if sse:
         streamed, sse_missing = delays(commands, _arrivals(commands, seen["sse"]))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bench.propagation import _arrivals, _stages, delays
+from bench.propagation import _arrivals, _stages, delays, timeline
 
 # (queue, version it answered, when the answer arrived)
 COMMANDS = [("a", 1, 10.0), ("a", 2, 10.5), ("b", 1, 11.0), ("c", 1, 12.0)]
@@ -42,3 +42,16 @@ def test_stages_split_each_command_where_kafka_had_it() -> None:
 def test_a_command_kafka_never_showed_is_left_out_of_the_split() -> None:
     stages = _stages(COMMANDS[:1], [None], [10.3])
     assert stages["relay"]["n"] == stages["worker"]["n"] == 0
+
+
+def test_the_timeline_shows_a_stall_by_when_the_commands_were_answered() -> None:
+    # Answered at 10.0, 10.5, 11.0, 12.0 (COMMANDS); a@1 and a@2 seen at once 1.5 s after a@1
+    # (a stall), b@1 0.1 s after its answer, c@1 never.
+    seen = [["a", 2, 11.5], ["b", 1, 11.1]]
+    rows = timeline(COMMANDS, _arrivals(COMMANDS, seen), bucket_s=1.0)
+    assert [row["t"] for row in rows] == [0.0, 1.0, 2.0]
+    assert [(row["n"], row["unseen"]) for row in rows] == [(2, 0), (1, 0), (0, 1)]
+    assert rows[0]["max_ms"] == 1500.0 and rows[0]["p50_ms"] >= 1000.0
+    assert rows[1]["max_ms"] == 100.0
+    assert rows[2]["p99_ms"] is None
+    assert timeline([], []) == []
