@@ -273,9 +273,17 @@ class Projector:
             return
         model.saved = state.version
 
-    async def resync(self, streams: Sequence[tuple[str, str, int]]) -> int:
+    async def resync(
+        self, streams: Sequence[tuple[str, str, int]], turn: asyncio.Lock | None = None
+    ) -> int:
         """Bring every read model behind its stream (Redis lost writes: restarted without them,
-        or emptied) up to the store's version; returns how many were behind."""
+        or emptied) up to the store's version; returns how many were behind.
+
+        `turn` is the lock the live batches fold under: taken for one queue at a time, so that
+        they go on between two queues of a long resync instead of waiting for all of them. A
+        batch that folded a queue first leaves the resync nothing to apply there (what the
+        read model has is skipped)."""
+        turn = turn or asyncio.Lock()
         behind = 0
         for start in range(0, len(streams), RESYNC_CHUNK):  # a round trip per chunk, not queue
             chunk = streams[start : start + RESYNC_CHUNK]
@@ -284,8 +292,9 @@ class Projector:
                 if stored >= version:
                     continue
                 behind += 1
-                self._states.pop(queue_id, None)  # ahead of Redis, maybe: load what Redis has
-                await self.project(await self._store.read_stream(queue_id, stored, version))
+                async with turn:
+                    self._states.pop(queue_id, None)  # ahead of Redis, maybe: load what it has
+                    await self.project(await self._store.read_stream(queue_id, stored, version))
         return behind
 
     def _remember(self, model: QueueModel) -> None:

@@ -140,8 +140,9 @@ async def _resync_after_restart(folding: Projector, state: dict[str, Any], keys:
         lease = keys.resync(run_id)
         if await client.set(lease, "1", nx=True, ex=RESYNC_LEASE_S):
             try:
-                async with state["lock"]:
-                    behind = await folding.resync(await state["store"].stream_versions())
+                # A queue at a time under the batches' lock: they go on between two queues.
+                streams = await state["store"].stream_versions()
+                behind = await folding.resync(streams, state["lock"])
             except BaseException:
                 with contextlib.suppress(RedisError, OSError):
                     await client.delete(lease)  # another worker, or this one, tries again

@@ -156,22 +156,7 @@ async def test_resync_after_a_redis_loss_brings_back_exactly_the_queues_behind(
     (RESYNC_CHUNK, made small here so that the queues span several chunks), and folds forward
     only the queues Redis is behind on."""
     monkeypatch.setattr(projector_module, "RESYNC_CHUNK", 2)
-    service = QueueService(store, lambda: datetime.now(UTC))
-    queues = [str(uuid.uuid4()) for _ in range(5)]
-    for queue_id in queues:
-        for command in (
-            CreateQueue(queue_id=queue_id, tenant_id=tenant_id, config=QueueConfig(name="R")),
-            EnqueueTicket(ticket_id=str(uuid.uuid4())),
-        ):
-            cid = str(uuid.uuid4())
-            context = CommandContext(
-                command_id=cid, correlation_id=cid, actor="t", occurred_at=datetime.now(UTC)
-            )
-            await service.execute(
-                CommandRequest(
-                    tenant_id=tenant_id, queue_id=queue_id, command=command, context=context
-                )
-            )
+    queues = await _queues_of_one_ticket(store, tenant_id, 5)
     keys = Keys(settings.redis_prefix)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     try:
@@ -191,6 +176,66 @@ async def test_resync_after_a_redis_loss_brings_back_exactly_the_queues_behind(
         assert (await check(store, client, keys)).differences == []
     finally:
         await client.aclose()
+
+
+async def test_a_resync_lets_the_live_batches_in_between_two_queues(
+    settings: Settings, store: PostgresEventStore, tenant_id: str
+) -> None:
+    """The worker's resync after a Redis restart takes the lock its live batches fold under for
+    one queue at a time (streams/app.py): a batch that comes while it refolds the first queue
+    behind goes next, before the second, instead of after every queue behind is refolded."""
+    queues = await _queues_of_one_ticket(store, tenant_id, 3)
+    keys = Keys(settings.redis_prefix)
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    turns: list[str] = []
+    resyncing = asyncio.Event()
+
+    class Turns(asyncio.Lock):
+        async def __aenter__(self) -> None:
+            await super().__aenter__()
+            name = asyncio.current_task().get_name()  # type: ignore[union-attr]
+            turns.append(name)
+            resyncing.set()
+
+    try:
+        projector = Projector(store, ReadModelWriter(client, keys), keys, retention_s=86400)
+        lock = Turns()
+        ours = [s for s in await store.stream_versions() if s[0] in set(queues)]
+
+        async def live_batch() -> None:
+            await resyncing.wait()  # the resync folds its first queue under the lock
+            async with lock:
+                await projector.project(await store.read_stream(queues[0]))
+
+        resync = asyncio.create_task(projector.resync(ours, lock), name="resync")
+        live = asyncio.create_task(live_batch(), name="live")
+        assert await resync == 3
+        await live
+        assert turns == ["resync", "live", "resync", "resync"]
+        assert (await check(store, client, keys)).differences == []
+    finally:
+        await client.aclose()
+
+
+async def _queues_of_one_ticket(store: PostgresEventStore, tenant_id: str, count: int) -> list[str]:
+    """`count` new queues of one waiting ticket each (no read model yet)."""
+    service = QueueService(store, lambda: datetime.now(UTC))
+    queues = [str(uuid.uuid4()) for _ in range(count)]
+    for queue_id in queues:
+        for command in (
+            CreateQueue(queue_id=queue_id, tenant_id=tenant_id, config=QueueConfig(name="R")),
+            EnqueueTicket(ticket_id=str(uuid.uuid4())),
+        ):
+            cid = str(uuid.uuid4())
+            context = CommandContext(
+                command_id=cid, correlation_id=cid, actor="t", occurred_at=datetime.now(UTC)
+            )
+            await service.execute(
+                CommandRequest(
+                    tenant_id=tenant_id, queue_id=queue_id, command=command, context=context
+                )
+            )
+    return queues
 
 
 async def test_a_rebuild_waits_for_a_transaction_begun_before_it_and_misses_nothing(
