@@ -27,11 +27,6 @@ Records = Sequence[ConsumerRecord[bytes, bytes]]
 Handler = Callable[[Records], Awaitable[None]]
 
 MAX_BACKOFF_S = 5.0
-# How long the broker may hold a fetch that found nothing. aiokafka sends one fetch at a time to a
-# broker, for the partitions it holds nothing unread of: a stage slow to take a batch sends one
-# for the quiet partitions only, and the busy ones wait behind it for this long (500 ms by
-# default; streams/transport.py measures the worker's case).
-FETCH_MAX_WAIT_MS = 100
 
 
 def consumer(
@@ -48,7 +43,6 @@ def consumer(
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
         max_poll_interval_ms=300_000,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         **extra,
     )
 
