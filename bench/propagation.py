@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +63,17 @@ def timeline(
     if not commands:
         return []
     first = min(answered for _, _, answered in commands)
-    buckets: dict[int, tuple[list[float], list[int]]] = {}
+    late: dict[int, list[float]] = {}
+    unseen: Counter[int] = Counter()
     for (_, _, answered), at in zip(commands, arrived, strict=True):
-        late, unseen = buckets.setdefault(int((answered - first) / bucket_s), ([], [0]))
+        index = int((answered - first) / bucket_s)
         if at is None:
-            unseen[0] += 1
+            unseen[index] += 1
         else:
-            late.append(max(at - answered, 0.0))
+            late.setdefault(index, []).append(max(at - answered, 0.0))
     rows = []
-    for index in range(max(buckets) + 1):
-        late, unseen = buckets.get(index, ([], [0]))
-        summary = summary_ms(late)
+    for index in range(max([*late, *unseen]) + 1):
+        summary = summary_ms(late.get(index, []))
         rows.append(
             {
                 "t": round(index * bucket_s, 3),
@@ -80,7 +81,7 @@ def timeline(
                 "p50_ms": summary["p50"],
                 "p99_ms": summary["p99"],
                 "max_ms": summary["max"],
-                "unseen": unseen[0],
+                "unseen": unseen[index],
             }
         )
     return rows
