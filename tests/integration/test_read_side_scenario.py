@@ -1,4 +1,4 @@
-"""6,000 random commands over 50 queues while stream workers are killed: the read models end
+"""3,000 random commands over 50 queues while stream workers are killed: the read models end
 exactly equal to a fresh fold of the event store, and a wiped Redis is rebuilt key for key."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.integration.servers import Process, api_servers, read_side
 from tests.scenarios.random_commands import RandomCommands
 
 QUEUES = 50
-COMMANDS = 6_000
+COMMANDS = 3_000
 
 
 async def _caught_up(
