@@ -44,6 +44,7 @@ async def test_a_fuzzer_driven_by_the_openapi_document_finds_nothing(
             "--checks", "all",
             "-H", f"Authorization: Bearer {admin.secret}",
             "--max-examples", "8",
+            "--workers", "2",
             "--seed", "1",
             "--exclude-path-regex", "/events$",
             # It would set the tenant's own rate limit (60 a minute, say) and leave the rest of
