@@ -43,11 +43,11 @@ async def test_a_fuzzer_driven_by_the_openapi_document_finds_nothing(
         # tickets' and webhooks' operations; the rest): the same cases, 85 -> 70 s alone.
         # (Its own `--workers 2` are threads: hypothesis describing a lambda in two threads
         # met CPython 3.11's AST recursion-depth race, a Runtime Error in 1 run of 5.)
-        halves = [
-            ["--include-path-regex", HALF, "--exclude-path-regex", STREAMS],
-            ["--exclude-path-regex", f"{HALF}|{STREAMS}"],  # (a second one replaces the first)
+        parts = [
+            ["--include-path-regex", PART, "--exclude-path-regex", STREAMS],
+            ["--exclude-path-regex", f"{PART}|{STREAMS}"],  # (given twice, the first did nothing)
         ]
-        ran = list(runs.map(lambda half: _fuzz_admin(url, admin.secret, half), halves))
+        ran = list(runs.map(lambda part: _fuzz_admin(url, admin.secret, part), parts))
     report = "\n".join(f"===== exit {r.returncode}\n{r.stdout}{r.stderr}" for r in ran)
     saved = settings.data_dir / "logs" / "openapi-contract.txt"
     saved.parent.mkdir(parents=True, exist_ok=True)
@@ -58,19 +58,19 @@ async def test_a_fuzzer_driven_by_the_openapi_document_finds_nothing(
     assert unauthorized_only(report) <= ALWAYS_401, f"credentials lost midway: {saved}"
 
 
-HALF = "^/v1/(queues|tickets|webhooks)/"
+PART = "^/v1/(queues|tickets|webhooks)/"
 # The live streams: a fuzzer holds each open for its whole read timeout (see the docstring).
 STREAMS = "/events$"
 
 
-def _fuzz_admin(url: str, secret: str, half: list[str]) -> subprocess.CompletedProcess[str]:
+def _fuzz_admin(url: str, secret: str, part: list[str]) -> subprocess.CompletedProcess[str]:
     command = [
         str(SCHEMATHESIS), "run", f"{url}/openapi.json",
         "--checks", "all",
         "-H", f"Authorization: Bearer {secret}",
         "--max-examples", "8",
         "--seed", "1",
-        *half,
+        *part,
         # It would set the tenant's own rate limit (60 a minute, say) and leave the rest of
         # the run refused; the in-process fuzz (test_bad_input.py) covers it.
         "--exclude-name", "PUT /v1/settings/access",
