@@ -141,7 +141,8 @@ $(PROMTOOL):
 # Three were tried: the box busy 94 % of the time instead of 81 %, the parallel part 14:40-15:12
 # instead of 16:30, but tests that lean on the shared PostgreSQL (10,000 sign-ins, each audited
 # under one advisory lock) met statement timeouts in two runs of four.
-# (Measured again on 2026-12-06: three were slower still, 50 % of the suite in 23 minutes.)
+# (Tried again on 2026-12-06: three had done half the suite after 23 minutes, when two do all
+# of it in 13; stopped there.)
 # pytest runs with PYTHONDONTWRITEBYTECODE unset (this machine sets it): it then keeps the test
 # modules it rewrote for its assertions in __pycache__, and each of the suite's three collections
 # takes ~6 s of CPU instead of ~11 (478 modules rewritten from source each time).

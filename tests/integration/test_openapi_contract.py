@@ -47,15 +47,10 @@ async def test_a_fuzzer_driven_by_the_openapi_document_finds_nothing(
             ["--include-path-regex", PART, "--exclude-path-regex", STREAMS],
             ["--exclude-path-regex", f"{PART}|{STREAMS}"],  # (given twice, the first did nothing)
         ]
-        ran = list(runs.map(lambda part: _fuzz_admin(url, admin.secret, part), parts))
-    report = "\n".join(f"===== exit {r.returncode}\n{r.stdout}{r.stderr}" for r in ran)
-    saved = settings.data_dir / "logs" / "openapi-contract.txt"
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text(report)
-    for r in ran:
-        assert r.returncode == 0, f"the whole report: {saved}\n{(r.stdout + r.stderr)[-6000:]}"
-        assert "No issues found" in r.stdout + r.stderr or " passed" in r.stdout, report[-2000:]
-    assert unauthorized_only(report) <= ALWAYS_401, f"credentials lost midway: {saved}"
+        report = list(runs.map(lambda part: _fuzz_admin(url, admin.secret, part), parts))
+    _keep_and_check(settings, "openapi-contract.txt", report)
+    for part in report:
+        assert "No issues found" in part or " passed" in part, part[-2000:]
 
 
 PART = "^/v1/(queues|tickets|webhooks)/"
@@ -63,9 +58,9 @@ PART = "^/v1/(queues|tickets|webhooks)/"
 STREAMS = "/events$"
 
 
-def _fuzz_admin(url: str, secret: str, part: list[str]) -> subprocess.CompletedProcess[str]:
-    return _schemathesis(
-        url, secret,
+def _fuzz_admin(url: str, secret: str, part: list[str]) -> str:
+    return _fuzz(
+        url, f"admin key, {' '.join(part)}", secret,
         "--max-examples", "8",
         "--seed", "1",
         *part,
@@ -79,8 +74,9 @@ def _fuzz_admin(url: str, secret: str, part: list[str]) -> subprocess.CompletedP
     )  # fmt: skip
 
 
-def _schemathesis(url: str, secret: str, *options: str) -> subprocess.CompletedProcess[str]:
-    """`schemathesis run` over the API's document with every check, calling with `secret`."""
+def _fuzz(url: str, caller: str, secret: str, *options: str) -> str:
+    """`schemathesis run` over the API's document with every check, calling with `secret`; its
+    report, headed `===== <caller>: exit <code>`."""
     command = [
         str(SCHEMATHESIS), "run", f"{url}/openapi.json",
         "--checks", "all",
@@ -88,7 +84,20 @@ def _schemathesis(url: str, secret: str, *options: str) -> subprocess.CompletedP
         *options,
         "--no-color",
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return f"===== {caller}: exit {ran.returncode}\n{ran.stdout}{ran.stderr}"
+
+
+def _keep_and_check(settings: Settings, name: str, report: list[str]) -> None:
+    """Keep the runs' reports in the logs folder as `name`; fail on a run that did not exit 0,
+    or that lost its credentials midway."""
+    saved = settings.data_dir / "logs" / name
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    whole = "\n".join(report)
+    saved.write_text(whole)
+    failed = [part.splitlines()[0] for part in report if "exit 0" not in part.splitlines()[0]]
+    assert not failed, f"{failed}; the whole report: {saved}\n{whole[-6000:]}"
+    assert unauthorized_only(whole) <= ALWAYS_401, f"credentials lost midway: {saved}"
 
 
 async def test_every_role_fuzzed_over_the_whole_document_meets_no_server_error(
@@ -110,12 +119,7 @@ async def test_every_role_fuzzed_over_the_whole_document_meets_no_server_error(
     # Three callers at a time: the fuzzer's own work (generating cases) is most of the time.
     with read_side(settings), api_servers(settings, 1) as (url,), ThreadPoolExecutor(3) as runs:
         report = list(runs.map(lambda c: _fuzz_as(url, *c), secrets.items()))
-    saved = settings.data_dir / "logs" / "openapi-contract-roles.txt"
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text("\n".join(report))
-    failed = [part.splitlines()[0] for part in report if "exit 0" not in part.splitlines()[0]]
-    assert not failed, f"{failed}; the whole report: {saved}"
-    assert unauthorized_only("\n".join(report)) <= ALWAYS_401, f"credentials lost: {saved}"
+    _keep_and_check(settings, "openapi-contract-roles.txt", report)
 
 
 # What no credentials of ours pass (a fuzzed password, or current password, a sign-in callback
@@ -139,8 +143,8 @@ def unauthorized_only(report: str) -> set[str]:
 
 
 def _fuzz_as(url: str, caller: str, secret: str) -> str:
-    ran = _schemathesis(
-        url, secret,
+    return _fuzz(
+        url, caller, secret,
         "--max-examples", "2",
         "--seed", "2",
         # The coverage phase (boundary values of every parameter, ~80 s a caller) finds what
@@ -151,7 +155,6 @@ def _fuzz_as(url: str, caller: str, secret: str) -> str:
         # The person would sign itself out and fuzz the rest as nobody.
         "--exclude-path", "/v1/auth/logout",
     )  # fmt: skip
-    return f"===== {caller}: exit {ran.returncode}\n{ran.stdout}{ran.stderr}"
 
 
 async def person_token(settings: Settings, pool: Any, tenant_id: str, role: str) -> str:
