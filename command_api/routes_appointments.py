@@ -27,6 +27,7 @@ from command_api.models import CommandOut, EmptyBody, refuse_push_endpoints
 from command_api.models_appointments import CancelAppointmentIn, RescheduleIn
 from command_api.models_bookings import AppointmentIn, BookedOut
 from command_api.personal import REFUSED, drop_unused, seal_details
+from command_api.subscribing import refuse_busy_addresses
 from core.tokens import ticket_token
 from domain.commands import (
     BookAppointment,
@@ -65,6 +66,8 @@ async def book(queue_id: QueueId, body: AppointmentIn, caller: CallerDep) -> JSO
     appointment_id = _booking_id(caller)
     if body.notify:
         refuse_push_endpoints(body.notify, caller.request.app.state.notifications.guard)
+        wishes = [w.wish() for w in body.notify]
+        await refuse_busy_addresses(_pool(caller), caller.who.tenant_id, wishes, appointment_id)
     personal, made = await seal_details(
         caller, str(queue_id), appointment_id, contact(body.contact)
     )

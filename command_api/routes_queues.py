@@ -25,6 +25,7 @@ from command_api.models import (
     refuse_push_endpoints,
 )
 from command_api.personal import REFUSED, drop_unused, seal_details
+from command_api.subscribing import refuse_busy_addresses
 from domain.commands import (
     CallNext,
     ChangeQueueSettings,
@@ -181,7 +182,10 @@ async def take_ticket(
         raise ProblemError("forbidden", "only staff, managers and admins may enqueue outside hours")
     ticket_id = str(uuid.uuid4())
     if body.notify:
-        refuse_push_endpoints(body.notify, caller.request.app.state.notifications.guard)
+        notifications = caller.request.app.state.notifications
+        refuse_push_endpoints(body.notify, notifications.guard)
+        wishes = [w.wish() for w in body.notify]
+        await refuse_busy_addresses(notifications.pool, caller.who.tenant_id, wishes)
     personal, sealed = await seal_details(caller, queue_id, ticket_id, contact(body.contact))
     command = EnqueueTicket(
         ticket_id=ticket_id,

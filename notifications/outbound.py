@@ -62,12 +62,36 @@ class Guard:
         return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks))
 
     def permits(self, address: IPAddress) -> bool:
-        mapped = getattr(address, "ipv4_mapped", None)
-        if mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
-            address = mapped
         if any(address in network for network in self.allowed):
             return True
+        inner = embedded_ipv4(address)
+        if inner is not None:  # ::ffff:127.0.0.1, 64:ff9b::7f00:1, 2002:7f00:1:: are 127.0.0.1
+            return self.permits(inner)
+        if address in _LOCAL_NAT64:  # a translator inside someone's network
+            return False
         return address.is_global and not address.is_multicast
+
+
+# IPv6 addresses that carry an IPv4 one in their last 32 bits, and reach it: IPv4-mapped and
+# -translated (SIIT), the well-known NAT64 prefix (RFC 6052), and the deprecated IPv4-compatible
+# form (::/96, which holds :: and ::1 too). 6to4 (2002::/16) carries it in bits 16-48.
+_TAIL_IPV4 = tuple(
+    ipaddress.IPv6Network(n) for n in ("::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "::/96")
+)
+# RFC 8215's NAT64 prefix for local use (an IPv4 address somewhere in it): Python 3.11 calls it
+# global.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches through translation or tunnelling, if any."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _TAIL_IPV4):
+        return ipaddress.IPv4Address(address.packed[-4:])
+    return None
 
 
 class GuardedResolver(AbstractResolver):

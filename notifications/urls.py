@@ -21,6 +21,7 @@ _LEGACY_IPV4 = re.compile(r"^[0-9a-fA-Fx.]+$")
 
 def ip_literal(host: str) -> IPAddress | None:
     """The address a host names by itself (no DNS), or None for a name."""
+    host = host.removesuffix(".")  # "localhost." is the fully qualified localhost
     if host == "localhost" or host.endswith(".localhost"):
         return ipaddress.IPv4Address("127.0.0.1")
     try:
@@ -35,6 +36,14 @@ def ip_literal(host: str) -> IPAddress | None:
     return None
 
 
+def _is_host(host: str) -> bool:
+    """A DNS name's bounds (RFC 1035), or an IPv6 literal (urlsplit took its brackets off)."""
+    if ":" in host:
+        return True  # urlsplit has checked a bracketed host is an IPv6 address
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
+
+
 def refusal(url: str, guard: Guard) -> str | None:
     """Why `url` may not be a webhook endpoint; None when it may."""
     try:
@@ -46,12 +55,16 @@ def refusal(url: str, guard: Guard) -> str | None:
     if parts.username is not None or parts.password is not None:
         return "a webhook URL carries no credentials (verify our signature instead)"
     try:
-        parts.port  # noqa: B018 (it raises for a port out of range)
+        port = parts.port  # it raises for a port out of range
     except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
         return "the port is out of range (1-65535)"
     host = parts.hostname
     if not host:
         return "a webhook URL names a host"
+    if not _is_host(host):
+        return f"{host[:80]} is not a host name (at most 253 characters, labels of 1-63)"
     address = ip_literal(host)
     if address is not None and not guard.permits(address):
         return (

@@ -17,6 +17,7 @@ from http_api.problems import ProblemError
 from notifications.outbound import Guard
 from notifications.outlet import Outlet
 from notifications.store.db import Pool
+from notifications.urls import refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,25 @@ class Notifications:
     pool: Pool
     outlet: Outlet
     guard: Guard
+
+
+# A URL aimed inside is refused, though not as bad input (422): the document cannot say which
+# hosts are inside, and a fuzzer that takes it at its word (schemathesis' positive data check)
+# would report it. "rule-violated" (409) is the project's answer for such refusals elsewhere.
+REFUSED_URL = "rule-violated"
+
+
+def check_url(
+    notify: Notifications, url: str, *, receives: str = "webhooks", at: str = "url"
+) -> None:
+    """A 409 for a URL the notifier would not call (notifications/urls.py); `at` is its field."""
+    why = refusal(url, notify.guard)
+    if why is not None:
+        raise ProblemError(
+            REFUSED_URL,
+            f"this URL may not receive {receives}: {why}",
+            errors=[{"loc": ["body", at], "msg": why, "type": "url_refused"}],
+        )
 
 
 async def notifications(conn: HTTPConnection) -> Notifications:

@@ -1,6 +1,6 @@
 """Request and response bodies of alerts and schedules.
 
-An alert or a summary goes by email (an address) or to a chat tool (an apprise URL); a schedule
+An alert or a summary goes by email (an address) or to a chat tool (its incoming-webhook URL); a schedule
 fires once (at a moment) or daily (at a wall-clock time in its zone). Each combination is its own
 body, told apart by `channel`, `kind` and `recurrence`, so the document says which fields go
 together and the server refuses nothing the document allows.
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Discriminator, Field, StringConstraints, Tag
 from command_api.fields import Number, StrictModel
 from command_api.models import Email, Language
 from http_api.formats import VISIBLE, Moment, TimeZone
+from notifications_api.models_webhooks import WebhookUrl
 
 Condition = Literal[
     "joined_empty_queue",
@@ -27,17 +28,17 @@ Condition = Literal[
     "unusual_arrivals",
     "bottleneck",
 ]
-ChatUrl = Annotated[
-    str,
-    # Printable ASCII after the scheme (a URL's characters; others are percent-encoded): the
-    # same set for every regex engine, where `\s` is not (U+0085 is whitespace to some only).
-    StringConstraints(max_length=1000, pattern=r"^[a-z][a-z0-9+.-]{1,30}://[!-~]+$"),
-]
+# A chat tool's incoming webhook, called as webhooks are (the same URLs refused: no credentials in
+# it, nothing aimed inside; notifications/urls.py).
+ChatUrl = WebhookUrl
 LocalTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 # More than whitespace.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=VISIBLE)]
 
-_CHAT = "An apprise URL (slack://..., msteams://..., tgram://...)"
+_CHAT = (
+    "A Slack-style incoming-webhook URL (Slack, Mattermost, Rocket.Chat, Discord's /slack, Teams), "
+    "https://hooks.slack.com/services/...; loopback, private and reserved addresses are refused"
+)
 
 
 # -- alerts ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Staff alerts, scheduled messages and a queue's notification defaults (admin keys)."""
+"""Staff alerts, scheduled messages and a queue's notification defaults (admins and managers:
+notifications:manage)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from notifications.store.schedules import (
     list_schedules,
 )
 from notifications_api.deps import (
+    REFUSED_URL,
     ManagerDep,
     NotificationsDep,
+    check_url,
     not_found,
     require_queue,
     wall_clock,
@@ -44,7 +47,7 @@ router = APIRouter(prefix="/v1", tags=["notifications: alerts and schedules"])
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
 AlertId = Annotated[uuid.UUID, Path(description="The alert's id")]
 ScheduleId = Annotated[uuid.UUID, Path(description="The schedule's id")]
-_MADE = problem_responses("forbidden", "not-found", "malformed-request")
+_MADE = problem_responses("forbidden", "not-found", REFUSED_URL, "malformed-request")
 
 
 @router.post(
@@ -52,12 +55,14 @@ _MADE = problem_responses("forbidden", "not-found", "malformed-request")
     status_code=201,
     response_model=AlertOut,
     responses=_MADE,
-    summary="Tell staff when a condition holds (by email, or in a chat tool by apprise URL)",
+    summary="Tell staff when a condition holds (by email, or to a chat tool's incoming webhook)",
     openapi_extra=permission("notifications:manage"),
 )
 async def create_alert(
     body: Annotated[AlertIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
 ) -> AlertOut:
+    if body.channel == "chat":
+        check_url(notify, body.address, receives="alerts", at="address")
     queue_id = None
     if body.queue_id is not None:
         queue_id = await require_queue(svc, who.tenant_id, body.queue_id)
@@ -111,6 +116,8 @@ async def delete_alert(alert_id: AlertId, who: ManagerDep, notify: Notifications
 async def create_schedule_(
     body: Annotated[ScheduleIn, Body()], who: ManagerDep, svc: ServicesDep, notify: NotificationsDep
 ) -> ScheduleOut:
+    if getattr(body, "channel", None) == "chat":
+        check_url(notify, getattr(body, "address", ""), receives="summaries", at="address")
     queue_id = await require_queue(svc, who.tenant_id, body.queue_id)
     local_time = getattr(body, "local_time", None)
     try:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
 from command_api.models import SubscriptionIn, refuse_push_endpoints
+from command_api.subscribing import refuse_busy_addresses
 from http_api.auth import permission
 from http_api.deps import Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
@@ -63,7 +64,7 @@ async def waiting_ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UU
     status_code=201,
     response_model=SubscriptionOut,
     responses=problem_responses(
-        "not-found", "invalid-transition", "rule-violated", "malformed-request"
+        "not-found", "invalid-transition", "rule-violated", "rate-limited", "malformed-request"
     ),
     summary="Be told about this ticket (its token, or a key of its tenant)",
     openapi_extra=permission("ticket-token", bearer="tickets:enqueue"),
@@ -79,6 +80,7 @@ async def create(
     choices (and revives it if it was cancelled)."""
     refuse_push_endpoints([body], notify.guard)
     queue_id = await waiting_ticket_queue(svc, tenant, ticket_id)
+    await refuse_busy_addresses(notify.pool, tenant, [body.wish()], str(ticket_id))
     try:
         found = await subscribe(notify.pool, tenant, queue_id, str(ticket_id), body.wish())
     except TooManySubscriptions as exc:

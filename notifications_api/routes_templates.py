@@ -59,18 +59,19 @@ def invalid(exc: TemplateInvalid, field: str = "body") -> ProblemError:
 @router.get(
     "/v1/templates",
     response_model=TemplateList,
-    responses=problem_responses("forbidden"),
+    responses=problem_responses("forbidden", "not-found"),
     summary="The tenant's own templates (the product's defaults are used for the rest)",
     openapi_extra=permission("notifications:manage"),
 )
 async def list_(
     who: ManagerDep,
+    svc: ServicesDep,
     notify: NotificationsDep,
     queue_id: Annotated[uuid.UUID | None, Query(description="Only this queue's own")] = None,
 ) -> TemplateList:
-    found = await list_templates(
-        notify.pool, who.tenant_id, queue_id=None if queue_id is None else str(queue_id)
-    )
+    """A queue named that is not the tenant's (another tenant's, or none) is a 404."""
+    queue = None if queue_id is None else await require_queue(svc, who.tenant_id, queue_id)
+    found = await list_templates(notify.pool, who.tenant_id, queue_id=queue)
     return TemplateList(templates=[template_out(t) for t in found])
 
 

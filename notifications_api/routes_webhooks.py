@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
 from http_api.auth import permission
-from http_api.problems import ProblemError, problem_responses
+from http_api.problems import problem_responses
 from notifications.store.db import Pool
 from notifications.store.endpoints import (
     Endpoint,
@@ -21,12 +21,12 @@ from notifications.store.endpoints import (
     rotate_secret,
     update_endpoint,
 )
-from notifications.urls import refusal
 from notifications_api.deps import (
+    REFUSED_URL,
     EndpointId,
     ManagerDep,
-    Notifications,
     NotificationsDep,
+    check_url,
     not_found,
     wall_clock,
 )
@@ -43,20 +43,6 @@ from notifications_api.views import endpoint_fields, endpoint_out, rotating_unti
 router = APIRouter(prefix="/v1/webhooks/endpoints", tags=["notifications: webhooks"])
 
 _ONE = problem_responses("forbidden", "not-found")
-# A URL aimed inside is refused as bad input (422), though the document cannot say which hosts
-# are inside: a fuzzer that takes the document at its word (schemathesis' positive data check)
-# reports it. "rule-violated" (409) is the project's answer for such refusals elsewhere.
-REFUSED_URL = "rule-violated"
-
-
-def check_url(notify: Notifications, url: str) -> None:
-    why = refusal(url, notify.guard)
-    if why is not None:
-        raise ProblemError(
-            REFUSED_URL,
-            f"this URL may not receive webhooks: {why}",
-            errors=[{"loc": ["body", "url"], "msg": why, "type": "url_refused"}],
-        )
 
 
 async def owned(pool: Pool, tenant_id: str, endpoint_id: EndpointId) -> Endpoint:

@@ -40,7 +40,7 @@ def mask_push(subscription: str) -> str:
 
 
 def mask_chat(url: str) -> str:
-    """An apprise URL holds its tokens in every part but the scheme."""
+    """A chat tool's webhook URL holds its tokens in its path: its scheme is all it shows."""
     scheme, _, _ = url.partition("://")
     return f"{scheme}://***"
 

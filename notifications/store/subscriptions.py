@@ -126,6 +126,55 @@ class TooManySubscriptions(ValueError):
     """The ticket has MAX_PER_TICKET live subscriptions to other addresses already."""
 
 
+# New subscriptions one address (an email, a phone number) may be given in a tenant within
+# ADDRESS_WINDOW_S, to other tickets: whoever stands at a kiosk may type anybody's address, and a
+# subscription sends at once when the line is short. A person takes a few tickets an hour at most.
+MAX_PER_ADDRESS = 5
+ADDRESS_WINDOW_S = 3600
+# A push endpoint is the subscriber's own browser: nobody else's to flood.
+COUNTED_CHANNELS = frozenset({"email", "sms", "whatsapp"})
+
+
+class AddressBusy(ValueError):
+    """An address was given MAX_PER_ADDRESS new subscriptions within the window; `retry_after_s`
+    until the oldest of them leaves it."""
+
+    def __init__(self, channel: str, retry_after_s: int) -> None:
+        super().__init__(
+            f"this {channel} address was given to {MAX_PER_ADDRESS} tickets in the last hour; "
+            "try again later"
+        )
+        self.retry_after_s = retry_after_s
+
+
+async def check_address_room(
+    pool: Pool, tenant_id: str, wishes: Iterable[Wish], ticket_id: str | None = None
+) -> None:
+    """AddressBusy when one of the wishes' addresses has no room left for another ticket (its own
+    ticket's subscriptions, `ticket_id`, are not counted: subscribing again changes nothing)."""
+    counted = {(w.channel, w.address.lower()) for w in wishes if w.channel in COUNTED_CHANNELS}
+    if not counted:
+        return
+    channels, addresses = zip(*sorted(counted), strict=True)
+    row = await fetch_one(
+        pool,
+        """SELECT channel, ceil(extract(epoch FROM
+                      min(created_at) + make_interval(secs => %s) - now()))::int
+           FROM subscriptions
+           WHERE tenant_id = %s AND lower(address) = ANY(%s)
+             AND created_at > now() - make_interval(secs => %s)
+             AND (channel, lower(address)) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+             AND ticket_id IS DISTINCT FROM %s::uuid
+           GROUP BY channel, lower(address)
+           HAVING count(*) >= %s
+           LIMIT 1""",
+        (ADDRESS_WINDOW_S, tenant_id, list(addresses), ADDRESS_WINDOW_S, list(channels),
+         list(addresses), ticket_id, MAX_PER_ADDRESS),
+    )  # fmt: skip
+    if row is not None:
+        raise AddressBusy(row[0], max(int(row[1]), 1))
+
+
 async def create_subscription(
     pool: Pool,
     *,

@@ -276,6 +276,12 @@ def _webhook_cases() -> list[Spec]:
         "url-on-localhost": "http://localhost:8080/",
         "url-on-loopback-as-one-number": "http://2130706433/",
         "url-port-out-of-range": "https://hooks.example.com:99999/",
+        "url-port-zero": "https://hooks.example.com:0/",
+        "url-on-fully-qualified-localhost": "http://localhost.:8080/",
+        "url-on-loopback-through-nat64": "http://[64:ff9b::7f00:1]/",
+        "url-on-metadata-through-6to4": "http://[2002:a9fe:a9fe::]/",
+        "url-host-label-over-63": f"https://{'h' * 64}.example.com/",
+        "url-host-over-253": f"https://{'.'.join(['h' * 60] * 5)}/",
     }
     bad = {
         "url-with-credentials": {"url": "https://user:secret@hooks.example.com/"},

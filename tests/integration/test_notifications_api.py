@@ -14,6 +14,7 @@ from core.settings import Settings
 from notifications.channels.vapid import application_server_key, vapid_keys
 from notifications.schedules import next_occurrence
 from notifications.store.db import Pool, fetch_all
+from notifications.store.subscriptions import MAX_PER_ADDRESS
 from tests.integration.conftest import ApiClient
 
 PROBLEM = "application/problem+json"
@@ -238,6 +239,10 @@ async def test_templates_are_checked_and_previewed(api: ApiClient) -> None:
     _problem(staff, 403, "forbidden")
     other = {"Authorization": f"Bearer {api.other_tenant_key}"}
     _problem(await api.http.put("/v1/templates", headers=other, json=mine), 404, "not-found")
+    queues = {"queue_id": queue_id}
+    own = await api.http.get("/v1/templates", headers=api.auth(), params=queues)
+    assert [t["template_id"] for t in own.json()["templates"]] == [saved.json()["template_id"]]
+    _problem(await api.http.get("/v1/templates", headers=other, params=queues), 404, "not-found")
     path = f"/v1/templates/{saved.json()['template_id']}"
     _problem(await api.http.delete(path, headers=other), 404, "not-found")
     assert (await api.http.delete(path, headers=api.auth())).status_code == 204
@@ -258,9 +263,9 @@ async def test_alerts(api: ApiClient) -> None:
         "/v1/alerts",
         headers=api.auth(),
         json={"condition": "delivery_failures", "channel": "chat",
-              "address": "slack://TokenA/TokenB/TokenC/#desk"},
+              "address": "https://hooks.slack.example/services/TokenA/TokenB/TokenC"},
     )  # fmt: skip
-    assert chat.status_code == 201 and chat.json()["address"] == "slack://***"
+    assert chat.status_code == 201 and chat.json()["address"] == "https://***"
     assert chat.json()["queue_id"] is None
     listed = await api.http.get("/v1/alerts", headers=api.auth())
     assert [a["alert_id"] for a in listed.json()["alerts"]] == [
@@ -271,8 +276,26 @@ async def test_alerts(api: ApiClient) -> None:
         {"condition": "on_fire", "channel": "email", "address": "boss@example.com"},
         {"condition": "counter_idle", "channel": "chat", "address": "boss@example.com"},
         {"condition": "counter_idle", "channel": "email", "address": "slack://a/b"},
+        {"condition": "counter_idle", "channel": "chat", "address": "slack://a/b"},
+        {"condition": "counter_idle", "channel": "chat", "address": "https://u:p@chat.example/"},
+        {"condition": "counter_idle", "channel": "chat", "address": "file:///etc/passwd"},
     ):
         _problem(await api.http.post("/v1/alerts", headers=api.auth(), json=bad), 422, "validation")
+    # Called as webhooks are: nothing aimed inside is taken (it would only fail when it fires).
+    for inside in ("http://127.0.0.1:9000/hook", "http://169.254.169.254/latest/meta-data",
+                   "http://[64:ff9b::a9fe:a9fe]/", "http://localhost./"):  # fmt: skip
+        refused = await api.http.post(
+            "/v1/alerts",
+            headers=api.auth(),
+            json={"condition": "counter_idle", "channel": "chat", "address": inside},
+        )
+        _problem(refused, 409, "rule-violated")
+        assert refused.json()["errors"][0]["loc"] == ["body", "address"]
+    summary = {"queue_id": queue_id, "kind": "summary", "recurrence": "daily",
+               "local_time": "18:00", "time_zone": "UTC", "channel": "chat",
+               "address": "http://10.0.0.1/hook"}  # fmt: skip
+    _problem(await api.http.post("/v1/schedules", headers=api.auth(), json=summary), 409,
+             "rule-violated")  # fmt: skip
     other = {"Authorization": f"Bearer {api.other_tenant_key}"}
     path = f"/v1/alerts/{email.json()['alert_id']}"
     _problem(await api.http.delete(path, headers=other), 404, "not-found")
@@ -376,3 +399,66 @@ async def test_a_ticket_takes_at_most_four_live_subscriptions(api: ApiClient) ->
     cancelled = await api.http.delete(f"{path}/{made[1]}", params={"token": token})
     assert cancelled.status_code == 204
     assert (await api.http.post(path, params={"token": token}, json=fifth)).status_code == 201
+
+
+async def test_an_address_given_to_many_tickets_within_the_hour_is_refused(
+    api: ApiClient, pool: Pool
+) -> None:
+    """Anybody at a kiosk may type anybody's address, and each ticket's `ahead` message goes at
+    once on a short line: an address gets MAX_PER_ADDRESS tickets an hour, then a 429 that makes
+    nothing (no ticket, no subscription) and says when there is room again."""
+    queue_id = await api.create_queue()
+    victim = [{"channel": "sms", "address": "+447700900999", "when": {"ahead": 9}}]
+    made = [
+        await api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": victim})
+        for _ in range(MAX_PER_ADDRESS)
+    ]
+    assert [r.status_code for r in made] == [201] * MAX_PER_ADDRESS
+    tokens = {r.json()["ticket"]["ticket_id"]: r.json()["ticket"]["token"] for r in made}
+    for ticket_id, token in list(tokens.items())[:2]:  # cancelled tickets count all the same
+        cancel = await api.http.post(
+            f"/v1/tickets/{ticket_id}/cancel", headers={"X-Ticket-Token": token}
+        )
+        assert cancel.status_code == 200, cancel.text
+
+    events = "SELECT count(*) FROM events WHERE stream_id = %s"
+    before = await fetch_all(pool, events, (queue_id,))
+    refused = await api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": victim})
+    problem = _problem(refused, 429, "rate-limited")
+    assert "+447700900999" not in problem["detail"]  # a person's number stays out of answers
+    assert 3500 < int(refused.headers["retry-after"]) <= 3600
+    assert await fetch_all(pool, events, (queue_id,)) == before  # no ticket was made
+    rows = await fetch_all(
+        pool, "SELECT count(*) FROM subscriptions WHERE address = %s", ("+447700900999",)
+    )
+    assert rows[0][0] == MAX_PER_ADDRESS
+
+    # A ticket subscribing the same address by its token is refused too; one of the tickets it
+    # already has subscribes again freely (that changes nothing); other addresses are not held.
+    other_id, other_token = await _ticket(api, queue_id)
+    by_token = await api.http.post(
+        f"/v1/tickets/{other_id}/subscriptions",
+        headers={"X-Ticket-Token": other_token},
+        json=victim[0],
+    )
+    _problem(by_token, 429, "rate-limited")
+    again_id, again_token = list(tokens.items())[-1]
+    again = await api.http.post(
+        f"/v1/tickets/{again_id}/subscriptions",
+        headers={"X-Ticket-Token": again_token},
+        json=victim[0],
+    )
+    assert again.status_code == 201, again.text
+    fine = await api.http.post(
+        f"/v1/tickets/{other_id}/subscriptions", headers={"X-Ticket-Token": other_token}, json=PHONE
+    )
+    assert fine.status_code == 201, fine.text
+    # Per organisation: the same address in another tenant is its own.
+    other = {"Authorization": f"Bearer {api.other_tenant_key}"}
+    bank = await api.http.post(
+        "/v1/queues", headers=other, json={"name": "Bank", "counters": ["1"]}
+    )
+    elsewhere = await api.http.post(
+        f"/v1/queues/{bank.json()['queue_id']}/tickets", headers=other, json={"notify": victim}
+    )
+    assert elsewhere.status_code == 201, elsewhere.text

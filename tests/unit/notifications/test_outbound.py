@@ -104,6 +104,32 @@ def test_what_the_guard_permits() -> None:
         assert not guard.permits(ipaddress.ip_address(inside)), inside
 
 
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:0:127.0.0.1",  # IPv4-translated (SIIT)
+        "::127.0.0.1",  # IPv4-compatible (deprecated)
+        "::7f00:1",
+        "64:ff9b::7f00:1",  # NAT64's well-known prefix
+        "64:ff9b::a9fe:a9fe",  # ... to a cloud's metadata address
+        "64:ff9b:1::808:808",  # NAT64 for local use: a translator inside a network
+        "2002:7f00:1::",  # 6to4
+        "2002:c0a8:701::1",  # 6to4 to 192.168.7.1 (not the allowed 192.168.7.0/24's own form)
+    ],
+)
+def test_an_ipv6_address_that_reaches_an_inside_ipv4_one_is_refused(inside: str) -> None:
+    assert not Guard.allowing(["192.168.9.0/24"]).permits(ipaddress.ip_address(inside))
+
+
+def test_an_ipv6_form_of_an_allowed_or_public_ipv4_address_is_judged_as_that_address() -> None:
+    loopback = Guard.allowing(["127.0.0.0/8"])
+    for form in ("::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::"):
+        assert loopback.permits(ipaddress.ip_address(form)), form
+    for public in ("64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700::1111"):
+        assert Guard().permits(ipaddress.ip_address(public)), public
+
+
 async def test_a_redirect_is_an_answer_not_followed(receiver: Receiver) -> None:
     receiver.status, receiver.headers = 302, "Location: http://127.0.0.1:1/elsewhere\r\n"
     outbound = Outbound(LOOPBACK)
