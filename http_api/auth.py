@@ -19,6 +19,7 @@ from http_api.problems import ProblemError
 # A revoked key stops working on every replica within this many seconds (on the replica that
 # revoked it, at once).
 _CACHE_TTL_S = 10.0
+_VOUCH_TTL_S = 600.0
 _CACHE_MAX = 10_000
 # An access token (ES256 JWT) is about 600 characters; a key about 46.
 _MAX_SECRET = 4096
@@ -123,6 +124,9 @@ class Authenticator:
         self._directory = directory
         self._tokens = tokens
         self._cache: TTLCache[bytes, ApiKey | None] = TTLCache(_CACHE_MAX, _CACHE_TTL_S, timer)
+        # Keys found valid lately: an address over its limit (someone there guessing keys) may
+        # still send these (they are authenticated as any other; http_api/ratelimit.py).
+        self._vouched: TTLCache[bytes, bool] = TTLCache(_CACHE_MAX, _VOUCH_TTL_S, timer)
 
     async def authenticate(self, secret: str | None) -> Principal:
         """The principal of a bearer secret (the part after `Bearer `)."""
@@ -159,7 +163,18 @@ class Authenticator:
         if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
             raise unauthorized("this API key has expired")
         self._directory.record_use(key.key_id)
+        self._vouched[digest] = True
         return key
+
+    def vouches_for(self, secret: str | None) -> bool:
+        """Whether `secret` is an access token (checked by its signature: no lookup to spend) or
+        an API key this process found valid lately."""
+        secret = (secret or "").strip()
+        if not secret or len(secret) > _MAX_SECRET:
+            return False
+        if secret.count(".") == 2 and self._tokens is not None:
+            return True
+        return hash_secret(secret) in self._vouched
 
     def forget(self) -> None:
         self._cache.clear()

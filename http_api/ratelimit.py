@@ -3,8 +3,10 @@ person is charged by `charge()` once authenticated; a request without credential
 its address by the middleware. Over the limit: 429 with Retry-After; every charged answer carries
 the IETF draft's `RateLimit-*` headers.
 
-A rate limiter must not take the API down: when Redis cannot answer, requests are served
-unlimited (a warning at most once a minute) and Redis is left alone for a few seconds.
+A rate limiter must not take the API down, nor let go when it matters: when Redis cannot answer
+in time (down, or the process too busy to hear it in a burst), each process counts alone, in its
+own memory (a fixed minute per caller: with N replicas up to N times the limit), a warning at most
+once a minute, and Redis is left alone for a few seconds.
 
 Cost per charged request: one Redis round trip, one EVALSHA of `_CHARGE`: the `limits`
 library's sliding-window acquire and its window read for the headers in one script, on the
@@ -47,9 +49,9 @@ WINDOW_S = 60
 STATE_KEY = "rate_limit"
 # Probes must answer whoever asks, as often as they ask.
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
-# A limit's answer comes within this, or the request goes on unlimited.
+# A limit's answer comes within this, or the process counts alone (LocalLimits).
 REDIS_TIMEOUT_S = 0.5
-# After Redis failed, requests go unlimited this long before it is asked again (a dead Redis
+# After Redis failed, the process counts alone this long before it is asked again (a dead Redis
 # costs each request nothing, not a timeout).
 STAND_ASIDE_S = 5.0
 WARN_EVERY_S = 60.0
@@ -136,6 +138,27 @@ def window_state(
     return 0, ends_in + WINDOW_S * max(0.0, 1 - limit / max(current, 1))
 
 
+class LocalLimits:
+    """The limits as one process counts them while Redis does not answer: a fixed minute per
+    caller from its first request (refused past the limit until that minute ends)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        # identity -> [when its minute began, requests counted in it]
+        self._minutes: TTLCache[str, list[float]] = TTLCache(_BLOCKED_MAX, WINDOW_S, clock)
+
+    def decide(self, identity: str, per_minute: int) -> Decision:
+        now = self._clock()
+        minute = self._minutes.get(identity)
+        if minute is None or now >= minute[0] + WINDOW_S:
+            minute = self._minutes[identity] = [now, 0]
+        ends_in = minute[0] + WINDOW_S - now
+        if minute[1] >= per_minute:
+            return decision(False, per_minute, 0, ends_in)
+        minute[1] += 1
+        return decision(True, per_minute, per_minute - int(minute[1]), ends_in)
+
+
 def limit_key(identity: str) -> str:
     """The Redis key part of an identity: its kind in clear, the rest hashed (whatever a caller
     passes, no secret ever lands in Redis, and every key has one shape)."""
@@ -199,6 +222,7 @@ class RateLimiter:
         # Addresses over their limit, until when (this replica's memory: refused at no cost).
         self._blocked: TTLCache[str, float] = TTLCache(_BLOCKED_MAX, WINDOW_S, clock)
         self._leases = Leases(clock)
+        self._local = LocalLimits(clock)
 
     def _charger(self) -> AsyncScript | None:
         services = getattr(self._state, "services", None)
@@ -210,11 +234,12 @@ class RateLimiter:
         return self._script
 
     async def decide(self, identity: str, per_minute: int) -> Decision | None:
-        """Charge one request to `identity`; None: Redis did not answer (serve it unlimited).
-        A busy caller is charged a lease at a time (rate_leases.py)."""
+        """Charge one request to `identity`; counted by this process alone when Redis does not
+        answer; None when the app has no Redis. A busy caller is charged a lease at a time
+        (rate_leases.py)."""
         now = self._clock()
         if now < self._aside_until:
-            return None
+            return self._local.decide(identity, per_minute)
         spent = self._leases.spend(identity, per_minute, now)
         if spent is not None:
             return decision(True, per_minute, spent.remaining, spent.reset_s)
@@ -230,7 +255,7 @@ class RateLimiter:
             amount = 1
             answer = await self._charge(charger, identity, per_minute, amount)
         if answer is None:
-            return None
+            return self._local.decide(identity, per_minute)
         allowed, previous, previous_ms, count, count_ms = answer
         remaining, reset_in = window_state(
             per_minute, previous, max(0, previous_ms) / 1000, count, max(0, count_ms) / 1000
@@ -254,7 +279,7 @@ class RateLimiter:
                 )
         except MaxConnectionsError as busy:
             # Redis answers; this process has every connection of its pool in use (a burst):
-            # this request goes unlimited, the next ones are charged as usual.
+            # this request is counted here, the next ones are charged as usual.
             self._warn(busy)
             return None
         except (RedisError, OSError, TimeoutError) as failure:
@@ -271,10 +296,20 @@ class RateLimiter:
         if now - self._warned_at >= WARN_EVERY_S:
             self._warned_at = now
             log.warning(
-                "rate limits are off for now (%s: %s): requests are served unlimited",
+                "rate limits are off for now (%s: %s): each API process counts alone",
                 type(failure).__name__,
                 failure,
             )
+
+    def vouches_for(self, scope: Scope) -> bool:
+        """Whether the request's credentials are ones this process knows to be good: an address
+        refused for guessing keys does not refuse the valid keys sent from it (the same NAT, or
+        a proxy whose clients' addresses are not trusted)."""
+        services = getattr(self._state, "services", None)
+        authenticator = getattr(services, "authenticator", None)
+        bearer = (_header(scope, b"authorization") or "").partition(" ")
+        secret = bearer[2] if bearer[0].lower() == "bearer" else None
+        return authenticator is not None and authenticator.vouches_for(secret)
 
     def blocked_for(self, address: str) -> int:
         """Seconds this replica still refuses `address` (0: not refused)."""
@@ -313,7 +348,8 @@ class RateLimitMiddleware:
     Requests with credentials are charged by `charge()` to their key or person, not here; but
     one that no key or person was charged for (its credentials refused, or sent to a public
     route) counts against its address afterwards, and an address over its limit is refused
-    before its credentials are looked at (guessing keys costs a guesser, not the database)."""
+    before its credentials are looked at (guessing keys costs a guesser, not the database), but
+    for keys this process found valid lately and access tokens (`vouches_for`)."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app = app
@@ -335,7 +371,7 @@ class RateLimitMiddleware:
                 if not decided.allowed:
                     await self._refuse(scope, receive, send, decided)
                     return
-        elif wait := self.limiter.blocked_for(address):
+        elif (wait := self.limiter.blocked_for(address)) and not self.limiter.vouches_for(scope):
             limit = self.limiter.default_per_minute
             await self._refuse(scope, receive, send, Decision(False, limit, 0, wait))
             return

@@ -13,6 +13,7 @@ from starlette.datastructures import State
 from core.settings import Settings
 from http_api.ratelimit import (
     STAND_ASIDE_S,
+    LocalLimits,
     RateLimiter,
     client_address,
     decision,
@@ -135,7 +136,10 @@ async def test_after_a_failure_redis_is_left_alone_and_the_warning_comes_once_a_
     limiter = RateLimiter(Settings(env="dev"), state, clock)
     with caplog.at_level(logging.WARNING, logger="vq.api"):
         limiter.stand_aside(ConnectionError("refused"))
-        assert await limiter.decide("key:a", 10) is None
+        # Counted here meanwhile (a fixed minute from the first request), never unlimited.
+        alone = [await limiter.decide("key:a", 2) for _ in range(3)]
+        assert [d is not None and d.allowed for d in alone] == [True, True, False]
+        assert alone[2] is not None and alone[2].retry_after_s == 60
         clock.now += STAND_ASIDE_S + 1
         limiter.stand_aside(ConnectionError("refused again"))
         clock.now += 61
@@ -158,3 +162,15 @@ def test_an_address_over_its_limit_is_refused_here_until_its_wait_is_over() -> N
     assert limiter.blocked_for("192.0.2.2") == 0
     clock.now += 8
     assert limiter.blocked_for("192.0.2.1") == 0
+
+
+def test_counting_alone_starts_a_callers_minute_at_its_first_request() -> None:
+    clock = _Clock()
+    local = LocalLimits(clock)
+    assert [local.decide("key:a", 2).allowed for _ in range(3)] == [True, True, False]
+    assert local.decide("key:b", 2).allowed  # each caller on its own
+    clock.now += 59
+    assert local.decide("key:a", 2).retry_after_s == 1
+    clock.now += 1
+    renewed = local.decide("key:a", 2)
+    assert renewed.allowed and renewed.remaining == 1
