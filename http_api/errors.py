@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from core.errors import Unavailable
 from domain.errors import Rejected
@@ -105,8 +106,20 @@ def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """The methods of every route whose path matches the request's (one path may have several
     routes, one per method)."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
+    path = request.scope.get("path", "")
+    for route in _every_route(app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
             methods.update(getattr(route, "methods", None) or ())
     return sorted(methods)
+
+
+def _every_route(routes: Iterable[Any]) -> Iterator[Any]:
+    """The routes of the app and of the routers it includes (FastAPI keeps an included router's
+    routes behind it, in its effective route contexts)."""
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            yield from _every_route(contexts())
+        else:
+            yield route

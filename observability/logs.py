@@ -38,6 +38,8 @@ TEXT_FORMAT = "%(asctime)s %(name)s %(message)s"
 # Methods that only read: their request lines are DEBUG, so a busy read side does not fill the
 # log; commands (every other method) and failures (5xx) are INFO and WARNING.
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a request is logged with when its client left before any answer (nginx says 499 too).
+CLIENT_GONE = 499
 # Attributes every LogRecord has: what is not among them came from the call's `extra=`.
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
@@ -204,8 +206,15 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        status = 500  # unless an answer starts: the app raised
+        status = 0  # until an answer starts
+        gone = False  # the client went before it: closed, or a broken request the server refused
         started = time.perf_counter()
+
+        async def receiving() -> Message:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -215,8 +224,10 @@ class RequestLog:
 
         with context() as fields, tracing.request_span(method, scope.get("headers", ())) as request:
             try:
-                await self.app(scope, receive, sending)
+                await self.app(scope, receiving, sending)
             finally:
+                if not status:  # no answer: the client left first, else the app raised
+                    status = CLIENT_GONE if gone else 500
                 route = getattr(scope.get("route"), "path", None)
                 tracing.finish_request(request, method, route, status)
                 queue = scope.get("path_params", {}).get("queue_id")

@@ -89,7 +89,13 @@ async def recommend(
     models: ReadModelsDep,
     service_type: Annotated[
         str | None,
-        Query(min_length=1, max_length=50, description="Only queues that offer this service"),
+        Query(
+            min_length=1,
+            max_length=50,
+            # No control characters, nor U+FFFD (what bytes that are not UTF-8 decode to).
+            pattern="^[^\x00-\x1f\x7f\ufffd]+$",
+            description="Only queues that offer this service",
+        ),
     ] = None,
     queue_id: Annotated[
         list[uuid.UUID] | None,

@@ -121,3 +121,13 @@ async def test_the_shortest_expected_wait_is_chosen_and_closed_queues_never(
         assert nowhere.status_code == 404, nowhere.text
         display = await api.post("/v1/routing/tickets", "viewer", json={})
         assert display.status_code == 403, display.text
+
+
+async def test_a_service_type_with_control_characters_or_bytes_that_are_not_utf8_is_422(
+    api: ApiClient,
+) -> None:
+    for raw in ("a%00b", "%ff%fe", "a%0Ab"):
+        answer = await api.http.get(f"/v1/routing?service_type={raw}", headers=api.auth("viewer"))
+        assert answer.status_code == 422, (raw, answer.text)
+        assert answer.json()["type"] == "/problems/validation"
+    assert (await _routing(api, service_type="Café"))["queues"] == []

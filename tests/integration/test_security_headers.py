@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,21 @@ async def test_every_answer_carries_the_basic_headers_errors_and_crashes_too(sit
         assert "strict-transport-security" not in answer.headers  # plain HTTP: no HSTS
         assert "content-security-policy" not in answer.headers  # JSON: no page policy
         assert "Origin" in answer.headers["vary"]
+
+
+async def test_a_405_lists_the_methods_the_resource_allows(site: Site) -> None:
+    """RFC 9110 section 15.5.6: every route of the path, in whichever router it was declared."""
+    queue = f"/v1/queues/{uuid.uuid4()}"
+    for method, path, allowed in (
+        ("DELETE", "/v1/clock", "GET"),
+        ("DELETE", queue, "GET, PATCH"),
+        ("GET", f"{queue}/pause", "POST"),
+        ("PUT", "/v1/queues", "GET, POST"),
+        ("POST", "/healthz", "GET"),
+    ):
+        answer = await site.http.request(method, path, headers=site.admin)
+        assert answer.status_code == 405, (method, path, answer.text)
+        assert answer.headers["allow"] == allowed, (method, path)
 
 
 async def test_hsts_only_over_tls(site: Site) -> None:

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -232,3 +232,26 @@ def test_a_library_saying_the_same_thing_over_and_over_is_counted_not_written(
     assert kafka_lines[1]["repeated"] == 1090
     # Our own lines are never held back.
     assert sum(1 for line in written if line["logger"] == "vq.worker-test") == 1200
+
+
+async def test_a_client_that_left_before_any_answer_is_logged_499_not_500(
+    lines: io.StringIO,
+) -> None:
+    """A client gone before the answer (closed, or a broken request the server refused and
+    answered itself: a bad chunk) is not the API's error."""
+
+    async def body_never_came(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "http.disconnect"
+        raise ClientDisconnect()  # what reading the body raises then
+
+    async def gone() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def nothing_to_send(message: Any) -> None:
+        raise AssertionError(f"nobody to send {message['type']} to")
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/queues/q-7/tickets", "headers": []}
+    with pytest.raises(ClientDisconnect):
+        await logs.RequestLog(body_never_came)(scope, gone, nothing_to_send)
+    [line] = [line for line in _parsed(lines) if line["logger"] == "vq.http"]
+    assert (line["status"], line["level"]) == (logs.CLIENT_GONE, "INFO")
