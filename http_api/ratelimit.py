@@ -41,6 +41,7 @@ from core.settings import Settings
 from http_api.errors import problem_response
 from http_api.problems import ProblemError
 from http_api.rate_leases import Leases
+from http_api.rate_local import LocalLimits
 
 log = logging.getLogger("vq.api")
 
@@ -138,27 +139,6 @@ def window_state(
     return 0, ends_in + WINDOW_S * max(0.0, 1 - limit / max(current, 1))
 
 
-class LocalLimits:
-    """The limits as one process counts them while Redis does not answer: a fixed minute per
-    caller from its first request (refused past the limit until that minute ends)."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        # identity -> [when its minute began, requests counted in it]
-        self._minutes: TTLCache[str, list[float]] = TTLCache(_BLOCKED_MAX, WINDOW_S, clock)
-
-    def decide(self, identity: str, per_minute: int) -> Decision:
-        now = self._clock()
-        minute = self._minutes.get(identity)
-        if minute is None or now >= minute[0] + WINDOW_S:
-            minute = self._minutes[identity] = [now, 0]
-        ends_in = minute[0] + WINDOW_S - now
-        if minute[1] >= per_minute:
-            return decision(False, per_minute, 0, ends_in)
-        minute[1] += 1
-        return decision(True, per_minute, per_minute - int(minute[1]), ends_in)
-
-
 def limit_key(identity: str) -> str:
     """The Redis key part of an identity: its kind in clear, the rest hashed (whatever a caller
     passes, no secret ever lands in Redis, and every key has one shape)."""
@@ -239,7 +219,7 @@ class RateLimiter:
         (rate_leases.py)."""
         now = self._clock()
         if now < self._aside_until:
-            return self._local.decide(identity, per_minute)
+            return decision(*self._local.decide(identity, per_minute))
         spent = self._leases.spend(identity, per_minute, now)
         if spent is not None:
             return decision(True, per_minute, spent.remaining, spent.reset_s)
@@ -255,7 +235,7 @@ class RateLimiter:
             amount = 1
             answer = await self._charge(charger, identity, per_minute, amount)
         if answer is None:
-            return self._local.decide(identity, per_minute)
+            return decision(*self._local.decide(identity, per_minute))
         allowed, previous, previous_ms, count, count_ms = answer
         remaining, reset_in = window_state(
             per_minute, previous, max(0, previous_ms) / 1000, count, max(0, count_ms) / 1000

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from http_api.server_protocol import HttpProtocol
+
     settings = get_settings()  # a bad VQ_* variable stops here, in one line
     configure_logging("api", settings)
     if (settings.tls_cert is None) != (settings.tls_key is None):
@@ -65,6 +67,9 @@ def _serve(args: argparse.Namespace) -> int:
         # another replica) with Last-Event-ID.
         timeout_graceful_shutdown=5,
         timeout_keep_alive=settings.keep_alive_s,
+        # uvicorn's httptools protocol, plus a deadline (10 s) and a cap (64 KiB) for a request's
+        # line and headers, and problem+json for requests that are not valid HTTP/1.1.
+        http=HttpProtocol,
         # Thousands of live followers may (re)connect at once (after another replica stopped).
         backlog=4096,
         # No per-message compression of WebSocket frames: it is a deflate per message per

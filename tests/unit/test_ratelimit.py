@@ -11,9 +11,10 @@ import pytest
 from starlette.datastructures import State
 
 from core.settings import Settings
+from http_api.rate_local import LocalLimits
 from http_api.ratelimit import (
     STAND_ASIDE_S,
-    LocalLimits,
+    Decision,
     RateLimiter,
     client_address,
     decision,
@@ -167,10 +168,14 @@ def test_an_address_over_its_limit_is_refused_here_until_its_wait_is_over() -> N
 def test_counting_alone_starts_a_callers_minute_at_its_first_request() -> None:
     clock = _Clock()
     local = LocalLimits(clock)
-    assert [local.decide("key:a", 2).allowed for _ in range(3)] == [True, True, False]
-    assert local.decide("key:b", 2).allowed  # each caller on its own
+
+    def decided(identity: str) -> Decision:
+        return decision(*local.decide(identity, 2))
+
+    assert [decided("key:a").allowed for _ in range(3)] == [True, True, False]
+    assert decided("key:b").allowed  # each caller on its own
     clock.now += 59
-    assert local.decide("key:a", 2).retry_after_s == 1
+    assert decided("key:a").retry_after_s == 1
     clock.now += 1
-    renewed = local.decide("key:a", 2)
+    renewed = decided("key:a")
     assert renewed.allowed and renewed.remaining == 1
