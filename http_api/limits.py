@@ -82,6 +82,14 @@ class DeadlineMiddleware:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         limit = self.seconds + self.extra(query)
         started = False
+        body_in = not _has_body(scope)  # until the last part of a body the request has came
+
+        async def receiving() -> Message:
+            nonlocal body_in
+            message = await receive()
+            body_in = body_in or not message.get("more_body", False)
+            return message
+
         try:
             async with asyncio.timeout(limit) as deadline:
 
@@ -92,19 +100,34 @@ class DeadlineMiddleware:
                         deadline.reschedule(None)
                     await send(message)
 
-                await self.app(scope, receive, send_started)
+                await self.app(scope, receiving, send_started)
         except TimeoutError:
             if started:
                 raise
-            await _send_problem(
-                send,
-                ProblemError(
-                    "service-unavailable",
-                    f"no answer within {limit:.0f}s; retry later",
-                    headers={"Retry-After": str(self.retry_after_s)},
-                ),
-                scope,
+            await _send_problem(send, self._late(limit, body_in), scope)
+
+    def _late(self, limit: float, body_in: bool) -> ProblemError:
+        if not body_in:  # the client is slow, not us: a 408, and the connection closed
+            return ProblemError(
+                "request-timeout",
+                f"the request's body did not come within {limit:.0f}s",
+                headers={"Connection": "close"},
             )
+        return ProblemError(
+            "service-unavailable",
+            f"no answer within {limit:.0f}s; retry later",
+            headers={"Retry-After": str(self.retry_after_s)},
+        )
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request says a body follows (a length over 0, or chunks)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
 
 
 async def _send_problem(send: Send, problem: ProblemError, scope: Scope) -> None:

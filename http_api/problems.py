@@ -58,7 +58,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "payload-too-large": (413, "The request body is too large"),
     # Answered by the HTTP server itself, before the app (http_api/server_protocol.py).
     "malformed-http": (400, "The request is not valid HTTP/1.1"),
-    "request-timeout": (408, "The request's line and headers did not come in time"),
+    "request-timeout": (408, "The request did not come in time"),
     "request-header-fields-too-large": (431, "The request's line and headers are too large"),
     "unsupported-media-type": (415, "Send application/json"),
     "method-not-allowed": (405, "Method not allowed"),

@@ -160,13 +160,23 @@ def tenant_id(settings: Settings) -> str:
 @pytest.fixture
 async def topics(settings: Settings) -> AsyncIterator[list[str]]:
     """The test's own Kafka topics, created as `vq stack up` creates the real ones, then deleted."""
-    from aiokafka.admin import AIOKafkaAdminClient
+    yield await make_topics(settings)
+    await drop_topics(settings)
 
+
+async def make_topics(settings: Settings) -> list[str]:
+    """The settings' events and positions topics, made as `vq stack up` makes the real ones."""
     from deploy.topics import aensure_topics
 
     names = [settings.events_topic, settings.positions_topic]
     await aensure_topics(settings, names, settings.kafka_partitions)
-    yield names
+    return names
+
+
+async def drop_topics(settings: Settings) -> None:
+    """Every topic under the settings' prefix, and the stream workers' Faust folder."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
     await admin.start()
     try:

@@ -19,8 +19,11 @@ from websockets.asyncio.client import connect
 
 from access.directory import TenantDirectory
 from core.settings import Settings
+from eventstore.migrate import migrate
+from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
 from http_api.server_protocol import MAX_HEAD_BYTES
+from tests.conftest import drop_schema, drop_topics, fresh_settings, make_topics
 from tests.integration.servers import api_servers, read_side
 from tests.integration.test_live import STARTUP_WAIT_S, sse_events
 
@@ -31,15 +34,23 @@ MARGIN_S = 5.0
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: vq.test\r\n"
 
 
-@pytest.fixture
-def quick(settings: Settings) -> Settings:
-    return settings.model_copy(update={"header_timeout_s": HEADER_TIMEOUT_S})
+@pytest.fixture(scope="module")
+def served(stack_env: dict[str, str]) -> Iterator[tuple[Settings, str]]:
+    """One `vq api` (and a read side) for the whole file: the settings it runs with, its URL."""
+    quick = fresh_settings(stack_env, header_timeout_s=HEADER_TIMEOUT_S)
+    migrate(quick.pg_url, quick.db_schema)
+    asyncio.run(make_topics(quick))
+    try:
+        with api_servers(quick, 1) as (url,), read_side(quick):
+            yield quick, url
+    finally:
+        asyncio.run(drop_topics(quick))
+        drop_schema(quick)
 
 
 @pytest.fixture
-def api_url(quick: Settings) -> Iterator[str]:
-    with api_servers(quick, 1) as (url,):
-        yield url
+def api_url(served: tuple[Settings, str]) -> str:
+    return served[1]
 
 
 @contextlib.asynccontextmanager
@@ -210,31 +221,30 @@ async def test_kept_alive_connections_serve_request_after_request(api_url: str) 
         assert (await response(reader))[0] == 200
 
 
-async def test_live_streams_outlast_the_head_deadline(
-    quick: Settings, topics: list[str], store: PostgresEventStore, tenant_id: str
-) -> None:
+async def test_live_streams_outlast_the_head_deadline(served: tuple[Settings, str]) -> None:
     """The deadline is the head's: an SSE stream and a WebSocket open longer still get events."""
-    key = (await TenantDirectory(store).create_key(tenant_id, "admin", "admin")).secret
-    with api_servers(quick, 1) as (url,), read_side(quick):
-        async with httpx.AsyncClient(
-            base_url=url, timeout=STARTUP_WAIT_S + 15, headers={"Authorization": f"Bearer {key}"}
-        ) as client:
-            made = (
-                await client.post("/v1/queues", json={"name": "Desk", "counters": ["1"]})
-            ).json()
-            queue_id, created = made["queue_id"], made["stream_version"]
-            stream = f"/v1/queues/{queue_id}/events"
-            params = {"access_token": key, "min_version": created, "wait": STARTUP_WAIT_S}
-            ws_url = (
-                url.replace("http://", "ws://") + f"/v1/queues/{queue_id}/ws?access_token={key}"
-            )
-            async with client.stream("GET", stream, params=params) as sse, connect(ws_url) as ws:
-                events = sse_events(sse)
-                assert (await anext(events))["id"] == str(created)
-                assert json.loads(await ws.recv())["version"] == created
-                await asyncio.sleep(HEADER_TIMEOUT_S + 2)
-                enqueued = await client.post(f"/v1/queues/{queue_id}/tickets", json={})
-                version = enqueued.json()["stream_version"]
-                async with asyncio.timeout(15):
-                    assert (await anext(events))["id"] == str(version)
-                    assert json.loads(await ws.recv())["version"] == version
+    quick, url = served
+    pool = await open_pool(quick, min_size=1, max_size=1, wait=True)
+    try:
+        _, admin = await TenantDirectory(PostgresEventStore(pool)).create_tenant("Clinic")
+    finally:
+        await pool.close()
+    key = admin.secret
+    async with httpx.AsyncClient(
+        base_url=url, timeout=STARTUP_WAIT_S + 15, headers={"Authorization": f"Bearer {key}"}
+    ) as client:
+        made = (await client.post("/v1/queues", json={"name": "Desk", "counters": ["1"]})).json()
+        queue_id, created = made["queue_id"], made["stream_version"]
+        stream = f"/v1/queues/{queue_id}/events"
+        params = {"access_token": key, "min_version": created, "wait": STARTUP_WAIT_S}
+        ws_url = url.replace("http://", "ws://") + f"/v1/queues/{queue_id}/ws?access_token={key}"
+        async with client.stream("GET", stream, params=params) as sse, connect(ws_url) as ws:
+            events = sse_events(sse)
+            assert (await anext(events))["id"] == str(created)
+            assert json.loads(await ws.recv())["version"] == created
+            await asyncio.sleep(HEADER_TIMEOUT_S + 2)
+            enqueued = await client.post(f"/v1/queues/{queue_id}/tickets", json={})
+            version = enqueued.json()["stream_version"]
+            async with asyncio.timeout(15):
+                assert (await anext(events))["id"] == str(version)
+                assert json.loads(await ws.recv())["version"] == version
