@@ -185,7 +185,12 @@ async def take_ticket(
         notifications = caller.request.app.state.notifications
         refuse_push_endpoints(body.notify, notifications.guard)
         wishes = [w.wish() for w in body.notify]
-        await refuse_busy_addresses(notifications.pool, caller.who.tenant_id, wishes)
+        await refuse_busy_addresses(
+            notifications.pool,
+            caller.who.tenant_id,
+            wishes,
+            retry_of=(caller.svc.store, caller.idempotency_key),
+        )
     personal, sealed = await seal_details(caller, queue_id, ticket_id, contact(body.contact))
     command = EnqueueTicket(
         ticket_id=ticket_id,

@@ -5,9 +5,10 @@ adds, per connection:
 
 * a deadline for a request's head: `VQ_HEADER_TIMEOUT_S` (10) seconds from the connection's
   opening, and from the first byte of each later request on a kept-alive connection, to finish
-  the request line and headers. Past it the connection is closed (with a 408 problem if part of a request came). The
-  timer stops once the headers are complete, so a long body, a WebSocket or an SSE stream is not
-  affected; an idle kept-alive connection is still uvicorn's (`timeout_keep_alive`).
+  the request line and headers. Past it the connection is closed (with a 408 problem if part of
+  a request came). The timer stops once the headers are complete, so a long body, a WebSocket or
+  an SSE stream is not affected; an idle kept-alive connection is still uvicorn's
+  (`timeout_keep_alive`).
 * a cap on a request's head: past MAX_HEAD_BYTES of request line and headers, a 431 problem and
   the connection closed; the parser is fed no further (httptools would buffer a header value of
   any size).
@@ -15,8 +16,8 @@ adds, per connection:
   (bad chunk sizes, Content-Length with Transfer-Encoding, NUL bytes, unknown methods, ...).
 
 It relies on uvicorn internals (HttpToolsProtocol's parser callbacks, `transport`,
-`server_state.default_headers`, `cycle`, the keep-alive helpers); uvicorn is pinned in the lock
-file, and tests/integration/test_http_protocol.py checks the behaviour against a real `vq api`.
+`server_state.default_headers`, `cycle`, the keep-alive helpers): pyproject.toml holds uvicorn to
+0.55.x, and tests/integration/test_http_protocol.py checks the behaviour against a real `vq api`.
 """
 
 from __future__ import annotations

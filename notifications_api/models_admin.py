@@ -1,9 +1,9 @@
 """Request and response bodies of alerts and schedules.
 
-An alert or a summary goes by email (an address) or to a chat tool (its incoming-webhook URL); a schedule
-fires once (at a moment) or daily (at a wall-clock time in its zone). Each combination is its own
-body, told apart by `channel`, `kind` and `recurrence`, so the document says which fields go
-together and the server refuses nothing the document allows.
+An alert or a summary goes by email (an address) or to a chat tool (its incoming-webhook URL); a
+schedule fires once (at a moment) or daily (at a wall-clock time in its zone). Each combination is
+its own body, told apart by `channel`, `kind` and `recurrence`, so the document says which fields
+go together and the server refuses nothing the document allows.
 """
 
 from __future__ import annotations

@@ -409,9 +409,12 @@ async def test_an_address_given_to_many_tickets_within_the_hour_is_refused(
     nothing (no ticket, no subscription) and says when there is room again."""
     queue_id = await api.create_queue()
     victim = [{"channel": "sms", "address": "+447700900999", "when": {"ahead": 9}}]
+    keys = [{"Idempotency-Key": f"kiosk-{uuid.uuid4()}"} for _ in range(MAX_PER_ADDRESS)]
     made = [
-        await api.post(f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": victim})
-        for _ in range(MAX_PER_ADDRESS)
+        await api.post(
+            f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": victim}, headers=key
+        )
+        for key in keys
     ]
     assert [r.status_code for r in made] == [201] * MAX_PER_ADDRESS
     tokens = {r.json()["ticket"]["ticket_id"]: r.json()["ticket"]["token"] for r in made}
@@ -428,6 +431,11 @@ async def test_an_address_given_to_many_tickets_within_the_hour_is_refused(
     assert "+447700900999" not in problem["detail"]  # a person's number stays out of answers
     assert 3500 < int(refused.headers["retry-after"]) <= 3600
     assert await fetch_all(pool, events, (queue_id,)) == before  # no ticket was made
+    # A retry of a request that went through (its Idempotency-Key) is answered as it was.
+    retried = await api.post(
+        f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": victim}, headers=keys[-1]
+    )
+    assert retried.status_code == 201 and retried.json() == made[-1].json(), retried.text
     rows = await fetch_all(
         pool, "SELECT count(*) FROM subscriptions WHERE address = %s", ("+447700900999",)
     )
