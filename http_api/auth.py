@@ -178,6 +178,7 @@ class Authenticator:
 
     def forget(self) -> None:
         self._cache.clear()
+        self._vouched.clear()
 
 
 def declared_permission(scope: Mapping[str, Any], key: str = "x-permission") -> str | None:

@@ -209,6 +209,7 @@ async def test_with_redis_down_each_process_counts_alone(
         async with _client(app) as http:
             answers = [await http.get("/v1/clock") for _ in range(3)]
             assert [a.status_code for a in answers] == [200, 200, 429]
+            assert all(h in a.headers for h in RATE_HEADERS for a in answers)
             assert [a.headers["ratelimit-remaining"] for a in answers] == ["1", "0", "0"]
             assert 0 < int(answers[2].headers["retry-after"]) <= 60
             _, admin = await app.state.services.directory.create_tenant("Clinic")
