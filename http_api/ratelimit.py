@@ -156,8 +156,19 @@ def has_credentials(scope: Scope) -> bool:
     `?access_token=`), valid or not."""
     if (_header(scope, b"authorization") or "").strip():
         return True
+    return _query_token(scope) is not None
+
+
+def _query_token(scope: Scope) -> str | None:
     query = scope.get("query_string", b"").decode("latin-1")
-    return any(name == "access_token" and value for name, value in parse_qsl(query))
+    return next((value for name, value in parse_qsl(query) if name == "access_token"), None)
+
+
+def bearer(scope: Scope) -> str | None:
+    """The secret a request authenticates with: `Authorization: Bearer <secret>`, else
+    `?access_token=` (an EventSource cannot send headers)."""
+    scheme, _, secret = (_header(scope, b"authorization") or "").partition(" ")
+    return secret if scheme.lower() == "bearer" else _query_token(scope)
 
 
 def client_address(scope: Scope, trust_forwarded_for: bool) -> str:
@@ -287,9 +298,7 @@ class RateLimiter:
         a proxy whose clients' addresses are not trusted)."""
         services = getattr(self._state, "services", None)
         authenticator = getattr(services, "authenticator", None)
-        bearer = (_header(scope, b"authorization") or "").partition(" ")
-        secret = bearer[2] if bearer[0].lower() == "bearer" else None
-        return authenticator is not None and authenticator.vouches_for(secret)
+        return authenticator is not None and authenticator.vouches_for(bearer(scope))
 
     def blocked_for(self, address: str) -> int:
         """Seconds this replica still refuses `address` (0: not refused)."""

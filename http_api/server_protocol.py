@@ -29,7 +29,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from core.settings import get_settings
-from http_api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, PROBLEMS
+from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 
 # Bytes of a request's line and headers (nginx's default limit is 4 x 8 KiB; browsers send < 8).
 MAX_HEAD_BYTES = 64 * 1024
@@ -157,11 +157,9 @@ class HttpProtocol(HttpToolsProtocol):
     def _send_problem(self, code: str, detail: str) -> None:
         """Write a problem+json answer, then close the connection (as uvicorn's 400 does)."""
         self._cancel_head_timer()
-        status, title = PROBLEMS[code]
-        body = json.dumps(
-            {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
-        ).encode()
-        content = [STATUS_LINE[status]]
+        problem = ProblemError(code, detail)
+        body = json.dumps(problem.body()).encode()
+        content = [STATUS_LINE[problem.status]]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(

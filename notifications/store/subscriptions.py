@@ -161,6 +161,8 @@ async def check_address_room(
         """SELECT channel, ceil(extract(epoch FROM
                       min(created_at) + make_interval(secs => %s) - now()))::int
            FROM subscriptions
+           -- ANY for the index (tenant_id, lower(address), created_at); the pairs below match
+           -- each address with its own channel.
            WHERE tenant_id = %s AND lower(address) = ANY(%s)
              AND created_at > now() - make_interval(secs => %s)
              AND (channel, lower(address)) IN (SELECT * FROM unnest(%s::text[], %s::text[]))

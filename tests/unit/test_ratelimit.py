@@ -16,6 +16,7 @@ from http_api.ratelimit import (
     STAND_ASIDE_S,
     Decision,
     RateLimiter,
+    bearer,
     client_address,
     decision,
     has_credentials,
@@ -179,3 +180,11 @@ def test_counting_alone_starts_a_callers_minute_at_its_first_request() -> None:
     clock.now += 1
     renewed = decided("key:a")
     assert renewed.allowed and renewed.remaining == 1
+
+
+def test_the_secret_a_request_authenticates_with() -> None:
+    assert bearer(_scope({"Authorization": "Bearer vq_a"})) == "vq_a"
+    assert bearer(_scope({"Authorization": "bearer vq_a"}, query="access_token=vq_b")) == "vq_a"
+    assert bearer(_scope(query="x=1&access_token=eyJ.a.b")) == "eyJ.a.b"  # an EventSource's
+    assert bearer(_scope({"Authorization": "Basic dTpw"})) is None
+    assert bearer(_scope(query="access_token=")) is None
