@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from access.organisations import record_alone
 from exports.events import csv_chunks, jsonl_chunks
 from exports.tickets import tickets_csv_chunks
 from http_api.auth import permission
@@ -40,6 +41,17 @@ async def _started(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
             yield chunk
 
     return all_of()
+
+
+async def _audited(svc: ServicesDep, who: PrincipalDep, what: str, format: str) -> None:
+    """An export in the audit trail (`export.<what>`): the whole history leaving, and by whom."""
+    await record_alone(
+        svc.pool,
+        tenant_id=who.tenant_id,
+        actor=who.actor,
+        action=f"export.{what}",
+        detail={"format": format},
+    )
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -69,6 +81,7 @@ async def export_events(
     ] = "jsonl",
 ) -> StreamingResponse:
     who.require("audit:read")
+    await _audited(svc, who, "events", format)
     if format == "csv":
         chunks = await _started(csv_chunks(svc.pool, who.tenant_id))
         name = f"events-{who.tenant_id}.csv"
@@ -95,6 +108,7 @@ async def export_events(
 )
 async def export_tickets(svc: ServicesDep, who: PrincipalDep) -> StreamingResponse:
     who.require("audit:read")
+    await _audited(svc, who, "tickets", "csv")
     chunks = await _started(tickets_csv_chunks(svc.pool, who.tenant_id))
     name = f"tickets-{who.tenant_id}.csv"
     return StreamingResponse(chunks, media_type=CSV, headers=_attachment(name))

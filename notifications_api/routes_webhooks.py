@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from http_api.auth import permission
+from access.organisations import record
+from http_api.auth import Principal, permission
 from http_api.problems import problem_responses
-from notifications.store.db import Pool
+from notifications.store.db import Conn, Db, in_transaction
 from notifications.store.endpoints import (
     Endpoint,
     create_endpoint,
@@ -45,11 +47,32 @@ router = APIRouter(prefix="/v1/webhooks/endpoints", tags=["notifications: webhoo
 _ONE = problem_responses("forbidden", "not-found")
 
 
-async def owned(pool: Pool, tenant_id: str, endpoint_id: EndpointId) -> Endpoint:
-    found = await get_endpoint(pool, tenant_id, str(endpoint_id))
+async def owned(db: Db, tenant_id: str, endpoint_id: EndpointId) -> Endpoint:
+    found = await get_endpoint(db, tenant_id, str(endpoint_id))
     if found is None:
         raise not_found("webhook endpoint", endpoint_id)
     return found
+
+
+async def audit(
+    conn: Conn, who: Principal, action: str, endpoint_id: Any, detail: dict[str, Any] | None = None
+) -> None:
+    """An entry of the audit trail (`webhook.<action>`), in the change's transaction: an
+    endpoint receives the tenant's events, and its secret is what vouches for them."""
+    await record(
+        conn,
+        tenant_id=who.tenant_id,
+        actor=who.actor,
+        action=f"webhook.{action}",
+        subject=f"webhook:{endpoint_id}",
+        detail=detail,
+    )
+
+
+def origin(url: str) -> str:
+    """Where an endpoint is, for the audit trail: a URL's path and query can hold a
+    receiver's own secret (a token), its scheme, host and port cannot."""
+    return urlsplit(url)._replace(path="", query="", fragment="").geturl()
 
 
 def secret_out(endpoint: Endpoint) -> SecretOut:
@@ -70,14 +93,17 @@ def secret_out(endpoint: Endpoint) -> SecretOut:
 )
 async def create(body: EndpointIn, who: ManagerDep, notify: NotificationsDep) -> EndpointCreatedOut:
     check_url(notify, body.url)
-    made = await create_endpoint(
-        notify.pool,
-        who.tenant_id,
-        url=body.url,
-        description=body.description,
-        event_types=body.event_types,
-        rate_per_s=body.rate_per_s,
-    )
+    async with in_transaction(notify.pool) as conn:
+        made = await create_endpoint(
+            conn,
+            who.tenant_id,
+            url=body.url,
+            description=body.description,
+            event_types=body.event_types,
+            rate_per_s=body.rate_per_s,
+        )
+        detail = {"origin": origin(made.url), "event_types": list(made.event_types)}
+        await audit(conn, who, "created", made.endpoint_id, detail)
     return EndpointCreatedOut.model_validate(
         {**endpoint_fields(made, wall_clock()), "secret": made.secret}
     )
@@ -123,17 +149,22 @@ async def patch(
     body = body or EndpointPatchIn()  # nothing to change
     if body.url is not None:
         check_url(notify, body.url)
-    changed = await update_endpoint(
-        notify.pool,
-        who.tenant_id,
-        str(endpoint_id),
-        url=body.url,
-        description=body.description,
-        event_types=body.event_types,
-        rate_per_s=body.rate_per_s,
-    )
-    if changed is None:
-        raise not_found("webhook endpoint", endpoint_id)
+    async with in_transaction(notify.pool) as conn:
+        changed = await update_endpoint(
+            conn,
+            who.tenant_id,
+            str(endpoint_id),
+            url=body.url,
+            description=body.description,
+            event_types=body.event_types,
+            rate_per_s=body.rate_per_s,
+        )
+        if changed is None:
+            raise not_found("webhook endpoint", endpoint_id)
+        detail: dict[str, Any] = {"fields": sorted(body.model_dump(exclude_none=True))}
+        if body.url is not None:
+            detail["origin"] = origin(body.url)
+        await audit(conn, who, "changed", endpoint_id, detail)
     return endpoint_out(changed, wall_clock())
 
 
@@ -145,8 +176,10 @@ async def patch(
     openapi_extra=permission("webhooks:manage"),
 )
 async def delete(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> Response:
-    if not await delete_endpoint(notify.pool, who.tenant_id, str(endpoint_id)):
-        raise not_found("webhook endpoint", endpoint_id)
+    async with in_transaction(notify.pool) as conn:
+        if not await delete_endpoint(conn, who.tenant_id, str(endpoint_id)):
+            raise not_found("webhook endpoint", endpoint_id)
+        await audit(conn, who, "deleted", endpoint_id)
     return Response(status_code=204)
 
 
@@ -158,7 +191,10 @@ async def delete(endpoint_id: EndpointId, who: ManagerDep, notify: Notifications
     openapi_extra=permission("webhooks:manage"),
 )
 async def secret(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> SecretOut:
-    return secret_out(await owned(notify.pool, who.tenant_id, endpoint_id))
+    async with in_transaction(notify.pool) as conn:
+        found = await owned(conn, who.tenant_id, endpoint_id)
+        await audit(conn, who, "secret_read", endpoint_id)
+    return secret_out(found)
 
 
 @router.post(
@@ -169,9 +205,11 @@ async def secret(endpoint_id: EndpointId, who: ManagerDep, notify: Notifications
     openapi_extra=permission("webhooks:manage"),
 )
 async def rotate(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> SecretOut:
-    rotated = await rotate_secret(notify.pool, who.tenant_id, str(endpoint_id))
-    if rotated is None:
-        raise not_found("webhook endpoint", endpoint_id)
+    async with in_transaction(notify.pool) as conn:
+        rotated = await rotate_secret(conn, who.tenant_id, str(endpoint_id))
+        if rotated is None:
+            raise not_found("webhook endpoint", endpoint_id)
+        await audit(conn, who, "secret_rotated", endpoint_id)
     return secret_out(rotated)
 
 
@@ -183,9 +221,11 @@ async def rotate(endpoint_id: EndpointId, who: ManagerDep, notify: Notifications
     openapi_extra=permission("webhooks:manage"),
 )
 async def enable(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep) -> EndpointOut:
-    enabled = await enable_endpoint(notify.pool, who.tenant_id, str(endpoint_id))
-    if enabled is None:
-        raise not_found("webhook endpoint", endpoint_id)
+    async with in_transaction(notify.pool) as conn:
+        enabled = await enable_endpoint(conn, who.tenant_id, str(endpoint_id))
+        if enabled is None:
+            raise not_found("webhook endpoint", endpoint_id)
+        await audit(conn, who, "enabled", endpoint_id)
     return endpoint_out(enabled, wall_clock())
 
 
@@ -206,7 +246,9 @@ async def disable(
     endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDep
 ) -> EndpointOut:
     reason = f"disabled by {who.actor}"
-    disabled = await disable_by_hand(notify.pool, who.tenant_id, str(endpoint_id), reason)
-    if disabled is None:
-        raise not_found("webhook endpoint", endpoint_id)
+    async with in_transaction(notify.pool) as conn:
+        disabled = await disable_by_hand(conn, who.tenant_id, str(endpoint_id), reason)
+        if disabled is None:
+            raise not_found("webhook endpoint", endpoint_id)
+        await audit(conn, who, "disabled", endpoint_id)
     return endpoint_out(disabled, wall_clock())

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from access.organisations import record_alone
 from command_api.execution import TicketCallerDep, TicketId
 from eventstore.pool import pooled
 from http_api.auth import permission
@@ -51,7 +52,21 @@ def _answer(model: BaseModel) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), headers=_NO_STORE)
 
 
-async def _export(svc: Services, tenant_id: str, tickets: list[str]) -> JSONResponse:
+async def _export(
+    svc: Services, tenant_id: str, tickets: list[str], actor: str, by: Kind = "ticket"
+) -> JSONResponse:
+    """What is held about the person on `tickets`. Staff looking a person up is in the audit
+    trail (`personal-data.exported`: who, when, which tickets, found by what; never the address
+    itself, which the trail could not forget); the person reading their own is not."""
+    if not actor.startswith("ticket:"):
+        await record_alone(
+            svc.pool,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="personal-data.exported",
+            subject=",".join(tickets) or None,
+            detail={"found_by": by, "tickets": len(tickets)},
+        )
     held: list[Any] = await export(svc.pool, svc.settings.secret_key, tenant_id, tickets)
     return _answer(PersonalDataOut(tickets=[TicketDataOut.model_validate(t) for t in held]))
 
@@ -79,7 +94,8 @@ async def export_person(body: PersonIn, svc: ServicesDep, who: PrincipalDep) -> 
     their notification subscriptions. No ticket found: an empty list."""
     who.require(MANAGE)
     kind, value = _named(body)
-    return await _export(svc, who.tenant_id, await _tickets(svc, who.tenant_id, kind, value))
+    tickets = await _tickets(svc, who.tenant_id, kind, value)
+    return await _export(svc, who.tenant_id, tickets, who.actor, kind)
 
 
 @router.post(
@@ -120,7 +136,7 @@ async def _own_ticket(caller: Any, ticket_id: str) -> list[str]:
 )
 async def ticket_personal_data(ticket_id: TicketId, caller: TicketCallerDep) -> JSONResponse:
     tickets = await _own_ticket(caller, str(ticket_id))
-    return await _export(caller.svc, caller.who.tenant_id, tickets)
+    return await _export(caller.svc, caller.who.tenant_id, tickets, caller.who.actor)
 
 
 @router.delete(

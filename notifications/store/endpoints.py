@@ -17,7 +17,7 @@ from typing import Any, cast
 from cachetools import TTLCache
 
 from notifications.signing import new_secret
-from notifications.store.db import Pool, changed, fetch_all, fetch_one
+from notifications.store.db import Db, Pool, changed, fetch_all, fetch_one
 
 DEFAULT_RATE_PER_S = 50
 ROTATION_OVERLAP_S = 86400
@@ -81,8 +81,8 @@ def _forget(tenant_id: str | None) -> None:
     _active.pop(tenant_id, None)
 
 
-async def _one(pool: Pool, query: str, args: Sequence[Any]) -> Endpoint | None:
-    row = await fetch_one(pool, query, args)
+async def _one(db: Db, query: str, args: Sequence[Any]) -> Endpoint | None:
+    row = await fetch_one(db, query, args)
     if row is None:
         return None
     found = _endpoint(row)
@@ -94,7 +94,7 @@ async def _one(pool: Pool, query: str, args: Sequence[Any]) -> Endpoint | None:
 
 
 async def create_endpoint(
-    pool: Pool,
+    db: Db,
     tenant_id: str,
     *,
     url: str,
@@ -103,7 +103,7 @@ async def create_endpoint(
     rate_per_s: int = DEFAULT_RATE_PER_S,
 ) -> Endpoint:
     found = await _one(
-        pool,
+        db,
         f"""INSERT INTO webhook_endpoints
                 (endpoint_id, tenant_id, url, description, event_types, secret, rate_per_s)
             VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
@@ -124,9 +124,9 @@ async def list_endpoints(pool: Pool, tenant_id: str) -> list[Endpoint]:
     return [_endpoint(row) for row in rows]
 
 
-async def get_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> Endpoint | None:
+async def get_endpoint(db: Db, tenant_id: str, endpoint_id: str) -> Endpoint | None:
     row = await fetch_one(
-        pool,
+        db,
         f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE tenant_id = %s AND endpoint_id = %s",
         (tenant_id, endpoint_id),
     )
@@ -134,7 +134,7 @@ async def get_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> Endpoint
 
 
 async def update_endpoint(
-    pool: Pool,
+    db: Db,
     tenant_id: str,
     endpoint_id: str,
     *,
@@ -145,7 +145,7 @@ async def update_endpoint(
 ) -> Endpoint | None:
     """Change the fields given (None: unchanged; `event_types=[]`: every type)."""
     return await _one(
-        pool,
+        db,
         f"""UPDATE webhook_endpoints SET url = COALESCE(%s, url),
                 description = COALESCE(%s, description),
                 event_types = COALESCE(%s::text[], event_types),
@@ -156,9 +156,9 @@ async def update_endpoint(
     )  # fmt: skip
 
 
-async def delete_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> bool:
+async def delete_endpoint(db: Db, tenant_id: str, endpoint_id: str) -> bool:
     count = await changed(
-        pool,
+        db,
         "DELETE FROM webhook_endpoints WHERE tenant_id = %s AND endpoint_id = %s",
         (tenant_id, endpoint_id),
     )
@@ -167,11 +167,11 @@ async def delete_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> bool:
 
 
 async def rotate_secret(
-    pool: Pool, tenant_id: str, endpoint_id: str, overlap_s: float = ROTATION_OVERLAP_S
+    db: Db, tenant_id: str, endpoint_id: str, overlap_s: float = ROTATION_OVERLAP_S
 ) -> Endpoint | None:
     """A new secret; the old one keeps signing (beside it) for `overlap_s` seconds."""
     return await _one(
-        pool,
+        db,
         f"""UPDATE webhook_endpoints SET previous_secret = secret, secret = %s,
                 previous_until = now() + make_interval(secs => %s)
             WHERE tenant_id = %s AND endpoint_id = %s RETURNING {_COLUMNS}""",
@@ -179,10 +179,10 @@ async def rotate_secret(
     )
 
 
-async def enable_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> Endpoint | None:
+async def enable_endpoint(db: Db, tenant_id: str, endpoint_id: str) -> Endpoint | None:
     """Deliver to it again (after it was disabled), with a clean failure record."""
     return await _one(
-        pool,
+        db,
         f"""UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL,
                 failing_since = NULL
             WHERE tenant_id = %s AND endpoint_id = %s RETURNING {_COLUMNS}""",
@@ -190,13 +190,11 @@ async def enable_endpoint(pool: Pool, tenant_id: str, endpoint_id: str) -> Endpo
     )
 
 
-async def disable_by_hand(
-    pool: Pool, tenant_id: str, endpoint_id: str, reason: str
-) -> Endpoint | None:
+async def disable_by_hand(db: Db, tenant_id: str, endpoint_id: str, reason: str) -> Endpoint | None:
     """Stop delivering to it, as `disable_endpoint` does; an endpoint disabled already keeps
     its time and reason (so disabling twice changes nothing). None: not the tenant's."""
     return await _one(
-        pool,
+        db,
         f"""UPDATE webhook_endpoints SET disabled_at = COALESCE(disabled_at, now()),
                 disabled_reason = CASE WHEN disabled_at IS NULL THEN %s ELSE disabled_reason END
             WHERE tenant_id = %s AND endpoint_id = %s RETURNING {_COLUMNS}""",

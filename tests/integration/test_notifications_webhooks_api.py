@@ -45,7 +45,10 @@ async def _endpoint(api: ApiClient, **body: Any) -> dict[str, Any]:
 
 async def test_endpoints_and_their_secrets(api: ApiClient, pool: Pool) -> None:
     made = await _endpoint(
-        api, description="CRM", event_types=["TicketCalled", "TicketPositionChanged"]
+        api,
+        url="https://hooks.example.com:8443/in/t0ken?key=s3cret",
+        description="CRM",
+        event_types=["TicketCalled", "TicketPositionChanged"],
     )
     endpoint_id, secret = made["endpoint_id"], made["secret"]
     assert secret.startswith("whsec_") and made["rate_per_s"] == 50
@@ -90,6 +93,29 @@ async def test_endpoints_and_their_secrets(api: ApiClient, pool: Pool) -> None:
     ).status_code == 204
     gone = await api.http.get(f"{ENDPOINTS}/{endpoint_id}", headers=api.auth())
     _problem(gone, 404, "not-found")
+    again = await api.http.post(f"{ENDPOINTS}/{endpoint_id}/rotate-secret", headers=api.auth())
+    _problem(again, 404, "not-found")  # nothing done: nothing audited
+
+    trail = await api.http.get(
+        "/v1/audit", params={"action": "webhook.", "order": "oldest"}, headers=api.auth()
+    )
+    assert trail.status_code == 200, trail.text
+    entries = trail.json()["entries"]
+    assert [e["action"] for e in entries] == [
+        "webhook.created", "webhook.secret_read", "webhook.secret_rotated", "webhook.changed",
+        "webhook.enabled", "webhook.deleted",
+    ]  # fmt: skip
+    assert {e["subject"] for e in entries} == {f"webhook:{endpoint_id}"}
+    (actor,) = {e["actor"] for e in entries}
+    assert actor.startswith("key:")
+    assert entries[0]["detail"] == {
+        "origin": "https://hooks.example.com:8443",
+        "event_types": ["TicketCalled", "TicketPositionChanged"],
+    }
+    assert entries[3]["detail"] == {"fields": ["event_types", "rate_per_s"]}
+    # Neither secret, nor the receiver's own token in its URL's path or query.
+    for kept_out in (secret, new, "t0ken", "s3cret"):
+        assert kept_out not in trail.text
 
 
 async def test_an_endpoint_disabled_by_hand(api: ApiClient, pool: Pool) -> None:
@@ -127,6 +153,14 @@ async def test_an_endpoint_disabled_by_hand(api: ApiClient, pool: Pool) -> None:
     assert gone.json()["disabled_reason"] == "the receiver answered 410 Gone"
     unknown = await api.http.post(f"{ENDPOINTS}/{uuid.uuid4()}/disable", headers=api.auth())
     _problem(unknown, 404, "not-found")
+    # The viewer's refusal and the unknown endpoint are not in the trail (nothing was done).
+    trail = await api.http.get(
+        "/v1/audit", params={"action": "webhook.", "order": "oldest"}, headers=api.auth()
+    )
+    assert [e["action"] for e in trail.json()["entries"]] == [
+        "webhook.created", "webhook.created", "webhook.disabled", "webhook.disabled",
+        "webhook.enabled", "webhook.disabled",
+    ]  # fmt: skip
 
 
 async def test_urls_aimed_inside_are_refused(api: ApiClient) -> None:

@@ -6,6 +6,7 @@ staff without the permission refused."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import uuid
@@ -210,6 +211,22 @@ async def test_erasure_leaves_no_trace_and_the_fold_unchanged(
             shown.append(answer.text)
         _assert_absent(ana, "\n".join(shown), "an answer")
         assert "personal-data.erased" in shown[-1]
+        # Staff looking her up and the exports are in the audit trail (newest first), her
+        # address never (above); her own look with her ticket's token is not.
+        trail = json.loads(shown[-1])["entries"]
+        looked = [e for e in trail if e["action"] == "personal-data.exported"]
+        assert [(e["detail"], set((e["subject"] or "").split(","))) for e in looked] == [
+            ({"found_by": "ticket", "tickets": 1}, {ana_ticket}),
+            ({"found_by": "email", "tickets": 0}, {""}),
+            ({"found_by": "email", "tickets": 2}, set(by_ticket)),
+        ]
+        exported = [(e["action"], e["detail"]) for e in trail if e["action"].startswith("export.")]
+        assert exported == [
+            ("export.tickets", {"format": "csv"}),
+            ("export.events", {"format": "csv"}),
+            ("export.events", {"format": "jsonl"}),
+        ]
+        assert not [e for e in trail if e["actor"].startswith("ticket:")]
         _assert_absent(ana, (await _topic_bytes(settings, 8)).decode("latin-1"), "the topic")
         _assert_absent(ana, _stored(settings, api.tenant_id), "the event store")
 
