@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         hub.start()
         app.state.hub = hub  # the live routes admit their connections to it (query_api/leases)
         unhook = _end_live_on_signal(hub)
-        queues = QueueService(store, api_clock)
+        queues = QueueService(store, api_clock, cache_tickets=settings.state_cache_tickets)
         tokens = AccessTokens(pool, read_redis, settings)
         authenticator = Authenticator(directory, tokens)
         hub.on_revoked = lambda revoked: authenticator.forget() if "key_id" in revoked else None

@@ -416,3 +416,34 @@ async def test_replicas_taking_turns_on_a_queue_catch_up_instead_of_failing_each
     assert [getattr(e.event, "ticket_id", None) for e in events[1:]] == made
     state = await a.service.load(TENANT, queue_id)
     assert [t.number for t in state.tickets.values()] == [f"A-{n:03d}" for n in range(1, 21)]
+
+
+async def test_the_states_held_are_bounded_by_their_tickets_and_commands_go_on_without_them() -> (
+    None
+):
+    """Many big queues cannot fill the API's memory: the held states are weighed in tickets, the
+    least recently used let go first, and a queue bigger than the whole cache is never held.
+    Commands on queues let go are decided on what the store holds, as before."""
+    world = World()
+    world.service = QueueService(world.store, lambda: world.now, cache_tickets=30)
+    held = world.service._states
+    first, second = await world.queue("First"), await world.queue("Second")
+    for _ in range(12):
+        await world.enqueue(first)
+        await world.enqueue(second)
+    assert set(held) == {first, second} and held.currsize == 26
+    third = await world.queue("Third")
+    for _ in range(12):
+        await world.enqueue(third)
+    assert set(held) == {second, third}  # the first, least recently used, let go
+    called = await world.run(CallNext(counter="1"), queue_id=first)  # decided from the store
+    assert called.ticket is not None and called.ticket.number == "A-001"
+    assert called.stream_version == 14 and first in held
+
+    big = await world.queue("Big")
+    for _ in range(30):
+        await world.enqueue(big)
+    assert big not in held and held.currsize <= 30
+    outcome = await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=big)
+    assert outcome.ticket is not None and outcome.ticket.position == 31
+    assert outcome.stream_version == 32 and big not in held
