@@ -13,7 +13,9 @@ adds, per connection:
   the connection closed; the parser is fed no further (httptools would buffer a header value of
   any size).
 * RFC 9457 problems instead of uvicorn's `text/plain` 400 for requests that are not valid HTTP/1.1
-  (bad chunk sizes, Content-Length with Transfer-Encoding, NUL bytes, unknown methods, ...).
+  (bad chunk sizes, Content-Length with Transfer-Encoding, NUL bytes, unknown methods, ...),
+  and for those the parser lets through that RFC 9112 (3.2) says a server must refuse: an
+  HTTP/1.1 request without a Host header, any request with more than one.
 
 It relies on uvicorn internals (HttpToolsProtocol's parser callbacks, `transport`,
 `server_state.default_headers`, `cycle`, the keep-alive helpers): pyproject.toml holds uvicorn to
@@ -38,6 +40,10 @@ MAX_HEAD_BYTES = 64 * 1024
 HEAD_TOO_LARGE = "request-header-fields-too-large"
 HEAD_TIMEOUT = "request-timeout"
 MALFORMED = "malformed-http"  # not valid HTTP/1.1
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop the parser: the request is answered a 400."""
 
 
 class HttpProtocol(HttpToolsProtocol):
@@ -91,6 +97,11 @@ class HttpProtocol(HttpToolsProtocol):
             return False
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if not isinstance(exc.__context__, _Refused):
+                raise
+            self.send_400_response(str(exc.__context__))
+            return False
         except httptools.HttpParserError as exc:
             self.logger.warning("Invalid HTTP request received.")
             self.send_400_response(f"The request is not valid HTTP/1.1 ({exc}).")
@@ -115,6 +126,11 @@ class HttpProtocol(HttpToolsProtocol):
         self._cancel_head_timer()
         self._in_head = False
         self._head_bytes = 0
+        hosts = sum(1 for name, _ in self.headers if name == b"host")
+        if hosts > 1:
+            raise _Refused("The request has more than one Host header.")
+        if hosts == 0 and self.parser.get_http_version() == "1.1":
+            raise _Refused("An HTTP/1.1 request must have a Host header.")
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -192,6 +192,8 @@ MALFORMED = [
     b"BREW /healthz HTTP/1.1\r\nHost: vq.test\r\n\r\n",
     b"GET /healthz HTTP/1.2\r\nHost: vq.test\r\n\r\n",
     b"POST /v1/queues HTTP/1.1\r\nHost: vq.test\r\nContent-Length: -1\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\n\r\n",  # no Host (RFC 9112 3.2)
+    b"GET /healthz HTTP/1.1\r\nHost: vq.test\r\nHost: elsewhere.test\r\n\r\n",
 ]
 
 
@@ -206,6 +208,9 @@ async def test_requests_that_are_not_http_are_400_problems(api_url: str) -> None
         problem = json.loads(body[: headers["content-length"]])
         assert problem["type"] == "/problems/malformed-http", request
         assert problem["status"] == 400
+    async with connection(api_url) as (reader, writer):  # HTTP/1.0 needs no Host
+        writer.write(b"GET /healthz HTTP/1.0\r\n\r\n")
+        assert parse(await until_closed(reader, 10))[0] == 200
 
 
 async def test_kept_alive_connections_serve_request_after_request(api_url: str) -> None:
