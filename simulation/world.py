@@ -67,6 +67,7 @@ class Person:
     service: float  # what serving them will take, once they stand at the counter
     gone: bool = False  # gave up without cancelling: a no-show when called
     absent: bool = False  # away when called this time
+    stranger: bool = False  # not the scenario's: somebody who took a ticket another way
 
 
 @dataclass(slots=True)
@@ -199,8 +200,8 @@ class World:
             people.append(self._person(ticket_id, t))
         return people
 
-    def _person(self, ticket_id: str, t: float) -> Person:
-        rng, s = self.rng_arrivals, self.scenario
+    def _person(self, ticket_id: str, t: float, rng: random.Random | None = None) -> Person:
+        rng, s = rng or self.rng_arrivals, self.scenario
         kind = _choose(rng, [(st.name, st.share) for st in s.service_types])
         st = next(x for x in s.service_types if x.name == kind)
         b = s.behaviour
@@ -336,7 +337,7 @@ class World:
         self.waiting.discard(event.ticket_id)
         counter = self.counters[event.counter]
         counter.serving = event.ticket_id
-        person = self.people[event.ticket_id]
+        person = self.people.get(event.ticket_id) or self._stranger(t, event.ticket_id)
         b = self.scenario.behaviour
         person.absent = self._absent(person)
         if person.absent:
@@ -347,8 +348,20 @@ class World:
         self.at(start, "start", person.ticket_id)
         self.at(start + person.service, "complete", person.ticket_id)
 
+    def _stranger(self, t: float, ticket_id: str) -> Person:
+        """Somebody the scenario did not bring, called by its counters: a visitor who took a
+        ticket at the live demo's kiosk, say. Served as its own people are (a service time of
+        the scenario's, drawn from the ticket's id so the scenario's own draws are not moved),
+        and always there: the visitor watches the ticket page for the call."""
+        person = self._person(ticket_id, t, random.Random(ticket_id))
+        person.stranger = True
+        self.people[ticket_id] = person
+        return person
+
     def _absent(self, person: Person) -> bool:
         """Whether `person`, just called, is not there (gone, or away for a while)."""
+        if person.stranger:
+            return False
         return person.gone or self.rng_people.random() < self.scenario.behaviour.absent_probability
 
     def _walk(self, person: Person) -> float:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.commands import CreateQueue, SetCounterBreak
+from domain.commands import CreateQueue, EnqueueTicket, OpenQueue, SetCounterBreak
+from domain.events import QueueEvent
 from simulation.live import LiveOptions, window
 from simulation.live_api import request_for
-from simulation.offline import play_locally
+from simulation.offline import LocalQueue, play_locally
 from simulation.scenario import Scenario, load
-from simulation.world import World
+from simulation.world import TimedCommand, World
 from vq.cli import main
 
 
@@ -102,3 +103,33 @@ def test_a_break_is_sent_as_the_api_takes_it() -> None:
         {"counter": "3", "starts_at": at.isoformat(), "ends_at": "2024-03-04T10:10:00+00:00"},
         {"counter": "3", "minutes": 15, "starts_in_minutes": 30},
     ]
+
+
+def test_a_visitors_ticket_in_the_demo_queue_is_served_and_the_day_goes_on() -> None:
+    """`make run`'s demo plays a scenario on a queue anybody may join at the kiosk: a ticket the
+    world did not make is called, served and completed as its own people are, and the day goes
+    on (it stopped the demo with a KeyError)."""
+    played, _, ends = window(load("clinic"), 2.0, None)
+    stream = World(played, days=1, seed=3, queue_id="q", tenant_id="t", id_prefix="").run()
+
+    class Visited(LocalQueue):
+        """The queue, where a visitor takes a ticket as it opens (not through the world)."""
+
+        async def run(self, timed: TimedCommand) -> list[QueueEvent]:
+            produced = await super().run(timed)
+            if isinstance(timed.command, OpenQueue):
+                visit = EnqueueTicket(ticket_id="visitor", channel="kiosk")
+                assert await super().run(TimedCommand(timed.at, visit))
+            return produced
+
+    async def play() -> list[tuple[str, str | None]]:
+        return [
+            (type(timed.command).__name__, getattr(timed.command, "ticket_id", None))
+            async for timed, _ in play_locally(stream, ends, Visited())
+        ]
+
+    sent = asyncio.run(play())
+    visitor = [name for name, ticket in sent if ticket == "visitor"]
+    assert visitor == ["StartService", "CompleteService"]
+    after = sent[sent.index(("CompleteService", "visitor")) :]
+    assert Counter(name for name, _ in after)["CompleteService"] > 5  # the day went on
