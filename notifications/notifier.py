@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
@@ -31,13 +32,31 @@ from notifications.store import endpoints as endpoint_store
 from notifications.store import watches
 from notifications.store.alerts import alert_rules_for
 from notifications.store.watches import Follower
+from observability import metrics
 from schemas import positions
 from schemas.codec import decode
+from topics.deadletters import one_line
 
 log = logging.getLogger("vq.notifications.notifier")
 
 QUEUE_RULE_EVENTS = frozenset({"QueuePaused", "QueueClosed"})
 JOINING = frozenset({"TicketEnqueued", "TicketTransferredIn", "AppointmentCheckedIn"})
+
+
+def _skipped(record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
+    """A record the notifier cannot read is passed over, not read again forever: one such record
+    would stop notifications and webhooks of its partition (and of those fetched with it) for
+    good. The workers put the events topic's on its dead-letter topic; `vq deadletters replay`
+    writes it back once fixed, and the notifier reads it then."""
+    metrics.NOTIFIER_SKIPPED.labels(record.topic).inc()
+    log.warning(
+        "skipped a record it cannot decode, %s/%d/%d: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        one_line(error),
+        extra={"partition": record.partition, "offset": record.offset},
+    )
 
 
 class Notifier:
@@ -66,11 +85,14 @@ class Notifier:
         for record in records:
             if record.value is None:
                 continue
-            if record.topic == self._settings.positions_topic:
-                raw = positions.decode(record.value)
-                moments.append((fanout.moment_of(raw), raw["tenant_id"], record.timestamp))
-            else:
-                events.append((decode(record.value, record.headers), record.timestamp))
+            try:
+                if record.topic == self._settings.positions_topic:
+                    raw = positions.decode(record.value)
+                    moments.append((fanout.moment_of(raw), raw["tenant_id"], record.timestamp))
+                else:
+                    events.append((decode(record.value, record.headers), record.timestamp))
+            except Exception as error:  # the record's fault: decoding does no I/O
+                _skipped(record, error)
         followers = {
             f.subscription_id: f
             for f in await watches.following(self._pool, [m.ticket_id for m, _, _ in moments])

@@ -107,6 +107,14 @@ DELIVERIES = Counter(
 )
 
 
+NOTIFIER_SKIPPED = Counter(
+    "vq_notifier_skipped_records",
+    "Records of the events or positions topic the notifier could not decode, and skipped (the "
+    "workers dead-letter the events topic's: `vq deadletters`)",
+    ["topic"],
+)
+
+
 def appended(outcome: str, events: int = 0, seconds: float | None = None) -> None:
     """One append transaction ended: `ok` (with its events and duration), `conflict`, `error`."""
     APPENDS.labels(outcome).inc()

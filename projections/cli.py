@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,8 +30,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rebuild.add_argument(
         "--from-kafka",
         action="store_true",
-        help="instead: delete the read models and rewind the workers' consumer group to the "
-        "start of the topic (stop the workers first; they rebuild when started)",
+        help="instead: rewind the workers' consumer group to the start of the topic and delete "
+        "the read models (refused while the group has members: stop the workers first; they "
+        "rebuild when started)",
     )
     rebuild.set_defaults(func=_rebuild)
     check = actions.add_parser("check", help="compare the read models with a fold of the events")
@@ -69,7 +69,9 @@ def _rebuild(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if args.from_kafka:
-        return asyncio.run(_rewind(settings))
+        from projections.rewind import rebuild_from_kafka
+
+        return asyncio.run(rebuild_from_kafka(settings))
     queues = set(args.queue) if args.queue else None
     jobs = 1 if queues is not None and len(queues) == 1 else args.jobs
 
@@ -112,42 +114,3 @@ def _check(args: argparse.Namespace) -> int:
         return 1 if report.differences else 0
 
     return asyncio.run(_with_services(settings, work))
-
-
-async def _rewind(settings: Settings) -> int:
-    """Delete the read models and commit offset 0 for the workers' group on every partition."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.structs import OffsetAndMetadata
-
-    from projections.rebuild import delete_all
-
-    async def drop(store: Any, client: Any, keys: Any) -> int:
-        await delete_all(client, keys)
-        return 0
-
-    await _with_services(settings, drop)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_servers,
-        group_id=settings.worker_group,
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = cluster.partitions_for_topic(settings.events_topic) or set()
-        if not partitions:
-            await consumer.stop()
-            print(f"vq projections: topic {settings.events_topic} not found", file=sys.stderr)
-            return 1
-        start = {
-            TopicPartition(settings.events_topic, p): OffsetAndMetadata(0, "") for p in partitions
-        }
-        consumer.assign(list(start))  # manual assignment: commit without joining the group
-        await consumer.commit(start)
-    finally:
-        await consumer.stop()
-    print(
-        f"read models deleted; group {settings.worker_group} rewound on "
-        f"{len(partitions)} partitions: start the workers to rebuild from Kafka"
-    )
-    return 0

@@ -31,8 +31,7 @@ from typing import Any, Final
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from core.revocations import parse_revocation
 from projections.leases import Lease as Lease
@@ -41,7 +40,7 @@ from projections.live_follower import KEEPALIVE as KEEPALIVE
 from projections.live_follower import RESYNC as RESYNC
 from projections.live_follower import SWEEP_S as SWEEP_S
 from projections.live_follower import Follower as Follower
-from projections.unavailable import ReadModelUnavailable
+from projections.unavailable import ReadModelUnavailable, cannot_serve
 
 log = logging.getLogger("vq.fanout")
 
@@ -55,7 +54,7 @@ RECONNECT_S: Final = 1.0
 POLL_S: Final = 1.0
 # Messages handled at once at most when more are waiting (Hub.handle).
 DRAIN: Final = 256
-_REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+_REDIS_ERRORS = (RedisError, OSError)
 
 
 class HubClosed(ReadModelUnavailable):
@@ -184,6 +183,8 @@ class Hub:
                         read.append(message)
                     self.handle(read)
             except _REDIS_ERRORS as exc:
+                if not cannot_serve(exc):  # down, or busy, loading...: subscribe again later
+                    raise
                 self._ready.clear()
                 detail = str(exc) or type(exc).__name__
                 log.warning("live push: lost Redis (%s); followers end, retrying", detail)

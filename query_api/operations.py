@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -49,6 +50,9 @@ from topics.deadletters import group_of
 from topics.readiness import DEAD_LETTERS, pending_dead_letters
 
 RETRY_AFTER_S = 2
+# Readiness writes this key (under the Redis prefix) to know Redis takes writes; it expires.
+READY_PROBE_KEY = "ready-probe"
+READY_PROBE_TTL_S = 30
 FOLLOWERS_EVERY_S = 1.0
 P90_WINDOW = timedelta(hours=1)
 # Relay lag is counted up to this many events (an index scan; a larger backlog reads "100000").
@@ -111,8 +115,13 @@ class Operations:
             events, seconds = await store.unpublished(RELAY_CHECKPOINT, RELAY_LAG_COUNT_MAX)
             return Lag(events=events, seconds=seconds)
 
+        probe_key = f"{settings.redis_prefix}:{READY_PROBE_KEY}"
+
         async def ping_redis() -> None:
-            await redis.ping()
+            # A write, not a PING: a Redis that answers but refuses writes (full with
+            # `noeviction`, a replica, a failed snapshot) holds the workers back, and a full one
+            # refuses reads of queues too (a MULTI); a PING would call it fine. One round trip.
+            await redis.set(probe_key, int(time.time()), ex=READY_PROBE_TTL_S)
 
         self.readiness = Readiness(
             [

@@ -339,7 +339,7 @@ class World:
         counter.serving = event.ticket_id
         person = self.people.get(event.ticket_id) or self._stranger(t, event.ticket_id)
         b = self.scenario.behaviour
-        person.absent = self._absent(person)
+        person.absent = not person.stranger and self._absent(person)
         if person.absent:
             self.at(t + b.recall_after, "recall", person.ticket_id)
             self.at(t + b.no_show_after, "no_show", person.ticket_id)
@@ -349,10 +349,7 @@ class World:
         self.at(start + person.service, "complete", person.ticket_id)
 
     def _stranger(self, t: float, ticket_id: str) -> Person:
-        """Somebody the scenario did not bring, called by its counters: a visitor who took a
-        ticket at the live demo's kiosk, say. Served as its own people are (a service time of
-        the scenario's, drawn from the ticket's id so the scenario's own draws are not moved),
-        and always there: the visitor watches the ticket page for the call."""
+        """A visitor's ticket (the demo's kiosk): served as the scenario's own, from its id's draws."""
         person = self._person(ticket_id, t, random.Random(ticket_id))
         person.stranger = True
         self.people[ticket_id] = person
@@ -360,8 +357,6 @@ class World:
 
     def _absent(self, person: Person) -> bool:
         """Whether `person`, just called, is not there (gone, or away for a while)."""
-        if person.stranger:
-            return False
         return person.gone or self.rng_people.random() < self.scenario.behaviour.absent_probability
 
     def _walk(self, person: Person) -> float:

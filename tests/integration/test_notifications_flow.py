@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from core.settings import Settings
+from deploy.topics import aensure_topics
 from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
 from tests.integration.kafka_support import json_records
 from tests.integration.reach import delivery_topics, notifier, reach_settings
@@ -162,3 +164,30 @@ async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fi
             (dead[0]["id"],),
         ).fetchall()
     assert tried == [(0, n, "failed") for n in (1, 2, 3, 4)] + [(1, 1, "delivered")]
+
+
+async def test_records_the_notifier_cannot_decode_are_passed_over_and_the_rest_flows(
+    api: ApiClient, settings: Settings, provider: ProviderReceiver, pipeline: None
+) -> None:
+    """A record on the events or positions topic that is not what the topic's contract says
+    (another producer's, a torn write) is skipped with a warning: the queue's later records
+    still make their messages (it stopped the notifier for good)."""
+    # The workers put the events topic's on its dead-letter topic (as `vq stack up` makes it).
+    dead = settings.events_dead_letter_topic
+    await aensure_topics(settings, [dead], settings.kafka_partitions)
+    queue_id = await api.create_queue()
+    garbage = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers)
+    await garbage.start()
+    try:
+        for topic in (settings.events_topic, settings.positions_topic):
+            # The queue's own key: the partition its later records follow on.
+            await garbage.send_and_wait(topic, b"\x00not a record", key=queue_id.encode())
+    finally:
+        await garbage.stop()
+    for index in range(2):
+        await api.enqueue(
+            queue_id,
+            notify=[{"channel": "sms", "address": f"+4477009003{index:02d}", "when": {"ahead": 9}}],
+        )
+    arrived = await provider.wait_for(2, STARTUP_S)
+    assert sorted(m.to for m in arrived) == ["+447700900300", "+447700900301"]

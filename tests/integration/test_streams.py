@@ -1,4 +1,5 @@
-"""The stream workers: the derived positions topic, and a rebuild replayed from Kafka."""
+"""The stream workers: the derived positions topic, and a rebuild replayed from Kafka (refused
+while a worker runs)."""
 
 from __future__ import annotations
 
@@ -105,7 +106,17 @@ async def test_positions_topic_counts_a_ticket_down(
     assert called_msg["call_p50_at"] is None and called_msg["estimator"] is None
 
 
-async def test_rebuild_from_kafka_replays_the_topic(
+def _rebuild_from_kafka(settings: Settings) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vq.cli", "projections", "rebuild", "--from-kafka"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_rebuild_from_kafka_refuses_while_a_worker_runs_then_replays_the_topic(
     settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
     admin = await _admin(store, tenant_id)
@@ -124,17 +135,23 @@ async def test_rebuild_from_kafka_replays_the_topic(
                     )
                 for _ in range(10):
                     await http.post(f"/v1/queues/{queue}/call-next", json={"counter": "1"})
-            version = (await store.stream_owner(queue))[1]  # type: ignore[index]
-            with read_side(settings):
-                await _wait_version(client, keys.queue(tenant_id, queue), version)
+                version = (await store.stream_owner(queue))[1]  # type: ignore[index]
+                with read_side(settings):
+                    await _wait_version(client, keys.queue(tenant_id, queue), version)
+                    # A worker in the group: refused in one line, and nothing deleted.
+                    refused = _rebuild_from_kafka(settings)
+                    assert refused.returncode == 2, refused.stdout + refused.stderr
+                    said = refused.stderr.strip().splitlines()
+                    assert len(said) == 1, refused.stderr
+                    assert f"group {settings.worker_group} has 1 member" in said[0], said
+                    assert "stop the workers (`vq worker`) first" in said[0], said
+                    assert "`vq projections rebuild`" in said[0], said
+                    assert "nothing was deleted" in said[0], said
+                    assert (await http.get(f"/v1/queues/{queue}")).status_code == 200
+                    untouched = await check(store, client, keys)
+                    assert untouched.queues == 1 and untouched.differences == []
             # Workers stopped: wipe the read models and rewind the group to the topic's start.
-            rewind = subprocess.run(
-                [sys.executable, "-m", "vq.cli", "projections", "rebuild", "--from-kafka"],
-                env=settings_env(settings),
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            rewind = _rebuild_from_kafka(settings)
             assert rewind.returncode == 0, rewind.stderr
             assert await client.hget(keys.queue(tenant_id, queue), "version") is None
             with read_side(settings):
