@@ -83,6 +83,7 @@ class DeadlineMiddleware:
         limit = self.seconds + self.extra(query)
         started = False
         body_in = not _has_body(scope)  # until the last part of a body the request has came
+        late: asyncio.Task[None] | None = None  # the problem answered at the deadline
 
         async def receiving() -> Message:
             nonlocal body_in
@@ -90,21 +91,37 @@ class DeadlineMiddleware:
             body_in = body_in or not message.get("more_body", False)
             return message
 
+        def answer_late() -> None:
+            """At the deadline, the problem goes out at once, from a task of its own: the
+            request's task, cancelled, may take seconds more to end (psycopg waits for a hung
+            server to acknowledge the query's cancellation before it gives the connection up)."""
+            nonlocal late
+            if not started and late is None:
+                late = asyncio.create_task(_send_problem(send, self._late(limit, body_in), scope))
+
+        timer = asyncio.get_running_loop().call_later(limit, answer_late)
         try:
             async with asyncio.timeout(limit) as deadline:
 
                 async def send_started(message: Message) -> None:
                     nonlocal started
+                    if late is not None:
+                        return  # answered already: what the app says now is dropped
                     if message["type"] == "http.response.start":
                         started = True
                         deadline.reschedule(None)
+                        timer.cancel()
                     await send(message)
 
                 await self.app(scope, receiving, send_started)
         except TimeoutError:
             if started:
                 raise
-            await _send_problem(send, self._late(limit, body_in), scope)
+            answer_late()
+        finally:
+            timer.cancel()
+        if late is not None:
+            await late
 
     def _late(self, limit: float, body_in: bool) -> ProblemError:
         if not body_in:  # the client is slow, not us: a 408, and the connection closed

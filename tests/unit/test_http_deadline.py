@@ -65,3 +65,33 @@ async def test_a_whole_request_answered_late_is_a_503_with_retry_after() -> None
     for headers_ in ([], [(b"content-length", b"0")]):
         bare = {"type": "http.request", "body": b"", "more_body": False}
         assert _answer(await _call(headers_, [bare]))[0] == 503
+
+
+async def test_the_problem_goes_out_at_the_deadline_however_long_the_request_takes_to_end() -> None:
+    """A request cancelled at its deadline may take seconds to end (psycopg waits for a hung
+    PostgreSQL to acknowledge the cancel): its 503 goes out at the deadline all the same, and
+    what the app says while it ends is dropped."""
+    happened: list[str] = []
+
+    async def slow_to_end(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await asyncio.sleep(3600)  # a statement on a server that stopped answering
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.5)  # the driver's own cancellation, waiting on the server
+            happened.append("ended")
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+            raise
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            happened.append(f"answered {message['status']}")
+
+    app = DeadlineMiddleware(slow_to_end, seconds=0.2, extra=lambda query: 0.0, retry_after_s=3)
+    scope = {"type": "http", "method": "GET", "path": "/v1/q", "headers": []}
+    await app(scope, _never, send)
+    assert happened == ["answered 503", "ended"]
+
+
+async def _never() -> Message:
+    await asyncio.sleep(3600)
+    raise AssertionError
