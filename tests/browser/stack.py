@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any
 
 import httpx
@@ -232,6 +233,12 @@ class LiveStack:
     def check_alive(self) -> None:
         for service in self.services:
             service.check_alive()
+
+    async def clock(self) -> datetime:
+        """The API's time (GET /v1/clock): what a page must go by, whatever the browser's says."""
+        answer = await self.http.get("/v1/clock")
+        assert answer.status_code == 200, answer.text
+        return datetime.fromisoformat(answer.json()["now"])
 
 
 async def _healthy(url: str, api: Service) -> None:

@@ -14,6 +14,7 @@ phone gets the console in Spanish behind a menu button.
 from __future__ import annotations
 
 import json
+from datetime import UTC, timedelta
 from functools import partial
 from typing import Any
 
@@ -468,4 +469,22 @@ async def test_the_dashboard_takes_a_key_from_the_fragment_or_a_session(
     await expect(page.locator("#live")).to_have_class("on")
     after = await page.evaluate(RENEWED)
     assert after["access"] != before and after["left_ms"] > 60_000, "the session was not renewed"
+    assert_no_console_errors(page)
+
+
+async def test_analytics_opens_on_the_apis_day(live_stack: LiveStack, desktop: OpenPage) -> None:
+    """A browser whose clock is two days behind (or a demo's API clock on a later day): the
+    Analytics' day is the API's today, and it may be chosen."""
+    tenant = await live_stack.tenant("Clock analytics")
+    await tenant.create_queue(name="Desk", counters=["1"])
+    now = await live_stack.clock()
+    page = await desktop(timezone_id="UTC")
+    await page.clock.install(time=now - timedelta(days=2))
+    await sign_in(page, await tenant.person("admin"))
+    await go(page, "analytics")
+    await expect(page.locator("#analytics .figures")).to_be_visible()
+    day = page.locator("#analytics input[name=day]")
+    today = now.astimezone(UTC).date().isoformat()
+    await expect(day).to_have_value(today)
+    await expect(day).to_have_attribute("max", today)
     assert_no_console_errors(page)

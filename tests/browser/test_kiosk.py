@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -387,3 +387,104 @@ async def test_keyboard_and_a_change_of_language_midway(
     )
     await expect(page.locator("#ticket-wait")).to_have_text(es["kiosk.wait_next"])
     assert_no_console_errors(page)
+
+
+async def test_opening_hours_go_by_the_apis_clock_not_the_kiosks(
+    live_stack: LiveStack, desktop: OpenPage
+) -> None:
+    """A kiosk PC whose clock is days off (as a demo's API clock on a later day would be): the
+    screen judges the hours on the API's clock, takes in whom the API takes in, turns away whom
+    it turns away, and prints the API's time on the ticket."""
+    tenant = await live_stack.tenant("Clock clinic")
+    now = await live_stack.clock()
+    # Open all day today and tomorrow (the API's, UTC): closed on the kiosk's day, 3 days later.
+    days = sorted({now.weekday(), (now.weekday() + 1) % 7})
+    hours = [{"weekday": d, "opens": "00:00", "closes": "24:00"} for d in days]
+    day_desk, version = await make_queue(tenant, name="Day desk", opening_hours=hours)
+    kiosk_day = (now + timedelta(days=3)).weekday()
+    later = [{"weekday": kiosk_day, "opens": "00:00", "closes": "24:00"}]
+    await make_queue(tenant, name="Later desk", opening_hours=later)
+    en = words("en")
+
+    page = await desktop(timezone_id="UTC")
+    await page.clock.install(time=now + timedelta(days=3))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    await page.goto(f"/kiosk#key={tenant.keys['kiosk']}")
+    await expect(card(page, "Day desk").locator(".queue-state")).to_have_text(en["kiosk.state_open"])  # fmt: skip
+    await expect(card(page, "Later desk").locator(".queue-state")).to_have_text(en["kiosk.state_outside_hours"])  # fmt: skip
+
+    await card(page, "Later desk").click()  # the API says no too: said at once, no form to fill
+    await expect(page.locator("#message-text")).to_have_text(en["kiosk.refused_outside_hours"])
+    await expect(page.locator("#message-hours")).to_have_text(en["kiosk.hours_none_today"])
+    assert posts == []
+    await page.locator("#screen-message button").click()
+
+    await to_details(page, "Day desk")
+    await page.locator("#take").click()
+    await expect(page.locator("#screen-ticket")).to_be_visible()
+    ticket = (await waiting_at(tenant, day_desk, version + 1))[-1]
+    await expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+    taken = datetime.fromisoformat(ticket["enqueued_at"])
+    await expect(page.locator("#ticket-time")).to_contain_text(f"{taken:%b} {taken.day}, {taken.year}")  # fmt: skip
+    assert_no_console_errors(page)
+
+    # The API's clock cannot be read: the kiosk's own judgement turns nobody away, the enqueue
+    # has the last word.
+    page = await desktop(timezone_id="UTC")
+    await page.clock.install(time=now + timedelta(days=3))
+    await page.route("**/v1/clock", lambda route: route.abort("connectionrefused"))
+    await page.goto(f"/kiosk#key={tenant.keys['kiosk']}")
+    await to_details(page, "Day desk")
+    await page.locator("#take").click()
+    await expect(page.locator("#screen-ticket")).to_be_visible()
+    ticket = (await waiting_at(tenant, day_desk, version + 2))[-1]
+    await expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+    assert_no_console_errors(page, r"ERR_CONNECTION_REFUSED|ERR_FAILED")
+
+
+async def test_a_double_tap_picks_only_what_was_touched(
+    live_stack: LiveStack, desktop: OpenPage, phone: OpenPage
+) -> None:
+    """The second tap of a double tap (or an impatient one) lands on the screen the first tap
+    opened: it picks nothing there (not the service that came under the finger)."""
+    tenant = await live_stack.tenant("Double tap clinic")
+    front, version = await make_queue(
+        tenant, name="Front desk", service_types=["New patient", "Follow-up", "Results"]
+    )
+    sizes: list[tuple[OpenPage, dict[str, Any]]] = [
+        (phone, {}),
+        (desktop, {"viewport": PORTRAIT, "has_touch": True}),
+    ]
+    for open_page, options in sizes:
+        page = await open_kiosk(open_page, tenant, **options)
+        await page.wait_for_timeout(500)  # the start screen is a new screen too
+        await double_tap(page, card(page, "Front desk"))
+        await expect(page.locator("#screen-service")).to_be_visible()
+        await page.wait_for_timeout(500)
+        assert await page.evaluate("() => document.body.dataset.screen") == "service"
+
+        await double_tap(page, page.locator("#services .choice", has_text="Follow-up"))
+        await expect(page.locator("#details-choice")).to_have_text("Front desk · Follow-up")
+        await page.wait_for_timeout(500)
+        assert await page.evaluate("() => document.body.dataset.screen") == "details"
+
+        await double_tap(page, page.locator("#take"))
+        await expect(page.locator("#screen-ticket")).to_be_visible()
+        await page.wait_for_timeout(500)
+        assert await page.evaluate("() => document.body.dataset.screen") == "ticket"
+        version += 1
+        ticket = (await waiting_at(tenant, front, version))[-1]
+        assert ticket["service_type"] == "Follow-up"
+        await expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+        assert_no_console_errors(page)
+
+
+async def double_tap(page: Page, target: Any) -> None:
+    """Two taps 120 ms apart on the middle of `target` (where it is at the first)."""
+    box = await target.bounding_box()
+    assert box, "nothing to tap"
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.touchscreen.tap(x, y)
+    await asyncio.sleep(0.12)
+    await page.touchscreen.tap(x, y)

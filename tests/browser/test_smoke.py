@@ -174,3 +174,32 @@ async def test_the_tenant_has_a_key_of_every_role_and_people_who_sign_in(
     )
     assert me.status_code == 200, me.text
     assert (me.json()["email"], me.json()["role"]) == (staff.email, "staff")
+
+
+async def test_no_page_scrolls_sideways_on_a_360_px_phone_with_a_long_queue_name(
+    live_stack: LiveStack, phone: OpenPage
+) -> None:
+    """A queue's long name (the dashboard's queue select is as wide as its longest option unless
+    told otherwise) never makes a page wider than the phone."""
+    tenant = await live_stack.tenant("Long names clinic")
+    long_name = "Outpatient phlebotomy and blood test results collection desk, east wing"
+    queue_id = await tenant.create_queue(name=long_name, counters=["1"])
+    await tenant.create_queue(name="Lab", counters=["1"])
+    ticket = (await tenant.enqueue(queue_id))["ticket"]
+    ticket_page = f"/t/{ticket['ticket_id']}#token={ticket['token']}"
+    pages = {
+        "dashboard": (f"/dashboard#key={tenant.keys['manager']}", "#k-waiting", "1"),
+        "board": (f"/board/{queue_id}#key={tenant.keys['display']}", "#name", long_name),
+        "kiosk": (f"/kiosk#key={tenant.keys['kiosk']}", "#queues", long_name),
+        "ticket": (ticket_page, "#number", ticket["number"]),
+    }
+    for name, (path, where, shown) in pages.items():
+        page = await phone()
+        await page.goto(path)
+        await expect(page.locator(where)).to_contain_text(shown)
+        if name == "dashboard":
+            await page.select_option("#queue", label=long_name)
+            await expect(page.locator("#k-waiting")).to_have_text("1")
+        width = await page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 360, f"the {name} is {width} px wide on a 360 px phone"
+        assert_no_console_errors(page)

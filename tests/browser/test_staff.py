@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import pyotp
@@ -377,6 +378,7 @@ async def test_the_console_in_spanish_on_a_phone(
     queue_id = await tenant.create_queue(name="Recepción", counters=["1", "2"], service_types=["Análisis", "Vacunas"])  # fmt: skip
     for service in ("Análisis", "Vacunas", "Análisis"):
         await tenant.enqueue(queue_id, service_type=service)
+    urgent = (await tenant.enqueue(queue_id, service_type="Análisis", priority="urgent"))["ticket"]
     person = await tenant.person("staff", name="Lucía Pérez", language="es")
     page = await phone(locale="es")
     await page.goto(f"/staff?org={tenant.tenant_id}")
@@ -390,7 +392,12 @@ async def test_the_console_in_spanish_on_a_phone(
     await page.fill("#signin-password", person.password)
     await page.click("#signin-submit")
     await _pick(page, "Recepción", "2")
-    await expect(page.locator("#staff-line-body tr")).to_have_count(3)
+    rows = page.locator("#staff-line-body tr")
+    await expect(rows).to_have_count(4)
+    # The priority classes in Spanish, as the dashboard and the board say them.
+    await expect(rows.first).to_contain_text(urgent["number"])
+    await expect(rows.first.locator("td.staff-priority")).to_have_text("urgente")
+    await expect(rows.nth(1).locator("td.staff-priority")).to_have_text("normal")
     await page.get_by_label("Vacunas").check()
     await page.get_by_role("button", name=re.compile("^Llamar al siguiente")).click()
     await expect(page.locator("#staff-current .staff-badge")).to_have_text("llamado")
@@ -400,3 +407,47 @@ async def test_the_console_in_spanish_on_a_phone(
     await check_a11y(page, "staff-console-phone")
     await shoot(page, "staff-console-phone")
     assert_no_console_errors(page, WRONG_PASSWORD)
+
+
+async def test_waits_go_by_the_apis_clock_not_the_browsers(
+    live_stack: LiveStack, desktop: OpenPage
+) -> None:
+    """A counter PC whose clock is hours off (or a demo's API clock running ahead): how long a
+    person has waited is the API's, not "3 h"."""
+    tenant = await live_stack.tenant("Clock desk")
+    queue_id = await tenant.create_queue(name="Desk", counters=["1"])
+    (ticket,) = await _numbers(tenant, queue_id, 1)
+    page = await desktop(timezone_id="UTC")
+    await page.clock.install(time=await live_stack.clock() + timedelta(hours=3))
+    await _sign_in(page, await tenant.person("staff"))
+    row = page.locator("#staff-line-body tr", has_text=ticket["number"])
+    await expect(row.locator('td[data-label="Waited"]')).to_have_text("less than a minute")
+    assert_no_console_errors(page)
+
+
+async def test_the_line_fits_a_1280_px_screen(
+    live_stack: LiveStack, desktop: OpenPage, shoot: Shoot
+) -> None:
+    """A 1280 px counter screen: the Waiting card holds its table, every Transfer button in it."""
+    tenant = await live_stack.tenant("Narrow desk")
+    queue_id = await tenant.create_queue(
+        name="Front desk", counters=["1", "2"], service_types=["General enquiries", "Lab results"]
+    )
+    for priority in ("urgent", "normal", "normal"):
+        await tenant.enqueue(queue_id, priority=priority, service_type="General enquiries")
+    page = await desktop(viewport={"width": 1280, "height": 800})
+    await _sign_in(page, await tenant.person("staff"))
+    await _pick(page, "Front desk", "1")
+    rows = page.locator("#staff-line-body tr")
+    await expect(rows).to_have_count(3)
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 1280, f"the console is {width} px wide on a 1280 px screen"
+    card = await page.locator("#staff-line").bounding_box()
+    assert card
+    for index in range(3):
+        button = await rows.nth(index).get_by_role("button", name=re.compile("^Transfer")).bounding_box()  # fmt: skip
+        assert button and button["x"] + button["width"] <= card["x"] + card["width"], (
+            f"row {index}: the Transfer button is cut off by the Waiting card"
+        )
+    await shoot(page, "staff-console-1280")
+    assert_no_console_errors(page)

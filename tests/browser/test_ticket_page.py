@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import time
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -448,3 +449,56 @@ async def test_the_service_worker_is_served_for_the_whole_site(live_stack: LiveS
     assert answer.headers["service-worker-allowed"] == "/"
     assert answer.headers["cache-control"] == "no-cache"
     assert 'addEventListener("push"' in answer.text
+
+
+# How many lines the ticket number takes, and whether it fits its card's width.
+NUMBER_LAYOUT = """() => {
+  const node = document.getElementById("number");
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
+  return {lines: lines, fits: node.scrollWidth <= node.clientWidth, text: node.textContent};
+}"""
+
+
+async def test_the_number_stays_on_one_line_at_200_percent_zoom(
+    live_stack: LiveStack, phone: OpenPage, shoot: Shoot
+) -> None:
+    """A 360 px phone zoomed to 200 % lays the page out 180 px wide: the ticket number shrinks to
+    fit, it never breaks ("R-" / "00" / "3"), however long the queue's prefix."""
+    tenant = await live_stack.tenant("Zoom clinic")
+    for prefix in ("R", "ABCDE"):
+        queue_id = await tenant.create_queue(name=f"Desk {prefix}", counters=["1"], prefix=prefix)
+        mine = (await tenant.enqueue(queue_id, role="kiosk"))["ticket"]
+        page = await phone(viewport={"width": 180, "height": 370}, device_scale_factor=4)
+        await page.goto(f"/t/{mine['ticket_id']}#token={mine['token']}")
+        await expect(page.locator("#number")).to_have_text(mine["number"])
+        layout = await page.evaluate(NUMBER_LAYOUT)
+        assert layout == {"lines": 1, "fits": True, "text": mine["number"]}, layout
+        await tenant.post(f"/v1/queues/{queue_id}/call-next", {"counter": "1"}, role="staff")
+        await expect(page.locator("#turn-counter")).to_have_text(
+            "Counter 1", timeout=LIVE_WITHIN_MS
+        )
+        layout = await page.evaluate(NUMBER_LAYOUT)
+        assert layout == {"lines": 1, "fits": True, "text": mine["number"]}, ("called", layout)
+        await shoot(page, f"ticket-zoom-200-{prefix.lower()}")
+        assert_no_console_errors(page)
+
+
+async def test_a_missed_calls_grace_goes_by_the_apis_clock(
+    live_stack: LiveStack, phone: OpenPage
+) -> None:
+    """A phone whose clock is an hour ahead (or a demo's API clock behind it): the person is
+    told until when they may come back, not that it is too late."""
+    tenant = await live_stack.tenant("Grace clinic")
+    queue_id = await tenant.create_queue(name="Reception", counters=["1"])
+    mine = (await tenant.enqueue(queue_id, role="kiosk"))["ticket"]
+    await tenant.post(f"/v1/queues/{queue_id}/call-next", {"counter": "1"}, role="staff")
+    await tenant.post(f"/v1/tickets/{mine['ticket_id']}/no-show", None, role="staff")
+    await until_status(tenant, mine["ticket_id"], "no_show")
+    page = await phone(timezone_id="UTC")
+    await page.clock.install(time=await live_stack.clock() + timedelta(hours=1))
+    await page.goto(f"/t/{mine['ticket_id']}#token={mine['token']}")
+    await expect(page.locator("#headline")).to_have_text("You missed your call.")
+    await expect(page.locator("#detail")).to_contain_text("If you come back to the desk before")
+    assert_no_console_errors(page)

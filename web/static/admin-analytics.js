@@ -9,7 +9,7 @@
   const A = VQ.admin;
   const SVG = "http://www.w3.org/2000/svg";
   const BUCKETS = ["1h", "15m", "1d"];
-  const ui = { controls: null, out: null, queues: [], seq: 0 };
+  const ui = { controls: null, out: null, queues: [], seq: 0, today: null };
 
   function t(key, vars) { return VQ.admin.word("analytics", key, vars); }
 
@@ -19,8 +19,9 @@
     }
   }
 
+  // Today in this browser's zone, on the API's clock (a demo's may be on another day).
   function today() {
-    const now = new Date();
+    const now = new Date(VQ.now());
     return now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0") + "-" +
       String(now.getDate()).padStart(2, "0");
   }
@@ -228,8 +229,9 @@
     const f = A.f;
     const queue = f.field({ name: "queue", type: "select", label: t("queue"), value: "",
       options: [["", t("all_queues")]] });
-    const day = f.field({ name: "day", type: "date", label: t("day"), value: today(),
-      attrs: { max: today() } });
+    ui.today = today();
+    const day = f.field({ name: "day", type: "date", label: t("day"), value: ui.today,
+      attrs: { max: ui.today } });
     const bucket = f.field({ name: "bucket", type: "select", label: t("bucket"), value: "1h",
       options: BUCKETS.map(function (b) { return [b, t("bucket." + b)]; }) });
     const csv = VQ.el("button", { type: "button", class: "secondary", id: "analytics-csv" },
@@ -244,12 +246,23 @@
     return form;
   }
 
+  // The day's field: today (unless another day was chosen) and never after it.
+  function fillDay() {
+    const day = ui.controls.elements.day;
+    const now = today();
+    if (!day.value || day.value === ui.today) day.value = now;
+    day.max = now;
+    ui.today = now;
+  }
+
   async function show() {
     try {
       ui.queues = await A.queues(true);
     } catch (problem) {
       ui.queues = [];
     }
+    await VQ.clock.ready;
+    fillDay();
     const select = ui.controls.elements.queue;
     const before = select.value;
     A.f.fill(select, VQ.el("option", { value: "" }, t("all_queues")),

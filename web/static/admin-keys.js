@@ -99,7 +99,7 @@
       if (!body.name) errors.push(["name", t("name_required")]);
       if (expiry.input.value) {
         const moment = new Date(expiry.input.value);
-        if (isNaN(moment.getTime()) || moment.getTime() <= Date.now()) {
+        if (isNaN(moment.getTime()) || moment.getTime() <= VQ.now()) {
           errors.push(["expires_at", t("expires_past")]);
         } else {
           body.expires_at = moment.toISOString();

@@ -195,7 +195,7 @@
   }
 
   function tick() {
-    const now = new Date();
+    const now = new Date(VQ.now());
     $("clock").textContent = clock.format(now);
     $("clock").setAttribute("datetime", now.toISOString());
   }

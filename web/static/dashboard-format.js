@@ -1,10 +1,10 @@
 /* dashboard-format.js: numbers, shares, durations and times for the dashboard, written the page
- * language's way (Intl), and the time of a queue's time zone on the API's clock (which may run
- * faster, or on another day, for simulations: GET /v1/clock says so); the zone's arithmetic is
- * vq-zone.js's (VQ.zoneOf, VQ.zoneParts, VQ.localMidnight), shared with the staff console.
+ * language's way (Intl), and the time of a queue's time zone on the API's clock (VQ.now(), vq.js:
+ * it may run faster, or on another day, for simulations); the zone's arithmetic is vq-zone.js's
+ * (VQ.zoneOf, VQ.zoneParts, VQ.localMidnight), shared with the staff console.
  *
  * window.VQDashboard.format: num, pct, mins, minutesRange, hhmm, hour, parseTime, apiNow,
- * setClock, zoneOf, localMidnight, plural.
+ * zoneOf, localMidnight, plural.
  */
 (function () {
   "use strict";
@@ -16,7 +16,6 @@
   const oneDecimal = new Intl.NumberFormat(VQ.lang, { maximumFractionDigits: 1 });
   const percent = new Intl.NumberFormat(VQ.lang, { style: "percent", maximumFractionDigits: 0 });
   const plurals = new Intl.PluralRules(VQ.lang);
-  let clockBase = { api: Date.now(), local: Date.now(), speed: 1 };
 
   function missing(value) {
     return value === null || value === undefined;
@@ -56,19 +55,6 @@
 
   // ---- Time --------------------------------------------------------------------------------
 
-  // The API writes microseconds; Date.parse is only specified for milliseconds.
-  function parseTime(iso) {
-    return Date.parse(String(iso).replace(/(\.\d{3})\d+/, "$1"));
-  }
-
-  function apiNow() {
-    return clockBase.api + (Date.now() - clockBase.local) * clockBase.speed;
-  }
-
-  function setClock(clock) {
-    clockBase = { api: parseTime(clock.now), local: Date.now(), speed: clock.speed || 1 };
-  }
-
   // The queue's zone, if this browser knows it (vq-zone.js), else UTC.
   function zoneOf(q) {
     return VQ.zoneOf(q && q.timezone);
@@ -90,7 +76,7 @@
 
   D.format = {
     num: num, dec: dec, pct: pct, mins: mins, minutesRange: minutesRange, plural: plural,
-    parseTime: parseTime, apiNow: apiNow, setClock: setClock, zoneOf: zoneOf,
+    parseTime: VQ.parseTime, apiNow: VQ.now, zoneOf: zoneOf,
     localMidnight: VQ.localMidnight, hhmm: hhmm, hour: hour,
   };
 })();

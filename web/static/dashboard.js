@@ -26,7 +26,6 @@
     bottlenecks: "/v1/queues/{queue_id}/bottlenecks",
     staffing: "/v1/queues/{queue_id}/staffing-plans",
     plan: "/v1/staffing-plans/{plan_id}",
-    clock: "/v1/clock",
   };
   const REFRESH_MS = 30000; // analytics at least this often
   const DEBOUNCE_MS = 1500; // after the version moved, wait for the burst to settle
@@ -110,12 +109,6 @@
 
   function postJson(path, body) {
     return VQ.api(path, { method: "POST", body: body, credential: credential });
-  }
-
-  async function syncClock() {
-    try {
-      f.setClock(await VQ.api(ROUTES.clock, { credential: null }));
-    } catch (e) { /* keep the last one (or the browser's clock) */ }
   }
 
   // ---- The live view ---------------------------------------------------------------------------
@@ -215,7 +208,7 @@
   async function refreshOnce() {
     const mine = generation, queueId = current;
     if (!queueId) return;
-    await syncClock();
+    await VQ.clock.ready;
     const q = view && view.queue_id === queueId ? view
       : queues.find(function (x) { return x.queue_id === queueId; });
     const tz = f.zoneOf(q), now = f.apiNow(), midnight = f.localMidnight(now, tz);
@@ -315,7 +308,7 @@
       if (credential === VQ.session.credential) refused();
     });
     setInterval(tick, 10000);
-    await syncClock();
+    await VQ.clock.ready;
     tick();
     if (!credential) {
       setLive(false);

@@ -125,7 +125,7 @@
     if (before !== null) {
       view.now_serving.forEach(function (s) {
         if (s.status === "called" && before[s.counter] !== callOf(s)) {
-          announce({ number: s.number, counter: s.counter, queue: view.name, at: Date.now() });
+          announce({ number: s.number, counter: s.counter, queue: view.name, at: VQ.now() });
         }
       });
     }
@@ -213,7 +213,7 @@
   }
 
   function tick() {
-    const now = new Date();
+    const now = new Date(VQ.now());
     $("clock").textContent = now.toLocaleTimeString(VQ.lang, { hour: "2-digit", minute: "2-digit" });
     $("clock").setAttribute("datetime", now.toISOString());
     $("date").textContent = now.toLocaleDateString(VQ.lang, { weekday: "long", day: "numeric", month: "long" });

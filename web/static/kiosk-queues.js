@@ -3,9 +3,11 @@
  * The organisation's queues as cards, refreshed every 15 s while the API answers (every 3 s
  * while it does not) and updated in place; what a newcomer would meet in each (closed, full,
  * outside its opening hours when the view gives them, paused, open), the people waiting and the
- * wait. Reads the page's state through window.VQKiosk (kiosk.js).
+ * wait. Opening hours are judged on the API's clock (VQ.now(): a demo's may be on another day, a
+ * kiosk PC's may drift), never on the browser's. Reads the page's state through window.VQKiosk
+ * (kiosk.js).
  *
- * window.VQKiosk: loadQueues(), queueById(id), queueState(queue), hoursText(queue)
+ * window.VQKiosk: loadQueues(), askQueue(id), queueById(id), queueState(queue), hoursText(queue)
  */
 (function () {
   "use strict";
@@ -44,6 +46,24 @@
     if (!state.blocked) state.refreshTimer = setTimeout(loadQueues, next);
   }
   window.addEventListener("online", function () { loadQueues(); });
+  VQ.clock.listen(function () { if (K.state && K.state.loaded) renderQueues(); });
+
+  // The queue as the API sees it now (the list read again, the API's clock asked again), or null
+  // when the API could not be asked: before a person is turned away, never on old news.
+  async function askQueue(id) {
+    const state = K.state;
+    try {
+      const found = await Promise.all([VQ.api("/v1/queues", { timeout: 5000 }), VQ.clock.sync()]);
+      if (found[0] && Array.isArray(found[0].queues)) {
+        state.queues = found[0].queues;
+        renderQueues();
+      }
+      return queueById(id);
+    } catch (problem) {
+      if (K.refusedKey(problem)) throw problem;
+      return null;
+    }
+  }
 
   function queueById(id) {
     return K.state.queues.find(function (q) { return q.queue_id === id; }) || null;
@@ -130,7 +150,7 @@
     try {
       const parts = new Intl.DateTimeFormat("en-GB", {
         timeZone: zone || "UTC", weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-      }).formatToParts(new Date());
+      }).formatToParts(new Date(VQ.now()));
       const part = function (type) { return (parts.find(function (p) { return p.type === type; }) || {}).value; };
       return { weekday: WEEKDAYS.indexOf(part("weekday")), time: part("hour") + ":" + part("minute") };
     } catch (e) {
@@ -164,6 +184,7 @@
   }
 
   K.loadQueues = loadQueues;
+  K.askQueue = askQueue;
   K.queueById = queueById;
   K.queueState = queueState;
   K.hoursText = hoursText;

@@ -189,7 +189,7 @@
     // Until the ticket's own range is read: what the queue promised a newcomer a moment ago.
     renderWait(queue.estimate, ticket.people_ahead);
     const when = new Intl.DateTimeFormat(VQ.lang, { dateStyle: "medium", timeStyle: "short" });
-    $("ticket-time").textContent = VQ.t("kiosk.taken_at", { time: when.format(new Date()) });
+    $("ticket-time").textContent = VQ.t("kiosk.taken_at", { time: when.format(new Date(VQ.now())) });
     const told = [];
     if (contact.phone) told.push(VQ.t("kiosk.notify_sms", { phone: contact.phone }));
     if (contact.email) told.push(VQ.t("kiosk.notify_email", { email: contact.email }));

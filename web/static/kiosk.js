@@ -29,6 +29,9 @@
   const RESUME = "vq.kiosk.resume"; // what a language switch carries over (sessionStorage)
   const RESUME_MAX_MS = 30000;
   const SCREENS = ["loading", "blocked", "start", "service", "details", "message", "ticket"];
+  // A new screen takes no touch for this long: the second tap of a double tap (or an impatient
+  // one) lands on nothing rather than on whatever the new screen put under the finger.
+  const SETTLE_MS = 400;
   const IDLE_SCREENS = ["service", "details", "message"];
 
   const state = (K.state = {
@@ -40,6 +43,9 @@
     service: null,
     attempt: null, // {key, json}: one attempt to take a ticket, whatever its retries
     taking: false,
+    asking: false, // a card that said no: the API is asked before the person is turned away
+    settleTimer: null,
+    settledAt: 0,
     generation: 0, // bumped by every return to the start: late answers of a past person are dropped
     refreshTimer: null,
     idleTimer: null,
@@ -54,12 +60,31 @@
     state.screen = name;
     SCREENS.forEach(function (screen) { $("screen-" + screen).hidden = screen !== name; });
     document.body.dataset.screen = name;
+    settle();
     const heading = $("screen-" + name).querySelector("h1");
     if (heading) heading.focus({ preventScroll: true });
     window.scrollTo(0, 0);
     stopCountdown();
     touched();
   }
+
+  // kiosk.css: body.is-settling takes no pointer events (a tap lands on the page, not a button);
+  // a click that reaches a control all the same (a pen, an old browser) is dropped here.
+  function settle() {
+    state.settledAt = performance.now() + SETTLE_MS;
+    document.body.classList.add("is-settling");
+    clearTimeout(state.settleTimer);
+    state.settleTimer = setTimeout(function () {
+      document.body.classList.remove("is-settling");
+    }, SETTLE_MS);
+  }
+  document.addEventListener("click", function (event) {
+    if (event.detail > 0 && performance.now() < state.settledAt &&
+        event.target.closest && event.target.closest("button, a, input, label")) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
 
   // Any touch, key or typing: the person is still here.
   function touched() {
@@ -133,14 +158,38 @@
 
   // ---- Choosing ----------------------------------------------------------------------------
 
-  function pick(queueId) {
-    const queue = K.queueById(queueId);
-    if (!queue) return;
+  function refusalOf(queue) {
     const name = K.queueState(queue);
-    const refusal = { closed: "queue-closed", full: "queue-full", outside_hours: "outside-hours" }[name];
-    if (refusal) {
-      K.refuse(refusal, queue);
-      return;
+    return { closed: "queue-closed", full: "queue-full", outside_hours: "outside-hours" }[name] || null;
+  }
+
+  // A card that says no (closed, full, outside hours) may say it on old news (a view 15 s old)
+  // or on a judgement of this screen: the API is asked first, and a person is turned away only
+  // when it says no too. When it cannot be asked, the person goes on: the enqueue has the last
+  // word, and its refusal is said in the person's language all the same.
+  async function pick(queueId) {
+    let queue = K.queueById(queueId);
+    if (!queue || state.asking || state.screen !== "start") return;
+    if (refusalOf(queue)) {
+      const generation = state.generation;
+      state.asking = true;
+      let asked = null;
+      try {
+        asked = await K.askQueue(queueId);
+      } catch (problem) {
+        return; // the key was refused: the whole screen says so
+      } finally {
+        state.asking = false;
+      }
+      if (generation !== state.generation || state.screen !== "start") return;
+      queue = asked || queue;
+      let refusal = asked ? refusalOf(asked) : null;
+      // Hours judged on the browser's clock alone (the API's never answered): not a reason.
+      if (refusal === "outside-hours" && !VQ.clock.known()) refusal = null;
+      if (refusal) {
+        K.refuse(refusal, queue);
+        return;
+      }
     }
     state.queue = queue;
     state.service = null;

@@ -260,11 +260,11 @@
     }
     const values = await ask({
       title: VQ.t("staff.priority_title", { number: ticket.number }),
-      intro: VQ.t("staff.priority_intro", { priority: ticket.priority }),
+      intro: VQ.t("staff.priority_intro", { priority: S.priorityName(ticket.priority) }),
       ok: VQ.t("staff.priority_ok"),
       fields: [
         { name: "priority", label: VQ.t("staff.priority_new"), kind: "select", required: true,
-          options: classes.map(function (c) { return { value: c, label: c }; }) },
+          options: classes.map(function (c) { return { value: c, label: S.priorityName(c) }; }) },
         { name: "reason", label: VQ.t("staff.reason"), kind: "text", required: true,
           hint: VQ.t("staff.reason_hint") },
       ],

@@ -5,7 +5,7 @@
  * one of today's free times (GET .../slots, POST .../appointments) and then shows the person's
  * page, /t/<booking id>#token=<its token> (to send or print; a Copy button).
  *
- * "Today" is the queue's day by the API's clock (GET /v1/clock: a demo's clock may run fast).
+ * "Today" is the queue's day by the API's clock (VQ.now(): a demo's clock may run fast).
  * The list is read again when the queue's version changes (staff.js calls
  * VQ.staff.bookingsChanged) and every 60 s.
  */
@@ -18,25 +18,13 @@
   const REFRESH_MS = 60000;
   const DEBOUNCE_MS = 300;
   const HOUR_MS = 3600000;
-  const b = { clock: null, debounce: null, pending: new Set(), bookings: [], slots: [],
+  const b = { debounce: null, pending: new Set(), bookings: [], slots: [],
     shownFor: null };
 
   // ---- Time: the API's clock, the queue's zone ---------------------------------------------
 
-  function parse(iso) {
-    return Date.parse(String(iso).replace(/(\.\d{3})\d+/, "$1"));
-  }
-
-  async function syncClock() {
-    try {
-      const clock = await VQ.api("/v1/clock", { credential: null });
-      b.clock = { api: parse(clock.now), local: Date.now(), speed: clock.speed || 1 };
-    } catch (e) { /* the last one, or the browser's clock */ }
-  }
-
-  function now() {
-    return b.clock ? b.clock.api + (Date.now() - b.clock.local) * b.clock.speed : Date.now();
-  }
+  const parse = VQ.parseTime;
+  const now = VQ.now;
 
   // The queue's zone, if this browser knows it, else UTC (vq-zone.js, shared with the dashboard).
   function zone() {
@@ -103,7 +91,7 @@
     panel.hidden = false;
     const generation = st.generation;
     const path = "/v1/queues/" + encodeURIComponent(st.place.queue_id);
-    await syncClock();
+    await VQ.clock.ready;
     const day = today();
     try {
       const found = await Promise.all([

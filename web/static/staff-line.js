@@ -7,6 +7,19 @@
   const $ = function (id) { return document.getElementById(id); };
   const el = VQ.el;
   const STATUS_KEYS = { called: "staff.status_called", serving: "staff.status_serving" };
+  // The priority classes every queue starts with, in the page's language (as the dashboard and
+  // the board name them); a class an organisation made up is shown as it is written.
+  const PRIORITY = {
+    emergency: VQ.t("staff.priority_name.emergency"),
+    urgent: VQ.t("staff.priority_name.urgent"),
+    vip: VQ.t("staff.priority_name.vip"),
+    normal: VQ.t("staff.priority_name.normal"),
+  };
+
+  function priorityName(name) {
+    return Object.prototype.hasOwnProperty.call(PRIORITY, name) ? PRIORITY[name] : String(name);
+  }
+  S.priorityName = priorityName;
 
   // ---- Times in words ------------------------------------------------------------------------
 
@@ -18,14 +31,16 @@
   }
   S.duration = duration;
 
+  // On the API's clock (VQ.now()): a demo's may run fast, a PC's may drift.
   function since(iso) {
-    return iso ? (Date.now() - Date.parse(iso)) / 1000 : null;
+    return iso ? (VQ.now() - VQ.parseTime(iso)) / 1000 : null;
   }
 
   function estimate(range) {
     if (!range || !range.p10_at || !range.p90_at) return "—";
-    const low = Math.max(0, Math.round((Date.parse(range.p10_at) - Date.now()) / 60000));
-    const high = Math.max(0, Math.ceil((Date.parse(range.p90_at) - Date.now()) / 60000));
+    const now = VQ.now();
+    const low = Math.max(0, Math.round((VQ.parseTime(range.p10_at) - now) / 60000));
+    const high = Math.max(0, Math.ceil((VQ.parseTime(range.p90_at) - now) / 60000));
     if (high < 1) return VQ.t("common.less_than_a_minute");
     if (low >= high) return VQ.t("common.minutes", { n: high });
     return VQ.t("common.minute_range", { low: low, high: high });
@@ -56,7 +71,7 @@
   function facts(ticket) {
     const parts = [];
     if (ticket.service_type) parts.push(VQ.t("staff.fact_service", { service: ticket.service_type }));
-    parts.push(VQ.t("staff.fact_priority", { priority: ticket.priority }));
+    parts.push(VQ.t("staff.fact_priority", { priority: priorityName(ticket.priority) }));
     const waited = ticket.waited_seconds !== null && ticket.waited_seconds !== undefined
       ? ticket.waited_seconds : null;
     if (waited !== null) parts.push(VQ.t("staff.fact_waited", { wait: duration(waited) }));
@@ -195,7 +210,7 @@
     return el("tr", { dataset: { ticket: ticket.ticket_id } },
       cell("staff.col_position", String(ticket.position || "")),
       cell("staff.col_number", el("strong", { class: "staff-line-number", text: ticket.number })),
-      cell("staff.col_priority", ticket.priority, "staff-priority staff-priority-" +
+      cell("staff.col_priority", priorityName(ticket.priority), "staff-priority staff-priority-" +
         (ticket.priority === (S.state.view && S.state.view.priority_classes[0]) ? "top" : "other")),
       cell("staff.col_service", ticket.service_type || "—"),
       cell("staff.col_waited", duration(since(ticket.enqueued_at))),

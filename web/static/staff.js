@@ -310,12 +310,14 @@
       $("staff-change").focus();
     });
     $("staff-line-more").addEventListener("click", S.moreLine);
-    // The waits move with the clock, not only with events.
-    setInterval(function () {
+    // The waits move with the clock (the API's: VQ.now()), not only with events.
+    function redraw() {
       if (!st.place || $("staff-console").hidden) return;
       S.drawView();
       S.drawLine();
-    }, 30000);
+    }
+    setInterval(redraw, 30000);
+    VQ.clock.listen(redraw);
     if (S.setUpActions) S.setUpActions();
     if (S.setUpBreaks) S.setUpBreaks();
     VQ.signin.require(start, { onSignedOut: stop });

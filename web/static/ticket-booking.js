@@ -53,7 +53,7 @@
   }
 
   function sameDay(ms) {
-    return new Date(ms).toDateString() === new Date().toDateString();
+    return new Date(ms).toDateString() === new Date(VQ.now()).toDateString();
   }
 
   function statusWord(status) {

@@ -80,6 +80,14 @@
     $(id).hidden = !visible;
   }
 
+  // The number on one line, whatever its length, the zoom or the screen: shrunk until it fits.
+  function fitNumber() {
+    const node = $("number");
+    node.style.removeProperty("--fit");
+    if (!node.clientWidth || node.scrollWidth <= node.clientWidth) return;
+    node.style.setProperty("--fit", String(Math.floor(node.clientWidth / node.scrollWidth * 100) / 100));
+  }
+
   // ---- The wait, in words ------------------------------------------------------------------
 
   // The range one time in ten sooner to one time in ten later (P10..P90), counted down from
@@ -116,9 +124,9 @@
   // ---- The ticket's state ------------------------------------------------------------------
 
   function noShowDetail(view) {
-    const until = view.return_until ? Date.parse(view.return_until) : NaN;
+    const until = view.return_until ? VQ.parseTime(view.return_until) : NaN;
     if (isNaN(until)) return t("ticket.detail_no_show");
-    if (until <= Date.now()) return t("ticket.detail_no_show_late");
+    if (until <= VQ.now()) return t("ticket.detail_no_show_late");
     return t("ticket.detail_no_show_until", { time: clock(until) });
   }
 
@@ -161,6 +169,7 @@
     show("card", true);
     $("card").className = "card status-" + status;
     setText("number", view.number);
+    fitNumber();
     show("queue-name", Boolean(view.queue_name));
     setText("queue-name", view.queue_name || "");
 
@@ -390,6 +399,8 @@
     }, TICK_MS);
     window.addEventListener("online", renderFreshness);
     window.addEventListener("offline", renderFreshness);
+    VQ.clock.listen(function () { if (memory.view) render(); }); // a no-show's grace, on the API's clock
+    window.addEventListener("resize", function () { if (memory.view) fitNumber(); });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -50,17 +50,17 @@
 
   function breakOf(view, counter) {
     const found = ((view && view.breaks) || []).find(function (b) { return b.counter === counter; });
-    return found && Date.parse(found.ends_at) > Date.now() ? found : null;
+    return found && VQ.parseTime(found.ends_at) > VQ.now() ? found : null;
   }
 
   function clockTime(iso, view) {
     return new Intl.DateTimeFormat(VQ.lang, { hour: "numeric", minute: "2-digit",
-      timeZone: zoneOf(view && view.timezone) }).format(new Date(Date.parse(iso)));
+      timeZone: zoneOf(view && view.timezone) }).format(new Date(VQ.parseTime(iso)));
   }
 
   // A break still to come (its start ahead), not one under way.
   function breakPlanned(found) {
-    return Boolean(found) && Date.parse(found.starts_at) > Date.now();
+    return Boolean(found) && VQ.parseTime(found.starts_at) > VQ.now();
   }
 
   function backAt(view, counter) {

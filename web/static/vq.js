@@ -13,6 +13,14 @@
  * VQ.credential                   what VQ.api and VQ.follow send unless told otherwise
  * VQ.connection, VQ.pause(attempt, retryAfterS)  the offline banner; backoff cut short when the
  *                                 browser is back online
+ * VQ.now()                        the time in ms on the API's clock (GET /v1/clock: a demo's
+ *                                 clock may run fast, on another day; a PC's clock may drift);
+ *                                 the browser's until the first answer. VQ.clock.sync() asks
+ *                                 again (at start and every 10 min by itself), VQ.clock.ready
+ *                                 (the first answer, or its failure), VQ.clock.listen(fn) (after
+ *                                 each answer), VQ.clock.known() (it answered once). Date.now()
+ *                                 stays for real elapsed time.
+ * VQ.parseTime(iso)               an API timestamp (microseconds) in ms
  * VQ.store, VQ.fragment, VQ.config, VQ.lang, VQ.sleep(ms), VQ.uuid()
  * VQ.chime(), VQ.vibrate(), VQ.speak(text, lang), VQ.announce(text)
  */
@@ -290,6 +298,49 @@
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
   }
 
+  // ---- The API's clock ---------------------------------------------------------------------
+
+  // The API writes microseconds; Date.parse is only specified for milliseconds.
+  function parseTime(iso) {
+    return Date.parse(String(iso).replace(/(\.\d{3})\d+/, "$1"));
+  }
+
+  const CLOCK_EVERY_MS = 10 * 60000;
+  const clock = {
+    base: null, // {api, local, speed}: the API's time at the browser's `local` ms; null: not known
+    asking: null,
+    timer: null,
+    listeners: [],
+    ready: null,
+    now: function () {
+      const b = this.base;
+      return b ? b.api + (Date.now() - b.local) * b.speed : Date.now();
+    },
+    // Ask GET /v1/clock (one question at a time); resolves when answered or failed, never throws.
+    sync: function () {
+      if (this.asking) return this.asking;
+      const asked = Date.now();
+      this.asking = request("/v1/clock", { timeout: 10000 }, null, null).then(function (answer) {
+        const at = parseTime(answer && answer.now);
+        if (!isFinite(at)) return;
+        const speed = Number(answer.speed);
+        // The API read its clock somewhere between the question and the answer: the middle.
+        clock.base = { api: at, local: (asked + Date.now()) / 2, speed: speed > 0 ? speed : 1 };
+        clock.listeners.forEach(function (fn) {
+          try { fn(); } catch (e) { setTimeout(function () { throw e; }); }
+        });
+      }).catch(function () { /* the last answer, or the browser's clock */ }).then(function () {
+        clock.asking = null;
+        clearTimeout(clock.timer);
+        clock.timer = setTimeout(function () { clock.sync(); }, CLOCK_EVERY_MS);
+      });
+      return this.asking;
+    },
+    listen: function (fn) { this.listeners.push(fn); },
+    known: function () { return this.base !== null; },
+  };
+  clock.ready = clock.sync();
+
   // ---- Sound, vibration, speech, screen readers --------------------------------------------
 
   let audio = null;
@@ -352,6 +403,9 @@
     el: el,
     sleep: sleep,
     uuid: uuid,
+    clock: clock,
+    now: function () { return clock.now(); },
+    parseTime: parseTime,
     config: config,
     lang: config.lang || document.documentElement.lang || "en",
     fragment: fragment,
