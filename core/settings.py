@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # How long a client has to send a request's line and headers (http_api/server_protocol.py):
     # a connection that never does (slowloris) is closed, not kept until the files run out.
     header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Live followers are told the read side is delayed once records wait that the workers have
+    # not moved past (or events the relay has not published) for this long (query_api/freshness).
+    read_side_stall_s: float = Field(default=10.0, gt=0, le=3600)
     # The queues' states an API process keeps between commands, counted in tickets (waiting and
     # the finished ones a queue remembers; ~600 bytes each): the least recently used let go first.
     state_cache_tickets: int = Field(default=250_000, ge=1_000)
@@ -289,6 +292,7 @@ class Settings(BaseSettings):
             "VQ_KEEP_ALIVE_S": str(self.keep_alive_s),
             "VQ_HEADER_TIMEOUT_S": str(self.header_timeout_s),
             "VQ_STATE_CACHE_TICKETS": str(self.state_cache_tickets),
+            "VQ_READ_SIDE_STALL_S": str(self.read_side_stall_s),
             "VQ_CORS_ORIGINS": self.cors_origins,
             **({"VQ_TLS_CERT": str(self.tls_cert)} if self.tls_cert else {}),
             **({"VQ_TLS_KEY": str(self.tls_key)} if self.tls_key else {}),

@@ -33,6 +33,8 @@ class Lag:
     events: int
     seconds: float | None = None
     partitions: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    # Per (topic, partition), the group's position (what it committed): moving, it is reading.
+    positions: Mapping[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

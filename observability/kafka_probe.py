@@ -68,7 +68,8 @@ class KafkaProbe:
         behind = {
             (tp.topic, tp.partition): max(0, ends[tp] - positions.get(tp, 0)) for tp in partitions
         }
-        return Lag(events=sum(behind.values()), partitions=behind)
+        at = {(tp.topic, tp.partition): positions.get(tp, 0) for tp in partitions}
+        return Lag(events=sum(behind.values()), partitions=behind, positions=at)
 
     async def aclose(self) -> None:
         async with self._lock:

@@ -27,6 +27,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
@@ -40,6 +41,7 @@ from projections.live_follower import KEEPALIVE as KEEPALIVE
 from projections.live_follower import RESYNC as RESYNC
 from projections.live_follower import SWEEP_S as SWEEP_S
 from projections.live_follower import Follower as Follower
+from projections.read_side import ReadSide
 from projections.unavailable import ReadModelUnavailable, cannot_serve
 
 log = logging.getLogger("vq.fanout")
@@ -87,6 +89,7 @@ class Hub:
         self._closing = False
         self._released = asyncio.Event()  # set when closing and no connection is left
         self._tasks: list[asyncio.Task[None]] = []
+        self.read_side = ReadSide()  # whether the read models keep up (query_api/freshness.py)
 
     @property
     def followers(self) -> int:
@@ -249,6 +252,15 @@ class Hub:
             for group in self._followers.values():
                 for follower in group:
                     follower.beat()
+
+    def read_side_judged(self, delayed_since: datetime | None) -> None:
+        """The read side's new state (None: it keeps up): when it changed, every idle follower
+        that has keepalives is woken with one now, and its reader says the new state."""
+        if not self.read_side.judged(delayed_since):
+            return
+        for group in self._followers.values():
+            for follower in group:
+                follower.nudge()
 
     def _end_all(self, reason: ReadModelUnavailable) -> None:
         for group in self._followers.values():

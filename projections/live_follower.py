@@ -141,6 +141,14 @@ class Follower:
                 self._buffer.append(KEEPALIVE)
                 self._wake()
 
+    def nudge(self) -> None:
+        """KEEPALIVE now, if it has keepalives and nothing waits in the buffer: its reader
+        wakes (and says what changed, e.g. the read side's state, with it)."""
+        if self._beats and not self._buffer and self._ended is None:
+            self._quiet = 0
+            self._buffer.append(KEEPALIVE)
+            self._wake()
+
     def end(self, reason: ReadModelUnavailable) -> None:
         if self._ended is None:
             self._ended = reason

@@ -49,6 +49,7 @@ from query_api.live_stream import (
     pump_queue,
     queue_pump,
     send_now,
+    telling,
 )
 from query_api.routes import READ_PROBLEMS, VERSIONED
 from query_api.ticket_stream import follow_ticket
@@ -93,7 +94,7 @@ async def ticket_events(
     hub = hub_of(request)
     lease = admitted(hub, await ticket_lease(request, svc, str(ticket_id), bearer))
     pump = partial(follow_ticket, models, tenant, str(ticket_id), _event_id(last_event_id), lease)
-    return EventStream(pump, found.version, partial(hub.release, lease))
+    return EventStream(telling(hub.read_side, pump), found.version, partial(hub.release, lease))
 
 
 @router.get(
@@ -116,6 +117,7 @@ async def queue_events(
     hub = hub_of(request)
     lease = admitted(hub, lease_of(who))
     pump = queue_pump(models, who.tenant_id, str(queue_id), _event_id(last_event_id), lease)
+    pump = telling(hub.read_side, pump)
     return EventStream(pump, found.version, partial(hub.release, lease))
 
 

@@ -28,7 +28,8 @@ from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, Lease
 from projections.live_follower import SENT
 from projections.queries import ReadModels, ReadModelUnavailable
-from query_api.views import queue_event
+from projections.read_side import ReadSide
+from query_api.views import queue_event, status_event
 
 # How soon EventSource reconnects after a drop: the stream's first chunk.
 RECONNECT_MS: Final = 2000
@@ -223,6 +224,26 @@ class _Views:
         self.seen = version
         with tracing.pushed(message):  # the push span (tracing on): until it is handed over
             return self._show(version, message["view"], message.get("newcomer"))
+
+
+def telling(read_side: ReadSide, pump: Pump) -> Pump:
+    """`pump`, each push preceded by an `event: status` (views.status_event) when the read
+    side's state changed since the client was last told; at the start, only when delayed. A
+    change wakes idle followers with a keepalive (Hub.read_side_judged): said within seconds."""
+
+    def told_pump(push: Push) -> Awaitable[None]:
+        told = read_side.version if read_side.delayed_since is None else -1
+
+        def push_told(chunk: bytes) -> Awaitable[None]:
+            nonlocal told
+            if told != read_side.version:
+                told = read_side.version
+                chunk = status_event(read_side) + chunk
+            return push(chunk)
+
+        return pump(push_told)
+
+    return told_pump
 
 
 def queue_pump(

@@ -45,6 +45,7 @@ from projections.analytics import BUCKET_S
 from projections.analytics_report import percentile
 from projections.fanout import Hub
 from projections.layout import Keys
+from query_api import freshness
 from query_api.asyncapi import cached_document
 from topics.deadletters import group_of
 from topics.readiness import DEAD_LETTERS, pending_dead_letters
@@ -139,20 +140,35 @@ class Operations:
         )
         self._collectors = (ReadinessCollector(self.readiness, settings.worker_group), self.figures)
         self._hub = hub
+        self._relay_lag = relay_lag
         self._stop = asyncio.Event()
-        self._sampling: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._sampling = asyncio.create_task(
-            metrics.sample(
-                metrics.LIVE_FOLLOWERS, lambda: self._hub.followers, self._stop, FOLLOWERS_EVERY_S
-            )
-        )
+        hub, stall_s = self._hub, self.settings.read_side_stall_s
+        self._tasks = [
+            asyncio.create_task(
+                metrics.sample(
+                    metrics.LIVE_FOLLOWERS, lambda: hub.followers, self._stop, FOLLOWERS_EVERY_S
+                )
+            ),
+            asyncio.create_task(
+                freshness.watch(
+                    self.kafka.lag,
+                    self._relay_lag,
+                    hub.read_side_judged,
+                    lambda: hub.followers > 0,
+                    self._stop,
+                    stall_s,
+                    min(freshness.EVERY_S, stall_s / 2),
+                )
+            ),
+        ]
 
     async def aclose(self) -> None:
         self._stop.set()
-        if self._sampling is not None:
-            await self._sampling
+        for task in self._tasks:
+            await task
         await self.kafka.aclose()
         await self.dead_letters.aclose()
         metrics.process_ended()

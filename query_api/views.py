@@ -12,6 +12,7 @@ from typing import Any
 from http_api.problems import ProblemError
 from projections.estimates import shown
 from projections.queries import QueueRead, ReadModels, StaleRead, TicketRead
+from projections.read_side import ReadSide
 
 
 def queue_out(queue: QueueRead, now: datetime) -> dict[str, Any]:
@@ -122,3 +123,13 @@ def stale_read(wanted: int | None, version: int) -> ProblemError:
         headers={"Retry-After": "1", "X-Stream-Version": str(version)},
         extensions={"version": version},
     )
+
+
+def status_event(read_side: ReadSide) -> bytes:
+    """The read side's state as one Server-Sent Event (`event: status`, no `id:`: it is not a
+    version of anything): `{"read_side": "delayed", "since": ...}` or `{"read_side": "current"}`."""
+    since = read_side.delayed_since
+    data: dict[str, Any] = {"read_side": "current"}
+    if since is not None:
+        data = {"read_side": "delayed", "since": since.isoformat().replace("+00:00", "Z")}
+    return f"event: status\ndata: {json.dumps(data)}\n\n".encode()

@@ -14,6 +14,8 @@ script sends it as a header.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -156,6 +158,38 @@ async def test_the_board_shows_a_new_ticket_within_2_s_without_a_reload(
         print(f"ticket {ticket['number']} on the board {took:.2f} s after the POST")
     assert await board.evaluate("() => window.sameDocument === true"), "the board reloaded"
     assert_no_console_errors(board)
+
+
+async def test_a_board_says_updates_are_delayed_while_the_worker_is_stopped(
+    live_stack: LiveStack, desktop: OpenPage
+) -> None:
+    """Never stale data shown as live: with the stream worker stopped (SIGSTOP) while a person
+    joins, the board's pill turns from "Live" to "Updates delayed" (the stream's `event:
+    status`, query_api/freshness.py, after `VQ_READ_SIDE_STALL_S`, 10 s), and back to "Live"
+    with the person on it once the worker runs again."""
+    tenant = await live_stack.tenant("Stalled clinic")
+    queue_id = await tenant.create_queue(name="Lab", counters=["1"])
+    board = await desktop()
+    await board.goto(f"/board/{queue_id}#key={tenant.keys['display']}")
+    await expect(board.locator("#live")).to_have_class("on")
+    (worker,) = [s for s in live_stack.services if s.name == "worker"]
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    try:
+        ticket = (await tenant.enqueue(queue_id, role="kiosk"))["ticket"]
+        await expect(board.locator("#live")).to_have_class("delayed", timeout=STALL_SAID_MS)
+        await expect(board.locator("#live-text")).to_have_text("Updates delayed")
+        await expect(board.locator("#next")).to_contain_text("Nobody is waiting")
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    await expect(board.locator("#next .num", has_text=str(ticket["number"]))).to_be_visible(
+        timeout=STALL_SAID_MS
+    )
+    await expect(board.locator("#live")).to_have_class("on", timeout=STALL_SAID_MS)
+    assert_no_console_errors(board)
+
+
+# The default stall (10 s), a sample every 5 s, with room for a busy machine.
+STALL_SAID_MS = 30_000
 
 
 async def test_the_tenant_has_a_key_of_every_role_and_people_who_sign_in(

@@ -155,9 +155,11 @@
 
   // ---- Following the queue -----------------------------------------------------------------
 
-  function setLive(on) {
-    $("live").className = on ? "on" : "";
-    $("live-text").textContent = on ? VQ.t("board.live") : VQ.t("board.reconnecting");
+  // "live", "delayed" (connected, the views not keeping up: never shown as live) or not.
+  function setLive(state) {
+    $("live").className = state === "live" ? "on" : state === "delayed" ? "delayed" : "";
+    $("live-text").textContent = VQ.t(state === "live" ? "board.live"
+      : state === "delayed" ? "board.delayed" : "board.reconnecting");
   }
 
   // The key: in the link's query (as board links always had it), else from #key=... (kept by
@@ -183,7 +185,7 @@
     }, {
       credential: key,
       onState: function (state, failure) {
-        setLive(state === "live");
+        setLive(state);
         if (state !== "failed") return;
         if (failure.status === 401) {
           key.forget();
@@ -206,7 +208,7 @@
     window.addEventListener("resize", function () { if (last) draw(last); });
     const key = credential();
     if (!key) {
-      setLive(false);
+      setLive("reconnecting");
       $("name").textContent = VQ.t("board.title");
       problem(VQ.t("common.no_key"));
       return;

@@ -81,7 +81,7 @@
     stopped = true;
     if (credential && credential.forget) credential.forget();
     if (source) source.close();
-    setLive(false);
+    setLive("not_live");
     signInAgain(false);
   }
 
@@ -113,9 +113,11 @@
 
   // ---- The live view ---------------------------------------------------------------------------
 
-  function setLive(on) {
-    $("live").className = on ? "on" : "";
-    $("live-text").textContent = on ? VQ.t("dashboard.live") : VQ.t("dashboard.not_live");
+  // "live", "delayed" (connected, the views not keeping up: never shown as live) or not.
+  function setLive(state) {
+    $("live").className = state === "live" ? "on" : state === "delayed" ? "delayed" : "";
+    $("live-text").textContent = VQ.t(state === "live" ? "dashboard.live"
+      : state === "delayed" ? "dashboard.delayed" : "dashboard.not_live");
   }
 
   function waitingNote(q) {
@@ -166,7 +168,7 @@
     let seen = view && view.queue_id === current ? view.version : null;
     source = VQ.follow(route("events", current), function (q, event) {
       if (mine !== generation || (event.type && event.type !== "queue")) return;
-      setLive(true);
+      setLive("live");
       renderView(q);
       if (seen !== null && q.version !== seen) refreshSoon();
       seen = q.version;
@@ -174,7 +176,7 @@
       credential: credential,
       onState: function (state, failure) {
         if (mine !== generation) return;
-        setLive(state === "live");
+        setLive(state);
         if (state !== "failed") return;
         if (failure.status === 401) refused();
         else notice("bad", VQ.t("dashboard.stream_failed", { reason: failure.text }));
@@ -311,7 +313,7 @@
     await VQ.clock.ready;
     tick();
     if (!credential) {
-      setLive(false);
+      setLive("not_live");
       signInAgain(true);
       return;
     }

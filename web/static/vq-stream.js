@@ -6,7 +6,9 @@
  *                                 Last-Event-ID and backoff; a refused session is renewed once
  *                                 (VQ.session, looked up when it happens); the banner shows a
  *                                 broken line; opts.onState(state, problem) hears "live",
- *                                 "reconnecting", "failed", "ended"; onView returning false ends
+ *                                 "delayed" (connected, but the server says its views are not
+ *                                 keeping up: `event: status`), "reconnecting", "failed",
+ *                                 "ended"; onView returning false ends
  *                                 it; returns {close()}
  */
 (function () {
@@ -77,6 +79,11 @@
       attempt = 0;
       let finished = false;
       await readEvents(response.body, function (event) {
+        if (event.type === "status") { // the read side's state, not a view
+          const status = JSON.parse(event.data);
+          onState(status.read_side === "delayed" ? "delayed" : "live");
+          return;
+        }
         if (event.id) lastId = event.id;
         const view = JSON.parse(event.data);
         if (onView(view, event) === false) finished = true;
