@@ -62,7 +62,9 @@ _SSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/event-stream": {}},
         "headers": VERSIONED[200]["headers"],
-        "description": "Server-Sent Events: `id` = stream version, `data` = the view",
+        "description": "Server-Sent Events: `id` = stream version, `data` = the view; and "
+        '`event: status` (no `id`), `{"read_side": "delayed", "since": ...}` while the views '
+        'do not keep up with the queue, `{"read_side": "current"}` once they do again',
     }
 }
 
