@@ -157,9 +157,13 @@ class NotifyWhenIn(StrictModel):
     called: StrictBool = True
     recalled: StrictBool = True
     returned: StrictBool = True
-    paused: StrictBool = True
-    closed: StrictBool = True
-    served: StrictBool = Field(default=False, description="After service (the feedback link)")
+    paused: StrictBool = Field(default=True, description="The queue pauses")
+    resumed: StrictBool = Field(default=True, description="The queue moves again after a pause")
+    closed: StrictBool = Field(default=True, description="The queue takes no more arrivals")
+    served: StrictBool = Field(
+        default=False,
+        description="After service: a thank-you, with the queue's feedback link when it has one",
+    )
 
 
 class _SubscriptionBase(StrictModel):

@@ -1,10 +1,13 @@
 """The words a tenant gets before writing its own: what a ticket holder reads, in four languages.
 
-Data only. Each topic has, per language, an email subject and one short text: the SMS, WhatsApp,
-push and chat message, and the first paragraph of the email, which `email_body` follows with the
-ticket's link and the signature. Short texts stay within one SMS (160 characters) for usual names
-and links, and use straight quotes and plain hyphens (a typographic apostrophe alone would make
-an English SMS UCS-2, 70 characters a part).
+Data, and the one value computed for them (`counter_label`). Each topic has, per language, an
+email subject and one short text: the SMS, WhatsApp, push and chat message, and the first
+paragraph of the email, which `email_body` follows with the ticket's link and the signature.
+Short texts stay within one SMS for a 20-character queue name, a 6-character number and the
+ticket's link (tests/unit/notifications/test_sms_length.py): 160 characters of the GSM 7-bit
+alphabet. One character outside it (a typographic apostrophe, an en dash, a Spanish "á", "í",
+"ó" or "ú", a French "ê", "ô" or "ç") makes the whole SMS UCS-2, 70 characters a part: the
+words here avoid them.
 
 Optional values (people ahead, counter, minutes, links) may be None: every use is guarded, and
 a None that still reaches the output prints as nothing (the environment's `finalize`).
@@ -13,6 +16,7 @@ a None that still reaches the output prints as nothing (the environment's `final
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 
@@ -23,29 +27,29 @@ class Wording(NamedTuple):
 
 
 _AHEAD_EN = (
-    "{% if people_ahead == 0 %}you're next{% elif people_ahead == 1 %}1 person ahead of you"
-    "{% elif people_ahead %}{{ people_ahead }} people ahead of you"
-    "{% else %}your turn is coming up{% endif %}"
+    "{% if people_ahead == 0 %}you're next{% elif people_ahead == 1 %}1 person ahead"
+    "{% elif people_ahead %}{{ people_ahead }} people ahead{% else %}almost your turn{% endif %}"
 )
 _AHEAD_FR = (
-    "{% if people_ahead == 0 %}plus personne avant vous"
-    "{% elif people_ahead == 1 %}plus qu'une personne avant vous"
-    "{% elif people_ahead %}plus que {{ people_ahead }} personnes avant vous"
+    "{% if people_ahead == 0 %}c'est presque à vous"
+    "{% elif people_ahead == 1 %}1 personne avant vous"
+    "{% elif people_ahead %}{{ people_ahead }} personnes avant vous"
     "{% else %}votre tour approche{% endif %}"
 )
 _AHEAD_DE = (
-    "{% if people_ahead == 0 %}Sie sind als Nächstes dran"
-    "{% elif people_ahead == 1 %}nur noch 1 Person vor Ihnen"
-    "{% elif people_ahead %}nur noch {{ people_ahead }} Personen vor Ihnen"
-    "{% else %}Sie sind bald an der Reihe{% endif %}"
+    "{% if people_ahead == 0 %}Sie sind gleich dran"
+    "{% elif people_ahead == 1 %}noch 1 Person vor Ihnen"
+    "{% elif people_ahead %}noch {{ people_ahead }} Personen vor Ihnen"
+    "{% else %}bald sind Sie dran{% endif %}"
 )
 _AHEAD_ES = (
-    "{% if people_ahead == 0 %}su turno es el siguiente"
-    "{% elif people_ahead == 1 %}solo queda 1 persona delante de usted"
-    "{% elif people_ahead %}quedan {{ people_ahead }} personas delante de usted"
+    "{% if people_ahead == 0 %}es el siguiente"
+    "{% elif people_ahead == 1 %}1 persona delante"
+    "{% elif people_ahead %}{{ people_ahead }} personas delante"
     "{% else %}su turno se acerca{% endif %}"
 )
-# Short texts of these topics end with the ticket's link (the email has it in its footer).
+# Short texts of these topics end with the ticket's link (the email has it in its footer), which
+# takes some 95 characters of the SMS: their own words stay within about 65.
 LINKED: frozenset[str] = frozenset({"ahead", "eta", "returned", "subscribed"})
 LINK = "{% if ticket_url %} {{ ticket_url }}{% endif %}"
 
@@ -53,116 +57,109 @@ TICKET: dict[str, dict[str, Wording]] = {
     "ahead": {
         "en": Wording(
             "{{ number }}: almost your turn at {{ queue_name }}",
-            "{{ number }}: " + _AHEAD_EN + " at {{ queue_name }}. Please start heading back.",
+            "{{ number }}: " + _AHEAD_EN + " at {{ queue_name }}. Please head back.",
         ),
         "fr": Wording(
             "{{ number }} : bientôt votre tour à {{ queue_name }}",
-            "{{ number }} : " + _AHEAD_FR + " à {{ queue_name }}. Merci de commencer à revenir.",
+            "{{ number }} : " + _AHEAD_FR + " à {{ queue_name }}. Revenez.",
         ),
         "de": Wording(
             "{{ number }}: bald sind Sie dran bei {{ queue_name }}",
-            "{{ number }}: " + _AHEAD_DE + " bei {{ queue_name }}. Bitte machen Sie sich auf den"
-            " Rückweg.",
+            "{{ number }}: " + _AHEAD_DE + " bei {{ queue_name }}.",
         ),
         "es": Wording(
             "{{ number }}: casi es su turno en {{ queue_name }}",
-            "{{ number }}: " + _AHEAD_ES + " en {{ queue_name }}. Por favor, empiece a regresar.",
+            "{{ number }}: " + _AHEAD_ES + " en {{ queue_name }}. Vaya volviendo.",
         ),
     },
     "eta": {
         "en": Wording(
             "{{ number }}: you'll be called soon",
-            "{{ number }}: you'll be called {% if minutes == 1 %}within about a minute"
-            "{% elif minutes %}within about {{ minutes }} minutes{% else %}very soon{% endif %}"
-            " at {{ queue_name }}. Please start heading back.",
+            "{{ number }}: {{ queue_name }} calls you {% if minutes %}in about {{ minutes }} min"
+            "{% else %}very soon{% endif %}. Head back.",
         ),
         "fr": Wording(
             "{{ number }} : votre tour arrive bientôt",
-            "{{ number }} : votre tour arrive {% if minutes == 1 %}dans une minute environ"
-            "{% elif minutes %}dans {{ minutes }} minutes environ{% else %}très bientôt"
-            "{% endif %} à {{ queue_name }}. Merci de commencer à revenir.",
+            "{{ number }} : votre tour à {{ queue_name }}"
+            "{% if minutes %} d'ici {{ minutes }} min{% else %} arrive{% endif %}. Revenez.",
         ),
         "de": Wording(
             "{{ number }}: Sie werden bald aufgerufen",
-            "{{ number }}: Sie werden {% if minutes == 1 %}in etwa einer Minute"
-            "{% elif minutes %}in etwa {{ minutes }} Minuten{% else %}in Kürze{% endif %}"
-            " bei {{ queue_name }} aufgerufen. Bitte machen Sie sich auf den Rückweg.",
+            "{{ number }}: Aufruf bei {{ queue_name }} {% if minutes %}in ca. {{ minutes }} Min."
+            "{% else %}in Kürze.{% endif %}",
         ),
         "es": Wording(
             "{{ number }}: pronto será su turno",
-            "{{ number }}: su turno en {{ queue_name }} llegará {% if minutes == 1 %}en un minuto"
-            " aproximadamente{% elif minutes %}en unos {{ minutes }} minutos{% else %}muy pronto"
-            "{% endif %}. Por favor, empiece a regresar.",
+            "{{ number }}: su turno en {{ queue_name }} {% if minutes == 1 %}en un minuto"
+            "{% elif minutes %}en unos {{ minutes }} min{% else %}muy pronto{% endif %}.",
         ),
     },
     "called": {
         "en": Wording(
             "{{ number }}: it's your turn",
-            "{{ number }}, it's your turn: {% if counter %}please go to {{ counter }}"
+            "{{ number }}, it's your turn: {% if counter_label %}please go to {{ counter_label }}"
             "{% else %}please come to {{ queue_name }} now{% endif %}.",
         ),
         "fr": Wording(
             "{{ number }} : c'est votre tour",
-            "{{ number }}, c'est votre tour : {% if counter %}présentez-vous à {{ counter }}"
+            "{{ number }}, c'est votre tour : {% if counter_label %}{{ counter_label }}"
             "{% else %}présentez-vous maintenant à {{ queue_name }}{% endif %}.",
         ),
         "de": Wording(
             "{{ number }}: Sie sind an der Reihe",
-            "{{ number }}, Sie sind an der Reihe: {% if counter %}Bitte gehen Sie zu {{ counter }}"
-            "{% else %}Bitte kommen Sie jetzt zu {{ queue_name }}{% endif %}.",
+            "{{ number }}, Sie sind an der Reihe: {% if counter_label %}Bitte gehen Sie zu"
+            " {{ counter_label }}{% else %}Bitte kommen Sie jetzt zu {{ queue_name }}{% endif %}.",
         ),
         "es": Wording(
             "{{ number }}: es su turno",
-            "{{ number }}, es su turno: {% if counter %}diríjase a {{ counter }}"
+            "{{ number }}, es su turno: {% if counter_label %}pase a {{ counter_label }}"
             "{% else %}acérquese ahora a {{ queue_name }}{% endif %}.",
         ),
     },
     "recalled": {
         "en": Wording(
             "{{ number }}: you're being called again",
-            "{{ number }}, you're being called again: {% if counter %}please go to {{ counter }}"
-            "{% else %}please come to {{ queue_name }}{% endif %} now.",
+            "{{ number }}, you're being called again: {% if counter_label %}please go to"
+            " {{ counter_label }}{% else %}please come to {{ queue_name }}{% endif %} now.",
         ),
         "fr": Wording(
             "{{ number }} : nouvel appel",
-            "{{ number }}, nouvel appel : {% if counter %}présentez-vous à {{ counter }}"
-            "{% else %}présentez-vous à {{ queue_name }}{% endif %} dès maintenant.",
+            "{{ number }}, nouvel appel : {% if counter_label %}{{ counter_label }}, dès"
+            " maintenant{% else %}présentez-vous à {{ queue_name }} dès maintenant{% endif %}.",
         ),
         "de": Wording(
             "{{ number }}: Sie werden erneut aufgerufen",
-            "{{ number }}, Sie werden erneut aufgerufen: {% if counter %}Bitte gehen Sie jetzt zu"
-            " {{ counter }}{% else %}Bitte kommen Sie jetzt zu {{ queue_name }}{% endif %}.",
+            "{{ number }}, Sie werden erneut aufgerufen: {% if counter_label %}Bitte gehen Sie"
+            " jetzt zu {{ counter_label }}{% else %}Bitte kommen Sie jetzt zu {{ queue_name }}"
+            "{% endif %}.",
         ),
         "es": Wording(
             "{{ number }}: le llamamos de nuevo",
-            "{{ number }}, le llamamos de nuevo: {% if counter %}diríjase ahora a {{ counter }}"
-            "{% else %}acérquese ahora a {{ queue_name }}{% endif %}.",
+            "{{ number }}, le llamamos de nuevo: {% if counter_label %}pase ahora a"
+            " {{ counter_label }}{% else %}acérquese ahora a {{ queue_name }}{% endif %}.",
         ),
     },
     "returned": {
         "en": Wording(
             "{{ number }}: you're back in the queue",
-            "{{ number }}: welcome back, you're in the queue at {{ queue_name }} again"
-            "{% if people_ahead == 1 %}, with 1 person ahead of you{% elif people_ahead %}, with"
-            " {{ people_ahead }} people ahead of you{% endif %}.",
+            "{{ number }}: welcome back to {{ queue_name }}{% if people_ahead == 1 %}, 1 person"
+            " ahead{% elif people_ahead %}, {{ people_ahead }} people ahead{% endif %}.",
         ),
         "fr": Wording(
             "{{ number }} : vous êtes de retour dans la file",
-            "{{ number }} : vous êtes de retour dans la file à {{ queue_name }}"
-            "{% if people_ahead == 1 %}, avec 1 personne avant vous{% elif people_ahead %}, avec"
-            " {{ people_ahead }} personnes avant vous{% endif %}.",
+            "{{ number }} : de retour à {{ queue_name }}{% if people_ahead == 1 %}, 1 personne"
+            " avant vous{% elif people_ahead %}, {{ people_ahead }} personnes avant vous"
+            "{% endif %}.",
         ),
         "de": Wording(
             "{{ number }}: Sie sind wieder in der Warteschlange",
-            "{{ number }}: Willkommen zurück, Sie sind wieder in der Warteschlange bei"
-            " {{ queue_name }}{% if people_ahead == 1 %}, 1 Person ist vor Ihnen"
-            "{% elif people_ahead %}, {{ people_ahead }} Personen sind vor Ihnen{% endif %}.",
+            "{{ number }}: wieder in der Reihe bei {{ queue_name }}{% if people_ahead %},"
+            " {{ people_ahead }} vor Ihnen{% endif %}.",
         ),
         "es": Wording(
             "{{ number }}: vuelve a estar en la fila",
-            "{{ number }}: vuelve a estar en la fila de {{ queue_name }}"
-            "{% if people_ahead == 1 %}, con 1 persona delante{% elif people_ahead %}, con"
-            " {{ people_ahead }} personas delante{% endif %}.",
+            "{{ number }}: de vuelta en {{ queue_name }}{% if people_ahead == 1 %}, 1 persona"
+            " delante{% elif people_ahead %}, {{ people_ahead }} personas delante{% endif %}.",
         ),
     },
     "served": {
@@ -205,8 +202,26 @@ TICKET: dict[str, dict[str, Wording]] = {
         ),
         "es": Wording(
             "{{ queue_name }} está en pausa",
-            "{{ number }}: {{ queue_name }} está en pausa por un momento. Conserva su lugar; le"
+            "{{ number }}: {{ queue_name }} hace una breve pausa. Conserva su lugar; le"
             " avisaremos cuando la fila vuelva a avanzar.",
+        ),
+    },
+    "resumed": {
+        "en": Wording(
+            "{{ queue_name }} is moving again",
+            "{{ number }}: {{ queue_name }} is moving again. You still have your place in line.",
+        ),
+        "fr": Wording(
+            "{{ queue_name }} a repris",
+            "{{ number }} : {{ queue_name }} a repris. Vous gardez votre place dans la file.",
+        ),
+        "de": Wording(
+            "{{ queue_name }} geht weiter",
+            "{{ number }}: {{ queue_name }} geht weiter. Sie behalten Ihren Platz.",
+        ),
+        "es": Wording(
+            "{{ queue_name }} vuelve a avanzar",
+            "{{ number }}: {{ queue_name }} vuelve a avanzar. Conserva su lugar en la fila.",
         ),
     },
     "closed": {
@@ -227,8 +242,8 @@ TICKET: dict[str, dict[str, Wording]] = {
         ),
         "es": Wording(
             "{{ queue_name }} ya no admite más llegadas",
-            "{{ number }}: {{ queue_name }} ya no admite más llegadas. Su turno sigue siendo"
-            " válido; le avisaremos cuando le toque.",
+            "{{ number }}: {{ queue_name }} ya no admite nuevas llegadas. Su turno sigue"
+            " vigente; le avisaremos cuando le toque.",
         ),
     },
     "announcement": {
@@ -274,23 +289,23 @@ TICKET: dict[str, dict[str, Wording]] = {
     "subscribed": {
         "en": Wording(
             "{{ number }}: you're in the queue at {{ queue_name }}",
-            "{{ number }}: you'll get updates from {{ queue_name }} here.{% if minutes %}"
-            " Estimated wait: about {{ minutes }} min.{% endif %}",
+            "{{ number }}: you're in line at {{ queue_name }}{% if minutes %}, wait about"
+            " {{ minutes }} min{% endif %}.",
         ),
         "fr": Wording(
             "{{ number }} : vous êtes dans la file à {{ queue_name }}",
-            "{{ number }} : vous recevrez ici les nouvelles de {{ queue_name }}.{% if minutes %}"
-            " Attente estimée : environ {{ minutes }} min.{% endif %}",
+            "{{ number }} : dans la file à {{ queue_name }}{% if minutes %}, attente env."
+            " {{ minutes }} min{% endif %}.",
         ),
         "de": Wording(
             "{{ number }}: Sie sind in der Warteschlange bei {{ queue_name }}",
-            "{{ number }}: Sie erhalten hier Neuigkeiten von {{ queue_name }}.{% if minutes %}"
-            " Geschätzte Wartezeit: ca. {{ minutes }} Min.{% endif %}",
+            "{{ number }}: angemeldet bei {{ queue_name }}{% if minutes %}, Wartezeit ca."
+            " {{ minutes }} Min{% endif %}.",
         ),
         "es": Wording(
             "{{ number }}: está en la fila de {{ queue_name }}",
-            "{{ number }}: recibirá aquí los avisos de {{ queue_name }}.{% if minutes %} Espera"
-            " estimada: unos {{ minutes }} min.{% endif %}",
+            "{{ number }}: en la fila de {{ queue_name }}{% if minutes %}, espera de unos"
+            " {{ minutes }} min{% endif %}.",
         ),
     },
 }
@@ -312,6 +327,29 @@ def email_body(text: str, language: str) -> str:
     )
 
 
+# A counter named by a number or a short code ("2", "B", "A1") is "counter 2" in the message;
+# one named in words ("Room 4", "Desk B") is named as it is.
+COUNTER_WORDS: dict[str, str] = {
+    "en": "counter",
+    "fr": "guichet",
+    "de": "Schalter",
+    "es": "ventanilla",
+}
+_BARE_COUNTER = re.compile(r"[0-9]+|[A-Za-z]|[A-Za-z]{0,2}-?[0-9]{1,3}[A-Za-z]?")
+
+
+def counter_label(counter: str | None, language: str) -> str | None:
+    """The counter as a message names it, in the message's language (its base language, then
+    English: as `templates.default_template` picks the words)."""
+    if not counter or not counter.strip():
+        return None
+    name = counter.strip()
+    if not _BARE_COUNTER.fullmatch(name):
+        return name
+    base = language.replace("_", "-").split("-")[0].lower()
+    return f"{COUNTER_WORDS.get(base, COUNTER_WORDS['en'])} {name}"
+
+
 SAMPLE: dict[str, object] = {
     "slot_time": "10:30",
     "slot_date": "2026-03-14",
@@ -319,7 +357,8 @@ SAMPLE: dict[str, object] = {
     "queue_name": "Town Hall",
     "people_ahead": 3,
     "position": 4,
-    "counter": "Counter 2",
+    "counter": "2",  # a bare number, as most counters are named: see counter_label
+    "counter_label": "counter 2",
     "minutes": 12,
     "wait_range": "10-15 minutes",
     "ticket_url": "https://q.example.com/t/7Hq2xR",

@@ -6,6 +6,11 @@ once), put each failure on the retry topic of its attempt (or, when the schedule
 failure is permanent, on the dead-letter topic), record every attempt, then commit. A message
 that keeps failing (a poison message: a template that cannot render it) leaves its partition for
 the retry topics at its first failure, so the messages behind it flow on.
+
+A message to a person is checked at every attempt against its subscription as it stands then
+(obsolete.py): one that no longer holds (the person unsubscribed, the ticket was called or left)
+is recorded as `obsolete` and not sent, nor tried again. Its ticket's link carries no token on the
+topics or in the delivery state (the token cancels the ticket): it is added here, for sending only.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
+from core.tokens import ticket_token
 from notifications.channels.port import Sender
 from notifications.consuming import Records, consume, consumer
 from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rendered, Sent, header
+from notifications.obsolete import obsolete
 from notifications.outlet import Headers, Outlet, attempt_headers
 from notifications.store import deliveries
 from notifications.store.deliveries import Outcome
-from notifications.store.subscriptions import addresses_of
+from notifications.store.watches import Standing, standings
 from observability import metrics
 
 log = logging.getLogger("vq.notifications.delivery")
@@ -86,12 +93,11 @@ class Deliverer:
             if message.id in claimed:
                 claimed.discard(message.id)  # the first of the batch's copies only
                 keyed.setdefault(message.order_key, []).append((message, attempt))
-        addresses = await addresses_of(
-            self._pool, (i for g in keyed.values() for m, _ in g if (i := _unaddressed(m)))
+        # After the claim: a closing message ("it's your turn") of this very batch is there too.
+        found = await standings(
+            self._pool, (i for g in keyed.values() for m, _ in g if (i := _to_person(m)))
         )
-        results = await asyncio.gather(
-            *(self._in_order(group, addresses) for group in keyed.values())
-        )
+        results = await asyncio.gather(*(self._in_order(group, found) for group in keyed.values()))
         outcomes = [outcome for group in results for outcome, _ in group]
         onward = [record for group in results for _, record in group if record is not None]
         await self._outlet.publish(onward)  # before the rows say "retrying": nothing is lost
@@ -101,24 +107,30 @@ class Deliverer:
             await deliveries.forget_gone(self._pool, [o.message_id for o in gone])
 
     async def _in_order(
-        self, group: list[tuple[Message, int]], addresses: Mapping[str, str]
+        self, group: list[tuple[Message, int]], found: Mapping[str, Standing]
     ) -> list[tuple[Outcome, tuple[str, Message, Headers] | None]]:
         async with self._slots[group[0][0].channel]:
-            return [await self._attempt(message, attempt, addresses) for message, attempt in group]
+            return [await self._attempt(message, attempt, found) for message, attempt in group]
 
     async def _attempt(
-        self, message: Message, attempt: int, addresses: Mapping[str, str]
+        self, message: Message, attempt: int, found: Mapping[str, Standing]
     ) -> tuple[Outcome, tuple[str, Message, Headers] | None]:
         sender = self._senders[message.channel]
+        token = None
         try:
-            addressed = _addressed(message, addresses)
-            rendered = await self._render(addressed)
-            sent = await sender.send(addressed, rendered)
+            standing = _standing(message, found)
+            if standing is not None and (why := obsolete(message, standing)) is not None:
+                return self._outcome(message, attempt, "obsolete", "obsolete", None, why), None
+            sending, token = with_token(_addressed(message, standing), self._settings.token_secret)
+            rendered = await self._render(sending)
+            sent = await sender.send(sending, rendered)
         except DeliveryFailed as failure:
-            return self._failed(message, attempt, failure)
+            return self._failed(message, attempt, _hidden(failure, token))
         except Exception as exc:  # a bug in an adapter must not stop the partition
             log.exception("sending %s failed unexpectedly", message.id)
-            return self._failed(message, attempt, DeliveryFailed(f"{type(exc).__name__}: {exc}"))
+            unexpected = DeliveryFailed(f"{type(exc).__name__}: {exc}")
+            return self._failed(message, attempt, _hidden(unexpected, token))
+        sent = _hidden_in(sent, token)
         return self._outcome(message, attempt, "delivered", "delivered", sent, None), None
 
     def _failed(
@@ -163,21 +175,61 @@ class Deliverer:
         )
 
 
-def _unaddressed(message: Message) -> str | None:
-    """The subscription whose address the message is to be sent to, when it goes to a person's
-    and carries none (an endpoint's, an alert's, or one made before addresses were left out
-    carries its own)."""
-    return None if message.to else message.subscription_id
+def _to_person(message: Message) -> str | None:
+    """The subscription of a message to a person (an endpoint's and an alert's have none)."""
+    return None if message.channel == "webhook" else message.subscription_id
 
 
-def _addressed(message: Message, addresses: Mapping[str, str]) -> Message:
+def _standing(message: Message, found: Mapping[str, Standing]) -> Standing | None:
+    """The subscription of a message to a person, as it stands; None for the others. A
+    subscription removed since (the person's data erased) makes the message gone."""
+    if (subscription := _to_person(message)) is None:
+        return None
+    standing = found.get(subscription)
+    if standing is None:
+        raise DeliveryFailed("the subscription was removed (personal data erased)", gone=True)
+    return standing
+
+
+def _addressed(message: Message, standing: Standing | None) -> Message:
     """A message to a person's subscription carries no address, so that no topic record or
     delivery log keeps one: it is read from the subscription as the batch is sent (only for
-    sending: retries and dead letters carry the message as it came). A subscription removed
-    since (the person's data erased) makes the message gone."""
-    if (subscription := _unaddressed(message)) is None:
+    sending: retries and dead letters carry the message as it came). One made before addresses
+    were left out carries its own."""
+    if standing is None or message.to:
         return message
-    address = addresses.get(subscription)
-    if address is None:
-        raise DeliveryFailed("the subscription was removed (personal data erased)", gone=True)
-    return replace(message, to=address)
+    return replace(message, to=standing.address)
+
+
+def with_token(message: Message, secret: str) -> tuple[Message, str | None]:
+    """The message with its ticket's token in its link (the fragment of the ticket's page,
+    `#token=`), and the token, so that what comes back (a provider echoes the text) is recorded
+    without it. A link with a fragment already (a record made before the token was left out of
+    the topics) stays as it is."""
+    url, ticket = message.data.get("ticket_url"), message.ticket_id
+    if not isinstance(url, str) or ticket is None:
+        return message, None
+    token = ticket_token(secret, ticket)
+    if not url.endswith(f"/t/{ticket}"):
+        return message, token
+    return replace(message, data={**message.data, "ticket_url": f"{url}#token={token}"}), token
+
+
+def _hidden_in(sent: Sent, token: str | None) -> Sent:
+    """What the other side answered, without the ticket's token (a provider echoes the text)."""
+    if not token or token not in sent.excerpt:
+        return sent
+    return replace(sent, excerpt=sent.excerpt.replace(token, "***"))
+
+
+def _hidden(failure: DeliveryFailed, token: str | None) -> DeliveryFailed:
+    """The failure without the ticket's token: its reason goes on the retry record's header and
+    into the delivery log."""
+    if not token:
+        return failure
+    return DeliveryFailed(
+        failure.reason.replace(token, "***"),
+        permanent=failure.permanent,
+        gone=failure.gone,
+        sent=None if failure.sent is None else _hidden_in(failure.sent, token),
+    )

@@ -11,8 +11,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from core.tokens import ticket_token
 from domain.recorded import RecordedEvent
+from notifications.default_templates import counter_label
 from notifications.messages import Message, channel
 from notifications.rules import Due, Moment
 from notifications.store.watches import Follower
@@ -40,8 +40,9 @@ def moment_of(record: dict[str, Any]) -> Moment:
     )
 
 
-def queue_moment(recorded: RecordedEvent, follower: Follower) -> Moment:
-    """A change of a whole queue (paused, closed), as seen by one ticket in it."""
+def queue_moment(recorded: RecordedEvent, follower: Follower, number: str = "") -> Moment:
+    """A change of a whole queue (paused, resumed, closed), as seen by one ticket in it; `number`
+    is the ticket's, which its message starts with (the event does not name the ticket)."""
     return Moment(
         ticket_id=follower.ticket_id,
         queue_id=recorded.queue_id,
@@ -50,6 +51,7 @@ def queue_moment(recorded: RecordedEvent, follower: Follower) -> Moment:
         cause=recorded.event_type,
         status=follower.watch.status or "waiting",
         position=None,
+        number=number,
     )
 
 
@@ -59,23 +61,24 @@ def ticket_message(
     *,
     queue_name: str,
     public_url: str,
-    token_secret: str,
     feedback_url: str | None = None,
 ) -> Message:
     moment = due.moment
     minutes = _minutes(moment.at, moment.call_p50_at)
     low, high = _minutes(moment.at, moment.call_p10_at), _minutes(moment.at, moment.call_p90_at)
-    token = ticket_token(token_secret, follower.ticket_id)
     data: dict[str, Any] = {
         "number": moment.number or None,
         "queue_name": queue_name,
         "position": moment.position,
         "people_ahead": None if moment.position is None else moment.position - 1,
         "counter": moment.counter,
+        "counter_label": counter_label(moment.counter, follower.language),
         "minutes": minutes,
         "wait_range": None if low is None or high is None else f"{low}-{max(high, low)} minutes",
-        # The ticket's page, the token in the fragment (never sent to a server, never logged).
-        "ticket_url": f"{public_url.rstrip('/')}/t/{follower.ticket_id}#token={token}",
+        # The ticket's page without its token (a credential: it cancels the ticket), which the
+        # delivery stage adds as it sends (notifications/delivery.py): no topic record or
+        # delivery log keeps it.
+        "ticket_url": f"{public_url.rstrip('/')}/t/{follower.ticket_id}",
         "feedback_url": feedback_url,
     }
     return Message(

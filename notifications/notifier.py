@@ -27,10 +27,11 @@ from notifications.consuming import Records, consume, consumer
 from notifications.messages import Message
 from notifications.outlet import Outlet
 from notifications.queue_views import QueueViews
-from notifications.rules import Moment
+from notifications.rules import Due, Moment
 from notifications.store import endpoints as endpoint_store
 from notifications.store import watches
 from notifications.store.alerts import alert_rules_for
+from notifications.store.defaults import get_notify_defaults
 from notifications.store.watches import Follower
 from observability import metrics
 from schemas import positions
@@ -39,7 +40,7 @@ from topics.deadletters import one_line
 
 log = logging.getLogger("vq.notifications.notifier")
 
-QUEUE_RULE_EVENTS = frozenset({"QueuePaused", "QueueClosed"})
+QUEUE_RULE_EVENTS = frozenset({"QueuePaused", "QueueResumed", "QueueClosed"})
 JOINING = frozenset({"TicketEnqueued", "TicketTransferredIn", "AppointmentCheckedIn"})
 
 
@@ -119,7 +120,7 @@ class Notifier:
                 follower.queue_id = moment.queue_id  # a transfer moves the ticket
                 touched[follower.subscription_id] = follower
                 name = await self._names.name(tenant_id, moment.queue_id)
-                messages += [self._ticket_message(follower, due, name) for due in dues]
+                messages += [await self._ticket_message(follower, due, name) for due in dues]
             if moment.position == 1 and moment.cause in JOINING:
                 messages += await self._joined(tenant_id, moment)
             messages += await self._webhooks(
@@ -145,12 +146,28 @@ class Notifier:
             messages += await self._arrivals.observe(recorded)
             if recorded.event_type not in QUEUE_RULE_EVENTS:
                 continue
-            name = await self._names.name(recorded.tenant_id, recorded.queue_id)
-            for loaded in await watches.in_queue(self._pool, recorded.queue_id):
-                follower = followers.setdefault(loaded.subscription_id, loaded)
-                dues = follower.watch.queue_event(fanout.queue_moment(recorded, follower))
-                touched[follower.subscription_id] = follower
-                messages += [self._ticket_message(follower, due, name) for due in dues]
+            messages += await self._for_queue(recorded, followers, touched)
+        return messages
+
+    async def _for_queue(
+        self,
+        recorded: RecordedEvent,
+        followers: dict[str, Follower],
+        touched: dict[str, Follower],
+    ) -> list[Message]:
+        """A change of a whole queue (paused, resumed, closed), told to each ticket in it under
+        its own number (read from the tickets' views: the event names no ticket)."""
+        tenant_id, queue_id = recorded.tenant_id, recorded.queue_id
+        name = await self._names.name(tenant_id, queue_id)
+        loaded = await watches.in_queue(self._pool, queue_id)
+        numbers = await self._names.numbers(tenant_id, queue_id, [f.ticket_id for f in loaded])
+        messages: list[Message] = []
+        for one in loaded:
+            follower = followers.setdefault(one.subscription_id, one)
+            number = numbers.get(follower.ticket_id, "")
+            dues = follower.watch.queue_event(fanout.queue_moment(recorded, follower, number))
+            touched[follower.subscription_id] = follower
+            messages += [await self._ticket_message(follower, due, name) for due in dues]
         return messages
 
     async def _joined(self, tenant_id: str, moment: Moment) -> list[Message]:
@@ -173,14 +190,22 @@ class Notifier:
         seen = f"{moment.queue_id}:{quarter.isoformat()}"
         return alert_messages(rules, seen=seen, at=moment.at, data=data)
 
-    def _ticket_message(self, follower: Follower, due: Any, queue_name: str) -> Message:
+    async def _ticket_message(self, follower: Follower, due: Due, queue_name: str) -> Message:
         return fanout.ticket_message(
             follower,
             due,
             queue_name=queue_name,
             public_url=self._settings.public_url,
-            token_secret=self._settings.token_secret,
+            feedback_url=await self._feedback_url(follower, due),
         )
+
+    async def _feedback_url(self, follower: Follower, due: Due) -> str | None:
+        """The queue's feedback link (its notification settings), for the message after service
+        only: read when it is made, so the link is the one set when the person was served."""
+        if due.rule.kind != "served":
+            return None
+        found = await get_notify_defaults(self._pool, follower.tenant_id, due.moment.queue_id)
+        return found.feedback_url
 
     async def _webhooks(
         self, tenant_id: str, event_type: str, event_id: str, source: Any, stamp: int

@@ -2,7 +2,7 @@
 
 The stream workers write each queue's view (projections/views.py) to one hash; the notification
 stages read it here only, a name cached a minute (names hardly change, and every message of a
-busy queue needs it).
+busy queue needs it). The organisation's name, which signs its emails, is cached the same way.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from cachetools import TTLCache
+from psycopg_pool import AsyncConnectionPool
 
+from core.ids import is_uuid
 from notifications.rules import Moment
+from notifications.store.db import fetch_one
 from projections.layout import Keys
 
 
@@ -32,8 +35,24 @@ class QueueViews:
         name = self._names.get(key)  # one lookup: `in` then `[]` races the TTL
         if name is None:
             view = await self.view(tenant_id, queue_id) or {}
-            name = self._names[key] = str(view.get("name") or "the queue")
+            if not view.get("name"):  # not projected yet: asked again next time, not cached
+                return "the queue"
+            name = self._names[key] = str(view["name"])
         return name
+
+    async def numbers(self, tenant_id: str, queue_id: str, ticket_ids: list[str]) -> dict[str, str]:
+        """The printed numbers of tickets in a queue, from their views (one round trip): a
+        message about the whole queue (paused, closed) still names the ticket it is for. A
+        ticket without a view (not projected yet) is left out."""
+        if not ticket_ids:
+            return {}
+        keys = [self._keys.ticket(tenant_id, queue_id, t) for t in ticket_ids]
+        found: dict[str, str] = {}
+        for ticket_id, raw in zip(ticket_ids, await self._redis.mget(keys), strict=True):
+            number = None if raw is None else json.loads(raw).get("number")
+            if number:
+                found[ticket_id] = str(number)
+        return found
 
     async def was_empty(self, tenant_id: str, moment: Moment) -> bool:
         """Whether the ticket this moment put first in line found nobody waiting. The read model
@@ -45,3 +64,24 @@ class QueueViews:
         if version is None or raw is None or int(version) != moment.version:
             return True
         return int(json.loads(raw).get("waiting", 0)) <= 1
+
+
+class TenantNames:
+    """The organisation's name, which signs the emails its people get; cached a minute (a
+    message of every ticket needs it, and it is renamed seldom)."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._names: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=60)
+
+    async def name(self, tenant_id: str) -> str | None:
+        """None for no such organisation. (access.organisations has the same query; access
+        imports notifications, so the notifier asks the table itself.)"""
+        name = self._names.get(tenant_id)
+        if name is None and is_uuid(tenant_id):
+            row = await fetch_one(
+                self._pool, "SELECT name FROM tenants WHERE tenant_id = %s", (tenant_id,)
+            )
+            if row is not None:
+                name = self._names[tenant_id] = str(row[0])
+        return name

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-RuleKind = Literal["ahead", "eta", "called", "recalled", "returned", "served", "paused", "closed"]
+RuleKind = Literal[
+    "ahead", "eta", "called", "recalled", "returned", "served", "paused", "resumed", "closed"
+]
 # A rule about the ticket's place waits for its subscriber's threshold; the others for an event.
 THRESHOLD_RULES: frozenset[str] = frozenset({"ahead", "eta"})
 # What each event rule waits for: the cause (event type) and the status it leaves the ticket in.
@@ -35,7 +37,12 @@ EVENT_RULES: dict[str, tuple[str, str]] = {
 }
 LEFT: frozenset[str] = frozenset({"served", "cancelled"})
 # Rules about the ticket's queue, not the ticket: told to everyone still in it when it happens.
-QUEUE_RULES: dict[str, str] = {"paused": "QueuePaused", "closed": "QueueClosed"}
+# "resumed" keeps the promise the "paused" message makes ("we'll let you know when it moves").
+QUEUE_RULES: dict[str, str] = {
+    "paused": "QueuePaused",
+    "resumed": "QueueResumed",
+    "closed": "QueueClosed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +117,9 @@ class Watch:
         return due
 
     def queue_event(self, moment: Moment) -> list[Due]:
-        """A change of the ticket's whole queue (`moment.cause` QueuePaused or QueueClosed, the
-        ticket's own fields as the watch last saw them): due when the ticket is still in line."""
+        """A change of the ticket's whole queue (`moment.cause` QueuePaused, QueueResumed or
+        QueueClosed, the ticket's own fields as the watch last saw them): due when the ticket is
+        still in line."""
         # Its own record of versions: the queue-events topic is read beside the positions topic,
         # and an older moment of the ticket may still be on its way.
         seen = f"queue:{moment.queue_id}"

@@ -44,7 +44,8 @@ _TICKET_VARIABLES = frozenset(
         "queue_name",
         "people_ahead",
         "position",
-        "counter",
+        "counter",  # as staff named it: "2", "Room 4"
+        "counter_label",  # as the default words say it: "counter 2", "Room 4" (in its language)
         "minutes",
         "wait_range",
         "ticket_url",
@@ -326,3 +327,12 @@ SAMPLE: dict[str, dict[str, Any]] = {
     **{topic: dict(tickets.SAMPLE) for topic in TICKET_TOPICS},
     **{topic: dict(values) for topic, values in alerts.SAMPLES.items()},
 }
+
+
+def sample_variables(topic: str, language: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a preview renders with: the sample values, then the ones given; the counter's label
+    follows the counter and the language, as in a real message, unless given too."""
+    values = {**SAMPLE.get(topic, {}), **data}
+    if "counter_label" in _variables(topic) and "counter_label" not in data:
+        values["counter_label"] = tickets.counter_label(values.get("counter"), language)
+    return variables_for(topic, values)

@@ -55,6 +55,7 @@ class WhenOut(BaseModel):
     recalled: bool
     returned: bool
     paused: bool
+    resumed: bool
     closed: bool
     served: bool
 
@@ -164,7 +165,10 @@ class NotifySettingsIn(StrictModel):
     eta_minutes: Annotated[int, Field(ge=1, le=120), Number] | None = Field(
         default=None, description="Minutes before the estimated call; null: not told"
     )
-    feedback_url: WebUrl | None = Field(default=None, description="Sent after service")
+    feedback_url: WebUrl | None = Field(
+        default=None,
+        description="Sent after service to subscribers who asked for it (`when.served`)",
+    )
 
 
 class NotifySettingsOut(BaseModel):

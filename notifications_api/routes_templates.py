@@ -24,12 +24,11 @@ from notifications.store.templates import (
     resolve_template,
 )
 from notifications.templates import (
-    SAMPLE,
     Template,
     TemplateInvalid,
     render,
+    sample_variables,
     validate,
-    variables_for,
 )
 from notifications_api.deps import ManagerDep, NotificationsDep, not_found, require_queue
 from notifications_api.models import (
@@ -145,7 +144,7 @@ async def preview(
             validate(body.topic, body.channel, template.body, template.subject)
         except TemplateInvalid as exc:
             raise invalid(exc) from None
-    values = variables_for(body.topic, {**SAMPLE.get(body.topic, {}), **(body.data or {})})
+    values = sample_variables(body.topic, body.language, body.data or {})
     try:
         rendered = render(template, values)
     except TemplateInvalid as exc:

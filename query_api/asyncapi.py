@@ -117,7 +117,17 @@ def _positions_message(settings: Settings) -> dict[str, Any]:
 def _delivery_payload() -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {
         "created_at": {"type": "string", "format": "date-time"},
-        "data": {"type": "object", "description": "Template variables, or a webhook's body"},
+        "data": {
+            "type": "object",
+            "description": "Template variables, or a webhook's body. A message to a person's"
+            " subscription carries no credential: `ticket_url` is the ticket's page"
+            " (`/t/<ticket id>`) without its token, which the delivery stage adds as it sends.",
+        },
+        "to": {
+            "type": "string",
+            "description": "A webhook endpoint's id, an alert's address or id; empty for a"
+            " person's subscription (`subscription_id`), whose address is read when it is sent.",
+        },
         "channel": {"type": "string", "enum": list(DELIVERY_CHANNELS)},
     }
     optional = {"queue_id", "ticket_id", "subscription_id"}

@@ -4,7 +4,8 @@ The rows decide what a worker may send. A message's record can arrive more than 
 redelivers after a crash or a rebalance, a notifier that restarted makes it again, a retry record
 is read twice), so each arrival claims its attempt first, in one statement per batch:
 
-* a message already delivered is a duplicate: counted, not sent;
+* a message already delivered (or found obsolete: notifications/obsolete.py) is a duplicate:
+  counted, not sent;
 * an attempt already made and failed (its retry is on its way) is a duplicate too;
 * an attempt that was started and never recorded (the worker died mid-send) is made again, with
   the same id the receiver dedupes by, and counted as a resend;
@@ -36,7 +37,7 @@ ON CONFLICT (message_id) DO UPDATE SET
     attempts = EXCLUDED.attempts,
     resends = d.resends + (d.status = 'sending' AND d.attempts = EXCLUDED.attempts)::int,
     updated_at = now()
-WHERE d.status NOT IN ('delivered', 'dead')
+WHERE d.status NOT IN ('delivered', 'dead', 'obsolete')
   AND (d.attempts < EXCLUDED.attempts OR (d.attempts = EXCLUDED.attempts AND d.status = 'sending'))
 RETURNING message_id
 """
@@ -74,8 +75,9 @@ class Outcome:
     message_id: str
     attempt: int
     at: datetime
-    status: str  # the message's: delivered, retrying, dead
-    outcome: str  # the attempt's: delivered, failed, refused, gone, skipped
+    status: str  # the message's: delivered, retrying, dead, obsolete
+    # The attempt's: delivered, failed, refused, gone, or obsolete (not sent: it no longer held).
+    outcome: str
     code: int | None = None
     seconds: float | None = None
     excerpt: str = ""
@@ -151,6 +153,7 @@ class Tally:
     delivered: int
     retrying: int
     dead: int
+    obsolete: int  # not sent: the person unsubscribed, the ticket was called or left
     sending: int
     duplicates: int
     resends: int
@@ -163,8 +166,8 @@ async def tally(pool: AsyncConnectionPool[Any], tenant_id: str | None = None) ->
     query = f"""
         SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status =
                'retrying'), count(*) FILTER (WHERE status = 'dead'), count(*) FILTER (WHERE
-               status = 'sending'), COALESCE(sum(duplicates), 0), COALESCE(sum(resends), 0),
-               COALESCE(sum(attempts), 0)
+               status = 'obsolete'), count(*) FILTER (WHERE status = 'sending'),
+               COALESCE(sum(duplicates), 0), COALESCE(sum(resends), 0), COALESCE(sum(attempts), 0)
         FROM deliveries {where}"""
     async with connection(pool) as conn:
         row = await (await conn.execute(query, args)).fetchone()
@@ -226,7 +229,8 @@ async def purge(pool: AsyncConnectionPool[Any], older_than: datetime, limit: int
         cursor = await conn.execute(
             """DELETE FROM deliveries WHERE message_id IN (
                    SELECT message_id FROM deliveries
-                   WHERE created_at < %s AND status IN ('delivered', 'dead') LIMIT %s)""",
+                   WHERE created_at < %s AND status IN ('delivered', 'dead', 'obsolete')
+                   LIMIT %s)""",
             (older_than, limit),
         )
     return int(cursor.rowcount)

@@ -16,7 +16,7 @@ class LoggedAttempt:
     replay: int  # 0: the first round; n: after the n-th replay
     attempt: int
     at: datetime
-    outcome: str  # delivered, failed, refused, gone
+    outcome: str  # delivered, failed, refused, gone, obsolete (not sent: it no longer held)
     status: int | None  # HTTP status (or SMTP reply code)
     seconds: float | None
     excerpt: str  # the first bytes of the answer

@@ -15,11 +15,20 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from core.ids import is_uuid
 from notifications.store.db import Pool, changed, fetch_all, fetch_one
 from notifications.store.defaults import get_notify_defaults
 
-RULE_KINDS = ("ahead", "eta", "called", "recalled", "returned", "served", "paused", "closed")
+RULE_KINDS = (
+    "ahead",
+    "eta",
+    "called",
+    "recalled",
+    "returned",
+    "served",
+    "paused",
+    "resumed",
+    "closed",
+)
 THRESHOLD_KINDS = frozenset({"ahead", "eta"})
 # The event rules and whether a person who says nothing about them gets them.
 EVENT_DEFAULTS: dict[str, bool] = {
@@ -27,6 +36,7 @@ EVENT_DEFAULTS: dict[str, bool] = {
     "recalled": True,
     "returned": True,
     "paused": True,
+    "resumed": True,
     "closed": True,
     "served": False,
 }
@@ -255,21 +265,6 @@ async def get_subscription(pool: Pool, tenant_id: str, subscription_id: str) -> 
         (tenant_id, subscription_id),
     )
     return None if row is None else _subscription(row)
-
-
-async def addresses_of(pool: Pool, subscription_ids: Iterable[str]) -> dict[str, str]:
-    """Where these subscriptions' messages go, read when a batch of them is sent (messages do not
-    carry it), in one statement; a subscription removed (the person's data erased) is not there."""
-    wanted = sorted({i for i in subscription_ids if is_uuid(i)})
-    if not wanted:
-        return {}
-    rows = await fetch_all(
-        pool,
-        "SELECT subscription_id::text, address FROM subscriptions"
-        " WHERE subscription_id = ANY(%s::uuid[])",
-        (wanted,),
-    )
-    return {str(row[0]): str(row[1]) for row in rows}
 
 
 async def cancel_subscription(

@@ -1,14 +1,17 @@
-"""The notifier's side of subscriptions: who follows which tickets, and each one's `Watch`."""
+"""The notifier's side of subscriptions: who follows which tickets, and each one's `Watch`;
+and, for the delivery stage, where each subscription's messages go and whether they still hold."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from core.ids import is_uuid
 from notifications.rules import Rule, Watch
 from notifications.store.db import connection
 
@@ -91,3 +94,62 @@ async def save(pool: AsyncConnectionPool[Any], followers: Sequence[Follower]) ->
             "UPDATE subscriptions SET watch = %s, queue_id = %s::uuid WHERE subscription_id = %s",
             [(Jsonb(watch_state(f.watch)), f.queue_id, f.subscription_id) for f in followers],
         )
+
+
+# The topics of messages that end what earlier messages to the same subscription say: "3 people
+# ahead" is not true once "it's your turn" was made, nor "it's your turn" once "thank you" was.
+CLOSING_TOPICS = ("called", "recalled", "served")
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A subscription as its messages are checked when they are sent (notifications/obsolete.py):
+    where they go, whether it was cancelled, its ticket as the notifier last saw it, and when the
+    newest message of each of CLOSING_TOPICS to it was made (a closing message that reached a
+    channel worker is there even before the notifier has written the watch that made it)."""
+
+    address: str = field(repr=False)  # a person's contact: kept out of logs
+    cancelled: bool
+    queue_id: str  # the ticket's queue as the watch knows it (a transfer moves it)
+    watch: Watch
+    closing: dict[str, datetime] = field(default_factory=dict)  # topic -> newest created_at
+
+
+_STANDINGS = """
+SELECT s.subscription_id::text, s.address, s.cancelled_at IS NOT NULL, s.queue_id::text, s.rules,
+       s.watch,
+       (SELECT jsonb_object_agg(c.topic, c.made) FROM (
+            SELECT d.topic, max((d.message ->> 'created_at')::timestamptz) AS made
+            FROM deliveries d  -- by the index (tenant_id, destination, created_at)
+            WHERE d.tenant_id = s.tenant_id AND d.destination = s.subscription_id::text
+              AND d.topic = ANY(%(closing)s)
+            GROUP BY d.topic) c)
+FROM subscriptions s
+WHERE s.subscription_id = ANY(%(ids)s::uuid[])
+"""
+
+
+async def standings(
+    pool: AsyncConnectionPool[Any], subscription_ids: Iterable[str]
+) -> dict[str, Standing]:
+    """The standing of each of these subscriptions, read when a batch of their messages is sent
+    (messages carry no address, and whether they still hold is known only then), in one
+    statement; a subscription removed (the person's data erased) is not there."""
+    wanted = sorted({i for i in subscription_ids if is_uuid(i)})
+    if not wanted:
+        return {}
+    async with connection(pool) as conn:
+        cursor = await conn.execute(_STANDINGS, {"ids": wanted, "closing": list(CLOSING_TOPICS)})
+        rows = await cursor.fetchall()
+    return {str(row[0]): _standing(row) for row in rows}
+
+
+def _standing(row: Sequence[Any]) -> Standing:
+    sid, address, cancelled, queue, rules, state, closing = row
+    return Standing(
+        address=str(address),
+        cancelled=bool(cancelled),
+        queue_id=str(queue),
+        watch=watch_from(sid, rules, state),
+        closing={t: datetime.fromisoformat(at) for t, at in (closing or {}).items()},
+    )

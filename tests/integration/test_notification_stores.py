@@ -16,7 +16,8 @@ from notifications.messages import Message
 from notifications.store import alerts, endpoints, schedules, templates
 from notifications.store.db import Pool
 from notifications.store.deliveries import Outcome, claim, purge, settle
-from notifications.store.subscriptions import addresses_of, create_subscription
+from notifications.store.subscriptions import cancel_subscription, create_subscription
+from notifications.store.watches import standings
 from notifications.templates import default_template
 
 
@@ -206,12 +207,13 @@ async def test_a_batch_is_settled_at_once_each_attempt_recorded_and_each_message
     assert states == [(ids[0], "delivered", None, True), (ids[1], "retrying", "HTTP 500", False)]
 
 
-async def test_a_batchs_addresses_are_read_at_once_and_an_erased_subscription_has_none(
+async def test_a_batchs_standings_are_read_at_once_and_an_erased_subscription_has_none(
     pool: Pool, tenant_id: str
 ) -> None:
     """The channel workers read the addresses of a batch's messages in one statement as they
-    send it (messages carry none); a subscription removed since (the person's data erased) is
-    not found, so its message is gone, and an id that is not a UUID finds nothing."""
+    send it (messages carry none), with whether each still holds: the subscription cancelled,
+    the newest "it's your turn" made to it; a subscription removed since (the person's data
+    erased) is not found, so its message is gone, and an id that is not a UUID finds nothing."""
     made = [
         await create_subscription(
             pool,
@@ -229,9 +231,29 @@ async def test_a_batchs_addresses_are_read_at_once_and_an_erased_subscription_ha
         await conn.execute(
             "DELETE FROM subscriptions WHERE subscription_id = %s", (made[2].subscription_id,)
         )
+    first, second = made[0], made[1]
+    await cancel_subscription(pool, tenant_id, second.ticket_id, second.subscription_id)
+    called_at = datetime(2026, 3, 1, 9, 30, 0, 250_000, tzinfo=UTC)
+    for at, topic in ((called_at - timedelta(minutes=5), "called"), (called_at, "called")):
+        turn = Message(
+            id=f"{first.subscription_id}:called:{at.minute}",
+            tenant_id=tenant_id,
+            channel="email",
+            to="",
+            topic=topic,
+            created_at=at,
+            order_key=first.ticket_id,
+            subscription_id=first.subscription_id,
+        )
+        await claim(pool, [(turn, 1)])
     ids = [s.subscription_id for s in made] + ["not-a-uuid", str(uuid.uuid4())]
-    assert await addresses_of(pool, ids) == {
-        made[0].subscription_id: "person0@example.org",
-        made[1].subscription_id: "person1@example.org",
-    }
-    assert await addresses_of(pool, []) == {}
+    found = await standings(pool, ids)
+    assert sorted(found) == sorted([first.subscription_id, second.subscription_id])
+    assert [found[s.subscription_id].address for s in (first, second)] == [
+        "person0@example.org",
+        "person1@example.org",
+    ]
+    assert [found[s.subscription_id].cancelled for s in (first, second)] == [False, True]
+    assert found[first.subscription_id].closing == {"called": called_at}
+    assert found[second.subscription_id].closing == {}
+    assert await standings(pool, []) == {}

@@ -61,13 +61,13 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
     assert made["queue_id"] == queue_id and made["language"] == "en"
     assert made["when"] == {
         "ahead": 2, "eta_minutes": 5, "called": True, "recalled": True, "returned": True,
-        "paused": True, "closed": True, "served": False,
+        "paused": True, "resumed": True, "closed": True, "served": False,
     }  # fmt: skip
     assert await _rules(pool, made["subscription_id"]) == [
         {"kind": "ahead", "threshold": 2},
         {"kind": "eta", "threshold": 300},  # the notifier counts in seconds
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
-        *({"kind": k, "threshold": None} for k in ("paused", "closed")),
+        *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
     ]
     email = await api.http.post(
         path,
@@ -180,7 +180,7 @@ async def test_subscriptions_made_at_enqueue(api: ApiClient, pool: Pool) -> None
         {"kind": "ahead", "threshold": 5},
         {"kind": "eta", "threshold": 600},
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
-        *({"kind": k, "threshold": None} for k in ("paused", "closed")),
+        *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
     ]
     retry = await api.post(
         f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": notify}, headers=headers
@@ -234,6 +234,13 @@ async def test_templates_are_checked_and_previewed(api: ApiClient) -> None:
     assert given.json() == {"subject": "Hi A-042", "text": "Town Hall"}
     default = await api.http.post("/v1/template-previews", headers=api.auth(), json=body)
     assert "A-042" in default.json()["text"]  # the product's own words
+    # The sample counter is a bare "2", as most are: the words say which kind of place it is.
+    called = {"topic": "called", "channel": "sms", "language": "fr"}
+    shown = await api.http.post("/v1/template-previews", headers=api.auth(), json=called)
+    assert shown.json() == {"subject": None, "text": "A-042, c'est votre tour : guichet 2."}
+    named = {**called, "data": {"counter": "Salle 4"}}
+    shown = await api.http.post("/v1/template-previews", headers=api.auth(), json=named)
+    assert shown.json()["text"] == "A-042, c'est votre tour : Salle 4."
 
     staff = await api.http.get("/v1/templates", headers=api.auth("staff"))
     _problem(staff, 403, "forbidden")

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
 from core.settings import Settings
 from deploy.topics import aensure_topics
+from projections.layout import Keys
 from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
 from tests.integration.kafka_support import json_records
 from tests.integration.reach import delivery_topics, notifier, reach_settings
@@ -46,6 +48,20 @@ async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]
     await delivery_topics(settings)
     with read_side(settings), notifier(settings):
         yield
+
+
+async def _projected(settings: Settings, tenant_id: str, queue_id: str, ticket_id: str) -> None:
+    """Until the read model shows the ticket (the notifier names queues and tickets from it)."""
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    key = Keys(settings.redis_prefix).ticket(tenant_id, queue_id, ticket_id)
+    try:
+        for _ in range(int(STARTUP_S * 10)):
+            if await client.exists(key):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"the read model did not show {ticket_id} within {STARTUP_S:g} s")
+    finally:
+        await client.aclose()
 
 
 async def _settle(seconds: float = 2.0) -> None:
@@ -191,3 +207,60 @@ async def test_records_the_notifier_cannot_decode_are_passed_over_and_the_rest_f
         )
     arrived = await provider.wait_for(2, STARTUP_S)
     assert sorted(m.to for m in arrived) == ["+447700900300", "+447700900301"]
+
+
+async def test_the_words_people_read_name_their_ticket_counter_and_organisation(
+    api: ApiClient,
+    settings: Settings,
+    smtp: SmtpReceiver,
+    provider: ProviderReceiver,
+    pipeline: None,
+) -> None:
+    """The pause and the resumption are told under the ticket's number; the call names the
+    counter as a counter; after service come the queue's feedback link and, in the email, the
+    organisation's signature (each was missing: found by the reach probe)."""
+    queue_id = await api.create_queue(name="Passports", counters=["1"])
+    feedback = "https://clinic.example/feedback?q=passports"
+    settings_path = f"/v1/queues/{queue_id}/notification-settings"
+    put = await api.http.put(settings_path, headers=api.auth(), json={"feedback_url": feedback})
+    assert put.status_code == 200 and put.json()["feedback_url"] == feedback, put.text
+    first = await api.enqueue(queue_id)
+    silent = {k: False for k in ("called", "recalled", "returned", "paused", "resumed", "closed")}
+    sms = {"channel": "sms", "address": "+33612345678", "language": "fr"}
+    email = {"channel": "email", "address": "bob@example.org"}
+    mine = await api.enqueue(
+        queue_id,
+        notify=[
+            {**sms, "when": {"ahead": None, "served": True}},
+            {**email, "when": {"ahead": None, **silent, "served": True}},
+        ],
+    )
+    number, ticket_id = mine["ticket"]["number"], mine["ticket"]["ticket_id"]
+    await _projected(settings, api.tenant_id, queue_id, ticket_id)
+    for step, count in (("pause", 1), ("resume", 2)):
+        done = await api.post(f"/v1/queues/{queue_id}/{step}", json={})
+        assert done.status_code == 200, done.text
+        await provider.wait_for(count, STARTUP_S)
+    for ticket, count in ((first["ticket"]["ticket_id"], 2), (ticket_id, 3)):
+        called = await api.post(f"/v1/queues/{queue_id}/call-next", json={"counter": "1"})
+        assert called.json()["ticket"]["ticket_id"] == ticket, called.text
+        # Before the visit ends: "it's your turn" is not sent once "thank you" is there.
+        await provider.wait_for(count, STARTUP_S)
+        for path in ("start", "complete"):
+            moved = await api.post(f"/v1/tickets/{ticket}/{path}", json={})
+            assert moved.status_code == 200, moved.text
+    texts = [m.body for m in await provider.wait_for(4, STARTUP_S)]
+    assert texts == [
+        f"{number} : Passports est momentanément en pause. Vous gardez votre place ; nous vous"
+        " préviendrons dès que la file avancera.",
+        f"{number} : Passports a repris. Vous gardez votre place dans la file.",
+        f"{number}, c'est votre tour : guichet 1.",
+        f"{number} : merci de votre visite à Passports. Votre avis nous intéresse : {feedback}",
+    ]
+    [mail] = await smtp.wait_for(1, STARTUP_S)
+    assert mail.message["Subject"] == "Thank you for visiting Passports"
+    text = mail.message.get_content()
+    assert f"How did it go? Tell us: {feedback}" in text, text
+    assert text.rstrip().endswith("\n\nClinic"), text
+    await _settle()
+    assert len(provider.messages) == 4 and len(smtp.messages) == 1

@@ -84,6 +84,11 @@ class ProviderReceiver(HttpReceiver):
         with self.lock:
             self._failures.extend([(status, twilio_error(status, code, message))] * count)
 
+    def clear_failures(self) -> None:
+        """Answer as usual again: the failures `fail_next` queued and not yet given are dropped."""
+        with self.lock:
+            self._failures.clear()
+
     @property
     def requests(self) -> list[ProviderRequest]:
         with self.lock:

@@ -149,3 +149,32 @@ def test_another_tickets_event_that_moved_this_one_is_not_this_ones() -> None:
     moved = [ticket.at(5), ticket.at(4), ticket.at(5, cause="TicketReturned"), ticket.at(4)]
     assert names(watch, *moved) == []
     assert names(watch, ticket.at(None, "called")) == ["s1:called:1"]
+
+
+def _queue_event(cause: str, version: int) -> Moment:
+    return Moment(
+        ticket_id="t",
+        queue_id=Q,
+        version=version,
+        at=T0,
+        cause=cause,
+        status="waiting",
+        position=None,
+        number="P-004",
+    )
+
+
+def test_a_pause_then_the_resumption_are_told_to_a_ticket_still_in_line() -> None:
+    """The pause message says "we'll let you know when it moves again": the resumption does."""
+    rules = (Rule("paused"), Rule("resumed"), Rule("closed"))
+    watch = Watch("s1", rules)
+    paused = watch.queue_event(_queue_event("QueuePaused", 5))
+    resumed = watch.queue_event(_queue_event("QueueResumed", 6))
+    assert [d.message_id for d in paused + resumed] == ["s1:paused:1", "s1:resumed:1"]
+    assert resumed[0].moment.number == "P-004"
+    assert watch.queue_event(_queue_event("QueueResumed", 6)) == []  # read twice: once
+    # Who turned "resumed" off is not told; nor is a ticket that left.
+    assert Watch("s2", (Rule("paused"),)).queue_event(_queue_event("QueueResumed", 6)) == []
+    gone = Watch("s3", rules)
+    gone.step(Ticket().at(None, "served", cause="TicketServed"))
+    assert gone.queue_event(_queue_event("QueueResumed", 7)) == []

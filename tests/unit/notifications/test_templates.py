@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from notifications.default_templates import counter_label
 from notifications.templates import (
     ALERT_TOPICS,
     CHANNELS,
@@ -38,6 +39,7 @@ def test_the_topics_are_the_ones_messages_are_about() -> None:
         "returned",
         "served",
         "paused",
+        "resumed",
         "closed",
         "announcement",
         "reminder",
@@ -86,12 +88,14 @@ def test_short_defaults_fit_in_one_sms(topic: str, language: str) -> None:
 
 def test_the_defaults_read_naturally() -> None:
     ahead = render(default_template("ahead", "sms", "en"), SAMPLE["ahead"]).text
-    assert ahead.startswith("A-042: 3 people ahead of you at Town Hall. Please start heading back.")
+    assert ahead.startswith("A-042: 3 people ahead at Town Hall. Please head back.")
     called = render(default_template("called", "sms", "en"), SAMPLE["called"]).text
-    assert called == "A-042, it's your turn: please go to Counter 2."
+    assert called == "A-042, it's your turn: please go to counter 2."
     one = render(default_template("ahead", "sms", "en"), {**SAMPLE["ahead"], "people_ahead": 1})
-    assert "1 person ahead of you" in one.text
-    nobody = render(default_template("called", "sms", "de"), {**SAMPLE["called"], "counter": None})
+    assert "1 person ahead at" in one.text
+    nobody = render(
+        default_template("called", "sms", "de"), {**SAMPLE["called"], "counter_label": None}
+    )
     assert nobody.text == "A-042, Sie sind an der Reihe: Bitte kommen Sie jetzt zu Town Hall."
     served = render(default_template("served", "email", "fr"), SAMPLE["served"])
     assert served.subject == "Merci de votre visite à Town Hall"
@@ -99,6 +103,34 @@ def test_the_defaults_read_naturally() -> None:
         "Suivez votre place dans la file : https://q.example.com/t/7Hq2xR\n\nCity of Springfield"
     )
     assert "Votre avis nous intéresse : https://q.example.com/f/7Hq2xR\n\n" in served.text
+
+
+@pytest.mark.parametrize(
+    ("language", "counter", "says"),
+    [
+        ("en", "2", "A-042, it's your turn: please go to counter 2."),
+        ("fr", "2", "A-042, c'est votre tour : guichet 2."),
+        ("de", "B", "A-042, Sie sind an der Reihe: Bitte gehen Sie zu Schalter B."),
+        ("es", "12", "A-042, es su turno: pase a ventanilla 12."),
+        ("de-AT", "A1", "A-042, Sie sind an der Reihe: Bitte gehen Sie zu Schalter A1."),
+        ("pt", "3", "A-042, it's your turn: please go to counter 3."),
+        ("en", "Room 4", "A-042, it's your turn: please go to Room 4."),
+        ("fr", "Bureau B", "A-042, c'est votre tour : Bureau B."),
+        ("es", "Mostrador", "A-042, es su turno: pase a Mostrador."),
+    ],
+)
+def test_a_counter_named_by_a_number_is_called_a_counter(
+    language: str, counter: str, says: str
+) -> None:
+    """A bare number or code gets the word for counter in the message's language ("please go
+    to 2." said nothing); a counter named in words is named as it is."""
+    values = {
+        **SAMPLE["called"],
+        "counter": counter,
+        "counter_label": counter_label(counter, language),
+    }
+    assert render(default_template("called", "sms", language), values).text == says
+    assert counter_label(None, "en") is None and counter_label(" ", "fr") is None
 
 
 def test_the_summary_email_leaves_out_unknown_figures() -> None:
@@ -132,7 +164,7 @@ def test_an_unknown_variable_is_named_with_a_suggestion() -> None:
         validate("ahead", "sms", "{{ nmber }} is next", None)
     message = str(caught.value)
     assert "unknown variable 'nmber'" in message and "did you mean 'number'?" in message
-    assert "known: counter, feedback_url" in message
+    assert "known: counter, counter_label, feedback_url" in message
     # A variable of another topic is unknown here.
     with pytest.raises(TemplateInvalid, match="unknown variable 'dashboard_url'"):
         validate("called", "sms", "{{ dashboard_url }}", None)
@@ -217,7 +249,7 @@ def test_the_allowed_language_is_enough_for_real_templates() -> None:
     )
     validate("ahead", "sms", source, None)
     text = render(Template(source), SAMPLE["ahead"]).text
-    assert text == "A-042: 3 ahead (13 min) at Counter 2 Town Hall"
+    assert text == "A-042: 3 ahead (13 min) at 2 Town Hall"
 
 
 def test_render_fails_cleanly_on_a_missing_variable_or_a_bad_value() -> None:

@@ -1,0 +1,115 @@
+"""Which messages to a person no longer hold when they are sent, and the ticket's link: its token
+added as it is sent, a link from before (token and all) left as it is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from core.tokens import ticket_token
+from notifications.delivery import with_token
+from notifications.messages import Message
+from notifications.obsolete import obsolete
+from notifications.rules import Rule, Watch
+from notifications.store.watches import Standing
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+SUB, TICKET, QUEUE = "sub-1", "ticket-1", "queue-a"
+SECRET = "s" * 32
+
+
+def message(topic: str, rule: str | None = None, crossing: int = 1, **more: Any) -> Message:
+    """A due notification as the notifier makes it (id `subscription:rule:crossing`)."""
+    fields: dict[str, Any] = {
+        "id": f"{SUB}:{rule or topic}:{crossing}",
+        "tenant_id": "tenant",
+        "channel": "sms",
+        "to": "",
+        "topic": topic,
+        "created_at": T0,
+        "order_key": TICKET,
+        "queue_id": QUEUE,
+        "ticket_id": TICKET,
+        "subscription_id": SUB,
+        "data": {"ticket_url": f"https://q.example/t/{TICKET}"},
+    }
+    return Message(**(fields | more))
+
+
+def standing(
+    status: str | None = "waiting",
+    *,
+    fired: dict[str, int] | None = None,
+    within: dict[str, bool] | None = None,
+    cancelled: bool = False,
+    queue_id: str = QUEUE,
+    closing: dict[str, datetime] | None = None,
+) -> Standing:
+    watch = Watch(
+        SUB,
+        (Rule("ahead", 3), Rule("called")),
+        fired={"ahead-3": 1} if fired is None else fired,
+        within={"ahead-3": True} if within is None else within,
+        left=status in ("served", "cancelled"),
+        status=status,
+    )
+    return Standing("+447700900200", cancelled, queue_id, watch, closing or {})
+
+
+AHEAD = message("ahead", "ahead-3")
+
+
+@pytest.mark.parametrize(
+    ("sent", "now", "why"),
+    [
+        (AHEAD, standing(), None),
+        (AHEAD, standing(cancelled=True), "the subscription was cancelled"),
+        (message("served"), standing(cancelled=True), "the subscription was cancelled"),
+        (AHEAD, standing("called", within={"ahead-3": False}), "no longer within"),
+        (AHEAD, standing("called"), "the ticket was called"),
+        (AHEAD, standing("no_show"), "marked no-show"),
+        (AHEAD, standing("transferred"), "the ticket was transferred"),
+        (AHEAD, standing(queue_id="queue-b"), "transferred to another queue"),
+        (AHEAD, standing("served"), "the ticket was served"),
+        (AHEAD, standing("cancelled"), "the ticket was cancelled"),
+        # The rule fired again since (the ticket came back within it): the newer one holds.
+        (AHEAD, standing(fired={"ahead-3": 2}), "a later message of the same rule"),
+        # "It's your turn" was made after it, even before the watch says "called".
+        (AHEAD, standing(closing={"called": T0 + timedelta(seconds=5)}), "was called since"),
+        # ...but not one from before it (called, no-show, back in line, "3 ahead" again).
+        (AHEAD, standing(closing={"called": T0 - timedelta(minutes=5)}), None),
+        (message("eta", "eta-600"), standing("serving", fired={"eta-600": 1}), "being served"),
+        (message("called"), standing("called", fired={"called": 1}), None),
+        (message("called"), standing("serving", fired={"called": 1}), "being served"),
+        (message("recalled"), standing("served", fired={"recalled": 1}), "was served"),
+        (message("served"), standing("served", fired={"served": 1}), None),
+        (message("paused"), standing("cancelled"), "the ticket was cancelled"),
+        (message("announcement", crossing=0, id="sched:1:sub-1"), standing("called"), None),
+    ],
+)
+def test_what_no_longer_holds(sent: Message, now: Standing, why: str | None) -> None:
+    found = obsolete(sent, now)
+    assert (found is None) == (why is None), found
+    assert why is None or (found is not None and why in found), found
+
+
+def test_a_message_the_watch_has_not_folded_yet_is_news() -> None:
+    """The watch is written after its messages are on the topics: a "3 ahead" made as a no-show
+    came back may come before the watch has left "no_show", and it holds."""
+    again = message("ahead", "ahead-3", crossing=2)
+    assert obsolete(again, standing("no_show", fired={"ahead-3": 1})) is None
+    moved = message("ahead", "ahead-3", queue_id="queue-b")
+    assert obsolete(moved, standing(fired={}, queue_id=QUEUE)) is None
+
+
+def test_the_token_is_added_as_the_message_is_sent_and_an_old_link_stays() -> None:
+    token = ticket_token(SECRET, TICKET)
+    linked, used = with_token(AHEAD, SECRET)
+    assert linked.data["ticket_url"] == f"https://q.example/t/{TICKET}#token={token}"
+    assert used == token and AHEAD.data["ticket_url"].endswith(TICKET)  # the record unchanged
+    old = message("ahead", "ahead-3", data={"ticket_url": f"https://q.example/t/{TICKET}#token=x"})
+    assert with_token(old, SECRET) == (old, token)
+    bare = message("announcement", data={"text": "closing at 5"})
+    assert with_token(bare, SECRET) == (bare, None)

@@ -1,0 +1,82 @@
+"""Every default SMS to a ticket holder is one SMS: with a 20-character queue name, a 6-character
+number and the ticket's real link, its words stay within 160 characters of the GSM 7-bit alphabet.
+One character outside that alphabet makes the whole message UCS-2 (70 characters a part), and each
+part is billed."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+import pytest
+
+from core.tokens import ticket_token
+from notifications.default_templates import counter_label
+from notifications.templates import LANGUAGES, TICKET_TOPICS, default_template, render
+
+# GSM 03.38: the basic alphabet (one septet each) and its extension table (two: escape + char).
+GSM7 = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+ONE_SMS = 160
+
+QUEUE = "Ayuntamiento Central"  # 20 characters
+NUMBER = "PA-123"
+TICKET_ID = str(uuid.UUID(int=7))
+# The ticket's page as the delivery stage sends it: a 22-character public URL, the id, the token.
+LINK = f"https://vq.example.org/t/{TICKET_ID}#token={ticket_token('secret', TICKET_ID)}"
+FEEDBACK = "https://clinic.example/feedback?q=passports"
+
+# The values that make each topic's words longest, and the other branches of its `if`s.
+VARIANTS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "ahead": {"people_ahead": (0, 1, 9, None)},
+    "eta": {"minutes": (None, 1, 120)},
+    "called": {"counter": (None, "2", "Window 12")},
+    "recalled": {"counter": (None, "2", "Window 12")},
+    "returned": {"people_ahead": (None, 1, 42)},
+    "served": {"feedback_url": (None, FEEDBACK)},
+    "subscribed": {"minutes": (None, 1, 120)},
+}
+
+
+def septets(text: str) -> int:
+    return sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+
+
+def _values(topic: str, language: str) -> list[dict[str, Any]]:
+    base: dict[str, Any] = {
+        "number": NUMBER,
+        "queue_name": QUEUE,
+        "ticket_url": LINK,
+        "text": "We close at 17:00 today; everyone with a ticket will still be served.",
+        "slot_time": "10:30",
+        "slot_date": "2026-03-14",
+    }
+    varied = VARIANTS.get(topic, {})
+    found = []
+    for combination in itertools.product(*varied.values()):
+        values = {**base, **dict(zip(varied, combination, strict=True))}
+        values["counter_label"] = counter_label(values.get("counter"), language)
+        found.append(values)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("topic", "language"), [(t, lang) for t in TICKET_TOPICS for lang in LANGUAGES]
+)
+def test_every_sms_is_one_gsm_7_sms(topic: str, language: str) -> None:
+    template = default_template(topic, "sms", language)
+    for values in _values(topic, language):
+        text = render(template, {**dict.fromkeys(("position", "wait_range")), **values}).text
+        outside = sorted({c for c in text if c not in GSM7 and c not in GSM7_EXTENSION})
+        assert not outside, (outside, text)  # any one of them makes it UCS-2: 70 a part
+        assert septets(text) <= ONE_SMS, (septets(text), text)
+        assert NUMBER in text or topic == "reminder", text
+
+
+def test_the_checks_would_see_a_long_or_ucs_2_message() -> None:
+    assert septets("a" * 160) == 160 and septets("€" * 80) == 160
+    assert {"\u2019", "\u2013", "\u2026", "á", "í", "ó", "ú", "ê", "ô", "ç"}.isdisjoint(GSM7)
