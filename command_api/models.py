@@ -157,6 +157,14 @@ class NotifyWhenIn(StrictModel):
     called: StrictBool = True
     recalled: StrictBool = True
     returned: StrictBool = True
+    missed: StrictBool = Field(
+        default=True,
+        description="Marked no-show: until when the person may come back, or that it ended",
+    )
+    moved: StrictBool = Field(
+        default=True,
+        description="Moved to another queue (a transfer, a merge): its name, the new number",
+    )
     paused: StrictBool = Field(default=True, description="The queue pauses")
     resumed: StrictBool = Field(default=True, description="The queue moves again after a pause")
     closed: StrictBool = Field(default=True, description="The queue takes no more arrivals")

@@ -50,7 +50,7 @@ _AHEAD_ES = (
 )
 # Short texts of these topics end with the ticket's link (the email has it in its footer), which
 # takes some 95 characters of the SMS: their own words stay within about 65.
-LINKED: frozenset[str] = frozenset({"ahead", "eta", "returned", "subscribed"})
+LINKED: frozenset[str] = frozenset({"ahead", "eta", "returned", "subscribed", "moved", "missed"})
 LINK = "{% if ticket_url %} {{ ticket_url }}{% endif %}"
 
 TICKET: dict[str, dict[str, Wording]] = {
@@ -265,25 +265,48 @@ TICKET: dict[str, dict[str, Wording]] = {
         ),
     },
     "reminder": {
+        # The short text ends with the booking's page (where the person checks in or cancels):
+        # some 95 characters of the SMS, so its own words stay within about 65. The email is
+        # whole: the same words at more length, the page's link, the signature.
         "en": Wording(
             "Reminder: {{ queue_name }} at {{ slot_time }}",
+            "Reminder: {{ queue_name }}, {{ slot_date }} at {{ slot_time }}."
+            "{% if ticket_url %} Check in:" + LINK + "{% endif %}",
             "Reminder: your appointment at {{ queue_name }} is at {{ slot_time }} on"
-            " {{ slot_date }}. Please check in when you arrive.",
+            " {{ slot_date }}.\n\n{% if ticket_url %}When you arrive, check in on your booking's"
+            " page (or cancel it there if you cannot come): {{ ticket_url }}\n\n{% else %}"
+            "Please check in when you arrive.\n\n{% endif %}"
+            "{% if tenant_name %}{{ tenant_name }}{% endif %}",
         ),
         "fr": Wording(
             "Rappel : {{ queue_name }} à {{ slot_time }}",
+            "Rappel : {{ queue_name }}, {{ slot_date }} à {{ slot_time }}."
+            "{% if ticket_url %} Votre RDV :" + LINK + "{% endif %}",
             "Rappel : votre rendez-vous à {{ queue_name }} est à {{ slot_time }} le"
-            " {{ slot_date }}. Merci de vous enregistrer à votre arrivée.",
+            " {{ slot_date }}.\n\n{% if ticket_url %}À votre arrivée, enregistrez-vous sur la page"
+            " de votre rendez-vous (ou annulez-le si vous ne pouvez pas venir) : {{ ticket_url }}"
+            "\n\n{% else %}Merci de vous enregistrer à votre arrivée.\n\n{% endif %}"
+            "{% if tenant_name %}{{ tenant_name }}{% endif %}",
         ),
         "de": Wording(
             "Erinnerung: {{ queue_name }} um {{ slot_time }}",
-            "Erinnerung: Ihr Termin bei {{ queue_name }} ist um {{ slot_time }} am"
-            " {{ slot_date }}. Bitte melden Sie sich bei Ankunft an.",
+            "Termin {{ queue_name }}: {{ slot_date }}, {{ slot_time }} Uhr."
+            "{% if ticket_url %} Anmelden:" + LINK + "{% endif %}",
+            "Erinnerung: Ihr Termin bei {{ queue_name }} ist am {{ slot_date }} um"
+            " {{ slot_time }} Uhr.\n\n{% if ticket_url %}Melden Sie sich bei Ankunft auf der Seite"
+            " Ihres Termins an (oder sagen Sie ihn dort ab, wenn Sie nicht kommen können):"
+            " {{ ticket_url }}\n\n{% else %}Bitte melden Sie sich bei Ankunft an.\n\n{% endif %}"
+            "{% if tenant_name %}{{ tenant_name }}{% endif %}",
         ),
         "es": Wording(
             "Recordatorio: {{ queue_name }} a las {{ slot_time }}",
-            "Recordatorio: su cita en {{ queue_name }} es a las {{ slot_time }} el"
-            " {{ slot_date }}. Registre su llegada al llegar.",
+            "Su cita en {{ queue_name }}: {{ slot_date }}, {{ slot_time }}."
+            "{% if ticket_url %} Registro:" + LINK + "{% endif %}",
+            "Recordatorio: su cita en {{ queue_name }} es el {{ slot_date }} a las"
+            " {{ slot_time }}.\n\n{% if ticket_url %}Al llegar, registre su llegada en la"
+            " página de su cita (o anúlela allí si no puede venir): {{ ticket_url }}\n\n"
+            "{% else %}Registre su llegada al llegar.\n\n{% endif %}"
+            "{% if tenant_name %}{{ tenant_name }}{% endif %}",
         ),
     },
     "subscribed": {

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.recorded import RecordedEvent
 from notifications.default_templates import counter_label
@@ -62,7 +63,11 @@ def ticket_message(
     queue_name: str,
     public_url: str,
     feedback_url: str | None = None,
+    previous_number: str | None = None,
+    return_time: str | None = None,
 ) -> Message:
+    """A rule's message to one subscription. `previous_number`: a move's, when the rule could
+    not know it (the notifier looks it up); `return_time`: a no-show's (see `return_time`)."""
     moment = due.moment
     minutes = _minutes(moment.at, moment.call_p50_at)
     low, high = _minutes(moment.at, moment.call_p10_at), _minutes(moment.at, moment.call_p90_at)
@@ -80,6 +85,8 @@ def ticket_message(
         # delivery log keeps it.
         "ticket_url": f"{public_url.rstrip('/')}/t/{follower.ticket_id}",
         "feedback_url": feedback_url,
+        "previous_number": due.previous_number or previous_number,
+        "return_time": return_time,
     }
     return Message(
         id=due.message_id,
@@ -95,6 +102,17 @@ def ticket_message(
         subscription_id=follower.subscription_id,
         data=data,
     )
+
+
+def return_time(missed_at: datetime, queue_view: dict[str, Any]) -> str | None:
+    """Until when a person marked no-show may come back, as the queue's clock says it ("10:45",
+    as reminders say their slot): the domain's rule (domain/decide.py `_return`), from the
+    queue's settings in its view; None when it gives no grace period."""
+    grace = int(queue_view.get("no_show_grace_seconds") or 0)
+    if grace <= 0:
+        return None
+    zone = ZoneInfo(str(queue_view.get("timezone") or "UTC"))
+    return (missed_at + timedelta(seconds=grace)).astimezone(zone).strftime("%H:%M")
 
 
 def webhook_message(

@@ -116,11 +116,15 @@ class Notifier:
         messages: list[Message] = []
         for moment, tenant_id, stamp in moments:
             for follower in by_ticket.get(moment.ticket_id, []):
+                was_in = follower.queue_id
                 dues = follower.watch.step(moment)
-                follower.queue_id = moment.queue_id  # a transfer moves the ticket
+                # A transfer moves the ticket; the queue it left, announced late, does not.
+                follower.queue_id = follower.watch.queue_id or moment.queue_id
                 touched[follower.subscription_id] = follower
                 name = await self._names.name(tenant_id, moment.queue_id)
-                messages += [await self._ticket_message(follower, due, name) for due in dues]
+                messages += [
+                    await self._ticket_message(follower, due, name, was_in) for due in dues
+                ]
             if moment.position == 1 and moment.cause in JOINING:
                 messages += await self._joined(tenant_id, moment)
             messages += await self._webhooks(
@@ -190,14 +194,36 @@ class Notifier:
         seen = f"{moment.queue_id}:{quarter.isoformat()}"
         return alert_messages(rules, seen=seen, at=moment.at, data=data)
 
-    async def _ticket_message(self, follower: Follower, due: Due, queue_name: str) -> Message:
+    async def _ticket_message(
+        self, follower: Follower, due: Due, queue_name: str, was_in: str | None = None
+    ) -> Message:
         return fanout.ticket_message(
             follower,
             due,
             queue_name=queue_name,
             public_url=self._settings.public_url,
             feedback_url=await self._feedback_url(follower, due),
+            previous_number=await self._previous_number(follower, due, was_in),
+            return_time=await self._return_time(follower, due),
         )
+
+    async def _previous_number(
+        self, follower: Follower, due: Due, was_in: str | None
+    ) -> str | None:
+        """A move's old number when the watch never saw it (the positions topic names a ticket
+        only among the first few places of its line): the ticket's view in the queue it left."""
+        if due.rule.kind != "moved" or due.previous_number or not was_in:
+            return None
+        found = await self._names.numbers(follower.tenant_id, was_in, [follower.ticket_id])
+        return found.get(follower.ticket_id)
+
+    async def _return_time(self, follower: Follower, due: Due) -> str | None:
+        """A no-show's: until when it may come back, from the queue's settings (its view is
+        written before the moment is announced)."""
+        if due.rule.kind != "missed":
+            return None
+        view = await self._names.view(follower.tenant_id, due.moment.queue_id)
+        return None if view is None else fanout.return_time(due.moment.at, view)
 
     async def _feedback_url(self, follower: Follower, due: Due) -> str | None:
         """The queue's feedback link (its notification settings), for the message after service

@@ -47,6 +47,10 @@ def obsolete(message: Message, standing: Standing) -> str | None:
         return _place_gone(message, standing)
     if message.topic in TURN_TOPICS:
         return _turn_gone(message, standing)
+    if message.topic == "missed":
+        return _missed_gone(message, standing)
+    if message.topic == "moved" and _seen_by_watch(message, standing) == "later":
+        return "the ticket was moved again since"
     return None
 
 
@@ -78,6 +82,17 @@ def _turn_gone(message: Message, standing: Standing) -> str | None:
         return "a later message of the same rule replaced it"
     if seen == "yes" and standing.watch.status == "serving":
         return "the ticket is being served"
+    return None
+
+
+def _missed_gone(message: Message, standing: Standing) -> str | None:
+    """A "come back by 10:45" holds while the ticket is a no-show: not once
+    it came back (it waits, or was called, again) or left (said above)."""
+    seen = _seen_by_watch(message, standing)
+    if seen == "later":
+        return "a later message of the same rule replaced it"
+    if seen == "yes" and standing.watch.status != "no_show":
+        return "the ticket came back to the line"
     return None
 
 

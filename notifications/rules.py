@@ -9,8 +9,14 @@ through its subscriptions' watches. No I/O and no clock: the moment's own time i
 * Once fired, a rule is disarmed until the ticket moves back out of it (a priority change ahead
   of it, say); crossing again fires again, as a new message.
 * A ticket that left (served or cancelled) gets nothing more, but for the message about its
-  leaving that it asked for (the feedback link after service). A no-show may still come back,
-  and a transferred ticket waits on in its new queue: both are still followed.
+  leaving that it asked for (the feedback link after service). A no-show may still come back
+  (it is told it missed its turn, and until when it may return), and a transferred ticket waits
+  on in its new queue: both are still followed.
+* A move to another queue (a transfer, a merge, a split) is told once, under the number the
+  person knows and the one it has now; the place rules start over in the new line. The moment
+  of the queue it left may come after the one of the queue it joined (two workers announce
+  them): a moment of another queue than the watch's, but for the move itself, is an echo of
+  the past and changes nothing.
 * Every message has a deterministic id (subscription, rule, crossing): a moment folded twice
   (Kafka redelivers) makes the same message, which the delivery stage sends once.
 """
@@ -22,7 +28,17 @@ from datetime import datetime
 from typing import Literal
 
 RuleKind = Literal[
-    "ahead", "eta", "called", "recalled", "returned", "served", "paused", "resumed", "closed"
+    "ahead",
+    "eta",
+    "called",
+    "recalled",
+    "returned",
+    "missed",
+    "moved",
+    "served",
+    "paused",
+    "resumed",
+    "closed",
 ]
 # A rule about the ticket's place waits for its subscriber's threshold; the others for an event.
 THRESHOLD_RULES: frozenset[str] = frozenset({"ahead", "eta"})
@@ -33,8 +49,11 @@ EVENT_RULES: dict[str, tuple[str, str]] = {
     "called": ("TicketCalled", "called"),
     "recalled": ("TicketRecalled", "called"),
     "returned": ("TicketReturned", "waiting"),
+    "missed": ("TicketNoShow", "no_show"),
     "served": ("TicketServed", "served"),
 }
+# The moment that puts a ticket in another queue's line (a transfer, a merge or a split).
+MOVED_IN = "TicketTransferredIn"
 LEFT: frozenset[str] = frozenset({"served", "cancelled"})
 # Rules about the ticket's queue, not the ticket: told to everyone still in it when it happens.
 # "resumed" keeps the promise the "paused" message makes ("we'll let you know when it moves").
@@ -87,6 +106,7 @@ class Due:
     ticket_id: str
     rule: Rule
     moment: Moment
+    previous_number: str | None = None  # a move's: the number the person knew (None: unknown)
 
 
 @dataclass(slots=True)
@@ -101,19 +121,50 @@ class Watch:
     status: str | None = None  # as the last moment left it
     # The last version folded per queue (versions are per queue; a redelivered moment is older).
     versions: dict[str, int] = field(default_factory=dict)
+    queue_id: str | None = None  # the queue the ticket is in, as far as the watch knows
+    number: str | None = None  # its number there, when a moment has named it
 
     def step(self, moment: Moment) -> list[Due]:
         """Fold one moment; the messages it makes due (none for a moment already folded)."""
         if moment.version <= self.versions.get(moment.queue_id, 0) or self.left:
             return []
         self.versions[moment.queue_id] = moment.version
-        due = [
-            self._fire(rule, moment)
-            for rule in self.rules
-            if rule.kind not in QUEUE_RULES and self._crossed(rule, moment)
-        ]
+        if moment.cause == MOVED_IN:
+            due = self._moved(moment)
+        elif self.queue_id is not None and moment.queue_id != self.queue_id:
+            return []  # the queue it left, announced after the move: nothing of it holds
+        else:
+            due = [
+                self._fire(rule, moment)
+                for rule in self.rules
+                if rule.kind not in QUEUE_RULES and rule.kind != "moved"
+                and self._crossed(rule, moment)
+            ]  # fmt: skip
         self.left = moment.status in LEFT
         self.status = moment.status
+        self.queue_id = moment.queue_id
+        self.number = moment.number or self.number
+        return due
+
+    def _moved(self, moment: Moment) -> list[Due]:
+        """The ticket joined another queue's line: "moved" is told once (not to a subscription
+        made in that queue already), and the place rules start over in the new line. When the
+        move is told, its message says the place; the place rules then fire only as the new
+        line moves (not a second message for the same moment)."""
+        told = [
+            self._fire(rule, moment, previous=self.number)
+            for rule in self.rules
+            if rule.kind == "moved" and moment.queue_id != self.queue_id
+        ]
+        due = list(told)
+        for rule in self.rules:
+            if rule.kind not in THRESHOLD_RULES:
+                continue
+            self.within.pop(rule.name, None)  # another line: crossed again, told again
+            if not told:
+                due += [self._fire(rule, moment)] if self._crossed(rule, moment) else []
+            elif (inside := _inside(rule, moment)) is not None:
+                self.within[rule.name] = inside
         return due
 
     def queue_event(self, moment: Moment) -> list[Due]:
@@ -144,11 +195,11 @@ class Watch:
         self.within[rule.name] = inside
         return inside and not was
 
-    def _fire(self, rule: Rule, moment: Moment) -> Due:
+    def _fire(self, rule: Rule, moment: Moment, previous: str | None = None) -> Due:
         crossing = self.fired.get(rule.name, 0) + 1
         self.fired[rule.name] = crossing
         message_id = f"{self.subscription_id}:{rule.name}:{crossing}"
-        return Due(message_id, self.subscription_id, moment.ticket_id, rule, moment)
+        return Due(message_id, self.subscription_id, moment.ticket_id, rule, moment, previous)
 
 
 def _inside(rule: Rule, moment: Moment) -> bool | None:

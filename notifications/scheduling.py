@@ -65,7 +65,9 @@ class Schedules:
 
     async def fire_reminders(self) -> int:
         """Send the bookings' reminders due now; how many."""
-        return await fire_reminders(self._pool, self._outlet, self._names, self._clock())
+        return await fire_reminders(
+            self._pool, self._outlet, self._names, self._clock(), self._settings.public_url
+        )
 
     async def fire_due(self) -> int:
         """Fire every occurrence due now; how many this replica moved on."""

@@ -33,10 +33,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.tests import TESTS
 
 from notifications import default_alerts as alerts
+from notifications import default_moves as moves
 from notifications import default_templates as tickets
 from notifications.messages import Rendered
 
-TICKET_TOPICS: tuple[str, ...] = tuple(tickets.TICKET)  # ahead, eta, called... subscribed
+TICKET_WORDS = {**tickets.TICKET, **moves.MOVES}
+TICKET_TOPICS: tuple[str, ...] = tuple(TICKET_WORDS)  # ahead, eta, called... moved, missed
 ALERT_TOPICS: tuple[str, ...] = tuple(alerts.ALERTS)  # "alert:<name>"
 _TICKET_VARIABLES = frozenset(
     [
@@ -54,6 +56,8 @@ _TICKET_VARIABLES = frozenset(
         "tenant_name",
         "slot_time",  # a booking's reminder: its slot, in the queue's time zone
         "slot_date",
+        "previous_number",  # a move's: the number the person held before it
+        "return_time",  # a no-show's: until when it may come back, in the queue's time zone
     ]
 )
 _ALERT_VARIABLES = frozenset(
@@ -311,7 +315,7 @@ def _default(topic: str, email: bool, language: str) -> Template:
     elif topic in alerts.ALERTS:
         wording, short_end = alerts.ALERTS[topic][language], alerts.ALERT_SUFFIX
     else:
-        wording = tickets.TICKET[topic][language]
+        wording = TICKET_WORDS[topic][language]
         short_end = tickets.LINK if topic in tickets.LINKED else ""
     if not email:
         return Template(wording.text + short_end)
@@ -324,7 +328,7 @@ def _default(topic: str, email: bool, language: str) -> Template:
 
 # Sample variables per topic: what a preview renders a template with.
 SAMPLE: dict[str, dict[str, Any]] = {
-    **{topic: dict(tickets.SAMPLE) for topic in TICKET_TOPICS},
+    **{topic: {**tickets.SAMPLE, **moves.SAMPLE} for topic in TICKET_TOPICS},
     **{topic: dict(values) for topic, values in alerts.SAMPLES.items()},
 }
 

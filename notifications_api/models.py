@@ -54,6 +54,8 @@ class WhenOut(BaseModel):
     called: bool
     recalled: bool
     returned: bool
+    missed: bool
+    moved: bool
     paused: bool
     resumed: bool
     closed: bool

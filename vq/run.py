@@ -13,9 +13,11 @@ webhook endpoint: its page shows what the product sent.
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
 import signal
+import socket
 import sys
 import time
 from datetime import datetime
@@ -32,18 +34,12 @@ from vq.inbox import SECRET_VARIABLE
 from vq.supervisor import ChildSpec, Supervisor, stop_leftovers
 
 # The ports the relay, the worker and the notifier serve /metrics on (the API serves its own on
-# its port): those of deploy/systemd's units and deploy/prometheus/prometheus.yml, so that
-# Prometheus scrapes `vq run` as it would a host. Given on the command line, they win over a
-# VQ_METRICS_PORT in the environment (one port for every child could not work).
+# its port), unless `--metrics-ports` says others: those of deploy/systemd's units and
+# deploy/prometheus/prometheus.yml, so that Prometheus scrapes `vq run` as it would a host. Given
+# on the command line, they win over a VQ_METRICS_PORT in the environment (one port for every
+# child could not work).
 METRICS_PORTS = {"relay": 9101, "worker": 9201, "notifier": 9102}
-# Each app process: a name and its `vq` subcommand. The inbox starts later: it needs the demo's
-# webhook secret, and the demo needs the API.
-PROCESSES: tuple[tuple[str, list[str]], ...] = (
-    ("api", ["api"]),
-    ("relay", ["relay", "--metrics-port", str(METRICS_PORTS["relay"])]),
-    ("worker", ["worker", "--metrics-port", str(METRICS_PORTS["worker"])]),
-    ("notifier", ["notifier", "--metrics-port", str(METRICS_PORTS["notifier"])]),
-)
+METRICS_PORTS_FLAG = "--metrics-ports"
 # Webhooks may not go to private addresses unless allowed: the demo's go to the inbox on loopback.
 DEMO_OUTBOUND_ALLOW = "127.0.0.1/32"
 # Ctrl-C, `kill`, and a closed terminal (the children, in sessions of their own, would outlive it).
@@ -65,7 +61,78 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--inbox-port", type=int, default=8025, help="the demo inbox's HTTP port (default 8025)"
     )
+    default = ",".join(map(str, METRICS_PORTS.values()))
+    run.add_argument(
+        METRICS_PORTS_FLAG,
+        type=metrics_ports,
+        default=dict(METRICS_PORTS),
+        metavar="RELAY,WORKER,NOTIFIER",
+        help=f"the ports the relay, the worker and the notifier serve /metrics on (default "
+        f"{default}); a second `vq run` on this host needs its own, as it needs its own "
+        "VQ_API_PORT, --inbox-port, VQ_SMTP_PORT and VQ_DATA_DIR",
+    )
     run.set_defaults(func=_run)
+
+
+def metrics_ports(given: str) -> dict[str, int]:
+    """`--metrics-ports 19101,19201,19102`: the relay's, the worker's and the notifier's."""
+    parts = [p.strip() for p in given.split(",")]
+    if len(parts) != len(METRICS_PORTS) or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"three ports, as RELAY,WORKER,NOTIFIER: not {given!r}")
+    ports = [int(p) for p in parts]
+    if not all(0 < p < 65536 for p in ports) or len(set(ports)) != len(ports):
+        raise argparse.ArgumentTypeError(f"three different ports from 1 to 65535: not {given!r}")
+    return dict(zip(METRICS_PORTS, ports, strict=True))
+
+
+def processes(ports: dict[str, int]) -> list[tuple[str, list[str]]]:
+    """Each app process: a name and its `vq` subcommand. The inbox starts later: it needs the
+    demo's webhook secret, and the demo needs the API."""
+    return [
+        ("api", ["api"]),
+        *((name, [name, "--metrics-port", str(port)]) for name, port in ports.items()),
+    ]
+
+
+def ports_taken(settings: Settings, args: argparse.Namespace) -> str | None:
+    """The one line that says which port this run needs is taken (by another `vq run`, most
+    often) and which setting chooses another; None when all are free. Said before anything
+    starts: the API would be restarted again and again, the others would run without metrics
+    (or Prometheus would read another run's as theirs)."""
+    host, metrics = settings.metrics_host, args.metrics_ports
+    wanted = [
+        (settings.api_host, settings.api_port, "the API", "VQ_API_PORT"),
+        *(
+            (host, port, f"the {name}'s metrics", f"{METRICS_PORTS_FLAG} RELAY,WORKER,NOTIFIER")
+            for name, port in metrics.items()
+        ),
+        ("127.0.0.1", args.inbox_port, "the demo inbox", "--inbox-port ..."),
+    ]
+    if _smtp_is_local(settings):  # the inbox is the SMTP relay too
+        wanted.append((settings.smtp_host, settings.smtp_port, "the inbox's SMTP", "VQ_SMTP_PORT"))
+    for where, port, what, setting in wanted:
+        if _taken(where, port):
+            return (
+                f"vq run: port {port} at {where} ({what}) is taken, perhaps by another `vq run`"
+                f" on this host; choose another with {setting}"
+            )
+    return None
+
+
+def _taken(host: str, port: int) -> bool:
+    """Whether a server listens on host:port already (SO_REUSEADDR, as the servers bind: a port
+    still in TIME_WAIT after the last run is not taken)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError:
+        return False  # an address that does not resolve: the child says so itself
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -90,8 +157,10 @@ def _run(args: argparse.Namespace) -> int:
         env["VQ_CLOCK_START"], env["VQ_CLOCK_SPEED"] = clock_start.isoformat(), str(clock_speed)
     supervisor = Supervisor(logs, settings.data_dir / "run.json")
     stop_leftovers(supervisor.state_file, supervisor.say)
+    if (taken := ports_taken(settings, args)) is not None:
+        raise SystemExit(taken)
     stop = _StopSignals()
-    for name, command in PROCESSES:
+    for name, command in processes(args.metrics_ports):
         supervisor.start(_spec(name, command, env))
     base = f"http://{settings.api_host}:{settings.api_port}"
     traffic: DemoTraffic | ScenarioTraffic | None = None
@@ -101,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         inbox = f"http://127.0.0.1:{args.inbox_port}/"
         demo = None if args.no_demo else ensure_demo(settings, base, inbox + "webhooks")
         supervisor.start(_inbox_spec(settings, args.inbox_port, demo, env))
-        _print_banner(settings, base, demo, logs, inbox, allow_loopback)
+        _print_banner(settings, base, demo, logs, inbox, allow_loopback, args.metrics_ports)
         if demo is not None and "VQ_CLOCK_START" in env and "VQ_CLOCK_START" not in os.environ:
             clock_start = datetime.fromisoformat(env["VQ_CLOCK_START"])
             traffic = ScenarioTraffic(settings, base, demo, clock_start)
@@ -194,6 +263,7 @@ def _print_banner(
     logs: Path,
     inbox: str,
     allow_loopback: bool,
+    metrics_ports: dict[str, int],
 ) -> None:
     print()
     print("virtual-queue is running")
@@ -202,7 +272,7 @@ def _print_banner(
     print(f"  logs             {logs}/")
     print(f"  metrics          {base}/metrics (API)")
     pad = " " * 19
-    for name, port in METRICS_PORTS.items():
+    for name, port in metrics_ports.items():
         print(f"{pad}http://{settings.metrics_host}:{port}/metrics ({name})")
     print(f"{pad}(Prometheus and its alerts: deploy/prometheus; Grafana: deploy/grafana)")
     if demo is not None:

@@ -24,17 +24,23 @@ RULE_KINDS = (
     "called",
     "recalled",
     "returned",
+    "missed",
+    "moved",
     "served",
     "paused",
     "resumed",
     "closed",
 )
 THRESHOLD_KINDS = frozenset({"ahead", "eta"})
-# The event rules and whether a person who says nothing about them gets them.
+# The event rules and whether a person who says nothing about them gets them. The notifier
+# follows the rules as stored: a subscription stored before `missed` and `moved` existed was
+# given both by a migration (eventstore/migrations/0022), as their default is true.
 EVENT_DEFAULTS: dict[str, bool] = {
     "called": True,
     "recalled": True,
     "returned": True,
+    "missed": True,
+    "moved": True,
     "paused": True,
     "resumed": True,
     "closed": True,

@@ -34,8 +34,13 @@ class Follower:
 
 
 def watch_from(
-    subscription_id: str, rules: Sequence[dict[str, Any]], state: dict[str, Any]
+    subscription_id: str,
+    rules: Sequence[dict[str, Any]],
+    state: dict[str, Any],
+    queue_id: str | None = None,
 ) -> Watch:
+    """A watch as stored; `queue_id`, the subscription's, for a watch stored before it kept its
+    own (the notifier kept the subscription's up to date with the ticket's moves)."""
     return Watch(
         subscription_id,
         tuple(Rule(r["kind"], r.get("threshold")) for r in rules),
@@ -44,6 +49,8 @@ def watch_from(
         left=bool(state.get("left", False)),
         status=state.get("status"),
         versions=dict(state.get("versions", {})),
+        queue_id=state.get("queue_id") or queue_id,
+        number=state.get("number"),
     )
 
 
@@ -54,13 +61,15 @@ def watch_state(watch: Watch) -> dict[str, Any]:
         "left": watch.left,
         "status": watch.status,
         "versions": watch.versions,
+        "queue_id": watch.queue_id,
+        "number": watch.number,
     }
 
 
 def _follower(row: Sequence[Any]) -> Follower:
     sid, tenant, queue, ticket, channel, address, language, rules, state = row
     return Follower(
-        sid, tenant, queue, ticket, channel, address, language, watch_from(sid, rules, state)
+        sid, tenant, queue, ticket, channel, address, language, watch_from(sid, rules, state, queue)
     )
 
 
@@ -150,6 +159,6 @@ def _standing(row: Sequence[Any]) -> Standing:
         address=str(address),
         cancelled=bool(cancelled),
         queue_id=str(queue),
-        watch=watch_from(sid, rules, state),
+        watch=watch_from(sid, rules, state, str(queue)),
         closing={t: datetime.fromisoformat(at) for t, at in (closing or {}).items()},
     )

@@ -61,12 +61,14 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
     assert made["queue_id"] == queue_id and made["language"] == "en"
     assert made["when"] == {
         "ahead": 2, "eta_minutes": 5, "called": True, "recalled": True, "returned": True,
-        "paused": True, "resumed": True, "closed": True, "served": False,
+        "missed": True, "moved": True, "paused": True, "resumed": True, "closed": True,
+        "served": False,
     }  # fmt: skip
     assert await _rules(pool, made["subscription_id"]) == [
         {"kind": "ahead", "threshold": 2},
         {"kind": "eta", "threshold": 300},  # the notifier counts in seconds
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
+        *({"kind": k, "threshold": None} for k in ("missed", "moved")),
         *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
     ]
     email = await api.http.post(
@@ -180,6 +182,7 @@ async def test_subscriptions_made_at_enqueue(api: ApiClient, pool: Pool) -> None
         {"kind": "ahead", "threshold": 5},
         {"kind": "eta", "threshold": 600},
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
+        *({"kind": k, "threshold": None} for k in ("missed", "moved")),
         *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
     ]
     retry = await api.post(

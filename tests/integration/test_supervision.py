@@ -108,7 +108,9 @@ async def test_a_killed_worker_is_back_within_5_s_and_no_event_is_lost(
         "VQ_SMTP_PORT": str(free_port()),  # the inbox's SMTP sink
     }
     console = (tmp_path / "console.txt").open("wb")
-    command = ["run", "--no-demo", "--inbox-port", str(free_port())]
+    # Ports of its own, all of them: another `vq run` on this host must not meet this one.
+    metrics = ",".join(str(free_port()) for _ in range(3))
+    command = ["run", "--no-demo", "--inbox-port", str(free_port()), "--metrics-ports", metrics]
     run = subprocess.Popen(
         [sys.executable, "-m", "vq.cli", *command],
         env=env,

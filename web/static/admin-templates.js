@@ -10,12 +10,13 @@
   const A = VQ.admin;
   // notifications/templates.py: the topics, their variables, the channels and languages
   const TICKET_VARIABLES = ["number", "queue_name", "tenant_name", "position", "people_ahead",
-    "minutes", "wait_range", "counter", "counter_label", "ticket_url", "feedback_url", "text"];
+    "minutes", "wait_range", "counter", "counter_label", "ticket_url", "feedback_url", "text", "previous_number",
+    "return_time"];
   const ALERT_VARIABLES = ["queue_name", "queue_id", "detail", "value", "threshold", "counter",
     "dashboard_url"];
   const SUMMARY_VARIABLES = ["date", "queue_name", "waiting", "served", "no_shows",
     "mean_wait_minutes", "p90_wait_minutes", "dashboard_url"];
-  const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "served", "paused",
+  const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "missed", "moved", "served", "paused",
     "resumed", "closed", "announcement", "subscribed", "alert:joined_empty_queue", "alert:p90_over_target",
     "alert:counter_idle", "alert:accuracy_degraded", "alert:delivery_failures",
     "alert:unusual_arrivals", "alert:bottleneck", "summary"];

@@ -10,6 +10,7 @@ import pytest
 
 from core.tokens import ticket_token
 from notifications.delivery import with_token
+from notifications.fanout import return_time
 from notifications.messages import Message
 from notifications.obsolete import obsolete
 from notifications.rules import Rule, Watch
@@ -87,6 +88,15 @@ AHEAD = message("ahead", "ahead-3")
         (message("served"), standing("served", fired={"served": 1}), None),
         (message("paused"), standing("cancelled"), "the ticket was cancelled"),
         (message("announcement", crossing=0, id="sched:1:sub-1"), standing("called"), None),
+        # "Come back by 10:45" holds while the ticket is a no-show, not once it came back.
+        (message("missed"), standing("no_show", fired={"missed": 1}), None),
+        (message("missed"), standing("called", fired={}), None),  # news: the watch is older
+        (message("missed"), standing("waiting", fired={"missed": 1}), "came back"),
+        (message("missed"), standing("cancelled", fired={"missed": 1}), "was cancelled"),
+        # "Moved to Radiology, now R-006" holds in its new line, not after it left or moved on.
+        (message("moved", queue_id="queue-b"), standing(queue_id="queue-b"), None),
+        (message("moved"), standing("served", fired={"moved": 1}), "the ticket was served"),
+        (message("moved"), standing(fired={"moved": 2}), "moved again"),
     ],
 )
 def test_what_no_longer_holds(sent: Message, now: Standing, why: str | None) -> None:
@@ -113,3 +123,10 @@ def test_the_token_is_added_as_the_message_is_sent_and_an_old_link_stays() -> No
     assert with_token(old, SECRET) == (old, token)
     bare = message("announcement", data={"text": "closing at 5"})
     assert with_token(bare, SECRET) == (bare, None)
+
+
+def test_the_time_to_come_back_by_is_the_queues_clock() -> None:
+    """The grace period of the queue's settings, on its time zone; none: the ticket ended."""
+    settings = {"timezone": "Europe/Paris", "no_show_grace_seconds": 900}
+    assert return_time(T0, settings) == "10:15"  # 09:00 UTC + 15 min, in Paris (UTC+1)
+    assert return_time(T0, {**settings, "no_show_grace_seconds": 0}) is None

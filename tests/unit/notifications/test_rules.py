@@ -4,6 +4,7 @@ same ids when a moment comes twice."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -178,3 +179,66 @@ def test_a_pause_then_the_resumption_are_told_to_a_ticket_still_in_line() -> Non
     gone = Watch("s3", rules)
     gone.step(Ticket().at(None, "served", cause="TicketServed"))
     assert gone.queue_event(_queue_event("QueueResumed", 7)) == []
+
+
+def _moved_in(position: int, version: int = 1, cause: str = "TicketTransferredIn") -> Moment:
+    """The ticket in Radiology's line, as R-006: put there by a move, or moved up in it."""
+    return Moment(
+        ticket_id="t",
+        queue_id="queue-r",
+        version=version,
+        at=T0 + timedelta(hours=1, minutes=version),
+        cause=cause,
+        status="waiting",
+        position=position,
+        number="R-006",
+    )
+
+
+def _moved_out(ticket: Ticket) -> Moment:
+    return replace(ticket.at(None, "transferred", cause="TicketTransferredOut"), number="A-006")
+
+
+@pytest.mark.parametrize("out_first", [True, False])
+def test_a_move_is_told_once_under_both_numbers_and_the_new_line_rearms_ahead(
+    out_first: bool,
+) -> None:
+    """Found by the probe: A-006 within "3 ahead" transferred to Radiology as R-006 got nothing
+    until "R-006, it's your turn". The two queues' moments come in either order."""
+    ticket = Ticket()
+    watch = Watch("s1", (Rule("ahead", 3), Rule("moved"), Rule("called")), queue_id=Q)
+    assert names(watch, replace(ticket.at(2), number="A-006")) == ["s1:ahead-3:1"]
+    out, into = _moved_out(ticket), _moved_in(5)
+    dues = [d for m in ((out, into) if out_first else (into, out)) for d in watch.step(m)]
+    assert [(d.message_id, d.previous_number, d.moment.number) for d in dues] == [
+        ("s1:moved:1", "A-006", "R-006")
+    ]
+    assert (watch.queue_id, watch.status, watch.number) == ("queue-r", "waiting", "R-006")
+    later = [_moved_in(p, v, cause="TicketCalled") for v, p in ((2, 4), (3, 3))]
+    assert names(watch, *later) == ["s1:ahead-3:2"]  # heard again as the new line moves
+    assert names(watch, _moved_in(5, version=3)) == []  # read twice: once
+
+
+def test_a_move_into_the_threshold_is_one_message_and_without_moved_ahead_tells_it() -> None:
+    told = Watch("s1", (Rule("ahead", 3), Rule("moved")), queue_id=Q, within={"ahead-3": True})
+    assert names(told, _moved_in(1)) == ["s1:moved:1"]  # it says "you're next" itself
+    silent = Watch("s2", (Rule("ahead", 3),), queue_id=Q, within={"ahead-3": True})
+    assert names(silent, _moved_in(1)) == ["s2:ahead-3:1"]  # re-armed: the old line's is gone
+
+
+def test_a_subscription_made_in_the_new_queue_is_not_told_of_the_move() -> None:
+    watch = Watch("s1", (Rule("moved"),), queue_id="queue-r")
+    assert names(watch, _moved_in(4)) == []
+
+
+def test_a_no_show_is_told_it_missed_its_turn_each_time() -> None:
+    ticket, watch = Ticket(), Watch("s1", (Rule("missed"), Rule("returned")))
+    fired = names(
+        watch,
+        ticket.at(None, "called"),
+        ticket.at(None, "no_show", cause="TicketNoShow"),
+        ticket.at(3, cause="TicketReturned"),
+        ticket.at(None, "called"),
+        ticket.at(None, "no_show", cause="TicketNoShow"),
+    )
+    assert fired == ["s1:missed:1", "s1:returned:1", "s1:missed:2"]

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
 
 from core.tokens import ticket_token
-from notifications.default_templates import counter_label
+from notifications.default_templates import LINKED, counter_label
+from notifications.reminders import day_words
 from notifications.templates import LANGUAGES, TICKET_TOPICS, default_template, render
 
 # GSM 03.38: the basic alphabet (one septet each) and its extension table (two: escape + char).
@@ -39,6 +41,11 @@ VARIANTS: dict[str, dict[str, tuple[Any, ...]]] = {
     "returned": {"people_ahead": (None, 1, 42)},
     "served": {"feedback_url": (None, FEEDBACK)},
     "subscribed": {"minutes": (None, 1, 120)},
+    # A transfer's new number, a merge's same one, or none known; the longest place words.
+    "moved": {"previous_number": (None, "PB-456", NUMBER), "people_ahead": (None, 0, 1, 42)},
+    "missed": {"return_time": (None, "10:45")},
+    # The longest days in words ("30 de septiembre", "1er septembre"), and "août" (in an SMS).
+    "reminder": {"slot_day": (date(2026, 9, 30), date(2026, 9, 1), date(2026, 8, 1))},
 }
 
 
@@ -60,6 +67,8 @@ def _values(topic: str, language: str) -> list[dict[str, Any]]:
     for combination in itertools.product(*varied.values()):
         values = {**base, **dict(zip(varied, combination, strict=True))}
         values["counter_label"] = counter_label(values.get("counter"), language)
+        if "slot_day" in values:  # as reminders.py writes it
+            values["slot_date"] = day_words(values.pop("slot_day"), language, "sms")
         found.append(values)
     return found
 
@@ -75,6 +84,7 @@ def test_every_sms_is_one_gsm_7_sms(topic: str, language: str) -> None:
         assert not outside, (outside, text)  # any one of them makes it UCS-2: 70 a part
         assert septets(text) <= ONE_SMS, (septets(text), text)
         assert NUMBER in text or topic == "reminder", text
+        assert LINK in text or topic not in ("reminder", *LINKED), text
 
 
 def test_the_checks_would_see_a_long_or_ucs_2_message() -> None:

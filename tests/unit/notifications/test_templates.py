@@ -37,6 +37,8 @@ def test_the_topics_are_the_ones_messages_are_about() -> None:
         "called",
         "recalled",
         "returned",
+        "missed",
+        "moved",
         "served",
         "paused",
         "resumed",

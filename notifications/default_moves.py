@@ -1,0 +1,109 @@
+"""Our words for a ticket that changed hands: moved to another queue, or called and missed.
+
+Data, shaped like `default_templates.TICKET` (and merged with it in templates.py): per topic and
+language an email subject and the short text, which ends with the ticket's link in an SMS (both
+are in default_templates.LINKED) and so stays within some 65 characters of the GSM 7-bit
+alphabet with a 20-character queue name and 6-character numbers (no "ó", "ê", curly quotes).
+
+* `moved` starts with the number the person holds (`previous_number`, when the notifier knew
+  it) and gives the new one when the move changed it: a transfer gives a number of the new
+  queue, a merge keeps the one on the paper.
+* `missed` says until when the person may come back (`return_time`, the queue's clock, as
+  reminders say their slot) or, when the queue gives no grace period, that the ticket has
+  ended. The short text has no room for the queue's name; the email says it.
+"""
+
+from __future__ import annotations
+
+from notifications.default_templates import Wording, email_body
+
+# The number the person knows, then the new one when it changed.
+_WAS = "{{ previous_number or number }}"
+_RENUMBERED = "previous_number and previous_number != number"
+
+
+def _moved(was: str, renumbered: str, ahead: str) -> str:
+    """`was`: the words when the number changed ({{ queue_name }}, {{ number }}); `renumbered`:
+    when it did not; `ahead`: the place, after a comma."""
+    return f"{{% if {_RENUMBERED} %}}{was}{{% else %}}{renumbered}{{% endif %}}{ahead}."
+
+
+MOVED_TEXT: dict[str, str] = {
+    "en": _moved(
+        _WAS + ": moved to {{ queue_name }}, now {{ number }}",
+        "{{ number }}: moved to {{ queue_name }}",
+        "{% if people_ahead == 0 %}, you're next{% elif people_ahead %},"
+        " {{ people_ahead }} ahead{% endif %}",
+    ),
+    "fr": _moved(
+        _WAS + " devient {{ number }} à {{ queue_name }}",
+        "{{ number }} : transféré à {{ queue_name }}",
+        "{% if people_ahead == 0 %}, c'est presque à vous{% elif people_ahead %},"
+        " {{ people_ahead }} avant vous{% endif %}",
+    ),
+    "de": _moved(
+        _WAS + ": zu {{ queue_name }} verlegt, Nr. {{ number }}",
+        "{{ number }}: zu {{ queue_name }} verlegt",
+        "{% if people_ahead == 0 %}, als Nächstes{% elif people_ahead %},"
+        " {{ people_ahead }} vor Ihnen{% endif %}",
+    ),
+    "es": _moved(
+        _WAS + ": pasa a {{ queue_name }} como {{ number }}",
+        "{{ number }}: pasa a {{ queue_name }}",
+        "{% if people_ahead == 0 %}, es el siguiente{% elif people_ahead %},"
+        " {{ people_ahead }} por delante{% endif %}",
+    ),
+}
+
+# What `missed` says after "you missed your turn": until when to come back, or that it ended.
+_BACK: dict[str, tuple[str, str]] = {
+    "en": ("Back by {{ return_time }} to keep your place.", "Your ticket has ended."),
+    "fr": ("Revenez avant {{ return_time }} pour garder votre place.", "Votre ticket est clos."),
+    "de": ("Zurück bis {{ return_time }} Uhr: Ihr Platz bleibt.", "Ihr Ticket ist beendet."),
+    "es": ("Vuelva a la fila antes de las {{ return_time }}.", "Su turno ha terminado."),
+}
+_MISSED_SHORT: dict[str, str] = {
+    "en": "{{ number }}: you missed your turn.",
+    "fr": "{{ number }} : tour manqué.",
+    "de": "{{ number }}: Aufruf verpasst.",
+    "es": "{{ number }}: ha perdido su turno.",
+}
+_MISSED_LONG: dict[str, str] = {
+    "en": "{{ number }}: you were called at {{ queue_name }} but missed your turn.",
+    "fr": "{{ number }} : vous avez été appelé à {{ queue_name }} mais avez manqué votre tour.",
+    "de": "{{ number }}: Sie wurden bei {{ queue_name }} aufgerufen, waren aber nicht da.",
+    "es": "{{ number }}: le llamamos en {{ queue_name }} pero no acudió a su turno.",
+}
+
+
+def _back(language: str) -> str:
+    back, ended = _BACK[language]
+    return f"{{% if return_time %}} {back}{{% else %}} {ended}{{% endif %}}"
+
+
+MOVES: dict[str, dict[str, Wording]] = {
+    "moved": {
+        "en": Wording(_WAS + ": you were moved to {{ queue_name }}", MOVED_TEXT["en"]),
+        "fr": Wording(_WAS + " : transfert à {{ queue_name }}", MOVED_TEXT["fr"]),
+        "de": Wording(_WAS + ": verlegt zu {{ queue_name }}", MOVED_TEXT["de"]),
+        "es": Wording(_WAS + ": su turno pasa a {{ queue_name }}", MOVED_TEXT["es"]),
+    },
+    "missed": {
+        language: Wording(
+            subject,
+            _MISSED_SHORT[language] + _back(language),
+            email_body(_MISSED_LONG[language] + _back(language), language),
+        )
+        for language, subject in (
+            ("en", "{{ number }}: you missed your turn at {{ queue_name }}"),
+            ("fr", "{{ number }} : tour manqué à {{ queue_name }}"),
+            ("de", "{{ number }}: Aufruf bei {{ queue_name }} verpasst"),
+            ("es", "{{ number }}: turno perdido en {{ queue_name }}"),
+        )
+    },
+}
+
+SAMPLE: dict[str, object] = {
+    "previous_number": "A-006",
+    "return_time": "10:45",
+}
