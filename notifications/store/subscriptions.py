@@ -11,27 +11,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from psycopg.types.json import Jsonb
 
+from notifications.rules import THRESHOLD_RULES, RuleKind
 from notifications.store.db import Pool, changed, fetch_all, fetch_one
 from notifications.store.defaults import get_notify_defaults
 
-RULE_KINDS = (
-    "ahead",
-    "eta",
-    "called",
-    "recalled",
-    "returned",
-    "missed",
-    "moved",
-    "served",
-    "paused",
-    "resumed",
-    "closed",
-)
-THRESHOLD_KINDS = frozenset({"ahead", "eta"})
+# The rules a subscription may hold, in the order they are stored (the rules' own list).
+RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
+THRESHOLD_KINDS = THRESHOLD_RULES
 # The event rules and whether a person who says nothing about them gets them. The notifier
 # follows the rules as stored: a subscription stored before `missed` and `moved` existed was
 # given both by a migration (eventstore/migrations/0022), as their default is true.

@@ -3,13 +3,15 @@ with a compressed retry schedule, the pipeline's topics, and the running notifie
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from core.settings import Settings
 from deploy.topics import aensure_topics
-from tests.integration.servers import Process
+from tests.integration.servers import Process, read_side, settings_env
 
 # Seconds before each retry: 3 retries, so 4 attempts in all, within a few seconds.
 SCHEDULE = "0.5,1,1.5"
@@ -26,6 +28,27 @@ def reach_settings(settings: Settings, **more: Any) -> Settings:
     )
 
 
+def receiving(settings: Settings, smtp: Any, provider: Any = None, **more: Any) -> Settings:
+    """`reach_settings` aimed at the test's SMTP server and, given one, its SMS provider (the
+    receivers of tests/receivers/, with the credentials conftest's `provider` fixture uses)."""
+    from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN
+
+    aimed: dict[str, Any] = {"smtp_host": smtp.host, "smtp_port": smtp.port}
+    if provider is not None:
+        aimed |= {"sms_base_url": provider.url, "sms_account_sid": PROVIDER_SID,
+                  "sms_auth_token": PROVIDER_TOKEN}  # fmt: skip
+    return reach_settings(settings, **aimed, **more)
+
+
+@asynccontextmanager
+async def pipeline_running(settings: Settings) -> AsyncIterator[None]:
+    """The delivery topics made (the test's `topics` fixture deletes them after), then the
+    relay, a stream worker and the notifier running for the block."""
+    await delivery_topics(settings)
+    with read_side(settings), notifier(settings):
+        yield
+
+
 async def delivery_topics(settings: Settings) -> None:
     """The pipeline's topics, beside the `topics` fixture's (which deletes them all after)."""
     await aensure_topics(settings, settings.delivery_topics, settings.kafka_partitions)
@@ -38,3 +61,16 @@ def notifier(settings: Settings, stages: str | None = None) -> Iterator[Process]
         yield process
     finally:
         process.stop()
+
+
+def replay_dead(settings: Settings) -> str:
+    """`vq notifications replay --dead`, as an operator runs it; what it printed."""
+    replayed = subprocess.run(
+        [sys.executable, "-m", "vq.cli", "notifications", "replay", "--dead"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return replayed.stdout + replayed.stderr

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -21,8 +19,7 @@ from deploy.topics import aensure_topics
 from projections.layout import Keys
 from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
 from tests.integration.kafka_support import json_records
-from tests.integration.reach import delivery_topics, notifier, reach_settings
-from tests.integration.servers import read_side, settings_env
+from tests.integration.reach import pipeline_running, receiving, replay_dead
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.push import PushReceiver
 from tests.receivers.smtp import SmtpReceiver
@@ -33,20 +30,12 @@ SID, TOKEN = PROVIDER_SID, PROVIDER_TOKEN
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpReceiver, provider: ProviderReceiver) -> Settings:
-    return reach_settings(
-        settings,
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        sms_base_url=provider.url,
-        sms_account_sid=SID,
-        sms_auth_token=TOKEN,
-    )
+    return receiving(settings, smtp, provider)
 
 
 @pytest.fixture
 async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]:
-    await delivery_topics(settings)
-    with read_side(settings), notifier(settings):
+    async with pipeline_running(settings):
         yield
 
 
@@ -160,15 +149,8 @@ async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fi
     )
     assert put.status_code in (200, 201), put.text
     await asyncio.sleep(6)  # the workers' template cache (a few seconds) forgets the old one
-    replayed = subprocess.run(
-        [sys.executable, "-m", "vq.cli", "notifications", "replay", "--dead"],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "replayed 1 message" in replayed.stdout, replayed.stdout + replayed.stderr
+    replayed = replay_dead(settings)
+    assert "replayed 1 message" in replayed, replayed
     arrived = await provider.wait_for(6, STARTUP_S)
     assert arrived[-1].to == "+447700900102"
     assert arrived[-1].body == f"{numbers[2]}: 2 ahead"

@@ -13,8 +13,7 @@ import pytest
 
 from core.settings import Settings
 from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
-from tests.integration.reach import delivery_topics, notifier, reach_settings
-from tests.integration.servers import read_side
+from tests.integration.reach import pipeline_running, reach_settings
 from tests.receivers.provider import ProviderReceiver
 
 STARTUP_S = 40.0
@@ -34,8 +33,7 @@ def settings(settings: Settings, provider: ProviderReceiver) -> Settings:
 
 @pytest.fixture
 async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]:
-    await delivery_topics(settings)
-    with read_side(settings), notifier(settings):
+    async with pipeline_running(settings):
         yield
 
 

@@ -10,8 +10,6 @@ fragment) while no topic record and no stored message holds the token.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,9 +18,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from core.settings import Settings
-from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
-from tests.integration.reach import delivery_topics, notifier, reach_settings
-from tests.integration.servers import read_side, settings_env
+from tests.integration.conftest import ApiClient
+from tests.integration.reach import pipeline_running, receiving, replay_dead
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.smtp import SmtpReceiver
 
@@ -36,21 +33,12 @@ ALL_FAIL = 1_000  # requests the provider refuses until it is told to stop
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpReceiver, provider: ProviderReceiver) -> Settings:
-    return reach_settings(
-        settings,
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        sms_base_url=provider.url,
-        sms_account_sid=PROVIDER_SID,
-        sms_auth_token=PROVIDER_TOKEN,
-        delivery_schedule=SCHEDULE,
-    )
+    return receiving(settings, smtp, provider, delivery_schedule=SCHEDULE)
 
 
 @pytest.fixture
 async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]:
-    await delivery_topics(settings)
-    with read_side(settings), notifier(settings):
+    async with pipeline_running(settings):
         yield
 
 
@@ -186,15 +174,8 @@ async def test_a_replay_of_a_dead_ahead_message_for_a_served_ticket_is_not_sent(
                  "dead letter")  # fmt: skip
     assert await _serve_next(api, queue_id) == mine["ticket"]["ticket_id"]
     await _until(lambda: _watch_status(settings, subscription_id) == "served", "service seen")
-    replayed = subprocess.run(
-        [sys.executable, "-m", "vq.cli", "notifications", "replay", "--dead"],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "replayed 1 message" in replayed.stdout, replayed.stdout + replayed.stderr
+    replayed = replay_dead(settings)
+    assert "replayed 1 message" in replayed, replayed
     await asyncio.sleep(3)  # the replayed message has been tried by now
     assert _texts(provider, NUMBER) == []
     assert _log(settings, subscription_id, "ahead") == [("obsolete", ["refused", "obsolete"])]
