@@ -84,6 +84,7 @@ async def test_the_file_sink_reads_the_events_by_schema_id(
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(30)  # reaped: a Popen collected while running is a ResourceWarning
         log.close()
         stop.set()
         await asyncio.wait_for(task, 10)
