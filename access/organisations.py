@@ -11,8 +11,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from access.audit_store import append as audit
-from core.ids import is_uuid
 from eventstore.pool import pooled
+from eventstore.tenants import tenant_name as tenant_name  # where access's callers look for it
 
 Pool = AsyncConnectionPool[Any]
 Conn = AsyncConnection[Any]
@@ -25,17 +25,6 @@ async def insert_tenant(conn: Conn, name: str) -> str:
         "INSERT INTO tenants (tenant_id, name) VALUES (%s, %s)", (tenant_id, name.strip())
     )
     return tenant_id
-
-
-async def tenant_name(pool: Pool, tenant_id: str) -> str | None:
-    """The organisation's name; None when there is no such organisation."""
-    if not is_uuid(tenant_id):
-        return None
-    async with pooled(pool) as conn:
-        row = await (
-            await conn.execute("SELECT name FROM tenants WHERE tenant_id = %s", (tenant_id,))
-        ).fetchone()
-    return None if row is None else str(row[0])
 
 
 async def open_sessions(pool: Pool, tenant_id: str, user_id: str) -> list[str]:

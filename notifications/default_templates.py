@@ -17,6 +17,7 @@ a None that still reaches the output prints as nothing (the environment's `final
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -361,6 +362,13 @@ COUNTER_WORDS: dict[str, str] = {
 _BARE_COUNTER = re.compile(r"[0-9]+|[A-Za-z]|[A-Za-z]{0,2}-?[0-9]{1,3}[A-Za-z]?")
 
 
+def base_language(language: str, known: Iterable[str]) -> str:
+    """The language tag's base language when `known` has it, else English: "fr-CA" and "fr_ca"
+    are "fr", "pt" is "en" (how every piece of our words is picked)."""
+    base = language.replace("_", "-").split("-")[0].lower()
+    return base if base in known else "en"
+
+
 def counter_label(counter: str | None, language: str) -> str | None:
     """The counter as a message names it, in the message's language (its base language, then
     English: as `templates.default_template` picks the words)."""
@@ -369,8 +377,7 @@ def counter_label(counter: str | None, language: str) -> str | None:
     name = counter.strip()
     if not _BARE_COUNTER.fullmatch(name):
         return name
-    base = language.replace("_", "-").split("-")[0].lower()
-    return f"{COUNTER_WORDS.get(base, COUNTER_WORDS['en'])} {name}"
+    return f"{COUNTER_WORDS[base_language(language, COUNTER_WORDS)]} {name}"
 
 
 SAMPLE: dict[str, object] = {

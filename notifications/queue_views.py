@@ -14,9 +14,8 @@ import redis.asyncio as aioredis
 from cachetools import TTLCache
 from psycopg_pool import AsyncConnectionPool
 
-from core.ids import is_uuid
+from eventstore.tenants import tenant_name
 from notifications.rules import Moment
-from notifications.store.db import fetch_one
 from projections.layout import Keys
 
 
@@ -75,13 +74,8 @@ class TenantNames:
         self._names: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=60)
 
     async def name(self, tenant_id: str) -> str | None:
-        """None for no such organisation. (access.organisations has the same query; access
-        imports notifications, so the notifier asks the table itself.)"""
+        """None for no such organisation."""
         name = self._names.get(tenant_id)
-        if name is None and is_uuid(tenant_id):
-            row = await fetch_one(
-                self._pool, "SELECT name FROM tenants WHERE tenant_id = %s", (tenant_id,)
-            )
-            if row is not None:
-                name = self._names[tenant_id] = str(row[0])
+        if name is None and (name := await tenant_name(self._pool, tenant_id)) is not None:
+            self._names[tenant_id] = name
         return name

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from psycopg_pool import AsyncConnectionPool
 
+from notifications.default_templates import base_language
 from notifications.messages import Message, channel
 from notifications.outlet import Outlet
 from notifications.queue_views import QueueViews
@@ -50,8 +51,7 @@ def day_words(day: date, language: str, channel_name: str = "email") -> str:
     """The day as the language writes it in a sentence: "December 6", "6 décembre" ("1er" for
     the first), "6. Dezember", "6 de diciembre". In an SMS, "aout" (the 1990 spelling): the "û"
     of "août" is not in the GSM 7-bit alphabet and would make the whole SMS UCS-2."""
-    base = language.replace("_", "-").split("-")[0].lower()
-    base = base if base in MONTHS else "en"
+    base = base_language(language, MONTHS)
     month = MONTHS[base][day.month - 1]
     if base == "en":
         return f"{month} {day.day}"

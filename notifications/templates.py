@@ -304,8 +304,7 @@ def default_template(topic: str, channel: str, language: str) -> Template:
     have no words in it: "fr-CA" is "fr", "pt" is "en")."""
     _variables(topic)
     _check_channel(channel)
-    base = language.replace("_", "-").split("-")[0].lower()
-    return _default(topic, channel == "email", base if base in LANGUAGES else "en")
+    return _default(topic, channel == "email", tickets.base_language(language, LANGUAGES))
 
 
 @lru_cache(maxsize=256)
