@@ -63,6 +63,13 @@ def check_in_open(slot: dict[str, Any]) -> bool:
     return at - timedelta(minutes=EARLY_MINUTES) <= datetime.now(UTC) - timedelta(seconds=5)
 
 
+def check_in_opens_later(slot: dict[str, Any]) -> bool:
+    """Its check-in opens a minute from now or later: still closed when the test clicks (`not
+    check_in_open` took a slot whose check-in opened seconds later, and a run lost that race)."""
+    at = datetime.fromisoformat(slot["slot_at"])
+    return at - timedelta(minutes=EARLY_MINUTES) > datetime.now(UTC) + timedelta(minutes=1)
+
+
 async def book(tenant: Tenant, queue_id: str, slot_at: str, **body: Any) -> dict[str, Any]:
     return await tenant.post(
         f"/v1/queues/{queue_id}/appointments", {"slot_at": slot_at, **body}, "kiosk"
@@ -136,7 +143,7 @@ async def test_too_early_says_when_and_a_booking_is_cancelled_from_its_page_in_s
     zone = noon_zone()
     tenant = await live_stack.tenant("Clínica de citas")
     queue_id = await laboratory(tenant, zone)
-    later = next(s for s in await free_slots(tenant, queue_id) if not check_in_open(s))
+    later = next(s for s in await free_slots(tenant, queue_id) if check_in_opens_later(s))
     made = await book(tenant, queue_id, later["slot_at"])
 
     page = await open_booking(phone, made, zone, locale="es")
