@@ -58,16 +58,15 @@ def _containers(stack: ExitStack) -> dict[str, str]:
     }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For `pytest -n N --dist loadgroup` (make test): a test file's tests run in one worker
-    (their module fixtures are made once), the browser's in one worker together (one live
-    stack, one Chromium). Tests marked `serial` stop a shared server: make test runs them alone,
-    after the others."""
-    browser = ROOT / "tests" / "browser"
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = "browser" if browser in item.path.parents else str(item.path.relative_to(ROOT))
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` (`-n N --dist loadgroup`): a file's tests in one worker, the browser's in
+    one worker together (tests/scheduling.py). Tests marked `serial` stop a shared server: make
+    test runs them alone, after the others."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.scheduling import ByFile
+
+    return ByFile(config, log)
 
 
 @pytest.fixture(scope="session")
