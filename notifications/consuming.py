@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from core.kafka_reconnects import pace_reconnects
 from core.settings import Settings
 
 log = logging.getLogger("vq.notifications")
@@ -32,6 +33,8 @@ MAX_BACKOFF_S = 5.0
 def consumer(
     settings: Settings, group: str, topics: Sequence[str], **extra: Any
 ) -> AIOKafkaConsumer:
+    # While Kafka is away, each consumer's loops would try it every 100 ms (core/kafka_reconnects).
+    pace_reconnects()
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_servers,

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from core.errors import Unavailable
+from core.kafka_reconnects import pace_reconnects
 from core.settings import Settings
 from notifications.messages import ATTEMPT_HEADER, DUE_HEADER, ERROR_HEADER, Message
 
@@ -50,6 +51,7 @@ class Outlet:
     async def _started(self) -> AIOKafkaProducer:
         async with self._starting:
             if self._producer is None:
+                pace_reconnects()  # a Kafka that is away is not asked every 100 ms
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self._settings.kafka_servers,
                     client_id=self._client_id,

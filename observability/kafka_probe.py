@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from core.kafka_reconnects import pace_reconnects
 from observability.health import Lag
 
 # A request the broker does not answer within this fails (the probe's own timeout is shorter;
@@ -89,6 +90,7 @@ class KafkaProbe:
             if self._admin is None or self._consumer is None:
                 if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_S:
                     raise KafkaDown(self._bootstrap)
+                pace_reconnects()  # under the process's backoff (core/kafka_reconnects.py)
                 try:
                     self._admin = AIOKafkaAdminClient(
                         bootstrap_servers=self._bootstrap,

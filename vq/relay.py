@@ -9,6 +9,7 @@ import signal
 import uvloop
 from aiokafka import AIOKafkaProducer
 
+from core.kafka_reconnects import pace_reconnects
 from core.settings import Settings, get_settings
 from eventstore.pool import connect, open_pool
 from eventstore.postgres import PostgresEventStore
@@ -40,6 +41,7 @@ def _relay(args: argparse.Namespace) -> int:
 async def run_relay(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Publish until SIGINT, SIGTERM or `stop`."""
     stop = stop or asyncio.Event()
+    pace_reconnects()  # a Kafka that is away is not asked every 100 ms (core/kafka_reconnects)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,114 @@
+"""Kafka goes away under a running `vq notifier` and comes back: while it is away the notifier
+knocks a few times a second in all (its eight consumers and its producer together, not each
+every 100 ms: a fleet of notifiers must not pound a broker that is recovering), and once it is
+back the notifier delivers again within seconds. The shared Kafka stays up: the notifier is
+pointed at a stand-in that relays to it, cuts every connection and refuses the new ones for a
+while, then relays again (kafka_outage.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from core.settings import Settings
+from notifications.store.endpoints import create_endpoint
+from schemas import positions
+from tests.integration.kafka_outage import KafkaOutage
+from tests.integration.reach import delivery_topics, reach_settings
+from tests.integration.servers import Process
+from tests.receivers.webhook import WebhookReceiver
+
+SETTLE_S = 1.0
+DOWN_S = 8.0
+SETTLED_S = 3.0  # the pace is measured after this long down (backoffs have grown by then)
+MAX_KNOCKS_PER_S = 10.0  # was ~290 (aiokafka's fixed 100 ms retries, in every client)
+MAX_RECOVERY_S = 10.0
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return reach_settings(settings)
+
+
+async def _moment(settings: Settings, tenant_id: str) -> None:
+    """A position change, as the stream worker announces it, on the real Kafka."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers)
+    await producer.start()
+    try:
+        key, value, headers = positions.encode(
+            positions.PositionChanged(
+                tenant_id=tenant_id,
+                queue_id=str(uuid.uuid4()),
+                ticket_id=str(uuid.uuid4()),
+                number="A-001",
+                stream_version=1,
+                occurred_at=datetime.now(UTC),
+                cause="TicketEnqueued",
+                status="waiting",
+                position=1,
+                counter=None,
+            )
+        )
+        await producer.send_and_wait(settings.positions_topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+def _cpu_s(pid: int) -> float:
+    """The CPU time a process used so far (user and system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _until(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout:g} s")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow
+async def test_a_notifier_knocks_gently_while_kafka_is_down_and_resumes_soon_after(
+    settings: Settings, topics: list[str], pool: Any, tenant_id: str, hooks: WebhookReceiver
+) -> None:
+    await delivery_topics(settings)
+    await create_endpoint(
+        pool, tenant_id, url=hooks.url_for("/all"), event_types=["TicketPositionChanged"]
+    )
+    host, port = settings.kafka_servers.split(",")[0].rsplit(":", 1)
+    async with KafkaOutage(host, int(port)) as kafka:
+        aimed = settings.model_copy(update={"kafka_bootstrap": kafka.address})
+        notifier = Process(aimed, "notifier")
+        try:
+            await _moment(settings, tenant_id)
+            await _until(lambda: len(hooks.requests()) >= 1, 60, "first delivery")
+            await asyncio.sleep(SETTLE_S)  # every stage in its group, fetching
+            assert notifier.proc is not None
+            kafka.go_down()
+            down_at, cpu_at = time.monotonic(), _cpu_s(notifier.proc.pid)
+            await asyncio.sleep(DOWN_S)
+            pace = kafka.knocks_per_s(down_at + SETTLED_S, time.monotonic())
+            cpu = (_cpu_s(notifier.proc.pid) - cpu_at) / (time.monotonic() - down_at)
+            await _moment(settings, tenant_id)  # on the real Kafka: waits for the return
+            kafka.come_back()
+            back_at = time.monotonic()
+            await _until(lambda: len(hooks.requests()) >= 2, 60, "delivery after the return")
+            recovery = time.monotonic() - back_at
+        finally:
+            logged = notifier.stop()
+    first = kafka.knocks_per_s(down_at, down_at + 1)
+    print(
+        f"knocks/s: first second {first:.1f}, settled {pace:.1f}; notifier CPU while down "
+        f"{cpu:.0%}; delivering again {recovery:.1f} s after Kafka was back"
+    )
+    assert pace <= MAX_KNOCKS_PER_S, logged[-3000:]
+    assert recovery <= MAX_RECOVERY_S, logged[-3000:]
