@@ -25,3 +25,21 @@ class ReadSide:
         self.delayed_since = delayed_since
         self.version += 1
         return True
+
+
+class Told:
+    """What one follower's client was last told of the read side. At the start it counts as told
+    the state, unless the read side is delayed: a client assumes its views are current."""
+
+    __slots__ = ("_read_side", "_version")
+
+    def __init__(self, read_side: ReadSide) -> None:
+        self._read_side = read_side
+        self._version = read_side.version if read_side.delayed_since is None else -1
+
+    def news(self) -> bool:
+        """Whether the state changed since the client was told; from now on it counts as told."""
+        if self._version == self._read_side.version:
+            return False
+        self._version = self._read_side.version
+        return True

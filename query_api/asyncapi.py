@@ -1,4 +1,5 @@
-"""The AsyncAPI 3.0 document of every topic the product writes, served at /asyncapi.json.
+"""The AsyncAPI 3.0 document of every topic the product writes, and of the messages of the
+API's queue WebSocket (query_api/live.py), served at /asyncapi.json.
 
 Built from what the code itself uses, so it cannot drift: the topic names from the settings, the
 event payloads from the shipped Avro schemas (schemas/*.avsc, newest version of each type), the
@@ -15,6 +16,7 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.settings import DELIVERY_CHANNELS, Settings
 from notifications.messages import ATTEMPT_HEADER, DUE_HEADER, ERROR_HEADER, Message
@@ -26,6 +28,8 @@ from topics.event_schemas import COMPATIBILITY
 ASYNCAPI_VERSION = "3.0.0"
 AVRO = "application/vnd.apache.avro+json;version=1.9.0"
 KAFKA_BINDING = "0.5.0"
+WS_BINDING = "0.1.0"
+_SOCKET = ("QueueView", "ReadSideStatus")
 _TEXT = {"type": "string"}
 
 
@@ -194,7 +198,56 @@ def _channel(address: str, description: str, messages: list[str]) -> dict[str, A
         "address": address,
         "description": description,
         "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
+        "servers": [{"$ref": "#/servers/kafka"}],
         "bindings": {"kafka": {"topic": address, "bindingVersion": KAFKA_BINDING}},
+    }
+
+
+def _socket_channel() -> dict[str, Any]:
+    """The queue's WebSocket (query_api/live.py), which the API writes to its followers."""
+    return {
+        "address": "/v1/queues/{queue_id}/ws",
+        "description": "A queue followed live: its view first, then after every change; a "
+        "status frame when the read side stops keeping up and when it does again. A key or "
+        "token that reads the queue: `Authorization: Bearer` or `?access_token=`.",
+        "parameters": {"queue_id": {"description": "The queue's id (a UUID)"}},
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in _SOCKET},
+        "servers": [{"$ref": "#/servers/api"}],
+        "bindings": {"ws": {"method": "GET", "bindingVersion": WS_BINDING}},
+    }
+
+
+def _socket_messages() -> dict[str, Any]:
+    return {
+        "QueueView": {
+            "name": "QueueView",
+            "summary": "The queue's view, as GET /v1/queues/{queue_id} answers it",
+            "description": "The response model `QueueOut` of /openapi.json; it has no `type`.",
+            "contentType": "application/json",
+            "payload": {"type": "object", "required": ["version"]},
+        },
+        "ReadSideStatus": {
+            "name": "ReadSideStatus",
+            "summary": "Whether the views keep up with the queue (the SSE streams' "
+            "`event: status`)",
+            "description": "`delayed` while the stream workers do not keep up (the views stop "
+            "changing though the queue does), `current` once they do again. A socket opened "
+            "during a delay gets it before the first view.",
+            "contentType": "application/json",
+            "payload": {
+                "type": "object",
+                "required": ["type", "read_side"],
+                "properties": {
+                    "type": {"const": "status"},
+                    "read_side": {"enum": ["delayed", "current"]},
+                    "since": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "When the views stopped following (`delayed` only)",
+                    },
+                },
+            },
+        },
     }
 
 
@@ -235,11 +288,12 @@ def _channels(settings: Settings, events: list[str]) -> dict[str, Any]:
             " s after the previous one failed).",
             ["Delivery"],
         )
+    channels["queueSocket"] = _socket_channel()
     return channels
 
 
 def document(settings: Settings) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of this deployment's topics."""
+    """The AsyncAPI 3.0 document of this deployment's topics and queue WebSocket."""
     events = _event_messages(settings)
     channels = _channels(settings, sorted(events))
     host = settings.kafka_servers.split(",")[0]
@@ -258,9 +312,10 @@ def document(settings: Settings) -> dict[str, Any]:
         "asyncapi": ASYNCAPI_VERSION,
         "id": "urn:dev.vq:virtual-queue",
         "info": {
-            "title": "Virtual queue: Kafka topics",
+            "title": "Virtual queue: Kafka topics and the queue WebSocket",
             "version": _product_version(),
-            "description": "Every topic the product writes. Queue events and positions follow "
+            "description": "Every topic the product writes, and the messages of the API's "
+            "queue WebSocket. Queue events and positions follow "
             "the CloudEvents Kafka binding (binary mode: ce_* headers, Avro body); the event "
             "schemas are in the schema registry (Confluent REST API) under "
             f"`{settings.events_topic}-{registry.NAMESPACE}.<Type>`, {COMPATIBILITY}.",
@@ -278,7 +333,12 @@ def document(settings: Settings) -> dict[str, Any]:
                         "bindingVersion": KAFKA_BINDING,
                     }
                 },
-            }
+            },
+            "api": {
+                "host": urlsplit(settings.public_url).netloc,
+                "protocol": "wss" if settings.public_url.startswith("https:") else "ws",
+                "description": "The API (`vq api`): its live WebSocket",
+            },
         },
         "channels": channels,
         "operations": operations,
@@ -288,6 +348,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 "TicketPositionChanged": _positions_message(settings),
                 "Delivery": _delivery_message("Delivery", "A notification due (or retried)"),
                 "QueueEventDeadLetter": _dead_letter_message(),
+                **_socket_messages(),
             }
         },
     }

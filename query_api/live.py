@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.websockets import WebSocketDisconnect
+from starlette.types import Send
 
 from http_api.auth import permission
 from http_api.deps import (
@@ -34,6 +35,7 @@ from projections.queries import (
     ReadModelUnavailable,
     StaleRead,
 )
+from projections.read_side import ReadSide, Told
 from query_api.deps import (
     DEFAULT_WAIT_S,
     LastEventId,
@@ -53,7 +55,7 @@ from query_api.live_stream import (
 )
 from query_api.routes import READ_PROBLEMS, VERSIONED
 from query_api.ticket_stream import follow_ticket
-from query_api.views import not_found, queue_text, read_queue, stale_read
+from query_api.views import not_found, queue_text, read_queue, stale_read, status_text
 
 log = logging.getLogger("vq.queries")
 router = APIRouter(tags=["queries"])
@@ -132,8 +134,10 @@ async def queue_socket(
     bearer: BearerKey,
     access_token: AccessToken = None,
 ) -> None:
-    """The queue's view as JSON text messages, first the current one, then after every change.
-    Closed with 4401 when its credential is revoked or expires (reconnecting with it is a 401)."""
+    """The queue's view as JSON text messages, first the current one, then after every change;
+    `{"type": "status", "read_side": "delayed", "since": ...}` while the views do not keep up,
+    `{"type": "status", "read_side": "current"}` once they do again. Closed with 4401 when its
+    credential is revoked or expires (reconnecting with it is a 401)."""
     hub = hub_of(websocket)
     try:
         who = await reader_of(websocket, svc, bearer, access_token, "read")
@@ -153,21 +157,17 @@ async def queue_socket(
         await _refuse(websocket, problem)
         return
 
-    server_send = websocket.scope.get(SERVER_SEND, websocket.send)
+    says = _SocketSays(websocket.scope.get(SERVER_SEND, websocket.send), hub.read_side)
 
     def show(
         version: int, view: dict[str, Any], newcomer: dict[str, Any] | None
     ) -> Awaitable[None]:
-        text = queue_text(str(queue_id), version, view, newcomer, models.now)
-        try:  # to the server, past the layers (as an SSE stream's events)
-            rest = send_now(server_send, {"type": "websocket.send", "text": text})
-        except OSError:  # the client left (as Starlette's WebSocket.send says it)
-            raise WebSocketDisconnect(code=1006) from None
-        return rest if rest is SENT else _disconnects(rest)
+        return says.view(queue_text(str(queue_id), version, view, newcomer, models.now))
 
     async def pump() -> None:
-        # No keepalives: the server pings WebSockets itself.
-        await pump_queue(models, who.tenant_id, str(queue_id), None, lease, show, None)
+        # The hub's keepalives wake it only to say that the read side's state changed (no
+        # frame otherwise: the server pings WebSockets itself).
+        await pump_queue(models, who.tenant_id, str(queue_id), None, lease, show, says.quiet)
 
     async def until_closed() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
@@ -193,6 +193,38 @@ async def queue_socket(
         await websocket.close(code=1013, reason="read model unavailable")  # try again later
     elif failure is not None and not isinstance(failure, WebSocketDisconnect):
         log.error("queue WebSocket failed", exc_info=failure)
+
+
+class _SocketSays:
+    """The queue WebSocket's JSON text frames, to the server past the layers (as an SSE stream's
+    events): each view preceded by a status frame (views.status_text) when the read side's state
+    changed since the client was told (at the start, only when delayed), as `telling` does for
+    SSE; and that status frame alone when the hub wakes an idle follower (Hub.read_side_judged)."""
+
+    __slots__ = ("_read_side", "_send", "_told")
+
+    def __init__(self, server_send: Send, read_side: ReadSide) -> None:
+        self._send, self._read_side, self._told = server_send, read_side, Told(read_side)
+
+    def view(self, text: str) -> Awaitable[None]:
+        if not self._told.news():
+            return self._text(text)
+        said = self._text(status_text(self._read_side))
+        return self._text(text) if said is SENT else self._then(said, text)
+
+    def quiet(self) -> Awaitable[None]:
+        return self._text(status_text(self._read_side)) if self._told.news() else SENT
+
+    def _text(self, text: str) -> Awaitable[None]:
+        try:
+            rest = send_now(self._send, {"type": "websocket.send", "text": text})
+        except OSError:  # the client left (as Starlette's WebSocket.send says it)
+            raise WebSocketDisconnect(code=1006) from None
+        return rest if rest is SENT else _disconnects(rest)
+
+    async def _then(self, said: Awaitable[None], text: str) -> None:
+        await said
+        await self._text(text)
 
 
 async def _disconnects(rest: Awaitable[None]) -> None:

@@ -28,7 +28,7 @@ from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, Lease
 from projections.live_follower import SENT
 from projections.queries import ReadModels, ReadModelUnavailable
-from projections.read_side import ReadSide
+from projections.read_side import ReadSide, Told
 from query_api.views import queue_event, status_event
 
 # How soon EventSource reconnects after a drop: the stream's first chunk.
@@ -232,12 +232,10 @@ def telling(read_side: ReadSide, pump: Pump) -> Pump:
     change wakes idle followers with a keepalive (Hub.read_side_judged): said within seconds."""
 
     def told_pump(push: Push) -> Awaitable[None]:
-        told = read_side.version if read_side.delayed_since is None else -1
+        told = Told(read_side)
 
         def push_told(chunk: bytes) -> Awaitable[None]:
-            nonlocal told
-            if told != read_side.version:
-                told = read_side.version
+            if told.news():
                 chunk = status_event(read_side) + chunk
             return push(chunk)
 

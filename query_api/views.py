@@ -128,8 +128,18 @@ def stale_read(wanted: int | None, version: int) -> ProblemError:
 def status_event(read_side: ReadSide) -> bytes:
     """The read side's state as one Server-Sent Event (`event: status`, no `id:`: it is not a
     version of anything): `{"read_side": "delayed", "since": ...}` or `{"read_side": "current"}`."""
+    return f"event: status\ndata: {json.dumps(_status(read_side))}\n\n".encode()
+
+
+def status_text(read_side: ReadSide) -> str:
+    """The read side's state as a WebSocket's JSON text frame: `status_event`'s data with
+    `"type": "status"` (a view has no `type`), `{"type": "status", "read_side": "delayed",
+    "since": ...}` or `{"type": "status", "read_side": "current"}`."""
+    return json.dumps({"type": "status", **_status(read_side)})
+
+
+def _status(read_side: ReadSide) -> dict[str, Any]:
     since = read_side.delayed_since
-    data: dict[str, Any] = {"read_side": "current"}
-    if since is not None:
-        data = {"read_side": "delayed", "since": since.isoformat().replace("+00:00", "Z")}
-    return f"event: status\ndata: {json.dumps(data)}\n\n".encode()
+    if since is None:
+        return {"read_side": "current"}
+    return {"read_side": "delayed", "since": since.isoformat().replace("+00:00", "Z")}

@@ -1,5 +1,6 @@
-"""/asyncapi.json: an AsyncAPI 3.0 document of every topic the product writes, parsed by the
-official parser (`@asyncapi/parser` with its Avro schema parser, from npm: tests/asyncapi)."""
+"""/asyncapi.json: an AsyncAPI 3.0 document of every topic the product writes and of the queue
+WebSocket's messages, parsed by the official parser (`@asyncapi/parser` with its Avro schema
+parser, from npm: tests/asyncapi)."""
 
 from __future__ import annotations
 
@@ -79,8 +80,14 @@ async def test_the_document_parses_and_names_every_topic(
         settings.events_dead_letter_topic,
         *settings.delivery_topics,
     }
-    assert {channel["address"] for channel in found["channels"]} == written
-    assert {op.split(" ", 1)[1] for op in found["operations"]} == written
+    socket = "/v1/queues/{queue_id}/ws"  # and the queue's WebSocket
+    assert {channel["address"] for channel in found["channels"]} == written | {socket}
+    assert {op.split(" ", 1)[1] for op in found["operations"]} == written | {socket}
+    live = next(c for c in found["channels"] if c["address"] == socket)
+    assert set(live["messages"]) == {"QueueView", "ReadSideStatus"}
+    status = document["components"]["messages"]["ReadSideStatus"]["payload"]
+    assert status["properties"]["type"] == {"const": "status"}
+    assert status["properties"]["read_side"]["enum"] == ["delayed", "current"]
     events = next(c for c in found["channels"] if c["address"] == settings.events_topic)
     assert {"QueueCreated", "TicketEnqueued", "TicketCalled"} <= set(events["messages"])
     # The Avro payloads were parsed as Avro: one per event type, plus the positions.
