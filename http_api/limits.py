@@ -1,4 +1,5 @@
-"""Limits every request gets: a body size, and a deadline for the answer to start."""
+"""Limits every request gets: a body size (and a JSON body read one way only: strict_json.py),
+and a deadline for the answer to start."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from http_api import strict_json
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 
 
@@ -38,6 +40,10 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, send)
                 return
             more = message.get("more_body", False)
+        headers = dict(scope.get("headers", ()))
+        if body and strict_json.is_json(headers) and (fault := strict_json.fault(bytes(body))):
+            await _send_problem(send, ProblemError("malformed-request", fault), scope)
+            return
         replayed = False
 
         async def replay() -> Message:
