@@ -33,11 +33,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.tests import TESTS
 
 from notifications import default_alerts as alerts
+from notifications import default_confirmations as confirmations
 from notifications import default_moves as moves
 from notifications import default_templates as tickets
 from notifications.messages import Rendered
 
-TICKET_WORDS = {**tickets.TICKET, **moves.MOVES}
+TICKET_WORDS = {**tickets.TICKET, **moves.MOVES, **confirmations.CONFIRMATIONS}
 TICKET_TOPICS: tuple[str, ...] = tuple(TICKET_WORDS)  # ahead, eta, called... moved, missed
 ALERT_TOPICS: tuple[str, ...] = tuple(alerts.ALERTS)  # "alert:<name>"
 _TICKET_VARIABLES = frozenset(
@@ -304,11 +305,12 @@ def default_template(topic: str, channel: str, language: str) -> Template:
     have no words in it: "fr-CA" is "fr", "pt" is "en")."""
     _variables(topic)
     _check_channel(channel)
-    return _default(topic, channel == "email", tickets.base_language(language, LANGUAGES))
+    return _default(topic, channel, tickets.base_language(language, LANGUAGES))
 
 
-@lru_cache(maxsize=256)
-def _default(topic: str, email: bool, language: str) -> Template:
+@lru_cache(maxsize=512)
+def _default(topic: str, channel: str, language: str) -> Template:
+    email = channel == "email"
     if topic == "summary":
         wording, short_end = alerts.SUMMARY[language], ""
     elif topic in alerts.ALERTS:
@@ -316,6 +318,8 @@ def _default(topic: str, email: bool, language: str) -> Template:
     else:
         wording = TICKET_WORDS[topic][language]
         short_end = tickets.LINK if topic in tickets.LINKED else ""
+    if topic in confirmations.STOPPABLE and channel in confirmations.REPLY_CHANNELS:
+        short_end += confirmations.REPLY_STOP[language]  # how to stop: a reply to this number
     if not email:
         return Template(wording.text + short_end)
     if wording.email is not None:
@@ -337,5 +341,7 @@ def sample_variables(topic: str, language: str, data: Mapping[str, Any]) -> dict
     follows the counter and the language, as in a real message, unless given too."""
     values = {**SAMPLE.get(topic, {}), **data}
     if "counter_label" in _variables(topic) and "counter_label" not in data:
-        values["counter_label"] = tickets.counter_label(values.get("counter"), language)
+        counter = values.get("counter")  # a preview's data may give any JSON value
+        named = None if counter is None or isinstance(counter, bool) else str(counter)
+        values["counter_label"] = tickets.counter_label(named, language)
     return variables_for(topic, values)

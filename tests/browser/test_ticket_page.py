@@ -55,12 +55,20 @@ async def api_ticket(tenant: Tenant, ticket_id: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
-async def until_status(tenant: Tenant, ticket_id: str, status: str, within_s: float = 5) -> None:
-    """The ticket as the API reads it reaches `status` (read models follow the events)."""
+async def until_status(tenant: Tenant, ticket_id: str, status: str, within_s: float = 10) -> None:
+    """The ticket as the API reads it reaches `status` (read models follow the events: a ticket
+    just taken may not be in them yet, a 404 until the worker folds it)."""
     deadline = time.monotonic() + within_s
-    while (seen := (await api_ticket(tenant, ticket_id))["status"]) != status:
+    seen = None
+    while seen != status:
         assert time.monotonic() < deadline, f"still {seen!r}, not {status!r}"
-        await asyncio.sleep(0.05)
+        answer = await tenant.stack.http.get(
+            f"/v1/tickets/{ticket_id}", headers=tenant.auth("viewer")
+        )
+        assert answer.status_code in (200, 404), answer.text
+        seen = answer.json()["status"] if answer.status_code == 200 else None
+        if seen != status:
+            await asyncio.sleep(0.05)
 
 
 async def subscriptions(tenant: Tenant, ticket_id: str) -> list[dict[str, Any]]:

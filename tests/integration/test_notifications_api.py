@@ -40,6 +40,18 @@ async def _rules(pool: Pool, subscription_id: str) -> list[dict[str, Any]]:
     return rules
 
 
+async def _confirmations(pool: Pool, subscription_ids: list[str]) -> list[str]:
+    """The ids of the confirmations waiting to be sent for these subscriptions, in their order."""
+    rows = await fetch_all(
+        pool,
+        "SELECT subscription_id::text, confirmation ->> 'id' FROM subscriptions"
+        " WHERE subscription_id = ANY(%s::uuid[]) AND confirmation IS NOT NULL",
+        (subscription_ids,),
+    )
+    found = dict(rows)
+    return [found[i] for i in subscription_ids if i in found]
+
+
 def _problem(response: httpx.Response, status: int, kind: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
@@ -62,7 +74,7 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
     assert made["when"] == {
         "ahead": 2, "eta_minutes": 5, "called": True, "recalled": True, "returned": True,
         "missed": True, "moved": True, "paused": True, "resumed": True, "closed": True,
-        "served": False,
+        "served": False, "subscribed": True,
     }  # fmt: skip
     assert await _rules(pool, made["subscription_id"]) == [
         {"kind": "ahead", "threshold": 2},
@@ -70,6 +82,7 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
         *({"kind": k, "threshold": None} for k in ("missed", "moved")),
         *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
+        {"kind": "subscribed", "threshold": None},  # told at once (when.subscribed)
     ]
     email = await api.http.post(
         path,
@@ -184,11 +197,15 @@ async def test_subscriptions_made_at_enqueue(api: ApiClient, pool: Pool) -> None
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
         *({"kind": k, "threshold": None} for k in ("missed", "moved")),
         *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
+        {"kind": "subscribed", "threshold": None},  # told at once (when.subscribed)
     ]
+    # Each waits for the notifier with its confirmation (`<subscription>:subscribed:1`).
+    assert await _confirmations(pool, ids) == [f"{i}:subscribed:1" for i in ids]
     retry = await api.post(
         f"/v1/queues/{queue_id}/tickets", "kiosk", json={"notify": notify}, headers=headers
     )
     assert retry.json() == first.json() and retry.headers["idempotent-replayed"] == "true"
+    assert await _confirmations(pool, ids) == [f"{i}:subscribed:1" for i in ids]  # no more
     ticket = first.json()["ticket"]
     listed = await api.http.get(
         f"/v1/tickets/{ticket['ticket_id']}/subscriptions", params={"token": ticket["token"]}
@@ -244,6 +261,11 @@ async def test_templates_are_checked_and_previewed(api: ApiClient) -> None:
     named = {**called, "data": {"counter": "Salle 4"}}
     shown = await api.http.post("/v1/template-previews", headers=api.auth(), json=named)
     assert shown.json()["text"] == "A-042, c'est votre tour : Salle 4."
+    for counter in (3, True, None):  # any JSON value the data may give: a preview, not a 500
+        odd = {**called, "data": {"counter": counter}}
+        shown = await api.http.post("/v1/template-previews", headers=api.auth(), json=odd)
+        assert shown.status_code == 200, shown.text
+        assert ("guichet 3" in shown.json()["text"]) is (counter == 3), shown.text
 
     staff = await api.http.get("/v1/templates", headers=api.auth("staff"))
     _problem(staff, 403, "forbidden")
