@@ -172,6 +172,11 @@ class NotifyWhenIn(StrictModel):
         default=False,
         description="After service: a thank-you, with the queue's feedback link when it has one",
     )
+    subscribed: StrictBool = Field(
+        default=True,
+        description="At once, as the subscription is made: where the ticket stands (or the "
+        "booking's date and time) and, by SMS or WhatsApp, how to stop (reply STOP)",
+    )
 
 
 class _SubscriptionBase(StrictModel):

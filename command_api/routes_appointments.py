@@ -27,7 +27,7 @@ from command_api.models import CommandOut, EmptyBody, refuse_push_endpoints
 from command_api.models_appointments import CancelAppointmentIn, RescheduleIn
 from command_api.models_bookings import AppointmentIn, BookedOut
 from command_api.personal import REFUSED, drop_unused, seal_details
-from command_api.subscribing import refuse_busy_addresses
+from command_api.subscribing import confirming, refuse_busy_addresses
 from core.tokens import ticket_token
 from domain.commands import (
     BookAppointment,
@@ -39,8 +39,8 @@ from domain.events import CancelledBy
 from http_api.auth import permission
 from http_api.deps import BearerKey, ServicesDep
 from http_api.problems import ProblemError, problem_responses
+from notifications.confirmation import Subscribed, subscribe_and_confirm
 from notifications.store import reminders
-from notifications.store.subscriptions import subscribe
 from service_layer.outcome import Outcome
 
 router = APIRouter(tags=["appointments"])
@@ -99,14 +99,20 @@ async def book(queue_id: QueueId, body: AppointmentIn, caller: CallerDep) -> JSO
 
 
 async def _remind(caller: Caller, queue_id: str, booking: str, body: AppointmentIn) -> list[str]:
-    """The booking's subscriptions, each with its reminder (a retry makes the same again)."""
+    """The booking's subscriptions, each confirmed at once with the booking's date and time and
+    given its reminder (a retry makes the same again, and no second confirmation)."""
     pool = _pool(caller)
     tenant = caller.who.tenant_id
-    made = [
-        await subscribe(pool, tenant, queue_id, booking, wish.wish()) for wish in body.notify or ()
-    ]
-    ids = [s.subscription_id for s in made]
     config = (await caller.svc.queues.load(tenant, queue_id)).config
+    booked = Subscribed(
+        tenant, queue_id, booking, config.name, slot_at=body.slot_at, time_zone=config.timezone
+    )
+    made = await subscribe_and_confirm(
+        confirming(caller.svc, pool),
+        booked,
+        [wish.wish() for wish in body.notify or ()],
+    )
+    ids = [s.subscription_id for s in made]
     await reminders.plan(
         pool,
         tenant,

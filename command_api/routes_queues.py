@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -22,10 +22,11 @@ from command_api.models import (
     QueueCreateIn,
     QueuePatchIn,
     ReasonIn,
+    SubscriptionIn,
     refuse_push_endpoints,
 )
 from command_api.personal import REFUSED, drop_unused, seal_details
-from command_api.subscribing import refuse_busy_addresses
+from command_api.subscribing import confirming, refuse_busy_addresses
 from domain.commands import (
     CallNext,
     ChangeQueueSettings,
@@ -39,8 +40,8 @@ from domain.commands import (
 )
 from http_api.auth import permission
 from http_api.problems import ProblemError, problem_responses
-from notifications.store.db import Pool
-from notifications.store.subscriptions import subscribe
+from notifications.confirmation import Subscribed, subscribe_and_confirm
+from service_layer.outcome import TicketSummary
 
 router = APIRouter(prefix="/v1/queues", tags=["queue commands"])
 QueueId = Annotated[uuid.UUID, Path(description="The queue's id")]
@@ -217,16 +218,26 @@ async def take_ticket(
     }
     content = command_out(outcome, token_secret=caller.settings.token_secret)
     if body.notify:
-        # After the ticket: a retry (same Idempotency-Key) subscribes again, which changes
-        # nothing and answers the same ids, so the retry's answer is still the first one.
-        pool: Pool = caller.request.app.state.notifications.pool
-        tenant = caller.who.tenant_id
-        made = [
-            await subscribe(pool, tenant, ticket.queue_id, ticket.ticket_id, w.wish())
-            for w in body.notify
-        ]
-        content["subscriptions"] = [s.subscription_id for s in made]
+        content["subscriptions"] = await _subscribe(caller, ticket, body.notify)
     return content, headers
+
+
+async def _subscribe(
+    caller: Caller, ticket: TicketSummary, notify: Sequence[SubscriptionIn]
+) -> list[str]:
+    """After the ticket: a retry (same Idempotency-Key) subscribes again, which changes nothing
+    and answers the same ids, so the retry's answer is still the first one (and no second
+    confirmation is made: only a new subscription has one)."""
+    notifications = caller.request.app.state.notifications
+    tenant = caller.who.tenant_id
+    config = (await caller.svc.queues.load(tenant, ticket.queue_id)).config
+    subscribed = Subscribed(tenant, ticket.queue_id, ticket.ticket_id, config.name, ticket.number)
+    made = await subscribe_and_confirm(
+        confirming(caller.svc, notifications.pool),
+        subscribed,
+        [w.wish() for w in notify],
+    )
+    return [s.subscription_id for s in made]
 
 
 @router.post(

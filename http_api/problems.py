@@ -54,6 +54,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "token-reused": (401, "This refresh token was used already; its sessions are ended"),
     "origin-not-allowed": (403, "This origin may not call the API for this organisation"),
     "signup-closed": (403, "Signing up is closed on this deployment"),
+    # A provider's webhook (Twilio's inbound messages) whose signature does not match.
+    "signature-mismatch": (403, "The request is not signed as its sender signs"),
     "sso-failed": (401, "Single sign-on failed"),
     "payload-too-large": (413, "The request body is too large"),
     # Answered by the HTTP server itself, before the app (http_api/server_protocol.py).

@@ -51,7 +51,7 @@ _AHEAD_ES = (
 )
 # Short texts of these topics end with the ticket's link (the email has it in its footer), which
 # takes some 95 characters of the SMS: their own words stay within about 65.
-LINKED: frozenset[str] = frozenset({"ahead", "eta", "returned", "subscribed", "moved", "missed"})
+LINKED: frozenset[str] = frozenset({"ahead", "eta", "returned", "moved", "missed"})
 LINK = "{% if ticket_url %} {{ ticket_url }}{% endif %}"
 
 TICKET: dict[str, dict[str, Wording]] = {
@@ -308,28 +308,6 @@ TICKET: dict[str, dict[str, Wording]] = {
             " página de su cita (o anúlela allí si no puede venir): {{ ticket_url }}\n\n"
             "{% else %}Registre su llegada al llegar.\n\n{% endif %}"
             "{% if tenant_name %}{{ tenant_name }}{% endif %}",
-        ),
-    },
-    "subscribed": {
-        "en": Wording(
-            "{{ number }}: you're in the queue at {{ queue_name }}",
-            "{{ number }}: you're in line at {{ queue_name }}{% if minutes %}, wait about"
-            " {{ minutes }} min{% endif %}.",
-        ),
-        "fr": Wording(
-            "{{ number }} : vous êtes dans la file à {{ queue_name }}",
-            "{{ number }} : dans la file à {{ queue_name }}{% if minutes %}, attente env."
-            " {{ minutes }} min{% endif %}.",
-        ),
-        "de": Wording(
-            "{{ number }}: Sie sind in der Warteschlange bei {{ queue_name }}",
-            "{{ number }}: angemeldet bei {{ queue_name }}{% if minutes %}, Wartezeit ca."
-            " {{ minutes }} Min{% endif %}.",
-        ),
-        "es": Wording(
-            "{{ number }}: está en la fila de {{ queue_name }}",
-            "{{ number }}: en la fila de {{ queue_name }}{% if minutes %}, espera de unos"
-            " {{ minutes }} min{% endif %}.",
         ),
     },
 }

@@ -11,6 +11,7 @@ A message to a person is checked at every attempt against its subscription as it
 (obsolete.py): one that no longer holds (the person unsubscribed, the ticket was called or left)
 is recorded as `obsolete` and not sent, nor tried again. Its ticket's link carries no token on the
 topics or in the delivery state (the token cancels the ticket): it is added here, for sending only.
+A provider that says the person opted out (Twilio's 21610) stops that number's subscriptions.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from notifications.obsolete import obsolete
 from notifications.outlet import Headers, Outlet, attempt_headers
 from notifications.store import deliveries
 from notifications.store.deliveries import Outcome
+from notifications.store.optout import stop_number
 from notifications.store.watches import Standing, standings
 from observability import metrics
 
@@ -117,6 +119,7 @@ class Deliverer:
     ) -> tuple[Outcome, tuple[str, Message, Headers] | None]:
         sender = self._senders[message.channel]
         token = None
+        sending = message
         try:
             standing = _standing(message, found)
             if standing is not None and (why := obsolete(message, standing)) is not None:
@@ -125,6 +128,8 @@ class Deliverer:
             rendered = await self._render(sending)
             sent = await sender.send(sending, rendered)
         except DeliveryFailed as failure:
+            if failure.opted_out:
+                await self._opted_out(sending)
             return self._failed(message, attempt, _hidden(failure, token))
         except Exception as exc:  # a bug in an adapter must not stop the partition
             log.exception("sending %s failed unexpectedly", message.id)
@@ -132,6 +137,25 @@ class Deliverer:
             return self._failed(message, attempt, _hidden(unexpected, token))
         sent = _hidden_in(sent, token)
         return self._outcome(message, attempt, "delivered", "delivered", sent, None), None
+
+    async def _opted_out(self, sending: Message) -> None:
+        """The provider says the person opted out (they replied STOP): every subscription of
+        that address on that channel is stopped, as the STOP itself would have. A failure here
+        is logged, not raised: the message is dead either way, and the next message to the
+        number meets the same answer and tries again."""
+        if not sending.to:
+            return
+        try:
+            ended = await stop_number(self._pool, sending.channel, sending.to)
+        except Exception:
+            log.exception("could not stop the subscriptions of an opted-out %s", sending.channel)
+            return
+        log.info(
+            "the provider says the recipient opted out: %d %s subscription(s) stopped",
+            len(ended),
+            sending.channel,
+            extra={"subscriptions": [sid for _, sid in ended]},
+        )
 
     def _failed(
         self, message: Message, attempt: int, failure: DeliveryFailed
@@ -231,5 +255,6 @@ def _hidden(failure: DeliveryFailed, token: str | None) -> DeliveryFailed:
         failure.reason.replace(token, "***"),
         permanent=failure.permanent,
         gone=failure.gone,
+        opted_out=failure.opted_out,
         sent=None if failure.sent is None else _hidden_in(failure.sent, token),
     )

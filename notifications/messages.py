@@ -110,7 +110,8 @@ class Sent:
 class DeliveryFailed(Exception):
     """An attempt failed. `permanent`: trying again will not help (a 410 from a webhook or a push
     service, a number the provider rejects); the message goes to the dead letters at once and,
-    when `gone`, the destination is disabled."""
+    when `gone`, the destination is disabled. `opted_out`: the person told the provider to stop
+    (Twilio's 21610); permanent, and every subscription of that address is stopped."""
 
     def __init__(
         self,
@@ -118,10 +119,12 @@ class DeliveryFailed(Exception):
         *,
         permanent: bool = False,
         gone: bool = False,
+        opted_out: bool = False,
         sent: Sent | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent or gone
+        self.permanent = permanent or gone or opted_out
         self.gone = gone
+        self.opted_out = opted_out
         self.sent = sent

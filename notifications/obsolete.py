@@ -33,6 +33,9 @@ LEFT = frozenset({"served", "cancelled"})
 STILL_SENT_AFTER_LEAVING = frozenset({"served"})
 # Where the ticket no longer waits in the line the message was about.
 NOT_WAITING = frozenset({"called", "serving", "served", "cancelled", "no_show", "transferred"})
+# "You're in line": it holds until the ticket is called (or left, said above).
+CONFIRMATION = "subscribed"
+CALLED = frozenset({"called", "serving", "no_show"})
 _STATUS_WORDS = {"no_show": "marked no-show", "serving": "being served"}
 
 
@@ -49,6 +52,8 @@ def obsolete(message: Message, standing: Standing) -> str | None:
         return _turn_gone(message, standing)
     if message.topic == "missed":
         return _missed_gone(message, standing)
+    if message.topic == CONFIRMATION:
+        return _confirmation_gone(message, standing)
     if message.topic == "moved" and _seen_by_watch(message, standing) == "later":
         return "the ticket was moved again since"
     return None
@@ -82,6 +87,17 @@ def _turn_gone(message: Message, standing: Standing) -> str | None:
         return "a later message of the same rule replaced it"
     if seen == "yes" and standing.watch.status == "serving":
         return "the ticket is being served"
+    return None
+
+
+def _confirmation_gone(message: Message, standing: Standing) -> str | None:
+    """A retried "you're in line" after "it's your turn" (made at or after it, or the watch
+    saw the call) is not sent: where the ticket stood is no longer news."""
+    closed = _closed_since(message, standing, CLOSING_TOPICS)
+    if closed is not None:
+        return f"the ticket was {closed} since"
+    if standing.watch.status in CALLED:
+        return f"the ticket was {_STATUS_WORDS.get(standing.watch.status, standing.watch.status)}"
     return None
 
 

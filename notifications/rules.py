@@ -8,6 +8,8 @@ through its subscriptions' watches. No I/O and no clock: the moment's own time i
   is hit: a ticket that jumps from 5 ahead to 1 still gets "3 ahead", once.
 * Once fired, a rule is disarmed until the ticket moves back out of it (a priority change ahead
   of it, say); crossing again fires again, as a new message.
+* The confirmation sent when a subscription is made ("you're in line, 2 ahead") is such a
+  crossing for the rules the ticket is already within: the watch starts inside them.
 * A ticket that left (served or cancelled) gets nothing more, but for the message about its
   leaving that it asked for (the feedback link after service). A no-show may still come back
   (it is told it missed its turn, and until when it may return), and a transferred ticket waits
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 RuleKind = Literal[
     "ahead",
@@ -39,6 +41,7 @@ RuleKind = Literal[
     "paused",
     "resumed",
     "closed",
+    "subscribed",
 ]
 # A rule about the ticket's place waits for its subscriber's threshold; the others for an event.
 THRESHOLD_RULES: frozenset[str] = frozenset({"ahead", "eta"})
@@ -52,6 +55,10 @@ EVENT_RULES: dict[str, tuple[str, str]] = {
     "missed": ("TicketNoShow", "no_show"),
     "served": ("TicketServed", "served"),
 }
+# Told once, when the subscription is made (notifications/confirmation.py), not by a moment:
+# "A-006: you're in line at Passports, 2 ahead". When it tells the place, the threshold rules
+# it is within count as crossed (`Watch.told`): "2 ahead" is not said again right after.
+SUBSCRIBED: Final = "subscribed"
 # The moment that puts a ticket in another queue's line (a transfer, a merge or a split).
 MOVED_IN = "TicketTransferredIn"
 LEFT: frozenset[str] = frozenset({"served", "cancelled"})
@@ -137,7 +144,7 @@ class Watch:
             due = [
                 self._fire(rule, moment)
                 for rule in self.rules
-                if rule.kind not in QUEUE_RULES and rule.kind != "moved"
+                if (rule.kind in THRESHOLD_RULES or rule.kind in EVENT_RULES)
                 and self._crossed(rule, moment)
             ]  # fmt: skip
         self.left = moment.status in LEFT
@@ -145,6 +152,18 @@ class Watch:
         self.queue_id = moment.queue_id
         self.number = moment.number or self.number
         return due
+
+    def told(self, moment: Moment) -> None:
+        """The ticket's place as a confirmation told it (`moment`: the read side's view when the
+        subscription was made): each threshold rule the ticket is within counts as crossed, so
+        it fires again only after the ticket moved back out (each rule fires once per
+        crossing), and moments up to that version are the past the message already told."""
+        self.versions[moment.queue_id] = max(moment.version, self.versions.get(moment.queue_id, 0))
+        self.queue_id, self.status = moment.queue_id, moment.status
+        self.number = moment.number or self.number
+        for rule in self.rules:
+            if rule.kind in THRESHOLD_RULES and (inside := _inside(rule, moment)) is not None:
+                self.within[rule.name] = inside
 
     def _moved(self, moment: Moment) -> list[Due]:
         """The ticket joined another queue's line: "moved" is told once (not to a subscription

@@ -1,5 +1,6 @@
 """Scheduled and recurring messages: an announcement to everyone waiting, a manager's daily
-summary. Each replica looks for due schedules every second; firing one puts its messages on the
+summary; and, each round, new subscriptions' confirmations (notifications/confirmation.py).
+Each replica looks for due schedules every second; firing one puts its messages on the
 delivery topics under ids made of the schedule and the occurrence, and then moves the schedule to
 its next occurrence with a compare-and-set. Two replicas that fire the same occurrence make the
 same ids (sent once), and only one of them moves it on; a replica that dies between the two fires
@@ -19,6 +20,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
+from notifications.confirmation import fire_confirmations
 from notifications.consuming import periodically
 from notifications.messages import Message, channel
 from notifications.outlet import Outlet
@@ -55,6 +57,7 @@ class Schedules:
         await periodically(stop, INTERVAL_S, self._round, "schedules")
 
     async def _round(self) -> None:
+        await fire_confirmations(self._pool, self._outlet)  # "you're in line": at once
         await self.fire_due()
         await self.fire_reminders()
         now = self._clock()

@@ -1,5 +1,6 @@
 """A person's subscriptions on their ticket, by the ticket's token (or a key of its tenant), and
-the web push key a browser subscribes with."""
+the web push key a browser subscribes with; and (routes_optout.py) stopping them from the message
+itself."""
 
 from __future__ import annotations
 
@@ -11,23 +12,25 @@ from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
 from command_api.models import SubscriptionIn, refuse_push_endpoints
-from command_api.subscribing import refuse_busy_addresses
+from command_api.subscribing import confirming, refuse_busy_addresses
 from http_api.auth import permission
 from http_api.deps import Services, ServicesDep
 from http_api.problems import ProblemError, problem_responses
 from notifications.channels.vapid import application_server_key, vapid_keys
+from notifications.confirmation import Subscribed, subscribe_and_confirm
 from notifications.store.subscriptions import (
     TooManySubscriptions,
     cancel_subscription,
     list_subscriptions,
-    subscribe,
 )
+from notifications_api import routes_optout
 from notifications_api.deps import NotificationsDep, not_found
 from notifications_api.models import SubscriptionList, SubscriptionOut, VapidKeyOut
 from notifications_api.views import subscription_out
 from query_api.deps import TicketId, TicketTenant
 
 router = APIRouter(tags=["notifications: subscriptions"])
+router.include_router(routes_optout.router)  # stopping from the message itself
 
 # A ticket that left has nothing more to be told (a no-show may still come back).
 LEFT = frozenset({"served", "cancelled"})
@@ -45,8 +48,9 @@ async def ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UUID) -> s
     return located[1]
 
 
-async def waiting_ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UUID) -> str:
-    """As `ticket_queue`, and a 409 for a ticket that has left."""
+async def waiting_ticket(svc: Services, tenant_id: str, ticket_id: uuid.UUID) -> Subscribed:
+    """As `ticket_queue`, the ticket as its subscriptions' confirmations name it; a 409 for a
+    ticket that has left."""
     queue_id = await ticket_queue(svc, tenant_id, ticket_id)
     state = await svc.queues.load(tenant_id, queue_id)
     ticket = state.tickets.get(str(ticket_id))
@@ -56,7 +60,7 @@ async def waiting_ticket_queue(svc: Services, tenant_id: str, ticket_id: uuid.UU
             "invalid-transition",
             f"ticket {ticket_id} has left the queue ({status}): nothing to tell",
         )
-    return queue_id
+    return Subscribed(tenant_id, queue_id, str(ticket_id), state.config.name, ticket.number)
 
 
 @router.post(
@@ -77,12 +81,13 @@ async def create(
     notify: NotificationsDep,
 ) -> SubscriptionOut:
     """Subscribing again with the same channel and address replaces that subscription's
-    choices (and revives it if it was cancelled)."""
+    choices (and revives it if it was cancelled). A new subscription is told at once where the
+    ticket stands (`when.subscribed`)."""
     refuse_push_endpoints([body], notify.guard)
-    queue_id = await waiting_ticket_queue(svc, tenant, ticket_id)
+    ticket = await waiting_ticket(svc, tenant, ticket_id)
     await refuse_busy_addresses(notify.pool, tenant, [body.wish()], str(ticket_id))
     try:
-        found = await subscribe(notify.pool, tenant, queue_id, str(ticket_id), body.wish())
+        [found] = await subscribe_and_confirm(confirming(svc, notify.pool), ticket, [body.wish()])
     except TooManySubscriptions as exc:
         raise ProblemError("rule-violated", str(exc)) from None
     return subscription_out(found)

@@ -4,6 +4,12 @@ The relay is the operator's, not a tenant's (so it is not an outbound HTTP reque
 address guard). The Message-ID is derived from the message id, so a message sent twice (its
 answer lost, then tried again) is recognisably the same message to the relay and the reader's
 client. A 5xx to the envelope or the content is permanent; anything else is worth a retry.
+
+An email to a person's subscription carries the way to stop it (notifications/optout.py): RFC
+8058's `List-Unsubscribe` (the opt-out link) and `List-Unsubscribe-Post` (which tells a mailbox
+provider that a POST of `List-Unsubscribe=One-Click` to the link stops it, the "unsubscribe"
+button Gmail and Yahoo show), and a last line with the same link in the message's language. It
+is added here, whatever the template says, so no tenant's own words can leave it out.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import aiosmtplib
 
 from core.settings import Settings
 from notifications.messages import DeliveryFailed, Message, Rendered, Sent
+from notifications.optout import footer, optout_url
 
 SECONDS = 10.0
 POOL_SIZE = 16  # SMTP sessions kept open per process
@@ -57,16 +64,34 @@ def recipient(to: str) -> tuple[str, str]:
     return name, address
 
 
-def build(message: Message, rendered: Rendered, sender: str) -> tuple[bytes, str]:
+class _OneLine(Header):
+    """A header kept on one line, whatever its length (RFC 5322 allows 998 characters): a link
+    has nowhere to fold, and the generator would fold before it, onto a blank first line, which
+    a reader takes as a leading space in the link."""
+
+    def encode(
+        self, splitchars: str = ";, \t", maxlinelen: int | None = None, linesep: str = "\n"
+    ) -> str:
+        return super().encode(splitchars, 0, linesep)  # 0: no limit
+
+
+def build(
+    message: Message, rendered: Rendered, sender: str, optout: str | None = None
+) -> tuple[bytes, str]:
     """The email's bytes and its envelope recipient; ValueError for an address that cannot be
     sent to. Built with the compat32 classes (a quarter of `EmailMessage`'s cost, measured:
     emails are the notifier's hottest path, bench/README.md); every header is one line,
     non-ASCII encoded. The subject is given as a `Header` (named, so its first line counts
     "Subject: "), which the generator folds between encoded words: encoded to a string first,
     it was folded again as text, onto a blank first line, and mail clients read the subject with
-    a leading space."""
+    a leading space. `optout`: the subscription's opt-out link (an email to a person)."""
     name, to = recipient(message.to)
-    mail = MIMEText(rendered.text, "plain", "utf-8")
+    text = (
+        rendered.text
+        if optout is None
+        else f"{rendered.text}\n\n{footer(message.language, optout)}"
+    )
+    mail = MIMEText(text, "plain", "utf-8")
     mail["From"] = sender
     mail["To"] = formataddr((_one_line(name), to), charset="utf-8")
     subject = Header(_one_line(rendered.subject or ""), "utf-8", header_name="Subject")
@@ -74,6 +99,10 @@ def build(message: Message, rendered: Rendered, sender: str) -> tuple[bytes, str
     mail["Date"] = formatdate(time.time(), usegmt=True)
     mail["Message-ID"] = message_id(message, parseaddr(sender)[1])
     mail[MESSAGE_ID_HEADER] = _one_line(message.id)
+    if optout is not None:
+        unsubscribe = _OneLine(f"<{optout}>", header_name="List-Unsubscribe")
+        mail["List-Unsubscribe"] = cast(str, unsubscribe)  # as the subject (see above)
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return mail.as_bytes(), to
 
 
@@ -93,7 +122,7 @@ class EmailSender:
         if rendered is None:
             raise DeliveryFailed("an email needs a rendered text", permanent=True)
         try:
-            content, to = build(message, rendered, self._settings.smtp_from)
+            content, to = build(message, rendered, self._settings.smtp_from, self._optout(message))
         except ValueError as exc:
             raise DeliveryFailed(f"cannot build the email: {exc}", permanent=True) from exc
         started = time.monotonic()
@@ -117,6 +146,14 @@ class EmailSender:
         match = _QUEUED.search(reply.message)
         provider_id = match.group(1) if match else None
         return Sent(seconds, reply.code, reply.message[:2048], provider_id)
+
+    def _optout(self, message: Message) -> str | None:
+        """The opt-out link of a message to a person's subscription; None for the others (an
+        alert to staff, an access email)."""
+        if message.subscription_id is None:
+            return None
+        settings = self._settings
+        return optout_url(settings.public_url, settings.token_secret, message.subscription_id)
 
     async def _transmit(
         self, content: bytes, to: str

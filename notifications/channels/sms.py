@@ -4,6 +4,11 @@ that imitates it), over outbound HTTP like any other request that leaves.
 The message id goes as Twilio's idempotency token, so an attempt whose answer was lost and is
 made again does not text the person twice. The auth token is a secret: it is in the
 Authorization header and nowhere else (not in a reason, an excerpt or a log line).
+
+A number that replied STOP is blocked by Twilio itself: a send to it is refused with error 21610
+("Attempt to send to unsubscribed recipient"). That is permanent, and says the person opted out:
+the delivery stage stops the number's subscriptions (`DeliveryFailed.opted_out`), as the STOP
+itself would have (notifications_api/routes_optout.py), had it reached us.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ SECONDS = 10.0
 WHATSAPP = "whatsapp:"
 # A Twilio message's JSON can outgrow the excerpt Outbound keeps; its sid is near the start.
 _SID = re.compile(r'"sid"\s*:\s*"([A-Za-z0-9]+)"')
+OPTED_OUT = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
 
 
 class TwilioSender:
@@ -72,7 +78,8 @@ class TwilioSender:
         # 401/403: the operator's credentials are wrong; worth retrying while they fix them.
         transient = answer.status in (401, 403, 429) or answer.status >= 500
         # A 3xx is not followed (Outbound): a misconfigured base URL, as permanent as a 4xx.
-        raise DeliveryFailed(reason, permanent=not transient, sent=sent)
+        opted_out = _json(excerpt).get("code") == OPTED_OUT
+        raise DeliveryFailed(reason, permanent=not transient, opted_out=opted_out, sent=sent)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text

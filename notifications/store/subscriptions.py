@@ -8,23 +8,27 @@ list of `{"kind": k, "threshold": t}`, with a threshold (an int) for `ahead` (pe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, get_args
 
 from psycopg.types.json import Jsonb
 
-from notifications.rules import THRESHOLD_RULES, RuleKind
+from notifications.messages import Message
+from notifications.rules import SUBSCRIBED, THRESHOLD_RULES, Moment, RuleKind
 from notifications.store.db import Pool, changed, fetch_all, fetch_one
 from notifications.store.defaults import get_notify_defaults
+from notifications.store.watches import watch_from, watch_state
 
 # The rules a subscription may hold, in the order they are stored (the rules' own list).
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
 THRESHOLD_KINDS = THRESHOLD_RULES
 # The event rules and whether a person who says nothing about them gets them. The notifier
 # follows the rules as stored: a subscription stored before `missed` and `moved` existed was
-# given both by a migration (eventstore/migrations/0022), as their default is true.
+# given both by a migration (eventstore/migrations/0022), as their default is true. `subscribed`
+# is told once, as the subscription is made (notifications/confirmation.py): those made before it
+# existed need nothing.
 EVENT_DEFAULTS: dict[str, bool] = {
     "called": True,
     "recalled": True,
@@ -35,6 +39,7 @@ EVENT_DEFAULTS: dict[str, bool] = {
     "resumed": True,
     "closed": True,
     "served": False,
+    SUBSCRIBED: True,
 }
 
 Rules = tuple[tuple[str, int | None], ...]
@@ -193,16 +198,32 @@ async def create_subscription(
     address: str,
     language: str,
     rules: Iterable[tuple[str, int | None]],
+    told: Moment | None = None,
+    confirmation: Callable[[str], Message] | None = None,
 ) -> Subscription:
     """The ticket's subscription through this channel to this address, made or, when it exists,
     given these rules and language again (and no longer cancelled): subscribing twice is one
-    subscription. The caller has checked that the ticket is the tenant's."""
-    stored = [{"kind": k, "threshold": t} for k, t in checked_rules(rules)]
+    subscription. The caller has checked that the ticket is the tenant's.
+
+    A new subscription only (an existing one keeps what it has): `confirmation` makes its
+    confirmation from its id, kept with it until the schedules stage sends it
+    (store/confirmations.py); `told`, the ticket's place as that confirmation tells it, where
+    its watch starts (`Watch.told`)."""
+    checked = checked_rules(rules)
+    stored = [{"kind": k, "threshold": t} for k, t in checked]
+    subscription_id = str(uuid.uuid4())
+    watch: dict[str, Any] = {}  # the notifier's, as it starts it
+    if told is not None:
+        started = watch_from(subscription_id, stored, {})
+        started.told(told)
+        watch = watch_state(started)
+    pending = None if confirmation is None else Jsonb(confirmation(subscription_id).record())
     row = await fetch_one(
         pool,
         f"""INSERT INTO subscriptions AS s (subscription_id, tenant_id, queue_id, ticket_id,
-                                           channel, address, language, rules)
-            SELECT %s, %s, %s, %s, %s, %s, %s, %s
+                                           channel, address, language, rules, watch,
+                                           confirmation)
+            SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
             WHERE (SELECT count(*) FROM subscriptions
                    WHERE ticket_id = %s AND cancelled_at IS NULL
                      AND NOT (channel = %s AND address = %s)) < %s
@@ -211,8 +232,8 @@ async def create_subscription(
                 queue_id = EXCLUDED.queue_id, cancelled_at = NULL
             WHERE s.tenant_id = EXCLUDED.tenant_id
             RETURNING {_COLUMNS}""",
-        (str(uuid.uuid4()), tenant_id, queue_id, ticket_id, channel, address, language,
-         Jsonb(stored), ticket_id, channel, address, MAX_PER_TICKET),
+        (subscription_id, tenant_id, queue_id, ticket_id, channel, address, language,
+         Jsonb(stored), Jsonb(watch), pending, ticket_id, channel, address, MAX_PER_TICKET),
     )  # fmt: skip
     if row is None:  # ticket ids are unique across tenants: the other reason is the cap
         raise TooManySubscriptions(
@@ -222,9 +243,17 @@ async def create_subscription(
 
 
 async def subscribe(
-    pool: Pool, tenant_id: str, queue_id: str, ticket_id: str, wish: Wish
+    pool: Pool,
+    tenant_id: str,
+    queue_id: str,
+    ticket_id: str,
+    wish: Wish,
+    told: Moment | None = None,
+    confirmation: Callable[[str], Message] | None = None,
 ) -> Subscription:
-    """Store a person's wish on a ticket, the queue's defaults filling in what it leaves out."""
+    """Store a person's wish on a ticket, the queue's defaults filling in what it leaves out;
+    `told` and `confirmation` (see `create_subscription`) unless it turned confirmation off."""
+    wanted = wish.when.get(SUBSCRIBED, EVENT_DEFAULTS[SUBSCRIBED])
     ahead = eta_minutes = None
     if "ahead" not in wish.when or "eta_minutes" not in wish.when:
         defaults = await get_notify_defaults(pool, tenant_id, queue_id)
@@ -238,6 +267,8 @@ async def subscribe(
         address=wish.address,
         language=wish.language,
         rules=rules_for(wish.when, ahead=ahead, eta_minutes=eta_minutes),
+        told=told if wanted else None,
+        confirmation=confirmation if wanted else None,
     )
 
 

@@ -90,6 +90,7 @@ async def build(w: Caller) -> None:
     await w.call(
         "DELETE", f"/v1/tickets/{w.ids['waiting']}/subscriptions/{made['subscription_id']}"
     )
+    w.ids["oversized_link"] = "t" * 129  # an opt-out link's token is at most 128 characters
 
 
 # What a refused request must not have touched: every notification table, row by row (an update
@@ -358,9 +359,29 @@ def _admin_cases() -> list[Spec]:
     ]
 
 
+def _optout_cases() -> list[Spec]:
+    """A link the deployment's secret did not make names nobody; a request Twilio did not sign
+    (with the provider's auth token, over the public URL) is not heard."""
+    o, i = "one-click-unsubscribe", "sms-inbound"
+    twilio_example = "RSOYDt4T1cUTdK1PDd93/VVr8B8="  # the documentation's, for other values
+    return [
+        spec(o, "forged-link", 404, "not-found", ids={"token": "unknown"}),
+        spec(o, "link-oversized", 422, V, ids={"token": "oversized_link"}),
+        spec(i, "unsigned", 403, "signature-mismatch"),
+        spec(
+            i,
+            "wrongly-signed",
+            403,
+            "signature-mismatch",
+            headers={"X-Twilio-Signature": twilio_example},
+        ),
+    ]
+
+
 SPECIFIC: list[Spec] = [
     *_subscription_cases(),
     *_template_cases(),
     *_webhook_cases(),
     *_admin_cases(),
+    *_optout_cases(),
 ]

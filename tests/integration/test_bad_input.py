@@ -13,6 +13,7 @@ undocumented answer.
 
 from __future__ import annotations
 
+import json as json_text
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from schemathesis.python import asgi
 from core.settings import Settings
 from eventstore.migrate import migrate
 from http_api.problems import PROBLEMS
+from notifications.optout import optout_token
 from tests.integration import bad_input_access as access
 from tests.integration import bad_input_notifications as notifying
 from tests.integration.bad_input_notifications import (
@@ -477,6 +479,31 @@ ROUTES = {
             {"queue_id": "main"},
             {"ahead": 2},
         ),
+        # Stopping messages from the message: anyone with the link, or the provider (signed).
+        Route(
+            "one-click-unsubscribe",
+            "POST",
+            "/v1/unsubscribe/{token}",
+            {"token": "optout_link"},
+            None,
+            None,
+            reads_body=False,
+            body_schema=False,
+            command_headers=False,
+            public=True,
+        ),
+        Route(
+            "sms-inbound",
+            "POST",
+            "/v1/sms/inbound",
+            {},
+            None,
+            None,
+            reads_body=False,
+            body_schema=False,
+            command_headers=False,
+            public=True,
+        ),
         # people and access (bad_input_access.py)
         *(
             Route(r.name, r.method, r.path, r.ids, r.body, r.denied_role, **r.options)
@@ -581,6 +608,8 @@ def generic_cases(r: Route) -> list[Case]:
             case(n, "not-utf8-json", 400, "malformed-request", content=b'{"name": "\xff"}'),
             case(n, "over-64KiB-streamed", 413, "payload-too-large", chunked_bytes=LIMIT + 1),
         ]
+    if isinstance(r.body, dict) and r.body:  # valid but for a name given twice (the same value)
+        out.append(case(n, "a-name-twice", 400, "malformed-request", content=_twice(r.body)))
     if r.body_schema:
         out += [
             case(n, "body-not-an-object", 422, "validation", json=[1, 2]),
@@ -618,6 +647,14 @@ def generic_cases(r: Route) -> list[Case]:
             case(n, "if-match-stale", 409, "version-conflict", headers={"If-Match": '"999"'}),
         ]
     return out
+
+
+def _twice(body: dict[str, Any]) -> bytes:
+    """`body` as JSON with its first name given twice: a parser that keeps the last (or the
+    first) reads the valid body."""
+    first = next(iter(body))
+    pair = f"{json_text.dumps(first)}: {json_text.dumps(body[first])}, "
+    return ("{" + pair + json_text.dumps(body)[1:]).encode()
 
 
 def _hours(**kwargs: Any) -> dict[str, Any]:
@@ -1453,6 +1490,7 @@ async def _build(w: World, settings: Settings) -> None:
     await enqueue(b_queue, "b_ticket", "other")
     await _bookings(w, queue)
     await notifying.build(w)
+    w.ids["optout_link"] = optout_token(settings.token_secret, w.ids["subscription"])
     await access.build(w, settings)
 
 
@@ -1621,6 +1659,10 @@ def _fuzz_world(app: Any, settings: Settings) -> tuple[dict[str, str], dict[str,
             "appointment_id": booking["appointment_id"],
             "site": "Fuzz site",
             **{param: str(made[param]) for param, made in notifying.items()},
+            # The subscription's opt-out link, as its emails carry it.
+            "token": optout_token(
+                settings.token_secret, notifying["subscription_id"]["subscription_id"]
+            ),
             **people["ids"],
         },
     )

@@ -206,6 +206,8 @@ def _needs_nothing(document: dict[str, Any], operation: dict[str, Any]) -> bool:
     body = operation.get("requestBody")
     if body is None:
         return True
+    if "application/json" not in body["content"]:
+        return False  # a form (RFC 8058's one-click, a provider's webhook): not a JSON command
     schema = _schema(document, body["content"]["application/json"]["schema"])
     variants = [_schema(document, s) for s in schema.get("anyOf", schema.get("oneOf", [schema]))]
     return all(not v.get("required") for v in variants if v.get("type") != "null")

@@ -25,6 +25,8 @@ from tests.receivers.push import PushReceiver
 from tests.receivers.smtp import SmtpReceiver
 
 STARTUP_S = 40.0
+# These tests count the rules' messages: no confirmation first (test_notifications_confirm.py).
+UNASKED = {"subscribed": False}
 SID, TOKEN = PROVIDER_SID, PROVIDER_TOKEN
 
 
@@ -70,12 +72,12 @@ async def test_each_message_arrives_once_in_order_with_the_right_words(
     for _ in range(4):
         await api.enqueue(queue_id)
     browser = push.subscribe()
-    never = {"called": False, "recalled": False, "returned": False, "paused": False}
+    never = {"called": False, "recalled": False, "returned": False, "paused": False, **UNASKED}
     mine = await api.enqueue(
         queue_id,
         notify=[
             {"channel": "sms", "address": "+447700900123", "when": {"ahead": 3, **never}},
-            {"channel": "email", "address": "ada@example.com", "when": {"ahead": None}},
+            {"channel": "email", "address": "ada@example.com", "when": {"ahead": None, **UNASKED}},
             {
                 "channel": "push",
                 "push_subscription": browser.info | {"expirationTime": None},
@@ -130,7 +132,13 @@ async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fi
     for index in range(6):
         made = await api.enqueue(
             queue_id,
-            notify=[{"channel": "sms", "address": f"+4477009001{index:02d}", "when": {"ahead": 9}}],
+            notify=[
+                {
+                    "channel": "sms",
+                    "address": f"+4477009001{index:02d}",
+                    "when": {"ahead": 9, **UNASKED},
+                }
+            ],
         )
         numbers.append(made["ticket"]["number"])
     # Five arrive promptly (the one behind the poison too), the poison after its last attempt.
@@ -185,7 +193,13 @@ async def test_records_the_notifier_cannot_decode_are_passed_over_and_the_rest_f
     for index in range(2):
         await api.enqueue(
             queue_id,
-            notify=[{"channel": "sms", "address": f"+4477009003{index:02d}", "when": {"ahead": 9}}],
+            notify=[
+                {
+                    "channel": "sms",
+                    "address": f"+4477009003{index:02d}",
+                    "when": {"ahead": 9, **UNASKED},
+                }
+            ],
         )
     arrived = await provider.wait_for(2, STARTUP_S)
     assert sorted(m.to for m in arrived) == ["+447700900300", "+447700900301"]
@@ -213,8 +227,8 @@ async def test_the_words_people_read_name_their_ticket_counter_and_organisation(
     mine = await api.enqueue(
         queue_id,
         notify=[
-            {**sms, "when": {"ahead": None, "served": True}},
-            {**email, "when": {"ahead": None, **silent, "served": True}},
+            {**sms, "when": {"ahead": None, "served": True, **UNASKED}},
+            {**email, "when": {"ahead": None, **silent, "served": True, **UNASKED}},
         ],
     )
     number, ticket_id = mine["ticket"]["number"], mine["ticket"]["ticket_id"]
@@ -243,6 +257,8 @@ async def test_the_words_people_read_name_their_ticket_counter_and_organisation(
     assert mail.message["Subject"] == "Thank you for visiting Passports"
     text = mail.message.get_content()
     assert f"How did it go? Tell us: {feedback}" in text, text
-    assert text.rstrip().endswith("\n\nClinic"), text
+    # Signed by the organisation, then the way to stop these messages (its opt-out link).
+    signed, _, last = text.rstrip().rpartition("\n\n")
+    assert signed.endswith("\n\nClinic") and last.startswith("Stop these messages: http"), text
     await _settle()
     assert len(provider.messages) == 4 and len(smtp.messages) == 1

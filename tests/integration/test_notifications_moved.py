@@ -52,7 +52,8 @@ async def test_a_transfer_and_a_no_show_are_told_to_the_person(
         timezone=ZONE,
         no_show_grace_seconds=GRACE_S,
     )
-    quiet = {"ahead": None, "eta_minutes": None}
+    # No place rules, nor "you're in line" first (test_notifications_confirm.py tells it).
+    quiet = {"ahead": None, "eta_minutes": None, "subscribed": False}
     late = await api.enqueue(
         radiology,
         notify=[{"channel": "sms", "address": "+447700900402", "when": {**quiet, "called": False}}],

@@ -11,7 +11,7 @@
   // notifications/templates.py: the topics, their variables, the channels and languages
   const TICKET_VARIABLES = ["number", "queue_name", "tenant_name", "position", "people_ahead",
     "minutes", "wait_range", "counter", "counter_label", "ticket_url", "feedback_url", "text", "previous_number",
-    "return_time"];
+    "return_time", "slot_time", "slot_date"];
   const ALERT_VARIABLES = ["queue_name", "queue_id", "detail", "value", "threshold", "counter",
     "dashboard_url"];
   const SUMMARY_VARIABLES = ["date", "queue_name", "waiting", "served", "no_shows",

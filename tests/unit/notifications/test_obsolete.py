@@ -130,3 +130,30 @@ def test_the_time_to_come_back_by_is_the_queues_clock() -> None:
     settings = {"timezone": "Europe/Paris", "no_show_grace_seconds": 900}
     assert return_time(T0, settings) == "10:15"  # 09:00 UTC + 15 min, in Paris (UTC+1)
     assert return_time(T0, {**settings, "no_show_grace_seconds": 0}) is None
+
+
+CONFIRMED = message("subscribed")  # "A-006: you're in line at Passports, 2 ahead..."
+
+
+@pytest.mark.parametrize(
+    ("now", "why"),
+    [
+        (standing(), None),
+        (standing(None, fired={}, within={}), None),  # a watch the notifier has not written yet
+        # A retried "you're in line" after "it's your turn" (made after it) is not sent.
+        (standing(closing={"called": T0 + timedelta(seconds=5)}), "was called since"),
+        (standing(closing={"called": T0 - timedelta(minutes=5)}), None),  # called before, back
+        (standing("called"), "the ticket was called"),
+        (standing("serving"), "being served"),
+        (standing("no_show"), "marked no-show"),
+        (standing("served"), "the ticket was served"),
+        (standing("cancelled"), "the ticket was cancelled"),
+        (standing(cancelled=True), "the subscription was cancelled"),
+    ],
+)
+def test_a_confirmation_holds_until_the_ticket_is_called_or_left(
+    now: Standing, why: str | None
+) -> None:
+    found = obsolete(CONFIRMED, now)
+    assert (found is None) == (why is None), found
+    assert why is None or (found is not None and why in found), found

@@ -242,3 +242,31 @@ def test_a_no_show_is_told_it_missed_its_turn_each_time() -> None:
         ticket.at(None, "no_show", cause="TicketNoShow"),
     )
     assert fired == ["s1:missed:1", "s1:returned:1", "s1:missed:2"]
+
+
+def test_a_confirmation_that_told_the_place_is_the_crossing_of_the_rules_it_is_within() -> None:
+    """Subscribed 2 ahead with `ahead: 3` ("you're in line, 2 ahead"): the line moving to 1 ahead
+    is the same crossing, told already; "it's your turn" is still told, and moving back out and
+    in again is a new crossing."""
+    ticket, rules = (
+        Ticket(),
+        (Rule("ahead", 3), Rule("eta", 600), Rule("called"), Rule("subscribed")),
+    )
+    watch = Watch("s1", rules)
+    told = ticket.at(3, cause="Subscribed", eta_s=900)  # 2 ahead, called in 15 minutes
+    watch.told(told)
+    assert watch.within == {"ahead-3": True, "eta-600": False} and watch.status == "waiting"
+    # The moments the confirmation already told (a notifier behind the read side) say nothing.
+    assert names(watch, replace(told, position=5, cause="TicketEnqueued"), told) == []
+    assert names(watch, ticket.at(2, eta_s=500)) == ["s1:eta-600:1"]  # not told: outside it then
+    assert names(watch, ticket.at(1)) == []
+    assert names(watch, ticket.at(None, "called")) == ["s1:called:1"]
+
+
+def test_a_confirmation_outside_the_threshold_leaves_the_rules_as_they_were() -> None:
+    ticket, watch = Ticket(), Watch("s1", (Rule("ahead", 3), Rule("subscribed")))
+    watch.told(ticket.at(7, cause="Subscribed"))
+    assert watch.within == {"ahead-3": False}
+    assert names(watch, ticket.at(5), ticket.at(4)) == ["s1:ahead-3:1"]
+    # "subscribed" is told once, by the API: no moment makes it.
+    assert names(watch, ticket.at(None, "called")) == []

@@ -15,7 +15,7 @@ import pytest
 from core.tokens import ticket_token
 from notifications.default_templates import LINKED, counter_label
 from notifications.reminders import day_words
-from notifications.templates import LANGUAGES, TICKET_TOPICS, default_template, render
+from notifications.templates import LANGUAGES, TICKET_TOPICS, TOPICS, default_template, render
 
 # GSM 03.38: the basic alphabet (one septet each) and its extension table (two: escape + char).
 GSM7 = frozenset(
@@ -40,7 +40,12 @@ VARIANTS: dict[str, dict[str, tuple[Any, ...]]] = {
     "recalled": {"counter": (None, "2", "Window 12")},
     "returned": {"people_ahead": (None, 1, 42)},
     "served": {"feedback_url": (None, FEEDBACK)},
-    "subscribed": {"minutes": (None, 1, 120)},
+    # A ticket's place and wait (or none known yet), or a booking's day (no number, no place).
+    "subscribed": {
+        "people_ahead": (None, 0, 9),
+        "minutes": (None, 1, 120),
+        "slot_day": (None, date(2026, 9, 30), date(2026, 9, 1)),
+    },
     # A transfer's new number, a merge's same one, or none known; the longest place words.
     "moved": {"previous_number": (None, "PB-456", NUMBER), "people_ahead": (None, 0, 1, 42)},
     "missed": {"return_time": (None, "10:45")},
@@ -68,7 +73,12 @@ def _values(topic: str, language: str) -> list[dict[str, Any]]:
         values = {**base, **dict(zip(varied, combination, strict=True))}
         values["counter_label"] = counter_label(values.get("counter"), language)
         if "slot_day" in values:  # as reminders.py writes it
-            values["slot_date"] = day_words(values.pop("slot_day"), language, "sms")
+            day = values.pop("slot_day")
+            values["slot_date"] = None if day is None else day_words(day, language, "sms")
+        if topic == "subscribed" and values["slot_date"] is not None:  # a booking's
+            values |= {"number": None, "people_ahead": None, "minutes": None}
+        if topic == "subscribed" and values["slot_date"] is None:  # a ticket's
+            values["slot_time"] = None
         found.append(values)
     return found
 
@@ -83,8 +93,26 @@ def test_every_sms_is_one_gsm_7_sms(topic: str, language: str) -> None:
         outside = sorted({c for c in text if c not in GSM7 and c not in GSM7_EXTENSION})
         assert not outside, (outside, text)  # any one of them makes it UCS-2: 70 a part
         assert septets(text) <= ONE_SMS, (septets(text), text)
-        assert NUMBER in text or topic == "reminder", text
+        assert NUMBER in text or topic == "reminder" or values["number"] is None, text
         assert LINK in text or topic not in ("reminder", *LINKED), text
+        assert text.endswith(" Reply STOP to stop.") or language != "en" or topic != "subscribed"
+
+
+def test_the_confirmation_says_how_to_stop_by_sms_and_whatsapp_not_by_push() -> None:
+    """Carriers expect an opt-in confirmation to say how to stop; a push is stopped in the
+    browser. In the message's language; "STOP" is the word Twilio and optout.py know."""
+    values = {"number": NUMBER, "queue_name": QUEUE, "people_ahead": 2, "minutes": 8}
+    for channel in ("sms", "whatsapp", "push"):
+        for language in LANGUAGES:
+            template = default_template("subscribed", channel, language)
+            text = render(template, {**dict.fromkeys(TOPICS["subscribed"]), **values}).text
+            assert ("STOP" in text) == (channel != "push"), text
+            assert " 2 " in text and " 8 " in text, text
+    english = default_template("subscribed", "sms", "en")
+    shown = render(english, {**dict.fromkeys(TOPICS["subscribed"]), **values}).text
+    assert (
+        shown == f"{NUMBER}: you're in line at {QUEUE}, 2 ahead, about 8 min. Reply STOP to stop."
+    )
 
 
 def test_the_checks_would_see_a_long_or_ucs_2_message() -> None:
