@@ -43,6 +43,16 @@ def _events(chunks: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+async def _desk(http: httpx.AsyncClient) -> str:
+    """A new queue, once the read side shows it (the workers keep up: no status yet)."""
+    made = await http.post("/v1/queues", json={"name": "Desk", "counters": ["1"]})
+    assert made.status_code == 201, made.text
+    queue_id, version = made.json()["queue_id"], made.json()["stream_version"]
+    read = await http.get(f"/v1/queues/{queue_id}", params={"min_version": version, "wait": 20})
+    assert read.status_code == 200, read.text
+    return str(queue_id)
+
+
 async def test_a_stalled_worker_is_said_on_the_live_stream_and_so_is_its_recovery(
     settings: Settings, topics: list[str], store: PostgresEventStore
 ) -> None:
@@ -52,13 +62,7 @@ async def test_a_stalled_worker_is_said_on_the_live_stream_and_so_is_its_recover
     auth = {"Authorization": f"Bearer {admin.secret}"}
     with read_side(settings) as (worker,), api_servers(settings, 1) as (url,):
         async with httpx.AsyncClient(base_url=url, headers=auth, timeout=20) as http:
-            made = await http.post("/v1/queues", json={"name": "Desk", "counters": ["1"]})
-            assert made.status_code == 201, made.text
-            queue_id, version = made.json()["queue_id"], made.json()["stream_version"]
-            read = await http.get(
-                f"/v1/queues/{queue_id}", params={"min_version": version, "wait": 20}
-            )
-            assert read.status_code == 200, read.text
+            queue_id = await _desk(http)
             stream = await _follow(url.removeprefix("http://"), f"/v1/queues/{queue_id}/events",
                                    admin.secret)  # fmt: skip
             try:
@@ -104,13 +108,7 @@ async def test_a_stalled_worker_is_said_on_the_queue_websocket_and_so_is_its_rec
     auth = {"Authorization": f"Bearer {admin.secret}"}
     with read_side(settings) as (worker,), api_servers(settings, 1) as (url,):
         async with httpx.AsyncClient(base_url=url, headers=auth, timeout=20) as http:
-            made = await http.post("/v1/queues", json={"name": "Desk", "counters": ["1"]})
-            assert made.status_code == 201, made.text
-            queue_id, version = made.json()["queue_id"], made.json()["stream_version"]
-            read = await http.get(
-                f"/v1/queues/{queue_id}", params={"min_version": version, "wait": 20}
-            )
-            assert read.status_code == 200, read.text
+            queue_id = await _desk(http)
             ws_url = url.replace("http://", "ws://") + f"/v1/queues/{queue_id}/ws"
             async with connect(ws_url, additional_headers=auth) as socket:
                 first = json.loads(await socket.recv())
