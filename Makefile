@@ -136,17 +136,17 @@ $(PROMTOOL):
 	       apt-get install -y -q --no-install-recommends prometheus; }; \
 	if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service || true; fi
 
-# Two workers (a test file's tests stay together, the browser's too: tests/conftest.py), then
+# Three workers (a test file's tests stay together, the browser's too: tests/scheduling.py), then
 # the few tests that stop a server of the shared stack, alone (exit 5: none were selected).
-# Three were tried: the box busy 94 % of the time instead of 81 %, the parallel part 14:40-15:12
-# instead of 16:30, but tests that lean on the shared PostgreSQL (10,000 sign-ins, each audited
-# under one advisory lock) met statement timeouts in two runs of four.
-# (Tried again on 2026-12-06: three had done half the suite after 23 minutes, when two do all
-# of it in 13; stopped there.)
+# Measured on 2026-12-06 (/usr/bin/time -v make test, this 2-core box, nothing else running):
+# two workers 14:53 for the parallel part with the CPU idle 39 % of the time (vmstat), three
+# 12:36 with it idle 12 %. (Three had been slower before: tests that lean on the shared
+# PostgreSQL met statement timeouts; and until that day the grouping had silently not worked
+# since pytest 9.2, so every worker built every module's fixtures: pytest-xdist#1386.)
 # pytest runs with PYTHONDONTWRITEBYTECODE unset (this machine sets it): it then keeps the test
 # modules it rewrote for its assertions in __pycache__, and each of the suite's three collections
 # takes ~6 s of CPU instead of ~11 (478 modules rewritten from source each time).
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -p no:cacheprovider
 
 test: lint stack-up test-tools $(OIDC_STAMP) $(CHROMIUM) $(BROWSER_STAMP) $(PROMTOOL)
