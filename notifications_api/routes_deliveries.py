@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
@@ -53,7 +54,7 @@ async def test(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDe
         order_key=endpoint.endpoint_id,
         data={
             "type": TEST_TOPIC,
-            "timestamp": now.isoformat(),
+            "timestamp": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),  # as events
             "data": {"endpoint_id": endpoint.endpoint_id},
         },
     )

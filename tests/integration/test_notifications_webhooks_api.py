@@ -358,3 +358,4 @@ async def test_ping_and_replay_go_to_kafka(
     assert test.data["type"] == "webhook.test"
     assert test.data["data"] == {"endpoint_id": endpoint_id}
     assert datetime.fromisoformat(test.data["timestamp"]).tzinfo is not None
+    assert test.data["timestamp"].endswith("Z")  # as every event's time is written
