@@ -125,7 +125,7 @@ def webhook_message(
     order_key: str,
 ) -> Message:
     """One event for one endpoint; the body follows the Standard Webhooks shape."""
-    body = {"type": event_type, "timestamp": _iso(occurred_at), "data": _jsonable(payload)}
+    body = {"type": event_type, "timestamp": iso_utc(occurred_at), "data": _jsonable(payload)}
     return Message(
         id="msg_" + uuid.uuid5(_IDS, f"{event_id}:{endpoint_id}").hex,
         tenant_id=tenant_id,
@@ -151,11 +151,12 @@ def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
 
 def _default(value: object) -> str:
     if isinstance(value, datetime):
-        return _iso(value)
+        return iso_utc(value)
     return str(value)
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """A time as every event and webhook message writes it: UTC, `Z`."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

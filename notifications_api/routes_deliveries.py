@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
 from http_api.auth import permission
 from http_api.problems import ProblemError, problem_responses
+from notifications.fanout import iso_utc
 from notifications.messages import Message
 from notifications.outlet import OutletUnavailable
 from notifications.replay import replay
@@ -54,7 +54,7 @@ async def test(endpoint_id: EndpointId, who: ManagerDep, notify: NotificationsDe
         order_key=endpoint.endpoint_id,
         data={
             "type": TEST_TOPIC,
-            "timestamp": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),  # as events
+            "timestamp": iso_utc(now),  # as events
             "data": {"endpoint_id": endpoint.endpoint_id},
         },
     )

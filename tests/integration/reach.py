@@ -3,9 +3,10 @@ with a compressed retry schedule, the pipeline's topics, and the running notifie
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -74,3 +75,12 @@ def replay_dead(settings: Settings) -> str:
         check=True,
     )
     return replayed.stdout + replayed.stderr
+
+
+async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Until `check()` holds; an AssertionError naming `what` after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no {what} within {timeout:g} s")
+        await asyncio.sleep(0.05)

@@ -22,7 +22,7 @@ from core.settings import Settings
 from notifications.store.endpoints import create_endpoint
 from schemas import positions
 from tests.integration.kafka_outage import KafkaOutage
-from tests.integration.reach import delivery_topics, reach_settings
+from tests.integration.reach import delivery_topics, reach_settings, until
 from tests.integration.servers import Process
 from tests.receivers.webhook import WebhookReceiver
 
@@ -68,14 +68,6 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout:g} s")
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.slow
 async def test_a_notifier_knocks_gently_while_kafka_is_down_and_resumes_soon_after(
     settings: Settings, topics: list[str], pool: Any, tenant_id: str, hooks: WebhookReceiver
@@ -90,7 +82,7 @@ async def test_a_notifier_knocks_gently_while_kafka_is_down_and_resumes_soon_aft
         notifier = Process(aimed, "notifier")
         try:
             await _moment(settings, tenant_id)
-            await _until(lambda: len(hooks.requests()) >= 1, 60, "first delivery")
+            await until(lambda: len(hooks.requests()) >= 1, 60, "first delivery")
             await asyncio.sleep(SETTLE_S)  # every stage in its group, fetching
             assert notifier.proc is not None
             kafka.go_down()
@@ -101,7 +93,7 @@ async def test_a_notifier_knocks_gently_while_kafka_is_down_and_resumes_soon_aft
             await _moment(settings, tenant_id)  # on the real Kafka: waits for the return
             kafka.come_back()
             back_at = time.monotonic()
-            await _until(lambda: len(hooks.requests()) >= 2, 60, "delivery after the return")
+            await until(lambda: len(hooks.requests()) >= 2, 60, "delivery after the return")
             recovery = time.monotonic() - back_at
         finally:  # off the loop: the stand-in relays the notifier's goodbyes on this loop
             logged = await asyncio.to_thread(notifier.stop)

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from core.settings import Settings
 from notifications.store.endpoints import create_endpoint
 from schemas import positions
-from tests.integration.reach import delivery_topics, reach_settings
+from tests.integration.reach import delivery_topics, reach_settings, until
 from tests.integration.servers import Process, settings_env
 from tests.receivers.webhook import WebhookReceiver
 
@@ -61,14 +61,6 @@ async def _produce_moments(settings: Settings, tenant_id: str, count: int) -> No
         await producer.stop()
 
 
-async def _until(check: Any, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"no {what} within {timeout:g} s")
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.slow
 async def test_killed_mid_stream_none_is_lost_and_none_is_sent_under_another_id(
     settings: Settings, topics: list[str], pool: Any, tenant_id: str, hooks: WebhookReceiver
@@ -86,20 +78,20 @@ async def test_killed_mid_stream_none_is_lost_and_none_is_sent_under_another_id(
     worker = Process(settings, "notifier", "--stages", "deliver,retry")
     try:
         started = asyncio.get_running_loop().time()
-        await _until(lambda: len(hooks.requests()) >= 1_500, 90, "first deliveries")
+        await until(lambda: len(hooks.requests()) >= 1_500, 90, "first deliveries")
         print("first 1,500 after", asyncio.get_running_loop().time() - started)
         notifier.kill()
         notifier.start()
-        await _until(lambda: len(hooks.requests()) >= 4_000, 90, "more deliveries")
+        await until(lambda: len(hooks.requests()) >= 4_000, 90, "more deliveries")
         worker.kill()
         worker.start()
-        await _until(lambda: len(hooks.requests()) >= 6_000, 90, "more after a restart")
+        await until(lambda: len(hooks.requests()) >= 6_000, 90, "more after a restart")
         notifier.kill()
         worker.kill()
         notifier.start()
         worker.start()
         distinct = lambda: {r.headers["webhook-id"] for r in hooks.requests()}  # noqa: E731
-        await _until(lambda: len(distinct()) >= MESSAGES, 180, f"every message ({len(distinct())})")
+        await until(lambda: len(distinct()) >= MESSAGES, 180, f"every message ({len(distinct())})")
         await asyncio.sleep(2)  # anything still in flight
     finally:
         notifier.stop()
