@@ -129,7 +129,9 @@ async def reader_of(
     permission: str | None = None,
 ) -> Principal:
     """As `principal`, for routes a screen reads: the credential may also come as
-    `?access_token=`; `permission` None: the one the route declares."""
+    `?access_token=` (reads only); `permission` None: the one the route declares."""
+    if access_token and not bearer:
+        refuse_credential_in_url(conn, "Authorization: Bearer")
     return await admitted(
         conn, svc, bearer or access_token, permission or declared_permission(conn.scope)
     )
@@ -140,6 +142,21 @@ async def reader(
 ) -> Principal:
     return await reader_of(conn, svc, bearer, access_token)
 
+
+def refuse_credential_in_url(conn: HTTPConnection, header: str) -> None:
+    """A credential in the query string (`?access_token=`, `?token=`) is for what cannot send
+    headers (EventSource, WebSocket, a screen's link), and those only read: a request that would
+    change something with it is refused (401), so a URL that ends up in a proxy's log, a
+    browser's history or a Referer header can at most show what it showed."""
+    method = conn.scope.get("method")  # None for a WebSocket, which only reads
+    if method is not None and method not in SAFE_METHODS:
+        raise ProblemError(
+            "unauthorized",
+            f"a credential in the URL opens reads only; send it in the {header} header",
+        )
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
 ReaderDep = Annotated[Principal, Depends(reader)]

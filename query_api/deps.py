@@ -11,7 +11,14 @@ from starlette.requests import HTTPConnection
 
 from core.tokens import token_matches
 from http_api.auth import declared_permission, unauthorized
-from http_api.deps import AccessToken, BearerKey, ReadModelsDep, ServicesDep, reader_of
+from http_api.deps import (
+    AccessToken,
+    BearerKey,
+    ReadModelsDep,
+    ServicesDep,
+    reader_of,
+    refuse_credential_in_url,
+)
 from query_api.views import not_found
 
 DEFAULT_WAIT_S = 5.0
@@ -47,7 +54,10 @@ async def ticket_tenant(
     access_token: AccessToken = None,
     token: Annotated[
         str | None,
-        Query(description="The ticket's own token (what its QR code carries), instead of a key"),
+        Query(
+            description="The ticket's own token (what its QR code carries), instead of a key, "
+            "for clients that cannot send headers (EventSource). Reads only."
+        ),
     ] = None,
     header_token: Annotated[
         str | None,
@@ -59,7 +69,9 @@ async def ticket_tenant(
         # A key or a person instead of the token: what the route asks of them (else: read).
         needs = declared_permission(conn.scope, "x-permission-bearer") or "read"
         return (await reader_of(conn, svc, bearer, access_token, needs)).tenant_id
-    secret = token or header_token
+    if token and not header_token:
+        refuse_credential_in_url(conn, "X-Ticket-Token")
+    secret = header_token or token
     if secret is None:
         raise unauthorized("send an API key or the ticket's token")
     # A token that does not open this ticket is no credential for it: 401, whatever the id

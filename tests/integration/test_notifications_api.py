@@ -65,7 +65,9 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
     ticket, token = await _ticket(api, queue_id)
     path = f"/v1/tickets/{ticket}/subscriptions"
     sms = await api.http.post(
-        path, params={"token": token}, json={**PHONE, "when": {"ahead": 2, "eta_minutes": 5}}
+        path,
+        headers={"X-Ticket-Token": token},
+        json={**PHONE, "when": {"ahead": 2, "eta_minutes": 5}},
     )
     assert sms.status_code == 201, sms.text
     made = sms.json()
@@ -94,12 +96,14 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
     assert email.json()["address"] == "j***@example.com"
     assert email.json()["when"]["ahead"] is None and email.json()["when"]["eta_minutes"] is None
     assert email.json()["when"]["served"] and not email.json()["when"]["called"]
-    push = await api.http.post(path, params={"token": token}, json=PUSH)
+    push = await api.http.post(path, headers={"X-Ticket-Token": token}, json=PUSH)
     assert push.status_code == 201 and push.json()["address"] == "push:fcm.googleapis.com"
     assert push.json()["when"]["ahead"] == 3  # the queue's default
 
     # The same channel and address again: the same subscription, with the new choices.
-    again = await api.http.post(path, params={"token": token}, json={**PHONE, "when": {"ahead": 1}})
+    again = await api.http.post(
+        path, headers={"X-Ticket-Token": token}, json={**PHONE, "when": {"ahead": 1}}
+    )
     assert again.json()["subscription_id"] == made["subscription_id"]
     assert again.json()["when"]["ahead"] == 1
     listed = await api.http.get(path, params={"token": token})
@@ -107,11 +111,15 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
     assert [s["channel"] for s in listed.json()["subscriptions"]] == ["sms", "email", "push"]
     assert "+447700900123" not in listed.text and "jane@" not in listed.text
 
-    gone = await api.http.delete(f"{path}/{made['subscription_id']}", params={"token": token})
+    gone = await api.http.delete(
+        f"{path}/{made['subscription_id']}", headers={"X-Ticket-Token": token}
+    )
     assert gone.status_code == 204
     listed = await api.http.get(path, headers=api.auth("viewer"))  # a key of the tenant too
     assert len(listed.json()["subscriptions"]) == 2
-    twice = await api.http.delete(f"{path}/{made['subscription_id']}", params={"token": token})
+    twice = await api.http.delete(
+        f"{path}/{made['subscription_id']}", headers={"X-Ticket-Token": token}
+    )
     _problem(twice, 404, "not-found")
 
 
@@ -120,7 +128,7 @@ async def test_who_may_subscribe(api: ApiClient) -> None:
     ticket, _ = await _ticket(api, queue_id)
     other_ticket, other_token = await _ticket(api, queue_id)
     path = f"/v1/tickets/{ticket}/subscriptions"
-    wrong = await api.http.post(path, params={"token": other_token}, json=PHONE)
+    wrong = await api.http.post(path, headers={"X-Ticket-Token": other_token}, json=PHONE)
     _problem(wrong, 401, "unauthorized")
     _problem(await api.http.post(path, json=PHONE), 401, "unauthorized")
     _problem(await api.http.get(path, params={"token": other_token}), 401, "unauthorized")
@@ -150,12 +158,12 @@ async def test_bad_addresses_are_422(api: ApiClient) -> None:
         {**PHONE, "when": {"eta_minutes": 0}},
         {**PHONE, "language": "xx"},
     ):
-        response = await api.http.post(path, params={"token": token}, json=body)
+        response = await api.http.post(path, headers={"X-Ticket-Token": token}, json=body)
         _problem(response, 422, "validation")
     # Push services are https; plain http only inside a network the operator allowed.
     for endpoint in ("http://push.example.com/x", "https://10.1.2.3/x", "https://127.0.0.1/x"):
         plain = {**PUSH, "push_subscription": {**PUSH_SUBSCRIPTION, "endpoint": endpoint}}
-        response = await api.http.post(path, params={"token": token}, json=plain)
+        response = await api.http.post(path, headers={"X-Ticket-Token": token}, json=plain)
         _problem(response, 409, "rule-violated")
 
 
@@ -169,7 +177,7 @@ async def test_a_ticket_that_left_is_409(api: ApiClient) -> None:
     assert (await api.post(f"/v1/tickets/{cancelled}/cancel", "staff")).status_code == 200
     for ticket, token in ((served, served_token), (cancelled, cancelled_token)):
         response = await api.http.post(
-            f"/v1/tickets/{ticket}/subscriptions", params={"token": token}, json=PHONE
+            f"/v1/tickets/{ticket}/subscriptions", headers={"X-Ticket-Token": token}, json=PHONE
         )
         body = _problem(response, 409, "invalid-transition")
         assert "left" in body["detail"]
@@ -421,16 +429,24 @@ async def test_a_ticket_takes_at_most_four_live_subscriptions(api: ApiClient) ->
     made = []
     for n in range(4):
         body = {"channel": "sms", "address": f"+44770090010{n}"}
-        answer = await api.http.post(path, params={"token": token}, json=body)
+        answer = await api.http.post(path, headers={"X-Ticket-Token": token}, json=body)
         assert answer.status_code == 201, answer.text
         made.append(answer.json()["subscription_id"])
     fifth = {"channel": "sms", "address": "+447700900109"}
-    _problem(await api.http.post(path, params={"token": token}, json=fifth), 409, "rule-violated")
+    _problem(
+        await api.http.post(path, headers={"X-Ticket-Token": token}, json=fifth),
+        409,
+        "rule-violated",
+    )
     again = {"channel": "sms", "address": "+447700900100", "language": "fr"}  # the same one
-    assert (await api.http.post(path, params={"token": token}, json=again)).status_code == 201
-    cancelled = await api.http.delete(f"{path}/{made[1]}", params={"token": token})
+    assert (
+        await api.http.post(path, headers={"X-Ticket-Token": token}, json=again)
+    ).status_code == 201
+    cancelled = await api.http.delete(f"{path}/{made[1]}", headers={"X-Ticket-Token": token})
     assert cancelled.status_code == 204
-    assert (await api.http.post(path, params={"token": token}, json=fifth)).status_code == 201
+    assert (
+        await api.http.post(path, headers={"X-Ticket-Token": token}, json=fifth)
+    ).status_code == 201
 
 
 async def test_an_address_given_to_many_tickets_within_the_hour_is_refused(
