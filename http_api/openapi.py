@@ -6,6 +6,9 @@
   refuses. Here such a parameter keeps only its real type; leaving it out means "none".
 * No text the API takes or gives contains NUL (PostgreSQL stores none): every string of the
   bodies says so with a pattern.
+* A path parameter never holds a slash or a backslash: sent encoded (`%2F`, `%5C`), the path
+  could be read two ways and is refused (400 `ambiguous-path`, http_api/limits.py); each free
+  string parameter of a path says so with a pattern, and each operation with one documents it.
 * Each operation says who may call it (its `x-permission`, in words in its description, with
   the roles that hold it), needs no credentials when public (`security: []`), and documents the
   answers access control gives: 401, 403 and 429.
@@ -18,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from access.permissions import PERMISSIONS, PUBLIC, ROLES, SELF, TICKET_TOKEN
-from http_api.problems import problem_responses
+from http_api.problems import PROBLEM_BASE, PROBLEMS, problem_responses
 
 
 def truthful_openapi(app: FastAPI) -> None:
@@ -35,11 +38,36 @@ def truthful_openapi(app: FastAPI) -> None:
                     for parameter in operation.get("parameters", []):
                         if parameter.get("in") in ("query", "header", "cookie"):
                             parameter["schema"] = _without_null(parameter.get("schema", {}))
+                    _declare_one_way_paths(operation)
                     _declare_access(operation)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+NO_SEPARATOR = r"^[^/\\]*$"
+
+
+def _declare_one_way_paths(operation: dict[str, Any]) -> None:
+    """No slash or backslash in a path parameter; the 400 of one sent encoded, documented."""
+    in_path = [p for p in operation.get("parameters", []) if p.get("in") == "path"]
+    if not in_path:
+        return
+    for parameter in in_path:
+        schema = parameter.get("schema", {})
+        if schema.get("type") == "string" and not {"enum", "const", "format"} & set(schema):
+            if "pattern" in schema:
+                schema.setdefault("allOf", []).append({"pattern": NO_SEPARATOR})
+            else:
+                schema["pattern"] = NO_SEPARATOR
+    said = f"`{PROBLEM_BASE}ambiguous-path`: {PROBLEMS['ambiguous-path'][1]}"
+    documented = operation.setdefault("responses", {}).get("400")
+    if documented is None:
+        (answer,) = problem_responses("ambiguous-path", common=()).values()
+        operation["responses"]["400"] = {k: v for k, v in answer.items() if k != "model"}
+    elif said not in documented.get("description", ""):
+        documented["description"] = f"{documented.get('description', '')}; {said}".lstrip("; ")
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,9 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not-found": (404, "Not found"),
     "validation": (422, "The request is not valid"),
     "malformed-request": (400, "The request body is not valid JSON"),
+    # `%2F` or `%5C` in a path: a proxy in front sees one segment where the router, which
+    # matches the decoded path, would see two (http_api/limits.py EncodedSlashMiddleware).
+    "ambiguous-path": (400, "The path holds an encoded slash or backslash"),
     # 409 as most APIs answer it: the key's first request is the resource's state it conflicts
     # with (a retry of that same request replays its answer).
     "idempotency-key-reused": (409, "This Idempotency-Key was used with a different request"),

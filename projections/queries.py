@@ -2,6 +2,14 @@
 
 Every read that combines keys is one Lua script or one command, so it sees the read model at one
 stream version: the projector writes a whole batch in one script, and nothing runs in between.
+
+A Redis that is full (maxmemory with `noeviction`) refuses every read of a view (`OOM`, a 503):
+the workers cannot write then, so the views have stopped following the queues, and a view read
+now would be stale data presented as fresh (README, "Read your writes"). A queue is read in a
+MULTI, whose queued commands a full Redis refuses; the scripts declare flags (`#!lua`) but not
+`no-writes` (which implies `allow-oom`), so a full Redis refuses them too, before they run. A
+script without a `#!lua` line (Redis' compatibility mode) would be served: a full Redis checks
+only the writes it calls.
 Read-your-writes waits subscribe to the queue's change channel (`Keys.changes`) and re-check
 after each message, so a waiting reader costs nothing while nothing happens.
 """
@@ -55,7 +63,8 @@ _TENANT_CACHE_MAX = 10_000
 
 # One hop of a ticket: the queue's version, the ticket's view, its rank in the line and its wait
 # range, read at one instant. KEYS: queue hash, ticket view, line, eta hash; ARGV: ticket id.
-_TICKET = """
+# `#!lua` without `no-writes`: refused by a full Redis, as a queue's read is (see above).
+_TICKET = """#!lua
 local version = redis.call('HGET', KEYS[1], 'version')
 local view = redis.call('GET', KEYS[2])
 local rank = false
@@ -73,8 +82,8 @@ return {version or false, view or false, rank, eta}
 # A page of the line and the views and wait ranges of its tickets at one version. KEYS: queue
 # hash, line, eta hash; ARGV: offset, limit, the queue's ticket key prefix. The ticket keys are
 # derived inside the script (as the writer's CLEARQUEUE does): fine on one Redis, not on a Redis
-# Cluster.
-_PAGE = """
+# Cluster. `#!lua` without `no-writes`: refused by a full Redis, as a queue's read is.
+_PAGE = """#!lua
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return false end
 local offset = tonumber(ARGV[1])

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from fastapi.websockets import WebSocketDisconnect
 from starlette.types import Send
 
@@ -26,7 +26,8 @@ from http_api.deps import (
     ServicesDep,
     reader_of,
 )
-from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
+from http_api.limits import refuse_websocket
+from http_api.problems import ProblemError, problem_responses
 from http_api.security import SERVER_SEND
 from projections.fanout import HubClosed
 from projections.leases import Expired, Revoked
@@ -144,7 +145,7 @@ async def queue_socket(
         await read_queue(models, who.tenant_id, queue_id, None, 0)
         lease = admitted(hub, lease_of(who))
     except ReadModelUnavailable:
-        await _refuse(
+        await refuse_websocket(
             websocket,
             ProblemError(
                 "service-unavailable",
@@ -154,7 +155,7 @@ async def queue_socket(
         )
         return
     except ProblemError as problem:
-        await _refuse(websocket, problem)
+        await refuse_websocket(websocket, problem)
         return
 
     says = _SocketSays(websocket.scope.get(SERVER_SEND, websocket.send), hub.read_side)
@@ -233,22 +234,6 @@ async def _disconnects(rest: Awaitable[None]) -> None:
         await rest
     except OSError:
         raise WebSocketDisconnect(code=1006) from None
-
-
-async def _refuse(websocket: WebSocket, problem: ProblemError) -> None:
-    """Answer the handshake with the problem (401, 404, 503), where the server can."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        body = problem.body(instance=websocket.url.path)
-        await websocket.send_denial_response(
-            JSONResponse(
-                body,
-                status_code=problem.status,
-                media_type=PROBLEM_MEDIA_TYPE,
-                headers=problem.headers,
-            )
-        )
-    else:
-        await websocket.close(code=4000 + problem.status, reason=problem.code)
 
 
 def _ended(failure: Revoked) -> str:

@@ -56,7 +56,7 @@ from http_api import ratelimit, security
 from http_api.auth import Authenticator
 from http_api.deps import Services
 from http_api.errors import install_error_handlers
-from http_api.limits import BodyLimitMiddleware, DeadlineMiddleware
+from http_api.limits import BodyLimitMiddleware, DeadlineMiddleware, EncodedSlashMiddleware
 from http_api.openapi import truthful_openapi
 from notifications.outbound import Guard
 from notifications.outlet import Outlet
@@ -179,6 +179,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         extra=requested_wait,
         retry_after_s=RETRY_AFTER_S,
     )
+    # Outside the limits and routes: a path that could be read two ways reaches none of them.
+    app.add_middleware(EncodedSlashMiddleware)
     _include_routers(app, api_clock)
     install_error_handlers(app)
     truthful_openapi(app)
