@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from core.kafka_reconnects import pace_reconnects
 from core.settings import Settings
@@ -28,6 +30,61 @@ Records = Sequence[ConsumerRecord[bytes, bytes]]
 Handler = Callable[[Records], Awaitable[None]]
 
 MAX_BACKOFF_S = 5.0
+# How long a stage waits for topics that do not exist before it gives up (a consumer's own start
+# waits as long, deaf to SIGTERM, then raises a bare UnknownTopicOrPartitionError).
+TOPICS_WAIT_S = 30.0
+
+
+class MissingTopics(Exception):
+    """Topics the stages need that Kafka does not have. Auto-creation is off: they are made by
+    `vq stack up` or `vq stack topics`, never by a consumer."""
+
+
+def missing_topics(settings: Settings, missing: Sequence[str]) -> str:
+    named = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return (
+        f"Kafka at {settings.kafka_servers} has no topic {named} "
+        f"(VQ_TOPIC_PREFIX={settings.topic_prefix}): create them with `vq stack up` (the native "
+        "stack) or `vq stack topics` (Compose, Kubernetes, a Kafka of your own), with the same "
+        "VQ_TOPIC_PREFIX"
+    )
+
+
+async def wait_for_topics(
+    settings: Settings, topics: Sequence[str], stop: asyncio.Event, wait_s: float = TOPICS_WAIT_S
+) -> None:
+    """Return once Kafka has every topic, or `stop` is set; MissingTopics after `wait_s`. A Kafka
+    that does not answer is left to the consumers, which wait for it as they always do."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_servers,
+        client_id=f"{settings.topic_prefix}-topics",
+        request_timeout_ms=5_000,
+    )
+    try:
+        await asyncio.wait_for(admin.start(), 10)
+    except (KafkaError, OSError, TimeoutError):
+        await admin.close()
+        return
+    deadline = asyncio.get_running_loop().time() + wait_s
+    told = False
+    try:
+        while not stop.is_set():
+            try:
+                present = set(await admin.list_topics())
+            except (KafkaError, OSError):
+                return
+            missing = [topic for topic in topics if topic not in present]
+            if not missing:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                raise MissingTopics(missing_topics(settings, missing))
+            if not told:
+                log.warning("%s; waiting %.0fs for them", missing_topics(settings, missing), wait_s)
+                told = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    finally:
+        await admin.close()
 
 
 def consumer(

@@ -79,8 +79,14 @@ def _notifier(args: argparse.Namespace) -> int:
     collector.settle(FULL_GC_EVERY)
     # uvloop: the event loop is a good share of a notifier's CPU (sockets to Kafka, PostgreSQL,
     # receivers and the SMTP relay).
+    from notifications.consuming import MissingTopics
+
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(run_notifier(get_settings(), stages))
+        try:
+            runner.run(run_notifier(get_settings(), stages))
+        except MissingTopics as missing:
+            log.error("giving up: %s", missing)
+            return 1
     return 0
 
 
@@ -166,6 +172,18 @@ def senders(
     }
 
 
+def _stopping(sig: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("%s: stopping", sig.name)
+    stop.set()
+
+
+def _topics_needed(settings: Settings, stages: Sequence[str]) -> list[str]:
+    """What the stages read or write: every stage writes to the delivery topics (the retry and
+    dead-letter ones included); the notifier reads the positions and the queue events."""
+    read = [settings.positions_topic, settings.events_topic] if "notifier" in stages else []
+    return [*read, *settings.delivery_topics]
+
+
 async def run_notifier(
     settings: Settings,
     stages: Sequence[str] = STAGES,
@@ -179,6 +197,7 @@ async def run_notifier(
     from eventstore.pool import open_pool
     from notifications.alerting import Alerts
     from notifications.conditions import Conditions
+    from notifications.consuming import wait_for_topics
     from notifications.delivery import Deliverer
     from notifications.notifier import Notifier
     from notifications.outbound import Guard, Outbound
@@ -192,7 +211,11 @@ async def run_notifier(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _stopping, sig, stop)
+    await wait_for_topics(settings, _topics_needed(settings, stages), stop)
+    if stop.is_set():
+        log.info("stopped before its stages started")
+        return
     pool = await open_pool(settings, min_size=1, max_size=8)
     client = aioredis.Redis.from_url(settings.redis_dsn)
     outlet = Outlet(settings, client_id=f"{settings.topic_prefix}-notifier")

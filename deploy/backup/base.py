@@ -29,7 +29,7 @@ def _now() -> datetime:
 def take(src: pg.Source, folder: BackupFolder, *, fast: bool = True) -> BaseBackup:
     """Take a base backup into `folder`; it appears there (atomically) once complete."""
     ident = pg.identify(src)
-    folder.prepare(ident.system_id)
+    folder.prepare(ident.system_id, ident.timeline)
     started = _now()
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     work = folder.base / f".partial-{stamp}"

@@ -49,8 +49,9 @@ class BackupFolder:
         self.base = self.root / "base"
         self.wal = self.root / "wal"
 
-    def prepare(self, system_id: str) -> None:
-        """Create the layout; refuse a folder that holds another cluster's backups."""
+    def prepare(self, system_id: str, timeline: int | None = None) -> None:
+        """Create the layout; refuse a folder that holds another cluster's backups, or another
+        timeline's (`timeline`: the server's now)."""
         self.base.mkdir(parents=True, exist_ok=True)
         self.wal.mkdir(exist_ok=True)
         identity = self.root / "cluster.json"
@@ -61,8 +62,34 @@ class BackupFolder:
                     f"{self.root} holds backups of another cluster (system identifier {known}, "
                     f"this one is {system_id}); give another --to folder"
                 )
+        else:
+            identity.write_text(json.dumps({"system_id": system_id}) + "\n")
+        if timeline is not None:
+            self.check_timeline(timeline)
+
+    def timelines(self) -> list[int]:
+        """The timelines of the base backups and WAL segments here, lowest first."""
+        found = {backup.timeline for backup in self.backups()}
+        found |= {int(path.name[:8], 16) for path in self.wal_files()}
+        return sorted(found)
+
+    def check_timeline(self, timeline: int) -> None:
+        """One folder, one timeline. A restore (or a promotion) starts the server on a new
+        timeline; streamed beside the old one, its WAL would share segment numbers with it,
+        pruning would take one for the other, and a restore from an old base backup would
+        follow the new timeline past the moment it was made to reach. pgBackRest and Barman
+        keep both in one repository with their history files; here a new folder is simpler
+        to reason about at 3 a.m., and the old one keeps restoring what came before."""
+        held = self.timelines()
+        if not held or held == [timeline]:
             return
-        identity.write_text(json.dumps({"system_id": system_id}) + "\n")
+        names = ", ".join(str(t) for t in held)
+        raise StackError(
+            f"{self.root} holds backups of timeline {names} and the server is on timeline "
+            f"{timeline} now (a restore or a promotion starts a new timeline): back up into a "
+            "new folder (`vq backup run --to NEWDIR`) and keep this one, which restores "
+            f"timeline {names} up to the restore"
+        )
 
     def system_id(self) -> str | None:
         identity = self.root / "cluster.json"

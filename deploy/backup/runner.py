@@ -90,9 +90,23 @@ def run(
     ident = _connect(src, stop, say)
     if ident is None:
         return 0
-    folder.prepare(ident.system_id)
+    folder.prepare(ident.system_id, ident.timeline)
     with _only_runner(folder):
         return _supervise(src, folder, schedule, stop, say)
+
+
+def _moved_on(src: pg.Source, folder: BackupFolder) -> str | None:
+    """Why this folder must not take the server's WAL any more (the data directory under it was
+    replaced by a restore: another timeline), or None; a server that is down says nothing."""
+    try:
+        ident = pg.identify(src)
+    except StackError:
+        return None  # the restarts' back-off waits for it
+    try:
+        folder.prepare(ident.system_id, ident.timeline)
+    except StackError as exc:
+        return exc.message
+    return None
 
 
 @contextlib.contextmanager
@@ -125,6 +139,9 @@ def _supervise(
             status = receiver.exited()
             if status is not None:
                 say(f"pg_receivewal exited with status {status}; restarting in {delay:.0f}s")
+                if (moved := _moved_on(src, folder)) is not None:
+                    say(f"stopping: {moved}")
+                    return 1
                 if stop.wait(delay):
                     break
                 delay = min(delay * 2, 30.0)

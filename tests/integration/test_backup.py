@@ -11,6 +11,7 @@ Redis and Kafka are the shared ones under the test's own prefix and topics.
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,8 @@ from deploy.backup import pg
 from deploy.backup.aftermath import RELAY_CHECKPOINT
 from deploy.backup.folder import BackupFolder, BaseBackup
 from deploy.backup.reclaim import Found, appends
-from deploy.backup.status import last_commit
+from deploy.backup.status import describe, last_commit
+from deploy.errors import StackError
 from domain.commands import CreateQueue, EnqueueTicket
 from domain.config import QueueConfig
 from domain.decide import decide
@@ -259,6 +261,14 @@ def test_backup_point_in_time_restore_reclaim_and_rebuild(
     r2.start()
     assert _event_ids(_on(r2, settings)) == everything
 
+    # The restored server is on a new timeline: its WAL does not go beside the old one's.
+    for action in ("run", "base"):
+        done = _cli(settings, r2, "backup", action, "--to", str(folder.root))
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "holds backups of timeline 1 and the server is on timeline 2" in done.stderr
+        assert "back up into a new folder" in done.stderr
+    assert folder.timelines() == [1]
+
     # Refusals: one line each, nothing overwritten, nothing left behind.
     done = _restore(settings, r2, folder)
     assert done.returncode == 1 and "exists and is not empty" in done.stderr
@@ -272,7 +282,81 @@ def test_backup_point_in_time_restore_reclaim_and_rebuild(
     assert not r3.pgdata.exists()
 
 
+def test_status_right_after_the_first_base_backup_ends_after_it_starts(
+    settings: Settings, tmp_path: Path, clusters: list[Cluster]
+) -> None:
+    """The span `vq backup status` shows the moment the first base backup is there (on a
+    database whose last commit came before it) starts before it ends."""
+    origin = Cluster.fresh(tmp_path / "origin")
+    clusters.append(origin)
+    live = _on(origin, settings)
+    origin.start()
+    migrate(live.pg_url, live.db_schema)  # the last commits, all before the base backup
+    folder = BackupFolder(tmp_path / "backups")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "vq.cli", "backup", "run", "--to", str(folder.root)],
+        env=origin.env(live),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert procs.wait_until(lambda: bool(folder.backups()), timeout=60), "no base backup"
+        shown = _cli(live, origin, "backup", "status", "--to", str(folder.root))
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(timeout=30)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    span = re.search(r"^restorable: from (\S+) to (\S+)", shown.stdout, re.MULTILINE)
+    assert span is not None, shown.stdout
+    start, end = (datetime.fromisoformat(moment) for moment in span.groups())
+    assert start <= end, shown.stdout
+    assert end == folder.backups()[0].finished, shown.stdout
+
+
 # -- pure parts ---------------------------------------------------------------------------------
+
+
+def _record(folder: BackupFolder, name: str, timeline: int, start: str) -> None:
+    directory = folder.base / name
+    directory.mkdir()
+    folder.record(
+        directory,
+        BaseBackup(
+            name=name,
+            started_at=f"{name[:4]}-{name[4:6]}-{name[6:8]}T00:00:00+00:00",
+            finished_at=f"{name[:4]}-{name[4:6]}-{name[6:8]}T00:01:00+00:00",
+            system_id="42",
+            timeline=timeline,
+            start_lsn=0,
+            end_lsn=0,
+            start_segment=start,
+            bytes=1,
+            pg_version="15",
+        ),
+    )
+
+
+def test_a_folder_of_two_timelines_is_said_and_not_written_to(tmp_path: Path) -> None:
+    """A folder that took a restored server's WAL beside the old one's (as `vq backup run` did
+    before it refused to): `vq backup status` says which base backup restores which timeline,
+    and neither timeline's server may back up into it any more."""
+    folder = BackupFolder(tmp_path)
+    folder.prepare("42", 1)
+    _record(folder, "20261201T000000Z", 1, "000000010000000000000002")
+    _record(folder, "20261202T000000Z", 2, "000000020000000000000009")
+    for name in ("000000010000000000000009", "00000002.history", "00000002000000000000000A"):
+        (folder.wal / name).write_bytes(b"")
+    assert folder.timelines() == [1, 2]
+    lines, healthy = describe(folder)
+    assert healthy
+    shown = "\n".join(lines)
+    assert "WARNING: timelines 1, 2 in one folder" in shown, shown
+    assert "timeline 1: base backups 20261201T000000Z: restores the moments before" in shown
+    assert "timeline 2: base backups 20261202T000000Z: restores the restored server" in shown
+    for timeline in (1, 2):
+        with pytest.raises(StackError, match="back up into a new folder"):
+            folder.prepare("42", timeline)
 
 
 def test_wal_file_names_are_postgresql_s() -> None:
