@@ -3,7 +3,9 @@
 A catalogue is a flat JSON object of dotted keys (`"kiosk.title"`) to text with `{name}`
 placeholders. Each page names the parts it uses (`common` always); the template gets `t(key)`,
 the page's JavaScript gets the same strings (see base.html). The language is the person's choice
-(`?lang=`, remembered in a cookie), else the browser's (`Accept-Language`), else English.
+(`?lang=`, remembered in a cookie), else the browser's (`Accept-Language`, by its primary subtag:
+fr-CA is fr), else English. The pages speak the languages the messages do
+(notifications/templates.py LANGUAGES), so a French SMS opens a French ticket page.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 
-LANGUAGES: tuple[str, ...] = ("en", "es")
+LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "es")
 DEFAULT_LANGUAGE = "en"
 # What each language calls itself, for the language switcher (not translated on purpose).
-LANGUAGE_NAMES: Mapping[str, str] = {"en": "English", "es": "Español"}
+LANGUAGE_NAMES: Mapping[str, str] = {
+    "en": "English",
+    "fr": "Français",
+    "de": "Deutsch",
+    "es": "Español",
+}
 LANG_COOKIE = "vq_lang"
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -53,7 +53,8 @@ def render(request: Request, page: Page, chosen: str | None, **context: Any) -> 
             languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             page=page.name,
             strings=table,
-            config={"page": page.name, "lang": lang, **context},
+            # The page's script learns the languages from here, not from a list of its own.
+            config={"page": page.name, "lang": lang, "languages": list(LANGUAGES), **context},
             **context,
         )
     )

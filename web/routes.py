@@ -24,8 +24,8 @@ Lang = Annotated[
     str | None,
     Query(
         max_length=35,
-        description="The page's language (`en`, `es`); remembered in a cookie. Unknown values "
-        "are ignored (the browser's language is used).",
+        description="The page's language (`en`, `fr`, `de`, `es`); remembered in a cookie. Unknown "
+        "values are ignored (the browser's language is used).",
     ),
 ]
 

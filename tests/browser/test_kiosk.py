@@ -481,7 +481,9 @@ async def test_a_double_tap_picks_only_what_was_touched(
 
 
 async def double_tap(page: Page, target: Any) -> None:
-    """Two taps 120 ms apart on the middle of `target` (where it is at the first)."""
+    """Two taps 120 ms apart on the middle of `target` (where it is at the first), scrolled into
+    view first as a person would (on a phone the language choice can push it below the fold)."""
+    await target.scroll_into_view_if_needed()
     box = await target.bounding_box()
     assert box, "nothing to tap"
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -192,7 +192,9 @@ async def _in_the_persons_language(http: httpx.AsyncClient) -> None:
     spanish = await http.get("/dashboard", headers={"Accept-Language": "es-ES,es;q=0.9"})
     assert '<html lang="es">' in spanish.text and "Panel de las filas" in spanish.text
     assert '"dashboard.no_queues_option": "no hay filas"' in spanish.text  # the scripts' words
-    english = await http.get("/dashboard", headers={"Accept-Language": "de"})
+    german = await http.get("/dashboard", headers={"Accept-Language": "de-AT,de;q=0.9"})
+    assert '<html lang="de">' in german.text
+    english = await http.get("/dashboard", headers={"Accept-Language": "pt-BR"})
     assert '<html lang="en">' in english.text and "Queues dashboard" in english.text
     chosen = await http.get("/dashboard", params={"lang": "es"}, headers={"Accept-Language": "en"})
     assert '<html lang="es">' in chosen.text and chosen.cookies.get("vq_lang") == "es"

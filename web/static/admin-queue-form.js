@@ -105,8 +105,10 @@
     const c = {};
     c.name = f.field({ name: "name", label: t("name"), value: v.name, required: true,
       attrs: { maxlength: 200, autocomplete: "off" } });
+    // No maxlength: a sixth character is kept and said to be one too many when saving (read),
+    // rather than dropped without a word.
     c.prefix = f.field({ name: "prefix", label: t("prefix"), hint: t("prefix_hint"), value: v.prefix,
-      attrs: { maxlength: 5, pattern: "[A-Za-z0-9]{1,5}", autocomplete: "off", class: "short" } });
+      attrs: { autocomplete: "off", spellcheck: "false", class: "short" } });
     c.site = f.field({ name: "site", label: t("site"), hint: t("site_hint"), value: v.site,
       attrs: { maxlength: 50, autocomplete: "off" } });
     c.counters = f.field({ name: "counters", label: t("counters"), hint: t("counters_hint"),
@@ -198,7 +200,11 @@
     v.name = c.name.input.value.trim();
     if (!v.name) errors.push(["name", t("name_required")]);
     v.prefix = c.prefix.input.value.trim();
-    if (!/^[A-Za-z0-9]{1,5}$/.test(v.prefix)) errors.push(["prefix", t("prefix_hint")]);
+    if (v.prefix.length > 5) {
+      errors.push(["prefix", t("prefix_too_long", { count: v.prefix.length })]);
+    } else if (!/^[A-Za-z0-9]{1,5}$/.test(v.prefix)) {
+      errors.push(["prefix", t("prefix_hint")]);
+    }
     ["counters", "service_types", "priority_classes"].forEach(function (name) {
       v[name] = f.list(c[name].input.value);
       if (new Set(v[name]).size !== v[name].length) errors.push([name, t("distinct")]);

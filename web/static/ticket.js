@@ -23,7 +23,7 @@
   const base = "/v1/tickets/" + encodeURIComponent(ticketId);
   const SAVED = "vq.ticketview." + ticketId;
   const SWITCHED = "vq.ticketlang." + ticketId;
-  const PAGE_LANGUAGES = ["en", "es"];
+  const PAGE_LANGUAGES = VQ.config.languages || []; // web/i18n.py LANGUAGES
   const FINAL = ["served", "cancelled"];
   const TICK_MS = 20000;
   const FORGET_AFTER_MS = 30 * 24 * 3600 * 1000;

@@ -7,11 +7,13 @@ from importlib.resources import files
 
 import pytest
 
-from web.i18n import LANGUAGES, catalogue, negotiate, parts, strings, translate
+from notifications.templates import LANGUAGES as MESSAGE_LANGUAGES
+from web.i18n import LANGUAGE_NAMES, LANGUAGES, catalogue, negotiate, parts, strings, translate
 
 _TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([\w.-]+)["']""")
 _SCRIPT_KEY = re.compile(r"""\bVQ\.t\(\s*["']([\w.-]+)["']""")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_MARKUP = re.compile(r"<[^<>]*>|\{\{[^{}]*\}\}")
 
 
 def _sources(folder: str, suffix: str) -> dict[str, str]:
@@ -35,7 +37,21 @@ def test_every_language_has_every_key_with_the_same_placeholders(lang: str) -> N
     assert sorted(other) == sorted(english)
     for key, text in english.items():
         assert set(_PLACEHOLDER.findall(other[key])) == set(_PLACEHOLDER.findall(text)), key
+        assert sorted(_MARKUP.findall(other[key])) == sorted(_MARKUP.findall(text)), key
         assert other[key].strip(), key
+
+
+def test_the_pages_speak_every_language_the_messages_do() -> None:
+    """A person who got a French SMS opens a French page: the two lists are the same, each
+    language has its catalogue folder and the name the switcher shows."""
+    assert sorted(LANGUAGES) == sorted(MESSAGE_LANGUAGES)
+    folders = [p.name for p in files("web").joinpath("locales").iterdir() if p.is_dir()]
+    assert sorted(folders) == sorted(LANGUAGES)
+    assert sorted(LANGUAGE_NAMES) == sorted(LANGUAGES)
+    for lang in LANGUAGES:
+        folder = files("web").joinpath("locales", lang)
+        missing = [part for part in parts() if not folder.joinpath(f"{part}.json").is_file()]
+        assert not missing, (lang, missing)
 
 
 def test_keys_live_in_their_part() -> None:
@@ -67,10 +83,19 @@ def test_no_inline_script_or_style_in_templates() -> None:
 def test_language_is_the_choice_then_the_cookie_then_the_browser() -> None:
     assert negotiate("es", "en", "en") == "es"
     assert negotiate("xx", "es", "en") == "es"
-    assert negotiate(None, None, "de-DE,es;q=0.8,en;q=0.5") == "es"
+    assert negotiate(None, None, "pt-BR,es;q=0.8,en;q=0.5") == "es"
     assert negotiate(None, None, "en;q=0.2, es-MX;q=0.9") == "es"
     assert negotiate(None, None, "es;q=0, en") == "en"
-    assert negotiate(None, None, "de, fr;q=0.9") == "en"
+    assert negotiate(None, None, "it, pt;q=0.9") == "en"
+
+
+def test_a_regional_browser_language_gets_its_base_language() -> None:
+    assert negotiate(None, None, "fr-CA,fr;q=0.9,en;q=0.5") == "fr"
+    assert negotiate(None, None, "fr-CA") == "fr"
+    assert negotiate(None, None, "de-AT,en;q=0.5") == "de"
+    assert negotiate(None, None, "it-CH, de-CH;q=0.8, fr-CH;q=0.9") == "fr"
+    assert negotiate("DE", None, "fr") == "de"
+    assert negotiate(None, "fr", "de-AT") == "fr"
     assert negotiate(None, None, ";;;,q=,es;q=abc") == "en"
     assert negotiate(None, None, None) == "en"
 
