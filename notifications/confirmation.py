@@ -17,9 +17,11 @@ nothing until the line moved, maybe many minutes later.
   schedules stage puts it on its topic within a second (`fire_confirmations`): an enqueue with
   `notify` does not wait for Kafka (nor fails for it), and a confirmation made while Kafka is
   away is sent when it is back, or dropped then if the ticket was called meanwhile (obsolete.py).
-* Its id is `<subscription>:subscribed:1`, and only a new subscription has one: a retried
-  request subscribes again (the same subscription) and makes none; two replicas sending it
-  send the same id, which the delivery stage sends once.
+* Its id is `<subscription>:subscribed:<n>`, n counting the subscription's starts: a new one
+  is 1; one made again after it was cancelled (a STOP, an unsubscribe link, a DELETE) is a new
+  consent and gets its own, 2, 3... (store/subscriptions.py). A retried request subscribes again
+  to a live subscription and makes none; two replicas sending it send the same id, which the
+  delivery stage sends once.
 * A booking, not in a line yet, is told its date and time instead, as its reminder says them.
 """
 
@@ -76,9 +78,9 @@ class Subscribed:
     time_zone: str = "UTC"  # the queue's: the slot is told in it
 
 
-def message_id(subscription_id: str) -> str:
-    """As the rules name their messages (subscription, rule, crossing): told once."""
-    return f"{subscription_id}:{SUBSCRIBED}:1"
+def message_id(subscription_id: str, start: int = 1) -> str:
+    """As the rules name their messages (subscription, rule, crossing): told once per start."""
+    return f"{subscription_id}:{SUBSCRIBED}:{start}"
 
 
 def _at(eta: dict[str, Any], level: str) -> datetime | None:
@@ -108,11 +110,16 @@ def seen(read: TicketRead | None, at: datetime) -> Moment | None:
 
 
 def confirmation(
-    sub: Addressee, ticket: Subscribed, told: Moment | None, at: datetime, public_url: str
+    sub: Addressee,
+    ticket: Subscribed,
+    told: Moment | None,
+    at: datetime,
+    public_url: str,
+    start: int = 1,
 ) -> Message:
-    """The `subscribed` message of one subscription: the place `told` (None: not known), or a
-    booking's slot. Its data is a rule's message's (fanout.py), so templates read the same
-    variables."""
+    """The `subscribed` message of one subscription's `start` (1: new; see `message_id`): the
+    place `told` (None: not known), or a booking's slot. Its data is a rule's message's
+    (fanout.py), so templates read the same variables."""
     moment = told or Moment(
         ticket_id=ticket.ticket_id,
         queue_id=ticket.queue_id,
@@ -133,7 +140,7 @@ def confirmation(
         sub.language,
         Watch(sub.subscription_id, ()),
     )
-    due = Due(message_id(sub.subscription_id), sub.subscription_id, ticket.ticket_id,
+    due = Due(message_id(sub.subscription_id, start), sub.subscription_id, ticket.ticket_id,
               Rule(SUBSCRIBED), moment)  # fmt: skip
     message = fanout.ticket_message(
         follower, due, queue_name=ticket.queue_name, public_url=public_url
@@ -144,6 +151,7 @@ def confirmation(
     slot = {
         "slot_time": local.strftime("%H:%M"),
         "slot_date": day_words(local.date(), sub.language, sub.channel),
+        "slot_at": fanout.iso_utc(ticket.slot_at),  # not sent once it has begun (obsolete.py)
     }
     return replace(message, data={**message.data, **slot})
 
@@ -161,15 +169,15 @@ async def _place(models: ReadModels, ticket: Subscribed, at: datetime) -> Moment
 async def subscribe_and_confirm(
     c: Confirming, ticket: Subscribed, wishes: Sequence[Wish]
 ) -> list[Subscription]:
-    """Store each wish on the ticket (as `subscribe`), a new one with its confirmation unless
-    it turned it off (`when.subscribed`, true by default)."""
+    """Store each wish on the ticket (as `subscribe`), a new (or restarted) one with its
+    confirmation unless it turned it off (`when.subscribed`, true by default)."""
     at = c.read_models.now()
     told = await _place(c.read_models, ticket, at)
 
-    def confirming(wish: Wish) -> Callable[[str], Message]:
-        def made(subscription_id: str) -> Message:
+    def confirming(wish: Wish) -> Callable[[str, int], Message]:
+        def made(subscription_id: str, start: int) -> Message:
             to = Addressee(subscription_id, ticket.tenant_id, wish.channel, wish.language)
-            return confirmation(to, ticket, told, at, c.public_url)
+            return confirmation(to, ticket, told, at, c.public_url, start)
 
         return made
 

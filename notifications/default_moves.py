@@ -9,8 +9,9 @@ alphabet with a 20-character queue name and 6-character numbers (no "ó", "ê", 
   it) and gives the new one when the move changed it: a transfer gives a number of the new
   queue, a merge keeps the one on the paper.
 * `missed` says until when the person may come back (`return_time`, the queue's clock, as
-  reminders say their slot) or, when the queue gives no grace period, that the ticket has
-  ended. The short text has no room for the queue's name; the email says it.
+  reminders say their slot; and `return_date`, the day, when it is not the day the ticket was
+  missed) or, when the queue gives no grace period, that the ticket has ended. The short text
+  has no room for the queue's name; the email says it.
 """
 
 from __future__ import annotations
@@ -55,18 +56,36 @@ MOVED_TEXT: dict[str, str] = {
     ),
 }
 
-# What `missed` says after "you missed your turn": until when to come back, or that it ended.
-_BACK: dict[str, tuple[str, str]] = {
-    "en": ("Back by {{ return_time }} to keep your place.", "Your ticket has ended."),
-    "fr": ("Revenez avant {{ return_time }} pour garder votre place.", "Votre ticket est clos."),
-    "de": ("Zurück bis {{ return_time }} Uhr: Ihr Platz bleibt.", "Ihr Ticket ist beendet."),
-    "es": ("Vuelva a la fila antes de las {{ return_time }}.", "Su turno ha terminado."),
+# What `missed` says after "you missed your turn": until when to come back (the day too when it
+# is not today's, `return_date`, as reminders say a slot's day and time: shorter then, to stay one
+# SMS with the longest day in words), or that the ticket has ended.
+_BACK: dict[str, tuple[str, str, str]] = {
+    "en": (
+        "Back by {{ return_time }} to keep your place.",
+        "Back by {{ return_date }} at {{ return_time }}.",
+        "Your ticket has ended.",
+    ),
+    "fr": (
+        "Revenez avant {{ return_time }} pour garder votre place.",
+        "Revenez avant le {{ return_date }} à {{ return_time }}.",
+        "Votre ticket est clos.",
+    ),
+    "de": (
+        "Zurück bis {{ return_time }} Uhr: Ihr Platz bleibt.",
+        "Zurück bis zum {{ return_date }}, {{ return_time }} Uhr.",
+        "Ihr Ticket ist beendet.",
+    ),
+    "es": (
+        "Vuelva a la fila antes de las {{ return_time }}.",
+        "Vuelva antes del {{ return_date }}, {{ return_time }}.",
+        "Su turno ha terminado.",
+    ),
 }
 _MISSED_SHORT: dict[str, str] = {
     "en": "{{ number }}: you missed your turn.",
     "fr": "{{ number }} : tour manqué.",
     "de": "{{ number }}: Aufruf verpasst.",
-    "es": "{{ number }}: ha perdido su turno.",
+    "es": "{{ number }}: turno perdido.",
 }
 _MISSED_LONG: dict[str, str] = {
     "en": "{{ number }}: you were called at {{ queue_name }} but missed your turn.",
@@ -77,8 +96,11 @@ _MISSED_LONG: dict[str, str] = {
 
 
 def _back(language: str) -> str:
-    back, ended = _BACK[language]
-    return f"{{% if return_time %}} {back}{{% else %}} {ended}{{% endif %}}"
+    today, another_day, ended = _BACK[language]
+    return (
+        f"{{% if return_time and return_date %}} {another_day}"
+        f"{{% elif return_time %}} {today}{{% else %}} {ended}{{% endif %}}"
+    )
 
 
 MOVES: dict[str, dict[str, Wording]] = {
@@ -106,4 +128,5 @@ MOVES: dict[str, dict[str, Wording]] = {
 SAMPLE: dict[str, object] = {
     "previous_number": "A-006",
     "return_time": "10:45",
+    "return_date": None,  # the day only when it is not the day of the message
 }

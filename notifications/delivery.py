@@ -7,10 +7,11 @@ failure is permanent, on the dead-letter topic), record every attempt, then comm
 that keeps failing (a poison message: a template that cannot render it) leaves its partition for
 the retry topics at its first failure, so the messages behind it flow on.
 
-A message to a person is checked at every attempt against its subscription as it stands then
-(obsolete.py): one that no longer holds (the person unsubscribed, the ticket was called or left)
-is recorded as `obsolete` and not sent, nor tried again. Its ticket's link carries no token on the
-topics or in the delivery state (the token cancels the ticket): it is added here, for sending only.
+A message to a person is checked at every attempt against its subscription as it stands then,
+and the time (obsolete.py): one that no longer holds (the person unsubscribed, the ticket was
+called or left, the time to come back by has passed) is recorded as `obsolete` and not sent, nor
+tried again. Its ticket's link carries no token on the topics or in the delivery state (the token
+cancels the ticket): it is added here, for sending only.
 A provider that says the person opted out (Twilio's 21610) stops that number's subscriptions.
 """
 
@@ -100,7 +101,7 @@ class Deliverer:
             self._pool, (i for g in keyed.values() for m, _ in g if (i := _to_person(m)))
         )
         results = await asyncio.gather(*(self._in_order(group, found) for group in keyed.values()))
-        outcomes = [outcome for group in results for outcome, _ in group]
+        outcomes = [_resend(outcome, claimed.again) for group in results for outcome, _ in group]
         onward = [record for group in results for _, record in group if record is not None]
         await self._outlet.publish(onward)  # before the rows say "retrying": nothing is lost
         await deliveries.settle(self._pool, outcomes)
@@ -122,7 +123,8 @@ class Deliverer:
         sending = message
         try:
             standing = _standing(message, found)
-            if standing is not None and (why := obsolete(message, standing)) is not None:
+            why = None if standing is None else obsolete(message, standing, self._clock())
+            if why is not None:
                 return self._outcome(message, attempt, "obsolete", "obsolete", None, why), None
             sending, token = with_token(_addressed(message, standing), self._settings.token_secret)
             rendered = await self._render(sending)
@@ -197,6 +199,16 @@ class Deliverer:
             excerpt="" if sent is None else sent.excerpt[:2048],
             error=error,
         )
+
+
+def _resend(outcome: Outcome, again: frozenset[str]) -> Outcome:
+    """An attempt made again after a worker stopped mid-batch is a resend only if it went out
+    and was answered (delivered, or a status came back): one found obsolete, not called (a
+    circuit open, a subscription erased) or not rendered reached nobody a second time."""
+    answered = outcome.outcome == "delivered" or outcome.code is not None
+    if outcome.message_id in again and answered:
+        return replace(outcome, resent=True)
+    return outcome
 
 
 def _to_person(message: Message) -> str | None:

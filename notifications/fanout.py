@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from domain.recorded import RecordedEvent
 from notifications.default_templates import counter_label
 from notifications.messages import Message, channel
+from notifications.reminders import day_words
 from notifications.rules import Due, Moment
 from notifications.store.watches import Follower
 from schemas.codec import avro_record
@@ -64,10 +65,10 @@ def ticket_message(
     public_url: str,
     feedback_url: str | None = None,
     previous_number: str | None = None,
-    return_time: str | None = None,
+    return_by: datetime | None = None,
 ) -> Message:
     """A rule's message to one subscription. `previous_number`: a move's, when the rule could
-    not know it (the notifier looks it up); `return_time`: a no-show's (see `return_time`)."""
+    not know it (the notifier looks it up); `return_by`: a no-show's (see `return_by`)."""
     moment = due.moment
     minutes = _minutes(moment.at, moment.call_p50_at)
     low, high = _minutes(moment.at, moment.call_p10_at), _minutes(moment.at, moment.call_p90_at)
@@ -86,7 +87,7 @@ def ticket_message(
         "ticket_url": f"{public_url.rstrip('/')}/t/{follower.ticket_id}",
         "feedback_url": feedback_url,
         "previous_number": due.previous_number or previous_number,
-        "return_time": return_time,
+        **returning(moment.at, return_by, follower.language, follower.channel),
     }
     return Message(
         id=due.message_id,
@@ -104,15 +105,35 @@ def ticket_message(
     )
 
 
-def return_time(missed_at: datetime, queue_view: dict[str, Any]) -> str | None:
-    """Until when a person marked no-show may come back, as the queue's clock says it ("10:45",
-    as reminders say their slot): the domain's rule (domain/decide.py `_return`), from the
-    queue's settings in its view; None when it gives no grace period."""
+def return_by(missed_at: datetime, queue_view: dict[str, Any]) -> datetime | None:
+    """Until when a person marked no-show may come back, on the queue's clock: the domain's
+    rule (domain/decide.py `_return`), from the queue's settings in its view; None when it gives
+    no grace period."""
     grace = int(queue_view.get("no_show_grace_seconds") or 0)
     if grace <= 0:
         return None
     zone = ZoneInfo(str(queue_view.get("timezone") or "UTC"))
-    return (missed_at + timedelta(seconds=grace)).astimezone(zone).strftime("%H:%M")
+    return (missed_at + timedelta(seconds=grace)).astimezone(zone)
+
+
+def returning(
+    missed_at: datetime, deadline: datetime | None, language: str, channel_name: str
+) -> dict[str, Any]:
+    """A no-show's words for its deadline (`return_by`, on the queue's clock): `return_time`
+    ("10:45", as reminders say their slot) and, when the deadline is not on the day the ticket
+    was missed there, `return_date` too (as reminders say their day, "7 décembre"): "back by
+    00:20" said at 23:50 is tomorrow's, "back by 10:00" said at 10:05 would be read as gone.
+    `return_by`, the instant (UTC), is for the delivery stage: a retry after it is not sent
+    (obsolete.py)."""
+    if deadline is None:
+        return {"return_time": None, "return_date": None}
+    day = deadline.date()
+    other_day = day != missed_at.astimezone(deadline.tzinfo).date()
+    return {
+        "return_time": deadline.strftime("%H:%M"),
+        "return_date": day_words(day, language, channel_name) if other_day else None,
+        "return_by": iso_utc(deadline),
+    }
 
 
 def webhook_message(

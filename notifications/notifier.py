@@ -204,7 +204,7 @@ class Notifier:
             public_url=self._settings.public_url,
             feedback_url=await self._feedback_url(follower, due),
             previous_number=await self._previous_number(follower, due, was_in),
-            return_time=await self._return_time(follower, due),
+            return_by=await self._return_by(follower, due),
         )
 
     async def _previous_number(
@@ -217,13 +217,13 @@ class Notifier:
         found = await self._names.numbers(follower.tenant_id, was_in, [follower.ticket_id])
         return found.get(follower.ticket_id)
 
-    async def _return_time(self, follower: Follower, due: Due) -> str | None:
+    async def _return_by(self, follower: Follower, due: Due) -> datetime | None:
         """A no-show's: until when it may come back, from the queue's settings (its view is
         written before the moment is announced)."""
         if due.rule.kind != "missed":
             return None
         view = await self._names.view(follower.tenant_id, due.moment.queue_id)
-        return None if view is None else fanout.return_time(due.moment.at, view)
+        return None if view is None else fanout.return_by(due.moment.at, view)
 
     async def _feedback_url(self, follower: Follower, due: Due) -> str | None:
         """The queue's feedback link (its notification settings), for the message after service

@@ -7,7 +7,14 @@ follow the place in line of a ticket already served. The delivery stage asks thi
 attempt (first tries, retries and replays alike) and drops what no longer holds.
 
 Pure: the subscription's standing (store/watches.py: cancelled or not, the ticket's status and
-queue as its watch last saw them, the newest closing messages made to it) is read once per batch.
+queue as its watch last saw them, the newest closing messages made to it) is read once per batch,
+and the time of the attempt (`now`) is the delivery stage's clock.
+
+Some messages say a time that ends them: "back by 10:45" (`missed`, its `return_by`), a booking's
+reminder or its confirmation ("Booked: Passports, December 6 at 10:30", their `slot_at`). Once
+that time has passed the message is not sent: a retry at 10:50 would tell the person to hurry
+back for a place already lost, or to a slot already begun. One made after its time (a booking of
+a slot that had begun) says nothing to come, and is sent.
 
 The watch is written after the messages it made are on the delivery topics, so a message may come
 before the watch that made it: it is then news, and the watch's older status (a no-show that just
@@ -19,6 +26,7 @@ is retried after "it's your turn" was claimed is obsolete even before the watch 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Literal
 
 from notifications.messages import Message
@@ -37,12 +45,21 @@ NOT_WAITING = frozenset({"called", "serving", "served", "cancelled", "no_show", 
 CONFIRMATION = "subscribed"
 CALLED = frozenset({"called", "serving", "no_show"})
 _STATUS_WORDS = {"no_show": "marked no-show", "serving": "being served"}
+# The messages whose data says when they stop holding: the field (an instant, RFC 3339), the field
+# that says it as the person reads it, and why it is not sent after it.
+DEADLINES: dict[str, tuple[str, str, str]] = {
+    "missed": ("return_by", "return_time", "the time to come back by ({}) has passed"),
+    "reminder": ("slot_at", "slot_time", "the booking's slot ({}) has begun"),
+    CONFIRMATION: ("slot_at", "slot_time", "the booking's slot ({}) has begun"),
+}
 
 
-def obsolete(message: Message, standing: Standing) -> str | None:
-    """Why this message to a person's subscription is not to be sent now; None: send it."""
+def obsolete(message: Message, standing: Standing, now: datetime) -> str | None:
+    """Why this message to a person's subscription is not to be sent at `now`; None: send it."""
     if standing.cancelled:
         return "the subscription was cancelled"
+    if (passed := _deadline_passed(message, now)) is not None:
+        return passed
     status = standing.watch.status
     if status in LEFT and message.topic not in STILL_SENT_AFTER_LEAVING:
         return f"the ticket was {status}"
@@ -110,6 +127,21 @@ def _missed_gone(message: Message, standing: Standing) -> str | None:
     if seen == "yes" and standing.watch.status != "no_show":
         return "the ticket came back to the line"
     return None
+
+
+def _deadline_passed(message: Message, now: datetime) -> str | None:
+    """The message's own time is over (see the module's docstring); a message without one (made
+    before they carried it, or a no-show given no grace) holds."""
+    if (deadline := DEADLINES.get(message.topic)) is None:
+        return None
+    field, words, why = deadline
+    try:
+        until = datetime.fromisoformat(str(message.data[field]))
+    except (KeyError, ValueError):
+        return None
+    if message.created_at >= until or now < until:
+        return None
+    return why.format(message.data.get(words) or message.data[field])
 
 
 def _seen_by_watch(message: Message, standing: Standing) -> Literal["not yet", "yes", "later"]:

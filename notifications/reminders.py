@@ -13,7 +13,7 @@ the day as the message's language writes it ("6 décembre"), not as an ISO date.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -83,6 +83,7 @@ def reminder_message(
             "queue_name": str(view.get("name") or r.queue_name),
             "slot_time": local.strftime("%H:%M"),
             "slot_date": day_words(local.date(), r.language, r.channel),
+            "slot_at": r.slot_at.astimezone(UTC).isoformat(),  # not sent once begun (obsolete.py)
             # The booking's page, without its token: see the module's docstring.
             "ticket_url": f"{public_url.rstrip('/')}/t/{r.ticket_id}",
         },

@@ -59,6 +59,7 @@ _TICKET_VARIABLES = frozenset(
         "slot_date",
         "previous_number",  # a move's: the number the person held before it
         "return_time",  # a no-show's: until when it may come back, in the queue's time zone
+        "return_date",  # ...and its day, when that is not the day the ticket was missed
     ]
 )
 _ALERT_VARIABLES = frozenset(

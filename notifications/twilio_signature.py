@@ -5,7 +5,10 @@ of that under the account's auth token, base64. A unit test checks it against th
 signature of Twilio's documentation.
 
 The URL is the public one (VQ_PUBLIC_URL), not the one the API process sees: behind a proxy that
-ends TLS, or on another port, the two differ and every signature would fail.
+ends TLS, or on another port, the two differ and every signature would fail. Twilio signs the URL
+as written in its console, where `https://x/y` and `https://x:443/y` are the same address: as
+Twilio's own validators do, a signature of the URL with the scheme's default port written out
+(or left out) matches too; another port is another address and does not.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 HEADER = "X-Twilio-Signature"
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
@@ -33,8 +37,28 @@ def signature_matches(
     signature. Compared as bytes, in constant time."""
     if not given or not auth_token:
         return False
-    expected = signature(auth_token, url, params)
-    return hmac.compare_digest(expected.encode(), given.encode())
+    signed = list(params)
+    # Every form is compared (no early exit): how long it takes says nothing of which matched.
+    found = [
+        hmac.compare_digest(signature(auth_token, form, signed).encode(), given.encode())
+        for form in same_address(url)
+    ]
+    return any(found)
+
+
+def same_address(url: str) -> list[str]:
+    """`url` as given, then as Twilio may have signed it: with the scheme's default port left
+    out when it is written (`https://x:443/y` -> `https://x/y`), written out when it is not."""
+    parts = urlsplit(url)
+    default = DEFAULT_PORTS.get(parts.scheme.lower())
+    try:
+        port = parts.port
+    except ValueError:  # not a port: nothing else to try
+        return [url]
+    if default is None or parts.hostname is None or port not in (None, default):
+        return [url]
+    host = parts.netloc.rpartition(":")[0] if port is not None else f"{parts.netloc}:{default}"
+    return [url, urlunsplit(parts._replace(netloc=host))]
 
 
 def form_params(body: bytes) -> list[tuple[str, str]]:

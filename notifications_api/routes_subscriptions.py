@@ -81,8 +81,8 @@ async def create(
     notify: NotificationsDep,
 ) -> SubscriptionOut:
     """Subscribing again with the same channel and address replaces that subscription's
-    choices (and revives it if it was cancelled). A new subscription is told at once where the
-    ticket stands (`when.subscribed`)."""
+    choices (and revives it if it was cancelled). A new subscription, or a revived one (a new
+    consent), is told at once where the ticket stands (`when.subscribed`)."""
     refuse_push_endpoints([body], notify.guard)
     ticket = await waiting_ticket(svc, tenant, ticket_id)
     await refuse_busy_addresses(notify.pool, tenant, [body.wish()], str(ticket_id))

@@ -7,9 +7,15 @@ is read twice), so each arrival claims its attempt first, in one statement per b
 * a message already delivered (or found obsolete: notifications/obsolete.py) is a duplicate:
   counted, not sent;
 * an attempt already made and failed (its retry is on its way) is a duplicate too;
-* an attempt that was started and never recorded (the worker died mid-send) is made again, with
-  the same id the receiver dedupes by, and counted as a resend;
+* an attempt that was claimed and never recorded (the worker died mid-batch) is made again, with
+  the same id the receiver dedupes by;
 * anything else is a new attempt.
+
+Such an attempt made again counts as a resend when it is settled, and only if it went out again
+and was answered (delivered, or a status came back): not when it turned out obsolete, was not
+called (a circuit open, a subscription erased) or the template failed. The worker that died may
+have claimed it without sending it, so a resend is one that may have reached its receiver twice:
+no more were sent twice than `resends` says.
 """
 
 from __future__ import annotations
@@ -35,7 +41,6 @@ FROM unnest(%(ids)s::text[], %(tenants)s::text[], %(channels)s::text[], %(destin
 ON CONFLICT (message_id) DO UPDATE SET
     status = 'sending',
     attempts = EXCLUDED.attempts,
-    resends = d.resends + (d.status = 'sending' AND d.attempts = EXCLUDED.attempts)::int,
     updated_at = now()
 WHERE d.status NOT IN ('delivered', 'dead', 'obsolete')
   AND (d.attempts < EXCLUDED.attempts OR (d.attempts = EXCLUDED.attempts AND d.status = 'sending'))
@@ -44,14 +49,21 @@ RETURNING message_id
 
 _DUPLICATES = "UPDATE deliveries SET duplicates = duplicates + 1 WHERE message_id = ANY(%s)"
 
+# The rows a claim may take over, locked (in one order for every writer) and read as they stand.
+_HELD = """
+SELECT message_id, status, attempts FROM deliveries WHERE message_id = ANY(%s)
+ORDER BY message_id FOR UPDATE
+"""
+
 # A batch's attempts recorded and their messages' new status, in one statement (one round trip,
 # atomic): the outcomes come as arrays, one element per message (a batch attempts a message once).
 _SETTLE = """
 WITH a AS (
     SELECT * FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(ats)s::timestamptz[],
                          %(outcomes)s::text[], %(codes)s::int[], %(seconds)s::float8[],
-                         %(excerpts)s::text[], %(errors)s::text[], %(statuses)s::text[])
-        AS a(message_id, attempt, at, outcome, code, seconds, excerpt, error, status)
+                         %(excerpts)s::text[], %(errors)s::text[], %(statuses)s::text[],
+                         %(resent)s::bool[])
+        AS a(message_id, attempt, at, outcome, code, seconds, excerpt, error, status, resent)
 ), attempted AS (
     INSERT INTO delivery_attempts
         (message_id, replay, attempt, at, outcome, status, seconds, excerpt, error)
@@ -63,6 +75,7 @@ WITH a AS (
         seconds = EXCLUDED.seconds, excerpt = EXCLUDED.excerpt, error = EXCLUDED.error
 )
 UPDATE deliveries d SET status = a.status, last_error = a.error, updated_at = now(),
+    resends = d.resends + a.resent::int,
     delivered_at = CASE WHEN a.status = 'delivered' THEN now() ELSE d.delivered_at END
 FROM a WHERE d.message_id = a.message_id
 """
@@ -82,6 +95,17 @@ class Outcome:
     seconds: float | None = None
     excerpt: str = ""
     error: str | None = None
+    resent: bool = False  # the same attempt went out again after a worker stopped mid-batch
+
+
+class Claimed(set[str]):
+    """The ids a worker is to attempt now; `again`, those among them whose same attempt was
+    claimed before and never recorded (a worker stopped mid-batch): made now, they may reach
+    their receiver a second time."""
+
+    def __init__(self, ids: set[str], again: set[str]) -> None:
+        super().__init__(ids)
+        self.again = frozenset(again)
 
 
 def destination(message: Message) -> str:
@@ -91,13 +115,11 @@ def destination(message: Message) -> str:
     return message.subscription_id or message.to
 
 
-async def claim(
-    pool: AsyncConnectionPool[Any], arrivals: Sequence[tuple[Message, int]]
-) -> set[str]:
+async def claim(pool: AsyncConnectionPool[Any], arrivals: Sequence[tuple[Message, int]]) -> Claimed:
     """The ids among `arrivals` (message, attempt) that this worker is to attempt now; the others
     are counted as duplicates."""
     if not arrivals:
-        return set()
+        return Claimed(set(), set())
     columns: dict[str, list[Any]] = {
         "ids": [],
         "tenants": [],
@@ -120,12 +142,19 @@ async def claim(
         columns["messages"].append(Jsonb(message.record()))
         columns["attempts"].append(attempt)
     async with connection(pool) as conn:
+        held = await (await conn.execute(_HELD, (columns["ids"],))).fetchall()
         rows = await (await conn.execute(_CLAIM, columns)).fetchall()
         claimed = {row[0] for row in rows}
         duplicates = [m.id for m, _ in arrivals if m.id not in claimed]
         if duplicates:
             await conn.execute(_DUPLICATES, (duplicates,))
-    return claimed
+    attempts = dict(zip(columns["ids"], columns["attempts"], strict=True))
+    again = {
+        message_id
+        for message_id, status, attempt in held
+        if message_id in claimed and status == "sending" and attempt == attempts[message_id]
+    }
+    return Claimed(claimed, again)
 
 
 async def settle(pool: AsyncConnectionPool[Any], outcomes: Sequence[Outcome]) -> None:
@@ -143,6 +172,7 @@ async def settle(pool: AsyncConnectionPool[Any], outcomes: Sequence[Outcome]) ->
         "excerpts": [o.excerpt for o in ordered],
         "errors": [o.error for o in ordered],
         "statuses": [o.status for o in ordered],
+        "resent": [o.resent for o in ordered],
     }
     async with connection(pool) as conn:
         await conn.execute(_SETTLE, columns)

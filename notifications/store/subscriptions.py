@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from notifications.messages import Message
 from notifications.rules import SUBSCRIBED, THRESHOLD_RULES, Moment, RuleKind
-from notifications.store.db import Pool, changed, fetch_all, fetch_one
+from notifications.store.db import Conn, Pool, changed, fetch_all, fetch_one, in_transaction
 from notifications.store.defaults import get_notify_defaults
 from notifications.store.watches import watch_from, watch_state
 
@@ -188,6 +188,11 @@ async def check_address_room(
         raise AddressBusy(row[0], max(int(row[1]), 1))
 
 
+# What a confirmation is made from: the subscription's id and its start (1: new, 2: made again
+# after it was cancelled...), which numbers the message (confirmation.py `message_id`).
+Confirmation = Callable[[str, int], Message]
+
+
 async def create_subscription(
     pool: Pool,
     *,
@@ -199,47 +204,118 @@ async def create_subscription(
     language: str,
     rules: Iterable[tuple[str, int | None]],
     told: Moment | None = None,
-    confirmation: Callable[[str], Message] | None = None,
+    confirmation: Confirmation | None = None,
 ) -> Subscription:
     """The ticket's subscription through this channel to this address, made or, when it exists,
-    given these rules and language again (and no longer cancelled): subscribing twice is one
-    subscription. The caller has checked that the ticket is the tenant's.
+    given these rules and language again: subscribing twice is one subscription. The caller has
+    checked that the ticket is the tenant's.
 
-    A new subscription only (an existing one keeps what it has): `confirmation` makes its
-    confirmation from its id, kept with it until the schedules stage sends it
-    (store/confirmations.py); `told`, the ticket's place as that confirmation tells it, where
-    its watch starts (`Watch.told`)."""
+    A new subscription, or one made again after it was cancelled (see `_restart`), starts:
+    `confirmation` makes its confirmation, kept with it until the schedules stage sends it
+    (store/confirmations.py); `told`, the ticket's place as that confirmation tells it, is where
+    its watch starts (`Watch.told`). A live one keeps its watch and makes no confirmation (a
+    retried request, or new choices)."""
     checked = checked_rules(rules)
     stored = [{"kind": k, "threshold": t} for k, t in checked]
-    subscription_id = str(uuid.uuid4())
-    watch: dict[str, Any] = {}  # the notifier's, as it starts it
-    if told is not None:
-        started = watch_from(subscription_id, stored, {})
-        started.told(told)
-        watch = watch_state(started)
-    pending = None if confirmation is None else Jsonb(confirmation(subscription_id).record())
-    row = await fetch_one(
-        pool,
-        f"""INSERT INTO subscriptions AS s (subscription_id, tenant_id, queue_id, ticket_id,
-                                           channel, address, language, rules, watch,
-                                           confirmation)
-            SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
-            WHERE (SELECT count(*) FROM subscriptions
-                   WHERE ticket_id = %s AND cancelled_at IS NULL
-                     AND NOT (channel = %s AND address = %s)) < %s
-            ON CONFLICT (ticket_id, channel, address) DO UPDATE SET
-                rules = EXCLUDED.rules, language = EXCLUDED.language,
-                queue_id = EXCLUDED.queue_id, cancelled_at = NULL
-            WHERE s.tenant_id = EXCLUDED.tenant_id
-            RETURNING {_COLUMNS}""",
-        (subscription_id, tenant_id, queue_id, ticket_id, channel, address, language,
-         Jsonb(stored), Jsonb(watch), pending, ticket_id, channel, address, MAX_PER_TICKET),
-    )  # fmt: skip
+    async with in_transaction(pool) as conn:
+        wanted = _Wanted(tenant_id, queue_id, ticket_id, channel, address, language, stored)
+        restarted = await _restart(conn, wanted, told, confirmation)
+        if restarted is not None:
+            return restarted
+        subscription_id = str(uuid.uuid4())
+        watch = _started(subscription_id, stored, told, {})
+        made = None if confirmation is None else confirmation(subscription_id, 1)
+        row = await fetch_one(
+            conn,
+            f"""INSERT INTO subscriptions AS s (subscription_id, tenant_id, queue_id, ticket_id,
+                                               channel, address, language, rules, watch,
+                                               confirmation)
+                SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
+                WHERE (SELECT count(*) FROM subscriptions
+                       WHERE ticket_id = %s AND cancelled_at IS NULL
+                         AND NOT (channel = %s AND address = %s)) < %s
+                ON CONFLICT (ticket_id, channel, address) DO UPDATE SET
+                    rules = EXCLUDED.rules, language = EXCLUDED.language,
+                    queue_id = EXCLUDED.queue_id, cancelled_at = NULL
+                WHERE s.tenant_id = EXCLUDED.tenant_id
+                RETURNING {_COLUMNS}""",
+            (subscription_id, tenant_id, queue_id, ticket_id, channel, address, language,
+             Jsonb(stored), Jsonb(watch), None if made is None else Jsonb(made.record()),
+             ticket_id, channel, address, MAX_PER_TICKET),
+        )  # fmt: skip
+    return _made(row)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    tenant_id: str
+    queue_id: str
+    ticket_id: str
+    channel: str
+    address: str = field(repr=False)
+    language: str
+    rules: list[dict[str, Any]]
+
+
+def _made(row: tuple[Any, ...] | None) -> Subscription:
     if row is None:  # ticket ids are unique across tenants: the other reason is the cap
         raise TooManySubscriptions(
             f"a ticket has at most {MAX_PER_TICKET} subscriptions; cancel one to add another"
         )
     return _subscription(row)
+
+
+def _started(
+    subscription_id: str, rules: list[dict[str, Any]], told: Moment | None, fired: dict[str, int]
+) -> dict[str, Any]:
+    """A watch as a subscription starts it: inside the threshold rules a confirmation `told`
+    the ticket is within, nothing else known; `fired`, the crossings of an earlier start."""
+    if told is None and not fired:
+        return {}  # the notifier starts it with the first moment
+    started = watch_from(subscription_id, rules, {"fired": fired})
+    if told is not None:
+        started.told(told)
+    return watch_state(started)
+
+
+async def _restart(
+    conn: Conn, wanted: _Wanted, told: Moment | None, confirmation: Confirmation | None
+) -> Subscription | None:
+    """A cancelled subscription made again (after a STOP, an unsubscribe link, a DELETE): a new
+    consent, which starts it as a new one would (its confirmation, its watch), under its id.
+    Its crossings so far are kept (the rules name their messages by crossing: a "3 ahead" made
+    again as `:ahead-3:1` would be taken for the one sent before, and not sent) and
+    `fired["subscribed"]` counts its starts (a subscription from before counted none: 1).
+    None when there is no such cancelled subscription (it is new, or live)."""
+    found = await fetch_one(
+        conn,
+        """SELECT subscription_id::text, watch FROM subscriptions
+           WHERE tenant_id = %s AND ticket_id = %s AND channel = %s AND address = %s
+             AND cancelled_at IS NOT NULL
+           FOR UPDATE""",
+        (wanted.tenant_id, wanted.ticket_id, wanted.channel, wanted.address),
+    )
+    if found is None:
+        return None
+    subscription_id, state = found
+    fired = {str(k): int(v) for k, v in ((state or {}).get("fired") or {}).items()}
+    start = fired.get(SUBSCRIBED, 1) + 1
+    fired[SUBSCRIBED] = start
+    watch = _started(subscription_id, wanted.rules, told, fired)
+    made = None if confirmation is None else confirmation(subscription_id, start)
+    row = await fetch_one(
+        conn,
+        f"""UPDATE subscriptions SET rules = %s, language = %s, queue_id = %s, watch = %s,
+                                     confirmation = %s, cancelled_at = NULL
+            WHERE subscription_id = %s
+              AND (SELECT count(*) FROM subscriptions
+                   WHERE ticket_id = %s AND cancelled_at IS NULL) < %s
+            RETURNING {_COLUMNS}""",
+        (Jsonb(wanted.rules), wanted.language, wanted.queue_id, Jsonb(watch),
+         None if made is None else Jsonb(made.record()), subscription_id, wanted.ticket_id,
+         MAX_PER_TICKET),
+    )  # fmt: skip
+    return _made(row)
 
 
 async def subscribe(
@@ -249,7 +325,7 @@ async def subscribe(
     ticket_id: str,
     wish: Wish,
     told: Moment | None = None,
-    confirmation: Callable[[str], Message] | None = None,
+    confirmation: Confirmation | None = None,
 ) -> Subscription:
     """Store a person's wish on a ticket, the queue's defaults filling in what it leaves out;
     `told` and `confirmation` (see `create_subscription`) unless it turned confirmation off."""

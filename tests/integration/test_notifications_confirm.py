@@ -70,7 +70,7 @@ async def test_subscribing_within_ahead_is_told_the_place_at_once_and_not_again(
     await _until_ahead(api, ticket, 2)
     made = await api.http.post(
         f"/v1/tickets/{ticket['ticket_id']}/subscriptions",
-        params=_token(ticket),
+        headers={"X-Ticket-Token": str(ticket["token"])},
         json={"channel": "sms", "address": number, "when": {"ahead": 3, "eta_minutes": None}},
     )
     assert made.status_code == 201 and made.json()["when"]["subscribed"] is True, made.text

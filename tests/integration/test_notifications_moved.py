@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.settings import Settings
+from notifications.reminders import day_words
 from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
 from tests.integration.reach import pipeline_running, reach_settings
 from tests.receivers.provider import ProviderReceiver
@@ -37,8 +38,13 @@ async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]
         yield
 
 
-def _local(at: datetime) -> str:
-    return at.astimezone(ZoneInfo(ZONE)).strftime("%H:%M")
+def _back_by(missed_at: datetime) -> str:
+    """The "Back by ..." for a no-show at `missed_at`: the day too when it is another day's."""
+    zone = ZoneInfo(ZONE)
+    deadline = (missed_at + timedelta(seconds=GRACE_S)).astimezone(zone)
+    if deadline.date() == missed_at.astimezone(zone).date():
+        return f"Back by {deadline:%H:%M} to keep your place."
+    return f"Back by {day_words(deadline.date(), 'en')} at {deadline:%H:%M}."
 
 
 async def test_a_transfer_and_a_no_show_are_told_to_the_person(
@@ -81,10 +87,7 @@ async def test_a_transfer_and_a_no_show_are_told_to_the_person(
     texts = await provider.wait_for(2, STARTUP_S)
     [back] = [m for m in texts if m.to == "+447700900402"]
     number = late["ticket"]["number"]
-    times = {_local(at + timedelta(seconds=GRACE_S)) for at in (before, after)}
-    assert any(
-        back.body.startswith(f"{number}: you missed your turn. Back by {t} to keep your place. ")
-        for t in times
-    ), (back.body, times)
+    told = {f"{number}: you missed your turn. {_back_by(at)} " for at in (before, after)}
+    assert any(back.body.startswith(t) for t in told), (back.body, told)
     await asyncio.sleep(2.0)  # long enough for a duplicate to have arrived, had one been sent
     assert len(provider.messages) == 2, [m.body for m in provider.messages]

@@ -10,7 +10,7 @@ import pytest
 
 from core.tokens import ticket_token
 from notifications.delivery import with_token
-from notifications.fanout import return_time
+from notifications.fanout import return_by
 from notifications.messages import Message
 from notifications.obsolete import obsolete
 from notifications.rules import Rule, Watch
@@ -100,7 +100,7 @@ AHEAD = message("ahead", "ahead-3")
     ],
 )
 def test_what_no_longer_holds(sent: Message, now: Standing, why: str | None) -> None:
-    found = obsolete(sent, now)
+    found = obsolete(sent, now, T0)
     assert (found is None) == (why is None), found
     assert why is None or (found is not None and why in found), found
 
@@ -109,9 +109,9 @@ def test_a_message_the_watch_has_not_folded_yet_is_news() -> None:
     """The watch is written after its messages are on the topics: a "3 ahead" made as a no-show
     came back may come before the watch has left "no_show", and it holds."""
     again = message("ahead", "ahead-3", crossing=2)
-    assert obsolete(again, standing("no_show", fired={"ahead-3": 1})) is None
+    assert obsolete(again, standing("no_show", fired={"ahead-3": 1}), T0) is None
     moved = message("ahead", "ahead-3", queue_id="queue-b")
-    assert obsolete(moved, standing(fired={}, queue_id=QUEUE)) is None
+    assert obsolete(moved, standing(fired={}, queue_id=QUEUE), T0) is None
 
 
 def test_the_token_is_added_as_the_message_is_sent_and_an_old_link_stays() -> None:
@@ -128,8 +128,9 @@ def test_the_token_is_added_as_the_message_is_sent_and_an_old_link_stays() -> No
 def test_the_time_to_come_back_by_is_the_queues_clock() -> None:
     """The grace period of the queue's settings, on its time zone; none: the ticket ended."""
     settings = {"timezone": "Europe/Paris", "no_show_grace_seconds": 900}
-    assert return_time(T0, settings) == "10:15"  # 09:00 UTC + 15 min, in Paris (UTC+1)
-    assert return_time(T0, {**settings, "no_show_grace_seconds": 0}) is None
+    back = return_by(T0, settings)
+    assert back is not None and back.strftime("%H:%M") == "10:15"  # 09:00 UTC + 15 min, Paris
+    assert return_by(T0, {**settings, "no_show_grace_seconds": 0}) is None
 
 
 CONFIRMED = message("subscribed")  # "A-006: you're in line at Passports, 2 ahead..."
@@ -154,6 +155,6 @@ CONFIRMED = message("subscribed")  # "A-006: you're in line at Passports, 2 ahea
 def test_a_confirmation_holds_until_the_ticket_is_called_or_left(
     now: Standing, why: str | None
 ) -> None:
-    found = obsolete(CONFIRMED, now)
+    found = obsolete(CONFIRMED, now, T0)
     assert (found is None) == (why is None), found
     assert why is None or (found is not None and why in found), found

@@ -48,7 +48,11 @@ VARIANTS: dict[str, dict[str, tuple[Any, ...]]] = {
     },
     # A transfer's new number, a merge's same one, or none known; the longest place words.
     "moved": {"previous_number": (None, "PB-456", NUMBER), "people_ahead": (None, 0, 1, 42)},
-    "missed": {"return_time": (None, "10:45")},
+    # No grace (the ticket ended), today's time, or another day's: the longest days in words.
+    "missed": {
+        "return_time": (None, "10:45"),
+        "return_day": (None, date(2026, 9, 30), date(2026, 9, 1), date(2026, 8, 1)),
+    },
     # The longest days in words ("30 de septiembre", "1er septembre"), and "août" (in an SMS).
     "reminder": {"slot_day": (date(2026, 9, 30), date(2026, 9, 1), date(2026, 8, 1))},
 }
@@ -75,6 +79,10 @@ def _values(topic: str, language: str) -> list[dict[str, Any]]:
         if "slot_day" in values:  # as reminders.py writes it
             day = values.pop("slot_day")
             values["slot_date"] = None if day is None else day_words(day, language, "sms")
+        if "return_day" in values:  # as fanout.py writes it, with a time to come back by only
+            day = values.pop("return_day")
+            told = day is not None and values["return_time"] is not None
+            values["return_date"] = day_words(day, language, "sms") if told else None
         if topic == "subscribed" and values["slot_date"] is not None:  # a booking's
             values |= {"number": None, "people_ahead": None, "minutes": None}
         if topic == "subscribed" and values["slot_date"] is None:  # a ticket's
