@@ -78,6 +78,11 @@ UPDATE deliveries d SET status = a.status, last_error = a.error, updated_at = no
     resends = d.resends + a.resent::int,
     delivered_at = CASE WHEN a.status = 'delivered' THEN now() ELSE d.delivered_at END
 FROM a WHERE d.message_id = a.message_id
+    -- An attempt settled late (its retry, published first, was claimed and maybe delivered
+    -- meanwhile: a short retry delay, a slow batch) records its row but moves the message no
+    -- more: the newest attempt claimed says where it stands. Re-checked on the row as it is
+    -- once a concurrent settle's lock is released.
+    AND d.attempts <= a.attempt
 """
 
 

@@ -207,6 +207,36 @@ async def test_a_batch_is_settled_at_once_each_attempt_recorded_and_each_message
     assert states == [(ids[0], "delivered", None, True), (ids[1], "retrying", "HTTP 500", False)]
 
 
+async def test_an_attempt_settled_after_its_retry_leaves_the_message_where_the_retry_put_it(
+    pool: Pool, tenant_id: str
+) -> None:
+    """Attempt 1 fails and its retry is published before attempt 1 is recorded; with a short
+    retry delay the retry (attempt 2) is claimed and delivered first. Attempt 1's late record
+    keeps its row in the log but does not move the message back to `retrying`."""
+    at = datetime.now(UTC)
+    message = Message(id=f"late-{uuid.uuid4()}", tenant_id=tenant_id, channel="sms",
+                      to="+447700900125", topic="called", created_at=at, order_key="k")  # fmt: skip
+    assert await claim(pool, [(message, 1)]) == {message.id}
+    assert await claim(pool, [(message, 2)]) == {message.id}
+    await settle(pool, [Outcome(message.id, 2, at, "delivered", "delivered", 201, 0.1, "")])
+    await settle(pool, [Outcome(message.id, 1, at, "retrying", "failed", 500, 0.2, "", "500")])
+    async with pool.connection() as conn:
+        state = await (
+            await conn.execute(
+                "SELECT status, last_error FROM deliveries WHERE message_id = %s", (message.id,)
+            )
+        ).fetchone()
+        rows = await (
+            await conn.execute(
+                "SELECT attempt, outcome FROM delivery_attempts WHERE message_id = %s"
+                " ORDER BY attempt",
+                (message.id,),
+            )
+        ).fetchall()
+    assert state == ("delivered", None)
+    assert rows == [(1, "failed"), (2, "delivered")]
+
+
 async def test_a_batchs_standings_are_read_at_once_and_an_erased_subscription_has_none(
     pool: Pool, tenant_id: str
 ) -> None:
