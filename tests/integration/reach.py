@@ -84,3 +84,16 @@ async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no {what} within {timeout:g} s")
         await asyncio.sleep(0.05)
+
+
+def notifications_status(settings: Settings) -> dict[str, int]:
+    """What `vq notifications status` prints, as its operator reads it: count by name."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "vq.cli", "notifications", "status"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return {name: int(value) for name, value in (line.split() for line in shown.splitlines())}

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +16,8 @@ from aiokafka import AIOKafkaProducer
 from core.settings import Settings
 from notifications.store.endpoints import create_endpoint
 from schemas import positions
-from tests.integration.reach import delivery_topics, reach_settings, until
-from tests.integration.servers import Process, settings_env
+from tests.integration.reach import delivery_topics, notifications_status, reach_settings, until
+from tests.integration.servers import Process
 from tests.receivers.webhook import WebhookReceiver
 
 MESSAGES = 10_000
@@ -109,16 +107,8 @@ async def test_killed_mid_stream_none_is_lost_and_none_is_sent_under_another_id(
         ids_per_ticket.setdefault(next(iter(found)), set()).add(message_id)
     assert all(len(ids) == 1 for ids in ids_per_ticket.values())  # ...and one message per id
     resent = len(received) - MESSAGES
-    status = subprocess.run(
-        [sys.executable, "-m", "vq.cli", "notifications", "status"],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    reported = dict(line.split() for line in status.splitlines())
-    assert int(reported["delivered"]) == MESSAGES, status
+    reported = notifications_status(settings)
+    assert reported["delivered"] == MESSAGES, reported
     # Every copy the receiver got twice was a resend the delivery state counted.
-    assert resent <= int(reported["resends"]), (resent, status)
-    print(f"kill -9 x4: {MESSAGES} delivered, {resent} sent again under the same id; {status}")
+    assert resent <= reported["resends"], (resent, reported)
+    print(f"kill -9 x4: {MESSAGES} delivered, {resent} sent again under the same id; {reported}")

@@ -7,8 +7,6 @@ a resend to a person."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -21,8 +19,13 @@ from notifications.store.db import Pool
 from notifications.store.deliveries import claim, tally
 from notifications.store.endpoints import create_endpoint
 from notifications.store.subscriptions import cancel_subscription, create_subscription
-from tests.integration.reach import delivery_topics, notifier, reach_settings, until
-from tests.integration.servers import settings_env
+from tests.integration.reach import (
+    delivery_topics,
+    notifications_status,
+    notifier,
+    reach_settings,
+    until,
+)
 from tests.receivers.webhook import WebhookReceiver
 
 
@@ -54,18 +57,6 @@ async def _batch(pool: Pool, tenant_id: str, hooks: WebhookReceiver) -> list[Mes
     return [hook, note]
 
 
-def _status(settings: Settings) -> dict[str, int]:
-    shown = subprocess.run(
-        [sys.executable, "-m", "vq.cli", "notifications", "status"],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return {name: int(value) for name, value in (line.split() for line in shown.splitlines())}
-
-
 async def test_a_batch_read_again_counts_as_resends_only_what_went_out_again(
     settings: Settings, topics: list[str], pool: Pool, tenant_id: str, hooks: WebhookReceiver
 ) -> None:
@@ -86,7 +77,7 @@ async def test_a_batch_read_again_counts_as_resends_only_what_went_out_again(
             if counts.delivered + counts.obsolete == 2:
                 break
             await asyncio.sleep(0.1)
-    status = _status(settings)
+    status = notifications_status(settings)
     assert status["delivered"] == 1 and status["obsolete"] == 1, status
     assert status["resends"] == 1, status  # the webhook; the e-mail went to nobody
     assert len(hooks.requests("/all")) == 1
