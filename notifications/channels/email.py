@@ -1,4 +1,4 @@
-"""Email over SMTP: plain-text messages to the configured relay, over a few kept sessions.
+"""Email over SMTP: messages to the configured relay, over a few kept sessions.
 
 The relay is the operator's, not a tenant's (so it is not an outbound HTTP request and needs no
 address guard). The Message-ID is derived from the message id, so a message sent twice (its
@@ -10,14 +10,22 @@ An email to a person's subscription carries the way to stop it (notifications/op
 provider that a POST of `List-Unsubscribe=One-Click` to the link stops it, the "unsubscribe"
 button Gmail and Yahoo show), and a last line with the same link in the message's language. It
 is added here, whatever the template says, so no tenant's own words can leave it out.
+
+Such an email is `multipart/alternative`: the text (as it always was) first, then an HTML part
+made of the same text (notifications/email_html.py), which a reader's client shows instead, with
+its links clickable. Alerts to staff and account emails (an invitation, a reset: a link that
+works once, in the product's own words) stay text only: they have neither the ticket's link nor
+the opt-out that the HTML is for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.message
 import hashlib
 import re
 import time
+from email.base64mime import body_encode
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
@@ -26,6 +34,7 @@ from typing import cast
 import aiosmtplib
 
 from core.settings import Settings
+from notifications import email_html
 from notifications.messages import DeliveryFailed, Message, Rendered, Sent
 from notifications.optout import footer, optout_url
 
@@ -37,11 +46,14 @@ MESSAGE_ID_HEADER = "X-VQ-Message-Id"
 _QUEUED = re.compile(r"queued as ([A-Za-z0-9.<>@_-]+)", re.IGNORECASE)
 
 
+def _digest(message: Message) -> str:
+    return hashlib.sha256(message.id.encode()).hexdigest()[:32]
+
+
 def message_id(message: Message, sender: str) -> str:
     """`<vq.HASH@domain>`: the same for every attempt at one message."""
-    digest = hashlib.sha256(message.id.encode()).hexdigest()[:32]
     domain = sender.rpartition("@")[2] or "virtual-queue.invalid"
-    return f"<vq.{digest}@{domain}>"
+    return f"<vq.{_digest(message)}@{domain}>"
 
 
 def _one_line(text: str) -> str:
@@ -86,12 +98,11 @@ def build(
     it was folded again as text, onto a blank first line, and mail clients read the subject with
     a leading space. `optout`: the subscription's opt-out link (an email to a person)."""
     name, to = recipient(message.to)
-    text = (
-        rendered.text
+    mail = (
+        MIMEText(rendered.text, "plain", "utf-8")
         if optout is None
-        else f"{rendered.text}\n\n{footer(message.language, optout)}"
+        else _alternative(message, rendered, optout)
     )
-    mail = MIMEText(text, "plain", "utf-8")
     mail["From"] = sender
     mail["To"] = formataddr((_one_line(name), to), charset="utf-8")
     subject = Header(_one_line(rendered.subject or ""), "utf-8", header_name="Subject")
@@ -104,6 +115,39 @@ def build(
         mail["List-Unsubscribe"] = cast(str, unsubscribe)  # as the subject (see above)
         mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return mail.as_bytes(), to
+
+
+# Each part of an email to a person: its headers as compat32's MIMEText writes them (without a
+# MIME-Version: the message's own says it), its text in base64, as MIMEText encodes UTF-8.
+_PART = 'Content-Type: text/{kind}; charset="utf-8"\nContent-Transfer-Encoding: base64\n\n'
+
+
+def _alternative(message: Message, rendered: Rendered, optout: str) -> email.message.Message:
+    """The text with the opt-out line at its foot, then the same as HTML: the bytes compat32's
+    MIMEMultipart of two MIMEText parts makes (tests/unit/notifications/test_email_html.py),
+    written here because its generator folds each part's headers as it does the message's,
+    which doubled an email's cost (measured). Base64's alphabet has no "-": a boundary made of
+    the message's digest cannot occur in the parts, so none has to be searched for."""
+    line = footer(message.language, optout)
+    ticket_url, number = message.data.get("ticket_url"), message.data.get("number")
+    document = email_html.page(
+        rendered.text,
+        language=message.language,
+        ticket_url=ticket_url if isinstance(ticket_url, str) else None,
+        number=number if isinstance(number, str) else None,
+        footer=line,
+    )
+    boundary = f"vq-alternative-{_digest(message)}"
+    parts = (("plain", f"{rendered.text}\n\n{line}"), ("html", document))
+    body = "\n".join(
+        f"--{boundary}\n{_PART.format(kind=kind)}{body_encode(content.encode())}"
+        for kind, content in parts
+    )
+    mail = email.message.Message()
+    mail["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
+    mail["MIME-Version"] = "1.0"
+    mail.set_payload(f"{body}\n--{boundary}--\n")
+    return mail
 
 
 class EmailSender:

@@ -5,6 +5,11 @@
         ...
         [mail] = smtp.messages
         assert mail.message["Subject"] == "..."
+        assert "..." in mail.text and mail.html is not None
+
+An email to a person is text and HTML (`multipart/alternative`): its `message.get_content()`, as
+`text`, is the text part, what the tests mean by "the body" (and a text-only client shows);
+`html` is the HTML part (None for a text-only email).
 
 `refuse(address)` answers its RCPT with 550 (a mailbox that does not exist); `defer(address)`
 with 451 (try again later).
@@ -26,12 +31,38 @@ from aiosmtpd.controller import Controller
 from tests.receivers import wait_until
 
 
+class _Email(EmailMessage):
+    """A received email whose content, when it is text and HTML, is its text part."""
+
+    def get_content(self, *args: Any, **kw: Any) -> Any:
+        if self.get_content_type() == "multipart/alternative":
+            text = self.get_body(("plain",))
+            assert text is not None, "multipart/alternative without a text part"
+            return text.get_content(*args, **kw)
+        return super().get_content(*args, **kw)
+
+
+# The default (modern) policy, making `_Email`s.
+_POLICY = email.policy.default.clone(message_factory=_Email)
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
-    message: EmailMessage  # parsed with the default (modern) policy
+    message: EmailMessage  # parsed with the default (modern) policy; its content is the text
     raw: bytes
+
+    @property
+    def text(self) -> str:
+        return str(self.message.get_content())
+
+    @property
+    def html(self) -> str | None:
+        if self.message.get_content_type() != "multipart/alternative":
+            return None
+        part = self.message.get_body(("html",))
+        return None if part is None else str(part.get_content())
 
 
 class _Handler:
@@ -52,7 +83,7 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = bytes(envelope.original_content or envelope.content)
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        parsed = email.message_from_bytes(raw, policy=_POLICY)
         found = Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), parsed, raw)
         with self.lock:
             self.received.append(found)

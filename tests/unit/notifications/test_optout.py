@@ -112,13 +112,16 @@ def test_an_email_to_a_person_carries_the_one_click_headers_and_the_last_line() 
     assert f"\nList-Unsubscribe: <{url}>\n".encode() in raw  # one line: nothing to unfold
     assert mail["List-Unsubscribe"] == f"<{url}>"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert mail.get_content().rstrip("\n").endswith(f"\n\nNe plus recevoir ces messages : {url}")
+    text = mail.get_body(("plain",))
+    assert text is not None  # the text part (an HTML one follows: test_email_html.py)
+    assert text.get_content().rstrip("\n").endswith(f"\n\nNe plus recevoir ces messages : {url}")
 
 
 def test_an_email_to_staff_has_no_opt_out() -> None:
     raw, _ = build(_email(None), Rendered("Counter 2 idle", "Alert"), "vq@example.org")
     mail = message_from_bytes(raw, policy=policy.default)
     assert "List-Unsubscribe" not in mail and "List-Unsubscribe-Post" not in mail
+    assert mail.get_content_type() == "text/plain"  # an alert stays text only
     assert mail.get_content().rstrip("\n") == "Counter 2 idle"
 
 
