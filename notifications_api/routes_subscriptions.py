@@ -27,7 +27,7 @@ from notifications_api import routes_optout
 from notifications_api.deps import NotificationsDep, not_found
 from notifications_api.models import SubscriptionList, SubscriptionOut, VapidKeyOut
 from notifications_api.views import subscription_out
-from query_api.deps import TicketId, TicketTenant
+from query_api.deps import TicketId, TicketTenant, TicketWriterTenant
 
 router = APIRouter(tags=["notifications: subscriptions"])
 router.include_router(routes_optout.router)  # stopping from the message itself
@@ -75,7 +75,7 @@ async def waiting_ticket(svc: Services, tenant_id: str, ticket_id: uuid.UUID) ->
 )
 async def create(
     ticket_id: TicketId,
-    tenant: TicketTenant,
+    tenant: TicketWriterTenant,
     body: Annotated[SubscriptionIn, Body()],
     svc: ServicesDep,
     notify: NotificationsDep,
@@ -118,7 +118,7 @@ async def list_(
 async def cancel(
     ticket_id: TicketId,
     subscription_id: SubscriptionId,
-    tenant: TicketTenant,
+    tenant: TicketWriterTenant,
     notify: NotificationsDep,
 ) -> Response:
     if not await cancel_subscription(notify.pool, tenant, str(ticket_id), str(subscription_id)):

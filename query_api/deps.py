@@ -19,6 +19,7 @@ from http_api.deps import (
     reader_of,
     refuse_credential_in_url,
 )
+from http_api.problems import ProblemError
 from query_api.views import not_found
 
 DEFAULT_WAIT_S = 5.0
@@ -45,6 +46,12 @@ LastEventId = Annotated[
 ]
 
 
+HeaderToken = Annotated[
+    str | None,
+    Header(alias="X-Ticket-Token", description="The ticket's own token, as a header"),
+]
+
+
 async def ticket_tenant(
     conn: HTTPConnection,
     ticket_id: TicketId,
@@ -59,24 +66,54 @@ async def ticket_tenant(
             "for clients that cannot send headers (EventSource). Reads only."
         ),
     ] = None,
-    header_token: Annotated[
-        str | None,
-        Header(alias="X-Ticket-Token", description="The ticket's own token, as a header"),
-    ] = None,
+    header_token: HeaderToken = None,
 ) -> str:
-    """The tenant whose ticket this is, if the caller may read it: a key, or its own token."""
-    if bearer or access_token:
+    """The tenant whose ticket this is, if the caller may read it: a key, or its own token (a
+    header, or the query for what cannot send headers)."""
+    if (access_token and not bearer) or (token and not header_token):
+        refuse_credential_in_url(conn, "X-Ticket-Token or Authorization: Bearer")  # a read: none
+    return await _ticket_holder(
+        conn, ticket_id, svc, models, bearer or access_token, header_token or token
+    )
+
+
+async def ticket_writer_tenant(
+    conn: HTTPConnection,
+    ticket_id: TicketId,
+    svc: ServicesDep,
+    models: ReadModelsDep,
+    bearer: BearerKey,
+    header_token: HeaderToken = None,
+) -> str:
+    """As `ticket_tenant`, for a route that changes something: the credential in a header only
+    (a URL ends up in proxies' logs and browsers' histories). One sent in the query anyway is
+    refused by name rather than ignored, so the client learns where it goes."""
+    if not (bearer or header_token) and {"token", "access_token"} & set(conn.query_params):
+        raise ProblemError(
+            "unauthorized",
+            "a credential in the URL opens reads only; send the ticket's token in the "
+            "X-Ticket-Token header, or a key in the Authorization: Bearer header",
+        )
+    return await _ticket_holder(conn, ticket_id, svc, models, bearer, header_token)
+
+
+async def _ticket_holder(
+    conn: HTTPConnection,
+    ticket_id: uuid.UUID,
+    svc: ServicesDep,
+    models: ReadModelsDep,
+    key: str | None,
+    token: str | None,
+) -> str:
+    if key:
         # A key or a person instead of the token: what the route asks of them (else: read).
         needs = declared_permission(conn.scope, "x-permission-bearer") or "read"
-        return (await reader_of(conn, svc, bearer, access_token, needs)).tenant_id
-    if token and not header_token:
-        refuse_credential_in_url(conn, "X-Ticket-Token")
-    secret = header_token or token
-    if secret is None:
+        return (await reader_of(conn, svc, key, None, needs)).tenant_id
+    if token is None:
         raise unauthorized("send an API key or the ticket's token")
     # A token that does not open this ticket is no credential for it: 401, whatever the id
     # names, so the answer says nothing about which tickets exist.
-    if not token_matches(svc.settings.token_secret, str(ticket_id), secret):
+    if not token_matches(svc.settings.token_secret, str(ticket_id), token):
         raise unauthorized("this token does not open this ticket")
     tenant = await models.ticket_tenant(str(ticket_id))
     if tenant is None:
@@ -85,6 +122,7 @@ async def ticket_tenant(
 
 
 TicketTenant = Annotated[str, Depends(ticket_tenant)]
+TicketWriterTenant = Annotated[str, Depends(ticket_writer_tenant)]
 
 
 def requested_wait(query: Mapping[str, str]) -> float:

@@ -32,6 +32,7 @@ def _refused(answer: Any) -> None:
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json()["type"] == "/problems/unauthorized"
     assert "reads only" in answer.json()["detail"]
+    assert "X-Ticket-Token" in answer.json()["detail"]  # where it goes instead
 
 
 async def test_a_token_in_the_url_reads_but_changes_nothing(api: ApiClient, pool: Pool) -> None:
@@ -57,3 +58,18 @@ async def test_a_token_in_the_url_reads_but_changes_nothing(api: ApiClient, pool
     stopped = await api.http.delete(f"{path}/{subscription_id}", headers={"X-Ticket-Token": token})
     assert stopped.status_code == 204, stopped.text
     assert await _subscriptions(pool, ticket_id) == [(subscription_id, True)]
+
+
+async def test_the_api_document_offers_no_credential_in_the_url_for_a_change(
+    api: ApiClient,
+) -> None:
+    paths = (await api.http.get("/openapi.json")).json()["paths"]
+    subscriptions = "/v1/tickets/{ticket_id}/subscriptions"
+
+    def query(path: str, method: str) -> set[str]:
+        found = paths[path][method].get("parameters", [])
+        return {p["name"] for p in found if p["in"] == "query"}
+
+    assert {"token", "access_token"} <= query(subscriptions, "get")  # an EventSource reads
+    assert not {"token", "access_token"} & query(subscriptions, "post")
+    assert not {"token", "access_token"} & query(f"{subscriptions}/{{subscription_id}}", "delete")
