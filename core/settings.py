@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     # retry (the Standard Webhooks schedule), scaled by `delivery_time_scale` (tests compress it).
     delivery_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     delivery_time_scale: float = Field(default=1.0, gt=0, le=1.0)
+    # How long a notifier waits at start for topics that do not exist before it gives up (exit 1):
+    # under systemd, its restarts then stay under the start limit.
+    notifier_topics_wait_s: float = Field(default=30.0, gt=0, le=3600)
     # One webhook call's bound (the seed documents' is 30 s at most).
     webhook_timeout_s: float = Field(default=15.0, gt=0, le=30.0)
     # How long the delivery log keeps a message that is settled (delivered or dead).
@@ -269,6 +272,7 @@ class Settings(BaseSettings):
             "VQ_WEBHOOK_DISABLE_AFTER_S": str(self.webhook_disable_after_s),
             "VQ_DELIVERY_SCHEDULE": self.delivery_schedule,
             "VQ_DELIVERY_TIME_SCALE": str(self.delivery_time_scale),
+            "VQ_NOTIFIER_TOPICS_WAIT_S": str(self.notifier_topics_wait_s),
             **({"VQ_OTLP_ENDPOINT": self.otlp_endpoint} if self.otlp_endpoint else {}),
             **({"VQ_LOG_FORMAT": self.log_format} if self.log_format else {}),
             "VQ_LOG_LEVEL": self.log_level,

@@ -30,9 +30,6 @@ Records = Sequence[ConsumerRecord[bytes, bytes]]
 Handler = Callable[[Records], Awaitable[None]]
 
 MAX_BACKOFF_S = 5.0
-# How long a stage waits for topics that do not exist before it gives up (a consumer's own start
-# waits as long, deaf to SIGTERM, then raises a bare UnknownTopicOrPartitionError).
-TOPICS_WAIT_S = 30.0
 
 
 class MissingTopics(Exception):
@@ -51,10 +48,14 @@ def missing_topics(settings: Settings, missing: Sequence[str]) -> str:
 
 
 async def wait_for_topics(
-    settings: Settings, topics: Sequence[str], stop: asyncio.Event, wait_s: float = TOPICS_WAIT_S
+    settings: Settings, topics: Sequence[str], stop: asyncio.Event, wait_s: float | None = None
 ) -> None:
-    """Return once Kafka has every topic, or `stop` is set; MissingTopics after `wait_s`. A Kafka
-    that does not answer is left to the consumers, which wait for it as they always do."""
+    """Return once Kafka has every topic, or `stop` is set; MissingTopics after `wait_s`
+    (VQ_NOTIFIER_TOPICS_WAIT_S, 30 s: a consumer's own start waits as long, deaf to SIGTERM, then
+    raises a bare UnknownTopicOrPartitionError). A Kafka that does not answer is left to the
+    consumers, which wait for it as they always do."""
+    if wait_s is None:
+        wait_s = settings.notifier_topics_wait_s
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_servers,
         client_id=f"{settings.topic_prefix}-topics",

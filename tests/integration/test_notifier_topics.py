@@ -68,10 +68,10 @@ def test_sigterm_stops_a_notifier_waiting_for_its_topics_at_once(
     assert "Traceback" not in text and "Unclosed" not in text, text
 
 
-@pytest.mark.slow
 def test_a_notifier_left_waiting_gives_up_with_one_line(settings: Settings, tmp_path: Path) -> None:
     log = tmp_path / "notifier.log"
-    with _notifier(settings, log) as proc:
+    impatient = settings.model_copy(update={"notifier_topics_wait_s": 3.0})
+    with _notifier(impatient, log) as proc:
         proc.wait(timeout=90)
     text = log.read_text()
     assert proc.returncode == 1, text
