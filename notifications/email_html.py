@@ -37,6 +37,13 @@ _BODY = (
     f"max-width:600px;margin:0 auto;padding:24px 16px;font-family:{_FONT};font-size:16px;"
     "line-height:1.5"
 )
+# Outlook for Windows (Word's renderer) ignores a div's max-width: its conditional comments give
+# it a 600 px table instead; every other client skips them as comments.
+_OUTLOOK_OPEN = (
+    '<!--[if mso]><table role="presentation" width="600" align="center" cellpadding="0" '
+    'cellspacing="0" border="0"><tr><td><![endif]-->'
+)
+_OUTLOOK_CLOSE = "<!--[if mso]></td></tr></table><![endif]-->"
 _PARAGRAPH = "margin:0 0 16px"
 _ANCHOR = f"color:{_LINK};word-break:break-all"
 _BUTTON = (
@@ -70,9 +77,9 @@ def page(
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="color-scheme" content="light dark">\n'
         '<meta name="supported-color-schemes" content="light dark">\n'
-        f'</head>\n<body style="margin:0;padding:0">\n<div style="{_BODY}">\n'
+        f'</head>\n<body style="margin:0;padding:0">\n{_OUTLOOK_OPEN}<div style="{_BODY}">\n'
         + "\n".join(body)
-        + "\n</div>\n</body>\n</html>\n"
+        + f"\n</div>{_OUTLOOK_CLOSE}\n</body>\n</html>\n"
     )
 
 
