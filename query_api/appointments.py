@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from core.tokens import token_matches
@@ -57,6 +57,11 @@ class BookingOut(BaseModel):
     service_type: str | None
     priority: str
     ticket_id: str | None
+    language: str | None = Field(
+        default=None,
+        description="The language the person booked in (`en`, `fr`, `de`, `es`), if they gave "
+        "one: their messages' language, and their booking page's",
+    )
 
 
 class BookingsOut(BaseModel):
@@ -92,6 +97,7 @@ def booking_out(state: QueueState, a: Appointment, now: datetime) -> dict[str, A
         "service_type": a.service_type,
         "priority": a.priority,
         "ticket_id": a.ticket_id,
+        "language": a.language,
     }
 
 

@@ -85,7 +85,7 @@ async def create_queue(page: Page, tenant: Tenant, check_a11y: CheckA11y, shoot:
     await form.get_by_label("Site", exact=True).fill("Madrid Centro")
     await form.get_by_role("button", name="Add hours on Monday").click()
     await form.get_by_role("button", name="Copy Monday to Tuesday").click()
-    await expect(form.locator(".hours-summary")).to_have_text("5 opening period(s) a week.")
+    await expect(form.locator(".hours-summary")).to_have_text("5 opening periods a week.")
     await check_a11y(page, "admin-queues-form-desktop")
     await snap(page, shoot, "admin-queues-desktop")
     async with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/v1/queues")) as sent:  # fmt: skip

@@ -4,9 +4,10 @@ stack.
 Before its check-in a booking has no ticket (its stream is a 404): the page shows "Your booking"
 (the slot's time in the browser's zone, the service, the status); "I'm here: check in" turns it
 into the live ticket of the same id (a place in line); too early, it says when check-in opens,
-with the API's own detail; "Cancel my booking" asks first. The staff console's Book form shows
-the person's link, with a Copy button, and the link opens the booking. Spanish on a phone too.
-Every view passes axe.
+in the page's own words only (the API's English detail stays out); "Cancel my booking" asks
+first. The staff console's Book form shows the person's link, with a Copy button, and the link
+opens the booking. Spanish on a phone too; a booking made in French opens in French in an
+English browser, as a ticket's page does. Every view passes axe.
 
 The API's clock is real time, so the queue's zone is chosen for its local time to be about noon
 (test_appointments.noon_zone), and the browser runs in that zone, so the page's times are the
@@ -25,6 +26,7 @@ from tests.browser.audit import CheckA11y, Shoot
 from tests.browser.pages import OpenPage, assert_no_console_errors
 from tests.browser.stack import LiveStack, Tenant
 from tests.browser.test_appointments import local_hhmm, noon_zone, sign_in
+from web.i18n import strings
 
 # Check-in opens two hours before a slot: the next slots are open, those after are not.
 EARLY_MINUTES = 120
@@ -157,7 +159,7 @@ async def test_too_early_says_when_and_a_booking_is_cancelled_from_its_page_in_s
     opens = datetime.fromisoformat(later["slot_at"]) - timedelta(minutes=EARLY_MINUTES)
     await expect(problem).to_contain_text("el registro de llegada se abre")
     await expect(problem).to_contain_text(local_hhmm(opens.isoformat(), zone))
-    await expect(problem).to_contain_text("check-in opens at")  # the API's own detail
+    await expect(problem).not_to_contain_text("check-in")  # the API's English detail: not shown
     await expect(page.locator("#booking-status")).to_have_text("Reservada")
     await check_a11y(page, "ticket-booking-too-early-phone-es")
 
@@ -179,6 +181,41 @@ async def test_too_early_says_when_and_a_booking_is_cancelled_from_its_page_in_s
     assert await booking_status(tenant, made["appointment_id"]) == "cancelled"
     await check_a11y(page, "ticket-booking-cancelled-phone-es")
     await shoot(page, "ticket-booking-cancelled-phone-es")
+    assert_no_console_errors(page, EXPECTED)
+
+
+async def test_a_french_booking_opens_in_french_and_too_early_says_so_in_french_only(
+    live_stack: LiveStack, phone: OpenPage, check_a11y: CheckA11y, shoot: Shoot
+) -> None:
+    """The booking's language, not the browser's (English here), as a ticket's page does; the
+    refused check-in then reads in French only (the API's English detail, with its raw
+    timestamp, once showed under the French sentence)."""
+    zone = noon_zone()
+    tenant = await live_stack.tenant("Laboratoire d'analyses")
+    queue_id = await laboratory(tenant, zone)
+    later = next(s for s in await free_slots(tenant, queue_id) if check_in_opens_later(s))
+    made = await book(tenant, queue_id, later["slot_at"], language="fr")
+    fr = strings("fr", ("ticket",))
+
+    page = await open_booking(phone, made, zone, locale="en-US")
+    await expect(page).to_have_url(re.compile(r"\?lang=fr$"))
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await expect(page.locator("#booking-title")).to_have_text(fr["ticket.booking_title"])
+    headline = page.locator("#booking-headline")
+    await expect(headline).to_have_text(fr["ticket.booking_headline_booked"])
+    await expect(page.locator("#booking-status")).to_have_text(fr["ticket.booking_booked"])
+
+    await page.get_by_role("button", name=fr["ticket.booking_check_in"]).click()
+    problem = page.locator("#booking-problem")
+    await expect(problem).to_be_visible()
+    opens = datetime.fromisoformat(later["slot_at"]) - timedelta(minutes=EARLY_MINUTES)
+    too_early = fr["ticket.booking_opens_at"].split("{time}")[0].removesuffix("à ")
+    await expect(problem).to_contain_text(too_early)
+    await expect(problem).to_contain_text(local_hhmm(opens.isoformat(), zone))
+    await expect(problem).not_to_contain_text(re.compile(r"check-in|opens|minutes|\d{4}-\d\d-"))
+    await expect(page.locator("#booking-status")).to_have_text(fr["ticket.booking_booked"])
+    await check_a11y(page, "ticket-booking-too-early-phone-fr")
+    await shoot(page, "ticket-booking-too-early-phone-fr")
     assert_no_console_errors(page, EXPECTED)
 
 

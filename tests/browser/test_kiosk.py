@@ -138,7 +138,7 @@ async def test_take_a_ticket_at_every_size(
         await expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
         await expect(page.locator("#ticket-queue")).to_have_text("Front desk · Follow-up")
         await expect(page.locator("#ticket-ahead")).to_have_text(
-            en["kiosk.ahead_many"].format(count=ticket["position"] - 1)
+            en["kiosk.ahead_other"].format(count=ticket["position"] - 1)
         )
         await expect(page.locator("#ticket-notify")).to_contain_text("+447700900123")
         await expect(page.locator("#ticket-qr")).to_be_visible()

@@ -1,7 +1,8 @@
 """The pages in French and German, as the messages are: a browser that prefers a regional French
 (fr-CA) gets the kiosk in French and its ticket is taken in French; a ticket taken in French
-opens its page in French even in an English browser; the kiosk's switcher and an Austrian
-browser (de-AT) give German.
+opens its page in French even in an English browser, and so does one whose language is a
+regional or upper-case tag (fr-CA, DE); the kiosk's switcher and an Austrian browser (de-AT) give
+German.
 
 The French words are asserted as written (web/locales/fr); the German ones are read from
 web/locales/de, so the test checks the wiring, not the wording.
@@ -82,6 +83,32 @@ async def test_a_ticket_taken_in_french_opens_its_page_in_french(
     await expect(page.locator("#turn")).to_contain_text("C'est votre tour")
     await shoot(page, "ticket-called-phone-fr")
     await check_a11y(page, "ticket-called-phone-fr")
+    assert_no_console_errors(page)
+
+
+async def test_a_ticket_in_a_regional_or_upper_case_language_opens_in_that_language(
+    live_stack: LiveStack, phone: OpenPage
+) -> None:
+    """An API client may send `fr-CA` or `DE` (a BCP 47 tag): the page reads its primary subtag,
+    as the pages read the browser's (it once stayed English: the tag matched no page language)."""
+    tenant = await live_stack.tenant("Clinique régionale")
+    queue_id, _ = await make_queue(tenant, name="Radiologie")
+    canadian = (await tenant.enqueue(queue_id, role="kiosk", language="fr-CA"))["ticket"]
+    german = (await tenant.enqueue(queue_id, role="kiosk", language="DE"))["ticket"]
+
+    page = await open_ticket(phone, canadian, locale="en")
+    await expect(page).to_have_url(re.compile(r"\?lang=fr$"))
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await expect(page.locator("#number-label")).to_have_text("Votre numéro")
+    await expect(page.locator("#headline")).to_have_text("Plus personne avant vous\u00a0!")
+    assert_no_console_errors(page)
+
+    page = await open_ticket(phone, german, locale="en")
+    await expect(page).to_have_url(re.compile(r"\?lang=de$"))
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    de = strings("de", ("ticket",))
+    await expect(page.locator("#number-label")).to_have_text(de["ticket.your_number"])
+    await expect(page.locator("#headline")).to_have_text(de["ticket.headline_waiting"])
     assert_no_console_errors(page)
 
 

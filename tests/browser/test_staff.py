@@ -320,7 +320,7 @@ async def test_an_action_taken_offline_is_sent_once_when_the_network_is_back(
     await page.context.set_offline(True)
     await page.click("#staff-complete")
     banner = page.locator("#vq-banner")
-    await expect(banner).to_contain_text("1 action(s) will be sent")
+    await expect(banner).to_contain_text("1 action will be sent")
     await expect(page.locator("#staff-complete")).to_have_attribute("aria-busy", "true")
     await expect(page.locator("#staff-complete .staff-pending")).to_have_text("pending…")
     await page.wait_for_timeout(1500)  # a retry or two, still offline

@@ -107,7 +107,7 @@ async def test_one_counter_calls_the_longest_wait_among_its_queues(
     # Offline: the call waits, shown pending, and is sent once when the network is back.
     await page.context.set_offline(True)
     await page.click("#staff-call-next")
-    await expect(page.locator("#vq-banner")).to_contain_text("1 action(s) will be sent")
+    await expect(page.locator("#vq-banner")).to_contain_text("1 action will be sent")
     await expect(page.locator("#staff-call-next")).to_have_attribute("aria-busy", "true")
     await page.wait_for_timeout(1500)  # a retry or two, still offline
     await page.context.set_offline(False)

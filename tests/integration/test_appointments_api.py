@@ -167,3 +167,39 @@ async def test_book_move_cancel_and_check_in(settings: Settings, topics: list[st
                 "checked_in",
                 "missed",
             ]
+
+
+async def test_a_booking_says_its_language(settings: Settings, topics: list[str]) -> None:
+    """The booking's page opens in the booking's language, as a ticket's page does in the
+    ticket's (web/static/ticket.js): the booking, read with its token or a key, says which, and
+    the API's document describes the field."""
+    app = create_app(settings, clock=Clock())
+    async with app.router.lifespan_context(app):
+        _, admin = await app.state.services.directory.create_tenant("Mairie")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vq.test") as http:
+            as_admin = {"Authorization": f"Bearer {admin.secret}"}
+            made = await http.post(
+                "/v1/queues",
+                headers=as_admin,
+                json={"name": "État civil", "opening_hours": HOURS, "appointments": APPOINTMENTS},
+            )
+            queue = made.json()["queue_id"]
+            booked = [
+                await http.post(f"/v1/queues/{queue}/appointments", headers=as_admin, json=body)
+                for body in ({"slot_at": at(9), "language": "fr"}, {"slot_at": at(9, 30)})
+            ]
+            assert [b.status_code for b in booked] == [201, 201], booked[0].text
+            french, plain = (b.json() for b in booked)
+
+            mine = {"X-Ticket-Token": french["token"]}
+            seen = await http.get(f"/v1/appointments/{french['appointment_id']}", headers=mine)
+            assert (seen.status_code, seen.json()["language"]) == (200, "fr"), seen.text
+            listed = await http.get(f"/v1/queues/{queue}/appointments", headers=as_admin)
+            assert {a["appointment_id"]: a["language"] for a in listed.json()["appointments"]} == {
+                french["appointment_id"]: "fr",
+                plain["appointment_id"]: None,  # none given: the page keeps the browser's
+            }
+            document = (await http.get("/openapi.json")).json()
+            field = document["components"]["schemas"]["BookingOut"]["properties"]["language"]
+            assert "booked in" in field["description"]

@@ -45,7 +45,7 @@
       try {
         const done = await VQ.api(path(endpoint, "/replay"), { method: "POST",
           body: { message_id: d.message_id } });
-        say(t("replayed", { n: done.replayed }), "ok");
+        say(VQ.plural("admin.deliveries.replayed", done.replayed), "ok");
         reload();
       } catch (problem) {
         say(A.problemText(problem), "bad");
@@ -76,7 +76,7 @@
       const done = await VQ.api(path(endpoint, "/replay"), { method: "POST",
         body: { since: moment.toISOString(), dead_only: dead.input.checked } });
       f.clear(node);
-      say(t("replayed", { n: done.replayed }), "ok");
+      say(VQ.plural("admin.deliveries.replayed", done.replayed), "ok");
       reload();
     }, f.group({ legend: t("replay_since") }, since.wrap, dead.wrap),
     f.actions(VQ.el("button", { type: "submit", class: "secondary" }, t("replay_since_go"))));

@@ -91,7 +91,7 @@
     let days = [];
     function changed() {
       const count = days.reduce(function (n, d) { return n + d.rows.length; }, 0);
-      summary.textContent = count ? VQ.t("admin.hours.summary", { count: count })
+      summary.textContent = count ? VQ.plural("admin.hours.summary", count)
         : VQ.t("admin.hours.always_open");
     }
     days = names.map(function (name, index) {

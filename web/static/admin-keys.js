@@ -175,8 +175,8 @@
         .join(", ") : t("all_of_role");
       const expires = key.expires_at ? (key.expired ? t("expired", { when: f.when(key.expires_at) })
         : f.when(key.expires_at)) : t("never");
-      const used = key.last_used_at ? t("used", { when: f.when(key.last_used_at),
-        count: key.use_count }) : t("unused");
+      const used = key.last_used_at ? VQ.plural("admin.keys.used", key.use_count,
+        { when: f.when(key.last_used_at) }) : t("unused");
       const tr = f.row([VQ.el("strong", {}, key.name), VQ.admin.word("role", key.role), scopes,
         expires, used, actions(key)]);
       tr.dataset.keyId = key.key_id;

@@ -82,7 +82,7 @@
     serving.replaceChildren.apply(serving, counters.map(function (counter) {
       const s = byCounter[counter];
       const card = VQ.el("li", { class: "counter" + (s ? "" : " idle"), dataset: { counter: counter } },
-        VQ.el("span", { class: "label" }, VQ.t("board.counter", { counter: counter })),
+        VQ.el("span", { class: "label" }, VQ.counterLabel(counter, "board.counter")),
         VQ.el("span", { class: "number" }, s ? s.number : VQ.t("board.free")),
         VQ.el("span", { class: "state" }, !s ? away(q, counter) : s.status === "called"
           ? VQ.t("board.please_come") : VQ.t("board.being_served")));
@@ -109,7 +109,8 @@
       rows -= 1;
     }
     const more = q.waiting - rows;
-    $("more").textContent = more > 0 ? VQ.t("board.more_waiting", { count: count.format(more) }) : "";
+    $("more").textContent = more > 0
+      ? VQ.plural("board.more_waiting", more, { count: count.format(more) }) : "";
   }
 
   function group(entries) {

@@ -219,7 +219,9 @@
       VQ.t("dashboard.col.over_twice")].map(function (h) {
       return VQ.el("th", { scope: "col" }, h);
     }));
-    return VQ.el("table", {}, VQ.el("thead", {}, head), VQ.el("tbody", {}, list.map(function (e) {
+    // On a phone the table may be wider than the screen: it scrolls in its own box, which a
+    // keyboard must reach too (focusable, a named region: axe's scrollable-region-focusable).
+    const table = VQ.el("table", {}, VQ.el("thead", {}, head), VQ.el("tbody", {}, list.map(function (e) {
       return VQ.el("tr", {},
         VQ.el("td", {}, estimatorName(e.estimator),
           e.estimator === a.serving ? VQ.el("span", { class: "tag" }, VQ.t("dashboard.in_use")) : null),
@@ -229,6 +231,8 @@
         VQ.el("td", {}, f.num(e.waiting)),
         VQ.el("td", {}, f.pct(e.over_twice_p50)));
     })));
+    return VQ.el("div", { class: "table-scroll", tabindex: "0", role: "region",
+      "aria-label": VQ.t("dashboard.fig.accuracy") }, table);
   }
 
   function accuracy(result) {

@@ -78,7 +78,7 @@
         const at = byCounter[counter];
         const state = !at ? "free" : at.status === "called" ? "called" : "serving";
         return VQ.el("li", { class: "counter " + state, dataset: { counter: counter } },
-          VQ.el("span", { class: "counter-label" }, t("display.counter", { counter: counter })),
+          VQ.el("span", { class: "counter-label" }, VQ.counterLabel(counter, "display.counter")),
           VQ.el("span", { class: "counter-number" }, at ? at.number : t("display.free")),
           VQ.el("span", { class: "counter-state" }, state === "called" ? t("display.please_come")
             : state === "serving" ? t("display.being_served") : away(view, counter)));
@@ -93,7 +93,7 @@
     }));
     if (!shown.length) list.append(VQ.el("li", { class: "nobody" }, t("display.nobody_waiting")));
     const more = view.waiting - shown.length;
-    panel.querySelector(".more").textContent = more > 0 ? t("display.more_waiting", { count: more }) : "";
+    panel.querySelector(".more").textContent = more > 0 ? VQ.plural("display.more_waiting", more) : "";
   }
 
   function draw(board) {
@@ -105,9 +105,37 @@
     pill.className = "pill " + view.status;
     pill.textContent = view.status === "paused" ? t("display.paused")
       : view.status === "closed" ? t("display.closed") : "";
-    panel.querySelector(".waiting-count").textContent = t("display.waiting", { count: view.waiting });
+    panel.querySelector(".waiting-count").textContent = VQ.plural("display.waiting", view.waiting);
     drawCounters(panel, view);
     drawNext(panel, view);
+    fit(panel);
+  }
+
+  // ---- Fitting a panel in its share of the screen ------------------------------------------
+
+  // A display is there to show who is called: every counter's number whole, however many
+  // queues share the screen and counters a queue has. A panel too full for its share first
+  // shrinks (--fit scales display.css's sizes, and smaller cards sit more to a row), then
+  // leaves out its free counters; the first of these that fits is kept.
+  const FITS = [1, 0.9, 0.8, 0.7, 0.6];
+
+  function overflowing(panel) {
+    if (panel.scrollHeight > panel.clientHeight + 1 || panel.scrollWidth > panel.clientWidth + 1) {
+      return true;
+    }
+    return Array.prototype.some.call(panel.querySelectorAll(".counter-number"), function (n) {
+      return n.scrollWidth > n.clientWidth + 1; // a number cut to "R-0…"
+    });
+  }
+
+  function fit(panel) {
+    [false, true].some(function (crowded) {
+      panel.classList.toggle("crowded", crowded);
+      return FITS.some(function (scale) {
+        panel.style.setProperty("--fit", String(scale));
+        return !overflowing(panel);
+      });
+    });
   }
 
   // ---- Calls: what is new at a counter -----------------------------------------------------
@@ -150,12 +178,13 @@
     }
     flashing = true;
     $("flash-number").textContent = call.number;
-    $("flash-counter").textContent = t("display.flash_counter", { counter: call.counter });
+    $("flash-counter").textContent = VQ.counterLabel(call.counter, "display.flash_counter");
     $("flash-queue").textContent = boards.size > 1 ? call.queue : "";
     flash.hidden = false;
     VQ.chime();
     setTimeout(function () {
-      VQ.speak(t("display.say_call", { number: spelled(call.number), counter: call.counter }), VQ.lang);
+      VQ.speak(t("display.say_call", { number: spelled(call.number),
+        counter: VQ.counterLabel(call.counter, "common.counter") }), VQ.lang);
     }, SPEAK_AFTER_MS);
     setTimeout(flashNext, FLASH_MS);
   }
@@ -165,7 +194,7 @@
     const time = new Date(call.at).toLocaleTimeString(VQ.lang, { hour: "2-digit", minute: "2-digit" });
     list.prepend(VQ.el("li", { class: "recent-call" },
       VQ.el("span", { class: "recent-number" }, call.number),
-      VQ.el("span", { class: "recent-counter" }, t("display.flash_counter", { counter: call.counter })),
+      VQ.el("span", { class: "recent-counter" }, VQ.counterLabel(call.counter, "display.flash_counter")),
       VQ.el("span", { class: "recent-meta" }, (boards.size > 1 ? call.queue + " · " : "") + time)));
     while (list.children.length > RECENT) list.lastChild.remove();
     $("recent-none").hidden = true;

@@ -99,7 +99,7 @@
   }
 
   function queueFacts(queue) {
-    const facts = [queue.waiting > 0 ? VQ.t("kiosk.waiting_count", { count: queue.waiting })
+    const facts = [queue.waiting > 0 ? VQ.plural("kiosk.waiting_count", queue.waiting)
       : VQ.t("kiosk.nobody_waiting")];
     if (queue.estimate && queue.waiting > 0) {
       facts.push(VQ.t("kiosk.wait_short", { range: minutesRange(queue.estimate) }));

@@ -171,7 +171,7 @@
 
   function aheadWords(ahead) {
     if (ahead === null || ahead === undefined || ahead === 0) return "";
-    return ahead === 1 ? VQ.t("kiosk.ahead_one") : VQ.t("kiosk.ahead_many", { count: ahead });
+    return VQ.plural("kiosk.ahead", ahead);
   }
 
   function renderWait(estimate, ahead) {

@@ -68,8 +68,8 @@
   }
 
   function waitText(seconds) {
-    return seconds >= 90 ? VQ.t("signin.wait_minutes", { n: Math.ceil(seconds / 60) })
-      : VQ.t("signin.wait_seconds", { n: Math.max(1, Math.round(seconds)) });
+    return seconds >= 90 ? VQ.plural("signin.wait_minutes", Math.ceil(seconds / 60))
+      : VQ.plural("signin.wait_seconds", Math.max(1, Math.round(seconds)));
   }
 
   function lockFor(seconds) {

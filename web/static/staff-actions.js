@@ -96,7 +96,7 @@
 
   function said(key, answer) {
     const ticket = answer && answer.ticket;
-    S.status(VQ.t(key, { number: ticket ? ticket.number : "", counter: S.state.place.counter }));
+    S.status(VQ.t(key, { number: ticket ? ticket.number : "", counter: S.counterLabel() }));
   }
 
   function callNext() {
@@ -240,7 +240,7 @@
   async function callThis(ticket) {
     const values = await ask({
       title: VQ.t("staff.call_this_title", { number: ticket.number }),
-      intro: VQ.t("staff.call_this_intro", { number: ticket.number, counter: S.state.place.counter }),
+      intro: VQ.t("staff.call_this_intro", { number: ticket.number, counter: S.counterLabel() }),
       ok: VQ.t("staff.call_this"),
       fields: [{ name: "reason", label: VQ.t("staff.reason"), kind: "text", required: true,
         hint: VQ.t("staff.reason_hint") }],

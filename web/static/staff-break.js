@@ -27,7 +27,8 @@
   async function takeBreak() {
     const counter = S.state.place.counter;
     const values = await S.ask({
-      title: VQ.t("staff.break_title", { counter: counter }),
+      title: VQ.t("staff.break_title",
+        { counter: VQ.counterLabel(counter, "staff.counter_named") }),
       intro: VQ.t("staff.break_intro"),
       ok: VQ.t("staff.break_go"),
       fields: [

@@ -81,7 +81,7 @@
     if (ticket.status === "serving" && ticket.started_at) {
       parts.push(VQ.t("staff.fact_serving_for", { wait: duration(since(ticket.started_at)) }));
     }
-    if (ticket.recall_count) parts.push(VQ.t("staff.fact_recalled", { n: ticket.recall_count }));
+    if (ticket.recall_count) parts.push(VQ.plural("staff.fact_recalled", ticket.recall_count));
     return parts;
   }
 
@@ -130,8 +130,8 @@
       // Mine: whoever is at it in any of the queues it serves (staff-multi.js).
       const entry = counter === mine ? S.atMyCounter()
         : view.now_serving.find(function (c) { return c.counter === counter; });
-      const name = VQ.t(counter === mine ? "staff.counter_mine" : "staff.counter_named",
-        { counter: counter });
+      const label = VQ.counterLabel(counter, "staff.counter_named");
+      const name = counter === mine ? VQ.t("staff.counter_mine", { counter: label }) : label;
       list.append(el("li", { class: "staff-counter" + (counter === mine ? " is-mine" : "") +
           (entry ? " is-busy" : ""), "aria-current": counter === mine ? "true" : null },
         el("span", { class: "staff-counter-name", text: name }),

@@ -184,7 +184,7 @@
       done: function (answer) {
         const ticket = answer.ticket || {};
         S.status(VQ.t("staff.multi_done_called", { number: ticket.number || "",
-          queue: nameOf(answer.queue_id), counter: st().place.counter }));
+          queue: nameOf(answer.queue_id), counter: S.counterLabel() }));
       },
     };
   };
@@ -213,7 +213,7 @@
       return el("li", { class: "staff-multi-queue", dataset: { queue: queueId } },
         el("span", { class: "staff-multi-name", text: nameOf(queueId) }),
         el("span", { class: "staff-multi-count" }, !view ? VQ.t("common.loading")
-          : VQ.t("staff.multi_waiting", { n: view.waiting })),
+          : VQ.plural("staff.multi_waiting", view.waiting)),
         next ? el("span", { class: "muted", text: VQ.t("staff.multi_next", { number: next.number }) })
           : null,
         view && STATUS_KEYS[view.status]

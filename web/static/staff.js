@@ -53,6 +53,11 @@
     $("staff-status").textContent = text;
   };
 
+  // My counter in the console's sentences: "called to counter 2", or "to Room 4" as it is named.
+  S.counterLabel = function () {
+    return VQ.counterLabel(st.place ? st.place.counter : "", "common.counter");
+  };
+
   // ---- The place: queue and counter, remembered per device and organisation ---------------
 
   function placeKey() {
@@ -81,7 +86,7 @@
     select.replaceChildren();
     (queue ? queue.counters : []).forEach(function (counter) {
       select.append(VQ.el("option", { value: counter, selected: counter === chosen },
-        VQ.t("staff.counter_named", { counter: counter })));
+        VQ.counterLabel(counter, "staff.counter_named")));
     });
     if (S.fillServes) S.fillServes();
   }
@@ -199,7 +204,8 @@
     st.limit = PAGE;
     const queue = S.queueById(st.place.queue_id);
     $("staff-where-queue").textContent = queue.name;
-    $("staff-where-counter").textContent = VQ.t("staff.counter_named", { counter: st.place.counter });
+    $("staff-where-counter").textContent = VQ.counterLabel(st.place.counter,
+      "staff.counter_named");
     $("staff-where").hidden = false;
     $("staff-console").hidden = false;
     $("staff-setup").hidden = true;

@@ -4,13 +4,15 @@
  * there is no ticket to follow (GET /v1/tickets/<id>/events is a 404), so ticket.js asks here.
  * "Your booking" (GET /v1/appointments/<id> with the token): when (the slot, in this browser's
  * time zone, named), the service, the status in words; while booked, "I'm here: check in" (POST
- * .../check-in: a refusal, too early or too late, says why with the API's own detail) and
- * "Cancel my booking" after a confirmation (POST .../cancel). Once checked in, ticket.js follows
- * the ticket as it does from the start. (Moving the booking to another time needs the free
- * slots, which only a key reads: not here.)
+ * .../check-in: a refusal, too early or too late, says why in the page's words: the API's detail
+ * is English, for developers, and goes to the console only) and "Cancel my booking" after a
+ * confirmation (POST .../cancel). Once checked in, ticket.js follows the ticket as it does from
+ * the start. The page speaks the booking's language, as a ticket's page does (ticket.js).
+ * (Moving the booking to another time needs the free slots, which only a key reads: not here.)
  *
- * window.VQTicket.setUpBooking(id, onCheckedIn)  wire the view; onCheckedIn(answer) after a
- *                                                check-in (the command's answer)
+ * window.VQTicket.setUpBooking(id, onCheckedIn, switchLanguage)  wire the view; onCheckedIn(answer)
+ *                                after a check-in (the command's answer); switchLanguage(booking)
+ *                                true when the page is replaced in the booking's language
  * window.VQTicket.showBooking()   read the booking and show it; resolves to it (throws
  *                                VQ.Problem: a 404 when there is no booking of that id)
  * window.VQTicket.hideBooking()  the ticket is there: the booking's view goes
@@ -24,6 +26,7 @@
 
   let path = null; // /v1/appointments/<id>
   let checkedIn = function () {};
+  let switchLanguage = function () { return false; };
   let current = null; // the booking last shown
 
   function show(id, visible) {
@@ -109,7 +112,7 @@
 
   async function showBooking() {
     const booking = await VQ.api(path);
-    render(booking);
+    if (!switchLanguage(booking)) render(booking); // else the page comes again, in its language
     return booking;
   }
 
@@ -120,8 +123,10 @@
 
   // ---- I'm here: check in ------------------------------------------------------------------
 
-  // The refusal in the person's words, and the API's detail under it.
+  // The refusal in the person's words only: the API's detail (English, with raw timestamps) is
+  // for whoever reads the console.
   function refused(problem) {
+    if (problem.detail) console.info("check-in refused:", problem.detail);
     let text = problem.text;
     if (problem.code === "rule-violated") {
       // The problem says when check-in opens (`opens_at`, an extension member).
@@ -133,8 +138,6 @@
       text = VQ.t("ticket.booking_too_late");
     }
     setText("booking-problem-text", text);
-    const detail = problem.status === 409 && problem.detail ? problem.detail : "";
-    setText("booking-problem-detail", detail);
     show("booking-problem", true);
   }
 
@@ -198,9 +201,10 @@
     });
   }
 
-  T.setUpBooking = function (id, onCheckedIn) {
+  T.setUpBooking = function (id, onCheckedIn, inItsLanguage) {
     path = "/v1/appointments/" + encodeURIComponent(id);
     checkedIn = onCheckedIn;
+    switchLanguage = inItsLanguage;
     $("booking-check-in").addEventListener("click", checkIn);
     setUpCancel();
   };

@@ -23,7 +23,6 @@
   const base = "/v1/tickets/" + encodeURIComponent(ticketId);
   const SAVED = "vq.ticketview." + ticketId;
   const SWITCHED = "vq.ticketlang." + ticketId;
-  const PAGE_LANGUAGES = VQ.config.languages || []; // web/i18n.py LANGUAGES
   const FINAL = ["served", "cancelled"];
   const TICK_MS = 20000;
   const FORGET_AFTER_MS = 30 * 24 * 3600 * 1000;
@@ -36,6 +35,7 @@
   let live = false;
   let stream = null;
   let bookingLooks = 0; // how often a checked-in booking's ticket was looked for
+  let leaving = false; // the page is being replaced by itself in the ticket's language
 
   function load() {
     try {
@@ -132,7 +132,8 @@
 
   // [headline, detail, tab title] for the view's status.
   function words(view) {
-    const v = { number: view.number, counter: view.counter || "", ahead: view.people_ahead };
+    const v = { number: view.number, counter: VQ.counterLabel(view.counter, "common.counter"),
+      ahead: view.people_ahead };
     switch (view.status) {
       case "waiting":
         if (view.position === 1) {
@@ -175,7 +176,7 @@
 
     const called = status === "called";
     show("turn", called);
-    setText("turn-counter", view.counter ? t("ticket.turn_counter", { counter: view.counter }) : "");
+    setText("turn-counter", VQ.counterLabel(view.counter, "ticket.turn_counter"));
     const said = words(view);
     setText("headline", said[0]);
     show("headline", Boolean(said[0]));
@@ -220,19 +221,15 @@
     save();
     VQ.chime();
     VQ.vibrate();
-    VQ.announce(t("ticket.announce_called", { number: view.number, counter: view.counter || "" }));
+    VQ.announce(t("ticket.announce_called", { number: view.number,
+      counter: VQ.counterLabel(view.counter, "common.counter") }));
   }
 
-  // The ticket's own language, when the person has not picked one here: once per ticket.
-  function switchLanguage(view) {
-    const lang = view.language;
-    if (!lang || PAGE_LANGUAGES.indexOf(lang) < 0 || lang === VQ.lang) return false;
-    const url = new URL(location.href);
-    if (url.searchParams.has("lang") || VQ.store.get(SWITCHED)) return false;
-    VQ.store.set(SWITCHED, lang);
-    url.searchParams.set("lang", lang);
-    location.replace(url.pathname + url.search);
-    return true;
+  // The ticket's own language (or its booking's, before the check-in: the same id), when the
+  // person has not picked one here: once per ticket. True when the page is being replaced.
+  function switchLanguage(seen) {
+    leaving = leaving || VQ.switchLanguage(seen.language, SWITCHED);
+    return leaving;
   }
 
   function onView(view) {
@@ -291,6 +288,7 @@
         problem.status === 404 ? VQ.t("ticket.gone") : problem.text);
       return;
     }
+    if (leaving) return; // the page comes again, in the booking's language
     // Checked in (by staff, or a moment ago): its ticket is there, or about to be.
     if (booking.status === "checked_in" && bookingLooks++ < 10) {
       await VQ.sleep(1000);
@@ -384,7 +382,7 @@
     VQ.credential = token;
     forgetOldTickets();
     if (memory.view) render(); // the last known view at once (offline, or a slow line)
-    T.setUpBooking(ticketId, onCheckedIn);
+    T.setUpBooking(ticketId, onCheckedIn, switchLanguage);
     follow();
     setUpSound();
     setUpCancel();

@@ -2,6 +2,11 @@
  * base.html loads it first, then vq-session.js (VQ.session) and vq-stream.js (VQ.follow).
  *
  * VQ.t(key, vars)                 the page's words in its language ({name} placeholders)
+ * VQ.plural(key, count, vars)     the words for a count: key_one or key_other as the language's
+ *                                 plural rules pick (French: 0 and 1 are "one"); {count} is filled
+ * VQ.counterLabel(name, key)      a counter as the pages name it: a number or short code gets the
+ *                                 page's word for counter (key: "Counter {counter}"), a name in
+ *                                 words is shown as it is (the messages' rule)
  * VQ.el(tag, attrs, ...children)  build DOM safely (text is text, never HTML)
  * VQ.api(path, opts)              call the API; throws VQ.Problem; opts.idempotent retries a
  *                                 command with one Idempotency-Key until the network is back;
@@ -21,6 +26,9 @@
  *                                 each answer), VQ.clock.known() (it answered once). Date.now()
  *                                 stays for real elapsed time.
  * VQ.parseTime(iso)               an API timestamp (microseconds) in ms
+ * VQ.pageLanguage(tag)            the pages' language for a tag (fr-CA, DE: fr, de), or null
+ * VQ.switchLanguage(tag, once)    reload in a ticket's or booking's language, once per `once`
+ *                                 (a storage key), unless the person chose one (?lang=)
  * VQ.store, VQ.fragment, VQ.config, VQ.lang, VQ.sleep(ms), VQ.uuid()
  * VQ.chime(), VQ.vibrate(), VQ.speak(text, lang), VQ.announce(text)
  */
@@ -44,6 +52,26 @@
     return text.replace(/\{(\w+)\}/g, function (whole, name) {
       return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : whole;
     });
+  }
+
+  // Only "one" gets its own words: a catalogue has key_one and key_other (a unit test checks),
+  // and the languages the pages speak need no other form (Intl.PluralRules says which is which).
+  let plurals = null;
+  function plural(key, count, vars) {
+    plurals = plurals || new Intl.PluralRules(VQ.lang);
+    const form = plurals.select(Number(count)) === "one" ? "_one" : "_other";
+    return t(key + form, Object.assign({ count: count }, vars));
+  }
+
+  // notifications/default_templates.py counter_label, the same rule and the same cases: a
+  // counter named by a number or a short code ("2", "B", "A1", "B-12") is "Counter 2" in the
+  // page's words; a name in words ("Room 4", "Guichet Accueil 12") already says what it is, and
+  // the word put before it would say it twice ("Guichet Guichet Accueil 12").
+  const BARE_COUNTER = /^(?:[0-9]+|[A-Za-z]|[A-Za-z]{0,2}-?[0-9]{1,3}[A-Za-z]?)$/;
+  function counterLabel(name, key) {
+    const named = name === null || name === undefined ? "" : String(name).trim();
+    if (!named) return "";
+    return BARE_COUNTER.test(named) ? t(key, { counter: named }) : named;
   }
 
   function el(tag, attrs) {
@@ -172,7 +200,7 @@
       const offline = !navigator.onLine || this.down.size > 0;
       const parts = [];
       if (offline) parts.push(navigator.onLine ? t("common.reconnecting") : t("common.offline"));
-      if (this.pending > 0) parts.push(t("common.pending", { count: this.pending }));
+      if (this.pending > 0) parts.push(plural("common.pending", this.pending));
       clearTimeout(this.hideTimer);
       if (parts.length) {
         this.wasDown = true;
@@ -387,6 +415,28 @@
     setTimeout(function () { announcer.textContent = text; }, 50);
   }
 
+  // ---- A page in the language of what it shows --------------------------------------------
+
+  // A ticket or booking may carry any BCP 47 tag (an API client sends fr-CA or DE): the pages
+  // speak its primary subtag, lower-cased, as web/i18n.py reads the browser's Accept-Language.
+  function pageLanguage(tag) {
+    const primary = String(tag || "").split(/[-_]/)[0].toLowerCase();
+    return (config.languages || []).indexOf(primary) >= 0 ? primary : null;
+  }
+
+  // The page again in `tag`'s language, unless the person picked one here (?lang=), or it was
+  // done once for `once` (so their later choice sticks): true when the page is being replaced.
+  function switchLanguage(tag, once) {
+    const lang = pageLanguage(tag);
+    if (!lang || lang === VQ.lang) return false;
+    const url = new URL(location.href);
+    if (url.searchParams.has("lang") || store.get(once)) return false;
+    store.set(once, lang);
+    url.searchParams.set("lang", lang);
+    location.replace(url.pathname + url.search);
+    return true;
+  }
+
   // ---- Language links keep the rest of the address ----------------------------------------
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -400,6 +450,8 @@
 
   const VQ = {
     t: t,
+    plural: plural,
+    counterLabel: counterLabel,
     el: el,
     sleep: sleep,
     uuid: uuid,
@@ -408,6 +460,8 @@
     parseTime: parseTime,
     config: config,
     lang: config.lang || document.documentElement.lang || "en",
+    pageLanguage: pageLanguage,
+    switchLanguage: switchLanguage,
     fragment: fragment,
     store: store,
     Problem: Problem,

@@ -7,11 +7,16 @@ from importlib.resources import files
 
 import pytest
 
+from notifications.default_templates import _BARE_COUNTER
 from notifications.templates import LANGUAGES as MESSAGE_LANGUAGES
 from web.i18n import LANGUAGE_NAMES, LANGUAGES, catalogue, negotiate, parts, strings, translate
 
 _TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([\w.-]+)["']""")
 _SCRIPT_KEY = re.compile(r"""\bVQ\.t\(\s*["']([\w.-]+)["']""")
+_PLURAL_KEY = re.compile(r"""\bVQ\.plural\(\s*["']([\w.-]+)["']""")
+_JS_BARE_COUNTER = re.compile(r"const BARE_COUNTER = /\^\(\?:(.+)\)\$/;")
+# A plural written for both numbers at once: "action(s)", "Nachricht(en)", "-räume", "vez/veces".
+_BOTH_NUMBERS = re.compile(r"\w\((?:s|es|en|n|e)\)|/-\w|\bvez/veces\b")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _MARKUP = re.compile(r"<[^<>]*>|\{\{[^{}]*\}\}")
 
@@ -67,9 +72,33 @@ def test_every_key_a_page_uses_is_in_the_catalogues() -> None:
         used[name] = set(_TEMPLATE_KEY.findall(text))
     for name, text in _sources("static", ".js").items():
         used[name] = set(_SCRIPT_KEY.findall(text))
+        used[name] |= {key + form for key in _PLURAL_KEY.findall(text) for form in _FORMS}
     missing = {name: sorted(keys - set(known)) for name, keys in used.items() if keys - set(known)}
     assert not missing
     assert any(used.values())
+
+
+_FORMS = ("_one", "_other")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_count_has_its_words_for_one_and_for_more(lang: str) -> None:
+    """VQ.plural picks key_one or key_other (Intl.PluralRules: French 0 and 1 are "one"): both
+    are there for every count, and no text writes its plural as "(s)" for both at once."""
+    keys = _all_keys(lang)
+    for key in keys:
+        for form, pair in (("_one", "_other"), ("_other", "_one")):
+            if key.endswith(form):
+                assert key.removesuffix(form) + pair in keys, key
+    assert not {key: text for key, text in keys.items() if _BOTH_NUMBERS.search(text)}
+
+
+def test_the_pages_name_a_counter_by_the_messages_rule() -> None:
+    """VQ.counterLabel (vq.js) tells a counter named by a number from one named in words with
+    counter_label's own pattern (its cases are run in the pages: tests/browser)."""
+    found = _JS_BARE_COUNTER.search(_sources("static", ".js")["vq.js"])
+    assert found is not None
+    assert found.group(1) == _BARE_COUNTER.pattern
 
 
 def test_no_inline_script_or_style_in_templates() -> None:
