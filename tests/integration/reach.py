@@ -97,3 +97,8 @@ def notifications_status(settings: Settings) -> dict[str, int]:
         timeout=60,
     ).stdout
     return {name: int(value) for name, value in (line.split() for line in shown.splitlines())}
+
+
+async def quiet_for(seconds: float = 2.0) -> None:
+    """Long enough for a message that should not come to have come."""
+    await asyncio.sleep(seconds)

@@ -15,7 +15,7 @@ import pytest
 
 from core.settings import Settings
 from tests.integration.conftest import ApiClient
-from tests.integration.reach import pipeline_running, receiving
+from tests.integration.reach import pipeline_running, quiet_for, receiving
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.smtp import SmtpReceiver
 
@@ -32,11 +32,6 @@ def settings(settings: Settings, smtp: SmtpReceiver, provider: ProviderReceiver)
 async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]:
     async with pipeline_running(settings):
         yield
-
-
-async def _settle(seconds: float = 2.0) -> None:
-    """Long enough for a message that should not come to have come."""
-    await asyncio.sleep(seconds)
 
 
 async def _until_ahead(api: ApiClient, ticket: dict[str, Any], people: int) -> None:
@@ -84,13 +79,13 @@ async def test_subscribing_within_ahead_is_told_the_place_at_once_and_not_again(
     for counter in ("1", "2"):
         await _call_next(api, queue_id, counter)
     await _until_ahead(api, ticket, 0)
-    await _settle()
+    await quiet_for()
     assert [m.body for m in provider.messages] == [told.body]
     # "It's your turn" is still told.
     assert await _call_next(api, queue_id, "3") == ticket["ticket_id"]
     texts = [m.body for m in await provider.wait_for(2, STARTUP_S)]
     assert texts[1].startswith(f"{ticket['number']}, it's your turn"), texts
-    await _settle()
+    await quiet_for()
     assert len(provider.messages) == 2, [m.body for m in provider.messages]
 
 
@@ -126,5 +121,5 @@ async def test_an_enqueue_retried_under_one_key_is_confirmed_once(
     text = mail.message.get_content()
     assert "Follow your place in the queue: http" in text and "#token=" in text, text
     assert text.rstrip().rpartition("\n\n")[2].startswith("Stop these messages: http"), text
-    await _settle()
+    await quiet_for()
     assert len(provider.messages) == 1 and len(smtp.messages) == 1

@@ -19,7 +19,7 @@ from deploy.topics import aensure_topics
 from projections.layout import Keys
 from tests.integration.conftest import PROVIDER_SID, PROVIDER_TOKEN, ApiClient
 from tests.integration.kafka_support import json_records
-from tests.integration.reach import pipeline_running, receiving, replay_dead
+from tests.integration.reach import pipeline_running, quiet_for, receiving, replay_dead
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.push import PushReceiver
 from tests.receivers.smtp import SmtpReceiver
@@ -53,11 +53,6 @@ async def _projected(settings: Settings, tenant_id: str, queue_id: str, ticket_i
         raise TimeoutError(f"the read model did not show {ticket_id} within {STARTUP_S:g} s")
     finally:
         await client.aclose()
-
-
-async def _settle(seconds: float = 2.0) -> None:
-    """Long enough for a duplicate to have arrived, had one been sent."""
-    await asyncio.sleep(seconds)
 
 
 async def test_each_message_arrives_once_in_order_with_the_right_words(
@@ -111,7 +106,7 @@ async def test_each_message_arrives_once_in_order_with_the_right_words(
     assert number in text and "Room 4" in text, text
     [pushed] = await push.wait_for(1, STARTUP_S)
     assert number in json.loads(pushed.plaintext)["body"]
-    await _settle()
+    await quiet_for()
     assert len(provider.messages) == 1, [m.body for m in provider.messages]
     assert len(smtp.messages) == 1 and len(push.deliveries) == 1
 
@@ -260,5 +255,5 @@ async def test_the_words_people_read_name_their_ticket_counter_and_organisation(
     # Signed by the organisation, then the way to stop these messages (its opt-out link).
     signed, _, last = text.rstrip().rpartition("\n\n")
     assert signed.endswith("\n\nClinic") and last.startswith("Stop these messages: http"), text
-    await _settle()
+    await quiet_for()
     assert len(provider.messages) == 4 and len(smtp.messages) == 1

@@ -32,7 +32,7 @@ from notifications.store.subscriptions import (
     create_subscription,
 )
 from tests.integration.conftest import ApiClient
-from tests.integration.reach import pipeline_running, receiving, until
+from tests.integration.reach import pipeline_running, quiet_for, receiving, until
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.smtp import SmtpReceiver
 
@@ -97,11 +97,6 @@ def _texts(provider: ProviderReceiver) -> list[str]:
     return [m.body for m in provider.messages if m.to == NUMBER]
 
 
-async def _settle(seconds: float = 2.5) -> None:
-    """Long enough for a message that should not come to have come."""
-    await asyncio.sleep(seconds)
-
-
 async def test_a_subscription_made_again_after_it_was_cancelled_is_confirmed_again(
     api: ApiClient, provider: ProviderReceiver, pipeline: None
 ) -> None:
@@ -135,14 +130,14 @@ async def test_a_subscription_made_again_after_it_was_cancelled_is_confirmed_aga
     # As for a new subscription: the place told counts as the `ahead` crossing (no "1 ahead").
     await _call_next(api, queue_id, COUNTERS[2])
     await _until_ahead(api, ticket, 1)
-    await _settle()
+    await quiet_for(2.5)
     assert len(_texts(provider)) == 2, _texts(provider)
     # The rules still speak: "it's your turn".
     await _call_next(api, queue_id, COUNTERS[3])
     assert await _call_next(api, queue_id, COUNTERS[4]) == ticket["ticket_id"]
     await until(lambda: len(_texts(provider)) == 3, STARTUP_S, "your turn")
     assert _texts(provider)[2].startswith(f"{ticket['number']}, it's your turn"), _texts(provider)
-    await _settle()
+    await quiet_for(2.5)
     assert len(_texts(provider)) == 3, _texts(provider)
 
 
@@ -261,5 +256,5 @@ async def test_a_missed_message_retried_after_its_time_to_come_back_is_not_sent(
     found = _delivery(settings, subscription_id, "missed")
     assert found is not None and found[1].startswith("the time to come back by ("), found
     assert found[1].endswith(") has passed"), found
-    await _settle()
+    await quiet_for(2.5)
     assert len(_texts(provider)) == 1, _texts(provider)  # the confirmation only

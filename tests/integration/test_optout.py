@@ -16,7 +16,7 @@ import pytest
 from core.settings import Settings
 from notifications.twilio_signature import signature
 from tests.integration.conftest import PROVIDER_TOKEN, ApiClient
-from tests.integration.reach import pipeline_running, receiving
+from tests.integration.reach import pipeline_running, quiet_for, receiving
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.smtp import SmtpReceiver
 
@@ -36,11 +36,6 @@ def settings(settings: Settings, smtp: SmtpReceiver, provider: ProviderReceiver)
 async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]:
     async with pipeline_running(settings):
         yield
-
-
-async def _settle(seconds: float = 2.0) -> None:
-    """Long enough for a message that should not come to have come."""
-    await asyncio.sleep(seconds)
 
 
 async def _live(api: ApiClient, ticket_id: str, key: str | None = None) -> list[str]:
@@ -99,7 +94,7 @@ async def test_the_email_one_click_link_stops_the_next_message(
         assert called.status_code == 200, called.text
     assert called.json()["ticket"]["ticket_id"] == ticket_id
     await smtp.wait_for(3, STARTUP_S)
-    await _settle()
+    await quiet_for()
     assert len(_mail_to(smtp, "bob@example.com")) == 2
     assert len(_mail_to(smtp, "ada@example.com")) == 1
 
@@ -234,5 +229,5 @@ async def test_a_number_the_provider_says_opted_out_is_stopped_and_not_tried_aga
     # The other ticket's turn: nothing is sent to the number.
     called = await api.post(f"/v1/queues/{queue_id}/call-next", json={"counter": "2"})
     assert called.status_code == 200 and called.json()["ticket"]["ticket_id"] == tickets[1]
-    await _settle(3.0)  # the retry schedule is 0.5, 1, 1.5 s: a retry would have come
+    await quiet_for(3.0)  # the retry schedule is 0.5, 1, 1.5 s: a retry would have come
     assert len(provider.requests) == 1, [r.form for r in provider.requests]
