@@ -217,14 +217,12 @@ async def create_subscription(
     retried request, or new choices)."""
     checked = checked_rules(rules)
     stored = [{"kind": k, "threshold": t} for k, t in checked]
+    subscription_id = str(uuid.uuid4())
+    watch = _started(subscription_id, stored, told, {})
+    made = None if confirmation is None else confirmation(subscription_id, 1)
     async with in_transaction(pool) as conn:
-        wanted = _Wanted(tenant_id, queue_id, ticket_id, channel, address, language, stored)
-        restarted = await _restart(conn, wanted, told, confirmation)
-        if restarted is not None:
-            return restarted
-        subscription_id = str(uuid.uuid4())
-        watch = _started(subscription_id, stored, told, {})
-        made = None if confirmation is None else confirmation(subscription_id, 1)
+        # New, or live (the same again): one statement. A cancelled one is left as it is here
+        # (its conflicting row is locked, so a concurrent revival waits) and started again below.
         row = await fetch_one(
             conn,
             f"""INSERT INTO subscriptions AS s (subscription_id, tenant_id, queue_id, ticket_id,
@@ -236,13 +234,18 @@ async def create_subscription(
                          AND NOT (channel = %s AND address = %s)) < %s
                 ON CONFLICT (ticket_id, channel, address) DO UPDATE SET
                     rules = EXCLUDED.rules, language = EXCLUDED.language,
-                    queue_id = EXCLUDED.queue_id, cancelled_at = NULL
-                WHERE s.tenant_id = EXCLUDED.tenant_id
+                    queue_id = EXCLUDED.queue_id
+                WHERE s.tenant_id = EXCLUDED.tenant_id AND s.cancelled_at IS NULL
                 RETURNING {_COLUMNS}""",
             (subscription_id, tenant_id, queue_id, ticket_id, channel, address, language,
              Jsonb(stored), Jsonb(watch), None if made is None else Jsonb(made.record()),
              ticket_id, channel, address, MAX_PER_TICKET),
         )  # fmt: skip
+        if row is None:  # the cap, or a cancelled subscription to start again
+            wanted = _Wanted(tenant_id, queue_id, ticket_id, channel, address, language, stored)
+            restarted = await _restart(conn, wanted, told, confirmation)
+            if restarted is not None:
+                return restarted
     return _made(row)
 
 
