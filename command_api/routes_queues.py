@@ -231,7 +231,9 @@ async def _subscribe(
     notifications = caller.request.app.state.notifications
     tenant = caller.who.tenant_id
     config = (await caller.svc.queues.load(tenant, ticket.queue_id)).config
-    subscribed = Subscribed(tenant, ticket.queue_id, ticket.ticket_id, config.name, ticket.number)
+    subscribed = Subscribed(
+        tenant, ticket.queue_id, ticket.ticket_id, config.name, ticket.number, placed=False
+    )
     made = await subscribe_and_confirm(
         confirming(caller.svc, notifications.pool),
         subscribed,

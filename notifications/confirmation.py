@@ -76,6 +76,9 @@ class Subscribed:
     number: str | None = None  # None for a booking not checked in
     slot_at: datetime | None = None  # a booking's slot
     time_zone: str = "UTC"  # the queue's: the slot is told in it
+    # False for a ticket this very request made: the read side cannot have placed it yet, so
+    # it is not asked (a Redis read on every enqueue with `notify` that found nothing).
+    placed: bool = True
 
 
 def message_id(subscription_id: str, start: int = 1) -> str:
@@ -159,6 +162,8 @@ def confirmation(
 async def _place(models: ReadModels, ticket: Subscribed, at: datetime) -> Moment | None:
     if ticket.slot_at is not None:
         return None  # a booking: not in a line yet
+    if not ticket.placed:
+        return None  # just made: the rules tell the place once the read side has it
     try:
         read = await models.ticket(ticket.tenant_id, ticket.ticket_id)
     except ReadModelUnavailable:
