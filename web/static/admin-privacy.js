@@ -16,7 +16,6 @@
   const EMAIL = new RegExp("^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@" + LABEL + "(?:\\." + LABEL +
     ")+$");
   const PHONE = /^\+?[0-9 ()./-]{3,32}$/; // privacy_api/models.py Phone
-  const plurals = new Intl.PluralRules(VQ.lang);
   // The search's field in the body, and how its one input looks for it.
   const KINDS = {
     email: { type: "email", inputmode: "email", maxlength: 254 },
@@ -26,16 +25,12 @@
   // found: {body, answer} of the search shown (what Download saves and Erase names).
   const ui = { message: null, status: null, out: null, found: null, seq: 0 };
 
-  function one(n) { return plurals.select(n) === "one"; }
-
   function ticketsWord(n) {
-    return one(n) ? VQ.t("admin.privacy.tickets_one", { count: n })
-      : VQ.t("admin.privacy.tickets_other", { count: n });
+    return VQ.plural("admin.privacy.tickets", n);
   }
 
   function removedWord(n) {
-    return one(n) ? VQ.t("admin.privacy.subscriptions_removed_one", { count: n })
-      : VQ.t("admin.privacy.subscriptions_removed_other", { count: n });
+    return VQ.plural("admin.privacy.subscriptions_removed", n);
   }
 
   function kindLabel(kind) {
@@ -159,8 +154,7 @@
 
   function askErase(button) {
     const n = ui.found ? ui.found.answer.tickets.length : 0;
-    const question = one(n) ? VQ.t("admin.privacy.confirm_one")
-      : VQ.t("admin.privacy.confirm_other", { count: n });
+    const question = VQ.plural("admin.privacy.confirm", n);
     A.f.confirm(button, question, erase);
   }
 

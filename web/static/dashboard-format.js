@@ -4,7 +4,7 @@
  * (VQ.zoneOf, VQ.zoneParts, VQ.localMidnight), shared with the staff console.
  *
  * window.VQDashboard.format: num, pct, mins, minutesRange, hhmm, hour, parseTime, apiNow,
- * zoneOf, localMidnight, plural.
+ * zoneOf, localMidnight.
  */
 (function () {
   "use strict";
@@ -15,7 +15,6 @@
   const whole = new Intl.NumberFormat(VQ.lang, { maximumFractionDigits: 0 });
   const oneDecimal = new Intl.NumberFormat(VQ.lang, { maximumFractionDigits: 1 });
   const percent = new Intl.NumberFormat(VQ.lang, { style: "percent", maximumFractionDigits: 0 });
-  const plurals = new Intl.PluralRules(VQ.lang);
 
   function missing(value) {
     return value === null || value === undefined;
@@ -49,9 +48,6 @@
   }
 
   // "one" or "other" (what the catalogue has) for a count, by the language's own rules.
-  function plural(count) {
-    return plurals.select(count) === "one" ? "one" : "other";
-  }
 
   // ---- Time --------------------------------------------------------------------------------
 
@@ -75,7 +71,7 @@
   }
 
   D.format = {
-    num: num, dec: dec, pct: pct, mins: mins, minutesRange: minutesRange, plural: plural,
+    num: num, dec: dec, pct: pct, mins: mins, minutesRange: minutesRange,
     parseTime: VQ.parseTime, apiNow: VQ.now, zoneOf: zoneOf,
     localMidnight: VQ.localMidnight, hhmm: hhmm, hour: hour,
   };

@@ -130,13 +130,10 @@
   }
 
   function servingNote(q) {
-    const n = { count: f.num(q.counters.length) };
-    const counters = f.plural(q.counters.length) === "one" ? VQ.t("dashboard.counters_one", n)
-      : VQ.t("dashboard.counters_other", n);
+    const counters = VQ.plural("dashboard.counters", q.counters.length,
+      { count: f.num(q.counters.length) });
     if (!q.called) return counters;
-    const called = { count: f.num(q.called) };
-    return (f.plural(q.called) === "one" ? VQ.t("dashboard.called_one", called)
-      : VQ.t("dashboard.called_other", called)) + " · " + counters;
+    return VQ.plural("dashboard.called", q.called, { count: f.num(q.called) }) + " · " + counters;
   }
 
   function renderView(q) {
