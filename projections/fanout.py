@@ -54,6 +54,8 @@ READY_WAIT_S: Final = 2.0
 RECONNECT_S: Final = 1.0
 # How long one read of the pub/sub connection waits (the hub notices a close this often).
 POLL_S: Final = 1.0
+# How long close() waits for the subscription's task once cancelled (see Hub._run).
+CLOSE_WAIT_S: Final = 5.0
 # Messages handled at once at most when more are waiting (Hub.handle).
 DRAIN: Final = 256
 _REDIS_ERRORS = (RedisError, OSError)
@@ -107,9 +109,16 @@ class Hub:
         self._end_all(HubClosed("the API is stopping; reconnect"))
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: a subscription read that does not end (see _run) must not hold the API's
+        # shutdown (seen: a test's set-up waiting 17 minutes on it).
+        if not self._tasks:
+            return
+        ended, stuck = await asyncio.wait(self._tasks, timeout=CLOSE_WAIT_S)
+        for task in stuck:
+            log.warning("live push: %s did not end within %.0f s of its cancel", task, CLOSE_WAIT_S)
+        for task in ended:
+            if not task.cancelled():
+                task.result()  # what it ended with, as awaiting it said before
 
     def admit(self, lease: Lease) -> None:
         """Count a live connection before it is answered: Revoked or Expired (its credential),
@@ -170,7 +179,10 @@ class Hub:
                     await pubsub.subscribe(self._revocations)
                 self._ready.set()
                 log.info("live push: subscribed to %s", self._pattern)
-                while True:
+                # Not `while True`: redis-py can swallow a cancellation that lands inside
+                # get_message (the task then reads on, "cancelling" for ever, and close() with
+                # it); the flag close() sets ends the loop within POLL_S whatever happened.
+                while not self._closing:
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=POLL_S
                     )
