@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from command_api.fields import Number, Reason, StrictModel
+from http_api.formats import Moment
 
 # The slot lengths that divide a day (1440 minutes), 5 to 240.
 SlotMinutes = Literal[
@@ -71,7 +72,7 @@ class AppointmentSettingsIn(StrictModel):
 
 
 class RescheduleIn(StrictModel):
-    slot_at: AwareDatetime = Field(description="The new slot's start, with an offset")
+    slot_at: Moment = Field(description="The new slot's start, with an offset")
 
 
 class CancelAppointmentIn(StrictModel):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from command_api.fields import Channel, ContactIn, Label, Number, StrictModel
 from command_api.models import CommandOut, SubscriptionIn
+from http_api.formats import Moment
 
 Language = Annotated[str, Field(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
 
 
 class AppointmentIn(StrictModel):
-    slot_at: AwareDatetime = Field(
+    slot_at: Moment = Field(
         description="The slot's start, with an offset (GET /v1/queues/{id}/slots lists them)"
     )
     service_type: Label | None = None

@@ -9,13 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from command_api.execution import CallerDep, answer
 from command_api.fields import Label, StrictModel
 from command_api.models import CommandOut
 from domain.commands import EndCounterBreak, SetCounterBreak
 from http_api.auth import permission
+from http_api.formats import Moment
 from http_api.problems import problem_responses
 
 router = APIRouter(prefix="/v1/queues", tags=["queue commands"])
@@ -46,7 +47,7 @@ class BreakIn(StrictModel):
     )
 
     counter: Label = Field(description="One of the queue's counters")
-    ends_at: AwareDatetime | None = Field(
+    ends_at: Moment | None = Field(
         default=None,
         description="When the counter is expected back, with an offset (at most 12 hours after "
         "the break starts)",
@@ -54,7 +55,7 @@ class BreakIn(StrictModel):
     minutes: int | None = Field(
         default=None, ge=1, le=720, description="Or: back this many minutes after it starts"
     )
-    starts_at: AwareDatetime | None = Field(
+    starts_at: Moment | None = Field(
         default=None,
         description="When the break starts, with an offset: a planned break (at most 24 hours "
         "ahead); default (or a moment already past): now",

@@ -64,7 +64,11 @@ _RFC3339 = re.compile(
 
 
 def _rfc3339(value: Any) -> Any:
-    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+    # Text only (or a datetime made in code): pydantic would read a number as Unix seconds,
+    # which the document (a string) does not offer, and a client sending one has a bug.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError(
             "a moment is an RFC 3339 date-time with its offset, e.g. 2026-03-04T08:00:00+01:00"
         )

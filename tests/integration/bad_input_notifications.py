@@ -308,6 +308,8 @@ def _webhook_cases() -> list[Spec]:
         spec(r, "message-and-since", 422, V, json={"message_id": "msg_x", **REPLAY}),
         spec(r, "message-id-empty", 422, V, json={"message_id": ""}),
         spec(r, "since-not-a-moment", 422, V, json={"since": "yesterday"}),
+        # Found by schemathesis: a number was read as Unix seconds and replayed since 1970.
+        spec(r, "since-a-number", 422, V, json={"since": 10000000.0}),
         spec(r, "dead-only-not-a-bool", 422, V, json={**REPLAY, "dead_only": "yes"}),
     ]
 

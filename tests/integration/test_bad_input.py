@@ -884,6 +884,8 @@ SPECIFIC: list[Case] = [
         json={"counter": "1", "ends_at": "2030-01-01T12:30:00Z", "minutes": 10},
     ),
     case("set-break", "minutes-zero", 422, "validation", json={"counter": "1", "minutes": 0}),
+    # A number is not a moment (pydantic alone would read it as Unix seconds).
+    case("set-break", "end-a-number", 422, "validation", json={"counter": "1", "ends_at": 1.9e9}),
     case(
         "set-break",
         "end-without-offset",
@@ -1141,6 +1143,7 @@ SPECIFIC: list[Case] = [
     case("book", "slot-off-the-grid", 409, "rule-violated", json={"slot_at": "@odd_slot"}),
     case("book", "slot-not-a-time", 422, "validation", json={"slot_at": "tomorrow"}),
     case("book", "slot-without-offset", 422, "validation", json={"slot_at": "2030-01-01T10:00"}),
+    case("book", "slot-a-number", 422, "validation", json={"slot_at": 1893456000}),
     case("book", "missing-slot", 422, "validation", json={}),
     case(
         "book",
