@@ -94,6 +94,11 @@ class Hub:
         self.read_side = ReadSide()  # whether the read models keep up (query_api/freshness.py)
 
     @property
+    def subscribed(self) -> bool:
+        """Whether the hub reads Redis now (a follow waits READY_WAIT_S for it, then is a 503)."""
+        return self._ready.is_set()
+
+    @property
     def followers(self) -> int:
         return sum(len(group) for group in self._followers.values())
 

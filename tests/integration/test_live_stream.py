@@ -78,6 +78,9 @@ async def _served(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
     serving = asyncio.create_task(server.serve())
     try:
         await wait_until(lambda: server.started, WITHIN_S, "the server's start")
+        # Under a loaded box the hub's subscription can take longer than a follow waits for it
+        # (a 503 then, which EventSource retries); these tests follow from the start.
+        await wait_until(lambda: app.state.hub.subscribed, WITHIN_S, "the hub's subscription")
         yield app, f"127.0.0.1:{port}"
     finally:
         server.should_exit = True
