@@ -40,9 +40,11 @@ def environment() -> Environment:
 
 
 def render(request: Request, page: Page, chosen: str | None, **context: Any) -> HTMLResponse:
-    lang = negotiate(
-        chosen, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
-    )
+    cookie = request.cookies.get(LANG_COOKIE)
+    lang = negotiate(chosen, cookie, request.headers.get("accept-language"))
+    # Picked by the person (here, or remembered from an earlier visit), not guessed from the
+    # browser: a ticket's page then stays in it rather than switching to the ticket's language.
+    picked = any(c is not None and c.lower() == lang for c in (chosen, cookie))
     table = strings(lang, page.parts)
     html = (
         environment()
@@ -54,7 +56,13 @@ def render(request: Request, page: Page, chosen: str | None, **context: Any) -> 
             page=page.name,
             strings=table,
             # The page's script learns the languages from here, not from a list of its own.
-            config={"page": page.name, "lang": lang, "languages": list(LANGUAGES), **context},
+            config={
+                "page": page.name,
+                "lang": lang,
+                "lang_picked": picked,
+                "languages": list(LANGUAGES),
+                **context,
+            },
             **context,
         )
     )

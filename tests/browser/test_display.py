@@ -145,9 +145,11 @@ async def test_every_queue_the_key_reads_in_spanish_on_a_laptop(
     await expect(page.locator("#recent-none")).to_have_text("Todavía no hay llamadas")
 
     await tenant.post(f"/v1/queues/{queues[1]}/call-next", {"counter": "2"}, role="staff")
-    await expect(page.locator("#flash-counter")).to_have_text("Mostrador 2", timeout=LIVE_WITHIN_MS)
+    await expect(page.locator("#flash-counter")).to_have_text(
+        "Ventanilla 2", timeout=LIVE_WITHIN_MS
+    )
     number = tickets[1]["number"]
-    entry = await wait_said(page, f"Turno {spelled(number)}, por favor acuda a mostrador 2.")
+    entry = await wait_said(page, f"Turno {spelled(number)}, por favor acuda a ventanilla 2.")
     assert entry["lang"] == "es"
     await expect(page.locator("#flash")).to_be_hidden(timeout=10_000)
     await expect(page.locator("#recent li")).to_have_count(1)

@@ -19,7 +19,7 @@ from tests.browser.pages import OpenPage, assert_no_console_errors
 from tests.browser.stack import LiveStack
 from tests.browser.test_kiosk import make_queue, open_kiosk, to_details, waiting_at, words
 from tests.browser.test_ticket_page import LIVE_WITHIN_MS, open_ticket
-from web.i18n import strings
+from web.i18n import LANG_COOKIE, strings
 
 FITS = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
@@ -109,6 +109,16 @@ async def test_a_ticket_in_a_regional_or_upper_case_language_opens_in_that_langu
     de = strings("de", ("ticket",))
     await expect(page.locator("#number-label")).to_have_text(de["ticket.your_number"])
     await expect(page.locator("#headline")).to_have_text(de["ticket.headline_waiting"])
+    assert_no_console_errors(page)
+
+    # Someone who once picked German on these pages (remembered in a cookie) opens the French
+    # ticket: their choice wins, as a `?lang=` would (it once switched to French regardless).
+    page = await phone(locale="en")
+    await page.context.add_cookies([{"name": LANG_COOKIE, "value": "de", "url": live_stack.url}])
+    await page.goto(f"/t/{canadian['ticket_id']}#token={canadian['token']}")
+    await expect(page.locator("#number-label")).to_have_text(de["ticket.your_number"])
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    assert "lang=" not in page.url
     assert_no_console_errors(page)
 
 

@@ -100,7 +100,7 @@ async def test_board_and_dashboard_in_spanish(
     await expect(dashboard.locator("#k-waiting")).to_have_text("2")
     await expect(dashboard.locator("#live")).to_have_class("on")
     await expect(dashboard.locator("#k-serving-s")).to_have_text(
-        "1 llamado, de camino · 2 mostradores"
+        "1 llamado, de camino · 2 ventanillas"
     )
     await expect(dashboard.locator("#today")).to_contain_text("llegadas")
     await expect(dashboard.locator("#f-flow svg")).to_have_attribute(
@@ -115,7 +115,7 @@ async def test_board_and_dashboard_in_spanish(
     await board.goto(f"/board/{queue_id}?lang=es#key={tenant.keys['display']}")
     await expect(board.locator("html")).to_have_attribute("lang", "es")
     await board_shows(board, first["number"])
-    await expect(board.locator("#serving")).to_contain_text("Mostrador 1")
+    await expect(board.locator("#serving")).to_contain_text("Ventanilla 1")
     await expect(board.locator("#serving")).to_contain_text("Acuda, por favor")
     status = {"open": "Abierta", "paused": "En pausa", "closed": "Cerrada"}[view["status"]]
     await expect(board.locator("#status")).to_have_text(status)

@@ -348,7 +348,7 @@ async def test_the_page_speaks_the_tickets_language(
     await check_a11y(page, "ticket-waiting-phone-es")
 
     await tenant.post(f"/v1/queues/{queue_id}/call-next", {"counter": "2"}, role="staff")
-    await expect(page.locator("#turn-counter")).to_have_text("Mostrador 2", timeout=LIVE_WITHIN_MS)
+    await expect(page.locator("#turn-counter")).to_have_text("Ventanilla 2", timeout=LIVE_WITHIN_MS)
     await expect(page.locator("#turn")).to_contain_text("Es su turno")
 
     # The person's own choice wins over the ticket's language.

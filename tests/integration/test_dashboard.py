@@ -198,6 +198,11 @@ async def _in_the_persons_language(http: httpx.AsyncClient) -> None:
     assert '<html lang="en">' in english.text and "Queues dashboard" in english.text
     chosen = await http.get("/dashboard", params={"lang": "es"}, headers={"Accept-Language": "en"})
     assert '<html lang="es">' in chosen.text and chosen.cookies.get("vq_lang") == "es"
+    # The page's script is told whether the language was picked (here, or in the cookie) or
+    # guessed from the browser: a picked one is never switched for a ticket's own.
+    assert '"lang_picked": true' in chosen.text and '"lang_picked": false' in german.text
+    remembered = await http.get("/dashboard", headers={"Cookie": "vq_lang=de"})
+    assert '<html lang="de">' in remembered.text and '"lang_picked": true' in remembered.text
 
 
 async def _page_checks(http: httpx.AsyncClient, html: str, tmp_path: Path) -> list[str]:

@@ -164,6 +164,11 @@
   // included); shown instead over each counter's own working time today, from the quarter hour
   // of its first service to that of its last (now, at most): what a manager means by "how busy
   // was that counter". A break in between counts as not busy; the evening after closing does not.
+  // "Counter 3" for a counter named by a number or code; "Room 4" as it is (VQ.counterLabel).
+  function named(counter) {
+    return VQ.counterLabel(counter, "dashboard.counter_named");
+  }
+
   function counters(found, q, a, now, tz) {
     const names = Array.from(new Set(((q && q.counters) || []).concat(Object.keys(found))));
     const rows = a.rows || [];
@@ -197,7 +202,7 @@
       rows: names.map(function (n) {
         const k = of[n];
         return { label: n, v: k.served, text: f.num(k.served),
-          title: VQ.t("dashboard.counter_served_title", { counter: n, served: f.num(k.served),
+          title: VQ.t("dashboard.counter_served_title", { counter: named(n), served: f.num(k.served),
             minutes: f.mins(k.mean_service_seconds) }) };
       }) });
     const util = c.barChart({ label: VQ.t("dashboard.chart.util_label"), cls: "util", percent: true,
@@ -205,7 +210,7 @@
       rows: names.map(function (n) {
         const k = of[n];
         return { label: n, v: k.busy, text: f.pct(k.busy),
-          title: k.span === null ? n : VQ.t("dashboard.counter_busy_title", { counter: n,
+          title: k.span === null ? n : VQ.t("dashboard.counter_busy_title", { counter: named(n),
             share: f.pct(k.busy), from: f.hhmm(k.span.from, tz), to: f.hhmm(k.span.to, tz) }) };
       }) });
     c.show("f-counters", c.pair(served, VQ.t("dashboard.served_people"), util,

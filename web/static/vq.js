@@ -424,11 +424,12 @@
     return (config.languages || []).indexOf(primary) >= 0 ? primary : null;
   }
 
-  // The page again in `tag`'s language, unless the person picked one here (?lang=), or it was
-  // done once for `once` (so their later choice sticks): true when the page is being replaced.
+  // The page again in `tag`'s language, unless the person picked one (?lang=, or the language
+  // the server remembered from their earlier choice: config.lang_picked), or it was done once
+  // for `once` (so their later choice sticks): true when the page is being replaced.
   function switchLanguage(tag, once) {
     const lang = pageLanguage(tag);
-    if (!lang || lang === VQ.lang) return false;
+    if (!lang || lang === VQ.lang || config.lang_picked) return false;
     const url = new URL(location.href);
     if (url.searchParams.has("lang") || store.get(once)) return false;
     store.set(once, lang);
