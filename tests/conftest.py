@@ -58,6 +58,21 @@ def _containers(stack: ExitStack) -> dict[str, str]:
     }
 
 
+# The unit tests' few long files (the simulator's: one planner test alone takes 20 s or more)
+# before their many short ones, so make test's workers end together (it once ended 20 s apart,
+# the simulator's files last).
+LONG_UNITS = "tests/unit/simulation/"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        if not item.nodeid.startswith("tests/unit/"):
+            return 0
+        return 1 if item.nodeid.startswith(LONG_UNITS) else 2
+
+    items.sort(key=rank)  # stable: collection order otherwise
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`make test` (`-n N --dist loadgroup`): a file's tests in one worker, the browser's in
     one worker together (tests/scheduling.py). Tests marked `serial` stop a shared server: make

@@ -1600,7 +1600,10 @@ def test_every_route_documents_its_problems() -> None:
 
 # -- fuzzing from the OpenAPI document ---------------------------------------------------------
 
-FUZZ_EXAMPLES = 15  # per operation, per kind of id (known, random); the seed is fixed
+# Per operation, per kind of id (known, random); the seed is fixed. 15 until 2026-12-06: the
+# suite had reached its time budget, and this fuzz is one of three over the same document (the
+# schemathesis runs of test_openapi_contract.py, which vary, are the others).
+FUZZ_EXAMPLES = 10
 
 
 def _fuzz_world(app: Any, settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
