@@ -14,6 +14,7 @@ from web import assets
 from web.i18n import LANG_COOKIE, LANGUAGE_NAMES, LANGUAGES, negotiate, strings, translate
 
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+AUTO_LANG = "lang_auto"  # vq.js's AUTO
 # A page holds no data, but it is the shell a credential runs in: never cached by a proxy, and
 # never sent on as a Referer (the fragment is not, but the path of a ticket page is).
 PAGE_HEADERS = {"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
@@ -42,9 +43,14 @@ def environment() -> Environment:
 def render(request: Request, page: Page, chosen: str | None, **context: Any) -> HTMLResponse:
     cookie = request.cookies.get(LANG_COOKIE)
     lang = negotiate(chosen, cookie, request.headers.get("accept-language"))
+    # `?lang=` with `lang_auto=1`: the page switched itself to the language of the ticket or
+    # booking it shows (vq.js switchLanguage), which is not the person's pick to remember.
+    automatic = request.query_params.get(AUTO_LANG) == "1"
     # Picked by the person (here, or remembered from an earlier visit), not guessed from the
     # browser: a ticket's page then stays in it rather than switching to the ticket's language.
-    picked = any(c is not None and c.lower() == lang for c in (chosen, cookie))
+    picked = any(
+        c is not None and c.lower() == lang for c in (None if automatic else chosen, cookie)
+    )
     table = strings(lang, page.parts)
     html = (
         environment()
@@ -67,7 +73,7 @@ def render(request: Request, page: Page, chosen: str | None, **context: Any) -> 
         )
     )
     response = HTMLResponse(html, headers=PAGE_HEADERS)
-    if chosen is not None and chosen.lower() == lang:
+    if chosen is not None and chosen.lower() == lang and not automatic:
         response.set_cookie(
             LANG_COOKIE,
             lang,

@@ -198,7 +198,7 @@ async def test_a_french_booking_opens_in_french_and_too_early_says_so_in_french_
     fr = strings("fr", ("ticket",))
 
     page = await open_booking(phone, made, zone, locale="en-US")
-    await expect(page).to_have_url(re.compile(r"\?lang=fr$"))
+    await expect(page).to_have_url(re.compile(r"\?lang=fr&lang_auto=1$"))
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
     await expect(page.locator("#booking-title")).to_have_text(fr["ticket.booking_title"])
     headline = page.locator("#booking-headline")

@@ -70,9 +70,11 @@ async def test_a_ticket_taken_in_french_opens_its_page_in_french(
 
     # The browser prefers English; the ticket (and its SMS) is French: the page switches once.
     page = await open_ticket(phone, mine, locale="en")
-    await expect(page).to_have_url(re.compile(r"\?lang=fr$"))
+    await expect(page).to_have_url(re.compile(r"\?lang=fr&lang_auto=1$"))
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
     await expect(page.locator("#number-label")).to_have_text("Votre numéro")
+    # The ticket's language is not the person's pick: nothing is remembered for the next page.
+    assert LANG_COOKIE not in {c["name"] for c in await page.context.cookies()}
     await expect(page.locator("#headline")).to_have_text("Plus personne avant vous\u00a0!")
     await assert_fits(page)
     await shoot(page, "ticket-waiting-phone-fr")
@@ -97,14 +99,14 @@ async def test_a_ticket_in_a_regional_or_upper_case_language_opens_in_that_langu
     german = (await tenant.enqueue(queue_id, role="kiosk", language="DE"))["ticket"]
 
     page = await open_ticket(phone, canadian, locale="en")
-    await expect(page).to_have_url(re.compile(r"\?lang=fr$"))
+    await expect(page).to_have_url(re.compile(r"\?lang=fr&lang_auto=1$"))
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
     await expect(page.locator("#number-label")).to_have_text("Votre numéro")
     await expect(page.locator("#headline")).to_have_text("Plus personne avant vous\u00a0!")
     assert_no_console_errors(page)
 
     page = await open_ticket(phone, german, locale="en")
-    await expect(page).to_have_url(re.compile(r"\?lang=de$"))
+    await expect(page).to_have_url(re.compile(r"\?lang=de&lang_auto=1$"))
     await expect(page.locator("html")).to_have_attribute("lang", "de")
     de = strings("de", ("ticket",))
     await expect(page.locator("#number-label")).to_have_text(de["ticket.your_number"])

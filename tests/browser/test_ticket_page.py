@@ -339,7 +339,7 @@ async def test_the_page_speaks_the_tickets_language(
     mine = (await tenant.enqueue(queue_id, role="kiosk", language="es"))["ticket"]
     # The browser prefers English; the ticket was taken in Spanish: the page switches once.
     page = await open_ticket(phone, mine, locale="en")
-    await expect(page).to_have_url(re.compile(r"\?lang=es$"))
+    await expect(page).to_have_url(re.compile(r"\?lang=es&lang_auto=1$"))
     await expect(page.locator("html")).to_have_attribute("lang", "es")
     await expect(page.locator("#number-label")).to_have_text("Su número")
     await expect(page.locator("#headline")).to_have_text("¡Es el siguiente!")
@@ -355,6 +355,7 @@ async def test_the_page_speaks_the_tickets_language(
     await page.get_by_role("link", name="English").click()
     await expect(page.locator("#turn")).to_contain_text("It's your turn")
     await expect(page).to_have_url(re.compile(r"\?lang=en$"))
+    assert {c["name"]: c["value"] for c in await page.context.cookies()}["vq_lang"] == "en"
     assert_no_console_errors(page)
 
 

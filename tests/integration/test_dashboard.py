@@ -203,6 +203,10 @@ async def _in_the_persons_language(http: httpx.AsyncClient) -> None:
     assert '"lang_picked": true' in chosen.text and '"lang_picked": false' in german.text
     remembered = await http.get("/dashboard", headers={"Cookie": "vq_lang=de"})
     assert '<html lang="de">' in remembered.text and '"lang_picked": true' in remembered.text
+    # A page that switched itself to what it shows (`lang_auto=1`) remembers nothing.
+    auto = await http.get("/dashboard", params={"lang": "fr", "lang_auto": "1"})
+    assert '<html lang="fr">' in auto.text and '"lang_picked": false' in auto.text
+    assert "set-cookie" not in auto.headers
 
 
 async def _page_checks(http: httpx.AsyncClient, html: str, tmp_path: Path) -> list[str]:

@@ -417,6 +417,9 @@
 
   // ---- A page in the language of what it shows --------------------------------------------
 
+  // The query parameter that marks a `lang` the page chose for what it shows (web/render.py).
+  const AUTO = "lang_auto";
+
   // A ticket or booking may carry any BCP 47 tag (an API client sends fr-CA or DE): the pages
   // speak its primary subtag, lower-cased, as web/i18n.py reads the browser's Accept-Language.
   function pageLanguage(tag) {
@@ -434,6 +437,7 @@
     if (url.searchParams.has("lang") || store.get(once)) return false;
     store.set(once, lang);
     url.searchParams.set("lang", lang);
+    url.searchParams.set(AUTO, "1"); // not the person's pick: the server remembers none
     location.replace(url.pathname + url.search);
     return true;
   }
@@ -444,6 +448,7 @@
     document.querySelectorAll("nav.languages a[data-lang]").forEach(function (link) {
       const url = new URL(location.href);
       url.hash = "";
+      url.searchParams.delete(AUTO); // a language picked here is remembered
       url.searchParams.set("lang", link.dataset.lang);
       link.href = url.pathname + url.search;
     });
