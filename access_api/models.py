@@ -18,6 +18,7 @@ from pydantic import (
 from access.passwords import MAX_LENGTH, MIN_LENGTH
 from access.users import User
 from access_api.models_keys import SPACE
+from http_api.formats import numbers_as_numbers
 from notifications.templates import LANGUAGES
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class StrictModel(BaseModel):
             isinstance(v, str) and "\x00" in v for v in data.values()
         ):
             raise ValueError("text may not contain NUL (\\u0000) characters")
-        return data
+        return numbers_as_numbers(cls, data)  # a number is a JSON number
 
 
 # -- sign-up and sign-in ---------------------------------------------------------------------------

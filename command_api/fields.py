@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from http_api.formats import VISIBLE
+from http_api.formats import VISIBLE, numbers_as_numbers
 
 # Text that is more than whitespace (the document says so: a pattern, since the server strips it).
 _VISIBLE = VISIBLE
@@ -90,9 +90,10 @@ class StrictModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
-        """PostgreSQL stores no NUL character in text or jsonb: refuse it here, as a 422."""
+        """PostgreSQL stores no NUL character in text or jsonb: refuse it here, as a 422; and a
+        number is a JSON number (http_api.formats.numbers_as_numbers)."""
         _reject_nul(data)
-        return data
+        return numbers_as_numbers(cls, data)
 
 
 # Surrounding white space is dropped before a pattern is matched (so "a@b.example\n" is the

@@ -302,6 +302,8 @@ def _webhook_cases() -> list[Spec]:
         spec(u, "url-on-loopback", 409, RULE, json={"url": "http://127.0.0.1:9000/"}),
         spec(u, "url-ftp", 422, V, json={"url": "ftp://hooks.example.com/"}),
         spec(u, "rate-zero", 422, V, json={"rate_per_s": 0}),
+        spec(u, "rate-as-text", 422, V, json={"rate_per_s": "5"}),
+        spec(u, "rate-as-a-bool", 422, V, json={"rate_per_s": True}),
         spec(u, "event-type-unknown", 422, V, json={"event_types": ["TicketTeleported"]}),
         spec(r, "message-unknown", 404, "not-found", json={"message_id": "msg_nothing"}),
         spec(r, "empty-body", 422, V, json={}),

@@ -886,6 +886,9 @@ SPECIFIC: list[Case] = [
     case("set-break", "minutes-zero", 422, "validation", json={"counter": "1", "minutes": 0}),
     # A number is not a moment (pydantic alone would read it as Unix seconds).
     case("set-break", "end-a-number", 422, "validation", json={"counter": "1", "ends_at": 1.9e9}),
+    # A number is a JSON number (pydantic alone would read true as 1 and "10" as 10).
+    case("set-break", "minutes-true", 422, "validation", json={"counter": "1", "minutes": True}),
+    case("set-break", "minutes-text", 422, "validation", json={"counter": "1", "minutes": "10"}),
     case(
         "set-break",
         "end-without-offset",
