@@ -89,20 +89,26 @@ def numbers_as_numbers(model: type[BaseModel], data: Any) -> Any:
     mode would read `true` as 1 and `"10"` as 10, which the document (`integer`, `number`) does
     not offer. Its nested models check their own fields."""
     if isinstance(data, dict):
-        for name in _number_fields(model):
+        for name, listed in _number_fields(model):
             value = data.get(name)
-            if isinstance(value, bool | str):
-                raise ValueError(f"{name} is a JSON number, not {type(value).__name__} {value!r}")
+            items = value if listed and isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, bool | str):
+                    said = "holds JSON numbers" if listed else "is a JSON number"
+                    raise ValueError(f"{name} {said}, not {type(item).__name__} {item!r}")
     return data
 
 
 @cache
-def _number_fields(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset(
-        info.alias or name
-        for name, info in model.model_fields.items()
-        if _is_number(info.annotation)
-    )
+def _number_fields(model: type[BaseModel]) -> frozenset[tuple[str, bool]]:
+    """The names of `model`'s number fields, each with whether it is a list of numbers."""
+    found = set()
+    for name, info in model.model_fields.items():
+        if _is_number(info.annotation):
+            found.add((info.alias or name, False))
+        elif _is_number(_listed(info.annotation)):
+            found.add((info.alias or name, True))
+    return frozenset(found)
 
 
 def _is_number(annotation: Any) -> bool:
@@ -113,3 +119,17 @@ def _is_number(annotation: Any) -> bool:
         kinds = [a for a in get_args(annotation) if a is not type(None)]
         return bool(kinds) and all(_is_number(a) for a in kinds)
     return annotation in (int, float)
+
+
+def _listed(annotation: Any) -> Any:
+    """What a list (or an optional list) holds; None for anything else."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _listed(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds = [a for a in get_args(annotation) if a is not type(None)]
+        return _listed(kinds[0]) if len(kinds) == 1 else None
+    if origin is list:
+        (item,) = get_args(annotation)
+        return item
+    return None

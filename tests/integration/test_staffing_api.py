@@ -126,3 +126,7 @@ async def test_a_plan_made_in_the_background_then_an_edited_one_checked(
             assert state["status"] == "failed" and "slots" in state["error"]
             bad = await http.post(f"/v1/queues/{queue}/staffing-plans", json={"confidence": 2})
             assert bad.status_code == 422
+            # A list of numbers holds JSON numbers: ["1", true] was read as [1, 1].
+            laxly = {"counters": ["1", True]}
+            bad = await http.post(f"/v1/queues/{queue}/staffing-plans", json=laxly)
+            assert bad.status_code == 422 and "JSON numbers" in bad.text, bad.text
