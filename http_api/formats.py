@@ -95,7 +95,8 @@ def numbers_as_numbers(model: type[BaseModel], data: Any) -> Any:
             for item in items:
                 if isinstance(item, bool | str):
                     said = "holds JSON numbers" if listed else "is a JSON number"
-                    raise ValueError(f"{name} {said}, not {type(item).__name__} {item!r}")
+                    shown = repr(item)[:40]  # a text may be long: enough of it to recognise
+                    raise ValueError(f"{name} {said}, not {type(item).__name__} {shown}")
     return data
 
 

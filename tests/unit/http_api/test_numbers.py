@@ -44,6 +44,7 @@ def test_numbers_and_text_where_they_belong_pass(body: dict[str, object]) -> Non
         ({"counts": [1, "2"]}, "counts holds JSON numbers, not str '2'"),
         ({"counts": [False]}, "counts holds JSON numbers, not bool False"),
         ({"inner": {"rate": "2"}}, "rate is a JSON number, not str '2'"),
+        ({"minutes": "9" * 1000}, r"minutes is a JSON number, not str '9{39} \["),
     ],
 )
 def test_a_bool_or_a_text_for_a_number_is_refused_by_name(
