@@ -35,7 +35,8 @@
   function sentence(finding) {
     const e = finding.evidence;
     const args = {
-      counter: VQ.counterLabel(finding.subject, "dashboard.counter_named"), type: finding.subject || VQ.t("dashboard.bottleneck.no_type"),
+      counter: VQ.counterLabel(finding.subject, "dashboard.counter_named"),
+      type: finding.subject || VQ.t("dashboard.bottleneck.no_type"),
       usual_days: f.num(e.usual_days), days: f.num(e.days), waiting: f.num(e.waiting),
       served: f.num(e.served), mean: f.mins(e.mean_service_seconds),
       usual_mean: f.mins(e.usual_mean_service_seconds), ratio: e.ratio,

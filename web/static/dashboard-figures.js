@@ -160,15 +160,15 @@
     }
   }
 
-  // The totals' utilisation is busy time over the whole range (since 00:00, closed hours
-  // included); shown instead over each counter's own working time today, from the quarter hour
-  // of its first service to that of its last (now, at most): what a manager means by "how busy
-  // was that counter". A break in between counts as not busy; the evening after closing does not.
   // "Counter 3" for a counter named by a number or code; "Room 4" as it is (VQ.counterLabel).
   function named(counter) {
     return VQ.counterLabel(counter, "dashboard.counter_named");
   }
 
+  // The totals' utilisation is busy time over the whole range (since 00:00, closed hours
+  // included); shown instead over each counter's own working time today, from the quarter hour
+  // of its first service to that of its last (now, at most): what a manager means by "how busy
+  // was that counter". A break in between counts as not busy; the evening after closing does not.
   function counters(found, q, a, now, tz) {
     const names = Array.from(new Set(((q && q.counters) || []).concat(Object.keys(found))));
     const rows = a.rows || [];
@@ -202,8 +202,8 @@
       rows: names.map(function (n) {
         const k = of[n];
         return { label: n, v: k.served, text: f.num(k.served),
-          title: VQ.t("dashboard.counter_served_title", { counter: named(n), served: f.num(k.served),
-            minutes: f.mins(k.mean_service_seconds) }) };
+          title: VQ.t("dashboard.counter_served_title", { counter: named(n),
+            served: f.num(k.served), minutes: f.mins(k.mean_service_seconds) }) };
       }) });
     const util = c.barChart({ label: VQ.t("dashboard.chart.util_label"), cls: "util", percent: true,
       axis: VQ.t("dashboard.chart.util_axis"),
