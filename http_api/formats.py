@@ -113,24 +113,28 @@ def _number_fields(model: type[BaseModel]) -> frozenset[tuple[str, bool]]:
 
 
 def _is_number(annotation: Any) -> bool:
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _is_number(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        kinds = [a for a in get_args(annotation) if a is not type(None)]
-        return bool(kinds) and all(_is_number(a) for a in kinds)
-    return annotation in (int, float)
+    bare = _bare(annotation)
+    if get_origin(bare) in (Union, types.UnionType):  # int | float, say
+        return all(_is_number(a) for a in get_args(bare) if a is not type(None))
+    return bare in (int, float)
 
 
 def _listed(annotation: Any) -> Any:
     """What a list (or an optional list) holds; None for anything else."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _listed(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        kinds = [a for a in get_args(annotation) if a is not type(None)]
-        return _listed(kinds[0]) if len(kinds) == 1 else None
-    if origin is list:
-        (item,) = get_args(annotation)
-        return item
-    return None
+    bare = _bare(annotation)
+    return get_args(bare)[0] if get_origin(bare) is list else None
+
+
+def _bare(annotation: Any) -> Any:
+    """The annotation without its Annotated metadata, and an optional one without its None."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            kinds = [a for a in get_args(annotation) if a is not type(None)]
+            if len(kinds) != 1:
+                return annotation
+            annotation = kinds[0]
+        else:
+            return annotation

@@ -95,9 +95,8 @@ def _fuzz(url: str, caller: str, secret: str, *options: str) -> str:
 
 def _keep_and_check(settings: Settings, name: str, report: list[str], kept: dict[str, int]) -> None:
     """Keep the runs' reports in the logs folder as `name`; fail on a run that did not exit 0,
-    or that lost its credentials midway (`kept`: what each caller's credential is answered
-    after its run; a 401 there, and every operation fuzzed after the loss was answered only
-    that)."""
+    or that lost its credentials midway (`kept`: the status each caller's credential gets after
+    its run, a 401 if the run revoked it or signed itself out)."""
     saved = settings.data_dir / "logs" / name
     saved.parent.mkdir(parents=True, exist_ok=True)
     whole = "\n".join(report)

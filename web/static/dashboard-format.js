@@ -47,8 +47,6 @@
       : VQ.t("common.minute_range", { low: whole.format(a), high: whole.format(b) });
   }
 
-  // "one" or "other" (what the catalogue has) for a count, by the language's own rules.
-
   // ---- Time --------------------------------------------------------------------------------
 
   // The queue's zone, if this browser knows it (vq-zone.js), else UTC.
