@@ -23,6 +23,10 @@ T = TypeVar("T")
 
 TIMEOUT_S = 1.0
 CACHE_S = 1.5
+# A lag that takes longer than the timeout to measure (several round trips to a loaded Kafka)
+# keeps its last measurement this long: a slow question is not a reader falling behind, and an API
+# taken out of its load balancer whenever Kafka is busy would add an outage to the load.
+LAG_GRACE_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +44,13 @@ class Lag:
 @dataclass(frozen=True, slots=True)
 class Probe:
     """One part of readiness. `run` answers (a `Lag`, or None when there is nothing to measure)
-    or raises; a lag is ok while its events are at most `bound` (None or 0: any lag is ok)."""
+    or raises; a lag is ok while its events are at most `bound` (None or 0: any lag is ok).
+    A measurement that times out stands on the last one for `grace_s` (0: it fails at once)."""
 
     name: str
     run: Callable[[], Awaitable[Lag | None]]
     bound: int | None = None
+    grace_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class Check:
     lag: Lag | None = None
     error: str | None = None  # timeout | unavailable | over bound
     bound: int | None = None
+    age_s: float | None = None  # the lag is an earlier measurement's (this one timed out)
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"ok": self.ok, "ms": round(self.ms, 1)}
@@ -61,6 +68,8 @@ class Check:
             found["events"] = self.lag.events
             if self.lag.seconds is not None:
                 found["seconds"] = round(self.lag.seconds, 1)
+        if self.age_s is not None:
+            found["measured_s_ago"] = round(self.age_s, 1)
         if self.bound:
             found["max"] = self.bound
         if self.error is not None:
@@ -139,6 +148,8 @@ class Readiness:
         self._probes = tuple(probes)
         self._timeout_s = timeout_s
         self._failing: set[str] = set()
+        self._clock = clock
+        self._measured: dict[str, tuple[float, Lag | None]] = {}  # the last answer, and when
         self._recent: Recent[Report] = Recent(self._evaluate, cache_s, clock)
 
     @property
@@ -159,16 +170,26 @@ class Readiness:
         try:
             lag = await asyncio.wait_for(probe.run(), self._timeout_s)
         except TimeoutError:
-            return self._failed(probe, started, "timeout", None)
+            return self._earlier(probe, started) or self._failed(probe, started, "timeout", None)
         except Exception as exc:  # any failure of the part is "not ready", never a 500
             return self._failed(probe, started, "unavailable", exc)
         ms = (time.perf_counter() - started) * 1000
         if lag is not None and probe.bound and lag.events > probe.bound:
             return self._failed(probe, started, "over bound", None, lag)
+        if probe.grace_s:
+            self._measured[probe.name] = (self._clock(), lag)
         if probe.name in self._failing:
             self._failing.discard(probe.name)
             log.info("ready again: %s", probe.name)
         return Check(ok=True, ms=ms, lag=lag, bound=probe.bound)
+
+    def _earlier(self, probe: Probe, started: float) -> Check | None:
+        """The last measurement that was ok, while it is under `grace_s` old."""
+        when, lag = self._measured.get(probe.name, (None, None))
+        if when is None or not probe.grace_s or self._clock() - when > probe.grace_s:
+            return None
+        ms = (time.perf_counter() - started) * 1000
+        return Check(ok=True, ms=ms, lag=lag, bound=probe.bound, age_s=self._clock() - when)
 
     def _failed(
         self,
@@ -178,6 +199,7 @@ class Readiness:
         exc: Exception | None,
         lag: Lag | None = None,
     ) -> Check:
+        self._measured.pop(probe.name, None)
         if probe.name not in self._failing:  # once per outage, not once per probe
             self._failing.add(probe.name)
             cause = "" if exc is None else f": {type(exc).__name__}: {exc}"

@@ -38,7 +38,7 @@ from observability.collectors import (
     QueueFigures,
     ReadinessCollector,
 )
-from observability.health import Lag, Probe, Readiness
+from observability.health import LAG_GRACE_S, Lag, Probe, Readiness
 from observability.http_metrics import HttpMetrics
 from observability.kafka_probe import KafkaProbe
 from projections.analytics import BUCKET_S
@@ -76,6 +76,11 @@ class CheckOut(BaseModel):
     seconds: float | None = Field(default=None, description="Relay lag: the oldest one's age")
     max: int | None = Field(default=None, description="Lags: the bound (VQ_READY_MAX_*)")
     error: str | None = Field(default=None, description="timeout, unavailable or over bound")
+    measured_s_ago: float | None = Field(
+        default=None,
+        description="Lags: this measurement timed out; the figures are the last one's, this many "
+        f"seconds old (a lag stands on its last measurement up to {LAG_GRACE_S:g} s)",
+    )
 
 
 class ReadyOut(BaseModel):
@@ -129,8 +134,8 @@ class Operations:
                 Probe("postgresql", store.ping),
                 Probe("redis", ping_redis),
                 Probe("kafka", self.kafka.ping),
-                Probe(RELAY_LAG, relay_lag, settings.ready_max_relay_lag),
-                Probe(CONSUMER_LAG, self.kafka.lag, settings.ready_max_consumer_lag),
+                Probe(RELAY_LAG, relay_lag, settings.ready_max_relay_lag, LAG_GRACE_S),
+                Probe(CONSUMER_LAG, self.kafka.lag, settings.ready_max_consumer_lag, LAG_GRACE_S),
                 Probe(DEAD_LETTERS, lambda: pending_dead_letters(self.dead_letters)),
             ]
         )

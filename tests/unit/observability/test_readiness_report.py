@@ -125,3 +125,64 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_others_answer() -> No
     first.cancel()
     assert await second == 7
     assert recent.last == 7
+
+
+class Slow:
+    """A lag that answers, then (`slow = True`) takes longer than the timeout."""
+
+    def __init__(self) -> None:
+        self.slow = False
+
+    async def __call__(self) -> Lag:
+        if self.slow:
+            await asyncio.sleep(10)
+        return Lag(events=7, seconds=1.25)
+
+
+async def test_a_lag_that_times_out_stands_on_its_last_measurement_for_its_grace() -> None:
+    clock, run = Clock(), Slow()
+    probe = Probe("consumer_lag", run, 100, grace_s=15)
+    readiness = Readiness([probe], timeout_s=0.05, cache_s=0, clock=clock)
+    assert (await readiness.report()).ready
+    run.slow = True
+    clock.now += 10
+    report = await readiness.report()
+    assert report.ready  # a slow question, not a reader behind
+    body = report.as_dict()["checks"]["consumer_lag"]
+    assert body["events"] == 7 and body["seconds"] == 1.2 and body["measured_s_ago"] == 10.0
+    clock.now += 6  # 16 s since the last answer: past its grace
+    report = await readiness.report()
+    assert report.failing == ["consumer_lag"]
+    assert report.checks["consumer_lag"].error == "timeout"
+    run.slow = False
+    assert (await readiness.report()).ready  # measured again
+    assert "measured_s_ago" not in (await readiness.report()).as_dict()["checks"]["consumer_lag"]
+
+
+async def test_without_a_grace_or_an_earlier_answer_a_timeout_fails_at_once() -> None:
+    clock, run = Clock(), Slow()
+    run.slow = True
+    first = Readiness([Probe("relay_lag", run, 100, grace_s=15)], timeout_s=0.05, clock=clock)
+    assert (await first.report()).failing == ["relay_lag"]  # nothing measured yet
+    run.slow = False
+    strict = Readiness([Probe("relay_lag", run, 100)], timeout_s=0.05, cache_s=0, clock=clock)
+    assert (await strict.report()).ready
+    run.slow = True
+    assert (await strict.report()).failing == ["relay_lag"]
+
+
+async def test_a_lag_over_its_bound_is_not_kept_for_the_grace() -> None:
+    clock, answers = Clock(), [3, 7]
+
+    async def run() -> Lag:
+        if not answers:
+            await asyncio.sleep(10)
+        return Lag(events=answers.pop(0))
+
+    readiness = Readiness(
+        [Probe("consumer_lag", run, 5, grace_s=15)], timeout_s=0.05, cache_s=0, clock=clock
+    )
+    assert (await readiness.report()).ready  # 3 <= 5
+    assert (await readiness.report()).failing == ["consumer_lag"]  # 7 > 5
+    # It times out now: the answer before the failure (3) does not stand for it.
+    assert (await readiness.report()).checks["consumer_lag"].error == "timeout"
