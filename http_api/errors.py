@@ -9,11 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Unavailable
 from domain.errors import Rejected
 from http_api.problems import PROBLEM_MEDIA_TYPE, ProblemError, rejection_problem
+from projections.unavailable import ReadModelUnavailable, cannot_serve
 from service_layer.errors import IdempotencyKeyReused, NotAssigned, VersionConflict
 
 log = logging.getLogger("vq.api")
@@ -69,6 +71,15 @@ def install_error_handlers(app: FastAPI) -> None:
             ),
             request,
         )
+
+    @app.exception_handler(RedisError)
+    async def on_redis(request: Request, exc: RedisError) -> Response:
+        """A Redis that is down, full or busy, met where no code turned it into its 503 already
+        (`projections.unavailable.redis_errors`): the same 503. Any other Redis error is ours: a
+        500 with its traceback in the log."""
+        if not cannot_serve(exc):
+            raise exc
+        return await on_unavailable(request, ReadModelUnavailable(f"{type(exc).__name__}: {exc}"))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:

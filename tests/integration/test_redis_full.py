@@ -2,14 +2,19 @@
 503 problem with Retry-After (Redis refuses every command queued in a MULTI, and the read of a
 queue is one), logged in one line, no traceback; `/readyz` is a 503 naming redis and
 `vq_up{part="redis"}` is 0 (readiness writes a key, and a full Redis refuses it); once Redis
-has room again, both are as before. The Redis is the test's own (a `redis-server` on a free
-port, as in test_readiness.py): the shared one is never made full.
+has room again, both are as before. Every other read the document lists answers too while it
+is full, never a 500 (a 503 with Retry-After where Redis was needed), and a kiosk and a desk go
+on: taking a ticket and calling the next need only PostgreSQL. The Redis is the test's own (a `redis-server` on a free port, as in
+test_readiness.py): the shared one is never made full.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,6 +53,10 @@ async def test_a_full_redis_is_a_503_and_unready_until_it_has_room(
             aioredis.Redis(port=port) as redis,
         ):
             queue = await _projected_queue(http)
+            ticket = (await http.post(f"/v1/queues/{queue}/tickets", json={})).json()["ticket"][
+                "ticket_id"
+            ]
+            document = (await http.get("/openapi.json")).json()
             assert (await until(api.url, 200)).status_code == 200
 
             await redis.set("filler", b"x" * FILLER_BYTES)
@@ -63,6 +72,12 @@ async def test_a_full_redis_is_a_503_and_unready_until_it_has_room(
             assert "redis" in unready.json()["failing"], unready.text
             assert unready.json()["checks"]["redis"]["error"] == "unavailable"
             assert 'vq_up{part="redis"} 0.0' in (await http.get("/metrics")).text
+            answers = await _every_read_and_a_desk(http, document, queue, ticket)
+            crashed = {what: status for what, status in answers.items() if status == 500}
+            assert not crashed, crashed
+            # The write side does not need Redis: a kiosk and a desk go on.
+            assert answers[f"POST /v1/queues/{queue}/tickets"] == 201, answers
+            assert answers[f"POST /v1/queues/{queue}/call-next"] == 200, answers
 
             await redis.config_set("maxmemory", "0")
             assert (await until(api.url, 200)).status_code == 200
@@ -72,6 +87,34 @@ async def test_a_full_redis_is_a_503_and_unready_until_it_has_room(
         logged = api.logged()
         assert "Traceback" not in logged, logged[-4000:]
         assert "503 for /v1/queues/" in logged, logged[-4000:]
+
+
+# What a path's parameters are filled with; any other is a random id (a 404 is an answer too).
+LIVE = "text/event-stream"  # followed in test_live_stream.py, not read here
+
+
+async def _every_read_and_a_desk(
+    http: httpx.AsyncClient, document: dict[str, Any], queue: str, ticket: str
+) -> dict[str, int]:
+    """Every GET of the document (live streams aside), then a ticket taken and called: each
+    answer's status, a 503 checked to be the problem with Retry-After."""
+    values = {"queue_id": queue, "ticket_id": ticket, "site": "main", "code": "not-found"}
+    asks = [
+        ("GET", re.sub(r"{(\w+)}", lambda m: values.get(m[1], str(uuid.uuid4())), path))
+        for path, operations in document["paths"].items()
+        if "get" in operations
+        and not any(LIVE in r.get("content", {}) for r in operations["get"]["responses"].values())
+    ]
+    asks += [("POST", f"/v1/queues/{queue}/tickets"), ("POST", f"/v1/queues/{queue}/call-next")]
+    answers: dict[str, int] = {}
+    for method, path in asks:
+        body = {"counter": "1"} if path.endswith("call-next") else {}
+        answer = await http.request(method, path, json=body if method == "POST" else None)
+        if answer.status_code == 503:
+            assert int(answer.headers["retry-after"]) > 0, (path, answer.headers)
+            assert answer.headers["content-type"] == "application/problem+json", path
+        answers[f"{method} {path}"] = answer.status_code
+    return answers
 
 
 async def _projected_queue(http: httpx.AsyncClient) -> str:
