@@ -108,6 +108,49 @@ def consumer(
     )
 
 
+async def started(
+    make: Callable[[], AIOKafkaConsumer], stop: asyncio.Event
+) -> AIOKafkaConsumer | None:
+    """A consumer `make` made, started; None once `stop` is set first. A Kafka that refuses or
+    drops the connection makes aiokafka's `start()` raise at once: the stage waits for Kafka
+    instead (a fresh consumer each try, every few seconds), and a stop ends the wait, even
+    inside aiokafka's own `start()`, which does not watch `stop`."""
+    backoff, waited = 0.5, False
+    while not stop.is_set():
+        kafka = make()
+        starting = asyncio.ensure_future(kafka.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        outcome: BaseException | None = None
+        try:
+            await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            starting.cancel()  # nothing, once it is done
+            outcome = (await asyncio.gather(starting, return_exceptions=True))[0]
+            if outcome is not None:  # it did not start: close what it opened
+                with contextlib.suppress(Exception):
+                    await kafka.stop()
+        if outcome is None:
+            if waited:
+                log.info("%s: Kafka answers again", _group(kafka))
+            return kafka
+        if isinstance(outcome, asyncio.CancelledError):
+            return None  # stopped while it was starting
+        if not isinstance(outcome, KafkaError | OSError):
+            raise outcome
+        if not waited:
+            log.warning("%s: Kafka does not answer (%r); waiting for it", _group(kafka), outcome)
+            waited = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_S)
+    return None
+
+
+def _group(kafka: AIOKafkaConsumer) -> str:
+    return str(getattr(kafka, "_group_id", None) or "a consumer")
+
+
 async def consume(
     kafka: AIOKafkaConsumer,
     handle: Handler,

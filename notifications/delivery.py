@@ -30,7 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 from core.settings import Settings
 from core.tokens import ticket_token
 from notifications.channels.port import Sender
-from notifications.consuming import Records, consume, consumer
+from notifications.consuming import Records, consume, consumer, started
 from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rendered, Sent, header
 from notifications.obsolete import obsolete
 from notifications.outlet import Headers, Outlet, attempt_headers
@@ -77,10 +77,10 @@ class Deliverer:
         await asyncio.gather(*(self._run_channel(channel, stop) for channel in self._senders))
 
     async def _run_channel(self, channel: str, stop: asyncio.Event) -> None:
-        kafka = consumer(
-            self._settings, self.group(channel), [self._settings.deliveries_topic(channel)]
-        )
-        await kafka.start()
+        topics = [self._settings.deliveries_topic(channel)]
+        kafka = await started(lambda: consumer(self._settings, self.group(channel), topics), stop)
+        if kafka is None:
+            return
         try:
             await consume(kafka, self.handle, stop)
         finally:

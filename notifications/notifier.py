@@ -23,7 +23,7 @@ from domain.recorded import RecordedEvent
 from notifications import fanout
 from notifications.alerting import alert_messages
 from notifications.arrivals import ArrivalAlerts
-from notifications.consuming import Records, consume, consumer
+from notifications.consuming import Records, consume, consumer, started
 from notifications.messages import Message
 from notifications.outlet import Outlet
 from notifications.queue_views import QueueViews
@@ -73,8 +73,9 @@ class Notifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         topics = [self._settings.positions_topic, self._settings.events_topic]
-        kafka = consumer(self._settings, self.group, topics)
-        await kafka.start()
+        kafka = await started(lambda: consumer(self._settings, self.group, topics), stop)
+        if kafka is None:
+            return
         try:
             await consume(kafka, self.handle, stop)
         finally:

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 
 from core.settings import Settings
-from notifications.consuming import Records, consume, consumer
+from notifications.consuming import Records, consume, consumer, started
 from notifications.messages import DUE_HEADER, Message, header
 from notifications.outlet import Headers, Outlet
 
@@ -45,8 +45,11 @@ class RetryRelay:
         ]
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._kafka = consumer(self._settings, self.group, self.topics())
-        await self._kafka.start()
+        self._kafka = await started(
+            lambda: consumer(self._settings, self.group, self.topics()), stop
+        )
+        if self._kafka is None:
+            return
         try:
             await consume(self._kafka, self.handle, stop, on_idle=self._wake)
         finally:

@@ -172,6 +172,16 @@ def senders(
     }
 
 
+async def _ends_all(run: Awaitable[None], stop: asyncio.Event) -> None:
+    """A stage that fails stops the others (they finish what they hold), not a process that
+    runs on without it and closes the pool under them."""
+    try:
+        await run
+    except BaseException:
+        stop.set()
+        raise
+
+
 def _stopping(sig: signal.Signals, stop: asyncio.Event) -> None:
     log.info("%s: stopping", sig.name)
     stop.set()
@@ -238,7 +248,12 @@ async def run_notifier(
     if "alerts" in stages:
         runs.append(Conditions(settings, pool, outlet, client, clock).run(stop))
     try:
-        await asyncio.gather(*runs)
+        ended = await asyncio.gather(
+            *(_ends_all(run, stop) for run in runs), return_exceptions=True
+        )
+        for outcome in ended:
+            if isinstance(outcome, BaseException):
+                raise outcome  # after every stage stopped: the process exits, and is restarted
     finally:
         for sender in channel_senders.values():
             await sender.aclose()

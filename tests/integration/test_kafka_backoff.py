@@ -104,3 +104,45 @@ async def test_a_notifier_knocks_gently_while_kafka_is_down_and_resumes_soon_aft
     )
     assert pace <= MAX_KNOCKS_PER_S, logged[-3000:]
     assert recovery <= MAX_RECOVERY_S, logged[-3000:]
+
+
+START_S = 5.0  # the notifier's start, and its stages' first tries at a Kafka that refuses them
+
+
+@pytest.mark.slow
+async def test_a_notifier_started_while_kafka_is_down_waits_for_it_and_stops_when_asked(
+    settings: Settings, topics: list[str], pool: Any, tenant_id: str, hooks: WebhookReceiver
+) -> None:
+    """Neither dead nor half alive: each stage waits for Kafka (it had raised at once, the rest
+    of the process running on without it, deaf to Kafka's return), a stop ends the wait at
+    once, cleanly, and once Kafka answers the notifier delivers."""
+    await delivery_topics(settings)
+    await create_endpoint(
+        pool, tenant_id, url=hooks.url_for("/all"), event_types=["TicketPositionChanged"]
+    )
+    host, port = settings.kafka_servers.split(",")[0].rsplit(":", 1)
+    async with KafkaOutage(host, int(port)) as kafka:
+        kafka.go_down()
+        aimed = settings.model_copy(update={"kafka_bootstrap": kafka.address})
+        early = Process(aimed, "notifier")
+        assert early.proc is not None
+        await asyncio.sleep(START_S)
+        assert early.proc.poll() is None, "the notifier gave up on Kafka"
+        asked_at = time.monotonic()
+        logged = await asyncio.to_thread(early.stop)
+        assert time.monotonic() - asked_at < 5, logged[-3000:]
+        assert early.proc.returncode == 0, logged[-3000:]
+        assert "Kafka does not answer" in logged and "waiting for it" in logged, logged[-3000:]
+        assert "Traceback" not in logged and "Unclosed" not in logged, logged[-3000:]
+
+        notifier = Process(aimed, "notifier")
+        try:
+            await asyncio.sleep(START_S)
+            assert notifier.proc is not None and notifier.proc.poll() is None
+            await _moment(settings, tenant_id)  # on the real Kafka
+            kafka.come_back()
+            await until(lambda: len(hooks.requests()) >= 1, 60, "delivery once Kafka answers")
+        finally:  # off the loop: the stand-in relays the notifier's goodbyes on this loop
+            logged = await asyncio.to_thread(notifier.stop)
+    assert notifier.proc.returncode == 0, logged[-3000:]
+    assert "Kafka answers again" in logged, logged[-3000:]
