@@ -30,6 +30,7 @@ Records = Sequence[ConsumerRecord[bytes, bytes]]
 Handler = Callable[[Records], Awaitable[None]]
 
 MAX_BACKOFF_S = 5.0
+FIRST_BACKOFF_S = 0.5  # a stage waiting for Kafka to start its consumer: 0.5, 1, 2, 4, 5, 5... s
 
 
 class MissingTopics(Exception):
@@ -115,21 +116,17 @@ async def started(
     drops the connection makes aiokafka's `start()` raise at once: the stage waits for Kafka
     instead (a fresh consumer each try, every few seconds), and a stop ends the wait, even
     inside aiokafka's own `start()`, which does not watch `stop`."""
-    backoff, waited = 0.5, False
+    backoff, waited = FIRST_BACKOFF_S, False
     while not stop.is_set():
         kafka = make()
         starting = asyncio.ensure_future(kafka.start())
         stopping = asyncio.ensure_future(stop.wait())
-        outcome: BaseException | None = None
         try:
             await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-            starting.cancel()  # nothing, once it is done
-            outcome = (await asyncio.gather(starting, return_exceptions=True))[0]
-            if outcome is not None:  # it did not start: close what it opened
-                with contextlib.suppress(Exception):
-                    await kafka.stop()
+        except BaseException:  # the stage itself was cancelled
+            await _settle(kafka, starting, stopping, keep=False)
+            raise
+        outcome = await _settle(kafka, starting, stopping, keep=True)
         if outcome is None:
             if waited:
                 log.info("%s: Kafka answers again", _group(kafka))
@@ -145,6 +142,24 @@ async def started(
             await asyncio.wait_for(stop.wait(), backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_S)
     return None
+
+
+async def _settle(
+    kafka: AIOKafkaConsumer,
+    starting: asyncio.Future[None],
+    stopping: asyncio.Future[Any],
+    *,
+    keep: bool,
+) -> BaseException | None:
+    """End the race: the start's outcome (None: it started), the consumer closed unless it
+    started and is to be kept."""
+    stopping.cancel()
+    starting.cancel()  # nothing, once it is done
+    outcome = (await asyncio.gather(starting, return_exceptions=True))[0]
+    if outcome is not None or not keep:
+        with contextlib.suppress(Exception):
+            await kafka.stop()
+    return outcome
 
 
 def _group(kafka: AIOKafkaConsumer) -> str:
