@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,33 @@ RETRY_MAX_S = 5.0
 RESYNC_CHECK_S = 2.0
 RESYNC_LEASE_S = 300
 LOGGED_COMMANDS = 50  # a batch's line names at most this many of its commands
+EXIT_UNFINISHED = 3  # the worker stopped as if killed (below)
+# How long a stopping worker waits for the batch under way to be applied. One that cannot be
+# (Redis or PostgreSQL away: it is retried until they answer) would hold the stop for ever:
+# Faust waits for it, and, were the wait cut short, would ack the batch as it closes its stream,
+# and commit it unapplied. So the worker ends there as if killed, which loses nothing: the batch
+# is not committed, and the worker that takes the partition over applies it.
+STOP_WAIT_S = 10.0
+
+
+class _App(faust.App):
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        if not self.should_stop:  # a rebalance: the batch must end here, or two workers fold it
+            await super()._consumer_wait_empty(consumer, logger)
+            return
+        # Not wait_for: its cancel of the wait would itself wait (Faust's wait swallows it).
+        waiting = asyncio.ensure_future(super()._consumer_wait_empty(consumer, logger))
+        done, _ = await asyncio.wait({waiting}, timeout=STOP_WAIT_S)
+        if waiting in done:
+            waiting.result()
+        else:
+            log.warning(
+                "stopping now, without the batch under way: not applied after %.0f s (Redis or "
+                "PostgreSQL away); nothing of it is committed, the next worker applies it",
+                STOP_WAIT_S,
+            )
+            logging.shutdown()
+            os._exit(EXIT_UNFINISHED)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -54,7 +82,7 @@ def create_app(settings: Settings) -> faust.App:
     # (it makes only the last level of it).
     datadir = settings.data_dir / "faust" / settings.worker_group
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = _App(
         settings.worker_group,
         broker=f"kafka://{settings.kafka_servers}",
         store="memory://",

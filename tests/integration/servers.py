@@ -132,6 +132,10 @@ class Process:
             stderr=self._log,
         )
 
+    def logged(self) -> str:
+        """What it wrote to stderr so far."""
+        return "" if self._log.closed else _read(self._log)
+
     def kill(self) -> None:
         """SIGKILL: no goodbye, no offset commit, no flush."""
         assert self.proc is not None
