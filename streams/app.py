@@ -58,6 +58,8 @@ STOP_WAIT_S = 10.0
 
 
 class _App(faust.App):
+    """Faust's app, whose stop does not wait for ever for a batch that cannot be applied."""
+
     async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
         if not self.should_stop:  # a rebalance: the batch must end here, or two workers fold it
             await super()._consumer_wait_empty(consumer, logger)
