@@ -113,7 +113,9 @@ def create_app(settings: Settings) -> faust.App:
 
     async def projector() -> Projector:
         if "projector" not in state:
-            pool = await open_pool(settings, min_size=1, max_size=4, wait=True)
+            # Not waiting for a first connection: a PostgreSQL away at start is met by the batch
+            # (retried until it answers, as when it goes away later), not a crash to restart.
+            pool = await open_pool(settings, min_size=1, max_size=4)
             client = aioredis.Redis.from_url(settings.redis_dsn)
             state["pool"], state["redis"] = pool, client
             state["store"] = store = PostgresEventStore(pool)

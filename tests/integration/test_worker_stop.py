@@ -1,7 +1,8 @@
-"""A stream worker asked to stop while Redis is away: its batch cannot be applied (it is retried
-until Redis answers), and Faust would wait for it for ever, the worker stopping only when
-killed. It stops within its bound instead (`streams.app.STOP_WAIT_S`), says why, and commits
-nothing of the batch: the next worker, with Redis back, applies it."""
+"""A stream worker started while Redis and PostgreSQL are away waits for them; asked to stop
+meanwhile, with a batch it cannot apply (retried until they answer), it stops within its bound
+(`streams.app.STOP_WAIT_S`: Faust would wait for the batch for ever, and the worker stop only
+when killed), says why, and commits nothing of the batch: the next worker, with both back,
+applies it."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from tests.integration.conftest import ApiClient
 from tests.integration.servers import Process, free_port, read_side
 
 
-async def test_a_worker_stopped_while_redis_is_away_stops_and_leaves_its_batch_to_the_next(
+async def test_a_worker_that_cannot_apply_its_batch_waits_and_stops_leaving_it_to_the_next(
     settings: Settings, topics: list[str], api: ApiClient
 ) -> None:
-    away = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    closed = free_port()
+    away = settings.model_copy(
+        update={"redis_url": f"redis://127.0.0.1:{closed}/0", "pg_port": closed}
+    )
     relay = Process(settings, "relay")
     worker = Process(away, "worker", "--loglevel", "warning")
     try:
