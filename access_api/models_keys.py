@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -18,7 +17,7 @@ from pydantic import (
 
 from access.directory import MAX_OVERLAP, IssuedKey, KeyRecord
 from access.permissions import PERMISSIONS, Role
-from http_api.formats import Moment
+from http_api.formats import Moment, numbers_as_numbers
 
 if TYPE_CHECKING:
     PermissionName = str
@@ -51,20 +50,6 @@ Scopes = Annotated[
 ]
 
 
-def _number(value: Any) -> Any:
-    """A JSON integer (86400 or 86400.0), never "86400" or true."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be an integer")
-    return value
-
-
-def _text(value: Any) -> Any:
-    """A moment is text (RFC 3339), never a number of seconds."""
-    if not isinstance(value, str):
-        raise ValueError("a moment is an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z")
-    return value
-
-
 def _no_nul(value: Any) -> None:
     if isinstance(value, str) and "\x00" in value:
         raise ValueError("text may not contain NUL (\\u0000) characters")
@@ -76,11 +61,12 @@ class Body(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
-        """PostgreSQL stores no NUL character: refuse it here, as a 422."""
+        """PostgreSQL stores no NUL character: refuse it here, as a 422; and a number is a JSON
+        number (http_api.formats.numbers_as_numbers)."""
         if isinstance(data, dict):
             for item in data.values():
                 _no_nul(item)
-        return data
+        return numbers_as_numbers(cls, data)
 
 
 class TenantCreateIn(Body):
@@ -95,7 +81,7 @@ class KeyCreateIn(Body):
         description="Limit the key to these permissions, each held by its role (409 "
         "`rule-violated` otherwise); leave out for all of its role's.",
     )
-    expires_at: Annotated[Moment, BeforeValidator(_text)] | None = Field(
+    expires_at: Moment | None = Field(
         default=None,
         description="When the key stops working (in the future, at most 100 years ahead); "
         "leave out for a key that does not expire.",
@@ -103,9 +89,7 @@ class KeyCreateIn(Body):
 
 
 class KeyRotateIn(Body):
-    overlap_s: Annotated[
-        int, Field(ge=0, le=int(MAX_OVERLAP.total_seconds())), BeforeValidator(_number)
-    ] = Field(
+    overlap_s: Annotated[int, Field(ge=0, le=int(MAX_OVERLAP.total_seconds()))] = Field(
         default=86400,
         description="How long the secret before keeps working (0: it stops at once).",
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import Field
 
 from access.org_settings import (
     MAX_ORIGINS,
@@ -17,6 +17,7 @@ from access.org_settings import (
     normal_origins,
     org_settings,
 )
+from access_api.models import StrictModel
 from http_api.auth import permission
 from http_api.deps import PrincipalDep, ServicesDep
 from http_api.problems import ProblemError, problem_responses
@@ -41,34 +42,23 @@ Origin = Annotated[
 ]
 
 
-def _integer(value: Any) -> Any:
-    """A JSON number (2000 or 2000.0), never "2000" or true: what the document calls an
-    integer."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be an integer")
-    return value
-
-
-class AccessSettingsIn(BaseModel):
-    """All of the organisation's access settings (a PUT replaces them all)."""
-
-    # An unknown field is a mistake (a 422), not ignored; the origin pattern means what Python's
-    # `re` says, as the fuzzers and most validators read it (the server normalises what it let
-    # through: a last newline is stripped).
-    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+class AccessSettingsIn(StrictModel):
+    """All of the organisation's access settings (a PUT replaces them all). As every request
+    body (StrictModel): an unknown field is a 422, a number a JSON number, and the origin
+    pattern means what Python's `re` says, as the fuzzers and most validators read it (the
+    server normalises what it let through: a last newline is stripped)."""
 
     mfa_roles: list[PersonRole] = Field(
         max_length=4,
         description="The roles whose people must sign in with a second factor (TOTP)",
         examples=[["admin", "manager"]],
     )
-    rate_limit_per_minute: (
-        Annotated[int, Field(ge=RATE_LIMIT_MIN, le=RATE_LIMIT_MAX), BeforeValidator(_integer)]
-        | None
-    ) = Field(
-        description="Requests per minute each key or person of the organisation may make; "
-        "null: the deployment's default",
-        examples=[2000],
+    rate_limit_per_minute: Annotated[int, Field(ge=RATE_LIMIT_MIN, le=RATE_LIMIT_MAX)] | None = (
+        Field(
+            description="Requests per minute each key or person of the organisation may make; "
+            "null: the deployment's default",
+            examples=[2000],
+        )
     )
     cors_origins: list[Origin] = Field(
         max_length=MAX_ORIGINS,

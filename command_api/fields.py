@@ -8,7 +8,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -32,17 +31,8 @@ Prefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 
 
-def _number(value: Any) -> Any:
-    """A JSON integer: 36 or 36.0 (the same number in JSON Schema), never "36" or true (the
-    constraints go before it in each `Annotated`, so the document states them)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be an integer")
-    return value
-
-
-Number = BeforeValidator(_number)
-Count = Annotated[int, Field(ge=1, le=1_000_000), Number]
-UpToAWeek = Annotated[int, Field(ge=1, le=7 * 86400), Number]
+Count = Annotated[int, Field(ge=1, le=1_000_000)]
+UpToAWeek = Annotated[int, Field(ge=1, le=7 * 86400)]
 
 
 def _distinct(names: list[str]) -> list[str]:

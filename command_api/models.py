@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     Field,
     StrictBool,
     StringConstraints,
@@ -25,13 +24,11 @@ from command_api.fields import (
     Metadata,
     Name,
     Names,
-    Number,
     Prefix,
     QueueStatusIn,
     Reason,
     StrictModel,
     TransferPolicyIn,
-    _number,
 )
 from command_api.models_appointments import AppointmentSettingsIn
 from http_api.formats import VISIBLE, TimeZone
@@ -45,7 +42,7 @@ from notifications.urls import push_refusal
 class OpeningHoursIn(StrictModel):
     """One opening interval of a weekday; it must open before it closes (a queue's rule: a 409)."""
 
-    weekday: Annotated[int, Field(ge=0, le=6), Number] = Field(description="0 = Monday")
+    weekday: Annotated[int, Field(ge=0, le=6)] = Field(description="0 = Monday")
     opens: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     closes: HHMM = Field(description="24:00 closes at midnight")
 
@@ -68,15 +65,11 @@ class QueueSettingsIn(StrictModel):
     timezone: TimeZone | None = None
     opening_hours: Annotated[list[OpeningHoursIn], Field(max_length=70)] | None = None
     allow_outside_hours: StrictBool | None = None
-    aging_after_seconds: (
-        Annotated[int, Field(ge=1, le=7 * 86400), BeforeValidator(_number)] | None
-    ) = None
+    aging_after_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
     aging_max_priority: Label | None = Field(
         default=None, description="One of `priority_classes` (a queue's rule: else a 409)"
     )
-    no_show_grace_seconds: (
-        Annotated[int, Field(ge=0, le=86400), BeforeValidator(_number)] | None
-    ) = None
+    no_show_grace_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
     transfer_policy: TransferPolicyIn | None = None
     busy_counter_policy: BusyCounterPolicyIn | None = Field(
         default=None,
@@ -86,12 +79,8 @@ class QueueSettingsIn(StrictModel):
         "becomes a no-show, or served if service had started, then the call is made, in one "
         "command). A new queue refuses.",
     )
-    target_wait_seconds: (
-        Annotated[int, Field(ge=1, le=7 * 86400), BeforeValidator(_number)] | None
-    ) = None
-    mean_service_seconds: Annotated[int, Field(ge=1, le=86400), BeforeValidator(_number)] | None = (
-        None
-    )
+    target_wait_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
+    mean_service_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
     metadata: Metadata | None = None
     site: Label | None = Field(default=None, description="The location (GET /v1/sites); null: none")
     appointments: AppointmentSettingsIn | None = Field(
@@ -144,12 +133,12 @@ Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]  # E.
 class NotifyWhenIn(StrictModel):
     """When to be told. Leave `ahead` or `eta_minutes` out for the queue's default; null: never."""
 
-    ahead: Annotated[int, Field(ge=0, le=9), Number] | None = Field(
+    ahead: Annotated[int, Field(ge=0, le=9)] | None = Field(
         default=None,
         description="When this many people (or fewer) are ahead; left out: the queue's default; "
         "null: not told",
     )
-    eta_minutes: Annotated[int, Field(ge=1, le=120), Number] | None = Field(
+    eta_minutes: Annotated[int, Field(ge=1, le=120)] | None = Field(
         default=None,
         description="When the estimated call is this many minutes away (or less); left out: the "
         "queue's default; null: not told",
@@ -225,7 +214,7 @@ class PushSubscriptionIn(StrictModel):
         ),
     ]
     keys: PushKeysIn
-    expirationTime: Annotated[int, Field(ge=0), Number] | None = Field(
+    expirationTime: Annotated[int, Field(ge=0)] | None = Field(
         default=None, description="As the browser gives it; not used"
     )
 

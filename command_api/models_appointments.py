@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from command_api.fields import Number, Reason, StrictModel
+from command_api.fields import Reason, StrictModel
 from http_api.formats import Moment
 
 # The slot lengths that divide a day (1440 minutes), 5 to 240.
@@ -51,22 +51,22 @@ class AppointmentSettingsIn(StrictModel):
         description="Slots start every this many minutes from local midnight (a number that "
         "divides a day)",
     )
-    per_slot: Annotated[int, Field(ge=1, le=1000), Number] = Field(
+    per_slot: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=1, description="Bookings one slot takes"
     )
-    lead_minutes: Annotated[int, Field(ge=0, le=1440), Number] = Field(
+    lead_minutes: Annotated[int, Field(ge=0, le=1440)] = Field(
         default=10,
         description="A booking checked in stands in line as if it had joined this long before "
         "its slot (walk-ins who came earlier stay ahead of it)",
     )
-    early_minutes: Annotated[int, Field(ge=0, le=1440), Number] = Field(
+    early_minutes: Annotated[int, Field(ge=0, le=1440)] = Field(
         default=60, description="Check-in opens this long before the slot"
     )
-    grace_minutes: Annotated[int, Field(ge=0, le=240), Number] = Field(
+    grace_minutes: Annotated[int, Field(ge=0, le=240)] = Field(
         default=10,
         description="Check-in closes this long after the slot starts: later, the booking is missed",
     )
-    horizon_days: Annotated[int, Field(ge=1, le=366), Number] = Field(
+    horizon_days: Annotated[int, Field(ge=1, le=366)] = Field(
         default=60, description="Bookable this many days ahead"
     )
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from command_api.fields import Channel, ContactIn, Label, Number, StrictModel
+from command_api.fields import Channel, ContactIn, Label, StrictModel
 from command_api.models import CommandOut, SubscriptionIn
 from http_api.formats import Moment
 
@@ -29,7 +29,7 @@ class AppointmentIn(StrictModel):
         description="Subscriptions to make on the booking (its ticket's once checked in: the "
         "usual messages follow then), each reminded `remind_minutes` before the slot",
     )
-    remind_minutes: Annotated[int, Field(ge=0, le=10080), Number] = Field(
+    remind_minutes: Annotated[int, Field(ge=0, le=10080)] = Field(
         default=60,
         description="How long before the slot the reminder goes (booked later than that: at once)",
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from command_api.fields import Number, StrictModel
+from command_api.fields import StrictModel
 from command_api.models import Language
 from http_api.formats import VISIBLE, WEB_URL
 from notifications.templates import CHANNELS as TEMPLATE_CHANNELS
@@ -162,10 +162,10 @@ class PreviewOut(BaseModel):
 
 
 class NotifySettingsIn(StrictModel):
-    ahead: Annotated[int, Field(ge=0, le=9), Number] = Field(
+    ahead: Annotated[int, Field(ge=0, le=9)] = Field(
         default=3, description="People ahead, for subscribers who do not choose"
     )
-    eta_minutes: Annotated[int, Field(ge=1, le=120), Number] | None = Field(
+    eta_minutes: Annotated[int, Field(ge=1, le=120)] | None = Field(
         default=None, description="Minutes before the estimated call; null: not told"
     )
     feedback_url: WebUrl | None = Field(

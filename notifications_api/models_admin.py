@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, StringConstraints, Tag
 
-from command_api.fields import Number, StrictModel
+from command_api.fields import StrictModel
 from command_api.models import Email, Language
 from http_api.formats import VISIBLE, Moment, TimeZone
 from notifications_api.models_webhooks import WebhookUrl
@@ -47,7 +47,7 @@ _CHAT = (
 class _AlertBase(StrictModel):
     condition: Condition
     queue_id: uuid.UUID | None = Field(default=None, description="Leave out for every queue")
-    threshold: Annotated[float, Field(ge=0, le=1e9), Number] | None = Field(
+    threshold: Annotated[float, Field(ge=0, le=1e9)] | None = Field(
         default=None, description="The condition's level, where it has one (else its default)"
     )
     language: Language = "en"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
-from command_api.fields import Number, StrictModel
+from command_api.fields import StrictModel
 from domain.events import EVENT_TYPES
 from http_api.formats import Moment
 from notifications.store.log import STATUSES
@@ -51,7 +51,7 @@ WebhookUrl = Annotated[
     ),
 ]
 Description = Annotated[str, StringConstraints(max_length=500)]
-Rate = Annotated[int, Field(ge=1, le=1000), Number]
+Rate = Annotated[int, Field(ge=1, le=1000)]
 
 
 class EndpointIn(StrictModel):
