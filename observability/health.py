@@ -184,9 +184,10 @@ class Readiness:
         return Check(ok=True, ms=ms, lag=lag, bound=probe.bound)
 
     def _earlier(self, probe: Probe, started: float) -> Check | None:
-        """The last measurement that was ok, while it is under `grace_s` old."""
+        """The last measurement that was ok, while it is under `grace_s` old (only a probe with a
+        grace has one kept)."""
         when, lag = self._measured.get(probe.name, (None, None))
-        if when is None or not probe.grace_s or self._clock() - when > probe.grace_s:
+        if when is None or self._clock() - when > probe.grace_s:
             return None
         ms = (time.perf_counter() - started) * 1000
         return Check(ok=True, ms=ms, lag=lag, bound=probe.bound, age_s=self._clock() - when)
