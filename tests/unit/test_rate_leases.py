@@ -38,7 +38,7 @@ def test_a_busy_caller_gets_a_seconds_worth_capped_at_a_twentieth_of_its_limit()
     assert leases.size("key:a", 1000) == 1
 
 
-def test_a_lease_is_spent_counting_down_then_gone_and_dropped_after_its_time() -> None:
+def test_a_lease_is_spent_counting_down_then_gone() -> None:
     clock = Clock()
     leases = Leases(clock)
     leases.hold("key:a", 1000, 3, 500, 42.0, clock.now)  # 4 charged: 1 used, 3 to spend
@@ -50,8 +50,6 @@ def test_a_lease_is_spent_counting_down_then_gone_and_dropped_after_its_time() -
     assert first is not None and first.reset_s == 39.75
     assert leases.spend("key:b", 1000, clock.now) is None  # callers are apart
     assert leases.spend("key:a", 999, clock.now) is None  # a changed limit: not this lease
-    clock.now += LEASE_S
-    assert leases.spend("key:a", 1000, clock.now) is None  # too old: charged afresh
 
 
 def test_two_leases_taken_at_once_lose_nothing() -> None:
@@ -85,9 +83,10 @@ def test_a_caller_with_no_room_for_a_lease_is_charged_one_by_one_for_a_while() -
     assert leases.size("key:a", 1000) == 30
 
 
-def test_a_caller_slower_than_its_lease_spends_it_whole_while_it_keeps_sending() -> None:
-    """A busy machine slows a caller down: its lease lasts while it keeps sending (it was
-    dropped a second after it was charged, and the caller refused short of its limit)."""
+def test_a_caller_slower_than_its_lease_spends_it_whole_pauses_included() -> None:
+    """A busy machine slows a caller down: its lease lasts through pauses (it was dropped a
+    second after it was charged, then after a second without a request, and the caller was
+    refused short of its limit: 954 then 965 of 1,000 in CI)."""
     clock = Clock()
     leases = Leases(clock)
     leases.hold("key:a", 1000, 10, 500, 60.0, clock.now)
@@ -97,8 +96,9 @@ def test_a_caller_slower_than_its_lease_spends_it_whole_while_it_keeps_sending()
         spent.append(leases.spend("key:a", 1000, clock.now))
     assert [s.remaining if s else None for s in spent] == list(range(509, 499, -1))
     leases.hold("key:a", 1000, 5, 490, 60.0, clock.now)
-    clock.now += LEASE_S  # quiet for a second: the rest is dropped
-    assert leases.spend("key:a", 1000, clock.now) is None
+    clock.now += 10 * LEASE_S  # quiet for ten seconds: what was paid for is still there
+    spent = [leases.spend("key:a", 1000, clock.now) for _ in range(6)]
+    assert [s.remaining if s else None for s in spent] == [494, 493, 492, 491, 490, None]
     leases.hold("key:a", 1000, 100, 400, 60.0, clock.now)
     for _ in range(int(LEASE_LIFE_S / 0.5) - 1):
         clock.now += 0.5
