@@ -30,7 +30,6 @@ Records = Sequence[ConsumerRecord[bytes, bytes]]
 Handler = Callable[[Records], Awaitable[None]]
 
 MAX_BACKOFF_S = 5.0
-FIRST_BACKOFF_S = 0.5  # a stage waiting for Kafka to start its consumer: 0.5, 1, 2, 4, 5, 5... s
 
 
 class MissingTopics(Exception):
@@ -107,63 +106,6 @@ def consumer(
         max_poll_interval_ms=300_000,
         **extra,
     )
-
-
-async def started(
-    make: Callable[[], AIOKafkaConsumer], stop: asyncio.Event
-) -> AIOKafkaConsumer | None:
-    """A consumer `make` made, started; None once `stop` is set first. A Kafka that refuses or
-    drops the connection makes aiokafka's `start()` raise at once: the stage waits for Kafka
-    instead (a fresh consumer each try, every few seconds), and a stop ends the wait, even
-    inside aiokafka's own `start()`, which does not watch `stop`."""
-    backoff, waited = FIRST_BACKOFF_S, False
-    while not stop.is_set():
-        kafka = make()
-        starting = asyncio.ensure_future(kafka.start())
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:  # the stage itself was cancelled
-            await _settle(kafka, starting, stopping, keep=False)
-            raise
-        outcome = await _settle(kafka, starting, stopping, keep=True)
-        if outcome is None:
-            if waited:
-                log.info("%s: Kafka answers again", _group(kafka))
-            return kafka
-        if isinstance(outcome, asyncio.CancelledError):
-            return None  # stopped while it was starting
-        if not isinstance(outcome, KafkaError | OSError):
-            raise outcome
-        if not waited:
-            log.warning("%s: Kafka does not answer (%r); waiting for it", _group(kafka), outcome)
-            waited = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), backoff)
-        backoff = min(backoff * 2, MAX_BACKOFF_S)
-    return None
-
-
-async def _settle(
-    kafka: AIOKafkaConsumer,
-    starting: asyncio.Future[None],
-    stopping: asyncio.Future[Any],
-    *,
-    keep: bool,
-) -> BaseException | None:
-    """End the race: the start's outcome (None: it started), the consumer closed unless it
-    started and is to be kept."""
-    stopping.cancel()
-    starting.cancel()  # nothing, once it is done
-    outcome = (await asyncio.gather(starting, return_exceptions=True))[0]
-    if outcome is not None or not keep:
-        with contextlib.suppress(Exception):
-            await kafka.stop()
-    return outcome
-
-
-def _group(kafka: AIOKafkaConsumer) -> str:
-    return str(getattr(kafka, "_group_id", None) or "a consumer")
 
 
 async def consume(

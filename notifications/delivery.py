@@ -27,10 +27,11 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from core.kafka_start import started
 from core.settings import Settings
 from core.tokens import ticket_token
 from notifications.channels.port import Sender
-from notifications.consuming import Records, consume, consumer, started
+from notifications.consuming import Records, consume, consumer
 from notifications.messages import ATTEMPT_HEADER, DeliveryFailed, Message, Rendered, Sent, header
 from notifications.obsolete import obsolete
 from notifications.outlet import Headers, Outlet, attempt_headers

@@ -18,12 +18,13 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from psycopg_pool import AsyncConnectionPool
 
+from core.kafka_start import started
 from core.settings import Settings
 from domain.recorded import RecordedEvent
 from notifications import fanout
 from notifications.alerting import alert_messages
 from notifications.arrivals import ArrivalAlerts
-from notifications.consuming import Records, consume, consumer, started
+from notifications.consuming import Records, consume, consumer
 from notifications.messages import Message
 from notifications.outlet import Outlet
 from notifications.queue_views import QueueViews

@@ -18,8 +18,9 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 
+from core.kafka_start import started
 from core.settings import Settings
-from notifications.consuming import Records, consume, consumer, started
+from notifications.consuming import Records, consume, consumer
 from notifications.messages import DUE_HEADER, Message, header
 from notifications.outlet import Headers, Outlet
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from core import collector
+from core.kafka_start import kafka_answers
 from core.settings import get_settings
 from observability import metrics, tracing
 from observability.logs import configure_logging
@@ -25,6 +26,7 @@ def _worker(args: argparse.Namespace) -> int:
     # uvloop, before Faust makes its loop: the event loop (selector, socket writes, wake-ups)
     # was the largest part of a worker's CPU on the stock one.
     import mode.loop
+    import mode.utils.loops
 
     mode.loop.use("uvloop")
     import faust
@@ -33,6 +35,12 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging("worker", settings, level=args.loglevel)
+    # Faust gives up on a Kafka that is away at its start (exit 1, to be restarted in a loop by
+    # whoever watches it): the worker waits for it first, on the loop Faust then runs on, and a
+    # SIGTERM meanwhile ends it cleanly.
+    loop = mode.utils.loops.get_event_loop()
+    if not loop.run_until_complete(kafka_answers(settings, "worker")):
+        return 0
     tracing.configure_tracing("worker", settings)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel or settings.log_level, override_logging=False)

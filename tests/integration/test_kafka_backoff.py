@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
 from core.settings import Settings
 from notifications.store.endpoints import create_endpoint
+from projections.layout import Keys
 from schemas import positions
+from tests.integration.conftest import ApiClient
 from tests.integration.kafka_outage import KafkaOutage
 from tests.integration.reach import delivery_topics, reach_settings, until
 from tests.integration.servers import Process
@@ -145,4 +148,46 @@ async def test_a_notifier_started_while_kafka_is_down_waits_for_it_and_stops_whe
         finally:  # off the loop: the stand-in relays the notifier's goodbyes on this loop
             logged = await asyncio.to_thread(notifier.stop)
     assert notifier.proc.returncode == 0, logged[-3000:]
+    assert "Kafka answers again" in logged, logged[-3000:]
+
+
+@pytest.mark.slow
+async def test_a_worker_started_while_kafka_is_down_waits_for_it_and_stops_when_asked(
+    settings: Settings, topics: list[str], api: ApiClient
+) -> None:
+    """Faust gives up on a Kafka that is away at its start (the worker exited 1 within seconds,
+    to be restarted in a loop by whoever watches it): it now waits, a stop ends the wait at
+    once, cleanly, and once Kafka answers the worker folds what was written meanwhile."""
+    host, port = settings.kafka_servers.split(",")[0].rsplit(":", 1)
+    async with KafkaOutage(host, int(port)) as kafka:
+        kafka.go_down()
+        aimed = settings.model_copy(update={"kafka_bootstrap": kafka.address})
+        early = Process(aimed, "worker", "--loglevel", "info")
+        assert early.proc is not None
+        await asyncio.sleep(START_S)
+        assert early.proc.poll() is None, f"the worker gave up on Kafka: {early.logged()[-3000:]}"
+        asked_at = time.monotonic()
+        logged = await asyncio.to_thread(early.stop)
+        assert time.monotonic() - asked_at < 5, logged[-3000:]
+        assert early.proc.returncode == 0, logged[-3000:]
+        assert "Kafka does not answer" in logged and "waiting for it" in logged, logged[-3000:]
+        assert "Traceback" not in logged and "Unclosed" not in logged, logged[-3000:]
+
+        worker = Process(aimed, "worker", "--loglevel", "info")
+        relay = Process(settings, "relay")  # on the real Kafka
+        try:
+            queue = await api.create_queue(name="Kafka away at the start")
+            await asyncio.sleep(1.0)  # the worker is still waiting
+            assert worker.proc is not None and worker.proc.poll() is None, worker.logged()
+            kafka.come_back()
+            key = Keys(settings.redis_prefix).queue(api.tenant_id, queue)
+            async with aioredis.Redis.from_url(settings.redis_dsn) as client:
+                deadline = time.monotonic() + 60
+                while await client.hget(key, "version") is None:
+                    assert time.monotonic() < deadline, worker.logged()[-3000:]
+                    await asyncio.sleep(0.1)
+        finally:  # off the loop: the stand-in relays the worker's goodbyes on this loop
+            logged = await asyncio.to_thread(worker.stop)
+            relay.stop()
+    assert worker.proc.returncode == 0, logged[-3000:]
     assert "Kafka answers again" in logged, logged[-3000:]

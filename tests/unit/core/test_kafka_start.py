@@ -1,7 +1,8 @@
-"""A stage's consumer start (`notifications.consuming.started`): it waits for a Kafka that
-refuses it (a fresh consumer each try, each failed one closed), a stop ends the wait even inside
-a start that hangs, a stage cancelled while starting leaves nothing open, and an error that is
-not Kafka's is not retried. The consumers are stand-ins (this is about the race, not aiokafka)."""
+"""A Kafka client's start (`core.kafka_start.started`, a notifier stage's consumer, the stream
+worker's first producer): it waits for a Kafka that refuses it (a fresh client each try, each
+failed one closed), a stop ends the wait even inside a start that hangs, a caller cancelled
+while starting leaves nothing open, and an error that is not Kafka's is not retried. The clients
+are stand-ins (this is about the race, not aiokafka)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from notifications import consuming
-from notifications.consuming import started
+from core import kafka_start
+from core.kafka_start import started
 
 
 class Consumer:
@@ -46,13 +47,13 @@ class Maker:
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(consuming, "FIRST_BACKOFF_S", 0.01)
+    monkeypatch.setattr(kafka_start, "FIRST_BACKOFF_S", 0.01)
 
 
 async def test_a_kafka_that_refuses_is_waited_for_and_each_failed_consumer_closed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="vq.notifications")
+    caplog.set_level(logging.INFO, logger="vq.kafka")
     refused = KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 1)]")
     make = Maker(refused, refused, "start")
     kafka = await started(make, asyncio.Event())
