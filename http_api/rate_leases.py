@@ -3,10 +3,11 @@
 Charging every request to Redis is one round trip per request: about a sixth of the API's CPU
 at 200 commands a second (py-spy, bench followers phase). A caller that sent more than one
 request in the last second is charged instead for as many as it sent then (a twentieth of its
-limit at most) in one go, and the requests that follow spend that lease in this process, with no round
-trip, for LEASE_LIFE_S at most (however slowly: a pause does not lose what was paid for). A caller at a request now and then is charged one by one, as
-before, and near its limit (no room for a whole lease) every request is charged alone: the
-limit is never exceeded, and refusals come at exactly the same count for one replica.
+limit at most) in one go, and the requests that follow spend that lease in this process, with
+no round trip, for LEASE_LIFE_S at most (however slowly: a pause does not lose what was paid
+for). A caller at a request now and then is charged one by one, as before, and near its limit
+(no room for a whole lease) every request is charged alone: the limit is never exceeded, and
+refusals come at exactly the same count for one replica.
 
 What it costs: the RateLimit-Remaining of a spent lease is what Redis said when it was taken,
 less what was spent since (the previous window's fading count is not re-read until the lease
