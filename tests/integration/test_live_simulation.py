@@ -96,7 +96,10 @@ async def test_an_hour_of_the_clinic_live_through_the_api(
         # The API decided exactly what the domain decides offline for the same hour: the
         # commands went at their times, and each reaction followed the real outcome.
         records = await store.read_stream(queue_id)
-        assert [r.event.TYPE for r in records] == await offline_event_types(clinic, 1.0, seed=1)
+        played = {k: summary.get(k) for k in ("max_lag_seconds", "refused", "wall_seconds")}
+        assert [r.event.TYPE for r in records] == await offline_event_types(clinic, 1.0, seed=1), (
+            f"(the driver's run: {played})"
+        )
         # Stamped by the API's accelerated clock within the hour (created a minute before it).
         assert records[0].event.at >= opens - timedelta(minutes=2)
         assert records[-1].event.at < opens + timedelta(hours=1, minutes=1)
