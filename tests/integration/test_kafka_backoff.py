@@ -163,8 +163,14 @@ async def test_a_worker_started_while_kafka_is_down_waits_for_it_and_stops_when_
         kafka.go_down()
         aimed = settings.model_copy(update={"kafka_bootstrap": kafka.address})
         early = Process(aimed, "worker", "--loglevel", "info")
-        assert early.proc is not None
-        await asyncio.sleep(START_S)
+        proc = early.proc
+        assert proc is not None
+
+        def said() -> bool:
+            return "Kafka does not answer" in early.logged() or proc.poll() is not None
+
+        await until(said, 60, "word from the worker")  # its start takes seconds on a busy box
+        await asyncio.sleep(2.0)  # Faust alone had exited within a second of Kafka's refusal
         assert early.proc.poll() is None, f"the worker gave up on Kafka: {early.logged()[-3000:]}"
         asked_at = time.monotonic()
         logged = await asyncio.to_thread(early.stop)
@@ -177,7 +183,9 @@ async def test_a_worker_started_while_kafka_is_down_waits_for_it_and_stops_when_
         relay = Process(settings, "relay")  # on the real Kafka
         try:
             queue = await api.create_queue(name="Kafka away at the start")
-            await asyncio.sleep(1.0)  # the worker is still waiting
+            # Until it has said it waits (its start takes seconds on a busy machine; once, it
+            # found Kafka back at its first try).
+            await until(lambda: "Kafka does not answer" in worker.logged(), 60, "the wait")
             assert worker.proc is not None and worker.proc.poll() is None, worker.logged()
             kafka.come_back()
             key = Keys(settings.redis_prefix).queue(api.tenant_id, queue)
