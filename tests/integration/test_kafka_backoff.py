@@ -109,7 +109,36 @@ async def test_a_notifier_knocks_gently_while_kafka_is_down_and_resumes_soon_aft
     assert recovery <= MAX_RECOVERY_S, logged[-3000:]
 
 
-START_S = 5.0  # the notifier's start, and its stages' first tries at a Kafka that refuses them
+async def _said_it_waits(process: Process) -> None:
+    """Until `process` has said it waits for Kafka (or ended). Its start takes seconds on a busy
+    machine: once, in make test, a worker started after Kafka was back (and rightly said nothing
+    of a wait), and a SIGTERM before its handlers are in place would kill it."""
+    proc = process.proc
+    assert proc is not None
+
+    def said() -> bool:
+        return "Kafka does not answer" in process.logged() or proc.poll() is not None
+
+    await until(said, 60, f"word from {process.args[0]}")
+
+
+async def _waits_then_stops(process: Process) -> None:
+    """A process started while Kafka refuses it waits (alive seconds after it said so: a Faust
+    worker had exited within a second), and a SIGTERM ends the wait at once, cleanly."""
+    await _said_it_waits(process)
+    await asyncio.sleep(WAITING_S)
+    assert process.proc is not None and process.proc.poll() is None, (
+        f"{process.args[0]} gave up on Kafka: {process.logged()[-3000:]}"
+    )
+    asked_at = time.monotonic()
+    logged = await asyncio.to_thread(process.stop)
+    assert time.monotonic() - asked_at < 5, logged[-3000:]
+    assert process.proc.returncode == 0, logged[-3000:]
+    assert "Kafka does not answer" in logged and "waiting for it" in logged, logged[-3000:]
+    assert "Traceback" not in logged and "Unclosed" not in logged, logged[-3000:]
+
+
+WAITING_S = 2.0
 
 
 @pytest.mark.slow
@@ -127,20 +156,11 @@ async def test_a_notifier_started_while_kafka_is_down_waits_for_it_and_stops_whe
     async with KafkaOutage(host, int(port)) as kafka:
         kafka.go_down()
         aimed = settings.model_copy(update={"kafka_bootstrap": kafka.address})
-        early = Process(aimed, "notifier")
-        assert early.proc is not None
-        await asyncio.sleep(START_S)
-        assert early.proc.poll() is None, "the notifier gave up on Kafka"
-        asked_at = time.monotonic()
-        logged = await asyncio.to_thread(early.stop)
-        assert time.monotonic() - asked_at < 5, logged[-3000:]
-        assert early.proc.returncode == 0, logged[-3000:]
-        assert "Kafka does not answer" in logged and "waiting for it" in logged, logged[-3000:]
-        assert "Traceback" not in logged and "Unclosed" not in logged, logged[-3000:]
+        await _waits_then_stops(Process(aimed, "notifier"))
 
         notifier = Process(aimed, "notifier")
         try:
-            await asyncio.sleep(START_S)
+            await _said_it_waits(notifier)
             assert notifier.proc is not None and notifier.proc.poll() is None
             await _moment(settings, tenant_id)  # on the real Kafka
             kafka.come_back()
@@ -162,30 +182,13 @@ async def test_a_worker_started_while_kafka_is_down_waits_for_it_and_stops_when_
     async with KafkaOutage(host, int(port)) as kafka:
         kafka.go_down()
         aimed = settings.model_copy(update={"kafka_bootstrap": kafka.address})
-        early = Process(aimed, "worker", "--loglevel", "info")
-        proc = early.proc
-        assert proc is not None
-
-        def said() -> bool:
-            return "Kafka does not answer" in early.logged() or proc.poll() is not None
-
-        await until(said, 60, "word from the worker")  # its start takes seconds on a busy box
-        await asyncio.sleep(2.0)  # Faust alone had exited within a second of Kafka's refusal
-        assert early.proc.poll() is None, f"the worker gave up on Kafka: {early.logged()[-3000:]}"
-        asked_at = time.monotonic()
-        logged = await asyncio.to_thread(early.stop)
-        assert time.monotonic() - asked_at < 5, logged[-3000:]
-        assert early.proc.returncode == 0, logged[-3000:]
-        assert "Kafka does not answer" in logged and "waiting for it" in logged, logged[-3000:]
-        assert "Traceback" not in logged and "Unclosed" not in logged, logged[-3000:]
+        await _waits_then_stops(Process(aimed, "worker", "--loglevel", "info"))
 
         worker = Process(aimed, "worker", "--loglevel", "info")
         relay = Process(settings, "relay")  # on the real Kafka
         try:
             queue = await api.create_queue(name="Kafka away at the start")
-            # Until it has said it waits (its start takes seconds on a busy machine; once, it
-            # found Kafka back at its first try).
-            await until(lambda: "Kafka does not answer" in worker.logged(), 60, "the wait")
+            await _said_it_waits(worker)
             assert worker.proc is not None and worker.proc.poll() is None, worker.logged()
             kafka.come_back()
             key = Keys(settings.redis_prefix).queue(api.tenant_id, queue)
