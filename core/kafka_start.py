@@ -119,4 +119,4 @@ async def kafka_answers(settings: Settings, name: str) -> bool:
     if producer is None:
         return False
     await producer.stop()
-    return True
+    return not stop.is_set()  # a signal as it started is not lost

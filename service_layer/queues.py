@@ -34,6 +34,7 @@ from eventstore.values import Snapshot, StreamAppend
 from service_layer.contention import HOT, Contention
 from service_layer.deciding import Command, CommandRequest, Idempotency, decide_all, written
 from service_layer.errors import IdempotencyKeyReused, NotAssigned, QueueBusy, VersionConflict
+from service_layer.flights import Flights
 from service_layer.locations import Locations
 from service_layer.outcome import Outcome
 
@@ -74,6 +75,7 @@ class QueueService:
         self._background: set[asyncio.Task[None]] = set()
         self._contention = Contention()
         self._locations = Locations()
+        self._flights = Flights()  # one Idempotency-Key's requests under way at once
 
     def now(self) -> datetime:
         return self._clock()
@@ -87,17 +89,23 @@ class QueueService:
         retried call may find nobody left), or when nothing was written."""
         if request.idempotency is None:
             return await self._execute(request)
+        key = request.idempotency
+        return await self._flights.run(
+            request.tenant_id, key, lambda: self._idempotent(request, key)
+        )
+
+    async def _idempotent(self, request: CommandRequest, key: Idempotency) -> Outcome:
         try:
             outcome = await self._execute(request)
         except (IdempotencyKeyTaken, Rejected, VersionConflict, QueueBusy):
-            replayed = await self._replayed(request.tenant_id, request.idempotency)
+            replayed = await self._replayed(request.tenant_id, key)
             if replayed is None:
                 raise
             return replayed
         if outcome.event_ids:
             return outcome  # its key went in with its events: a first run
         # Nothing written (settings sent again): the first run's answer, if there was one.
-        return await self._replayed(request.tenant_id, request.idempotency) or outcome
+        return await self._replayed(request.tenant_id, key) or outcome
 
     async def _replayed(self, tenant_id: str, idempotency: Idempotency) -> Outcome | None:
         stored = await self._store.find_idempotency(tenant_id, idempotency.key)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +30,7 @@ from domain.commands import (
 from domain.config import BusyCounterPolicy, QueueConfig
 from domain.errors import Rejected
 from eventstore.errors import ConcurrencyError
-from eventstore.memory import InMemoryEventStore
+from eventstore.memory import InMemoryAppendSession, InMemoryEventStore
 from eventstore.values import CommandContext, IdempotencyRecord
 from service_layer.errors import IdempotencyKeyReused, QueueBusy, VersionConflict
 from service_layer.outcome import Outcome
@@ -447,3 +449,39 @@ async def test_the_states_held_are_bounded_by_their_tickets_and_commands_go_on_w
     outcome = await world.run(EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=big)
     assert outcome.ticket is not None and outcome.ticket.position == 31
     assert outcome.stream_version == 32 and big not in held
+
+
+class Unhurried(Counted):
+    """Each append takes a moment, as a database's round trip does: requests overlap."""
+
+    @asynccontextmanager
+    async def session(self, stream_ids: Sequence[str]) -> AsyncIterator[InMemoryAppendSession]:
+        await asyncio.sleep(0.01)
+        async with super().session(stream_ids) as session:
+            yield session
+
+
+async def test_retries_under_way_at_once_wait_for_the_first_and_look_nothing_up(
+    world: World,
+) -> None:
+    """Fifty at once (a kiosk's retries): one decided and appended, the others its answer,
+    replayed, without a lookup each; another request under the same key is still refused."""
+    world.store = store = Unhurried()
+    world.service = QueueService(store, lambda: world.now)
+    queue_id = await world.queue()
+
+    def press(body: bytes = b"ticket") -> Any:
+        return world.run(
+            EnqueueTicket(ticket_id=str(uuid.uuid4())), queue_id=queue_id, key="k", body=body
+        )
+
+    outcomes = await asyncio.gather(*(press() for _ in range(50)))
+    assert sum(not o.replayed for o in outcomes) == 1 and store.lookups == 0
+    first = next(o for o in outcomes if not o.replayed)
+    assert all(o.to_json() == first.to_json() for o in outcomes)
+    assert (await world.store.stream_owner(queue_id)) == (TENANT, 2)
+    # Another request with the key while a retry of the first is under way: refused.
+    retried, other = await asyncio.gather(press(), press(b"another"), return_exceptions=True)
+    assert isinstance(retried, Outcome) and retried.replayed, retried
+    assert isinstance(other, IdempotencyKeyReused), other
+    assert (await world.store.stream_owner(queue_id)) == (TENANT, 2)
