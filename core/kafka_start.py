@@ -39,11 +39,9 @@ class Startable(Protocol):
 Client = TypeVar("Client", bound=Startable)
 
 
-async def started(
-    make: Callable[[], Client], stop: asyncio.Event, name: str | None = None
-) -> Client | None:
+async def started(make: Callable[[], Client], stop: asyncio.Event, name: str) -> Client | None:
     """A client `make` made, started; None once `stop` is set first. `name` says whose wait it
-    is in the log (by default the client's consumer group)."""
+    is in the log (a consumer group, a process)."""
     backoff, waited = FIRST_BACKOFF_S, False
     while not stop.is_set():
         kafka = make()
@@ -55,17 +53,16 @@ async def started(
             await _settle(kafka, starting, stopping, keep=False)
             raise
         outcome = await _settle(kafka, starting, stopping, keep=True)
-        who = name or _group(kafka)
         if outcome is None:
             if waited:
-                log.info("%s: Kafka answers again", who)
+                log.info("%s: Kafka answers again", name)
             return kafka
         if isinstance(outcome, asyncio.CancelledError):
             return None  # stopped while it was starting
         if not isinstance(outcome, KafkaError | OSError):
             raise outcome
         if not waited:
-            log.warning("%s: Kafka does not answer (%r); waiting for it", who, outcome)
+            log.warning("%s: Kafka does not answer (%r); waiting for it", name, outcome)
             waited = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), backoff)
@@ -89,10 +86,6 @@ async def _settle(
         with contextlib.suppress(Exception):
             await kafka.stop()
     return outcome
-
-
-def _group(kafka: Startable) -> str:
-    return str(getattr(kafka, "_group_id", None) or "a Kafka client")
 
 
 async def kafka_answers(settings: Settings, name: str) -> bool:

@@ -79,7 +79,8 @@ class Deliverer:
 
     async def _run_channel(self, channel: str, stop: asyncio.Event) -> None:
         topics = [self._settings.deliveries_topic(channel)]
-        kafka = await started(lambda: consumer(self._settings, self.group(channel), topics), stop)
+        group = self.group(channel)
+        kafka = await started(lambda: consumer(self._settings, group, topics), stop, group)
         if kafka is None:
             return
         try:

@@ -74,7 +74,9 @@ class Notifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         topics = [self._settings.positions_topic, self._settings.events_topic]
-        kafka = await started(lambda: consumer(self._settings, self.group, topics), stop)
+        kafka = await started(
+            lambda: consumer(self._settings, self.group, topics), stop, self.group
+        )
         if kafka is None:
             return
         try:

@@ -47,7 +47,7 @@ class RetryRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._kafka = await started(
-            lambda: consumer(self._settings, self.group, self.topics()), stop
+            lambda: consumer(self._settings, self.group, self.topics()), stop, self.group
         )
         if self._kafka is None:
             return

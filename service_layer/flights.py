@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from service_layer.deciding import Idempotency
 from service_layer.outcome import Outcome
@@ -35,7 +36,7 @@ class Flights:
             request_hash, known = flight
             first = await asyncio.shield(known)  # a waiter cancelled leaves the first alone
             if first is not None and request_hash == idempotency.request_hash:
-                return Outcome.from_json(first.to_json(), replayed=True)
+                return replace(first, records=(), replayed=True)  # as the store keeps it
             return await execute()
         done: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
         self._under_way[key] = (idempotency.request_hash, done)

@@ -56,7 +56,7 @@ async def test_a_kafka_that_refuses_is_waited_for_and_each_failed_consumer_close
     caplog.set_level(logging.INFO, logger="vq.kafka")
     refused = KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 1)]")
     make = Maker(refused, refused, "start")
-    kafka = await started(make, asyncio.Event())
+    kafka = await started(make, asyncio.Event(), "stage")
     assert kafka is make.made[2] and not make.made[2].stopped
     assert [c.stopped for c in make.made[:2]] == [True, True]
     said = [r.getMessage() for r in caplog.records]
@@ -66,7 +66,7 @@ async def test_a_kafka_that_refuses_is_waited_for_and_each_failed_consumer_close
 
 async def test_a_stop_ends_a_start_that_hangs_and_closes_its_consumer() -> None:
     make, stop = Maker("hang"), asyncio.Event()
-    waiting = asyncio.ensure_future(started(make, stop))
+    waiting = asyncio.ensure_future(started(make, stop, "stage"))
     await asyncio.sleep(0.05)
     stop.set()
     assert await asyncio.wait_for(waiting, 1) is None
@@ -76,7 +76,7 @@ async def test_a_stop_ends_a_start_that_hangs_and_closes_its_consumer() -> None:
 async def test_a_stop_while_waiting_between_tries_ends_it() -> None:
     stop = asyncio.Event()
     make = Maker(KafkaConnectionError("refused"))
-    waiting = asyncio.ensure_future(started(make, stop))
+    waiting = asyncio.ensure_future(started(make, stop, "stage"))
     await asyncio.sleep(0.1)
     stop.set()
     assert await asyncio.wait_for(waiting, 1) is None
@@ -85,7 +85,7 @@ async def test_a_stop_while_waiting_between_tries_ends_it() -> None:
 
 async def test_a_stage_cancelled_while_starting_leaves_nothing_open() -> None:
     make = Maker("hang")
-    waiting = asyncio.ensure_future(started(make, asyncio.Event()))
+    waiting = asyncio.ensure_future(started(make, asyncio.Event(), "stage"))
     await asyncio.sleep(0.05)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -96,5 +96,5 @@ async def test_a_stage_cancelled_while_starting_leaves_nothing_open() -> None:
 async def test_an_error_that_is_not_kafkas_is_raised_not_retried() -> None:
     make = Maker(ValueError("a bug"))
     with pytest.raises(ValueError, match="a bug"):
-        await started(make, asyncio.Event())
+        await started(make, asyncio.Event(), "stage")
     assert len(make.made) == 1 and make.made[0].stopped
