@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.audit import CheckA11y, Shoot
 from tests.browser.pages import OpenPage, assert_no_console_errors
@@ -108,6 +108,12 @@ async def turn_on_in_the_admin_form(
     await check_a11y(page, "admin-queues-appointments-desktop")
     await page.evaluate("() => window.scrollTo(0, 0)")
     await shoot(page, "admin-queues-appointments-desktop")
+    held: list[Route] = []  # the list's wait for the saved version, held to see the old rows
+
+    def waits(url: str) -> bool:
+        return "min_version=" in url
+
+    await page.route(waits, lambda route: held.append(route))
     async with page.expect_request(lambda r: r.method == "PATCH") as sent:
         await form.get_by_role("button", name="Save").click()
     request = await sent.value
@@ -117,6 +123,14 @@ async def turn_on_in_the_admin_form(
     await expect(page.locator("#queues .section-message")).to_contain_text("saved")
     view = await tenant.read_queue(queue_id, (await answer.json())["stream_version"])
     assert view["appointments"] == SETTINGS
+    # Until the list is read again at the saved version, the rows drawn before the save (their
+    # Edit would open the old settings) are marked busy and their buttons are off.
+    await expect(page.locator("#queues .list")).to_have_attribute("aria-busy", "true")
+    await expect(row.locator('[data-action="edit"]')).to_be_disabled()
+    for route in held:
+        await route.continue_()
+    await page.unroute(waits)
+    await expect(page.locator("#queues .list")).to_have_attribute("aria-busy", "false")
 
     await row.locator('[data-action="edit"]').click()  # shown filled
     await expect(form.get_by_label("Takes appointments")).to_be_checked()

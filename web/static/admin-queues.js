@@ -8,7 +8,8 @@
   "use strict";
 
   const A = VQ.admin;
-  const ui = { body: null, message: null, editor: null, list: null, queues: [], editing: null };
+  const ui = { body: null, message: null, editor: null, list: null, queues: [], editing: null,
+    loading: 0 };
   // The day's commands a queue's status allows (domain/decide.py).
   const NEXT = { open: ["pause", "close"], paused: ["resume", "close"], closed: ["open"] };
 
@@ -19,9 +20,20 @@
     ui.message.focus();
   }
 
+  /* While the list is read again its rows are still the old ones: their buttons are off (an Edit
+   * pressed then would open the form with the settings from before the change) until the new rows
+   * are drawn. */
+  function busy(on) {
+    ui.loading += on ? 1 : -1;
+    on = ui.loading > 0;
+    ui.list.setAttribute("aria-busy", on ? "true" : "false");
+    ui.list.querySelectorAll("button").forEach(function (b) { b.disabled = on; });
+  }
+
   /* The list again, once the read side has each written queue's version: `written` is a list of
    * answers ({queue_id, stream_version}); a move writes two queues, and both rows change. */
   async function load(written) {
+    busy(true);
     try {
       await Promise.all((written || []).filter(Boolean).map(function (w) {
         return VQ.api("/v1/queues/" + encodeURIComponent(w.queue_id) + "?min_version=" +
@@ -31,6 +43,8 @@
       render();
     } catch (problem) {
       A.fail(ui.list, problem, function () { load(); });
+    } finally {
+      busy(false);
     }
   }
 
