@@ -9,7 +9,7 @@
 
   const A = VQ.admin;
   const ui = { body: null, message: null, editor: null, list: null, queues: [], editing: null,
-    loading: 0 };
+    loading: 0, stilled: [] };
   // The day's commands a queue's status allows (domain/decide.py).
   const NEXT = { open: ["pause", "close"], paused: ["resume", "close"], closed: ["open"] };
 
@@ -25,9 +25,15 @@
    * are drawn. */
   function busy(on) {
     ui.loading += on ? 1 : -1;
-    on = ui.loading > 0;
-    ui.list.setAttribute("aria-busy", on ? "true" : "false");
-    ui.list.querySelectorAll("button").forEach(function (b) { b.disabled = on; });
+    if (on && ui.loading === 1) {
+      ui.stilled = Array.prototype.filter.call(ui.list.querySelectorAll("button"),
+        function (b) { return !b.disabled; });
+      ui.stilled.forEach(function (b) { b.disabled = true; });
+    } else if (!on && ui.loading === 0) {
+      ui.stilled.forEach(function (b) { b.disabled = false; });  // those it turned off only
+      ui.stilled = [];
+    }
+    ui.list.setAttribute("aria-busy", ui.loading > 0 ? "true" : "false");
   }
 
   /* The list again, once the read side has each written queue's version: `written` is a list of
