@@ -12,6 +12,7 @@ Leadership: one relay publishes at a time (a PostgreSQL advisory lock); others s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -133,7 +134,7 @@ class Relay:
                 if count == self._batch_size:
                     continue
                 if count == 0:
-                    announced = await self._wait(conn, position)
+                    announced = await self._wait(conn, position, stop)
                     caught_up = False
                     if announced is not None:
                         self._held.announced(announced)
@@ -198,7 +199,9 @@ class Relay:
         parents = await self._traces([place.transaction_id for place, _ in batch])
         return tracing.Publication(parents, self._topic)
 
-    async def _wait(self, conn: AsyncConnection[Any], position: Position) -> int | None:
+    async def _wait(
+        self, conn: AsyncConnection[Any], position: Position, stop: asyncio.Event
+    ) -> int | None:
         """Sleep until a commit the relay has not published is announced (the newest announced
         transaction id) or the idle poll is due (None). The other announcements already received
         are taken too: one read serves them all (a busy store announces a commit every few
@@ -206,16 +209,15 @@ class Relay:
         and make it poll behind the horizon for nothing). An announcement names its transaction
         (migration 0019): one at or before `position`'s was published whole already (the relay
         reads only below the horizon, in transaction order, and waits only once nothing more is
-        visible). psycopg keeps what arrives between two waits for the next one."""
+        visible). psycopg keeps what arrives between two waits for the next one. A `stop` set
+        meanwhile ends the wait (None) at once, not at the idle poll."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + IDLE_POLL_S
         while (left := deadline - loop.time()) > 0:
-            newest: int | None = None
-            heard = False
-            async for note in conn.notifies(timeout=left, stop_after=1):
-                heard, newest = True, _newer(note.payload, position, newest)
-            if not heard:
+            heard = await _first_heard(conn, left, stop)
+            if heard is None:
                 return None
+            newest = _newer(heard.payload, position, None)
             async for note in conn.notifies(timeout=0):
                 newest = _newer(note.payload, position, newest)
             if newest is not None:
@@ -232,6 +234,32 @@ class Relay:
                 return position, count
             await asyncio.sleep(delay)
         return position, count
+
+
+async def _first_heard(
+    conn: AsyncConnection[Any], left: float, stop: asyncio.Event
+) -> psycopg.Notify | None:
+    """The next announcement within `left` seconds; None if none came or `stop` was set first
+    (the listen is then cancelled: the leader's connection is closed after a stop anyway)."""
+    heard: list[psycopg.Notify] = []
+
+    async def listen() -> None:
+        async for note in conn.notifies(timeout=left, stop_after=1):
+            heard.append(note)
+
+    listening = asyncio.ensure_future(listen())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({listening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not listening.done():
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+    if not listening.cancelled():
+        listening.result()  # its error, if it failed (the caller's to handle)
+    return heard[0] if heard else None
 
 
 def _newer(payload: str, position: Position, newest: int | None) -> int | None:

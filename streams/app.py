@@ -55,6 +55,10 @@ EXIT_UNFINISHED = 3  # the worker stopped as if killed (below)
 # and commit it unapplied. So the worker ends there as if killed, which loses nothing: the batch
 # is not committed, and the worker that takes the partition over applies it.
 STOP_WAIT_S = 10.0
+# How long a stopping worker waits for its pool's connections to close.
+CLOSE_WAIT_S = 2.0
+# The last turn of a stopping worker's loop, for the callbacks its stop left (mode waits 1 s).
+SENTINEL_S = 0.05
 
 
 class _App(faust.App):
@@ -77,6 +81,26 @@ class _App(faust.App):
             )
             logging.shutdown()
             os._exit(EXIT_UNFINISHED)
+
+    async def on_shutdown(self) -> None:
+        """Once the consumer and the agents stopped: the PostgreSQL pool and the Redis client
+        closed (left open, their tasks held the worker's exit a second before being cancelled)."""
+        await super().on_shutdown()
+        state: dict[str, Any] = getattr(self, "vq_state", {})
+        if "pool" in state:
+            await state["pool"].close(timeout=CLOSE_WAIT_S)
+        if "redis" in state:
+            with contextlib.suppress(RedisError, OSError):
+                await state["redis"].aclose()
+
+
+class StreamWorker(faust.Worker):
+    """Faust's worker, whose exit does not wait a fixed second after everything stopped."""
+
+    async def _sentinel_task(self) -> None:
+        # mode's last wait before it closes the loop (1 s): for callbacks the stop left on it,
+        # which the app's own shutdown (connections closed) leaves few of.
+        await asyncio.sleep(SENTINEL_S)
 
 
 def create_app(settings: Settings) -> faust.App:

@@ -172,5 +172,13 @@ def read_side(settings: Settings, workers: int = 1) -> Iterator[list[Process]]:
     try:
         yield running
     finally:
-        for process in [relay, *running]:
-            process.stop()
+        stop_all([relay, *running])
+
+
+def stop_all(processes: list[Process]) -> None:
+    """SIGTERM to each at once, then each waited for: they stop side by side."""
+    for process in processes:
+        if process.proc is not None and process.proc.poll() is None:
+            process.proc.terminate()
+    for process in processes:
+        process.stop()

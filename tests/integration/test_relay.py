@@ -18,6 +18,7 @@ from psycopg.conninfo import make_conninfo
 
 from core.settings import Settings
 from eventstore import holders
+from eventstore import relay as relay_module
 from eventstore.pool import connect
 from eventstore.postgres import PostgresEventStore
 from eventstore.relay import Relay, producer_config
@@ -92,6 +93,32 @@ async def test_relay_publishes_every_event_in_version_order(
     assert_complete_and_ordered(received, 8, 25)
     # Each message names its event type and version in CloudEvents headers; decode checked them.
     assert {r.event_type for r in received} == {"QueueCreated", "TicketEnqueued"}
+
+
+async def test_an_idle_relay_stops_when_asked_not_at_its_next_poll(
+    settings: Settings,
+    store: PostgresEventStore,
+    tenant_id: str,
+    topics: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relay waiting for the next commit ends at a stop (a SIGTERM), however long its idle
+    poll: a stopping relay used to wait the poll out (a second, and up to it at every stop)."""
+    monkeypatch.setattr(relay_module, "IDLE_POLL_S", 120.0)
+    stop = asyncio.Event()
+    relay = relay_for(settings, store)
+    task = asyncio.create_task(relay.run(stop))
+    received = await received_then_stopped(settings, await fill(store, tenant_id, 1, 3), stop, task)
+    assert_complete_and_ordered(received, 1, 3)  # and it stopped: waited for within 10 s
+    # Leading again, idle from the start: waits for an announcement; stops without one.
+    stop = asyncio.Event()
+    relay = relay_for(settings, store)
+    task = asyncio.create_task(relay.run(stop))
+    await wait_for(lambda: relay._producer is not None, 30)
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert relay.published == 0
 
 
 async def test_commands_are_accepted_while_kafka_is_unreachable(

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import redis.asyncio as aioredis
 
 from core.settings import Settings
+from eventstore.pool import open_pool
 from projections.layout import Keys
-from streams.app import EXIT_UNFINISHED, STOP_WAIT_S
+from streams.app import EXIT_UNFINISHED, STOP_WAIT_S, create_app
 from tests.integration.conftest import ApiClient
 from tests.integration.servers import Process, free_port, read_side
 
@@ -49,3 +51,19 @@ async def test_a_worker_that_cannot_apply_its_batch_waits_and_stops_leaving_it_t
             while await client.hget(key, "version") is None:
                 assert time.monotonic() < deadline, "the batch was lost"
                 await asyncio.sleep(0.1)
+
+
+async def test_a_stopping_worker_closes_its_pool_and_its_redis_client(settings: Settings) -> None:
+    """The app's shutdown (after its consumer and agents stopped) closes the connections it
+    opened: left open, their tasks held every worker's exit a second before being cancelled."""
+    app = create_app(settings)
+    pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
+    name = f"vq-stop-{uuid.uuid4().hex[:8]}"
+    client = aioredis.Redis.from_url(settings.redis_dsn, client_name=name)
+    await client.ping()
+    app.vq_state.update(pool=pool, redis=client)  # type: ignore[attr-defined]
+    async with aioredis.Redis.from_url(settings.redis_dsn, decode_responses=True) as watcher:
+        assert f"name={name}" in await watcher.execute_command("CLIENT", "LIST")
+        await app.on_shutdown()
+        assert pool.closed
+        assert f"name={name}" not in await watcher.execute_command("CLIENT", "LIST")
