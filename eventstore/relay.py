@@ -111,6 +111,7 @@ class Relay:
 
     async def _publish_until(self, stop: asyncio.Event, conn: AsyncConnection[Any]) -> None:
         """As the leader: publish whatever commits, until `stop`."""
+        stopping = asyncio.ensure_future(stop.wait())  # ends a wait for an announcement
         try:
             await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             # A fresh producer per leadership term: after a Kafka outage nothing of the old
@@ -134,7 +135,7 @@ class Relay:
                 if count == self._batch_size:
                     continue
                 if count == 0:
-                    announced = await self._wait(conn, position, stop)
+                    announced = await self._wait(conn, position, stopping)
                     caught_up = False
                     if announced is not None:
                         self._held.announced(announced)
@@ -151,6 +152,7 @@ class Relay:
             if position != saved:  # stopped: what Kafka acked is saved
                 await self._store.save_checkpoint(self._name, position)
         finally:
+            stopping.cancel()
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
@@ -200,7 +202,7 @@ class Relay:
         return tracing.Publication(parents, self._topic)
 
     async def _wait(
-        self, conn: AsyncConnection[Any], position: Position, stop: asyncio.Event
+        self, conn: AsyncConnection[Any], position: Position, stopping: asyncio.Future[Any]
     ) -> int | None:
         """Sleep until a commit the relay has not published is announced (the newest announced
         transaction id) or the idle poll is due (None). The other announcements already received
@@ -210,11 +212,11 @@ class Relay:
         (migration 0019): one at or before `position`'s was published whole already (the relay
         reads only below the horizon, in transaction order, and waits only once nothing more is
         visible). psycopg keeps what arrives between two waits for the next one. A `stop` set
-        meanwhile ends the wait (None) at once, not at the idle poll."""
+        meanwhile (`stopping` done) ends the wait (None) at once, not at the idle poll."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + IDLE_POLL_S
         while (left := deadline - loop.time()) > 0:
-            heard = await _first_heard(conn, left, stop)
+            heard = await _first_heard(conn, left, stopping)
             if heard is None:
                 return None
             newest = _newer(heard.payload, position, None)
@@ -237,10 +239,10 @@ class Relay:
 
 
 async def _first_heard(
-    conn: AsyncConnection[Any], left: float, stop: asyncio.Event
+    conn: AsyncConnection[Any], left: float, stopping: asyncio.Future[Any]
 ) -> psycopg.Notify | None:
-    """The next announcement within `left` seconds; None if none came or `stop` was set first
-    (the listen is then cancelled: the leader's connection is closed after a stop anyway)."""
+    """The next announcement within `left` seconds; None if none came or `stopping` was done
+    first (the listen is then cancelled: the leader's connection is closed after a stop)."""
     heard: list[psycopg.Notify] = []
 
     async def listen() -> None:
@@ -248,11 +250,9 @@ async def _first_heard(
             heard.append(note)
 
     listening = asyncio.ensure_future(listen())
-    stopping = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({listening, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        stopping.cancel()
         if not listening.done():
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
