@@ -121,7 +121,9 @@ async def queue_events(
     found = await read_queue(models, who.tenant_id, queue_id, min_version, wait)
     hub = hub_of(request)
     lease = admitted(hub, lease_of(who))
-    pump = queue_pump(models, who.tenant_id, str(queue_id), _event_id(last_event_id), lease)
+    pump = queue_pump(
+        models, who.tenant_id, str(queue_id), _event_id(last_event_id), lease, known=found
+    )
     pump = telling(hub.read_side, pump)
     return EventStream(pump, found.version, partial(hub.release, lease))
 

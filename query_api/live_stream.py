@@ -27,7 +27,7 @@ from observability import tracing
 from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, Lease
 from projections.live_follower import SENT
-from projections.queries import ReadModels, ReadModelUnavailable
+from projections.queries import QueueRead, ReadModels, ReadModelUnavailable
 from projections.read_side import ReadSide, Told
 from query_api.views import queue_event, status_event
 
@@ -173,6 +173,7 @@ async def pump_queue(
     lease: Lease | None,
     show: Show,
     quiet: Callable[[], Awaitable[None]] | None,
+    known: QueueRead | None = None,
 ) -> None:
     """The queue's current view (unless the client has it, `last_id`), then the newest view
     after each batch (views are whole: a follower that reads slower than the queue changes
@@ -181,12 +182,24 @@ async def pump_queue(
     HubClosed) when the stream must end.
 
     One loop, no generator; and while it waits, a batch's view is shown from the hub's task
-    (Follower.direct) without waking it: a push is a call of `show`."""
+    (Follower.direct) without waking it: a push is a call of `show`.
+
+    `known`: the view the request read a moment before. When Redis is too busy for the read
+    after subscribing (hundreds of followers opening at once, its pool taken), that view is
+    shown instead of ending the stream (which would send every client back at once, into the
+    same crowd), and the read is tried again at the next keepalive: a change that fell between
+    the two reads is then shown, if no later one has been."""
     async with models.subscription(tenant, queue_id, lease) as sub:
         sub.whole = True  # views: the newest supersedes those before it
         if quiet is not None:
             sub.keepalive(KEEPALIVE_S)
-        current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
+        unsure = False  # shown `known`: a change between the two reads may be missing
+        try:
+            current = await models.queue(tenant, queue_id)  # after subscribing: nothing slips by
+        except ReadModelUnavailable:
+            if known is None or quiet is None:
+                raise
+            current, unsure = known, True
         if current is None:
             return
         views = _Views(show, current.version)
@@ -198,6 +211,8 @@ async def pump_queue(
             if message is KEEPALIVE_MARK:
                 if quiet is not None:
                     await quiet()
+                if unsure:
+                    unsure = not await _caught_up(models, tenant, queue_id, views, show)
             elif message is RESYNC:  # fell behind: what the view is now is all that matters
                 current = await models.queue(tenant, queue_id)
                 if current is not None and current.version > views.seen:
@@ -205,6 +220,20 @@ async def pump_queue(
                     await show(views.seen, current.view, current.newcomer)
             else:
                 await views.show(message)
+
+
+async def _caught_up(
+    models: ReadModels, tenant: str, queue_id: str, views: _Views, show: Show
+) -> bool:
+    """The queue read again and shown if newer than what was; False if Redis is still busy."""
+    try:
+        current = await models.queue(tenant, queue_id)
+    except ReadModelUnavailable:
+        return False
+    if current is not None and current.version > views.seen:
+        views.seen = current.version
+        await show(views.seen, current.view, current.newcomer)
+    return True
 
 
 class _Views:
@@ -245,7 +274,12 @@ def telling(read_side: ReadSide, pump: Pump) -> Pump:
 
 
 def queue_pump(
-    models: ReadModels, tenant: str, queue_id: str, last_id: int | None, lease: Lease
+    models: ReadModels,
+    tenant: str,
+    queue_id: str,
+    last_id: int | None,
+    lease: Lease,
+    known: QueueRead | None = None,
 ) -> Pump:
     """An SSE stream's pump of a queue's views (`pump_queue`): each view one event, the same
     bytes for every follower of the batch (views.queue_event), a comment for quiet."""
@@ -260,6 +294,6 @@ def queue_pump(
         def quiet() -> Awaitable[None]:
             return push(KEEPALIVE)
 
-        return pump_queue(models, tenant, queue_id, last_id, lease, show, quiet)
+        return pump_queue(models, tenant, queue_id, last_id, lease, show, quiet, known)
 
     return pump

@@ -327,6 +327,64 @@ async def test_a_queue_pump_that_fell_behind_shows_the_current_view_and_carries_
         await hub.close()
 
 
+async def test_a_queue_pump_whose_redis_is_too_busy_to_read_again_shows_the_view_it_had(
+    settings: Settings,
+    redis_client: aioredis.Redis,
+    store: PostgresEventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hundreds of followers opening at once take the API's Redis pool: the read after
+    subscribing fails. The view the request read a moment before is shown instead of ending the
+    stream (every client would come back at once), and a change that fell between the two reads
+    is shown at the next keepalive, once Redis answers again."""
+    monkeypatch.setattr(live_stream, "KEEPALIVE_S", 0.5)
+    keys = Keys(settings.redis_prefix)
+    tenant, queue_id = str(uuid.uuid4()), str(uuid.uuid4())
+    hub = Hub(redis_client, changes_pattern(settings.redis_prefix))
+    hub.start()
+    # The pump's reads go through a pool of one connection, held by a blocking pop meanwhile.
+    crowded = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(
+            settings.redis_dsn, max_connections=1, timeout=0.2
+        )
+    )
+    models = ReadModels(crowded, keys, store, hub=hub)
+    shown: list[int] = []
+
+    async def write(version: int) -> None:  # a change whose batch message went before
+        view = json.dumps({"queue_id": queue_id, "waiting": version})
+        await redis_client.hset(
+            keys.queue(tenant, queue_id), mapping={"version": version, "view": view}
+        )
+
+    async def show(version: int, view: dict[str, Any], newcomer: Any) -> None:
+        shown.append(version)
+
+    async def quiet() -> None:
+        pass
+
+    held = f"{settings.redis_prefix}test:held:{queue_id}"
+    try:
+        await write(1)
+        known = await ReadModels(redis_client, keys, store, hub=hub).queue(tenant, queue_id)
+        holding = asyncio.create_task(crowded.blpop([held], timeout=0))
+        await asyncio.sleep(0.1)
+        await write(2)  # between the request's read and the pump's
+        pumping = asyncio.create_task(
+            pump_queue(models, tenant, queue_id, None, None, show, quiet, known)
+        )
+        await wait_until(lambda: shown == [1] or pumping.done(), WITHIN_S)
+        assert not pumping.done(), pumping.exception()
+        await redis_client.rpush(held, "go")  # the pool's connection free again
+        await holding
+        await wait_until(lambda: shown == [1, 2], WITHIN_S)  # at a keepalive
+        pumping.cancel()
+    finally:
+        await hub.close()
+        await crowded.aclose()
+        await crowded.connection_pool.disconnect()  # a pool given is not closed with its client
+
+
 async def test_a_quiet_ticket_stream_gets_keepalives_from_the_hub_sweep(
     settings: Settings, redis_client: aioredis.Redis, store: PostgresEventStore
 ) -> None:
