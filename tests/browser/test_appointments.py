@@ -14,6 +14,7 @@ noon: "today" then holds the next hours whatever the hour of the run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,6 +128,11 @@ async def turn_on_in_the_admin_form(
     # Edit would open the old settings) are marked busy and their buttons are off.
     await expect(page.locator("#queues .list")).to_have_attribute("aria-busy", "true")
     await expect(row.locator('[data-action="edit"]')).to_be_disabled()
+    for _ in range(200):  # the held read reaches the handler (a message from the browser)
+        if held:
+            break
+        await asyncio.sleep(0.05)
+    assert held, "the list's read at the saved version was not made"
     for route in held:
         await route.continue_()
     await page.unroute(waits)
