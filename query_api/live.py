@@ -98,7 +98,15 @@ async def ticket_events(
         raise not_found("ticket", ticket_id)
     hub = hub_of(request)
     lease = admitted(hub, await ticket_lease(request, svc, str(ticket_id), bearer))
-    pump = partial(follow_ticket, models, tenant, str(ticket_id), _event_id(last_event_id), lease)
+    pump = partial(
+        follow_ticket,
+        models,
+        tenant,
+        str(ticket_id),
+        _event_id(last_event_id),
+        lease,
+        known=found,
+    )
     return EventStream(telling(hub.read_side, pump), found.version, partial(hub.release, lease))
 
 

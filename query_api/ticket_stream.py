@@ -13,7 +13,7 @@ from projections.fanout import KEEPALIVE as KEEPALIVE_MARK
 from projections.fanout import RESYNC, Lease
 from projections.follower import TicketFollower
 from projections.live_follower import SENT
-from projections.queries import ReadModels, Subscription, TicketRead
+from projections.queries import ReadModels, ReadModelUnavailable, Subscription, TicketRead
 from projections.replay import replayed
 from query_api.live_stream import KEEPALIVE, KEEPALIVE_S, Push
 from query_api.views import ticket_out
@@ -33,10 +33,17 @@ async def follow_ticket(
     last_id: int | None,
     lease: Lease | None,
     push: Push,
+    known: TicketRead | None = None,
 ) -> None:
     """Every change of one ticket's status and position, following it across transfers, each
     pushed as one event (a keepalive comment after KEEPALIVE_S of quiet). Raises
     ReadModelUnavailable when the stream must end: the client reconnects with Last-Event-ID.
+
+    `known`: the ticket as the request read it a moment before; the stream starts from it. When
+    Redis is too busy for the read after subscribing (hundreds of people opening the page at
+    once, its pool taken), the read before stands in, instead of ending the stream (which would
+    send every client back at once, into the same crowd), and the ticket is read again at the
+    next keepalive: a change that fell between the two reads is then shown.
 
     Positions come from folding each batch's changes (TicketFollower), so when several tickets
     ahead are called in one batch the follower still sees every step, not only the last.
@@ -45,13 +52,18 @@ async def follow_ticket(
     sent: tuple[str, int] | None = None  # (queue, version) of the last view sent
     if last_id is not None:
         sent = ("", last_id)  # the client has seen up to here (of whichever queue)
-    fresh = await models.ticket(tenant, ticket_id)
+    fresh = known if known is not None else await models.ticket(tenant, ticket_id)
     while fresh is not None:
         target = _holder(fresh)
         async with models.subscription(tenant, target, lease) as sub:
             sub.keepalive(KEEPALIVE_S)  # no timer per wait: the hub's sweep says when
-            # Read again after subscribing, so that no change falls between read and listen.
-            fresh = await models.ticket(tenant, ticket_id)
+            # Read again after subscribing, so that no change falls between read and listen
+            # (Redis too busy: the read before stands in until the next keepalive).
+            unsure = False
+            try:
+                fresh = await models.ticket(tenant, ticket_id)
+            except ReadModelUnavailable:
+                unsure = True
             while fresh is not None and _holder(fresh) == target:
                 follower = None  # None: a transfer's destination has not caught up yet
                 if fresh.queue_id == target:
@@ -63,7 +75,10 @@ async def follow_ticket(
                     if fresh.view.get("status") in FINAL_STATUSES:
                         return
                     follower = TicketFollower(ticket_id, view, fresh.eta)
-                last = await _fold_messages(models, tenant, ticket_id, sub, follower, push)
+                last = await _fold_messages(
+                    models, tenant, ticket_id, sub, follower, push, reread_at_keepalive=unsure
+                )
+                unsure = False
                 if last is not None:
                     sent = (target, last["version"])
                     if last["status"] in FINAL_STATUSES:
@@ -78,9 +93,11 @@ async def _fold_messages(
     sub: Subscription,
     follower: TicketFollower | None,
     push: Push,
+    reread_at_keepalive: bool = False,
 ) -> dict[str, Any] | None:
     """Push the views folded from the channel's messages (and keepalives) until a re-read is
-    due or the ticket's story is over; returns the last view pushed (None: none).
+    due (at the first keepalive too, given `reread_at_keepalive`) or the ticket's story is
+    over; returns the last view pushed (None: none).
 
     While it waits, the common batch (the line moved around the ticket, or its range did) is
     folded and pushed from the hub's task (Follower.direct, `_Direct`) without waking it."""
@@ -91,7 +108,9 @@ async def _fold_messages(
             message = await sub.message()
             if message is KEEPALIVE_MARK:
                 await push(KEEPALIVE)
-                continue
+                if not reread_at_keepalive:
+                    continue
+                return None if direct is None else direct.last
             if direct is None or message is RESYNC:
                 return None if direct is None else direct.last  # the caller re-reads the ticket
             follower = direct.follower

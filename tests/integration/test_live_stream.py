@@ -28,9 +28,11 @@ from observability.logs import RequestLog
 from projections.fanout import Hub, changes_pattern
 from projections.layout import Keys
 from projections.queries import ReadModels
-from query_api import live_stream
+from query_api import live_stream, ticket_stream
 from query_api.live_stream import pump_queue
 from query_api.ticket_stream import _fold_messages
+from tests.integration.conftest import ApiClient
+from tests.integration.servers import read_side
 from tests.receivers import wait_until
 from vq.api import create_app
 
@@ -367,7 +369,7 @@ async def test_a_queue_pump_whose_redis_is_too_busy_to_read_again_shows_the_view
     try:
         await write(1)
         known = await ReadModels(redis_client, keys, store, hub=hub).queue(tenant, queue_id)
-        holding = asyncio.create_task(crowded.blpop([held], timeout=0))
+        holding = asyncio.ensure_future(crowded.blpop([held], timeout=0))
         await asyncio.sleep(0.1)
         await write(2)  # between the request's read and the pump's
         pumping = asyncio.create_task(
@@ -410,6 +412,81 @@ async def test_a_quiet_ticket_stream_gets_keepalives_from_the_hub_sweep(
             assert await asyncio.wait_for(folding, WITHIN_S) is None
     finally:
         await hub.close()
+
+
+async def test_a_ticket_stream_whose_redis_is_too_busy_to_read_again_starts_from_the_request(
+    settings: Settings,
+    topics: list[str],
+    api: ApiClient,
+    redis_client: aioredis.Redis,
+    store: PostgresEventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A person opening their ticket's page in a crowd: the read after subscribing finds the
+    Redis pool taken. The stream starts from the ticket as the request read it (second in
+    line) instead of ending, and the call that fell between the two reads (first in line
+    now) is shown at the next keepalive, once Redis answers again."""
+    monkeypatch.setattr(ticket_stream, "KEEPALIVE_S", 0.5)
+    keys = Keys(settings.redis_prefix)
+    tenant = api.tenant_id
+    hub = Hub(redis_client, changes_pattern(settings.redis_prefix))
+    hub.start()
+    plain = ReadModels(redis_client, keys, store, hub=hub)
+    crowded = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(
+            settings.redis_dsn, max_connections=1, timeout=0.2
+        )
+    )
+    pushed: list[dict[str, Any]] = []
+
+    async def push(chunk: bytes) -> None:
+        if chunk.startswith(b"id: "):
+            pushed.append(json.loads(chunk.split(b"data: ", 1)[1]))
+
+    async def position(ticket_id: str) -> int | None:
+        read = await plain.ticket(tenant, ticket_id)
+        return None if read is None else read.position
+
+    try:
+        with read_side(settings):
+            queue_id = await api.create_queue(name="Crowded")
+            await api.enqueue(queue_id)
+            mine = (await api.enqueue(queue_id))["ticket"]["ticket_id"]
+            await wait_for_value(lambda: position(mine), 2)
+            known = await plain.ticket(tenant, mine)
+            called = await api.post(
+                f"/v1/queues/{queue_id}/call-next", "staff", json={"counter": "1"}
+            )
+            assert called.status_code == 200, called.text
+            await wait_for_value(lambda: position(mine), 1)  # between the two reads
+            held = f"{settings.redis_prefix}test:held:{mine}"
+            holding = asyncio.ensure_future(crowded.blpop([held], timeout=0))
+            await asyncio.sleep(0.1)
+            models = ReadModels(crowded, keys, store, hub=hub)
+            pumping = asyncio.create_task(
+                ticket_stream.follow_ticket(models, tenant, mine, None, None, push, known)
+            )
+            await wait_until(lambda: len(pushed) == 1 or pumping.done(), WITHIN_S)
+            assert not pumping.done(), pumping.exception()
+            assert pushed[0]["position"] == 2
+            await redis_client.rpush(held, "go")  # the pool's connection free again
+            await holding
+            await wait_until(lambda: len(pushed) == 2, WITHIN_S)  # at a keepalive
+            assert pushed[1]["position"] == 1
+            pumping.cancel()
+    finally:
+        await hub.close()
+        await crowded.aclose()
+        await crowded.connection_pool.disconnect()
+
+
+async def wait_for_value(read: Callable[[], Awaitable[Any]], wanted: Any) -> None:
+    """Until `read()` gives `wanted` (the read side catching up)."""
+    async with asyncio.timeout(WITHIN_S * 3):
+        while True:
+            if await read() == wanted:
+                return
+            await asyncio.sleep(0.05)
 
 
 def test_the_layers_an_event_stream_skips_act_on_an_answers_start_only(settings: Settings) -> None:
