@@ -14,7 +14,7 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.audit import CheckA11y, Shoot
 from tests.browser.pages import OpenPage, assert_no_console_errors
@@ -373,6 +373,39 @@ async def test_the_ticket_page_on_a_desktop(
     await shoot(page, "ticket-waiting-desktop")
     await check_a11y(page, "ticket-waiting-desktop")
     assert_no_console_errors(page)
+
+
+async def test_a_ticket_not_yet_in_the_read_models_is_looked_for_again_not_called_gone(
+    live_stack: LiveStack, phone: OpenPage
+) -> None:
+    """A QR code scanned the moment the ticket is printed, with the stream worker behind: the
+    ticket's stream is a 404 until the worker folds it (two 404s here, as the API answers them
+    then). The page looks again and shows the ticket; it does not say it is gone."""
+    tenant = await live_stack.tenant("Early scan clinic")
+    queue_id = await tenant.create_queue(name="Front desk")
+    mine = (await tenant.enqueue(queue_id, role="kiosk"))["ticket"]
+    refused: list[str] = []
+    page = await phone()
+
+    async def not_yet(route: Route) -> None:
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            await route.fulfill(
+                status=404,
+                content_type="application/problem+json",
+                body=json.dumps(
+                    {"type": "/problems/not-found", "title": "Not found", "status": 404}
+                ),
+            )
+        else:
+            await route.continue_()
+
+    await page.route(re.compile(r"/v1/tickets/[^/]+/events"), not_yet)
+    await page.add_init_script(RECORDER)
+    await page.goto(f"/t/{mine['ticket_id']}#token={mine['token']}")
+    await expect(page.locator("#position")).to_have_text("1", timeout=15_000)
+    assert len(refused) == 2
+    await expect(page.get_by_text("can't find this ticket")).to_have_count(0)
 
 
 async def test_a_link_without_its_token_says_what_to_do(

@@ -35,6 +35,8 @@
   let live = false;
   let stream = null;
   let bookingLooks = 0; // how often a checked-in booking's ticket was looked for
+  let ticketLooks = 0; // how often a ticket not (yet) in the read models was looked for
+  const TICKET_LOOKS = 8;
   let leaving = false; // the page is being replaced by itself in the ticket's language
 
   function load() {
@@ -284,6 +286,14 @@
     try {
       booking = await T.showBooking();
     } catch (problem) {
+      // A ticket taken a moment ago may not be in the read models yet (its stream is a 404
+      // until the stream worker folds it: a QR code scanned at once, a busy worker): looked
+      // for again a few times before the page says it is gone, unless this device saw it.
+      if (problem.status === 404 && !memory.view && ticketLooks++ < TICKET_LOOKS) {
+        await VQ.sleep(1000);
+        if (!leaving) follow();
+        return;
+      }
       broken(VQ.t("ticket.problem_title"),
         problem.status === 404 ? VQ.t("ticket.gone") : problem.text);
       return;
