@@ -16,6 +16,7 @@ connection's lease is released once the pump has ended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Final
 
@@ -212,33 +213,18 @@ async def pump_queue(
                 if quiet is not None:
                     await quiet()
                 if unsure:
-                    unsure = not await _caught_up(models, tenant, queue_id, views, show)
+                    with contextlib.suppress(ReadModelUnavailable):  # still busy: next time
+                        await views.show_read(await models.queue(tenant, queue_id))
+                        unsure = False
             elif message is RESYNC:  # fell behind: what the view is now is all that matters
-                current = await models.queue(tenant, queue_id)
-                if current is not None and current.version > views.seen:
-                    views.seen = current.version
-                    await show(views.seen, current.view, current.newcomer)
+                await views.show_read(await models.queue(tenant, queue_id))
             else:
                 await views.show(message)
 
 
-async def _caught_up(
-    models: ReadModels, tenant: str, queue_id: str, views: _Views, show: Show
-) -> bool:
-    """The queue read again and shown if newer than what was; False if Redis is still busy."""
-    try:
-        current = await models.queue(tenant, queue_id)
-    except ReadModelUnavailable:
-        return False
-    if current is not None and current.version > views.seen:
-        views.seen = current.version
-        await show(views.seen, current.view, current.newcomer)
-    return True
-
-
 class _Views:
     """A queue follower's views in version order: the newest version shown (`seen`), and the
-    show of a batch message's view when it is newer."""
+    show of a batch message's view, or of a view read again, when it is newer."""
 
     __slots__ = ("_show", "seen")
 
@@ -253,6 +239,11 @@ class _Views:
         self.seen = version
         with tracing.pushed(message):  # the push span (tracing on): until it is handed over
             return self._show(version, message["view"], message.get("newcomer"))
+
+    async def show_read(self, current: QueueRead | None) -> None:
+        if current is not None and current.version > self.seen:
+            self.seen = current.version
+            await self._show(current.version, current.view, current.newcomer)
 
 
 def telling(read_side: ReadSide, pump: Pump) -> Pump:

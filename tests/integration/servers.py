@@ -143,11 +143,16 @@ class Process:
         self.proc.wait(timeout=15)
         self._log.close()
 
-    def stop(self) -> str:
-        """SIGTERM and wait; returns what it wrote to stderr."""
+    def terminate(self) -> None:
+        """SIGTERM, if it still runs (stop() then waits for it)."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.terminate()
+
+    def stop(self) -> str:
+        """SIGTERM and wait; returns what it wrote to stderr."""
+        assert self.proc is not None
+        self.terminate()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -178,7 +183,6 @@ def read_side(settings: Settings, workers: int = 1) -> Iterator[list[Process]]:
 def stop_all(processes: list[Process]) -> None:
     """SIGTERM to each at once, then each waited for: they stop side by side."""
     for process in processes:
-        if process.proc is not None and process.proc.poll() is None:
-            process.proc.terminate()
+        process.terminate()
     for process in processes:
         process.stop()

@@ -329,6 +329,40 @@ async def test_a_queue_pump_that_fell_behind_shows_the_current_view_and_carries_
         await hub.close()
 
 
+@asynccontextmanager
+async def crowded_redis(
+    settings: Settings, redis_client: aioredis.Redis
+) -> AsyncIterator[tuple[aioredis.Redis, Callable[[], Awaitable[None]]]]:
+    """A client whose pool has one connection, taken by a blocking pop until `free()` is
+    awaited: a read through it finds no connection ("No connection available"), as the API's
+    pool does when hundreds of followers open their streams at once."""
+    name = f"vq-crowded-{uuid.uuid4().hex[:8]}"
+    client = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(
+            settings.redis_dsn, max_connections=1, timeout=0.2, client_name=name
+        )
+    )
+    held = f"{settings.redis_prefix}test:held:{name}"
+    holding = asyncio.ensure_future(client.blpop([held], timeout=0))
+
+    async def blocked() -> bool:
+        clients = await redis_client.client_list()
+        return any(c["name"] == name and c["cmd"] == "blpop" for c in clients)
+
+    async def free() -> None:
+        if not holding.done():
+            await redis_client.rpush(held, "go")
+            await holding
+
+    try:
+        await wait_for_value(blocked, True)  # the pop holds the one connection
+        yield client, free
+    finally:
+        await free()
+        await client.aclose()
+        await client.connection_pool.disconnect()  # a pool given is not closed with its client
+
+
 async def test_a_queue_pump_whose_redis_is_too_busy_to_read_again_shows_the_view_it_had(
     settings: Settings,
     redis_client: aioredis.Redis,
@@ -344,13 +378,6 @@ async def test_a_queue_pump_whose_redis_is_too_busy_to_read_again_shows_the_view
     tenant, queue_id = str(uuid.uuid4()), str(uuid.uuid4())
     hub = Hub(redis_client, changes_pattern(settings.redis_prefix))
     hub.start()
-    # The pump's reads go through a pool of one connection, held by a blocking pop meanwhile.
-    crowded = aioredis.Redis(
-        connection_pool=aioredis.BlockingConnectionPool.from_url(
-            settings.redis_dsn, max_connections=1, timeout=0.2
-        )
-    )
-    models = ReadModels(crowded, keys, store, hub=hub)
     shown: list[int] = []
 
     async def write(version: int) -> None:  # a change whose batch message went before
@@ -365,26 +392,22 @@ async def test_a_queue_pump_whose_redis_is_too_busy_to_read_again_shows_the_view
     async def quiet() -> None:
         pass
 
-    held = f"{settings.redis_prefix}test:held:{queue_id}"
     try:
         await write(1)
         known = await ReadModels(redis_client, keys, store, hub=hub).queue(tenant, queue_id)
-        holding = asyncio.ensure_future(crowded.blpop([held], timeout=0))
-        await asyncio.sleep(0.1)
         await write(2)  # between the request's read and the pump's
-        pumping = asyncio.create_task(
-            pump_queue(models, tenant, queue_id, None, None, show, quiet, known)
-        )
-        await wait_until(lambda: shown == [1] or pumping.done(), WITHIN_S)
-        assert not pumping.done(), pumping.exception()
-        await redis_client.rpush(held, "go")  # the pool's connection free again
-        await holding
-        await wait_until(lambda: shown == [1, 2], WITHIN_S)  # at a keepalive
-        pumping.cancel()
+        async with crowded_redis(settings, redis_client) as (crowded, free):
+            models = ReadModels(crowded, keys, store, hub=hub)  # its reads find no connection
+            pumping = asyncio.create_task(
+                pump_queue(models, tenant, queue_id, None, None, show, quiet, known)
+            )
+            await wait_until(lambda: shown == [1] or pumping.done(), WITHIN_S)
+            assert not pumping.done(), pumping.exception()
+            await free()  # the pool's connection free again
+            await wait_until(lambda: shown == [1, 2], WITHIN_S)  # at a keepalive
+            pumping.cancel()
     finally:
         await hub.close()
-        await crowded.aclose()
-        await crowded.connection_pool.disconnect()  # a pool given is not closed with its client
 
 
 async def test_a_quiet_ticket_stream_gets_keepalives_from_the_hub_sweep(
@@ -432,11 +455,6 @@ async def test_a_ticket_stream_whose_redis_is_too_busy_to_read_again_starts_from
     hub = Hub(redis_client, changes_pattern(settings.redis_prefix))
     hub.start()
     plain = ReadModels(redis_client, keys, store, hub=hub)
-    crowded = aioredis.Redis(
-        connection_pool=aioredis.BlockingConnectionPool.from_url(
-            settings.redis_dsn, max_connections=1, timeout=0.2
-        )
-    )
     pushed: list[dict[str, Any]] = []
 
     async def push(chunk: bytes) -> None:
@@ -459,25 +477,20 @@ async def test_a_ticket_stream_whose_redis_is_too_busy_to_read_again_starts_from
             )
             assert called.status_code == 200, called.text
             await wait_for_value(lambda: position(mine), 1)  # between the two reads
-            held = f"{settings.redis_prefix}test:held:{mine}"
-            holding = asyncio.ensure_future(crowded.blpop([held], timeout=0))
-            await asyncio.sleep(0.1)
-            models = ReadModels(crowded, keys, store, hub=hub)
-            pumping = asyncio.create_task(
-                ticket_stream.follow_ticket(models, tenant, mine, None, None, push, known)
-            )
-            await wait_until(lambda: len(pushed) == 1 or pumping.done(), WITHIN_S)
-            assert not pumping.done(), pumping.exception()
-            assert pushed[0]["position"] == 2
-            await redis_client.rpush(held, "go")  # the pool's connection free again
-            await holding
-            await wait_until(lambda: len(pushed) == 2, WITHIN_S)  # at a keepalive
-            assert pushed[1]["position"] == 1
-            pumping.cancel()
+            async with crowded_redis(settings, redis_client) as (crowded, free):
+                models = ReadModels(crowded, keys, store, hub=hub)  # its reads find no connection
+                pumping = asyncio.create_task(
+                    ticket_stream.follow_ticket(models, tenant, mine, None, None, push, known)
+                )
+                await wait_until(lambda: len(pushed) == 1 or pumping.done(), WITHIN_S)
+                assert not pumping.done(), pumping.exception()
+                assert pushed[0]["position"] == 2
+                await free()  # the pool's connection free again
+                await wait_until(lambda: len(pushed) == 2, WITHIN_S)  # at a keepalive
+                assert pushed[1]["position"] == 1
+                pumping.cancel()
     finally:
         await hub.close()
-        await crowded.aclose()
-        await crowded.connection_pool.disconnect()
 
 
 async def wait_for_value(read: Callable[[], Awaitable[Any]], wanted: Any) -> None:

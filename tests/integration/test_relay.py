@@ -101,10 +101,12 @@ async def test_an_idle_relay_stops_when_asked_not_at_its_next_poll(
     tenant_id: str,
     topics: list[str],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A relay waiting for the next commit ends at a stop (a SIGTERM), however long its idle
     poll: a stopping relay used to wait the poll out (a second, and up to it at every stop)."""
     monkeypatch.setattr(relay_module, "IDLE_POLL_S", 120.0)
+    caplog.set_level(logging.INFO, logger=relay_module.log.name)
     stop = asyncio.Event()
     relay = relay_for(settings, store)
     task = asyncio.create_task(relay.run(stop))
@@ -114,8 +116,8 @@ async def test_an_idle_relay_stops_when_asked_not_at_its_next_poll(
     stop = asyncio.Event()
     relay = relay_for(settings, store)
     task = asyncio.create_task(relay.run(stop))
-    await wait_for(lambda: relay._producer is not None, 30)
-    await asyncio.sleep(0.5)
+    await wait_for(lambda: caplog.text.count("relay leading from") == 2, 30)
+    await asyncio.sleep(0.5)  # into its wait for an announcement
     stop.set()
     await asyncio.wait_for(task, 10)
     assert relay.published == 0
