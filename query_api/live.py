@@ -152,7 +152,7 @@ async def queue_socket(
     hub = hub_of(websocket)
     try:
         who = await reader_of(websocket, svc, bearer, access_token, "read")
-        await read_queue(models, who.tenant_id, queue_id, None, 0)
+        found = await read_queue(models, who.tenant_id, queue_id, None, 0)
         lease = admitted(hub, lease_of(who))
     except ReadModelUnavailable:
         await refuse_websocket(
@@ -177,8 +177,9 @@ async def queue_socket(
 
     async def pump() -> None:
         # The hub's keepalives wake it only to say that the read side's state changed (no
-        # frame otherwise: the server pings WebSockets itself).
-        await pump_queue(models, who.tenant_id, str(queue_id), None, lease, show, says.quiet)
+        # frame otherwise: the server pings WebSockets itself). A crowd taking Redis' pool
+        # after the handshake's read: that read stands in (as for SSE, pump_queue's `known`).
+        await pump_queue(models, who.tenant_id, str(queue_id), None, lease, show, says.quiet, found)
 
     async def until_closed() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
