@@ -345,8 +345,9 @@ class ReadModels:
         Versions are per queue. A transfer answers the receiving queue's version while the read
         model may still show the ticket in the queue it left, whose own version can be anything;
         so the system of record says which queue holds the ticket (right after an enqueue, also
-        that it exists at all), and only a read of the ticket in that queue counts.
-        """
+        that it exists at all), and only a read of the ticket in that queue counts. None when
+        the read model of that queue holds all the record has written and not the ticket (it
+        ended thousands of tickets ago, FINISHED_RETENTION): no wait would bring it."""
         found = await self.ticket(tenant, ticket_id)
         if min_version is None:
             return found
@@ -358,17 +359,22 @@ class ReadModels:
         def fresh(read: TicketRead | None) -> bool:
             return read is not None and read.queue_id == holder and read.version >= min_version
 
-        written = await self._written(tenant, holder) if not fresh(found) and wait > 0 else None
-        if written is not None and min_version <= written:  # else waiting would not help
-
-            async def settled() -> bool:
-                nonlocal found
-                found = await self.ticket(tenant, ticket_id)
-                return fresh(found)
-
-            await self._wait(tenant, holder, time.monotonic() + wait, settled)
-        if found is not None and fresh(found):
+        if fresh(found):
             return found
+        written, gone = await self._written(tenant, holder) or 0, False  # 0: no such queue
+
+        async def settled() -> bool:
+            nonlocal found, gone
+            found = await self.ticket(tenant, ticket_id)
+            if found is None and await self.version(tenant, holder) >= written > 0:
+                found = await self.ticket(tenant, ticket_id)  # folded between the reads?
+                gone = found is None
+            return gone or fresh(found)
+
+        if min_version <= written:  # else waiting would not help
+            await self._wait(tenant, holder, time.monotonic() + wait, settled)  # >= one check
+        if gone or fresh(found):  # gone: the views hold all the record has, not this ticket
+            return None if gone else found
         if found is not None and found.queue_id == holder:
             raise StaleRead(found.version)
         raise StaleRead(await self.version(tenant, holder))

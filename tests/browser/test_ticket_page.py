@@ -10,12 +10,14 @@ import asyncio
 import json
 import re
 import time
+import uuid
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from playwright.async_api import Page, Route, expect
 
+from core.tokens import ticket_token
 from tests.browser.audit import CheckA11y, Shoot
 from tests.browser.pages import OpenPage, assert_no_console_errors
 from tests.browser.stack import LiveStack, Tenant
@@ -379,16 +381,22 @@ async def test_a_ticket_not_yet_in_the_read_models_is_looked_for_again_not_calle
     live_stack: LiveStack, phone: OpenPage
 ) -> None:
     """A QR code scanned the moment the ticket is printed, with the stream worker behind: the
-    ticket's stream is a 404 until the worker folds it (two 404s here, as the API answers them
-    then). The page looks again and shows the ticket; it does not say it is gone."""
+    ticket's stream is a 404 until the worker folds it (here every stream asked without a
+    min_version, as the API answers them then). The page asks the stream to wait for the
+    ticket (min_version: the system of record has it) and shows it; it does not say it is
+    gone."""
     tenant = await live_stack.tenant("Early scan clinic")
     queue_id = await tenant.create_queue(name="Front desk")
     mine = (await tenant.enqueue(queue_id, role="kiosk"))["ticket"]
     refused: list[str] = []
+    waited: list[str] = []
     page = await phone()
 
     async def not_yet(route: Route) -> None:
-        if len(refused) < 2:
+        if "min_version=" in route.request.url:
+            waited.append(route.request.url)
+            await route.continue_()
+        else:
             refused.append(route.request.url)
             await route.fulfill(
                 status=404,
@@ -397,15 +405,35 @@ async def test_a_ticket_not_yet_in_the_read_models_is_looked_for_again_not_calle
                     {"type": "/problems/not-found", "title": "Not found", "status": 404}
                 ),
             )
-        else:
-            await route.continue_()
 
     await page.route(re.compile(r"/v1/tickets/[^/]+/events"), not_yet)
     await page.add_init_script(RECORDER)
     await page.goto(f"/t/{mine['ticket_id']}#token={mine['token']}")
     await expect(page.locator("#position")).to_have_text("1", timeout=15_000)
-    assert len(refused) == 2
+    assert len(refused) == 1 and len(waited) == 1, (refused, waited)
     await expect(page.get_by_text("can't find this ticket")).to_have_count(0)
+
+
+async def test_a_ticket_the_system_of_record_does_not_know_is_said_gone_at_once(
+    live_stack: LiveStack, phone: OpenPage
+) -> None:
+    """A link to a ticket that is no more (its token right, its ticket unknown to the system of
+    record: erased, or never taken here) on a device that never saw it: after one stream asked
+    to wait for the ticket answers 404 the page says it is gone, without looking again."""
+    ticket_id = str(uuid.uuid4())
+    token = ticket_token(live_stack.settings.token_secret, ticket_id)
+    asked: list[str] = []
+    page = await phone()
+    page.on(
+        "request", lambda r: asked.append(r.url) if f"/v1/tickets/{ticket_id}" in r.url else None
+    )
+    await page.goto(f"/t/{ticket_id}#token={token}")
+    await expect(page.get_by_text("can't find this ticket")).to_be_visible(timeout=15_000)
+    streams = [url for url in asked if "/events" in url]
+    assert len(streams) == 2 and "min_version=1" in streams[1], asked
+    await page.wait_for_timeout(1500)  # what a page still looking would ask meanwhile
+    assert len([url for url in asked if "/events" in url]) == 2, asked
+    await expect(page.get_by_text("can't find this ticket")).to_be_visible()
 
 
 async def test_a_link_without_its_token_says_what_to_do(

@@ -35,7 +35,9 @@
   let live = false;
   let stream = null;
   let bookingLooks = 0; // how often a checked-in booking's ticket was looked for
-  let ticketLooks = 0; // how often a ticket not (yet) in the read models was looked for
+  let wanted; // the min_version the stream was last asked for (undefined: none)
+  let askedRecord = false; // the stream was asked to wait for the ticket (see notATicket)
+  let ticketLooks = 0; // how often it was asked again, the read side behind (a 409)
   const TICKET_LOOKS = 8;
   let leaving = false; // the page is being replaced by itself in the ticket's language
 
@@ -269,6 +271,9 @@
       broken(t("ticket.broken_title"), t("ticket.broken_link"));
     } else if (problem.status === 404) {
       notATicket();
+    } else if (problem.status === 409 && !memory.view && ticketLooks++ < TICKET_LOOKS) {
+      // The read side is further behind than the stream's wait (stale-read): ask again.
+      lookAgain();
     } else {
       broken(t("ticket.problem_title"), problem.text);
     }
@@ -277,6 +282,7 @@
   // ---- A booking (no ticket yet) ----------------------------------------------------------
 
   function follow(minVersion) {
+    wanted = minVersion;
     const wait = minVersion === undefined ? "" : "?min_version=" + minVersion + "&wait=15";
     stream = VQ.follow(base + "/events" + wait, onView, { onState: onState });
   }
@@ -286,12 +292,14 @@
     try {
       booking = await T.showBooking();
     } catch (problem) {
-      // A ticket taken a moment ago may not be in the read models yet (its stream is a 404
-      // until the stream worker folds it: a QR code scanned at once, a busy worker): looked
-      // for again a few times before the page says it is gone, unless this device saw it.
-      if (problem.status === 404 && !memory.view && ticketLooks++ < TICKET_LOOKS) {
-        await VQ.sleep(1000);
-        if (!leaving) follow();
+      // A ticket taken a moment ago is in the system of record before it is in the read
+      // models: its stream is a 404 until the stream worker folds it (a QR code scanned at
+      // once, a busy worker). Asked with a min_version, the stream waits for the ticket to
+      // get there, and a 404 to that is exact: the system of record has no such ticket (any
+      // more). A device that saw the ticket says it is gone at once.
+      if (problem.status === 404 && !memory.view && !askedRecord) {
+        askedRecord = true;
+        if (!leaving) follow(1);
         return;
       }
       broken(VQ.t("ticket.problem_title"),
@@ -304,6 +312,11 @@
       await VQ.sleep(1000);
       follow();
     }
+  }
+
+  async function lookAgain() {
+    await VQ.sleep(1000);
+    if (!leaving) follow(wanted);
   }
 
   function onCheckedIn(answer) {
