@@ -33,7 +33,7 @@ async def _get(api: ApiClient, path: str, role: str = "admin", **params: Any) ->
 
 
 async def test_queries_on_read_models_a_real_worker_folds(
-    settings: Settings, topics: list[str], api: ApiClient, redis_client: aioredis.Redis
+    settings: Settings, topics: list[str], api: ApiClient
 ) -> None:
     """One read side for all the scenarios: a stream worker takes seconds to join its group."""
     queues = [await api.create_queue(prefix=p) for p in "RAB"]
@@ -44,11 +44,11 @@ async def test_queries_on_read_models_a_real_worker_folds(
         await _tenancy_and_tokens(api, queues[0])
         await _enqueue_then_read_the_ticket_never_404_nor_older(api, queues[1:])
         await _transfer_then_read_the_receiving_queue_never_stale(api, queues[1:])
-        await _a_ticket_the_views_forgot_is_a_404_not_a_wait(api, queues[0], redis_client, settings)
+        await _a_ticket_the_views_forgot_is_a_404_not_a_wait(api, queues[0], settings)
 
 
 async def _a_ticket_the_views_forgot_is_a_404_not_a_wait(
-    api: ApiClient, queue_id: str, redis: aioredis.Redis, settings: Settings
+    api: ApiClient, queue_id: str, settings: Settings
 ) -> None:
     """A ticket the system of record has and the read model of its queue no longer holds (it
     ended 5,000 finished tickets ago: FINISHED_RETENTION), that read model having all the queue's
@@ -60,9 +60,10 @@ async def _a_ticket_the_views_forgot_is_a_404_not_a_wait(
     path = f"/v1/tickets/{ticket_id}"
     assert (await _get(api, path, min_version=version)).status_code == 200
     keys = Keys(settings.redis_prefix)
-    await redis.delete(
-        keys.home(api.tenant_id, ticket_id), keys.ticket(api.tenant_id, queue_id, ticket_id)
-    )
+    async with aioredis.Redis.from_url(settings.redis_dsn) as redis:
+        await redis.delete(
+            keys.home(api.tenant_id, ticket_id), keys.ticket(api.tenant_id, queue_id, ticket_id)
+        )
     for params in ({"min_version": 1, "wait": 10}, {"min_version": 1, "wait": 0}, {}):
         forgotten = await _get(api, path, **params)
         assert forgotten.status_code == 404, (params, forgotten.text)
