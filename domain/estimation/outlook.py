@@ -307,7 +307,10 @@ def _every_path(
             # way. (Free just as its rota ends: it is leaving.)
             is_open, release = True, _release_idle(gap, spread)
         else:
-            is_open = (cold or board.open_now(info, at, now_key)) and fresh_line
+            # Not seen today and no rota for it (a new queue's first hour, a desk just added):
+            # there, as on a cold start, until people wait with nobody calling them.
+            unseen = usual is None and info.idle_since is None and info.name not in board.seen_today
+            is_open = (cold or unseen or board.open_now(info, at, now_key)) and fresh_line
             release = _release_idle(gap, spread) if is_open else None
         deviation = board.deviation(info, is_open, now_key, at, slot_start)
         level = _level(board, info, is_open, deviation, slots)
