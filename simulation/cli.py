@@ -14,6 +14,7 @@ from datetime import date
 from domain.hours import parse_hhmm
 from eventstore.errors import StoreUnavailable
 from simulation import anomalies, routing_cli, staffing_cli, whatif_cli
+from simulation.learner import KNOWABLE
 from simulation.offline import RunResult, run
 from simulation.report import as_json, passes, summary, sweep, table
 from simulation.scenario import Scenario, load, shipped
@@ -165,17 +166,28 @@ def _offline_arguments(offline: argparse._ArgumentGroup) -> None:
         help="also score the learning oracle: the oracle's forward runs with what the day so far "
         "teaches (service times, arrival rate, class mix, no-shows) in place of the truth",
     )
+    offline.add_argument(
+        "--learner-knows",
+        action="append",
+        choices=KNOWABLE,
+        default=[],
+        help="give the learning oracle the truth of this part (arrivals: their rate and class "
+        "mix; services: the service times), to see what of the oracle's lead is that part's "
+        "(implies --learner; may be given twice)",
+    )
     offline.add_argument("--jobs", type=int, default=None, help="scenarios run in parallel")
     offline.add_argument(
         "--check", action="store_true", help="exit 1 unless every scenario meets the acceptance"
     )
 
 
-Work = tuple[str, int | None, int | None, int, int, int | None, bool, str | None, bool]
+Work = tuple[
+    str, int | None, int | None, int, int, int | None, bool, str | None, bool, tuple[str, ...]
+]
 
 
 def _one(args: Work) -> RunResult:
-    name, days, warmup, seed, samples, every, oracle, day, learner = args
+    name, days, warmup, seed, samples, every, oracle, day, learner, knows = args
     scenario = load(name)
     if day is not None:
         scenario = replace(scenario, start=_date(day))
@@ -188,7 +200,8 @@ def _one(args: Work) -> RunResult:
         oracle=oracle,
         samples=samples,
         oracle_every=every if every is not None else scenario.oracle_every,
-        learner=learner,
+        learner=learner or bool(knows),
+        learner_knows=knows,
     )
 
 
@@ -311,6 +324,7 @@ def _offline(args: argparse.Namespace) -> int:
             not args.no_oracle,
             args.date,
             args.learner,
+            tuple(args.learner_knows),
         )
         for seed in seeds
         for name in busiest

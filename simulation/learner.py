@@ -16,8 +16,9 @@ takes it from the day's events as they come:
 * patience: nobody is expected to walk away.
 
 It answers how much of the oracle's lead a learner could close on the same day: `vq simulate
---offline --learner` scores it beside the oracle (a shadow: scored, never served). Simulator
-only, like the oracle.
+--offline --learner` scores it beside the oracle (a shadow: scored, never served). Given the truth
+of one part (`knows`: "arrivals", the rate and class mix; "services", the service times;
+`--learner-knows`), it shows what of that lead is that part's. Simulator only, like the oracle.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from simulation.oracle import OracleEstimator
 from simulation.scenario import DayPlan, Scenario
 
 LEARNER = "learner"
+KNOWABLE = ("arrivals", "services")  # what the learner may be given the truth of
 PRIOR_MEDIAN = 120.0
 PRIOR_SIGMA = 1.0
 PRIOR_SERVICES = 1.0
@@ -53,7 +55,16 @@ NEVER = 1e15
 class LearningOracle(OracleEstimator):
     name = LEARNER
 
-    def __init__(self, scenario: Scenario, *, days: int, samples: int = 48, seed: int = 0) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        days: int,
+        samples: int = 48,
+        seed: int = 0,
+        knows: Sequence[str] = (),
+    ) -> None:
+        self.knows = frozenset(knows)
         patient = replace(scenario.behaviour, patience_scale=NEVER)
         super().__init__(
             replace(scenario, behaviour=patient), days=days, samples=samples, seed=seed
@@ -76,7 +87,7 @@ class LearningOracle(OracleEstimator):
     def shares(self) -> Sequence[tuple[str, float]]:
         """Each class's share of the day's arrivals so far (the truth before anybody came)."""
         total = sum(self.classes.values())
-        if not total:
+        if not total or "arrivals" in self.knows:
             return self.scenario.priorities
         return tuple((name, n / total) for name, n in self.classes.items())
 
@@ -87,14 +98,19 @@ class LearningOracle(OracleEstimator):
         return len(self.arrivals) * 3600.0 / RATE_WINDOW_S
 
     def peak_rate(self) -> float:
-        return self.recent()
+        return super().peak_rate() if "arrivals" in self.knows else self.recent()
 
     def rate(self, plan: DayPlan, t: float) -> float:
         """The recent rate while the queue is open (nobody comes when it is closed)."""
-        return self.recent() if super().rate(plan, t) > 0 else 0.0
+        truth = super().rate(plan, t)
+        if "arrivals" in self.knows:
+            return truth
+        return self.recent() if truth > 0 else 0.0
 
     def _fit(self, service_type: str) -> None:
         """The type's log-normal: the prior and the services seen, as one sample."""
+        if "services" in self.knows:
+            return  # the truth, as the oracle set it
         n, total, squares = self.seen.get(service_type, (0, 0.0, 0.0))
         prior = math.log(PRIOR_MEDIAN)
         weight = PRIOR_SERVICES + n

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -195,13 +195,16 @@ def run(
     samples: int = 48,
     oracle_every: int = 1,
     learner: bool = False,
+    learner_knows: Sequence[str] = (),
 ) -> RunResult:
     started = time.perf_counter()
     every = max(oracle_every, 1)
     shadow = _SampledOracle(OracleEstimator(scenario, days=days, samples=samples, seed=seed), every)
     shadows = [shadow] if oracle else []
     if learner:  # asked for the same tickets as the oracle (see simulation/learner.py)
-        learning = LearningOracle(scenario, days=days, samples=samples, seed=seed)
+        learning = LearningOracle(
+            scenario, days=days, samples=samples, seed=seed, knows=learner_knows
+        )
         shadows.append(_SampledOracle(learning, every, name=LEARNER))
     selector = Selector.default(shadows=shadows)
     plans = day_plans(scenario, days)

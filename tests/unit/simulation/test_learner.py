@@ -66,3 +66,38 @@ def test_the_sweep_prints_the_learner_beside_the_oracle(
     assert code == 0
     assert "learner" in out.splitlines()[1]
     assert len([line for line in out.splitlines() if "cold_start" in line]) == 2
+
+
+def test_given_the_truth_of_a_part_it_keeps_it_and_learns_the_rest() -> None:
+    """`--learner-knows`: what of the oracle's lead is the arrivals', or the services'."""
+    scenario = load("cold_start")
+    events = asyncio.run(decide_locally(commands(scenario, days=1, seed=1)))
+    truth = scenario.service_types[0]
+    learners = {
+        knows: LearningOracle(scenario, days=1, seed=1, knows=knows)
+        for knows in ((), ("services",), ("arrivals",))
+    }
+    state = initial_state("")
+    for event in events[: len(events) // 3]:  # the morning
+        evolve(state, event)
+        for learner in learners.values():
+            learner.observe(state, event)
+    plan = learners[()].plans[0]
+    at_ten = plan.opens + 3600  # 10:00, the rush to come at 10:15
+    for knows, learner in learners.items():
+        (mu, sigma) = learner.lognormal[truth.name]
+        knows_services = "services" in knows
+        assert math.isclose(mu, math.log(truth.median_seconds)) == knows_services, knows
+        assert (sigma == truth.sigma) == knows_services, knows
+        true_rate = scenario.rate_per_hour(plan.weekday, plan.minute_of_day(at_ten))
+        knows_arrivals = "arrivals" in knows
+        assert (learner.rate(plan, at_ten) == true_rate) == knows_arrivals, knows
+        assert (tuple(learner.shares()) == tuple(scenario.priorities)) == knows_arrivals, knows
+
+
+def test_the_sweep_takes_what_the_learner_knows(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--offline", "--scenario", "cold_start", "--seed", "1"]
+    assert main([*args, "--learner-knows", "arrivals"]) == 0
+    assert "learner" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([*args, "--learner-knows", "future"])
