@@ -55,7 +55,7 @@ class ApiClient:
 async def _patiently(setup: Callable[[], Awaitable[Any]]) -> Any:
     """A fixture's setup through the app, tried again after a stall: a busy machine once took
     over the pool's 2 s to start a PostgreSQL connection at a test's setup (make test of
-    aa61400), which is no fault of what the test tests (the product's 503 is, elsewhere)."""
+    5fb417c), which is no fault of what the test tests (the product's 503 is, elsewhere)."""
     for attempt in range(3):
         try:
             return await setup()

@@ -11,7 +11,7 @@ from domain.estimation.counters import IDLE_GRACE
 
 
 def _first_minutes() -> tuple[RuleEstimator, Queue]:
-    """Three desks open at nine; the first person of the day is called at desk 2 and served."""
+    """Three desks open at nine; the day's first person is at desk 2, their service under way."""
     rules = RuleEstimator()
     queue = Queue(QueueConfig(name="Desk", counters=("1", "2", "3")), rules)
     queue.enqueue("first", 0)
