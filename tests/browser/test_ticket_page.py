@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import time
 import uuid
 from datetime import timedelta
@@ -412,6 +414,29 @@ async def test_a_ticket_not_yet_in_the_read_models_is_looked_for_again_not_calle
     await expect(page.locator("#position")).to_have_text("1", timeout=15_000)
     assert len(refused) == 1 and len(waited) == 1, (refused, waited)
     await expect(page.get_by_text("can't find this ticket")).to_have_count(0)
+
+
+async def test_a_ticket_taken_while_the_worker_is_stopped_is_waited_for_then_shown(
+    live_stack: LiveStack, phone: OpenPage
+) -> None:
+    """Nothing faked: the stream worker stopped (SIGSTOP) for 12 s, a ticket taken and its page
+    opened at once. The page waits for it (the system of record has it) instead of saying it is
+    gone, and shows it once the worker runs again. (The page of the last stop looked 8 times a
+    second apart and then said "can't find this ticket", for good.)"""
+    tenant = await live_stack.tenant("Stopped worker clinic")
+    queue_id = await tenant.create_queue(name="Front desk")
+    (worker,) = [s for s in live_stack.services if s.name == "worker"]
+    page = await phone()
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    try:
+        mine = (await tenant.enqueue(queue_id, role="kiosk"))["ticket"]
+        await page.goto(f"/t/{mine['ticket_id']}#token={mine['token']}")
+        await page.wait_for_timeout(12_000)
+        await expect(page.locator("#broken")).to_be_hidden()
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    await expect(page.locator("#position")).to_have_text("1", timeout=30_000)
+    await expect(page.locator("#broken")).to_be_hidden()
 
 
 async def test_a_ticket_the_system_of_record_does_not_know_is_said_gone_at_once(
