@@ -36,7 +36,6 @@
   let stream = null;
   let bookingLooks = 0; // how often a checked-in booking's ticket was looked for
   let wanted; // the min_version the stream was last asked for (undefined: none)
-  let askedRecord = false; // the stream was asked to wait for the ticket (see notATicket)
   let ticketLooks = 0; // how often it was asked again, the read side behind (a 409)
   const TICKET_LOOKS = 8;
   let leaving = false; // the page is being replaced by itself in the ticket's language
@@ -273,7 +272,7 @@
       notATicket();
     } else if (problem.status === 409 && !memory.view && ticketLooks++ < TICKET_LOOKS) {
       // The read side is further behind than the stream's wait (stale-read): ask again.
-      lookAgain();
+      lookAgain(wanted);
     } else {
       broken(t("ticket.problem_title"), problem.text);
     }
@@ -297,8 +296,7 @@
       // once, a busy worker). Asked with a min_version, the stream waits for the ticket to
       // get there, and a 404 to that is exact: the system of record has no such ticket (any
       // more). A device that saw the ticket says it is gone at once.
-      if (problem.status === 404 && !memory.view && !askedRecord) {
-        askedRecord = true;
+      if (problem.status === 404 && !memory.view && wanted === undefined) {
         if (!leaving) follow(1);
         return;
       }
@@ -308,15 +306,13 @@
     }
     if (leaving) return; // the page comes again, in the booking's language
     // Checked in (by staff, or a moment ago): its ticket is there, or about to be.
-    if (booking.status === "checked_in" && bookingLooks++ < 10) {
-      await VQ.sleep(1000);
-      follow();
-    }
+    if (booking.status === "checked_in" && bookingLooks++ < 10) lookAgain();
   }
 
-  async function lookAgain() {
+  // The stream asked for again in a second (with `minVersion`, if given).
+  async function lookAgain(minVersion) {
     await VQ.sleep(1000);
-    if (!leaving) follow(wanted);
+    if (!leaving) follow(minVersion);
   }
 
   function onCheckedIn(answer) {
