@@ -272,6 +272,22 @@ def _between(
     return out
 
 
+def shown_joining(eta: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+    """The range of somebody joining now (a queue's "wait if you join now"), as the API shows it:
+    the waits it was estimated with, from now. A ticket's range is moments (the ticket joined
+    then, and each second that passes is one it waited); a newcomer joins whenever it is read,
+    behind the same people while nothing happened, so its range does not run down to "any
+    moment now" on a line that is quiet between two events."""
+    if eta is None:
+        return None
+    since = max(0.0, (now - datetime.fromisoformat(eta["estimated_at"])).total_seconds())
+    moved = {
+        f"{level}_at": _iso(datetime.fromisoformat(eta[f"{level}_at"]) + timedelta(seconds=since))
+        for level in ("p10", "p50", "p90")
+    }
+    return shown({**eta, **moved}, now)
+
+
 def shown(eta: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
     """A stored range as the API shows it: the moments, and the seconds left until each (never
     below zero: a ticket past its P90 and not yet called is "any moment now")."""

@@ -24,6 +24,10 @@ class WaitEstimate(BaseModel):
 
 
 class NewcomerWait(WaitEstimate):
+    """The wait of one who joins now. Its seconds are those estimated at `estimated_at`, and its
+    moments are from now: read again on a line where nothing happened since, it is the same
+    wait, not one that ran down (a ticket's range is moments, and does)."""
+
     ahead: int = Field(description="People a newcomer would find ahead")
 
 

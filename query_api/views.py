@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from http_api.problems import ProblemError
-from projections.estimates import shown
+from projections.estimates import shown, shown_joining
 from projections.queries import QueueRead, ReadModels, StaleRead, TicketRead
 from projections.read_side import ReadSide
 
 
 def queue_out(queue: QueueRead, now: datetime) -> dict[str, Any]:
-    estimate = shown(queue.newcomer, now)
+    estimate = shown_joining(queue.newcomer, now)
     if estimate is not None and queue.newcomer is not None:
         estimate.update(ahead=queue.newcomer["ahead"], basis=queue.newcomer["basis"])
     return {**queue.view, "version": queue.version, "estimate": estimate}
