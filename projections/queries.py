@@ -32,6 +32,7 @@ from projections import replay
 from projections.estimates import NEWCOMER
 from projections.fanout import Follower, Hub, Lease, changes_pattern
 from projections.layout import Keys
+from projections.read_scripts import PAGE, TICKET
 from projections.unavailable import ReadModelUnavailable as ReadModelUnavailable
 from projections.unavailable import redis_errors as redis_errors
 from projections.views import member_ticket_id
@@ -60,48 +61,6 @@ MAX_TRANSFER_HOPS = 8
 # While waiting on a channel, re-read at least this often: a rebuild writes without publishing.
 RECHECK_S = 0.5
 _TENANT_CACHE_MAX = 10_000
-
-# One hop of a ticket: the queue's version, the ticket's view, its rank in the line and its wait
-# range, read at one instant. KEYS: queue hash, ticket view, line, eta hash; ARGV: ticket id.
-# `#!lua` without `no-writes`: refused by a full Redis, as a queue's read is (see above).
-_TICKET = """#!lua
-local version = redis.call('HGET', KEYS[1], 'version')
-local view = redis.call('GET', KEYS[2])
-local rank = false
-local eta = false
-if view then
-  local member = cjson.decode(view)['line']
-  if type(member) == 'string' then
-    rank = redis.call('ZRANK', KEYS[3], member)
-    eta = redis.call('HGET', KEYS[4], ARGV[1])
-  end
-end
-return {version or false, view or false, rank, eta}
-"""
-
-# A page of the line and the views and wait ranges of its tickets at one version. KEYS: queue
-# hash, line, eta hash; ARGV: offset, limit, the queue's ticket key prefix. The ticket keys are
-# derived inside the script (as the writer's CLEARQUEUE does): fine on one Redis, not on a Redis
-# Cluster. `#!lua` without `no-writes`: refused by a full Redis, as a queue's read is.
-_PAGE = """#!lua
-local version = redis.call('HGET', KEYS[1], 'version')
-if not version then return false end
-local offset = tonumber(ARGV[1])
-local members = redis.call('ZRANGE', KEYS[2], offset, offset + tonumber(ARGV[2]) - 1)
-local views = {}
-local etas = {}
-if #members > 0 then
-  local keys = {}
-  local ids = {}
-  for i, member in ipairs(members) do
-    ids[i] = string.match(member, '([^|]+)$')
-    keys[i] = ARGV[3] .. ids[i]
-  end
-  views = redis.call('MGET', unpack(keys))
-  etas = redis.call('HMGET', KEYS[3], unpack(ids))
-end
-return {version, redis.call('ZCARD', KEYS[2]), members, views, etas}
-"""
 
 
 class StaleRead(Exception):
@@ -151,8 +110,8 @@ class ReadModels:
         self._keys = keys
         self._record = record
         self.now = clock  # the product's clock: wait ranges are shown as seconds from now
-        self._ticket_script = client.register_script(_TICKET)
-        self._page_script = client.register_script(_PAGE)
+        self._ticket_script = client.register_script(TICKET)
+        self._page_script = client.register_script(PAGE)
         self._tenants: LRUCache[str, str] = LRUCache(_TENANT_CACHE_MAX)
         self._hub = hub  # the process's one subscription to the change channels
         self._own_hub = hub is None  # made (and closed) here on first use
@@ -221,14 +180,25 @@ class ReadModels:
         """The ticket where it is now: from the queue it first joined, through its transfers.
 
         When a transfer's destination has not caught up yet, the source's view ("transferred")
-        is the answer: true, and the newest thing the read model knows.
+        is the answer: true, and the newest thing the read model knows. A ticket its first queue
+        no longer holds (ended there 5,000 finished tickets ago, FINISHED_RETENTION) is looked
+        for where the system of record says it is now: a transfer may have taken it on.
         """
         async with redis_errors():
             home = await self._redis.get(self._keys.home(tenant, ticket_id))
-            if home is None:
-                return None
-            queue_id: str | None = _text(home)
-            found: TicketRead | None = None
+        if home is None:
+            return None
+        found = await self._follow(tenant, _text(home), ticket_id)
+        if found is None:
+            located = await self._record.ticket_location(ticket_id)
+            if located is not None and located[0] == tenant and located[1] != _text(home):
+                found = await self._follow(tenant, located[1], ticket_id)
+        return found
+
+    async def _follow(self, tenant: str, first: str, ticket_id: str) -> TicketRead | None:
+        queue_id: str | None = first
+        found: TicketRead | None = None
+        async with redis_errors():
             for _ in range(MAX_TRANSFER_HOPS):
                 if queue_id is None:
                     break

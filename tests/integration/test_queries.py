@@ -45,6 +45,7 @@ async def test_queries_on_read_models_a_real_worker_folds(
         await _enqueue_then_read_the_ticket_never_404_nor_older(api, queues[1:])
         await _transfer_then_read_the_receiving_queue_never_stale(api, queues[1:])
         await _a_ticket_the_views_forgot_is_a_404_not_a_wait(api, queues[0], settings)
+        await _a_ticket_its_first_queue_forgot_is_read_where_it_moved(api, queues[1:], settings)
 
 
 async def _a_ticket_the_views_forgot_is_a_404_not_a_wait(
@@ -71,6 +72,38 @@ async def _a_ticket_the_views_forgot_is_a_404_not_a_wait(
     token = {"X-Ticket-Token": made["ticket"]["token"]}  # the ticket's own page, by its token
     stream = await api.http.get(f"{path}/events", headers=token, params={"min_version": 1})
     assert stream.status_code == 404, stream.text
+
+
+async def _a_ticket_its_first_queue_forgot_is_read_where_it_moved(
+    api: ApiClient, queues: list[str], settings: Settings
+) -> None:
+    """A ticket moved on from the queue it joined, which forgot it since (5,000 tickets finished
+    there later: FINISHED_RETENTION; played by dropping its view there as the writer does, the
+    ticket's home key left as it leaves it): read by id, with or without `min_version`, and by
+    its token, it is where it waits now, not a 404."""
+    here, there = queues
+    made = await api.enqueue(here)
+    ticket_id = made["ticket"]["ticket_id"]
+    moved = await api.post(
+        f"/v1/tickets/{ticket_id}/transfer", "staff", json={"to_queue_id": there}
+    )
+    assert moved.status_code == 200, moved.text
+    version = moved.json()["target"]["stream_version"]
+    path = f"/v1/tickets/{ticket_id}"
+    assert (await _get(api, path, min_version=version)).status_code == 200
+    keys = Keys(settings.redis_prefix)
+    async with aioredis.Redis.from_url(settings.redis_dsn) as redis:
+        assert await redis.get(keys.home(api.tenant_id, ticket_id)) == here.encode()
+        await redis.delete(keys.ticket(api.tenant_id, here, ticket_id))
+        await redis.srem(keys.ticket_index(api.tenant_id, here), ticket_id)
+    for params in ({}, {"min_version": version, "wait": 5}):
+        read = await _get(api, path, **params)
+        assert read.status_code == 200, (params, read.text)
+        assert (read.json()["queue_id"], read.json()["status"]) == (there, "waiting")
+    token = {"X-Ticket-Token": made["ticket"]["token"]}  # as its own page reads it
+    mine = await api.http.get(path, headers=token)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["queue_id"] == there
 
 
 async def _transfer_then_read_the_receiving_queue_never_stale(
