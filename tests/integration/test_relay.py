@@ -107,6 +107,14 @@ async def test_an_idle_relay_stops_when_asked_not_at_its_next_poll(
     poll: a stopping relay used to wait the poll out (a second, and up to it at every stop)."""
     monkeypatch.setattr(relay_module, "IDLE_POLL_S", 120.0)
     caplog.set_level(logging.INFO, logger=relay_module.log.name)
+    waiting = asyncio.Event()  # set once a relay is in its wait for an announcement
+    heard = relay_module._first_heard
+
+    async def first_heard(*args: Any, **kwargs: Any) -> Any:
+        waiting.set()
+        return await heard(*args, **kwargs)
+
+    monkeypatch.setattr(relay_module, "_first_heard", first_heard)
     stop = asyncio.Event()
     relay = relay_for(settings, store)
     task = asyncio.create_task(relay.run(stop))
@@ -116,8 +124,9 @@ async def test_an_idle_relay_stops_when_asked_not_at_its_next_poll(
     stop = asyncio.Event()
     relay = relay_for(settings, store)
     task = asyncio.create_task(relay.run(stop))
+    waiting.clear()
     await wait_for(lambda: caplog.text.count("relay leading from") == 2, 30)
-    await asyncio.sleep(0.5)  # into its wait for an announcement
+    await asyncio.wait_for(waiting.wait(), 30)  # in its wait for an announcement
     stop.set()
     await asyncio.wait_for(task, 10)
     assert relay.published == 0
