@@ -29,7 +29,10 @@ from eventstore.serialization import to_json
 from eventstore.values import IdempotencyRecord, StreamAppend, to_write
 from observability import tracing
 
-NOTIFY_CHANNEL = "vq_events"  # (vq_append, migration 0016, names it too)
+# The channel a commit announces itself on (vq_append, vq_append_all: migration 0025), as the
+# server names it on a connection whose search_path is the store's schema: one per schema, since
+# NOTIFY channels are the whole database's.
+NOTIFY_CHANNEL_SQL = "SELECT 'vq_events_' || md5(coalesce(current_schema(), ''))"
 
 
 class PostgresAppendSession:

@@ -20,9 +20,9 @@ from typing import Any
 import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
-from eventstore.append import NOTIFY_CHANNEL
+from eventstore.append import NOTIFY_CHANNEL_SQL
 from eventstore.errors import StoreUnavailable
 from eventstore.holders import UNNAMED, HeldWatch
 from eventstore.leadership import Connect, lead, sleep_or_stop
@@ -113,7 +113,9 @@ class Relay:
         """As the leader: publish whatever commits, until `stop`."""
         stopping = asyncio.ensure_future(stop.wait())  # ends a wait for an announcement
         try:
-            await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            named = await (await conn.execute(NOTIFY_CHANNEL_SQL)).fetchone()
+            channel = str(named[0]) if named else "vq_events"
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             # A fresh producer per leadership term: after a Kafka outage nothing of the old
             # producer's state (sequence numbers, a half-sent batch) is carried over.
             self._producer = self._producer_factory()
