@@ -48,13 +48,15 @@ class TicketFollower:
         self.status: str = view["status"]
         self.position: int | None = view["position"]
         self.counter: str | None = view["counter"]
+        # Its queue's status (a batch message carries the queue's view): paused, nobody is called.
+        self.queue_status: str | None = view.get("queue_status")
 
     def mark(self) -> tuple[Any, ...]:
         """Where the fold is (for `back_to`): a fold tried and not taken leaves no trace."""
-        return (self.version, self.status, self.position, self.counter, self.eta)
+        return (self.version, self.status, self.position, self.counter, self.eta, self.queue_status)
 
     def back_to(self, mark: tuple[Any, ...]) -> None:
-        self.version, self.status, self.position, self.counter, self.eta = mark
+        (self.version, self.status, self.position, self.counter, self.eta, self.queue_status) = mark
 
     def fold(self, message: dict[str, Any]) -> Fold:
         changes = [c for c in message.get("changes", []) if c["version"] > self.version]
@@ -67,6 +69,10 @@ class TicketFollower:
         eta = (message.get("etas") or {}).get(self.ticket_id)
         if eta is not None:
             self.eta = eta
+        queue_status = (message.get("view") or {}).get("status")
+        paused_or_resumed = queue_status is not None and queue_status != self.queue_status
+        if paused_or_resumed:
+            self.queue_status = queue_status
         for change in changes:
             before = (self.status, self.position, self.counter)
             if change.get("ticket_id") == self.ticket_id:
@@ -88,8 +94,9 @@ class TicketFollower:
             self.version = change["version"]
             if (self.status, self.position, self.counter) != before:
                 steps.append(Step(self.version, self.status, self.position, self.counter, touched))
-        if eta is not None and not steps and self.status == "waiting":
-            # Only the range moved (the line did not, around this ticket): show it.
+        if (eta is not None or paused_or_resumed) and not steps and self.status == "waiting":
+            # Only the range or the queue's status moved (the line did not, around this
+            # ticket): show it.
             steps.append(Step(self.version, self.status, self.position, self.counter, False))
         return Fold(steps, touched, reread or int(message["version"]) > self.version)
 
@@ -112,6 +119,7 @@ class TicketFollower:
                 "version": step.version,
                 "people_ahead": None if step.position is None else step.position - 1,
                 "estimate": shown(self.eta, now) if step.status == "waiting" else None,
+                "queue_status": self.queue_status if step.status == "waiting" else None,
             }
             out.append(self.view)
         return out

@@ -86,6 +86,7 @@ class TicketRead:
     view: dict[str, Any]
     position: int | None
     eta: dict[str, Any] | None = None  # its current wait range (moments; see estimates.py)
+    queue_status: str | None = None  # while it waits: its queue's (open, paused, closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,12 +218,17 @@ class ReadModels:
             self._keys.line(tenant, queue_id),
             self._keys.eta(tenant, queue_id),
         ]
-        version, raw, rank, eta = await self._ticket_script(keys=keys, args=[ticket_id])
+        version, raw, rank, eta, status = await self._ticket_script(keys=keys, args=[ticket_id])
         if raw is None:
             return None
         position = None if rank is None else int(rank) + 1
         return TicketRead(
-            queue_id, int(version or 0), json.loads(raw), position, json.loads(eta) if eta else None
+            queue_id,
+            int(version or 0),
+            json.loads(raw),
+            position,
+            json.loads(eta) if eta else None,
+            _text(status) if status else None,
         )
 
     async def ticket_tenant(self, ticket_id: str) -> str | None:

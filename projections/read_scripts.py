@@ -7,22 +7,26 @@ read (a MULTI); see `projections.queries` on why a full Redis serves no view.
 
 from __future__ import annotations
 
-# One hop of a ticket: the queue's version, the ticket's view, its rank in the line and its wait
-# range, read at one instant. KEYS: queue hash, ticket view, line, eta hash; ARGV: ticket id.
+# One hop of a ticket: the queue's version, the ticket's view, its rank in the line, its wait
+# range and, while it waits, the queue's status (open, paused: nobody is called), read at one
+# instant. KEYS: queue hash, ticket view, line, eta hash; ARGV: ticket id.
 # `#!lua` without `no-writes`: refused by a full Redis, as a queue's read is (see above).
 TICKET = """#!lua
 local version = redis.call('HGET', KEYS[1], 'version')
 local view = redis.call('GET', KEYS[2])
 local rank = false
 local eta = false
+local status = false
 if view then
   local member = cjson.decode(view)['line']
   if type(member) == 'string' then
     rank = redis.call('ZRANK', KEYS[3], member)
     eta = redis.call('HGET', KEYS[4], ARGV[1])
+    local queue = redis.call('HGET', KEYS[1], 'view')
+    if queue then status = cjson.decode(queue)['status'] end
   end
 end
-return {version or false, view or false, rank, eta}
+return {version or false, view or false, rank, eta, status}
 """
 
 # A page of the line and the views and wait ranges of its tickets at one version. KEYS: queue

@@ -72,6 +72,11 @@ class TicketView(BaseModel):
         description="While waiting: how long until the ticket is called, as a "
         "range (P10, P50, P90), recomputed as the line moves",
     )
+    queue_status: str | None = Field(
+        default=None,
+        description="While waiting: the status of the queue that holds it (`paused`: nobody "
+        "is called for now, and the range does not know for how long)",
+    )
     estimate_at_enqueue: PromisedWait | None = Field(
         default=None,
         description="The range given when the ticket joined this queue (kept, "

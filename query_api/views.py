@@ -94,6 +94,7 @@ def ticket_out(ticket: TicketRead, now: datetime) -> dict[str, Any]:
         "position": place,
         "people_ahead": None if place is None else place - 1,
         "estimate": shown(ticket.eta, now) if view.get("status") == "waiting" else None,
+        "queue_status": ticket.queue_status if view.get("status") == "waiting" else None,
         "version": ticket.version,
     }
 

@@ -184,6 +184,35 @@ async def test_a_missed_call_a_return_and_a_move_to_another_line(
     assert_no_console_errors(page)
 
 
+async def test_a_pause_is_said_instead_of_a_wait_running_down(
+    live_stack: LiveStack, phone: OpenPage
+) -> None:
+    """While staff pause calling nobody is called, and the range would count down to "any
+    moment now": the page says calling is paused, live, and the wait again once it resumes."""
+    tenant = await live_stack.tenant("Pausing clinic")
+    queue_id = await tenant.create_queue(name="Reception", counters=["1"])
+    await tenant.enqueue(queue_id, role="kiosk")
+    mine = (await tenant.enqueue(queue_id, role="kiosk"))["ticket"]
+    page = await open_ticket(phone, mine)
+    await expect(page.locator("#position")).to_have_text("2")
+    paused = "Calling is paused for a moment"
+    await expect(page.locator("#wait-text")).not_to_have_text(paused)
+
+    await tenant.post(f"/v1/queues/{queue_id}/pause", {"reason": "break"}, role="staff")
+    await expect(page.locator("#wait-text")).to_have_text(paused, timeout=LIVE_WITHIN_MS)
+    await expect(page.locator("#wait-hint")).to_contain_text("Your place in line is kept")
+    await expect(page.locator("#position")).to_have_text("2")
+    assert (await api_ticket(tenant, mine["ticket_id"]))["queue_status"] == "paused"
+
+    await tenant.post(f"/v1/queues/{queue_id}/resume", None, role="staff")
+    await expect(page.locator("#wait-text")).not_to_have_text(paused, timeout=LIVE_WITHIN_MS)
+    assert (await api_ticket(tenant, mine["ticket_id"]))["queue_status"] == "open"
+    await page.reload()  # read afresh (not folded from the stream): the same
+    await expect(page.locator("#position")).to_have_text("2")
+    await expect(page.locator("#wait-text")).not_to_have_text(paused)
+    assert_no_console_errors(page)
+
+
 async def test_cancel_my_place_asks_first(live_stack: LiveStack, phone: OpenPage) -> None:
     tenant = await live_stack.tenant("Cancel clinic")
     queue_id = await tenant.create_queue(name="Pharmacy")

@@ -114,7 +114,10 @@
     const waiting = view.status === "waiting";
     show("wait", waiting);
     if (!waiting) return;
-    if (view.estimate) {
+    if (view.queue_status === "paused") {  // nobody is called: no range counts down meanwhile
+      setText("wait-text", t("ticket.wait_paused"));
+      setText("wait-hint", t("ticket.wait_paused_hint"));
+    } else if (view.estimate) {
       const elapsed = (Date.now() - memory.at) / 1000;
       setText("wait-text", waitWords(view.estimate, elapsed));
       setText("wait-hint", t("ticket.wait_hint"));
