@@ -210,6 +210,11 @@ async def test_a_pause_is_said_instead_of_a_wait_running_down(
     await page.reload()  # read afresh (not folded from the stream): the same
     await expect(page.locator("#position")).to_have_text("2")
     await expect(page.locator("#wait-text")).not_to_have_text(paused)
+    # Closed to newcomers: those waiting are still called, so their wait is still shown.
+    closed = await tenant.post(f"/v1/queues/{queue_id}/close", None, role="staff")
+    await tenant.read_queue(queue_id, closed["stream_version"])
+    assert (await api_ticket(tenant, mine["ticket_id"]))["queue_status"] == "closed"
+    await expect(page.locator("#wait-text")).not_to_have_text(paused)
     assert_no_console_errors(page)
 
 
