@@ -35,7 +35,6 @@ from projections.layout import Keys
 from projections.read_scripts import PAGE, TICKET
 from projections.unavailable import ReadModelUnavailable as ReadModelUnavailable
 from projections.unavailable import redis_errors as redis_errors
-from projections.views import member_ticket_id
 
 # What a change channel gives its follower: `next(within)` is the next batch message, RESYNC (it
 # fell behind: re-read the view), or None after `within` seconds of quiet.
@@ -167,14 +166,14 @@ class ReadModels:
             return None
         version, total, members, views = int(result[0]), int(result[1]), result[2], result[3]
         etas = result[4] or [None] * len(members)
+        status = _text(result[5]) if result[5] else None
         tickets = []
-        for index, (member, raw, eta) in enumerate(zip(members, views, etas, strict=True)):
-            view = json.loads(raw) if raw else {"ticket_id": member_ticket_id(_text(member))}
-            tickets.append(
-                TicketRead(
-                    queue_id, version, view, offset + index + 1, json.loads(eta) if eta else None
-                )
-            )
+        for index, (raw, eta) in enumerate(zip(views, etas, strict=True)):
+            if not raw:  # a line member without its view: damage (a key evicted, deleted)
+                continue  # left out, not half shown (its view is what a page lists)
+            loaded = json.loads(eta) if eta else None
+            view = json.loads(raw)
+            tickets.append(TicketRead(queue_id, version, view, index + offset + 1, loaded, status))
         return WaitingPage(queue_id, version, int(total), offset, tickets)
 
     async def ticket(self, tenant: str, ticket_id: str) -> TicketRead | None:

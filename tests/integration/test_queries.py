@@ -46,6 +46,7 @@ async def test_queries_on_read_models_a_real_worker_folds(
         await _transfer_then_read_the_receiving_queue_never_stale(api, queues[1:])
         await _a_ticket_the_views_forgot_is_a_404_not_a_wait(api, queues[0], settings)
         await _a_ticket_its_first_queue_forgot_is_read_where_it_moved(api, queues[1:], settings)
+        await _a_paused_queue_is_said_on_its_waiting_tickets(api)
 
 
 async def _a_ticket_the_views_forgot_is_a_404_not_a_wait(
@@ -72,6 +73,26 @@ async def _a_ticket_the_views_forgot_is_a_404_not_a_wait(
     token = {"X-Ticket-Token": made["ticket"]["token"]}  # the ticket's own page, by its token
     stream = await api.http.get(f"{path}/events", headers=token, params={"min_version": 1})
     assert stream.status_code == 404, stream.text
+    # Its member left in the line without its view (damage, as an evicted key would be): a page
+    # of the line leaves it out (it was a 500: a view without its fields).
+    page = await _get(api, f"/v1/queues/{queue_id}/waiting", limit=100)
+    assert page.status_code == 200, page.text
+    assert ticket_id not in [t["ticket_id"] for t in page.json()["tickets"]]
+
+
+async def _a_paused_queue_is_said_on_its_waiting_tickets(api: ApiClient) -> None:
+    """While calling is paused a waiting ticket's read, and every ticket of a page of the line,
+    say so (`queue_status`): the wait range does not know the pause."""
+    queue_id = await api.create_queue(prefix="P")
+    ticket_id = (await api.enqueue(queue_id))["ticket"]["ticket_id"]
+    for action, status in (("pause", "paused"), ("resume", "open"), ("close", "closed")):
+        done = await api.post(f"/v1/queues/{queue_id}/{action}", "staff")
+        assert done.status_code == 200, done.text
+        version = done.json()["stream_version"]
+        mine = await _get(api, f"/v1/tickets/{ticket_id}", min_version=version)
+        assert (mine.json()["status"], mine.json()["queue_status"]) == ("waiting", status)
+        page = await _get(api, f"/v1/queues/{queue_id}/waiting", min_version=version)
+        assert {t["queue_status"] for t in page.json()["tickets"]} == {status}, action
 
 
 async def _a_ticket_its_first_queue_forgot_is_read_where_it_moved(
@@ -172,6 +193,7 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
     assert [t["position"] for t in pages] == [1, 2, 3, 4, 5, 6, 7]
     assert [t["ticket_id"] for t in pages] == ids
     assert [t["people_ahead"] for t in pages] == [0, 1, 2, 3, 4, 5, 6]
+    assert {t["queue_status"] for t in pages} == {"open"}  # (the ticket page's "paused")
 
     last = ids[-1]
     ticket = await _get(api, f"/v1/tickets/{last}", min_version=version)
@@ -180,6 +202,7 @@ async def _reads_after_writes_with_min_version(api: ApiClient, queues: list[str]
         "ticket_id": last,
         "queue_id": queue_id,
         "status": "waiting",
+        "queue_status": "open",
         "position": 7,
         "people_ahead": 6,
         "counter": None,
