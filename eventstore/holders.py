@@ -83,8 +83,8 @@ RETOLD_S: Final = 60.0
 class HeldWatch:
     """A reader's watch on being held: a commit announced past what it could read, still behind
     the horizon after TOLD_S, is logged as a warning naming the oldest writer, again
-    every RETOLD_S, and the end of it too. (An announcement can be another schema's on the same
-    database: one the horizon has passed is not holding this reader, read or not.)"""
+    every RETOLD_S, and the end of it too. (The horizon is the whole server's: one it has
+    passed is not holding this reader, read or not.)"""
 
     def __init__(self, connect: Connect, log: logging.Logger, reader: str) -> None:
         self._connect = connect

@@ -44,6 +44,8 @@ CHECKPOINT_EVERY_S = 0.25
 # After a notification the new rows can still be hidden behind an older transaction that is
 # running (the visibility horizon); look again soon, a few times, before going back to sleep.
 HORIZON_RETRIES_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+# The newest transaction that wrote events (events_commit_order: one index entry read).
+NEWEST_COMMIT_SQL = "SELECT max(transaction_id)::text FROM events"
 # Tracing on: the trace context each append transaction kept (PostgresEventStore.trace_parents).
 TraceParents = Callable[[Sequence[int]], Awaitable[dict[int, str]]]
 
@@ -124,6 +126,12 @@ class Relay:
                 await self._schemas.prepare()
             position = saved = await self._store.load_checkpoint(self._name)
             log.info("relay leading from %s", position)
+            # Commits made before the LISTEN were announced to nobody: the newest of them
+            # counts as announced, so that a relay started while an open transaction holds
+            # them back says so (HeldWatch) without waiting for a commit after it.
+            newest = await (await conn.execute(NEWEST_COMMIT_SQL)).fetchone()
+            if newest and newest[0] is not None:
+                self._held.announced(int(newest[0]))
             loop = asyncio.get_running_loop()
             due = loop.time() + CHECKPOINT_EVERY_S
             caught_up = False  # everything announced is published: wait, do not read again

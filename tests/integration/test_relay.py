@@ -245,6 +245,7 @@ async def test_relay_rides_out_a_real_kafka_stop(
     assert_complete_and_ordered(received, 3, 20)
 
 
+@pytest.mark.parametrize("started", ["before the commits", "after them"])
 async def test_a_relay_held_by_an_open_transaction_names_it_then_publishes_all_in_order(
     settings: Settings,
     store: PostgresEventStore,
@@ -252,10 +253,12 @@ async def test_a_relay_held_by_an_open_transaction_names_it_then_publishes_all_i
     topics: list[str],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    started: str,
 ) -> None:
     """A session that wrote and was left open (in any database of the server) holds every commit
     after it back: the relay's log names that session (pid, application, state) for the
-    operator, and once it ends everything goes out, in order, and the log says so."""
+    operator, and once it ends everything goes out, in order, and the log says so. A relay
+    started after the held commits (announced to nobody then) says so too."""
     monkeypatch.setattr(holders, "TOLD_S", 0.5)
     monkeypatch.setattr(holders, "RETOLD_S", 0.5)
     caplog.set_level(logging.WARNING, logger="vq.relay")
@@ -264,8 +267,12 @@ async def test_a_relay_held_by_an_open_transaction_names_it_then_publishes_all_i
     relay = relay_for(settings, store)
     try:
         await blocker.execute("SELECT pg_current_xact_id()")  # a writing transaction, left open
-        task = asyncio.create_task(relay.run(stop))
-        total = await fill(store, tenant_id, queues=2, per_queue=5)
+        if started == "before the commits":
+            task = asyncio.create_task(relay.run(stop))
+            total = await fill(store, tenant_id, queues=2, per_queue=5)
+        else:
+            total = await fill(store, tenant_id, queues=2, per_queue=5)
+            task = asyncio.create_task(relay.run(stop))
         named = f"session pid {blocker.info.backend_pid}"
         await wait_for(lambda: named in caplog.text, timeout=15)
         assert relay.published == 0
