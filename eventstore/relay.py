@@ -37,6 +37,10 @@ log = logging.getLogger("vq.relay")
 # The relay's place in the checkpoints table (readiness measures its lag from it).
 CHECKPOINT = "kafka-relay"
 IDLE_POLL_S = 1.0
+# While commits it heard of are still behind the horizon (an older transaction, anywhere on the
+# server, is open), the relay looks again this often: their announcements came already, and
+# nothing else would wake it once that transaction ends.
+HELD_POLL_S = 0.05
 # The checkpoint is saved at most this often while events flow (a statement per batch cost
 # PostgreSQL and the relay a fifth of their work at 200 commands/s), and at once when the relay
 # goes idle or stops. A crash publishes again at most this much: readers skip what they applied.
@@ -130,8 +134,9 @@ class Relay:
             # counts as announced, so that a relay started while an open transaction holds
             # them back says so (HeldWatch) without waiting for a commit after it.
             newest = await (await conn.execute(NEWEST_COMMIT_SQL)).fetchone()
-            if newest and newest[0] is not None:
-                self._held.announced(int(newest[0]))
+            pending = int(newest[0]) if newest and newest[0] is not None else 0
+            if pending:
+                self._held.announced(pending)
             loop = asyncio.get_running_loop()
             due = loop.time() + CHECKPOINT_EVERY_S
             caught_up = False  # everything announced is published: wait, do not read again
@@ -145,9 +150,12 @@ class Relay:
                 if count == self._batch_size:
                     continue
                 if count == 0:
-                    announced = await self._wait(conn, position, stopping)
+                    held = position.transaction_id < pending  # heard of, not read yet
+                    await self._held.read_to(position.transaction_id)  # (going again: say so)
+                    announced = await self._wait(conn, position, stopping, held)
                     caught_up = False
                     if announced is not None:
+                        pending = max(pending, announced)
                         self._held.announced(announced)
                         position, count = await self._drain_behind_horizon(position, stop)
                         # The newest announced commit is out, and the read took all it saw:
@@ -212,7 +220,11 @@ class Relay:
         return tracing.Publication(parents, self._topic)
 
     async def _wait(
-        self, conn: AsyncConnection[Any], position: Position, stopping: asyncio.Future[Any]
+        self,
+        conn: AsyncConnection[Any],
+        position: Position,
+        stopping: asyncio.Future[Any],
+        held: bool = False,
     ) -> int | None:
         """Sleep until a commit the relay has not published is announced (the newest announced
         transaction id) or the idle poll is due (None). The other announcements already received
@@ -221,10 +233,11 @@ class Relay:
         and make it poll behind the horizon for nothing). An announcement names its transaction
         (migration 0019): one at or before `position`'s was published whole already (the relay
         reads only below the horizon, in transaction order, and waits only once nothing more is
-        visible). psycopg keeps what arrives between two waits for the next one. A `stop` set
+        visible). `held` (commits it heard of are behind the horizon): HELD_POLL_S, not the
+        idle poll. psycopg keeps what arrives between two waits for the next one. A `stop` set
         meanwhile (`stopping` done) ends the wait (None) at once, not at the idle poll."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + IDLE_POLL_S
+        deadline = loop.time() + (HELD_POLL_S if held else IDLE_POLL_S)
         while (left := deadline - loop.time()) > 0:
             heard = await _first_heard(conn, left, stopping)
             if heard is None:

@@ -258,7 +258,10 @@ async def test_a_relay_held_by_an_open_transaction_names_it_then_publishes_all_i
     """A session that wrote and was left open (in any database of the server) holds every commit
     after it back: the relay's log names that session (pid, application, state) for the
     operator, and once it ends everything goes out, in order, and the log says so. A relay
-    started after the held commits (announced to nobody then) says so too."""
+    started after the held commits (announced to nobody then) says so too. Nothing announces
+    the end of the holding transaction: the relay looks again soon while held, not at its idle
+    poll (120 s here, so that the test fails if it waited for that)."""
+    monkeypatch.setattr(relay_module, "IDLE_POLL_S", 120.0)
     monkeypatch.setattr(holders, "TOLD_S", 0.5)
     monkeypatch.setattr(holders, "RETOLD_S", 0.5)
     caplog.set_level(logging.WARNING, logger="vq.relay")
