@@ -30,10 +30,6 @@ def line_member(state: QueueState, ticket: TicketState) -> str:
 _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
 
 
-def member_ticket_id(member: str) -> str:
-    return member.rsplit("|", 1)[1]
-
-
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
