@@ -38,9 +38,11 @@ log = logging.getLogger("vq.relay")
 CHECKPOINT = "kafka-relay"
 IDLE_POLL_S = 1.0
 # While commits it heard of are still behind the horizon (an older transaction, anywhere on the
-# server, is open), the relay looks again this often: their announcements came already, and
-# nothing else would wake it once that transaction ends.
+# server, is open), the relay looks again this soon, then twice as late each time up to
+# HELD_POLL_MAX_S: their announcements came already, and nothing else would wake it once that
+# transaction ends (a forgotten session holding it for hours costs a read a second, as idle).
 HELD_POLL_S = 0.05
+HELD_POLL_MAX_S = 1.0
 # The checkpoint is saved at most this often while events flow (a statement per batch cost
 # PostgreSQL and the relay a fifth of their work at 200 commands/s), and at once when the relay
 # goes idle or stops. A crash publishes again at most this much: readers skip what they applied.
@@ -140,19 +142,25 @@ class Relay:
             loop = asyncio.get_running_loop()
             due = loop.time() + CHECKPOINT_EVERY_S
             caught_up = False  # everything announced is published: wait, do not read again
+            held_poll = HELD_POLL_S
             while not stop.is_set():
                 count = 0
                 if not caught_up:
                     position, count = await self._publish_batch(position)
+                    if count:  # the hold moved: look again soon if it is still there
+                        held_poll = HELD_POLL_S
                 if position != saved and loop.time() >= due:
                     await self._store.save_checkpoint(self._name, position)
                     saved, due = position, loop.time() + CHECKPOINT_EVERY_S
                 if count == self._batch_size:
                     continue
                 if count == 0:
-                    held = position.transaction_id < pending  # heard of, not read yet
+                    if position.transaction_id < pending:  # heard of, not read yet: held
+                        within, held_poll = held_poll, min(2 * held_poll, HELD_POLL_MAX_S)
+                    else:
+                        within, held_poll = IDLE_POLL_S, HELD_POLL_S
                     await self._held.read_to(position.transaction_id)  # (going again: say so)
-                    announced = await self._wait(conn, position, stopping, held)
+                    announced = await self._wait(conn, position, stopping, within)
                     caught_up = False
                     if announced is not None:
                         pending = max(pending, announced)
@@ -224,7 +232,7 @@ class Relay:
         conn: AsyncConnection[Any],
         position: Position,
         stopping: asyncio.Future[Any],
-        held: bool = False,
+        within: float | None = None,
     ) -> int | None:
         """Sleep until a commit the relay has not published is announced (the newest announced
         transaction id) or the idle poll is due (None). The other announcements already received
@@ -233,11 +241,11 @@ class Relay:
         and make it poll behind the horizon for nothing). An announcement names its transaction
         (migration 0019): one at or before `position`'s was published whole already (the relay
         reads only below the horizon, in transaction order, and waits only once nothing more is
-        visible). `held` (commits it heard of are behind the horizon): HELD_POLL_S, not the
-        idle poll. psycopg keeps what arrives between two waits for the next one. A `stop` set
-        meanwhile (`stopping` done) ends the wait (None) at once, not at the idle poll."""
+        visible). `within`: the idle poll, or sooner while commits it heard of are behind the
+        horizon (HELD_POLL_S and on). psycopg keeps what arrives between two waits for the next
+        one. A `stop` set meanwhile (`stopping` done) ends the wait (None) at once, not at the idle poll."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (HELD_POLL_S if held else IDLE_POLL_S)
+        deadline = loop.time() + (IDLE_POLL_S if within is None else within)
         while (left := deadline - loop.time()) > 0:
             heard = await _first_heard(conn, left, stopping)
             if heard is None:
