@@ -1739,6 +1739,13 @@ async def delivery_topics_made(settings: Settings, topics: list[str]) -> None:
     await delivery_topics(settings)
 
 
+# Schemathesis' own strategies draw from the `random` module at times (make test run 7 of stop
+# 51: on one draw and not on its replay), which hypothesis warns of; an error here (pyproject's
+# filterwarnings), it failed the test as "flaky" for nothing the API answered.
+@pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
 @pytest.mark.usefixtures("delivery_topics_made")
 def test_fuzz_every_operation_from_the_openapi_document(settings: Settings) -> None:
     """Schemathesis, against the in-process app: right and wrong values for every parameter and
