@@ -21,7 +21,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ from domain.events import QueueEvent
 from domain.hours import zone
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
+from simulation import live_adopt
 from simulation.live_api import (
     ATTEMPTS,
     REQUEST_TIMEOUT_S,
@@ -54,8 +55,8 @@ from simulation.live_api import (
     request_for,
     retry_after,
 )
+from simulation.live_options import LiveOptions, window
 from simulation.live_summary import LiveResult, summary
-from simulation.scenario import Scenario, day_plans, epoch
 from simulation.world import TimedCommand, World
 
 __all__ = ["LiveError", "LiveOptions", "LiveResult", "run", "summary", "window"]
@@ -67,49 +68,6 @@ TAIL_MAX = timedelta(hours=3)  # finish_day: how long past the window the day's 
 ROLES = ("staff", "kiosk", "viewer")  # made with the admin key; customers act with the kiosk's
 # The driver reads the API's events (and may make its tenant) in the API's own event store.
 STORE_HINT = "give the driver the API's VQ_DATABASE_URL and VQ_DB_SCHEMA"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiveOptions:
-    api: str
-    scenario: Scenario
-    hours: float = 1.0
-    start_minute: int | None = None  # of the local day; None: the scenario's opening
-    seed: int = 1
-    key: str | None = None  # an admin key of an existing tenant; None: a new tenant
-    progress_every_s: float = 5.0
-    finish_day: bool = False  # at closing time, also the close and the day's tail (_plays)
-
-    def __post_init__(self) -> None:
-        s = self.scenario
-        if not self.hours > 0:
-            raise ValueError("--hours must be > 0")
-        if self.start_minute is not None and not s.opens <= self.start_minute < s.closes:
-            raise ValueError(
-                f"--from must fall within {s.name}'s opening hours "
-                f"({s.opens // 60:02d}:{s.opens % 60:02d} to "
-                f"{s.closes // 60:02d}:{s.closes % 60:02d})"
-            )
-
-
-def window(
-    scenario: Scenario, hours: float, start_minute: int | None
-) -> tuple[Scenario, datetime, datetime]:
-    """The scenario as played and the simulated window.
-
-    From `start_minute` the days begin later: the queue opens then, empty, and the staff whose
-    shift is on at that time start then (the world opens the queue before anyone's shift).
-    """
-    if start_minute is not None:
-        counters = tuple(
-            replace(
-                c, shifts=tuple((max(a, start_minute), b) for a, b in c.shifts if b > start_minute)
-            )
-            for c in scenario.counters
-        )
-        scenario = replace(scenario, opens=start_minute, counters=counters)
-    begins = epoch(scenario) + timedelta(seconds=day_plans(scenario, 1)[0].opens)
-    return scenario, begins, begins + timedelta(hours=hours)
 
 
 async def run(options: LiveOptions, settings: Settings, say: Callable[[str], None]) -> LiveResult:
@@ -255,6 +213,12 @@ class _Driver:
         """An admin key (given, or a new tenant's) and keys for staff, kiosk and board."""
         admin = self.options.key or await self._new_tenant()
         self.keys["admin"] = admin
+        if self.options.role_keys is not None:  # the caller's own: no new keys each run
+            self.keys |= {role: self.options.role_keys[role] for role in ROLES}
+            listed = await self._call("GET", "/v1/keys", admin)
+            if listed.status_code == 200 and listed.json():
+                self.result.tenant_id = listed.json()[0]["tenant_id"]
+                return
         for role in ROLES:
             made = await self._call(
                 "POST", "/v1/keys", admin, json={"name": f"simulator {role}", "role": role}
@@ -280,6 +244,8 @@ class _Driver:
     # Commands ---------------------------------------------------------------------------------
 
     async def _execute(self, command: QueueCommand) -> list[QueueEvent]:
+        if isinstance(command, CreateQueue) and await self._adopted(command):
+            return []
         request = request_for(command, self.result.queue_id, self.api_ids)
         key = str(uuid.uuid4())  # the same on every retry: the API applies the command once
         response = await self._call(
@@ -316,10 +282,24 @@ class _Driver:
             )
         return events
 
-    def _created(self, queue_id: str) -> None:
+    async def _adopted(self, command: CreateQueue) -> bool:
+        """Whether the day is played on `options.queue_id`: its earlier day ended first."""
+        if self.options.queue_id is None:
+            return False
+        state = await live_adopt.queue_state(self.store, self.options.queue_id)
+        if state.tenant_id != self.result.tenant_id or not live_adopt.fits(state, command.config):
+            return False
+        ended = await live_adopt.end_earlier_day(state, self._call, self.keys["staff"])
+        if ended:
+            self.say(f"the queue's earlier day ended: {ended}")
+        self.result.stream_version = state.version
+        self._created(state.queue_id, "played again")
+        return True
+
+    def _created(self, queue_id: str, how: str = "created") -> None:
         self.result.queue_id = queue_id
         self.result.board = f"{self.options.api}/board/{queue_id}#key={self.keys['viewer']}"
-        self.say(f"queue {queue_id} created; watch it live: {self.result.board}")
+        self.say(f"queue {queue_id} {how}; watch it live: {self.result.board}")
 
     def _to_world(self, event: QueueEvent) -> QueueEvent:
         world_id = self.world_ids.get(getattr(event, "ticket_id", ""))

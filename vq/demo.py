@@ -24,10 +24,12 @@ from access.directory import TenantDirectory
 from access.passwords import hash_password
 from access.users import insert_user
 from core.settings import Settings
+from domain.commands import CreateQueue
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
-from simulation import live
+from simulation import live, live_adopt
 from simulation.live import window
+from simulation.live_api import request_for
 from simulation.scenario import Scenario, load
 
 DEMO_QUEUES: tuple[dict[str, Any], ...] = (
@@ -66,9 +68,12 @@ TRAFFIC_COUNTERS = 3
 EMAIL_ONE_IN = 3
 
 
-def ensure_demo(settings: Settings, base: str, inbox_url: str) -> dict[str, Any]:
+def ensure_demo(
+    settings: Settings, base: str, inbox_url: str, traffic: bool = False
+) -> dict[str, Any]:
     """The demo tenant, made once and remembered in the data folder; its webhook endpoint points
-    at `inbox_url` (the demo inbox's `/webhooks`)."""
+    at `inbox_url` (the demo inbox's `/webhooks`); with `traffic`, the queue ScenarioTraffic
+    plays its days on (`traffic_queue`)."""
     path = settings.data_dir / "demo.json"
     demo: dict[str, Any] | None = None
     if path.exists():
@@ -96,6 +101,9 @@ def ensure_demo(settings: Settings, base: str, inbox_url: str) -> dict[str, Any]
         demo |= {"staff_email": DEMO_STAFF, "staff_password": password}
     if "display_key" not in demo:
         demo["display_key"] = asyncio.run(_make_key(settings, demo["tenant_id"], "display"))
+    known = demo.get("traffic_queue")
+    if traffic and not (known and asyncio.run(live_adopt.held(settings, known, demo["tenant_id"]))):
+        _ensure_traffic_queue(base, demo)
     path.write_text(json.dumps(demo, indent=2))
     path.chmod(0o600)
     return demo
@@ -175,6 +183,16 @@ def _ensure_webhook(base: str, demo: dict[str, Any], url: str) -> None:
     response.raise_for_status()
     made = response.json()
     demo["webhook"] = {"endpoint_id": made["endpoint_id"], "url": url, "secret": made["secret"]}
+
+
+def _ensure_traffic_queue(base: str, demo: dict[str, Any]) -> None:
+    """The scenario's queue, made once: each run plays its day there (its history grows from run
+    to run; an earlier run's leftovers are ended first: simulation/live_adopt.py)."""
+    config = load(DEMO_SCENARIO).queue_config
+    body = request_for(
+        CreateQueue(queue_id="", tenant_id="", config=config, status="closed"), "", {}
+    ).body
+    demo["traffic_queue"] = _admin_post(base, demo, "/v1/queues", body)["queue_id"]
 
 
 def _admin_post(base: str, demo: dict[str, Any], path: str, body: Any) -> dict[str, Any]:
@@ -348,6 +366,8 @@ class ScenarioTraffic:
             seed=1,
             key=demo["admin_key"],
             finish_day=True,  # the day ends closed, with nobody left at a counter
+            queue_id=demo.get("traffic_queue"),
+            role_keys={role: demo[f"{role}_key"] for role in live.ROLES},
         )
         self._settings = settings
         self.result: live.LiveResult | None = None
@@ -373,5 +393,5 @@ def _quiet(line: str) -> None:
     """The driver's progress lines would flood `vq run`'s terminal: they are dropped, but for
     the one that names the played queue's board (the queues in the banner are the ones a person
     tries by hand; this one is where the day's traffic is)."""
-    if "watch it live" in line:
+    if "watch it live" in line or "earlier day" in line:
         print(f"  demo traffic     {line}", flush=True)

@@ -168,10 +168,12 @@ def _run(args: argparse.Namespace) -> int:
         if not _wait_for_api(base, supervisor, stop):
             return 0
         inbox = f"http://127.0.0.1:{args.inbox_port}/"
-        demo = None if args.no_demo else ensure_demo(settings, base, inbox + "webhooks")
+        # The demo's clock (next_demo_clock): its traffic plays a day of the scenario.
+        played = "VQ_CLOCK_START" in env and "VQ_CLOCK_START" not in os.environ
+        demo = None if args.no_demo else ensure_demo(settings, base, inbox + "webhooks", played)
         supervisor.start(_inbox_spec(settings, args.inbox_port, demo, env))
         _print_banner(settings, base, demo, logs, inbox, allow_loopback, args.metrics_ports)
-        if demo is not None and "VQ_CLOCK_START" in env and "VQ_CLOCK_START" not in os.environ:
+        if demo is not None and played:
             clock_start = datetime.fromisoformat(env["VQ_CLOCK_START"])
             traffic = ScenarioTraffic(settings, base, demo, clock_start)
         elif demo is not None:
@@ -299,16 +301,21 @@ def _print_banner(
             f"    admin console  {base}/admin?org={org}   "
             f"sign in as {demo['admin_email']} / {demo['admin_password']}"
         )
-        queues = ",".join(demo["queues"])
+        # The queue the traffic plays its day on comes first (the others wait for a person).
+        traffic = [demo["traffic_queue"]] if "traffic_queue" in demo else []
+        named = [("Clinic", q) for q in traffic]
+        named += [(body["name"], q) for q, body in zip(demo["queues"], DEMO_QUEUES, strict=True)]
+        queues = ",".join(q for _, q in named)
         print(f"    lobby display  {base}/display?queues={queues}#key={demo['display_key']}")
-        print(f"    dashboard      {base}/dashboard#key={demo['viewer_key']}")
-        for queue_id, body in zip(demo["queues"], DEMO_QUEUES, strict=True):
-            print(f"    board {body['name']:<10} {base}/board/{queue_id}#key={demo['viewer_key']}")
+        chosen = f"&queue={named[0][1]}" if traffic else ""
+        print(f"    dashboard      {base}/dashboard#key={demo['viewer_key']}{chosen}")
+        for name, queue_id in named:
+            print(f"    board {name:<10} {base}/board/{queue_id}#key={demo['viewer_key']}")
         # The key in a header, not in the URL (URLs end up in histories and proxies' logs).
         bearer = f"curl -H 'Authorization: Bearer {demo['viewer_key']}'"
         print("  for programs:")
         print(f"    analytics      {bearer} {base}/v1/analytics")
-        first = demo["queues"][0]
+        first = named[0][1]
         print(f"    accuracy       {bearer} {base}/v1/queues/{first}/accuracy")
         print(f"    admin key      {demo['admin_key']}")
     print("Ctrl-C stops the app processes; `vq stack down` stops PostgreSQL, Redis and Kafka.")

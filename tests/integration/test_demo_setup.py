@@ -4,6 +4,7 @@ the demo's arrivals (some asking for email) accepted by the API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,12 @@ from typing import Any
 import httpx
 
 from core.settings import Settings
+from eventstore.pool import open_pool
+from eventstore.postgres import PostgresEventStore
+from simulation import live_adopt
+from simulation.scenario import load
 from tests.integration.servers import api_servers
-from vq.demo import ALERT, WEBHOOK_EVENT_TYPES, DemoTraffic, ensure_demo
+from vq.demo import ALERT, DEMO_SCENARIO, WEBHOOK_EVENT_TYPES, DemoTraffic, ensure_demo
 
 INBOX = "http://127.0.0.1:8025/webhooks"
 
@@ -99,3 +104,60 @@ def test_the_demo_arrivals_that_ask_for_email_are_accepted(
         )
         assert response.status_code == 201, response.text
         assert len(response.json()["subscriptions"]) == 1
+
+
+def test_the_traffic_plays_each_day_on_one_queue_whose_earlier_day_is_ended_first(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`vq run` plays a day of the scenario each time it starts: on the same queue (its history
+    grows; no queue of the same name per run), the day a stopped run left behind ended first."""
+    local = settings.model_copy(update={"outbound_allow": "127.0.0.1/32", "data_dir": tmp_path})
+    with api_servers(local, 1) as [base]:
+        demo = ensure_demo(local, base, INBOX, traffic=True)
+        queue_id = demo["traffic_queue"]
+        assert ensure_demo(local, base, INBOX, traffic=True)["traffic_queue"] == queue_id
+        made = asyncio.run(_state(local, queue_id))  # the read side is not running here
+        assert (made.config.name, made.status, made.version) == ("Clinic reception", "closed", 1)
+
+        # A run stopped midway: the queue open, one called, one served, two waiting.
+        def post(path: str, key: str, body: Any = None) -> Any:
+            headers = {"Authorization": f"Bearer {demo[key]}"}
+            response = httpx.post(f"{base}{path}", json=body, headers=headers, timeout=10)
+            assert response.status_code < 300, response.text
+            return response.json()
+
+        queue = f"/v1/queues/{queue_id}"
+        post(f"{queue}/open", "staff_key")
+        tickets = [post(f"{queue}/tickets", "kiosk_key")["ticket"]["ticket_id"] for _ in range(4)]
+        post(f"{queue}/call-next", "staff_key", {"counter": "1"})
+        post(f"{queue}/call-next", "staff_key", {"counter": "2"})
+        post(f"/v1/tickets/{tickets[1]}/start", "staff_key")
+
+        async def adopt() -> dict[str, int]:
+            state = await _state(local, queue_id)
+            assert live_adopt.fits(state, load(DEMO_SCENARIO).queue_config)
+            async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+
+                async def call(method: str, path: str, key: str, **kw: Any) -> Any:
+                    headers = {"Authorization": f"Bearer {key}"}
+                    return await http.request(method, path, headers=headers, **kw)
+
+                return await live_adopt.end_earlier_day(state, call, demo["staff_key"])
+
+        ended = asyncio.run(adopt())
+        after = asyncio.run(_state(local, queue_id))
+        assert ended == {"no-show": 1, "complete": 1, "cancel": 2, "close": 1}
+        assert after.status == "closed" and after.waiting_count == 0
+        assert not any(after.at_counters.values())
+        statuses = [after.tickets[t].status for t in tickets]
+        assert statuses == ["no_show", "served", "cancelled", "cancelled"]
+        # Nothing is left to end: a second adoption sends nothing.
+        assert live_adopt.endings(after) == []
+
+
+async def _state(settings: Settings, queue_id: str) -> Any:
+    pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
+    try:
+        return await live_adopt.queue_state(PostgresEventStore(pool), queue_id)
+    finally:
+        await pool.close()
