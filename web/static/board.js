@@ -206,6 +206,9 @@
   function start() {
     tick();
     setInterval(tick, 10000);
+    // The API's time as soon as it answers, and on each answer (a demo's is on another day).
+    VQ.clock.ready.then(tick);
+    VQ.clock.listen(tick);
     window.addEventListener("resize", function () { if (last) draw(last); });
     const key = credential();
     if (!key) {

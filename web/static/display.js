@@ -251,6 +251,9 @@
   async function start() {
     tick();
     setInterval(tick, 5000);
+    // The API's time as soon as it answers, and on each answer (a demo's is on another day).
+    VQ.clock.ready.then(tick);
+    VQ.clock.listen(tick);
     const button = $("start-sound");
     button.addEventListener("click", function () {
       VQ.chime();
