@@ -109,6 +109,16 @@ class ReasonIn(StrictModel):
     reason: Reason | None = None
 
 
+class CloseIn(ReasonIn):
+    cancel_waiting: StrictBool = Field(
+        default=False,
+        description="Also cancel everyone still waiting (they are told, by the notifications "
+        "they asked for): the end of a day that cannot serve them. Cancelled by staff, with "
+        "this reason, before the close; those called stay at their counters. Needs "
+        "`tickets:operate` too. On a queue closed already it cancels those still waiting.",
+    )
+
+
 class EmptyBody(StrictModel):
     """A command without fields: send no body, `{}` or `null`."""
 
@@ -160,6 +170,11 @@ class NotifyWhenIn(StrictModel):
     served: StrictBool = Field(
         default=False,
         description="After service: a thank-you, with the queue's feedback link when it has one",
+    )
+    cancelled: StrictBool = Field(
+        default=True,
+        description="The place in line is cancelled: by staff (a closing queue that sends the "
+        "people still waiting home, say), or by the person (a confirmation)",
     )
     subscribed: StrictBool = Field(
         default=True,

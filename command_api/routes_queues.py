@@ -16,6 +16,7 @@ from command_api.fields import Name, Prefix, QueueStatusIn, StrictModel
 from command_api.mapping import command_out, contact, queue_config, settings_patch
 from command_api.models import (
     CallNextIn,
+    CloseIn,
     CommandOut,
     EnqueueIn,
     EnqueueOut,
@@ -150,11 +151,32 @@ def _lifecycle(path: str, summary: str, make: Callable[[str | None], QueueComman
 _lifecycle("open", "Open a closed queue", lambda _: OpenQueue())
 _lifecycle("pause", "Pause calling (people can still join)", lambda why: PauseQueue(reason=why))
 _lifecycle("resume", "Resume calling", lambda _: ResumeQueue())
-_lifecycle(
-    "close",
-    "Close the queue to newcomers (those waiting are still served)",
-    lambda why: CloseQueue(reason=why),
+
+
+@router.post(
+    "/{queue_id}/close",
+    response_model=CommandOut,
+    responses=problem_responses(*_ON_QUEUE, "invalid-transition", "malformed-request"),
+    summary="Close the queue to newcomers (those waiting are still served, or sent home)",
+    name="close_queue",
+    openapi_extra=permission("queues:operate"),
 )
+async def close_queue(
+    queue_id: QueueId,
+    caller: CallerDep,
+    body: Annotated[CloseIn | None, Body()] = None,
+    if_match: IfMatchHeader = None,
+) -> JSONResponse:
+    """Nobody joins any more. With `cancel_waiting`, everyone still waiting is cancelled first
+    (the answer's events: a `TicketCancelled` each, then `QueueClosed`)."""
+    close = body or CloseIn()
+    if close.cancel_waiting:
+        caller.who.require("tickets:operate")
+    command = CloseQueue(reason=close.reason, cancel_waiting=close.cancel_waiting)
+    outcome = await caller.execute(
+        command, queue_id=str(queue_id), body=body, expected_version=if_match_version(if_match)
+    )
+    return answer(outcome)
 
 
 @router.post(

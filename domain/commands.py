@@ -50,6 +50,10 @@ class ResumeQueue:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CloseQueue:
     reason: str | None = None
+    # Also cancel everyone still waiting (by staff, with the close's reason), in line order,
+    # before the close: the end of a day that cannot serve them. Those called stay at their
+    # counters. On a queue closed already it cancels those still waiting (and closes nothing).
+    cancel_waiting: bool = False
 
 
 # The metadata entry the API sets on a ticket it routed to the best queue (`POST

@@ -162,8 +162,16 @@ def _resume(state: QueueState, cmd: ResumeQueue, now: datetime) -> list[QueueEve
 
 
 def _close(state: QueueState, cmd: CloseQueue, now: datetime) -> list[QueueEvent]:
+    sent_home: list[QueueEvent] = []
+    if cmd.cancel_waiting:  # before the close: nobody still in line hears "still served"
+        sent_home = [
+            TicketCancelled(ticket_id=key[-1], by="staff", reason=cmd.reason, at=now)
+            for key in state.waiting
+        ]
+    if state.status == "closed" and sent_home:
+        return sent_home
     require_queue_status(state, ("open", "paused"), "close")
-    return [QueueClosed(reason=cmd.reason, at=now)]
+    return [*sent_home, QueueClosed(reason=cmd.reason, at=now)]
 
 
 # Joining the line -----------------------------------------------------------------------------

@@ -36,9 +36,10 @@ from notifications.store.watches import CLOSING_TOPICS, Standing
 PLACE_TOPICS = frozenset({"ahead", "eta"})
 # "It's your turn": it holds until the ticket is being served or done.
 TURN_TOPICS = frozenset({"called", "recalled"})
-# A ticket that left; nothing but the message about its leaving (the feedback link) goes after.
+# A ticket that left; nothing but the messages about its leaving (the feedback link, that its
+# place is cancelled) go after.
 LEFT = frozenset({"served", "cancelled"})
-STILL_SENT_AFTER_LEAVING = frozenset({"served"})
+STILL_SENT_AFTER_LEAVING = frozenset({"served", "cancelled"})
 # Where the ticket no longer waits in the line the message was about.
 NOT_WAITING = frozenset({"called", "serving", "served", "cancelled", "no_show", "transferred"})
 # "You're in line": it holds until the ticket is called (or left, said above).
@@ -97,8 +98,8 @@ def _place_gone(message: Message, standing: Standing) -> str | None:
 
 
 def _turn_gone(message: Message, standing: Standing) -> str | None:
-    if _closed_since(message, standing, ("served",)) is not None:
-        return "the ticket was served since"
+    if (closed := _closed_since(message, standing, ("served", "cancelled"))) is not None:
+        return f"the ticket was {closed} since"
     seen = _seen_by_watch(message, standing)
     if seen == "later":
         return "a later message of the same rule replaced it"

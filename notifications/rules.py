@@ -11,7 +11,8 @@ through its subscriptions' watches. No I/O and no clock: the moment's own time i
 * The confirmation sent when a subscription is made ("you're in line, 2 ahead") is such a
   crossing for the rules the ticket is already within: the watch starts inside them.
 * A ticket that left (served or cancelled) gets nothing more, but for the message about its
-  leaving that it asked for (the feedback link after service). A no-show may still come back
+  leaving that it asked for (the feedback link after service; that its place is cancelled, by
+  staff or by the person: a confirmation). A no-show may still come back
   (it is told it missed its turn, and until when it may return), and a transferred ticket waits
   on in its new queue: both are still followed.
 * A move to another queue (a transfer, a merge, a split) is told once, under the number the
@@ -38,6 +39,7 @@ RuleKind = Literal[
     "missed",
     "moved",
     "served",
+    "cancelled",
     "paused",
     "resumed",
     "closed",
@@ -54,6 +56,7 @@ EVENT_RULES: dict[str, tuple[str, str]] = {
     "returned": ("TicketReturned", "waiting"),
     "missed": ("TicketNoShow", "no_show"),
     "served": ("TicketServed", "served"),
+    "cancelled": ("TicketCancelled", "cancelled"),
 }
 # Told once, when the subscription is made (notifications/confirmation.py), not by a moment:
 # "A-006: you're in line at Passports, 2 ahead". When it tells the place, the threshold rules

@@ -60,6 +60,7 @@ class WhenOut(BaseModel):
     resumed: bool
     closed: bool
     served: bool
+    cancelled: bool
     subscribed: bool = Field(description="Told at once, as it was made, where the ticket stood")
 
 

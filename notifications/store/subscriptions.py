@@ -26,7 +26,8 @@ RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
 THRESHOLD_KINDS = THRESHOLD_RULES
 # The event rules and whether a person who says nothing about them gets them. The notifier
 # follows the rules as stored: a subscription stored before `missed` and `moved` existed was
-# given both by a migration (eventstore/migrations/0022), as their default is true. `subscribed`
+# given both by a migration (eventstore/migrations/0022), as their default is true, and so was
+# `cancelled` (0026). `subscribed`
 # is told once, as the subscription is made (notifications/confirmation.py): those made before it
 # existed need nothing.
 EVENT_DEFAULTS: dict[str, bool] = {
@@ -39,6 +40,7 @@ EVENT_DEFAULTS: dict[str, bool] = {
     "resumed": True,
     "closed": True,
     "served": False,
+    "cancelled": True,
     SUBSCRIBED: True,
 }
 

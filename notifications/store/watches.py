@@ -106,8 +106,9 @@ async def save(pool: AsyncConnectionPool[Any], followers: Sequence[Follower]) ->
 
 
 # The topics of messages that end what earlier messages to the same subscription say: "3 people
-# ahead" is not true once "it's your turn" was made, nor "it's your turn" once "thank you" was.
-CLOSING_TOPICS = ("called", "recalled", "served")
+# ahead" is not true once "it's your turn" was made, nor "it's your turn" once "thank you" (or
+# "your place is cancelled") was.
+CLOSING_TOPICS = ("called", "recalled", "served", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)

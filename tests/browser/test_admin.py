@@ -147,6 +147,24 @@ async def move_line(page: Page, tenant: Tenant, queue_id: str, check_a11y: Check
     assert (await api(tenant, f"/v1/queues/{queue_id}"))["status"] == "paused"
 
 
+async def send_home(page: Page, tenant: Tenant) -> None:
+    """Front desk's day ends with one person still waiting: sent home, and the queue closed."""
+    front = page.locator("#queues tr", has_text="Front desk")
+    queue_id = await front.get_attribute("data-queue-id")
+    await front.locator('[data-action="send-home"]').click()
+    question = "Cancel the 1 person waiting in Front desk and close it?"
+    await expect(front.locator(".confirm-question")).to_contain_text(question)
+    async with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/close")) as sent:  # fmt: skip
+        await front.get_by_role("button", name="Confirm").click()
+    assert body_of(await sent.value) == {"cancel_waiting": True}
+    await expect(page.locator("#queues .section-message")).to_contain_text("Front desk is closed; 1 person waiting was sent home.")  # fmt: skip
+    await expect(front.locator(".status")).to_have_text("Closed")
+    await expect(front.locator("td").nth(2)).to_have_text("0")
+    await expect(front.locator('[data-action="send-home"]')).to_have_count(0)
+    view = await api(tenant, f"/v1/queues/{queue_id}")
+    assert (view["status"], view["waiting"]) == ("closed", 0)
+
+
 async def copy_queue(page: Page, tenant: Tenant, queue_id: str) -> None:
     """A new queue with Vaccination's settings: the form starts from them."""
     row = page.locator(f'#queues tr[data-queue-id="{queue_id}"]')
@@ -331,6 +349,7 @@ async def test_an_admin_runs_every_section(
     await edit_queue(page, tenant, queue_id)
     await check_a11y(page, "admin-queues-list-desktop")
     await move_line(page, tenant, queue_id, check_a11y)
+    await send_home(page, tenant)
     await copy_queue(page, tenant, queue_id)
     await from_a_template(page)
 

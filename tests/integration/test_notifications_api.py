@@ -76,7 +76,7 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
     assert made["when"] == {
         "ahead": 2, "eta_minutes": 5, "called": True, "recalled": True, "returned": True,
         "missed": True, "moved": True, "paused": True, "resumed": True, "closed": True,
-        "served": False, "subscribed": True,
+        "served": False, "cancelled": True, "subscribed": True,
     }  # fmt: skip
     assert await _rules(pool, made["subscription_id"]) == [
         {"kind": "ahead", "threshold": 2},
@@ -84,6 +84,7 @@ async def test_a_person_subscribes_with_the_tickets_token(api: ApiClient, pool: 
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
         *({"kind": k, "threshold": None} for k in ("missed", "moved")),
         *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
+        {"kind": "cancelled", "threshold": None},
         {"kind": "subscribed", "threshold": None},  # told at once (when.subscribed)
     ]
     email = await api.http.post(
@@ -205,6 +206,7 @@ async def test_subscriptions_made_at_enqueue(api: ApiClient, pool: Pool) -> None
         *({"kind": k, "threshold": None} for k in ("called", "recalled", "returned")),
         *({"kind": k, "threshold": None} for k in ("missed", "moved")),
         *({"kind": k, "threshold": None} for k in ("paused", "resumed", "closed")),
+        {"kind": "cancelled", "threshold": None},
         {"kind": "subscribed", "threshold": None},  # told at once (when.subscribed)
     ]
     # Each waits for the notifier with its confirmation (`<subscription>:subscribed:1`).

@@ -1,7 +1,7 @@
 /* admin-queues.js: the Queues section: the list (GET /v1/queues), a new queue (POST /v1/queues),
  * a queue's settings (PATCH /v1/queues/{id}: only what changed), and its day: open, pause,
- * resume, close (POST /v1/queues/{id}/open ...); and moving its line to another queue (merge or
- * split, admin-moves.js). After each command the list is read again at the command's stream
+ * resume, close (POST /v1/queues/{id}/open ...), or close and send those still waiting home (the
+ * close's `cancel_waiting`); and moving its line to another queue (merge or split, admin-moves.js). After each command the list is read again at the command's stream
  * version, so what it shows includes the change.
  */
 (function () {
@@ -73,6 +73,18 @@
     return button;
   }
 
+  /* The end of a day that cannot serve everyone: those waiting are cancelled (and told, by the
+   * notifications they asked for), then the queue closes; those called stay at their counters. */
+  function sendHomeButton(q) {
+    const button = VQ.el("button", { type: "button", class: "secondary danger-text",
+      "data-action": "send-home" }, named(t("action.send_home"), q.name));
+    button.addEventListener("click", function () {
+      A.f.confirm(button, VQ.plural("admin.queues.confirm_send_home", q.waiting, { name: q.name }),
+        function () { return lifecycle(q, "close", { cancel_waiting: true }); });
+    });
+    return button;
+  }
+
   function actions(q) {
     const cell = VQ.el("div", { class: "row actions" });
     if (A.may("queues:manage")) {
@@ -84,6 +96,9 @@
     }
     if (A.may("queues:operate")) {
       (NEXT[q.status] || []).forEach(function (action) { cell.append(lifecycleButton(q, action)); });
+    }
+    if (A.may("queues:operate") && A.may("tickets:operate") && q.waiting > 0) {
+      cell.append(sendHomeButton(q));
     }
     if (A.may("queues:manage") && q.waiting > 0) {
       cell.append(VQ.el("button", { type: "button", class: "secondary", "data-action": "move",
@@ -115,11 +130,14 @@
       t("col.waiting"), t("col.counters"), t("col.capacity"), t("col.actions")], rows));
   }
 
-  async function lifecycle(q, action) {
+  async function lifecycle(q, action, body) {
     try {
       const out = await VQ.api("/v1/queues/" + encodeURIComponent(q.queue_id) + "/" + action,
-        { method: "POST", idempotent: true });
-      note(t("done." + action, { name: q.name }));
+        { method: "POST", idempotent: true, body: body });
+      const home = out.event_types.filter(function (e) { return e === "TicketCancelled"; }).length;
+      note(body && body.cancel_waiting
+        ? VQ.plural("admin.queues.done.send_home", home, { name: q.name })
+        : t("done." + action, { name: q.name }));
       await load([out]);
     } catch (problem) {
       const text = A.problemText(problem, true);

@@ -16,7 +16,7 @@
     "dashboard_url"];
   const SUMMARY_VARIABLES = ["date", "queue_name", "waiting", "served", "no_shows",
     "mean_wait_minutes", "p90_wait_minutes", "dashboard_url"];
-  const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "missed", "moved", "served", "paused",
+  const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "missed", "moved", "served", "cancelled", "paused",
     "resumed", "closed", "announcement", "subscribed", "alert:joined_empty_queue", "alert:p90_over_target",
     "alert:counter_idle", "alert:accuracy_degraded", "alert:delivery_failures",
     "alert:unusual_arrivals", "alert:bottleneck", "summary"];

@@ -87,6 +87,12 @@ AHEAD = message("ahead", "ahead-3")
         (message("recalled"), standing("served", fired={"recalled": 1}), "was served"),
         (message("served"), standing("served", fired={"served": 1}), None),
         (message("paused"), standing("cancelled"), "the ticket was cancelled"),
+        # "Your place is cancelled" is the message about its leaving: sent after it left...
+        (message("cancelled"), standing("cancelled", fired={"cancelled": 1}), None),
+        (message("cancelled"), standing("cancelled", cancelled=True), "subscription was cancelled"),
+        # ...and it ends what came before: a retried "it's your turn" or "3 ahead" made before it.
+        (message("called"), standing(closing={"cancelled": T0}), "was cancelled since"),
+        (AHEAD, standing(closing={"cancelled": T0 + timedelta(seconds=5)}), "was cancelled since"),
         (message("announcement", crossing=0, id="sched:1:sub-1"), standing("called"), None),
         # "Come back by 10:45" holds while the ticket is a no-show, not once it came back.
         (message("missed"), standing("no_show", fired={"missed": 1}), None),

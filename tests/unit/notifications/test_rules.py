@@ -270,3 +270,21 @@ def test_a_confirmation_outside_the_threshold_leaves_the_rules_as_they_were() ->
     assert names(watch, ticket.at(5), ticket.at(4)) == ["s1:ahead-3:1"]
     # "subscribed" is told once, by the API: no moment makes it.
     assert names(watch, ticket.at(None, "called")) == []
+
+
+def test_a_cancelled_place_is_told_once_then_nothing_more_not_even_the_close() -> None:
+    """A queue closed with those still waiting sent home cancels them before the close: each is
+    told its place is cancelled, and not "closed to new arrivals: your ticket is still valid"."""
+    rules = (Rule("ahead", 3), Rule("called"), Rule("cancelled"), Rule("closed"))
+    watch, ticket = Watch("s1", rules), Ticket()
+    assert names(watch, ticket.at(5)) == []
+    cancelled = ticket.at(None, "cancelled", cause="TicketCancelled")
+    assert names(watch, cancelled, cancelled) == ["s1:cancelled:1"]  # twice: once
+    assert names(watch, ticket.at(None, "cancelled", cause="TicketCancelled")) == []
+    assert watch.queue_event(_queue_event("QueueClosed", ticket.version + 1)) == []
+    # Who turned it off is not told; nor is a ticket moved up by another's cancellation.
+    assert (
+        names(Watch("s2", (Rule("called"),)), Ticket().at(None, "cancelled", "TicketCancelled"))
+        == []
+    )
+    assert names(Watch("s3", (Rule("cancelled"),)), Ticket().at(2, cause="TicketCancelled")) == []

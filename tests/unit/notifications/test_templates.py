@@ -40,6 +40,7 @@ def test_the_topics_are_the_ones_messages_are_about() -> None:
         "missed",
         "moved",
         "served",
+        "cancelled",
         "paused",
         "resumed",
         "closed",

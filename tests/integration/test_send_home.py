@@ -1,0 +1,94 @@
+"""The end of a day that cannot serve everyone: a queue closed with those still waiting sent home
+(`POST /v1/queues/{id}/close` with `cancel_waiting`). Each one waiting is cancelled before the
+close and told so by the notifications they asked for (an SMS here, through a provider speaking
+Twilio's API), not "closed to new arrivals: your ticket is still valid"; who turned that message
+off gets nothing; the person at the counter stays there. It needs `tickets:operate` as well as
+`queues:operate`, and a closed queue with nobody waiting has nothing to send home."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.settings import Settings
+from tests.integration.conftest import ApiClient
+from tests.integration.reach import pipeline_running, quiet_for, receiving
+from tests.receivers.provider import ProviderReceiver
+from tests.receivers.smtp import SmtpReceiver
+
+STARTUP_S = 40.0
+# No confirmation first, and no place in line told: the messages counted are the close's.
+UNASKED = {"subscribed": False, "ahead": None, "eta_minutes": None}
+
+
+@pytest.fixture
+def settings(settings: Settings, smtp: SmtpReceiver, provider: ProviderReceiver) -> Settings:
+    return receiving(settings, smtp, provider)
+
+
+@pytest.fixture
+async def pipeline(settings: Settings, topics: list[str]) -> AsyncIterator[None]:
+    async with pipeline_running(settings):
+        yield
+
+
+async def test_those_waiting_are_told_their_place_is_cancelled_and_the_called_one_stays(
+    api: ApiClient, smtp: SmtpReceiver, provider: ProviderReceiver, pipeline: None
+) -> None:
+    queue_id = await api.create_queue(name="Passports", counters=["1"])
+    first = (await api.enqueue(queue_id))["ticket"]
+    told = await api.enqueue(
+        queue_id, notify=[{"channel": "sms", "address": "+447700900124", "when": UNASKED}]
+    )
+    quiet = await api.enqueue(
+        queue_id,
+        notify=[
+            {
+                "channel": "email",
+                "address": "bo@example.com",
+                "when": {"cancelled": False, **UNASKED},
+            }
+        ],
+    )
+    called = await api.post(f"/v1/queues/{queue_id}/call-next", json={"counter": "1"})
+    assert called.json()["ticket"]["ticket_id"] == first["ticket_id"]
+
+    # A key that may close queues but not act on tickets may not send anyone home.
+    made = await api.post(
+        "/v1/keys", json={"name": "doors", "role": "staff", "scopes": ["queues:operate", "read"]}
+    )
+    assert made.status_code == 201, made.text
+    doors = {"Authorization": f"Bearer {made.json()['secret']}"}
+    send_home = {"reason": "we close at 5", "cancel_waiting": True}
+    refused = await api.http.post(f"/v1/queues/{queue_id}/close", json=send_home, headers=doors)
+    assert refused.status_code == 403, refused.text
+
+    closed = await api.post(f"/v1/queues/{queue_id}/close", "staff", json=send_home)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["event_types"] == ["TicketCancelled", "TicketCancelled", "QueueClosed"]
+
+    [sms] = await provider.wait_for(1, STARTUP_S)
+    number = told["ticket"]["number"]
+    assert sms.to == "+447700900124"
+    assert sms.body.startswith(f"{number}: your place in line at Passports is cancelled"), sms.body
+    await quiet_for()
+    assert [m.body for m in provider.messages] == [sms.body]  # not "still valid" after it
+    assert smtp.messages == []  # turned off: neither the cancellation nor the close
+
+    version = closed.json()["stream_version"]
+    for ticket, status in (
+        (first, "called"),
+        (told["ticket"], "cancelled"),
+        (quiet["ticket"], "cancelled"),
+    ):
+        read = await api.http.get(
+            f"/v1/tickets/{ticket['ticket_id']}",
+            params={"min_version": version, "wait": 10},
+            headers=api.auth(),
+        )
+        assert read.status_code == 200 and read.json()["status"] == status, read.text
+
+    # Closed, nobody waiting: nothing to send home, and nothing changes.
+    again = await api.post(f"/v1/queues/{queue_id}/close", "staff", json=send_home)
+    assert again.status_code == 409 and again.json()["type"] == "/problems/invalid-transition"
