@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.kafka_start import started
 from core.settings import Settings
+from domain.events import TicketCancelled
 from domain.recorded import RecordedEvent
 from notifications import fanout
 from notifications.alerting import alert_messages
@@ -42,6 +43,8 @@ from topics.deadletters import one_line
 log = logging.getLogger("vq.notifications.notifier")
 
 QUEUE_RULE_EVENTS = frozenset({"QueuePaused", "QueueResumed", "QueueClosed"})
+# A ticket's change told from the events topic as well as from the positions topic (_for_left).
+CANCELLED = "TicketCancelled"
 JOINING = frozenset({"TicketEnqueued", "TicketTransferredIn", "AppointmentCheckedIn"})
 
 
@@ -98,10 +101,9 @@ class Notifier:
                     events.append((decode(record.value, record.headers), record.timestamp))
             except Exception as error:  # the record's fault: decoding does no I/O
                 _skipped(record, error)
-        followers = {
-            f.subscription_id: f
-            for f in await watches.following(self._pool, [m.ticket_id for m, _, _ in moments])
-        }
+        tickets = [m.ticket_id for m, _, _ in moments]
+        tickets += [e.event.ticket_id for e, _ in events if isinstance(e.event, TicketCancelled)]
+        followers = {f.subscription_id: f for f in await watches.following(self._pool, tickets)}
         touched: dict[str, Follower] = {}
         messages = await self._for_moments(moments, followers, touched)
         messages += await self._for_events(events, followers, touched)
@@ -152,9 +154,47 @@ class Notifier:
                 recorded.tenant_id, recorded.event_type, recorded.event_id, recorded, stamp
             )
             messages += await self._arrivals.observe(recorded)
+            if isinstance(recorded.event, TicketCancelled):
+                messages += await self._for_left(recorded, recorded.event, followers, touched)
             if recorded.event_type not in QUEUE_RULE_EVENTS:
                 continue
             messages += await self._for_queue(recorded, followers, touched)
+        return messages
+
+    async def _for_left(
+        self,
+        recorded: RecordedEvent,
+        event: TicketCancelled,
+        followers: dict[str, Follower],
+        touched: dict[str, Follower],
+    ) -> list[Message]:
+        """A cancelled place, told from the events topic, in its queue's order: a close that
+        sends those waiting home cancels them before it closes, and each must have left before
+        the close is told ("your ticket is still valid"), which the positions topic (the
+        worker's, read beside this one, later) cannot promise. The moment it brings afterwards,
+        at the same version, makes nothing more (the watch has left; a message's id is its
+        rule's crossing, so one made twice is sent once)."""
+        mine = [f for f in followers.values() if f.ticket_id == event.ticket_id]
+        if not mine:
+            return []
+        tenant_id, queue_id = recorded.tenant_id, recorded.queue_id
+        name = await self._names.name(tenant_id, queue_id)
+        numbers = await self._names.numbers(tenant_id, queue_id, [event.ticket_id])
+        messages: list[Message] = []
+        for follower in mine:
+            moment = Moment(
+                ticket_id=event.ticket_id,
+                queue_id=queue_id,
+                version=recorded.stream_version,
+                at=recorded.occurred_at,
+                cause=CANCELLED,
+                status="cancelled",
+                position=None,
+                number=numbers.get(event.ticket_id) or follower.watch.number or "",
+            )
+            dues = follower.watch.step(moment)
+            touched[follower.subscription_id] = follower
+            messages += [await self._ticket_message(follower, due, name) for due in dues]
         return messages
 
     async def _for_queue(

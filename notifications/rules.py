@@ -39,10 +39,10 @@ RuleKind = Literal[
     "missed",
     "moved",
     "served",
-    "cancelled",
     "paused",
     "resumed",
     "closed",
+    "cancelled",
     "subscribed",
 ]
 # A rule about the ticket's place waits for its subscriber's threshold; the others for an event.

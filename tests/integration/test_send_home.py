@@ -53,6 +53,14 @@ async def test_those_waiting_are_told_their_place_is_cancelled_and_the_called_on
     )
     called = await api.post(f"/v1/queues/{queue_id}/call-next", json={"counter": "1"})
     assert called.json()["ticket"]["ticket_id"] == first["ticket_id"]
+    # The day went on for a while: the read side shows the line (the notifier names the queue
+    # and the ticket's number from it).
+    seen = await api.http.get(
+        f"/v1/queues/{queue_id}",
+        params={"min_version": called.json()["stream_version"], "wait": 20},
+        headers=api.auth(),
+    )
+    assert seen.status_code == 200, seen.text
 
     # A key that may close queues but not act on tickets may not send anyone home.
     made = await api.post(
