@@ -36,14 +36,15 @@ class Ending:
     body: dict[str, Any] | None = None
 
 
-async def held(settings: Settings, queue_id: str, tenant_id: str) -> bool:
-    """Whether the system of record holds this queue of the tenant (the read side may lag)."""
+async def playable(settings: Settings, queue_id: str, tenant_id: str, config: QueueConfig) -> bool:
+    """Whether the system of record (the read side may lag) holds this queue of the tenant and
+    a day of `config` can be played on it (`fits`): else the caller makes another."""
     pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
     try:
-        first = await PostgresEventStore(pool).read_stream(queue_id, 0, 1)
+        state = await queue_state(PostgresEventStore(pool), queue_id)
     finally:
         await pool.close()
-    return bool(first) and fold(r.event for r in first).tenant_id == tenant_id
+    return state.tenant_id == tenant_id and fits(state, config)
 
 
 async def queue_state(store: PostgresEventStore, queue_id: str) -> QueueState:

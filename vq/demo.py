@@ -102,7 +102,10 @@ def ensure_demo(
     if "display_key" not in demo:
         demo["display_key"] = asyncio.run(_make_key(settings, demo["tenant_id"], "display"))
     known = demo.get("traffic_queue")
-    if traffic and not (known and asyncio.run(live_adopt.held(settings, known, demo["tenant_id"]))):
+    config = load(DEMO_SCENARIO).queue_config
+    if traffic and not (
+        known and asyncio.run(live_adopt.playable(settings, known, demo["tenant_id"], config))
+    ):
         _ensure_traffic_queue(base, demo)
     path.write_text(json.dumps(demo, indent=2))
     path.chmod(0o600)

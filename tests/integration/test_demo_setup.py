@@ -154,6 +154,13 @@ def test_the_traffic_plays_each_day_on_one_queue_whose_earlier_day_is_ended_firs
         # Nothing is left to end: a second adoption sends nothing.
         assert live_adopt.endings(after) == []
 
+        # A remembered queue the scenario cannot be played on (Reception: other service types)
+        # is not played again and again beside a new one each run: another is made, and kept.
+        (tmp_path / "demo.json").write_text(json.dumps(demo | {"traffic_queue": demo["queues"][0]}))
+        remade = ensure_demo(local, base, INBOX, traffic=True)["traffic_queue"]
+        assert remade not in (queue_id, demo["queues"][0])
+        assert ensure_demo(local, base, INBOX, traffic=True)["traffic_queue"] == remade
+
 
 async def _state(settings: Settings, queue_id: str) -> Any:
     pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
