@@ -25,6 +25,7 @@ from access.passwords import hash_password
 from access.users import insert_user
 from core.settings import Settings
 from domain.commands import CreateQueue
+from domain.config import QueueConfig
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
 from simulation import live, live_adopt
@@ -106,7 +107,7 @@ def ensure_demo(
     if traffic and not (
         known and asyncio.run(live_adopt.playable(settings, known, demo["tenant_id"], config))
     ):
-        _ensure_traffic_queue(base, demo)
+        _ensure_traffic_queue(base, demo, config)
     path.write_text(json.dumps(demo, indent=2))
     path.chmod(0o600)
     return demo
@@ -188,10 +189,9 @@ def _ensure_webhook(base: str, demo: dict[str, Any], url: str) -> None:
     demo["webhook"] = {"endpoint_id": made["endpoint_id"], "url": url, "secret": made["secret"]}
 
 
-def _ensure_traffic_queue(base: str, demo: dict[str, Any]) -> None:
+def _ensure_traffic_queue(base: str, demo: dict[str, Any], config: QueueConfig) -> None:
     """The scenario's queue, made once: each run plays its day there (its history grows from run
     to run; an earlier run's leftovers are ended first: simulation/live_adopt.py)."""
-    config = load(DEMO_SCENARIO).queue_config
     body = request_for(
         CreateQueue(queue_id="", tenant_id="", config=config, status="closed"), "", {}
     ).body

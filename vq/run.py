@@ -172,7 +172,9 @@ def _run(args: argparse.Namespace) -> int:
         played = "VQ_CLOCK_START" in env and "VQ_CLOCK_START" not in os.environ
         demo = None if args.no_demo else ensure_demo(settings, base, inbox + "webhooks", played)
         supervisor.start(_inbox_spec(settings, args.inbox_port, demo, env))
-        _print_banner(settings, base, demo, logs, inbox, allow_loopback, args.metrics_ports)
+        # Without the scenario's day its queue is not where the traffic is: not shown first.
+        shown = demo if played or demo is None else {**demo, "traffic_queue": None}
+        _print_banner(settings, base, shown, logs, inbox, allow_loopback, args.metrics_ports)
         if demo is not None and played:
             clock_start = datetime.fromisoformat(env["VQ_CLOCK_START"])
             traffic = ScenarioTraffic(settings, base, demo, clock_start)
@@ -302,7 +304,7 @@ def _print_banner(
             f"sign in as {demo['admin_email']} / {demo['admin_password']}"
         )
         # The queue the traffic plays its day on comes first (the others wait for a person).
-        traffic = [demo["traffic_queue"]] if "traffic_queue" in demo else []
+        traffic = [demo["traffic_queue"]] if demo.get("traffic_queue") else []
         named = [("Clinic", q) for q in traffic]
         named += [(body["name"], q) for q, body in zip(demo["queues"], DEMO_QUEUES, strict=True)]
         queues = ",".join(q for _, q in named)

@@ -39,10 +39,12 @@ def test_the_pages_open_on_the_queue_the_traffic_plays(capsys: pytest.CaptureFix
     assert shown["accuracy curl"].endswith("http://api/v1/queues/q-clinic/accuracy")
 
 
+# No queue of the traffic yet, or one from an earlier run while this one plays no scenario day.
+@pytest.mark.parametrize("traffic", [{}, {"traffic_queue": None}])
 def test_without_the_traffic_the_first_demo_queue_is_shown(
-    capsys: pytest.CaptureFixture[str],
+    traffic: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shown = banner(DEMO, capsys)
+    shown = banner(DEMO | traffic, capsys)
     assert shown["dashboard http://api/dashboard#key=vq_viewer"]
     assert "/display?queues=q-reception,q-pharmacy,q-lab#" in shown["lobby display"]
     assert "board Clinic" not in shown
