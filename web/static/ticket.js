@@ -9,6 +9,8 @@
  * window.VQTicket.setUpNotify), and see and delete the details held about them
  * (ticket-privacy.js: window.VQTicket.setUpDetails).
  *
+ * The first stream of a device that never saw the ticket asks the read side to wait for it
+ * (min_version=1: a ticket taken a moment ago), so that a 404 means what it says.
  * A booking not checked in yet has no ticket (the stream is a 404): then the page shows the
  * booking (ticket-booking.js: window.VQTicket.showBooking), and after its check-in follows the
  * ticket of the same id with the same token.
@@ -405,7 +407,10 @@
     forgetOldTickets();
     if (memory.view) render(); // the last known view at once (offline, or a slow line)
     T.setUpBooking(ticketId, onCheckedIn, switchLanguage);
-    follow();
+    // A device that never saw the ticket asks the stream to wait for it (a ticket taken a moment
+    // ago may not be in the read models yet; a 404 then is exact: no such ticket, or a booking).
+    // One that saw it asks without: a 404 then says it is gone at once.
+    follow(memory.view ? undefined : 1);
     setUpSound();
     setUpCancel();
     T.setUpNotify(base);
