@@ -128,7 +128,11 @@ def test_the_traffic_plays_each_day_on_one_queue_whose_earlier_day_is_ended_firs
 
         queue = f"/v1/queues/{queue_id}"
         post(f"{queue}/open", "staff_key")
-        tickets = [post(f"{queue}/tickets", "kiosk_key")["ticket"]["ticket_id"] for _ in range(4)]
+        # (The scenario's queue keeps the clinic's hours: staff let people in at any hour.)
+        anytime = {"allow_outside_hours": True}
+        tickets = [
+            post(f"{queue}/tickets", "staff_key", anytime)["ticket"]["ticket_id"] for _ in range(4)
+        ]
         post(f"{queue}/call-next", "staff_key", {"counter": "1"})
         post(f"{queue}/call-next", "staff_key", {"counter": "2"})
         post(f"/v1/tickets/{tickets[1]}/start", "staff_key")
