@@ -1,8 +1,9 @@
 /* admin-queues.js: the Queues section: the list (GET /v1/queues), a new queue (POST /v1/queues),
  * a queue's settings (PATCH /v1/queues/{id}: only what changed), and its day: open, pause,
  * resume, close (POST /v1/queues/{id}/open ...), or close and send those still waiting home (the
- * close's `cancel_waiting`); and moving its line to another queue (merge or split, admin-moves.js). After each command the list is read again at the command's stream
- * version, so what it shows includes the change.
+ * close's `cancel_waiting`); and moving its line to another queue (merge or split,
+ * admin-moves.js). After each command the list is read again at the command's stream version,
+ * so what it shows includes the change.
  */
 (function () {
   "use strict";

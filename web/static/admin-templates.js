@@ -16,10 +16,11 @@
     "dashboard_url"];
   const SUMMARY_VARIABLES = ["date", "queue_name", "waiting", "served", "no_shows",
     "mean_wait_minutes", "p90_wait_minutes", "dashboard_url"];
-  const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "missed", "moved", "served", "cancelled", "paused",
-    "resumed", "closed", "announcement", "subscribed", "alert:joined_empty_queue", "alert:p90_over_target",
-    "alert:counter_idle", "alert:accuracy_degraded", "alert:delivery_failures",
-    "alert:unusual_arrivals", "alert:bottleneck", "summary"];
+  const TOPICS = ["ahead", "eta", "called", "recalled", "returned", "missed", "moved", "served",
+    "cancelled", "paused", "resumed", "closed", "announcement", "subscribed",
+    "alert:joined_empty_queue", "alert:p90_over_target", "alert:counter_idle",
+    "alert:accuracy_degraded", "alert:delivery_failures", "alert:unusual_arrivals",
+    "alert:bottleneck", "summary"];
   const CHANNELS = ["email", "sms", "whatsapp", "push", "chat"];
   const LANGUAGES = ["en", "es", "fr", "de"];
   const ui = { message: null, editor: null, list: null, editing: false };
