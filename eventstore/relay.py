@@ -232,10 +232,10 @@ class Relay:
         conn: AsyncConnection[Any],
         position: Position,
         stopping: asyncio.Future[Any],
-        within: float | None = None,
+        within: float,
     ) -> int | None:
         """Sleep until a commit the relay has not published is announced (the newest announced
-        transaction id) or the idle poll is due (None). The other announcements already received
+        transaction id) or `within` seconds have passed (None). The other announcements already received
         are taken too: one read serves them all (a busy store announces a commit every few
         milliseconds; each one taken alone would wake the relay for rows it has just published,
         and make it poll behind the horizon for nothing). An announcement names its transaction
@@ -243,9 +243,9 @@ class Relay:
         reads only below the horizon, in transaction order, and waits only once nothing more is
         visible). `within`: the idle poll, or sooner while commits it heard of are behind the
         horizon (HELD_POLL_S and on). psycopg keeps what arrives between two waits for the next
-        one. A `stop` set meanwhile (`stopping` done) ends the wait (None) at once, not at the idle poll."""
+        one. A `stop` set meanwhile (`stopping` done) ends the wait (None) at once."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (IDLE_POLL_S if within is None else within)
+        deadline = loop.time() + within
         while (left := deadline - loop.time()) > 0:
             heard = await _first_heard(conn, left, stopping)
             if heard is None:

@@ -286,8 +286,9 @@ class _Driver:
         """Whether the day is played on `options.queue_id`: its earlier day ended first."""
         if self.options.queue_id is None:
             return False
-        state = await live_adopt.queue_state(self.store, self.options.queue_id)
-        if state.tenant_id != self.result.tenant_id or not live_adopt.fits(state, command.config):
+        queue_id, tenant_id = self.options.queue_id, self.result.tenant_id
+        state = await live_adopt.queue_state(self.store, tenant_id, queue_id)
+        if state is None or not live_adopt.fits(state, command.config):
             return False
         ended = await live_adopt.end_earlier_day(state, self._call, self.keys["staff"])
         if ended:

@@ -16,12 +16,14 @@ from typing import Any
 
 import httpx
 
+from core.clock import utcnow
 from core.settings import Settings
 from domain.config import QueueConfig
-from domain.evolve import fold
+from domain.errors import Rejected
 from domain.state import QueueState
 from eventstore.pool import open_pool
 from eventstore.postgres import PostgresEventStore
+from service_layer.queues import QueueService
 
 # Why the leftovers of an earlier day were ended (the cancel's reason, the close's).
 REASON = "the simulation starts a new day"
@@ -41,24 +43,30 @@ async def playable(settings: Settings, queue_id: str, tenant_id: str, config: Qu
     a day of `config` can be played on it (`fits`): else the caller makes another."""
     pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
     try:
-        state = await queue_state(PostgresEventStore(pool), queue_id)
+        state = await queue_state(PostgresEventStore(pool), tenant_id, queue_id)
     finally:
         await pool.close()
-    return state.tenant_id == tenant_id and fits(state, config)
+    return state is not None and fits(state, config)
 
 
-async def queue_state(store: PostgresEventStore, queue_id: str) -> QueueState:
-    """The queue as its whole stream says (the system of record, not the read models)."""
-    return fold(record.event for record in await store.read_stream(queue_id))
+async def queue_state(
+    store: PostgresEventStore, tenant_id: str, queue_id: str
+) -> QueueState | None:
+    """The tenant's queue as the system of record says (not the read models), as a command
+    loads it (its newest snapshot, then the events after it); None: no such queue of the
+    tenant."""
+    try:
+        return await QueueService(store, utcnow, snapshot_every=None).load(tenant_id, queue_id)
+    except Rejected:
+        return None
 
 
 def fits(state: QueueState, config: QueueConfig) -> bool:
-    """Whether the world can play `config`'s day on this queue: it exists and has the
-    counters, service types and priority classes the world sends commands for."""
+    """Whether the world can play `config`'s day on this queue: it has the counters, service
+    types and priority classes the world sends commands for."""
     held = state.config
     return (
-        state.created
-        and set(config.counters) <= set(held.counters)
+        set(config.counters) <= set(held.counters)
         and set(config.service_types) <= set(held.service_types)
         and set(config.priority_classes) <= set(held.priority_classes)
     )

@@ -116,7 +116,8 @@ def test_the_traffic_plays_each_day_on_one_queue_whose_earlier_day_is_ended_firs
         demo = ensure_demo(local, base, INBOX, traffic=True)
         queue_id = demo["traffic_queue"]
         assert ensure_demo(local, base, INBOX, traffic=True)["traffic_queue"] == queue_id
-        made = asyncio.run(_state(local, queue_id))  # the read side is not running here
+        # From the system of record: the read side is not running here.
+        made = asyncio.run(_state(local, demo["tenant_id"], queue_id))
         assert (made.config.name, made.status, made.version) == ("Clinic reception", "closed", 1)
 
         # A run stopped midway: the queue open, one called, one served, two waiting.
@@ -138,7 +139,7 @@ def test_the_traffic_plays_each_day_on_one_queue_whose_earlier_day_is_ended_firs
         post(f"/v1/tickets/{tickets[1]}/start", "staff_key")
 
         async def adopt() -> dict[str, int]:
-            state = await _state(local, queue_id)
+            state = await _state(local, demo["tenant_id"], queue_id)
             assert live_adopt.fits(state, load(DEMO_SCENARIO).queue_config)
             async with httpx.AsyncClient(base_url=base, timeout=10) as http:
 
@@ -149,7 +150,7 @@ def test_the_traffic_plays_each_day_on_one_queue_whose_earlier_day_is_ended_firs
                 return await live_adopt.end_earlier_day(state, call, demo["staff_key"])
 
         ended = asyncio.run(adopt())
-        after = asyncio.run(_state(local, queue_id))
+        after = asyncio.run(_state(local, demo["tenant_id"], queue_id))
         assert ended == {"no-show": 1, "complete": 1, "cancel": 2, "close": 1}
         assert after.status == "closed" and after.waiting_count == 0
         assert not any(after.at_counters.values())
@@ -166,9 +167,9 @@ def test_the_traffic_plays_each_day_on_one_queue_whose_earlier_day_is_ended_firs
         assert ensure_demo(local, base, INBOX, traffic=True)["traffic_queue"] == remade
 
 
-async def _state(settings: Settings, queue_id: str) -> Any:
+async def _state(settings: Settings, tenant_id: str, queue_id: str) -> Any:
     pool = await open_pool(settings, min_size=1, max_size=1, wait=True)
     try:
-        return await live_adopt.queue_state(PostgresEventStore(pool), queue_id)
+        return await live_adopt.queue_state(PostgresEventStore(pool), tenant_id, queue_id)
     finally:
         await pool.close()
