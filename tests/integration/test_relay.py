@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -19,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 from core.settings import Settings
 from eventstore import holders
 from eventstore import relay as relay_module
-from eventstore.pool import connect
+from eventstore.pool import connect, open_pool
 from eventstore.postgres import PostgresEventStore
 from eventstore.relay import Relay, producer_config
 from tests.integration.kafka_support import by_queue, consume_until, wait_for
@@ -152,9 +153,24 @@ async def test_commands_are_accepted_while_kafka_is_unreachable(
     assert_complete_and_ordered(received, 4, 10)
 
 
+@pytest.fixture
+async def warm_store(settings: Settings) -> AsyncIterator[PostgresEventStore]:
+    """A store whose pool holds a connection for each of `fill`'s writers from the start, and
+    waits for one as long as the test would: with the suite's load on the shared PostgreSQL, a
+    connection made mid-test took over the pool's 2 s (PoolTimeout in the writer, not the
+    relay)."""
+    pool = await open_pool(settings, min_size=8, max_size=8, wait=True)
+    pool.timeout = 20.0
+    try:
+        yield PostgresEventStore(pool)
+    finally:
+        await pool.close()
+
+
 async def test_relay_killed_mid_stream_resumes_without_loss(
-    settings: Settings, store: PostgresEventStore, tenant_id: str, topics: list[str]
+    settings: Settings, warm_store: PostgresEventStore, tenant_id: str, topics: list[str]
 ) -> None:
+    store = warm_store
     env = {
         **os.environ,
         "VQ_DATABASE_URL": settings.pg_url,

@@ -180,6 +180,7 @@
     if (S.drawMissed) S.drawMissed();
     const view = st.view;
     if (S.drawBreak) S.drawBreak(view);
+    if (S.drawQueueDay) S.drawQueueDay(view);
     if (!view) {
       $("staff-counter-list").replaceChildren();
       typesShown = null;

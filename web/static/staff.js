@@ -326,6 +326,7 @@
     VQ.clock.listen(redraw);
     if (S.setUpActions) S.setUpActions();
     if (S.setUpBreaks) S.setUpBreaks();
+    if (S.setUpQueueDay) S.setUpQueueDay();
     VQ.signin.require(start, { onSignedOut: stop });
   });
 })();
