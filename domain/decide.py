@@ -165,7 +165,7 @@ def _close(state: QueueState, cmd: CloseQueue, now: datetime) -> list[QueueEvent
     sent_home: list[QueueEvent] = []
     if cmd.cancel_waiting:  # before the close: nobody still in line hears "still served"
         sent_home = [
-            TicketCancelled(ticket_id=key[-1], by="staff", reason=cmd.reason, at=now)
+            TicketCancelled(ticket_id=key[-1], by="closing", reason=cmd.reason, at=now)
             for key in state.waiting
         ]
     if state.status == "closed" and sent_home:

@@ -17,6 +17,9 @@ from domain.events_counter import CounterBreakSet as CounterBreakSet
 
 QueueStatus = Literal["open", "paused", "closed"]
 CancelledBy = Literal["customer", "staff"]
+# A ticket's cancel names who: the person, staff, or the queue's close that sent those still
+# waiting home (`CloseQueue.cancel_waiting`), which the person is told in other words.
+LeftBy = Literal["customer", "staff", "closing"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,7 +175,7 @@ class TicketCancelled:
     TYPE: ClassVar[str] = "TicketCancelled"
     VERSION: ClassVar[int] = 1
     ticket_id: str
-    by: CancelledBy
+    by: LeftBy
     reason: str | None
     at: datetime
 

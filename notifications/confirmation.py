@@ -188,7 +188,14 @@ async def subscribe_and_confirm(
 
     return [
         await subscribe(
-            c.pool, ticket.tenant_id, ticket.queue_id, ticket.ticket_id, w, told, confirming(w)
+            c.pool,
+            ticket.tenant_id,
+            ticket.queue_id,
+            ticket.ticket_id,
+            w,
+            told,
+            confirming(w),
+            number=ticket.number,
         )
         for w in wishes
     ]

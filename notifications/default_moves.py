@@ -1,4 +1,5 @@
-"""Our words for a ticket that changed hands: moved to another queue, or called and missed.
+"""Our words for a ticket that changed hands or left: moved to another queue, called and missed,
+or cancelled.
 
 Data, shaped like `default_templates.TICKET` (and merged with it in templates.py): per topic and
 language an email subject and the short text, which ends with the ticket's link in an SMS (both
@@ -12,6 +13,9 @@ alphabet with a 20-character queue name and 6-character numbers (no "ó", "ê", 
   reminders say their slot; and `return_date`, the day, when it is not the day the ticket was
   missed) or, when the queue gives no grace period, that the ticket has ended. The short text
   has no room for the queue's name; the email says it.
+* `cancelled` says who ended the place when the notifier knows (`cancelled_by`): the queue's
+  close (those still waiting sent home), the person (a confirmation), or staff. It has no link
+  (the ticket is over) and stays within one SMS (test_sms_length.py).
 """
 
 from __future__ import annotations
@@ -123,10 +127,55 @@ MOVES: dict[str, dict[str, Wording]] = {
             ("es", "{{ number }}: turno perdido en {{ queue_name }}"),
         )
     },
+    # Sent when the place is cancelled: by staff, by the person (a confirmation), or by a close
+    # that sent those still waiting home. `cancelled_by` says which when the notifier read the
+    # event itself (notifier.py `_for_left`, nearly always); else none, and the words fit all.
+    "cancelled": {
+        "en": Wording(
+            "{{ number }}: {% if cancelled_by == 'customer' %}you left the line at"
+            " {{ queue_name }}{% else %}your place at {{ queue_name }} is cancelled{% endif %}",
+            "{{ number }}: {% if cancelled_by == 'closing' %}{{ queue_name }} has closed and can"
+            " no longer serve you, so your place in line is cancelled. We are sorry."
+            "{% elif cancelled_by == 'customer' %}you have left the line at {{ queue_name }}."
+            " Thank you for letting us know.{% else %}your place in line at {{ queue_name }} is"
+            " cancelled. If this is a mistake, please take a new ticket.{% endif %}",
+        ),
+        "fr": Wording(
+            "{{ number }} : {% if cancelled_by == 'customer' %}vous avez quitté la file"
+            " {{ queue_name }}{% else %}votre place à {{ queue_name }} est annulée{% endif %}",
+            "{{ number }} : {% if cancelled_by == 'closing' %}{{ queue_name }} a fermé et ne"
+            " peut plus vous recevoir : votre place dans la file est annulée. Nous en sommes"
+            " désolés.{% elif cancelled_by == 'customer' %}vous avez quitté la file"
+            " {{ queue_name }}. Merci de nous avoir prévenus.{% else %}votre place dans la file"
+            " {{ queue_name }} est annulée. Si c'est une erreur, merci de prendre un nouveau"
+            " ticket.{% endif %}",
+        ),
+        "de": Wording(
+            "{{ number }}: {% if cancelled_by == 'customer' %}Sie haben {{ queue_name }}"
+            " verlassen{% else %}Ihr Platz bei {{ queue_name }} ist storniert{% endif %}",
+            "{{ number }}: {% if cancelled_by == 'closing' %}{{ queue_name }} hat geschlossen"
+            " und kann Sie nicht mehr bedienen: Ihr Platz ist storniert. Das tut uns leid."
+            "{% elif cancelled_by == 'customer' %}Sie haben die Warteschlange bei"
+            " {{ queue_name }} verlassen. Danke, dass Sie Bescheid gegeben haben.{% else %}Ihr"
+            " Platz bei {{ queue_name }} ist storniert. Falls das ein Irrtum ist, ziehen Sie"
+            " bitte ein neues Ticket.{% endif %}",
+        ),
+        "es": Wording(
+            "{{ number }}: {% if cancelled_by == 'customer' %}ha dejado la fila de"
+            " {{ queue_name }}{% else %}su lugar en {{ queue_name }} ha sido cancelado"
+            "{% endif %}",
+            "{{ number }}: {% if cancelled_by == 'closing' %}{{ queue_name }} ha cerrado y ya"
+            " no puede atenderle: su lugar en la fila ha sido cancelado. Lo sentimos."
+            "{% elif cancelled_by == 'customer' %}ha dejado la fila de {{ queue_name }}."
+            " Gracias por avisarnos.{% else %}su lugar en la fila de {{ queue_name }} ha sido"
+            " cancelado. Si es un error, por favor saque un nuevo turno.{% endif %}",
+        ),
+    },
 }
 
 SAMPLE: dict[str, object] = {
     "previous_number": "A-006",
     "return_time": "10:45",
     "return_date": None,  # the day only when it is not the day of the message
+    "cancelled_by": "staff",  # a cancel's who: customer, staff, closing (or None: not known)
 }

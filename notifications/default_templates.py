@@ -185,30 +185,6 @@ TICKET: dict[str, dict[str, Wording]] = {
             " tal le fue? Cuéntenos: {{ feedback_url }}{% endif %}",
         ),
     },
-    # Sent when the place is cancelled, by staff or by the person (a confirmation). The moment
-    # does not say who, nor why: the words fit both, as the ticket's page says it.
-    "cancelled": {
-        "en": Wording(
-            "{{ number }}: your place at {{ queue_name }} is cancelled",
-            "{{ number }}: your place in line at {{ queue_name }} is cancelled. If this is a"
-            " mistake, please take a new ticket.",
-        ),
-        "fr": Wording(
-            "{{ number }} : votre place à {{ queue_name }} est annulée",
-            "{{ number }} : votre place dans la file {{ queue_name }} est annulée. Si c'est une"
-            " erreur, merci de prendre un nouveau ticket.",
-        ),
-        "de": Wording(
-            "{{ number }}: Ihr Platz bei {{ queue_name }} ist storniert",
-            "{{ number }}: Ihr Platz bei {{ queue_name }} ist storniert. Falls das ein Irrtum"
-            " ist, ziehen Sie bitte ein neues Ticket.",
-        ),
-        "es": Wording(
-            "{{ number }}: su lugar en {{ queue_name }} ha sido cancelado",
-            "{{ number }}: su lugar en la fila de {{ queue_name }} ha sido cancelado. Si es un"
-            " error, por favor saque un nuevo turno.",
-        ),
-    },
     "paused": {
         "en": Wording(
             "{{ queue_name }} is paused",

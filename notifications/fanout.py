@@ -87,6 +87,7 @@ def ticket_message(
         "ticket_url": f"{public_url.rstrip('/')}/t/{follower.ticket_id}",
         "feedback_url": feedback_url,
         "previous_number": due.previous_number or previous_number,
+        "cancelled_by": moment.cancelled_by,
         **returning(moment.at, return_by, follower.language, follower.channel),
     }
     return Message(

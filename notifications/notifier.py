@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +65,27 @@ def _skipped(record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
     )
 
 
+def _who_cancelled(
+    moments: list[tuple[Moment, str, int]], events: list[tuple[RecordedEvent, int]]
+) -> list[tuple[Moment, str, int]]:
+    """A cancel's moment from the positions topic with who cancelled (the event's `by`), when
+    the event came in the same batch: the moments are folded first, and its words depend on it
+    (the queue closed, the person left, staff ended it)."""
+    left_by = {
+        (recorded.event.ticket_id, recorded.stream_version): recorded.event.by
+        for recorded, _ in events
+        if isinstance(recorded.event, TicketCancelled)
+    }
+    if not left_by:
+        return moments
+    return [
+        (replace(m, cancelled_by=left_by.get((m.ticket_id, m.version))), tenant, stamp)
+        if m.cause == CANCELLED and m.cancelled_by is None
+        else (m, tenant, stamp)
+        for m, tenant, stamp in moments
+    ]
+
+
 class Notifier:
     def __init__(
         self, settings: Settings, pool: AsyncConnectionPool[Any], outlet: Outlet, names: QueueViews
@@ -101,6 +123,7 @@ class Notifier:
                     events.append((decode(record.value, record.headers), record.timestamp))
             except Exception as error:  # the record's fault: decoding does no I/O
                 _skipped(record, error)
+        moments = _who_cancelled(moments, events)
         tickets = [m.ticket_id for m, _, _ in moments]
         tickets += [e.event.ticket_id for e, _ in events if isinstance(e.event, TicketCancelled)]
         followers = {f.subscription_id: f for f in await watches.following(self._pool, tickets)}
@@ -191,6 +214,7 @@ class Notifier:
                 status="cancelled",
                 position=None,
                 number=numbers.get(event.ticket_id) or follower.watch.number or "",
+                cancelled_by=event.by,
             )
             dues = follower.watch.step(moment)
             touched[follower.subscription_id] = follower

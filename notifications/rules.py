@@ -107,6 +107,9 @@ class Moment:
     call_p10_at: datetime | None = None
     call_p90_at: datetime | None = None
     number: str = ""  # the ticket's number, as printed
+    # A cancel's who (TicketCancelled.by: customer, staff, closing), known when the notifier
+    # folds the event itself (notifier.py _for_left); None from the positions topic.
+    cancelled_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

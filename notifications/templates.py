@@ -60,6 +60,7 @@ _TICKET_VARIABLES = frozenset(
         "previous_number",  # a move's: the number the person held before it
         "return_time",  # a no-show's: until when it may come back, in the queue's time zone
         "return_date",  # ...and its day, when that is not the day the ticket was missed
+        "cancelled_by",  # a cancel's: "customer", "staff", "closing" (the queue closed); or none
     ]
 )
 _ALERT_VARIABLES = frozenset(

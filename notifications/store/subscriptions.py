@@ -19,7 +19,7 @@ from notifications.messages import Message
 from notifications.rules import SUBSCRIBED, THRESHOLD_RULES, Moment, RuleKind
 from notifications.store.db import Conn, Pool, changed, fetch_all, fetch_one, in_transaction
 from notifications.store.defaults import get_notify_defaults
-from notifications.store.watches import watch_from, watch_state
+from notifications.store.watches import started_watch
 
 # The rules a subscription may hold, in the order they are stored (the rules' own list).
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
@@ -207,6 +207,7 @@ async def create_subscription(
     rules: Iterable[tuple[str, int | None]],
     told: Moment | None = None,
     confirmation: Confirmation | None = None,
+    number: str | None = None,
 ) -> Subscription:
     """The ticket's subscription through this channel to this address, made or, when it exists,
     given these rules and language again: subscribing twice is one subscription. The caller has
@@ -215,12 +216,14 @@ async def create_subscription(
     A new subscription, or one made again after it was cancelled (see `_restart`), starts:
     `confirmation` makes its confirmation, kept with it until the schedules stage sends it
     (store/confirmations.py); `told`, the ticket's place as that confirmation tells it, is where
-    its watch starts (`Watch.told`). A live one keeps its watch and makes no confirmation (a
-    retried request, or new choices)."""
+    its watch starts (`Watch.told`); `number`, the ticket's as the command side knows it, is
+    what its messages say until a moment names it (a ticket cancelled before the read side
+    has it). A live one keeps its watch and makes no confirmation (a retried request, or new
+    choices)."""
     checked = checked_rules(rules)
     stored = [{"kind": k, "threshold": t} for k, t in checked]
     subscription_id = str(uuid.uuid4())
-    watch = _started(subscription_id, stored, told, {})
+    watch = started_watch(subscription_id, stored, told, {}, number)
     made = None if confirmation is None else confirmation(subscription_id, 1)
     async with in_transaction(pool) as conn:
         # New, or live (the same again): one statement. A cancelled one is left as it is here
@@ -244,7 +247,9 @@ async def create_subscription(
              ticket_id, channel, address, MAX_PER_TICKET),
         )  # fmt: skip
         if row is None:  # the cap, or a cancelled subscription to start again
-            wanted = _Wanted(tenant_id, queue_id, ticket_id, channel, address, language, stored)
+            wanted = _Wanted(
+                tenant_id, queue_id, ticket_id, channel, address, language, stored, number
+            )
             restarted = await _restart(conn, wanted, told, confirmation)
             if restarted is not None:
                 return restarted
@@ -260,6 +265,7 @@ class _Wanted:
     address: str = field(repr=False)
     language: str
     rules: list[dict[str, Any]]
+    number: str | None = None
 
 
 def _made(row: tuple[Any, ...] | None) -> Subscription:
@@ -268,19 +274,6 @@ def _made(row: tuple[Any, ...] | None) -> Subscription:
             f"a ticket has at most {MAX_PER_TICKET} subscriptions; cancel one to add another"
         )
     return _subscription(row)
-
-
-def _started(
-    subscription_id: str, rules: list[dict[str, Any]], told: Moment | None, fired: dict[str, int]
-) -> dict[str, Any]:
-    """A watch as a subscription starts it: inside the threshold rules a confirmation `told`
-    the ticket is within, nothing else known; `fired`, the crossings of an earlier start."""
-    if told is None and not fired:
-        return {}  # the notifier starts it with the first moment
-    started = watch_from(subscription_id, rules, {"fired": fired})
-    if told is not None:
-        started.told(told)
-    return watch_state(started)
 
 
 async def _restart(
@@ -306,7 +299,9 @@ async def _restart(
     fired = {str(k): int(v) for k, v in ((state or {}).get("fired") or {}).items()}
     start = fired.get(SUBSCRIBED, 1) + 1
     fired[SUBSCRIBED] = start
-    watch = _started(subscription_id, wanted.rules, told, fired)
+    watch = started_watch(
+        subscription_id, wanted.rules, told, fired, wanted.number or (state or {}).get("number")
+    )
     made = None if confirmation is None else confirmation(subscription_id, start)
     row = await fetch_one(
         conn,
@@ -331,9 +326,11 @@ async def subscribe(
     wish: Wish,
     told: Moment | None = None,
     confirmation: Confirmation | None = None,
+    number: str | None = None,
 ) -> Subscription:
     """Store a person's wish on a ticket, the queue's defaults filling in what it leaves out;
-    `told` and `confirmation` (see `create_subscription`) unless it turned confirmation off."""
+    `told` and `confirmation` (see `create_subscription`) unless it turned confirmation off;
+    `number`, the ticket's, when the caller knows it."""
     wanted = wish.when.get(SUBSCRIBED, EVENT_DEFAULTS[SUBSCRIBED])
     ahead = eta_minutes = None
     if "ahead" not in wish.when or "eta_minutes" not in wish.when:
@@ -350,6 +347,7 @@ async def subscribe(
         rules=rules_for(wish.when, ahead=ahead, eta_minutes=eta_minutes),
         told=told if wanted else None,
         confirmation=confirmation if wanted else None,
+        number=number,
     )
 
 

@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from core.ids import is_uuid
-from notifications.rules import Rule, Watch
+from notifications.rules import Moment, Rule, Watch
 from notifications.store.db import connection
 
 _COLUMNS = (
@@ -52,6 +52,24 @@ def watch_from(
         queue_id=state.get("queue_id") or queue_id,
         number=state.get("number"),
     )
+
+
+def started_watch(
+    subscription_id: str,
+    rules: list[dict[str, Any]],
+    told: Moment | None,
+    fired: dict[str, int],
+    number: str | None = None,
+) -> dict[str, Any]:
+    """A watch as a subscription starts it: inside the threshold rules a confirmation `told`
+    the ticket is within, its `number`, nothing else known; `fired`, the crossings of an
+    earlier start."""
+    if told is None and not fired:  # the notifier starts it with the first moment
+        return {"number": number} if number else {}
+    started = watch_from(subscription_id, rules, {"fired": fired, "number": number})
+    if told is not None:
+        started.told(told)
+    return watch_state(started)
 
 
 def watch_state(watch: Watch) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from notifications.store import alerts, endpoints, schedules, templates
 from notifications.store.db import Pool
 from notifications.store.deliveries import Outcome, claim, purge, settle
 from notifications.store.subscriptions import cancel_subscription, create_subscription
-from notifications.store.watches import standings
+from notifications.store.watches import following, standings
 from notifications.templates import default_template
 
 
@@ -287,3 +287,57 @@ async def test_a_batchs_standings_are_read_at_once_and_an_erased_subscription_ha
     assert found[first.subscription_id].closing == {"called": called_at}
     assert found[second.subscription_id].closing == {}
     assert await standings(pool, []) == {}
+
+
+async def test_a_new_subscription_knows_its_tickets_number_before_any_moment(
+    pool: Pool, tenant_id: str
+) -> None:
+    """A ticket cancelled before the read side has it gets its message from the events topic
+    alone, with no moment to name its number: the subscription's watch starts with the number
+    the command side gave it, and a subscription stopped then made again keeps it."""
+    quiet, confirmed = [
+        await create_subscription(
+            pool,
+            tenant_id=tenant_id,
+            queue_id=str(uuid.uuid4()),
+            ticket_id=str(uuid.uuid4()),
+            channel="sms",
+            address=f"+4477009001{n}",
+            language="en",
+            rules=[("cancelled", None)],
+            number=f"A-00{n}",
+        )
+        for n in (1, 2)
+    ]
+    unnamed = await create_subscription(
+        pool,
+        tenant_id=tenant_id,
+        queue_id=str(uuid.uuid4()),
+        ticket_id=str(uuid.uuid4()),
+        channel="sms",
+        address="+447700900199",
+        language="en",
+        rules=[("cancelled", None)],
+    )
+    tickets = [quiet.ticket_id, confirmed.ticket_id, unnamed.ticket_id]
+    numbers = {f.ticket_id: f.watch.number for f in await following(pool, tickets)}
+    assert numbers == {
+        quiet.ticket_id: "A-001",
+        confirmed.ticket_id: "A-002",
+        unnamed.ticket_id: None,
+    }
+
+    await cancel_subscription(pool, tenant_id, quiet.ticket_id, quiet.subscription_id)
+    again = await create_subscription(
+        pool,
+        tenant_id=tenant_id,
+        queue_id=quiet.queue_id,
+        ticket_id=quiet.ticket_id,
+        channel="sms",
+        address="+44770090011",
+        language="en",
+        rules=[("cancelled", None)],
+    )
+    assert again.subscription_id == quiet.subscription_id  # started again, under its id
+    [follower] = await following(pool, [quiet.ticket_id])
+    assert follower.watch.number == "A-001"

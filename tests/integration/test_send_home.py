@@ -1,7 +1,8 @@
 """The end of a day that cannot serve everyone: a queue closed with those still waiting sent home
 (`POST /v1/queues/{id}/close` with `cancel_waiting`). Each one waiting is cancelled before the
 close and told so by the notifications they asked for (an SMS here, through a provider speaking
-Twilio's API), not "closed to new arrivals: your ticket is still valid"; who turned that message
+Twilio's API): the queue closed, not "closed to new arrivals: your ticket is still valid" (nor a
+staff cancel's "if this is a mistake, take a new ticket"); who turned that message
 off gets nothing; the person at the counter stays there. It needs `tickets:operate` as well as
 `queues:operate`, and a closed queue with nobody waiting has nothing to send home."""
 
@@ -79,7 +80,11 @@ async def test_those_waiting_are_told_their_place_is_cancelled_and_the_called_on
     [sms] = await provider.wait_for(1, STARTUP_S)
     number = told["ticket"]["number"]
     assert sms.to == "+447700900124"
-    assert sms.body.startswith(f"{number}: your place in line at Passports is cancelled"), sms.body
+    # Told the queue closed, not "if this is a mistake, take a new ticket" (of a staff cancel).
+    assert sms.body == (
+        f"{number}: Passports has closed and can no longer serve you, so your place in line is"
+        " cancelled. We are sorry."
+    ), sms.body
     await quiet_for()
     assert [m.body for m in provider.messages] == [sms.body]  # not "still valid" after it
     assert smtp.messages == []  # turned off: neither the cancellation nor the close
@@ -100,3 +105,36 @@ async def test_those_waiting_are_told_their_place_is_cancelled_and_the_called_on
     # Closed, nobody waiting: nothing to send home, and nothing changes.
     again = await api.post(f"/v1/queues/{queue_id}/close", "staff", json=send_home)
     assert again.status_code == 409 and again.json()["type"] == "/problems/invalid-transition"
+
+
+async def test_a_person_who_leaves_is_thanked_and_one_cancelled_by_staff_is_told_so(
+    api: ApiClient, provider: ProviderReceiver, pipeline: None
+) -> None:
+    """The same rule in the words of who ended the place: the person's own cancel (the ticket's
+    token) is a confirmation, a staff cancel says what to do if it was a mistake. Both at once,
+    before the read side has the tickets: their numbers are the subscriptions' own."""
+    queue_id = await api.create_queue(name="Passports", counters=["1"])
+    # The queue's name comes from its view (the read side's): a queue made a moment ago has none.
+    seen = await api.http.get(
+        f"/v1/queues/{queue_id}", params={"min_version": 1, "wait": 20}, headers=api.auth()
+    )
+    assert seen.status_code == 200, seen.text
+    leaves, removed = [
+        (await api.enqueue(queue_id, notify=[{"channel": "sms", "address": to, "when": UNASKED}]))[
+            "ticket"
+        ]
+        for to in ("+447700900125", "+447700900126")
+    ]
+    mine = {"X-Ticket-Token": leaves["token"]}
+    left = await api.http.post(f"/v1/tickets/{leaves['ticket_id']}/cancel", headers=mine)
+    assert left.status_code == 200, left.text
+    ended = await api.post(f"/v1/tickets/{removed['ticket_id']}/cancel", "staff", json={})
+    assert ended.status_code == 200, ended.text
+
+    told = {m.to: m.body for m in await provider.wait_for(2, STARTUP_S)}
+    assert told == {
+        "+447700900125": f"{leaves['number']}: you have left the line at Passports. Thank you for"
+        " letting us know.",
+        "+447700900126": f"{removed['number']}: your place in line at Passports is cancelled. If"
+        " this is a mistake, please take a new ticket.",
+    }

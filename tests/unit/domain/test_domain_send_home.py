@@ -1,5 +1,5 @@
 """Closing a queue and sending those still waiting home (`CloseQueue.cancel_waiting`): the end of a
-day that cannot serve everyone. Each one waiting is cancelled by staff, in line order, before the
+day that cannot serve everyone. Each one waiting is cancelled by the close, in line order, before the
 close (so nobody still in line is told "you will still be served"); those called stay at their
 counters; on a queue closed already it cancels those still waiting."""
 
@@ -22,7 +22,7 @@ LINE: tuple[QueueEvent, ...] = (
 
 
 def sent_home(ticket_id: str, reason: str | None = "day over") -> TicketCancelled:
-    return TicketCancelled(ticket_id=ticket_id, by="staff", reason=reason, at=T0)
+    return TicketCancelled(ticket_id=ticket_id, by="closing", reason=reason, at=T0)
 
 
 @pytest.mark.parametrize("status", ["open", "paused"])

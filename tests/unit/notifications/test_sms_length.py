@@ -55,6 +55,8 @@ VARIANTS: dict[str, dict[str, tuple[Any, ...]]] = {
     },
     # The longest days in words ("30 de septiembre", "1er septembre"), and "août" (in an SMS).
     "reminder": {"slot_day": (date(2026, 9, 30), date(2026, 9, 1), date(2026, 8, 1))},
+    # Staff, the person, a close that sent those waiting home; or not known (the positions topic).
+    "cancelled": {"cancelled_by": (None, "staff", "customer", "closing")},
 }
 
 

@@ -167,7 +167,7 @@ def test_an_unknown_variable_is_named_with_a_suggestion() -> None:
         validate("ahead", "sms", "{{ nmber }} is next", None)
     message = str(caught.value)
     assert "unknown variable 'nmber'" in message and "did you mean 'number'?" in message
-    assert "known: counter, counter_label, feedback_url" in message
+    assert "known: cancelled_by, counter, counter_label, feedback_url" in message
     # A variable of another topic is unknown here.
     with pytest.raises(TemplateInvalid, match="unknown variable 'dashboard_url'"):
         validate("called", "sms", "{{ dashboard_url }}", None)
