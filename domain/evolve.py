@@ -298,7 +298,9 @@ def _no_show(state: QueueState, event: TicketNoShow) -> None:
 
 
 def _cancelled(state: QueueState, event: TicketCancelled) -> None:
-    _finish(state, state.tickets[event.ticket_id], "cancelled", event.at)
+    ticket = state.tickets[event.ticket_id]
+    ticket.cancelled_by = event.by
+    _finish(state, ticket, "cancelled", event.at)
 
 
 def _transferred_out(state: QueueState, event: TicketTransferredOut) -> None:

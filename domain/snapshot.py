@@ -21,8 +21,8 @@ from domain.state import Appointment, QueueState, TicketState, line_key
 # 4: the configuration's busy_counter_policy; 5: a ticket's sealed `personal` data instead of its
 # contact in the clear; 6: appointments (the settings and the bookings); 7: the counters' breaks
 # (older snapshots are not read: the queue is folded from its events instead, so no snapshot
-# written from now on holds a contact in the clear).
-SNAPSHOT_SCHEMA = 7
+# written from now on holds a contact in the clear); 8: who cancelled a ticket (`cancelled_by`).
+SNAPSHOT_SCHEMA = 8
 
 
 def _time(value: datetime | None) -> str | None:
@@ -135,6 +135,7 @@ def _ticket_to_dict(ticket: TicketState) -> dict[str, Any]:
         "transferred_to": ticket.transferred_to,
         "transferred_from": ticket.transferred_from,
         "enqueued_here": ticket.enqueued_here,
+        "cancelled_by": ticket.cancelled_by,
     }
 
 
@@ -162,6 +163,7 @@ def _ticket_from_dict(data: dict[str, Any]) -> TicketState:
         transferred_to=data["transferred_to"],
         transferred_from=data["transferred_from"],
         enqueued_here=data["enqueued_here"],
+        cancelled_by=data["cancelled_by"],
     )
 
 

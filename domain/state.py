@@ -14,7 +14,7 @@ from typing import Literal
 from sortedcontainers import SortedList
 
 from domain.config import QueueConfig
-from domain.events import PersonalData, QueueStatus
+from domain.events import LeftBy, PersonalData, QueueStatus
 
 TicketStatus = Literal[
     "waiting", "called", "serving", "served", "no_show", "cancelled", "transferred"
@@ -61,6 +61,9 @@ class TicketState:
     # It was enqueued in this queue (even if it left and came back by transfer): the queue a
     # read model treats as the ticket's home.
     enqueued_here: bool = False
+    # Who ended it when it was cancelled (TicketCancelled.by): the person, staff, or the
+    # queue's close that sent those still waiting home; its page says it in those words.
+    cancelled_by: LeftBy | None = None
 
 
 AppointmentStatus = Literal["booked", "checked_in", "cancelled", "transferred"]

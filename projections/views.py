@@ -64,6 +64,7 @@ def ticket_view(
         "started_at": _time(ticket.started_at),
         "finished_at": _time(ticket.finished_at),
         "transferred_to": ticket.transferred_to,
+        "cancelled_by": ticket.cancelled_by,
         "return_until": _return_until(state, ticket),
         "line": line_member(state, ticket) if ticket.status == "waiting" else None,
         "estimate_at_enqueue": None if facts is None else facts.promised,

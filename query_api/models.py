@@ -59,6 +59,11 @@ class TicketView(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     transferred_to: str | None = None
+    cancelled_by: str | None = Field(
+        default=None,
+        description="Once `cancelled`: who ended the place, `customer` (the person), `staff`, or "
+        "`closing` (the queue closed and sent those still waiting home); more may be added",
+    )
     return_until: str | None = Field(
         default=None,
         description="After a missed call (`no_show`): until when the person may still come back",

@@ -1,6 +1,7 @@
 """The queue's day from the staff console (staff-queue.js): pause and resume calling, close to
-newcomers keeping those waiting, then send them home, open again; or close and send home at once.
-Each button fits the queue's status as its live view says, and each act is checked in the API."""
+newcomers keeping those waiting, then send them home (whose page then says the queue closed), open
+again; or close and send home at once. Each button fits the queue's status as its live view says,
+and each act is checked in the API."""
 
 from __future__ import annotations
 
@@ -86,6 +87,11 @@ async def test_pause_resume_close_keeping_the_line_then_send_it_home_and_open(
     await _until(tenant, queue_id, "closed", 2)
     assert (await _ticket(tenant, first["ticket_id"]))["status"] == "waiting"
 
+    # The first in line follows on their phone.
+    phone = await desktop()
+    await phone.goto(f"/t/{first['ticket_id']}#token={first['token']}")
+    await expect(phone.locator("#headline")).to_have_text("You are next!")
+
     # Then send them home: asked first, and cancelling the dialog changes nothing.
     await page.click("#staff-queue-send-home")
     await expect(page.locator("#staff-dialog-intro")).to_contain_text("The 2 people still waiting")
@@ -102,6 +108,13 @@ async def test_pause_resume_close_keeping_the_line_then_send_it_home_and_open(
     await _until(tenant, queue_id, "closed", 0)
     for ticket in (first, second):
         assert (await _ticket(tenant, ticket["ticket_id"]))["status"] == "cancelled"
+    # Their page says the queue closed, live: not "if this is a mistake, take a new ticket".
+    await expect(phone.locator("#headline")).to_have_text("Your place was cancelled.")
+    await expect(phone.locator("#detail")).to_have_text(
+        "This queue has closed and can no longer serve you. We are sorry."
+    )
+    assert (await _ticket(tenant, first["ticket_id"]))["cancelled_by"] == "closing"
+    assert_no_console_errors(phone)
 
     await page.click("#staff-queue-open")
     await _shown(page, "pause", "close")

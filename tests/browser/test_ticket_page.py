@@ -237,7 +237,9 @@ async def test_cancel_my_place_asks_first(live_stack: LiveStack, phone: OpenPage
     await ask.click()
     await page.get_by_role("button", name="Yes, cancel my place").click()
     await expect(page.locator("#headline")).to_have_text("Your place was cancelled.")
-    await expect(page.locator("#detail")).to_contain_text("take a new ticket")
+    await expect(page.locator("#detail")).to_have_text(
+        "You left the line. Thank you for letting us know."
+    )
     await expect(page.locator("#cancel")).to_be_hidden()
     await expect(page.locator("#notify")).to_be_hidden()
     # The page shows the command's own answer; the read side catches up a moment later.

@@ -138,6 +138,9 @@
     return t("ticket.detail_no_show_until", { time: clock(until) });
   }
 
+  const CANCELLED = { closing: "ticket.detail_cancelled_closing",
+    customer: "ticket.detail_cancelled_customer" };
+
   // [headline, detail, tab title] for the view's status.
   function words(view) {
     const v = { number: view.number, counter: VQ.counterLabel(view.counter, "common.counter"),
@@ -161,8 +164,9 @@
         return [t("ticket.headline_served"), t("ticket.detail_served"), t("ticket.doc_done", v)];
       case "no_show":
         return [t("ticket.headline_no_show"), noShowDetail(view), t("ticket.doc_no_show", v)];
-      case "cancelled":
-        return [t("ticket.headline_cancelled"), t("ticket.detail_cancelled"), t("ticket.doc_cancelled", v)];
+      case "cancelled":  // in the words of who ended it: the queue's close, the person, staff
+        return [t("ticket.headline_cancelled"),
+          t(CANCELLED[view.cancelled_by] || "ticket.detail_cancelled"), t("ticket.doc_cancelled", v)];
       case "transferred":
         return [t("ticket.headline_transferred"), t("ticket.detail_transferred"), view.number];
       default:
@@ -363,8 +367,10 @@
         const answer = await VQ.api(base + "/cancel", { method: "POST", idempotent: true });
         close();
         if (answer && answer.ticket && memory.view) {
+          // The page's own cancel is the person's (its token's): "you left the line".
           memory.view = Object.assign({}, memory.view, {
             status: answer.ticket.status, position: null, people_ahead: null, estimate: null,
+            cancelled_by: answer.ticket.status === "cancelled" ? "customer" : null,
           });
           save();
           render();

@@ -40,6 +40,8 @@ def test_those_waiting_are_cancelled_in_line_order_then_the_queue_closes(status:
     assert state.status == "closed" and state.waiting_count == 0
     assert state.tickets["a"].status == "called"  # at its counter still
     assert {state.tickets[t].status for t in ("b", "c", "urgent")} == {"cancelled"}
+    # Each one's page says the queue closed, not "if this is a mistake, take a new ticket".
+    assert {state.tickets[t].cancelled_by for t in ("b", "c", "urgent")} == {"closing"}
 
 
 def test_without_it_those_waiting_stay_in_line() -> None:

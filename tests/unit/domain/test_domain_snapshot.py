@@ -82,6 +82,7 @@ def test_snapshot_round_trip_is_exact_and_json() -> None:
     assert (restored.daily_number, restored.daily_day) == (5, state.daily_day)
     assert list(restored.tickets) == list(state.tickets)
     assert list(restored.finished) == ["t2", "t5"]
+    assert restored.tickets["t5"].cancelled_by == "customer"  # its page says "you left"
 
 
 def test_restored_state_decides_exactly_like_the_original() -> None:
