@@ -228,7 +228,8 @@ class Notifier:
         touched: dict[str, Follower],
     ) -> list[Message]:
         """A change of a whole queue (paused, resumed, closed), told to each ticket in it under
-        its own number (read from the tickets' views: the event names no ticket)."""
+        its own number (read from the tickets' views, or kept by the subscription: the event
+        names no ticket)."""
         tenant_id, queue_id = recorded.tenant_id, recorded.queue_id
         name = await self._names.name(tenant_id, queue_id)
         loaded = await watches.in_queue(self._pool, queue_id)
@@ -236,7 +237,8 @@ class Notifier:
         messages: list[Message] = []
         for one in loaded:
             follower = followers.setdefault(one.subscription_id, one)
-            number = numbers.get(follower.ticket_id, "")
+            # The read side's, or the subscription's own (a ticket it has not projected yet).
+            number = numbers.get(follower.ticket_id) or follower.watch.number or ""
             dues = follower.watch.queue_event(fanout.queue_moment(recorded, follower, number))
             touched[follower.subscription_id] = follower
             messages += [await self._ticket_message(follower, due, name) for due in dues]

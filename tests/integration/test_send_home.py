@@ -14,7 +14,14 @@ import pytest
 
 from core.settings import Settings
 from tests.integration.conftest import ApiClient
-from tests.integration.reach import pipeline_running, quiet_for, receiving
+from tests.integration.reach import (
+    delivery_topics,
+    notifier,
+    pipeline_running,
+    quiet_for,
+    receiving,
+)
+from tests.integration.servers import Process, stop_all
 from tests.receivers.provider import ProviderReceiver
 from tests.receivers.smtp import SmtpReceiver
 
@@ -138,3 +145,34 @@ async def test_a_person_who_leaves_is_thanked_and_one_cancelled_by_staff_is_told
         "+447700900126": f"{removed['number']}: your place in line at Passports is cancelled. If"
         " this is a mistake, please take a new ticket.",
     }
+
+
+async def test_before_the_read_side_has_them_each_message_names_the_persons_number(
+    settings: Settings, topics: list[str], api: ApiClient, provider: ProviderReceiver
+) -> None:
+    """The relay and the notifier, no stream worker: the read side never has these tickets, so
+    the notifier learns of them from the events topic alone (a close, a pause, a cancel right
+    after the ticket was taken). Each message still starts with the person's number, which the
+    subscription kept when it was made, not ": ..." (the read side's was all it had)."""
+    await delivery_topics(settings)
+    relay = Process(settings, "relay")
+    try:
+        with notifier(settings):
+            queue_id = await api.create_queue(name="Passports", counters=["1"])
+            paused, removed = [
+                (await api.enqueue(queue_id, notify=[{"channel": "sms", "address": to}]))["ticket"]
+                for to in ("+447700900127", "+447700900128")
+            ]
+            ended = await api.post(f"/v1/tickets/{removed['ticket_id']}/cancel", "staff", json={})
+            assert ended.status_code == 200, ended.text
+            pause = await api.post(f"/v1/queues/{queue_id}/pause", "staff", json={})
+            assert pause.status_code == 200, pause.text
+            told = await provider.wait_for(4, STARTUP_S)  # two confirmations, then these two
+            await quiet_for()
+    finally:
+        stop_all([relay])
+    by_number = {m.to: m.body for m in provider.messages if "Reply STOP" not in m.body}
+    assert len(told) == 4 == len(provider.messages), [m.body for m in provider.messages]
+    assert by_number["+447700900128"].startswith(f"{removed['number']}: your place in line")
+    assert by_number["+447700900127"].startswith(f"{paused['number']}: "), by_number
+    assert "paused" in by_number["+447700900127"], by_number
