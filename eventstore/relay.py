@@ -235,8 +235,8 @@ class Relay:
         within: float,
     ) -> int | None:
         """Sleep until a commit the relay has not published is announced (the newest announced
-        transaction id) or `within` seconds have passed (None). The other announcements already received
-        are taken too: one read serves them all (a busy store announces a commit every few
+        transaction id) or `within` seconds have passed (None). The other announcements already
+        received are taken too: one read serves them all (a busy store announces a commit every few
         milliseconds; each one taken alone would wake the relay for rows it has just published,
         and make it poll behind the horizon for nothing). An announcement names its transaction
         (migration 0019): one at or before `position`'s was published whole already (the relay

@@ -102,12 +102,12 @@ def ensure_demo(
         demo |= {"staff_email": DEMO_STAFF, "staff_password": password}
     if "display_key" not in demo:
         demo["display_key"] = asyncio.run(_make_key(settings, demo["tenant_id"], "display"))
-    known = demo.get("traffic_queue")
-    config = load(DEMO_SCENARIO).queue_config
-    if traffic and not (
-        known and asyncio.run(live_adopt.playable(settings, known, demo["tenant_id"], config))
-    ):
-        _ensure_traffic_queue(base, demo, config)
+    if traffic:  # only a run that plays the scenario's day reads it and asks the store
+        config, known = load(DEMO_SCENARIO).queue_config, demo.get("traffic_queue")
+        if not (
+            known and asyncio.run(live_adopt.playable(settings, known, demo["tenant_id"], config))
+        ):
+            _ensure_traffic_queue(base, demo, config)
     path.write_text(json.dumps(demo, indent=2))
     path.chmod(0o600)
     return demo
