@@ -74,6 +74,7 @@ def ticket_out(ticket: TicketSummary, *, token_secret: str | None = None) -> Tic
         counter=ticket.counter,
         position=ticket.position,
         people_ahead=None if ticket.position is None else ticket.position - 1,
+        cancelled_by=ticket.cancelled_by,
         token=ticket_token(token_secret, ticket.ticket_id) if token_secret else None,
     )
 
@@ -97,5 +98,9 @@ def command_out(outcome: Outcome, *, token_secret: str | None = None) -> dict[st
         if others
         else None,
     )
-    # `target` only where there is one: every other answer stays what it always was.
-    return body.model_dump(mode="json", exclude=None if others else {"target"})
+    # `target` only where there is one, and the ticket's `cancelled_by` only once cancelled:
+    # every other answer (and a retry's, stored before either existed) stays what it always was.
+    exclude: dict[str, Any] = {} if others else {"target": True}
+    if ticket is not None and ticket.cancelled_by is None:
+        exclude["ticket"] = {"cancelled_by"}
+    return body.model_dump(mode="json", exclude=exclude or None)

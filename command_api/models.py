@@ -321,6 +321,11 @@ class TicketOut(BaseModel):
     counter: str | None = None
     position: int | None = Field(default=None, description="1 = next to be called")
     people_ahead: int | None = None
+    cancelled_by: str | None = Field(
+        default=None,
+        description="Once `cancelled`: who ended the place, `customer`, `staff` or `closing` "
+        "(the queue closed and sent those still waiting home); more may be added",
+    )
     token: str | None = Field(
         default=None,
         description="Lets the customer follow this ticket without an API key (enqueue only).",

@@ -27,6 +27,8 @@ class TicketSummary:
     service_type: str | None
     counter: str | None
     position: int | None  # 1 = next to be called; None unless waiting
+    # Who ended it when cancelled (customer, staff, closing); an outcome stored before has none.
+    cancelled_by: str | None = None
 
     @classmethod
     def of(cls, state: QueueState, ticket_id: str) -> TicketSummary:
@@ -40,6 +42,7 @@ class TicketSummary:
             service_type=ticket.service_type,
             counter=ticket.counter,
             position=position(state, ticket_id),
+            cancelled_by=ticket.cancelled_by,
         )
 
 

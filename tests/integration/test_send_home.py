@@ -137,6 +137,9 @@ async def test_a_person_who_leaves_is_thanked_and_one_cancelled_by_staff_is_told
     assert left.status_code == 200, left.text
     ended = await api.post(f"/v1/tickets/{removed['ticket_id']}/cancel", "staff", json={})
     assert ended.status_code == 200, ended.text
+    # The answers say who (the ticket page shows its own cancel's words from it at once).
+    assert left.json()["ticket"]["cancelled_by"] == "customer"
+    assert ended.json()["ticket"]["cancelled_by"] == "staff"
 
     told = {m.to: m.body for m in await provider.wait_for(2, STARTUP_S)}
     assert told == {

@@ -367,10 +367,9 @@
         const answer = await VQ.api(base + "/cancel", { method: "POST", idempotent: true });
         close();
         if (answer && answer.ticket && memory.view) {
-          // The page's own cancel is the person's (its token's): "you left the line".
           memory.view = Object.assign({}, memory.view, {
             status: answer.ticket.status, position: null, people_ahead: null, estimate: null,
-            cancelled_by: answer.ticket.status === "cancelled" ? "customer" : null,
+            cancelled_by: answer.ticket.cancelled_by,
           });
           save();
           render();
