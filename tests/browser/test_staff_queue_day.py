@@ -1,7 +1,8 @@
 """The queue's day from the staff console (staff-queue.js): pause and resume calling, close to
 newcomers keeping those waiting, then send them home (whose page then says the queue closed), open
 again; or close and send home at once. Each button fits the queue's status as its live view says,
-and each act is checked in the API."""
+and each act is checked in the API. A counter serving two queues closes, sends home and opens
+the desk's queue alone or both."""
 
 from __future__ import annotations
 
@@ -152,4 +153,68 @@ async def test_close_and_send_home_at_once_leaves_the_called_at_their_counter(
     await expect(page.locator("#staff-current-number")).to_have_text(called["number"])
     await page.click("#staff-complete")
     await expect(page.locator("#staff-current .staff-free")).to_be_visible()
+    assert_no_console_errors(page)
+
+
+async def test_a_counter_serving_two_queues_closes_sends_home_and_opens_one_or_both(
+    live_stack: LiveStack, desktop: OpenPage, check_a11y: CheckA11y
+) -> None:
+    tenant = await live_stack.tenant("Queue day, two queues")
+    deposits = await tenant.create_queue(name="Deposits", prefix="D", counters=["1"])
+    loans = await tenant.create_queue(name="Loans", prefix="L", counters=["1"])
+    await _numbers(tenant, deposits, 2)
+    (loan,) = await _numbers(tenant, loans, 1)
+    page = await desktop()
+    await _sign_in(page, await tenant.person("staff"))
+    await page.select_option("#staff-queue", label="Deposits")
+    await page.select_option("#staff-counter", "1")
+    await page.get_by_label("Loans").check()
+    await page.click("#staff-setup-go")
+    summary = page.locator("#staff-multi-queues li")
+    await expect(summary.filter(has_text="Loans")).to_contain_text("1 waiting")
+    await expect(summary.filter(has_text="Deposits")).to_contain_text("2 waiting")
+
+    # Close both, keeping those waiting: the dialog asks which, with who waits where.
+    await page.click("#staff-queue-close")
+    await expect(page.locator("#staff-dialog-title")).to_have_text("Close queues for the day")
+    await expect(page.locator("#staff-field-which option")).to_have_text(
+        ["Only Deposits (2 waiting)", "All 2 at this counter: Deposits and Loans (3 waiting)"]
+    )
+    await expect(page.locator("#staff-field-which")).to_have_value("one")
+    await expect(page.locator('label[for="staff-field-waiting"]')).to_have_text(
+        "The people waiting"
+    )
+    await check_a11y(page, "staff-close-dialog-two-queues")
+    await page.select_option("#staff-field-which", "all")
+    await page.click("#staff-dialog-ok")
+    await expect(page.locator("#staff-status")).to_contain_text(
+        "Deposits and Loans are closed to newcomers"
+    )
+    await _until(tenant, deposits, "closed", 2)
+    await _until(tenant, loans, "closed", 1)
+    await expect(summary.filter(has_text="Loans")).to_contain_text("closed")
+
+    # Send home from the desk's queue only: Loans keeps its person.
+    await page.click("#staff-queue-send-home")
+    await expect(page.locator("#staff-dialog-title")).to_have_text("Send the people waiting home")
+    await page.click("#staff-dialog-ok")  # "Only Deposits" stands first
+    await expect(page.locator("#staff-status")).to_contain_text(
+        "Deposits is closed; 2 people waiting were sent home"
+    )
+    await _until(tenant, deposits, "closed", 0)
+    assert (await _queue(tenant, loans))["waiting"] == 1
+    assert (await _ticket(tenant, loan["ticket_id"]))["status"] == "waiting"
+
+    # Open both again.
+    await page.click("#staff-queue-open")
+    await expect(page.locator("#staff-dialog-title")).to_have_text("Open queues")
+    await expect(page.locator("#staff-field-which option")).to_have_text(
+        ["Only Deposits", "All 2 closed at this counter: Deposits and Loans"]
+    )
+    await page.select_option("#staff-field-which", "all")
+    await page.click("#staff-dialog-ok")
+    await expect(page.locator("#staff-status")).to_contain_text("Deposits and Loans are open.")
+    await _until(tenant, deposits, "open", 0)
+    await _until(tenant, loans, "open", 1)
+    await _shown(page, "pause", "close")
     assert_no_console_errors(page)

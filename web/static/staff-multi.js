@@ -159,6 +159,8 @@
     return (view && view.name) || (queue && queue.name) || "";
   }
 
+  S.nameOf = nameOf;
+
   // The person at my counter, in whichever served queue (tagged with it while serving several).
   const atMainCounter = S.atMyCounter;
   S.atMyCounter = function () {
@@ -196,6 +198,8 @@
       return new Intl.ListFormat(VQ.lang, { type: "conjunction" }).format(names);
     } catch (e) { return names.join(", "); }
   }
+
+  S.listed = listed;
 
   function draw() {
     const on = S.multiOn();
