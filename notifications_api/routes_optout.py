@@ -36,8 +36,9 @@ from web.optout import optout_page
 
 log = logging.getLogger("vq.notifications.optout")
 
-# Mounted by routes_subscriptions' router (under its tag): stopping is a subscription's business.
-router = APIRouter()
+# Under the subscriptions' tag: stopping is a subscription's business (the app lists this router
+# just before routes_subscriptions').
+router = APIRouter(tags=["notifications: subscriptions"])
 
 INBOUND_PATH = "/v1/sms/inbound"
 # The link holds what stops the messages: no cache keeps it, no Referer carries it on.

@@ -23,14 +23,12 @@ from notifications.store.subscriptions import (
     cancel_subscription,
     list_subscriptions,
 )
-from notifications_api import routes_optout
 from notifications_api.deps import NotificationsDep, not_found
 from notifications_api.models import SubscriptionList, SubscriptionOut, VapidKeyOut
 from notifications_api.views import subscription_out
 from query_api.deps import TicketId, TicketTenant, TicketWriterTenant
 
 router = APIRouter(tags=["notifications: subscriptions"])
-router.include_router(routes_optout.router)  # stopping from the message itself
 
 # A ticket that left has nothing more to be told (a no-show may still come back).
 LEFT = frozenset({"served", "cancelled"})
