@@ -26,12 +26,15 @@
     return queue ? queue.name : "";
   }
 
-  // This counter's queues (the desk's first) whose view `fits`: id, name, waiting.
+  // This counter's queues (the desk's first) whose view `fits`: id, name, waiting. None fitting
+  // (a view changed since the button was drawn): the desk's queue, and the API answers.
   function reach(fits) {
-    return S.served().map(function (id) {
+    const found = S.served().map(function (id) {
       const view = S.viewOf(id);
       return view && fits(view) ? { id: id, name: S.nameOf(id), waiting: view.waiting } : null;
     }).filter(Boolean);
+    const desk = S.state.place.queue_id;
+    return found.length ? found : [{ id: desk, name: queueName(), waiting: 0 }];
   }
 
   function waitingIn(queues) {
@@ -126,7 +129,7 @@
       title: several ? VQ.t("staff.send_home_title_multi")
         : VQ.t("staff.send_home_title", { name: queueName() }),
       intro: several ? VQ.t("staff.send_home_intro_any")
-        : VQ.plural("staff.send_home_intro", closed.length ? closed[0].waiting : 0),
+        : VQ.plural("staff.send_home_intro", closed[0].waiting),
       ok: VQ.t("staff.send_home_ok"),
       fields: several ? [which(closed, "staff.close_all", true)] : [] });
     if (values) send(chosen(closed, values), { cancel_waiting: true });
