@@ -22,7 +22,7 @@ from core.settings import Settings
 from core.tokens import token_matches
 from eventstore.values import CommandContext, request_hash
 from http_api.auth import Principal, declared_permission, unauthorized
-from http_api.deps import BearerKey, PrincipalDep, Services, ServicesDep, admitted
+from http_api.deps import BearerKey, PrincipalDep, Services, ServicesDep, admitted, services_of
 from http_api.problems import ProblemError
 from service_layer.outcome import Outcome
 from service_layer.queues import Command, CommandRequest, Idempotency
@@ -126,12 +126,11 @@ class Caller:
 
 async def caller(
     request: Request,
-    svc: ServicesDep,
     who: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
     correlation: CorrelationHeader = None,
 ) -> Caller:
-    return Caller(svc, who, request, idempotency_key, correlation)
+    return Caller(services_of(request), who, request, idempotency_key, correlation)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

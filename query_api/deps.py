@@ -13,11 +13,11 @@ from core.tokens import token_matches
 from http_api.auth import declared_permission, unauthorized
 from http_api.deps import (
     AccessToken,
-    BearerKey,
-    ReadModelsDep,
-    ServicesDep,
+    BearerCredentials,
     reader_of,
     refuse_credential_in_url,
+    secret_of,
+    services_of,
 )
 from http_api.problems import ProblemError
 from query_api.views import not_found
@@ -55,9 +55,7 @@ HeaderToken = Annotated[
 async def ticket_tenant(
     conn: HTTPConnection,
     ticket_id: TicketId,
-    svc: ServicesDep,
-    models: ReadModelsDep,
-    bearer: BearerKey,
+    credentials: BearerCredentials,
     access_token: AccessToken = None,
     token: Annotated[
         str | None,
@@ -70,41 +68,36 @@ async def ticket_tenant(
 ) -> str:
     """The tenant whose ticket this is, if the caller may read it: a key, or its own token (a
     header, or the query for what cannot send headers)."""
+    bearer = secret_of(credentials)
     if (access_token and not bearer) or (token and not header_token):
         refuse_credential_in_url(conn, "X-Ticket-Token or Authorization: Bearer")  # a read: none
-    return await _ticket_holder(
-        conn, ticket_id, svc, models, bearer or access_token, header_token or token
-    )
+    return await _ticket_holder(conn, ticket_id, bearer or access_token, header_token or token)
 
 
 async def ticket_writer_tenant(
     conn: HTTPConnection,
     ticket_id: TicketId,
-    svc: ServicesDep,
-    models: ReadModelsDep,
-    bearer: BearerKey,
+    credentials: BearerCredentials,
     header_token: HeaderToken = None,
 ) -> str:
     """As `ticket_tenant`, for a route that changes something: the credential in a header only
     (a URL ends up in proxies' logs and browsers' histories). One sent in the query anyway is
     refused by name rather than ignored, so the client learns where it goes."""
+    bearer = secret_of(credentials)
     if not (bearer or header_token) and {"token", "access_token"} & set(conn.query_params):
         raise ProblemError(
             "unauthorized",
             "a credential in the URL opens reads only; send the ticket's token in the "
             "X-Ticket-Token header, or a key in the Authorization: Bearer header",
         )
-    return await _ticket_holder(conn, ticket_id, svc, models, bearer, header_token)
+    return await _ticket_holder(conn, ticket_id, bearer, header_token)
 
 
 async def _ticket_holder(
-    conn: HTTPConnection,
-    ticket_id: uuid.UUID,
-    svc: ServicesDep,
-    models: ReadModelsDep,
-    key: str | None,
-    token: str | None,
+    conn: HTTPConnection, ticket_id: uuid.UUID, key: str | None, token: str | None
 ) -> str:
+    svc = services_of(conn)
+    models = svc.read_models
     if key:
         # A key or a person instead of the token: what the route asks of them (else: read).
         needs = declared_permission(conn.scope, "x-permission-bearer") or "read"
