@@ -50,15 +50,18 @@ class Services:
     sessions: Sessions
 
 
-# HTTPConnection, not Request: WebSocket routes need them too. Async: no thread pool hop.
-async def services(conn: HTTPConnection) -> Services:
+def services_of(conn: HTTPConnection) -> Services:
     found: Services = conn.app.state.services
     return found
 
 
+# HTTPConnection, not Request: WebSocket routes need them too. Async: no thread pool hop.
+async def services(conn: HTTPConnection) -> Services:
+    return services_of(conn)
+
+
 async def read_models(conn: HTTPConnection) -> ReadModels:
-    found: ReadModels = conn.app.state.services.read_models
-    return found
+    return services_of(conn).read_models
 
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -76,7 +79,7 @@ bearer_key = HTTPBearer(
 # The hot dependencies (principal, reader, the ticket's holder, a command's caller) take this
 # and the app's state directly rather than `BearerKey` and `ServicesDep`: FastAPI 0.165 works
 # out each dependency's cache key and kind anew on every request, so two or three fewer made a
-# refused enqueue 1,023 -> 804 Python calls, a ticket read 1,649 -> 1,407 (`python -m
+# refused enqueue 1,023 -> 806 Python calls, a ticket read 1,649 -> 1,409 (`python -m
 # bench.http_floor --calls`); the OpenAPI document is the same (no parameter moves).
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_key)]
 
@@ -84,11 +87,6 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(beare
 def secret_of(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     """The secret of `Authorization: Bearer <secret>`; None without one (or another scheme)."""
     return credentials.credentials if credentials else None
-
-
-def services_of(conn: HTTPConnection) -> Services:
-    found: Services = conn.app.state.services
-    return found
 
 
 async def bearer_secret(credentials: BearerCredentials) -> str | None:
