@@ -22,8 +22,7 @@
   }
 
   function queueName() {
-    const queue = S.queueById(S.state.place.queue_id);
-    return queue ? queue.name : "";
+    return S.nameOf(S.state.place.queue_id);
   }
 
   // This counter's queues (the desk's first) whose view `fits`: id, name, waiting. None fitting
@@ -78,7 +77,7 @@
       answers.push(answer);
     }
     const names = queues.map(function (q) { return q.name; });
-    said(names.length === 1 ? names[0] : S.listed(names), names.length > 1, answers);
+    said(S.listed(names), names.length > 1, answers);  // one name: listed as itself
   }
 
   async function open() {
