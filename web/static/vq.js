@@ -23,8 +23,9 @@
  *                                 the browser's until the first answer. VQ.clock.sync() asks
  *                                 again (at start and every 10 min by itself), VQ.clock.ready
  *                                 (the first answer, or its failure), VQ.clock.listen(fn) (after
- *                                 each answer), VQ.clock.known() (it answered once). Date.now()
- *                                 stays for real elapsed time.
+ *                                 each answer), VQ.clock.known() (it answered once),
+ *                                 VQ.clock.until(ms) (real ms until the API's clock shows ms).
+ *                                 Date.now() stays for real elapsed time.
  * VQ.parseTime(iso)               an API timestamp (microseconds) in ms
  * VQ.pageLanguage(tag)            the pages' language for a tag (fr-CA, DE: fr, de), or null
  * VQ.switchLanguage(tag, once)    reload in a ticket's or booking's language, once per `once`
@@ -366,6 +367,8 @@
     },
     listen: function (fn) { this.listeners.push(fn); },
     known: function () { return this.base !== null; },
+    // Real ms until the API's clock shows `at` (ms): a demo's clock may run fast.
+    until: function (at) { return (at - this.now()) / ((this.base && this.base.speed) || 1); },
   };
   clock.ready = clock.sync();
 
