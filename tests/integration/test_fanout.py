@@ -22,12 +22,29 @@ from projections.queries import ReadModels
 from query_api.live_stream import pump_queue
 from tests.integration.servers import api_servers, read_side
 from tests.integration.test_live import STARTUP_WAIT_S, WITHIN_S, sse_events
+from tests.receivers import wait_until
 
 FOLLOWERS = 300
 BUSY_RETRIES = 2  # a follower answered 503 (the API busy) comes back after its Retry-After
 QUEUES = 3
 # The API's own connections: its bounded query pool (vq/api.py READ_CONNECTIONS) and the hub's.
 MAX_API_CONNECTIONS = 64 + 1
+
+
+def heard(hub: Hub) -> list[int]:
+    """The versions of the changes the hub has handed its followers so far, filled as its task
+    hands them (Hub.handle offers each follower its message there and then)."""
+    versions: list[int] = []
+    handle = hub.handle
+
+    def recording(messages: list[dict[str, Any]]) -> None:
+        handle(messages)
+        for message in messages:
+            if message.get("type") == "pmessage":
+                versions.append(json.loads(message["data"]).get("version"))
+
+    hub.handle = recording  # type: ignore[method-assign]
+    return versions
 
 
 async def _api_connections(client: aioredis.Redis, prefix: str) -> list[dict[str, Any]]:
@@ -172,6 +189,7 @@ async def test_a_queue_follower_that_fell_behind_gets_the_current_view(
     keys = Keys(settings.redis_prefix)
     tenant, queue_id = str(uuid.uuid4()), str(uuid.uuid4())
     hub = Hub(redis_client, changes_pattern(settings.redis_prefix), buffer=4)
+    delivered = heard(hub)
     hub.start()
     models = ReadModels(redis_client, keys, store, hub=hub)
     shown: list[int] = []
@@ -207,7 +225,9 @@ async def test_a_queue_follower_that_fell_behind_gets_the_current_view(
             await shown_up_to(2)  # and now stuck showing it
             for version in range(3, 8):  # 5 messages for a buffer of 4: the 5th overflows it
                 await change(version)
-            await asyncio.sleep(0.3)  # let the hub deliver them all
+            # The hub has handed them all to the follower (its own task reads them: a busy
+            # machine may take longer than any fixed wait).
+            await wait_until(lambda: 7 in delivered, WITHIN_S, "the hub handing on version 7")
             unblocked.set()
             await shown_up_to(7)  # 7 was dropped with the buffer: read from the view
             await change(8)

@@ -33,6 +33,7 @@ from query_api.live_stream import pump_queue
 from query_api.ticket_stream import _fold_messages
 from tests.integration.conftest import ApiClient
 from tests.integration.servers import read_side
+from tests.integration.test_fanout import heard
 from tests.receivers import wait_until
 from vq.api import create_app
 
@@ -292,6 +293,7 @@ async def test_a_queue_pump_that_fell_behind_shows_the_current_view_and_carries_
     keys = Keys(settings.redis_prefix)
     tenant, queue_id = str(uuid.uuid4()), str(uuid.uuid4())
     hub = Hub(redis_client, changes_pattern(settings.redis_prefix), buffer=4)
+    delivered = heard(hub)
     hub.start()
     models = ReadModels(redis_client, keys, store, hub=hub)
     shown: list[int] = []
@@ -317,7 +319,7 @@ async def test_a_queue_pump_that_fell_behind_shows_the_current_view_and_carries_
         await wait_until(lambda: shown == [1], WITHIN_S)
         for version in range(2, 31):
             await write(version, publish=True)
-        await asyncio.sleep(0.3)  # let the hub deliver them all
+        await wait_until(lambda: 30 in delivered, WITHIN_S)  # the hub handed them all on
         go_on.set()
         await wait_until(lambda: len(shown) == 2, WITHIN_S)
         assert shown == [1, 30]  # the view as it is now, not the backlog

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -157,14 +158,30 @@ async def test_a_poison_message_goes_to_the_dead_letters_and_is_replayed_once_fi
     arrived = await provider.wait_for(6, STARTUP_S)
     assert arrived[-1].to == "+447700900102"
     assert arrived[-1].body == f"{numbers[2]}: 2 ahead"
-    # The log keeps the first round's attempts beside the replay's.
-    with psycopg.connect(settings.pg_url, options=f"-c search_path={settings.db_schema}") as conn:
-        tried = conn.execute(
-            "SELECT replay, attempt, outcome FROM delivery_attempts WHERE message_id = %s"
-            " ORDER BY replay, attempt",
-            (dead[0]["id"],),
-        ).fetchall()
+    # The log keeps the first round's attempts beside the replay's. The provider had the text
+    # before the worker recorded the attempt (notifications/delivery.py, Deliverer.handle sends,
+    # then settles): the log is read until it has the replay's attempt.
+    tried = await _attempts(settings, dead[0]["id"], until=(1, 1, "delivered"))
     assert tried == [(0, n, "failed") for n in (1, 2, 3, 4)] + [(1, 1, "delivered")]
+
+
+async def _attempts(
+    settings: Settings, message_id: str, until: tuple[int, int, str], timeout: float = 10.0
+) -> list[tuple[Any, ...]]:
+    """The message's attempts (replay, attempt, outcome), once `until` is among them (or after
+    `timeout` seconds, as they are then)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    options = f"-c search_path={settings.db_schema}"
+    while True:
+        with psycopg.connect(settings.pg_url, options=options) as conn:
+            tried = conn.execute(
+                "SELECT replay, attempt, outcome FROM delivery_attempts WHERE message_id = %s"
+                " ORDER BY replay, attempt",
+                (message_id,),
+            ).fetchall()
+        if until in tried or asyncio.get_running_loop().time() > deadline:
+            return tried
+        await asyncio.sleep(0.1)
 
 
 async def test_records_the_notifier_cannot_decode_are_passed_over_and_the_rest_flows(
