@@ -58,6 +58,7 @@ from http_api.deps import Services
 from http_api.errors import install_error_handlers
 from http_api.limits import BodyLimitMiddleware, DeadlineMiddleware, EncodedSlashMiddleware
 from http_api.openapi import truthful_openapi
+from http_api.route_index import index_routes
 from notifications.outbound import Guard
 from notifications.outlet import Outlet
 from notifications_api import (
@@ -183,6 +184,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     # Outside the limits and routes: a path that could be read two ways reaches none of them.
     app.add_middleware(EncodedSlashMiddleware)
     _include_routers(app, api_clock)
+    index_routes(app)
     install_error_handlers(app)
     truthful_openapi(app)
     return app
