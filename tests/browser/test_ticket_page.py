@@ -555,17 +555,28 @@ async def test_a_push_message_shows_the_tickets_notification(
 
     link = f"{live_stack.url}/v1/tickets/{mine['ticket_id']}?token={mine['token']}"
     data = {"title": "A-001: your turn", "body": "Please go to counter 2.", "url": link}
-    await devtools.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": live_stack.url, "registrationId": registrations[-1], "data": json.dumps(data)},
-    )
     shown = """async () => (await (await navigator.serviceWorker.ready).getNotifications())
       .map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }))"""
-    for _ in range(150):  # the worker may still be starting under a loaded suite: up to 15 s
-        notes = await page.evaluate(shown)
+    # A push service delivers again what was not taken; DevTools' delivery to a worker still
+    # starting under a loaded suite can be lost. One more of the same replaces the first (its
+    # tag): the page shows one notification either way.
+    notes: list[dict[str, Any]] = []
+    for _ in range(3):
+        await devtools.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": live_stack.url,
+                "registrationId": registrations[-1],
+                "data": json.dumps(data),
+            },
+        )
+        for _ in range(80):
+            notes = await page.evaluate(shown)
+            if notes:
+                break
+            await asyncio.sleep(0.1)
         if notes:
             break
-        await asyncio.sleep(0.1)
     assert notes == [
         {
             "title": "A-001: your turn",

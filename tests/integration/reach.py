@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings
 from deploy.topics import aensure_topics
 from tests.integration.servers import Process, read_side, settings_env
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import ApiClient
 
 # Seconds before each retry: 3 retries, so 4 attempts in all, within a few seconds.
 SCHEDULE = "0.5,1,1.5"
@@ -102,3 +106,18 @@ def notifications_status(settings: Settings) -> dict[str, int]:
 async def quiet_for(seconds: float = 2.0) -> None:
     """Long enough for a message that should not come to have come."""
     await asyncio.sleep(seconds)
+
+
+async def settled_delivery(api: ApiClient, endpoint_id: str) -> dict[str, Any]:
+    """The webhook endpoint's one message once it is no longer on its way (sending, retrying):
+    the notifier writes an attempt's outcome after the receiver answered it."""
+    deadline = time.monotonic() + 10
+    while True:
+        log = await api.http.get(
+            f"/v1/webhooks/endpoints/{endpoint_id}/deliveries", headers=api.auth()
+        )
+        assert log.status_code == 200, log.text
+        [message] = log.json()["deliveries"]
+        if message["status"] not in ("sending", "retrying") or time.monotonic() > deadline:
+            return dict(message)
+        await asyncio.sleep(0.1)

@@ -12,7 +12,7 @@ import pytest
 
 from core.settings import Settings
 from tests.integration.conftest import ApiClient
-from tests.integration.reach import delivery_topics, notifier, reach_settings
+from tests.integration.reach import delivery_topics, notifier, reach_settings, settled_delivery
 from tests.integration.servers import read_side
 from tests.receivers.smtp import SmtpReceiver
 from tests.receivers.webhook import WebhookReceiver
@@ -59,7 +59,7 @@ async def test_an_endpoint_failing_too_long_is_disabled_and_the_tenant_alerted(
     assert len(hooks.requests("/down")) == tried  # disabled: nothing more is sent
     # "dead" is written by the attempt after the one that disabled the endpoint (its send finds
     # the endpoint disabled): the log is read until that attempt has settled the message.
-    message = await _settled(api, endpoint_id)
+    message = await settled_delivery(api, endpoint_id)
     assert message["status"] == "dead" and "disabled" in (message["last_error"] or "")
 
 
@@ -71,18 +71,4 @@ async def _endpoint(api: ApiClient, endpoint_id: str) -> dict[str, Any]:
         ).json()
         if shown.get("disabled_at") is not None or time.monotonic() > deadline:
             return shown
-        await asyncio.sleep(0.1)
-
-
-async def _settled(api: ApiClient, endpoint_id: str) -> dict[str, Any]:
-    """The endpoint's one message once it is no longer on its way (sending or retrying)."""
-    deadline = time.monotonic() + 10
-    while True:
-        log = await api.http.get(
-            f"/v1/webhooks/endpoints/{endpoint_id}/deliveries", headers=api.auth()
-        )
-        assert log.status_code == 200, log.text
-        [message] = log.json()["deliveries"]
-        if message["status"] not in ("sending", "retrying") or time.monotonic() > deadline:
-            return dict(message)
         await asyncio.sleep(0.1)

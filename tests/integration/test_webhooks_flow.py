@@ -16,7 +16,13 @@ from standardwebhooks.webhooks import Webhook
 
 from core.settings import Settings
 from tests.integration.conftest import ApiClient
-from tests.integration.reach import SCHEDULE, delivery_topics, notifier, reach_settings
+from tests.integration.reach import (
+    SCHEDULE,
+    delivery_topics,
+    notifier,
+    reach_settings,
+    settled_delivery,
+)
 from tests.integration.servers import read_side
 from tests.receivers.webhook import WebhookReceiver
 
@@ -66,7 +72,7 @@ async def test_a_failing_receiver_gets_four_signed_attempts_on_schedule_and_a_41
         assert delay * 0.85 <= gap <= delay + 3.0, (gaps, delays)
 
     # The receiver saw the 200 before the notifier wrote it down: the log settles just after.
-    message = await _settled(api, flaky["endpoint_id"])
+    message = await settled_delivery(api, flaky["endpoint_id"])
     assert message["status"] == "delivered"
     assert [a["status"] for a in message["history"]] == [500, 500, 500, 200]
     assert all(a["seconds"] is not None for a in message["history"])
@@ -79,20 +85,6 @@ async def test_a_failing_receiver_gets_four_signed_attempts_on_schedule_and_a_41
     await api.enqueue(queue_id)
     await hooks.wait_for(5, 10, path="/flaky")  # the next event reaches the live endpoint...
     assert len(hooks.requests("/old")) == 1  # ...and nothing more the disabled one
-
-
-async def _settled(api: ApiClient, endpoint_id: str) -> dict[str, Any]:
-    """The endpoint's one message once it is no longer on its way (sending or retrying)."""
-    deadline = time.monotonic() + 10
-    while True:
-        log = await api.http.get(
-            f"/v1/webhooks/endpoints/{endpoint_id}/deliveries", headers=api.auth()
-        )
-        assert log.status_code == 200, log.text
-        [message] = log.json()["deliveries"]
-        if message["status"] not in ("sending", "retrying") or time.monotonic() > deadline:
-            return dict(message)
-        await asyncio.sleep(0.1)
 
 
 async def _wait_disabled(api: ApiClient, endpoint_id: str) -> dict[str, Any]:
