@@ -34,7 +34,7 @@ async def load_buckets(
 ) -> list[Bucket]:
     """The stored 15-minute buckets that begin in [start, end)."""
     low = int(start.timestamp()) - int(start.timestamp()) % BUCKET_S
-    high = int(end.timestamp()) - 1
+    high = math.ceil(end.timestamp()) - 1  # a bucket begun 0.3 s before `end` is in it
     members: list[bytes] = await client.zrangebyscore(  # type: ignore[assignment]
         keys.analytics_index(tenant, queue), low, high
     )

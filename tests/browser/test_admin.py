@@ -38,7 +38,7 @@ RENEWED = """() => {
   const saved = JSON.parse(localStorage.getItem("vq.session"));
   return {access: saved.access, left_ms: saved.expires - Date.now()};
 }"""
-REFUSALS = (r"status of 409", r"status of 422", r"status of 403")
+REFUSALS = (r"status of 409", r"status of 422", r"status of 403", r"status of 503 .*/v1/users\?")
 
 
 async def sign_in(page: Page, person: Person, fragment: str = "") -> None:
@@ -215,11 +215,25 @@ async def invite_staff(page: Page, tenant: Tenant, queue_id: str) -> None:
     await expect(row).to_contain_text("Manager")
 
 
+async def _busy(route: Route) -> None:
+    await route.fulfill(
+        status=503,
+        headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+        body='{"type": "about:blank", "title": "busy", "status": 503}',
+    )
+
+
 async def deactivate_and_remove(page: Page, tenant: Tenant, check_a11y: CheckA11y) -> None:
     """Deactivating keeps the person (PATCH active false); removing, once confirmed, erases them."""
     row = page.locator('#people tr[data-email="noor@clinic.example"]')
+    await row.locator('[data-action="deactivate"]').click()
+    # The list read again meanwhile, and refused (a busy moment): the question stays asked.
+    await page.route("**/v1/users?*", _busy, times=1)
+    async with page.expect_response(lambda r: "/v1/users?" in r.url) as refused:
+        await go(page, "people")  # shown again: read again
+    assert (await refused.value).status == 503
+    await page.wait_for_timeout(500)  # the page has taken the refusal in
     async with page.expect_request(lambda r: r.method == "PATCH") as sent:
-        await row.locator('[data-action="deactivate"]').click()
         await row.get_by_role("button", name="Confirm").click()
     assert body_of(await sent.value) == {"active": False}
     await expect(row).to_contain_text("Deactivated")

@@ -38,6 +38,7 @@ from domain.evolve import evolve
 from domain.state import initial_state
 from eventstore.postgres import PostgresEventStore
 from eventstore.values import CommandContext
+from projections.analytics import bucket_of
 from projections.analytics_report import load_buckets, report
 from projections.layout import Keys
 from projections.rebuild import rebuild
@@ -315,3 +316,26 @@ async def test_analytics_over_http_as_json_and_csv(
             assert ages.json()["total"]["arrivals"] == expected["total"]["arrivals"]
             other = await http.get(f"/v1/queues/{uuid.uuid4()}/analytics", params=params)
             assert other.status_code == 404
+
+
+async def test_a_quarter_hour_begun_less_than_a_second_ago_is_in_the_range(
+    settings: Settings,
+) -> None:
+    """A report "until now" asked in the first second of a quarter-hour has what that
+    quarter-hour holds already (it once left it out: the end's second was rounded down)."""
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    keys, tenant_id, queue_id = Keys(settings.redis_prefix), str(uuid.uuid4()), str(uuid.uuid4())
+    begun = bucket_of(DAY)
+    try:
+        await client.hset(keys.analytics(tenant_id, queue_id, begun), "arrivals", "1")
+        await client.zadd(keys.analytics_index(tenant_id, queue_id), {str(begun): begun})
+        start = DAY - timedelta(hours=1)
+        for end, found in (
+            (DAY + timedelta(milliseconds=300), [begun]),
+            (DAY + timedelta(seconds=1), [begun]),
+            (DAY, []),  # [start, end): a quarter-hour that begins at the end is not in it
+        ):
+            buckets = await load_buckets(client, keys, tenant_id, queue_id, start, end)
+            assert [b.start for b in buckets] == found, end
+    finally:
+        await client.aclose()

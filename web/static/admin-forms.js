@@ -8,6 +8,8 @@
  * VQ.admin.f.refuse(form, problem, guess)  the same, by hand (guess: detail -> a field's name)
  * VQ.admin.f.copyable(label, value, hint)  a read-only value with a copy button
  * VQ.admin.f.confirm(button, question, action)  asks again in place before a destructive action
+ * VQ.admin.f.asking(list)  a question is being asked in the list: a refresh (or its failure,
+ *   a busy moment) does not take it away; its answer reloads the list
  * VQ.admin.f.table(caption, headers, rows), when(iso), list(text), minutes(seconds)
  */
 (function () {
@@ -221,6 +223,10 @@
     yes.focus();
   }
 
+  function asking(list) {
+    return Boolean(list && list.querySelector(".confirm button.danger:not([disabled])"));
+  }
+
   // ---- lists and values ------------------------------------------------------------------
 
   // On a narrow screen each row is a card: its cells carry their column's name (CSS shows it).
@@ -294,6 +300,7 @@
     clear: clear,
     copyable: copyable,
     confirm: confirm,
+    asking: asking,
     table: table,
     row: row,
     when: when,

@@ -188,9 +188,10 @@
 
   async function load() {
     try {
-      render(await VQ.api("/v1/keys"));
+      const keys = await VQ.api("/v1/keys");
+      if (!A.f.asking(ui.list)) render(keys);
     } catch (problem) {
-      A.fail(ui.list, problem, load);
+      if (!A.f.asking(ui.list)) A.fail(ui.list, problem, load);
     }
   }
 

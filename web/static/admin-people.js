@@ -236,12 +236,10 @@
       ui.people = more ? ui.people.concat(page.users) : page.users;
       ui.next = page.next_after;
       const queues = await A.queues(!more).catch(function () { return []; });
-      // A question being asked in the list (deactivate? remove?) is not taken away by a
-      // refresh; its answer reloads the list.
-      if (ui.list.querySelector(".confirm button.danger:not([disabled])")) return;
+      if (A.f.asking(ui.list)) return; // (deactivate? remove?) its answer reloads the list
       render(queues);
     } catch (problem) {
-      A.fail(ui.list, problem, function () { load(); });
+      if (!A.f.asking(ui.list)) A.fail(ui.list, problem, function () { load(); });
     }
   }
 

@@ -47,9 +47,9 @@
           w.stream_version + "&wait=10").catch(function () { /* the list shows what it has */ });
       }));
       ui.queues = await A.queues(true);
-      render();
+      if (!A.f.asking(ui.list)) render(); // (close? send home?) its answer reloads the list
     } catch (problem) {
-      A.fail(ui.list, problem, function () { load(); });
+      if (!A.f.asking(ui.list)) A.fail(ui.list, problem, function () { load(); });
     } finally {
       busy(false);
     }

@@ -190,9 +190,9 @@
     try {
       const found = await VQ.api("/v1/templates");
       const queues = await A.queues(false).catch(function () { return []; });
-      render(found.templates, queues);
+      if (!A.f.asking(ui.list)) render(found.templates, queues);
     } catch (problem) {
-      A.fail(ui.list, problem, load);
+      if (!A.f.asking(ui.list)) A.fail(ui.list, problem, load);
     }
   }
 

@@ -237,9 +237,10 @@
 
   async function load() {
     try {
-      render((await VQ.api(ROOT)).endpoints);
+      const endpoints = (await VQ.api(ROOT)).endpoints;
+      if (!A.f.asking(ui.list)) render(endpoints);
     } catch (problem) {
-      A.fail(ui.list, problem, load);
+      if (!A.f.asking(ui.list)) A.fail(ui.list, problem, load);
     }
   }
 
