@@ -16,12 +16,29 @@ nothing is answered differently, only sooner (tests/unit/http_api/test_route_ind
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from fastapi import FastAPI
-from fastapi.routing import APIRouter, _update_scope
-from fastapi.telemetry._api import _route_selected
+from fastapi.routing import APIRouter
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
+
+# What FastAPI's router does with the route it chose: its own helpers, not a public API (0.165).
+# A FastAPI without them (pyproject.toml allows any 0.x) serves with its own router, unindexed;
+# tests/unit/http_api/test_route_index.py fails then, to say so.
+try:
+    from fastapi.routing import _update_scope
+    from fastapi.telemetry._api import _route_selected
+
+    _FASTAPI_HELPERS = True
+except ImportError:  # pragma: no cover - another FastAPI
+    _FASTAPI_HELPERS = False
+    _update_scope: Any = None  # type: ignore[no-redef]
+    _route_selected: Any = None  # type: ignore[no-redef]
+
+log = logging.getLogger("vq.api")
 
 _Key = tuple[str, ...]
 
@@ -100,6 +117,9 @@ async def _handle(
 
 def index_routes(app: FastAPI) -> None:
     """Make the app's router an indexed one (its routes, settings and lifespan unchanged)."""
+    if not _FASTAPI_HELPERS:
+        log.warning("this FastAPI lacks the helpers the route index uses: routes matched in turn")
+        return
     router = app.router
     # Starlette's router calls `middleware_stack`: its own `app` as bound when it was made
     # (a router of no middleware of its own, as the app's is), bound again to the new class.
