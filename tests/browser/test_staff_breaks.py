@@ -146,3 +146,41 @@ async def _until_breaks(tenant: Any, queue_id: str, count: int) -> list[dict[str
             return found
         await asyncio.sleep(0.1)
     return found
+
+
+async def test_the_board_says_a_break_when_it_begins_and_stops_when_it_ends(
+    live_stack: LiveStack, desktop: OpenPage
+) -> None:
+    """A break set for a moment ahead: nothing happens on the queue when it begins or ends (no
+    event), and the board and the display in the waiting room say "back at" from its start to
+    its end."""
+    tenant = await live_stack.tenant("Breaks on the board")
+    queue_id = await tenant.create_queue(name="Desk", counters=["1", "2"])
+    board = await desktop()
+    await board.goto(f"/board/{queue_id}#key={tenant.keys['display']}")
+    display = await desktop()
+    await display.goto(f"/display#key={tenant.keys['display']}")
+    cards = [
+        board.locator('#serving li[data-counter="2"]'),
+        display.locator('.counter[data-counter="2"]'),
+    ]
+    for card in cards:
+        await expect(card).to_be_visible()
+    now = datetime.now(UTC)
+    body = {
+        "counter": "2",
+        "starts_at": (now + timedelta(seconds=4)).isoformat(),
+        "ends_at": (now + timedelta(seconds=9)).isoformat(),
+    }
+    answer = await tenant.stack.http.post(
+        f"/v1/queues/{queue_id}/breaks", headers=tenant.auth(), json=body
+    )
+    assert answer.status_code == 200, answer.text
+    for card in cards:  # begun: no event said so
+        await expect(card).to_contain_text("back at", timeout=10_000)
+    assert datetime.now(UTC) >= now + timedelta(seconds=3)  # not before it began
+    for card in cards:  # over
+        await expect(card).not_to_contain_text("back at", timeout=10_000)
+    assert datetime.now(UTC) >= now + timedelta(seconds=8)
+    assert_no_console_errors(board)
+    assert_no_console_errors(display)

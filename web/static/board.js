@@ -141,7 +141,10 @@
     $("stats").replaceChildren.apply($("stats"), groups);
   }
 
+  let turn = null; // a break's start or end: drawn again then (no event says so)
+
   function draw(q) {
+    turn = VQ.atBreakTurn(q, turn, function () { if (last) draw(last); });
     document.title = VQ.t("board.document_title", { name: q.name });
     $("name").textContent = q.name;
     const status = $("status");

@@ -98,6 +98,8 @@
 
   function draw(board) {
     const view = board.view;
+    // A break's start or end: drawn again then (no event says so).
+    board.turn = VQ.atBreakTurn(view, board.turn, function () { draw(board); });
     const panel = board.panel;
     panel.querySelector(".queue-name").textContent = view.name;
     const pill = panel.querySelector(".pill");

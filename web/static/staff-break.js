@@ -70,21 +70,13 @@
     });
   }
 
-  // The console redraws every 30 s; a break's start and end redraw it on the moment. (A break
-  // taken "now" may start a moment ahead of this browser's reading of the API's clock: it
-  // would read "break 11:05-11:35", planned, until the next redraw.)
+  // The console redraws every 30 s; a break's start and end (mine, or another counter's in the
+  // counters' list) redraw it on the moment.
   let turn = null;
-  function redrawAtTurn(mine) {
-    clearTimeout(turn);
-    if (!mine) return;
-    const wait = VQ.clock.until(VQ.parseTime(VQ.breakPlanned(mine) ? mine.starts_at
-      : mine.ends_at));
-    if (wait < 30000) turn = setTimeout(S.drawView, Math.max(0, wait) + 100);
-  }
 
   S.drawBreak = function (view) {
     const mine = VQ.breakOf(view, S.state.place.counter);
-    redrawAtTurn(mine);
+    turn = VQ.atBreakTurn(view, turn, S.drawView);
     $("staff-break").hidden = Boolean(mine);
     $("staff-back").hidden = !mine;
     // A planned break is not taken yet: the button drops it.

@@ -9,6 +9,8 @@
  * VQ.breakPlanned(found)         whether that break is still to come (not under way)
  * VQ.clockTime(iso, view)        "11:10": a moment as the queue's clock shows it
  * VQ.backAt(view, counter)       when a counter on a break now is back ("11:10"), else null
+ * VQ.atBreakTurn(view, timer, redraw)  `redraw` once when a break of the view begins or ends
+ *                                 (no event says so); cancels `timer`, the last call's answer
  */
 (function () {
   "use strict";
@@ -68,6 +70,23 @@
     return found && !breakPlanned(found) ? clockTime(found.ends_at, view) : null;
   }
 
+  function atBreakTurn(view, timer, redraw) {
+    clearTimeout(timer);
+    const now = VQ.now();
+    let soonest = null;
+    ((view && view.breaks) || []).forEach(function (b) {
+      [b.starts_at, b.ends_at].forEach(function (iso) {
+        const at = VQ.parseTime(iso);
+        if (at > now && (soonest === null || at < soonest)) soonest = at;
+      });
+    });
+    if (soonest === null) return null;
+    // (A break taken "now" may begin a moment ahead of this page's reading of the API's clock:
+    // it would read as planned until then.) setTimeout holds at most ~24 days.
+    return setTimeout(redraw, Math.min(Math.max(0, VQ.clock.until(soonest)) + 100, 2e9));
+  }
+
+  VQ.atBreakTurn = atBreakTurn;
   VQ.breakOf = breakOf;
   VQ.breakPlanned = breakPlanned;
   VQ.backAt = backAt;
