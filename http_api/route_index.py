@@ -63,8 +63,7 @@ class _Index:
         self.anywhere = [route for route, key in zip(routes, keys, strict=True) if key is None]
         self.by_key = {
             key: [r for r, k in zip(routes, keys, strict=True) if k is None or k == key]
-            for key in set(keys) - {None}
-            if key is not None
+            for key in {k for k in keys if k is not None}
         }
 
     def fits(self, routes: list[BaseRoute], version: int) -> bool:

@@ -263,9 +263,9 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
     """The router's routes, each straight on the app's router. Included (FastAPI 0.165), every
     request would walk each router listed before its own, and match its own twice: a request's
     CPU before its route's work is a fifth to a half more so (`python -m bench.http_floor`,
-    against `--included`). Our routers carry their prefix, tags and dependencies in their routes already (given at
-    decoration) and are included with nothing more, so the routes and the OpenAPI document are
-    the same (tests/unit/http_api/test_flat_routes.py). Unlike included routes, these do not
+    against `--included`). Our routers carry their prefix, tags and dependencies in their routes
+    already (given at decoration) and are included with nothing more, so the routes and the
+    OpenAPI document are the same (tests/unit/http_api/test_flat_routes.py). Unlike included routes, these do not
     see `app.dependency_overrides` (nothing here uses them)."""
     app.router.routes.extend(router.routes)
 

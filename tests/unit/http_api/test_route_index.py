@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Match
 
 from core.settings import Settings
 from http_api.route_index import IndexedRouter, index_routes, literal_key, path_key
+from observability.http_metrics import _leaves  # the routes, those of included routers too
 from vq.api import create_app
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -52,20 +53,11 @@ def _indexed(app: FastAPI) -> IndexedRouter:
     return app.router
 
 
-def _leaf_paths(app: FastAPI) -> set[str]:
-    paths = set()
-    for route in app.router.routes:
-        inner = getattr(route, "original_router", None)
-        for leaf in inner.routes if inner is not None else [route]:
-            paths.add(getattr(leaf, "path", "/"))
-    return paths
-
-
 def test_the_index_chooses_what_trying_every_route_chooses() -> None:
     app = create_app(Settings())
     router = _indexed(app)
     routes = list(router.routes)
-    paths = {_filled(p) for p in _leaf_paths(app)}
+    paths = {_filled(getattr(leaf, "path", "/")) for leaf in _leaves(app.router.routes)}
     paths |= {p + "/" for p in paths} | {p.rstrip("/") + "/more" for p in paths}
     paths |= {"/", "", "/v1", "/v1/", "/nope", "/v1/nope/x", "/v1/queues//tickets", "//v1"}
     found = 0
